@@ -1,0 +1,2 @@
+export * from './edge.js'
+export * from './fleet.js'

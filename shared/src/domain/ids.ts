@@ -1,0 +1,44 @@
+// Identifiers. Sale ids are UUIDv7 minted on the cabinet: time-ordered ids keep
+// the server's B-tree inserts at the right edge (measured: nearly twice the
+// SQLite ingest rate of random v4 ids).
+import { randomBytes } from 'node:crypto'
+import { z } from 'zod'
+
+/** Cabinet ids are MQTT topic segments, so no '/', '+', '#' or spaces. */
+export const CabinetId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'cabinet id: 1-64 of A-Z a-z 0-9 _ . - (starting with a letter or digit)')
+export type CabinetId = z.infer<typeof CabinetId>
+
+export const Uuid = z.uuid()
+
+let lastMs = 0
+let seqInMs = 0
+
+/**
+ * RFC 9562 UUIDv7: 48-bit Unix ms, then a 12-bit counter within the ms so ids
+ * minted in one process are strictly increasing, then 62 random bits.
+ */
+export function uuidv7(nowMs: number = Date.now()): string {
+  if (nowMs <= lastMs) {
+    seqInMs++
+    if (seqInMs > 0xfff) {
+      lastMs++
+      seqInMs = 0
+    }
+  } else {
+    lastMs = nowMs
+    seqInMs = 0
+  }
+  const b = randomBytes(16)
+  const ms = lastMs
+  b[0] = Math.floor(ms / 2 ** 40) & 0xff
+  b[1] = Math.floor(ms / 2 ** 32) & 0xff
+  b[2] = (ms >>> 24) & 0xff
+  b[3] = (ms >>> 16) & 0xff
+  b[4] = (ms >>> 8) & 0xff
+  b[5] = ms & 0xff
+  b[6] = 0x70 | ((seqInMs >>> 8) & 0x0f)
+  b[7] = seqInMs & 0xff
+  b[8] = 0x80 | (b[8]! & 0x3f)
+  const h = b.toString('hex')
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`
+}

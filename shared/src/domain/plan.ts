@@ -1,0 +1,92 @@
+// A rollout plan is data: the counties and their quotas, the milestone dates,
+// and the policy figures (certified-share thresholds, forwarding period,
+// report schedule). Another region is another plan file, not new code.
+import { z } from 'zod'
+import { CalendarDate } from './time.js'
+
+export const ChannelType = z.enum(['cabinet', 'pavilion', 'zone'])
+export type ChannelType = z.infer<typeof ChannelType>
+
+const Bp = z.number().int().min(0).max(10_000)
+
+export const PlanCounty = z.strictObject({
+  code: z.string().regex(/^\d{6}$/, 'GB/T 2260 code: 6 digits'),
+  name: z.string().min(1),
+  quota: z.number().int().min(0),
+})
+
+export const Milestone = z.strictObject({
+  id: z.string().regex(/^[a-z0-9-]+$/),
+  date: CalendarDate,
+  description: z.string().min(1),
+  /** What each county must have reached by the end of `date` (Asia/Shanghai). */
+  requires: z.strictObject({
+    sitesAssignedBp: Bp.optional(),
+    installedBp: Bp.optional(),
+    operatingBp: Bp.optional(),
+    operatingMin: z.number().int().min(0).optional(),
+  }),
+})
+export type Milestone = z.infer<typeof Milestone>
+
+export const Policy = z.strictObject({
+  /** Minimum certified share of sales amount, in basis points, per channel type. */
+  minCertifiedShareBp: z.partialRecord(ChannelType, Bp),
+  /** The period each cabinet is judged over before forwarding. */
+  forwardingPeriod: z.enum(['day', 'week', 'month']),
+  reports: z.strictObject({
+    /** ISO weekday (1 = Monday) the weekly report is due. */
+    weeklyDueIsoWeekday: z.number().int().min(1).max(7),
+    /** Day of the month the monthly report is due. */
+    monthlyDueDay: z.number().int().min(1).max(28),
+    quarterly: z.boolean(),
+  }),
+})
+export type Policy = z.infer<typeof Policy>
+
+export const Plan = z
+  .strictObject({
+    id: z.string().regex(/^[a-z0-9-]+$/),
+    name: z.string().min(1),
+    region: z.strictObject({ code: z.string().regex(/^\d{6}$/), name: z.string().min(1) }),
+    channel: ChannelType,
+    totalQuota: z.number().int().min(0),
+    counties: z.array(PlanCounty).min(1),
+    milestones: z.array(Milestone),
+    policy: Policy,
+    sources: z.array(z.string()).default([]),
+  })
+  .superRefine((p, ctx) => {
+    const sum = p.counties.reduce((s, c) => s + c.quota, 0)
+    if (sum !== p.totalQuota) {
+      ctx.addIssue({ code: 'custom', path: ['counties'], message: `county quotas sum to ${sum}, but totalQuota is ${p.totalQuota}` })
+    }
+    const seen = new Set<string>()
+    for (const [i, c] of p.counties.entries()) {
+      if (seen.has(c.code)) ctx.addIssue({ code: 'custom', path: ['counties', i, 'code'], message: `duplicate county code ${c.code}` })
+      seen.add(c.code)
+    }
+    for (let i = 1; i < p.milestones.length; i++) {
+      if (p.milestones[i]!.date < p.milestones[i - 1]!.date) {
+        ctx.addIssue({ code: 'custom', path: ['milestones', i, 'date'], message: 'milestones must be in date order' })
+      }
+    }
+    if (p.policy.minCertifiedShareBp[p.channel] === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['policy', 'minCertifiedShareBp'], message: `no threshold for the plan's channel type ${p.channel}` })
+    }
+  })
+export type Plan = z.infer<typeof Plan>
+
+export class PlanInvalidError extends Error {
+  constructor(readonly source: string, readonly detail: string) {
+    super(`plan ${source} is invalid:\n${detail}`)
+    this.name = 'PlanInvalidError'
+  }
+}
+
+/** Validates raw plan data; throws PlanInvalidError naming the source and every problem. */
+export function parsePlan(raw: unknown, source: string): Plan {
+  const r = Plan.safeParse(raw)
+  if (!r.success) throw new PlanInvalidError(source, z.prettifyError(r.error))
+  return r.data
+}

@@ -1,0 +1,56 @@
+// One error type for the whole system, with a catalogue of codes. Codes are the
+// contract (HTTP bodies, MQTT reject replies); `errorTextZh` gives the Chinese
+// text user interfaces show beside them.
+
+export const ERROR_CODES = {
+  // generic
+  VALIDATION_FAILED: '请求内容不符合要求',
+  NOT_FOUND: '对象不存在或无权查看',
+  UNAUTHORIZED: '未登录或令牌无效',
+  ACCESS_OUT_OF_SCOPE: '无权访问该对象',
+  CONFIG_INVALID: '配置无效',
+  INTERNAL: '服务器内部错误',
+  PAYLOAD_TOO_LARGE: '请求内容过大',
+  // cabinets
+  CABINET_NOT_FOUND: '专柜不存在',
+  CABINET_COUNTY_UNKNOWN: '区县代码不在当前布设计划中',
+  CABINET_STATUS_INVALID: '专柜状态变更不合法',
+  // plans
+  PLAN_INVALID: '布设计划数据无效',
+  PLAN_NOT_FOUND: '找不到布设计划',
+  // suppliers
+  INVALID_USCC: '统一社会信用代码无效',
+  // MQTT ingest (reject replies)
+  BAD_MESSAGE: '消息格式错误',
+  MESSAGE_TOO_LARGE: '消息超过大小上限',
+  UNSUPPORTED_VERSION: '消息版本不受支持',
+  CABINET_MISMATCH: '消息中的专柜编号与主题或登录身份不一致',
+  SALE_TOTAL_MISMATCH: '销售总额与明细不符',
+  SALE_SEQ_GAP: '销售序号不连续',
+  SALE_CHAIN_BROKEN: '销售哈希链校验失败',
+  SALE_TAMPERED: '同一序号的销售内容被改动',
+  // edge agent
+  LEDGER_WRITE_FAILED: '销售记录写入本地存储失败，本笔未记录',
+} as const
+
+export type ErrorCode = keyof typeof ERROR_CODES
+
+export class AppError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly statusCode = 400,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message)
+    this.name = 'AppError'
+  }
+}
+
+export function errorTextZh(code: ErrorCode): string {
+  return ERROR_CODES[code]
+}
+
+export function isAppError(err: unknown): err is AppError {
+  return err instanceof AppError
+}

@@ -1,0 +1,13 @@
+// The only entry the edge agent, fleet server, simulators and tests import.
+export * from './errors.js'
+export * from './topics.js'
+export * from './messages/index.js'
+export * from './domain/money.js'
+export * from './domain/time.js'
+export * from './domain/ids.js'
+export * from './domain/uscc.js'
+export * from './domain/chain.js'
+export * from './domain/counties.js'
+export * from './domain/plan.js'
+export { BUNDLED_PLANS } from './plans/index.js'
+export * from './api/index.js'

@@ -1,0 +1,6 @@
+export * from './limits.js'
+export * from './sale.js'
+export * from './reply.js'
+export * from './status.js'
+export * from './catalog.js'
+export * from './parse.js'

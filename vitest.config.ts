@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config'
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // Tests start real brokers, servers and child processes; give them room
+    // without letting a hung socket stall CI for long.
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // Two cores: the crash and interop tests spawn processes of their own.
+    maxWorkers: 2,
+  },
+})
