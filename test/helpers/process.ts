@@ -1,0 +1,81 @@
+// Real child processes for end-to-end, crash and interop tests: spawn one of
+// our programs through tsx, wait for its {"event":"ready"} line, kill it.
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+
+export const REPO_ROOT = join(import.meta.dirname, '..', '..')
+const TSX = join(REPO_ROOT, 'node_modules', '.bin', 'tsx')
+
+export interface Program {
+  child: ChildProcess
+  /** Every stdout line so far. */
+  lines: string[]
+  /** The parsed ready line. */
+  ready: Record<string, unknown>
+  stderr: () => string
+  /** Resolves with the exit code (or signal name). */
+  exited: Promise<number | string>
+  kill: (signal?: NodeJS.Signals) => Promise<number | string>
+}
+
+export async function startProgram(
+  script: string,
+  args: string[],
+  opts: { env?: Record<string, string>; readyTimeoutMs?: number } = {},
+): Promise<Program> {
+  const child = spawn(TSX, [join(REPO_ROOT, script), ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, LOG_LEVEL: 'warn', ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const lines: string[] = []
+  let stderr = ''
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, sig) => resolve(code ?? sig ?? -1)))
+  const rl = createInterface({ input: child.stdout! })
+  const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${script}: no ready line within timeout; stderr:\n${stderr}`)), opts.readyTimeoutMs ?? 30_000)
+    rl.on('line', (line) => {
+      lines.push(line)
+      if (!line.startsWith('{')) return
+      try {
+        const obj = JSON.parse(line) as Record<string, unknown>
+        if (obj.event === 'ready') {
+          clearTimeout(timer)
+          resolve(obj)
+        }
+      } catch {
+        /* a non-JSON line; keep reading */
+      }
+    })
+    void exited.then((code) => {
+      clearTimeout(timer)
+      reject(new Error(`${script} exited (${code}) before ready; stderr:\n${stderr}`))
+    })
+  })
+  return {
+    child,
+    lines,
+    ready,
+    stderr: () => stderr,
+    exited,
+    kill: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+      return exited
+    },
+  }
+}
+
+/** A port that was free a moment ago, for programs that cannot report the one they bound. */
+export async function freePort(): Promise<number> {
+  const srv = createServer()
+  srv.listen(0, '127.0.0.1')
+  await once(srv, 'listening')
+  const addr = srv.address()
+  const port = typeof addr === 'object' && addr ? addr.port : 0
+  await new Promise<void>((r) => srv.close(() => r()))
+  return port
+}
