@@ -90,6 +90,7 @@ async function runRaw(spec: Extract<LoadSpec, { mode: 'raw' }>): Promise<LoadRes
       let acked = 0
       let nextId = 1
       const topic = `bench/${clientId}`
+      // eslint-disable-next-line prefer-const -- assigned once, but closures above it read it
       let conn!: Conn
       const pump = () => {
         while (sent < spec.messagesPerClient && sent - acked < spec.window) {
@@ -159,6 +160,7 @@ async function runSales(spec: Extract<LoadSpec, { mode: 'sales' }>): Promise<Loa
       let next = 0
       let committed = 0
       let messageId = 1
+      // eslint-disable-next-line prefer-const -- assigned once, but closures above it read it
       let conn!: Conn
       const pump = () => {
         while (next < batches.length && next - committed < spec.window) {

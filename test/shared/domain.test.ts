@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import {
-  BUNDLED_PLANS, GENESIS_HASH, Plan, PlanInvalidError, formatFen, meetsShare, parsePlan, parseTopic, saleHash,
+  BUNDLED_PLANS, GENESIS_HASH, PlanInvalidError, type Plan, formatFen, meetsShare, parsePlan, parseTopic, saleHash,
   shanghaiDate, shanghaiDayStartUtc, shareBp, topics, uuidv7, yuanToFen,
 } from '../../shared/src/index.js'
 

@@ -1,0 +1,265 @@
+// createAgent wires the ledger, outbox, MQTT link and (optionally) the local
+// HTTP API into one handle. A sale is recorded whether or not the broker is
+// reachable; sync catches up on its own.
+import { EventEmitter } from 'node:events'
+import { pino, type Logger } from 'pino'
+import { z } from 'zod'
+import {
+  AppError, PostSaleBody, isAppError,
+  type AgentStatus, type CatalogItem, type CatalogMsg, type CommandMsg, type HeartbeatMsg,
+} from '../../shared/src/index.js'
+import { startApi, type Api } from './api/index.js'
+import type { AgentConfig } from './config.js'
+import { openLedger, type Ledger } from './ledger/index.js'
+import { Outbox } from './outbox/index.js'
+import { Link } from './sync/index.js'
+import { AGENT_VERSION } from './version.js'
+
+export interface AgentDeps {
+  /** Root or parent logger; the agent logs through a child bound to its cabinet id. */
+  logger?: Logger
+  /** Wall clock in ms; recordedAt, heartbeats and ids use it. */
+  now?: () => number
+}
+
+export interface SellResult {
+  saleId: string
+  seq: number
+  /** false when a sale with the client-supplied saleId already existed (nothing recorded twice). */
+  created: boolean
+}
+
+export interface SyncHaltDetail {
+  code: string
+  expectedSeq: number | null
+  lastSeq: number
+}
+
+/** Events an agent emits, for simulators and tests. */
+export interface AgentEvents {
+  /** Subscribed and announced online; batches flow. */
+  connected: []
+  disconnected: []
+  /** A new sale is durable. */
+  sale: [SellResult]
+  /** lastAckedSeq moved forward (durably). */
+  acked: [lastAckedSeq: number]
+  /** A newer catalog was applied. */
+  catalog: [version: number]
+  /** The server holds more sales than this ledger; sync stopped until restart or a resync command. */
+  halted: [SyncHaltDetail]
+}
+
+export interface Agent extends EventEmitter<AgentEvents> {
+  readonly cabinetId: string
+  /** The local API's port, null when the config has apiPort null (no HTTP). */
+  readonly apiPort: number | null
+  /** Validates and durably records a paid sale. Throws AppError: VALIDATION_FAILED (400), LEDGER_WRITE_FAILED (507/503). */
+  sell(body: PostSaleBody): SellResult
+  status(): AgentStatus & { isSyncHalted: boolean }
+  catalog(): { version: number | null; items: CatalogItem[] }
+  /** Stops timers and the API, says offline, ends MQTT, closes the ledger. Idempotent. */
+  close(): Promise<void>
+}
+
+/** Opens the ledger, starts the local API (when configured) and starts connecting in the background. */
+export async function createAgent(config: AgentConfig, deps: AgentDeps = {}): Promise<Agent> {
+  const log = (deps.logger ?? pino({ level: config.logLevel })).child({ cabinetId: config.cabinetId })
+  const now = deps.now ?? Date.now
+  const ledger = openLedger({ dataDir: config.dataDir, cabinetId: config.cabinetId, maxPages: config.ledgerMaxPages })
+  const agent = new EdgeAgent(config, ledger, log, now)
+  try {
+    await agent.start()
+  } catch (err) {
+    await agent.close()
+    throw err
+  }
+  return agent
+}
+
+class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
+  readonly cabinetId: string
+  private api: Api | null = null
+  private readonly outbox: Outbox
+  private readonly link: Link
+  private readonly startedAtMs: number
+  private isClosing = false
+  private hasAnnouncedStart = false
+  private closed: Promise<void> | null = null
+
+  constructor(
+    private readonly config: AgentConfig,
+    private readonly ledger: Ledger,
+    private readonly log: Logger,
+    private readonly now: () => number,
+  ) {
+    super()
+    this.cabinetId = config.cabinetId
+    this.startedAtMs = now()
+    this.link = new Link(
+      {
+        cabinetId: config.cabinetId, serverUrl: config.serverUrl, username: config.username, password: config.password,
+        heartbeatIntervalMs: config.heartbeatIntervalMs, backoffMinMs: config.backoffMinMs, backoffMaxMs: config.backoffMaxMs,
+      },
+      {
+        connected: () => this.onConnected(),
+        disconnected: () => this.onDisconnected(),
+        reply: (msg) => this.outbox.onReply(msg),
+        catalog: (msg) => this.onCatalog(msg),
+        command: (msg) => this.onCommand(msg),
+        heartbeat: () => this.heartbeat(),
+      },
+      log.child({ component: 'sync' }),
+      now,
+    )
+    this.outbox = new Outbox(
+      ledger,
+      this.link,
+      { cabinetId: config.cabinetId, batchMaxSales: config.batchMaxSales, ackTimeoutMs: config.ackTimeoutMs, backoffMinMs: config.backoffMinMs, backoffMaxMs: config.backoffMaxMs },
+      log.child({ component: 'outbox' }),
+      { acked: (seq) => this.emit('acked', seq), halted: (detail) => this.emit('halted', detail) },
+      now,
+    )
+  }
+
+  get apiPort(): number | null {
+    return this.api?.port ?? null
+  }
+
+  async start(): Promise<void> {
+    if (this.config.apiPort !== null) {
+      this.api = await startApi(this.config.apiPort, {
+        sell: (input) => this.record(input),
+        status: () => this.status(),
+        catalog: () => this.catalog(),
+        log: this.log.child({ component: 'api' }),
+      })
+    }
+    this.link.start()
+    this.log.info({ lastSeq: this.ledger.lastSeq, lastAckedSeq: this.ledger.lastAckedSeq, server: this.config.serverUrl }, 'edge agent started')
+  }
+
+  sell(body: PostSaleBody): SellResult {
+    return this.record(body)
+  }
+
+  status(): AgentStatus & { isSyncHalted: boolean } {
+    return {
+      cabinetId: this.cabinetId,
+      connected: this.link.isConnected,
+      lastSeq: this.ledger.lastSeq,
+      lastAckedSeq: this.ledger.lastAckedSeq,
+      pending: this.ledger.pending,
+      catalogVersion: this.ledger.catalogVersion,
+      isSyncHalted: this.outbox.halted,
+    }
+  }
+
+  catalog(): { version: number | null; items: CatalogItem[] } {
+    return { version: this.ledger.catalogVersion, items: this.ledger.catalogItems() }
+  }
+
+  close(): Promise<void> {
+    this.closed ??= this.shutdown()
+    return this.closed
+  }
+
+  // The hot path: validate, one durable INSERT, wake the outbox. Never refuses
+  // a paid sale for business reasons (unknown SKU, off-catalog price, no network).
+  private record(input: unknown): SellResult {
+    if (this.isClosing) throw new AppError('LEDGER_WRITE_FAILED', 'the agent is shutting down; the sale was not recorded', 503)
+    const parsed = PostSaleBody.safeParse(input)
+    if (!parsed.success) throw new AppError('VALIDATION_FAILED', z.prettifyError(parsed.error), 400)
+    let result: SellResult
+    try {
+      result = this.ledger.record(parsed.data, this.now())
+    } catch (err) {
+      if (isAppError(err) && err.code === 'LEDGER_WRITE_FAILED') {
+        this.log.error({ err: err.cause ?? err, lastSeq: this.ledger.lastSeq }, 'sale not recorded: ledger write failed')
+        this.link.publishEvent('ledger_error', { code: typeof err.details?.sqliteCode === 'string' ? err.details.sqliteCode : null })
+      }
+      throw err
+    }
+    if (result.created) {
+      this.outbox.notifySale()
+      this.emit('sale', result)
+    }
+    return result
+  }
+
+  private onConnected(): void {
+    if (!this.hasAnnouncedStart) {
+      this.hasAnnouncedStart = true
+      this.link.publishEvent('started', { agentVersion: AGENT_VERSION, lastSeq: this.ledger.lastSeq, lastAckedSeq: this.ledger.lastAckedSeq })
+    }
+    this.emit('connected')
+    this.outbox.onConnected()
+  }
+
+  private onDisconnected(): void {
+    this.outbox.onDisconnected()
+    this.emit('disconnected')
+  }
+
+  private onCatalog(msg: CatalogMsg): void {
+    if (this.isClosing) return
+    const current = this.ledger.catalogVersion
+    let applied: boolean
+    try {
+      applied = this.ledger.applyCatalog(msg)
+    } catch (err) {
+      this.log.error({ err, version: msg.version }, 'catalog not applied: ledger write failed')
+      return
+    }
+    if (!applied) {
+      this.log.debug({ version: msg.version, current }, 'catalog not newer; ignored')
+      return
+    }
+    this.log.info({ version: msg.version, items: msg.items.length }, 'catalog applied')
+    this.emit('catalog', msg.version)
+  }
+
+  private onCommand(msg: CommandMsg): void {
+    if (this.isClosing) return
+    const cmd = msg.command
+    this.log.info({ commandId: msg.commandId, name: cmd.name }, 'command received')
+    switch (cmd.name) {
+      case 'ping':
+        this.link.publishHeartbeat()
+        break
+      case 'resync':
+        this.outbox.resync(cmd.fromSeq)
+        break
+    }
+  }
+
+  private heartbeat(): HeartbeatMsg {
+    const nowMs = this.now()
+    const oldest = this.ledger.oldestPendingRecordedAt()
+    return {
+      v: 1,
+      type: 'heartbeat',
+      cabinetId: this.cabinetId,
+      sentAt: new Date(nowMs).toISOString(),
+      lastSeq: this.ledger.lastSeq,
+      lastAckedSeq: this.ledger.lastAckedSeq,
+      pending: this.ledger.pending,
+      oldestPendingAgeS: oldest === null ? 0 : Math.max(0, Math.round((nowMs - Date.parse(oldest)) / 1000)),
+      catalogVersion: this.ledger.catalogVersion,
+      uptimeS: Math.max(0, Math.round((nowMs - this.startedAtMs) / 1000)),
+      agentVersion: AGENT_VERSION,
+    }
+  }
+
+  private async shutdown(): Promise<void> {
+    this.isClosing = true
+    this.outbox.close()
+    try {
+      await this.api?.close()
+      await this.link.close()
+    } finally {
+      this.ledger.close()
+      this.log.info({ lastSeq: this.ledger.lastSeq, lastAckedSeq: this.ledger.lastAckedSeq }, 'edge agent stopped')
+    }
+  }
+}

@@ -1,0 +1,116 @@
+// The cabinet's local HTTP API on 127.0.0.1, on bare node:http to keep a
+// simulator's thousands of agents small. Never crashes on bad input: every
+// failure becomes {"error":{"code","message"}} with a status.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { Logger } from 'pino'
+import { isAppError, type AgentStatus, type CatalogItem, type ErrorCode } from '../../../shared/src/index.js'
+
+/** Largest POST /sales body: 100 lines of about 60 bytes fit ten times over. */
+export const MAX_BODY_BYTES = 64 * 1024
+
+export interface ApiDeps {
+  /** Validates and records; throws AppError (VALIDATION_FAILED, LEDGER_WRITE_FAILED). */
+  sell(input: unknown): { saleId: string; seq: number; created: boolean }
+  status(): AgentStatus
+  catalog(): { version: number | null; items: CatalogItem[] }
+  log: Logger
+}
+
+export interface Api {
+  readonly port: number
+  close(): Promise<void>
+}
+
+export async function startApi(port: number, deps: ApiDeps): Promise<Api> {
+  const server = createServer((req, res) => handle(req, res, deps))
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  server.on('error', (err) => deps.log.error({ err }, 'local api server error'))
+  const actualPort = (server.address() as AddressInfo).port
+  deps.log.info({ port: actualPort }, 'local api listening')
+  return { port: actualPort, close: () => closeServer(server) }
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve())
+    // Keep-alive sockets would hold close() open; a cabinet's controller reconnects.
+    server.closeAllConnections()
+  })
+}
+
+function handle(req: IncomingMessage, res: ServerResponse, deps: ApiDeps): void {
+  try {
+    const path = (req.url ?? '/').split('?', 1)[0] ?? '/'
+    if (req.method === 'POST' && path === '/sales') return postSale(req, res, deps)
+    req.resume() // no other route reads a body; drain it so the socket stays usable
+    if (req.method === 'GET' && path === '/status') return send(res, 200, deps.status())
+    if (req.method === 'GET' && path === '/healthz') return send(res, 200, { status: 'ok' })
+    if (req.method === 'GET' && path === '/catalog') return send(res, 200, deps.catalog())
+    sendError(res, 404, 'NOT_FOUND', `no route ${String(req.method)} ${path.slice(0, 200)}; try POST /sales, GET /status, GET /catalog or GET /healthz`)
+  } catch (err) {
+    deps.log.error({ err }, 'local api request failed')
+    if (!res.headersSent) sendError(res, 500, 'INTERNAL', 'internal error')
+  }
+}
+
+function postSale(req: IncomingMessage, res: ServerResponse, deps: ApiDeps): void {
+  const declared = Number(req.headers['content-length'])
+  if (declared > MAX_BODY_BYTES) return tooLarge(req, res)
+  const chunks: Buffer[] = []
+  let size = 0
+  let isDone = false
+  req.on('data', (chunk: Buffer) => {
+    if (isDone) return
+    size += chunk.length
+    if (size > MAX_BODY_BYTES) {
+      isDone = true
+      tooLarge(req, res)
+      return
+    }
+    chunks.push(chunk)
+  })
+  req.on('error', () => {
+    isDone = true // client went away; nothing to answer
+  })
+  req.on('end', () => {
+    if (isDone) return
+    isDone = true
+    let json: unknown
+    try {
+      json = JSON.parse(Buffer.concat(chunks, size).toString('utf8'))
+    } catch (err) {
+      return sendError(res, 400, 'VALIDATION_FAILED', `body is not valid JSON: ${(err as Error).message}`)
+    }
+    try {
+      const r = deps.sell(json)
+      send(res, r.created ? 201 : 200, { saleId: r.saleId, seq: r.seq })
+    } catch (err) {
+      if (isAppError(err)) return sendError(res, err.statusCode, err.code, err.message)
+      deps.log.error({ err }, 'sale failed')
+      sendError(res, 500, 'INTERNAL', 'internal error; the sale may not have been recorded')
+    }
+  })
+}
+
+function tooLarge(req: IncomingMessage, res: ServerResponse): void {
+  res.setHeader('connection', 'close')
+  sendError(res, 413, 'PAYLOAD_TOO_LARGE', `body exceeds ${MAX_BODY_BYTES} bytes`)
+  req.resume() // discard the rest; the connection closes after the answer
+}
+
+function sendError(res: ServerResponse, status: number, code: ErrorCode, message: string): void {
+  send(res, status, { error: { code, message } })
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const json = JSON.stringify(body)
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json) })
+  res.end(json)
+}

@@ -1,0 +1,133 @@
+// Edge agent configuration: flags over EDGE_* environment variables, validated
+// once with zod and frozen. Pure: reads only the env and argv it is given.
+import { parseArgs } from 'node:util'
+import { z } from 'zod'
+import { AppError, CabinetId, MAX_BATCH_SALES } from '../../shared/src/index.js'
+
+export const LogLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+export type LogLevel = z.infer<typeof LogLevel>
+
+const int = (min: number, max: number) => z.number().int().min(min).max(max)
+
+/** What a program (the CLI, a simulator, a test) may set; everything but cabinetId and dataDir has a default. */
+export const AgentOptions = z
+  .strictObject({
+    cabinetId: CabinetId,
+    /** Directory holding ledger.db; created when missing. */
+    dataDir: z.string().min(1, 'dataDir: a directory for ledger.db'),
+    /** The fleet server's broker; its default MQTT port is 1883. */
+    serverUrl: z.url({ protocol: /^(mqtts?|tcp|tls|wss?)$/, error: 'server: an mqtt://HOST:PORT URL' }).default('mqtt://127.0.0.1:1883'),
+    /** Defaults to the cabinet id, which is what the fleet server issues. */
+    username: z.string().min(1).optional(),
+    password: z.string().optional(),
+    /** Local HTTP API port on 127.0.0.1; 0 = any free port; null = no HTTP API (simulated fleets). */
+    apiPort: int(0, 65535).nullable().default(null),
+    logLevel: LogLevel.default('info'),
+    heartbeatIntervalMs: int(100, 3_600_000).default(30_000), // 30 s, protocol.md "Liveness"
+    ackTimeoutMs: int(50, 600_000).default(10_000), // 10 s without a reply → resend
+    /** Sales per batch; a batch is also kept under MAX_MESSAGE_BYTES. */
+    batchMaxSales: int(1, MAX_BATCH_SALES).default(MAX_BATCH_SALES),
+    /** Bounds of the jittered exponential backoff for reconnects and resends. */
+    backoffMinMs: int(10, 600_000).default(500),
+    backoffMaxMs: int(10, 3_600_000).default(30_000), // also the wait after a non-gap reject
+    /** Test only: caps the ledger at this many pages (PRAGMA max_page_count) to provoke SQLITE_FULL. */
+    ledgerMaxPages: int(1, 2 ** 31 - 1).optional(),
+  })
+  .refine((c) => c.backoffMinMs <= c.backoffMaxMs, { path: ['backoffMaxMs'], message: 'backoffMaxMs must be >= backoffMinMs' })
+
+export type AgentOptions = z.input<typeof AgentOptions>
+
+export interface AgentConfig {
+  readonly cabinetId: string
+  readonly dataDir: string
+  readonly serverUrl: string
+  readonly username: string
+  readonly password: string | undefined
+  readonly apiPort: number | null
+  readonly logLevel: LogLevel
+  readonly heartbeatIntervalMs: number
+  readonly ackTimeoutMs: number
+  readonly batchMaxSales: number
+  readonly backoffMinMs: number
+  readonly backoffMaxMs: number
+  readonly ledgerMaxPages: number | undefined
+}
+
+// option name → [CLI flag, env variable]
+const SOURCES = {
+  cabinetId: ['cabinet', 'EDGE_CABINET'],
+  dataDir: ['data', 'EDGE_DATA_DIR'],
+  serverUrl: ['server', 'EDGE_SERVER'],
+  username: ['username', 'EDGE_USERNAME'],
+  password: ['password', 'EDGE_PASSWORD'],
+  apiPort: ['api-port', 'EDGE_API_PORT'],
+  logLevel: ['log-level', 'LOG_LEVEL'],
+  heartbeatIntervalMs: ['heartbeat-interval-ms', 'EDGE_HEARTBEAT_INTERVAL_MS'],
+  ackTimeoutMs: ['ack-timeout-ms', 'EDGE_ACK_TIMEOUT_MS'],
+  batchMaxSales: ['batch-max-sales', 'EDGE_BATCH_MAX_SALES'],
+  backoffMinMs: ['backoff-min-ms', 'EDGE_BACKOFF_MIN_MS'],
+  backoffMaxMs: ['backoff-max-ms', 'EDGE_BACKOFF_MAX_MS'],
+} as const satisfies Partial<Record<keyof AgentConfig, readonly [string, string]>>
+type SourcedKey = keyof typeof SOURCES
+const NUMERIC: ReadonlySet<SourcedKey> = new Set(['apiPort', 'heartbeatIntervalMs', 'ackTimeoutMs', 'batchMaxSales', 'backoffMinMs', 'backoffMaxMs'])
+
+export const USAGE = `usage: edge-agent --cabinet ID --data DIR [--server mqtt://HOST:PORT] [--username U] [--password P] [--api-port PORT]
+  [--log-level LEVEL] [--heartbeat-interval-ms N] [--ack-timeout-ms N] [--batch-max-sales N] [--backoff-min-ms N] [--backoff-max-ms N]
+each flag may instead come from its environment variable: ${Object.values(SOURCES).map(([, env]) => env).join(', ')}`
+
+/** Validates options from code (simulators, tests) into a frozen config. Throws AppError('CONFIG_INVALID'). */
+export function makeConfig(options: AgentOptions, describePath: (key: string) => string = (k) => k): AgentConfig {
+  const r = AgentOptions.safeParse(options)
+  if (!r.success) {
+    const issues = r.error.issues.map((i) => ({ ...i, path: i.path.map((p, n) => (n === 0 ? describePath(String(p)) : p)) }))
+    throw new AppError('CONFIG_INVALID', `invalid configuration:\n${z.prettifyError({ issues })}`, 400)
+  }
+  const c = r.data
+  return Object.freeze({
+    cabinetId: c.cabinetId,
+    dataDir: c.dataDir,
+    serverUrl: c.serverUrl,
+    username: c.username ?? c.cabinetId,
+    password: c.password,
+    apiPort: c.apiPort,
+    logLevel: c.logLevel,
+    heartbeatIntervalMs: c.heartbeatIntervalMs,
+    ackTimeoutMs: c.ackTimeoutMs,
+    batchMaxSales: c.batchMaxSales,
+    backoffMinMs: c.backoffMinMs,
+    backoffMaxMs: c.backoffMaxMs,
+    ledgerMaxPages: c.ledgerMaxPages,
+  })
+}
+
+/**
+ * The CLI's configuration: `--flag` wins over its EDGE_* variable. The local
+ * API defaults to port 0 here so the ready line always has a port to report.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] = process.argv.slice(2)): AgentConfig {
+  let flags: Record<string, string | undefined>
+  try {
+    const options = Object.fromEntries(Object.values(SOURCES).map(([flag]) => [flag, { type: 'string' as const }]))
+    flags = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Record<string, string | undefined>
+  } catch (err) {
+    throw new AppError('CONFIG_INVALID', `invalid configuration: ${(err as Error).message}\n${USAGE}`, 400)
+  }
+  const raw: Record<string, unknown> = {}
+  for (const key of Object.keys(SOURCES) as SourcedKey[]) {
+    const [flag, envName] = SOURCES[key]
+    const value = flags[flag] ?? nonEmpty(env[envName])
+    if (value === undefined) continue
+    raw[key] = NUMERIC.has(key) && /^\s*\d+\s*$/.test(value) ? Number(value) : value
+  }
+  raw.apiPort ??= 0
+  const describe = (key: string): string => {
+    const source = SOURCES[key as SourcedKey] as readonly [string, string] | undefined
+    return source ? `--${source[0]} (${source[1]})` : key
+  }
+  // Keys missing from `raw` fall back to makeConfig's defaults.
+  return makeConfig(raw as AgentOptions, describe)
+}
+
+function nonEmpty(v: string | undefined): string | undefined {
+  return v === undefined || v === '' ? undefined : v
+}

@@ -1,0 +1,45 @@
+// Numbered ledger migrations, run at open; PRAGMA user_version records how many
+// have been applied. Append only: never edit a migration that has shipped.
+import type Database from 'better-sqlite3'
+import { AppError } from '../../../shared/src/index.js'
+
+export const MIGRATIONS: readonly string[] = [
+  // 1: sales (seq is the rowid: gapless from 1 per cabinet), meta, catalog.
+  `
+  CREATE TABLE sales (
+    seq         INTEGER PRIMARY KEY,
+    sale_id     TEXT    NOT NULL UNIQUE,
+    sold_at     TEXT    NOT NULL,
+    recorded_at TEXT    NOT NULL,
+    payment     TEXT    NOT NULL,
+    lines       TEXT    NOT NULL,  -- JSON array of {sku, qty, unitPriceFen}
+    total_fen   INTEGER NOT NULL,
+    prev_hash   TEXT    NOT NULL,
+    hash        TEXT    NOT NULL
+  ) STRICT;
+  CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value ANY
+  ) STRICT;
+  CREATE TABLE catalog (
+    sku            TEXT    PRIMARY KEY,
+    name           TEXT    NOT NULL,
+    price_fen      INTEGER NOT NULL,
+    is_certified   INTEGER NOT NULL,
+    certificate_no TEXT
+  ) STRICT;
+  `,
+]
+
+export function migrate(db: Database.Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number
+  if (current > MIGRATIONS.length) {
+    throw new AppError('CONFIG_INVALID', `ledger schema version ${current} is newer than this agent understands (${MIGRATIONS.length}); use a newer agent`, 500)
+  }
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!)
+      db.pragma(`user_version = ${v + 1}`)
+    }).immediate()
+  }
+}

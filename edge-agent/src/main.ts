@@ -1,0 +1,51 @@
+// CLI: one edge agent. Prints {"event":"ready","api":PORT} once it accepts
+// sales (broker or not); SIGTERM/SIGINT close it cleanly; bad config exits 2.
+import { pino } from 'pino'
+import { isAppError } from '../../shared/src/index.js'
+import { createAgent, loadConfig, type Agent, type AgentConfig } from './index.js'
+
+/** The contract allows 10 s for a clean stop; give up a little before that. */
+const SHUTDOWN_DEADLINE_MS = 9_000
+
+let config: AgentConfig
+try {
+  config = loadConfig()
+} catch (err) {
+  if (isAppError(err) && err.code === 'CONFIG_INVALID') {
+    process.stderr.write(`${err.message}\n`)
+    process.exit(2)
+  }
+  throw err
+}
+
+const log = pino({ level: config.logLevel, redact: ['password', '*.password'] })
+
+let agent: Agent
+try {
+  agent = await createAgent(config, { logger: log })
+} catch (err) {
+  log.fatal({ err }, 'edge agent failed to start')
+  process.exit(isAppError(err) && err.code === 'CONFIG_INVALID' ? 2 : 1)
+}
+
+process.stdout.write(`${JSON.stringify({ event: 'ready', api: agent.apiPort })}\n`)
+
+let isStopping = false
+function stop(signal: NodeJS.Signals): void {
+  if (isStopping) return
+  isStopping = true
+  log.info({ signal }, 'shutting down')
+  setTimeout(() => {
+    log.error({ deadlineMs: SHUTDOWN_DEADLINE_MS }, 'shutdown overran its deadline; exiting')
+    process.exit(1)
+  }, SHUTDOWN_DEADLINE_MS).unref()
+  agent.close().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      log.error({ err }, 'shutdown failed')
+      process.exit(1)
+    },
+  )
+}
+process.once('SIGTERM', stop)
+process.once('SIGINT', stop)
