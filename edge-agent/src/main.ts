@@ -28,8 +28,6 @@ try {
   process.exit(isAppError(err) && err.code === 'CONFIG_INVALID' ? 2 : 1)
 }
 
-process.stdout.write(`${JSON.stringify({ event: 'ready', api: agent.apiPort })}\n`)
-
 let isStopping = false
 function stop(signal: NodeJS.Signals): void {
   if (isStopping) return
@@ -49,3 +47,5 @@ function stop(signal: NodeJS.Signals): void {
 }
 process.once('SIGTERM', stop)
 process.once('SIGINT', stop)
+// Only now: a supervisor may signal us the moment it reads this line.
+process.stdout.write(`${JSON.stringify({ event: 'ready', api: agent.apiPort })}\n`)

@@ -8,11 +8,13 @@ export const ERROR_CODES = {
   NOT_FOUND: '对象不存在或无权查看',
   UNAUTHORIZED: '未登录或令牌无效',
   ACCESS_OUT_OF_SCOPE: '无权访问该对象',
+  USER_EXISTS: '用户名已存在',
   CONFIG_INVALID: '配置无效',
   INTERNAL: '服务器内部错误',
   PAYLOAD_TOO_LARGE: '请求内容过大',
   // cabinets
   CABINET_NOT_FOUND: '专柜不存在',
+  CABINET_ID_TAKEN: '专柜编号已被使用',
   CABINET_COUNTY_UNKNOWN: '区县代码不在当前布设计划中',
   CABINET_STATUS_INVALID: '专柜状态变更不合法',
   // plans

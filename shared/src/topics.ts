@@ -21,8 +21,6 @@ export const topics = {
   commands: (cabinetId: string) => `${ROOT}/${cabinetId}/down/commands`,
   /** What the fleet server subscribes to on an external broker. */
   allUp: `${ROOT}/+/up/#`,
-  /** What a cabinet subscribes to: its own downlink only. */
-  down: (cabinetId: string) => `${ROOT}/${cabinetId}/down/#`,
   /** The prefix a cabinet may publish under. */
   upPrefix: (cabinetId: string) => `${ROOT}/${cabinetId}/up/`,
   downPrefix: (cabinetId: string) => `${ROOT}/${cabinetId}/down/`,

@@ -7,7 +7,6 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 
 export const REPO_ROOT = join(import.meta.dirname, '..', '..')
-const TSX = join(REPO_ROOT, 'node_modules', '.bin', 'tsx')
 
 export interface Program {
   child: ChildProcess
@@ -26,7 +25,9 @@ export async function startProgram(
   args: string[],
   opts: { env?: Record<string, string>; readyTimeoutMs?: number } = {},
 ): Promise<Program> {
-  const child = spawn(TSX, [join(REPO_ROOT, script), ...args], {
+  // node --import tsx, not the tsx wrapper: the wrapper forks the real program,
+  // so a SIGKILL would hit only the wrapper and leave the program running.
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, script), ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, LOG_LEVEL: 'warn', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,2 +1,3 @@
 export * from './edge.js'
 export * from './fleet.js'
+export * from './fleet-views.js'

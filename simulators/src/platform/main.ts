@@ -30,13 +30,14 @@ async function main() {
   const { app } = await buildPlatform({ failRate: flags['fail-rate'], latencyMs: flags['latency-ms'], secret: flags.secret ?? null, storePath: flags.data ?? null, logger })
   await app.listen({ port: flags.port, host: flags.host })
   const addr = app.server.address()
-  process.stdout.write(`${JSON.stringify({ event: 'ready', http: typeof addr === 'object' && addr ? addr.port : flags.port })}\n`)
   const stop = () => {
     setTimeout(() => process.exit(1), 10_000).unref()
     void app.close().then(() => process.exit(0))
   }
   process.once('SIGTERM', stop)
   process.once('SIGINT', stop)
+  // Ready only once the signal handlers are in place.
+  process.stdout.write(`${JSON.stringify({ event: 'ready', http: typeof addr === 'object' && addr ? addr.port : flags.port })}\n`)
 }
 
 await main()

@@ -1,0 +1,44 @@
+// Fleet server ingest: real fleet server (embedded aedes + SQLite, durable
+// group commit), cabinets provisioned through the HTTP API, load from the
+// light generator in another process waiting for each application ack.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pino } from 'pino'
+import { buildFleet } from '../fleet-server/src/app.js'
+import { loadConfig } from '../fleet-server/src/config.js'
+import { runLoad } from './child.js'
+
+const ADMIN = 'bench-admin-token-0123456789'
+
+export async function serverIngest(opts: { cabinets: number; salesPerCabinet: number; batchSize: number; window: number }) {
+  const dir = await mkdtemp(join(tmpdir(), 'bench-fleet-'))
+  const fleet = await buildFleet(
+    loadConfig({ FLEET_DATA_DIR: dir, FLEET_HTTP_PORT: '0', FLEET_MQTT_PORT: '0', FLEET_ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'silent', FLEET_LOG_REQUESTS: 'false' }, []),
+    { logger: pino({ level: 'silent' }) },
+  )
+  try {
+    const credentials: Array<{ username: string; password: string }> = []
+    for (let i = 0; i < opts.cabinets; i++) {
+      const res = await fetch(`${fleet.httpUrl}/api/v1/cabinets`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ countyCode: '341125' }),
+      })
+      const body = (await res.json()) as { mqtt: { username: string; password: string } }
+      credentials.push(body.mqtt)
+    }
+    const url = new URL(fleet.mqttUrl)
+    const r = await runLoad({ mode: 'sales', host: url.hostname, port: Number(url.port), credentials, salesPerClient: opts.salesPerCabinet, batchSize: opts.batchSize, window: opts.window })
+    // Read back what the server says it holds, so the figure counts committed sales only.
+    let stored = 0
+    for (const c of credentials) {
+      const res = await fetch(`${fleet.httpUrl}/api/v1/cabinets/${c.username}`, { headers: { authorization: `Bearer ${ADMIN}` } })
+      stored += ((await res.json()) as { sales: { count: number } }).sales.count
+    }
+    return { ...opts, ...r, stored }
+  } finally {
+    await fleet.close()
+    await rm(dir, { recursive: true, force: true })
+  }
+}

@@ -1,0 +1,51 @@
+// The seam between the fleet server and MQTT. Two implementations: the
+// embedded aedes broker (embedded.ts) and a client of an external broker such
+// as Mosquitto (external.ts). Consumers see cabinet up-messages and publish
+// down-messages; neither knows which broker is in use.
+import type { UpKind } from '../../../shared/src/index.js'
+
+export interface UpMessage {
+  readonly cabinetId: string
+  readonly kind: UpKind
+  readonly payload: Buffer
+}
+
+export interface BusSink {
+  /**
+   * One message a cabinet published under its up/ topics. Call `done` when
+   * ready for more: until then the broker reads no further packets from that
+   * connection (embedded) or holds back our PUBACK (external) — backpressure.
+   */
+  message(msg: UpMessage, done: () => void): void
+  /** Embedded broker only: an authenticated session began. */
+  connected(cabinetId: string): void
+  /** Embedded broker only: that session ended (any reason). */
+  disconnected(cabinetId: string): void
+  /** A connection was refused or cut at the transport (counted in /metrics). */
+  transportRefused(reason: 'max_connections' | 'packet_too_large'): void
+}
+
+export interface PublishOptions {
+  readonly qos?: 0 | 1
+  readonly retain?: boolean
+}
+
+export interface MessageBus {
+  readonly mode: 'embedded' | 'external'
+  /** Embedded: the port aedes listens on; external: null. */
+  readonly port: number | null
+  /** URL cabinets connect to. */
+  readonly url: string
+  /**
+   * True when the bus sees connects and disconnects itself (embedded). An
+   * external broker's sessions are known only from retained presence messages.
+   */
+  readonly tracksConnections: boolean
+  /** Publishes a server → cabinet message; failures are logged, never thrown. */
+  publish(topic: string, payload: Buffer, opts?: PublishOptions): void
+  /** Ends the cabinet's live session, if any (credentials rotated or retired). */
+  disconnect(cabinetId: string): void
+  /** Stops taking new connections and messages; live sessions stay until close(). */
+  quiesce(): Promise<void>
+  close(): Promise<void>
+}

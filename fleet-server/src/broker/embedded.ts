@@ -1,0 +1,202 @@
+// The embedded MQTT broker: aedes on a plain TCP listener, in this process, so
+// ingest consumes messages through an in-process subscription (a consumer
+// outside the process would cost aedes most of its throughput).
+//
+// Invariants:
+// - username = cabinet id, client id = username (a credential can only hold its own session);
+// - a cabinet publishes only under cabinets/{own id}/up/ and subscribes only to its own down/ topics;
+// - packets above maxPacketBytes are cut at the transport; connections above maxConnections are refused.
+import type { EventEmitter } from 'node:events'
+import { createServer, type Server, type Socket } from 'node:net'
+import { Aedes, type AuthenticateError, type Client, type ConnectPacket, type PublishPacket, type Subscription } from 'aedes'
+import type { Logger } from 'pino'
+import { isWildcardOrSystem, parseTopic, topics } from '../../../shared/src/index.js'
+import type { BusSink, MessageBus, PublishOptions } from './bus.js'
+import { guardPacketSize } from './packet-guard.js'
+
+export interface CredentialVerifier {
+  /** True when `password` is the cabinet's current MQTT secret and the cabinet may connect. */
+  verify(cabinetId: string, password: Buffer): Promise<boolean>
+}
+
+export interface EmbeddedBusOptions {
+  readonly host: string
+  readonly port: number
+  readonly maxConnections: number
+  readonly maxPacketBytes: number
+  readonly credentials: CredentialVerifier
+  readonly log: Logger
+}
+
+// CONNACK return codes, MQTT-3.1.1 §3.2.2.3 (aedes' AuthErrorCode is a const enum we cannot import).
+const IDENTIFIER_REJECTED = 2
+const SERVER_UNAVAILABLE = 3
+const BAD_USERNAME_OR_PASSWORD = 4
+
+function authError(message: string, returnCode: number): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode }) as AuthenticateError
+}
+
+export async function startEmbeddedBus(opts: EmbeddedBusOptions, sink: BusSink): Promise<MessageBus> {
+  const { log } = opts
+  const emptyClientIds = new WeakSet<Client>()
+  let quiesced = false
+
+  const broker = await Aedes.createBroker({
+    maxClientsIdLength: 64, // cabinet ids are at most 64 characters
+    connectTimeout: 10_000, // 10 s for CONNECT after TCP accept; a silent socket must not hold a slot
+    preConnect(client: Client, packet: ConnectPacket, done: (err: Error | null, ok: boolean) => void) {
+      // aedes assigns a random id to an empty client id before authenticate runs;
+      // remember that it was empty so authenticate refuses it. Accepting one is a
+      // server's option [MQTT-3.1.3-6]; refusing answers 0x02 [MQTT-3.1.3-9].
+      if (!packet.clientId) emptyClientIds.add(client)
+      done(null, true)
+    },
+    authenticate(client, username, password, done) {
+      if (emptyClientIds.has(client) || !username || client.id !== username) {
+        log.warn({ clientId: emptyClientIds.has(client) ? '' : client.id, username }, 'mqtt login refused: client id must equal the username')
+        return done(authError('client id must equal the username (the cabinet id)', IDENTIFIER_REJECTED), null)
+      }
+      if (!password) return done(authError('password required', BAD_USERNAME_OR_PASSWORD), null)
+      opts.credentials.verify(username, password).then(
+        (ok) => {
+          if (ok) return done(null, true)
+          log.warn({ cabinetId: username }, 'mqtt login refused: bad credentials')
+          done(authError('bad user name or password', BAD_USERNAME_OR_PASSWORD), null)
+        },
+        (err: unknown) => {
+          log.error({ err, cabinetId: username }, 'mqtt credential check failed')
+          done(authError('server unavailable', SERVER_UNAVAILABLE), null)
+        },
+      )
+    },
+    // Identity only: an error here drops the connection, so payload problems
+    // are left to ingest, which answers them with a reject reply.
+    authorizePublish(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void) {
+      // A will published at close comes with its client; one restored from
+      // persistence without a live client carries the client id on the packet.
+      const id = client?.id ?? (packet as PublishPacket & { clientId?: string }).clientId
+      if (id && packet.topic.startsWith(topics.upPrefix(id))) return done(null)
+      log.warn({ cabinetId: id, topic: packet.topic }, 'mqtt publish refused: outside the cabinet up/ topics; disconnecting')
+      done(new Error(`cabinet ${id ?? '?'} may publish only under ${topics.upPrefix(id ?? '{id}')}`))
+    },
+    authorizeSubscribe(client: Client, sub: Subscription, done: (err: Error | null, sub?: Subscription | null) => void) {
+      if (isAllowedSubscription(client.id, sub.topic)) return done(null, sub)
+      log.warn({ cabinetId: client.id, topic: sub.topic }, 'mqtt subscription refused')
+      done(null, null) // SUBACK 0x80 for this filter (MQTT-3.9.3), the session stays up
+    },
+  })
+
+  broker.on('client', (client: Client) => sink.connected(client.id))
+  broker.on('clientDisconnect', (client: Client) => sink.disconnected(client.id))
+  broker.on('clientError', (client: Client, err: Error) => log.debug({ cabinetId: client.id, err }, 'mqtt client error'))
+  broker.on('connectionError', (_client: Client, err: Error) => log.debug({ err }, 'mqtt connection error before CONNECT'))
+  // Not in aedes' typings, but emitted (e.g. by persistence): without a listener it would throw.
+  ;(broker as unknown as EventEmitter).on('error', (err: Error) => log.error({ err }, 'mqtt broker error'))
+
+  await new Promise<void>((resolve) => {
+    broker.subscribe(
+      topics.allUp,
+      (packet, cb) => {
+        const parsed = parseTopic(packet.topic)
+        if (quiesced || !parsed || parsed.direction !== 'up') return cb()
+        const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload)
+        sink.message({ cabinetId: parsed.cabinetId, kind: parsed.kind, payload }, cb)
+      },
+      () => resolve(),
+    )
+  })
+
+  // Every accepted socket, so close() can end the ones aedes does not know as
+  // clients (not yet CONNECTed, or mid-authentication when the broker closed:
+  // aedes leaves those open, and server.close() would wait on them forever).
+  const sockets = new Set<Socket>()
+  const server: Server = createServer((socket: Socket) => {
+    sockets.add(socket)
+    socket.once('close', () => sockets.delete(socket))
+    broker.handle(socket)
+    guardPacketSize(socket, opts.maxPacketBytes, (declared) => {
+      const id = (socket as Socket & { client?: Client }).client?.id
+      log.warn({ cabinetId: id, declaredBytes: declared, maxBytes: opts.maxPacketBytes }, 'mqtt packet over the transport cap; connection dropped')
+      sink.transportRefused('packet_too_large')
+    })
+  })
+  // Past this Node closes each new socket at once: a clean refusal instead of
+  // an EMFILE failure of accept() when descriptors run out.
+  server.maxConnections = opts.maxConnections
+  let lastDropLog = 0
+  server.on('drop', () => {
+    sink.transportRefused('max_connections')
+    const now = Date.now()
+    if (now - lastDropLog > 10_000) {
+      lastDropLog = now
+      log.warn({ maxConnections: opts.maxConnections }, 'mqtt connection refused: connection cap reached')
+    }
+  })
+  server.on('error', (err) => log.error({ err }, 'mqtt listener error'))
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  const address = server.address()
+  const port = typeof address === 'object' && address ? address.port : opts.port
+  log.info({ host: opts.host, port, maxConnections: opts.maxConnections }, 'embedded mqtt broker listening')
+
+  const serverClosed = new Promise<void>((resolve) => server.once('close', () => resolve()))
+  let closing: Promise<void> | null = null
+
+  return {
+    mode: 'embedded',
+    port,
+    url: `mqtt://${urlHost(opts.host)}:${port}`,
+    tracksConnections: true,
+    publish(topic: string, payload: Buffer, p: PublishOptions = {}) {
+      if (broker.closed) return
+      broker.publish({ cmd: 'publish', topic, payload, qos: p.qos ?? 1, retain: p.retain ?? false, dup: false }, (err) => {
+        if (err) log.warn({ err, topic }, 'mqtt publish failed')
+      })
+    },
+    disconnect(cabinetId: string) {
+      const clients = (broker as unknown as { clients: Record<string, Client | undefined> }).clients
+      const client = clients[cabinetId]
+      if (client) {
+        log.info({ cabinetId }, 'mqtt session ended by the server')
+        client.close()
+      }
+    },
+    async quiesce() {
+      quiesced = true
+      if (server.listening) server.close()
+    },
+    close() {
+      closing ??= (async () => {
+        quiesced = true
+        if (server.listening) server.close()
+        await new Promise<void>((resolve) => broker.close(() => resolve()))
+        for (const socket of sockets) socket.destroy()
+        await serverClosed
+        log.info('embedded mqtt broker closed')
+      })()
+      return closing
+    },
+  }
+}
+
+/**
+ * A cabinet may subscribe only to concrete topics under its own down/ prefix:
+ * no wildcards (not even its own down/#) and no $SYS (protocol.md "Topics").
+ */
+export function isAllowedSubscription(cabinetId: string, filter: string): boolean {
+  if (isWildcardOrSystem(filter)) return false
+  const t = parseTopic(filter)
+  return t !== null && t.direction === 'down' && t.cabinetId === cabinetId
+}
+
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1'
+  return host.includes(':') ? `[${host}]` : host
+}

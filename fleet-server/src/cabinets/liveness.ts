@@ -1,0 +1,153 @@
+// What the server knows about cabinets being alive: connected now (from the
+// embedded broker's sessions, or retained presence on an external broker),
+// last seen, the outbox lag their heartbeats report, and the events they send.
+// lastSeenAt is kept in memory and written in batches every flush interval:
+// 19,000 cabinets heartbeating every 30 s must not cost 630 transactions a second.
+import type { Logger } from 'pino'
+import { decodeMessage, EventMsg, HeartbeatMsg, PresenceMsg, type CabinetOutboxView } from '../../../shared/src/index.js'
+import type { CabinetStore } from './store.js'
+
+export interface Liveness {
+  /** Any message from the cabinet: it is alive now. */
+  seen(cabinetId: string): void
+  connected(cabinetId: string): void
+  disconnected(cabinetId: string): void
+  heartbeat(cabinetId: string, payload: Buffer): void
+  /** Retained presence; decides online/offline only when the bus does not track sessions. */
+  presence(cabinetId: string, payload: Buffer): void
+  event(cabinetId: string, payload: Buffer): void
+  isOnline(cabinetId: string): boolean
+  onlineCount(): number
+  lastSeenAt(cabinetId: string): string | null
+  outbox(cabinetId: string): CabinetOutboxView | null
+  /** Outbox lag over all cabinets: sales waiting on cabinets, and the oldest wait. */
+  outboxLag(): { pending: number; oldestPendingAgeS: number }
+  /** Forget a retired cabinet's outbox report, so it no longer counts as lag. */
+  forget(cabinetId: string): void
+  flush(): Promise<void>
+  close(): Promise<void>
+}
+
+export interface LivenessOptions {
+  readonly store: CabinetStore
+  readonly tracksConnections: () => boolean
+  readonly now: () => Date
+  readonly log: Logger
+  readonly flushMs: number
+}
+
+export function createLiveness({ store, tracksConnections, now, log, flushMs }: LivenessOptions): Liveness {
+  const online = new Set<string>()
+  const lastSeenMs = new Map<string, number>()
+  const dirty = new Set<string>()
+  const outboxes = new Map<string, CabinetOutboxView>()
+  let flushing: Promise<void> = Promise.resolve()
+
+  const seen = (cabinetId: string): void => {
+    lastSeenMs.set(cabinetId, now().getTime())
+    dirty.add(cabinetId)
+  }
+
+  const flush = (): Promise<void> => {
+    flushing = flushing.then(async () => {
+      if (dirty.size === 0) return
+      const entries: Array<readonly [string, string]> = []
+      for (const id of dirty) entries.push([id, new Date(lastSeenMs.get(id)!).toISOString()])
+      dirty.clear()
+      try {
+        await store.saveLastSeen(entries)
+      } catch (err) {
+        log.error({ err, cabinets: entries.length }, 'saving lastSeenAt failed; will retry')
+        for (const [id] of entries) dirty.add(id)
+      }
+    })
+    return flushing
+  }
+  const timer = setInterval(() => void flush(), flushMs)
+  timer.unref()
+
+  return {
+    seen,
+    connected(cabinetId) {
+      online.add(cabinetId)
+      seen(cabinetId)
+      log.info({ cabinetId }, 'cabinet connected')
+    },
+    disconnected(cabinetId) {
+      online.delete(cabinetId)
+      seen(cabinetId)
+      log.info({ cabinetId }, 'cabinet disconnected')
+    },
+    heartbeat(cabinetId, payload) {
+      const d = decodeMessage(HeartbeatMsg, payload)
+      if (!d.ok || d.data.cabinetId !== cabinetId) {
+        log.warn({ cabinetId, code: d.ok ? 'CABINET_MISMATCH' : d.code }, 'heartbeat ignored')
+        return
+      }
+      const hb = d.data
+      outboxes.set(cabinetId, {
+        at: now().toISOString(),
+        lastSeq: hb.lastSeq,
+        lastAckedSeq: hb.lastAckedSeq,
+        pending: hb.pending,
+        oldestPendingAgeS: hb.oldestPendingAgeS,
+        agentVersion: hb.agentVersion,
+      })
+      log.debug({ cabinetId, pending: hb.pending }, 'heartbeat')
+    },
+    presence(cabinetId, payload) {
+      const d = decodeMessage(PresenceMsg, payload)
+      if (!d.ok || d.data.cabinetId !== cabinetId) {
+        log.warn({ cabinetId, code: d.ok ? 'CABINET_MISMATCH' : d.code }, 'presence ignored')
+        return
+      }
+      // With the embedded broker the session events are the truth; a retained
+      // "online" replayed after a server restart must not override them.
+      if (tracksConnections()) return
+      if (d.data.state === 'online') online.add(cabinetId)
+      else online.delete(cabinetId)
+      log.info({ cabinetId, state: d.data.state }, 'cabinet presence')
+    },
+    event(cabinetId, payload) {
+      const d = decodeMessage(EventMsg, payload)
+      if (!d.ok || d.data.cabinetId !== cabinetId) {
+        log.warn({ cabinetId, code: d.ok ? 'CABINET_MISMATCH' : d.code }, 'cabinet event ignored')
+        return
+      }
+      const e = d.data
+      const serious = e.kind === 'fault' || e.kind === 'ledger_error' || e.kind === 'sync_rejected' || e.kind === 'clock_skew'
+      store
+        .insertEvent({ eventId: e.eventId, cabinetId, kind: e.kind, at: e.at, detailJson: JSON.stringify(e.detail), receivedAt: now().toISOString() })
+        .then(
+          (isNew) => {
+            if (isNew) log[serious ? 'warn' : 'info']({ cabinetId, eventId: e.eventId, kind: e.kind }, 'cabinet event')
+          },
+          (err: unknown) => log.warn({ err, cabinetId, eventId: e.eventId }, 'cabinet event not stored'),
+        )
+    },
+    isOnline: (cabinetId) => online.has(cabinetId),
+    onlineCount: () => online.size,
+    lastSeenAt(cabinetId) {
+      const ms = lastSeenMs.get(cabinetId)
+      return ms === undefined ? null : new Date(ms).toISOString()
+    },
+    outbox: (cabinetId) => outboxes.get(cabinetId) ?? null,
+    outboxLag() {
+      let pending = 0
+      let oldest = 0
+      for (const o of outboxes.values()) {
+        pending += o.pending
+        if (o.oldestPendingAgeS > oldest) oldest = o.oldestPendingAgeS
+      }
+      return { pending, oldestPendingAgeS: oldest }
+    },
+    forget(cabinetId) {
+      outboxes.delete(cabinetId)
+    },
+    flush,
+    async close() {
+      clearInterval(timer)
+      await flush()
+    },
+  }
+}

@@ -1,0 +1,198 @@
+// Fleet server configuration: environment (and a few mirroring CLI flags),
+// validated once, frozen, passed down. No other module reads process.env.
+import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { z } from 'zod'
+import { AppError, BUNDLED_PLANS, parsePlan, PlanInvalidError, type Plan } from '../../shared/src/index.js'
+
+/** MQTT packets larger than this are cut off at the transport (socket destroyed). */
+export const DEFAULT_MQTT_MAX_PACKET_BYTES = 1024 * 1024 // 1 MiB: 4x MAX_MESSAGE_BYTES, so "too large" still gets a reply
+/** Cabinets the embedded broker serves at most (the rollout plan's scale, with room). */
+export const DEFAULT_MQTT_MAX_CONNECTIONS = 19_000
+/** File descriptors kept back for SQLite, HTTP and logs when sizing the MQTT cap. */
+export const FD_HEADROOM = 500
+
+const Port = z.coerce.number().int().min(0).max(65535)
+const optionalString = z.string().min(1).optional()
+
+const Env = z.object({
+  FLEET_DATA_DIR: z.string().min(1).default('./data'),
+  FLEET_HOST: z.string().min(1).default('127.0.0.1'),
+  FLEET_HTTP_PORT: Port.default(8080),
+  FLEET_MQTT_PORT: Port.default(1883),
+  FLEET_MQTT_URL: z.url({ protocol: /^(mqtt|mqtts|tcp|tls|ws|wss)$/ }).optional(),
+  FLEET_MQTT_USERNAME: optionalString,
+  FLEET_MQTT_PASSWORD: optionalString,
+  FLEET_MQTT_MAX_CONNECTIONS: z.coerce.number().int().min(1).optional(),
+  FLEET_MQTT_MAX_PACKET_BYTES: z.coerce.number().int().min(64 * 1024).max(256 * 1024 * 1024).default(DEFAULT_MQTT_MAX_PACKET_BYTES),
+  FLEET_ADMIN_TOKEN: optionalString,
+  FLEET_PLAN: z.string().min(1).default('chuzhou-2020'),
+  PLATFORM_URL: z.url().optional(),
+  PLATFORM_SECRET: optionalString,
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Sale batches one group-commit transaction takes at most; bounds a tick's event-loop pause. */
+  FLEET_INGEST_MAX_BATCHES_PER_TICK: z.coerce.number().int().min(1).max(100_000).default(1000),
+  /** A tick stops taking batches once it holds this many sales (~1 s of work at most). */
+  FLEET_INGEST_MAX_SALES_PER_TICK: z.coerce.number().int().min(1).max(10_000_000).default(50_000),
+  /** Queued, not yet committed payload bytes above which the broker stops reading more (backpressure). */
+  FLEET_INGEST_MAX_QUEUED_BYTES: z.coerce.number().int().min(1024).default(64 * 1024 * 1024),
+  /** How often lastSeenAt values from heartbeats are written to the database. */
+  FLEET_PRESENCE_FLUSH_MS: z.coerce.number().int().min(10).max(3_600_000).default(5000),
+  /** Log one JSON line per HTTP request (fastify's request logging). */
+  FLEET_LOG_REQUESTS: z.stringbool().default(true),
+})
+type Env = z.infer<typeof Env>
+
+export interface FleetConfig {
+  readonly dataDir: string
+  readonly host: string
+  readonly httpPort: number
+  readonly mqtt: {
+    /** Embedded aedes listen port (0 = any); unused with an external broker. */
+    readonly port: number
+    /** Set: attach to this external broker instead of the embedded aedes. */
+    readonly url: string | null
+    readonly username: string | null
+    readonly password: string | null
+    readonly maxConnections: number
+    readonly maxPacketBytes: number
+  }
+  readonly adminToken: string | null
+  /** The plan FLEET_PLAN names; the one stored on first start wins later. */
+  readonly plan: { readonly source: string; readonly plan: Plan }
+  readonly platform: { readonly url: string | null; readonly secret: string | null }
+  readonly logLevel: Env['LOG_LEVEL']
+  readonly logRequests: boolean
+  readonly ingest: { readonly maxBatchesPerTick: number; readonly maxSalesPerTick: number; readonly maxQueuedBytes: number }
+  readonly presenceFlushMs: number
+}
+
+export interface SystemLimits {
+  /** Soft RLIMIT_NOFILE of this process, null when unknown. */
+  readonly nofileSoft: number | null
+}
+
+/** Reads the soft open-files limit from /proc (Linux); null elsewhere. */
+export function readSystemLimits(): SystemLimits {
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'))
+    return { nofileSoft: m?.[1] && m[1] !== 'unlimited' ? Number(m[1]) : null }
+  } catch {
+    return { nofileSoft: null }
+  }
+}
+
+function invalid(message: string, details?: Record<string, unknown>): AppError {
+  return new AppError('CONFIG_INVALID', message, 400, details)
+}
+
+/**
+ * Loads the plan FLEET_PLAN names: a bundled plan name, or a path to a JSON
+ * file (validated with the same schema).
+ */
+function loadPlan(nameOrPath: string): { source: string; plan: Plan } {
+  const bundled = BUNDLED_PLANS[nameOrPath]
+  if (bundled) return { source: `bundled:${nameOrPath}`, plan: bundled }
+  const path = resolve(nameOrPath)
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch {
+    throw new AppError('PLAN_NOT_FOUND', `FLEET_PLAN=${nameOrPath} is neither a bundled plan (${Object.keys(BUNDLED_PLANS).join(', ')}) nor a readable file`, 400)
+  }
+  try {
+    return { source: path, plan: parsePlan(JSON.parse(text), path) }
+  } catch (err) {
+    const detail = err instanceof PlanInvalidError ? err.message : `plan ${path} is not valid JSON`
+    throw new AppError('PLAN_INVALID', detail, 400)
+  }
+}
+
+/**
+ * Validates the environment (CLI flags override it) into a frozen config.
+ * Throws AppError CONFIG_INVALID / PLAN_NOT_FOUND / PLAN_INVALID; main exits 2 on those.
+ */
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  argv: readonly string[] = process.argv.slice(2),
+  limits: SystemLimits = readSystemLimits(),
+): FleetConfig {
+  let values: Record<string, string | undefined>
+  try {
+    values = parseArgs({
+      args: [...argv],
+      options: {
+        'data-dir': { type: 'string' },
+        host: { type: 'string' },
+        'http-port': { type: 'string' },
+        'mqtt-port': { type: 'string' },
+        'mqtt-url': { type: 'string' },
+        plan: { type: 'string' },
+        'log-level': { type: 'string' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values as Record<string, string | undefined>
+  } catch (err) {
+    throw invalid(`invalid command line: ${(err as Error).message}`)
+  }
+  const fromFlags: Record<string, string | undefined> = {
+    FLEET_DATA_DIR: values['data-dir'],
+    FLEET_HOST: values.host,
+    FLEET_HTTP_PORT: values['http-port'],
+    FLEET_MQTT_PORT: values['mqtt-port'],
+    FLEET_MQTT_URL: values['mqtt-url'],
+    FLEET_PLAN: values.plan,
+    LOG_LEVEL: values['log-level'],
+  }
+  const merged: Record<string, string | undefined> = {}
+  for (const key of Object.keys(Env.shape)) {
+    // An empty variable counts as unset (`FLEET_MQTT_URL= npm start`).
+    const v = fromFlags[key] ?? env[key]
+    if (v !== undefined && v !== '') merged[key] = v
+  }
+  const r = Env.safeParse(merged)
+  if (!r.success) throw invalid(`invalid configuration:\n${z.prettifyError(r.error)}`)
+  const e = r.data
+
+  if ((e.FLEET_MQTT_USERNAME || e.FLEET_MQTT_PASSWORD) && !e.FLEET_MQTT_URL) {
+    throw invalid('FLEET_MQTT_USERNAME/FLEET_MQTT_PASSWORD are the login on an external broker; set FLEET_MQTT_URL too')
+  }
+
+  // Each MQTT connection is a descriptor; past the soft limit accept() fails
+  // with EMFILE. Keep FD_HEADROOM back for the database, HTTP and logs.
+  const fdCap = limits.nofileSoft === null ? DEFAULT_MQTT_MAX_CONNECTIONS : Math.max(1, limits.nofileSoft - FD_HEADROOM)
+  const maxConnections = e.FLEET_MQTT_MAX_CONNECTIONS ?? Math.min(DEFAULT_MQTT_MAX_CONNECTIONS, fdCap)
+
+  const config: FleetConfig = {
+    dataDir: resolve(e.FLEET_DATA_DIR),
+    host: e.FLEET_HOST,
+    httpPort: e.FLEET_HTTP_PORT,
+    mqtt: Object.freeze({
+      port: e.FLEET_MQTT_PORT,
+      url: e.FLEET_MQTT_URL ?? null,
+      username: e.FLEET_MQTT_USERNAME ?? null,
+      password: e.FLEET_MQTT_PASSWORD ?? null,
+      maxConnections,
+      maxPacketBytes: e.FLEET_MQTT_MAX_PACKET_BYTES,
+    }),
+    adminToken: e.FLEET_ADMIN_TOKEN ?? null,
+    plan: Object.freeze(loadPlan(e.FLEET_PLAN)),
+    platform: Object.freeze({ url: e.PLATFORM_URL ?? null, secret: e.PLATFORM_SECRET ?? null }),
+    logLevel: e.LOG_LEVEL,
+    logRequests: e.FLEET_LOG_REQUESTS,
+    ingest: Object.freeze({
+      maxBatchesPerTick: e.FLEET_INGEST_MAX_BATCHES_PER_TICK,
+      maxSalesPerTick: e.FLEET_INGEST_MAX_SALES_PER_TICK,
+      maxQueuedBytes: e.FLEET_INGEST_MAX_QUEUED_BYTES,
+    }),
+    presenceFlushMs: e.FLEET_PRESENCE_FLUSH_MS,
+  }
+  return Object.freeze(config)
+}
+
+/** Config errors main.ts turns into exit code 2. */
+export function isConfigError(err: unknown): err is AppError {
+  return err instanceof AppError && (err.code === 'CONFIG_INVALID' || err.code === 'PLAN_NOT_FOUND' || err.code === 'PLAN_INVALID')
+}

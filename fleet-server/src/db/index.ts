@@ -1,0 +1,48 @@
+// The fleet database: one SQLite file per server, opened with the durability
+// settings the ledger needs, migrated to the latest schema before use.
+// Domains reach it only through their own store.ts.
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import type { Logger } from 'pino'
+import { MIGRATIONS, type Migration } from './migrations.js'
+
+export type Db = Database.Database
+
+export const DB_FILE = 'fleet.db'
+
+/** Opens (creating when absent) `${dataDir}/fleet.db` and applies pending migrations. */
+export function openDatabase(dataDir: string, log: Logger): Db {
+  mkdirSync(dataDir, { recursive: true })
+  const db = new Database(join(dataDir, DB_FILE))
+  try {
+    db.pragma('journal_mode = WAL')
+    // WAL defaults to synchronous=NORMAL in this build, which may lose the last
+    // commits on power loss; a committed ack must survive it.
+    db.pragma('synchronous = FULL')
+    db.pragma('foreign_keys = ON')
+    db.pragma('busy_timeout = 5000') // 5 s: a backup or sqlite3 shell holding a lock briefly
+    migrate(db, MIGRATIONS, log)
+  } catch (err) {
+    db.close()
+    throw err
+  }
+  return db
+}
+
+/** Applies migrations newer than PRAGMA user_version, each atomically with its version bump. */
+export function migrate(db: Db, migrations: readonly Migration[], log: Logger): void {
+  const current = db.pragma('user_version', { simple: true }) as number
+  const latest = migrations.at(-1)?.version ?? 0
+  if (current > latest) {
+    throw new Error(`database schema version ${current} is newer than this server knows (${latest}); refusing to run an older server on it`)
+  }
+  for (const m of migrations) {
+    if (m.version <= current) continue
+    db.transaction(() => {
+      db.exec(m.sql)
+      db.pragma(`user_version = ${m.version}`)
+    })()
+    log.info({ version: m.version, name: m.name }, 'database migrated')
+  }
+}

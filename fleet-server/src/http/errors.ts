@@ -1,0 +1,38 @@
+// The one HTTP error mapping (STYLE §4): every failure leaves as
+// { error: { code, message, details? } }. Driver and internal messages never
+// leave the process: anything unexpected is logged and answered INTERNAL.
+import type { FastifyError, FastifyInstance } from 'fastify'
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod'
+import { AppError, type ErrorBody } from '../../../shared/src/index.js'
+
+const body = (code: string, message: string, details?: Record<string, unknown>): ErrorBody => ({
+  error: { code, message, ...(details && { details }) },
+})
+
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError | AppError | Error, req, reply) => {
+    if (err instanceof AppError) {
+      if (err.statusCode >= 500) req.log.error({ err }, 'request failed')
+      return reply.code(err.statusCode).send(body(err.code, err.message, err.details))
+    }
+    // Our validator compiler already throws AppError; this catches schemas compiled elsewhere.
+    if (hasZodFastifySchemaValidationErrors(err)) {
+      const message = err.validation.map((v) => `✖ ${v.message}\n  → at ${v.instancePath}`).join('\n')
+      return reply.code(400).send(body('VALIDATION_FAILED', message))
+    }
+    const fe = err as FastifyError
+    if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return reply.code(413).send(body('PAYLOAD_TOO_LARGE', 'request body is larger than the 1 MiB limit'))
+    }
+    // Fastify's own 4xx (bad JSON, unsupported media type, …) carry messages meant for the client.
+    if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+      return reply.code(fe.statusCode).send(body('VALIDATION_FAILED', fe.message))
+    }
+    req.log.error({ err }, 'request failed')
+    return reply.code(500).send(body('INTERNAL', 'internal server error; the server log has the details'))
+  })
+
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send(body('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`))
+  })
+}

@@ -1,0 +1,3 @@
+// HTTP plumbing shared by the domains' route plugins.
+export { createHttp, BODY_LIMIT_BYTES, type HttpOptions } from './server.js'
+export { errorResponses } from './schemas.js'

@@ -1,0 +1,10 @@
+import { ErrorBody } from '../../../shared/src/index.js'
+
+/** Error answers every /api/ route may give; documented in the OpenAPI output. */
+export const errorResponses = {
+  400: ErrorBody,
+  401: ErrorBody,
+  403: ErrorBody,
+  404: ErrorBody,
+  409: ErrorBody,
+} as const

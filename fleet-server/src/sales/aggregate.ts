@@ -1,0 +1,83 @@
+// Aggregates one tick's accepted batches in memory, so the store writes one
+// upsert per key (cabinet; cabinet × day; cabinet × day × sku) instead of one
+// per sale. Days are Asia/Shanghai dates of soldAt: certification and reports
+// judge sales by the date they were made.
+import type { BatchWrite } from './types.js'
+
+export interface CabinetAggregate {
+  readonly cabinetId: string
+  count: number
+  amountFen: number
+  skewedCount: number
+  lastSeq: number
+  lastHash: string
+  /** Normalised ISO UTC (ms precision), so SQL max() on strings is a time max. */
+  lastSaleAt: string
+  lastSaleAtMs: number
+}
+
+export interface DayAggregate {
+  readonly cabinetId: string
+  readonly day: string
+  count: number
+  amountFen: number
+}
+
+export interface SkuAggregate {
+  readonly cabinetId: string
+  readonly day: string
+  readonly sku: string
+  qty: number
+  amountFen: number
+}
+
+export interface TickAggregates {
+  readonly cabinets: Map<string, CabinetAggregate>
+  readonly days: Map<string, DayAggregate>
+  readonly skus: Map<string, SkuAggregate>
+}
+
+export function aggregate(batches: Iterable<BatchWrite>): TickAggregates {
+  const cabinets = new Map<string, CabinetAggregate>()
+  const days = new Map<string, DayAggregate>()
+  const skus = new Map<string, SkuAggregate>()
+  for (const b of batches) {
+    const cabinetId = b.cabinetId
+    let c = cabinets.get(cabinetId)
+    if (!c) {
+      c = { cabinetId, count: 0, amountFen: 0, skewedCount: 0, lastSeq: 0, lastHash: '', lastSaleAt: '', lastSaleAtMs: Number.NEGATIVE_INFINITY }
+      cabinets.set(cabinetId, c)
+    }
+    for (const s of b.sales) {
+      c.count++
+      c.amountFen += s.totalFen
+      if (s.skewFlag !== 0) c.skewedCount++
+      // Batches of one cabinet arrive in chain order, so the last one seen is the head.
+      c.lastSeq = s.seq
+      c.lastHash = s.hash
+      if (s.soldAtMs > c.lastSaleAtMs) {
+        c.lastSaleAtMs = s.soldAtMs
+        c.lastSaleAt = new Date(s.soldAtMs).toISOString()
+      }
+      const dayKey = `${cabinetId}\u0000${s.soldOn}`
+      let d = days.get(dayKey)
+      if (!d) {
+        d = { cabinetId, day: s.soldOn, count: 0, amountFen: 0 }
+        days.set(dayKey, d)
+      }
+      d.count++
+      d.amountFen += s.totalFen
+      for (const l of s.lines) {
+        const skuKey = `${dayKey}\u0000${l.sku}`
+        let k = skus.get(skuKey)
+        if (!k) {
+          k = { cabinetId, day: s.soldOn, sku: l.sku, qty: 0, amountFen: 0 }
+          skus.set(skuKey, k)
+        }
+        k.qty += l.qty
+        k.amountFen += l.qty * l.unitPriceFen
+      }
+    }
+  }
+  return { cabinets, days, skus }
+}

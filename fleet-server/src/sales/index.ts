@@ -1,0 +1,8 @@
+// Sales: ingest of cabinet sale batches (chain checks, group commit, acks) and
+// the per-cabinet, per-day and per-SKU aggregates.
+export { createSaleIngest, type IngestMetrics, type SaleIngest, type SaleIngestOptions } from './ingest.js'
+export { createSqliteSalesStore, type SalesStore } from './store.js'
+export { createSalesReader, NO_SALES, type SalesReader } from './service.js'
+export type { CabinetSalesTotals, ChainHead } from './types.js'
+export { SKEW_FROM_RECORDED, SKEW_FUTURE } from './types.js'
+export { salesRoutes, type CabinetGuard } from './routes.js'

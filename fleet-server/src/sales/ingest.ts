@@ -1,0 +1,344 @@
+// Sale ingest with group commit. Batches arriving from the broker are queued;
+// one tick (scheduled with setImmediate) takes everything queued, judges each
+// batch against the cabinet's chain head — in memory, tentatively, so several
+// batches of one cabinet in a tick chain onto each other — and commits all
+// accepted batches of all cabinets in ONE SQLite transaction. Only after that
+// commit are the heads advanced and the replies published: an ack always means
+// "on disk" (aedes' "store first, then publish"). If the transaction fails,
+// nobody is acked and the cabinets resend; nothing is half-applied.
+import { performance } from 'node:perf_hooks'
+import type { Logger } from 'pino'
+import {
+  decodeMessage,
+  encodeMessage,
+  GENESIS_HASH,
+  SaleBatchMsg,
+  shanghaiDate,
+  topics,
+  type RejectCode,
+  type ReplyMsg,
+  type Sale,
+} from '../../../shared/src/index.js'
+import { checkBatch } from './chain-check.js'
+import type { BatchFailure, SalesStore, TamperFlag } from './store.js'
+import {
+  SKEW_FROM_RECORDED,
+  SKEW_FROM_RECORDED_MS,
+  SKEW_FUTURE,
+  SKEW_FUTURE_MS,
+  type BatchWrite,
+  type ChainHead,
+  type SaleRecord,
+} from './types.js'
+
+interface CounterLike {
+  inc(value?: number): void
+}
+export interface IngestMetrics {
+  readonly salesIngested: CounterLike
+  readonly salesSkewed: CounterLike
+  readonly batchesCommitted: CounterLike
+  readonly batchesReplayed: CounterLike
+  readonly batchesRejected: { inc(labels: { code: string }, value?: number): void }
+  readonly ticksFailed: CounterLike
+  readonly tickSeconds: { observe(value: number): void }
+}
+
+export interface SaleIngestOptions {
+  readonly store: SalesStore
+  /** Publishes a reply to the cabinet (QoS 1). */
+  readonly publish: (topic: string, payload: Buffer) => void
+  readonly now: () => Date
+  readonly log: Logger
+  readonly metrics: IngestMetrics
+  /** Batches one tick takes at most. */
+  readonly maxBatchesPerTick: number
+  /** A tick stops taking batches once it holds this many sales (bounds the event-loop pause). */
+  readonly maxSalesPerTick: number
+  /** Above this many queued payload bytes, submit() holds back `done` (backpressure). */
+  readonly maxQueuedBytes: number
+}
+
+export interface SaleIngest {
+  /** Queues a cabinets/{id}/up/sales payload. `done` is called when more may be sent. */
+  submit(cabinetId: string, payload: Buffer, done: () => void): void
+  /** The committed chain head of a cabinet (seq 0 = nothing committed). */
+  head(cabinetId: string): ChainHead
+  queuedBatches(): number
+  /** Resolves once everything submitted so far has been processed. */
+  idle(): Promise<void>
+  /** Stops taking batches, processes what is queued, resolves when done. Idempotent. */
+  close(): Promise<void>
+}
+
+interface Queued {
+  readonly cabinetId: string
+  readonly payload: Buffer
+  readonly receivedAtMs: number
+}
+
+type Outcome =
+  | { readonly kind: 'accept'; readonly cabinetId: string; readonly batchId: string; readonly writeIndex: number; readonly newSales: number }
+  | { readonly kind: 'reject'; readonly cabinetId: string; readonly batchId?: string; readonly code: RejectCode; readonly message: string; readonly expectedSeq?: number }
+
+const EMPTY_HEAD: ChainHead = Object.freeze({ seq: 0, hash: GENESIS_HASH })
+
+export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIngest> {
+  const { store, log, metrics } = opts
+  // Committed heads: advanced only after a tick's transaction commits.
+  const committed = await store.loadChainHeads()
+  log.info({ cabinets: committed.size }, 'sale chain heads loaded')
+
+  // A FIFO of queued batches (array + head index: shift() would be O(n)).
+  let queue: (Queued | undefined)[] = []
+  let queueHead = 0
+  let queuedBytes = 0
+  const held: Array<() => void> = []
+  let scheduled = false
+  let running = false
+  let closed = false
+  let idleWaiters: Array<() => void> = []
+  let closing: Promise<void> | null = null
+
+  const pending = (): number => queue.length - queueHead
+
+  function take(): Queued {
+    const item = queue[queueHead]!
+    queue[queueHead++] = undefined
+    if (queueHead > 1024 && queueHead * 2 > queue.length) {
+      queue = queue.slice(queueHead)
+      queueHead = 0
+    }
+    queuedBytes -= item.payload.length
+    return item
+  }
+
+  function schedule(): void {
+    if (scheduled || running) return
+    scheduled = true
+    setImmediate(runTick)
+  }
+
+  function releaseHeld(): void {
+    while (held.length > 0 && (queuedBytes <= opts.maxQueuedBytes || closed)) held.shift()!()
+  }
+
+  async function runTick(): Promise<void> {
+    scheduled = false
+    running = true
+    const started = performance.now()
+    try {
+      await tick()
+    } catch (err) {
+      metrics.ticksFailed.inc()
+      log.error({ err }, 'ingest tick failed; its batches were not acknowledged and will be resent')
+    } finally {
+      running = false
+      metrics.tickSeconds.observe((performance.now() - started) / 1000)
+    }
+    releaseHeld()
+    if (pending() > 0) schedule()
+    else {
+      const waiters = idleWaiters
+      idleWaiters = []
+      for (const w of waiters) w()
+    }
+  }
+
+  async function tick(): Promise<void> {
+    const nowMs = opts.now().getTime()
+    const tentative = new Map<string, ChainHead>()
+    const writes: BatchWrite[] = []
+    const outcomes: Outcome[] = []
+    const tampered: TamperFlag[] = []
+    let sales = 0
+    let taken = 0
+
+    // A replay of a seq accepted earlier in this same tick is answered from
+    // this tick's writes; anything older from the store.
+    const hashAt = (cabinetId: string) => async (seq: number): Promise<string | null> => {
+      for (let i = writes.length - 1; i >= 0; i--) {
+        const w = writes[i]!
+        if (w.cabinetId !== cabinetId) continue
+        const first = w.sales[0]!.seq
+        if (seq >= first && seq < first + w.sales.length) return w.sales[seq - first]!.hash
+      }
+      return store.saleHash(cabinetId, seq)
+    }
+
+    while (pending() > 0 && taken < opts.maxBatchesPerTick && sales < opts.maxSalesPerTick) {
+      const item = take()
+      taken++
+      const { cabinetId } = item
+      const decoded = decodeMessage(SaleBatchMsg, item.payload)
+      if (!decoded.ok) {
+        outcomes.push({ kind: 'reject', cabinetId, code: decoded.code, message: decoded.message, ...(decoded.batchId && { batchId: decoded.batchId }) })
+        continue
+      }
+      const batch = decoded.data
+      if (batch.cabinetId !== cabinetId) {
+        outcomes.push({
+          kind: 'reject',
+          cabinetId,
+          batchId: batch.batchId,
+          code: 'CABINET_MISMATCH',
+          message: `batch names cabinet ${batch.cabinetId} but was published on ${topics.sales(cabinetId)}`,
+        })
+        continue
+      }
+      sales += batch.sales.length
+      const head = tentative.get(cabinetId) ?? committed.get(cabinetId) ?? EMPTY_HEAD
+      const verdict = await checkBatch(cabinetId, batch.sales, head, hashAt(cabinetId))
+      if (!verdict.ok) {
+        if (verdict.code === 'SALE_TAMPERED') tampered.push({ cabinetId, at: new Date(nowMs).toISOString() })
+        outcomes.push({ kind: 'reject', cabinetId, batchId: batch.batchId, code: verdict.code, message: verdict.message, ...(verdict.expectedSeq !== undefined && { expectedSeq: verdict.expectedSeq }) })
+        continue
+      }
+      let writeIndex = -1
+      if (verdict.newSales.length > 0) {
+        writeIndex = writes.length
+        writes.push({ cabinetId, receivedAt: new Date(item.receivedAtMs).toISOString(), sales: verdict.newSales.map((s) => toRecord(s, nowMs)) })
+        tentative.set(cabinetId, verdict.head)
+      }
+      outcomes.push({ kind: 'accept', cabinetId, batchId: batch.batchId, writeIndex, newSales: verdict.newSales.length })
+    }
+
+    const failed: ReadonlyMap<number, BatchFailure> =
+      writes.length > 0 || tampered.length > 0 ? (await store.commitTick({ batches: writes, tampered })).failed : new Map()
+
+    // The transaction is committed: advance the heads of what was stored.
+    const failedCabinets = new Set<string>()
+    for (const [i, w] of writes.entries()) {
+      if (failed.has(i)) {
+        failedCabinets.add(w.cabinetId)
+        continue
+      }
+      if (failedCabinets.has(w.cabinetId)) continue
+      const last = w.sales.at(-1)!
+      committed.set(w.cabinetId, { seq: last.seq, hash: last.hash })
+    }
+    for (const [i, reason] of failed) {
+      if (reason !== 'conflict') continue
+      // The store had this seq already: our in-memory head was stale. Reload it.
+      const cabinetId = writes[i]!.cabinetId
+      const h = await store.chainHead(cabinetId)
+      if (h) committed.set(cabinetId, h)
+      log.error({ cabinetId }, 'sale chain head was stale; reloaded from the database')
+    }
+
+    // Replies, in arrival order. Outcomes of a cabinet after one of its batches
+    // failed in the store were judged against a head that never committed: no
+    // reply, the cabinet resends and is judged afresh.
+    const silenced = new Set<string>()
+    let salesCommitted = 0
+    let skewed = 0
+    for (const o of outcomes) {
+      if (silenced.has(o.cabinetId)) continue
+      if (o.kind === 'reject') {
+        reject(o.cabinetId, o.code, o.message, o.batchId, o.expectedSeq)
+        continue
+      }
+      const failure = o.writeIndex >= 0 ? failed.get(o.writeIndex) : undefined
+      if (failure !== undefined || (o.writeIndex < 0 && failedCabinets.has(o.cabinetId))) {
+        silenced.add(o.cabinetId)
+        if (failure === 'duplicate_sale') {
+          reject(o.cabinetId, 'BAD_MESSAGE', 'a saleId in this batch is already recorded for a different sale', o.batchId)
+        } else if (failure === 'unknown_cabinet') {
+          log.warn({ cabinetId: o.cabinetId, batchId: o.batchId }, 'sales from an unknown cabinet dropped')
+        }
+        continue
+      }
+      const head = committed.get(o.cabinetId) ?? EMPTY_HEAD
+      if (o.newSales > 0) {
+        const w = writes[o.writeIndex]!
+        salesCommitted += w.sales.length
+        for (const s of w.sales) if (s.skewFlag !== 0) skewed++
+        metrics.batchesCommitted.inc()
+      } else {
+        metrics.batchesReplayed.inc()
+      }
+      reply(o.cabinetId, { v: 1, type: 'reply', status: 'committed', batchId: o.batchId, ackedSeq: head.seq, ackedHash: head.hash })
+      log.debug({ cabinetId: o.cabinetId, batchId: o.batchId, newSales: o.newSales, ackedSeq: head.seq }, 'sale batch committed')
+    }
+    if (salesCommitted > 0) metrics.salesIngested.inc(salesCommitted)
+    if (skewed > 0) metrics.salesSkewed.inc(skewed)
+  }
+
+  function reject(cabinetId: string, code: RejectCode, message: string, batchId?: string, expectedSeq?: number): void {
+    const committedSeq = committed.get(cabinetId)?.seq ?? 0
+    metrics.batchesRejected.inc({ code })
+    log.warn({ cabinetId, code, batchId, expectedSeq, committedSeq }, 'sale batch rejected')
+    reply(cabinetId, {
+      v: 1,
+      type: 'reply',
+      status: 'rejected',
+      code,
+      message,
+      committedSeq,
+      ...(batchId !== undefined && { batchId }),
+      ...(expectedSeq !== undefined && { expectedSeq }),
+    })
+  }
+
+  function reply(cabinetId: string, msg: ReplyMsg): void {
+    opts.publish(topics.replies(cabinetId), encodeMessage(msg))
+  }
+
+  return {
+    submit(cabinetId, payload, done) {
+      if (closed) {
+        // Shutting down: not taken, not acked; the cabinet resends after restart.
+        done()
+        return
+      }
+      queue.push({ cabinetId, payload, receivedAtMs: opts.now().getTime() })
+      queuedBytes += payload.length
+      if (queuedBytes > opts.maxQueuedBytes) held.push(done)
+      else done()
+      schedule()
+    },
+    head(cabinetId) {
+      return committed.get(cabinetId) ?? EMPTY_HEAD
+    },
+    queuedBatches: pending,
+    idle() {
+      if (pending() === 0 && !running && !scheduled) return Promise.resolve()
+      return new Promise<void>((resolve) => idleWaiters.push(resolve))
+    },
+    close() {
+      closing ??= (async () => {
+        closed = true
+        if (pending() > 0) schedule()
+        while (pending() > 0 || running || scheduled) {
+          await new Promise<void>((resolve) => idleWaiters.push(resolve))
+        }
+        releaseHeld()
+      })()
+      return closing
+    },
+  }
+}
+
+function toRecord(s: Sale, nowMs: number): SaleRecord {
+  const soldAtMs = Date.parse(s.soldAt)
+  const recordedAtMs = Date.parse(s.recordedAt)
+  // Implausible controller clocks are flagged, never dropped: the money changed hands.
+  let skewFlag = 0
+  if (Math.abs(soldAtMs - recordedAtMs) > SKEW_FROM_RECORDED_MS) skewFlag |= SKEW_FROM_RECORDED
+  if (soldAtMs > nowMs + SKEW_FUTURE_MS) skewFlag |= SKEW_FUTURE
+  return {
+    saleId: s.saleId,
+    seq: s.seq,
+    soldAt: s.soldAt,
+    soldAtMs,
+    soldOn: shanghaiDate(soldAtMs),
+    recordedAt: s.recordedAt,
+    payment: s.payment,
+    totalFen: s.totalFen,
+    lines: s.lines,
+    linesJson: JSON.stringify(s.lines),
+    prevHash: s.prevHash,
+    hash: s.hash,
+    skewFlag,
+  }
+}

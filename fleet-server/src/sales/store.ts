@@ -1,0 +1,184 @@
+// SQL for sales and their aggregates. One tick of ingest is one transaction:
+// every accepted batch of the tick (each in a savepoint, so a constraint
+// failure costs only that batch) plus one upsert per aggregate key.
+import type { SaleView } from '../../../shared/src/index.js'
+import type { Db } from '../db/index.js'
+import { aggregate } from './aggregate.js'
+import type { BatchWrite, CabinetSalesTotals, ChainHead } from './types.js'
+
+export interface TamperFlag {
+  readonly cabinetId: string
+  readonly at: string
+}
+
+export interface TickWrite {
+  readonly batches: readonly BatchWrite[]
+  readonly tampered: readonly TamperFlag[]
+}
+
+/**
+ * Why a batch did not commit. `duplicate_sale`: a saleId already stored for
+ * another sale; `unknown_cabinet`: no such cabinet (external broker only);
+ * `conflict`: (cabinet, seq) already stored, so the in-memory head was stale;
+ * `after_failure`: an earlier batch of the same cabinet failed in this tick.
+ */
+export type BatchFailure = 'duplicate_sale' | 'unknown_cabinet' | 'conflict' | 'after_failure'
+
+export interface TickResult {
+  /** Index into TickWrite.batches → why it did not commit. The rest committed. */
+  readonly failed: ReadonlyMap<number, BatchFailure>
+}
+
+/** The seam ingest and views use; SQLite today. */
+export interface SalesStore {
+  loadChainHeads(): Promise<Map<string, ChainHead>>
+  chainHead(cabinetId: string): Promise<ChainHead | null>
+  /** Hash of the committed sale `seq` of a cabinet; only replays of older sales need it. */
+  saleHash(cabinetId: string, seq: number): Promise<string | null>
+  /** Commits a tick atomically; throws (committing nothing) on anything but per-batch constraint failures. */
+  commitTick(tick: TickWrite): Promise<TickResult>
+  totals(cabinetIds: readonly string[]): Promise<Map<string, CabinetSalesTotals>>
+  /** Up to `limit` sales of a cabinet with seq > afterSeq, in seq order. */
+  list(cabinetId: string, afterSeq: number, limit: number): Promise<SaleView[]>
+}
+
+interface SqliteError extends Error {
+  code: string
+}
+interface DbSale {
+  sale_id: string
+  seq: number
+  sold_at: string
+  recorded_at: string
+  received_at: string
+  sold_on: string
+  payment: SaleView['payment']
+  total_fen: number
+  lines: string
+  prev_hash: string
+  hash: string
+  skew_flag: number
+}
+
+const isSqliteError = (err: unknown): err is SqliteError => err instanceof Error && err.name === 'SqliteError'
+
+export function createSqliteSalesStore(db: Db): SalesStore {
+  const heads = db.prepare<[], { cabinet_id: string; last_seq: number; last_hash: string }>('SELECT cabinet_id, last_seq, last_hash FROM cabinet_sales')
+  const head = db.prepare<[string], { last_seq: number; last_hash: string }>('SELECT last_seq, last_hash FROM cabinet_sales WHERE cabinet_id = ?')
+  const hashOf = db.prepare<[string, number], { hash: string }>('SELECT hash FROM sales WHERE cabinet_id = ? AND seq = ?')
+  const insertSale = db.prepare(
+    `INSERT INTO sales (sale_id, cabinet_id, seq, sold_at, sold_on, recorded_at, received_at, payment, total_fen, lines, prev_hash, hash, skew_flag)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  )
+  const upsertCabinet = db.prepare(
+    `INSERT INTO cabinet_sales (cabinet_id, sales_count, amount_fen, skewed_count, last_seq, last_hash, last_sale_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (cabinet_id) DO UPDATE SET
+       sales_count = sales_count + excluded.sales_count,
+       amount_fen = amount_fen + excluded.amount_fen,
+       skewed_count = skewed_count + excluded.skewed_count,
+       last_seq = excluded.last_seq,
+       last_hash = excluded.last_hash,
+       last_sale_at = max(coalesce(last_sale_at, ''), excluded.last_sale_at)`,
+  )
+  const upsertDay = db.prepare(
+    `INSERT INTO cabinet_day_sales (cabinet_id, day, sales_count, amount_fen) VALUES (?, ?, ?, ?)
+     ON CONFLICT (cabinet_id, day) DO UPDATE SET
+       sales_count = sales_count + excluded.sales_count,
+       amount_fen = amount_fen + excluded.amount_fen`,
+  )
+  const upsertSku = db.prepare(
+    `INSERT INTO cabinet_day_sku_sales (cabinet_id, day, sku, qty, amount_fen) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (cabinet_id, day, sku) DO UPDATE SET
+       qty = qty + excluded.qty,
+       amount_fen = amount_fen + excluded.amount_fen`,
+  )
+  const totalsOf = db.prepare<[string], { sales_count: number; amount_fen: number; last_seq: number; last_sale_at: string | null; chain_status: 'ok' | 'tampered' }>(
+    'SELECT sales_count, amount_fen, last_seq, last_sale_at, chain_status FROM cabinet_sales WHERE cabinet_id = ?',
+  )
+  const listSales = db.prepare<[string, number, number], DbSale>(
+    `SELECT sale_id, seq, sold_at, recorded_at, received_at, sold_on, payment, total_fen, lines, prev_hash, hash, skew_flag
+     FROM sales WHERE cabinet_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+  )
+  const flagTampered = db.prepare<[string, string]>(
+    `UPDATE cabinet_sales SET chain_status = 'tampered', tampered_at = coalesce(tampered_at, ?), tampered_count = tampered_count + 1
+     WHERE cabinet_id = ?`,
+  )
+
+  // Nested db.transaction() calls run as savepoints inside the tick's transaction.
+  const insertBatch = db.transaction((b: BatchWrite) => {
+    for (const s of b.sales) {
+      insertSale.run(s.saleId, b.cabinetId, s.seq, s.soldAt, s.soldOn, s.recordedAt, b.receivedAt, s.payment, s.totalFen, s.linesJson, s.prevHash, s.hash, s.skewFlag)
+    }
+  })
+
+  const commit = db.transaction((tick: TickWrite): TickResult => {
+    const failed = new Map<number, BatchFailure>()
+    const failedCabinets = new Set<string>()
+    const committed: BatchWrite[] = []
+    tick.batches.forEach((b, i) => {
+      if (failedCabinets.has(b.cabinetId)) {
+        failed.set(i, 'after_failure')
+        return
+      }
+      try {
+        insertBatch(b)
+        committed.push(b)
+      } catch (err) {
+        // Only a constraint violation is this batch's own fault; anything else
+        // (I/O, disk full) aborts the whole tick and nobody gets an ack.
+        if (!isSqliteError(err) || !err.code.startsWith('SQLITE_CONSTRAINT') || !db.inTransaction) throw err
+        failed.set(i, err.code === 'SQLITE_CONSTRAINT_FOREIGNKEY' ? 'unknown_cabinet' : err.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ? 'duplicate_sale' : 'conflict')
+        failedCabinets.add(b.cabinetId)
+      }
+    })
+    const agg = aggregate(committed)
+    for (const c of agg.cabinets.values()) upsertCabinet.run(c.cabinetId, c.count, c.amountFen, c.skewedCount, c.lastSeq, c.lastHash, c.lastSaleAt)
+    for (const d of agg.days.values()) upsertDay.run(d.cabinetId, d.day, d.count, d.amountFen)
+    for (const k of agg.skus.values()) upsertSku.run(k.cabinetId, k.day, k.sku, k.qty, k.amountFen)
+    for (const t of tick.tampered) flagTampered.run(t.at, t.cabinetId)
+    return { failed }
+  })
+
+  return {
+    async loadChainHeads() {
+      const m = new Map<string, ChainHead>()
+      for (const r of heads.iterate()) m.set(r.cabinet_id, { seq: r.last_seq, hash: r.last_hash })
+      return m
+    },
+    async chainHead(cabinetId) {
+      const r = head.get(cabinetId)
+      return r ? { seq: r.last_seq, hash: r.last_hash } : null
+    },
+    async saleHash(cabinetId, seq) {
+      return hashOf.get(cabinetId, seq)?.hash ?? null
+    },
+    async commitTick(tick) {
+      return commit(tick)
+    },
+    async totals(cabinetIds) {
+      const m = new Map<string, CabinetSalesTotals>()
+      for (const id of cabinetIds) {
+        const r = totalsOf.get(id)
+        if (r) m.set(id, { count: r.sales_count, amountFen: r.amount_fen, lastSeq: r.last_seq, lastSaleAt: r.last_sale_at || null, chainStatus: r.chain_status })
+      }
+      return m
+    },
+    async list(cabinetId, afterSeq, limit) {
+      return listSales.all(cabinetId, afterSeq, limit).map((r) => ({
+        saleId: r.sale_id,
+        seq: r.seq,
+        soldAt: r.sold_at,
+        recordedAt: r.recorded_at,
+        payment: r.payment,
+        lines: JSON.parse(r.lines) as SaleView['lines'],
+        totalFen: r.total_fen,
+        prevHash: r.prev_hash,
+        hash: r.hash,
+        receivedAt: r.received_at,
+        soldOn: r.sold_on,
+        skewFlag: r.skew_flag,
+      }))
+    },
+  }
+}
