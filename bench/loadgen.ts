@@ -4,6 +4,7 @@
 // throughput figure. Reads a JSON spec file, prints one JSON result line.
 import { readFileSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
+import { createInterface } from 'node:readline'
 import mqttPacket from 'mqtt-packet'
 import { GENESIS_HASH, saleHash, topics, uuidv7 } from '../shared/src/index.js'
 
@@ -29,6 +30,24 @@ export type LoadSpec =
       batchSize: number
       /** Sale batches awaiting their application ack per cabinet. */
       window: number
+    }
+  | {
+      /**
+       * Connects every credential (client id = username) as fast as it can,
+       * `concurrency` CONNECTs in flight, then holds them and follows commands
+       * on stdin: `extra` tries one more connection (expected to be refused at
+       * the cap), `storm` drops every connection at once and reconnects them all
+       * (a refused attempt retries after 100–500 ms, as a cabinet would),
+       * `quit` ends. Each step prints one JSON line.
+       */
+      mode: 'connect'
+      host: string
+      port: number
+      credentials: Array<{ username: string; password: string }>
+      concurrency: number
+      extra: { username: string; password: string }
+      /** Bound on each connect phase. */
+      deadlineMs: number
     }
 
 export interface LoadResult {
@@ -159,6 +178,7 @@ async function runSales(spec: Extract<LoadSpec, { mode: 'sales' }>): Promise<Loa
       const batches = buildBatches(cabinetId, spec.salesPerClient, spec.batchSize)
       let next = 0
       let committed = 0
+      let isDone = false
       let messageId = 1
       // eslint-disable-next-line prefer-const -- assigned once, but closures above it read it
       let conn!: Conn
@@ -182,9 +202,13 @@ async function runSales(spec: Extract<LoadSpec, { mode: 'sales' }>): Promise<Loa
           if (errors.length < 5) errors.push(`${cabinetId}: ${reply.code} ${reply.message}`)
           return
         }
-        committed = Math.ceil((reply.ackedSeq ?? 0) / spec.batchSize)
+        committed = Math.max(committed, Math.ceil((reply.ackedSeq ?? 0) / spec.batchSize))
+        // ackedSeq is cumulative: several replies of one tick may all carry the final seq.
         if (reply.ackedSeq === spec.salesPerClient) {
-          if (++done === spec.credentials.length) finish()
+          if (!isDone) {
+            isDone = true
+            if (++done === spec.credentials.length) finish()
+          }
         } else pump()
       })
       conn.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: topics.replies(cabinetId), qos: 1 }] })
@@ -203,9 +227,91 @@ async function runSales(spec: Extract<LoadSpec, { mode: 'sales' }>): Promise<Loa
   return { mode: 'sales', clients: spec.credentials.length, connectMs, durationMs, messages, sales, messagesPerS: (messages / durationMs) * 1000, salesPerS: (sales / durationMs) * 1000, rejects, errors }
 }
 
+/** One authenticated connection attempt: the socket once CONNACK 0 arrives, or why not. */
+function tryConnect(host: string, port: number, auth: { username: string; password: string }, timeoutMs: number): Promise<Socket | string> {
+  return new Promise((resolve) => {
+    const sock = connect(port, host)
+    const parser = mqttPacket.parser({ protocolVersion: 4 })
+    let isSettled = false
+    const settle = (v: Socket | string): void => {
+      if (isSettled) return
+      isSettled = true
+      clearTimeout(timer)
+      if (typeof v === 'string') sock.destroy()
+      resolve(v)
+    }
+    const timer = setTimeout(() => settle('timeout'), timeoutMs)
+    parser.on('packet', (p) => {
+      if (p.cmd !== 'connack') return
+      const rc = (p as mqttPacket.IConnackPacket).returnCode ?? 0
+      settle(rc === 0 ? sock : `connack ${rc}`)
+    })
+    parser.on('error', () => settle('bad packet'))
+    sock.on('data', (d) => parser.parse(d))
+    sock.on('error', (err: NodeJS.ErrnoException) => settle(err.code ?? 'error'))
+    sock.on('close', () => settle('closed before CONNACK'))
+    sock.once('connect', () =>
+      sock.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: auth.username, keepalive: 600, username: auth.username, password: Buffer.from(auth.password) })),
+    )
+  })
+}
+
+async function runConnect(spec: Extract<LoadSpec, { mode: 'connect' }>): Promise<void> {
+  const out = (o: Record<string, unknown>): void => void process.stdout.write(`${JSON.stringify(o)}\n`)
+  const socks: Array<Socket | null> = spec.credentials.map(() => null)
+  const phase = async (retry: boolean) => {
+    const t0 = performance.now()
+    const deadline = t0 + spec.deadlineMs
+    const reasons: Record<string, number> = {}
+    let next = 0
+    let attempts = 0
+    const lane = async (): Promise<void> => {
+      while (next < spec.credentials.length) {
+        const i = next++
+        for (;;) {
+          attempts++
+          const r = await tryConnect(spec.host, spec.port, spec.credentials[i]!, 10_000)
+          if (typeof r !== 'string') {
+            socks[i] = r
+            r.on('error', () => {})
+            break
+          }
+          reasons[r] = (reasons[r] ?? 0) + 1
+          if (!retry || performance.now() > deadline) break
+          await new Promise((res) => setTimeout(res, 100 + Math.random() * 400))
+        }
+      }
+    }
+    await Promise.all(Array.from({ length: spec.concurrency }, lane))
+    return { connected: socks.filter((s) => s !== null && !s.destroyed).length, attempts, failures: reasons, ms: Math.round(performance.now() - t0) }
+  }
+  out({ event: 'connected', ...(await phase(false)) })
+  const lines = createInterface({ input: process.stdin })
+  for await (const line of lines) {
+    const cmd = line.trim()
+    if (cmd === 'extra') {
+      const t = performance.now()
+      const r = await tryConnect(spec.host, spec.port, spec.extra, 5_000)
+      if (typeof r !== 'string') r.destroy()
+      out({ event: 'extra', outcome: typeof r === 'string' ? 'refused' : 'accepted', reason: typeof r === 'string' ? r : null, ms: Math.round(performance.now() - t) })
+    } else if (cmd === 'storm') {
+      for (const [i, s] of socks.entries()) {
+        s?.destroy()
+        socks[i] = null
+      }
+      out({ event: 'reconnected', ...(await phase(true)) })
+    } else if (cmd === 'quit') break
+  }
+  for (const s of socks) s?.destroy()
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   const spec = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as LoadSpec
-  const result = spec.mode === 'raw' ? await runRaw(spec) : await runSales(spec)
-  process.stdout.write(`${JSON.stringify(result)}\n`)
+  if (spec.mode === 'connect') {
+    await runConnect(spec)
+  } else {
+    const result = spec.mode === 'raw' ? await runRaw(spec) : await runSales(spec)
+    process.stdout.write(`${JSON.stringify(result)}\n`)
+  }
   process.exit(0)
 }

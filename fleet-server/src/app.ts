@@ -4,14 +4,19 @@
 import type { FastifyInstance } from 'fastify'
 import { pino, type Logger } from 'pino'
 import type { Plan } from '../../shared/src/index.js'
-import { createAccessService, createAuthHook, createSqliteUserStore, ensureAdminToken, userRoutes } from './access/index.js'
+import { createAccessService, createAuthHook, createSqliteUserStore, ensureAdminToken, sessionRoutes, userRoutes, type Principal } from './access/index.js'
+import { alertRoutes, behindScheduleSource, certExpiringSource, complianceLowSource, createAlertService, createSqliteAlertStore, offlineSource } from './alerts/index.js'
 import { startEmbeddedBus, startExternalBus, type BusSink, type MessageBus } from './broker/index.js'
 import { cabinetRoutes, createCabinetService, createLiveness, createSqliteCabinetStore, type Liveness } from './cabinets/index.js'
 import type { FleetConfig } from './config.js'
 import { openDatabase, type Db } from './db/index.js'
+import { dashboardRoutes } from './dashboard/index.js'
 import { createHttp } from './http/index.js'
+import { certificationRoutes, createCatalogPublisher, createCertificationService, createSqliteCatalogStore } from './certification/index.js'
+import { complianceRoutes, createComplianceService, createSqliteComplianceStore, withCertifiedTotals } from './compliance/index.js'
+import { createForwardingService, createSender, createSqliteForwardingStore, createSyncMarks, DEFAULT_FORWARDING, forwardingRoutes, type ForwardingOptions } from './forwarding/index.js'
 import { createMetrics, metricsRoutes } from './metrics/index.js'
-import { createSqlitePlanStore } from './rollout/index.js'
+import { createRolloutService, createSqlitePlanStore, createSqliteRolloutStore, rolloutRoutes } from './rollout/index.js'
 import { createSaleIngest, createSalesReader, createSqliteSalesStore, salesRoutes, type SaleIngest } from './sales/index.js'
 
 export interface FleetDeps {
@@ -19,6 +24,8 @@ export interface FleetDeps {
   readonly logger?: Logger
   /** Clock for timestamps and skew checks. */
   readonly now?: () => Date
+  /** Forwarding timings (tests shorten them); DEFAULT_FORWARDING otherwise. */
+  readonly forwarding?: Partial<ForwardingOptions>
 }
 
 export interface Fleet {
@@ -80,15 +87,37 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     })
     liveness = live
     undo.push(() => live.close())
+    const complianceStore = createSqliteComplianceStore(db)
+    const compliance = createComplianceService({ store: complianceStore, plan: () => plan })
+    undo.push(() => compliance.close())
     const cabinets = createCabinetService({
       store: cabinetStore,
-      sales: salesReader,
+      sales: withCertifiedTotals(salesReader, compliance),
       liveness: live,
       plan: () => plan,
       disconnect: (id) => bus?.disconnect(id),
       now,
       log: log.child({ component: 'cabinets' }),
     })
+
+    const rolloutStore = createSqliteRolloutStore(db)
+    const rollout = createRolloutService({ store: rolloutStore, plan: () => plan, liveness: live, now })
+    const alerts = createAlertService({
+      store: createSqliteAlertStore(db),
+      sources: [
+        offlineSource({
+          cabinets: async () => [...(await cabinetStore.listAll({ status: 'installed' })), ...(await cabinetStore.listAll({ status: 'operating' }))],
+          isOnline: (id) => live.isOnline(id),
+          lastSeenAt: (id) => live.lastSeenAt(id),
+        }),
+        behindScheduleSource({ progress: () => rollout.progress(SYSTEM) }),
+        // compliance_low and cert_expiring are added below, once their domains are up.
+      ],
+      now,
+      log: log.child({ component: 'alerts' }),
+      everyMs: ALERTS_EVERY_MS,
+    })
+    undo.push(() => alerts.close())
 
     const sales = await createSaleIngest({
       store: salesStore,
@@ -103,17 +132,59 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     ingest = sales
     undo.push(() => sales.close())
 
+    // Issue 3: the catalog published to cabinets, and forwarding to the national platform.
+    const catalogStore = createSqliteCatalogStore(db)
+    const catalog = createCatalogPublisher({ store: catalogStore, publish: (t, p) => bus?.publish(t, p, { qos: 1, retain: true }), now, log: log.child({ component: 'catalog' }) })
+    const fwd = { ...DEFAULT_FORWARDING, ...deps.forwarding }
+    const forwardingStore = createSqliteForwardingStore(db)
+    const forwarding = createForwardingService({
+      store: forwardingStore,
+      figures: complianceStore,
+      compliance,
+      marks: createSyncMarks(forwardingStore, now),
+      sender: createSender({ url: config.platform.url, secret: config.platform.secret, ...fwd }, forwardingStore, now, log.child({ component: 'forwarding' })),
+      plan: () => plan,
+      now,
+      log: log.child({ component: 'forwarding' }),
+      platformConfigured: config.platform.url !== null,
+      intervalMs: fwd.intervalMs,
+      debounceMs: fwd.debounceMs,
+      onCatalogVersion: (id, v) => catalog.reported(id, v),
+      beforePass: () => void catalog.refresh(),
+    })
+    undo.push(() => forwarding.close())
+    const certification = createCertificationService({
+      store: catalogStore,
+      now,
+      log: log.child({ component: 'certification' }),
+      invalidate: (ranges) => complianceStore.invalidate(ranges),
+      changed: () => {
+        catalog.refresh()
+        forwarding.changed()
+      },
+    })
+
+    alerts.addSource(complianceLowSource({
+      figures: (from, to) => compliance.query(SYSTEM, { from, to }),
+      operatorOf: (id) => rolloutStore.ownerOf(id)?.operator ?? null,
+    }))
+    alerts.addSource(certExpiringSource({ certificates: (asOf) => certification.certificates({ asOf }).certificates }))
+
     const sink: BusSink = {
       message(msg, done) {
         live.seen(msg.cabinetId)
         switch (msg.kind) {
           case 'sales':
+            compliance.salesArrived()
+            forwarding.salesArrived(msg.cabinetId)
             return sales.submit(msg.cabinetId, msg.payload, done)
           case 'heartbeat':
             live.heartbeat(msg.cabinetId, msg.payload)
+            forwarding.heartbeat(msg.cabinetId, msg.payload)
             break
           case 'presence':
             live.presence(msg.cabinetId, msg.payload)
+            if (bus && !bus.tracksConnections) catalog.publishTo(msg.cabinetId)
             break
           case 'events':
             live.event(msg.cabinetId, msg.payload)
@@ -121,7 +192,10 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
         }
         done()
       },
-      connected: (id) => live.connected(id),
+      connected: (id) => {
+        live.connected(id)
+        catalog.publishTo(id)
+      },
       disconnected: (id) => live.disconnected(id),
       transportRefused: (reason) => metrics.transportRefused.inc({ reason }),
     }
@@ -140,17 +214,26 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
           sink,
         )
     bus = started
+    // The day may have changed which certificates are in force since the last start.
+    catalog.refresh()
     undo.push(() => started.close())
 
     const http = await createHttp({ log, logRequests: config.logRequests })
     undo.push(() => http.close())
     await http.register(metricsRoutes(metrics.registry))
+    await http.register(dashboardRoutes())
     await http.register(
       async (api) => {
         api.addHook('onRequest', createAuthHook(access))
         await api.register(userRoutes(access))
+        await api.register(sessionRoutes(access))
         await api.register(cabinetRoutes(cabinets))
+        await api.register(rolloutRoutes(rollout))
+        await api.register(alertRoutes(alerts))
         await api.register(salesRoutes(salesReader, cabinets.assertVisible))
+        await api.register(certificationRoutes(certification, catalog, cabinets.assertVisible))
+        await api.register(complianceRoutes(compliance))
+        await api.register(forwardingRoutes(forwarding))
       },
       { prefix: '/api/v1' },
     )
@@ -180,8 +263,11 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
           await http.close()
           log.debug('http closed')
           await sales.close()
+          await forwarding.close()
+          compliance.close()
           log.debug('ingest drained')
           await started.close()
+          alerts.close()
           await live.close()
           db.close()
           log.info('fleet server closed')
@@ -194,6 +280,10 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     throw err
   }
 }
+
+/** The server itself, for rules that look city-wide (alerts). */
+const SYSTEM: Principal = { userId: 'system', username: 'system', role: 'admin', countyCode: null, operator: null }
+const ALERTS_EVERY_MS = 5 * 60_000 // 5 min: "offline > 24 h" needs no finer grain
 
 function urlHost(host: string): string {
   if (host === '0.0.0.0' || host === '::') return '127.0.0.1'

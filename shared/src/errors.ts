@@ -22,6 +22,19 @@ export const ERROR_CODES = {
   PLAN_NOT_FOUND: '找不到布设计划',
   // suppliers
   INVALID_USCC: '统一社会信用代码无效',
+  SUPPLIER_EXISTS: '该统一社会信用代码的经营主体已登记',
+  SUPPLIER_NOT_FOUND: '经营主体不存在',
+  SUPPLIER_BLACKLISTED: '经营主体已列入扶贫失信黑名单',
+  // catalog (issue 3): products and certificates
+  PRODUCT_EXISTS: '商品编码已存在',
+  PRODUCT_NOT_FOUND: '商品不存在',
+  CERT_EXISTS: '认定证书编号已存在',
+  CERT_NOT_FOUND: '认定证书不存在',
+  CERT_VALIDITY_INVALID: '认定证书有效期不合法（起止日期或超过一年）',
+  CERT_RENEWAL_TOO_EARLY: '现有认定在有效期满前三个月内方可再次申请',
+  CERT_REVOCATION_INVALID: '撤销认定的生效日期不合法',
+  // compliance and forwarding (issue 3)
+  COMPLIANCE_RANGE_INVALID: '查询期间不合法',
   // MQTT ingest (reject replies)
   BAD_MESSAGE: '消息格式错误',
   MESSAGE_TOO_LARGE: '消息超过大小上限',
@@ -33,6 +46,11 @@ export const ERROR_CODES = {
   SALE_TAMPERED: '同一序号的销售内容被改动',
   // edge agent
   LEDGER_WRITE_FAILED: '销售记录写入本地存储失败，本笔未记录',
+  // rollout, sessions, alerts (issue 4)
+  CABINET_SITE_REQUIRED: '专柜需先落实具体点位（名称和场所类型）',
+  CABINET_IMPORT_INVALID: '导入文件有错误行，未导入任何专柜',
+  LOGIN_FAILED: '用户名或密码错误',
+  ALERT_NOT_FOUND: '告警不存在或无权查看',
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES

@@ -29,6 +29,12 @@ export const PlatformRecord = z.strictObject({
   lines: z.array(PlatformLine),
   /** Set on a correction: the idempotency key of the batch this record corrects. */
   corrects: z.string().optional(),
+  /** 0 for the report; n for the n-th correction of the same cabinet and period. */
+  revision: z.number().int().min(0).optional(),
+  /** Whether the record met the minimum certified share in force (decided in integer fen). */
+  compliant: z.boolean().optional(),
+  /** The minimum certified share in force, basis points. */
+  minShareBp: z.number().int().min(0).max(10_000).optional(),
 })
 export type PlatformRecord = z.infer<typeof PlatformRecord>
 

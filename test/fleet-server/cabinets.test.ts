@@ -31,6 +31,10 @@ describe('cabinets API', () => {
       venueType: '医院',
       chainStatus: 'ok',
       outbox: null,
+      siteAddress: null,
+      latitude: null,
+      longitude: null,
+      statusSince: expect.any(String),
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
     })
@@ -66,6 +70,9 @@ describe('cabinets API', () => {
   it('lists with filters and paging', async () => {
     const fleet = await startFleet()
     for (const county of ['341125', '341125', '341126']) await provision(fleet, { countyCode: county })
+    // planned → site_assigned → installed → operating (lifecycle rules: no jumps).
+    await api(fleet, 'PATCH', '/api/v1/cabinets/341125-00002', { status: 'site_assigned', siteName: '定远县政务中心', venueType: '机关' })
+    await api(fleet, 'PATCH', '/api/v1/cabinets/341125-00002', { status: 'installed' })
     await api(fleet, 'PATCH', '/api/v1/cabinets/341125-00002', { status: 'operating' })
     const all = await api<{ cabinets: Array<{ cabinetId: string }>; total: number }>(fleet, 'GET', '/api/v1/cabinets')
     expect(all.body.cabinets.map((c) => c.cabinetId)).toEqual(['341125-00001', '341125-00002', '341126-00001'])
@@ -98,7 +105,7 @@ describe('cabinets API: scope', () => {
     const widened = await api<{ total: number }>(fleet, 'GET', '/api/v1/cabinets?county=341126', undefined, token)
     expect(widened.body.total).toBe(0)
 
-    expect((await api(fleet, 'PATCH', `/api/v1/cabinets/${own.cabinetId}`, { status: 'installed' }, token)).status).toBe(200)
+    expect((await api(fleet, 'PATCH', `/api/v1/cabinets/${own.cabinetId}`, { status: 'site_assigned', siteName: '定远县第一中学', venueType: '高校' }, token)).status).toBe(200)
     expect((await api(fleet, 'POST', '/api/v1/cabinets', { countyCode: '341125' }, token)).status).toBe(201)
     const elsewhere = await api(fleet, 'POST', '/api/v1/cabinets', { countyCode: '341126' }, token)
     expect(elsewhere).toMatchObject({ status: 403, body: { error: { code: 'ACCESS_OUT_OF_SCOPE' } } })

@@ -1,30 +1,67 @@
-// /api/v1/users, and the bearer-token hook every /api/ route runs first.
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+// /api/v1/users and /api/v1/session, and the hook every /api/ route runs
+// first: a bearer token (scripts, fleetctl) or the dashboard's session cookie.
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
-import { CreateUserBody, CreateUserReply } from '../../../shared/src/index.js'
+import { z } from 'zod'
+import { CreateUserBody, CreateUserReply, LoginBody, MeReply, SessionReply } from '../../../shared/src/index.js'
 import { errorResponses } from '../http/index.js'
 import { unauthorized } from './errors.js'
 import type { Principal } from './policy.js'
-import type { AccessService } from './service.js'
+import { SESSION_TTL_MS, type AccessService } from './service.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** Set by the access hook on every /api/ request. */
     principal: Principal | null
   }
+  interface FastifyContextConfig {
+    /** Reachable without credentials (the login itself). */
+    isPublic?: boolean
+  }
+}
+
+export const SESSION_COOKIE = 'fleet_session'
+
+function cookieOf(req: FastifyRequest, name: string): string | null {
+  const header = req.headers.cookie
+  if (!header) return null
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=')
+    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim())
+  }
+  return null
+}
+
+function setSessionCookie(req: FastifyRequest, reply: FastifyReply, value: string, maxAgeS: number): void {
+  // HttpOnly: page scripts never see it; SameSite=Strict: no other site's page
+  // can make the browser send it (the CSRF defence); Secure behind TLS.
+  const secure = req.protocol === 'https' ? '; Secure' : ''
+  reply.header('set-cookie', `${SESSION_COOKIE}=${encodeURIComponent(value)}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${secure}`)
 }
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i
 
-/** onRequest hook: 401 unless the request carries a known bearer token. */
+/** onRequest hook: 401 unless the request carries a known bearer token or a live session cookie. */
 export function createAuthHook(access: AccessService) {
   return async function authenticate(req: FastifyRequest): Promise<void> {
+    if (req.routeOptions.config?.isPublic) return
     const header = req.headers.authorization
-    const m = header ? BEARER.exec(header) : null
-    if (!m) throw unauthorized('missing bearer token: send Authorization: Bearer TOKEN')
-    const principal = await access.authenticate(m[1]!)
-    if (!principal) throw unauthorized('the bearer token is not valid')
-    req.principal = principal
+    if (header) {
+      const m = BEARER.exec(header)
+      if (!m) throw unauthorized('malformed Authorization header: send Authorization: Bearer TOKEN')
+      const principal = await access.authenticate(m[1]!)
+      if (!principal) throw unauthorized('the bearer token is not valid')
+      req.principal = principal
+      return
+    }
+    const session = cookieOf(req, SESSION_COOKIE)
+    if (session) {
+      const principal = await access.authenticateSession(session)
+      if (!principal) throw unauthorized('the session has expired; log in again')
+      req.principal = principal
+      return
+    }
+    throw unauthorized('missing bearer token: send Authorization: Bearer TOKEN')
   }
 }
 
@@ -47,4 +84,30 @@ export const userRoutes = (access: AccessService): FastifyPluginAsync =>
       const created = await access.createUser(principalOf(req), req.body)
       return reply.code(201).send(created)
     })
+  }
+
+/** Dashboard login: POST /session sets the cookie, DELETE /session ends it, GET /me says who is in. */
+export const sessionRoutes = (access: AccessService): FastifyPluginAsync =>
+  async function sessions(fastify) {
+    const app = fastify.withTypeProvider<ZodTypeProvider>()
+    const tags = ['access']
+    app.post('/session', {
+      config: { isPublic: true },
+      schema: { tags, summary: 'Log in with username and password; sets an HttpOnly, SameSite=Strict session cookie', security: [], body: LoginBody, response: { 200: SessionReply, ...errorResponses } },
+    }, async (req, reply) => {
+      const { sessionId, session } = await access.login(req.body.username, req.body.password)
+      setSessionCookie(req, reply, sessionId, SESSION_TTL_MS / 1000)
+      return session
+    })
+    app.delete('/session', {
+      schema: { tags, summary: 'Log out: ends the session of the cookie sent', response: { 204: z.null(), ...errorResponses } },
+    }, async (req, reply) => {
+      const session = cookieOf(req, SESSION_COOKIE)
+      if (session) await access.logout(session)
+      setSessionCookie(req, reply, '', 0)
+      return reply.code(204).send(null)
+    })
+    app.get('/me', {
+      schema: { tags, summary: 'Who the caller is: role and scope', response: { 200: MeReply, ...errorResponses } },
+    }, async (req) => access.me(principalOf(req)))
   }

@@ -1,15 +1,23 @@
 // Bearer-token authentication and user management.
 import type { Logger } from 'pino'
-import { AppError, uuidv7, type CreateUserBody, type CreateUserReply, type Plan } from '../../../shared/src/index.js'
+import { AppError, uuidv7, type CreateUserBody, type CreateUserReply, type MeReply, type Plan, type SessionReply } from '../../../shared/src/index.js'
 import { userExists } from './errors.js'
 import { assertAdmin, type Principal } from './policy.js'
-import type { UserStore } from './store.js'
-import { generateToken, hashPassword, hashToken } from './tokens.js'
+import type { UserRow, UserStore } from './store.js'
+import { generateToken, hashPassword, hashToken, NO_PASSWORD_HASH, verifyPassword } from './tokens.js'
+
+export const SESSION_TTL_MS = 12 * 3600_000 // 12 h: a working day on the dashboard, then log in again
 
 export interface AccessService {
   /** The principal a bearer token belongs to, or null. */
   authenticate(token: string): Promise<Principal | null>
   createUser(by: Principal, body: CreateUserBody): Promise<CreateUserReply>
+  /** Password login for the dashboard: a new session id (the cookie value) and who it is. */
+  login(username: string, password: string): Promise<{ sessionId: string; session: SessionReply }>
+  /** The principal of a live session id, or null. */
+  authenticateSession(sessionId: string): Promise<Principal | null>
+  logout(sessionId: string): Promise<void>
+  me(p: Principal): MeReply
 }
 
 export interface AccessServiceDeps {
@@ -19,13 +27,47 @@ export interface AccessServiceDeps {
   readonly log: Logger
 }
 
+const principal = (u: UserRow): Principal => ({ userId: u.userId, username: u.username, role: u.role, countyCode: u.countyCode, operator: u.operator })
+
 export function createAccessService({ store, plan, now, log }: AccessServiceDeps): AccessService {
+  const me = (p: Principal): MeReply => ({
+    ...p,
+    countyName: p.countyCode ? (plan().counties.find((c) => c.code === p.countyCode)?.name ?? null) : null,
+  })
   return {
     async authenticate(token) {
       const u = await store.byTokenHash(hashToken(token))
-      if (!u) return null
-      return { userId: u.userId, username: u.username, role: u.role, countyCode: u.countyCode, operator: u.operator }
+      return u ? principal(u) : null
     },
+
+    async login(username, password) {
+      const u = await store.byUsername(username)
+      // Same scrypt cost for unknown users and users without a password: the
+      // answer time does not tell which usernames exist.
+      const ok = await verifyPassword(password, u?.passwordHash ?? NO_PASSWORD_HASH)
+      if (!u || !u.passwordHash || !ok) {
+        log.warn({ username: username.slice(0, 64) }, 'login failed')
+        throw new AppError('LOGIN_FAILED', 'username or password is wrong', 401)
+      }
+      const sessionId = generateToken()
+      const at = now()
+      const expiresAt = new Date(at.getTime() + SESSION_TTL_MS).toISOString()
+      await store.purgeSessions(at.toISOString())
+      await store.insertSession({ sessionHash: hashToken(sessionId), userId: u.userId, createdAt: at.toISOString(), expiresAt })
+      log.info({ userId: u.userId, username: u.username }, 'session started')
+      return { sessionId, session: { ...me(principal(u)), expiresAt } }
+    },
+
+    async authenticateSession(sessionId) {
+      const u = await store.bySession(hashToken(sessionId), now().toISOString())
+      return u ? principal(u) : null
+    },
+
+    async logout(sessionId) {
+      await store.deleteSession(hashToken(sessionId))
+    },
+
+    me,
 
     async createUser(by, body) {
       assertAdmin(by, 'create users')

@@ -24,6 +24,12 @@ export interface UserStore {
   /** Returns false when the username is taken. */
   insert(user: NewUser): Promise<boolean>
   setTokenHash(userId: string, tokenHash: string): Promise<void>
+  byUsername(username: string): Promise<(UserRow & { passwordHash: string | null }) | null>
+  insertSession(s: { sessionHash: string; userId: string; createdAt: string; expiresAt: string }): Promise<void>
+  /** The user of an unexpired session. */
+  bySession(sessionHash: string, nowIso: string): Promise<UserRow | null>
+  deleteSession(sessionHash: string): Promise<void>
+  purgeSessions(nowIso: string): Promise<number>
 }
 
 interface DbUser {
@@ -58,6 +64,13 @@ export function createSqliteUserStore(db: Db): UserStore {
      ON CONFLICT (username) DO NOTHING`,
   )
   const setToken = db.prepare<[string, string]>('UPDATE users SET token_hash = ? WHERE user_id = ?')
+  const byName = db.prepare<[string], DbUser & { password_hash: string | null }>(`SELECT ${cols}, password_hash FROM users WHERE username = ?`)
+  const insertSession = db.prepare('INSERT INTO sessions (session_hash, user_id, created_at, expires_at) VALUES (@sessionHash, @userId, @createdAt, @expiresAt)')
+  const bySession = db.prepare<[string, string], DbUser>(
+    `SELECT ${cols.split(', ').map((c) => `u.${c}`).join(', ')} FROM sessions s JOIN users u USING (user_id) WHERE s.session_hash = ? AND s.expires_at > ?`,
+  )
+  const deleteSession = db.prepare<[string]>('DELETE FROM sessions WHERE session_hash = ?')
+  const purge = db.prepare<[string]>('DELETE FROM sessions WHERE expires_at <= ?')
   return {
     async byTokenHash(tokenHash) {
       const r = byToken.get(tokenHash)
@@ -73,6 +86,23 @@ export function createSqliteUserStore(db: Db): UserStore {
     },
     async setTokenHash(userId, tokenHash) {
       setToken.run(tokenHash, userId)
+    },
+    async byUsername(username) {
+      const r = byName.get(username)
+      return r ? { ...toRow(r), passwordHash: r.password_hash } : null
+    },
+    async insertSession(s) {
+      insertSession.run(s)
+    },
+    async bySession(sessionHash, nowIso) {
+      const r = bySession.get(sessionHash, nowIso)
+      return r ? toRow(r) : null
+    },
+    async deleteSession(sessionHash) {
+      deleteSession.run(sessionHash)
+    },
+    async purgeSessions(nowIso) {
+      return purge.run(nowIso).changes
     },
   }
 }

@@ -101,7 +101,13 @@ export async function startEmbeddedBus(opts: EmbeddedBusOptions, sink: BusSink):
         const parsed = parseTopic(packet.topic)
         if (quiesced || !parsed || parsed.direction !== 'up') return cb()
         const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload)
-        sink.message({ cabinetId: parsed.cabinetId, kind: parsed.kind, payload }, cb)
+        // mqemitter hands over the next queued message from inside cb(): a sink
+        // that answers synchronously (heartbeats, presence) would recurse once
+        // per queued message, and after a reconnect storm of thousands of
+        // cabinets that overflowed the stack. Answer on the next tick instead.
+        let isSync = true
+        sink.message({ cabinetId: parsed.cabinetId, kind: parsed.kind, payload }, () => (isSync ? process.nextTick(cb) : cb()))
+        isSync = false
       },
       () => resolve(),
     )

@@ -18,6 +18,8 @@ export interface Liveness {
   event(cabinetId: string, payload: Buffer): void
   isOnline(cabinetId: string): boolean
   onlineCount(): number
+  /** Ids of the cabinets connected now. */
+  onlineIds(): IterableIterator<string>
   lastSeenAt(cabinetId: string): string | null
   outbox(cabinetId: string): CabinetOutboxView | null
   /** Outbox lag over all cabinets: sales waiting on cabinets, and the oldest wait. */
@@ -127,6 +129,7 @@ export function createLiveness({ store, tracksConnections, now, log, flushMs }: 
     },
     isOnline: (cabinetId) => online.has(cabinetId),
     onlineCount: () => online.size,
+    onlineIds: () => online.values(),
     lastSeenAt(cabinetId) {
       const ms = lastSeenMs.get(cabinetId)
       return ms === undefined ? null : new Date(ms).toISOString()

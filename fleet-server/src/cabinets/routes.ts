@@ -1,13 +1,18 @@
 // /api/v1/cabinets: provisioning, lifecycle, credentials, views.
 import type { FastifyPluginAsync } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
+import { z } from 'zod'
 import {
   CabinetIdParams,
   CabinetList,
   CabinetView,
   CreateCabinetBody,
   CreateCabinetReply,
+  ErrorBody,
+  ImportQuery,
+  ImportReply,
   ListCabinetsQuery,
+  TransitionList,
   PatchCabinetBody,
   PatchCabinetReply,
   RotateCredentialsReply,
@@ -15,6 +20,8 @@ import {
 import { principalOf } from '../access/index.js'
 import { errorResponses } from '../http/index.js'
 import type { CabinetService } from './service.js'
+
+const IMPORT_LIMIT_BYTES = 16 * 1024 * 1024 // 16 MiB: a 20,000-cabinet region with long addresses
 
 export const cabinetRoutes = (cabinets: CabinetService): FastifyPluginAsync =>
   async function cabinetsPlugin(fastify) {
@@ -39,6 +46,23 @@ export const cabinetRoutes = (cabinets: CabinetService): FastifyPluginAsync =>
       const cabinet = await cabinets.patch(principalOf(req), req.params.id, req.body)
       return { ...cabinet, cabinet }
     })
+
+    app.get('/cabinets/:id/transitions', {
+      schema: { tags, summary: 'Lifecycle history: every status change with who and when', params: CabinetIdParams, response: { 200: TransitionList, ...errorResponses } },
+    }, async (req) => cabinets.transitions(principalOf(req), req.params.id))
+
+    // Placement lists arrive as CSV; 2,700 rows are ~300 KB, 20,000 ~2 MB.
+    app.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: IMPORT_LIMIT_BYTES }, (_req, body, done) => done(null, body))
+    app.post('/cabinets/import', {
+      bodyLimit: IMPORT_LIMIT_BYTES,
+      schema: {
+        tags,
+        summary: 'Import sites and cabinets from a CSV placement list (Content-Type: text/csv); all or nothing unless partial=true',
+        querystring: ImportQuery,
+        body: z.string(),
+        response: { 201: ImportReply, ...errorResponses, 413: ErrorBody },
+      },
+    }, async (req, reply) => reply.code(201).send(await cabinets.importCsv(principalOf(req), req.body, req.query)))
 
     app.post('/cabinets/:id/credentials', {
       schema: { tags, summary: 'Rotate the MQTT password; the old one and its session stop at once', params: CabinetIdParams, response: { 200: RotateCredentialsReply, ...errorResponses } },

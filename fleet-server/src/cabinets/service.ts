@@ -1,17 +1,21 @@
 // Cabinet provisioning and lifecycle: ids, MQTT credentials, site and status,
-// and the view that joins them with sales totals and liveness. Lifecycle
-// transitions are free for now (any listed status); the rollout issue adds rules.
+// and the view that joins them with sales totals and liveness. Status changes
+// follow lifecycle.ts and are recorded with who and when.
 import type { Logger } from 'pino'
 import type {
   CabinetList,
   CabinetView,
   CreateCabinetBody,
   CreateCabinetReply,
+  ImportQuery,
+  ImportReply,
   ListCabinetsQuery,
+  TransitionList,
   PatchCabinetBody,
   Plan,
   RotateCredentialsReply,
 } from '../../../shared/src/index.js'
+import { AppError } from '../../../shared/src/index.js'
 import {
   assertMayChangeCabinet,
   assertMayCreateCabinet,
@@ -24,6 +28,9 @@ import {
 import { NO_SALES, type CabinetSalesTotals, type SalesReader } from '../sales/index.js'
 import { cabinetIdTaken, cabinetNotFound, countyUnknown } from './errors.js'
 import { createCredentialCache, generateCabinetSecret, hashCabinetSecret, type CredentialCache } from './credentials.js'
+import { parseCsv } from './csv.js'
+import { cabinetIdsOf, checkImport, ImportHeaderError } from './import.js'
+import { assertTransition, statusInvalid } from './lifecycle.js'
 import type { Liveness } from './liveness.js'
 import type { CabinetRow, CabinetStore } from './store.js'
 
@@ -33,6 +40,9 @@ export interface CabinetService {
   rotateCredentials(by: Principal, cabinetId: string): Promise<RotateCredentialsReply>
   get(by: Principal, cabinetId: string): Promise<CabinetView>
   list(by: Principal, q: ListCabinetsQuery): Promise<CabinetList>
+  transitions(by: Principal, cabinetId: string): Promise<TransitionList>
+  /** CSV placement list → cabinets; all or nothing unless `partial`. */
+  importCsv(by: Principal, csv: string, q: ImportQuery): Promise<ImportReply>
   /** Throws NOT_FOUND unless the principal may see the cabinet. */
   assertVisible(by: Principal, cabinetId: string): Promise<void>
   /** For the embedded broker's authenticate(). */
@@ -74,9 +84,9 @@ export function createCabinetService(deps: CabinetServiceDeps): CabinetService {
       sales: {
         count: totals.count,
         amountFen: totals.amountFen,
-        // Certification arrives with the catalog issue (products, certificates
-        // and per-sale-date judgement); until then nothing counts as certified.
-        certifiedAmountFen: 0,
+        // Judged per product and sale date by the compliance domain, which
+        // app.ts layers onto the sales reader (withCertifiedTotals).
+        certifiedAmountFen: (totals as { readonly certifiedAmountFen?: number }).certifiedAmountFen ?? 0,
         lastSeq: totals.lastSeq,
         lastSaleAt: totals.lastSaleAt,
       },
@@ -85,6 +95,10 @@ export function createCabinetService(deps: CabinetServiceDeps): CabinetService {
       venueType: row.venueType,
       chainStatus: totals.chainStatus,
       outbox: liveness.outbox(row.cabinetId),
+      siteAddress: row.siteAddress,
+      latitude: row.latitude,
+      longitude: row.longitude,
+      statusSince: row.statusSince,
       createdAt: row.createdAt,
       updatedAt: row.updatedAt,
     }
@@ -112,7 +126,11 @@ export function createCabinetService(deps: CabinetServiceDeps): CabinetService {
         operator: body.operator ?? null,
         siteName: body.siteName ?? null,
         venueType: body.venueType ?? null,
+        siteAddress: null,
+        latitude: null,
+        longitude: null,
         status: 'planned',
+        statusSince: at,
         secretHash: hashCabinetSecret(secret),
         credentialsIssuedAt: at,
         lastSeenAt: null,
@@ -121,12 +139,12 @@ export function createCabinetService(deps: CabinetServiceDeps): CabinetService {
       })
       let cabinetId = body.cabinetId
       if (cabinetId !== undefined) {
-        if (!(await store.insert(row(cabinetId)))) throw cabinetIdTaken(cabinetId)
+        if (!(await store.insert(row(cabinetId), by.username))) throw cabinetIdTaken(cabinetId)
       } else {
         for (let attempt = 0; ; attempt++) {
           const n = (await store.maxGeneratedNumber(body.countyCode)) + 1
           cabinetId = `${body.countyCode}-${String(n).padStart(5, '0')}`
-          if (await store.insert(row(cabinetId))) break
+          if (await store.insert(row(cabinetId), by.username)) break
           if (attempt + 1 >= GENERATED_ID_ATTEMPTS) throw cabinetIdTaken(cabinetId)
         }
       }
@@ -138,8 +156,25 @@ export function createCabinetService(deps: CabinetServiceDeps): CabinetService {
     async patch(by, cabinetId, body) {
       const before = await visible(by, cabinetId)
       assertMayChangeCabinet(by)
-      await store.update(cabinetId, body, deps.now().toISOString())
-      if (body.status !== undefined && body.status !== before.status) {
+      const site = { siteName: body.siteName ?? before.siteName, venueType: body.venueType ?? before.venueType }
+      const isStatusChange = body.status !== undefined && body.status !== before.status
+      if (isStatusChange) assertTransition(cabinetId, before.status, body.status!, site)
+      const { reason, ...changes } = body
+      const applied = await store.update(
+        cabinetId,
+        changes,
+        deps.now().toISOString(),
+        isStatusChange ? { from: before.status, to: body.status!, by: by.username, reason: reason ?? null } : undefined,
+      )
+      if (!applied) {
+        // Another change moved the cabinet between our read and our write: judge against where it is now.
+        const current = (await store.get(cabinetId))!
+        if (current.status !== body.status) throw statusInvalid(cabinetId, current.status, body.status!)
+        // It already got there: keep the other changes, record no second step.
+        await store.update(cabinetId, changes, deps.now().toISOString())
+        return viewOf((await store.get(cabinetId))!)
+      }
+      if (isStatusChange && body.status !== undefined) {
         credentials.invalidate(cabinetId)
         if (body.status === 'retired') {
           // Retirement revokes MQTT access: refuse new logins, end the live session.
@@ -178,13 +213,108 @@ export function createCabinetService(deps: CabinetServiceDeps): CabinetService {
         ...((scope.operator ?? q.operator) !== undefined && { operator: scope.operator ?? q.operator }),
         ...(q.status !== undefined && { status: q.status }),
       }
-      const { rows, total } = await store.list(filter, q.limit, q.offset)
-      const totals = await sales.totals(rows.map((r) => r.cabinetId))
-      return { cabinets: rows.map((r) => view(r, totals.get(r.cabinetId) ?? NO_SALES)), total, limit: q.limit, offset: q.offset }
+      if (q.online === undefined && q.compliance === undefined) {
+        const { rows, total } = await store.list(filter, q.limit, q.offset)
+        const totals = await sales.totals(rows.map((r) => r.cabinetId))
+        return { cabinets: rows.map((r) => view(r, totals.get(r.cabinetId) ?? NO_SALES)), total, limit: q.limit, offset: q.offset }
+      }
+      // Online and compliance live outside the cabinets table: filter in memory
+      // (a county is a few hundred cabinets, the city a few thousand).
+      let rows = await store.listAll(filter)
+      if (q.online !== undefined) rows = rows.filter((r) => liveness.isOnline(r.cabinetId) === q.online)
+      let views = rows.map((r) => ({ r, v: null as CabinetView | null }))
+      if (q.compliance !== undefined) {
+        const totals = await sales.totals(rows.map((r) => r.cabinetId))
+        const p = plan()
+        const minBp = p.policy.minCertifiedShareBp[p.channel] ?? 0
+        views = rows
+          .map((r) => ({ r, v: view(r, totals.get(r.cabinetId) ?? NO_SALES) }))
+          .filter(({ v }) => complianceOf(v.sales.amountFen, v.sales.certifiedAmountFen, minBp) === q.compliance)
+      }
+      const page = views.slice(q.offset, q.offset + q.limit)
+      const missing = page.filter((x) => x.v === null).map((x) => x.r.cabinetId)
+      const totals = missing.length ? await sales.totals(missing) : new Map<string, CabinetSalesTotals>()
+      return {
+        cabinets: page.map((x) => x.v ?? view(x.r, totals.get(x.r.cabinetId) ?? NO_SALES)),
+        total: views.length,
+        limit: q.limit,
+        offset: q.offset,
+      }
+    },
+
+    async transitions(by, cabinetId) {
+      await visible(by, cabinetId)
+      return { cabinetId, transitions: await store.transitions(cabinetId) }
+    },
+
+    async importCsv(by, csv, q) {
+      if (by.role !== 'admin' && by.role !== 'county') {
+        throw new AppError('ACCESS_OUT_OF_SCOPE', `role ${by.role} may not import cabinets`, 403)
+      }
+      const p = plan()
+      const records = parseCsv(csv)
+      const ids = cabinetIdsOf(records)
+      let check
+      try {
+        check = checkImport(records, p, by, await store.existing(ids))
+      } catch (err) {
+        if (err instanceof ImportHeaderError) throw new AppError('CABINET_IMPORT_INVALID', err.message, 400, { rejected: [{ line: 1, field: null, message: err.message }] })
+        throw err
+      }
+      if (check.rejected.length && !q.partial) {
+        throw new AppError(
+          'CABINET_IMPORT_INVALID',
+          `${check.rejected.length} of ${check.rows} rows are invalid; nothing was imported (fix them, or import the good rows with partial=true)`,
+          400,
+          { rows: check.rows, rejected: check.rejected },
+        )
+      }
+      const at = deps.now().toISOString()
+      const next = new Map<string, number>()
+      const created: ImportReply['cabinets'] = []
+      const rows: CabinetRow[] = []
+      for (const g of check.good) {
+        let cabinetId = g.cabinetId
+        if (cabinetId === null) {
+          const n = (next.get(g.countyCode) ?? (await store.maxGeneratedNumber(g.countyCode))) + 1
+          next.set(g.countyCode, n)
+          cabinetId = `${g.countyCode}-${String(n).padStart(5, '0')}`
+        }
+        const secret = generateCabinetSecret()
+        rows.push({
+          cabinetId,
+          countyCode: g.countyCode,
+          operator: g.operator,
+          siteName: g.siteName,
+          venueType: g.venueType,
+          siteAddress: g.siteAddress,
+          latitude: g.latitude,
+          longitude: g.longitude,
+          status: g.status,
+          statusSince: at,
+          secretHash: hashCabinetSecret(secret),
+          credentialsIssuedAt: at,
+          lastSeenAt: null,
+          createdAt: at,
+          updatedAt: at,
+        })
+        created.push({ cabinetId, line: g.line, mqtt: { username: cabinetId, password: secret } })
+      }
+      const taken = await store.insertMany(rows, by.username, 'csv import')
+      if (taken.length) throw cabinetIdTaken(taken.join(', '))
+      for (const r of rows) credentials.invalidate(r.cabinetId)
+      log.info({ imported: rows.length, rejected: check.rejected.length, by: by.username }, 'cabinets imported')
+      return { rows: check.rows, imported: rows.length, rejected: check.rejected, cabinets: created }
     },
 
     async assertVisible(by, cabinetId) {
       await visible(by, cabinetId)
     },
   }
+}
+
+/** compliant / noncompliant against the plan's minimum certified share; nosales before the first sale. */
+export function complianceOf(amountFen: number, certifiedAmountFen: number, minBp: number): 'compliant' | 'noncompliant' | 'nosales' {
+  if (amountFen <= 0) return 'nosales'
+  return certifiedAmountFen * 10_000 >= minBp * amountFen ? 'compliant' : 'noncompliant'
 }

@@ -113,4 +113,239 @@ CREATE TABLE cabinet_events (
 CREATE INDEX cabinet_events_by_cabinet ON cabinet_events (cabinet_id, at);
 `,
   },
+  {
+    version: 2,
+    name: 'certification',
+    sql: `
+-- 扶贫产品目录: suppliers (统一社会信用代码), products, certificates. Dates are
+-- Asia/Shanghai calendar dates, inclusive. Rows change only through the
+-- certification service, which appends every change to catalog_history.
+CREATE TABLE suppliers (
+  uscc             TEXT PRIMARY KEY,
+  name             TEXT NOT NULL,
+  contact          TEXT,
+  phone            TEXT,
+  address          TEXT,
+  blacklisted_from TEXT,                   -- 扶贫失信黑名单 from this date; NULL = not listed
+  blacklist_reason TEXT,
+  created_at       TEXT NOT NULL,
+  updated_at       TEXT NOT NULL
+);
+
+CREATE TABLE products (
+  sku           TEXT PRIMARY KEY,
+  name          TEXT NOT NULL,
+  origin        TEXT,
+  category      TEXT,
+  supplier_uscc TEXT NOT NULL REFERENCES suppliers (uscc),
+  price_fen     INTEGER NOT NULL,
+  created_at    TEXT NOT NULL,
+  updated_at    TEXT NOT NULL
+);
+CREATE INDEX products_by_supplier ON products (supplier_uscc);
+
+CREATE TABLE certificates (
+  certificate_no TEXT PRIMARY KEY,
+  sku            TEXT NOT NULL REFERENCES products (sku),
+  level          TEXT NOT NULL CHECK (level IN ('county', 'city', 'province', 'national')),
+  valid_from     TEXT NOT NULL,
+  valid_to       TEXT NOT NULL,
+  revoked_from   TEXT,                     -- not certified on and after this date; NULL = not revoked
+  revoke_reason  TEXT,
+  renews         TEXT REFERENCES certificates (certificate_no),
+  created_at     TEXT NOT NULL,
+  updated_at     TEXT NOT NULL
+);
+CREATE INDEX certificates_by_sku ON certificates (sku, valid_from);
+
+-- The days each certificate actually certifies: [day_from, day_to], after
+-- revocation. A sale day is certified when some span of its sku covers it.
+CREATE VIEW certified_spans AS
+  SELECT certificate_no, sku, valid_from AS day_from,
+         CASE WHEN revoked_from IS NOT NULL AND date(revoked_from, '-1 day') < valid_to
+              THEN date(revoked_from, '-1 day') ELSE valid_to END AS day_to
+  FROM certificates;
+
+CREATE TABLE catalog_history (
+  id        INTEGER PRIMARY KEY,
+  at        TEXT NOT NULL,
+  actor     TEXT NOT NULL,
+  entity    TEXT NOT NULL CHECK (entity IN ('supplier', 'product', 'certificate')),
+  entity_id TEXT NOT NULL,
+  action    TEXT NOT NULL,
+  detail    TEXT NOT NULL                  -- JSON: the change
+);
+CREATE INDEX catalog_history_by_entity ON catalog_history (entity, entity_id, id);
+
+-- Catalogs published to cabinets (cabinets/{id}/down/catalog): the version
+-- counter, bumped when the content (items, prices, certified flags) changes.
+CREATE TABLE catalog_versions (
+  version    INTEGER PRIMARY KEY,
+  hash       TEXT NOT NULL,
+  issued_at  TEXT NOT NULL,
+  items      TEXT NOT NULL                 -- JSON CatalogItem[]
+);
+
+-- Certified amount per cabinet and day, derived from cabinet_day_sku_sales and
+-- certified_spans. A row is fresh while its sales_count/amount_fen equal the
+-- cabinet_day_sales row; catalog changes delete the rows they affect.
+CREATE TABLE cabinet_day_certified (
+  cabinet_id    TEXT NOT NULL,
+  day           TEXT NOT NULL,
+  sales_count   INTEGER NOT NULL,
+  amount_fen    INTEGER NOT NULL,
+  certified_fen INTEGER NOT NULL,
+  PRIMARY KEY (cabinet_id, day)
+) WITHOUT ROWID;
+CREATE INDEX cabinet_day_certified_by_day ON cabinet_day_certified (day);
+
+-- The same per cabinet and month, rolled up from cabinet_day_certified.
+CREATE TABLE cabinet_month_certified (
+  cabinet_id    TEXT NOT NULL,
+  month         TEXT NOT NULL,             -- YYYY-MM (Asia/Shanghai)
+  sales_count   INTEGER NOT NULL,
+  amount_fen    INTEGER NOT NULL,
+  certified_fen INTEGER NOT NULL,
+  PRIMARY KEY (cabinet_id, month)
+) WITHOUT ROWID;
+CREATE INDEX cabinet_month_certified_by_month ON cabinet_month_certified (month);
+
+-- cabinet_sales totals as of a cabinet's last refresh of the two tables
+-- above: they are fresh for it while cabinet_sales still shows the same
+-- figures (ingest updates cabinet_sales with every new sale).
+CREATE TABLE cabinet_certified_state (
+  cabinet_id  TEXT PRIMARY KEY,
+  sales_count INTEGER NOT NULL,
+  amount_fen  INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- How far each cabinet's sales are known to be complete on the server (UTC
+-- instant): every sale the cabinet recorded before it is committed.
+CREATE TABLE forwarding_sync_marks (
+  cabinet_id     TEXT PRIMARY KEY,
+  synced_through TEXT NOT NULL,
+  source         TEXT NOT NULL,
+  updated_at     TEXT NOT NULL
+);
+
+-- One row per cabinet and period judged for forwarding.
+CREATE TABLE forwarding_periods (
+  cabinet_id    TEXT NOT NULL,
+  period_id     TEXT NOT NULL,
+  period_kind   TEXT NOT NULL,
+  day_from      TEXT NOT NULL,
+  day_to        TEXT NOT NULL,
+  state         TEXT NOT NULL CHECK (state IN ('held', 'queued', 'failed')),
+  reason        TEXT,                      -- held: NOT_COMPLIANT | INCOMPLETE_SYNC | CHAIN_BROKEN
+  reason_detail TEXT,                      -- JSON
+  revision      INTEGER NOT NULL DEFAULT 0,-- 0 = the report; n = the n-th correction
+  batch_key     TEXT,                      -- the report's idempotency key
+  sent_figures  TEXT,                      -- JSON of the latest figures queued for the platform
+  updated_at    TEXT NOT NULL,
+  PRIMARY KEY (cabinet_id, period_id)
+) WITHOUT ROWID;
+CREATE INDEX forwarding_periods_by_state ON forwarding_periods (state);
+
+-- Durable outbox of platform batches. body is the exact JSON sent and signed.
+CREATE TABLE forwarding_outbox (
+  batch_key      TEXT PRIMARY KEY,
+  kind           TEXT NOT NULL CHECK (kind IN ('report', 'correction')),
+  cabinet_id     TEXT NOT NULL,
+  period_id      TEXT NOT NULL,
+  revision       INTEGER NOT NULL,
+  body           TEXT NOT NULL,
+  state          TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+  attempts       INTEGER NOT NULL DEFAULT 0,
+  last_status    INTEGER,
+  last_error     TEXT,
+  created_at     TEXT NOT NULL,
+  delivered_at   TEXT,
+  UNIQUE (cabinet_id, period_id, revision)
+);
+CREATE INDEX forwarding_outbox_by_state ON forwarding_outbox (state, created_at);
+`,
+  },
+  {
+    version: 3,
+    name: 'rollout',
+    sql: `
+-- Sites: the concrete place a cabinet is assigned to.
+ALTER TABLE cabinets ADD COLUMN site_address TEXT;
+ALTER TABLE cabinets ADD COLUMN latitude REAL;
+ALTER TABLE cabinets ADD COLUMN longitude REAL;
+ALTER TABLE cabinets ADD COLUMN status_since TEXT;   -- when the cabinet entered its status
+UPDATE cabinets SET status_since = updated_at;
+-- Rollout progress is one GROUP BY over this covering index.
+CREATE INDEX cabinets_by_county_status ON cabinets (county_code, status, operator);
+
+-- Every lifecycle transition, with who and when. from_status is NULL for the
+-- creation row. county_code is copied (a cabinet never changes county) so the
+-- pace query needs no join.
+CREATE TABLE cabinet_transitions (
+  transition_id INTEGER PRIMARY KEY,
+  cabinet_id    TEXT NOT NULL REFERENCES cabinets (cabinet_id),
+  county_code   TEXT NOT NULL,
+  operator      TEXT,
+  from_status   TEXT,
+  to_status     TEXT NOT NULL,
+  at            TEXT NOT NULL,
+  by_user       TEXT NOT NULL,
+  reason        TEXT
+);
+CREATE INDEX cabinet_transitions_by_cabinet ON cabinet_transitions (cabinet_id, transition_id);
+CREATE INDEX cabinet_transitions_by_at ON cabinet_transitions (at, county_code);
+INSERT INTO cabinet_transitions (cabinet_id, county_code, operator, from_status, to_status, at, by_user, reason)
+  SELECT cabinet_id, county_code, operator, NULL, status, created_at, 'migration', 'state at schema upgrade' FROM cabinets;
+
+-- Net change per Asia/Shanghai day of the cabinets at each rollout stage
+-- (sites assigned, installed, operating), written with every transition: the
+-- pace of the last days is a sum over a few hundred rows, not a scan of history.
+-- operator '' = none.
+CREATE TABLE rollout_day_steps (
+  county_code TEXT NOT NULL,
+  day         TEXT NOT NULL,
+  operator    TEXT NOT NULL,
+  sites       INTEGER NOT NULL,
+  installed   INTEGER NOT NULL,
+  operating   INTEGER NOT NULL,
+  PRIMARY KEY (day, county_code, operator)
+) WITHOUT ROWID;
+INSERT INTO rollout_day_steps (county_code, day, operator, sites, installed, operating)
+  SELECT county_code, date(created_at, '+8 hours'), coalesce(operator, ''),
+         sum(status IN ('site_assigned', 'installed', 'operating', 'suspended')),
+         sum(status IN ('installed', 'operating', 'suspended')),
+         sum(status = 'operating')
+  FROM cabinets GROUP BY 1, 2, 3;
+
+-- Dashboard sessions: the cookie value is random; only its SHA-256 is kept.
+CREATE TABLE sessions (
+  session_hash TEXT PRIMARY KEY,
+  user_id      TEXT NOT NULL REFERENCES users (user_id),
+  created_at   TEXT NOT NULL,
+  expires_at   TEXT NOT NULL
+);
+CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+
+-- Alerts: one open row per (kind, subject) at a time; a condition that clears
+-- closes its row, and a later recurrence opens a new one.
+CREATE TABLE alerts (
+  alert_id     TEXT PRIMARY KEY,
+  kind         TEXT NOT NULL,
+  subject      TEXT NOT NULL,             -- cabinet id, county code, sku/certificate …
+  severity     TEXT NOT NULL CHECK (severity IN ('warning', 'critical')),
+  county_code  TEXT,
+  cabinet_id   TEXT,
+  operator     TEXT,
+  message      TEXT NOT NULL,
+  detail       TEXT NOT NULL,             -- JSON object
+  raised_at    TEXT NOT NULL,
+  updated_at   TEXT NOT NULL,
+  cleared_at   TEXT,
+  acked_at     TEXT,
+  acked_by     TEXT
+);
+CREATE UNIQUE INDEX alerts_open_once ON alerts (kind, subject) WHERE cleared_at IS NULL;
+CREATE INDEX alerts_by_county ON alerts (county_code, raised_at);
+`,
+  },
 ]

@@ -9,10 +9,8 @@
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import {
-  decodeMessage,
   encodeMessage,
   GENESIS_HASH,
-  SaleBatchMsg,
   shanghaiDate,
   topics,
   type RejectCode,
@@ -20,6 +18,7 @@ import {
   type Sale,
 } from '../../../shared/src/index.js'
 import { checkBatch } from './chain-check.js'
+import { decodeSaleBatch } from './fast-decode.js'
 import type { BatchFailure, SalesStore, TamperFlag } from './store.js'
 import {
   SKEW_FROM_RECORDED,
@@ -170,7 +169,7 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
       const item = take()
       taken++
       const { cabinetId } = item
-      const decoded = decodeMessage(SaleBatchMsg, item.payload)
+      const decoded = decodeSaleBatch(item.payload)
       if (!decoded.ok) {
         outcomes.push({ kind: 'reject', cabinetId, code: decoded.code, message: decoded.message, ...(decoded.batchId && { batchId: decoded.batchId }) })
         continue

@@ -71,6 +71,11 @@ export const CabinetView = z.object({
   /** 'tampered' once a cabinet sent a different sale for an already committed seq. */
   chainStatus: z.enum(['ok', 'tampered']),
   outbox: CabinetOutboxView.nullable(),
+  siteAddress: z.string().nullable().optional(),
+  latitude: z.number().nullable().optional(),
+  longitude: z.number().nullable().optional(),
+  /** When the cabinet entered its current status. */
+  statusSince: IsoUtc.nullable().optional(),
   createdAt: IsoUtc,
   updatedAt: IsoUtc,
 })
@@ -84,6 +89,10 @@ export const ListCabinetsQuery = z.strictObject({
   county: CountyCode.optional(),
   status: z.enum(CABINET_STATUSES).optional(),
   operator: z.string().min(1).max(100).optional(),
+  /** Connected now (true) or not (false). */
+  online: z.stringbool().optional(),
+  /** Certified share of sales amount against the plan's threshold; `nosales` = no sales yet. */
+  compliance: z.enum(['compliant', 'noncompliant', 'nosales']).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   offset: z.coerce.number().int().min(0).default(0),
 })

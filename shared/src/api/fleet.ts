@@ -38,6 +38,11 @@ export const PatchCabinetBody = z.strictObject({
   status: CabinetStatus.optional(),
   siteName: z.string().min(1).max(200).optional(),
   venueType: VenueType.optional(),
+  siteAddress: z.string().min(1).max(300).optional(),
+  latitude: z.number().min(-90).max(90).optional(),
+  longitude: z.number().min(-180).max(180).optional(),
+  /** Why the status changes (kept with the transition). */
+  reason: z.string().min(1).max(500).optional(),
 })
 export type PatchCabinetBody = z.infer<typeof PatchCabinetBody>
 

@@ -1,3 +1,5 @@
 export * from './edge.js'
 export * from './fleet.js'
 export * from './fleet-views.js'
+export * from './rollout.js'
+export * from './catalog.js'

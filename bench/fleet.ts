@@ -1,0 +1,105 @@
+// Fleet scenarios with real edge agents (real ledgers, real mqtt.js clients,
+// in the simulator's worker processes) against a fleet server in its own
+// process: a realistic week, a fleet-wide backlog reconnecting at once, the
+// sale-to-commit latency under a steady load, and one edge agent's RSS.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { httpClient } from '../simulators/src/fleet/provision.js'
+import { runFleet, type FleetOptions, type FleetSummary } from '../simulators/src/fleet/run.js'
+import { rssMiB, startProgram, type Program } from './procs.js'
+
+const ADMIN = 'bench-admin-token-0123456789'
+
+export interface FleetBench {
+  server: Program
+  httpUrl: string
+  mqttUrl: string
+  dataDir: string
+  close(): Promise<void>
+}
+
+export async function startFleetServer(): Promise<FleetBench> {
+  const dir = await mkdtemp(join(tmpdir(), 'bench-fleet-'))
+  const server = await startProgram('fleet-server/src/main.ts', [], {
+    FLEET_DATA_DIR: join(dir, 'server'), FLEET_HTTP_PORT: '0', FLEET_MQTT_PORT: '0', FLEET_ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'error', FLEET_LOG_REQUESTS: 'false',
+  })
+  return {
+    server,
+    httpUrl: `http://127.0.0.1:${String(server.ready.http)}`,
+    mqttUrl: `mqtt://127.0.0.1:${String(server.ready.mqtt)}`,
+    dataDir: join(dir, 'sim'),
+    async close() {
+      await server.stop()
+      await rm(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+export async function simulate(f: FleetBench, o: Partial<FleetOptions>, log: (s: string) => void): Promise<FleetSummary & { serverRssMiB: number }> {
+  let peak = 0
+  let lastLog = 0
+  const summary = await runFleet({
+    httpUrl: f.httpUrl, mqttUrl: f.mqttUrl, token: ADMIN, cabinets: 2700, days: 1, speed: 1440, seed: 'bench', certifiedMean: 0.65,
+    outageRate: 0, crashRate: 0, clockSkewRate: 0, cityOutages: [], startMs: null, workers: 2, dataDir: f.dataDir, drainTimeoutMs: 120_000,
+    verifyIds: false, steady: null, logLevel: 'error',
+    ...o,
+    onProgress: (p) => {
+      try {
+        peak = Math.max(peak, rssMiB(f.server.pid))
+      } catch {
+        /* the server is gone; the verdict will say what that cost */
+      }
+      if (Date.now() - lastLog > 10_000) {
+        lastLog = Date.now()
+        log(`bench:   day ${p.day.toFixed(2)}/${p.days} sold ${p.sold} acked ${p.acked} connected ${p.connected}/${p.cabinets} crashes ${p.crashes}`)
+      }
+    },
+    onStage: (stage, detail) => log(`bench:   ${stage}${detail ? ` ${JSON.stringify(detail)}` : ''}`),
+  })
+  return { ...summary, serverRssMiB: Math.round(peak) }
+}
+
+/** One edge agent (the real CLI) connected to the fleet server: RSS idle, then while selling through its HTTP API. */
+export async function edgeAgentRss(f: FleetBench, opts: { sales: number; concurrency: number }) {
+  const http = httpClient(f.httpUrl, ADMIN)
+  const cab = await http.call<{ cabinetId: string; mqtt: { password: string } }>('POST', '/api/v1/cabinets', { countyCode: '341125', cabinetId: 'BENCH-EDGE-RSS' })
+  if (cab.status !== 201) throw new Error(`provisioning failed: ${cab.status}`)
+  const dir = await mkdtemp(join(tmpdir(), 'bench-agent-'))
+  const agent = await startProgram('edge-agent/src/main.ts', [
+    '--cabinet', cab.body.cabinetId, '--password', cab.body.mqtt.password, '--data', dir, '--server', f.mqttUrl, '--api-port', '0',
+  ], { LOG_LEVEL: 'warn' })
+  try {
+    const api = `http://127.0.0.1:${String(agent.ready.api)}`
+    const deadline = Date.now() + 30_000
+    while (Date.now() < deadline && !((await (await fetch(`${api}/status`)).json()) as { connected: boolean }).connected) await new Promise((r) => setTimeout(r, 100))
+    await new Promise((r) => setTimeout(r, 3_000))
+    const idle = rssMiB(agent.pid)
+    let peak = idle
+    let next = 0
+    const t0 = performance.now()
+    const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(agent.pid))), 100)
+    await Promise.all(Array.from({ length: opts.concurrency }, async () => {
+      while (next < opts.sales) {
+        next++
+        const r = await fetch(`${api}/sales`, {
+          method: 'POST', headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ items: [{ sku: 'DY-RICE-5KG', qty: 1, unitPriceFen: 4990 }, { sku: 'GEN-WATER-550', qty: 2, unitPriceFen: 200 }], payment: 'wechat' }),
+        })
+        if (r.status !== 201) throw new Error(`POST /sales: ${r.status}`)
+        await r.arrayBuffer()
+      }
+    }))
+    const ms = performance.now() - t0
+    while (Date.now() < deadline + 60_000) {
+      const s = (await (await fetch(`${api}/status`)).json()) as { pending: number }
+      if (s.pending === 0) break
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    clearInterval(sampler)
+    return { idleRssMiB: +idle.toFixed(1), underLoadPeakRssMiB: +peak.toFixed(1), sales: opts.sales, salesPerS: Math.round((opts.sales / ms) * 1000), runtime: 'node --import tsx edge-agent/src/main.ts' }
+  } finally {
+    await agent.stop()
+    await rm(dir, { recursive: true, force: true })
+  }
+}

@@ -1,0 +1,15 @@
+// Alerts: offline too long, behind schedule, compliance below threshold,
+// certificate expiring — stored, listed by scope, acknowledged.
+export { createAlertService, type AlertService } from './service.js'
+export { createSqliteAlertStore, type AlertStore, type AlertCondition } from './store.js'
+export {
+  behindScheduleSource,
+  certExpiringSource,
+  complianceLowSource,
+  offlineSource,
+  CERT_EXPIRY_WARNING_DAYS,
+  OFFLINE_AFTER_MS,
+  type AlertSource,
+  type WatchedCabinet,
+} from './sources.js'
+export { alertRoutes } from './routes.js'

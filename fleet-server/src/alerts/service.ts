@@ -1,0 +1,98 @@
+// Alerts: evaluated from the sources on a schedule (and on demand), stored,
+// listed within the caller's scope, acknowledged by a user. An acknowledged
+// alert stays open until its condition clears.
+import type { Logger } from 'pino'
+import { AppError, uuidv7, type AlertList, type AlertView, type EvaluateAlertsReply, type ListAlertsQuery } from '../../../shared/src/index.js'
+import { assertMayChangeCabinet, canSeeCabinet, cabinetScope, isCityWide, type Principal } from '../access/index.js'
+import type { AlertSource } from './sources.js'
+import type { AlertRow, AlertStore } from './store.js'
+
+export interface AlertService {
+  evaluate(): Promise<EvaluateAlertsReply>
+  list(by: Principal, q: ListAlertsQuery): AlertList
+  ack(by: Principal, alertId: string): AlertView
+  /** Adds a source later (e.g. compliance, once the catalog domain is up). */
+  addSource(source: AlertSource): void
+  close(): void
+}
+
+export interface AlertServiceDeps {
+  readonly store: AlertStore
+  readonly sources: readonly AlertSource[]
+  readonly now: () => Date
+  readonly log: Logger
+  /** Evaluation interval; 0 = only on demand. */
+  readonly everyMs: number
+}
+
+const alertNotFound = (alertId: string) => new AppError('ALERT_NOT_FOUND', `alert ${alertId} not found`, 404, { alertId })
+
+const view = ({ operator: _operator, ...a }: AlertRow): AlertView => a
+
+export function createAlertService({ store, sources: initial, now, log, everyMs }: AlertServiceDeps): AlertService {
+  const sources = [...initial]
+  let running: Promise<EvaluateAlertsReply> | null = null
+
+  async function evaluateOnce(): Promise<EvaluateAlertsReply> {
+    let raised = 0
+    let cleared = 0
+    for (const source of sources) {
+      try {
+        const at = now()
+        const conditions = await source.evaluate(at)
+        const r = store.apply(source.kind, conditions, at.toISOString(), () => uuidv7(at.getTime()))
+        raised += r.raised
+        cleared += r.cleared
+        if (r.raised || r.cleared) log.info({ kind: source.kind, raised: r.raised, cleared: r.cleared }, 'alerts evaluated')
+      } catch (err) {
+        // One broken source must not stop the others.
+        log.error({ err, kind: source.kind }, 'alert source failed')
+      }
+    }
+    return { raised, cleared, open: store.openCount() }
+  }
+
+  const timer = everyMs > 0 ? setInterval(() => void evaluate().catch(() => undefined), everyMs) : null
+  timer?.unref()
+
+  function evaluate(): Promise<EvaluateAlertsReply> {
+    // Concurrent callers share one pass.
+    running ??= evaluateOnce().finally(() => (running = null))
+    return running
+  }
+
+  function visible(by: Principal, a: AlertRow): boolean {
+    if (isCityWide(by)) return true
+    if (by.role === 'county') return a.countyCode !== null && a.countyCode === by.countyCode
+    return a.cabinetId !== null && a.countyCode !== null && canSeeCabinet(by, { countyCode: a.countyCode, operator: a.operator })
+  }
+
+  return {
+    evaluate,
+    addSource: (s) => void sources.push(s),
+    list(by, q) {
+      const scope = cabinetScope(by)
+      if (scope.countyCode && q.county && q.county !== scope.countyCode) return { alerts: [], total: 0 }
+      const { alerts, total } = store.list({
+        countyCode: scope.countyCode ?? q.county ?? null,
+        operator: scope.operator ?? null,
+        cabinetOnly: by.role === 'operator',
+        state: q.state,
+        kind: q.kind ?? null,
+        limit: q.limit,
+      })
+      return { alerts: alerts.map(view), total }
+    },
+    ack(by, alertId) {
+      const a = store.get(alertId)
+      if (!a || !visible(by, a)) throw alertNotFound(alertId)
+      assertMayChangeCabinet(by)
+      store.ack(alertId, by.username, now().toISOString())
+      log.info({ alertId, kind: a.kind, by: by.username }, 'alert acknowledged')
+      return view(store.get(alertId)!)
+    },
+    close() {
+      if (timer) clearInterval(timer)
+    },
+  }
+}

@@ -1,0 +1,149 @@
+// Bulk import of sites and cabinets from the placement lists operators hand
+// over (CSV, English or Chinese headers). Every row is checked on its own and
+// every bad row reported; the service decides all-or-nothing vs partial.
+import { CabinetId, CountyCode, VenueType, type CabinetStatus, type ImportRowError, type Plan } from '../../../shared/src/index.js'
+import { canSeeCabinet, type Principal } from '../access/index.js'
+import type { CsvRecord } from './csv.js'
+import { STAGE } from './lifecycle.js'
+
+/** Header names, with the Chinese words placement lists use. */
+const COLUMNS = {
+  cabinetId: ['cabinetId', '专柜编号'],
+  countyCode: ['countyCode', '区县代码'],
+  operator: ['operator', '运营企业'],
+  siteName: ['siteName', '点位名称'],
+  siteAddress: ['siteAddress', '地址', '点位地址'],
+  venueType: ['venueType', '场所类型'],
+  latitude: ['latitude', '纬度'],
+  longitude: ['longitude', '经度'],
+  status: ['status', '状态'],
+} as const
+type Column = keyof typeof COLUMNS
+
+/** What a placement list may say a cabinet already is. */
+const IMPORTABLE: readonly CabinetStatus[] = ['planned', 'site_assigned', 'installed', 'operating']
+const STATUS_ZH: Record<string, CabinetStatus> = { 规划: 'planned', 待布设: 'planned', 已定点: 'site_assigned', 已安装: 'installed', 运营中: 'operating' }
+
+export interface ImportRow {
+  readonly line: number
+  readonly cabinetId: string | null
+  readonly countyCode: string
+  readonly operator: string | null
+  readonly siteName: string | null
+  readonly siteAddress: string | null
+  readonly venueType: VenueType | null
+  readonly latitude: number | null
+  readonly longitude: number | null
+  readonly status: CabinetStatus
+}
+
+export interface ImportCheck {
+  readonly rows: number
+  readonly good: ImportRow[]
+  readonly rejected: ImportRowError[]
+}
+
+/** A header problem rejects the whole file: no row can be read right. */
+export class ImportHeaderError extends Error {}
+
+/** The cabinet ids a file names (for the "already exists" check). */
+export function cabinetIdsOf(records: readonly CsvRecord[]): string[] {
+  const [header, ...data] = records
+  const i = header?.fields.findIndex((f) => (COLUMNS.cabinetId as readonly string[]).some((n) => n.toLowerCase() === f.trim().toLowerCase())) ?? -1
+  if (i < 0) return []
+  return data.map((r) => r.fields[i]?.trim() ?? '').filter((id) => id.length > 0 && id.length <= 64)
+}
+
+export function checkImport(records: readonly CsvRecord[], plan: Plan, by: Principal, existing: ReadonlySet<string>): ImportCheck {
+  const [header, ...data] = records
+  if (!header) throw new ImportHeaderError('the file is empty; expected a header line with at least countyCode')
+  const index = new Map<Column, number>()
+  for (const [i, raw] of header.fields.entries()) {
+    const name = raw.trim()
+    const col = (Object.keys(COLUMNS) as Column[]).find((c) => (COLUMNS[c] as readonly string[]).some((n) => n.toLowerCase() === name.toLowerCase()))
+    if (!col) throw new ImportHeaderError(`unknown column "${name}" in the header; expected ${Object.values(COLUMNS).map((n) => n.join('/')).join(', ')}`)
+    if (index.has(col)) throw new ImportHeaderError(`column ${col} appears twice in the header`)
+    index.set(col, i)
+  }
+  if (!index.has('countyCode')) throw new ImportHeaderError('the header has no countyCode (区县代码) column')
+
+  const counties = new Set(plan.counties.map((c) => c.code))
+  const seenIds = new Map<string, number>()
+  const good: ImportRow[] = []
+  const rejected: ImportRowError[] = []
+
+  for (const rec of data) {
+    const problems: Array<{ field: string | null; message: string }> = []
+    const get = (c: Column): string | null => {
+      const i = index.get(c)
+      const v = i === undefined ? undefined : rec.fields[i]?.trim()
+      return v ? v : null
+    }
+    if (rec.fields.length !== header.fields.length) {
+      problems.push({ field: null, message: `has ${rec.fields.length} fields, the header has ${header.fields.length}` })
+    }
+    const cabinetId = get('cabinetId')
+    if (cabinetId !== null) {
+      if (!CabinetId.safeParse(cabinetId).success) problems.push({ field: 'cabinetId', message: `cabinetId "${cabinetId}" is not a valid id (1-64 of A-Z a-z 0-9 _ . -)` })
+      else if (existing.has(cabinetId)) problems.push({ field: 'cabinetId', message: `cabinetId ${cabinetId} already exists` })
+      else if (seenIds.has(cabinetId)) problems.push({ field: 'cabinetId', message: `cabinetId ${cabinetId} repeats line ${seenIds.get(cabinetId)}` })
+      else seenIds.set(cabinetId, rec.line)
+    }
+    const countyCode = get('countyCode') ?? ''
+    if (!CountyCode.safeParse(countyCode).success) problems.push({ field: 'countyCode', message: `countyCode "${countyCode}" is not a 6-digit GB/T 2260 code` })
+    else if (!counties.has(countyCode)) problems.push({ field: 'countyCode', message: `countyCode ${countyCode} is not a county of plan ${plan.id}` })
+    const operator = get('operator')
+    if (operator !== null && operator.length > 100) problems.push({ field: 'operator', message: 'operator is longer than 100 characters' })
+    // The caller may import only what it could create and then see.
+    if (counties.has(countyCode) && !mayImport(by, countyCode, operator)) {
+      problems.push({ field: 'countyCode', message: `you (${by.role}) may not create cabinets in county ${countyCode}` })
+    }
+    const siteName = get('siteName')
+    if (siteName !== null && siteName.length > 200) problems.push({ field: 'siteName', message: 'siteName is longer than 200 characters' })
+    const siteAddress = get('siteAddress')
+    if (siteAddress !== null && siteAddress.length > 300) problems.push({ field: 'siteAddress', message: 'siteAddress is longer than 300 characters' })
+    const venueRaw = get('venueType')
+    let venueType: VenueType | null = null
+    if (venueRaw !== null) {
+      const v = VenueType.safeParse(venueRaw)
+      if (v.success) venueType = v.data
+      else problems.push({ field: 'venueType', message: `venueType "${venueRaw}" is not one of 机关、社区、商场、高校、医院、企业、车站、机场、景区` })
+    }
+    const coord = (c: 'latitude' | 'longitude', max: number): number | null => {
+      const raw = get(c)
+      if (raw === null) return null
+      const n = Number(raw)
+      if (!Number.isFinite(n) || Math.abs(n) > max) {
+        problems.push({ field: c, message: `${c} "${raw}" is not a number between -${max} and ${max}` })
+        return null
+      }
+      return n
+    }
+    const latitude = coord('latitude', 90)
+    const longitude = coord('longitude', 180)
+    const statusRaw = get('status')
+    let status: CabinetStatus = siteName !== null ? 'site_assigned' : 'planned'
+    if (statusRaw !== null) {
+      const s = STATUS_ZH[statusRaw] ?? IMPORTABLE.find((x) => x === statusRaw)
+      if (s) status = s
+      else problems.push({ field: 'status', message: `status "${statusRaw}" is not one of ${IMPORTABLE.join(', ')}` })
+    }
+    if (STAGE[status] >= 1) {
+      const missing = [...(siteName ? [] : ['siteName']), ...(venueType || venueRaw ? [] : ['venueType'])]
+      if (missing.length) problems.push({ field: missing[0]!, message: `status ${status} needs a concrete site; missing ${missing.join(', ')}` })
+    }
+
+    if (problems.length) {
+      rejected.push({ line: rec.line, field: problems[0]!.field, message: problems.map((p) => p.message).join('; ') })
+    } else {
+      good.push({ line: rec.line, cabinetId, countyCode, operator, siteName, siteAddress, venueType, latitude, longitude, status })
+    }
+  }
+  return { rows: data.length, good, rejected }
+}
+
+function mayImport(by: Principal, countyCode: string, operator: string | null): boolean {
+  if (by.role === 'admin') return true
+  if (by.role === 'county') return canSeeCabinet(by, { countyCode, operator })
+  return false
+}

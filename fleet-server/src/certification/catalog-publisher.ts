@@ -1,0 +1,96 @@
+// The catalog each cabinet shows (products, prices, the "扶贫产品" label) as a
+// versioned, retained cabinets/{id}/down/catalog message. The version counter
+// lives in catalog_versions and moves only when the content changes: after a
+// catalog edit, and when a new day changes which certificates are in force.
+// Published to every live cabinet on change, and to one cabinet when it
+// connects (the embedded broker keeps retained messages in memory only).
+import { createHash } from 'node:crypto'
+import type { Logger } from 'pino'
+import {
+  encodeMessage,
+  shanghaiDate,
+  topics,
+  type CabinetCatalogView,
+  type CatalogItem,
+  type CatalogMsg,
+  type PublishedCatalogView,
+} from '../../../shared/src/index.js'
+import type { CatalogStore, PublishedCatalog } from './store.js'
+
+export interface CatalogPublisher {
+  /** Rebuilds the catalog for today; bumps the version and publishes it everywhere when it changed. */
+  refresh(): PublishedCatalog | null
+  /** Publishes the current catalog to one cabinet (on connect). */
+  publishTo(cabinetId: string): void
+  /** The version a cabinet's heartbeat reports. */
+  reported(cabinetId: string, version: number | null): void
+  current(): PublishedCatalogView | null
+  cabinet(cabinetId: string): CabinetCatalogView
+}
+
+export interface CatalogPublisherDeps {
+  readonly store: CatalogStore
+  readonly publish: (topic: string, payload: Buffer) => void
+  readonly now: () => Date
+  readonly log: Logger
+}
+
+export function createCatalogPublisher({ store, publish, now, log }: CatalogPublisherDeps): CatalogPublisher {
+  let latest = store.latestCatalog()
+  let encoded: Buffer | null = null
+  const reports = new Map<string, { version: number | null; at: string }>()
+
+  const message = (c: PublishedCatalog): Buffer => {
+    encoded ??= encodeMessage({ v: 1, type: 'catalog', version: c.version, issuedAt: c.issuedAt, items: c.items } satisfies CatalogMsg)
+    return encoded
+  }
+
+  function build(): CatalogItem[] {
+    const covering = store.coveringOn(shanghaiDate(now()))
+    return store.products().map((p) => {
+      const certificateNo = covering.get(p.sku)
+      return { sku: p.sku, name: p.name, priceFen: p.priceFen, isCertified: certificateNo !== undefined, ...(certificateNo !== undefined && { certificateNo }) }
+    })
+  }
+
+  return {
+    refresh() {
+      const items = build()
+      const hash = createHash('sha256').update(JSON.stringify(items)).digest('hex')
+      if (latest && latest.hash === hash) return latest
+      if (!latest && items.length === 0) return null
+      const next: PublishedCatalog = { version: (latest?.version ?? 0) + 1, hash, issuedAt: now().toISOString(), items }
+      store.insertCatalog(next)
+      latest = next
+      encoded = null
+      const cabinets = store.liveCabinetIds()
+      const payload = message(next)
+      // Retained: a cabinet offline now gets it when it next subscribes.
+      for (const id of cabinets) publish(topics.catalog(id), payload)
+      log.info({ version: next.version, items: items.length, cabinets: cabinets.length }, 'catalog published')
+      return next
+    },
+    publishTo(cabinetId) {
+      if (!latest) return
+      const r = reports.get(cabinetId)
+      if (r && r.version === latest.version) return
+      if (!store.isLiveCabinet(cabinetId)) return
+      publish(topics.catalog(cabinetId), message(latest))
+    },
+    reported(cabinetId, version) {
+      reports.set(cabinetId, { version, at: now().toISOString() })
+    },
+    current: () => (latest ? { version: latest.version, issuedAt: latest.issuedAt, items: latest.items } : null),
+    cabinet(cabinetId) {
+      const r = reports.get(cabinetId)
+      const publishedVersion = latest?.version ?? null
+      return {
+        cabinetId,
+        publishedVersion,
+        reportedVersion: r?.version ?? null,
+        reportedAt: r?.at ?? null,
+        isCurrent: publishedVersion !== null && r?.version === publishedVersion,
+      }
+    },
+  }
+}

@@ -1,0 +1,303 @@
+// fleetctl: the operators' command line over the fleet server's HTTP API only.
+// Reads FLEET_URL and FLEET_TOKEN; --json prints the API's JSON, otherwise
+// Chinese-first tables. Exit codes: 0 ok, 1 the server refused or is
+// unreachable, 2 bad usage.
+import { readFile } from 'node:fs/promises'
+import { parseArgs } from 'node:util'
+import { pathToFileURL } from 'node:url'
+import { ERROR_CODES, type ErrorCode } from '../../../shared/src/index.js'
+
+export interface Io {
+  out(line: string): void
+  err(line: string): void
+}
+
+const STATUS_ZH: Record<string, string> = { planned: '规划中', site_assigned: '已定点', installed: '已安装', operating: '运营中', suspended: '暂停', retired: '已撤除' }
+const MS_ZH: Record<string, string> = { met: '已完成', due: '进行中', missed: '已逾期' }
+const ROLE_ZH: Record<string, string> = { admin: '市级管理员', county: '县区', operator: '运营企业', auditor: '审计' }
+
+const USAGE = `用法: npm run fleetctl -- [--json] 命令 …   (环境变量 FLEET_URL, FLEET_TOKEN)
+
+  cabinets list [--county C] [--status S] [--operator O] [--online true|false] [--limit N] [--offset N]
+  cabinets show ID
+  cabinets history ID
+  cabinets create --county C [--operator O] [--site 点位名称] [--venue 场所类型] [--id ID]
+  cabinets set-status ID STATUS [--site 点位名称] [--venue 场所类型] [--address 地址] [--reason 原因]
+  cabinets import FILE.csv [--partial]
+  rollout
+  alerts list [--state open|unacked|all] [--county C]
+  alerts ack ALERT_ID
+  users create --username U --role admin|county|operator|auditor [--county C] [--operator O] [--password P]
+
+状态 STATUS: planned site_assigned installed operating suspended retired
+CSV 列: cabinetId,countyCode,operator,siteName,siteAddress,venueType,latitude,longitude,status
+       （或中文表头：专柜编号,区县代码,运营企业,点位名称,地址,场所类型,纬度,经度,状态）`
+
+class UsageError extends Error {}
+class CliError extends Error {}
+
+/** Display width: CJK characters take two columns in a terminal. */
+function width(s: string): number {
+  let w = 0
+  for (const ch of s) w += /[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]/.test(ch) ? 2 : 1
+  return w
+}
+
+export function table(head: readonly string[], rows: ReadonlyArray<readonly (string | number)[]>): string {
+  const cells = [head, ...rows.map((r) => r.map(String))]
+  const widths = head.map((_, i) => Math.max(...cells.map((r) => width(r[i] ?? ''))))
+  const line = (r: readonly string[]) => r.map((c, i) => c + ' '.repeat(widths[i]! - width(c))).join('  ').trimEnd()
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n')
+}
+
+const bj = (iso: unknown) => (typeof iso === 'string' ? new Date(Date.parse(iso) + 8 * 3600_000).toISOString().slice(0, 16).replace('T', ' ') : '—')
+
+type Json = Record<string, unknown>
+
+function client(baseUrl: string, token: string) {
+  return async function call<T = Json>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
+    let res: Response
+    try {
+      res = await fetch(new URL(`/api/v1${path}`, baseUrl), {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body !== undefined && { 'content-type': contentType }) },
+        ...(body !== undefined && { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+      })
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause
+      const code = cause?.code
+      const why = code === 'ECONNREFUSED' ? '连接被拒绝，服务未启动或地址有误' : code === 'ENOTFOUND' ? '找不到该主机' : (code ?? cause?.message ?? '网络错误')
+      throw new CliError(`无法连接专柜管理平台 ${baseUrl}（${why}）`)
+    }
+    const text = await res.text()
+    let data: unknown = null
+    try {
+      data = text ? JSON.parse(text) : null
+    } catch {
+      throw new CliError(`服务器返回了非 JSON 内容（HTTP ${res.status}）`)
+    }
+    if (!res.ok) {
+      const e = (data as { error?: { code?: string; message?: string; details?: Json } } | null)?.error
+      const code = e?.code ?? `HTTP_${res.status}`
+      const zh = code in ERROR_CODES ? ERROR_CODES[code as ErrorCode] : `请求失败（HTTP ${res.status}）`
+      const hint = res.status === 401 ? '\n请检查 FLEET_TOKEN 是否正确。' : res.status === 403 || res.status === 404 ? '\n（超出您的权限范围的对象同样显示为不存在。）' : ''
+      const rejected = (e?.details?.rejected as Array<{ line: number; field: string | null; message: string }> | undefined) ?? []
+      const rows = rejected.length ? `\n${table(['行', '字段', '问题'], rejected.map((r) => [r.line, r.field ?? '', r.message]))}` : ''
+      throw new CliError(`错误：${zh}（${code}，HTTP ${res.status}）\n${e?.message ?? ''}${rows}${hint}`)
+    }
+    return data as T
+  }
+}
+
+export async function run(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, io: Io): Promise<number> {
+  try {
+    const { values: o, positionals: pos } = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+        url: { type: 'string' },
+        token: { type: 'string' },
+        county: { type: 'string' },
+        status: { type: 'string' },
+        operator: { type: 'string' },
+        online: { type: 'string' },
+        limit: { type: 'string' },
+        offset: { type: 'string' },
+        site: { type: 'string' },
+        venue: { type: 'string' },
+        address: { type: 'string' },
+        reason: { type: 'string' },
+        id: { type: 'string' },
+        partial: { type: 'boolean', default: false },
+        state: { type: 'string' },
+        username: { type: 'string' },
+        role: { type: 'string' },
+        password: { type: 'string' },
+      },
+    })
+    if (o.help || pos.length === 0) {
+      io.out(USAGE)
+      return o.help ? 0 : 2
+    }
+    const url = o.url ?? env.FLEET_URL ?? 'http://127.0.0.1:8080'
+    const token = o.token ?? env.FLEET_TOKEN
+    if (!token) throw new UsageError('未设置 FLEET_TOKEN（管理员令牌见 data/admin-token）')
+    const call = client(url, token)
+    const print = (data: unknown, human: () => string) => io.out(o.json ? JSON.stringify(data, null, 2) : human())
+    const need = (v: string | undefined, what: string): string => {
+      if (!v) throw new UsageError(`缺少${what}`)
+      return v
+    }
+    const qs = (q: Record<string, string | undefined>) => {
+      const p = new URLSearchParams()
+      for (const [k, v] of Object.entries(q)) if (v !== undefined) p.set(k, v)
+      const s = p.toString()
+      return s ? `?${s}` : ''
+    }
+    const [group, cmd, ...rest] = pos
+
+    if (group === 'cabinets' && cmd === 'list') {
+      const r = await call<{ cabinets: Json[]; total: number; offset: number }>('GET', `/cabinets${qs({ county: o.county, status: o.status, operator: o.operator, online: o.online, limit: o.limit, offset: o.offset })}`)
+      print(r, () =>
+        r.cabinets.length === 0
+          ? `没有符合条件的专柜（共 ${r.total} 台）`
+          : `${table(
+              ['编号', '区县', '状态', '在线', '点位', '场所', '销售额(元)', '最后在线'],
+              r.cabinets.map((c) => [
+                String(c.cabinetId),
+                String(c.countyCode),
+                STATUS_ZH[String(c.status)] ?? String(c.status),
+                c.online ? '在线' : '离线',
+                String(c.siteName ?? '—'),
+                String(c.venueType ?? '—'),
+                ((c.sales as { amountFen: number }).amountFen / 100).toFixed(2),
+                bj(c.lastSeenAt),
+              ]),
+            )}\n共 ${r.total} 台，显示第 ${r.offset + 1}–${r.offset + r.cabinets.length} 台`,
+      )
+      return 0
+    }
+    if (group === 'cabinets' && cmd === 'show') {
+      const id = need(rest[0], '专柜编号 ID')
+      const c = await call<Json & { sales: Json }>('GET', `/cabinets/${encodeURIComponent(id)}`)
+      print(c, () =>
+        [
+          `专柜 ${c.cabinetId}`,
+          `  区县      ${c.countyCode}`,
+          `  状态      ${STATUS_ZH[String(c.status)] ?? c.status}（自 ${bj(c.statusSince)}）`,
+          `  在线      ${c.online ? '在线' : '离线'}，最后在线 ${bj(c.lastSeenAt)}`,
+          `  点位      ${c.siteName ?? '未定点'}${c.venueType ? `（${c.venueType}）` : ''}${c.siteAddress ? ` ${c.siteAddress}` : ''}`,
+          `  运营企业  ${c.operator ?? '—'}`,
+          `  销售      ${c.sales.count} 笔，${(Number(c.sales.amountFen) / 100).toFixed(2)} 元，其中扶贫产品 ${(Number(c.sales.certifiedAmountFen) / 100).toFixed(2)} 元`,
+          `  账本      ${c.chainStatus === 'ok' ? '正常' : '发现篡改'}`,
+        ].join('\n'),
+      )
+      return 0
+    }
+    if (group === 'cabinets' && cmd === 'history') {
+      const id = need(rest[0], '专柜编号 ID')
+      const r = await call<{ transitions: Json[] }>('GET', `/cabinets/${encodeURIComponent(id)}/transitions`)
+      print(r, () => table(['时间(北京)', '变更', '操作人', '原因'], r.transitions.map((t) => [bj(t.at), `${t.from ? STATUS_ZH[String(t.from)] : '创建'} → ${STATUS_ZH[String(t.to)]}`, String(t.by), String(t.reason ?? '')])))
+      return 0
+    }
+    if (group === 'cabinets' && cmd === 'create') {
+      const body = { countyCode: need(o.county, ' --county 区县代码'), ...(o.operator && { operator: o.operator }), ...(o.site && { siteName: o.site }), ...(o.venue && { venueType: o.venue }), ...(o.id && { cabinetId: o.id }) }
+      const r = await call<{ cabinetId: string; mqtt: { username: string; password: string } }>('POST', '/cabinets', body)
+      print(r, () => `已创建专柜 ${r.cabinetId}\nMQTT 用户名 ${r.mqtt.username}\nMQTT 密码   ${r.mqtt.password}\n（密码只显示这一次，请妥善保存。）`)
+      return 0
+    }
+    if (group === 'cabinets' && cmd === 'set-status') {
+      const id = need(rest[0], '专柜编号 ID')
+      const status = need(rest[1], '目标状态 STATUS')
+      const body = { status, ...(o.site && { siteName: o.site }), ...(o.venue && { venueType: o.venue }), ...(o.address && { siteAddress: o.address }), ...(o.reason && { reason: o.reason }) }
+      const r = await call<{ cabinet: Json }>('PATCH', `/cabinets/${encodeURIComponent(id)}`, body)
+      print(r.cabinet, () => `专柜 ${id} 状态已变更为 ${STATUS_ZH[String(r.cabinet.status)] ?? r.cabinet.status}`)
+      return 0
+    }
+    if (group === 'cabinets' && cmd === 'import') {
+      const file = need(rest[0], 'CSV 文件')
+      let csv: string
+      try {
+        csv = await readFile(file, 'utf8')
+      } catch {
+        throw new UsageError(`无法读取文件 ${file}`)
+      }
+      const r = await call<{ rows: number; imported: number; rejected: Array<{ line: number; field: string | null; message: string }>; cabinets: Array<{ cabinetId: string; mqtt: { password: string } }> }>(
+        'POST',
+        `/cabinets/import${o.partial ? '?partial=true' : ''}`,
+        csv,
+        'text/csv',
+      )
+      print(r, () => {
+        const lines = [`导入完成：共 ${r.rows} 行，导入 ${r.imported} 台，跳过 ${r.rejected.length} 行。`]
+        if (r.rejected.length) lines.push(table(['行', '字段', '问题'], r.rejected.map((x) => [x.line, x.field ?? '', x.message])))
+        lines.push('各专柜的 MQTT 密码只在此次返回中出现；请用 --json 保存。')
+        return lines.join('\n')
+      })
+      return 0
+    }
+    if (group === 'rollout' && cmd === undefined) {
+      const r = await call<{
+        plan: { name: string }
+        asOf: string
+        counties: Array<Json & { next: { state: string; onTrack: boolean; projectedDate: string | null } | null }>
+        totals: Record<string, number>
+        milestones: Array<{ date: string; description: string; state: string; countiesMet: number; counties: number }>
+      }>('GET', '/rollout')
+      print(r, () => {
+        const pctOf = (n: number, q: number) => (q > 0 ? `${((n / q) * 100).toFixed(1)}%` : '—')
+        const rows = r.counties.map((c) => {
+          const q = Number(c.quota)
+          const n = c.next
+          return [
+            String(c.name),
+            String(c.code),
+            q,
+            `${c.sitesAssigned} (${pctOf(Number(c.sitesAssigned), q)})`,
+            `${c.installed} (${pctOf(Number(c.installed), q)})`,
+            Number(c.operating),
+            Number(c.online),
+            n ? `${MS_ZH[n.state]}${n.onTrack ? '，按期' : '，落后'}${n.projectedDate ? `，预计 ${n.projectedDate}` : ''}` : '全部完成',
+          ]
+        })
+        const t = r.totals
+        rows.push(['合计', '', t.quota!, `${t.sitesAssigned} (${pctOf(t.sitesAssigned!, t.quota!)})`, `${t.installed} (${pctOf(t.installed!, t.quota!)})`, t.operating!, t.online!, ''])
+        return [
+          `${r.plan.name}（截至北京时间 ${bj(r.asOf)}）`,
+          table(['县区', '代码', '任务', '已定点', '已安装', '运营', '在线', '下一节点'], rows),
+          '',
+          '节点目标:',
+          ...r.milestones.map((m) => `  ${m.date}  ${MS_ZH[m.state]}  ${m.description}（${m.countiesMet}/${m.counties} 个县区达标）`),
+        ].join('\n')
+      })
+      return 0
+    }
+    if (group === 'alerts' && cmd === 'list') {
+      const r = await call<{ alerts: Json[]; total: number }>('GET', `/alerts${qs({ state: o.state, county: o.county })}`)
+      print(r, () => (r.alerts.length === 0 ? '暂无告警' : table(['编号', '级别', '区县', '内容', '发生时间', '确认'], r.alerts.map((a) => [String(a.alertId), a.severity === 'critical' ? '严重' : '警告', String(a.countyCode ?? ''), String(a.message), bj(a.raisedAt), a.ackedBy ? String(a.ackedBy) : '未确认']))))
+      return 0
+    }
+    if (group === 'alerts' && cmd === 'ack') {
+      const id = need(rest[0], '告警编号')
+      const r = await call<{ alert: Json }>('POST', `/alerts/${encodeURIComponent(id)}/ack`)
+      print(r, () => `告警 ${id} 已确认`)
+      return 0
+    }
+    if (group === 'users' && cmd === 'create') {
+      const body = {
+        username: need(o.username, ' --username'),
+        role: need(o.role, ' --role'),
+        ...(o.county && { countyCode: o.county }),
+        ...(o.operator && { operator: o.operator }),
+        ...(o.password && { password: o.password }),
+      }
+      const r = await call<{ userId: string; token: string; username: string; role: string }>('POST', '/users', body)
+      print(r, () => `已创建用户 ${r.username}（${ROLE_ZH[r.role] ?? r.role}）\nAPI 令牌 ${r.token}\n（令牌只显示这一次，请妥善保存。）`)
+      return 0
+    }
+    throw new UsageError(`未知命令：${pos.join(' ')}`)
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`错误：${err.message}\n\n${USAGE}`)
+      return 2
+    }
+    if (err instanceof CliError) {
+      io.err(err.message)
+      return 1
+    }
+    if (err instanceof TypeError && /option|argument/i.test(err.message)) {
+      io.err(`错误：参数有误：${err.message}\n\n${USAGE}`)
+      return 2
+    }
+    io.err(`错误：${err instanceof Error ? err.message : String(err)}`)
+    return 1
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const code = await run(process.argv.slice(2), process.env, { out: (s) => console.log(s), err: (s) => console.error(s) })
+  process.exitCode = code
+}

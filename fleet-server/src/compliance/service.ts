@@ -1,0 +1,152 @@
+// Compliance (policy 003: certified products ≥ 50% of a cabinet's sales
+// amount): per cabinet over a day, week, month or custom range — amount,
+// certified amount, share, and whether it meets the threshold in force. The
+// threshold is plan data per channel type, never a constant here; `compliant`
+// is decided in integer fen with meetsShare (BigInt), `ratio` is for display.
+import {
+  meetsShare,
+  shareBp,
+  type CabinetCompliance,
+  type ComplianceQuery,
+  type ComplianceReply,
+  type Plan,
+} from '../../../shared/src/index.js'
+import { cabinetScope, type Principal } from '../access/index.js'
+import { rangeInvalid } from './errors.js'
+import { daysBetween, parsePeriod } from './periods.js'
+import type { ComplianceStore } from './store.js'
+
+/** Longest custom range one query may cover (days). */
+export const MAX_RANGE_DAYS = 400
+
+export interface Threshold {
+  readonly bp: number
+  readonly channel: string
+}
+
+export interface ComplianceVerdict {
+  readonly shareBp: number
+  readonly ratio: number
+  readonly compliant: boolean
+}
+
+export interface ComplianceService {
+  query(by: Principal, q: ComplianceQuery): ComplianceReply
+  /** All-time certified amount per cabinet (for the cabinet view). */
+  certifiedTotals(cabinetIds: readonly string[]): Promise<Map<string, number>>
+  threshold(): Threshold
+  judge(certifiedFen: number, amountFen: number): ComplianceVerdict
+  /** New sales arrived: bring the certified figures up to date in the background, soon. */
+  salesArrived(): void
+  close(): void
+}
+
+/** Delay before figures are refreshed in the background after sales arrive, ms. */
+export const REFRESH_DELAY_MS = 5_000 // 5 s: a query in between refreshes what it needs itself
+/** Cabinets refreshed per event-loop turn in the background (~20 ms of work). */
+export const REFRESH_CHUNK = 200
+
+/** The minimum certified share for the plan's channel type (cabinet, pavilion, zone). */
+export function thresholdOf(plan: Plan): Threshold {
+  const bp = plan.policy.minCertifiedShareBp[plan.channel]
+  // parsePlan refuses a plan without a threshold for its own channel.
+  if (bp === undefined) throw new Error(`plan ${plan.id} has no minCertifiedShareBp for channel ${plan.channel}`)
+  return { bp, channel: plan.channel }
+}
+
+export function createComplianceService(deps: { store: ComplianceStore; plan: () => Plan; refreshDelayMs?: number }): ComplianceService {
+  const { store } = deps
+  let timer: NodeJS.Timeout | null = null
+  let closed = false
+  // Queries refresh what is stale before they read; refreshing in the
+  // background, in chunks, keeps that work off the query under steady ingest.
+  const refreshChunk = (): void => {
+    timer = null
+    if (closed) return
+    if (store.refresh(REFRESH_CHUNK) === REFRESH_CHUNK) setImmediate(refreshChunk)
+  }
+  const threshold = () => thresholdOf(deps.plan())
+  const judge = (certifiedFen: number, amountFen: number): ComplianceVerdict => {
+    const bp = shareBp(certifiedFen, amountFen)
+    // No sales at all is not "compliant": there is nothing to judge.
+    return { shareBp: bp, ratio: bp / 10_000, compliant: amountFen > 0 && meetsShare(certifiedFen, amountFen, threshold().bp) }
+  }
+
+  return {
+    query(by, q) {
+      let from: string
+      let to: string
+      if (q.period !== undefined) {
+        const p = parsePeriod(q.period)
+        if (!p) throw rangeInvalid(`period ${q.period} is not a real day, ISO week or month`, { period: q.period })
+        ;({ from, to } = p)
+      } else {
+        from = q.from!
+        to = q.to!
+      }
+      if (to < from) throw rangeInvalid(`to (${to}) is before from (${from})`, { from, to })
+      if (daysBetween(from, to) + 1 > MAX_RANGE_DAYS) throw rangeInvalid(`a range covers at most ${MAX_RANGE_DAYS} days; ${from}..${to} is longer`, { from, to })
+      const t = threshold()
+      const scope = cabinetScope(by)
+      // A filter outside the caller's scope selects nothing rather than widening it.
+      const outside = scope.countyCode !== undefined && q.county !== undefined && q.county !== scope.countyCode
+      const rows = outside
+        ? []
+        : store.figuresByCabinet(from, to, {
+            ...((scope.countyCode ?? q.county) !== undefined && { countyCode: scope.countyCode ?? q.county }),
+            ...(scope.operator !== undefined && { operator: scope.operator }),
+            ...(q.cabinetId !== undefined && { cabinetId: q.cabinetId }),
+          })
+      let amountFen = 0
+      let certifiedAmountFen = 0
+      let compliant = 0
+      const cabinets: CabinetCompliance[] = rows.map((r) => {
+        const v = judge(r.certifiedFen, r.amountFen)
+        amountFen += r.amountFen
+        certifiedAmountFen += r.certifiedFen
+        if (v.compliant) compliant++
+        return { cabinetId: r.cabinetId, countyCode: r.countyCode, amountFen: r.amountFen, certifiedAmountFen: r.certifiedFen, ratio: v.ratio, shareBp: v.shareBp, compliant: v.compliant }
+      })
+      return {
+        from,
+        to,
+        threshold: t.bp / 10_000,
+        thresholdBp: t.bp,
+        channel: t.channel,
+        cabinets,
+        summary: { cabinets: cabinets.length, compliant, amountFen, certifiedAmountFen },
+      }
+    },
+    certifiedTotals: async (ids) => store.certifiedTotals(ids),
+    threshold,
+    judge,
+    salesArrived() {
+      if (timer || closed) return
+      timer = setTimeout(refreshChunk, deps.refreshDelayMs ?? REFRESH_DELAY_MS)
+      timer.unref()
+    },
+    close() {
+      closed = true
+      if (timer) clearTimeout(timer)
+    },
+  }
+}
+
+/**
+ * The sales reader the cabinets domain uses, with each cabinet's all-time
+ * certified amount added as `certifiedAmountFen`.
+ */
+export function withCertifiedTotals<R extends { totals(ids: readonly string[]): Promise<Map<string, T>> }, T extends object>(reader: R, compliance: ComplianceService): R {
+  return {
+    ...reader,
+    async totals(ids: readonly string[]) {
+      const [totals, certified] = await Promise.all([reader.totals(ids), compliance.certifiedTotals(ids)])
+      const out = new Map<string, T>()
+      for (const [id, t] of totals) {
+        const v = { ...t, certifiedAmountFen: certified.get(id) ?? 0 }
+        out.set(id, v)
+      }
+      return out
+    },
+  }
+}

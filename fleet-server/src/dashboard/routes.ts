@@ -1,0 +1,75 @@
+// The officials' and operators' dashboard: static zh-CN pages served by the
+// fleet server itself (ECharts included — the machines have no internet).
+// The page logs in with POST /api/v1/session and then uses the same /api/v1
+// endpoints, so every scope rule of the API applies to it unchanged.
+import { createHash } from 'node:crypto'
+import { existsSync, readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
+import { gzipSync } from 'node:zlib'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+
+interface Asset {
+  readonly type: string
+  readonly body: Buffer
+  readonly etag: string
+  readonly cacheControl: string
+  gzipped?: Buffer
+}
+
+// Next to this module when run from source (tsx); a build (tsc → dist/) does
+// not copy the static files, so it reads them from the source tree.
+const STATIC_DIR = [join(import.meta.dirname, 'static'), join(import.meta.dirname, '..', '..', '..', '..', 'fleet-server', 'src', 'dashboard', 'static')].find((d) =>
+  existsSync(join(d, 'index.html')),
+)
+
+function asset(path: string, type: string, cacheControl: string): Asset {
+  const body = readFileSync(path)
+  return { type, body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 16)}"`, cacheControl }
+}
+
+const SECURITY_HEADERS = {
+  // Inline styles only: ECharts positions its tooltips with style attributes.
+  'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+}
+
+export const dashboardRoutes = (): FastifyPluginAsync =>
+  async function dashboard(app) {
+    if (!STATIC_DIR) {
+      // The API must not go down because the page's files are missing.
+      app.log.error({ dir: import.meta.dirname }, 'dashboard files not found; serving the API only')
+      return
+    }
+    const echartsPath = createRequire(import.meta.url).resolve('echarts/dist/echarts.min.js')
+    // Our files revalidate on every load (cheap 304s); ECharts only changes with the package.
+    const assets: Record<string, Asset> = {
+      'index.html': asset(join(STATIC_DIR, 'index.html'), 'text/html; charset=utf-8', 'no-cache'),
+      'app.js': asset(join(STATIC_DIR, 'app.js'), 'text/javascript; charset=utf-8', 'no-cache'),
+      'app.css': asset(join(STATIC_DIR, 'app.css'), 'text/css; charset=utf-8', 'no-cache'),
+      'echarts.min.js': asset(echartsPath, 'text/javascript; charset=utf-8', 'public, max-age=604800'),
+    }
+
+    const send = (req: FastifyRequest, reply: FastifyReply, a: Asset) => {
+      reply.headers({ ...SECURITY_HEADERS, 'content-type': a.type, 'cache-control': a.cacheControl, etag: a.etag, vary: 'accept-encoding' })
+      if (req.headers['if-none-match'] === a.etag) return reply.code(304).send()
+      if (/\bgzip\b/.test(req.headers['accept-encoding'] ?? '') && a.body.length > 1024) {
+        // Compressed on first use, not at startup: most fleets in tests never serve the page.
+        a.gzipped ??= gzipSync(a.body)
+        return reply.header('content-encoding', 'gzip').send(a.gzipped)
+      }
+      return reply.send(a.body)
+    }
+
+    const hide = { schema: { hide: true } }
+    app.get('/', hide, async (_req, reply) => reply.redirect('/dashboard/'))
+    app.get('/dashboard', hide, async (_req, reply) => reply.redirect('/dashboard/'))
+    app.get('/dashboard/', hide, async (req, reply) => send(req, reply, assets['index.html']!))
+    app.get<{ Params: { file: string } }>('/dashboard/:file', hide, async (req, reply) => {
+      const a = Object.hasOwn(assets, req.params.file) ? assets[req.params.file] : undefined
+      if (!a) return reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no dashboard file ${req.params.file}` } })
+      return send(req, reply, a)
+    })
+  }

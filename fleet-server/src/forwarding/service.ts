@@ -1,0 +1,288 @@
+// The forwarding gate (policy 003: data to 社会扶贫网 only for cabinets whose
+// certified share meets the threshold). Each pass judges every ended
+// cabinet-period (the plan's forwardingPeriod, a month by default):
+//   CHAIN_BROKEN     the cabinet's chain is flagged tampered;
+//   INCOMPLETE_SYNC  its sync watermark (sync-marks.ts) has not passed the period's end;
+//   NOT_COMPLIANT    certified share below the threshold (integer fen, meetsShare);
+// otherwise a report batch is queued. Held periods are judged again on every
+// pass — after late sales or a catalog change — and queued as soon as they pass.
+// A period already queued whose figures have changed since (a back-dated
+// revocation, late sales) gets exactly one correction batch per change: the
+// revision is bumped in the same transaction that queues it, and the batch key
+// is derived from cabinet, period and revision, so a crash and a replayed pass
+// cannot queue a second one. Held outcomes are values, never thrown.
+import type { Logger } from 'pino'
+import type {
+  FailedBatch,
+  ForwardingReply,
+  ForwardingRunReply,
+  HeldPeriod,
+  HoldReason,
+  Plan,
+  PlatformBatch,
+  PlatformRecord,
+} from '../../../shared/src/index.js'
+import { periodEnd, periodOf, type ComplianceService, type ComplianceStore, type DayFigures, type Period } from '../compliance/index.js'
+import type { Sender } from './sender.js'
+import type { ForwardingScope, ForwardingStore, OutboxRow, PeriodRow, SentFigures } from './store.js'
+import type { SyncMarks } from './sync-marks.js'
+
+export interface ForwardingService {
+  /** One evaluation-and-send pass, now. */
+  run(): Promise<ForwardingRunReply>
+  /** The queue as the scope sees it (city-wide when empty). */
+  status(scope?: ForwardingScope): ForwardingReply
+  /** A heartbeat (for the watermark and the reported catalog version). */
+  heartbeat(cabinetId: string, payload: Buffer): void
+  /** Sales arrived from a cabinet: if it has held periods, judge them again soon. */
+  salesArrived(cabinetId: string): void
+  /** Something the figures depend on changed (catalog): judge again soon. */
+  changed(): void
+  close(): Promise<void>
+}
+
+export interface ForwardingServiceDeps {
+  readonly store: ForwardingStore
+  readonly figures: ComplianceStore
+  readonly compliance: ComplianceService
+  readonly marks: SyncMarks
+  readonly sender: Sender
+  readonly plan: () => Plan
+  readonly now: () => Date
+  readonly log: Logger
+  readonly platformConfigured: boolean
+  /** Scheduled passes, ms; 0 = none (tests). */
+  readonly intervalMs: number
+  /** Delay before a pass triggered by late sales or a catalog change, ms; 0 = no such passes. */
+  readonly debounceMs: number
+  readonly onCatalogVersion?: (cabinetId: string, version: number | null) => void
+  /** Runs first in every pass (the catalog's daily refresh: certificates start and expire by date). */
+  readonly beforePass?: () => void
+}
+
+/** How long POST /forwarding/run waits for the sends it started, ms. */
+export const RUN_WAIT_MS = 10_000
+
+interface Acc {
+  cabinetId: string
+  countyCode: string
+  period: Period
+  salesCount: number
+  amountFen: number
+  certifiedFen: number
+}
+
+const key = (cabinetId: string, periodId: string) => `${cabinetId}\u0000${periodId}`
+const sameFigures = (a: SentFigures | null, b: SentFigures) =>
+  a !== null && a.salesCount === b.salesCount && a.amountFen === b.amountFen && a.certifiedFen === b.certifiedFen
+
+export function createForwardingService(deps: ForwardingServiceDeps): ForwardingService {
+  const { store, figures, compliance, marks, sender, log } = deps
+  let lastRunAt: string | null = null
+  let running: Promise<ForwardingRunReply> | null = null
+  let debounce: NodeJS.Timeout | null = null
+  let closed = false
+  let heldCabinets = new Set(store.held().map((p) => p.cabinetId))
+
+  const batchKey = (cabinetId: string, periodId: string, revision: number) => `${deps.plan().region.code}-${cabinetId}-${periodId}-r${revision}`
+
+  function record(a: Acc, revision: number, corrects: string | null): PlatformRecord {
+    const v = compliance.judge(a.certifiedFen, a.amountFen)
+    return {
+      cabinetId: a.cabinetId,
+      countyCode: a.countyCode,
+      period: { kind: a.period.kind, id: a.period.id, from: a.period.from, to: a.period.to },
+      salesCount: a.salesCount,
+      amountFen: a.amountFen,
+      certifiedAmountFen: a.certifiedFen,
+      shareBp: v.shareBp,
+      lines: figures.certifiedLines(a.cabinetId, a.period.from, a.period.to),
+      ...(corrects !== null && { corrects }),
+      revision,
+      compliant: v.compliant,
+      minShareBp: compliance.threshold().bp,
+    }
+  }
+
+  function body(kind: PlatformBatch['kind'], key: string, rec: PlatformRecord, createdAt: string): string {
+    const p = deps.plan()
+    const batch: PlatformBatch = {
+      v: 1,
+      idempotencyKey: key,
+      kind,
+      createdAt,
+      source: { system: 'fupin-fleet', regionCode: p.region.code, regionName: p.region.name },
+      records: [rec],
+    }
+    return JSON.stringify(batch)
+  }
+
+  /** Judges every ended cabinet-period and queues what passes; one transaction. */
+  function evaluate(): Omit<ForwardingRunReply, 'delivered'> {
+    deps.beforePass?.()
+    const now = deps.now()
+    const at = now.toISOString()
+    const kind = deps.plan().policy.forwardingPeriod
+    const sync = marks.compute()
+    // Monthly periods come straight from the month roll-up; days and weeks fold the day rows.
+    const rows: DayFigures[] = kind === 'month' ? figures.allMonths() : figures.allDays()
+    const accs = new Map<string, Acc>()
+    for (const d of rows) {
+      const period = periodOf(kind, kind === 'month' ? `${d.day}-01` : d.day)
+      const k = key(d.cabinetId, period.id)
+      let a = accs.get(k)
+      if (!a) {
+        a = { cabinetId: d.cabinetId, countyCode: d.countyCode, period, salesCount: 0, amountFen: 0, certifiedFen: 0 }
+        accs.set(k, a)
+      }
+      a.salesCount += d.salesCount
+      a.amountFen += d.amountFen
+      a.certifiedFen += d.certifiedFen
+    }
+    const existing = store.periods()
+    const threshold = compliance.threshold()
+    let judged = 0
+    let queued = 0
+    let corrections = 0
+    let held = 0
+    const nextHeld = new Set<string>()
+
+    store.transaction(() => {
+      for (const [k, a] of accs) {
+        const end = periodEnd(a.period)
+        if (end.getTime() > now.getTime()) continue // the period has not ended
+        judged++
+        const ex = existing.get(k)
+        const fig: SentFigures = { salesCount: a.salesCount, amountFen: a.amountFen, certifiedFen: a.certifiedFen }
+        if (ex?.state === 'failed') continue
+        if (ex?.state === 'queued') {
+          if (sameFigures(ex.sentFigures, fig)) continue
+          // Figures changed after the report was queued: correct openly, once per change.
+          const revision = ex.revision + 1
+          const bk = batchKey(a.cabinetId, a.period.id, revision)
+          store.enqueue({ batchKey: bk, kind: 'correction', cabinetId: a.cabinetId, periodId: a.period.id, revision, body: body('correction', bk, record(a, revision, ex.batchKey), at) }, at)
+          store.savePeriod({ ...ex, revision, sentFigures: fig }, at)
+          corrections++
+          log.warn({ cabinetId: a.cabinetId, period: a.period.id, revision, was: ex.sentFigures, now: fig }, 'forwarded figures changed; correction queued')
+          continue
+        }
+        const s = sync.get(a.cabinetId)
+        let reason: HoldReason | null = null
+        let detail: Record<string, unknown> = {}
+        const v = compliance.judge(a.certifiedFen, a.amountFen)
+        if (s?.chain?.chainStatus === 'tampered') {
+          reason = 'CHAIN_BROKEN'
+          detail = { chainStatus: 'tampered' }
+        } else if (!s?.mark || Date.parse(s.mark.syncedThrough) < end.getTime()) {
+          reason = 'INCOMPLETE_SYNC'
+          detail = { periodEnd: end.toISOString(), syncedThrough: s?.mark?.syncedThrough ?? null, pending: s?.pending ?? null }
+        } else if (!v.compliant) {
+          reason = 'NOT_COMPLIANT'
+          detail = { shareBp: v.shareBp, ratio: v.ratio, thresholdBp: threshold.bp, amountFen: a.amountFen, certifiedAmountFen: a.certifiedFen }
+        }
+        const base = { cabinetId: a.cabinetId, periodId: a.period.id, periodKind: a.period.kind, from: a.period.from, to: a.period.to }
+        if (reason !== null) {
+          held++
+          nextHeld.add(a.cabinetId)
+          if (ex?.reason !== reason || JSON.stringify(ex.reasonDetail) !== JSON.stringify(detail)) {
+            if (ex?.reason !== reason) log.warn({ cabinetId: a.cabinetId, period: a.period.id, reason, ...detail }, 'forwarding held')
+            store.savePeriod({ ...base, state: 'held', reason, reasonDetail: detail, revision: 0, batchKey: null, sentFigures: null }, at)
+          }
+          continue
+        }
+        const bk = batchKey(a.cabinetId, a.period.id, 0)
+        store.enqueue({ batchKey: bk, kind: 'report', cabinetId: a.cabinetId, periodId: a.period.id, revision: 0, body: body('report', bk, record(a, 0, null), at) }, at)
+        store.savePeriod({ ...base, state: 'queued', reason: null, reasonDetail: null, revision: 0, batchKey: bk, sentFigures: fig }, at)
+        queued++
+      }
+    })
+    heldCabinets = nextHeld
+    lastRunAt = at
+    if (queued + corrections > 0 || held > 0) log.info({ judged, queued, corrections, held }, 'forwarding pass')
+    return { ranAt: at, judged, queued, corrections, held }
+  }
+
+  async function run(): Promise<ForwardingRunReply> {
+    const delivered0 = sender.delivered()
+    const r = evaluate()
+    sender.kick()
+    // Answer once every due batch has had its attempt — or after RUN_WAIT_MS
+    // with a long queue; delivery goes on in the background either way.
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([sender.settled(), new Promise<void>((resolve) => (timer = setTimeout(resolve, RUN_WAIT_MS)))])
+    clearTimeout(timer)
+    return { ...r, delivered: sender.delivered() - delivered0 }
+  }
+
+  /** Passes never overlap; a request during one runs once more after it. */
+  function runSerial(): Promise<ForwardingRunReply> {
+    if (running) return running.then(() => runSerial(), () => runSerial())
+    running = run().finally(() => {
+      running = null
+    })
+    return running
+  }
+
+  function soon(): void {
+    if (closed || deps.debounceMs <= 0 || debounce) return
+    debounce = setTimeout(() => {
+      debounce = null
+      void runSerial().catch((err: unknown) => log.error({ err }, 'forwarding pass failed'))
+    }, deps.debounceMs)
+    debounce.unref()
+  }
+
+  const interval =
+    deps.intervalMs > 0
+      ? setInterval(() => void runSerial().catch((err: unknown) => log.error({ err }, 'forwarding pass failed')), deps.intervalMs)
+      : null
+  interval?.unref()
+  // Batches left pending by the last run (crash or shutdown) go out now.
+  sender.kick()
+
+  return {
+    run: runSerial,
+    status(scope) {
+      const c = store.counts(scope)
+      const n = (k: string) => c.get(k) ?? 0
+      const failedRows = store.failedBatches(scope)
+      const toFailed = (b: OutboxRow): FailedBatch => ({ cabinetId: b.cabinetId, period: b.periodId, batchKey: b.batchKey, kind: b.kind, status: b.lastStatus, message: b.lastError ?? '' })
+      const held: HeldPeriod[] = store.held(scope).map((p: PeriodRow) => ({
+        cabinetId: p.cabinetId,
+        period: p.periodId,
+        reason: p.reason!,
+        from: p.from,
+        to: p.to,
+        details: p.reasonDetail ?? {},
+      }))
+      const failed = failedRows.filter((b) => b.kind === 'report').map(toFailed)
+      const sent = n('report:delivered')
+      const pending = n('report:pending')
+      return {
+        sent,
+        pending,
+        held,
+        failed,
+        corrections: { sent: n('correction:delivered'), pending: n('correction:pending'), failed: failedRows.filter((b) => b.kind === 'correction').map(toFailed) },
+        periods: sent + pending + held.length + failed.length,
+        platformConfigured: deps.platformConfigured,
+        lastRunAt,
+      }
+    },
+    heartbeat(cabinetId, payload) {
+      const hb = marks.heartbeat(cabinetId, payload)
+      if (hb) deps.onCatalogVersion?.(cabinetId, hb.catalogVersion)
+    },
+    salesArrived(cabinetId) {
+      if (heldCabinets.has(cabinetId)) soon()
+    },
+    changed: soon,
+    async close() {
+      closed = true
+      if (interval) clearInterval(interval)
+      if (debounce) clearTimeout(debounce)
+      await running?.catch(() => undefined)
+      await sender.close()
+    },
+  }
+}

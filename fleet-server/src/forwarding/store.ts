@@ -1,0 +1,189 @@
+// SQL for forwarding: sync watermarks, the judged cabinet-periods and the
+// durable outbox of platform batches. A period's new state and the batch it
+// queues are written in one transaction, so a crash never leaves one without
+// the other; idempotency keys are primary keys, so a replayed pass cannot
+// queue a batch twice.
+import type { HoldReason } from '../../../shared/src/index.js'
+import type { Db } from '../db/index.js'
+
+export interface SentFigures {
+  readonly salesCount: number
+  readonly amountFen: number
+  readonly certifiedFen: number
+}
+
+export interface PeriodRow {
+  readonly cabinetId: string
+  readonly periodId: string
+  readonly periodKind: string
+  readonly from: string
+  readonly to: string
+  readonly state: 'held' | 'queued' | 'failed'
+  readonly reason: HoldReason | null
+  readonly reasonDetail: Record<string, unknown> | null
+  readonly revision: number
+  readonly batchKey: string | null
+  readonly sentFigures: SentFigures | null
+}
+
+export interface OutboxRow {
+  readonly batchKey: string
+  readonly kind: 'report' | 'correction'
+  readonly cabinetId: string
+  readonly periodId: string
+  readonly revision: number
+  readonly body: string
+  readonly state: 'pending' | 'delivered' | 'failed'
+  readonly attempts: number
+  readonly lastStatus: number | null
+  readonly lastError: string | null
+}
+
+export interface SyncMark {
+  readonly cabinetId: string
+  readonly syncedThrough: string
+  readonly source: string
+}
+
+export interface ChainInfo {
+  readonly cabinetId: string
+  readonly lastSeq: number
+  readonly chainStatus: 'ok' | 'tampered'
+  /** recordedAt and server receipt time of the last committed sale. */
+  readonly headRecordedAt: string | null
+  readonly headReceivedAt: string | null
+}
+
+/** What a caller may see: nothing set = city-wide. */
+export interface ForwardingScope {
+  readonly countyCode?: string
+  readonly operator?: string
+}
+
+export type ForwardingStore = ReturnType<typeof createSqliteForwardingStore>
+
+interface DbPeriod {
+  cabinet_id: string
+  period_id: string
+  period_kind: string
+  day_from: string
+  day_to: string
+  state: PeriodRow['state']
+  reason: HoldReason | null
+  reason_detail: string | null
+  revision: number
+  batch_key: string | null
+  sent_figures: string | null
+}
+
+const toPeriod = (r: DbPeriod): PeriodRow => ({
+  cabinetId: r.cabinet_id,
+  periodId: r.period_id,
+  periodKind: r.period_kind,
+  from: r.day_from,
+  to: r.day_to,
+  state: r.state,
+  reason: r.reason,
+  reasonDetail: r.reason_detail === null ? null : (JSON.parse(r.reason_detail) as Record<string, unknown>),
+  revision: r.revision,
+  batchKey: r.batch_key,
+  sentFigures: r.sent_figures === null ? null : (JSON.parse(r.sent_figures) as SentFigures),
+})
+
+const outboxCols = `batch_key AS batchKey, kind, cabinet_id AS cabinetId, period_id AS periodId, revision, body, state, attempts,
+  last_status AS lastStatus, last_error AS lastError`
+
+export function createSqliteForwardingStore(db: Db) {
+  const marks = db.prepare<[], { cabinet_id: string; synced_through: string; source: string }>('SELECT cabinet_id, synced_through, source FROM forwarding_sync_marks')
+  const upsertMark = db.prepare<[string, string, string, string]>(
+    `INSERT INTO forwarding_sync_marks (cabinet_id, synced_through, source, updated_at) VALUES (?, ?, ?, ?)
+     ON CONFLICT (cabinet_id) DO UPDATE SET synced_through = excluded.synced_through, source = excluded.source, updated_at = excluded.updated_at`,
+  )
+  const chains = db.prepare<[], { cabinet_id: string; last_seq: number; chain_status: 'ok' | 'tampered'; recorded_at: string | null; received_at: string | null }>(
+    `SELECT cs.cabinet_id, cs.last_seq, cs.chain_status, s.recorded_at, s.received_at
+     FROM cabinet_sales cs LEFT JOIN sales s ON s.cabinet_id = cs.cabinet_id AND s.seq = cs.last_seq`,
+  )
+  const periods = db.prepare<[], DbPeriod>('SELECT * FROM forwarding_periods')
+  const upsertPeriod = db.prepare(
+    `INSERT INTO forwarding_periods (cabinet_id, period_id, period_kind, day_from, day_to, state, reason, reason_detail, revision, batch_key, sent_figures, updated_at)
+     VALUES (@cabinetId, @periodId, @periodKind, @from, @to, @state, @reason, @reasonDetail, @revision, @batchKey, @sentFigures, @updatedAt)
+     ON CONFLICT (cabinet_id, period_id) DO UPDATE SET state = excluded.state, reason = excluded.reason, reason_detail = excluded.reason_detail,
+       revision = excluded.revision, batch_key = excluded.batch_key, sent_figures = excluded.sent_figures, updated_at = excluded.updated_at`,
+  )
+  const setPeriodState = db.prepare<[string, string, string, string]>('UPDATE forwarding_periods SET state = ?, updated_at = ? WHERE cabinet_id = ? AND period_id = ?')
+  const insertOutbox = db.prepare(
+    `INSERT INTO forwarding_outbox (batch_key, kind, cabinet_id, period_id, revision, body, state, created_at)
+     VALUES (@batchKey, @kind, @cabinetId, @periodId, @revision, @body, 'pending', @createdAt) ON CONFLICT DO NOTHING`,
+  )
+  const pendingBatches = db.prepare<[], OutboxRow>(`SELECT ${outboxCols} FROM forwarding_outbox WHERE state = 'pending' ORDER BY created_at, batch_key`)
+  const delivered = db.prepare<[number, string, string]>(
+    `UPDATE forwarding_outbox SET state = 'delivered', last_status = ?, last_error = NULL, attempts = attempts + 1, delivered_at = ? WHERE batch_key = ? AND state = 'pending'`,
+  )
+  const failed = db.prepare<[number, string, string]>(
+    `UPDATE forwarding_outbox SET state = 'failed', last_status = ?, last_error = ?, attempts = attempts + 1 WHERE batch_key = ? AND state = 'pending'`,
+  )
+  const retry = db.prepare<[number | null, string, string]>(
+    `UPDATE forwarding_outbox SET last_status = ?, last_error = ?, attempts = attempts + 1 WHERE batch_key = ?`,
+  )
+  // NULL scope parameters mean "no filter": city-wide callers.
+  const inScope = `cabinet_id IN (SELECT cabinet_id FROM cabinets WHERE (@countyCode IS NULL OR county_code = @countyCode)
+    AND (@operator IS NULL OR operator = @operator))`
+  type Scope = { countyCode: string | null; operator: string | null }
+  const counts = db.prepare<[Scope], { kind: string; state: string; n: number }>(
+    `SELECT kind, state, count(*) AS n FROM forwarding_outbox WHERE (@countyCode IS NULL AND @operator IS NULL) OR ${inScope} GROUP BY kind, state`,
+  )
+  const failedBatches = db.prepare<[Scope], OutboxRow>(
+    `SELECT ${outboxCols} FROM forwarding_outbox WHERE state = 'failed' AND ((@countyCode IS NULL AND @operator IS NULL) OR ${inScope}) ORDER BY created_at, batch_key`,
+  )
+  const held = db.prepare<[Scope], DbPeriod>(
+    `SELECT * FROM forwarding_periods WHERE state = 'held' AND ((@countyCode IS NULL AND @operator IS NULL) OR ${inScope}) ORDER BY cabinet_id, period_id`,
+  )
+  const scope = (s: ForwardingScope = {}): Scope => ({ countyCode: s.countyCode ?? null, operator: s.operator ?? null })
+  const outboxOf = db.prepare<[string], OutboxRow>(`SELECT ${outboxCols} FROM forwarding_outbox WHERE batch_key = ?`)
+
+  return {
+    transaction: <T>(fn: () => T): T => db.transaction(fn)(),
+    syncMarks(): Map<string, SyncMark> {
+      const m = new Map<string, SyncMark>()
+      for (const r of marks.iterate()) m.set(r.cabinet_id, { cabinetId: r.cabinet_id, syncedThrough: r.synced_through, source: r.source })
+      return m
+    },
+    saveSyncMark: (m: SyncMark, at: string): void => void upsertMark.run(m.cabinetId, m.syncedThrough, m.source, at),
+    chains(): ChainInfo[] {
+      return chains.all().map((r) => ({ cabinetId: r.cabinet_id, lastSeq: r.last_seq, chainStatus: r.chain_status, headRecordedAt: r.recorded_at, headReceivedAt: r.received_at }))
+    },
+    periods(): Map<string, PeriodRow> {
+      const m = new Map<string, PeriodRow>()
+      for (const r of periods.iterate()) m.set(`${r.cabinet_id}\u0000${r.period_id}`, toPeriod(r))
+      return m
+    },
+    savePeriod(p: PeriodRow, updatedAt: string): void {
+      upsertPeriod.run({
+        ...p,
+        reasonDetail: p.reasonDetail === null ? null : JSON.stringify(p.reasonDetail),
+        sentFigures: p.sentFigures === null ? null : JSON.stringify(p.sentFigures),
+        updatedAt,
+      })
+    },
+    /** False when a batch with that key (or that cabinet, period and revision) is already queued. */
+    enqueue: (b: Pick<OutboxRow, 'batchKey' | 'kind' | 'cabinetId' | 'periodId' | 'revision' | 'body'>, createdAt: string): boolean =>
+      insertOutbox.run({ ...b, createdAt }).changes === 1,
+    pendingBatches: (): OutboxRow[] => pendingBatches.all(),
+    outbox: (batchKey: string): OutboxRow | null => outboxOf.get(batchKey) ?? null,
+    markDelivered: (batchKey: string, status: number, at: string): void => void delivered.run(status, at, batchKey),
+    markFailed(b: OutboxRow, status: number, message: string, at: string): void {
+      db.transaction(() => {
+        failed.run(status, message, b.batchKey)
+        if (b.kind === 'report') setPeriodState.run('failed', at, b.cabinetId, b.periodId)
+      })()
+    },
+    markRetry: (batchKey: string, status: number | null, message: string): void => void retry.run(status, message, batchKey),
+    counts(s?: ForwardingScope): Map<string, number> {
+      const m = new Map<string, number>()
+      for (const r of counts.all(scope(s))) m.set(`${r.kind}:${r.state}`, r.n)
+      return m
+    },
+    failedBatches: (s?: ForwardingScope): OutboxRow[] => failedBatches.all(scope(s)),
+    held: (s?: ForwardingScope): PeriodRow[] => held.all(scope(s)).map(toPeriod),
+  }
+}

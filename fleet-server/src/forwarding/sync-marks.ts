@@ -1,0 +1,76 @@
+// How far a cabinet's sales are known to be complete on the server: the sync
+// watermark. A period may be forwarded only once the watermark has passed the
+// period's end — a cabinet still holding offline sales of the period is not
+// complete yet.
+//
+// The rule. Seqs are gapless and assigned when the agent records a sale, and
+// the server commits a gapless prefix 1..committedSeq. So "every sale the
+// cabinet recorded before instant T is committed" holds when either
+//   (chain)     the last committed sale was recorded at T or later — every sale
+//               recorded before it has a lower seq, hence is committed; or
+//   (heartbeat) a heartbeat sent at T reported lastSeq ≤ committedSeq — every
+//               sale recorded before T has seq ≤ that lastSeq.
+// T is capped by the server's receipt time, so a cabinet clock running ahead
+// cannot push the mark into the future. The mark only moves forward and is
+// stored, so it survives a restart (heartbeats are in memory until a pass).
+// Sales recorded after the mark but dated before it (a replay of past trade)
+// are late sales: they re-open held periods and correct forwarded ones.
+import { decodeMessage, HeartbeatMsg, type HeartbeatMsg as Heartbeat } from '../../../shared/src/index.js'
+import type { ChainInfo, ForwardingStore, SyncMark } from './store.js'
+
+interface HeartbeatProof {
+  /** min(sentAt, server receipt), ms. */
+  readonly atMs: number
+  readonly lastSeq: number
+  readonly pending: number
+}
+
+export interface SyncMarks {
+  /** Records a heartbeat; returns it decoded (null when invalid). */
+  heartbeat(cabinetId: string, payload: Buffer): Heartbeat | null
+  /** Advances and stores every cabinet's watermark; returns them with the chain state. */
+  compute(): Map<string, { mark: SyncMark | null; chain: ChainInfo | null; pending: number | null }>
+}
+
+const min = (a: number, b: number) => (a < b ? a : b)
+
+export function createSyncMarks(store: ForwardingStore, now: () => Date): SyncMarks {
+  const proofs = new Map<string, HeartbeatProof>()
+  return {
+    heartbeat(cabinetId, payload) {
+      const d = decodeMessage(HeartbeatMsg, payload)
+      if (!d.ok || d.data.cabinetId !== cabinetId) return null
+      const sentMs = Date.parse(d.data.sentAt)
+      proofs.set(cabinetId, { atMs: min(sentMs, now().getTime()), lastSeq: d.data.lastSeq, pending: d.data.pending })
+      return d.data
+    },
+    compute() {
+      const at = now().toISOString()
+      const stored = store.syncMarks()
+      const chains = new Map(store.chains().map((c) => [c.cabinetId, c]))
+      const out = new Map<string, { mark: SyncMark | null; chain: ChainInfo | null; pending: number | null }>()
+      const ids = new Set([...stored.keys(), ...chains.keys(), ...proofs.keys()])
+      store.transaction(() => {
+        for (const id of ids) {
+          const chain = chains.get(id) ?? null
+          const proof = proofs.get(id)
+          let best = stored.get(id) ?? null
+          let bestMs = best ? Date.parse(best.syncedThrough) : Number.NEGATIVE_INFINITY
+          const consider = (ms: number, source: string) => {
+            if (Number.isFinite(ms) && ms > bestMs) {
+              bestMs = ms
+              best = { cabinetId: id, syncedThrough: new Date(ms).toISOString(), source }
+            }
+          }
+          if (chain?.headRecordedAt && chain.headReceivedAt) {
+            consider(min(Date.parse(chain.headRecordedAt), Date.parse(chain.headReceivedAt)), 'chain')
+          }
+          if (proof && proof.lastSeq <= (chain?.lastSeq ?? 0)) consider(proof.atMs, 'heartbeat')
+          if (best && best !== stored.get(id)) store.saveSyncMark(best, at)
+          out.set(id, { mark: best, chain, pending: proof?.pending ?? null })
+        }
+      })
+      return out
+    },
+  }
+}

@@ -1,0 +1,210 @@
+// Rollout progress against the plan: per county quota, sites assigned,
+// installed, operating, online now; milestone states (met / due / missed) on
+// the injected clock; and a projection of each county's next milestone at its
+// pace over the last paceWindowDays. The plan is data: any region, any size.
+import {
+  shanghaiDate,
+  type CabinetStatus,
+  type CountyMilestone,
+  type CountyProgress,
+  type Milestone,
+  type MilestoneState,
+  type Plan,
+  type RolloutCounts,
+  type RolloutReply,
+} from '../../../shared/src/index.js'
+import { cabinetScope, type Principal } from '../access/index.js'
+import type { Liveness } from '../cabinets/index.js'
+import type { RolloutStore, ScopeFilter, StatusCount, StepCount } from './store.js'
+
+export interface RolloutService {
+  /** Progress within the principal's scope (a county user: its county only). */
+  progress(by: Principal): RolloutReply
+}
+
+export interface RolloutServiceDeps {
+  readonly store: RolloutStore
+  readonly plan: () => Plan
+  readonly liveness: Pick<Liveness, 'onlineIds'>
+  readonly now: () => Date
+  /** Days of history the pace is measured over. */
+  readonly paceWindowDays?: number
+}
+
+const DAY_MS = 86_400_000
+export const DEFAULT_PACE_WINDOW_DAYS = 14 // two weeks: long enough to smooth a weekend, short enough to show a stall
+
+type Metric = 'sitesAssigned' | 'installed' | 'operating'
+
+/** Cabinets a county needs at each stage for a milestone (ceil of the basis points of its quota). */
+export function requirement(m: Milestone, quota: number): Partial<Record<Metric, number>> {
+  const r = m.requires
+  const need: Partial<Record<Metric, number>> = {}
+  const bp = (x: number | undefined) => (x === undefined ? 0 : Math.ceil((x * quota) / 10_000))
+  if (r.sitesAssignedBp !== undefined) need.sitesAssigned = bp(r.sitesAssignedBp)
+  if (r.installedBp !== undefined) need.installed = bp(r.installedBp)
+  if (r.operatingBp !== undefined || r.operatingMin !== undefined) {
+    // A county with no quota has nothing to operate.
+    need.operating = Math.max(bp(r.operatingBp), quota > 0 ? (r.operatingMin ?? 0) : 0)
+  }
+  return need
+}
+
+/** met when reached; otherwise due through the end of the date (Asia/Shanghai), missed after. */
+export function milestoneState(isMet: boolean, date: string, today: string): MilestoneState {
+  if (isMet) return 'met'
+  return today <= date ? 'due' : 'missed'
+}
+
+const CACHE_SCOPES = 256 // one entry per county, operator and the city: far fewer in practice
+
+export function createRolloutService({ store, plan, liveness, now, paceWindowDays = DEFAULT_PACE_WINDOW_DAYS }: RolloutServiceDeps): RolloutService {
+  // The database part of the answer, per scope, valid while no cabinet changed
+  // status (store.version) on the same day.
+  // Online counts are live and never cached.
+  const cache = new Map<string, { version: number; since: string; counts: StatusCount[]; steps: StepCount[] }>()
+  const figures = (scope: ScopeFilter, since: string) => {
+    const key = `${scope.countyCode ?? ''}|${scope.operator ?? ''}`
+    const version = store.version()
+    const hit = cache.get(key)
+    if (hit && hit.version === version && hit.since === since) return hit
+    if (cache.size >= CACHE_SCOPES) cache.clear()
+    const fresh = { version, since, counts: store.counts(scope), steps: store.steps(since, scope) }
+    cache.set(key, fresh)
+    return fresh
+  }
+  return {
+    progress(by) {
+      const p = plan()
+      const at = now()
+      const today = shanghaiDate(at)
+      const s = cabinetScope(by)
+      const scope: ScopeFilter = { countyCode: s.countyCode ?? null, operator: s.operator ?? null }
+
+      const rows = new Map<string, { counts: Record<CabinetStatus, number>; online: number; net: Record<Metric, number> }>()
+      const rowOf = (code: string) => {
+        let r = rows.get(code)
+        if (!r) {
+          r = {
+            counts: { planned: 0, site_assigned: 0, installed: 0, operating: 0, suspended: 0, retired: 0 },
+            online: 0,
+            net: { sitesAssigned: 0, installed: 0, operating: 0 },
+          }
+          rows.set(code, r)
+        }
+        return r
+      }
+      // The pace window: the last paceWindowDays Asia/Shanghai days, today included.
+      const sinceDay = addDays(today, 1 - paceWindowDays)
+      const { counts, steps } = figures(scope, sinceDay)
+      for (const c of counts) rowOf(c.countyCode).counts[c.status] += c.n
+      for (const id of liveness.onlineIds()) {
+        const o = store.ownerOf(id)
+        if (!o) continue
+        if ((scope.countyCode && o.countyCode !== scope.countyCode) || (scope.operator && o.operator !== scope.operator)) continue
+        rowOf(o.countyCode).online++
+      }
+      // Net change of each stage's count over the window: steps into a stage
+      // (or past it) minus steps back out (suspension, retirement).
+      for (const st of steps) {
+        const net = rowOf(st.countyCode).net
+        net.sitesAssigned += st.sitesAssigned
+        net.installed += st.installed
+        net.operating += st.operating
+      }
+
+      const visible = p.counties.filter((c) => (scope.countyCode ? c.code === scope.countyCode : scope.operator ? rows.has(c.code) : true))
+      const counties: CountyProgress[] = visible.map((c) => {
+        const r = rowOf(c.code)
+        const k = r.counts
+        const have: Record<Metric, number> = {
+          sitesAssigned: k.site_assigned + k.installed + k.operating + k.suspended,
+          installed: k.installed + k.operating + k.suspended,
+          operating: k.operating,
+        }
+        const milestones = p.milestones.map((m) => countyMilestone(m, c.quota, have, r.net, paceWindowDays, today))
+        return {
+          code: c.code,
+          name: c.name,
+          quota: c.quota,
+          sitesAssigned: have.sitesAssigned,
+          installed: have.installed,
+          operating: have.operating,
+          online: r.online,
+          planned: k.planned,
+          suspended: k.suspended,
+          retired: k.retired,
+          next: milestones.find((m) => m.state !== 'met') ?? null,
+          milestones,
+        }
+      })
+
+      const totals: RolloutCounts = { quota: 0, sitesAssigned: 0, installed: 0, operating: 0, online: 0 }
+      for (const c of counties) {
+        totals.quota += c.quota
+        totals.sitesAssigned += c.sitesAssigned
+        totals.installed += c.installed
+        totals.operating += c.operating
+        totals.online += c.online
+      }
+      const milestones = p.milestones.map((m, i) => {
+        const countiesMet = counties.filter((c) => c.milestones[i]!.state === 'met').length
+        return {
+          id: m.id,
+          date: m.date,
+          description: m.description,
+          state: milestoneState(counties.length > 0 && countiesMet === counties.length, m.date, today),
+          requires: { ...m.requires },
+          countiesMet,
+          counties: counties.length,
+        }
+      })
+      return {
+        plan: { id: p.id, name: p.name, region: p.region, totalQuota: p.totalQuota },
+        asOf: at.toISOString(),
+        today,
+        paceWindowDays,
+        counties,
+        totals,
+        milestones,
+      }
+    },
+  }
+}
+
+function countyMilestone(
+  m: Milestone,
+  quota: number,
+  have: Record<Metric, number>,
+  net: Record<Metric, number>,
+  windowDays: number,
+  today: string,
+): CountyMilestone {
+  const need = requirement(m, quota)
+  let remaining = 0
+  let days = 0
+  let pacePerDay = Infinity
+  for (const metric of Object.keys(need) as Metric[]) {
+    const shortfall = Math.max(0, need[metric]! - have[metric])
+    if (shortfall === 0) continue
+    const pace = Math.max(0, net[metric]) / windowDays
+    remaining = Math.max(remaining, shortfall)
+    pacePerDay = Math.min(pacePerDay, pace)
+    days = Math.max(days, pace > 0 ? Math.ceil(shortfall / pace) : Infinity)
+  }
+  const isMet = remaining === 0
+  const projectedDate = isMet || !Number.isFinite(days) ? null : addDays(today, days)
+  return {
+    milestoneId: m.id,
+    date: m.date,
+    state: milestoneState(isMet, m.date, today),
+    remaining,
+    pacePerDay: Number.isFinite(pacePerDay) ? Math.round(pacePerDay * 100) / 100 : 0,
+    projectedDate,
+    onTrack: isMet || (projectedDate !== null && projectedDate <= m.date),
+  }
+}
+
+function addDays(date: string, days: number): string {
+  return new Date(Date.parse(`${date}T00:00:00.000Z`) + days * DAY_MS).toISOString().slice(0, 10)
+}

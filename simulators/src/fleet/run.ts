@@ -1,0 +1,294 @@
+// Runs a simulated fleet: provisions (or reuses) cabinets, forks worker
+// processes holding the real edge agents, injects crashes (SIGKILL of a worker,
+// restarted on the same ledgers), waits for the fleet to drain after trade
+// ends, and judges the result against what the server reports over HTTP.
+import { fork, type ChildProcess } from 'node:child_process'
+import { join } from 'node:path'
+import type { CabinetReport, FromWorker, Progress, SimCabinet, ToWorker, WorkerSpec } from './ipc.js'
+import { DAY, outagesOf, rng } from './model.js'
+import { httpClient, provisionFleet, recordTradedUntil, registerCatalog, type Http } from './provision.js'
+import { judge, type Verdict } from './verdict.js'
+
+export interface FleetOptions {
+  httpUrl: string
+  mqttUrl: string
+  token: string
+  cabinets: number
+  days: number
+  speed: number
+  seed: string
+  certifiedMean: number
+  /** Chance per cabinet per virtual day that an outage (1 h – 2 days) starts. */
+  outageRate: number
+  /** Expected crashes (SIGKILL) per worker process per virtual day. */
+  crashRate: number
+  /** Share of cabinets whose controller clock is off by minutes to days. */
+  clockSkewRate: number
+  /** City-wide outages as [start hour, length in hours] from the start of trade. */
+  cityOutages: Array<[number, number]>
+  /** UTC ms where trade starts (virtual); null = where the previous run on this data dir stopped, else 2020-10-12 (Shanghai). */
+  startMs: number | null
+  workers: number
+  dataDir: string
+  drainTimeoutMs: number
+  /** Compare every sale id with the server's (slow at large scale). */
+  verifyIds: boolean
+  steady: { perCabinetPerHour: number; seconds: number } | null
+  logLevel: string
+  /** Progress sink; called about twice a second. */
+  onProgress?: (p: FleetProgress) => void
+  onStage?: (stage: string, detail?: Record<string, unknown>) => void
+}
+
+export interface FleetProgress extends Omit<Progress, 'isDrained' | 'isTradeDone'> {
+  day: number
+  days: number
+  crashes: number
+  cabinets: number
+  drainedWorkers: number
+}
+
+export interface FleetSummary extends Verdict {
+  event: 'summary'
+  seed: string
+  start: string
+  days: number
+  speed: number
+  workers: number
+  provisioning: { created: number; reused: number; ms: number; catalog: { isRegistered: boolean; products: number; certificates: number } }
+  faults: { outages: number; cityOutages: number; crashes: number; skewedCabinets: number }
+  /** After trade ended (or the city-wide outage lifted at the end), how long until every agent was connected / acknowledged. */
+  drain: { isDrained: boolean; connectedMs: number | null; drainedMs: number | null }
+  latencyMs: { samples: number; p50: number; p99: number; max: number } | null
+  workerRssMiB: number[]
+  durationS: number
+}
+
+const WORKER = join(import.meta.dirname, 'worker.ts')
+export const DEFAULT_START_MS = Date.parse('2020-10-12T00:00:00+08:00')
+
+interface WorkerSlot {
+  index: number
+  spec: WorkerSpec
+  child: ChildProcess | null
+  progress: Progress | null
+  reconnectAt: number | null
+  connectedAt: number | null
+  drainedAt: number | null
+  report: { cabinets: CabinetReport[]; rssMiB: number } | null
+  latency: number[]
+  isStopping: boolean
+  isReady: boolean
+}
+
+function yearsBetween(fromMs: number, toMs: number): number[] {
+  const from = new Date(fromMs + 8 * 3_600_000).getUTCFullYear()
+  const to = new Date(toMs + 8 * 3_600_000).getUTCFullYear()
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i)
+}
+
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return 0
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!
+}
+
+export async function runFleet(o: FleetOptions): Promise<FleetSummary> {
+  const t0 = Date.now()
+  const stage = o.onStage ?? (() => {})
+  const http: Http = httpClient(o.httpUrl, o.token)
+  stage('provisioning', { cabinets: o.cabinets })
+  const prov = await provisionFleet(http, o.dataDir, o.cabinets, o.seed, (done) => stage('provisioned', { done }))
+  const provMs = Date.now() - t0
+  // A rerun on the same ledgers continues trade where the last one stopped (the same days again would be the same sales, recorded once).
+  const startMs = o.startMs ?? prov.tradedUntilMs ?? DEFAULT_START_MS
+  const years = o.steady ? [new Date().getUTCFullYear()] : yearsBetween(startMs, startMs + o.days * DAY)
+  const catalog = await registerCatalog(http, years)
+  stage('catalog', catalog)
+  const endMs = startMs + o.days * DAY
+  const cityOutages = o.cityOutages.map(([h, len]) => [startMs + h * 3_600_000, startMs + (h + len) * 3_600_000] as [number, number])
+
+  // Round-robin keeps every worker's mix of counties and venues alike.
+  const groups: SimCabinet[][] = Array.from({ length: o.workers }, () => [])
+  prov.cabinets.forEach((c, i) => groups[i % o.workers]!.push(c))
+  const slots: WorkerSlot[] = groups.map((cabinets, index) => ({
+    index,
+    spec: {
+      workerIndex: index, cabinets, mqttUrl: o.mqttUrl, dataDir: o.dataDir, seed: o.seed, startMs: startMs, days: o.days, speed: o.speed,
+      certifiedMean: o.certifiedMean, outageRate: o.outageRate, clockSkewRate: o.clockSkewRate, cityOutages, steady: o.steady, baseSeqs: null, logLevel: o.logLevel,
+    },
+    child: null, progress: null, reconnectAt: null, connectedAt: null, drainedAt: null, report: null, latency: [], isStopping: false, isReady: false,
+  }))
+
+  let startWallMs: number | null = null
+  let isReleased = false
+  // Once trade is over and every ledger holds all its sales, every outage lifts at once, fleet-wide.
+  const maybeRelease = (): void => {
+    if (isReleased || !slots.every((s) => s.isReady && s.progress?.isTradeDone)) return
+    isReleased = true
+    stage('reconnecting', { cabinets: o.cabinets })
+    for (const s of slots) s.child?.send({ type: 'release' } satisfies ToWorker)
+  }
+  let crashes = 0
+  let readyCount = 0
+  let resolveReady!: () => void
+  const allReady = new Promise<void>((r) => (resolveReady = r))
+  const exits: Array<Promise<void>> = []
+
+  const spawnWorker = (slot: WorkerSlot): void => {
+    const child = fork(WORKER, [], { execArgv: ['--import', import.meta.resolve('tsx')], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    slot.child = child
+    slot.isReady = false
+    slot.progress = null
+    exits.push(new Promise<void>((resolve) => child.once('exit', () => resolve())))
+    child.on('message', (m: FromWorker) => {
+      switch (m.type) {
+        case 'ready':
+          slot.spec = { ...slot.spec, baseSeqs: m.baseSeqs }
+          slot.isReady = true
+          if (++readyCount === slots.length) resolveReady()
+          break
+        case 'progress':
+          slot.progress = m
+          maybeRelease()
+          break
+        case 'reconnect':
+          slot.reconnectAt ??= m.atWallMs
+          break
+        case 'connectedAll':
+          slot.connectedAt ??= m.atWallMs
+          break
+        case 'drained':
+          slot.drainedAt ??= m.atWallMs
+          break
+        case 'latency':
+          slot.latency = m.samplesMs
+          break
+        case 'report':
+          slot.report = { cabinets: m.cabinets, rssMiB: m.rssMiB }
+          break
+      }
+    })
+    child.once('exit', (code, signal) => {
+      if (slot.child !== child || slot.isStopping) return
+      // A crash we caused, or an unexpected death: start again on the same ledgers.
+      stage('worker-restart', { worker: slot.index, code, signal })
+      spawnWorker(slot)
+    })
+    const msg: ToWorker = { type: 'spec', spec: slot.spec, startWallMs, isReleased }
+    child.send(msg)
+  }
+
+  stage('starting-agents', { workers: slots.length })
+  for (const s of slots) spawnWorker(s)
+  await allReady
+  startWallMs = Date.now()
+  for (const s of slots) s.child!.send({ type: 'go', startWallMs } satisfies ToWorker)
+  stage('trading', { startWallMs })
+
+  // Crashes: a Poisson process per worker over the trading period, in virtual time.
+  const timers: NodeJS.Timeout[] = []
+  if (o.crashRate > 0 && !o.steady) {
+    for (const slot of slots) {
+      const r = rng(`${o.seed}|crash|${slot.index}`)
+      let v = startMs
+      for (;;) {
+        v += (-Math.log(Math.max(r(), 1e-12)) / o.crashRate) * DAY
+        if (v >= endMs) break
+        const wallDelay = (v - startMs) / o.speed
+        timers.push(setTimeout(() => {
+          if (slot.isStopping || !slot.isReady || slot.child === null) return
+          crashes++
+          stage('crash', { worker: slot.index })
+          slot.child.kill('SIGKILL')
+        }, wallDelay))
+      }
+    }
+  }
+
+  const progressTimer = setInterval(() => {
+    if (!o.onProgress) return
+    const sum = { sold: 0, acked: 0, online: 0, connected: 0, vnowMs: startMs }
+    for (const s of slots) {
+      if (!s.progress) continue
+      sum.sold += s.progress.sold
+      sum.acked += s.progress.acked
+      sum.online += s.progress.online
+      sum.connected += s.progress.connected
+      sum.vnowMs = Math.max(sum.vnowMs, s.progress.vnowMs)
+    }
+    o.onProgress({ ...sum, day: Math.min(o.days, (sum.vnowMs - startMs) / DAY), days: o.days, crashes, cabinets: o.cabinets, drainedWorkers: slots.filter((s) => s.drainedAt !== null).length })
+  }, 500)
+
+  // Trade runs until every ledger holds its sales (fsync-bound at scale, so it may lag the virtual clock;
+  // bounded at ten minutes past the trading time), then until drained, bounded by the drain timeout.
+  const tradeWallMs = o.steady ? o.steady.seconds * 1000 : (endMs - startMs) / o.speed
+  const tradeDeadline = startWallMs + tradeWallMs + 600_000
+  let releasedAtWall: number | null = null
+  await new Promise<void>((resolve) => {
+    const check = setInterval(() => {
+      if (isReleased) releasedAtWall ??= Date.now()
+      const isDone = slots.every((s) => s.drainedAt !== null)
+      const isLate = releasedAtWall === null ? Date.now() > tradeDeadline : Date.now() > releasedAtWall + o.drainTimeoutMs
+      if (isDone || isLate) {
+        clearInterval(check)
+        resolve()
+      }
+    }, 100)
+  })
+  for (const t of timers) clearTimeout(t)
+  clearInterval(progressTimer)
+  const isDrained = slots.every((s) => s.drainedAt !== null)
+  stage(isDrained ? 'drained' : 'drain-timeout')
+
+  // Final reports, then the workers close their agents and exit.
+  for (const s of slots) {
+    s.isStopping = true
+    s.child?.send({ type: 'stop' } satisfies ToWorker)
+  }
+  const reportsIn = new Promise<void>((resolve, reject) => {
+    const limit = setTimeout(() => reject(new Error('workers did not report within 60 s')), 60_000)
+    const poll = setInterval(() => {
+      if (slots.every((s) => s.report !== null)) {
+        clearInterval(poll)
+        clearTimeout(limit)
+        resolve()
+      }
+    }, 50)
+  })
+  await reportsIn
+  const killAfter = setTimeout(() => slots.forEach((s) => s.child?.kill('SIGKILL')), 15_000)
+  await Promise.all(exits)
+  clearTimeout(killAfter)
+
+  recordTradedUntil(o.dataDir, endMs)
+  const reports = slots.flatMap((s) => s.report!.cabinets)
+  stage('verifying', { cabinets: reports.length })
+  const verdict = await judge(http, reports, { seed: o.seed, startMs: startMs, days: o.days, verifyIds: o.verifyIds && !o.steady, certifiedMean: o.certifiedMean, clockSkewRate: o.clockSkewRate, cabinets: prov.cabinets })
+
+  const reconnectAt = Math.min(...slots.map((s) => s.reconnectAt ?? Infinity))
+  const connectedAt = Math.max(...slots.map((s) => s.connectedAt ?? Infinity))
+  const drainedAt = Math.max(...slots.map((s) => s.drainedAt ?? Infinity))
+  const lat = slots.flatMap((s) => s.latency).sort((a, b) => a - b)
+  const outages = prov.cabinets.reduce((n, c) => n + outagesOf(o.seed, c.cabinetId, startMs, o.days, o.outageRate).length, 0)
+  const isOk = verdict.isOk && isDrained
+  return {
+    event: 'summary',
+    ...verdict,
+    isOk,
+    seed: o.seed,
+    start: new Date(startMs).toISOString(),
+    days: o.days,
+    speed: o.speed,
+    workers: o.workers,
+    provisioning: { created: prov.created, reused: prov.reused, ms: provMs, catalog },
+    faults: { outages, cityOutages: o.cityOutages.length, crashes, skewedCabinets: reports.filter((r) => r.clockSkewMs !== 0).length },
+    drain: {
+      isDrained,
+      connectedMs: Number.isFinite(connectedAt - reconnectAt) ? connectedAt - reconnectAt : null,
+      drainedMs: Number.isFinite(drainedAt - reconnectAt) ? drainedAt - reconnectAt : null,
+    },
+    latencyMs: lat.length > 0 ? { samples: lat.length, p50: +percentile(lat, 50).toFixed(1), p99: +percentile(lat, 99).toFixed(1), max: +lat.at(-1)!.toFixed(1) } : null,
+    workerRssMiB: slots.map((s) => Math.round(s.report!.rssMiB)),
+    durationS: Math.round((Date.now() - t0) / 100) / 10,
+  }
+}

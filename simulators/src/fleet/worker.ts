@@ -1,0 +1,312 @@
+// One worker process of a simulated fleet: hundreds or thousands of real edge
+// agents (real SQLite ledgers, real mqtt.js clients, no local HTTP API) driven
+// by a virtual clock. An outage is the agent restarted against an unreachable
+// broker (it keeps selling into its ledger); its end is a restart against the
+// real one. A crash is this whole process SIGKILLed by the main process and
+// started again on the same ledgers: the sales already recorded are found in
+// the ledgers and the schedule resumes after them.
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { pino, type Logger } from 'pino'
+import { createAgent, makeConfig, type Agent } from '../../../edge-agent/src/index.js'
+import type { CabinetReport, FromWorker, SimCabinet, ToWorker, WorkerSpec } from './ipc.js'
+import { basket, cabinetProfile, certifiedLineProbability, DAY, outagesOf, rng, salesOfDay, shanghaiDayOf, type CabinetProfile, type PlannedSale, type Rand } from './model.js'
+
+/** Port 1 on loopback refuses at once: the cabinet's uplink is down. */
+const UNREACHABLE_URL = 'mqtt://127.0.0.1:1'
+const TICK_MS = 20
+/** Sales one tick may record (each is a durable commit): bounds the event-loop pause. */
+const SALES_PER_TICK = 300
+const PROGRESS_MS = 500
+
+interface Cab {
+  readonly sim: SimCabinet
+  readonly profile: CabinetProfile
+  readonly outages: Array<[number, number]>
+  agent: Agent | null
+  isOnline: boolean
+  switching: Promise<void> | null
+  baseSeq: number
+  /** Day-model schedule cursor. */
+  day: number
+  list: PlannedSale[]
+  idx: number
+  skip: number
+  isScheduleDone: boolean
+  /** Steady mode: next sale (performance.now() ms) and its randomness. */
+  nextAtPerf: number
+  rand: Rand
+  /** Steady mode: seq → performance.now() at the 201. */
+  pendingLatency: Map<number, number>
+}
+
+const send = (m: FromWorker): void => {
+  process.send?.(m)
+}
+
+let spec!: WorkerSpec
+let log!: Logger
+let startWallMs: number | null = null
+let cabs: Cab[] = []
+let endMs = 0
+let firstDay = 0
+let lastDay = 0
+let tickTimer: NodeJS.Timeout | null = null
+let progressTimer: NodeJS.Timeout | null = null
+let rotate = 0
+let isReleased = false
+let steadyEndPerf = 0
+let hasSentConnected = false
+let hasSentDrained = false
+const latencies: number[] = []
+
+const vnow = (): number => (startWallMs === null ? spec.startMs : spec.startMs + (Date.now() - startWallMs) * spec.speed)
+
+function inOutage(c: Cab, v: number): boolean {
+  for (const [a, b] of spec.cityOutages) if (v >= a && v < b) return true
+  for (const [a, b] of c.outages) if (v >= a && v < b) return true
+  return false
+}
+
+function isEnded(): boolean {
+  if (startWallMs === null) return false
+  if (spec.steady) return performance.now() >= steadyEndPerf
+  return vnow() >= endMs
+}
+
+async function openAgent(c: Cab, isOnline: boolean): Promise<Agent> {
+  const skew = c.profile.clockSkewMs
+  const agent = await createAgent(
+    makeConfig({
+      cabinetId: c.sim.cabinetId,
+      dataDir: join(spec.dataDir, 'ledgers', c.sim.cabinetId),
+      serverUrl: isOnline ? spec.mqttUrl : UNREACHABLE_URL,
+      password: c.sim.password,
+      apiPort: null,
+      logLevel: 'silent',
+      // Offline agents retry an unreachable port; keep that cheap for thousands of them.
+      backoffMaxMs: isOnline ? 30_000 : 60_000,
+    }),
+    { logger: log, now: spec.steady ? Date.now : () => vnow() + skew },
+  )
+  if (spec.steady) {
+    agent.on('acked', (seq) => {
+      const t = performance.now()
+      for (const [s, at] of c.pendingLatency) {
+        if (s > seq) break
+        latencies.push(t - at)
+        c.pendingLatency.delete(s)
+      }
+    })
+  }
+  return agent
+}
+
+function switchTo(c: Cab, isOnline: boolean): void {
+  const old = c.agent
+  c.agent = null
+  c.switching = (async () => {
+    try {
+      await old?.close()
+      c.agent = await openAgent(c, isOnline)
+      c.isOnline = isOnline
+    } catch (err) {
+      log.error({ err, cabinetId: c.sim.cabinetId }, 'agent restart failed; retrying next tick')
+    } finally {
+      c.switching = null
+    }
+  })()
+}
+
+function nextPlanned(c: Cab): PlannedSale | null {
+  for (;;) {
+    if (c.idx < c.list.length) {
+      if (c.skip > 0) {
+        c.skip--
+        c.idx++
+        continue
+      }
+      return c.list[c.idx]!
+    }
+    if (c.day >= lastDay) {
+      c.isScheduleDone = true
+      return null
+    }
+    c.day++
+    c.list = salesOfDay(spec.seed, c.sim.cabinetId, c.profile, c.day).filter((s) => s.atMs >= spec.startMs && s.atMs < endMs)
+    c.idx = 0
+  }
+}
+
+function sellDue(c: Cab, v: number, budget: number): number {
+  const agent = c.agent!
+  let n = 0
+  if (spec.steady) {
+    const now = performance.now()
+    while (n < budget && c.nextAtPerf <= now && now < steadyEndPerf) {
+      const r = agent.sell(basket(c.rand, certifiedLineProbability(c.profile.certifiedShare)))
+      c.pendingLatency.set(r.seq, performance.now())
+      c.nextAtPerf += expo(c.rand, 3_600_000 / spec.steady.perCabinetPerHour)
+      n++
+    }
+    return n
+  }
+  while (n < budget) {
+    const next = nextPlanned(c)
+    if (next === null || next.atMs > v) break
+    try {
+      agent.sell(next.body)
+    } catch (err) {
+      log.error({ err, cabinetId: c.sim.cabinetId }, 'sale not recorded; retrying next tick')
+      break
+    }
+    c.idx++
+    n++
+  }
+  return n
+}
+
+const expo = (r: Rand, meanMs: number): number => -Math.log(Math.max(r(), 1e-12)) * meanMs
+
+function tick(): void {
+  const v = vnow()
+  let budget = SALES_PER_TICK
+  const n = cabs.length
+  rotate = (rotate + 1) % Math.max(1, n)
+  for (let k = 0; k < n; k++) {
+    const c = cabs[(rotate + k) % n]!
+    if (c.switching) continue
+    const wantOnline = isReleased || spec.steady !== null || !inOutage(c, v)
+    if (c.agent === null || wantOnline !== c.isOnline) {
+      switchTo(c, wantOnline)
+      continue
+    }
+    if (budget > 0) budget -= sellDue(c, v, budget)
+  }
+  if (isReleased) checkDrained()
+}
+
+function checkDrained(): void {
+  let connected = 0
+  let drained = 0
+  for (const c of cabs) {
+    if (c.agent === null || c.switching) continue
+    const s = c.agent.status()
+    if (s.connected) connected++
+    const isDone = spec.steady !== null || c.isScheduleDone || nextPlanned(c) === null
+    if (isDone && s.lastAckedSeq === s.lastSeq) drained++
+  }
+  if (!hasSentConnected && connected === cabs.length) {
+    hasSentConnected = true
+    send({ type: 'connectedAll', atWallMs: Date.now() })
+  }
+  if (!hasSentDrained && drained === cabs.length) {
+    hasSentDrained = true
+    send({ type: 'drained', atWallMs: Date.now() })
+  }
+}
+
+function progress(): void {
+  let sold = 0
+  let acked = 0
+  let online = 0
+  let connected = 0
+  let isTradeDone = isEnded()
+  for (const c of cabs) {
+    if (!c.isScheduleDone && spec.steady === null) isTradeDone = false
+    if (c.agent === null) continue
+    const s = c.agent.status()
+    sold += s.lastSeq - c.baseSeq
+    acked += s.lastAckedSeq - c.baseSeq
+    if (c.isOnline) online++
+    if (s.connected) connected++
+  }
+  send({ type: 'progress', sold, acked, online, connected, vnowMs: vnow(), isDrained: hasSentDrained, isTradeDone })
+}
+
+async function start(s: WorkerSpec, wallStart: number | null, released: boolean): Promise<void> {
+  spec = s
+  isReleased = released
+  log = pino({ level: s.logLevel }, pino.destination(2)).child({ worker: s.workerIndex })
+  endMs = s.startMs + s.days * DAY
+  firstDay = shanghaiDayOf(s.startMs)
+  lastDay = shanghaiDayOf(endMs - 1)
+  startWallMs = wallStart
+  const baseSeqs: Record<string, number> = {}
+  cabs = s.cabinets.map((sim) => {
+    const profile = cabinetProfile(sim.cabinetId, sim.venueType, { seed: s.seed, certifiedMean: s.certifiedMean, clockSkewRate: s.clockSkewRate })
+    const outages = outagesOf(s.seed, sim.cabinetId, s.startMs, s.days, s.outageRate)
+    return {
+      sim, profile, outages, agent: null, isOnline: false, switching: null, baseSeq: 0,
+      day: firstDay - 1, list: [], idx: 0, skip: 0, isScheduleDone: false,
+      nextAtPerf: 0, rand: rng(`${s.seed}|steady|${sim.cabinetId}`), pendingLatency: new Map(),
+    }
+  })
+  const v = vnow()
+  for (const c of cabs) {
+    const isOnline = s.steady !== null || !inOutage(c, v)
+    c.agent = await openAgent(c, isOnline)
+    c.isOnline = isOnline
+    const lastSeq = c.agent.status().lastSeq
+    c.baseSeq = s.baseSeqs?.[c.sim.cabinetId] ?? lastSeq
+    // After a crash: the sales already in the ledger are skipped in the schedule.
+    c.skip = lastSeq - c.baseSeq
+    baseSeqs[c.sim.cabinetId] = c.baseSeq
+  }
+  if (s.steady) {
+    // Latency is measured on a connected fleet, not on one still logging in.
+    const until = Date.now() + 60_000
+    while (Date.now() < until && cabs.some((c) => !c.agent?.status().connected)) await new Promise((r) => setTimeout(r, 100))
+  }
+  send({ type: 'ready', baseSeqs })
+  if (startWallMs !== null) go(startWallMs)
+}
+
+function go(wallStart: number): void {
+  startWallMs = wallStart
+  if (spec.steady) {
+    const now = performance.now()
+    steadyEndPerf = now + spec.steady.seconds * 1000
+    for (const c of cabs) c.nextAtPerf = now + expo(c.rand, 3_600_000 / spec.steady.perCabinetPerHour)
+  }
+  tickTimer ??= setInterval(tick, TICK_MS)
+  progressTimer ??= setInterval(progress, PROGRESS_MS)
+}
+
+async function stop(): Promise<void> {
+  if (tickTimer) clearInterval(tickTimer)
+  if (progressTimer) clearInterval(progressTimer)
+  progress()
+  await Promise.all(cabs.map((c) => c.switching))
+  const reports: CabinetReport[] = cabs.map((c) => {
+    const s = c.agent?.status()
+    return {
+      cabinetId: c.sim.cabinetId,
+      baseSeq: c.baseSeq,
+      lastSeq: s?.lastSeq ?? c.baseSeq,
+      lastAckedSeq: s?.lastAckedSeq ?? c.baseSeq,
+      isHalted: s?.isSyncHalted ?? false,
+      certifiedShare: c.profile.certifiedShare,
+      clockSkewMs: c.profile.clockSkewMs,
+    }
+  })
+  if (spec.steady) send({ type: 'latency', samplesMs: latencies })
+  send({ type: 'report', cabinets: reports, rssMiB: process.memoryUsage().rss / 2 ** 20 })
+  await Promise.all(cabs.map((c) => c.agent?.close()))
+  process.disconnect?.()
+}
+
+process.on('message', (m: ToWorker) => {
+  if (m.type === 'spec') {
+    start(m.spec, m.startWallMs, m.isReleased).catch((err: unknown) => {
+      log?.fatal({ err }, 'worker failed to start')
+      process.exit(1)
+    })
+  } else if (m.type === 'go') go(m.startWallMs)
+  else if (m.type === 'release') {
+    if (!isReleased) {
+      isReleased = true
+      send({ type: 'reconnect', atWallMs: Date.now() })
+    }
+  } else if (m.type === 'stop') void stop()
+})

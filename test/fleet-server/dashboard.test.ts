@@ -1,0 +1,82 @@
+// The dashboard's HTTP side: static files served by the fleet server (no
+// CDN), password login with scrypt, and the session cookie's rules.
+import { gunzipSync } from 'node:zlib'
+import { describe, expect, it } from 'vitest'
+import { api, startFleet } from '../helpers/fleet.js'
+import { clockAt, userToken } from '../helpers/rollout.js'
+
+describe('dashboard', () => {
+  it('serves the zh-CN page, its script and ECharts itself, with caching and security headers', async () => {
+    const fleet = await startFleet()
+    const root = await fleet.http.inject({ method: 'GET', url: '/' })
+    expect(root.statusCode).toBe(302)
+    expect(root.headers.location).toBe('/dashboard/')
+
+    const page = await fleet.http.inject({ method: 'GET', url: '/dashboard/' })
+    expect(page.statusCode).toBe(200)
+    expect(page.headers['content-type']).toBe('text/html; charset=utf-8')
+    expect(page.body).toContain('<html lang="zh-CN">')
+    expect(page.body).toContain('name="viewport"')
+    expect(page.body).not.toMatch(/https?:\/\//) // nothing from the internet
+    expect(page.headers['content-security-policy']).toContain("default-src 'self'")
+    expect(page.headers['x-frame-options']).toBe('DENY')
+
+    const echarts = await fleet.http.inject({ method: 'GET', url: '/dashboard/echarts.min.js', headers: { 'accept-encoding': 'gzip' } })
+    expect(echarts.statusCode).toBe(200)
+    expect(echarts.headers['content-encoding']).toBe('gzip')
+    expect(echarts.rawPayload.length).toBeLessThan(500_000)
+    expect(gunzipSync(echarts.rawPayload).toString('utf8')).toContain('echarts')
+    expect(echarts.headers['cache-control']).toContain('max-age=')
+    const again = await fleet.http.inject({ method: 'GET', url: '/dashboard/app.js', headers: { 'if-none-match': (await fleet.http.inject({ method: 'GET', url: '/dashboard/app.js' })).headers.etag as string } })
+    expect(again.statusCode).toBe(304)
+    expect((await fleet.http.inject({ method: 'GET', url: '/dashboard/../../package.json' })).statusCode).toBe(404)
+    expect((await fleet.http.inject({ method: 'GET', url: '/dashboard/secret.txt' })).statusCode).toBe(404)
+  })
+
+  it('logs in with a scrypt password and a HttpOnly, SameSite=Strict cookie the API accepts; logout and expiry end it', async () => {
+    const clock = clockAt('2020-10-10T00:00:00.000Z')
+    const fleet = await startFleet({}, { now: clock.now })
+    await userToken(fleet, { username: 'dingyuan', role: 'county', countyCode: '341125', password: 'dingyuan-2020!' })
+    await userToken(fleet, { username: 'nopass', role: 'auditor' })
+    const login = (username: string, password: string) => fleet.http.inject({ method: 'POST', url: '/api/v1/session', payload: { username, password } })
+
+    for (const [u, p] of [['dingyuan', 'wrong-password'], ['nobody', 'dingyuan-2020!'], ['nopass', 'anything-at-all']]) {
+      const bad = await login(u!, p!)
+      expect(bad.statusCode).toBe(401)
+      expect(JSON.parse(bad.body).error).toEqual({ code: 'LOGIN_FAILED', message: 'username or password is wrong' })
+      expect(bad.headers['set-cookie']).toBeUndefined()
+    }
+
+    const ok = await login('dingyuan', 'dingyuan-2020!')
+    expect(ok.statusCode).toBe(200)
+    expect(JSON.parse(ok.body)).toMatchObject({ username: 'dingyuan', role: 'county', countyCode: '341125', countyName: '定远县', expiresAt: '2020-10-10T12:00:00.000Z' })
+    const setCookie = ok.headers['set-cookie'] as string
+    expect(setCookie).toMatch(/^fleet_session=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=43200$/)
+    const cookie = setCookie.split(';')[0]!
+    const stored = fleet.db.prepare('SELECT session_hash FROM sessions').all() as Array<{ session_hash: string }>
+    expect(stored).toHaveLength(1)
+    expect(stored[0]!.session_hash).not.toContain(cookie.split('=')[1]!)
+
+    const withCookie = (url: string, method: 'GET' | 'DELETE' = 'GET') => fleet.http.inject({ method, url, headers: { cookie } })
+    expect(JSON.parse((await withCookie('/api/v1/me')).body)).toMatchObject({ username: 'dingyuan', countyName: '定远县' })
+    const rollout = JSON.parse((await withCookie('/api/v1/rollout')).body) as { counties: Array<{ code: string }> }
+    expect(rollout.counties.map((c) => c.code)).toEqual(['341125'])
+
+    clock.set('2020-10-10T11:59:59.000Z')
+    expect((await withCookie('/api/v1/me')).statusCode).toBe(200)
+    clock.set('2020-10-10T12:00:00.000Z')
+    expect((await withCookie('/api/v1/me')).statusCode).toBe(401)
+
+    clock.set('2020-10-11T00:00:00.000Z')
+    const second = (await login('dingyuan', 'dingyuan-2020!')).headers['set-cookie'] as string
+    const c2 = second.split(';')[0]!
+    expect((await fleet.http.inject({ method: 'GET', url: '/api/v1/me', headers: { cookie: c2 } })).statusCode).toBe(200)
+    const out = await fleet.http.inject({ method: 'DELETE', url: '/api/v1/session', headers: { cookie: c2 } })
+    expect(out.statusCode).toBe(204)
+    expect(out.headers['set-cookie']).toContain('Max-Age=0')
+    expect((await fleet.http.inject({ method: 'GET', url: '/api/v1/me', headers: { cookie: c2 } })).statusCode).toBe(401)
+    // A forged cookie is refused; bearer tokens work as before.
+    expect((await fleet.http.inject({ method: 'GET', url: '/api/v1/me', headers: { cookie: 'fleet_session=forged' } })).statusCode).toBe(401)
+    expect((await api(fleet, 'GET', '/api/v1/me')).body).toMatchObject({ role: 'admin' })
+  })
+})

@@ -1,0 +1,121 @@
+// fleetctl, the operators' CLI, over HTTP against a real fleet server: JSON and
+// Chinese table output, lifecycle errors, imports, and zh-CN failures with a
+// non-zero exit (401, 404, connection refused). A few runs are real child
+// processes through `npm run fleetctl`; the rest call its run() in-process
+// (same code, same HTTP, a second less each).
+import { execFile } from 'node:child_process'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { run } from '../../fleet-server/src/cli/fleetctl.js'
+import { REPO_ROOT, freePort } from '../helpers/process.js'
+import { startFleet, tempDir } from '../helpers/fleet.js'
+import { CSV_HEADER, csvRow, importCsv } from '../helpers/rollout.js'
+
+interface Run {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+/** `npm run -s fleetctl -- ARGS` as a child process. */
+function npmFleetctl(args: string[], env: Record<string, string>): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile('npm', ['run', '-s', 'fleetctl', '--', ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr })
+    })
+  })
+}
+
+/** The same CLI in-process: run(argv, env, io) is what main calls. */
+async function fleetctl(args: string[], env: Record<string, string>, viaNpm = false): Promise<Run> {
+  if (viaNpm) return npmFleetctl(args, env)
+  const out: string[] = []
+  const err: string[] = []
+  const code = await run(args, env, { out: (l) => out.push(l), err: (l) => err.push(l) })
+  return { code, stdout: out.map((l) => `${l}\n`).join(''), stderr: err.map((l) => `${l}\n`).join('') }
+}
+
+describe('npm run fleetctl', () => {
+  it('lists, shows, creates, changes status and prints rollout; --json prints the API JSON', async () => {
+    const fleet = await startFleet()
+    const env = { FLEET_URL: fleet.httpUrl, FLEET_TOKEN: fleet.adminToken }
+    await importCsv(fleet, [csvRow('DY-1', '341125', 'operating'), csvRow('DY-2', '341125', 'planned'), csvRow('FY-1', '341126', 'installed')])
+
+    const json = await fleetctl(['cabinets', 'list', '--county', '341125', '--json'], env, true)
+    expect(json.code, json.stderr).toBe(0)
+    const list = JSON.parse(json.stdout) as { cabinets: Array<{ cabinetId: string }>; total: number }
+    expect(list.cabinets.map((c) => c.cabinetId)).toEqual(['DY-1', 'DY-2'])
+
+    const table = await fleetctl(['cabinets', 'list', '--status', 'installed'], env)
+    expect(table.code).toBe(0)
+    expect(table.stdout).toMatch(/^编号\s+区县\s+状态\s+在线/)
+    expect(table.stdout).toContain('FY-1')
+    expect(table.stdout).toContain('已安装')
+    expect(table.stdout).toContain('共 1 台')
+
+    const created = await fleetctl(['--json', 'cabinets', 'create', '--county', '341125', '--site', '定远县人民医院', '--venue', '医院'], env)
+    expect(JSON.parse(created.stdout)).toMatchObject({ cabinetId: '341125-00001', mqtt: { username: '341125-00001' } })
+    const moved = await fleetctl(['cabinets', 'set-status', '341125-00001', 'site_assigned'], env)
+    expect(moved.stdout.trim()).toBe('专柜 341125-00001 状态已变更为 已定点')
+
+    const jump = await fleetctl(['cabinets', 'set-status', 'DY-2', 'operating'], env)
+    expect(jump.code).toBe(1)
+    expect(jump.stderr).toContain('错误：专柜状态变更不合法（CABINET_STATUS_INVALID，HTTP 409）')
+    expect(jump.stderr).toContain('cannot go from planned to operating; allowed next: site_assigned, retired')
+
+    const show = await fleetctl(['cabinets', 'show', 'DY-1'], env)
+    expect(show.stdout).toContain('专柜 DY-1')
+    expect(show.stdout).toContain('运营中')
+
+    const rollout = await fleetctl(['rollout'], env)
+    expect(rollout.code).toBe(0)
+    expect(rollout.stdout).toMatch(/定远县\s+341125\s+415\s+2 \(0\.5%\)\s+1 \(0\.2%\)\s+1\s+0/)
+    expect(rollout.stdout).toContain('合计')
+    expect(rollout.stdout).toContain('全部专柜点位落实到具体位置并运营一批')
+    const rolloutJson = JSON.parse((await fleetctl(['rollout', '--json'], env)).stdout) as { totals: Record<string, number> }
+    expect(rolloutJson.totals).toEqual({ quota: 2700, sitesAssigned: 3, installed: 2, operating: 1, online: 0 })
+
+    const user = await fleetctl(['users', 'create', '--username', 'dy', '--role', 'county', '--county', '341125', '--json'], env)
+    const token = (JSON.parse(user.stdout) as { token: string }).token
+    const scoped = JSON.parse((await fleetctl(['cabinets', 'list', '--json'], { ...env, FLEET_TOKEN: token })).stdout) as { cabinets: Array<{ countyCode: string }> }
+    expect(scoped.cabinets.every((c) => c.countyCode === '341125')).toBe(true)
+    const hidden = await fleetctl(['cabinets', 'show', 'FY-1'], { ...env, FLEET_TOKEN: token })
+    expect(hidden.code).toBe(1)
+    expect(hidden.stderr).toContain('错误：对象不存在或无权查看（NOT_FOUND，HTTP 404）')
+  })
+
+  it('imports a CSV all-or-nothing, or the good rows with --partial, listing the bad ones', async () => {
+    const fleet = await startFleet()
+    const env = { FLEET_URL: fleet.httpUrl, FLEET_TOKEN: fleet.adminToken }
+    const file = join(await tempDir('csv-'), 'sites.csv')
+    await writeFile(file, [CSV_HEADER, csvRow('A-1', '341125', 'installed'), 'A-2,999999,,,,,,,planned', csvRow('A-3', '341126', 'planned')].join('\n'))
+    const refused = await fleetctl(['cabinets', 'import', file], env)
+    expect(refused.code).toBe(1)
+    expect(refused.stderr).toContain('导入文件有错误行，未导入任何专柜（CABINET_IMPORT_INVALID，HTTP 400）')
+    expect(refused.stderr).toMatch(/3\s+countyCode\s+countyCode "999999" is not a 6-digit|3\s+countyCode\s+countyCode 999999 is not a county/)
+    const partial = await fleetctl(['cabinets', 'import', file, '--partial'], env)
+    expect(partial.code).toBe(0)
+    expect(partial.stdout).toContain('导入完成：共 3 行，导入 2 台，跳过 1 行。')
+  })
+
+  it('fails in Chinese with a non-zero exit on a bad token, a refused connection and bad usage', async () => {
+    const fleet = await startFleet()
+    const badToken = await fleetctl(['rollout'], { FLEET_URL: fleet.httpUrl, FLEET_TOKEN: 'not-a-token' }, true)
+    expect(badToken.code).toBe(1)
+    expect(badToken.stderr).toContain('错误：未登录或令牌无效（UNAUTHORIZED，HTTP 401）')
+    expect(badToken.stderr).toContain('请检查 FLEET_TOKEN 是否正确')
+
+    const port = await freePort()
+    const refused = await fleetctl(['cabinets', 'list'], { FLEET_URL: `http://127.0.0.1:${port}`, FLEET_TOKEN: 'x' }, true)
+    expect(refused.code).toBe(1)
+    expect(refused.stderr.trim()).toBe(`无法连接专柜管理平台 http://127.0.0.1:${port}（连接被拒绝，服务未启动或地址有误）`)
+
+    const usage = await fleetctl(['cabinets', 'fly'], { FLEET_URL: fleet.httpUrl, FLEET_TOKEN: fleet.adminToken })
+    expect(usage.code).toBe(2)
+    expect(usage.stderr).toContain('未知命令：cabinets fly')
+    const noToken = await fleetctl(['rollout'], { FLEET_URL: fleet.httpUrl, FLEET_TOKEN: '' })
+    expect(noToken.code).toBe(2)
+    expect(noToken.stderr).toContain('未设置 FLEET_TOKEN')
+  })
+})

@@ -1,0 +1,150 @@
+// Rollout progress against the seeded Chuzhou plan after a scripted
+// deployment of 1,000 cabinets, milestone states around their dates (on an
+// injected clock), projections, and a plan of another region loaded as data.
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { pino } from 'pino'
+import { describe, expect, it } from 'vitest'
+import { migrate } from '../../fleet-server/src/db/index.js'
+import { MIGRATIONS } from '../../fleet-server/src/db/migrations.js'
+import { api, connectCabinet, startFleet, tempDir } from '../helpers/fleet.js'
+import { clockAt, csvRows, importCsv, rollout } from '../helpers/rollout.js'
+
+const patch = (status: string) => ({ status })
+
+describe('GET /api/v1/rollout', () => {
+  it('counts exactly after a scripted deployment of 1,000 cabinets and flips milestone states around their dates', async () => {
+    const clock = clockAt('2020-09-01T02:00:00.000Z')
+    const fleet = await startFleet({}, { now: clock.now })
+
+    // 定远县 415 (quota 415), 凤阳县 300 (quota 355), 明光市 285 (quota 345): 1,000 cabinets.
+    const imported = await importCsv(fleet, [
+      ...csvRows('341125', 'site_assigned', 200, 1),
+      ...csvRows('341125', 'installed', 115, 201),
+      ...csvRows('341125', 'operating', 100, 316),
+      ...csvRows('341126', 'planned', 100, 1),
+      ...csvRows('341126', 'site_assigned', 150, 101),
+      ...csvRows('341126', 'installed', 50, 251),
+      ...csvRows('341182', 'planned', 200, 1),
+      ...csvRows('341182', 'operating', 85, 201),
+    ])
+    expect(imported.status, JSON.stringify(imported.body).slice(0, 500)).toBe(201)
+    expect(imported.body.imported).toBe(1000)
+    const creds = new Map(imported.body.cabinets!.map((c) => [c.cabinetId, c]))
+
+    const walk = async (ids: string[], status: string) => {
+      for (const id of ids) expect((await api(fleet, 'PATCH', `/api/v1/cabinets/${id}`, patch(status))).status).toBe(200)
+    }
+    const ids = (county: string, from: number, n: number) => Array.from({ length: n }, (_, i) => `C-${county}-${String(from + i).padStart(5, '0')}`)
+    await walk(ids('341125', 316, 5), 'suspended') // operating → suspended: still installed, not operating
+    await walk(ids('341126', 101, 3), 'retired') // site withdrawn for good: no longer counts as a site
+    await walk(ids('341126', 251, 10), 'operating')
+    await walk(ids('341182', 1, 2), 'retired') // planned → retired: changes no figure
+    await walk(ids('341125', 1, 20), 'installed')
+
+    for (const id of ['C-341125-00321', 'C-341125-00322', 'C-341126-00251']) await connectCabinet(fleet.mqttUrl, creds.get(id)!)
+
+    await expect.poll(async () => (await rollout(fleet)).totals.online).toBe(3)
+    const r = await rollout(fleet)
+    const row = (code: string) => r.counties.find((c) => c.code === code)!
+    expect(row('341125')).toMatchObject({ name: '定远县', quota: 415, sitesAssigned: 415, installed: 235, operating: 95, online: 2 })
+    expect(row('341126')).toMatchObject({ name: '凤阳县', quota: 355, sitesAssigned: 197, installed: 50, operating: 10, online: 1 })
+    expect(row('341182')).toMatchObject({ name: '明光市', quota: 345, sitesAssigned: 85, installed: 85, operating: 85, online: 0 })
+    for (const code of ['341122', '341124', '341102', '341103', '341181']) expect(row(code)).toMatchObject({ sitesAssigned: 0, installed: 0, operating: 0, online: 0 })
+    expect(r.totals).toEqual({ quota: 2700, sitesAssigned: 697, installed: 370, operating: 190, online: 3 })
+    expect(r.counties).toHaveLength(8)
+
+    // Milestones on 2020-09-01: both due; only 定远县 meets the first.
+    expect(r.milestones.map((m) => [m.date, m.state, m.countiesMet])).toEqual([['2020-09-30', 'due', 1], ['2020-12-31', 'due', 0]])
+    expect(row('341125').milestones[0]).toMatchObject({ state: 'met', onTrack: true, remaining: 0 })
+    expect(row('341125').next).toMatchObject({ milestoneId: 'all-installed', state: 'due', remaining: 180 })
+    // Projections at the pace of the last 14 days (everything happened today).
+    expect(row('341126').next).toMatchObject({ milestoneId: 'sites-fixed-first-batch', remaining: 158, projectedDate: '2020-09-13', onTrack: true })
+    expect(row('341182').next).toMatchObject({ remaining: 260, projectedDate: '2020-10-14', onTrack: false })
+    expect(row('341122').next).toMatchObject({ remaining: 268, pacePerDay: 0, projectedDate: null, onTrack: false })
+
+    // Around the first date (end of 2020-09-30, Asia/Shanghai = 16:00 UTC).
+    clock.set('2020-09-30T15:59:59.999Z')
+    expect((await rollout(fleet)).milestones[0]!.state).toBe('due')
+    clock.set('2020-09-30T16:00:00.000Z')
+    const late = await rollout(fleet)
+    expect(late.milestones.map((m) => m.state)).toEqual(['missed', 'due'])
+    expect(late.counties.find((c) => c.code === '341125')!.milestones[0]!.state).toBe('met')
+    expect(late.counties.find((c) => c.code === '341126')!.milestones[0]!.state).toBe('missed')
+
+    // Every county fixes its sites and runs a first cabinet: met (late, but met).
+    const rest = await importCsv(fleet, [
+      ...csvRows('341126', 'site_assigned', 158, 301),
+      ...csvRows('341182', 'site_assigned', 260, 301),
+      ...['341122', '341124', '341102', '341103', '341181'].flatMap((code) => {
+        const quota = r.counties.find((c) => c.code === code)!.quota
+        return [...csvRows(code, 'operating', 1, 1), ...csvRows(code, 'site_assigned', quota - 1, 2)]
+      }),
+    ])
+    expect(rest.status, JSON.stringify(rest.body).slice(0, 300)).toBe(201)
+    const met = await rollout(fleet)
+    expect(met.totals.sitesAssigned).toBe(2700)
+    expect(met.milestones.map((m) => [m.state, m.countiesMet])).toEqual([['met', 8], ['due', 0]])
+
+    clock.set('2020-12-31T15:59:59.999Z')
+    expect((await rollout(fleet)).milestones[1]!.state).toBe('due')
+    clock.set('2021-01-01T00:00:00.000Z')
+    expect((await rollout(fleet)).milestones.map((m) => m.state)).toEqual(['met', 'missed'])
+  })
+
+  it('a county user sees only its county row, and totals of its county', async () => {
+    const fleet = await startFleet({}, { now: () => new Date('2020-09-10T00:00:00Z') })
+    await importCsv(fleet, [...csvRows('341125', 'installed', 3), ...csvRows('341126', 'operating', 4)])
+    const created = await api<{ token: string }>(fleet, 'POST', '/api/v1/users', { username: 'dy', role: 'county', countyCode: '341125' })
+    const r = await rollout(fleet, created.body.token)
+    expect(r.counties.map((c) => c.code)).toEqual(['341125'])
+    expect(r.totals).toEqual({ quota: 415, sitesAssigned: 3, installed: 3, operating: 0, online: 0 })
+    expect(r.milestones[0]).toMatchObject({ state: 'due', countiesMet: 0 })
+  })
+
+  it('loads a 20,000-cabinet plan of another region as data, with no code change', async () => {
+    const dir = await tempDir('plan-')
+    const leagues = ['150100', '150200', '150300', '150400', '150500', '150600', '150700', '150800', '150900', '152200', '152500', '152900']
+    const plan = {
+      id: 'neimenggu-2020',
+      name: '内蒙古自治区消费扶贫专柜布设计划',
+      region: { code: '150000', name: '内蒙古自治区' },
+      channel: 'cabinet',
+      totalQuota: 20_000,
+      counties: leagues.map((code, i) => ({ code, name: `盟市${i + 1}`, quota: i < 8 ? 1667 : 1666 })),
+      milestones: [{ id: 'all-operating', date: '2020-12-31', description: '全部专柜投入运营', requires: { operatingBp: 10000 } }],
+      policy: { minCertifiedShareBp: { cabinet: 10000 }, forwardingPeriod: 'month', reports: { weeklyDueIsoWeekday: 1, monthlyDueDay: 25, quarterly: true } },
+    }
+    const file = join(dir, 'nmg.json')
+    await writeFile(file, JSON.stringify(plan))
+    const fleet = await startFleet({ FLEET_PLAN: file }, { now: () => new Date('2020-11-01T00:00:00Z') })
+    expect((await importCsv(fleet, csvRows('150100', 'operating', 7))).status).toBe(201)
+    const r = await rollout(fleet)
+    expect(r.counties).toHaveLength(12)
+    expect(r.totals).toMatchObject({ quota: 20_000, operating: 7 })
+    expect(r.milestones).toEqual([expect.objectContaining({ id: 'all-operating', state: 'due', countiesMet: 0 })])
+    // The same county codes of Chuzhou are unknown here.
+    expect((await importCsv(fleet, csvRows('341125', 'planned', 1))).status).toBe(400)
+  })
+
+  it('upgrades a database that already holds cabinets: counts, history and pace carry over', async () => {
+    const dataDir = await tempDir()
+    const db = new Database(join(dataDir, 'fleet.db'))
+    migrate(db, MIGRATIONS.filter((m) => m.version < 3), pino({ level: 'silent' }))
+    const add = db.prepare(`INSERT INTO cabinets (cabinet_id, county_code, operator, status, secret_hash, credentials_issued_at, created_at, updated_at)
+                            VALUES (?, '341125', NULL, ?, 'x', '2020-09-01T00:00:00.000Z', '2020-09-01T00:00:00.000Z', '2020-09-02T00:00:00.000Z')`)
+    for (const [id, status] of [['OLD-1', 'planned'], ['OLD-2', 'installed'], ['OLD-3', 'operating'], ['OLD-4', 'suspended']]) add.run(id, status)
+    db.close()
+    const fleet = await startFleet({}, { dataDir, now: () => new Date('2020-09-05T00:00:00.000Z') })
+    const r = await rollout(fleet)
+    expect(r.counties.find((c) => c.code === '341125')).toMatchObject({ sitesAssigned: 3, installed: 3, operating: 1 })
+    expect(r.counties.find((c) => c.code === '341125')!.milestones[0]).toMatchObject({ remaining: 412, pacePerDay: 0.21 })
+    const h = await api<{ transitions: unknown[] }>(fleet, 'GET', '/api/v1/cabinets/OLD-2/transitions')
+    expect(h.body.transitions).toEqual([{ from: null, to: 'installed', at: '2020-09-01T00:00:00.000Z', by: 'migration', reason: 'state at schema upgrade' }])
+    // Cabinets from before sites were kept must be given one to move on.
+    expect((await api(fleet, 'PATCH', '/api/v1/cabinets/OLD-4', { status: 'operating' })).body).toMatchObject({ error: { code: 'CABINET_SITE_REQUIRED' } })
+    expect((await api(fleet, 'PATCH', '/api/v1/cabinets/OLD-4', { status: 'operating', siteName: '定远县汽车站', venueType: '车站' })).status).toBe(200)
+    expect((await rollout(fleet)).counties.find((c) => c.code === '341125')).toMatchObject({ operating: 2 })
+  })
+})

@@ -1,0 +1,207 @@
+// Scope over every /api/ route: a county official of 定远县 (341125) gets 403
+// or 404 for every object of 凤阳县 (341126), and every list holds only 定远县.
+// The routes are enumerated from the server itself, so a route added without
+// a case here fails this test.
+import { describe, expect, it } from 'vitest'
+import type { Fleet } from '../../fleet-server/src/app.js'
+import { api, connectCabinet, startFleet } from '../helpers/fleet.js'
+import { clockAt, csvRow, importCsv, userToken } from '../helpers/rollout.js'
+import { aBatch, aChain } from '../helpers/sales.js'
+import { shanghaiDate } from '../../shared/src/index.js'
+
+/** "METHOD /path/:param" of every route under /api/, from fastify's route tree. */
+export function apiRoutes(fleet: Fleet): string[] {
+  const tree = fleet.http.printRoutes({ commonPrefix: false })
+  const stack: string[] = []
+  const out: string[] = []
+  for (const line of tree.split('\n')) {
+    const m = /^([│ ]*)(?:├── |└── )(\S+)(?: \(([A-Z, ]+)\))?$/.exec(line)
+    if (!m) continue
+    const depth = m[1]!.length / 4
+    const parent = depth > 0 ? stack[depth - 1]! : ''
+    const seg = m[2]!
+    const path = parent.endsWith('/') || seg.startsWith('/') ? parent + seg : `${parent}/${seg}`
+    stack[depth] = path
+    stack.length = depth + 1
+    for (const method of (m[3] ?? '').split(', ').filter((x) => x && x !== 'HEAD')) {
+      if (path.startsWith('/api/')) out.push(`${method} ${path}`)
+    }
+  }
+  return out.sort()
+}
+
+interface Ctx {
+  fleet: Fleet
+  token: string
+  dy: string[]
+  fy: string[]
+  fyAlert: string
+  call: (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, body?: unknown) => Promise<{ status: number; body: unknown; text: string }>
+}
+
+const hidden = (status: number) => expect([403, 404]).toContain(status)
+
+/** What a 定远县 official gets for each route when aiming at 凤阳县. */
+const CASES: Record<string, (c: Ctx) => Promise<void>> = {
+  // Access: only admins create users; the session routes concern the caller alone.
+  'POST /api/v1/users': async (c) => expect((await c.call('POST', '/api/v1/users', { username: 'fy2', role: 'county', countyCode: '341126' })).status).toBe(403),
+  'POST /api/v1/session': async (c) => expect((await c.call('POST', '/api/v1/session', { username: 'fy-official', password: 'wrong password' })).status).toBe(401),
+  'DELETE /api/v1/session': async (c) => expect((await c.call('DELETE', '/api/v1/session')).status).toBe(204),
+  'GET /api/v1/me': async (c) => expect((await c.call('GET', '/api/v1/me')).body).toMatchObject({ role: 'county', countyCode: '341125' }),
+
+  // Cabinets.
+  'POST /api/v1/cabinets': async (c) => expect((await c.call('POST', '/api/v1/cabinets', { countyCode: '341126' })).status).toBe(403),
+  'GET /api/v1/cabinets': async (c) => {
+    for (const q of ['', '?county=341126', '?status=operating', '?online=true', '?online=false', '?compliance=nosales', '?compliance=compliant', '?compliance=noncompliant', '?limit=1000']) {
+      const r = await c.call('GET', `/api/v1/cabinets${q}`)
+      expect(r.status).toBe(200)
+      const ids = (r.body as { cabinets: Array<{ cabinetId: string; countyCode: string }> }).cabinets
+      for (const x of ids) expect(x.countyCode, q).toBe('341125')
+    }
+    expect(((await c.call('GET', '/api/v1/cabinets?county=341126')).body as { total: number }).total).toBe(0)
+  },
+  'POST /api/v1/cabinets/import': async (c) => {
+    const res = await c.fleet.http.inject({ method: 'POST', url: '/api/v1/cabinets/import?partial=true', headers: { authorization: `Bearer ${c.token}`, 'content-type': 'text/csv' }, payload: `countyCode\n341126\n` })
+    expect(JSON.parse(res.body)).toMatchObject({ imported: 0, rejected: [{ line: 2, field: 'countyCode' }] })
+  },
+  'GET /api/v1/cabinets/:id': async (c) => hidden((await c.call('GET', `/api/v1/cabinets/${c.fy[0]}`)).status),
+  'PATCH /api/v1/cabinets/:id': async (c) => hidden((await c.call('PATCH', `/api/v1/cabinets/${c.fy[0]}`, { status: 'suspended' })).status),
+  'GET /api/v1/cabinets/:id/transitions': async (c) => hidden((await c.call('GET', `/api/v1/cabinets/${c.fy[0]}/transitions`)).status),
+  'POST /api/v1/cabinets/:id/credentials': async (c) => hidden((await c.call('POST', `/api/v1/cabinets/${c.fy[0]}/credentials`)).status),
+  'GET /api/v1/cabinets/:id/sales': async (c) => hidden((await c.call('GET', `/api/v1/cabinets/${c.fy[0]}/sales`)).status),
+  'GET /api/v1/cabinets/:id/catalog': async (c) => hidden((await c.call('GET', `/api/v1/cabinets/${c.fy[0]}/catalog`)).status),
+
+  // Rollout and alerts.
+  'GET /api/v1/rollout': async (c) => {
+    const r = (await c.call('GET', '/api/v1/rollout')).body as { counties: Array<{ code: string }>; totals: { quota: number } }
+    expect(r.counties.map((x) => x.code)).toEqual(['341125'])
+    expect(r.totals.quota).toBe(415)
+  },
+  'GET /api/v1/alerts': async (c) => {
+    for (const q of ['', '?state=all', '?county=341126', '?kind=offline', '?kind=behind_schedule']) {
+      const r = (await c.call('GET', `/api/v1/alerts${q}`)).body as { alerts: Array<{ countyCode: string }> }
+      for (const a of r.alerts) expect(a.countyCode, q).toBe('341125')
+    }
+    expect(((await c.call('GET', '/api/v1/alerts')).body as { total: number }).total).toBeGreaterThan(0)
+  },
+  'POST /api/v1/alerts/:id/ack': async (c) => hidden((await c.call('POST', `/api/v1/alerts/${c.fyAlert}/ack`)).status),
+  'POST /api/v1/alerts/evaluate': async (c) => expect((await c.call('POST', '/api/v1/alerts/evaluate')).status).toBe(403),
+
+  // Compliance and forwarding (catalog engineer's domains): county data.
+  'GET /api/v1/compliance': async (c) => {
+    const day = (offset: number) => shanghaiDate(Date.now() + offset * 86_400_000)
+    const range = `from=${day(-3)}&to=${day(3)}`
+    const own = await c.call('GET', `/api/v1/compliance?${range}`)
+    expect(own.status, own.text).toBe(200)
+    expect((own.body as { cabinets: Array<{ cabinetId: string }> }).cabinets.map((x) => x.cabinetId)).toContain('DY-1')
+    const other = await c.call('GET', `/api/v1/compliance?${range}&county=341126`)
+    if (other.status === 200) expect((other.body as { cabinets: unknown[] }).cabinets).toEqual([])
+    else hidden(other.status)
+  },
+  'GET /api/v1/forwarding': async (c) => {
+    const r = await c.call('GET', '/api/v1/forwarding')
+    if (r.status !== 200) hidden(r.status)
+  },
+  'POST /api/v1/forwarding/run': async (c) => hidden((await c.call('POST', '/api/v1/forwarding/run')).status),
+
+  // The city catalogue (suppliers, products, certificates) is not county data:
+  // reads may answer, and nothing answered may carry 凤阳县 cabinets (checked for every route).
+  'GET /api/v1/catalog': async (c) => void (await c.call('GET', '/api/v1/catalog')),
+  'GET /api/v1/catalog/history': async (c) => void (await c.call('GET', '/api/v1/catalog/history')),
+  'GET /api/v1/suppliers': async (c) => void (await c.call('GET', '/api/v1/suppliers')),
+  'GET /api/v1/suppliers/:uscc': async (c) => void (await c.call('GET', '/api/v1/suppliers/91341100MA2N0000XX')),
+  'GET /api/v1/products': async (c) => void (await c.call('GET', '/api/v1/products')),
+  'GET /api/v1/products/:sku': async (c) => void (await c.call('GET', '/api/v1/products/SKU-0')),
+  'GET /api/v1/certificates': async (c) => void (await c.call('GET', '/api/v1/certificates')),
+  'GET /api/v1/certificates/:no': async (c) => void (await c.call('GET', '/api/v1/certificates/NONE')),
+  // Writes to the city catalogue: never granted to a county official.
+  'POST /api/v1/suppliers': async (c) => expect((await c.call('POST', '/api/v1/suppliers', { uscc: '91341100MA2N0000XX', name: 'x' })).status).not.toBe(201),
+  'POST /api/v1/suppliers/:uscc/blacklist': async (c) => expect((await c.call('POST', '/api/v1/suppliers/91341100MA2N0000XX/blacklist', { reason: 'x' })).status).toBeGreaterThanOrEqual(400),
+  'POST /api/v1/products': async (c) => expect((await c.call('POST', '/api/v1/products', { sku: 'X-1', name: 'x', supplierUscc: '91341100MA2N0000XX', priceFen: 100 })).status).toBeGreaterThanOrEqual(400),
+  'PATCH /api/v1/products/:sku': async (c) => expect((await c.call('PATCH', '/api/v1/products/SKU-0', { name: 'x' })).status).toBeGreaterThanOrEqual(400),
+  'POST /api/v1/certificates': async (c) => expect((await c.call('POST', '/api/v1/certificates', { sku: 'SKU-0', certificateNo: 'C-1', validFrom: '2020-01-01', validTo: '2021-01-01' })).status).toBeGreaterThanOrEqual(400),
+  'POST /api/v1/certificates/:no/renew': async (c) => expect((await c.call('POST', '/api/v1/certificates/C-1/renew', {})).status).toBeGreaterThanOrEqual(400),
+  'POST /api/v1/certificates/:no/revoke': async (c) => expect((await c.call('POST', '/api/v1/certificates/C-1/revoke', { reason: 'x' })).status).toBeGreaterThanOrEqual(400),
+}
+
+describe('scope over every /api/ route', () => {
+  it('a 定远县 official gets 403/404 for every 凤阳县 object, and lists only 定远县', async () => {
+    const clock = clockAt(new Date().toISOString())
+    const fleet = await startFleet({}, { now: clock.now })
+    const rows = [
+      csvRow('DY-1', '341125', 'operating', 'dy-coop'),
+      csvRow('DY-2', '341125', 'installed', 'dy-coop'),
+      csvRow('FY-1', '341126', 'operating', 'fy-coop'),
+      csvRow('FY-2', '341126', 'installed', 'fy-coop'),
+      csvRow('FY-3', '341126', 'planned'),
+    ]
+    const imported = await importCsv(fleet, rows)
+    expect(imported.status).toBe(201)
+    const creds = new Map(imported.body.cabinets!.map((x) => [x.cabinetId, x]))
+    // 凤阳县 has sales, so compliance, forwarding and lists would have something to leak.
+    for (const id of ['FY-1', 'DY-1']) {
+      const cab = await connectCabinet(fleet.mqttUrl, creds.get(id)!)
+      expect((await cab.send(aBatch(id, aChain(id, 3)))).status).toBe('committed')
+      await cab.close()
+    }
+    clock.set(new Date(Date.now() + 2 * 86_400_000).toISOString())
+    expect((await api(fleet, 'POST', '/api/v1/alerts/evaluate')).status).toBe(200)
+    const all = await api<{ alerts: Array<{ alertId: string; countyCode: string; kind: string }> }>(fleet, 'GET', '/api/v1/alerts')
+    const fyAlert = all.body.alerts.find((a) => a.countyCode === '341126' && a.kind === 'offline')!.alertId
+
+    const token = await userToken(fleet, { username: 'dy-official', role: 'county', countyCode: '341125' })
+    await userToken(fleet, { username: 'fy-official', role: 'county', countyCode: '341126', password: 'fengyang-secret' })
+    const fy = ['FY-1', 'FY-2', 'FY-3']
+    const ctx: Ctx = {
+      fleet,
+      token,
+      dy: ['DY-1', 'DY-2'],
+      fy,
+      fyAlert,
+      async call(method, url, body) {
+        const res = await fleet.http.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(body !== undefined && { payload: body as Record<string, unknown> }) })
+        return { status: res.statusCode, text: res.body, body: res.body ? (JSON.parse(res.body) as unknown) : null }
+      },
+    }
+    const seen: string[] = []
+    const inner = ctx.call
+    ctx.call = async (method, url, body) => {
+      const r = await inner(method, url, body)
+      seen.push(`${method} ${url}`)
+      // Whatever the route, nothing of 凤阳县 comes back.
+      for (const id of fy) expect(r.text, `${method} ${url} leaks ${id}`).not.toContain(`"${id}"`)
+      expect(r.text, `${method} ${url}`).not.toContain('341126-')
+      return r
+    }
+
+    const routes = apiRoutes(fleet)
+    expect(routes.length).toBeGreaterThan(15)
+    const missing = routes.filter((r) => !(r in CASES))
+    expect(missing, 'routes without a scope case: add one to CASES').toEqual([])
+    for (const route of routes) await CASES[route]!(ctx)
+    expect(seen.length).toBeGreaterThanOrEqual(routes.length)
+
+    // 凤阳县's objects are untouched.
+    expect((await api<{ status: string }>(fleet, 'GET', '/api/v1/cabinets/FY-1')).body.status).toBe('operating')
+    expect((await api<{ total: number }>(fleet, 'GET', '/api/v1/cabinets?county=341126')).body.total).toBe(3)
+  })
+
+  it('an operator sees only its own cabinets in rollout and alerts; an auditor reads everything and changes nothing', async () => {
+    const clock = clockAt('2020-10-10T00:00:00Z')
+    const fleet = await startFleet({}, { now: clock.now })
+    await importCsv(fleet, [csvRow('A-1', '341125', 'installed', 'anhui-supply'), csvRow('B-1', '341125', 'installed', 'other-co'), csvRow('B-2', '341126', 'installed', 'other-co')])
+    clock.set('2020-10-12T00:00:00Z')
+    await api(fleet, 'POST', '/api/v1/alerts/evaluate')
+    const op = await userToken(fleet, { username: 'op', role: 'operator', operator: 'anhui-supply' })
+    const r = await api<{ counties: Array<{ code: string; installed: number }>; totals: { installed: number } }>(fleet, 'GET', '/api/v1/rollout', undefined, op)
+    expect(r.body.counties).toEqual([expect.objectContaining({ code: '341125', installed: 1 })])
+    const alerts = await api<{ alerts: Array<{ cabinetId: string | null; kind: string }> }>(fleet, 'GET', '/api/v1/alerts', undefined, op)
+    expect(alerts.body.alerts.map((a) => [a.kind, a.cabinetId])).toEqual([['offline', 'A-1']])
+
+    const auditor = await userToken(fleet, { username: 'au', role: 'auditor' })
+    const every = await api<{ alerts: Array<{ alertId: string }> }>(fleet, 'GET', '/api/v1/alerts', undefined, auditor)
+    expect(every.body.alerts.length).toBeGreaterThan(3)
+    expect((await api(fleet, 'POST', `/api/v1/alerts/${every.body.alerts[0]!.alertId}/ack`, undefined, auditor)).status).toBe(403)
+    expect((await api<{ counties: unknown[] }>(fleet, 'GET', '/api/v1/rollout', undefined, auditor)).body.counties).toHaveLength(8)
+  })
+})
