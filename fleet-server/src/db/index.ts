@@ -11,6 +11,15 @@ export type Db = Database.Database
 
 export const DB_FILE = 'fleet.db'
 
+/**
+ * WAL pages between automatic checkpoints (~40 MiB at 4 KiB pages). Sale
+ * ingest is this database's write load: at SQLite's default of 1,000 pages a
+ * checkpoint (copy back + fsync) runs every few ticks and was measured at over
+ * half the cost of an insert; hot B-tree pages rewritten many times are copied
+ * back once per checkpoint, so fewer checkpoints cost less in total.
+ */
+export const WAL_AUTOCHECKPOINT_PAGES = 10_000
+
 /** Opens (creating when absent) `${dataDir}/fleet.db` and applies pending migrations. */
 export function openDatabase(dataDir: string, log: Logger): Db {
   mkdirSync(dataDir, { recursive: true })
@@ -21,6 +30,7 @@ export function openDatabase(dataDir: string, log: Logger): Db {
     // commits on power loss; a committed ack must survive it.
     db.pragma('synchronous = FULL')
     db.pragma('foreign_keys = ON')
+    db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`)
     db.pragma('busy_timeout = 5000') // 5 s: a backup or sqlite3 shell holding a lock briefly
     migrate(db, MIGRATIONS, log)
   } catch (err) {

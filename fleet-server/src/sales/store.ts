@@ -62,17 +62,7 @@ interface DbSale {
 
 const isSqliteError = (err: unknown): err is SqliteError => err instanceof Error && err.name === 'SqliteError'
 
-/**
- * WAL pages between automatic checkpoints (~40 MiB at 4 KiB pages). Sale
- * ingest is this database's write load: at SQLite's default of 1,000 pages a
- * checkpoint (copy back + fsync) runs every few ticks and was measured at over
- * half the cost of an insert; hot B-tree pages rewritten many times are copied
- * back once per checkpoint, so fewer checkpoints cost less in total.
- */
-export const WAL_AUTOCHECKPOINT_PAGES = 10_000
-
 export function createSqliteSalesStore(db: Db): SalesStore {
-  db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`)
   const heads = db.prepare<[], { cabinet_id: string; last_seq: number; last_hash: string }>('SELECT cabinet_id, last_seq, last_hash FROM cabinet_sales')
   const head = db.prepare<[string], { last_seq: number; last_hash: string }>('SELECT last_seq, last_hash FROM cabinet_sales WHERE cabinet_id = ?')
   const hashOf = db.prepare<[string, number], { hash: string }>('SELECT hash FROM sales WHERE cabinet_id = ? AND seq = ?')
