@@ -120,23 +120,18 @@ export function createCabinetService(deps: CabinetServiceDeps): CabinetService {
       }
       const secret = generateCabinetSecret()
       const at = deps.now().toISOString()
-      const row = (cabinetId: string): CabinetRow => ({
-        cabinetId,
-        countyCode: body.countyCode,
-        operator: body.operator ?? null,
-        siteName: body.siteName ?? null,
-        venueType: body.venueType ?? null,
-        siteAddress: null,
-        latitude: null,
-        longitude: null,
-        status: 'planned',
-        statusSince: at,
-        secretHash: hashCabinetSecret(secret),
-        credentialsIssuedAt: at,
-        lastSeenAt: null,
-        createdAt: at,
-        updatedAt: at,
-      })
+      const row = (cabinetId: string): CabinetRow =>
+        newCabinetRow({
+          cabinetId,
+          countyCode: body.countyCode,
+          operator: body.operator ?? null,
+          siteName: body.siteName ?? null,
+          venueType: body.venueType ?? null,
+          siteAddress: null,
+          latitude: null,
+          longitude: null,
+          status: 'planned',
+        }, secret, at)
       let cabinetId = body.cabinetId
       if (cabinetId !== undefined) {
         if (!(await store.insert(row(cabinetId), by.username))) throw cabinetIdTaken(cabinetId)
@@ -281,7 +276,7 @@ export function createCabinetService(deps: CabinetServiceDeps): CabinetService {
           cabinetId = `${g.countyCode}-${String(n).padStart(5, '0')}`
         }
         const secret = generateCabinetSecret()
-        rows.push({
+        rows.push(newCabinetRow({
           cabinetId,
           countyCode: g.countyCode,
           operator: g.operator,
@@ -291,13 +286,7 @@ export function createCabinetService(deps: CabinetServiceDeps): CabinetService {
           latitude: g.latitude,
           longitude: g.longitude,
           status: g.status,
-          statusSince: at,
-          secretHash: hashCabinetSecret(secret),
-          credentialsIssuedAt: at,
-          lastSeenAt: null,
-          createdAt: at,
-          updatedAt: at,
-        })
+        }, secret, at))
         created.push({ cabinetId, line: g.line, mqtt: { username: cabinetId, password: secret } })
       }
       const taken = await store.insertMany(rows, by.username, 'csv import')
@@ -317,4 +306,19 @@ export function createCabinetService(deps: CabinetServiceDeps): CabinetService {
 export function complianceOf(amountFen: number, certifiedAmountFen: number, minBp: number): 'compliant' | 'noncompliant' | 'nosales' {
   if (amountFen <= 0) return 'nosales'
   return certifiedAmountFen * 10_000 >= minBp * amountFen ? 'compliant' : 'noncompliant'
+}
+
+type NewCabinetFields = Omit<CabinetRow, 'statusSince' | 'secretHash' | 'credentialsIssuedAt' | 'lastSeenAt' | 'createdAt' | 'updatedAt'>
+
+/** A freshly provisioned cabinet: only the secret's hash is kept; every timestamp is `at`. */
+function newCabinetRow(fields: NewCabinetFields, secret: string, at: string): CabinetRow {
+  return {
+    ...fields,
+    statusSince: at,
+    secretHash: hashCabinetSecret(secret),
+    credentialsIssuedAt: at,
+    lastSeenAt: null,
+    createdAt: at,
+    updatedAt: at,
+  }
 }
