@@ -9,6 +9,7 @@ import { Aedes } from 'aedes'
 import Database from 'better-sqlite3'
 import { uuidv7 } from '../shared/src/index.js'
 import { runLoad } from './child.js'
+import { cpuMsSince, cpuPerMessage } from './server.js'
 
 /** Bare aedes QoS 1: publishers → in-process no-op subscriber, PUBACK counted. */
 export async function bareAedesQos1(opts: { clients: number; messagesPerClient: number; payloadBytes: number; window: number }) {
@@ -20,8 +21,10 @@ export async function bareAedesQos1(opts: { clients: number; messagesPerClient: 
   await once(server, 'listening')
   const { port } = server.address() as AddressInfo
   try {
+    const cpu0 = process.cpuUsage()
     const r = await runLoad({ mode: 'raw', host: '127.0.0.1', port, ...opts })
-    return { ...r, delivered: received }
+    const serverCpuMs = cpuMsSince(cpu0)
+    return { ...r, delivered: received, serverCpuMs, ...cpuPerMessage(r, serverCpuMs) }
   } finally {
     await new Promise<void>((res) => broker.close(() => res()))
     await new Promise<void>((res) => server.close(() => res()))

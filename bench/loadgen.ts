@@ -61,6 +61,13 @@ export interface LoadResult {
   salesPerS: number
   rejects: number
   errors: string[]
+  /** CPU the load generator itself used in the timed window (user + system, ms): on 2 cores it competes with the server. */
+  cpuMs?: number
+}
+
+function cpuSince(start: NodeJS.CpuUsage): number {
+  const u = process.cpuUsage(start)
+  return (u.user + u.system) / 1000
 }
 
 interface Conn {
@@ -131,12 +138,14 @@ async function runRaw(spec: Extract<LoadSpec, { mode: 'raw' }>): Promise<LoadRes
   )
   const connectMs = performance.now() - t0
   const t1 = performance.now()
+  const cpu0 = process.cpuUsage()
   for (const c of conns) c.pump()
   await allDone
   const durationMs = performance.now() - t1
+  const cpuMs = cpuSince(cpu0)
   for (const c of conns) c.conn.sock.destroy()
   const messages = spec.clients * spec.messagesPerClient
-  return { mode: 'raw', clients: spec.clients, connectMs, durationMs, messages, sales: 0, messagesPerS: (messages / durationMs) * 1000, salesPerS: 0, rejects: 0, errors }
+  return { mode: 'raw', clients: spec.clients, connectMs, durationMs, messages, sales: 0, messagesPerS: (messages / durationMs) * 1000, salesPerS: 0, rejects: 0, errors, cpuMs }
 }
 
 /** Pre-builds each cabinet's chained sale batches so hashing stays off the clock. */
@@ -218,13 +227,15 @@ async function runSales(spec: Extract<LoadSpec, { mode: 'sales' }>): Promise<Loa
   )
   const connectMs = performance.now() - t0
   const t1 = performance.now()
+  const cpu0 = process.cpuUsage()
   for (const c of clients) c.pump()
   await allDone
   const durationMs = performance.now() - t1
+  const cpuMs = cpuSince(cpu0)
   for (const c of clients) c.conn.sock.destroy()
   const sales = spec.credentials.length * spec.salesPerClient
   const messages = spec.credentials.length * Math.ceil(spec.salesPerClient / spec.batchSize)
-  return { mode: 'sales', clients: spec.credentials.length, connectMs, durationMs, messages, sales, messagesPerS: (messages / durationMs) * 1000, salesPerS: (sales / durationMs) * 1000, rejects, errors }
+  return { mode: 'sales', clients: spec.credentials.length, connectMs, durationMs, messages, sales, messagesPerS: (messages / durationMs) * 1000, salesPerS: (sales / durationMs) * 1000, rejects, errors, cpuMs }
 }
 
 /** One authenticated connection attempt: the socket once CONNACK 0 arrives, or why not. */

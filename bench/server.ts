@@ -29,16 +29,35 @@ export async function serverIngest(opts: { cabinets: number; salesPerCabinet: nu
       credentials.push(body.mqtt)
     }
     const url = new URL(fleet.mqttUrl)
+    const cpu0 = process.cpuUsage()
     const r = await runLoad({ mode: 'sales', host: url.hostname, port: Number(url.port), credentials, salesPerClient: opts.salesPerCabinet, batchSize: opts.batchSize, window: opts.window })
+    const serverCpuMs = cpuMsSince(cpu0)
     // Read back what the server says it holds, so the figure counts committed sales only.
     let stored = 0
     for (const c of credentials) {
       const res = await fetch(`${fleet.httpUrl}/api/v1/cabinets/${c.username}`, { headers: { authorization: `Bearer ${ADMIN}` } })
       stored += ((await res.json()) as { sales: { count: number } }).sales.count
     }
-    return { ...opts, ...r, stored }
+    return { ...opts, ...r, stored, serverCpuMs, ...cpuPerMessage(r, serverCpuMs) }
   } finally {
     await fleet.close()
     await rm(dir, { recursive: true, force: true })
+  }
+}
+
+export function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const u = process.cpuUsage(start)
+  return (u.user + u.system) / 1000
+}
+
+/**
+ * CPU per message of the server (this process, over the load's whole run incl.
+ * connecting) and of the load generator (its timed window): on 2 cores the two
+ * share the machine, so these say where a message's cost goes.
+ */
+export function cpuPerMessage(r: { messages: number; cpuMs?: number }, serverCpuMs: number) {
+  return {
+    serverCpuUsPerMessage: +((serverCpuMs * 1000) / r.messages).toFixed(1),
+    loadgenCpuUsPerMessage: r.cpuMs === undefined ? null : +((r.cpuMs * 1000) / r.messages).toFixed(1),
   }
 }

@@ -41,6 +41,8 @@ const Env = z.object({
   FLEET_PRESENCE_FLUSH_MS: z.coerce.number().int().min(10).max(3_600_000).default(5000),
   /** Log one JSON line per HTTP request (fastify's request logging). */
   FLEET_LOG_REQUESTS: z.stringbool().default(true),
+  /** Generate the weekly, monthly and quarterly reports on the plan's schedule (on|off). */
+  FLEET_REPORTS_SCHEDULE: z.stringbool().default(true),
 })
 type Env = z.infer<typeof Env>
 
@@ -66,6 +68,8 @@ export interface FleetConfig {
   readonly logRequests: boolean
   readonly ingest: { readonly maxBatchesPerTick: number; readonly maxSalesPerTick: number; readonly maxQueuedBytes: number }
   readonly presenceFlushMs: number
+  /** isScheduled: reports are generated on the plan's schedule (reports/schedule.ts). */
+  readonly reports: { readonly isScheduled: boolean }
 }
 
 export interface SystemLimits {
@@ -188,6 +192,7 @@ export function loadConfig(
       maxQueuedBytes: e.FLEET_INGEST_MAX_QUEUED_BYTES,
     }),
     presenceFlushMs: e.FLEET_PRESENCE_FLUSH_MS,
+    reports: Object.freeze({ isScheduled: e.FLEET_REPORTS_SCHEDULE }),
   }
   return Object.freeze(config)
 }

@@ -51,6 +51,16 @@ export const ERROR_CODES = {
   CABINET_IMPORT_INVALID: '导入文件有错误行，未导入任何专柜',
   LOGIN_FAILED: '用户名或密码错误',
   ALERT_NOT_FOUND: '告警不存在或无权查看',
+  // reports (报表)
+  REPORT_PERIOD_INVALID: '报表期间与报表类型不符（周报 2020-W40，月报 2020-09，季报 2020-Q3）',
+  REPORT_PERIOD_NOT_STARTED: '报表期间尚未开始',
+  REPORT_FORMAT_INVALID: '报表格式不支持（可选 json、csv、xlsx）',
+  REPORT_COUNTY_UNKNOWN: '区县代码不在当前布设计划中',
+  REPORT_NOT_FOUND: '报表不存在或无权查看',
+  // forwarding and catalog limits (issue 3)
+  FORWARDING_BATCH_NOT_FOUND: '转发批次不存在',
+  FORWARDING_BATCH_NOT_FAILED: '该转发批次不在失败列表中，无需重试',
+  CATALOG_FULL: '商品目录已达下发上限',
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES

@@ -108,6 +108,27 @@ describe('certification catalog', () => {
     expect(one.entries).toHaveLength(2)
   })
 
+  it('refuses a product beyond what one catalog message carries, and never publishes a catalog over the limit', async () => {
+    const fleet = await fleetWith()
+    await aCatalog(fleet, { 'P-00000': {} })
+    // Up to the cap straight into the table: 4,999 HTTP calls would only slow the test down.
+    fleet.db.transaction(() => {
+      const ins = fleet.db.prepare(`INSERT INTO products (sku, name, supplier_uscc, price_fen, created_at, updated_at) VALUES (?, '商品', ?, 100, 'x', 'x')`)
+      for (let i = 1; i < 5000; i++) ins.run(`P-${String(i).padStart(5, '0')}`, aUscc(1))
+    })()
+    const full = await api<{ error: { code: string; details: { maxProducts: number } } }>(fleet, 'POST', '/api/v1/products', { sku: 'P-05000', name: 'x', supplierUscc: aUscc(1), priceFen: 1 })
+    expect([full.status, full.body.error.code, full.body.error.details.maxProducts]).toEqual([409, 'CATALOG_FULL', 5000])
+    await ok(fleet, 'PATCH', '/api/v1/products/P-00000', { priceFen: 1001 }, 200)
+    const atCap = await ok<{ version: number; items: unknown[] }>(fleet, 'GET', '/api/v1/catalog', undefined, 200)
+    expect(atCap.items).toHaveLength(5000)
+
+    // One more behind the service's back (say, a restored backup): the next change is not published; cabinets keep the last catalog.
+    fleet.db.prepare(`INSERT INTO products (sku, name, supplier_uscc, price_fen, created_at, updated_at) VALUES ('P-99999', 'x', ?, 1, 'x', 'x')`).run(aUscc(1))
+    await ok(fleet, 'PATCH', '/api/v1/products/P-00000', { priceFen: 1002 }, 200)
+    const kept = await ok<{ version: number; items: unknown[] }>(fleet, 'GET', '/api/v1/catalog', undefined, 200)
+    expect([kept.version, kept.items.length]).toEqual([atCap.version, 5000])
+  })
+
   it('publishes a versioned, retained catalog to each cabinet and shows the version the cabinet reports', async () => {
     const clock = aClock('2020-10-10T02:00:00Z')
     const fleet = await fleetWith({ deps: { now: clock.now } })

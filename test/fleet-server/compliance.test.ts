@@ -1,12 +1,18 @@
 // Compliance over real sales (real MQTT cabinets, real SQLite): certification
 // judged per sale date, mid-month expiry and revocation, the 50% boundary in
-// integer fen, scope, the threshold as plan data, and certifiedAmountFen.
+// integer fen, scope, the threshold as plan data, and certifiedAmountFen; and
+// the certified figures kept at write time (ingest and catalog changes), exact
+// against a recompute from the sku rows, across a restart and a migration.
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import Database from 'better-sqlite3'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import type { Fleet } from '../../fleet-server/src/app.js'
+import { flips, mergeRanges } from '../../fleet-server/src/compliance/index.js'
+import { DB_FILE } from '../../fleet-server/src/db/index.js'
 import { BUNDLED_PLANS } from '../../shared/src/index.js'
 import { api, tempDir } from '../helpers/fleet.js'
-import { aCatalog, aClock, aDatedCabinet, fleetWith, line, ok } from './certification.fixtures.js'
+import { aCatalog, aClock, aDatedCabinet, aUscc, fleetWith, line, ok } from './certification.fixtures.js'
 
 interface Row { cabinetId: string; amountFen: number; certifiedAmountFen: number; ratio: number; shareBp: number; compliant: boolean }
 interface Reply { threshold: number; thresholdBp: number; cabinets: Row[] }
@@ -117,5 +123,177 @@ describe('compliance', () => {
     const r = await api<{ error: { code: string } }>(fleet, 'GET', '/api/v1/compliance?from=2020-09-30&to=2020-09-01')
     expect([r.status, r.body.error.code]).toEqual([400, 'COMPLIANCE_RANGE_INVALID'])
     expect((await api(fleet, 'GET', '/api/v1/compliance?from=2020-09-01')).status).toBe(400)
+  })
+})
+
+type Fig = { cabinet_id: string; at: string; sales_count: number; amount_fen: number; certified_fen: number }
+
+/** The stored day and month figures, read straight from the tables (no query path, nothing refreshed). */
+function stored(fleet: Fleet): { days: Fig[]; months: Fig[] } {
+  return {
+    days: fleet.db.prepare('SELECT cabinet_id, day AS at, sales_count, amount_fen, certified_fen FROM cabinet_day_certified ORDER BY 1, 2').all() as Fig[],
+    months: fleet.db.prepare('SELECT cabinet_id, month AS at, sales_count, amount_fen, certified_fen FROM cabinet_month_certified ORDER BY 1, 2').all() as Fig[],
+  }
+}
+
+/** The same figures recomputed from scratch from the sales aggregates and the certificates. */
+function recomputed(fleet: Fleet): { days: Fig[]; months: Fig[] } {
+  const days = fleet.db.prepare(
+    `SELECT d.cabinet_id, d.day AS at, d.sales_count, d.amount_fen,
+            coalesce((SELECT sum(s.amount_fen) FROM cabinet_day_sku_sales s WHERE s.cabinet_id = d.cabinet_id AND s.day = d.day
+              AND EXISTS (SELECT 1 FROM certified_spans v WHERE v.sku = s.sku AND s.day BETWEEN v.day_from AND v.day_to)), 0) AS certified_fen
+     FROM cabinet_day_sales d ORDER BY 1, 2`,
+  ).all() as Fig[]
+  const months = new Map<string, Fig>()
+  for (const d of days) {
+    const k = `${d.cabinet_id} ${d.at.slice(0, 7)}`
+    const m = months.get(k) ?? { cabinet_id: d.cabinet_id, at: d.at.slice(0, 7), sales_count: 0, amount_fen: 0, certified_fen: 0 }
+    months.set(k, { ...m, sales_count: m.sales_count + d.sales_count, amount_fen: m.amount_fen + d.amount_fen, certified_fen: m.certified_fen + d.certified_fen })
+  }
+  return { days, months: [...months.values()] }
+}
+
+const certifiedOn = (fleet: Fleet, cabinetId: string, day: string) => stored(fleet).days.find((d) => d.cabinet_id === cabinetId && d.at === day)?.certified_fen
+
+describe('certified figures kept at write time', () => {
+  it('has a sale in the day and month figures as soon as it is acknowledged, with no query or refresh in between', async () => {
+    const fleet = await fleetWith({ deps: { now: aClock('2020-10-10T02:00:00Z').now } })
+    await aCatalog(fleet, { HONEY: { cert: ['2020-01-01'] }, PLAIN: {} })
+    const cab = await aDatedCabinet(fleet)
+    await cab.sell('2020-09-10', [line('HONEY', 600), line('PLAIN', 400)])
+    await cab.sell('2020-09-10', [line('HONEY', 50)])
+    await cab.sell('2020-10-01', [line('PLAIN', 70)])
+    expect(stored(fleet)).toEqual({
+      days: [
+        { cabinet_id: cab.cabinetId, at: '2020-09-10', sales_count: 2, amount_fen: 1050, certified_fen: 650 },
+        { cabinet_id: cab.cabinetId, at: '2020-10-01', sales_count: 1, amount_fen: 70, certified_fen: 0 },
+      ],
+      months: [
+        { cabinet_id: cab.cabinetId, at: '2020-09', sales_count: 2, amount_fen: 1050, certified_fen: 650 },
+        { cabinet_id: cab.cabinetId, at: '2020-10', sales_count: 1, amount_fen: 70, certified_fen: 0 },
+      ],
+    })
+  })
+
+  it('applies a back-dated revocation exactly where certificates overlap: a day another certificate still covers does not flip', async () => {
+    const clock = aClock('2020-10-10T02:00:00Z')
+    const fleet = await fleetWith({ deps: { now: clock.now } })
+    await aCatalog(fleet, { HONEY: { cert: ['2020-01-01'] }, PLAIN: {} }) // CERT-HONEY: 2020-01-01 … 2020-12-31
+    // A second certificate of the same product, overlapping from 09-15 (the renewal window is open).
+    await ok(fleet, 'POST', '/api/v1/certificates', { sku: 'HONEY', certificateNo: 'CERT-HONEY-2', validFrom: '2020-09-15' })
+    const a = await aDatedCabinet(fleet)
+    const b = await aDatedCabinet(fleet)
+    for (const c of [a, b]) {
+      for (const day of ['2020-08-31', '2020-09-10', '2020-09-20']) await c.sell(day, [line('HONEY', 300), line('PLAIN', 200)])
+    }
+    expect(certifiedOn(fleet, a.cabinetId, '2020-09-10')).toBe(300)
+
+    // CERT-HONEY back to 09-01: 09-10 flips; 09-20 is still covered by CERT-HONEY-2; 08-31 is before.
+    await ok(fleet, 'POST', '/api/v1/certificates/CERT-HONEY/revoke', { reason: '追溯撤销', effectiveFrom: '2020-09-01' })
+    for (const c of [a, b]) {
+      expect([certifiedOn(fleet, c.cabinetId, '2020-08-31'), certifiedOn(fleet, c.cabinetId, '2020-09-10'), certifiedOn(fleet, c.cabinetId, '2020-09-20')]).toEqual([300, 0, 300])
+    }
+    expect(stored(fleet)).toEqual(recomputed(fleet))
+    // Now CERT-HONEY-2 from 09-18 as well: 09-20 flips, nothing else moves.
+    await ok(fleet, 'POST', '/api/v1/certificates/CERT-HONEY-2/revoke', { reason: '追溯撤销', effectiveFrom: '2020-09-18' })
+    expect(certifiedOn(fleet, a.cabinetId, '2020-09-20')).toBe(0)
+    // Moving CERT-HONEY's revocation earlier still (into August) flips 08-31 only.
+    await ok(fleet, 'POST', '/api/v1/certificates/CERT-HONEY/revoke', { reason: '再次追溯', effectiveFrom: '2020-08-01' })
+    expect(certifiedOn(fleet, a.cabinetId, '2020-08-31')).toBe(0)
+    expect(stored(fleet)).toEqual(recomputed(fleet))
+    const sept = (await ok<Reply>(fleet, 'GET', '/api/v1/compliance?period=2020-09', undefined, 200)).cabinets
+    expect(sept.map((c) => c.certifiedAmountFen)).toEqual([0, 0])
+  })
+
+  it('applies a back-dated blacklisting to every product of the supplier and to no other', async () => {
+    const fleet = await fleetWith({ deps: { now: aClock('2020-10-10T02:00:00Z').now } })
+    await aCatalog(fleet, { 'A-1': { cert: ['2020-01-01'], supplier: 1 }, 'A-2': { cert: ['2020-03-01'], supplier: 1 }, 'B-1': { cert: ['2020-01-01'], supplier: 2 } })
+    const cab = await aDatedCabinet(fleet)
+    await cab.sell('2020-09-10', [line('A-1', 100), line('A-2', 20), line('B-1', 3)])
+    await cab.sell('2020-09-20', [line('A-1', 100), line('A-2', 20), line('B-1', 3)])
+    await ok(fleet, 'POST', `/api/v1/suppliers/${aUscc(1)}/blacklist`, { reason: '以次充好', effectiveFrom: '2020-09-15' })
+    expect([certifiedOn(fleet, cab.cabinetId, '2020-09-10'), certifiedOn(fleet, cab.cabinetId, '2020-09-20')]).toEqual([123, 3])
+    expect(stored(fleet).months).toEqual([{ cabinet_id: cab.cabinetId, at: '2020-09', sales_count: 2, amount_fen: 246, certified_fen: 126 }])
+    expect(stored(fleet)).toEqual(recomputed(fleet))
+  })
+
+  it('counts past sales as certified once a certificate covering their days is issued', async () => {
+    const fleet = await fleetWith({ deps: { now: aClock('2020-10-10T02:00:00Z').now } })
+    await aCatalog(fleet, { RICE: {}, PLAIN: {} })
+    const cab = await aDatedCabinet(fleet)
+    await cab.sell('2020-08-31', [line('RICE', 500), line('PLAIN', 500)])
+    await cab.sell('2020-09-05', [line('RICE', 500), line('PLAIN', 500)])
+    const sept = async () => (await ok<Reply>(fleet, 'GET', '/api/v1/compliance?period=2020-09', undefined, 200)).cabinets[0]!
+    expect(await sept()).toMatchObject({ certifiedAmountFen: 0, compliant: false })
+    await ok(fleet, 'POST', '/api/v1/certificates', { sku: 'RICE', certificateNo: 'CERT-RICE', validFrom: '2020-09-01' })
+    expect(await sept()).toMatchObject({ certifiedAmountFen: 500, shareBp: 5000, compliant: true })
+    expect(certifiedOn(fleet, cab.cabinetId, '2020-08-31')).toBe(0)
+    // New sales after the change are judged by the updated catalog at once.
+    await cab.sell('2020-09-06', [line('RICE', 40)])
+    expect(certifiedOn(fleet, cab.cabinetId, '2020-09-06')).toBe(40)
+    expect(stored(fleet)).toEqual(recomputed(fleet))
+  })
+
+  it('keeps the figures across a restart, and the catalog judges new sales and changes after it', async () => {
+    const clock = aClock('2020-10-10T02:00:00Z')
+    const dataDir = await tempDir()
+    let fleet = await fleetWith({ dataDir, deps: { now: clock.now }, manualClose: true })
+    await aCatalog(fleet, { HONEY: { cert: ['2020-01-01'] }, PLAIN: {} })
+    const cab = await aDatedCabinet(fleet)
+    await cab.sell('2020-09-10', [line('HONEY', 600), line('PLAIN', 400)])
+    const before = stored(fleet)
+    await cab.mqtt.close()
+    await fleet.close()
+
+    fleet = await fleetWith({ dataDir, deps: { now: clock.now }, manualClose: true })
+    onTestFinished(() => fleet.close())
+    expect(stored(fleet)).toEqual(before)
+    // The restarted server's certified index came from the database: a new sale and a revocation are applied exactly.
+    const again = await aDatedCabinet(fleet)
+    await again.sell('2020-09-12', [line('HONEY', 10)])
+    await ok(fleet, 'POST', '/api/v1/certificates/CERT-HONEY/revoke', { reason: '追溯撤销', effectiveFrom: '2020-09-11' })
+    expect(certifiedOn(fleet, cab.cabinetId, '2020-09-10')).toBe(600)
+    expect(certifiedOn(fleet, again.cabinetId, '2020-09-12')).toBe(0)
+    expect(stored(fleet)).toEqual(recomputed(fleet))
+  })
+
+  it('rebuilds the figures of a database written before they were kept at write time (migration 5)', async () => {
+    const clock = aClock('2020-10-10T02:00:00Z')
+    const dataDir = await tempDir()
+    let fleet = await fleetWith({ dataDir, deps: { now: clock.now }, manualClose: true })
+    await aCatalog(fleet, { HONEY: { cert: ['2020-01-01'] }, PLAIN: {} })
+    const cab = await aDatedCabinet(fleet)
+    await cab.sell('2020-09-10', [line('HONEY', 600), line('PLAIN', 400)])
+    await cab.sell('2020-10-01', [line('HONEY', 5)])
+    const expected = stored(fleet)
+    await cab.mqtt.close()
+    await fleet.close()
+    // What an older server left: figures filled lazily (here: none yet, and a stale one), schema before version 5.
+    const db = new Database(join(dataDir, DB_FILE))
+    db.exec(`DELETE FROM cabinet_day_certified; UPDATE cabinet_month_certified SET certified_fen = 1;
+             DROP TABLE forwarding_retries; PRAGMA user_version = 4;`)
+    db.close()
+
+    fleet = await fleetWith({ dataDir, deps: { now: clock.now }, manualClose: true })
+    onTestFinished(() => fleet.close())
+    expect(stored(fleet)).toEqual(expected)
+    expect((await ok<Reply>(fleet, 'GET', '/api/v1/compliance?period=2020-09', undefined, 200)).cabinets[0]).toMatchObject({ amountFen: 1000, certifiedAmountFen: 600 })
+  })
+
+  it('finds the days whose status flips when certificates overlap, touch or nest', () => {
+    expect(mergeRanges([['2020-03-01', '2020-03-31'], ['2020-01-01', '2020-01-31'], ['2020-02-01', '2020-02-10'], ['2020-03-10', '2020-03-12'], ['2020-05-02', '2020-05-01']])).toEqual([
+      ['2020-01-01', '2020-02-10'],
+      ['2020-03-01', '2020-03-31'],
+    ])
+    const before = mergeRanges([['2020-01-01', '2020-12-31'], ['2020-09-15', '2021-09-14']])
+    const after = mergeRanges([['2020-01-01', '2020-08-31'], ['2020-09-15', '2021-09-14']])
+    expect(flips(before, after)).toEqual([{ from: '2020-09-01', to: '2020-09-14', sign: -1 }])
+    expect(flips(after, before)).toEqual([{ from: '2020-09-01', to: '2020-09-14', sign: 1 }])
+    expect(flips(before, before)).toEqual([])
+    expect(flips([], [['2020-09-01', '2020-09-30']])).toEqual([{ from: '2020-09-01', to: '2020-09-30', sign: 1 }])
+    expect(flips([['2020-09-01', '2020-09-10']], [['2020-09-05', '2020-09-20']])).toEqual([
+      { from: '2020-09-01', to: '2020-09-04', sign: -1 },
+      { from: '2020-09-11', to: '2020-09-20', sign: 1 },
+    ])
   })
 })

@@ -154,6 +154,42 @@ describe('forwarding', () => {
     expect(await status(f2)).toMatchObject({ sent: 0, pending: 0, periods: 1 })
   })
 
+  it('sends a refused batch again when an admin retries it after fixing the cause, and records the retry', async () => {
+    const platform = await aPlatform({ secret: 'k3y' })
+    const clock = aClock('2020-10-05T02:00:00Z')
+    const dataDir = await tempDir()
+    // A wrong PLATFORM_SECRET: the platform answers 401 BAD_SIGNATURE, the batch goes to the failed list.
+    const wrong = await fleetWith({ dataDir, env: { PLATFORM_URL: platform.url, PLATFORM_SECRET: 'typo' }, deps: { now: clock.now }, manualClose: true })
+    await aCatalog(wrong, { CERT: { cert: ['2020-01-01'] } })
+    const cab = await aDatedCabinet(wrong)
+    await cab.sell('2020-09-10', [line('CERT', 100)])
+    await cab.sell('2020-10-01', [line('CERT', 100)])
+    await run(wrong)
+    await expect.poll(async () => (await status(wrong)).failed.length, { timeout: 10_000 }).toBe(1)
+    const batchKey = (await status(wrong)).failed[0]!.batchKey
+    await cab.mqtt.close()
+    await wrong.close()
+
+    // The operator fixes the secret and restarts; the failed batch stays failed until someone retries it.
+    const fleet = await fleetWith({ dataDir, env: { PLATFORM_URL: platform.url, PLATFORM_SECRET: 'k3y' }, deps: { now: clock.now } })
+    expect(await status(fleet)).toMatchObject({ sent: 0, pending: 0, failed: [expect.objectContaining({ batchKey, status: 401 })] })
+    const county = await ok<{ token: string }>(fleet, 'POST', '/api/v1/users', { username: 'dy', role: 'county', countyCode: '341125' })
+    expect((await api(fleet, 'POST', `/api/v1/forwarding/failed/${batchKey}/retry`, undefined, county.token)).status).toBe(403)
+    const unknown = await api<{ error: { code: string } }>(fleet, 'POST', '/api/v1/forwarding/failed/NOPE-r0/retry')
+    expect([unknown.status, unknown.body.error.code]).toEqual([404, 'FORWARDING_BATCH_NOT_FOUND'])
+
+    const retried = await ok(fleet, 'POST', `/api/v1/forwarding/failed/${batchKey}/retry`, undefined, 200)
+    expect(retried).toMatchObject({ batchKey, state: 'pending', retriedBy: 'admin', previousStatus: 401, previousMessage: expect.stringContaining('BAD_SIGNATURE') })
+    await expect.poll(async () => (await status(fleet)).sent, { timeout: 10_000 }).toBe(1)
+    expect(await status(fleet)).toMatchObject({ pending: 0, failed: [], periods: 1 })
+    expect(platform.batches().map((b) => b.key)).toEqual([batchKey])
+    // Delivered now, so not failed: a second retry is refused; the next pass queues nothing twice.
+    const again = await api<{ error: { code: string } }>(fleet, 'POST', `/api/v1/forwarding/failed/${batchKey}/retry`)
+    expect([again.status, again.body.error.code]).toEqual([409, 'FORWARDING_BATCH_NOT_FAILED'])
+    expect(await run(fleet)).toMatchObject({ queued: 0, corrections: 0 })
+    expect(fleet.db.prepare('SELECT batch_key, by_user, previous_status FROM forwarding_retries').all()).toEqual([{ batch_key: batchKey, by_user: 'admin', previous_status: 401 }])
+  })
+
   it('keeps batches queued while PLATFORM_URL is unset, and sends them after a restart with it set', async () => {
     const clock = aClock('2020-10-05T02:00:00Z')
     const dataDir = await tempDir()

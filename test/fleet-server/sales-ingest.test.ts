@@ -163,6 +163,22 @@ describe('sale ingest: commit and ack', () => {
       { seq: 3, skew_flag: 2 },
     ])
   })
+
+  it("times each committed sale from the agent's durable record (recordedAt, its 201) to the server's commit", async () => {
+    // A fixed server clock 5 s after the agent recorded the sales: every delay is exactly 5 s.
+    const now = new Date('2020-10-01T04:00:05.000Z')
+    const fleet = await startFleet({}, { now: () => now })
+    const c = await aCabinet(fleet)
+    const sales = aChain(c.cabinetId, 3, { soldAt: () => '2020-10-01T04:00:00.000Z' })
+    expect(await c.send(aBatch(c.cabinetId, sales))).toMatchObject({ status: 'committed', ackedSeq: 3 })
+    // A replay commits nothing new and is not timed again.
+    expect(await c.send(aBatch(c.cabinetId, sales))).toMatchObject({ status: 'committed', ackedSeq: 3 })
+    const metrics = (await fleet.http.inject({ method: 'GET', url: '/metrics' })).body
+    expect(metrics).toMatch(/fleet_sale_commit_delay_seconds_bucket\{le="2"\} 0\n/)
+    expect(metrics).toMatch(/fleet_sale_commit_delay_seconds_bucket\{le="5"\} 3\n/)
+    expect(metrics).toMatch(/fleet_sale_commit_delay_seconds_count 3\n/)
+    expect(metrics).toMatch(/fleet_ingest_batch_wait_seconds_count 1\n/)
+  })
 })
 
 describe('sale ingest: group commit and durability', () => {

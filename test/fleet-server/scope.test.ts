@@ -8,6 +8,7 @@ import { api, connectCabinet, startFleet } from '../helpers/fleet.js'
 import { clockAt, csvRow, importCsv, userToken } from '../helpers/rollout.js'
 import { aBatch, aChain } from '../helpers/sales.js'
 import { shanghaiDate } from '../../shared/src/index.js'
+import { previousPeriod, reportPeriodOf } from '../../fleet-server/src/reports/index.js'
 
 /** "METHOD /path/:param" of every route under /api/, from fastify's route tree. */
 export function apiRoutes(fleet: Fleet): string[] {
@@ -40,6 +41,8 @@ interface Ctx {
 }
 
 const hidden = (status: number) => expect([403, 404]).toContain(status)
+/** The ISO week before this one (Asia/Shanghai): always started, whatever the test clock says. */
+const lastWeek = () => previousPeriod(reportPeriodOf('weekly', shanghaiDate(Date.now()))).id
 
 /** What a 定远县 official gets for each route when aiming at 凤阳县. */
 const CASES: Record<string, (c: Ctx) => Promise<void>> = {
@@ -103,6 +106,34 @@ const CASES: Record<string, (c: Ctx) => Promise<void>> = {
     if (r.status !== 200) hidden(r.status)
   },
   'POST /api/v1/forwarding/run': async (c) => hidden((await c.call('POST', '/api/v1/forwarding/run')).status),
+
+  // Reports: a county official takes and reads only its own county's; others' are not found.
+  'POST /api/v1/reports': async (c) => {
+    expect((await c.call('POST', '/api/v1/reports', { kind: 'weekly', period: lastWeek(), county: '341126' })).status).toBe(403)
+    const own = await c.call('POST', '/api/v1/reports', { kind: 'weekly', period: lastWeek() })
+    expect(own.status, own.text).toBe(201)
+    expect(own.body).toMatchObject({ scope: 'county:341125', countyCode: '341125' })
+  },
+  'GET /api/v1/reports': async (c) => {
+    for (const county of ['341126', undefined]) expect((await api(c.fleet, 'POST', '/api/v1/reports', { kind: 'weekly', period: lastWeek(), county })).status).toBe(201)
+    for (const q of ['', '?county=341126', '?kind=weekly']) {
+      const r = await c.call('GET', `/api/v1/reports${q}`)
+      expect(r.status).toBe(200)
+      for (const x of (r.body as { reports: Array<{ countyCode: string | null }> }).reports) expect(x.countyCode, q).toBe('341125')
+    }
+  },
+  'GET /api/v1/reports/:id': async (c) => {
+    const fy = await api<{ reportId: string }>(c.fleet, 'POST', '/api/v1/reports', { kind: 'weekly', period: lastWeek(), county: '341126' })
+    const city = await api<{ reportId: string }>(c.fleet, 'POST', '/api/v1/reports', { kind: 'weekly', period: lastWeek() })
+    for (const id of [fy.body.reportId, city.body.reportId]) {
+      for (const format of ['json', 'csv', 'xlsx']) hidden((await c.call('GET', `/api/v1/reports/${id}?format=${format}`)).status)
+    }
+    const own = await c.call('POST', '/api/v1/reports', { kind: 'weekly', period: lastWeek() })
+    const doc = await c.call('GET', `/api/v1/reports/${(own.body as { reportId: string }).reportId}`)
+    expect(doc.status).toBe(200)
+    expect((doc.body as { cabinets: Array<{ countyCode: string }> }).cabinets.map((x) => x.countyCode)).toEqual(['341125', '341125'])
+  },
+  'POST /api/v1/forwarding/failed/:batchKey/retry': async (c) => hidden((await c.call('POST', '/api/v1/forwarding/failed/341100-FY-1-2020-09-r0/retry')).status),
 
   // The city catalogue (suppliers, products, certificates) is not county data:
   // reads may answer, and nothing answered may carry 凤阳县 cabinets (checked for every route).

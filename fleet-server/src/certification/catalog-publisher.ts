@@ -4,6 +4,9 @@
 // catalog edit, and when a new day changes which certificates are in force.
 // Published to every live cabinet on change, and to one cabinet when it
 // connects (the embedded broker keeps retained messages in memory only).
+// One message carries the whole catalog, so it must fit what an agent
+// accepts (docs/forwarding.md, "Catalog size"): a catalog over the limit is
+// never published — cabinets keep the last one — and an error is logged.
 import { createHash } from 'node:crypto'
 import type { Logger } from 'pino'
 import {
@@ -16,6 +19,15 @@ import {
   type PublishedCatalogView,
 } from '../../../shared/src/index.js'
 import type { CatalogStore, PublishedCatalog } from './store.js'
+
+/** Items one catalog message may carry: CatalogMsg's schema (shared/messages/catalog.ts) refuses more. */
+export const CATALOG_MAX_ITEMS = 5_000
+/**
+ * Bytes of one encoded catalog message: the edge agent's MAX_CATALOG_BYTES
+ * (edge-agent/src/sync/link.ts), which drops anything larger. 5,000 items with
+ * 200-character Chinese names take ~4.0 MB, so the item cap binds first in practice.
+ */
+export const CATALOG_MAX_BYTES = 4 * 1024 * 1024
 
 export interface CatalogPublisher {
   /** Rebuilds the catalog for today; bumps the version and publishes it everywhere when it changed. */
@@ -38,6 +50,7 @@ export interface CatalogPublisherDeps {
 export function createCatalogPublisher({ store, publish, now, log }: CatalogPublisherDeps): CatalogPublisher {
   let latest = store.latestCatalog()
   let encoded: Buffer | null = null
+  let refusedHash: string | null = null
   const reports = new Map<string, { version: number | null; at: string }>()
 
   const message = (c: PublishedCatalog): Buffer => {
@@ -60,6 +73,15 @@ export function createCatalogPublisher({ store, publish, now, log }: CatalogPubl
       if (latest && latest.hash === hash) return latest
       if (!latest && items.length === 0) return null
       const next: PublishedCatalog = { version: (latest?.version ?? 0) + 1, hash, issuedAt: now().toISOString(), items }
+      const bytes = encodeMessage({ v: 1, type: 'catalog', version: next.version, issuedAt: next.issuedAt, items } satisfies CatalogMsg).byteLength
+      if (items.length > CATALOG_MAX_ITEMS || bytes > CATALOG_MAX_BYTES) {
+        // Agents would drop it and keep running the old one while the server
+        // believed it published: refuse loudly instead, once per content.
+        if (refusedHash !== hash) log.error({ items: items.length, maxItems: CATALOG_MAX_ITEMS, bytes, maxBytes: CATALOG_MAX_BYTES, keptVersion: latest?.version ?? null }, 'catalog too large for one message; not published')
+        refusedHash = hash
+        return latest
+      }
+      refusedHash = null
       store.insertCatalog(next)
       latest = next
       encoded = null

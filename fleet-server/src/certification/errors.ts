@@ -35,3 +35,6 @@ export const certRevocationInvalid = (no: string, revokedFrom: string, requested
     409,
     { certificateNo: no, revokedFrom, requested },
   )
+
+export const catalogFull = (max: number) =>
+  new AppError('CATALOG_FULL', `the catalog holds ${max} products, the most one catalog message to the cabinets can carry; retire a product or split the catalog first`, 409, { maxProducts: max })

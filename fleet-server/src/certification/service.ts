@@ -3,7 +3,7 @@
 // months before expiry; revocation from an effective date (default today, may
 // be back-dated); the 扶贫失信黑名单 revokes all of a supplier's certificates
 // from its date. Every change is appended to catalog_history in the same
-// transaction as the change and the invalidation of the figures it affects.
+// transaction as the change and the update of the certified figures it flips.
 import type { Logger } from 'pino'
 import {
   shanghaiDate,
@@ -30,7 +30,9 @@ import {
 } from '../../../shared/src/index.js'
 import { assertAdmin, type Principal } from '../access/index.js'
 import { addDays, minusMonths, plusYearsInclusive } from '../compliance/index.js'
+import { CATALOG_MAX_ITEMS } from './catalog-publisher.js'
 import {
+  catalogFull,
   certExists,
   certNotFound,
   certRenewalTooEarly,
@@ -45,7 +47,7 @@ import {
 } from './errors.js'
 import type { CatalogStore, CertificateRow, ProductRow, SupplierRow } from './store.js'
 
-/** Days of one sku whose certification changed: derived figures over them are stale. */
+/** Days of one sku whose certification may have changed. */
 export interface CertifiedRange {
   readonly sku: string
   readonly from: string
@@ -80,8 +82,13 @@ export interface CertificationServiceDeps {
   readonly store: CatalogStore
   readonly now: () => Date
   readonly log: Logger
-  /** Runs inside the change's transaction: drop derived figures over these ranges. */
-  readonly invalidate: (ranges: readonly CertifiedRange[]) => void
+  /**
+   * Runs inside the change's transaction, after the change is written: bring
+   * the certified figures of these skus up to date (compliance applyCatalogChange).
+   */
+  readonly certifiedChanged: (ranges: readonly CertifiedRange[]) => void
+  /** That transaction rolled back after certifiedChanged ran: drop what it cached. */
+  readonly rolledBack?: () => void
   /** After a committed change: republish catalogs, re-evaluate held forwarding. */
   readonly changed: () => void
 }
@@ -121,13 +128,23 @@ export function createCertificationService(deps: CertificationServiceDeps): Cert
     return c
   }
 
-  /** Writes a change atomically with its history and invalidations, then notifies. */
+  /** Writes a change atomically with its history and the figures it flips, then notifies. */
   function change<T>(fn: () => { result: T; ranges: CertifiedRange[] }): T {
-    const { result } = store.transaction(() => {
-      const r = fn()
-      if (r.ranges.length > 0) deps.invalidate(r.ranges)
-      return r
-    })
+    let applied = false
+    let result: T
+    try {
+      ;({ result } = store.transaction(() => {
+        const r = fn()
+        if (r.ranges.length > 0) {
+          applied = true
+          deps.certifiedChanged(r.ranges)
+        }
+        return r
+      }))
+    } catch (err) {
+      if (applied) deps.rolledBack?.()
+      throw err
+    }
     deps.changed()
     return result
   }
@@ -241,6 +258,8 @@ export function createCertificationService(deps: CertificationServiceDeps): Cert
         updatedAt: at(),
       }
       return change(() => {
+        // Every product is in the one catalog message cabinets receive (catalog-publisher.ts).
+        if (store.product(row.sku) === null && store.productCount() >= CATALOG_MAX_ITEMS) throw catalogFull(CATALOG_MAX_ITEMS)
         if (!store.insertProduct(row)) throw productExists(body.sku)
         store.appendHistory({ at: row.createdAt, actor: by.username, entity: 'product', entityId: row.sku, action: 'added', detail: { ...row } })
         log.info({ sku: row.sku, supplierUscc: s.uscc, by: by.username }, 'product added')

@@ -86,6 +86,7 @@ export function createSqliteCatalogStore(db: Db) {
   const productCols = `sku, name, origin, category, supplier_uscc AS supplierUscc, price_fen AS priceFen, created_at AS createdAt, updated_at AS updatedAt`
   const getProduct = db.prepare<[string], ProductRow>(`SELECT ${productCols} FROM products WHERE sku = ?`)
   const listProducts = db.prepare<[], ProductRow>(`SELECT ${productCols} FROM products ORDER BY sku`)
+  const countProducts = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM products')
   const updateProduct = db.prepare(
     `UPDATE products SET name = @name, origin = @origin, category = @category, price_fen = @priceFen, updated_at = @updatedAt WHERE sku = @sku`,
   )
@@ -140,6 +141,7 @@ export function createSqliteCatalogStore(db: Db) {
     insertProduct: (p: ProductRow): boolean => insertProduct.run(p).changes === 1,
     product: (sku: string): ProductRow | null => getProduct.get(sku) ?? null,
     products: (): ProductRow[] => listProducts.all(),
+    productCount: (): number => countProducts.get()!.n,
     updateProduct: (p: ProductRow): void => void updateProduct.run(p),
 
     insertCertificate: (c: Omit<CertificateRow, 'supplierUscc' | 'revokedFrom' | 'revokeReason'>): boolean => insertCert.run(c).changes === 1,

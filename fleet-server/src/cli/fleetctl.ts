@@ -2,7 +2,7 @@
 // Reads FLEET_URL and FLEET_TOKEN; --json prints the API's JSON, otherwise
 // Chinese-first tables. Exit codes: 0 ok, 1 the server refused or is
 // unreachable, 2 bad usage.
-import { readFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
 import { ERROR_CODES, type ErrorCode } from '../../../shared/src/index.js'
@@ -28,6 +28,9 @@ const USAGE = `用法: npm run fleetctl -- [--json] 命令 …   (环境变量 F
   alerts list [--state open|unacked|all] [--county C]
   alerts ack ALERT_ID
   users create --username U --role admin|county|operator|auditor [--county C] [--operator O] [--password P]
+  reports list [--kind K] [--period P] [--county C]
+  reports create --kind weekly|monthly|quarterly --period P [--county C]   (周报 2020-W40，月报 2020-09，季报 2020-Q3)
+  reports get ID [--format json|csv|xlsx] [--out FILE]
 
 状态 STATUS: planned site_assigned installed operating suspended retired
 CSV 列: cabinetId,countyCode,operator,siteName,siteAddress,venueType,latitude,longitude,status
@@ -76,18 +79,47 @@ function client(baseUrl: string, token: string) {
     } catch {
       throw new CliError(`服务器返回了非 JSON 内容（HTTP ${res.status}）`)
     }
-    if (!res.ok) {
-      const e = (data as { error?: { code?: string; message?: string; details?: Json } } | null)?.error
-      const code = e?.code ?? `HTTP_${res.status}`
-      const zh = code in ERROR_CODES ? ERROR_CODES[code as ErrorCode] : `请求失败（HTTP ${res.status}）`
-      const hint = res.status === 401 ? '\n请检查 FLEET_TOKEN 是否正确。' : res.status === 403 || res.status === 404 ? '\n（超出您的权限范围的对象同样显示为不存在。）' : ''
-      const rejected = (e?.details?.rejected as Array<{ line: number; field: string | null; message: string }> | undefined) ?? []
-      const rows = rejected.length ? `\n${table(['行', '字段', '问题'], rejected.map((r) => [r.line, r.field ?? '', r.message]))}` : ''
-      throw new CliError(`错误：${zh}（${code}，HTTP ${res.status}）\n${e?.message ?? ''}${rows}${hint}`)
-    }
+    if (!res.ok) throw refused(res.status, data)
     return data as T
   }
 }
+
+/** The server's error answer, in Chinese first. */
+function refused(status: number, data: unknown): CliError {
+  const e = (data as { error?: { code?: string; message?: string; details?: Json } } | null)?.error
+  const code = e?.code ?? `HTTP_${status}`
+  const zh = code in ERROR_CODES ? ERROR_CODES[code as ErrorCode] : `请求失败（HTTP ${status}）`
+  const hint = status === 401 ? '\n请检查 FLEET_TOKEN 是否正确。' : status === 403 || status === 404 ? '\n（超出您的权限范围的对象同样显示为不存在。）' : ''
+  const rejected = (e?.details?.rejected as Array<{ line: number; field: string | null; message: string }> | undefined) ?? []
+  const rows = rejected.length ? `\n${table(['行', '字段', '问题'], rejected.map((r) => [r.line, r.field ?? '', r.message]))}` : ''
+  return new CliError(`错误：${zh}（${code}，HTTP ${status}）\n${e?.message ?? ''}${rows}${hint}`)
+}
+
+/** A file answer (report CSV/XLSX): its bytes and the file name the server suggests. */
+async function download(baseUrl: string, token: string, path: string): Promise<{ bytes: Buffer; filename: string | null }> {
+  let res: Response
+  try {
+    res = await fetch(new URL(`/api/v1${path}`, baseUrl), { headers: { authorization: `Bearer ${token}` } })
+  } catch {
+    throw new CliError(`无法连接专柜管理平台 ${baseUrl}`)
+  }
+  const bytes = Buffer.from(await res.arrayBuffer())
+  if (!res.ok) {
+    let data: unknown = null
+    try {
+      data = JSON.parse(bytes.toString('utf8'))
+    } catch {
+      // not JSON: the status alone says it
+    }
+    throw refused(res.status, data)
+  }
+  const m = /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')
+  return { bytes, filename: m?.[1] ?? null }
+}
+
+const KIND_ZH: Record<string, string> = { weekly: '周报', monthly: '月报', quarterly: '季报' }
+const yuan = (fen: number) => `${Math.trunc(fen / 100)}.${String(fen % 100).padStart(2, '0')}`
+const pctBp = (bp: number) => `${Math.trunc(bp / 100)}.${String(bp % 100).padStart(2, '0')}%`
 
 export async function run(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, io: Io): Promise<number> {
   try {
@@ -116,6 +148,10 @@ export async function run(argv: readonly string[], env: Readonly<Record<string, 
         username: { type: 'string' },
         role: { type: 'string' },
         password: { type: 'string' },
+        kind: { type: 'string' },
+        period: { type: 'string' },
+        format: { type: 'string' },
+        out: { type: 'string' },
       },
     })
     if (o.help || pos.length === 0) {
@@ -276,6 +312,51 @@ export async function run(argv: readonly string[], env: Readonly<Record<string, 
       }
       const r = await call<{ userId: string; token: string; username: string; role: string }>('POST', '/users', body)
       print(r, () => `已创建用户 ${r.username}（${ROLE_ZH[r.role] ?? r.role}）\nAPI 令牌 ${r.token}\n（令牌只显示这一次，请妥善保存。）`)
+      return 0
+    }
+    if (group === 'reports' && cmd === 'list') {
+      const r = await call<{ reports: Json[] }>('GET', `/reports${qs({ kind: o.kind, period: o.period, county: o.county })}`)
+      print(r, () =>
+        r.reports.length === 0
+          ? '暂无报表'
+          : table(['编号', '类型', '期间', '范围', '生成时间', '生成方式'], r.reports.map((x) => [String(x.reportId), KIND_ZH[String(x.kind)] ?? String(x.kind), String(x.period), String(x.scopeName), bj(x.createdAt), x.scheduled ? '定时' : String(x.createdBy)])),
+      )
+      return 0
+    }
+    if (group === 'reports' && cmd === 'create') {
+      const body = { kind: need(o.kind, ' --kind weekly|monthly|quarterly'), period: need(o.period, ' --period 期间'), ...(o.county && { county: o.county }) }
+      const r = await call<{ reportId: string; scopeName: string; kind: string; period: string; from: string; to: string }>('POST', '/reports', body)
+      print(r, () => `已生成${r.scopeName}${KIND_ZH[r.kind] ?? r.kind}（${r.period}，${r.from} 至 ${r.to}）\n报表编号 ${r.reportId}`)
+      return 0
+    }
+    if (group === 'reports' && cmd === 'get') {
+      const id = need(rest[0], '报表编号 ID')
+      const format = o.format ?? 'json'
+      if (format !== 'json') {
+        const f = await download(url, token, `/reports/${encodeURIComponent(id)}?format=${encodeURIComponent(format)}`)
+        const file = o.out ?? f.filename ?? `report-${id}.${format}`
+        await writeFile(file, f.bytes)
+        print({ reportId: id, format, file, bytes: f.bytes.length }, () => `已保存 ${file}（${f.bytes.length} 字节）`)
+        return 0
+      }
+      type Sales = { salesCount: number; amountFen: number; certifiedAmountFen: number; shareBp: number; compliantCabinets: number; judgedCabinets: number }
+      type County = { code: string; name: string; rollout: Record<string, number>; sales: Sales; forwarding: Record<string, number> }
+      const r = await call<{ title: string; from: string; to: string; createdAt: string; dueOn: string | null; counties: County[]; totals: Omit<County, 'code' | 'name'> }>('GET', `/reports/${encodeURIComponent(id)}`)
+      if (o.out) {
+        await writeFile(o.out, `${JSON.stringify(r, null, 2)}\n`)
+        io.out(`已保存 ${o.out}`)
+        return 0
+      }
+      print(r, () => {
+        const row = (code: string, name: string, c: Omit<County, 'code' | 'name'>) => [
+          name, code, c.rollout.quota!, c.rollout.installed!, c.rollout.operating!, c.sales.salesCount, yuan(c.sales.amountFen), yuan(c.sales.certifiedAmountFen), pctBp(c.sales.shareBp), `${c.sales.compliantCabinets}/${c.sales.judgedCabinets}`,
+        ]
+        return [
+          r.title,
+          `统计期间 ${r.from} 至 ${r.to}（北京时间），生成于 ${bj(r.createdAt)}${r.dueOn ? `，报送期限 ${r.dueOn}` : ''}`,
+          table(['县区', '代码', '任务', '已安装', '运营', '销售笔数', '销售额(元)', '扶贫产品(元)', '占比', '达标/参评'], [...r.counties.map((c) => row(c.code, c.name, c)), row('', '合计', r.totals)]),
+        ].join('\n')
+      })
       return 0
     }
     throw new UsageError(`未知命令：${pos.join(' ')}`)

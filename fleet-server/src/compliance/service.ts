@@ -36,15 +36,7 @@ export interface ComplianceService {
   certifiedTotals(cabinetIds: readonly string[]): Promise<Map<string, number>>
   threshold(): Threshold
   judge(certifiedFen: number, amountFen: number): ComplianceVerdict
-  /** New sales arrived: bring the certified figures up to date in the background, soon. */
-  salesArrived(): void
-  close(): void
 }
-
-/** Delay before figures are refreshed in the background after sales arrive, ms. */
-export const REFRESH_DELAY_MS = 5_000 // 5 s: a query in between refreshes what it needs itself
-/** Cabinets refreshed per event-loop turn in the background (~20 ms of work). */
-export const REFRESH_CHUNK = 200
 
 /** The minimum certified share for the plan's channel type (cabinet, pavilion, zone). */
 export function thresholdOf(plan: Plan): Threshold {
@@ -54,17 +46,9 @@ export function thresholdOf(plan: Plan): Threshold {
   return { bp, channel: plan.channel }
 }
 
-export function createComplianceService(deps: { store: ComplianceStore; plan: () => Plan; refreshDelayMs?: number }): ComplianceService {
+/** Figures are kept by ingest and catalog changes (store.ts); a query only reads them. */
+export function createComplianceService(deps: { store: ComplianceStore; plan: () => Plan }): ComplianceService {
   const { store } = deps
-  let timer: NodeJS.Timeout | null = null
-  let closed = false
-  // Queries refresh what is stale before they read; refreshing in the
-  // background, in chunks, keeps that work off the query under steady ingest.
-  const refreshChunk = (): void => {
-    timer = null
-    if (closed) return
-    if (store.refresh(REFRESH_CHUNK) === REFRESH_CHUNK) setImmediate(refreshChunk)
-  }
   const threshold = () => thresholdOf(deps.plan())
   const judge = (certifiedFen: number, amountFen: number): ComplianceVerdict => {
     const bp = shareBp(certifiedFen, amountFen)
@@ -120,15 +104,6 @@ export function createComplianceService(deps: { store: ComplianceStore; plan: ()
     certifiedTotals: async (ids) => store.certifiedTotals(ids),
     threshold,
     judge,
-    salesArrived() {
-      if (timer || closed) return
-      timer = setTimeout(refreshChunk, deps.refreshDelayMs ?? REFRESH_DELAY_MS)
-      timer.unref()
-    },
-    close() {
-      closed = true
-      if (timer) clearTimeout(timer)
-    },
   }
 }
 

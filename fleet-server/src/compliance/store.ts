@@ -1,17 +1,17 @@
-// SQL for certified figures, derived from the ingest aggregates and never
-// from raw sales:
-//   cabinet_day_certified    per cabinet and day: amount and certified amount,
-//                            judged from cabinet_day_sku_sales against certified_spans;
-//   cabinet_month_certified  the same rolled up per month;
-//   cabinet_certified_state  the cabinet_sales totals both were refreshed at.
-// A cabinet's figures are fresh while cabinet_sales (which ingest updates with
-// every new sale) still shows those totals — a 2,700-row check — so a query
-// recomputes only cabinets that got sales since, and only their changed days.
-// A catalog change deletes the day rows of the skus and days it touches and
-// marks those cabinets stale, in the change's own transaction. A month query
-// for 2,700 cabinets then reads ~2,700 month rows instead of ~3 M sku rows.
+// SQL for certified figures, kept at write time so no query ever computes them:
+//   cabinet_day_certified    per cabinet and day: sales count, amount, certified amount;
+//   cabinet_month_certified  the same per month (YYYY-MM).
+// Ingest adds each tick's sales to both inside the tick's own transaction
+// (recordTick), judging every sku line with the in-memory certified index, so
+// the figures are never behind committed sales. A catalog change applies only
+// its delta inside its own transaction (applyCatalogChange): for each day whose
+// certified status flipped for a sku, ± that sku's amount on that day, from
+// cabinet_day_sku_sales (indexed by sku, day). A month query for 2,700 cabinets
+// reads ~2,700 month rows. Migration 5 rebuilt both tables once from the
+// aggregates for databases written before this rule.
 import type { Db } from '../db/index.js'
-import { addDays, periodOf } from './periods.js'
+import { createCertifiedIndex, flips, type CertifiedIndex } from './certified-index.js'
+import { addDays, daysBetween, periodOf } from './periods.js'
 
 export interface CabinetFigures {
   readonly cabinetId: string
@@ -40,67 +40,47 @@ export interface FiguresFilter {
   readonly cabinetId?: string
 }
 
-export type ComplianceStore = ReturnType<typeof createSqliteComplianceStore>
+/** What one ingest tick added (the sales domain's per-tick aggregates, as far as figures need them). */
+export interface TickSales {
+  readonly days: ReadonlyMap<string, { readonly cabinetId: string; readonly day: string; readonly count: number; readonly amountFen: number }>
+  readonly skus: ReadonlyMap<string, { readonly cabinetId: string; readonly day: string; readonly sku: string; readonly amountFen: number }>
+}
 
-const CERTIFIED_OF_DAY = `(SELECT coalesce(sum(s.amount_fen), 0) FROM cabinet_day_sku_sales s
-   WHERE s.cabinet_id = d.cabinet_id AND s.day = d.day
-     AND EXISTS (SELECT 1 FROM certified_spans v WHERE v.sku = s.sku AND s.day BETWEEN v.day_from AND v.day_to))`
+export type ComplianceStore = ReturnType<typeof createSqliteComplianceStore>
 
 const NONE = { from: '9999-12-31', to: '0000-01-01' } // an empty range
 
 export function createSqliteComplianceStore(db: Db) {
-  const dropDays = db.prepare<[string, string, string]>(
-    `DELETE FROM cabinet_day_certified WHERE (cabinet_id, day) IN
-       (SELECT cabinet_id, day FROM cabinet_day_sku_sales WHERE sku = ? AND day BETWEEN ? AND ?)`,
-  )
-  const markStale = db.prepare<[string, string, string]>(
-    `DELETE FROM cabinet_certified_state WHERE cabinet_id IN
-       (SELECT DISTINCT cabinet_id FROM cabinet_day_sku_sales WHERE sku = ? AND day BETWEEN ? AND ?)`,
-  )
-  const stale = db.prepare<[number], { cabinet_id: string; sales_count: number; amount_fen: number }>(
-    `SELECT cs.cabinet_id, cs.sales_count, cs.amount_fen FROM cabinet_sales cs
-     LEFT JOIN cabinet_certified_state st ON st.cabinet_id = cs.cabinet_id
-     WHERE st.cabinet_id IS NULL OR st.sales_count != cs.sales_count OR st.amount_fen != cs.amount_fen
-     LIMIT ?`,
-  )
-  const refreshDays = db.prepare<[string]>(
-    `INSERT INTO cabinet_day_certified (cabinet_id, day, sales_count, amount_fen, certified_fen)
-     SELECT d.cabinet_id, d.day, d.sales_count, d.amount_fen, ${CERTIFIED_OF_DAY}
-     FROM cabinet_day_sales d LEFT JOIN cabinet_day_certified c ON c.cabinet_id = d.cabinet_id AND c.day = d.day
-     WHERE d.cabinet_id = ? AND (c.cabinet_id IS NULL OR c.sales_count != d.sales_count OR c.amount_fen != d.amount_fen)
+  const index: CertifiedIndex = createCertifiedIndex(db)
+  const addDay = db.prepare<[string, string, number, number, number]>(
+    `INSERT INTO cabinet_day_certified (cabinet_id, day, sales_count, amount_fen, certified_fen) VALUES (?, ?, ?, ?, ?)
      ON CONFLICT (cabinet_id, day) DO UPDATE SET
-       sales_count = excluded.sales_count, amount_fen = excluded.amount_fen, certified_fen = excluded.certified_fen`,
+       sales_count = sales_count + excluded.sales_count,
+       amount_fen = amount_fen + excluded.amount_fen,
+       certified_fen = certified_fen + excluded.certified_fen`,
   )
-  const staleMonths = db.prepare<[string], { month: string }>(
-    `SELECT DISTINCT substr(d.day, 1, 7) AS month
-     FROM cabinet_day_sales d LEFT JOIN cabinet_day_certified c ON c.cabinet_id = d.cabinet_id AND c.day = d.day
-     WHERE d.cabinet_id = ? AND (c.cabinet_id IS NULL OR c.sales_count != d.sales_count OR c.amount_fen != d.amount_fen)`,
-  )
-  const rollUp = db.prepare<[string, string, string, string, string]>(
-    `INSERT INTO cabinet_month_certified (cabinet_id, month, sales_count, amount_fen, certified_fen)
-     SELECT ?, ?, sum(sales_count), sum(amount_fen), sum(certified_fen)
-     FROM cabinet_day_certified WHERE cabinet_id = ? AND day BETWEEN ? AND ?
+  const addMonth = db.prepare<[string, string, number, number, number]>(
+    `INSERT INTO cabinet_month_certified (cabinet_id, month, sales_count, amount_fen, certified_fen) VALUES (?, ?, ?, ?, ?)
      ON CONFLICT (cabinet_id, month) DO UPDATE SET
-       sales_count = excluded.sales_count, amount_fen = excluded.amount_fen, certified_fen = excluded.certified_fen`,
+       sales_count = sales_count + excluded.sales_count,
+       amount_fen = amount_fen + excluded.amount_fen,
+       certified_fen = certified_fen + excluded.certified_fen`,
   )
-  const setState = db.prepare<[string, number, number]>(
-    `INSERT INTO cabinet_certified_state (cabinet_id, sales_count, amount_fen) VALUES (?, ?, ?)
-     ON CONFLICT (cabinet_id) DO UPDATE SET sales_count = excluded.sales_count, amount_fen = excluded.amount_fen`,
+  // A flip of one sku over [from, to]: ± its amount on those days. Every
+  // cabinet_day_sku_sales row has its day row (ingest writes both in one
+  // transaction; migration 5 built the rows of older data), and (cabinet, day,
+  // sku) is unique, so each day row gets at most one term.
+  const flipDays = db.prepare<[number, string, string, string]>(
+    `UPDATE cabinet_day_certified AS c SET certified_fen = c.certified_fen + ? * s.amount_fen
+     FROM cabinet_day_sku_sales AS s
+     WHERE s.sku = ? AND s.day BETWEEN ? AND ? AND c.cabinet_id = s.cabinet_id AND c.day = s.day`,
   )
-  const refreshStale = db.transaction((limit: number = -1): number => {
-    const rows = stale.all(limit)
-    for (const r of rows) {
-      // Only the days that changed are recomputed, and only their months rolled up again.
-      const months = staleMonths.all(r.cabinet_id)
-      refreshDays.run(r.cabinet_id)
-      for (const { month } of months) {
-        const p = periodOf('month', `${month}-01`)
-        rollUp.run(r.cabinet_id, month, r.cabinet_id, p.from, p.to)
-      }
-      setState.run(r.cabinet_id, r.sales_count, r.amount_fen)
-    }
-    return rows.length
-  })
+  const flipMonths = db.prepare<[number, string, string, string]>(
+    `UPDATE cabinet_month_certified AS m SET certified_fen = m.certified_fen + ? * x.amount_fen
+     FROM (SELECT cabinet_id, substr(day, 1, 7) AS month, sum(amount_fen) AS amount_fen
+           FROM cabinet_day_sku_sales WHERE sku = ? AND day BETWEEN ? AND ? GROUP BY cabinet_id, month) AS x
+     WHERE m.cabinet_id = x.cabinet_id AND m.month = x.month`,
+  )
 
   type Params = { m1: string; m2: string; d1: string; d2: string; d3: string; d4: string; countyCode: string | null; operator: string | null; cabinetId: string | null }
   const byCabinet = db.prepare<[Params], { cabinet_id: string; county_code: string; n: number; amount: number; certified: number }>(
@@ -160,36 +140,74 @@ export function createSqliteComplianceStore(db: Db) {
   }
 
   return {
-    /** Drops figures a change of a sku's certification over [from, to] affects. Run inside the change's transaction. */
-    invalidate(ranges: ReadonlyArray<{ sku: string; from: string; to: string }>): void {
-      for (const r of ranges) {
-        markStale.run(r.sku, r.from, r.to)
-        dropDays.run(r.sku, r.from, r.to)
+    /** The certified days of each sku, as ingest judges them. */
+    index,
+    /**
+     * Adds one ingest tick's sales to the day and month figures. Runs inside the
+     * tick's transaction (the sales store calls it after its own aggregates).
+     */
+    recordTick(agg: TickSales): void {
+      const certified = new Map<string, number>()
+      for (const k of agg.skus.values()) {
+        if (!index.isCertified(k.sku, k.day)) continue
+        const dayKey = `${k.cabinetId}\u0000${k.day}`
+        certified.set(dayKey, (certified.get(dayKey) ?? 0) + k.amountFen)
       }
+      const months = new Map<string, { cabinetId: string; month: string; count: number; amountFen: number; certifiedFen: number }>()
+      for (const d of agg.days.values()) {
+        const c = certified.get(`${d.cabinetId}\u0000${d.day}`) ?? 0
+        addDay.run(d.cabinetId, d.day, d.count, d.amountFen, c)
+        const month = d.day.slice(0, 7)
+        const mKey = `${d.cabinetId}\u0000${month}`
+        const m = months.get(mKey)
+        if (m) {
+          m.count += d.count
+          m.amountFen += d.amountFen
+          m.certifiedFen += c
+        } else {
+          months.set(mKey, { cabinetId: d.cabinetId, month, count: d.count, amountFen: d.amountFen, certifiedFen: c })
+        }
+      }
+      for (const m of months.values()) addMonth.run(m.cabinetId, m.month, m.count, m.amountFen, m.certifiedFen)
     },
-    /** Recomputes the figures of (at most `limit`) cabinets with sales or catalog changes since; returns how many. */
-    refresh: (limit?: number): number => refreshStale(limit),
+    /**
+     * Applies a catalog change to the figures: for every sku touched, the days
+     * whose certified status flipped get ± that sku's amount. Exact however
+     * certificates overlap, since it compares the merged coverage before and
+     * after. Run inside the change's transaction, after the change is written;
+     * if that transaction rolls back, call catalogRolledBack().
+     */
+    applyCatalogChange(skus: Iterable<string>): { flippedDays: number } {
+      let flippedDays = 0
+      for (const sku of new Set(skus)) {
+        const { before, after } = index.reload(sku)
+        for (const f of flips(before, after)) {
+          flipDays.run(f.sign, sku, f.from, f.to)
+          flipMonths.run(f.sign, sku, f.from, f.to)
+          flippedDays += daysBetween(f.from, f.to) + 1
+        }
+      }
+      return { flippedDays }
+    },
+    /** The catalog transaction rolled back: the index may hold uncommitted spans. */
+    catalogRolledBack: (): void => index.reloadAll(),
     figuresByCabinet(from: string, to: string, f: FiguresFilter): CabinetFigures[] {
-      refreshStale()
       return byCabinet
         .all({ ...split(from, to), countyCode: f.countyCode ?? null, operator: f.operator ?? null, cabinetId: f.cabinetId ?? null })
         .map((r) => ({ cabinetId: r.cabinet_id, countyCode: r.county_code, salesCount: r.n, amountFen: r.amount, certifiedFen: r.certified }))
     },
     /** All-time certified amount of each cabinet. */
     certifiedTotals(cabinetIds: readonly string[]): Map<string, number> {
-      refreshStale()
       const m = new Map<string, number>()
       for (const id of cabinetIds) m.set(id, cabinetTotal.get(id)?.certified ?? 0)
       return m
     },
-    /** Every cabinet-day, fresh. */
+    /** Every cabinet-day. */
     allDays(): DayFigures[] {
-      refreshStale()
       return days.all().map(toDay)
     },
-    /** Every cabinet-month, fresh; `day` holds the month id (YYYY-MM). */
+    /** Every cabinet-month; `day` holds the month id (YYYY-MM). */
     allMonths(): DayFigures[] {
-      refreshStale()
       return months.all().map(toDay)
     },
     certifiedLines(cabinetId: string, from: string, to: string): CertifiedLine[] {
@@ -197,3 +215,4 @@ export function createSqliteComplianceStore(db: Db) {
     },
   }
 }
+

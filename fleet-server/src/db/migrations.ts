@@ -348,4 +348,70 @@ CREATE UNIQUE INDEX alerts_open_once ON alerts (kind, subject) WHERE cleared_at 
 CREATE INDEX alerts_by_county ON alerts (county_code, raised_at);
 `,
   },
+  {
+    version: 4,
+    name: 'reports',
+    sql: `
+-- Reports (报表): a snapshot taken at creation and never updated; content is
+-- the report document (JSON). scope: 'city', 'county:CODE', 'operator:NAME'
+-- or 'operator:NAME/county:CODE'; county_code and operator repeat it for the
+-- scoped list queries. period_from/period_to are Asia/Shanghai dates.
+CREATE TABLE reports (
+  report_id   TEXT PRIMARY KEY,
+  kind        TEXT NOT NULL CHECK (kind IN ('weekly', 'monthly', 'quarterly')),
+  period      TEXT NOT NULL,             -- 2020-W40, 2020-09, 2020-Q3
+  period_from TEXT NOT NULL,
+  period_to   TEXT NOT NULL,
+  county_code TEXT,
+  operator    TEXT,
+  scope       TEXT NOT NULL,
+  scope_name  TEXT NOT NULL,
+  created_at  TEXT NOT NULL,
+  created_by  TEXT NOT NULL,             -- username; 'system' for scheduled reports
+  scheduled   INTEGER NOT NULL DEFAULT 0,
+  content     TEXT NOT NULL
+);
+-- The schedule stores one report per kind, period and scope however often it runs.
+CREATE UNIQUE INDEX reports_scheduled_once ON reports (kind, period, scope) WHERE scheduled = 1;
+CREATE INDEX reports_by_created ON reports (created_at);
+CREATE INDEX reports_by_county ON reports (county_code, created_at);
+CREATE INDEX reports_by_operator ON reports (operator, created_at);
+`,
+  },
+  {
+    version: 5,
+    name: 'certified-figures-at-write',
+    sql: `
+-- From now on ingest adds every tick's sales to cabinet_day_certified and
+-- cabinet_month_certified in the tick's own transaction, and catalog changes
+-- apply their delta in theirs: no query fills them any more. Rebuild both once
+-- from the aggregates, so data written before this version is complete and
+-- exact (the old lazy fill may have left rows missing or stale).
+DELETE FROM cabinet_day_certified;
+INSERT INTO cabinet_day_certified (cabinet_id, day, sales_count, amount_fen, certified_fen)
+  SELECT d.cabinet_id, d.day, d.sales_count, d.amount_fen,
+         coalesce((SELECT sum(s.amount_fen) FROM cabinet_day_sku_sales s
+                   WHERE s.cabinet_id = d.cabinet_id AND s.day = d.day
+                     AND EXISTS (SELECT 1 FROM certified_spans v WHERE v.sku = s.sku AND s.day BETWEEN v.day_from AND v.day_to)), 0)
+  FROM cabinet_day_sales d;
+DELETE FROM cabinet_month_certified;
+INSERT INTO cabinet_month_certified (cabinet_id, month, sales_count, amount_fen, certified_fen)
+  SELECT cabinet_id, substr(day, 1, 7), sum(sales_count), sum(amount_fen), sum(certified_fen)
+  FROM cabinet_day_certified GROUP BY cabinet_id, substr(day, 1, 7);
+-- No longer read; the table stays (released migrations are never edited).
+DELETE FROM cabinet_certified_state;
+
+-- Every manual retry of a batch the platform refused: who, when, and the
+-- platform's answer it overrode (the outbox row keeps only the latest).
+CREATE TABLE forwarding_retries (
+  id             INTEGER PRIMARY KEY,
+  batch_key      TEXT NOT NULL REFERENCES forwarding_outbox (batch_key),
+  at             TEXT NOT NULL,
+  by_user        TEXT NOT NULL,
+  previous_status INTEGER,
+  previous_error TEXT
+);
+CREATE INDEX forwarding_retries_by_batch ON forwarding_retries (batch_key, id);
+`,
+  },
 ]

@@ -1,9 +1,11 @@
 // GET /api/v1/forwarding (scoped: county users see their county's cabinets,
 // operators theirs, city-wide roles everything) and
-// POST /api/v1/forwarding/run (admin): one evaluation-and-send pass, now.
+// POST /api/v1/forwarding/run (admin): one evaluation-and-send pass, now;
+// POST /api/v1/forwarding/failed/:batchKey/retry (admin): a refused batch back to pending.
 import type { FastifyPluginAsync } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
-import { ForwardingReply, ForwardingRunReply } from '../../../shared/src/index.js'
+import { z } from 'zod'
+import { ForwardingReply, ForwardingRetryReply, ForwardingRunReply } from '../../../shared/src/index.js'
 import { assertAdmin, cabinetScope, principalOf } from '../access/index.js'
 import { errorResponses } from '../http/index.js'
 import type { ForwardingService } from './service.js'
@@ -20,5 +22,17 @@ export const forwardingRoutes = (svc: ForwardingService): FastifyPluginAsync =>
     }, async (req) => {
       assertAdmin(principalOf(req), 'run forwarding')
       return svc.run()
+    })
+    app.post('/forwarding/failed/:batchKey/retry', {
+      schema: {
+        tags,
+        summary: 'Put a batch the platform refused (4xx) back to pending, once its cause is fixed; recorded with who and when',
+        params: z.object({ batchKey: z.string().min(1).max(200) }),
+        response: { 200: ForwardingRetryReply, ...errorResponses },
+      },
+    }, async (req) => {
+      const by = principalOf(req)
+      assertAdmin(by, 'retry a failed forwarding batch')
+      return svc.retryFailed(req.params.batchKey, by.username)
     })
   }

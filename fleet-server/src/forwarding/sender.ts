@@ -29,6 +29,8 @@ export interface Sender {
   /** Resolves when nothing is in flight and nothing is due right now. */
   settled(): Promise<void>
   delivered(): number
+  /** A failed batch was put back to pending by hand: forget its backoff and send it now. */
+  retry(batchKey: string): void
   close(): Promise<void>
 }
 
@@ -164,6 +166,11 @@ export function createSender(opts: SenderOptions, store: ForwardingStore, now: (
       return new Promise((resolve) => waiters.push(resolve))
     },
     delivered: () => deliveredCount,
+    retry(batchKey) {
+      notBefore.delete(batchKey)
+      attempts.delete(batchKey)
+      pump()
+    },
     async close() {
       closed = true
       if (timer) clearTimeout(timer)

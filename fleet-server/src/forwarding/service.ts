@@ -15,6 +15,7 @@ import type { Logger } from 'pino'
 import type {
   FailedBatch,
   ForwardingReply,
+  ForwardingRetryReply,
   ForwardingRunReply,
   HeldPeriod,
   HoldReason,
@@ -23,6 +24,7 @@ import type {
   PlatformRecord,
 } from '../../../shared/src/index.js'
 import { periodEnd, periodOf, type ComplianceService, type ComplianceStore, type DayFigures, type Period } from '../compliance/index.js'
+import { batchNotFailed, batchNotFound } from './errors.js'
 import type { Sender } from './sender.js'
 import type { ForwardingScope, ForwardingStore, OutboxRow, PeriodRow, SentFigures } from './store.js'
 import type { SyncMarks } from './sync-marks.js'
@@ -38,6 +40,8 @@ export interface ForwardingService {
   salesArrived(cabinetId: string): void
   /** Something the figures depend on changed (catalog): judge again soon. */
   changed(): void
+  /** Puts a batch the platform refused back to pending (after a person fixed the cause); recorded. */
+  retryFailed(batchKey: string, byUser: string): ForwardingRetryReply
   close(): Promise<void>
 }
 
@@ -277,6 +281,25 @@ export function createForwardingService(deps: ForwardingServiceDeps): Forwarding
       if (heldCabinets.has(cabinetId)) soon()
     },
     changed: soon,
+    retryFailed(batchKey, byUser) {
+      const b = store.outbox(batchKey)
+      if (!b) throw batchNotFound(batchKey)
+      const at = deps.now().toISOString()
+      if (b.state !== 'failed' || !store.requeueFailed(b, byUser, at)) throw batchNotFailed(batchKey, b.state === 'failed' ? 'pending' : b.state)
+      log.info({ batchKey, kind: b.kind, cabinetId: b.cabinetId, period: b.periodId, previousStatus: b.lastStatus, by: byUser }, 'failed batch put back to pending')
+      sender.retry(batchKey)
+      return {
+        batchKey,
+        kind: b.kind,
+        cabinetId: b.cabinetId,
+        period: b.periodId,
+        state: 'pending',
+        retriedAt: at,
+        retriedBy: byUser,
+        previousStatus: b.lastStatus,
+        previousMessage: b.lastError ?? '',
+      }
+    },
     async close() {
       closed = true
       if (interval) clearInterval(interval)

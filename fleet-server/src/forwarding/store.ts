@@ -140,6 +140,13 @@ export function createSqliteForwardingStore(db: Db) {
   )
   const scope = (s: ForwardingScope = {}): Scope => ({ countyCode: s.countyCode ?? null, operator: s.operator ?? null })
   const outboxOf = db.prepare<[string], OutboxRow>(`SELECT ${outboxCols} FROM forwarding_outbox WHERE batch_key = ?`)
+  const unfail = db.prepare<[string]>(`UPDATE forwarding_outbox SET state = 'pending' WHERE batch_key = ? AND state = 'failed'`)
+  const unfailPeriod = db.prepare<[string, string, string]>(
+    `UPDATE forwarding_periods SET state = 'queued', updated_at = ? WHERE cabinet_id = ? AND period_id = ? AND state = 'failed'`,
+  )
+  const insertRetry = db.prepare<[string, string, string, number | null, string | null]>(
+    'INSERT INTO forwarding_retries (batch_key, at, by_user, previous_status, previous_error) VALUES (?, ?, ?, ?, ?)',
+  )
 
   return {
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
@@ -178,6 +185,19 @@ export function createSqliteForwardingStore(db: Db) {
       })()
     },
     markRetry: (batchKey: string, status: number | null, message: string): void => void retry.run(status, message, batchKey),
+    /**
+     * A person asks to send a failed batch again: back to pending (a report's
+     * period back to queued), with who, when and the refusal it overrides
+     * recorded in forwarding_retries. False when it was no longer failed.
+     */
+    requeueFailed(b: OutboxRow, byUser: string, at: string): boolean {
+      return db.transaction(() => {
+        if (unfail.run(b.batchKey).changes !== 1) return false
+        if (b.kind === 'report') unfailPeriod.run(at, b.cabinetId, b.periodId)
+        insertRetry.run(b.batchKey, at, byUser, b.lastStatus, b.lastError)
+        return true
+      })()
+    },
     counts(s?: ForwardingScope): Map<string, number> {
       const m = new Map<string, number>()
       for (const r of counts.all(scope(s))) m.set(`${r.kind}:${r.state}`, r.n)

@@ -1,7 +1,7 @@
 // How far a cabinet's sales are known to be complete on the server: the sync
 // watermark. A period may be forwarded only once the watermark has passed the
 // period's end — a cabinet still holding offline sales of the period is not
-// complete yet.
+// complete yet (held as INCOMPLETE_SYNC; docs/forwarding.md explains it for operators).
 //
 // The rule. Seqs are gapless and assigned when the agent records a sale, and
 // the server commits a gapless prefix 1..committedSeq. So "every sale the

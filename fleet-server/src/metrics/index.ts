@@ -4,6 +4,15 @@ import type { FastifyPluginAsync } from 'fastify'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { IngestMetrics } from '../sales/index.js'
 
+/**
+ * Buckets for sale latencies (seconds): fine around the 100 ms target, so a
+ * percentile read from them is tight; long tails (offline backlogs) land in the top ones.
+ */
+export const LATENCY_BUCKETS_S = [
+  0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5,
+  0.75, 1, 2, 5, 10, 30, 60, 300, 3600,
+]
+
 export interface MetricSources {
   connectedCabinets(): number
   outboxLag(): { pending: number; oldestPendingAgeS: number }
@@ -62,6 +71,18 @@ export function createMetrics(sources: () => MetricSources | null): FleetMetrics
       name: 'fleet_ingest_tick_seconds',
       help: 'Duration of one group-commit tick: decode, chain checks, transaction, replies',
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+    batchWaitSeconds: new Histogram({
+      name: 'fleet_ingest_batch_wait_seconds',
+      help: 'From a sale batch reaching the server to its group commit (server clock)',
+      buckets: LATENCY_BUCKETS_S,
+      registers,
+    }),
+    saleCommitDelaySeconds: new Histogram({
+      name: 'fleet_sale_commit_delay_seconds',
+      help: "From a sale's recordedAt (the agent's durable commit, its 201) to the server's commit; agent and server clocks are compared, so skewed clocks blur it",
+      buckets: LATENCY_BUCKETS_S,
       registers,
     }),
   }

@@ -41,6 +41,10 @@ export interface IngestMetrics {
   readonly batchesRejected: { inc(labels: { code: string }, value?: number): void }
   readonly ticksFailed: CounterLike
   readonly tickSeconds: { observe(value: number): void }
+  /** Batch arrival → commit, server clock. */
+  readonly batchWaitSeconds: { observe(value: number): void }
+  /** Sale recordedAt (agent's 201) → server commit; compares the two clocks. */
+  readonly saleCommitDelaySeconds: { observe(value: number): void }
 }
 
 export interface SaleIngestOptions {
@@ -148,6 +152,7 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
     const nowMs = opts.now().getTime()
     const tentative = new Map<string, ChainHead>()
     const writes: BatchWrite[] = []
+    const receivedMs: number[] = [] // per write, for the latency histograms
     const outcomes: Outcome[] = []
     const tampered: TamperFlag[] = []
     let sales = 0
@@ -197,6 +202,7 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
       if (verdict.newSales.length > 0) {
         writeIndex = writes.length
         writes.push({ cabinetId, receivedAt: new Date(item.receivedAtMs).toISOString(), sales: verdict.newSales.map((s) => toRecord(s, nowMs)) })
+        receivedMs.push(item.receivedAtMs)
         tentative.set(cabinetId, verdict.head)
       }
       outcomes.push({ kind: 'accept', cabinetId, batchId: batch.batchId, writeIndex, newSales: verdict.newSales.length })
@@ -206,6 +212,7 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
       writes.length > 0 || tampered.length > 0 ? (await store.commitTick({ batches: writes, tampered })).failed : new Map()
 
     // The transaction is committed: advance the heads of what was stored.
+    const committedMs = opts.now().getTime()
     const failedCabinets = new Set<string>()
     for (const [i, w] of writes.entries()) {
       if (failed.has(i)) {
@@ -215,6 +222,8 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
       if (failedCabinets.has(w.cabinetId)) continue
       const last = w.sales.at(-1)!
       committed.set(w.cabinetId, { seq: last.seq, hash: last.hash })
+      metrics.batchWaitSeconds.observe(Math.max(0, committedMs - receivedMs[i]!) / 1000)
+      for (const s of w.sales) metrics.saleCommitDelaySeconds.observe(Math.max(0, committedMs - s.recordedAtMs) / 1000)
     }
     for (const [i, reason] of failed) {
       if (reason !== 'conflict') continue
@@ -332,6 +341,7 @@ function toRecord(s: Sale, nowMs: number): SaleRecord {
     soldAtMs,
     soldOn: shanghaiDate(soldAtMs),
     recordedAt: s.recordedAt,
+    recordedAtMs,
     payment: s.payment,
     totalFen: s.totalFen,
     lines: s.lines,

@@ -1,9 +1,11 @@
 // SQL for sales and their aggregates. One tick of ingest is one transaction:
 // every accepted batch of the tick (each in a savepoint, so a constraint
-// failure costs only that batch) plus one upsert per aggregate key.
+// failure costs only that batch) plus one upsert per aggregate key, plus what
+// other domains derive from the tick's aggregates (certified figures), so
+// nothing derived is ever behind a committed sale.
 import type { SaleView } from '../../../shared/src/index.js'
 import type { Db } from '../db/index.js'
-import { aggregate } from './aggregate.js'
+import { aggregate, type TickAggregates } from './aggregate.js'
 import type { BatchWrite, CabinetSalesTotals, ChainHead } from './types.js'
 
 export interface TamperFlag {
@@ -62,7 +64,17 @@ interface DbSale {
 
 const isSqliteError = (err: unknown): err is SqliteError => err instanceof Error && err.name === 'SqliteError'
 
-export function createSqliteSalesStore(db: Db): SalesStore {
+export interface SalesStoreOptions {
+  /**
+   * Writes derived from a tick's aggregates (the certified figures of
+   * compliance), run synchronously inside the tick's transaction after the
+   * sales aggregates: they commit or roll back with the sales. Must not await.
+   */
+  readonly onTick?: (agg: TickAggregates) => void
+}
+
+export function createSqliteSalesStore(db: Db, opts: SalesStoreOptions = {}): SalesStore {
+  const onTick = opts.onTick
   const heads = db.prepare<[], { cabinet_id: string; last_seq: number; last_hash: string }>('SELECT cabinet_id, last_seq, last_hash FROM cabinet_sales')
   const head = db.prepare<[string], { last_seq: number; last_hash: string }>('SELECT last_seq, last_hash FROM cabinet_sales WHERE cabinet_id = ?')
   const hashOf = db.prepare<[string, number], { hash: string }>('SELECT hash FROM sales WHERE cabinet_id = ? AND seq = ?')
@@ -118,6 +130,7 @@ export function createSqliteSalesStore(db: Db): SalesStore {
     for (const d of agg.days.values()) upsertDay.run(d.cabinetId, d.day, d.count, d.amountFen)
     for (const k of agg.skus.values()) upsertSku.run(k.cabinetId, k.day, k.sku, k.qty, k.amountFen)
     for (const t of tampered) flagTampered.run(t.at, t.cabinetId)
+    onTick?.(agg)
   }
 
   // The common case: every batch inserts cleanly, so no savepoint per batch

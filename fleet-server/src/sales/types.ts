@@ -15,6 +15,8 @@ export interface SaleRecord {
   /** Asia/Shanghai calendar date of soldAt. */
   readonly soldOn: string
   readonly recordedAt: string
+  /** recordedAt as epoch ms: when the agent's ledger made the sale durable (its 201). */
+  readonly recordedAtMs: number
   readonly payment: string
   readonly totalFen: number
   readonly lines: readonly SaleLine[]

@@ -304,3 +304,18 @@ export const ForwardingRunReply = z.object({
   delivered: z.number().int(),
 })
 export type ForwardingRunReply = z.infer<typeof ForwardingRunReply>
+
+/** POST /forwarding/failed/:batchKey/retry: the batch is pending again. */
+export const ForwardingRetryReply = z.object({
+  batchKey: z.string(),
+  kind: z.enum(['report', 'correction']),
+  cabinetId: CabinetId,
+  period: z.string(),
+  state: z.literal('pending'),
+  retriedAt: IsoUtc,
+  retriedBy: z.string(),
+  /** What the platform answered last time (kept in the retry record). */
+  previousStatus: z.number().int().nullable(),
+  previousMessage: z.string(),
+})
+export type ForwardingRetryReply = z.infer<typeof ForwardingRetryReply>

@@ -1,0 +1,106 @@
+// A report document laid out as the two tables officials read — 汇总 (the
+// period, scope and per-county figures with totals) and 专柜明细 (one row per
+// cabinet) — with typed cells that the CSV and XLSX renderers format. Money
+// stays integer fen; the 元 columns and percentages are formatted from
+// integers, never through floats.
+import { formatShanghai, type ReportDocument, type ReportForwarding, type ReportSales, type RolloutCounts } from '../../../shared/src/index.js'
+import { KIND_ZH } from './periods.js'
+
+/** An amount in fen shown in 元 with two decimals. */
+export interface Yuan {
+  readonly yuanOfFen: number
+}
+/** A share in basis points shown as a percentage with two decimals. */
+export interface Percent {
+  readonly pctOfBp: number
+}
+export type Cell = string | number | Yuan | Percent | null
+
+export interface Row {
+  readonly cells: readonly Cell[]
+  readonly isHeader?: boolean
+}
+
+export interface Sheet {
+  readonly name: string
+  readonly rows: readonly Row[]
+  /** Column widths in characters, for XLSX. */
+  readonly widths: readonly number[]
+  /** Rows kept in view when scrolling (XLSX). */
+  readonly frozenRows?: number
+}
+
+export const isYuan = (c: Cell): c is Yuan => typeof c === 'object' && c !== null && 'yuanOfFen' in c
+export const isPercent = (c: Cell): c is Percent => typeof c === 'object' && c !== null && 'pctOfBp' in c
+
+/** 123456 fen → "1234.56" (non-negative integers; integer arithmetic only). */
+export function yuanText(fen: number): string {
+  const sign = fen < 0 ? '-' : ''
+  const abs = Math.abs(fen)
+  return `${sign}${Math.trunc(abs / 100)}.${String(abs % 100).padStart(2, '0')}`
+}
+
+/** 4312 bp → "0.4312": the share as a decimal number for a spreadsheet's percent format. */
+export function bpDecimal(bp: number): string {
+  return `${Math.trunc(bp / 10_000)}.${String(bp % 10_000).padStart(4, '0')}`
+}
+
+/** 4312 bp → "43.12%". */
+export function bpPercent(bp: number): string {
+  return `${Math.trunc(bp / 100)}.${String(bp % 100).padStart(2, '0')}%`
+}
+
+export const STATUS_ZH: Record<string, string> = { planned: '规划中', site_assigned: '已定点', installed: '已安装', operating: '运营中', suspended: '暂停', retired: '已撤除' }
+
+const yuan = (fen: number): Yuan => ({ yuanOfFen: fen })
+const pct = (bp: number): Percent => ({ pctOfBp: bp })
+
+const COUNTY_HEAD = [
+  '区县代码', '区县', '任务数', '已定点', '已安装', '运营中', '在线',
+  '销售笔数', '销售额(分)', '销售额(元)', '扶贫产品销售额(分)', '扶贫产品销售额(元)', '扶贫产品占比', '达标专柜数', '参评专柜数',
+  '已上报', '待上报', '暂缓上报', '上报失败',
+]
+
+function countyCells(code: string, name: string, r: RolloutCounts, s: ReportSales, f: ReportForwarding): Cell[] {
+  return [
+    code, name, r.quota, r.sitesAssigned, r.installed, r.operating, r.online,
+    s.salesCount, s.amountFen, yuan(s.amountFen), s.certifiedAmountFen, yuan(s.certifiedAmountFen), pct(s.shareBp), s.compliantCabinets, s.judgedCabinets,
+    f.sent, f.pending, f.held, f.failed,
+  ]
+}
+
+const CABINET_HEAD = ['专柜编号', '区县代码', '区县', '运营企业', '点位', '场所类型', '状态', '销售笔数', '销售额(分)', '销售额(元)', '扶贫产品销售额(分)', '扶贫产品销售额(元)', '扶贫产品占比', '是否达标']
+
+/** The report's two tables. */
+export function reportSheets(doc: ReportDocument): Sheet[] {
+  const summary: Row[] = [
+    { cells: [doc.title], isHeader: true },
+    { cells: ['报表类型', KIND_ZH[doc.kind]] },
+    { cells: ['统计期间', `${doc.from} 至 ${doc.to}（北京时间）`] },
+    { cells: ['统计范围', doc.scopeName] },
+    { cells: ['报送期限', doc.dueOn ?? '—'] },
+    { cells: ['生成时间', `${formatShanghai(doc.createdAt)}（北京时间）`] },
+    { cells: ['生成方式', doc.scheduled ? '定时生成' : `手动生成（${doc.createdBy}）`] },
+    { cells: ['期间状态', doc.isComplete ? '期间已结束' : '期间未结束，数据截至生成时间'] },
+    { cells: ['扶贫产品销售额占比要求', `不低于 ${bpPercent(doc.threshold.bp)}`] },
+    { cells: ['说明', `销售数据为统计期间内数据；布设进度与上报状态为生成时数据；报表编号 ${doc.reportId}`] },
+    { cells: [] },
+    { cells: COUNTY_HEAD, isHeader: true },
+    ...doc.counties.map((c) => ({ cells: countyCells(c.code, c.name, c.rollout, c.sales, c.forwarding) })),
+    { cells: countyCells('', '合计', doc.totals.rollout, doc.totals.sales, doc.totals.forwarding), isHeader: true },
+  ]
+  const cabinets: Row[] = [
+    { cells: CABINET_HEAD, isHeader: true },
+    ...doc.cabinets.map((c) => ({
+      cells: [
+        c.cabinetId, c.countyCode, c.countyName, c.operator, c.siteName, c.venueType, STATUS_ZH[c.status] ?? c.status,
+        c.salesCount, c.amountFen, yuan(c.amountFen), c.certifiedAmountFen, yuan(c.certifiedAmountFen), pct(c.shareBp),
+        c.compliant === null ? '无销售' : c.compliant ? '达标' : '未达标',
+      ],
+    })),
+  ]
+  return [
+    { name: '汇总', rows: summary, widths: [22, 40, 8, 8, 8, 8, 8, 10, 14, 14, 18, 18, 12, 10, 10, 8, 8, 10, 10] },
+    { name: '专柜明细', rows: cabinets, widths: [18, 10, 10, 16, 28, 10, 8, 10, 14, 14, 18, 18, 12, 10], frozenRows: 1 },
+  ]
+}
