@@ -28,9 +28,13 @@ export interface Program {
   stop(signal?: NodeJS.Signals): Promise<void>
 }
 
-/** `node --import tsx SCRIPT ARGS` (not the tsx wrapper, so the pid is the program's own). */
-export async function startProgram(script: string, args: string[], env: Record<string, string>, readyTimeoutMs = 60_000): Promise<Program> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, script), ...args], {
+/**
+ * `node --import tsx SCRIPT ARGS` for a .ts script, plain `node NODE_ARGS SCRIPT ARGS`
+ * for compiled .js (npm run build); never a wrapper, so the pid is the program's own.
+ */
+export async function startProgram(script: string, args: string[], env: Record<string, string>, readyTimeoutMs = 60_000, nodeArgs: string[] = []): Promise<Program> {
+  const loader = script.endsWith('.ts') ? ['--import', 'tsx'] : []
+  const child = spawn(process.execPath, [...loader, ...nodeArgs, join(ROOT, script), ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'inherit'],

@@ -7,7 +7,7 @@ import { z } from 'zod'
 import {
   AppError, PostSaleBody, isAppError,
   type AgentStatus, type CatalogItem, type CatalogMsg, type CommandMsg, type HeartbeatMsg,
-} from '../../shared/src/index.js'
+} from '../../shared/src/edge.js'
 import { startApi, type Api } from './api/index.js'
 import type { AgentConfig } from './config.js'
 import { openLedger, type Ledger } from './ledger/index.js'
@@ -58,6 +58,11 @@ export interface Agent extends EventEmitter<AgentEvents> {
   sell(body: PostSaleBody): SellResult
   status(): AgentStatus & { isSyncHalted: boolean }
   catalog(): { version: number | null; items: CatalogItem[] }
+  /**
+   * Publishes a heartbeat now instead of at the next interval (the server's sync
+   * watermark moves with it). False when not connected: nothing was sent.
+   */
+  sendHeartbeat(): boolean
   /** Stops timers and the API, says offline, ends MQTT, closes the ledger. Idempotent. */
   close(): Promise<void>
 }
@@ -157,6 +162,12 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
 
   catalog(): { version: number | null; items: CatalogItem[] } {
     return { version: this.ledger.catalogVersion, items: this.ledger.catalogItems() }
+  }
+
+  sendHeartbeat(): boolean {
+    if (this.isClosing || !this.link.isConnected) return false
+    this.link.publishHeartbeat()
+    return true
   }
 
   close(): Promise<void> {

@@ -2,7 +2,7 @@
 // once with zod and frozen. Pure: reads only the env and argv it is given.
 import { parseArgs } from 'node:util'
 import { z } from 'zod'
-import { AppError, CabinetId, MAX_BATCH_SALES } from '../../shared/src/index.js'
+import { AppError, CabinetId, MAX_BATCH_SALES } from '../../shared/src/edge.js'
 
 export const LogLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
 export type LogLevel = z.infer<typeof LogLevel>

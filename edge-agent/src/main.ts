@@ -1,7 +1,7 @@
 // CLI: one edge agent. Prints {"event":"ready","api":PORT} once it accepts
 // sales (broker or not); SIGTERM/SIGINT close it cleanly; bad config exits 2.
 import { pino } from 'pino'
-import { isAppError } from '../../shared/src/index.js'
+import { isAppError } from '../../shared/src/edge.js'
 import { createAgent, loadConfig, type Agent, type AgentConfig } from './index.js'
 
 /** The contract allows 10 s for a clean stop; give up a little before that. */

@@ -4,7 +4,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Logger } from 'pino'
-import { isAppError, type AgentStatus, type CatalogItem, type ErrorCode } from '../../../shared/src/index.js'
+import { isAppError, type AgentStatus, type CatalogItem, type ErrorCode } from '../../../shared/src/edge.js'
 
 /** Largest POST /sales body: 100 lines of about 60 bytes fit ten times over. */
 export const MAX_BODY_BYTES = 64 * 1024

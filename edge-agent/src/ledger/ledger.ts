@@ -7,7 +7,7 @@ import Database from 'better-sqlite3'
 import {
   AppError, GENESIS_HASH, lineTotalFen, saleHash, toIsoUtc, uuidv7,
   type CatalogItem, type CatalogMsg, type Payment, type Sale, type SaleLine,
-} from '../../../shared/src/index.js'
+} from '../../../shared/src/edge.js'
 import { migrate } from './migrations.js'
 
 export interface SaleInput {

@@ -1,7 +1,7 @@
 // Numbered ledger migrations, run at open; PRAGMA user_version records how many
 // have been applied. Append only: never edit a migration that has shipped.
 import type Database from 'better-sqlite3'
-import { AppError } from '../../../shared/src/index.js'
+import { AppError } from '../../../shared/src/edge.js'
 
 export const MIGRATIONS: readonly string[] = [
   // 1: sales (seq is the rowid: gapless from 1 per cabinet), meta, catalog.

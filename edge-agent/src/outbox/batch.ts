@@ -1,6 +1,6 @@
 // Renders a SaleBatchMsg payload from ledger sales, keeping it within the
 // protocol's per-message size limit (protocol.md "The sale path", step 2).
-import type { Sale, SaleBatchMsg } from '../../../shared/src/index.js'
+import type { Sale, SaleBatchMsg } from '../../../shared/src/edge.js'
 
 export interface RenderedBatch {
   batchId: string

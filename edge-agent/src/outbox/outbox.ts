@@ -2,7 +2,7 @@
 // flight at a time and clears sales only on the server's `committed` reply (the
 // broker's PUBACK says nothing about storage); everything else means resend.
 import type { Logger } from 'pino'
-import { MAX_MESSAGE_BYTES, uuidv7, type EventMsg, type ReplyMsg } from '../../../shared/src/index.js'
+import { MAX_MESSAGE_BYTES, uuidv7, type EventMsg, type ReplyMsg } from '../../../shared/src/edge.js'
 import { backoffMs } from '../backoff.js'
 import type { Ledger } from '../ledger/index.js'
 import { renderBatch } from './batch.js'

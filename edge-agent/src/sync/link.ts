@@ -7,7 +7,7 @@ import type { Logger } from 'pino'
 import {
   CatalogMsg, CommandMsg, ReplyMsg, decodeMessage, topics, uuidv7,
   type EventMsg, type HeartbeatMsg, type PresenceMsg,
-} from '../../../shared/src/index.js'
+} from '../../../shared/src/edge.js'
 import { backoffMs } from '../backoff.js'
 
 export interface LinkOptions {

@@ -36,6 +36,12 @@ export type ToWorker =
   /** Trade is over and every worker has recorded all its sales: every outage lifts now, fleet-wide. */
   | { type: 'release' }
   | { type: 'go'; startWallMs: number }
+  /**
+   * Trade is over and drained: let idle virtual time pass until every cabinet's
+   * own clock reads at least untilMs (the end of the forwarding periods the
+   * server still holds as incompletely synced), then heartbeat once.
+   */
+  | { type: 'settle'; untilMs: number }
   | { type: 'stop' }
 
 export interface CabinetReport {
@@ -65,8 +71,11 @@ export interface Progress {
 export type FromWorker =
   | { type: 'ready'; baseSeqs: Record<string, number> }
   | ({ type: 'progress' } & Progress)
-  | { type: 'reconnect'; atWallMs: number }
-  | { type: 'connectedAll'; atWallMs: number }
-  | { type: 'drained'; atWallMs: number }
+  /** Since the release, every agent of this worker has connected (timed by the main process on receipt). */
+  | { type: 'connectedAll' }
+  /** Since the release, every agent of this worker has all its sales acknowledged by the server. */
+  | { type: 'drained' }
+  /** Answer to settle: the virtual clock now (without skew) and the heartbeats that went out. */
+  | { type: 'settled'; vnowMs: number; heartbeats: number; disconnected: number }
   | { type: 'latency'; samplesMs: number[] }
   | { type: 'report'; cabinets: CabinetReport[]; rssMiB: number }

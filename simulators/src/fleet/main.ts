@@ -25,6 +25,9 @@ export const USAGE = `usage: npm run simulate -- --http URL --mqtt URL --token T
   --drain-timeout S       seconds allowed after trade ends for every sale to be acknowledged (default 120)
   --verify-ids            compare every sale id with the server (default when --cabinets <= 200)
   --steady R --steady-seconds S   instead of the day model: R sales per cabinet per hour, for S real seconds, with latency
+  --no-settle             after the drain, do not let idle virtual time pass to the end of the forwarding periods
+                          still held as INCOMPLETE_SYNC (by default it does, and every agent heartbeats, so the
+                          verdict's forwarding figures judge whole periods; the next run starts from there)
   --log-level L           agents' log level on stderr (default silent)`
 
 function numberFlag(v: string | undefined, name: string, dflt: number, min = 0): number {
@@ -43,7 +46,7 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv): FleetOptions
       speed: { type: 'string' }, seed: { type: 'string' }, start: { type: 'string' }, 'certified-mean': { type: 'string' },
       'outage-rate': { type: 'string' }, 'city-outage': { type: 'string' }, 'crash-rate': { type: 'string' }, 'clock-skew': { type: 'string' },
       workers: { type: 'string' }, data: { type: 'string' }, 'drain-timeout': { type: 'string' }, 'verify-ids': { type: 'boolean' },
-      steady: { type: 'string' }, 'steady-seconds': { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean' },
+      steady: { type: 'string' }, 'steady-seconds': { type: 'string' }, 'log-level': { type: 'string' }, 'no-settle': { type: 'boolean' }, help: { type: 'boolean' },
     },
   })
   if (values.help) {
@@ -92,6 +95,7 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv): FleetOptions
     drainTimeoutMs: numberFlag(values['drain-timeout'], 'drain-timeout', 120) * 1000,
     verifyIds: values['verify-ids'] ?? cabinets <= 200,
     steady: steadyRate === null ? null : { perCabinetPerHour: steadyRate, seconds: numberFlag(values['steady-seconds'], 'steady-seconds', 30, 1) },
+    settle: values['no-settle'] !== true,
     logLevel: values['log-level'] ?? 'silent',
   }
 }

@@ -34,6 +34,12 @@ export interface FleetOptions {
   /** Compare every sale id with the server's (slow at large scale). */
   verifyIds: boolean
   steady: { perCabinetPerHour: number; seconds: number } | null
+  /**
+   * After the drain, let idle virtual time pass to the end of every forwarding
+   * period the server holds as INCOMPLETE_SYNC for these cabinets, and heartbeat,
+   * so the verdict's forwarding figures judge whole periods (see settleBooks).
+   */
+  settle?: boolean
   logLevel: string
   /** Progress sink; called about twice a second. */
   onProgress?: (p: FleetProgress) => void
@@ -57,8 +63,16 @@ export interface FleetSummary extends Verdict {
   workers: number
   provisioning: { created: number; reused: number; ms: number; catalog: { isRegistered: boolean; products: number; certificates: number } }
   faults: { outages: number; cityOutages: number; crashes: number; skewedCabinets: number }
-  /** After trade ended (or the city-wide outage lifted at the end), how long until every agent was connected / acknowledged. */
-  drain: { isDrained: boolean; connectedMs: number | null; drainedMs: number | null }
+  /**
+   * The fleet-wide reconnect: once trade is over and every ledger holds its
+   * sales, every outage lifts at one instant. From that instant, on the main
+   * process's clock: until every agent had connected, and until every
+   * agent's outbox was empty (all acknowledged by the server). backlogSales were
+   * waiting in outboxes at the release.
+   */
+  drain: { isDrained: boolean; connectedMs: number | null; drainedMs: number | null; backlogSales: number | null; salesPerS: number | null }
+  /** The settle after the drain: null when not asked for (or not drained, or a steady run). */
+  settle: { periodEnd: string | null; clockAt: string | null; heartbeats: number; disconnected: number } | null
   latencyMs: { samples: number; p50: number; p99: number; max: number } | null
   workerRssMiB: number[]
   durationS: number
@@ -72,10 +86,11 @@ interface WorkerSlot {
   spec: WorkerSpec
   child: ChildProcess | null
   progress: Progress | null
-  reconnectAt: number | null
+  /** Main-process clock (Date.now()) when the worker reported it; both after the release. */
   connectedAt: number | null
   drainedAt: number | null
   report: { cabinets: CabinetReport[]; rssMiB: number } | null
+  settled: Extract<FromWorker, { type: 'settled' }> | null
   latency: number[]
   isStopping: boolean
   isReady: boolean
@@ -116,16 +131,21 @@ export async function runFleet(o: FleetOptions): Promise<FleetSummary> {
       workerIndex: index, cabinets, mqttUrl: o.mqttUrl, dataDir: o.dataDir, seed: o.seed, startMs: startMs, days: o.days, speed: o.speed,
       certifiedMean: o.certifiedMean, outageRate: o.outageRate, clockSkewRate: o.clockSkewRate, cityOutages, steady: o.steady, baseSeqs: null, logLevel: o.logLevel,
     },
-    child: null, progress: null, reconnectAt: null, connectedAt: null, drainedAt: null, report: null, latency: [], isStopping: false, isReady: false,
+    child: null, progress: null, connectedAt: null, drainedAt: null, report: null, settled: null, latency: [], isStopping: false, isReady: false,
   }))
 
   let startWallMs: number | null = null
   let isReleased = false
+  /** The release instant on this process's clock: the drain is timed from here. */
+  let releasedAt: number | null = null
+  let backlogSales: number | null = null
   // Once trade is over and every ledger holds all its sales, every outage lifts at once, fleet-wide.
   const maybeRelease = (): void => {
     if (isReleased || !slots.every((s) => s.isReady && s.progress?.isTradeDone)) return
     isReleased = true
-    stage('reconnecting', { cabinets: o.cabinets })
+    backlogSales = slots.reduce((n, s) => n + (s.progress ? s.progress.sold - s.progress.acked : 0), 0)
+    stage('reconnecting', { cabinets: o.cabinets, backlogSales })
+    releasedAt = Date.now()
     for (const s of slots) s.child?.send({ type: 'release' } satisfies ToWorker)
   }
   let crashes = 0
@@ -151,20 +171,20 @@ export async function runFleet(o: FleetOptions): Promise<FleetSummary> {
           slot.progress = m
           maybeRelease()
           break
-        case 'reconnect':
-          slot.reconnectAt ??= m.atWallMs
-          break
         case 'connectedAll':
-          slot.connectedAt ??= m.atWallMs
+          slot.connectedAt ??= Date.now()
           break
         case 'drained':
-          slot.drainedAt ??= m.atWallMs
+          slot.drainedAt ??= Date.now()
           break
         case 'latency':
           slot.latency = m.samplesMs
           break
         case 'report':
           slot.report = { cabinets: m.cabinets, rssMiB: m.rssMiB }
+          break
+        case 'settled':
+          slot.settled = m
           break
       }
     })
@@ -223,12 +243,10 @@ export async function runFleet(o: FleetOptions): Promise<FleetSummary> {
   // bounded at ten minutes past the trading time), then until drained, bounded by the drain timeout.
   const tradeWallMs = o.steady ? o.steady.seconds * 1000 : (endMs - startMs) / o.speed
   const tradeDeadline = startWallMs + tradeWallMs + 600_000
-  let releasedAtWall: number | null = null
   await new Promise<void>((resolve) => {
     const check = setInterval(() => {
-      if (isReleased) releasedAtWall ??= Date.now()
       const isDone = slots.every((s) => s.drainedAt !== null)
-      const isLate = releasedAtWall === null ? Date.now() > tradeDeadline : Date.now() > releasedAtWall + o.drainTimeoutMs
+      const isLate = releasedAt === null ? Date.now() > tradeDeadline : Date.now() > releasedAt + o.drainTimeoutMs
       if (isDone || isLate) {
         clearInterval(check)
         resolve()
@@ -239,6 +257,7 @@ export async function runFleet(o: FleetOptions): Promise<FleetSummary> {
   clearInterval(progressTimer)
   const isDrained = slots.every((s) => s.drainedAt !== null)
   stage(isDrained ? 'drained' : 'drain-timeout')
+  const settle = o.settle && isDrained && !o.steady ? await settleBooks(http, slots, new Set(prov.cabinets.map((c) => c.cabinetId)), stage) : null
 
   // Final reports, then the workers close their agents and exit.
   for (const s of slots) {
@@ -260,14 +279,15 @@ export async function runFleet(o: FleetOptions): Promise<FleetSummary> {
   await Promise.all(exits)
   clearTimeout(killAfter)
 
-  recordTradedUntil(o.dataDir, endMs)
+  // The next run on these ledgers goes on from the cabinets' clocks, past any settled idle time.
+  recordTradedUntil(o.dataDir, Math.max(endMs, settle?.clockAt ? Date.parse(settle.clockAt) : endMs))
   const reports = slots.flatMap((s) => s.report!.cabinets)
   stage('verifying', { cabinets: reports.length })
   const verdict = await judge(http, reports, { seed: o.seed, startMs: startMs, days: o.days, verifyIds: o.verifyIds && !o.steady, certifiedMean: o.certifiedMean, clockSkewRate: o.clockSkewRate, cabinets: prov.cabinets })
 
-  const reconnectAt = Math.min(...slots.map((s) => s.reconnectAt ?? Infinity))
-  const connectedAt = Math.max(...slots.map((s) => s.connectedAt ?? Infinity))
-  const drainedAt = Math.max(...slots.map((s) => s.drainedAt ?? Infinity))
+  const since = (at: Array<number | null>): number | null => (releasedAt === null || at.some((t) => t === null) ? null : Math.max(...(at as number[])) - releasedAt)
+  const connectedMs = since(slots.map((s) => s.connectedAt))
+  const drainedMs = since(slots.map((s) => s.drainedAt))
   const lat = slots.flatMap((s) => s.latency).sort((a, b) => a - b)
   const outages = prov.cabinets.reduce((n, c) => n + outagesOf(o.seed, c.cabinetId, startMs, o.days, o.outageRate).length, 0)
   const isOk = verdict.isOk && isDrained
@@ -284,11 +304,56 @@ export async function runFleet(o: FleetOptions): Promise<FleetSummary> {
     faults: { outages, cityOutages: o.cityOutages.length, crashes, skewedCabinets: reports.filter((r) => r.clockSkewMs !== 0).length },
     drain: {
       isDrained,
-      connectedMs: Number.isFinite(connectedAt - reconnectAt) ? connectedAt - reconnectAt : null,
-      drainedMs: Number.isFinite(drainedAt - reconnectAt) ? drainedAt - reconnectAt : null,
+      connectedMs,
+      drainedMs,
+      backlogSales,
+      salesPerS: backlogSales !== null && drainedMs !== null && drainedMs > 0 ? Math.round((backlogSales / drainedMs) * 1000) : null,
     },
+    settle,
     latencyMs: lat.length > 0 ? { samples: lat.length, p50: +percentile(lat, 50).toFixed(1), p99: +percentile(lat, 99).toFixed(1), max: +lat.at(-1)!.toFixed(1) } : null,
     workerRssMiB: slots.map((s) => Math.round(s.report!.rssMiB)),
     durationS: Math.round((Date.now() - t0) / 100) / 10,
+  }
+}
+
+interface HeldRow {
+  cabinetId: string
+  reason: string
+  details?: { periodEnd?: unknown }
+}
+
+/**
+ * A run trades a few virtual days; the forwarding gate (the server's sync
+ * watermark) rightly holds a period until each cabinet has shown, by a
+ * heartbeat sent after the period's end, that it holds nothing more from it.
+ * An agent's clock is the simulation's virtual clock (2020), so without this
+ * every period of a run that ends mid-month stays INCOMPLETE_SYNC. One pass
+ * now tells which periods the server has judged ended but incomplete; the
+ * workers then let idle time pass to the latest of those ends and heartbeat.
+ */
+async function settleBooks(
+  http: Http,
+  slots: WorkerSlot[],
+  ours: ReadonlySet<string>,
+  stage: (stage: string, detail?: Record<string, unknown>) => void,
+): Promise<NonNullable<FleetSummary['settle']>> {
+  await http.call('POST', '/api/v1/forwarding/run')
+  const fwd = await http.call<{ held?: HeldRow[] }>('GET', '/api/v1/forwarding')
+  const ends = (fwd.status === 200 && Array.isArray(fwd.body.held) ? fwd.body.held : [])
+    .filter((h) => h.reason === 'INCOMPLETE_SYNC' && ours.has(h.cabinetId))
+    .map((h) => Date.parse(String(h.details?.periodEnd)))
+    .filter(Number.isFinite)
+  if (ends.length === 0) return { periodEnd: null, clockAt: null, heartbeats: 0, disconnected: 0 }
+  const untilMs = Math.max(...ends)
+  stage('settling', { periodEnd: new Date(untilMs).toISOString(), heldIncompleteSync: ends.length })
+  for (const s of slots) s.child?.send({ type: 'settle', untilMs } satisfies ToWorker)
+  const deadline = Date.now() + 60_000
+  while (Date.now() < deadline && !slots.every((s) => s.settled !== null)) await new Promise((r) => setTimeout(r, 50))
+  const done = slots.flatMap((s) => (s.settled ? [s.settled] : []))
+  return {
+    periodEnd: new Date(untilMs).toISOString(),
+    clockAt: done.length > 0 ? new Date(Math.max(...done.map((d) => d.vnowMs))).toISOString() : null,
+    heartbeats: done.reduce((n, d) => n + d.heartbeats, 0),
+    disconnected: done.reduce((n, d) => n + d.disconnected, 0) + slots.filter((s) => s.settled === null).reduce((n, s) => n + s.spec.cabinets.length, 0),
   }
 }

@@ -24,8 +24,44 @@ export interface Verdict {
   haltedAgents: number
   /** Cabinets drawn below a 50% certified share, and what the server's compliance view says (null when the endpoint does not exist yet). */
   compliance: { drawnBelowHalf: number; nonCompliant: number | null; judged: number | null; status: number }
-  forwarding: { sent: number; pending: number; held: number; failed: number; status: number; runStatus: number } | { status: number }
+  forwarding: ForwardingVerdict | { status: number }
 }
+
+/**
+ * The server's forwarding queue after one evaluation-and-send pass, fleet-wide
+ * (cabinet-periods: report batches; corrections are counted apart). Reconciled
+ * when every period the pass judged is accounted for exactly once:
+ * sent + pending + held + failed = judged.
+ */
+export interface ForwardingVerdict {
+  sent: number
+  pending: number
+  held: number
+  failed: number
+  /** Held periods by reason: INCOMPLETE_SYNC, NOT_COMPLIANT, CHAIN_BROKEN. */
+  heldByReason: Record<string, number>
+  /** Periods the last pass judged (ended ones). */
+  judged: number | null
+  periods: number | null
+  isReconciled: boolean
+  platformConfigured: boolean | null
+  corrections: { sent: number; pending: number; failed: number } | null
+  status: number
+  runStatus: number
+}
+
+interface ForwardingGet {
+  sent?: number
+  pending?: number
+  held?: Array<{ reason?: string }>
+  failed?: unknown[] | number
+  periods?: number
+  platformConfigured?: boolean
+  corrections?: { sent?: number; pending?: number; failed?: unknown[] }
+}
+
+/** With a platform configured, a pass answers after at most 10 s; deliveries then go on in the background. */
+const FORWARDING_SETTLE_MS = 60_000
 
 interface CabinetGet {
   sales?: { count: number; lastSeq: number }
@@ -111,9 +147,7 @@ export async function judge(http: Http, reports: CabinetReport[], o: JudgeOption
   const ours = new Set(reports.map((r) => r.cabinetId))
   const comp = await http.call<{ cabinets?: Array<{ cabinetId: string; compliant: boolean }> }>('GET', `/api/v1/compliance?from=${from}&to=${to}`)
   const judged = comp.status === 200 && Array.isArray(comp.body.cabinets) ? comp.body.cabinets.filter((c) => ours.has(c.cabinetId)) : null
-  // One evaluation-and-send pass now, so the figures cover this run (it also runs on its own schedule).
-  const fwdRun = await http.call('POST', '/api/v1/forwarding/run')
-  const fwd = await http.call<{ sent?: number; pending?: number; held?: unknown[]; failed?: number }>('GET', '/api/v1/forwarding')
+  const forwarding = await forwardingVerdict(http)
   const haltedAgents = reports.filter((r) => r.isHalted).length
 
   return {
@@ -128,9 +162,47 @@ export async function judge(http: Http, reports: CabinetReport[], o: JudgeOption
       judged: judged ? judged.length : null,
       status: comp.status,
     },
-    forwarding:
-      fwd.status === 200
-        ? { sent: Number(fwd.body.sent ?? 0), pending: Number(fwd.body.pending ?? 0), held: Array.isArray(fwd.body.held) ? fwd.body.held.length : 0, failed: Number(fwd.body.failed ?? 0), status: 200, runStatus: fwdRun.status }
-        : { status: fwd.status },
+    forwarding,
+  }
+}
+
+async function forwardingVerdict(http: Http): Promise<Verdict['forwarding']> {
+  // One evaluation-and-send pass now, so the figures cover this run (it also runs on its own schedule).
+  const run = await http.call<{ judged?: number }>('POST', '/api/v1/forwarding/run')
+  let fwd = await http.call<ForwardingGet>('GET', '/api/v1/forwarding')
+  // Deliveries the pass started may still be going on: wait while the queue keeps shrinking.
+  const deadline = Date.now() + FORWARDING_SETTLE_MS
+  let pending = Number(fwd.body.pending ?? 0)
+  let movedAt = Date.now()
+  while (fwd.status === 200 && fwd.body.platformConfigured === true && pending > 0 && Date.now() < deadline && Date.now() - movedAt < 10_000) {
+    await new Promise((r) => setTimeout(r, 500))
+    fwd = await http.call<ForwardingGet>('GET', '/api/v1/forwarding')
+    const next = Number(fwd.body.pending ?? 0)
+    if (next < pending) movedAt = Date.now()
+    pending = next
+  }
+  if (fwd.status !== 200) return { status: fwd.status }
+  const b = fwd.body
+  const count = (x: unknown[] | number | undefined): number => (Array.isArray(x) ? x.length : Number(x ?? 0))
+  const held = Array.isArray(b.held) ? b.held : []
+  const heldByReason: Record<string, number> = {}
+  for (const h of held) heldByReason[String(h.reason)] = (heldByReason[String(h.reason)] ?? 0) + 1
+  const sent = Number(b.sent ?? 0)
+  pending = Number(b.pending ?? 0)
+  const failed = count(b.failed)
+  const judged = run.status === 200 && typeof run.body.judged === 'number' ? run.body.judged : null
+  return {
+    sent,
+    pending,
+    held: held.length,
+    failed,
+    heldByReason,
+    judged,
+    periods: typeof b.periods === 'number' ? b.periods : null,
+    isReconciled: judged !== null && sent + pending + held.length + failed === judged,
+    platformConfigured: typeof b.platformConfigured === 'boolean' ? b.platformConfigured : null,
+    corrections: b.corrections ? { sent: Number(b.corrections.sent ?? 0), pending: Number(b.corrections.pending ?? 0), failed: count(b.corrections.failed) } : null,
+    status: 200,
+    runStatus: run.status,
   }
 }

@@ -38,6 +38,8 @@ interface Cab {
   rand: Rand
   /** Steady mode: seq → performance.now() at the 201. */
   pendingLatency: Map<number, number>
+  /** Seen connected since the release (a link may drop and come back while the fleet drains). */
+  hasConnectedSinceRelease: boolean
 }
 
 const send = (m: FromWorker): void => {
@@ -60,11 +62,22 @@ let hasSentConnected = false
 let hasSentDrained = false
 const latencies: number[] = []
 
-const vnow = (): number => (startWallMs === null ? spec.startMs : spec.startMs + (Date.now() - startWallMs) * spec.speed)
+/** Idle virtual time skipped by a settle (no trade is planned after the end). */
+let clockJumpMs = 0
 
+const vnow = (): number => (startWallMs === null ? spec.startMs : spec.startMs + (Date.now() - startWallMs) * spec.speed + clockJumpMs)
+
+/**
+ * Whether the cabinet's uplink is down at virtual time v. An outage still on
+ * when trade ends lasts until the fleet-wide release (the main process lifts
+ * every outage at once, after every ledger holds its sales): the virtual clock
+ * running on past the end must not reconnect cabinets one by one while others
+ * are still recording, or the backlog drain would be over before it is timed.
+ */
 function inOutage(c: Cab, v: number): boolean {
-  for (const [a, b] of spec.cityOutages) if (v >= a && v < b) return true
-  for (const [a, b] of c.outages) if (v >= a && v < b) return true
+  const t = Math.min(v, endMs - 1)
+  for (const [a, b] of spec.cityOutages) if (t >= a && t < b) return true
+  for (const [a, b] of c.outages) if (t >= a && t < b) return true
   return false
 }
 
@@ -192,17 +205,19 @@ function checkDrained(): void {
   for (const c of cabs) {
     if (c.agent === null || c.switching) continue
     const s = c.agent.status()
-    if (s.connected) connected++
+    if (s.connected) c.hasConnectedSinceRelease = true
+    if (c.hasConnectedSinceRelease) connected++
     const isDone = spec.steady !== null || c.isScheduleDone || nextPlanned(c) === null
     if (isDone && s.lastAckedSeq === s.lastSeq) drained++
   }
+  // The main process times these on its own clock, from the instant it released the fleet.
   if (!hasSentConnected && connected === cabs.length) {
     hasSentConnected = true
-    send({ type: 'connectedAll', atWallMs: Date.now() })
+    send({ type: 'connectedAll' })
   }
   if (!hasSentDrained && drained === cabs.length) {
     hasSentDrained = true
-    send({ type: 'drained', atWallMs: Date.now() })
+    send({ type: 'drained' })
   }
 }
 
@@ -239,7 +254,7 @@ async function start(s: WorkerSpec, wallStart: number | null, released: boolean)
     return {
       sim, profile, outages, agent: null, isOnline: false, switching: null, baseSeq: 0,
       day: firstDay - 1, list: [], idx: 0, skip: 0, isScheduleDone: false,
-      nextAtPerf: 0, rand: rng(`${s.seed}|steady|${sim.cabinetId}`), pendingLatency: new Map(),
+      nextAtPerf: 0, rand: rng(`${s.seed}|steady|${sim.cabinetId}`), pendingLatency: new Map(), hasConnectedSinceRelease: false,
     }
   })
   const v = vnow()
@@ -273,6 +288,26 @@ function go(wallStart: number): void {
   progressTimer ??= setInterval(progress, PROGRESS_MS)
 }
 
+/**
+ * After the drain: idle time passes (nothing is sold after the end of trade)
+ * until every cabinet's clock, skew included, reads at least untilMs; then
+ * every agent heartbeats, so the server learns that each cabinet has nothing
+ * more from before that instant. Runs once; a restarted worker keeps no jump,
+ * but the main process settles only a drained fleet after the crashes are over.
+ */
+function settle(untilMs: number): void {
+  let slowest = Number.POSITIVE_INFINITY
+  for (const c of cabs) slowest = Math.min(slowest, vnow() + c.profile.clockSkewMs)
+  if (Number.isFinite(slowest) && slowest < untilMs) clockJumpMs += untilMs - slowest + 1_000
+  let heartbeats = 0
+  let disconnected = 0
+  for (const c of cabs) {
+    if (c.agent?.sendHeartbeat()) heartbeats++
+    else disconnected++
+  }
+  send({ type: 'settled', vnowMs: vnow(), heartbeats, disconnected })
+}
+
 async function stop(): Promise<void> {
   if (tickTimer) clearInterval(tickTimer)
   if (progressTimer) clearInterval(progressTimer)
@@ -303,10 +338,7 @@ process.on('message', (m: ToWorker) => {
       process.exit(1)
     })
   } else if (m.type === 'go') go(m.startWallMs)
-  else if (m.type === 'release') {
-    if (!isReleased) {
-      isReleased = true
-      send({ type: 'reconnect', atWallMs: Date.now() })
-    }
-  } else if (m.type === 'stop') void stop()
+  else if (m.type === 'release') isReleased = true
+  else if (m.type === 'settle') settle(m.untilMs)
+  else if (m.type === 'stop') void stop()
 })
