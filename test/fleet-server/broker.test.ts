@@ -3,8 +3,9 @@
 import { connect as tcpConnect, type Socket } from 'node:net'
 import mqtt from 'mqtt'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { topics } from '../../shared/src/index.js'
+import { topics, uuidv7 } from '../../shared/src/index.js'
 import { aBatch, aChain } from '../helpers/sales.js'
+import { aCatalog } from './certification.fixtures.js'
 import { api, connectCabinet, expectDisconnected, provision, startFleet } from '../helpers/fleet.js'
 
 // allowRetries=false: a socket closed before CONNACK rejects instead of waiting forever.
@@ -123,6 +124,48 @@ function rawSocket(url: string): Promise<Socket> {
     onTestFinished(() => void s.destroy())
   })
 }
+
+describe('embedded broker: retained messages', () => {
+  it("hands a subscriber exactly the retained messages of its own topics", async () => {
+    const fleet = await startFleet()
+    const a = await provision(fleet)
+    const b = await provision(fleet)
+    await aCatalog(fleet, { 'DY-HONEY': {} })
+    // Connecting makes the server publish each cabinet's catalog, retained.
+    for (const cab of [a, b]) await (await connectCabinet(fleet.mqttUrl, cab)).client.endAsync()
+    const client = await mqtt.connectAsync(fleet.mqttUrl, { clientId: a.cabinetId, username: a.mqtt.username, password: a.mqtt.password, reconnectPeriod: 0 }, false)
+    onTestFinished(() => client.endAsync(true))
+    const got: Array<{ topic: string; retain: boolean; type: unknown }> = []
+    client.on('message', (topic, payload, packet) => got.push({ topic, retain: packet.retain, type: (JSON.parse(payload.toString()) as { type?: unknown }).type }))
+    // One SUBSCRIBE of three concrete topics, as the agent sends it: only the catalog is retained.
+    await client.subscribeAsync([topics.replies(a.cabinetId), topics.catalog(a.cabinetId), topics.commands(a.cabinetId)], { qos: 1 })
+    await expect.poll(() => got.length).toBe(1)
+    await new Promise((r) => setTimeout(r, 200)) // nothing else (b's catalog) follows
+    expect(got).toEqual([{ topic: topics.catalog(a.cabinetId), retain: true, type: 'catalog' }])
+  })
+})
+
+describe('cabinet events', () => {
+  it('stores each event once, many cabinets at a time, a resend ignored', async () => {
+    const fleet = await startFleet()
+    const cabs = await Promise.all(Array.from({ length: 5 }, () => provision(fleet)))
+    const ids: string[] = []
+    await Promise.all(
+      cabs.map(async (cab) => {
+        const c = await connectCabinet(fleet.mqttUrl, cab)
+        const event = { v: 1, type: 'event', cabinetId: cab.cabinetId, eventId: uuidv7(), at: new Date().toISOString(), kind: 'door_open', detail: { door: 1 } }
+        ids.push(event.eventId)
+        // The same event twice (an agent resending it) and a second one.
+        await c.client.publishAsync(topics.events(cab.cabinetId), JSON.stringify(event), { qos: 1 })
+        await c.client.publishAsync(topics.events(cab.cabinetId), JSON.stringify(event), { qos: 1 })
+        await c.client.publishAsync(topics.events(cab.cabinetId), JSON.stringify({ ...event, eventId: uuidv7(), kind: 'restock' }), { qos: 1 })
+      }),
+    )
+    const stored = () => fleet.db.prepare('SELECT event_id, kind FROM cabinet_events').all() as Array<{ event_id: string; kind: string }>
+    await expect.poll(() => stored().length).toBe(10)
+    expect(stored().filter((e) => e.kind === 'door_open').map((e) => e.event_id).sort()).toEqual([...ids].sort())
+  })
+})
 
 describe('embedded broker: transport caps', () => {
   it('cuts a connection whose packet declares more than the hard cap, before buffering it', async () => {

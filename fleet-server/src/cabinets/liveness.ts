@@ -5,7 +5,7 @@
 // 19,000 cabinets heartbeating every 30 s must not cost 630 transactions a second.
 import type { Logger } from 'pino'
 import { decodeMessage, EventMsg, HeartbeatMsg, PresenceMsg, type CabinetOutboxView } from '../../../shared/src/index.js'
-import type { CabinetStore } from './store.js'
+import type { CabinetEventRow, CabinetStore } from './store.js'
 
 export interface Liveness {
   /** Any message from the cabinet: it is alive now. */
@@ -48,6 +48,31 @@ export function createLiveness({ store, tracksConnections, now, log, flushMs }: 
   const seen = (cabinetId: string): void => {
     lastSeenMs.set(cabinetId, now().getTime())
     dirty.add(cabinetId)
+  }
+
+  // Cabinet events are written together, once per event-loop turn: every agent
+  // start sends one, and a reconnect storm of thousands of cabinets paid one
+  // fsync'd transaction each, on the thread that also ingests sales. (Events
+  // are acknowledged to the broker on receipt either way; they are a log.)
+  let queuedEvents: CabinetEventRow[] = []
+  let writingEvents: Promise<void> = Promise.resolve()
+  const flushEvents = (): Promise<void> => {
+    writingEvents = writingEvents.then(async () => {
+      const batch = queuedEvents
+      queuedEvents = []
+      if (batch.length === 0) return
+      try {
+        const isNew = await store.insertEvents(batch)
+        batch.forEach((e, i) => {
+          if (!isNew[i]) return
+          const serious = e.kind === 'fault' || e.kind === 'ledger_error' || e.kind === 'sync_rejected' || e.kind === 'clock_skew'
+          log[serious ? 'warn' : 'info']({ cabinetId: e.cabinetId, eventId: e.eventId, kind: e.kind }, 'cabinet event')
+        })
+      } catch (err) {
+        log.warn({ err, events: batch.length }, 'cabinet events not stored')
+      }
+    })
+    return writingEvents
   }
 
   const flush = (): Promise<void> => {
@@ -117,15 +142,8 @@ export function createLiveness({ store, tracksConnections, now, log, flushMs }: 
         return
       }
       const e = d.data
-      const serious = e.kind === 'fault' || e.kind === 'ledger_error' || e.kind === 'sync_rejected' || e.kind === 'clock_skew'
-      store
-        .insertEvent({ eventId: e.eventId, cabinetId, kind: e.kind, at: e.at, detailJson: JSON.stringify(e.detail), receivedAt: now().toISOString() })
-        .then(
-          (isNew) => {
-            if (isNew) log[serious ? 'warn' : 'info']({ cabinetId, eventId: e.eventId, kind: e.kind }, 'cabinet event')
-          },
-          (err: unknown) => log.warn({ err, cabinetId, eventId: e.eventId }, 'cabinet event not stored'),
-        )
+      queuedEvents.push({ eventId: e.eventId, cabinetId, kind: e.kind, at: e.at, detailJson: JSON.stringify(e.detail), receivedAt: now().toISOString() })
+      if (queuedEvents.length === 1) setImmediate(() => void flushEvents())
     },
     isOnline: (cabinetId) => online.has(cabinetId),
     onlineCount: () => online.size,
@@ -150,6 +168,7 @@ export function createLiveness({ store, tracksConnections, now, log, flushMs }: 
     flush,
     async close() {
       clearInterval(timer)
+      await flushEvents()
       await flush()
     },
   }

@@ -87,8 +87,8 @@ export interface CabinetStore {
   maxGeneratedNumber(countyCode: string): Promise<number>
   credential(cabinetId: string): Promise<StoredCredential | null>
   saveLastSeen(entries: ReadonlyArray<readonly [cabinetId: string, at: string]>): Promise<void>
-  /** False when the event id is already stored (a resend). */
-  insertEvent(e: CabinetEventRow): Promise<boolean>
+  /** Stores events in one transaction; per event, false when its id is already stored (a resend). */
+  insertEvents(events: readonly CabinetEventRow[]): Promise<boolean[]>
 }
 
 interface DbCabinet {
@@ -226,6 +226,8 @@ export function createSqliteCabinetStore(db: Db): CabinetStore {
      VALUES (@eventId, @cabinetId, @kind, @at, @detailJson, @receivedAt) ON CONFLICT (event_id) DO NOTHING`,
   )
 
+  const insertEvents = db.transaction((events: readonly CabinetEventRow[]) => events.map((e) => insertEvent.run(e).changes === 1))
+
   const filterParams = (f: CabinetFilter) => ({ countyCode: f.countyCode ?? null, operator: f.operator ?? null, status: f.status ?? null })
 
   return {
@@ -276,8 +278,8 @@ export function createSqliteCabinetStore(db: Db): CabinetStore {
     async saveLastSeen(entries) {
       if (entries.length > 0) saveLastSeen(entries)
     },
-    async insertEvent(e) {
-      return insertEvent.run(e).changes === 1
+    async insertEvents(events) {
+      return events.length === 0 ? [] : insertEvents(events)
     },
   }
 }
