@@ -121,26 +121,15 @@ export const ReportCabinet = z.object({
 })
 export type ReportCabinet = z.infer<typeof ReportCabinet>
 
-export const ReportDocument = z.object({
+/** The stored report: its summary (as listed) plus the snapshot itself. */
+export const ReportDocument = ReportSummary.extend({
   v: z.literal(1),
-  reportId: z.string(),
-  kind: ReportKind,
-  period: z.string(),
   title: z.string(),
-  scope: z.string(),
-  scopeName: z.string(),
-  countyCode: z.string().nullable(),
-  operator: z.string().nullable(),
-  from: CalendarDate,
-  to: CalendarDate,
   timeZone: z.literal('Asia/Shanghai'),
   /** The date the policy wants the report by; null when it names none (quarterly). */
   dueOn: CalendarDate.nullable(),
   /** The period had ended when the snapshot was taken. */
   isComplete: z.boolean(),
-  createdAt: IsoUtc,
-  createdBy: z.string(),
-  scheduled: z.boolean(),
   plan: z.object({ id: z.string(), name: z.string(), region: z.object({ code: z.string(), name: z.string() }) }),
   threshold: z.object({ bp: z.number().int(), ratio: z.number(), channel: z.string() }),
   counties: z.array(ReportCounty),
