@@ -2,6 +2,7 @@
 // HTTP API into one handle. A sale is recorded whether or not the broker is
 // reachable; sync catches up on its own.
 import { EventEmitter } from 'node:events'
+import type { Duplex } from 'node:stream'
 import { pino, type Logger } from 'pino'
 import { z } from 'zod'
 import {
@@ -20,6 +21,8 @@ export interface AgentDeps {
   logger?: Logger
   /** Wall clock in ms; recordedAt, heartbeats and ids use it. */
   now?: () => number
+  /** Opens the stream to the broker instead of dialing serverUrl (the simulator's network gate). */
+  dial?: () => Duplex
 }
 
 export interface SellResult {
@@ -63,6 +66,11 @@ export interface Agent extends EventEmitter<AgentEvents> {
    * watermark moves with it). False when not connected: nothing was sent.
    */
   sendHeartbeat(): boolean
+  /**
+   * Tells the agent its uplink is back (e.g. the modem reports carrier): it
+   * connects at once instead of waiting out the reconnect backoff.
+   */
+  retryNow(): void
   /** Stops timers and the API, says offline, ends MQTT, closes the ledger. Idempotent. */
   close(): Promise<void>
 }
@@ -72,7 +80,7 @@ export async function createAgent(config: AgentConfig, deps: AgentDeps = {}): Pr
   const log = (deps.logger ?? pino({ level: config.logLevel })).child({ cabinetId: config.cabinetId })
   const now = deps.now ?? Date.now
   const ledger = openLedger({ dataDir: config.dataDir, cabinetId: config.cabinetId, maxPages: config.ledgerMaxPages })
-  const agent = new EdgeAgent(config, ledger, log, now)
+  const agent = new EdgeAgent(config, ledger, log, now, deps.dial)
   try {
     await agent.start()
   } catch (err) {
@@ -97,6 +105,7 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
     private readonly ledger: Ledger,
     private readonly log: Logger,
     private readonly now: () => number,
+    dial: (() => Duplex) | undefined,
   ) {
     super()
     this.cabinetId = config.cabinetId
@@ -105,6 +114,7 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
       {
         cabinetId: config.cabinetId, serverUrl: config.serverUrl, username: config.username, password: config.password,
         heartbeatIntervalMs: config.heartbeatIntervalMs, backoffMinMs: config.backoffMinMs, backoffMaxMs: config.backoffMaxMs,
+        ...(dial && { dial }),
       },
       {
         connected: () => this.onConnected(),
@@ -168,6 +178,10 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
     if (this.isClosing || !this.link.isConnected) return false
     this.link.publishHeartbeat()
     return true
+  }
+
+  retryNow(): void {
+    if (!this.isClosing) this.link.retryNow()
   }
 
   close(): Promise<void> {

@@ -2,7 +2,8 @@
 // will, then on every connect subscribe to the cabinet's concrete downlink
 // topics, announce presence, heartbeat, and hand downlink messages over.
 // Reconnects forever with jittered exponential backoff, even after a refused login.
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
+import type { Duplex } from 'node:stream'
+import mqtt, { MqttClient, type IClientOptions } from 'mqtt'
 import type { Logger } from 'pino'
 import {
   CatalogMsg, CommandMsg, ReplyMsg, decodeMessage, topics, uuidv7,
@@ -18,6 +19,11 @@ export interface LinkOptions {
   heartbeatIntervalMs: number
   backoffMinMs: number
   backoffMaxMs: number
+  /**
+   * Opens the byte stream to the broker for each attempt instead of dialing
+   * serverUrl: the simulator's network gate (an uplink that is down fails here).
+   */
+  dial?: () => Duplex
 }
 
 export interface LinkHandlers {
@@ -79,7 +85,8 @@ export class Link {
       resubscribe: false, // subscribed explicitly on every connect
       will: { topic: topics.presence(cabinetId), payload: Buffer.from(JSON.stringify(will)), qos: 1, retain: true },
     }
-    const client = mqtt.connect(this.opts.serverUrl, options)
+    const dial = this.opts.dial
+    const client = dial ? new MqttClient(() => dial(), options) : mqtt.connect(this.opts.serverUrl, options)
     this.client = client
     // Runs before mqtt.js' own 'close' handler schedules the next attempt, so
     // every wait gets a fresh jittered delay (mqtt.js alone retries at a fixed period).
@@ -109,6 +116,23 @@ export class Link {
 
   publishHeartbeat(): void {
     this.publishIfUp(topics.heartbeat(this.opts.cabinetId), JSON.stringify(this.handlers.heartbeat()), 0)
+  }
+
+  /**
+   * The uplink is back (a modem reporting carrier, say): try the broker now
+   * instead of at the end of the backoff wait, which after a long outage is
+   * up to backoffMaxMs. Does nothing while connected or while an attempt is
+   * under way, so it cannot open a second connection.
+   */
+  retryNow(): void {
+    const client = this.client
+    if (this.isClosed || client === null || client.connected || !client.reconnecting) return
+    const stream = client.stream as Duplex | undefined
+    if (stream !== undefined && !stream.destroyed) return
+    this.reconnectAttempt = 0
+    client.options.reconnectPeriod = this.nextReconnectDelay()
+    this.log.debug({}, 'uplink reported up; connecting now')
+    client.reconnect()
   }
 
   /** Announces offline presence when connected, then ends the client. */

@@ -38,6 +38,9 @@ export interface LivenessOptions {
   readonly flushMs: number
 }
 
+/** How long a cabinet event may wait to be written with the ones after it. */
+const EVENT_BATCH_MS = 100
+
 export function createLiveness({ store, tracksConnections, now, log, flushMs }: LivenessOptions): Liveness {
   const online = new Set<string>()
   const lastSeenMs = new Map<string, number>()
@@ -50,10 +53,12 @@ export function createLiveness({ store, tracksConnections, now, log, flushMs }: 
     dirty.add(cabinetId)
   }
 
-  // Cabinet events are written together, once per event-loop turn: every agent
-  // start sends one, and a reconnect storm of thousands of cabinets paid one
-  // fsync'd transaction each, on the thread that also ingests sales. (Events
-  // are acknowledged to the broker on receipt either way; they are a log.)
+  // Cabinet events are written together, at most EVENT_BATCH_MS after the
+  // first of a batch arrives: every agent start sends one, and a reconnect
+  // storm of thousands of cabinets paid one fsync'd transaction each (later:
+  // one per event-loop turn, still a few events each) on the thread that also
+  // ingests sales. Events are acknowledged to the broker on receipt either
+  // way; they are a log, and close() writes what is queued.
   let queuedEvents: CabinetEventRow[] = []
   let writingEvents: Promise<void> = Promise.resolve()
   const flushEvents = (): Promise<void> => {
@@ -143,7 +148,7 @@ export function createLiveness({ store, tracksConnections, now, log, flushMs }: 
       }
       const e = d.data
       queuedEvents.push({ eventId: e.eventId, cabinetId, kind: e.kind, at: e.at, detailJson: JSON.stringify(e.detail), receivedAt: now().toISOString() })
-      if (queuedEvents.length === 1) setImmediate(() => void flushEvents())
+      if (queuedEvents.length === 1) setTimeout(() => void flushEvents(), EVENT_BATCH_MS)
     },
     isOnline: (cabinetId) => online.has(cabinetId),
     onlineCount: () => online.size,

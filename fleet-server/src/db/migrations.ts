@@ -414,4 +414,40 @@ CREATE TABLE forwarding_retries (
 CREATE INDEX forwarding_retries_by_batch ON forwarding_retries (batch_key, id);
 `,
   },
+  {
+    version: 6,
+    name: 'sales-without-global-sale-id-index',
+    sql: `
+-- A sale is identified by (cabinet_id, seq), which its hash chain pins; the
+-- global index on sale_id was never read. It was the costliest tree to write:
+-- sale ids are UUIDv7 of the controller's sale time, so a fleet reconnecting
+-- after an outage inserts days of sales all over it (measured: about one
+-- dirty page per sale in every commit of a backlog drain). sale_id stays as
+-- a column, not unique: two sales of one chain sharing an id is an agent bug
+-- whose money still changed hands, and ids of different cabinets never meet.
+-- SQLite cannot drop a PRIMARY KEY, so the table is rebuilt (nothing
+-- references sales; its rowid order, the arrival order, is kept).
+CREATE TABLE sales_v6 (
+  sale_id     TEXT NOT NULL,
+  cabinet_id  TEXT NOT NULL REFERENCES cabinets (cabinet_id),
+  seq         INTEGER NOT NULL,
+  sold_at     TEXT NOT NULL,                -- controller time (event time), kept as given
+  sold_on     TEXT NOT NULL,                -- Asia/Shanghai date of sold_at
+  recorded_at TEXT NOT NULL,                -- agent ledger time
+  received_at TEXT NOT NULL,                -- server time the batch arrived
+  payment     TEXT NOT NULL,
+  total_fen   INTEGER NOT NULL,
+  lines       TEXT NOT NULL,                -- JSON [{sku, qty, unitPriceFen}]
+  prev_hash   TEXT NOT NULL,
+  hash        TEXT NOT NULL,
+  skew_flag   INTEGER NOT NULL DEFAULT 0,   -- bit 1: >24 h from recorded_at; bit 2: >5 min in the server's future
+  UNIQUE (cabinet_id, seq)
+);
+INSERT INTO sales_v6 (rowid, sale_id, cabinet_id, seq, sold_at, sold_on, recorded_at, received_at, payment, total_fen, lines, prev_hash, hash, skew_flag)
+  SELECT rowid, sale_id, cabinet_id, seq, sold_at, sold_on, recorded_at, received_at, payment, total_fen, lines, prev_hash, hash, skew_flag
+  FROM sales ORDER BY rowid;
+DROP TABLE sales;
+ALTER TABLE sales_v6 RENAME TO sales;
+`,
+  },
 ]

@@ -1,19 +1,22 @@
 // One worker process of a simulated fleet: hundreds or thousands of real edge
 // agents (real SQLite ledgers, real mqtt.js clients, no local HTTP API) driven
-// by a virtual clock. An outage is the agent restarted against an unreachable
-// broker (it keeps selling into its ledger); its end is a restart against the
-// real one. A crash is this whole process SIGKILLed by the main process and
-// started again on the same ledgers: the sales already recorded are found in
-// the ledgers and the schedule resumes after them.
+// by a virtual clock. An outage is the cabinet's uplink going down: each agent
+// dials the broker through a gate here, which cuts the live connection and
+// fails every attempt while the outage lasts (the agent keeps selling into its
+// ledger and retries with its backoff); at its end the gate opens and the agent
+// is told the uplink is back, as a modem reporting carrier would. A crash is
+// this whole process SIGKILLed by the main process and started again on the
+// same ledgers: the sales already recorded are found in the ledgers and the
+// schedule resumes after them.
+import { connect, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
+import { Duplex } from 'node:stream'
 import { pino, type Logger } from 'pino'
 import { createAgent, makeConfig, type Agent } from '../../../edge-agent/src/index.js'
 import type { CabinetReport, FromWorker, SimCabinet, ToWorker, WorkerSpec } from './ipc.js'
 import { basket, cabinetProfile, certifiedLineProbability, DAY, outagesOf, rng, salesOfDay, shanghaiDayOf, type CabinetProfile, type PlannedSale, type Rand } from './model.js'
 
-/** Port 1 on loopback refuses at once: the cabinet's uplink is down. */
-const UNREACHABLE_URL = 'mqtt://127.0.0.1:1'
 const TICK_MS = 20
 /** Sales one tick may record (each is a durable commit): bounds the event-loop pause. */
 const SALES_PER_TICK = 300
@@ -24,7 +27,9 @@ interface Cab {
   readonly profile: CabinetProfile
   readonly outages: Array<[number, number]>
   agent: Agent | null
+  /** The gate: whether the cabinet's uplink is up, and the connection it carries. */
   isOnline: boolean
+  uplink: Socket | null
   switching: Promise<void> | null
   baseSeq: number
   /** Day-model schedule cursor. */
@@ -56,6 +61,8 @@ let lastDay = 0
 let tickTimer: NodeJS.Timeout | null = null
 let progressTimer: NodeJS.Timeout | null = null
 let rotate = 0
+let brokerHost = '127.0.0.1'
+let brokerPort = 1883
 let isReleased = false
 let steadyEndPerf = 0
 let hasSentConnected = false
@@ -87,20 +94,18 @@ function isEnded(): boolean {
   return vnow() >= endMs
 }
 
-async function openAgent(c: Cab, isOnline: boolean): Promise<Agent> {
+async function openAgent(c: Cab): Promise<Agent> {
   const skew = c.profile.clockSkewMs
   const agent = await createAgent(
     makeConfig({
       cabinetId: c.sim.cabinetId,
       dataDir: join(spec.dataDir, 'ledgers', c.sim.cabinetId),
-      serverUrl: isOnline ? spec.mqttUrl : UNREACHABLE_URL,
+      serverUrl: spec.mqttUrl,
       password: c.sim.password,
       apiPort: null,
       logLevel: 'silent',
-      // Offline agents retry an unreachable port; keep that cheap for thousands of them.
-      backoffMaxMs: isOnline ? 30_000 : 60_000,
     }),
-    { logger: log, now: spec.steady ? Date.now : () => vnow() + skew },
+    { logger: log, now: spec.steady ? Date.now : () => vnow() + skew, dial: () => dial(c) },
   )
   if (spec.steady) {
     agent.on('acked', (seq) => {
@@ -115,16 +120,40 @@ async function openAgent(c: Cab, isOnline: boolean): Promise<Agent> {
   return agent
 }
 
-function switchTo(c: Cab, isOnline: boolean): void {
-  const old = c.agent
-  c.agent = null
+/** The gate: a TCP connection to the broker while the uplink is up, else a stream that fails at once. */
+function dial(c: Cab): Duplex {
+  if (!c.isOnline) {
+    const down = new Duplex({ read() {}, write(_chunk, _enc, cb) { cb() } })
+    process.nextTick(() => down.destroy(Object.assign(new Error('uplink down (simulated outage)'), { code: 'ENETUNREACH' })))
+    return down
+  }
+  const sock = connect(brokerPort, brokerHost)
+  c.uplink = sock
+  sock.once('close', () => {
+    if (c.uplink === sock) c.uplink = null
+  })
+  return sock
+}
+
+function setUplink(c: Cab, isOnline: boolean): void {
+  if (c.isOnline === isOnline) return
+  c.isOnline = isOnline
+  if (!isOnline) {
+    // The connection dies with the uplink; the agent notices and starts retrying.
+    c.uplink?.destroy()
+    c.uplink = null
+  } else {
+    c.agent?.retryNow()
+  }
+}
+
+/** Opens the agent again after an open failed (the ledger was busy, say). */
+function reopen(c: Cab): void {
   c.switching = (async () => {
     try {
-      await old?.close()
-      c.agent = await openAgent(c, isOnline)
-      c.isOnline = isOnline
+      c.agent = await openAgent(c)
     } catch (err) {
-      log.error({ err, cabinetId: c.sim.cabinetId }, 'agent restart failed; retrying next tick')
+      log.error({ err, cabinetId: c.sim.cabinetId }, 'agent open failed; retrying next tick')
     } finally {
       c.switching = null
     }
@@ -189,9 +218,9 @@ function tick(): void {
   for (let k = 0; k < n; k++) {
     const c = cabs[(rotate + k) % n]!
     if (c.switching) continue
-    const wantOnline = isReleased || spec.steady !== null || !inOutage(c, v)
-    if (c.agent === null || wantOnline !== c.isOnline) {
-      switchTo(c, wantOnline)
+    setUplink(c, isReleased || spec.steady !== null || !inOutage(c, v))
+    if (c.agent === null) {
+      reopen(c)
       continue
     }
     if (budget > 0) budget -= sellDue(c, v, budget)
@@ -242,6 +271,11 @@ function progress(): void {
 async function start(s: WorkerSpec, wallStart: number | null, released: boolean): Promise<void> {
   spec = s
   isReleased = released
+  const broker = new URL(s.mqttUrl)
+  // The gate dials plain TCP itself; a TLS broker would need it to wrap the socket.
+  if (broker.protocol !== 'mqtt:' && broker.protocol !== 'tcp:') throw new Error(`the simulator dials mqtt:// brokers only, not ${broker.protocol}`)
+  brokerHost = broker.hostname
+  brokerPort = Number(broker.port || 1883)
   log = pino({ level: s.logLevel }, pino.destination(2)).child({ worker: s.workerIndex })
   endMs = s.startMs + s.days * DAY
   firstDay = shanghaiDayOf(s.startMs)
@@ -252,16 +286,15 @@ async function start(s: WorkerSpec, wallStart: number | null, released: boolean)
     const profile = cabinetProfile(sim.cabinetId, sim.venueType, { seed: s.seed, certifiedMean: s.certifiedMean, clockSkewRate: s.clockSkewRate })
     const outages = outagesOf(s.seed, sim.cabinetId, s.startMs, s.days, s.outageRate)
     return {
-      sim, profile, outages, agent: null, isOnline: false, switching: null, baseSeq: 0,
+      sim, profile, outages, agent: null, isOnline: false, uplink: null, switching: null, baseSeq: 0,
       day: firstDay - 1, list: [], idx: 0, skip: 0, isScheduleDone: false,
       nextAtPerf: 0, rand: rng(`${s.seed}|steady|${sim.cabinetId}`), pendingLatency: new Map(), hasConnectedSinceRelease: false,
     }
   })
   const v = vnow()
   for (const c of cabs) {
-    const isOnline = s.steady !== null || !inOutage(c, v)
-    c.agent = await openAgent(c, isOnline)
-    c.isOnline = isOnline
+    c.isOnline = s.steady !== null || !inOutage(c, v)
+    c.agent = await openAgent(c)
     const lastSeq = c.agent.status().lastSeq
     c.baseSeq = s.baseSeqs?.[c.sim.cabinetId] ?? lastSeq
     // After a crash: the sales already in the ledger are skipped in the schedule.
