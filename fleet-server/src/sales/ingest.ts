@@ -249,9 +249,7 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
       const failure = o.writeIndex >= 0 ? failed.get(o.writeIndex) : undefined
       if (failure !== undefined || (o.writeIndex < 0 && failedCabinets.has(o.cabinetId))) {
         silenced.add(o.cabinetId)
-        if (failure === 'duplicate_sale') {
-          reject(o.cabinetId, 'BAD_MESSAGE', 'a saleId in this batch is already recorded for a different sale', o.batchId)
-        } else if (failure === 'unknown_cabinet') {
+        if (failure === 'unknown_cabinet') {
           log.warn({ cabinetId: o.cabinetId, batchId: o.batchId }, 'sales from an unknown cabinet dropped')
         }
         continue

@@ -19,12 +19,11 @@ export interface TickWrite {
 }
 
 /**
- * Why a batch did not commit. `duplicate_sale`: a saleId already stored for
- * another sale; `unknown_cabinet`: no such cabinet (external broker only);
+ * Why a batch did not commit. `unknown_cabinet`: no such cabinet (external broker only);
  * `conflict`: (cabinet, seq) already stored, so the in-memory head was stale;
  * `after_failure`: an earlier batch of the same cabinet failed in this tick.
  */
-export type BatchFailure = 'duplicate_sale' | 'unknown_cabinet' | 'conflict' | 'after_failure'
+export type BatchFailure = 'unknown_cabinet' | 'conflict' | 'after_failure'
 
 export interface TickResult {
   /** Index into TickWrite.batches → why it did not commit. The rest committed. */
@@ -163,7 +162,7 @@ export function createSqliteSalesStore(db: Db, opts: SalesStoreOptions = {}): Sa
         // Only a constraint violation is this batch's own fault; anything else
         // (I/O, disk full) aborts the whole tick and nobody gets an ack.
         if (!isSqliteError(err) || !err.code.startsWith('SQLITE_CONSTRAINT') || !db.inTransaction) throw err
-        failed.set(i, err.code === 'SQLITE_CONSTRAINT_FOREIGNKEY' ? 'unknown_cabinet' : err.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ? 'duplicate_sale' : 'conflict')
+        failed.set(i, err.code === 'SQLITE_CONSTRAINT_FOREIGNKEY' ? 'unknown_cabinet' : 'conflict')
         failedCabinets.add(b.cabinetId)
       }
     })
