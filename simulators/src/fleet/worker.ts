@@ -30,7 +30,6 @@ interface Cab {
   /** The gate: whether the cabinet's uplink is up, and the connection it carries. */
   isOnline: boolean
   uplink: Socket | null
-  switching: Promise<void> | null
   baseSeq: number
   /** Day-model schedule cursor. */
   day: number
@@ -147,19 +146,6 @@ function setUplink(c: Cab, isOnline: boolean): void {
   }
 }
 
-/** Opens the agent again after an open failed (the ledger was busy, say). */
-function reopen(c: Cab): void {
-  c.switching = (async () => {
-    try {
-      c.agent = await openAgent(c)
-    } catch (err) {
-      log.error({ err, cabinetId: c.sim.cabinetId }, 'agent open failed; retrying next tick')
-    } finally {
-      c.switching = null
-    }
-  })()
-}
-
 function nextPlanned(c: Cab): PlannedSale | null {
   for (;;) {
     if (c.idx < c.list.length) {
@@ -217,12 +203,8 @@ function tick(): void {
   rotate = (rotate + 1) % Math.max(1, n)
   for (let k = 0; k < n; k++) {
     const c = cabs[(rotate + k) % n]!
-    if (c.switching) continue
     setUplink(c, isReleased || spec.steady !== null || !inOutage(c, v))
-    if (c.agent === null) {
-      reopen(c)
-      continue
-    }
+    if (c.agent === null) continue // still opening at start-up
     if (budget > 0) budget -= sellDue(c, v, budget)
   }
   if (isReleased) checkDrained()
@@ -232,7 +214,7 @@ function checkDrained(): void {
   let connected = 0
   let drained = 0
   for (const c of cabs) {
-    if (c.agent === null || c.switching) continue
+    if (c.agent === null) continue
     const s = c.agent.status()
     if (s.connected) c.hasConnectedSinceRelease = true
     if (c.hasConnectedSinceRelease) connected++
@@ -286,7 +268,7 @@ async function start(s: WorkerSpec, wallStart: number | null, released: boolean)
     const profile = cabinetProfile(sim.cabinetId, sim.venueType, { seed: s.seed, certifiedMean: s.certifiedMean, clockSkewRate: s.clockSkewRate })
     const outages = outagesOf(s.seed, sim.cabinetId, s.startMs, s.days, s.outageRate)
     return {
-      sim, profile, outages, agent: null, isOnline: false, uplink: null, switching: null, baseSeq: 0,
+      sim, profile, outages, agent: null, isOnline: false, uplink: null, baseSeq: 0,
       day: firstDay - 1, list: [], idx: 0, skip: 0, isScheduleDone: false,
       nextAtPerf: 0, rand: rng(`${s.seed}|steady|${sim.cabinetId}`), pendingLatency: new Map(), hasConnectedSinceRelease: false,
     }
@@ -345,7 +327,6 @@ async function stop(): Promise<void> {
   if (tickTimer) clearInterval(tickTimer)
   if (progressTimer) clearInterval(progressTimer)
   progress()
-  await Promise.all(cabs.map((c) => c.switching))
   const reports: CabinetReport[] = cabs.map((c) => {
     const s = c.agent?.status()
     return {
