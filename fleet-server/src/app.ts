@@ -78,7 +78,15 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
 
     // Certified figures are written with the sales of each ingest tick (issue 3).
     const complianceStore = createSqliteComplianceStore(db)
-    const salesStore = createSqliteSalesStore(db, { onTick: (agg) => complianceStore.recordTick(agg) })
+    // Forwarding is built further down; a tick can only commit once the broker is up, after it.
+    let forwardingRef: { salesCommitted(days: Iterable<{ cabinetId: string; day: string }>): void } | null = null
+    const salesStore = createSqliteSalesStore(db, {
+      onTick: (agg) => {
+        complianceStore.recordTick(agg)
+        // Inside the transaction: a rollback costs at most one needless (debounced) pass.
+        forwardingRef?.salesCommitted(agg.days.values())
+      },
+    })
     const salesReader = createSalesReader(salesStore)
     const cabinetStore = createSqliteCabinetStore(db)
     const live = createLiveness({
@@ -156,6 +164,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       onCatalogVersion: (id, v) => catalog.reported(id, v),
       beforePass: () => void catalog.refresh(),
     })
+    forwardingRef = forwarding
     undo.push(() => forwarding.close())
     const certification = createCertificationService({
       store: catalogStore,
@@ -202,7 +211,6 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
         live.seen(msg.cabinetId)
         switch (msg.kind) {
           case 'sales':
-            forwarding.salesArrived(msg.cabinetId)
             return sales.submit(msg.cabinetId, msg.payload, done)
           case 'heartbeat':
             live.heartbeat(msg.cabinetId, msg.payload)

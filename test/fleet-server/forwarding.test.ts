@@ -67,6 +67,39 @@ describe('forwarding', () => {
     expect(platform.received()).toMatchObject({ batches: 2, duplicatesRejected: 0 })
   })
 
+  it('judges held periods again after the sales that can release them, not after every sale of a held cabinet', async () => {
+    const platform = await aPlatform()
+    const clock = aClock('2020-10-02T02:00:00Z')
+    const env = { PLATFORM_URL: platform.url, PLATFORM_SECRET: 'k3y' }
+    const fleet = await fleetWith({ env, deps: { now: clock.now, forwarding: { debounceMs: 20 } } })
+    await aCatalog(fleet, { CERT: { cert: ['2020-01-01'] }, PLAIN: {} })
+    const poor = await aDatedCabinet(fleet)
+    const behind = await aDatedCabinet(fleet)
+    await poor.sell('2020-09-10', [line('CERT', 500), line('PLAIN', 600)])
+    await poor.sell('2020-10-01', [line('PLAIN', 100)])
+    await behind.sell('2020-09-10', [line('CERT', 500)])
+    await behind.heartbeat('2020-10-02T01:00:00.000Z', behind.sales.length + 1)
+    expect(await run(fleet)).toMatchObject({ judged: 2, queued: 0, held: 2 })
+    const lastRunAt = async () => (await status(fleet)).lastRunAt
+
+    // Today's trade of a NOT_COMPLIANT cabinet cannot change September: no pass.
+    clock.set('2020-10-02T03:00:00Z')
+    await poor.sell('2020-10-02', [line('PLAIN', 100)])
+    await new Promise((r) => setTimeout(r, 300))
+    expect(await lastRunAt()).toBe('2020-10-02T02:00:00.000Z')
+
+    // A late September sale can: judged again without anyone asking, and sent.
+    await poor.sell('2020-09-20', [line('CERT', 5000)])
+    await expect.poll(lastRunAt).toBe('2020-10-02T03:00:00.000Z')
+    await expect.poll(async () => (await status(fleet)).held.map((h) => h.cabinetId)).toEqual([behind.cabinetId])
+
+    // The missing sale of the cabinet waiting for its sync arrives: released too.
+    clock.set('2020-10-02T04:00:00Z')
+    await behind.sell('2020-10-01', [line('CERT', 100)])
+    await expect.poll(async () => (await status(fleet)).held).toEqual([])
+    await expect.poll(() => platform.received().batches).toBe(2)
+  })
+
   it('holds a cabinet whose chain was tampered with', async () => {
     const clock = aClock('2020-10-05T02:00:00Z')
     const fleet = await fleetWith({ deps: { now: clock.now } })

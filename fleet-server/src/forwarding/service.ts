@@ -36,8 +36,12 @@ export interface ForwardingService {
   status(scope?: ForwardingScope): ForwardingReply
   /** A heartbeat (for the watermark and the reported catalog version). */
   heartbeat(cabinetId: string, payload: Buffer): void
-  /** Sales arrived from a cabinet: if it has held periods, judge them again soon. */
-  salesArrived(cabinetId: string): void
+  /**
+   * Sales were committed (cabinet × Shanghai day of sale): judge again soon if
+   * they can change a held period — any sale of a cabinet waiting for its sync
+   * (INCOMPLETE_SYNC), a late sale dated inside a NOT_COMPLIANT period.
+   */
+  salesCommitted(days: Iterable<{ readonly cabinetId: string; readonly day: string }>): void
   /** Something the figures depend on changed (catalog): judge again soon. */
   changed(): void
   /** Puts a batch the platform refused back to pending (after a person fixed the cause); recorded. */
@@ -76,6 +80,41 @@ interface Acc {
   certifiedFen: number
 }
 
+interface HeldRange {
+  readonly cabinetId: string
+  readonly reason: HoldReason | null
+  readonly from: string
+  readonly to: string
+}
+interface Holds {
+  /** Held for INCOMPLETE_SYNC: any committed sale may move the watermark past the period's end. */
+  isSyncWait: boolean
+  /** NOT_COMPLIANT periods: only a late sale dated inside one changes its figures. */
+  readonly ranges: Array<{ readonly from: string; readonly to: string }>
+}
+
+/**
+ * Which held periods sales can release. A pass judges every cabinet-period of
+ * the city (tens of ms per thousand cabinets, on the event loop), so it must
+ * not run each time a held cabinet sells today's goods: with hundreds of
+ * NOT_COMPLIANT cabinets that was a pass every debounce interval, forever.
+ * CHAIN_BROKEN never clears by sales.
+ */
+function indexHolds(rows: Iterable<HeldRange>): Map<string, Holds> {
+  const m = new Map<string, Holds>()
+  for (const r of rows) {
+    if (r.reason !== 'INCOMPLETE_SYNC' && r.reason !== 'NOT_COMPLIANT') continue
+    let h = m.get(r.cabinetId)
+    if (!h) {
+      h = { isSyncWait: false, ranges: [] }
+      m.set(r.cabinetId, h)
+    }
+    if (r.reason === 'INCOMPLETE_SYNC') h.isSyncWait = true
+    else h.ranges.push({ from: r.from, to: r.to })
+  }
+  return m
+}
+
 const key = (cabinetId: string, periodId: string) => `${cabinetId}\u0000${periodId}`
 const sameFigures = (a: SentFigures | null, b: SentFigures) =>
   a !== null && a.salesCount === b.salesCount && a.amountFen === b.amountFen && a.certifiedFen === b.certifiedFen
@@ -86,7 +125,7 @@ export function createForwardingService(deps: ForwardingServiceDeps): Forwarding
   let running: Promise<ForwardingRunReply> | null = null
   let debounce: NodeJS.Timeout | null = null
   let closed = false
-  let heldCabinets = new Set(store.held().map((p) => p.cabinetId))
+  let holds = indexHolds(store.held())
 
   const batchKey = (cabinetId: string, periodId: string, revision: number) => `${deps.plan().region.code}-${cabinetId}-${periodId}-r${revision}`
 
@@ -149,7 +188,7 @@ export function createForwardingService(deps: ForwardingServiceDeps): Forwarding
     let queued = 0
     let corrections = 0
     let held = 0
-    const nextHeld = new Set<string>()
+    const nextHeld: HeldRange[] = []
 
     store.transaction(() => {
       for (const [k, a] of accs) {
@@ -187,7 +226,7 @@ export function createForwardingService(deps: ForwardingServiceDeps): Forwarding
         const base = { cabinetId: a.cabinetId, periodId: a.period.id, periodKind: a.period.kind, from: a.period.from, to: a.period.to }
         if (reason !== null) {
           held++
-          nextHeld.add(a.cabinetId)
+          nextHeld.push({ cabinetId: a.cabinetId, reason, from: a.period.from, to: a.period.to })
           if (ex?.reason !== reason || JSON.stringify(ex.reasonDetail) !== JSON.stringify(detail)) {
             if (ex?.reason !== reason) log.warn({ cabinetId: a.cabinetId, period: a.period.id, reason, ...detail }, 'forwarding held')
             store.savePeriod({ ...base, state: 'held', reason, reasonDetail: detail, revision: 0, batchKey: null, sentFigures: null }, at)
@@ -200,7 +239,7 @@ export function createForwardingService(deps: ForwardingServiceDeps): Forwarding
         queued++
       }
     })
-    heldCabinets = nextHeld
+    holds = indexHolds(nextHeld)
     lastRunAt = at
     if (queued + corrections > 0 || held > 0) log.info({ judged, queued, corrections, held }, 'forwarding pass')
     return { ranAt: at, judged, queued, corrections, held }
@@ -277,8 +316,12 @@ export function createForwardingService(deps: ForwardingServiceDeps): Forwarding
       const hb = marks.heartbeat(cabinetId, payload)
       if (hb) deps.onCatalogVersion?.(cabinetId, hb.catalogVersion)
     },
-    salesArrived(cabinetId) {
-      if (heldCabinets.has(cabinetId)) soon()
+    salesCommitted(days) {
+      if (holds.size === 0) return
+      for (const { cabinetId, day } of days) {
+        const h = holds.get(cabinetId)
+        if (h && (h.isSyncWait || h.ranges.some((r) => day >= r.from && day <= r.to))) return soon()
+      }
     },
     changed: soon,
     retryFailed(batchKey, byUser) {
