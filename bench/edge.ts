@@ -18,9 +18,9 @@ const ROOT = join(import.meta.dirname, '..')
  * which an agent selling a few sales a minute never needs).
  */
 export const AGENT_PRODUCTION = {
-  nodeArgs: ['--max-semi-space-size=1'],
+  nodeArgs: ['--max-semi-space-size=1', '--single-threaded'],
   script: 'dist/edge-agent/src/main.js',
-  runtime: 'npm run build && node --max-semi-space-size=1 dist/edge-agent/src/main.js',
+  runtime: 'npm run build && node --max-semi-space-size=1 --single-threaded dist/edge-agent/src/main.js',
 } as const
 
 /** The development path (`npm run edge-agent`), measured for comparison. */

@@ -28,7 +28,7 @@ describe('npm run build', () => {
     const broker = await startBroker()
     const dir = await tempDir()
     const child = spawn(process.execPath, [
-      '--max-semi-space-size=1', join(ROOT, 'dist/edge-agent/src/main.js'),
+      '--max-semi-space-size=1', '--single-threaded', join(ROOT, 'dist/edge-agent/src/main.js'),
       '--cabinet', 'C1', '--data', dir, '--server', broker.url, '--api-port', '0',
     ], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] })
     onTestFinished(() => {
