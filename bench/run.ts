@@ -126,6 +126,7 @@ async function main() {
       perMessageStored: perMessage.stored,
       perMessageSent: perMessage.sales,
       perMessageCpuUsPerMessage: { server: perMessage.serverCpuUsPerMessage, loadgen: perMessage.loadgenCpuUsPerMessage },
+      perMessageCeiling: aedes && sqlite && perMessage.loadgenCpuUsPerMessage !== null ? perMessageCeiling(aedes.serverCpuUsPerMessage, sqlite.rowsPerS, perMessage.loadgenCpuUsPerMessage, aedes.messagesPerS) : null,
       batchedSalesPerS: round(batched.salesPerS),
       batchedVsBareSqlite: sqlite ? round(batched.salesPerS / sqlite.rowsPerS, 3) : null,
       batchedStored: batched.stored,
@@ -202,6 +203,24 @@ async function main() {
     await writeFile(join(RESULTS, `partial-${[...only].join('-') || 'scaled'}.json`), json)
   }
   process.stdout.write(`${JSON.stringify({ baselines: result.baselines, ingest: result.ingest && { perMessageSalesPerS: result.ingest.perMessageSalesPerS, perMessageVsBareAedes: result.ingest.perMessageVsBareAedes }, met: result.met, durationS: result.durationS })}\n`)
+}
+
+/**
+ * The most one-sale-per-message ingest could reach on this machine, from this
+ * run's own figures: every core busy, and the server doing nothing but what
+ * bare aedes does per message plus one bare better-sqlite3 insert (no decode,
+ * no hash check, no reply, no aggregates), while the load generator spends
+ * what it spent per message in the real run. A ceiling, not an estimate.
+ */
+function perMessageCeiling(aedesServerUs: number, sqliteRowsPerS: number, loadgenUs: number, bareMsgsPerS: number) {
+  const us = aedesServerUs + 1e6 / sqliteRowsPerS + loadgenUs
+  const salesPerS = (cpus().length * 1e6) / us
+  return {
+    salesPerS: Math.round(salesPerS),
+    vsBareAedes: +(salesPerS / bareMsgsPerS).toFixed(3),
+    cpuUsPerMessage: { bareAedesServer: aedesServerUs, bareSqliteInsert: +(1e6 / sqliteRowsPerS).toFixed(1), loadgen: loadgenUs },
+    assumes: `all ${cpus().length} cores busy; the server does only bare aedes' per-message work plus one bare SQLite insert`,
+  }
 }
 
 function pickSummary(s: Awaited<ReturnType<typeof simulate>>) {

@@ -106,6 +106,32 @@ describe('embedded broker: topics', () => {
   })
 })
 
+describe('embedded broker: replies', () => {
+  it('writes replies to the subscribed cabinet in order, and none once it unsubscribes', async () => {
+    const fleet = await startFleet()
+    const cab = await provision(fleet)
+    const c = await connectCabinet(fleet.mqttUrl, cab)
+    // 30 one-sale batches in flight at once: one ingest tick answers several, in one write.
+    const chain = aChain(cab.cabinetId, 30)
+    const batches = chain.map((s) => aBatch(cab.cabinetId, [s]))
+    await Promise.all(batches.map((b) => c.client.publishAsync(topics.sales(cab.cabinetId), JSON.stringify(b), { qos: 1 })))
+    await expect.poll(() => c.replies.length).toBe(30)
+    expect(c.replies.map((r) => r.batchId)).toEqual(batches.map((b) => b.batchId))
+    // ackedSeq is cumulative: the chain head after the tick that committed the batch.
+    const acked = c.replies.map((r) => (r.status === 'committed' ? r.ackedSeq : -1))
+    expect(acked.every((a, i) => a >= i + 1 && a >= (acked[i - 1] ?? 0))).toBe(true)
+    expect(acked.at(-1)).toBe(30)
+
+    await c.client.unsubscribeAsync(topics.replies(cab.cabinetId))
+    const [next] = aChain(cab.cabinetId, 1, { after: chain })
+    await c.client.publishAsync(topics.sales(cab.cabinetId), JSON.stringify(aBatch(cab.cabinetId, [next!])), { qos: 1 })
+    await expect.poll(() => salesCount(fleet, cab.cabinetId)).toBe(31)
+    await new Promise((r) => setTimeout(r, 100))
+    expect(c.replies).toHaveLength(30)
+    expect(c.client.connected).toBe(true)
+  })
+})
+
 /** A raw MQTT 3.1.1 CONNECT packet (clean session, keepalive 60 s). */
 function connectPacket(clientId: string, username: string, password: string): Buffer {
   const str = (s: string) => {
