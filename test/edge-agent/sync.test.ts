@@ -1,4 +1,6 @@
 import { once } from 'node:events'
+import { connect } from 'node:net'
+import { Duplex } from 'node:stream'
 import type { Client } from 'aedes'
 import mqtt from 'mqtt'
 import { describe, expect, it, onTestFinished, vi } from 'vitest'
@@ -102,6 +104,39 @@ describe('outbox and sync', () => {
     responder = await Responder.start(revived, responder)
     await vi.waitFor(() => expect(agent.status()).toMatchObject({ connected: true, lastAckedSeq: 6, pending: 0 }), { timeout: 10_000 })
     expect(responder.sales('C1').map((s) => s.seq)).toEqual([1, 2, 3, 4, 5, 6])
+  })
+
+  it('connects at once when told the uplink is back, instead of waiting out its backoff', async () => {
+    const tb = await startBroker()
+    const responder = await Responder.start(tb)
+    // The modem's view: while the uplink is down every dial fails at once.
+    let isUp = false
+    let dials = 0
+    const dial = (): Duplex => {
+      dials++
+      if (isUp) return connect(tb.port, '127.0.0.1')
+      const down = new Duplex({ read() {}, write(_c, _e, cb) { cb() } })
+      process.nextTick(() => down.destroy(Object.assign(new Error('uplink down'), { code: 'ENETUNREACH' })))
+      return down
+    }
+    // A backoff far longer than the test: only retryNow() can connect it in time.
+    const agent = await startAgent({ serverUrl: tb.url, backoffMinMs: 60_000, backoffMaxMs: 60_000 }, { dial })
+    await vi.waitFor(() => expect(dials).toBeGreaterThanOrEqual(1))
+    agent.sell(aSale())
+    agent.retryNow() // still down: one more failed dial, then the long backoff again
+    await new Promise((r) => setTimeout(r, 50))
+    expect(agent.status().connected).toBe(false)
+
+    isUp = true
+    agent.retryNow()
+    await vi.waitFor(() => expect(agent.status()).toMatchObject({ connected: true, lastAckedSeq: 1 }), { timeout: 5_000 })
+    expect(responder.sales('C1')).toHaveLength(1)
+    // Connected: nothing to do, no second connection.
+    const before = dials
+    agent.retryNow()
+    await new Promise((r) => setTimeout(r, 50))
+    expect(dials).toBe(before)
+    expect(agent.status().connected).toBe(true)
   })
 
   it('reconnects by itself after the broker refused its login, once the credential is accepted', async () => {
