@@ -1,6 +1,6 @@
 import { request } from 'node:http'
 import { join } from 'node:path'
-import Database from 'better-sqlite3'
+import { Database } from '../../edge-agent/src/ledger/sqlite.js'
 import { describe, expect, it } from 'vitest'
 import { AgentStatus, PostSaleReply } from '../../shared/src/index.js'
 import { openLedger } from '../../edge-agent/src/ledger/index.js'

@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import Database from 'better-sqlite3'
+import { Database } from '../../edge-agent/src/ledger/sqlite.js'
 import { describe, expect, it } from 'vitest'
 import { AppError, GENESIS_HASH, SaleBatchMsg, decodeMessage, saleHash, type Sale } from '../../shared/src/index.js'
 import { openLedger } from '../../edge-agent/src/ledger/index.js'

@@ -5,7 +5,7 @@
 // against a recompute from the sku rows, across a restart and a migration.
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import Database from 'better-sqlite3'
+import { Database } from '../../fleet-server/src/db/sqlite.js'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import type { Fleet } from '../../fleet-server/src/app.js'
 import { flips, mergeRanges } from '../../fleet-server/src/compliance/index.js'

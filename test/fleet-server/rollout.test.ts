@@ -3,7 +3,7 @@
 // injected clock), projections, and a plan of another region loaded as data.
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import Database from 'better-sqlite3'
+import { Database } from '../../fleet-server/src/db/sqlite.js'
 import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
 import { migrate } from '../../fleet-server/src/db/index.js'

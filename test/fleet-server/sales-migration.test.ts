@@ -1,7 +1,7 @@
 // Migration 6 rebuilds the sales table without the global sale_id index: the
 // rows, their order and (cabinet_id, seq) uniqueness must survive it.
 import { join } from 'node:path'
-import Database from 'better-sqlite3'
+import { Database } from '../../fleet-server/src/db/sqlite.js'
 import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
 import { migrate, openDatabase } from '../../fleet-server/src/db/index.js'

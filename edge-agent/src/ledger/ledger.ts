@@ -3,7 +3,7 @@
 // to the previous one, and lastAckedSeq <= lastSeq.
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import Database from 'better-sqlite3'
+import { Database, type SqliteDatabase } from './sqlite.js'
 import {
   AppError, GENESIS_HASH, lineTotalFen, saleHash, toIsoUtc, uuidv7,
   type CatalogItem, type CatalogMsg, type Payment, type Sale, type SaleLine,
@@ -45,7 +45,7 @@ interface SaleRow {
 
 type Statements = ReturnType<typeof prepare>
 
-function prepare(db: Database.Database) {
+function prepare(db: SqliteDatabase) {
   return {
     insertSale: db.prepare<[number, string, string, string, string, string, number, string, string]>(
       `INSERT INTO sales (seq, sale_id, sold_at, recorded_at, payment, lines, total_fen, prev_hash, hash)
@@ -112,7 +112,7 @@ interface LedgerState {
 
 export class Ledger {
   constructor(
-    private readonly db: Database.Database,
+    private readonly db: SqliteDatabase,
     private readonly stmts: Statements,
     readonly cabinetId: string,
     private readonly state: LedgerState,

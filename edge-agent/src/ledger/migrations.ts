@@ -1,6 +1,6 @@
 // Numbered ledger migrations, run at open; PRAGMA user_version records how many
 // have been applied. Append only: never edit a migration that has shipped.
-import type Database from 'better-sqlite3'
+import type { SqliteDatabase } from './sqlite.js'
 import { AppError } from '../../../shared/src/edge.js'
 
 export const MIGRATIONS: readonly string[] = [
@@ -31,7 +31,7 @@ export const MIGRATIONS: readonly string[] = [
   `,
 ]
 
-export function migrate(db: Database.Database): void {
+export function migrate(db: SqliteDatabase): void {
   const current = db.pragma('user_version', { simple: true }) as number
   if (current > MIGRATIONS.length) {
     throw new AppError('CONFIG_INVALID', `ledger schema version ${current} is newer than this agent understands (${MIGRATIONS.length}); use a newer agent`, 500)

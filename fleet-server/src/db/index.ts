@@ -3,11 +3,11 @@
 // Domains reach it only through their own store.ts.
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import Database from 'better-sqlite3'
+import { Database, type SqliteDatabase } from './sqlite.js'
 import type { Logger } from 'pino'
 import { MIGRATIONS, type Migration } from './migrations.js'
 
-export type Db = Database.Database
+export type Db = SqliteDatabase
 
 export const DB_FILE = 'fleet.db'
 
