@@ -14,7 +14,9 @@ import { dashboardRoutes } from './dashboard/index.js'
 import { createHttp } from './http/index.js'
 import { certificationRoutes, createCatalogPublisher, createCertificationService, createSqliteCatalogStore } from './certification/index.js'
 import { complianceRoutes, createComplianceService, createSqliteComplianceStore, withCertifiedTotals } from './compliance/index.js'
-import { createForwardingService, createSender, createSqliteForwardingStore, createSyncMarks, DEFAULT_FORWARDING, forwardingRoutes, type ForwardingOptions } from './forwarding/index.js'
+import {
+  createForwardingService, createSender, createSqliteForwardingStore, createSyncMarks, DEFAULT_FORWARDING, forwardingRoutes, type ForwardingOptions, type ForwardingService,
+} from './forwarding/index.js'
 import { createMetrics, metricsRoutes } from './metrics/index.js'
 import { createRolloutService, createSqlitePlanStore, createSqliteRolloutStore, rolloutRoutes } from './rollout/index.js'
 import { createReportService, createSqliteReportStore, reportRoutes, startReportSchedule, type ReportSchedule } from './reports/index.js'
@@ -79,7 +81,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     // Certified figures are written with the sales of each ingest tick (issue 3).
     const complianceStore = createSqliteComplianceStore(db)
     // Forwarding is built further down; a tick can only commit once the broker is up, after it.
-    let forwardingRef: { salesCommitted(days: Iterable<{ cabinetId: string; day: string }>): void } | null = null
+    let forwardingRef: ForwardingService | null = null
     const salesStore = createSqliteSalesStore(db, {
       onTick: (agg) => {
         complianceStore.recordTick(agg)
