@@ -163,6 +163,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       platformConfigured: config.platform.url !== null,
       intervalMs: fwd.intervalMs,
       debounceMs: fwd.debounceMs,
+      ...(fwd.sliceCabinets !== undefined && { sliceCabinets: fwd.sliceCabinets }),
       onCatalogVersion: (id, v) => catalog.reported(id, v),
       beforePass: () => void catalog.refresh(),
     })

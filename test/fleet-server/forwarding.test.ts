@@ -100,6 +100,48 @@ describe('forwarding', () => {
     await expect.poll(() => platform.received().batches).toBe(2)
   })
 
+  it('judges the fleet a slice of cabinets at a time, letting the event loop run in between, with the verdicts of one slice', async () => {
+    // Two fleets with the same five cabinets: two compliant, two below the
+    // threshold, one never synced past September; one judged a cabinet per slice.
+    const aFleet = async (sliceCabinets: number) => {
+      const fleet = await fleetWith({ deps: { now: aClock('2020-10-02T02:00:00Z').now, forwarding: { sliceCabinets } } })
+      await aCatalog(fleet, { CERT: { cert: ['2020-01-01'] }, PLAIN: {} })
+      for (let i = 0; i < 5; i++) {
+        const c = await aDatedCabinet(fleet)
+        await c.sell('2020-09-10', i % 2 === 0 ? [line('CERT', 600)] : [line('CERT', 100), line('PLAIN', 600)])
+        if (i !== 4) await c.sell('2020-10-01', [line('CERT', 100)])
+      }
+      return fleet
+    }
+    /** A pass, and how many event-loop turns other work got while it ran. */
+    const passWithTurns = async (fleet: Fleet) => {
+      let turns = 0
+      let spinning = true
+      const spin = () => {
+        if (!spinning) return
+        turns++
+        setImmediate(spin)
+      }
+      setImmediate(spin)
+      const r = await run(fleet)
+      spinning = false
+      return { r, turns }
+    }
+    const sliced = await aFleet(1)
+    const whole = await aFleet(1000)
+    const a = await passWithTurns(sliced)
+    const b = await passWithTurns(whole)
+    expect(a.r).toMatchObject({ judged: 5, queued: 2, held: 3 })
+    expect(b.r).toEqual(a.r)
+    // Four more yields: between each of the five one-cabinet slices.
+    expect(a.turns - b.turns).toBeGreaterThanOrEqual(4)
+    const held = async (fleet: Fleet) => (await status(fleet)).held.map((h) => [h.reason, h.period])
+    expect(await held(sliced)).toEqual(await held(whole))
+    expect((await held(sliced)).sort()).toEqual([['INCOMPLETE_SYNC', '2020-09'], ['NOT_COMPLIANT', '2020-09'], ['NOT_COMPLIANT', '2020-09']])
+    // A repeat pass over slices changes nothing.
+    expect(await run(sliced)).toMatchObject({ judged: 5, queued: 0, corrections: 0, held: 3 })
+  })
+
   it('holds a cabinet whose chain was tampered with', async () => {
     const clock = aClock('2020-10-05T02:00:00Z')
     const fleet = await fleetWith({ deps: { now: clock.now } })

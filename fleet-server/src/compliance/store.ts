@@ -9,7 +9,7 @@
 // cabinet_day_sku_sales (indexed by sku, day). A month query for 2,700 cabinets
 // reads ~2,700 month rows. Migration 5 rebuilt both tables once from the
 // aggregates for databases written before this rule.
-import type { Db } from '../db/index.js'
+import type { CabinetRange, Db } from '../db/index.js'
 import { createCertifiedIndex, flips, type CertifiedIndex } from './certified-index.js'
 import { addDays, daysBetween, periodOf } from './periods.js'
 
@@ -97,13 +97,15 @@ export function createSqliteComplianceStore(db: Db) {
   )
   const cabinetTotal = db.prepare<[string], { certified: number | null }>('SELECT sum(certified_fen) AS certified FROM cabinet_month_certified WHERE cabinet_id = ?')
   type Row = { cabinet_id: string; county_code: string; day: string; sales_count: number; amount_fen: number; certified_fen: number }
-  const days = db.prepare<[], Row>(
+  const days = db.prepare<[string, string], Row>(
     `SELECT c.cabinet_id, cb.county_code, c.day, c.sales_count, c.amount_fen, c.certified_fen
-     FROM cabinet_day_certified c JOIN cabinets cb ON cb.cabinet_id = c.cabinet_id ORDER BY c.cabinet_id, c.day`,
+     FROM cabinet_day_certified c JOIN cabinets cb ON cb.cabinet_id = c.cabinet_id
+     WHERE c.cabinet_id > ? AND c.cabinet_id <= ? ORDER BY c.cabinet_id, c.day`,
   )
-  const months = db.prepare<[], Row>(
+  const months = db.prepare<[string, string], Row>(
     `SELECT c.cabinet_id, cb.county_code, c.month AS day, c.sales_count, c.amount_fen, c.certified_fen
-     FROM cabinet_month_certified c JOIN cabinets cb ON cb.cabinet_id = c.cabinet_id ORDER BY c.cabinet_id, c.month`,
+     FROM cabinet_month_certified c JOIN cabinets cb ON cb.cabinet_id = c.cabinet_id
+     WHERE c.cabinet_id > ? AND c.cabinet_id <= ? ORDER BY c.cabinet_id, c.month`,
   )
   const toDay = (r: Row): DayFigures => ({ cabinetId: r.cabinet_id, countyCode: r.county_code, day: r.day, salesCount: r.sales_count, amountFen: r.amount_fen, certifiedFen: r.certified_fen })
   const lines = db.prepare<[string, string, string], { sku: string; cert: string; uscc: string; qty: number; amount: number }>(
@@ -202,13 +204,13 @@ export function createSqliteComplianceStore(db: Db) {
       for (const id of cabinetIds) m.set(id, cabinetTotal.get(id)?.certified ?? 0)
       return m
     },
-    /** Every cabinet-day. */
-    allDays(): DayFigures[] {
-      return days.all().map(toDay)
+    /** Every cabinet-day of the cabinets in `r`. */
+    days(r: CabinetRange): DayFigures[] {
+      return days.all(r.after, r.through).map(toDay)
     },
-    /** Every cabinet-month; `day` holds the month id (YYYY-MM). */
-    allMonths(): DayFigures[] {
-      return months.all().map(toDay)
+    /** Every cabinet-month of the cabinets in `r`; `day` holds the month id (YYYY-MM). */
+    months(r: CabinetRange): DayFigures[] {
+      return months.all(r.after, r.through).map(toDay)
     },
     certifiedLines(cabinetId: string, from: string, to: string): CertifiedLine[] {
       return lines.all(cabinetId, from, to).map((r) => ({ sku: r.sku, certificateNo: r.cert, supplierUscc: r.uscc, qty: r.qty, amountFen: r.amount }))

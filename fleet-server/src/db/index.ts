@@ -65,3 +65,26 @@ export function migrate(db: Db, migrations: readonly Migration[], log: Logger): 
     log.info({ version: m.version, name: m.name }, 'database migrated')
   }
 }
+
+/**
+ * A slice of the cabinets in id order: ids after `after` up to and including
+ * `through` (SQLite's binary order, which is JS's for the ASCII ids). Work over
+ * the whole fleet that would hold the event loop too long runs slice by slice.
+ */
+export interface CabinetRange {
+  readonly after: string
+  readonly through: string
+}
+
+/** Above every cabinet id (ids are ASCII). */
+const ID_MAX = '\uffff'
+
+/** Every cabinet. */
+export const ALL_CABINETS: CabinetRange = Object.freeze({ after: '', through: ID_MAX })
+
+/** The range of ids[from..to) in a sorted list; the last slice is open-ended so nothing is missed. */
+export function rangeOf(ids: readonly string[], from: number, to: number): CabinetRange {
+  return { after: from === 0 ? '' : ids[from - 1]!, through: to >= ids.length ? ID_MAX : ids[to - 1]! }
+}
+
+export const inRange = (r: CabinetRange, id: string): boolean => id > r.after && id <= r.through

@@ -12,6 +12,8 @@ export interface ForwardingOptions {
   readonly timeoutMs: number
   /** Batches in flight at most. */
   readonly concurrency: number
+  /** Cabinets per slice of a pass, fixed (tests); unset = sized to the pass's event-loop budget. */
+  readonly sliceCabinets?: number
 }
 
 export const DEFAULT_FORWARDING: ForwardingOptions = Object.freeze({

@@ -10,7 +10,9 @@
 // revocation, late sales) gets exactly one correction batch per change: the
 // revision is bumped in the same transaction that queues it, and the batch key
 // is derived from cabinet, period and revision, so a crash and a replayed pass
-// cannot queue a second one. Held outcomes are values, never thrown.
+// cannot queue a second one. Held outcomes are values, never thrown. A pass
+// runs a slice of cabinets at a time so it never holds the event loop long.
+import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import type {
   FailedBatch,
@@ -24,6 +26,7 @@ import type {
   PlatformRecord,
 } from '../../../shared/src/index.js'
 import { periodEnd, periodOf, type ComplianceService, type ComplianceStore, type DayFigures, type Period } from '../compliance/index.js'
+import { rangeOf, type CabinetRange } from '../db/index.js'
 import { batchNotFailed, batchNotFound } from './errors.js'
 import type { Sender } from './sender.js'
 import type { ForwardingScope, ForwardingStore, OutboxRow, PeriodRow, SentFigures } from './store.js'
@@ -66,7 +69,15 @@ export interface ForwardingServiceDeps {
   readonly onCatalogVersion?: (cabinetId: string, version: number | null) => void
   /** Runs first in every pass (the catalog's daily refresh: certificates start and expire by date). */
   readonly beforePass?: () => void
+  /** Cabinets per slice of a pass, fixed (tests); unset = sized to SLICE_BUDGET_MS. */
+  readonly sliceCabinets?: number
 }
+
+/** Event-loop time one slice of a pass aims at, ms; slices are resized after each one. */
+const SLICE_BUDGET_MS = 10
+const INITIAL_SLICE = 20
+const MIN_SLICE = 10
+const MAX_SLICE = 5000
 
 /** How long POST /forwarding/run waits for the sends it started, ms. */
 export const RUN_WAIT_MS = 10_000
@@ -95,8 +106,8 @@ interface Holds {
 
 /**
  * Which held periods sales can release. A pass judges every cabinet-period of
- * the city (tens of ms per thousand cabinets, on the event loop), so it must
- * not run each time a held cabinet sells today's goods: with hundreds of
+ * the city (~40 ms of CPU per thousand cabinets per month of history), so it
+ * must not run each time a held cabinet sells today's goods: with hundreds of
  * NOT_COMPLIANT cabinets that was a pass every debounce interval, forever.
  * CHAIN_BROKEN never clears by sales.
  */
@@ -160,15 +171,70 @@ export function createForwardingService(deps: ForwardingServiceDeps): Forwarding
     return JSON.stringify(batch)
   }
 
-  /** Judges every ended cabinet-period and queues what passes; one transaction. */
-  function evaluate(): Omit<ForwardingRunReply, 'delivered'> {
+  interface PassState {
+    readonly now: Date
+    readonly at: string
+    readonly kind: Plan['policy']['forwardingPeriod']
+    readonly threshold: ReturnType<ComplianceService['threshold']>
+    judged: number
+    queued: number
+    corrections: number
+    held: number
+    readonly nextHeld: HeldRange[]
+  }
+
+  /**
+   * Judges every ended cabinet-period and queues what passes. The fleet is
+   * judged slice by slice (a slice of cabinets in one transaction), yielding
+   * to the event loop in between: at 20,000 cabinets one transaction held the
+   * loop for seconds at month end — every sale ack, API call and broker packet
+   * waited behind it. Each cabinet's verdict depends only on its own rows, all
+   * read in its slice's transaction, so slicing changes no verdict; a pass cut
+   * short (crash) leaves whole slices done and the next pass does the rest.
+   */
+  async function evaluate(): Promise<Omit<ForwardingRunReply, 'delivered'>> {
     deps.beforePass?.()
     const now = deps.now()
-    const at = now.toISOString()
-    const kind = deps.plan().policy.forwardingPeriod
-    const sync = marks.compute()
+    const st: PassState = {
+      now,
+      at: now.toISOString(),
+      kind: deps.plan().policy.forwardingPeriod,
+      threshold: compliance.threshold(),
+      judged: 0,
+      queued: 0,
+      corrections: 0,
+      held: 0,
+      nextHeld: [],
+    }
+    const ids = store.cabinetIds()
+    let size = deps.sliceCabinets ?? INITIAL_SLICE
+    for (let from = 0; ; ) {
+      const to = Math.min(ids.length, from + size)
+      const t0 = performance.now()
+      evaluateSlice(rangeOf(ids, from, to), st)
+      if (to >= ids.length || closed) break // closing: whole slices are done; the next start's pass does the rest
+      from = to
+      // Aim each slice at SLICE_BUDGET_MS of the loop: the cost per cabinet
+      // grows with its history (one more period a month) and with month ends.
+      if (deps.sliceCabinets === undefined) {
+        const ms = performance.now() - t0
+        size = Math.max(MIN_SLICE, Math.min(MAX_SLICE, Math.round(ms > 0 ? (size * SLICE_BUDGET_MS) / ms : MAX_SLICE)))
+      }
+      await new Promise<void>((resolve) => setImmediate(resolve))
+    }
+    holds = indexHolds(st.nextHeld)
+    lastRunAt = st.at
+    const { at, judged, queued, corrections, held } = st
+    if (queued + corrections > 0 || held > 0) log.info({ judged, queued, corrections, held }, 'forwarding pass')
+    return { ranAt: at, judged, queued, corrections, held }
+  }
+
+  /** One slice of a pass: its cabinets' periods judged and queued in one transaction. */
+  function evaluateSlice(range: CabinetRange, st: PassState): void {
+    const { now, at, kind, threshold, nextHeld } = st
+    const sync = marks.compute(range)
     // Monthly periods come straight from the month roll-up; days and weeks fold the day rows.
-    const rows: DayFigures[] = kind === 'month' ? figures.allMonths() : figures.allDays()
+    const rows: DayFigures[] = kind === 'month' ? figures.months(range) : figures.days(range)
     const accs = new Map<string, Acc>()
     for (const d of rows) {
       const period = periodOf(kind, kind === 'month' ? `${d.day}-01` : d.day)
@@ -182,19 +248,13 @@ export function createForwardingService(deps: ForwardingServiceDeps): Forwarding
       a.amountFen += d.amountFen
       a.certifiedFen += d.certifiedFen
     }
-    const existing = store.periods()
-    const threshold = compliance.threshold()
-    let judged = 0
-    let queued = 0
-    let corrections = 0
-    let held = 0
-    const nextHeld: HeldRange[] = []
+    const existing = store.periods(range)
 
     store.transaction(() => {
       for (const [k, a] of accs) {
         const end = periodEnd(a.period)
         if (end.getTime() > now.getTime()) continue // the period has not ended
-        judged++
+        st.judged++
         const ex = existing.get(k)
         const fig: SentFigures = { salesCount: a.salesCount, amountFen: a.amountFen, certifiedFen: a.certifiedFen }
         if (ex?.state === 'failed') continue
@@ -205,7 +265,7 @@ export function createForwardingService(deps: ForwardingServiceDeps): Forwarding
           const bk = batchKey(a.cabinetId, a.period.id, revision)
           store.enqueue({ batchKey: bk, kind: 'correction', cabinetId: a.cabinetId, periodId: a.period.id, revision, body: body('correction', bk, record(a, revision, ex.batchKey), at) }, at)
           store.savePeriod({ ...ex, revision, sentFigures: fig }, at)
-          corrections++
+          st.corrections++
           log.warn({ cabinetId: a.cabinetId, period: a.period.id, revision, was: ex.sentFigures, now: fig }, 'forwarded figures changed; correction queued')
           continue
         }
@@ -225,7 +285,7 @@ export function createForwardingService(deps: ForwardingServiceDeps): Forwarding
         }
         const base = { cabinetId: a.cabinetId, periodId: a.period.id, periodKind: a.period.kind, from: a.period.from, to: a.period.to }
         if (reason !== null) {
-          held++
+          st.held++
           nextHeld.push({ cabinetId: a.cabinetId, reason, from: a.period.from, to: a.period.to })
           if (ex?.reason !== reason || JSON.stringify(ex.reasonDetail) !== JSON.stringify(detail)) {
             if (ex?.reason !== reason) log.warn({ cabinetId: a.cabinetId, period: a.period.id, reason, ...detail }, 'forwarding held')
@@ -236,18 +296,14 @@ export function createForwardingService(deps: ForwardingServiceDeps): Forwarding
         const bk = batchKey(a.cabinetId, a.period.id, 0)
         store.enqueue({ batchKey: bk, kind: 'report', cabinetId: a.cabinetId, periodId: a.period.id, revision: 0, body: body('report', bk, record(a, 0, null), at) }, at)
         store.savePeriod({ ...base, state: 'queued', reason: null, reasonDetail: null, revision: 0, batchKey: bk, sentFigures: fig }, at)
-        queued++
+        st.queued++
       }
     })
-    holds = indexHolds(nextHeld)
-    lastRunAt = at
-    if (queued + corrections > 0 || held > 0) log.info({ judged, queued, corrections, held }, 'forwarding pass')
-    return { ranAt: at, judged, queued, corrections, held }
   }
 
   async function run(): Promise<ForwardingRunReply> {
     const delivered0 = sender.delivered()
-    const r = evaluate()
+    const r = await evaluate()
     sender.kick()
     // Answer once every due batch has had its attempt — or after RUN_WAIT_MS
     // with a long queue; delivery goes on in the background either way.

@@ -4,7 +4,7 @@
 // the other; idempotency keys are primary keys, so a replayed pass cannot
 // queue a batch twice.
 import type { HoldReason } from '../../../shared/src/index.js'
-import type { Db } from '../db/index.js'
+import type { CabinetRange, Db } from '../db/index.js'
 
 export interface SentFigures {
   readonly salesCount: number
@@ -94,16 +94,20 @@ const outboxCols = `batch_key AS batchKey, kind, cabinet_id AS cabinetId, period
   last_status AS lastStatus, last_error AS lastError`
 
 export function createSqliteForwardingStore(db: Db) {
-  const marks = db.prepare<[], { cabinet_id: string; synced_through: string; source: string }>('SELECT cabinet_id, synced_through, source FROM forwarding_sync_marks')
+  const cabinetIds = db.prepare<[], string>('SELECT cabinet_id FROM cabinets ORDER BY cabinet_id').pluck()
+  const marks = db.prepare<[string, string], { cabinet_id: string; synced_through: string; source: string }>(
+    'SELECT cabinet_id, synced_through, source FROM forwarding_sync_marks WHERE cabinet_id > ? AND cabinet_id <= ?',
+  )
   const upsertMark = db.prepare<[string, string, string, string]>(
     `INSERT INTO forwarding_sync_marks (cabinet_id, synced_through, source, updated_at) VALUES (?, ?, ?, ?)
      ON CONFLICT (cabinet_id) DO UPDATE SET synced_through = excluded.synced_through, source = excluded.source, updated_at = excluded.updated_at`,
   )
-  const chains = db.prepare<[], { cabinet_id: string; last_seq: number; chain_status: 'ok' | 'tampered'; recorded_at: string | null; received_at: string | null }>(
+  const chains = db.prepare<[string, string], { cabinet_id: string; last_seq: number; chain_status: 'ok' | 'tampered'; recorded_at: string | null; received_at: string | null }>(
     `SELECT cs.cabinet_id, cs.last_seq, cs.chain_status, s.recorded_at, s.received_at
-     FROM cabinet_sales cs LEFT JOIN sales s ON s.cabinet_id = cs.cabinet_id AND s.seq = cs.last_seq`,
+     FROM cabinet_sales cs LEFT JOIN sales s ON s.cabinet_id = cs.cabinet_id AND s.seq = cs.last_seq
+     WHERE cs.cabinet_id > ? AND cs.cabinet_id <= ?`,
   )
-  const periods = db.prepare<[], DbPeriod>('SELECT * FROM forwarding_periods')
+  const periods = db.prepare<[string, string], DbPeriod>('SELECT * FROM forwarding_periods WHERE cabinet_id > ? AND cabinet_id <= ?')
   const upsertPeriod = db.prepare(
     `INSERT INTO forwarding_periods (cabinet_id, period_id, period_kind, day_from, day_to, state, reason, reason_detail, revision, batch_key, sent_figures, updated_at)
      VALUES (@cabinetId, @periodId, @periodKind, @from, @to, @state, @reason, @reasonDetail, @revision, @batchKey, @sentFigures, @updatedAt)
@@ -150,18 +154,20 @@ export function createSqliteForwardingStore(db: Db) {
 
   return {
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
-    syncMarks(): Map<string, SyncMark> {
+    /** Every cabinet id, in the order CabinetRange slices them. */
+    cabinetIds: (): string[] => cabinetIds.all(),
+    syncMarks(r: CabinetRange): Map<string, SyncMark> {
       const m = new Map<string, SyncMark>()
-      for (const r of marks.iterate()) m.set(r.cabinet_id, { cabinetId: r.cabinet_id, syncedThrough: r.synced_through, source: r.source })
+      for (const r2 of marks.iterate(r.after, r.through)) m.set(r2.cabinet_id, { cabinetId: r2.cabinet_id, syncedThrough: r2.synced_through, source: r2.source })
       return m
     },
     saveSyncMark: (m: SyncMark, at: string): void => void upsertMark.run(m.cabinetId, m.syncedThrough, m.source, at),
-    chains(): ChainInfo[] {
-      return chains.all().map((r) => ({ cabinetId: r.cabinet_id, lastSeq: r.last_seq, chainStatus: r.chain_status, headRecordedAt: r.recorded_at, headReceivedAt: r.received_at }))
+    chains(r: CabinetRange): ChainInfo[] {
+      return chains.all(r.after, r.through).map((r) => ({ cabinetId: r.cabinet_id, lastSeq: r.last_seq, chainStatus: r.chain_status, headRecordedAt: r.recorded_at, headReceivedAt: r.received_at }))
     },
-    periods(): Map<string, PeriodRow> {
+    periods(range: CabinetRange): Map<string, PeriodRow> {
       const m = new Map<string, PeriodRow>()
-      for (const r of periods.iterate()) m.set(`${r.cabinet_id}\u0000${r.period_id}`, toPeriod(r))
+      for (const r of periods.iterate(range.after, range.through)) m.set(`${r.cabinet_id}\u0000${r.period_id}`, toPeriod(r))
       return m
     },
     savePeriod(p: PeriodRow, updatedAt: string): void {

@@ -16,6 +16,7 @@
 // Sales recorded after the mark but dated before it (a replay of past trade)
 // are late sales: they re-open held periods and correct forwarded ones.
 import { decodeMessage, HeartbeatMsg, type HeartbeatMsg as Heartbeat } from '../../../shared/src/index.js'
+import { inRange, type CabinetRange } from '../db/index.js'
 import type { ChainInfo, ForwardingStore, SyncMark } from './store.js'
 
 interface HeartbeatProof {
@@ -28,8 +29,8 @@ interface HeartbeatProof {
 export interface SyncMarks {
   /** Records a heartbeat; returns it decoded (null when invalid). */
   heartbeat(cabinetId: string, payload: Buffer): Heartbeat | null
-  /** Advances and stores every cabinet's watermark; returns them with the chain state. */
-  compute(): Map<string, { mark: SyncMark | null; chain: ChainInfo | null; pending: number | null }>
+  /** Advances and stores the watermarks of the cabinets in `range`; returns them with the chain state. */
+  compute(range: CabinetRange): Map<string, { mark: SyncMark | null; chain: ChainInfo | null; pending: number | null }>
 }
 
 const min = (a: number, b: number) => (a < b ? a : b)
@@ -44,12 +45,13 @@ export function createSyncMarks(store: ForwardingStore, now: () => Date): SyncMa
       proofs.set(cabinetId, { atMs: min(sentMs, now().getTime()), lastSeq: d.data.lastSeq, pending: d.data.pending })
       return d.data
     },
-    compute() {
+    compute(range) {
       const at = now().toISOString()
-      const stored = store.syncMarks()
-      const chains = new Map(store.chains().map((c) => [c.cabinetId, c]))
+      const stored = store.syncMarks(range)
+      const chains = new Map(store.chains(range).map((c) => [c.cabinetId, c]))
       const out = new Map<string, { mark: SyncMark | null; chain: ChainInfo | null; pending: number | null }>()
-      const ids = new Set([...stored.keys(), ...chains.keys(), ...proofs.keys()])
+      const ids = new Set([...stored.keys(), ...chains.keys()])
+      for (const id of proofs.keys()) if (inRange(range, id)) ids.add(id)
       store.transaction(() => {
         for (const id of ids) {
           const chain = chains.get(id) ?? null
