@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify'
 import { pino, type Logger } from 'pino'
 import type { Plan } from '../../shared/src/index.js'
-import { createAccessService, createAuthHook, createSqliteUserStore, ensureAdminToken, sessionRoutes, userRoutes, type Principal } from './access/index.js'
+import { createAccessService, createAuthHook, createLoginThrottle, createSqliteUserStore, ensureAdminToken, sessionRoutes, userRoutes, type Principal } from './access/index.js'
 import { alertRoutes, behindScheduleSource, certExpiringSource, complianceLowSource, createAlertService, createSqliteAlertStore, offlineSource } from './alerts/index.js'
 import { startEmbeddedBus, startExternalBus, type BusSink, type MessageBus } from './broker/index.js'
 import { cabinetRoutes, createCabinetService, createLiveness, createSqliteCabinetStore, type Liveness } from './cabinets/index.js'
@@ -67,7 +67,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
 
     const users = createSqliteUserStore(db)
     const admin = await ensureAdminToken(users, config.dataDir, config.adminToken, now, log.child({ component: 'access' }))
-    const access = createAccessService({ store: users, plan: () => plan, now, log: log.child({ component: 'access' }) })
+    const access = createAccessService({ store: users, plan: () => plan, now, log: log.child({ component: 'access' }), throttle: createLoginThrottle(now) })
 
     let bus: MessageBus | null = null
     let ingest: SaleIngest | null = null

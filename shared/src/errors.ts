@@ -50,6 +50,7 @@ export const ERROR_CODES = {
   CABINET_SITE_REQUIRED: '专柜需先落实具体点位（名称和场所类型）',
   CABINET_IMPORT_INVALID: '导入文件有错误行，未导入任何专柜',
   LOGIN_FAILED: '用户名或密码错误',
+  LOGIN_THROTTLED: '登录失败次数过多，请稍后再试',
   ALERT_NOT_FOUND: '告警不存在或无权查看',
   // reports (报表)
   REPORT_PERIOD_INVALID: '报表期间与报表类型不符（周报 2020-W40，月报 2020-09，季报 2020-Q3）',

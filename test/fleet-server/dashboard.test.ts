@@ -33,6 +33,45 @@ describe('dashboard', () => {
     expect((await fleet.http.inject({ method: 'GET', url: '/dashboard/secret.txt' })).statusCode).toBe(404)
   })
 
+  it('refuses logins with 429 and Retry-After after five wrong passwords of one user from one address, for 15 minutes', async () => {
+    const clock = clockAt('2020-10-10T00:00:00.000Z')
+    const fleet = await startFleet({}, { now: clock.now })
+    await userToken(fleet, { username: 'dingyuan', role: 'county', countyCode: '341125', password: 'dingyuan-2020!' })
+    await userToken(fleet, { username: 'fengyang', role: 'county', countyCode: '341126', password: 'fengyang-2020!' })
+    const login = (username: string, password: string, remoteAddress = '10.0.0.7') =>
+      fleet.http.inject({ method: 'POST', url: '/api/v1/session', payload: { username, password }, remoteAddress })
+
+    for (let i = 0; i < 5; i++) expect((await login('dingyuan', `guess-${i}`)).statusCode).toBe(401)
+    // Locked: even the right password is refused, before it is checked.
+    const refused = await login('dingyuan', 'dingyuan-2020!')
+    expect(refused.statusCode).toBe(429)
+    expect(JSON.parse(refused.body).error).toEqual({ code: 'LOGIN_THROTTLED', message: 'too many failed logins; try again in 900 s', details: { retryAfterS: 900 } })
+    expect(refused.headers['retry-after']).toBe('900')
+    expect(refused.headers['set-cookie']).toBeUndefined()
+    // Another user at that address, and the same user at another address, log in.
+    expect((await login('fengyang', 'fengyang-2020!')).statusCode).toBe(200)
+    expect((await login('dingyuan', 'dingyuan-2020!', '10.0.0.8')).statusCode).toBe(200)
+
+    clock.set('2020-10-10T00:14:00.000Z')
+    expect((await login('dingyuan', 'dingyuan-2020!')).headers['retry-after']).toBe('60')
+    clock.set('2020-10-10T00:15:00.000Z')
+    expect((await login('dingyuan', 'dingyuan-2020!')).statusCode).toBe(200)
+    // The success cleared the count: four more failures do not lock.
+    for (let i = 0; i < 4; i++) expect((await login('dingyuan', `guess-${i}`)).statusCode).toBe(401)
+    expect((await login('dingyuan', 'dingyuan-2020!')).statusCode).toBe(200)
+  })
+
+  it('refuses an address that fails fifty logins across usernames', async () => {
+    const fleet = await startFleet()
+    await userToken(fleet, { username: 'dingyuan', role: 'county', countyCode: '341125', password: 'dingyuan-2020!' })
+    const login = (username: string, password: string, remoteAddress: string) =>
+      fleet.http.inject({ method: 'POST', url: '/api/v1/session', payload: { username, password }, remoteAddress })
+    const failures = await Promise.all(Array.from({ length: 50 }, (_, i) => login(`user-${i}`, 'x', '10.0.0.9')))
+    expect(failures.map((r) => r.statusCode)).toEqual(Array(50).fill(401))
+    expect((await login('dingyuan', 'dingyuan-2020!', '10.0.0.9')).statusCode).toBe(429)
+    expect((await login('dingyuan', 'dingyuan-2020!', '10.0.0.10')).statusCode).toBe(200)
+  })
+
   it('logs in with a scrypt password and a HttpOnly, SameSite=Strict cookie the API accepts; logout and expiry end it', async () => {
     const clock = clockAt('2020-10-10T00:00:00.000Z')
     const fleet = await startFleet({}, { now: clock.now })

@@ -95,7 +95,7 @@ export const sessionRoutes = (access: AccessService): FastifyPluginAsync =>
       config: { isPublic: true },
       schema: { tags, summary: 'Log in with username and password; sets an HttpOnly, SameSite=Strict session cookie', security: [], body: LoginBody, response: { 200: SessionReply, ...errorResponses } },
     }, async (req, reply) => {
-      const { sessionId, session } = await access.login(req.body.username, req.body.password)
+      const { sessionId, session } = await access.login(req.body.username, req.body.password, req.ip)
       setSessionCookie(req, reply, sessionId, SESSION_TTL_MS / 1000)
       return session
     })

@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import { AppError, uuidv7, type CreateUserBody, type CreateUserReply, type MeReply, type Plan, type SessionReply } from '../../../shared/src/index.js'
 import { userExists } from './errors.js'
 import { assertAdmin, type Principal } from './policy.js'
+import type { LoginThrottle } from './login-throttle.js'
 import type { UserRow, UserStore } from './store.js'
 import { generateToken, hashPassword, hashToken, NO_PASSWORD_HASH, verifyPassword } from './tokens.js'
 
@@ -12,8 +13,11 @@ export interface AccessService {
   /** The principal a bearer token belongs to, or null. */
   authenticate(token: string): Promise<Principal | null>
   createUser(by: Principal, body: CreateUserBody): Promise<CreateUserReply>
-  /** Password login for the dashboard: a new session id (the cookie value) and who it is. */
-  login(username: string, password: string): Promise<{ sessionId: string; session: SessionReply }>
+  /**
+   * Password login for the dashboard: a new session id (the cookie value) and
+   * who it is. `address` is the client's, for the throttle against guessing.
+   */
+  login(username: string, password: string, address: string): Promise<{ sessionId: string; session: SessionReply }>
   /** The principal of a live session id, or null. */
   authenticateSession(sessionId: string): Promise<Principal | null>
   logout(sessionId: string): Promise<void>
@@ -25,11 +29,12 @@ export interface AccessServiceDeps {
   readonly plan: () => Plan
   readonly now: () => Date
   readonly log: Logger
+  readonly throttle: LoginThrottle
 }
 
 const principal = (u: UserRow): Principal => ({ userId: u.userId, username: u.username, role: u.role, countyCode: u.countyCode, operator: u.operator })
 
-export function createAccessService({ store, plan, now, log }: AccessServiceDeps): AccessService {
+export function createAccessService({ store, plan, now, log, throttle }: AccessServiceDeps): AccessService {
   const me = (p: Principal): MeReply => ({
     ...p,
     countyName: p.countyCode ? (plan().counties.find((c) => c.code === p.countyCode)?.name ?? null) : null,
@@ -40,15 +45,22 @@ export function createAccessService({ store, plan, now, log }: AccessServiceDeps
       return u ? principal(u) : null
     },
 
-    async login(username, password) {
+    async login(username, password, address) {
+      const retryAfterS = throttle.retryAfterS(username, address)
+      if (retryAfterS > 0) {
+        log.warn({ username: username.slice(0, 64), address, retryAfterS }, 'login refused: too many failures')
+        throw new AppError('LOGIN_THROTTLED', `too many failed logins; try again in ${retryAfterS} s`, 429, { retryAfterS })
+      }
       const u = await store.byUsername(username)
       // Same scrypt cost for unknown users and users without a password: the
       // answer time does not tell which usernames exist.
       const ok = await verifyPassword(password, u?.passwordHash ?? NO_PASSWORD_HASH)
       if (!u || !u.passwordHash || !ok) {
-        log.warn({ username: username.slice(0, 64) }, 'login failed')
+        throttle.failed(username, address)
+        log.warn({ username: username.slice(0, 64), address }, 'login failed')
         throw new AppError('LOGIN_FAILED', 'username or password is wrong', 401)
       }
+      throttle.succeeded(username, address)
       const sessionId = generateToken()
       const at = now()
       const expiresAt = new Date(at.getTime() + SESSION_TTL_MS).toISOString()

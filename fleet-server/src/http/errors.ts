@@ -13,6 +13,8 @@ export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | AppError | Error, req, reply) => {
     if (err instanceof AppError) {
       if (err.statusCode >= 500) req.log.error({ err }, 'request failed')
+      const retryAfterS = err.details?.retryAfterS
+      if (typeof retryAfterS === 'number') void reply.header('retry-after', String(retryAfterS))
       return reply.code(err.statusCode).send(body(err.code, err.message, err.details))
     }
     // Our validator compiler already throws AppError; this catches schemas compiled elsewhere.
