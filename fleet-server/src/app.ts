@@ -3,7 +3,7 @@
 // and reads no environment; main.ts does both.
 import type { FastifyInstance } from 'fastify'
 import { pino, type Logger } from 'pino'
-import type { Plan } from '../../shared/src/index.js'
+import { usccDivision, type Plan } from '../../shared/src/index.js'
 import { createAccessService, createAuthHook, createLoginThrottle, createSqliteUserStore, ensureAdminToken, sessionRoutes, userRoutes, type Principal } from './access/index.js'
 import { alertRoutes, behindScheduleSource, certExpiringSource, complianceLowSource, createAlertService, createSqliteAlertStore, offlineSource } from './alerts/index.js'
 import { startEmbeddedBus, startExternalBus, type BusSink, type MessageBus } from './broker/index.js'
@@ -185,7 +185,15 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       figures: (from, to) => compliance.query(SYSTEM, { from, to }),
       operatorOf: (id) => rolloutStore.ownerOf(id)?.operator ?? null,
     }))
-    alerts.addSource(certExpiringSource({ certificates: (asOf) => certification.certificates({ asOf }).certificates }))
+    alerts.addSource(
+      certExpiringSource({
+        certificates: (asOf) => certification.certificates({ asOf }).certificates,
+        countyOf: (uscc) => {
+          const division = usccDivision(uscc)
+          return plan.counties.some((c) => c.code === division) ? division : null
+        },
+      }),
+    )
 
     // Reports (报表): stored snapshots for officials, on request and on the plan's schedule.
     const reportLog = log.child({ component: 'reports' })

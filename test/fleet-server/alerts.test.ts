@@ -9,8 +9,8 @@ import { aBatch, aChain } from '../helpers/sales.js'
 import { usccCheckChar } from '../../shared/src/index.js'
 
 /** A valid 统一社会信用代码 (check character computed). */
-const aUscc = (n: number): string => {
-  const first17 = `93341125${String(n).padStart(8, '0')}X`
+const aUscc = (n: number, division = '341125'): string => {
+  const first17 = `93${division}${String(n).padStart(8, '0')}X`
   return first17 + usccCheckChar(first17)!
 }
 
@@ -170,10 +170,31 @@ describe('alerts', () => {
 
     // 2020-11-30 is 55 days after 2020-10-06: inside the 90-day window.
     const expiring = (await api<AlertList>(fleet, 'GET', '/api/v1/alerts?kind=cert_expiring')).body.alerts
-    expect(expiring.map((a) => [a.subject, a.severity, a.detail.daysLeft])).toEqual([['AH-2020-001', 'warning', 55]])
+    expect(expiring.map((a) => [a.subject, a.severity, a.detail.daysLeft, a.countyCode])).toEqual([['AH-2020-001', 'warning', 55, '341125']])
+
+    // A county sees the expiring certificates of suppliers registered in it
+    // (USCC characters 3–8); a supplier registered outside the plan's counties
+    // is for city-wide roles only; operators see none.
+    await post('/api/v1/suppliers', { uscc: aUscc(2, '341126'), name: '凤阳县粉丝合作社' })
+    await post('/api/v1/suppliers', { uscc: aUscc(3, '340100'), name: '合肥市供应商' })
+    await post('/api/v1/products', { sku: 'FY-NOODLE', name: '凤阳粉丝', supplierUscc: aUscc(2, '341126'), priceFen: 1500 })
+    await post('/api/v1/products', { sku: 'HF-TEA', name: '合肥茶', supplierUscc: aUscc(3, '340100'), priceFen: 2500 })
+    await post('/api/v1/certificates', { sku: 'FY-NOODLE', certificateNo: 'AH-2020-002', validFrom: '2019-11-01', validTo: '2020-10-31' })
+    await post('/api/v1/certificates', { sku: 'HF-TEA', certificateNo: 'AH-2020-003', validFrom: '2019-11-01', validTo: '2020-10-31' })
+    await api(fleet, 'POST', '/api/v1/alerts/evaluate')
+    const subjects = async (token?: string) => (await api<AlertList>(fleet, 'GET', '/api/v1/alerts?kind=cert_expiring', undefined, token)).body.alerts.map((a) => a.subject).sort()
+    expect(await subjects()).toEqual(['AH-2020-001', 'AH-2020-002', 'AH-2020-003'])
+    expect(await subjects(await userToken(fleet, { username: 'dy', role: 'county', countyCode: '341125' }))).toEqual(['AH-2020-001'])
+    const fy = await userToken(fleet, { username: 'fy', role: 'county', countyCode: '341126' })
+    expect(await subjects(fy)).toEqual(['AH-2020-002'])
+    expect(await subjects(op)).toEqual([])
+    // The county can acknowledge its own.
+    const fyAlert = (await api<AlertList>(fleet, 'GET', '/api/v1/alerts?kind=cert_expiring', undefined, fy)).body.alerts[0]!
+    expect((await api(fleet, 'POST', `/api/v1/alerts/${fyAlert.alertId}/ack`, undefined, fy)).status).toBe(200)
+
     // A renewal that takes over clears it.
     await post('/api/v1/certificates', { sku: 'DY-HONEY', certificateNo: 'AH-2021-001', validFrom: '2020-12-01', validTo: '2021-11-30' })
     await api(fleet, 'POST', '/api/v1/alerts/evaluate')
-    expect((await api<AlertList>(fleet, 'GET', '/api/v1/alerts?kind=cert_expiring')).body.total).toBe(0)
+    expect(await subjects()).toEqual(['AH-2020-002', 'AH-2020-003'])
   })
 })

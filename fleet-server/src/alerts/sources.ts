@@ -105,9 +105,14 @@ export interface ExpiringCertificate {
 /**
  * Valid certificates whose validity ends within 90 days and that no later
  * certificate of the same product takes over (a renewal clears the alert).
- * Certificates are city-wide: admins and auditors see these alerts.
+ * City-wide roles see them all; a county sees those of suppliers registered
+ * in it (`countyOf`), since its 扶贫部门 certified them and must remind them.
  */
-export function certExpiringSource(deps: { certificates: (asOf: string) => readonly ExpiringCertificate[] }): AlertSource {
+export function certExpiringSource(deps: {
+  certificates: (asOf: string) => readonly ExpiringCertificate[]
+  /** The plan county a supplier is registered in, or null (registered elsewhere). */
+  countyOf: (supplierUscc: string) => string | null
+}): AlertSource {
   return {
     kind: 'cert_expiring',
     async evaluate(now) {
@@ -124,7 +129,7 @@ export function certExpiringSource(deps: { certificates: (asOf: string) => reado
           kind: 'cert_expiring',
           subject: c.certificateNo,
           severity: daysLeft <= CERT_EXPIRY_CRITICAL_DAYS ? 'critical' : 'warning',
-          countyCode: null,
+          countyCode: deps.countyOf(c.supplierUscc),
           cabinetId: null,
           operator: null,
           message: `产品 ${c.sku} 的扶贫产品认定证书 ${c.certificateNo} 将于 ${c.validTo} 到期（剩 ${daysLeft} 天），请提醒供应商重新申请认定`,

@@ -77,8 +77,9 @@ export function createSqliteAlertStore(db: Db): AlertStore {
     `INSERT INTO alerts (alert_id, kind, subject, severity, county_code, cabinet_id, operator, message, detail, raised_at, updated_at)
      VALUES (@alertId, @kind, @subject, @severity, @countyCode, @cabinetId, @operator, @message, @detail, @now, @now)`,
   )
-  const refresh = db.prepare<[{ alertId: string; severity: string; message: string; detail: string; now: string }]>(
-    'UPDATE alerts SET severity = @severity, message = @message, detail = @detail, updated_at = @now WHERE alert_id = @alertId',
+  // The county too: alerts raised before cert_expiring alerts were routed to counties get theirs.
+  const refresh = db.prepare<[{ alertId: string; severity: string; countyCode: string | null; message: string; detail: string; now: string }]>(
+    'UPDATE alerts SET severity = @severity, county_code = @countyCode, message = @message, detail = @detail, updated_at = @now WHERE alert_id = @alertId',
   )
   const clear = db.prepare<[string, string, string]>('UPDATE alerts SET cleared_at = ?, updated_at = ? WHERE alert_id = ?')
   const where = `WHERE (@countyCode IS NULL OR county_code = @countyCode)
@@ -101,7 +102,7 @@ export function createSqliteAlertStore(db: Db): AlertStore {
       const detail = JSON.stringify(c.detail)
       const existing = open.get(c.subject)
       if (existing) {
-        refresh.run({ alertId: existing, severity: c.severity, message: c.message, detail, now })
+        refresh.run({ alertId: existing, severity: c.severity, countyCode: c.countyCode, message: c.message, detail, now })
         open.delete(c.subject)
       } else {
         insert.run({ alertId: newId(), kind, subject: c.subject, severity: c.severity, countyCode: c.countyCode, cabinetId: c.cabinetId, operator: c.operator, message: c.message, detail, now })

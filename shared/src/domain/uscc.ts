@@ -46,3 +46,13 @@ const PROBLEM_TEXT: Record<UsccProblem, string> = {
 export function describeUsccProblem(p: UsccProblem): string {
   return PROBLEM_TEXT[p]
 }
+
+/**
+ * The administrative division of the registering authority: characters 3–8
+ * of a USCC (GB 32100-2015). A cooperative registered in 定远县 has 341125
+ * there; certification is done by the county where the supplier is
+ * registered (滁扶组〔2020〕9号: 县级扶贫部门认定).
+ */
+export function usccDivision(code: string): string {
+  return code.slice(2, 8)
+}
