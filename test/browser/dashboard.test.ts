@@ -71,6 +71,27 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in Chromium', () => {
     await page.waitForSelector('text=最近销售')
     expect(await page.textContent('main')).toContain('尚无销售记录')
     await page.screenshot({ path: join(shots, 'dingyuan-cabinet.png'), fullPage: true })
+
+    // Reports: a wrong period is explained in Chinese; a September monthly
+    // report of the county is taken and downloads as Excel.
+    await page.click('nav a[href="#/reports"]')
+    await page.waitForSelector('#new-report')
+    expect(await page.textContent('main')).toContain('暂无报表')
+    await page.fill('input[name=period]', '2020-W38')
+    await page.click('#new-report button[type=submit]')
+    await expect.poll(() => page.textContent('#report-error')).toContain('报表期间与报表类型不符')
+    await page.fill('input[name=period]', '2020-09')
+    await page.click('#new-report button[type=submit]')
+    await page.waitForSelector('[data-testid=reports]')
+    const reports = await page.locator('tr[data-report]').allTextContents()
+    expect(reports).toHaveLength(1)
+    expect(reports[0]).toMatch(/^月报2020-09定远县.*dingyuan.*Excel · CSV$/)
+    const xlsxHref = await page.getAttribute('tr[data-report] a[href*="format=xlsx"]', 'href')
+    const xlsx = await page.request.get(`${fleet.httpUrl}${xlsxHref}`)
+    expect(xlsx.status()).toBe(200)
+    expect(xlsx.headers()['content-type']).toContain('spreadsheetml')
+    expect((await xlsx.body()).subarray(0, 2).toString()).toBe('PK')
+    await page.screenshot({ path: join(shots, 'dingyuan-reports.png'), fullPage: true })
     expect(failed).toEqual([])
     await phone.close()
 
@@ -94,6 +115,10 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in Chromium', () => {
     await p2.goto(`${fleet.httpUrl}/dashboard/#/cabinet/DY-341125-00201`)
     await p2.waitForSelector('.empty')
     expect(await p2.textContent('main')).toBe('对象不存在或无权查看')
+    // 定远县's report is not 凤阳县's to see.
+    await p2.goto(`${fleet.httpUrl}/dashboard/#/reports`)
+    await p2.waitForSelector('#new-report')
+    expect(await p2.locator('tr[data-report]').count()).toBe(0)
     await p2.goto(`${fleet.httpUrl}/dashboard/#/`)
     await p2.waitForSelector('#chart canvas')
     await p2.screenshot({ path: join(shots, 'fengyang-overview.png'), fullPage: true })

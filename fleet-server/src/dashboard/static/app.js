@@ -8,7 +8,13 @@ const ROLE_ZH = { admin: '市级管理员', county: '县区', operator: '运营�
 const MS_ZH = { met: '已完成', due: '进行中', missed: '已逾期' }
 const KIND_ZH = { offline: '离线超过 24 小时', behind_schedule: '进度落后', compliance_low: '扶贫产品占比不足', cert_expiring: '认定证书即将到期' }
 const SEV_ZH = { warning: '警告', critical: '严重' }
-const ERR_ZH = { UNAUTHORIZED: '登录已失效，请重新登录', LOGIN_FAILED: '用户名或密码错误', NOT_FOUND: '对象不存在或无权查看', ACCESS_OUT_OF_SCOPE: '无权执行该操作', ALERT_NOT_FOUND: '告警不存在或无权查看', CABINET_NOT_FOUND: '专柜不存在' }
+const ERR_ZH = {
+  UNAUTHORIZED: '登录已失效，请重新登录', LOGIN_FAILED: '用户名或密码错误', LOGIN_THROTTLED: '登录失败次数过多，请稍后再试',
+  NOT_FOUND: '对象不存在或无权查看', ACCESS_OUT_OF_SCOPE: '无权执行该操作', ALERT_NOT_FOUND: '告警不存在或无权查看', CABINET_NOT_FOUND: '专柜不存在',
+  VALIDATION_FAILED: '请求内容不符合要求', REPORT_PERIOD_NOT_STARTED: '报表期间尚未开始', REPORT_NOT_FOUND: '报表不存在或无权查看',
+  REPORT_PERIOD_INVALID: '报表期间与报表类型不符（周报 2020-W40，月报 2020-09，季报 2020-Q3）', REPORT_COUNTY_UNKNOWN: '区县代码不在当前布设计划中',
+}
+const REPORT_KIND_ZH = { weekly: '周报', monthly: '月报', quarterly: '季报' }
 
 const app = document.getElementById('app')
 const who = document.getElementById('who')
@@ -259,6 +265,62 @@ async function alertsView(params) {
   }
 }
 
+/** The last whole period of a kind before today (Asia/Shanghai): what an official usually wants. */
+function lastPeriod(kind) {
+  const today = new Date(Date.now() + 8 * 3600_000)
+  const y = today.getUTCFullYear()
+  const m = today.getUTCMonth() // 0-based
+  if (kind === 'monthly') return m === 0 ? `${y - 1}-12` : `${y}-${String(m).padStart(2, '0')}`
+  if (kind === 'quarterly') {
+    const q = Math.floor(m / 3) // the current quarter, 0-based: the last whole one is q - 1
+    return q === 0 ? `${y - 1}-Q4` : `${y}-Q${q}`
+  }
+  // ISO week of the day a week ago: the Thursday of its week names the year.
+  const d = new Date(Date.UTC(y, m, today.getUTCDate() - 7))
+  d.setUTCDate(d.getUTCDate() + 3 - ((d.getUTCDay() + 6) % 7))
+  const week1 = new Date(Date.UTC(d.getUTCFullYear(), 0, 4))
+  const w = 1 + Math.round((d - week1) / 86_400_000 / 7 - 3 / 7 + ((week1.getUTCDay() + 6) % 7) / 7)
+  return `${d.getUTCFullYear()}-W${String(w).padStart(2, '0')}`
+}
+
+async function reportsView() {
+  const cityWide = me.role === 'admin' || me.role === 'auditor'
+  const [list, rollout] = await Promise.all([api('GET', '/reports'), cityWide ? api('GET', '/rollout') : null])
+  const file = (r, format, label) => `<a href="/api/v1/reports/${encodeURIComponent(r.reportId)}?format=${format}" download>${label}</a>`
+  const rows = list.reports
+    .map(
+      (r) =>
+        `<tr data-report="${esc(r.reportId)}"><td>${esc(REPORT_KIND_ZH[r.kind] ?? r.kind)}</td><td>${esc(r.period)}</td><td>${esc(r.scopeName)}</td><td class="hide-sm">${esc(bj(r.createdAt))}</td><td class="hide-sm">${r.createdBy === 'system' ? '定时生成' : esc(r.createdBy)}</td><td>${file(r, 'xlsx', 'Excel')} · ${file(r, 'csv', 'CSV')}</td></tr>`,
+    )
+    .join('')
+  const counties = rollout ? rollout.counties.map((c) => `<option value="${esc(c.code)}">${esc(c.name)}</option>`).join('') : ''
+  app.innerHTML = `
+    <h1>报表</h1>
+    <form class="card filters" id="new-report">
+      <select name="kind" aria-label="类型"><option value="weekly">周报</option><option value="monthly" selected>月报</option><option value="quarterly">季报</option></select>
+      <input name="period" aria-label="期间" value="${esc(lastPeriod('monthly'))}" required>
+      ${cityWide ? `<select name="county" aria-label="范围"><option value="">全市</option>${counties}</select>` : ''}
+      <button class="primary" type="submit">生成报表</button>
+      <div class="error" id="report-error"></div>
+    </form>
+    ${rows ? `<div class="table-wrap"><table data-testid="reports"><thead><tr><th>类型</th><th>期间</th><th>范围</th><th class="hide-sm">生成时间</th><th class="hide-sm">生成人</th><th>下载</th></tr></thead><tbody>${rows}</tbody></table></div>` : empty('暂无报表。系统按计划自动生成周报、月报和季报，也可在上方手动生成。')}`
+  const form = document.getElementById('new-report')
+  form.elements.kind.addEventListener('change', (e) => (form.elements.period.value = lastPeriod(e.target.value)))
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault()
+    const f = new FormData(form)
+    const body = { kind: f.get('kind'), period: String(f.get('period')).trim() }
+    if (f.get('county')) body.county = f.get('county')
+    try {
+      await api('POST', '/reports', body)
+      await reportsView()
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) return renderLogin()
+      document.getElementById('report-error').textContent = err.message
+    }
+  })
+}
+
 async function route() {
   if (!me) return
   const hash = location.hash.replace(/^#/, '') || '/'
@@ -272,6 +334,7 @@ async function route() {
     else if (path === '/cabinets') await cabinets(query)
     else if (path.startsWith('/cabinet/')) await cabinet(decodeURIComponent(path.slice('/cabinet/'.length)))
     else if (path === '/alerts') await alertsView(query)
+    else if (path === '/reports') await reportsView()
     else app.innerHTML = empty('页面不存在')
   } catch (err) {
     showError(err)
