@@ -24,7 +24,8 @@ import { createSqliteComplianceStore } from '../fleet-server/src/compliance/inde
 import { loadConfig } from '../fleet-server/src/config.js'
 import { createSqliteSalesStore } from '../fleet-server/src/sales/index.js'
 import type { BatchWrite, SaleRecord } from '../fleet-server/src/sales/types.js'
-import { BUNDLED_PLANS, usccCheckChar, type SaleLine } from '../shared/src/index.js'
+import { usccCheckChar, type SaleLine } from '../shared/src/index.js'
+import { insertOperatingCabinets } from './fixtures.js'
 
 const ADMIN = 'bench-admin-token-0123456789'
 /** Batches per commit, as ingest's default FLEET_INGEST_MAX_BATCHES_PER_TICK. */
@@ -74,23 +75,8 @@ export async function complianceQuery(opts: ComplianceBenchOptions = {}) {
     }
     await call('POST', `/api/v1/certificates/C-${skuIds[1]}/revoke`, { reason: 'bench', effectiveFrom: '2020-09-20' })
 
-    // Cabinets straight into the table (provisioning is not what is measured here).
     const db = fleet.db
-    const counties = BUNDLED_PLANS['chuzhou-2020']!.counties
-    const ids: string[] = []
-    db.transaction(() => {
-      const cab = db.prepare(
-        `INSERT INTO cabinets (cabinet_id, county_code, status, secret_hash, credentials_issued_at, created_at, updated_at)
-         VALUES (?, ?, 'operating', 'x', ?, ?, ?)`,
-      )
-      const at = now.toISOString()
-      for (let c = 0; c < cabinets; c++) {
-        const county = counties[c % counties.length]!.code
-        const id = `${county}-${String(c).padStart(5, '0')}`
-        cab.run(id, county, at, at, at)
-        ids.push(id)
-      }
-    })()
+    const ids = insertOperatingCabinets(db, cabinets, now)
 
     // The production write path: the same sales store and compliance hook
     // buildFleet wires (a second instance on the same database; its certified

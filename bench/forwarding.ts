@@ -22,7 +22,8 @@ import { createSqliteComplianceStore } from '../fleet-server/src/compliance/inde
 import { loadConfig } from '../fleet-server/src/config.js'
 import { createSqliteSalesStore } from '../fleet-server/src/sales/index.js'
 import type { BatchWrite } from '../fleet-server/src/sales/types.js'
-import { BUNDLED_PLANS, usccCheckChar, type SaleLine } from '../shared/src/index.js'
+import { usccCheckChar, type SaleLine } from '../shared/src/index.js'
+import { insertOperatingCabinets } from './fixtures.js'
 
 const ADMIN = 'bench-admin-token-0123456789'
 const BATCHES_PER_TICK = 1000
@@ -71,21 +72,7 @@ export async function forwardingPass(opts: { cabinets?: number } = {}) {
     }
 
     const db = fleet.db
-    const counties = BUNDLED_PLANS['chuzhou-2020']!.counties
-    const ids: string[] = []
-    db.transaction(() => {
-      const cab = db.prepare(
-        `INSERT INTO cabinets (cabinet_id, county_code, status, secret_hash, credentials_issued_at, created_at, updated_at)
-         VALUES (?, ?, 'operating', 'x', ?, ?, ?)`,
-      )
-      const at = now.toISOString()
-      for (let c = 0; c < cabinets; c++) {
-        const county = counties[c % counties.length]!.code
-        const id = `${county}-${String(c).padStart(5, '0')}`
-        cab.run(id, county, at, at, at)
-        ids.push(id)
-      }
-    })()
+    const ids = insertOperatingCabinets(db, cabinets, now)
 
     const figures = createSqliteComplianceStore(db)
     const store = createSqliteSalesStore(db, { onTick: (agg) => figures.recordTick(agg) })
