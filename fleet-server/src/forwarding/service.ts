@@ -111,8 +111,7 @@ interface Holds {
  * NOT_COMPLIANT cabinets that was a pass every debounce interval, forever.
  * CHAIN_BROKEN never clears by sales.
  */
-function indexHolds(rows: Iterable<HeldRange>): Map<string, Holds> {
-  const m = new Map<string, Holds>()
+function indexHolds(rows: Iterable<HeldRange>, m = new Map<string, Holds>()): Map<string, Holds> {
   for (const r of rows) {
     if (r.reason !== 'INCOMPLETE_SYNC' && r.reason !== 'NOT_COMPLIANT') continue
     let h = m.get(r.cabinetId)
@@ -136,7 +135,7 @@ export function createForwardingService(deps: ForwardingServiceDeps): Forwarding
   let running: Promise<ForwardingRunReply> | null = null
   let debounce: NodeJS.Timeout | null = null
   let closed = false
-  let holds = indexHolds(store.held())
+  const holds = indexHolds(store.held())
 
   const batchKey = (cabinetId: string, periodId: string, revision: number) => `${deps.plan().region.code}-${cabinetId}-${periodId}-r${revision}`
 
@@ -180,6 +179,7 @@ export function createForwardingService(deps: ForwardingServiceDeps): Forwarding
     queued: number
     corrections: number
     held: number
+    /** The current slice's held periods. */
     readonly nextHeld: HeldRange[]
   }
 
@@ -212,6 +212,11 @@ export function createForwardingService(deps: ForwardingServiceDeps): Forwarding
       const to = Math.min(ids.length, from + size)
       const t0 = performance.now()
       evaluateSlice(rangeOf(ids, from, to), st)
+      // The slice's holds replace its cabinets' old ones now, not at the end
+      // of the pass: a sale arriving meanwhile is matched against them.
+      for (let i = from; i < to; i++) holds.delete(ids[i]!)
+      indexHolds(st.nextHeld, holds)
+      st.nextHeld.length = 0
       if (to >= ids.length || closed) break // closing: whole slices are done; the next start's pass does the rest
       from = to
       // Aim each slice at SLICE_BUDGET_MS of the loop: the cost per cabinet
@@ -222,7 +227,6 @@ export function createForwardingService(deps: ForwardingServiceDeps): Forwarding
       }
       await new Promise<void>((resolve) => setImmediate(resolve))
     }
-    holds = indexHolds(st.nextHeld)
     lastRunAt = st.at
     const { at, judged, queued, corrections, held } = st
     if (queued + corrections > 0 || held > 0) log.info({ judged, queued, corrections, held }, 'forwarding pass')
