@@ -8,7 +8,9 @@
 // 20th stopped syncing on 25 November. Then, at 2020-12-02 10:00 Shanghai:
 //   - the month-end pass: every ended cabinet-month judged, ~2 per cabinet
 //     queued (report bodies with their certified lines) or held;
-//   - a repeat pass with nothing changed (what the 10-minute timer does all month).
+//   - a repeat pass with nothing changed (what the 10-minute timer does all month);
+//   - the other periodic work over the same fleet: alert rules (first and repeat
+//     evaluation, every cabinet offline) and the city and a county monthly report.
 // The event loop is probed with monitorEventLoopDelay (1 ms resolution) and a
 // 1 ms timer that records the longest gap between its runs.
 // Run alone: node --import tsx bench/forwarding.ts [cabinets]
@@ -73,6 +75,7 @@ export async function forwardingPass(opts: { cabinets?: number } = {}) {
 
     const db = fleet.db
     const ids = insertOperatingCabinets(db, cabinets, now)
+    const counties = [...new Set(ids.map((id) => id.slice(0, 6)))]
 
     const figures = createSqliteComplianceStore(db)
     const store = createSqliteSalesStore(db, { onTick: (agg) => figures.recordTick(agg) })
@@ -111,10 +114,20 @@ export async function forwardingPass(opts: { cabinets?: number } = {}) {
     const run = async () => (await call('POST', '/api/v1/forwarding/run')).json() as { judged: number; queued: number; corrections: number; held: number }
     const monthEnd = await probed(run)
     const repeat = await probed(run)
+    // The server's other periodic work over the same fleet: the alert rules
+    // (every 5 minutes; here every cabinet is offline, never having connected —
+    // a rollout's worst case), and the scheduled monthly reports.
+    const alertsFirst = await probed(() => call('POST', '/api/v1/alerts/evaluate'))
+    const alertsRepeat = await probed(() => call('POST', '/api/v1/alerts/evaluate'))
+    const cityReport = await probed(() => call('POST', '/api/v1/reports', { kind: 'monthly', period: '2020-11' }))
+    const countyReport = await probed(() => call('POST', '/api/v1/reports', { kind: 'monthly', period: '2020-11', county: counties[0] }))
+    const openAlerts = (JSON.parse(alertsRepeat.value.body) as { open: number }).open
+    if (openAlerts < cabinets) throw new Error(`expected every cabinet offline, ${openAlerts} open alerts`)
     const expectHeld = ids.filter((_, c) => c % 8 === 3 || c % 20 === 7).length // ≥ one held month each
     if (monthEnd.value.judged !== cabinets * 2) throw new Error(`judged ${monthEnd.value.judged}, expected ${cabinets * 2}`)
     if (monthEnd.value.held < expectHeld) throw new Error(`held ${monthEnd.value.held}, expected at least ${expectHeld}`)
     if (repeat.value.queued !== 0 || repeat.value.corrections !== 0) throw new Error('the repeat pass queued something')
+    const timing = (p: { ms: number; maxBlockMs: number }) => ({ ms: ms1(p.ms), maxBlockMs: ms1(p.maxBlockMs) })
     const pass = (p: typeof monthEnd) => ({ ms: ms1(p.ms), maxBlockMs: ms1(p.maxBlockMs), judged: p.value.judged, queued: p.value.queued, held: p.value.held })
     return {
       cabinets,
@@ -122,7 +135,11 @@ export async function forwardingPass(opts: { cabinets?: number } = {}) {
       setupMs: Math.round(setupMs),
       monthEndPass: pass(monthEnd),
       repeatPass: pass(repeat),
-      measuredAs: 'POST /api/v1/forwarding/run (inject) at 2020-12-02 10:00 Shanghai over two ended months; maxBlockMs = longest event-loop stall seen by a 1 ms probe during the pass',
+      otherPeriodicWork: {
+        alertsEvaluation: { first: timing(alertsFirst), repeat: timing(alertsRepeat), openAlerts },
+        monthlyReport: { city: timing(cityReport), county: timing(countyReport) },
+      },
+      measuredAs: 'POST /api/v1/forwarding/run, /alerts/evaluate and /reports (inject) at 2020-12-02 10:00 Shanghai over two ended months; maxBlockMs = longest event-loop stall seen by a 1 ms probe during the request',
     }
   } finally {
     await fleet.close()

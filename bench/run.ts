@@ -108,7 +108,7 @@ async function main() {
   }
   let forwarding: Awaited<ReturnType<typeof forwardingPasses>> | null = null
   if (runs('forwarding')) {
-    log('bench: forwarding pass at month end and repeated, 2,700 and 20,000 cabinets …')
+    log('bench: forwarding pass (month end, repeated), alert rules and monthly reports, 2,700 and 20,000 cabinets …')
     forwarding = await forwardingPasses()
   }
   r.compliance = await optionalQuery('compliance', 'complianceQuery')

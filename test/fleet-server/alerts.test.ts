@@ -60,12 +60,20 @@ describe('alerts', () => {
       clearedAt: null,
     })
 
+    // Within the same hour nothing about the alert changed: its row is not rewritten.
+    const updatedAt = () => (fleet.db.prepare("SELECT updated_at AS u FROM alerts WHERE subject = 'DY-1'").get() as { u: string }).u
+    clock.set('2020-10-11T00:30:00.000Z')
+    await api(fleet, 'POST', '/api/v1/alerts/evaluate')
+    expect(updatedAt()).toBe('2020-10-11T00:00:01.000Z')
+
     // Evaluating again keeps one open alert per cabinet; 3 days makes it critical.
     clock.set('2020-10-13T01:00:00.000Z')
     await api(fleet, 'POST', '/api/v1/alerts/evaluate')
     const again = (await api<AlertList>(fleet, 'GET', '/api/v1/alerts?kind=offline')).body.alerts
     expect(again).toHaveLength(2)
     expect(again.every((a) => a.severity === 'critical')).toBe(true)
+    expect(again.find((a) => a.cabinetId === 'DY-1')!.message).toBe('专柜 DY-1 已运营 73 小时，从未上线')
+    expect(updatedAt()).toBe('2020-10-13T01:00:00.000Z')
 
     // DY-1 comes online: its alert clears; DY-2 is retired: its alert clears too.
     await connectCabinet(fleet.mqttUrl, creds.get('DY-1')!)

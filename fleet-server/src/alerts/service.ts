@@ -48,6 +48,9 @@ export function createAlertService({ store, sources: initial, now, log, everyMs 
         // One broken source must not stop the others.
         log.error({ err, kind: source.kind }, 'alert source failed')
       }
+      // Sources answer synchronously under their promises: without this the
+      // whole evaluation held the event loop as one block (0.65 s at 20,000 cabinets).
+      await new Promise<void>((resolve) => setImmediate(resolve))
     }
     return { raised, cleared, open: store.openCount() }
   }

@@ -72,7 +72,8 @@ const toRow = (r: DbAlert): AlertRow => ({
 })
 
 export function createSqliteAlertStore(db: Db): AlertStore {
-  const openOf = db.prepare<[string], { alert_id: string; subject: string }>('SELECT alert_id, subject FROM alerts WHERE kind = ? AND cleared_at IS NULL')
+  type Open = { alert_id: string; subject: string; severity: string; county_code: string | null; message: string; detail: string }
+  const openOf = db.prepare<[string], Open>('SELECT alert_id, subject, severity, county_code, message, detail FROM alerts WHERE kind = ? AND cleared_at IS NULL')
   const insert = db.prepare(
     `INSERT INTO alerts (alert_id, kind, subject, severity, county_code, cabinet_id, operator, message, detail, raised_at, updated_at)
      VALUES (@alertId, @kind, @subject, @severity, @countyCode, @cabinetId, @operator, @message, @detail, @now, @now)`,
@@ -95,21 +96,24 @@ export function createSqliteAlertStore(db: Db): AlertStore {
   const openCount = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM alerts WHERE cleared_at IS NULL')
 
   const apply = db.transaction((kind: AlertKind, conditions: readonly AlertCondition[], now: string, newId: () => string) => {
-    const open = new Map(openOf.all(kind).map((r) => [r.subject, r.alert_id]))
+    const open = new Map(openOf.all(kind).map((r) => [r.subject, r]))
     let raised = 0
     let cleared = 0
     for (const c of conditions) {
       const detail = JSON.stringify(c.detail)
       const existing = open.get(c.subject)
       if (existing) {
-        refresh.run({ alertId: existing, severity: c.severity, countyCode: c.countyCode, message: c.message, detail, now })
+        // Written only when it changed: at 20,000 cabinets offline during a
+        // rollout, rewriting every row each evaluation cost ~0.3 s of the loop.
+        const same = existing.severity === c.severity && existing.county_code === c.countyCode && existing.message === c.message && existing.detail === detail
+        if (!same) refresh.run({ alertId: existing.alert_id, severity: c.severity, countyCode: c.countyCode, message: c.message, detail, now })
         open.delete(c.subject)
       } else {
         insert.run({ alertId: newId(), kind, subject: c.subject, severity: c.severity, countyCode: c.countyCode, cabinetId: c.cabinetId, operator: c.operator, message: c.message, detail, now })
         raised++
       }
     }
-    for (const alertId of open.values()) {
+    for (const { alert_id: alertId } of open.values()) {
       clear.run(now, now, alertId)
       cleared++
     }
