@@ -117,7 +117,11 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       store: createSqliteAlertStore(db),
       sources: [
         offlineSource({
-          cabinets: async () => [...(await cabinetStore.listAll({ status: 'installed' })), ...(await cabinetStore.listAll({ status: 'operating' }))],
+          cabinets: async (countyCode) => [
+            ...(await cabinetStore.listAll({ status: 'installed', ...(countyCode && { countyCode }) })),
+            ...(await cabinetStore.listAll({ status: 'operating', ...(countyCode && { countyCode }) })),
+          ],
+          counties: () => plan.counties.map((c) => c.code),
           isOnline: (id) => live.isOnline(id),
           lastSeenAt: (id) => live.lastSeenAt(id),
         }),
@@ -182,7 +186,8 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     })
 
     alerts.addSource(complianceLowSource({
-      figures: (from, to) => compliance.query(SYSTEM, { from, to }),
+      figures: (from, to, county) => compliance.query(SYSTEM, { from, to, ...(county && { county }) }),
+      counties: () => plan.counties.map((c) => c.code),
       operatorOf: (id) => rolloutStore.ownerOf(id)?.operator ?? null,
     }))
     alerts.addSource(

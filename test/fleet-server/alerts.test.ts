@@ -7,6 +7,7 @@ import { api, connectCabinet, startFleet, tempDir } from '../helpers/fleet.js'
 import { clockAt, csvRow, csvRows, importCsv, userToken } from '../helpers/rollout.js'
 import { aBatch, aChain } from '../helpers/sales.js'
 import { usccCheckChar } from '../../shared/src/index.js'
+import { createSqliteAlertStore, type AlertCondition } from '../../fleet-server/src/alerts/index.js'
 
 /** A valid 统一社会信用代码 (check character computed). */
 const aUscc = (n: number, division = '341125'): string => {
@@ -204,5 +205,31 @@ describe('alerts', () => {
     await post('/api/v1/certificates', { sku: 'DY-HONEY', certificateNo: 'AH-2021-001', validFrom: '2020-12-01', validTo: '2021-11-30' })
     await api(fleet, 'POST', '/api/v1/alerts/evaluate')
     expect(await subjects()).toEqual(['AH-2020-002', 'AH-2020-003'])
+  })
+
+  it('applies a partitioned rule one county at a time: each county clears only its own, the rest is cleared after the last', async () => {
+    const fleet = await startFleet()
+    const store = createSqliteAlertStore(fleet.db)
+    let n = 0
+    const newId = () => `a-${++n}`
+    const offline = (cabinetId: string, countyCode: string | null): AlertCondition => ({
+      kind: 'offline', subject: cabinetId, severity: 'warning', countyCode, cabinetId, operator: null, message: `专柜 ${cabinetId} 离线`, detail: {},
+    })
+    const at = '2020-10-10T00:00:00.000Z'
+    store.apply('offline', [offline('DY-1', '341125'), offline('X-1', '110101'), offline('N-1', null)], at, newId)
+    store.apply('offline', [offline('FY-1', '341126')], at, newId, '341126')
+    const open = () => store.list({ countyCode: null, operator: null, cabinetOnly: false, state: 'open', kind: 'offline', limit: 100 }).alerts.map((a) => a.subject).sort()
+    expect(open()).toEqual(['DY-1', 'FY-1', 'N-1', 'X-1'])
+
+    // 341125's turn with nothing offline clears DY-1 and nothing of other counties.
+    expect(store.apply('offline', [], at, newId, '341125')).toEqual({ raised: 0, cleared: 1 })
+    expect(open()).toEqual(['FY-1', 'N-1', 'X-1'])
+    // After the plan's last county: alerts of counties outside it, or of none, clear.
+    expect(store.clearOutside('offline', ['341125', '341126'], at)).toBe(2)
+    expect(open()).toEqual(['FY-1'])
+
+    // A condition of another county in a county's turn is a bug in the rule, refused whole.
+    expect(() => store.apply('offline', [offline('DY-2', '341125')], at, newId, '341126')).toThrow(/DY-2 of county 341125 when asked for 341126/)
+    expect(open()).toEqual(['FY-1'])
   })
 })

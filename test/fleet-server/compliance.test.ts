@@ -14,7 +14,7 @@ import { BUNDLED_PLANS } from '../../shared/src/index.js'
 import { api, tempDir } from '../helpers/fleet.js'
 import { aCatalog, aClock, aDatedCabinet, aUscc, fleetWith, line, ok } from './certification.fixtures.js'
 
-interface Row { cabinetId: string; amountFen: number; certifiedAmountFen: number; ratio: number; shareBp: number; compliant: boolean }
+interface Row { cabinetId: string; countyCode: string; amountFen: number; certifiedAmountFen: number; ratio: number; shareBp: number; compliant: boolean }
 interface Reply { threshold: number; thresholdBp: number; cabinets: Row[] }
 
 describe('compliance', () => {
@@ -93,6 +93,29 @@ describe('compliance', () => {
     expect(await ids(county.token)).toEqual([dy.cabinetId])
     expect(await ids(county.token, '&county=341126')).toEqual([])
     expect(await ids(operator.token)).toEqual([fy.cabinetId])
+  })
+
+  it('gives a county the same figures as the city-wide query, across whole and partial months', async () => {
+    const fleet = await fleetWith({ deps: { now: aClock('2020-10-10T02:00:00Z').now } })
+    await aCatalog(fleet, { CERT: { cert: ['2020-01-01'] }, PLAIN: {} })
+    const cabinets = [
+      await aDatedCabinet(fleet, { countyCode: '341125', operator: 'op-a' }),
+      await aDatedCabinet(fleet, { countyCode: '341125', operator: 'op-b' }),
+      await aDatedCabinet(fleet, { countyCode: '341126', operator: 'op-a' }),
+    ]
+    // Amounts differ by cabinet and day, so a day counted twice or missed shows.
+    for (const [i, c] of cabinets.entries()) {
+      for (const [d, day] of ['2020-08-30', '2020-08-31', '2020-09-15', '2020-10-01', '2020-10-02'].entries()) {
+        await c.sell(day, [line('CERT', 100 * (i + 1)), line('PLAIN', 10 ** d)])
+      }
+    }
+    const query = async (q: string) => (await ok<Reply>(fleet, 'GET', `/api/v1/compliance?from=2020-08-31&to=2020-10-01${q}`, undefined, 200)).cabinets
+    const city = await query('')
+    // 31 August, 15 September, 1 October: 3 × 100(i + 1) + 10 + 100 + 1000.
+    expect(city.map((c: Row) => c.amountFen)).toEqual([1410, 1710, 2010])
+    for (const county of ['341125', '341126']) {
+      expect(await query(`&county=${county}`)).toEqual(city.filter((c: Row) => c.countyCode === county))
+    }
   })
 
   it('takes the threshold from the plan: 30% for a pavilion plan, 100% for a plan that says so', async () => {

@@ -31,8 +31,14 @@ export interface AlertRow extends AlertView {
 }
 
 export interface AlertStore {
-  /** Applies one source's verdict: open what is new, refresh what holds, clear what no longer does. */
-  apply(kind: AlertKind, conditions: readonly AlertCondition[], nowIso: string, newId: () => string): { raised: number; cleared: number }
+  /**
+   * Applies one source's verdict: open what is new, refresh what holds, clear
+   * what no longer does — among all open alerts of the kind, or only those of
+   * `countyCode` when given (a partitioned source's verdict for one county).
+   */
+  apply(kind: AlertKind, conditions: readonly AlertCondition[], nowIso: string, newId: () => string, countyCode?: string): { raised: number; cleared: number }
+  /** Clears open alerts of the kind in none of these counties (after a partitioned source's last county). */
+  clearOutside(kind: AlertKind, countyCodes: readonly string[], nowIso: string): number
   list(f: AlertFilter): { alerts: AlertRow[]; total: number }
   get(alertId: string): AlertRow | null
   ack(alertId: string, by: string, nowIso: string): void
@@ -74,6 +80,13 @@ const toRow = (r: DbAlert): AlertRow => ({
 export function createSqliteAlertStore(db: Db): AlertStore {
   type Open = { alert_id: string; subject: string; severity: string; county_code: string | null; message: string; detail: string }
   const openOf = db.prepare<[string], Open>('SELECT alert_id, subject, severity, county_code, message, detail FROM alerts WHERE kind = ? AND cleared_at IS NULL')
+  const openIn = db.prepare<[string, string], Open>(
+    'SELECT alert_id, subject, severity, county_code, message, detail FROM alerts WHERE kind = ? AND county_code = ? AND cleared_at IS NULL',
+  )
+  const clearOutside = db.prepare<[string, string, string, string]>(
+    `UPDATE alerts SET cleared_at = ?, updated_at = ?
+     WHERE kind = ? AND cleared_at IS NULL AND (county_code IS NULL OR county_code NOT IN (SELECT value FROM json_each(?)))`,
+  )
   const insert = db.prepare(
     `INSERT INTO alerts (alert_id, kind, subject, severity, county_code, cabinet_id, operator, message, detail, raised_at, updated_at)
      VALUES (@alertId, @kind, @subject, @severity, @countyCode, @cabinetId, @operator, @message, @detail, @now, @now)`,
@@ -95,8 +108,13 @@ export function createSqliteAlertStore(db: Db): AlertStore {
   const ack = db.prepare<[string, string, string, string]>('UPDATE alerts SET acked_at = ?, acked_by = ?, updated_at = ? WHERE alert_id = ? AND acked_at IS NULL')
   const openCount = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM alerts WHERE cleared_at IS NULL')
 
-  const apply = db.transaction((kind: AlertKind, conditions: readonly AlertCondition[], now: string, newId: () => string) => {
-    const open = new Map(openOf.all(kind).map((r) => [r.subject, r]))
+  const apply = db.transaction((kind: AlertKind, conditions: readonly AlertCondition[], now: string, newId: () => string, countyCode?: string) => {
+    if (countyCode !== undefined) {
+      const stray = conditions.find((c) => c.countyCode !== countyCode)
+      // It would be cleared by its own county's turn and raised again by this one, forever.
+      if (stray) throw new Error(`alert source ${kind} returned ${stray.subject} of county ${stray.countyCode} when asked for ${countyCode}`)
+    }
+    const open = new Map((countyCode === undefined ? openOf.all(kind) : openIn.all(kind, countyCode)).map((r) => [r.subject, r]))
     let raised = 0
     let cleared = 0
     for (const c of conditions) {
@@ -121,7 +139,8 @@ export function createSqliteAlertStore(db: Db): AlertStore {
   })
 
   return {
-    apply: (kind, conditions, nowIso, newId) => apply(kind, conditions, nowIso, newId),
+    apply: (kind, conditions, nowIso, newId, countyCode) => apply(kind, conditions, nowIso, newId, countyCode),
+    clearOutside: (kind, countyCodes, nowIso) => clearOutside.run(nowIso, nowIso, kind, JSON.stringify(countyCodes)).changes,
     list(f) {
       const p: P = { countyCode: f.countyCode, operator: f.operator, cabinetOnly: f.cabinetOnly ? 1 : 0, kind: f.kind, state: f.state }
       return { alerts: list.all({ ...p, limit: f.limit }).map(toRow), total: count.get(p)!.n }
