@@ -45,6 +45,14 @@ describe('forwarding', () => {
     expect(await run(fleet)).toMatchObject({ judged: 3, queued: 1, held: 2 })
     const s = await status(fleet)
     expect(s).toMatchObject({ sent: 1, pending: 0, failed: [], periods: 3 })
+    // Reports carry the same counts, city-wide and per county.
+    const report = async (county?: string) => {
+      const { reportId } = await ok<{ reportId: string }>(fleet, 'POST', '/api/v1/reports', { kind: 'monthly', period: '2020-09', ...(county && { county }) })
+      return ok<{ totals: { forwarding: unknown } }>(fleet, 'GET', `/api/v1/reports/${reportId}`, undefined, 200)
+    }
+    expect((await report()).totals.forwarding).toEqual({ sent: 1, pending: 0, held: 2, failed: 0 })
+    expect((await report('341125')).totals.forwarding).toEqual({ sent: 1, pending: 0, held: 2, failed: 0 })
+    expect((await report('341126')).totals.forwarding).toEqual({ sent: 0, pending: 0, held: 0, failed: 0 })
     expect(s.held).toEqual([
       expect.objectContaining({ cabinetId: poor.cabinetId, period: '2020-09', reason: 'NOT_COMPLIANT', details: expect.objectContaining({ shareBp: 4545, ratio: 0.4545, thresholdBp: 5000 }) }),
       expect.objectContaining({ cabinetId: behind.cabinetId, period: '2020-09', reason: 'INCOMPLETE_SYNC' }),

@@ -142,6 +142,9 @@ export function createSqliteForwardingStore(db: Db) {
   const held = db.prepare<[Scope], DbPeriod>(
     `SELECT * FROM forwarding_periods WHERE state = 'held' AND ((@countyCode IS NULL AND @operator IS NULL) OR ${inScope}) ORDER BY cabinet_id, period_id`,
   )
+  const heldCount = db.prepare<[Scope], { n: number }>(
+    `SELECT count(*) AS n FROM forwarding_periods WHERE state = 'held' AND ((@countyCode IS NULL AND @operator IS NULL) OR ${inScope})`,
+  )
   const scope = (s: ForwardingScope = {}): Scope => ({ countyCode: s.countyCode ?? null, operator: s.operator ?? null })
   const outboxOf = db.prepare<[string], OutboxRow>(`SELECT ${outboxCols} FROM forwarding_outbox WHERE batch_key = ?`)
   const unfail = db.prepare<[string]>(`UPDATE forwarding_outbox SET state = 'pending' WHERE batch_key = ? AND state = 'failed'`)
@@ -211,5 +214,6 @@ export function createSqliteForwardingStore(db: Db) {
     },
     failedBatches: (s?: ForwardingScope): OutboxRow[] => failedBatches.all(scope(s)),
     held: (s?: ForwardingScope): PeriodRow[] => held.all(scope(s)).map(toPeriod),
+    heldCount: (s?: ForwardingScope): number => heldCount.get(scope(s))!.n,
   }
 }

@@ -32,7 +32,7 @@ import {
 } from '../../../shared/src/index.js'
 import { isCityWide, outOfScope, type Principal } from '../access/index.js'
 import type { CabinetRow } from '../cabinets/index.js'
-import { periodEnd, type ComplianceService, type ComplianceStore } from '../compliance/index.js'
+import { periodEnd, type CabinetFigures, type ComplianceService, type ComplianceStore } from '../compliance/index.js'
 import type { ForwardingService } from '../forwarding/index.js'
 import type { RolloutService } from '../rollout/index.js'
 import { countyUnknown, periodInvalid, periodNotStarted, reportNotFound } from './errors.js'
@@ -60,7 +60,7 @@ export interface ReportServiceDeps {
   readonly rollout: Pick<RolloutService, 'progress'>
   readonly figures: Pick<ComplianceStore, 'figuresByCabinet'>
   readonly compliance: Pick<ComplianceService, 'judge' | 'threshold'>
-  readonly forwarding: Pick<ForwardingService, 'status'>
+  readonly forwarding: Pick<ForwardingService, 'counts'>
   /** Every cabinet matching the filter (the cabinets store's listAll). */
   readonly cabinets: (filter: { countyCode?: string; operator?: string }) => Promise<CabinetRow[]>
   readonly now: () => Date
@@ -142,8 +142,7 @@ export function createReportService(deps: ReportServiceDeps): ReportService {
   }
 
   function forwardingOf(filter: { countyCode?: string; operator?: string }): ReportForwarding {
-    const f = deps.forwarding.status(filter)
-    return { sent: f.sent, pending: f.pending, held: f.held.length, failed: f.failed.length }
+    return deps.forwarding.counts(filter)
   }
 
   /** Builds the document; the only awaits are reads, nothing is written. */
@@ -155,8 +154,19 @@ export function createReportService(deps: ReportServiceDeps): ReportService {
 
     const progress: RolloutReply = deps.rollout.progress(rolloutPrincipal(s))
     const rolloutByCounty = new Map(progress.counties.filter((c) => s.countyCode === null || c.code === s.countyCode).map((c) => [c.code, c]))
-    const rows = await deps.cabinets(filter)
-    const figures = new Map(deps.figures.figuresByCabinet(period.from, period.to, filter).map((f) => [f.cabinetId, f]))
+    // A county at a time, each in its own event-loop turn: one city-wide
+    // read of 20,000 cabinets and their figures held the loop ~0.5 s. Every
+    // cabinet is in a county of the plan (checked when it is created).
+    const parts = s.countyCode !== null ? [s.countyCode] : plan.counties.map((c) => c.code)
+    const rows: CabinetRow[] = []
+    const figures = new Map<string, CabinetFigures>()
+    for (const [i, countyCode] of parts.entries()) {
+      if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve))
+      const f = { ...filter, countyCode }
+      rows.push(...(await deps.cabinets(f)))
+      for (const x of deps.figures.figuresByCabinet(period.from, period.to, f)) figures.set(x.cabinetId, x)
+    }
+    if (parts.length > 1) rows.sort((a, b) => (a.cabinetId < b.cabinetId ? -1 : a.cabinetId > b.cabinetId ? 1 : 0))
 
     const salesByCounty = new Map<string, ReportSales>()
     const add = (acc: ReportSales, n: number, amount: number, certified: number, compliant: boolean | null): ReportSales => ({
