@@ -14,20 +14,13 @@
 //   - a new certificate covering past days (the request and the next query).
 // At the end the figures are checked against a full recompute from the sku
 // rows. Run alone: node --import tsx bench/compliance.ts
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { pino } from 'pino'
-import { buildFleet } from '../fleet-server/src/app.js'
 import { createSqliteComplianceStore } from '../fleet-server/src/compliance/index.js'
-import { loadConfig } from '../fleet-server/src/config.js'
 import { createSqliteSalesStore } from '../fleet-server/src/sales/index.js'
 import type { BatchWrite, SaleRecord } from '../fleet-server/src/sales/types.js'
 import { usccCheckChar, type SaleLine } from '../shared/src/index.js'
-import { insertOperatingCabinets } from './fixtures.js'
+import { insertOperatingCabinets, queryBenchFleet } from './fixtures.js'
 
-const ADMIN = 'bench-admin-token-0123456789'
 /** Batches per commit, as ingest's default FLEET_INGEST_MAX_BATCHES_PER_TICK. */
 const BATCHES_PER_TICK = 1000
 
@@ -46,17 +39,8 @@ export async function complianceQuery(opts: ComplianceBenchOptions = {}) {
   const days = opts.days ?? 30
   const skus = opts.skus ?? 40
   const warmRuns = opts.warmRuns ?? 30
-  const dir = await mkdtemp(join(tmpdir(), 'bench-compliance-'))
   const now = new Date('2020-10-10T02:00:00Z')
-  const fleet = await buildFleet(
-    loadConfig({ FLEET_DATA_DIR: dir, FLEET_HTTP_PORT: '0', FLEET_MQTT_PORT: '0', FLEET_ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'silent', FLEET_LOG_REQUESTS: 'false' }, []),
-    { logger: pino({ level: 'silent' }), now: () => now, forwarding: { intervalMs: 0, debounceMs: 0 } },
-  )
-  const call = async (method: 'GET' | 'POST', url: string, body?: unknown) => {
-    const res = await fleet.http.inject({ method, url, headers: { authorization: `Bearer ${ADMIN}` }, ...(body !== undefined && { payload: body as object }) })
-    if (res.statusCode >= 300) throw new Error(`${method} ${url}: ${res.statusCode} ${res.body}`)
-    return res
-  }
+  const { fleet, call, close } = await queryBenchFleet('compliance', () => now)
   const timed = async (method: 'GET' | 'POST', url: string, body?: unknown) => {
     const t = performance.now()
     const res = await call(method, url, body)
@@ -207,9 +191,7 @@ export async function complianceQuery(opts: ComplianceBenchOptions = {}) {
       targetMs: 200,
     }
   } finally {
-    await fleet.close()
-    if (!process.env.BENCH_KEEP) await rm(dir, { recursive: true, force: true })
-    else process.stderr.write(`kept ${dir}\n`)
+    await close()
   }
 }
 

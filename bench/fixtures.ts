@@ -1,6 +1,38 @@
-// Fleet data for the benches that measure queries rather than provisioning.
+// A fleet and its data for the benches that measure queries rather than provisioning.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pino } from 'pino'
+import { buildFleet } from '../fleet-server/src/app.js'
+import { loadConfig } from '../fleet-server/src/config.js'
 import type { Db } from '../fleet-server/src/db/index.js'
 import { BUNDLED_PLANS } from '../shared/src/index.js'
+
+const ADMIN = 'bench-admin-token-0123456789'
+
+/**
+ * An in-process fleet server on a temp dir, with forwarding passes only on
+ * request, and `call` for its API as the city admin (throws on any status ≥ 300).
+ * `close()` removes the dir unless BENCH_KEEP is set.
+ */
+export async function queryBenchFleet(name: string, now: () => Date) {
+  const dir = await mkdtemp(join(tmpdir(), `bench-${name}-`))
+  const fleet = await buildFleet(
+    loadConfig({ FLEET_DATA_DIR: dir, FLEET_HTTP_PORT: '0', FLEET_MQTT_PORT: '0', FLEET_ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'silent', FLEET_LOG_REQUESTS: 'false' }, []),
+    { logger: pino({ level: 'silent' }), now, forwarding: { intervalMs: 0, debounceMs: 0 } },
+  )
+  const call = async (method: 'GET' | 'POST', url: string, body?: unknown) => {
+    const res = await fleet.http.inject({ method, url, headers: { authorization: `Bearer ${ADMIN}` }, ...(body !== undefined && { payload: body as object }) })
+    if (res.statusCode >= 300) throw new Error(`${method} ${url}: ${res.statusCode} ${res.body}`)
+    return res
+  }
+  const close = async () => {
+    await fleet.close()
+    if (!process.env.BENCH_KEEP) await rm(dir, { recursive: true, force: true })
+    else process.stderr.write(`kept ${dir}\n`)
+  }
+  return { fleet, call, close }
+}
 
 /**
  * `count` operating cabinets straight into the table, spread over Chuzhou's

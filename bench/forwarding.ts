@@ -14,20 +14,13 @@
 // The event loop is probed with monitorEventLoopDelay (1 ms resolution) and a
 // 1 ms timer that records the longest gap between its runs.
 // Run alone: node --import tsx bench/forwarding.ts [cabinets]
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
-import { pino } from 'pino'
-import { buildFleet } from '../fleet-server/src/app.js'
 import { createSqliteComplianceStore } from '../fleet-server/src/compliance/index.js'
-import { loadConfig } from '../fleet-server/src/config.js'
 import { createSqliteSalesStore } from '../fleet-server/src/sales/index.js'
 import type { BatchWrite } from '../fleet-server/src/sales/types.js'
 import { usccCheckChar, type SaleLine } from '../shared/src/index.js'
-import { insertOperatingCabinets } from './fixtures.js'
+import { insertOperatingCabinets, queryBenchFleet } from './fixtures.js'
 
-const ADMIN = 'bench-admin-token-0123456789'
 const BATCHES_PER_TICK = 1000
 const ms1 = (x: number) => +x.toFixed(1)
 
@@ -53,17 +46,8 @@ async function probed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number; 
 
 export async function forwardingPass(opts: { cabinets?: number } = {}) {
   const cabinets = opts.cabinets ?? 2700
-  const dir = await mkdtemp(join(tmpdir(), 'bench-forwarding-'))
   let now = new Date('2020-10-01T00:00:00Z')
-  const fleet = await buildFleet(
-    loadConfig({ FLEET_DATA_DIR: dir, FLEET_HTTP_PORT: '0', FLEET_MQTT_PORT: '0', FLEET_ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'silent', FLEET_LOG_REQUESTS: 'false' }, []),
-    { logger: pino({ level: 'silent' }), now: () => now, forwarding: { intervalMs: 0, debounceMs: 0 } },
-  )
-  const call = async (method: 'GET' | 'POST', url: string, body?: unknown) => {
-    const res = await fleet.http.inject({ method, url, headers: { authorization: `Bearer ${ADMIN}` }, ...(body !== undefined && { payload: body as object }) })
-    if (res.statusCode >= 300) throw new Error(`${method} ${url}: ${res.statusCode} ${res.body}`)
-    return res
-  }
+  const { fleet, call, close } = await queryBenchFleet('forwarding', () => now)
   try {
     const first17 = '933411250000000' + '2X'
     const uscc = first17 + usccCheckChar(first17)!
@@ -142,8 +126,7 @@ export async function forwardingPass(opts: { cabinets?: number } = {}) {
       measuredAs: 'POST /api/v1/forwarding/run, /alerts/evaluate and /reports (inject) at 2020-12-02 10:00 Shanghai over two ended months; maxBlockMs = longest event-loop stall seen by a 1 ms probe during the request',
     }
   } finally {
-    await fleet.close()
-    await rm(dir, { recursive: true, force: true })
+    await close()
   }
 }
 
