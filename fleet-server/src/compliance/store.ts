@@ -82,7 +82,7 @@ export function createSqliteComplianceStore(db: Db) {
      WHERE m.cabinet_id = x.cabinet_id AND m.month = x.month`,
   )
 
-  type Params = { m1: string; m2: string; d1: string; d2: string; d3: string; d4: string; countyCode: string | null; operator: string | null; cabinetId: string | null }
+  type Params = { m1: string; m2: string; d1: string; d2: string; d3: string; d4: string; operator: string | null; cabinetId: string | null }
   const byCabinet = db.prepare<[Params], { cabinet_id: string; county_code: string; n: number; amount: number; certified: number }>(
     `SELECT x.cabinet_id, cb.county_code, sum(x.n) AS n, sum(x.amount) AS amount, sum(x.certified) AS certified FROM (
        SELECT cabinet_id, sales_count AS n, amount_fen AS amount, certified_fen AS certified FROM cabinet_month_certified WHERE month BETWEEN @m1 AND @m2
@@ -91,8 +91,7 @@ export function createSqliteComplianceStore(db: Db) {
        UNION ALL
        SELECT cabinet_id, sales_count, amount_fen, certified_fen FROM cabinet_day_certified WHERE day BETWEEN @d3 AND @d4
      ) x JOIN cabinets cb ON cb.cabinet_id = x.cabinet_id
-     WHERE (@countyCode IS NULL OR cb.county_code = @countyCode) AND (@operator IS NULL OR cb.operator = @operator)
-       AND (@cabinetId IS NULL OR x.cabinet_id = @cabinetId)
+     WHERE (@operator IS NULL OR cb.operator = @operator) AND (@cabinetId IS NULL OR x.cabinet_id = @cabinetId)
      GROUP BY x.cabinet_id ORDER BY x.cabinet_id`,
   )
   // One county's cabinets drive the scan (cabinets_by_county, then each
@@ -139,7 +138,7 @@ export function createSqliteComplianceStore(db: Db) {
   )
 
   /** [from, to] as whole months plus the partial months at either end. */
-  function split(from: string, to: string): Omit<Params, 'countyCode' | 'operator' | 'cabinetId'> {
+  function split(from: string, to: string): Omit<Params, 'operator' | 'cabinetId'> {
     const first = periodOf('month', from)
     const last = periodOf('month', to)
     if (first.id === last.id) {
@@ -215,7 +214,7 @@ export function createSqliteComplianceStore(db: Db) {
     catalogRolledBack: (): void => index.reloadAll(),
     figuresByCabinet(from: string, to: string, f: FiguresFilter): CabinetFigures[] {
       const params = { ...split(from, to), operator: f.operator ?? null, cabinetId: f.cabinetId ?? null }
-      const rows = f.countyCode ? byCabinetInCounty.all({ ...params, countyCode: f.countyCode }) : byCabinet.all({ ...params, countyCode: null })
+      const rows = f.countyCode ? byCabinetInCounty.all({ ...params, countyCode: f.countyCode }) : byCabinet.all(params)
       return rows.map((r) => ({ cabinetId: r.cabinet_id, countyCode: r.county_code, salesCount: r.n, amountFen: r.amount, certifiedFen: r.certified }))
     },
     /** All-time certified amount of each cabinet. */

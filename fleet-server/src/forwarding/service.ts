@@ -182,7 +182,7 @@ export function createForwardingService(deps: ForwardingServiceDeps): Forwarding
     corrections: number
     held: number
     /** The current slice's held periods. */
-    readonly nextHeld: HeldRange[]
+    readonly sliceHeld: HeldRange[]
   }
 
   /**
@@ -206,7 +206,7 @@ export function createForwardingService(deps: ForwardingServiceDeps): Forwarding
       queued: 0,
       corrections: 0,
       held: 0,
-      nextHeld: [],
+      sliceHeld: [],
     }
     const ids = store.cabinetIds()
     let size = deps.sliceCabinets ?? INITIAL_SLICE
@@ -217,8 +217,8 @@ export function createForwardingService(deps: ForwardingServiceDeps): Forwarding
       // The slice's holds replace its cabinets' old ones now, not at the end
       // of the pass: a sale arriving meanwhile is matched against them.
       for (let i = from; i < to; i++) holds.delete(ids[i]!)
-      indexHolds(st.nextHeld, holds)
-      st.nextHeld.length = 0
+      indexHolds(st.sliceHeld, holds)
+      st.sliceHeld.length = 0
       if (to >= ids.length || closed) break // closing: whole slices are done; the next start's pass does the rest
       from = to
       // Aim each slice at SLICE_BUDGET_MS of the loop: the cost per cabinet
@@ -237,7 +237,7 @@ export function createForwardingService(deps: ForwardingServiceDeps): Forwarding
 
   /** One slice of a pass: its cabinets' periods judged and queued in one transaction. */
   function evaluateSlice(range: CabinetRange, st: PassState): void {
-    const { now, at, kind, threshold, nextHeld } = st
+    const { now, at, kind, threshold, sliceHeld } = st
     const sync = marks.compute(range)
     // Monthly periods come straight from the month roll-up; days and weeks fold the day rows.
     const rows: DayFigures[] = kind === 'month' ? figures.months(range) : figures.days(range)
@@ -292,7 +292,7 @@ export function createForwardingService(deps: ForwardingServiceDeps): Forwarding
         const base = { cabinetId: a.cabinetId, periodId: a.period.id, periodKind: a.period.kind, from: a.period.from, to: a.period.to }
         if (reason !== null) {
           st.held++
-          nextHeld.push({ cabinetId: a.cabinetId, reason, from: a.period.from, to: a.period.to })
+          sliceHeld.push({ cabinetId: a.cabinetId, reason, from: a.period.from, to: a.period.to })
           if (ex?.reason !== reason || JSON.stringify(ex.reasonDetail) !== JSON.stringify(detail)) {
             if (ex?.reason !== reason) log.warn({ cabinetId: a.cabinetId, period: a.period.id, reason, ...detail }, 'forwarding held')
             store.savePeriod({ ...base, state: 'held', reason, reasonDetail: detail, revision: 0, batchKey: null, sentFigures: null }, at)
