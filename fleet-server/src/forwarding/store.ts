@@ -159,14 +159,14 @@ export function createSqliteForwardingStore(db: Db) {
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
     /** Every cabinet id, in the order CabinetRange slices them. */
     cabinetIds: (): string[] => cabinetIds.all(),
-    syncMarks(r: CabinetRange): Map<string, SyncMark> {
+    syncMarks(range: CabinetRange): Map<string, SyncMark> {
       const m = new Map<string, SyncMark>()
-      for (const r2 of marks.iterate(r.after, r.through)) m.set(r2.cabinet_id, { cabinetId: r2.cabinet_id, syncedThrough: r2.synced_through, source: r2.source })
+      for (const r of marks.iterate(range.after, range.through)) m.set(r.cabinet_id, { cabinetId: r.cabinet_id, syncedThrough: r.synced_through, source: r.source })
       return m
     },
     saveSyncMark: (m: SyncMark, at: string): void => void upsertMark.run(m.cabinetId, m.syncedThrough, m.source, at),
-    chains(r: CabinetRange): ChainInfo[] {
-      return chains.all(r.after, r.through).map((r) => ({ cabinetId: r.cabinet_id, lastSeq: r.last_seq, chainStatus: r.chain_status, headRecordedAt: r.recorded_at, headReceivedAt: r.received_at }))
+    chains(range: CabinetRange): ChainInfo[] {
+      return chains.all(range.after, range.through).map((r) => ({ cabinetId: r.cabinet_id, lastSeq: r.last_seq, chainStatus: r.chain_status, headRecordedAt: r.recorded_at, headReceivedAt: r.received_at }))
     },
     periods(range: CabinetRange): Map<string, PeriodRow> {
       const m = new Map<string, PeriodRow>()
