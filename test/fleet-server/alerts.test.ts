@@ -232,4 +232,21 @@ describe('alerts', () => {
     expect(() => store.apply('offline', [offline('DY-2', '341125')], at, newId, '341126')).toThrow(/DY-2 of county 341125 when asked for 341126/)
     expect(open()).toEqual(['FY-1'])
   })
+
+  it('gives the event loop a turn after each rule and after each county of a rule that runs by county', async () => {
+    const fleet = await startFleet()
+    let turns = 0
+    let spinning = true
+    const spin = () => {
+      if (!spinning) return
+      turns++
+      setImmediate(spin)
+    }
+    setImmediate(spin)
+    expect((await api(fleet, 'POST', '/api/v1/alerts/evaluate')).status).toBe(200)
+    spinning = false
+    // Offline and compliance rules run a turn per county of the plan (8 each), the other two once.
+    expect(turns).toBeGreaterThanOrEqual(2 * fleet.plan.counties.length + 2)
+  })
 })
+
