@@ -274,4 +274,26 @@ describe('report schedule', () => {
     expect(fleet.config.reports.isScheduled).toBe(false)
     expect(taskOf(fleet)).toBeUndefined()
   })
+
+  it('reads a city-wide snapshot a county per event-loop turn, cabinets still in id order', async () => {
+    const { fleet } = await aFleetWithSales()
+    // 来安县 comes after 明光市 in the plan but sorts before 定远县 by code.
+    await aDatedCabinet(fleet, { countyCode: '341122' })
+    let turns = 0
+    let spinning = true
+    const spin = () => {
+      if (!spinning) return
+      turns++
+      setImmediate(spin)
+    }
+    setImmediate(spin)
+    const r = await create(fleet, { kind: 'weekly', period: '2020-W40' })
+    spinning = false
+    expect(r.status).toBe(201)
+    expect(turns).toBeGreaterThanOrEqual(fleet.plan.counties.length - 1)
+    const ids = (await read(fleet, r.body.reportId)).body.cabinets.map((c) => c.cabinetId)
+    expect(ids.map((id) => id.slice(0, 6))).toEqual(['341122', '341125', '341125', '341126'])
+    expect(ids).toEqual([...ids].sort())
+  })
 })
+
