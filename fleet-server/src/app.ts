@@ -268,7 +268,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     catalog.refresh()
     undo.push(() => started.close())
 
-    const http = await createHttp({ log, logRequests: config.logRequests })
+    const http = await createHttp({ log, logRequests: config.logRequests, trustProxy: config.trustProxy })
     undo.push(() => http.close())
     await http.register(metricsRoutes(metrics.registry))
     await http.register(dashboardRoutes())

@@ -43,6 +43,17 @@ const Env = z.object({
   FLEET_LOG_REQUESTS: z.stringbool().default(true),
   /** Generate the weekly, monthly and quarterly reports on the plan's schedule (on|off). */
   FLEET_REPORTS_SCHEDULE: z.stringbool().default(true),
+  /**
+   * Reverse proxies whose X-Forwarded-For names the client (comma-separated
+   * addresses or CIDRs). Unset: the socket's peer is the client. Behind a
+   * proxy without it, every login comes from the proxy's address and the
+   * per-address login throttle would refuse everyone together.
+   */
+  FLEET_TRUST_PROXY: z
+    .string()
+    .transform((v) => v.split(',').map((x) => x.trim()).filter((x) => x !== ''))
+    .pipe(z.array(z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()], { error: 'an IP address or CIDR range' })).min(1))
+    .optional(),
 })
 type Env = z.infer<typeof Env>
 
@@ -70,6 +81,8 @@ export interface FleetConfig {
   readonly presenceFlushMs: number
   /** isScheduled: reports are generated on the plan's schedule (reports/schedule.ts). */
   readonly reports: { readonly isScheduled: boolean }
+  /** Proxies trusted for X-Forwarded-For; empty = none. */
+  readonly trustProxy: readonly string[]
 }
 
 export interface SystemLimits {
@@ -193,6 +206,7 @@ export function loadConfig(
     }),
     presenceFlushMs: e.FLEET_PRESENCE_FLUSH_MS,
     reports: Object.freeze({ isScheduled: e.FLEET_REPORTS_SCHEDULE }),
+    trustProxy: Object.freeze(e.FLEET_TRUST_PROXY ?? []),
   }
   return Object.freeze(config)
 }

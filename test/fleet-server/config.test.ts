@@ -42,6 +42,11 @@ describe('fleet config', () => {
     })
   })
 
+  it('reads the trusted reverse proxies as addresses and CIDR ranges', () => {
+    expect(loadConfig({}, [], noLimits).trustProxy).toEqual([])
+    expect(loadConfig({ FLEET_TRUST_PROXY: '127.0.0.1, 10.0.0.0/8,::1' }, [], noLimits).trustProxy).toEqual(['127.0.0.1', '10.0.0.0/8', '::1'])
+  })
+
   it('sizes the MQTT connection cap to the open-files limit, keeping headroom', () => {
     expect(loadConfig({}, [], { nofileSoft: 1024 }).mqtt.maxConnections).toBe(524)
     expect(loadConfig({}, [], { nofileSoft: 1_048_576 }).mqtt.maxConnections).toBe(DEFAULT_MQTT_MAX_CONNECTIONS)
@@ -54,6 +59,9 @@ describe('fleet config', () => {
     expect(() => loadConfig({ FLEET_MQTT_URL: 'http://x' }, [], noLimits)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }))
     expect(() => loadConfig({ FLEET_MQTT_USERNAME: 'u' }, [], noLimits)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining('FLEET_MQTT_URL') }))
     expect(() => loadConfig({}, ['--bogus'], noLimits)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }))
+    expect(() => loadConfig({ FLEET_TRUST_PROXY: '10.0.0.1,proxy.local' }, [], noLimits)).toThrow(
+      expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining('FLEET_TRUST_PROXY') }),
+    )
   })
 
   it('loads a plan from a file, and refuses unknown or invalid plans', async () => {

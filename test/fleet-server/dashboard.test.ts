@@ -2,6 +2,7 @@
 // CDN), password login with scrypt, and the session cookie's rules.
 import { gunzipSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
+import type { Fleet } from '../../fleet-server/src/app.js'
 import { api, startFleet } from '../helpers/fleet.js'
 import { clockAt, userToken } from '../helpers/rollout.js'
 
@@ -59,6 +60,21 @@ describe('dashboard', () => {
     // The success cleared the count: four more failures do not lock.
     for (let i = 0; i < 4; i++) expect((await login('dingyuan', `guess-${i}`)).statusCode).toBe(401)
     expect((await login('dingyuan', 'dingyuan-2020!')).statusCode).toBe(200)
+  })
+
+  it('behind a trusted reverse proxy (FLEET_TRUST_PROXY), throttles the client X-Forwarded-For names, not the proxy', async () => {
+    const login = (fleet: Fleet, client: string) =>
+      fleet.http.inject({ method: 'POST', url: '/api/v1/session', payload: { username: 'dingyuan', password: 'wrong' }, remoteAddress: '10.0.0.1', headers: { 'x-forwarded-for': client } })
+    const trusting = await startFleet({ FLEET_TRUST_PROXY: '10.0.0.1' })
+    const plain = await startFleet()
+    for (const fleet of [trusting, plain]) {
+      await userToken(fleet, { username: 'dingyuan', role: 'county', countyCode: '341125', password: 'dingyuan-2020!' })
+      for (let i = 0; i < 5; i++) expect((await login(fleet, '203.0.113.5')).statusCode).toBe(401)
+      expect((await login(fleet, '203.0.113.5')).statusCode).toBe(429)
+    }
+    // Another client through the same proxy: its own count when the proxy is trusted, the proxy's otherwise.
+    expect((await login(trusting, '203.0.113.6')).statusCode).toBe(401)
+    expect((await login(plain, '203.0.113.6')).statusCode).toBe(429)
   })
 
   it('refuses an address that fails fifty logins across usernames', async () => {

@@ -14,9 +14,11 @@ export const BODY_LIMIT_BYTES = 1024 * 1024 // 1 MiB; API bodies are a few hundr
 export interface HttpOptions {
   readonly log: Logger
   readonly logRequests: boolean
+  /** Reverse proxies (addresses, CIDRs) whose X-Forwarded-For gives req.ip. */
+  readonly trustProxy?: readonly string[]
 }
 
-export async function createHttp({ log, logRequests }: HttpOptions): Promise<FastifyInstance> {
+export async function createHttp({ log, logRequests, trustProxy = [] }: HttpOptions): Promise<FastifyInstance> {
   const app = Fastify({
     // Authorization headers are secrets; fastify's request serializer leaves
     // headers out, this keeps them out of any custom line too.
@@ -24,6 +26,7 @@ export async function createHttp({ log, logRequests }: HttpOptions): Promise<Fas
     logController: new LogController({ disableRequestLogging: !logRequests }),
     bodyLimit: BODY_LIMIT_BYTES,
     forceCloseConnections: true, // close() must not wait on idle keep-alive sockets
+    trustProxy: trustProxy.length > 0 ? [...trustProxy] : false,
   })
   app.setValidatorCompiler(zodValidatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
