@@ -3,6 +3,7 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { countingTurns } from '../helpers/event-loop.js'
 import { api, connectCabinet, startFleet, tempDir } from '../helpers/fleet.js'
 import { clockAt, csvRow, csvRows, importCsv, userToken } from '../helpers/rollout.js'
 import { aBatch, aChain } from '../helpers/sales.js'
@@ -235,16 +236,8 @@ describe('alerts', () => {
 
   it('gives the event loop a turn after each rule and after each county of a rule that runs by county', async () => {
     const fleet = await startFleet()
-    let turns = 0
-    let spinning = true
-    const spin = () => {
-      if (!spinning) return
-      turns++
-      setImmediate(spin)
-    }
-    setImmediate(spin)
-    expect((await api(fleet, 'POST', '/api/v1/alerts/evaluate')).status).toBe(200)
-    spinning = false
+    const { value: r, turns } = await countingTurns(() => api(fleet, 'POST', '/api/v1/alerts/evaluate'))
+    expect(r.status).toBe(200)
     // Offline and compliance rules run a turn per county of the plan (8 each), the other two once.
     expect(turns).toBeGreaterThanOrEqual(2 * fleet.plan.counties.length + 2)
   })

@@ -6,6 +6,7 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 import type { Fleet } from '../../fleet-server/src/app.js'
 import type { ForwardingReply, PlatformBatch } from '../../shared/src/index.js'
 import { buildPlatform, type PlatformOptions } from '../../simulators/src/platform/app.js'
+import { countingTurns } from '../helpers/event-loop.js'
 import { api, tempDir } from '../helpers/fleet.js'
 import { aCatalog, aClock, aDatedCabinet, fleetWith, line, ok } from './certification.fixtures.js'
 
@@ -123,16 +124,7 @@ describe('forwarding', () => {
     }
     /** A pass, and how many event-loop turns other work got while it ran. */
     const passWithTurns = async (fleet: Fleet) => {
-      let turns = 0
-      let spinning = true
-      const spin = () => {
-        if (!spinning) return
-        turns++
-        setImmediate(spin)
-      }
-      setImmediate(spin)
-      const r = await run(fleet)
-      spinning = false
+      const { value: r, turns } = await countingTurns(() => run(fleet))
       return { r, turns }
     }
     const sliced = await aFleet(1)

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest'
 import type { Fleet } from '../../fleet-server/src/app.js'
 import type { ReportDocument, ReportSummary } from '../../shared/src/index.js'
 import { run } from '../../fleet-server/src/cli/fleetctl.js'
+import { countingTurns } from '../helpers/event-loop.js'
 import { api, startFleet, tempDir } from '../helpers/fleet.js'
 import { aCatalog, aClock, aDatedCabinet, fleetWith, line, ok } from './certification.fixtures.js'
 
@@ -279,16 +280,7 @@ describe('report schedule', () => {
     const { fleet } = await aFleetWithSales()
     // 来安县 comes after 明光市 in the plan but sorts before 定远县 by code.
     await aDatedCabinet(fleet, { countyCode: '341122' })
-    let turns = 0
-    let spinning = true
-    const spin = () => {
-      if (!spinning) return
-      turns++
-      setImmediate(spin)
-    }
-    setImmediate(spin)
-    const r = await create(fleet, { kind: 'weekly', period: '2020-W40' })
-    spinning = false
+    const { value: r, turns } = await countingTurns(() => create(fleet, { kind: 'weekly', period: '2020-W40' }))
     expect(r.status).toBe(201)
     expect(turns).toBeGreaterThanOrEqual(fleet.plan.counties.length - 1)
     const ids = (await read(fleet, r.body.reportId)).body.cabinets.map((c) => c.cabinetId)
