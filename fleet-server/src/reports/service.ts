@@ -23,7 +23,6 @@ import {
   type ReportCabinet,
   type ReportCounty,
   type ReportDocument,
-  type ReportForwarding,
   type ReportKind,
   type ReportSales,
   type ReportSummary,
@@ -141,10 +140,6 @@ export function createReportService(deps: ReportServiceDeps): ReportService {
     return { ...base, role: 'admin' }
   }
 
-  function forwardingOf(filter: { countyCode?: string; operator?: string }): ReportForwarding {
-    return deps.forwarding.counts(filter)
-  }
-
   /** Builds the document; the only awaits are reads, nothing is written. */
   async function snapshot(reportId: string, period: ReportPeriod, s: Scope, createdBy: string, scheduled: boolean): Promise<ReportDocument> {
     const plan = deps.plan()
@@ -220,7 +215,7 @@ export function createReportService(deps: ReportServiceDeps): ReportService {
         name: countyName(code),
         rollout: r ? { quota: r.quota, sitesAssigned: r.sitesAssigned, installed: r.installed, operating: r.operating, online: r.online } : zeroRollout,
         sales: withShare(salesByCounty.get(code) ?? noSales()),
-        forwarding: forwardingOf({ ...filter, countyCode: code }),
+        forwarding: deps.forwarding.counts({ ...filter, countyCode: code }),
       }
     })
     const totalRollout = { ...zeroRollout }
@@ -252,7 +247,7 @@ export function createReportService(deps: ReportServiceDeps): ReportService {
       plan: { id: plan.id, name: plan.name, region: { ...plan.region } },
       threshold: { bp: threshold.bp, ratio: threshold.bp / 10_000, channel: threshold.channel },
       counties,
-      totals: { rollout: totalRollout, sales: withShare(totalSales), forwarding: forwardingOf(filter) },
+      totals: { rollout: totalRollout, sales: withShare(totalSales), forwarding: deps.forwarding.counts(filter) },
       cabinets,
     }
   }
