@@ -1,9 +1,10 @@
 // npm run bench: the project's performance record. Each figure is measured in
 // the same run as the baseline that frames it. Writes bench/results/latest.json
 // and a dated copy (ignored by git). `npm run bench -- PART…` runs only some
-// parts (baselines, ingest, edge, connections, fleet, forwarding) and writes no record.
+// parts (baselines, ingest, edge, connections, fleet, forwarding, trust) and writes no
+// record, except that `trust` alone also updates the record's own `trust` section.
 import { existsSync } from 'node:fs'
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { bareAedesQos1, bareSqliteInserts } from './baselines.js'
@@ -13,6 +14,7 @@ import { edgeAgentRss, simulate, startFleetServer } from './fleet.js'
 import { forwardingPasses } from './forwarding.js'
 import { scrapeHistogram, subtract, summarize, type HistogramSummary } from './histogram.js'
 import { serverIngest } from './server.js'
+import { trustRecord, type TrustRecord } from './trust.js'
 
 const RESULTS = join(import.meta.dirname, 'results')
 // Scale knobs for trying the bench out quickly; the record is made at the defaults.
@@ -111,6 +113,8 @@ async function main() {
     log('bench: forwarding pass (month end, repeated), alert rules and monthly reports, 2,700 and 20,000 cabinets …')
     forwarding = await forwardingPasses()
   }
+  let trust: TrustRecord | null = null
+  if (runs('trust')) trust = await trustRecord(log)
   r.compliance = await optionalQuery('compliance', 'complianceQuery')
   r.rollout = await optionalQuery('rollout', 'rolloutQuery')
 
@@ -186,6 +190,7 @@ async function main() {
       },
     },
     forwarding,
+    trust: trust && { measuredAt: started.toISOString(), ...trust },
     compliance: r.compliance,
     rollout: r.rollout,
     targets,
@@ -213,6 +218,14 @@ async function main() {
   } else {
     await mkdir(RESULTS, { recursive: true })
     await writeFile(join(RESULTS, `partial-${[...only].join('-') || 'scaled'}.json`), json)
+    // Trust counts are not ratios against a same-run baseline, so a trust-only
+    // run may refresh that one section of the record in place.
+    if (only.size === 1 && trust) {
+      const latest = join(RESULTS, 'latest.json')
+      const record = JSON.parse(await readFile(latest, 'utf8')) as Record<string, unknown>
+      record.trust = result.trust
+      await writeFile(latest, `${JSON.stringify(record, null, 2)}\n`)
+    }
   }
   process.stdout.write(`${JSON.stringify({ baselines: result.baselines, ingest: result.ingest && { perMessageSalesPerS: result.ingest.perMessageSalesPerS, perMessageVsBareAedes: result.ingest.perMessageVsBareAedes }, met: result.met, durationS: result.durationS })}\n`)
 }

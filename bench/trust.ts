@@ -1,0 +1,75 @@
+// The trust record (issue 12): what the hostile-input and fault suites tried
+// and what they found, with the server's memory growth under hostile sockets.
+// The property and fault suites run as they do in `npm test` (vitest, in a
+// child process) and leave their counts in a temp dir (test/helpers/
+// trust-counts.ts); the hostile-socket and randomized fault runs are bench
+// modules of their own.
+import { spawn } from 'node:child_process'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+const ROOT = join(import.meta.dirname, '..')
+/** The suites whose counts the record carries (paths as vitest takes them). */
+const SUITES = ['test/property', 'test/faults']
+
+export interface TrustRecord {
+  readonly suites: { readonly passed: boolean; readonly exitCode: number | null; readonly durationS: number }
+  /** Counts by suite name (property, faults, …), summed over their tests. */
+  readonly counts: Record<string, Record<string, number>>
+  readonly hostileSockets: unknown
+  readonly randomizedFaults: unknown
+}
+
+async function runSuites(countsDir: string, log: (s: string) => void): Promise<TrustRecord['suites']> {
+  const present = SUITES.filter((s) => existsSync(join(ROOT, s)))
+  const t0 = performance.now()
+  const exitCode = await new Promise<number | null>((resolve) => {
+    const child = spawn(process.execPath, [join(ROOT, 'node_modules/vitest/vitest.mjs'), 'run', ...present], {
+      cwd: ROOT,
+      env: { ...process.env, FLEET_TRUST_COUNTS_DIR: countsDir },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    })
+    child.stderr.on('data', (b: Buffer) => log(b.toString().trimEnd()))
+    child.on('close', (code) => resolve(code))
+  })
+  return { passed: exitCode === 0, exitCode, durationS: Math.round((performance.now() - t0) / 1000) }
+}
+
+function readCounts(dir: string): Record<string, Record<string, number>> {
+  const out: Record<string, Record<string, number>> = {}
+  if (!existsSync(dir)) return out
+  for (const f of readdirSync(dir)) {
+    if (f.endsWith('.json')) out[f.slice(0, -5)] = JSON.parse(readFileSync(join(dir, f), 'utf8')) as Record<string, number>
+  }
+  return out
+}
+
+/** A bench module of another part, when present (they land separately). */
+async function optional(file: string, name: string, ...args: unknown[]): Promise<unknown> {
+  if (!existsSync(join(import.meta.dirname, `${file}.ts`))) return { status: 'not present', module: `bench/${file}.ts` }
+  try {
+    const mod = (await import(`./${file}.js`)) as Record<string, unknown>
+    const fn = mod[name]
+    if (typeof fn !== 'function') return { status: 'not present', module: `bench/${file}.ts`, reason: `no export ${name}()` }
+    return await (fn as (...a: unknown[]) => Promise<unknown>)(...args)
+  } catch (err) {
+    return { status: 'failed', module: `bench/${file}.ts`, error: (err as Error).message }
+  }
+}
+
+export async function trustRecord(log: (s: string) => void, seed = 'bench-trust-1'): Promise<TrustRecord> {
+  const dir = await mkdtemp(join(tmpdir(), 'bench-trust-'))
+  try {
+    log('bench: trust: property and fault suites …')
+    const suites = await runSuites(dir, () => {})
+    log('bench: trust: 1,000 hostile sockets against a fleet server …')
+    const hostileSockets = await optional('hostile', 'benchHostile')
+    log(`bench: trust: randomized fault run (seed ${seed}) …`)
+    const randomizedFaults = await optional('faults', 'benchFaults', seed)
+    return { suites, counts: readCounts(dir), hostileSockets, randomizedFaults }
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
