@@ -6,19 +6,21 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { jsonSchemaTransform, serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
 import type { Logger } from 'pino'
 import { HealthReply } from '../../../shared/src/index.js'
+import { registerCookies, type CookieOptions } from './cookies.js'
 import { installErrorHandling } from './errors.js'
 import { zodValidatorCompiler } from './validation.js'
 
 export const BODY_LIMIT_BYTES = 1024 * 1024 // 1 MiB; API bodies are a few hundred bytes
 
-export interface HttpOptions {
+export interface HttpOptions extends CookieOptions {
   readonly log: Logger
   readonly logRequests: boolean
   /** Reverse proxies (addresses, CIDRs) whose X-Forwarded-For gives req.ip. */
   readonly trustProxy?: readonly string[]
 }
 
-export async function createHttp({ log, logRequests, trustProxy = [] }: HttpOptions): Promise<FastifyInstance> {
+export async function createHttp(opts: HttpOptions): Promise<FastifyInstance> {
+  const { log, logRequests, trustProxy = [] } = opts
   const app = Fastify({
     // Authorization headers are secrets; fastify's request serializer leaves
     // headers out, this keeps them out of any custom line too.
@@ -32,6 +34,7 @@ export async function createHttp({ log, logRequests, trustProxy = [] }: HttpOpti
   app.setSerializerCompiler(serializerCompiler)
   installErrorHandling(app)
   app.decorateRequest('principal', null)
+  await registerCookies(app, opts)
 
   await app.register(swagger, {
     openapi: {
