@@ -1,3 +1,4 @@
 // HTTP plumbing shared by the domains' route plugins.
 export { createHttp, BODY_LIMIT_BYTES, type HttpOptions } from './server.js'
 export { errorResponses } from './schemas.js'
+export { assertUtf8Charset, unsupportedMediaType } from './content-type.js'

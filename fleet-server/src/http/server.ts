@@ -6,6 +6,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { jsonSchemaTransform, serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
 import type { Logger } from 'pino'
 import { HealthReply } from '../../../shared/src/index.js'
+import { acceptJsonOnly } from './content-type.js'
 import { registerCookies, type CookieOptions } from './cookies.js'
 import { installErrorHandling } from './errors.js'
 import { zodValidatorCompiler } from './validation.js'
@@ -35,6 +36,7 @@ export async function createHttp(opts: HttpOptions): Promise<FastifyInstance> {
   installErrorHandling(app)
   app.decorateRequest('principal', null)
   await registerCookies(app, opts)
+  acceptJsonOnly(app)
 
   await app.register(swagger, {
     openapi: {
