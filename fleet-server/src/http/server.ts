@@ -9,6 +9,7 @@ import { HealthReply } from '../../../shared/src/index.js'
 import { acceptJsonOnly } from './content-type.js'
 import { registerCookies, type CookieOptions } from './cookies.js'
 import { installErrorHandling } from './errors.js'
+import { registerSecurityHeaders } from './security-headers.js'
 import { zodValidatorCompiler } from './validation.js'
 
 export const BODY_LIMIT_BYTES = 1024 * 1024 // 1 MiB; API bodies are a few hundred bytes
@@ -37,6 +38,7 @@ export async function createHttp(opts: HttpOptions): Promise<FastifyInstance> {
   app.decorateRequest('principal', null)
   await registerCookies(app, opts)
   acceptJsonOnly(app)
+  await registerSecurityHeaders(app)
 
   await app.register(swagger, {
     openapi: {
