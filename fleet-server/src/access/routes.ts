@@ -4,7 +4,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { CreateUserBody, CreateUserReply, LoginBody, MeReply, SessionReply } from '../../../shared/src/index.js'
-import { errorResponses } from '../http/index.js'
+import { errorResponses, SESSION_COOKIE } from '../http/index.js'
 import { unauthorized } from './errors.js'
 import type { Principal } from './policy.js'
 import { SESSION_TTL_MS, type AccessService } from './service.js'
@@ -20,7 +20,7 @@ declare module 'fastify' {
   }
 }
 
-export const SESSION_COOKIE = 'fleet_session'
+export { SESSION_COOKIE }
 
 function cookieOf(req: FastifyRequest, name: string): string | null {
   // @fastify/cookie (registered by createHttp) parses; a value it cannot

@@ -4,6 +4,9 @@
 import cookie from '@fastify/cookie'
 import type { FastifyInstance } from 'fastify'
 
+/** The dashboard's session cookie (set by access/routes.ts). */
+export const SESSION_COOKIE = 'fleet_session'
+
 export interface CookieOptions {
   /**
    * Mark cookies `Secure` on every answer (the server sits behind a TLS

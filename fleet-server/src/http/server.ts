@@ -9,6 +9,7 @@ import { HealthReply } from '../../../shared/src/index.js'
 import { acceptJsonOnly } from './content-type.js'
 import { registerCookies, type CookieOptions } from './cookies.js'
 import { installErrorHandling } from './errors.js'
+import { DEFAULT_RATE_LIMIT, registerRateLimit, type RateLimitOptions } from './rate-limit.js'
 import { registerSecurityHeaders } from './security-headers.js'
 import { zodValidatorCompiler } from './validation.js'
 
@@ -19,6 +20,8 @@ export interface HttpOptions extends CookieOptions {
   readonly logRequests: boolean
   /** Reverse proxies (addresses, CIDRs) whose X-Forwarded-For gives req.ip. */
   readonly trustProxy?: readonly string[]
+  /** Request limits on /api/; each field defaults to DEFAULT_RATE_LIMIT's. */
+  readonly rateLimit?: Partial<RateLimitOptions>
 }
 
 export async function createHttp(opts: HttpOptions): Promise<FastifyInstance> {
@@ -39,6 +42,7 @@ export async function createHttp(opts: HttpOptions): Promise<FastifyInstance> {
   await registerCookies(app, opts)
   acceptJsonOnly(app)
   await registerSecurityHeaders(app)
+  await registerRateLimit(app, { ...DEFAULT_RATE_LIMIT, ...opts.rateLimit })
 
   await app.register(swagger, {
     openapi: {
