@@ -62,6 +62,10 @@ export const ERROR_CODES = {
   FORWARDING_BATCH_NOT_FOUND: '转发批次不存在',
   FORWARDING_BATCH_NOT_FAILED: '该转发批次不在失败列表中，无需重试',
   CATALOG_FULL: '商品目录已达下发上限',
+  // issue 12 (http)
+  UNSUPPORTED_MEDIA_TYPE: '请求内容类型不支持（请使用 UTF-8 编码的 application/json；批量导入使用 text/csv）',
+  RATE_LIMITED: '请求过于频繁，请稍后再试',
+  CABINET_ID_OUT_OF_RANGE: '专柜编号须以本区县代码开头（如 341125-00001）',
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES

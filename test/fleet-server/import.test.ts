@@ -96,14 +96,14 @@ describe('POST /api/v1/cabinets/import', () => {
     expect(JSON.parse(badHeader.body).error).toMatchObject({ code: 'CABINET_IMPORT_INVALID', message: expect.stringContaining('unknown column "county"') })
 
     const token = await userToken(fleet, { username: 'dy', role: 'county', countyCode: '341125' })
-    const mixed = await importCsv(fleet, [csvRow('DY-1', '341125', 'planned'), csvRow('FY-1', '341126', 'planned')], { token })
+    const mixed = await importCsv(fleet, [csvRow('341125-DY-1', '341125', 'planned'), csvRow('341126-FY-1', '341126', 'planned')], { token })
     expect(mixed.status).toBe(400)
     expect((mixed.body as { error: { details: { rejected: Array<{ line: number; message: string }> } } }).error.details.rejected).toEqual([
       { line: 3, field: 'countyCode', message: 'you (county) may not create cabinets in county 341126' },
     ])
-    expect((await importCsv(fleet, [csvRow('DY-1', '341125', 'planned')], { token })).status).toBe(201)
+    expect((await importCsv(fleet, [csvRow('341125-DY-1', '341125', 'planned')], { token })).status).toBe(201)
     const auditor = await userToken(fleet, { username: 'au', role: 'auditor' })
-    expect((await importCsv(fleet, [csvRow('DY-2', '341125', 'planned')], { token: auditor })).status).toBe(403)
+    expect((await importCsv(fleet, [csvRow('341125-DY-2', '341125', 'planned')], { token: auditor })).status).toBe(403)
     expect(CSV_HEADER.split(',')).toHaveLength(9)
   })
 })

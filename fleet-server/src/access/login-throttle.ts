@@ -5,6 +5,9 @@
 // is the tight one: a wrong guess from one place does not lock the same
 // official out of another office. The per-address limit is loose because a
 // county government's staff often share one NAT address.
+// Not on @fastify/rate-limit (which limits the rest of /api/): that counts
+// every request in a fixed window, while this counts failures only, forgets a
+// pair's failures on success and locks for lockMs past the window.
 export interface LoginThrottleOptions {
   /** Failures of one username from one address within the window before it is refused. */
   readonly maxPerUser: number

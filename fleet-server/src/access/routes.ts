@@ -4,7 +4,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { CreateUserBody, CreateUserReply, LoginBody, MeReply, SessionReply } from '../../../shared/src/index.js'
-import { errorResponses } from '../http/index.js'
+import { errorResponses, SESSION_COOKIE } from '../http/index.js'
 import { unauthorized } from './errors.js'
 import type { Principal } from './policy.js'
 import { SESSION_TTL_MS, type AccessService } from './service.js'
@@ -20,23 +20,19 @@ declare module 'fastify' {
   }
 }
 
-export const SESSION_COOKIE = 'fleet_session'
+export { SESSION_COOKIE }
 
 function cookieOf(req: FastifyRequest, name: string): string | null {
-  const header = req.headers.cookie
-  if (!header) return null
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=')
-    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim())
-  }
-  return null
+  // @fastify/cookie (registered by createHttp) parses; a value it cannot
+  // percent-decode stays raw, which no session matches.
+  return req.cookies[name] || null
 }
 
-function setSessionCookie(req: FastifyRequest, reply: FastifyReply, value: string, maxAgeS: number): void {
+function setSessionCookie(reply: FastifyReply, value: string, maxAgeS: number): void {
   // HttpOnly: page scripts never see it; SameSite=Strict: no other site's page
-  // can make the browser send it (the CSRF defence); Secure behind TLS.
-  const secure = req.protocol === 'https' ? '; Secure' : ''
-  reply.header('set-cookie', `${SESSION_COOKIE}=${encodeURIComponent(value)}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${secure}`)
+  // can make the browser send it (the CSRF defence); Secure under HTTPS
+  // (createHttp's cookie defaults: the request's protocol, or always when configured).
+  void reply.setCookie(SESSION_COOKIE, value, { path: '/', httpOnly: true, sameSite: 'strict', maxAge: maxAgeS })
 }
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i
@@ -96,7 +92,7 @@ export const sessionRoutes = (access: AccessService): FastifyPluginAsync =>
       schema: { tags, summary: 'Log in with username and password; sets an HttpOnly, SameSite=Strict session cookie', security: [], body: LoginBody, response: { 200: SessionReply, ...errorResponses } },
     }, async (req, reply) => {
       const { sessionId, session } = await access.login(req.body.username, req.body.password, req.ip)
-      setSessionCookie(req, reply, sessionId, SESSION_TTL_MS / 1000)
+      setSessionCookie(reply, sessionId, SESSION_TTL_MS / 1000)
       return session
     })
     app.delete('/session', {
@@ -104,7 +100,7 @@ export const sessionRoutes = (access: AccessService): FastifyPluginAsync =>
     }, async (req, reply) => {
       const session = cookieOf(req, SESSION_COOKIE)
       if (session) await access.logout(session)
-      setSessionCookie(req, reply, '', 0)
+      setSessionCookie(reply, '', 0)
       return reply.code(204).send(null)
     })
     app.get('/me', {

@@ -3,6 +3,21 @@ import { AppError } from '../../../shared/src/index.js'
 export const countyUnknown = (countyCode: string, planId: string, known: readonly string[]) =>
   new AppError('CABINET_COUNTY_UNKNOWN', `countyCode ${countyCode} is not a county of plan ${planId}; expected one of ${known.join(', ')}`, 400, { countyCode })
 
+/**
+ * A county user chose an id outside its county's range. Judged before any
+ * lookup, so the answer is the same whether the id exists elsewhere or not.
+ */
+export const cabinetIdOutOfRange = (cabinetId: string, countyCode: string) =>
+  new AppError('CABINET_ID_OUT_OF_RANGE', `cabinet id ${cabinetId} is outside county ${countyCode}'s range; ids you choose must start with "${countyCode}-" (e.g. ${countyCode}-00001)`, 403, { cabinetId, countyCode })
+
+/** Ids a caller may choose: admin any; everyone else only `${countyCode}-…` of its own county. */
+export function isIdInRange(by: { readonly role: string }, cabinetId: string, countyCode: string): boolean {
+  return by.role === 'admin' || cabinetId.startsWith(`${countyCode}-`)
+}
+
+/** The generator's ids: `${countyCode}-nnnnn`. */
+export const generatedCabinetId = (countyCode: string, n: number): string => `${countyCode}-${String(n).padStart(5, '0')}`
+
 export const cabinetIdTaken = (cabinetId: string) => new AppError('CABINET_ID_TAKEN', `cabinet id ${cabinetId} is already taken`, 409, { cabinetId })
 
 /** For callers who may see every cabinet; scoped callers get the access domain's NOT_FOUND. */

@@ -4,6 +4,7 @@
 import { CabinetId, CountyCode, VenueType, type CabinetStatus, type ImportRowError, type Plan } from '../../../shared/src/index.js'
 import { canSeeCabinet, type Principal } from '../access/index.js'
 import type { CsvRecord } from './csv.js'
+import { isIdInRange } from './errors.js'
 import { STAGE } from './lifecycle.js'
 
 /** Header names, with the Chinese words placement lists use. */
@@ -82,21 +83,28 @@ export function checkImport(records: readonly CsvRecord[], plan: Plan, by: Princ
     if (rec.fields.length !== header.fields.length) {
       problems.push({ field: null, message: `has ${rec.fields.length} fields, the header has ${header.fields.length}` })
     }
-    const cabinetId = get('cabinetId')
-    if (cabinetId !== null) {
-      if (!CabinetId.safeParse(cabinetId).success) problems.push({ field: 'cabinetId', message: `cabinetId "${cabinetId}" is not a valid id (1-64 of A-Z a-z 0-9 _ . -)` })
-      else if (existing.has(cabinetId)) problems.push({ field: 'cabinetId', message: `cabinetId ${cabinetId} already exists` })
-      else if (seenIds.has(cabinetId)) problems.push({ field: 'cabinetId', message: `cabinetId ${cabinetId} repeats line ${seenIds.get(cabinetId)}` })
-      else seenIds.set(cabinetId, rec.line)
-    }
     const countyCode = get('countyCode') ?? ''
+    const isCountyOk = CountyCode.safeParse(countyCode).success && counties.has(countyCode)
     if (!CountyCode.safeParse(countyCode).success) problems.push({ field: 'countyCode', message: `countyCode "${countyCode}" is not a 6-digit GB/T 2260 code` })
     else if (!counties.has(countyCode)) problems.push({ field: 'countyCode', message: `countyCode ${countyCode} is not a county of plan ${plan.id}` })
     const operator = get('operator')
     if (operator !== null && operator.length > 100) problems.push({ field: 'operator', message: 'operator is longer than 100 characters' })
     // The caller may import only what it could create and then see.
-    if (counties.has(countyCode) && !mayImport(by, countyCode, operator)) {
+    const isAllowed = isCountyOk && mayImport(by, countyCode, operator)
+    if (isCountyOk && !isAllowed) {
       problems.push({ field: 'countyCode', message: `you (${by.role}) may not create cabinets in county ${countyCode}` })
+    }
+    const cabinetId = get('cabinetId')
+    if (cabinetId !== null) {
+      // #12: whether an id exists is said only for ids the caller may hold
+      // (its own county's range), so a file cannot probe other counties.
+      if (!CabinetId.safeParse(cabinetId).success) problems.push({ field: 'cabinetId', message: `cabinetId "${cabinetId}" is not a valid id (1-64 of A-Z a-z 0-9 _ . -)` })
+      else if (isAllowed) {
+        if (!isIdInRange(by, cabinetId, countyCode)) problems.push({ field: 'cabinetId', message: `cabinetId ${cabinetId} is outside county ${countyCode}'s range; ids you choose must start with "${countyCode}-"` })
+        else if (existing.has(cabinetId)) problems.push({ field: 'cabinetId', message: `cabinetId ${cabinetId} already exists` })
+        else if (seenIds.has(cabinetId)) problems.push({ field: 'cabinetId', message: `cabinetId ${cabinetId} repeats line ${seenIds.get(cabinetId)}` })
+        else seenIds.set(cabinetId, rec.line)
+      }
     }
     const siteName = get('siteName')
     if (siteName !== null && siteName.length > 200) problems.push({ field: 'siteName', message: 'siteName is longer than 200 characters' })

@@ -18,7 +18,7 @@ import {
   RotateCredentialsReply,
 } from '../../../shared/src/index.js'
 import { principalOf } from '../access/index.js'
-import { errorResponses } from '../http/index.js'
+import { assertUtf8Charset, errorResponses } from '../http/index.js'
 import type { CabinetService } from './service.js'
 
 const IMPORT_LIMIT_BYTES = 16 * 1024 * 1024 // 16 MiB: a 20,000-cabinet region with long addresses
@@ -51,18 +51,30 @@ export const cabinetRoutes = (cabinets: CabinetService): FastifyPluginAsync =>
       schema: { tags, summary: 'Lifecycle history: every status change with who and when', params: CabinetIdParams, response: { 200: TransitionList, ...errorResponses } },
     }, async (req) => cabinets.transitions(principalOf(req), req.params.id))
 
-    // Placement lists arrive as CSV; 2,700 rows are ~300 KB, 20,000 ~2 MB.
-    app.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: IMPORT_LIMIT_BYTES }, (_req, body, done) => done(null, body))
-    app.post('/cabinets/import', {
-      bodyLimit: IMPORT_LIMIT_BYTES,
-      schema: {
-        tags,
-        summary: 'Import sites and cabinets from a CSV placement list (Content-Type: text/csv); all or nothing unless partial=true',
-        querystring: ImportQuery,
-        body: z.string(),
-        response: { 201: ImportReply, ...errorResponses, 413: ErrorBody },
-      },
-    }, async (req, reply) => reply.code(201).send(await cabinets.importCsv(principalOf(req), req.body, req.query)))
+    // Placement lists arrive as CSV; 2,700 rows are ~300 KB, 20,000 ~2 MB. The
+    // parser lives in this route's own scope so text/csv reaches no JSON route.
+    await fastify.register(async function csvImport(scope) {
+      scope.removeAllContentTypeParsers()
+      scope.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: IMPORT_LIMIT_BYTES }, (req, body, done) => {
+        try {
+          assertUtf8Charset(req, 'text/csv (UTF-8; save the placement list as UTF-8)')
+        } catch (err) {
+          done(err as Error, undefined)
+          return
+        }
+        done(null, body)
+      })
+      scope.withTypeProvider<ZodTypeProvider>().post('/cabinets/import', {
+        bodyLimit: IMPORT_LIMIT_BYTES,
+        schema: {
+          tags,
+          summary: 'Import sites and cabinets from a CSV placement list (Content-Type: text/csv); all or nothing unless partial=true',
+          querystring: ImportQuery,
+          body: z.string(),
+          response: { 201: ImportReply, ...errorResponses, 413: ErrorBody, 415: ErrorBody },
+        },
+      }, async (req, reply) => reply.code(201).send(await cabinets.importCsv(principalOf(req), req.body, req.query)))
+    })
 
     app.post('/cabinets/:id/credentials', {
       schema: { tags, summary: 'Rotate the MQTT password; the old one and its session stop at once', params: CabinetIdParams, response: { 200: RotateCredentialsReply, ...errorResponses } },

@@ -26,7 +26,7 @@ import {
   type Principal,
 } from '../access/index.js'
 import { NO_SALES, type CabinetSalesTotals, type SalesReader } from '../sales/index.js'
-import { cabinetIdTaken, cabinetNotFound, countyUnknown } from './errors.js'
+import { cabinetIdOutOfRange, cabinetIdTaken, cabinetNotFound, countyUnknown, generatedCabinetId, isIdInRange } from './errors.js'
 import { createCredentialCache, generateCabinetSecret, hashCabinetSecret, type CredentialCache } from './credentials.js'
 import { parseCsv } from './csv.js'
 import { cabinetIdsOf, checkImport, ImportHeaderError } from './import.js'
@@ -134,11 +134,17 @@ export function createCabinetService(deps: CabinetServiceDeps): CabinetService {
         }, secret, at)
       let cabinetId = body.cabinetId
       if (cabinetId !== undefined) {
+        // #12: range first, then existence: an id in another county's range
+        // must neither reveal whether it exists nor squat that county's numbers.
+        if (!isIdInRange(by, cabinetId, body.countyCode)) throw cabinetIdOutOfRange(cabinetId, body.countyCode)
         if (!(await store.insert(row(cabinetId), by.username))) throw cabinetIdTaken(cabinetId)
       } else {
+        // A number taken meanwhile (a concurrent create) moves on to the next
+        // one rather than retrying the same (#12: that blocked a whole county).
+        let n = 0
         for (let attempt = 0; ; attempt++) {
-          const n = (await store.maxGeneratedNumber(body.countyCode)) + 1
-          cabinetId = `${body.countyCode}-${String(n).padStart(5, '0')}`
+          n = Math.max(n, await store.maxGeneratedNumber(body.countyCode)) + 1
+          cabinetId = generatedCabinetId(body.countyCode, n)
           if (await store.insert(row(cabinetId), by.username)) break
           if (attempt + 1 >= GENERATED_ID_ATTEMPTS) throw cabinetIdTaken(cabinetId)
         }
@@ -266,14 +272,17 @@ export function createCabinetService(deps: CabinetServiceDeps): CabinetService {
       }
       const at = deps.now().toISOString()
       const next = new Map<string, number>()
+      // Generated ids skip the ids the file itself names.
+      const named = new Set(check.good.flatMap((g) => (g.cabinetId === null ? [] : [g.cabinetId])))
       const created: ImportReply['cabinets'] = []
       const rows: CabinetRow[] = []
       for (const g of check.good) {
         let cabinetId = g.cabinetId
         if (cabinetId === null) {
-          const n = (next.get(g.countyCode) ?? (await store.maxGeneratedNumber(g.countyCode))) + 1
+          let n = next.get(g.countyCode) ?? (await store.maxGeneratedNumber(g.countyCode))
+          do cabinetId = generatedCabinetId(g.countyCode, ++n)
+          while (named.has(cabinetId))
           next.set(g.countyCode, n)
-          cabinetId = `${g.countyCode}-${String(n).padStart(5, '0')}`
         }
         const secret = generateCabinetSecret()
         rows.push(newCabinetRow({

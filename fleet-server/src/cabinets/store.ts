@@ -83,7 +83,10 @@ export interface CabinetStore {
   update(cabinetId: string, changes: CabinetChanges, updatedAt: string, transition?: TransitionRecord): Promise<boolean>
   transitions(cabinetId: string): Promise<TransitionRow[]>
   setSecretHash(cabinetId: string, secretHash: string, at: string): Promise<void>
-  /** Highest n among generated ids `${countyCode}-nnnnn`, 0 when none. */
+  /**
+   * Highest n among ids `${countyCode}-nnnnn`, 0 when none, whichever county
+   * holds them (an admin may file one under another county).
+   */
   maxGeneratedNumber(countyCode: string): Promise<number>
   credential(cabinetId: string): Promise<StoredCredential | null>
   saveLastSeen(entries: ReadonlyArray<readonly [cabinetId: string, at: string]>): Promise<void>
@@ -213,8 +216,8 @@ export function createSqliteCabinetStore(db: Db): CabinetStore {
   const setSecret = db.prepare<[string, string, string, string]>(
     'UPDATE cabinets SET secret_hash = ?, credentials_issued_at = ?, updated_at = ? WHERE cabinet_id = ?',
   )
-  const maxGenerated = db.prepare<[string, string], { cabinet_id: string }>(
-    'SELECT cabinet_id FROM cabinets WHERE county_code = ? AND cabinet_id GLOB ? ORDER BY cabinet_id DESC LIMIT 1',
+  const maxGenerated = db.prepare<[string], { cabinet_id: string }>(
+    'SELECT cabinet_id FROM cabinets WHERE cabinet_id GLOB ? ORDER BY cabinet_id DESC LIMIT 1',
   )
   const credential = db.prepare<[string], { secret_hash: string; status: CabinetStatus }>('SELECT secret_hash, status FROM cabinets WHERE cabinet_id = ?')
   const lastSeen = db.prepare<[string, string]>('UPDATE cabinets SET last_seen_at = ? WHERE cabinet_id = ?')
@@ -268,7 +271,7 @@ export function createSqliteCabinetStore(db: Db): CabinetStore {
       setSecret.run(secretHash, at, at, cabinetId)
     },
     async maxGeneratedNumber(countyCode) {
-      const r = maxGenerated.get(countyCode, `${countyCode}-[0-9][0-9][0-9][0-9][0-9]`)
+      const r = maxGenerated.get(`${countyCode}-[0-9][0-9][0-9][0-9][0-9]`)
       return r ? Number(r.cabinet_id.slice(countyCode.length + 1)) : 0
     },
     async credential(cabinetId) {

@@ -4,6 +4,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify'
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod'
 import { AppError, type ErrorBody } from '../../../shared/src/index.js'
+import { unsupportedMediaType } from './content-type.js'
 
 const body = (code: string, message: string, details?: Record<string, unknown>): ErrorBody => ({
   error: { code, message, ...(details && { details }) },
@@ -25,6 +26,10 @@ export function installErrorHandling(app: FastifyInstance): void {
     const fe = err as FastifyError
     if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       return reply.code(413).send(body('PAYLOAD_TOO_LARGE', 'request body is larger than the 1 MiB limit'))
+    }
+    if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      const e = unsupportedMediaType(req, 'application/json (UTF-8); the CSV import takes text/csv')
+      return reply.code(e.statusCode).send(body(e.code, e.message))
     }
     // Fastify's own 4xx (bad JSON, unsupported media type, …) carry messages meant for the client.
     if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {

@@ -7,4 +7,6 @@ export const errorResponses = {
   403: ErrorBody,
   404: ErrorBody,
   409: ErrorBody,
+  415: ErrorBody,
+  429: ErrorBody,
 } as const

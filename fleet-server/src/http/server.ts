@@ -6,19 +6,26 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { jsonSchemaTransform, serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
 import type { Logger } from 'pino'
 import { HealthReply } from '../../../shared/src/index.js'
+import { acceptJsonOnly } from './content-type.js'
+import { registerCookies, type CookieOptions } from './cookies.js'
 import { installErrorHandling } from './errors.js'
+import { DEFAULT_RATE_LIMIT, registerRateLimit, type RateLimitOptions } from './rate-limit.js'
+import { registerSecurityHeaders } from './security-headers.js'
 import { zodValidatorCompiler } from './validation.js'
 
 export const BODY_LIMIT_BYTES = 1024 * 1024 // 1 MiB; API bodies are a few hundred bytes
 
-export interface HttpOptions {
+export interface HttpOptions extends CookieOptions {
   readonly log: Logger
   readonly logRequests: boolean
   /** Reverse proxies (addresses, CIDRs) whose X-Forwarded-For gives req.ip. */
   readonly trustProxy?: readonly string[]
+  /** Request limits on /api/; each field defaults to DEFAULT_RATE_LIMIT's. */
+  readonly rateLimit?: Partial<RateLimitOptions>
 }
 
-export async function createHttp({ log, logRequests, trustProxy = [] }: HttpOptions): Promise<FastifyInstance> {
+export async function createHttp(opts: HttpOptions): Promise<FastifyInstance> {
+  const { log, logRequests, trustProxy = [] } = opts
   const app = Fastify({
     // Authorization headers are secrets; fastify's request serializer leaves
     // headers out, this keeps them out of any custom line too.
@@ -32,6 +39,10 @@ export async function createHttp({ log, logRequests, trustProxy = [] }: HttpOpti
   app.setSerializerCompiler(serializerCompiler)
   installErrorHandling(app)
   app.decorateRequest('principal', null)
+  await registerCookies(app, opts)
+  acceptJsonOnly(app)
+  await registerSecurityHeaders(app)
+  await registerRateLimit(app, { ...DEFAULT_RATE_LIMIT, ...opts.rateLimit })
 
   await app.register(swagger, {
     openapi: {

@@ -13,6 +13,7 @@ const ERR_ZH = {
   NOT_FOUND: '对象不存在或无权查看', ACCESS_OUT_OF_SCOPE: '无权执行该操作', ALERT_NOT_FOUND: '告警不存在或无权查看', CABINET_NOT_FOUND: '专柜不存在',
   VALIDATION_FAILED: '请求内容不符合要求', REPORT_PERIOD_NOT_STARTED: '报表期间尚未开始', REPORT_NOT_FOUND: '报表不存在或无权查看',
   REPORT_PERIOD_INVALID: '报表期间与报表类型不符（周报 2020-W40，月报 2020-09，季报 2020-Q3）', REPORT_COUNTY_UNKNOWN: '区县代码不在当前布设计划中',
+  RATE_LIMITED: '请求过于频繁，请稍后再试',
 }
 const REPORT_KIND_ZH = { weekly: '周报', monthly: '月报', quarterly: '季报' }
 
