@@ -10,6 +10,7 @@ import type { Fleet } from '../../../fleet-server/src/app.js'
 import type { ForwardingOptions } from '../../../fleet-server/src/forwarding/index.js'
 import type { AlertList, ForwardingReply } from '../../../shared/src/index.js'
 import { buildPlatform, STORING_MODES, type BadAnswerMode, type PlatformOptions } from '../../../simulators/src/platform/app.js'
+import { recordTrustCounts } from '../../helpers/trust-counts.js'
 import { aCatalog, aClock, aDatedCabinet, fleetWith, line, ok } from '../certification.fixtures.js'
 
 async function aPlatform(opts: Partial<PlatformOptions> = {}) {
@@ -69,7 +70,15 @@ describe('forwarding receipts', () => {
     await expect.poll(async () => (await status(fleet)).sent, { timeout: 10_000 }).toBe(1)
     expect(await status(fleet)).toMatchObject({ pending: 0, retrying: [], failed: [] })
     // Stored before the bad answer (a lost receipt): the resend got 409 DUPLICATE; one copy either way.
-    expect(platform.received()).toMatchObject({ batches: 1, duplicatesRejected: STORING_MODES.has(mode) ? 1 : 0, redirectTargetHits: 0 })
+    const received = platform.received()
+    expect(received).toMatchObject({ batches: 1, duplicatesRejected: STORING_MODES.has(mode) ? 1 : 0, redirectTargetHits: 0 })
+    const sent = await status(fleet)
+    recordTrustCounts('forwarding-receipts', {
+      scenarios: 1,
+      faultsInjected: received.badAnswers[mode] ?? 0,
+      // Marked sent here but not held by the platform: must stay 0.
+      forwardedNotAcknowledged: Math.max(0, sent.sent + sent.corrections.sent - received.batches),
+    })
   })
 
   it('never follows a redirect, and raises an alert until the batch is delivered', async () => {
