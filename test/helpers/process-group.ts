@@ -14,8 +14,8 @@ export interface NpmScript {
   readonly stderr: () => string
   /** npm's exit code (node's, passed through) or the signal that ended it. */
   readonly exited: Promise<number | string>
-  /** Sends the signal to the whole process group. */
-  signalGroup(signal: NodeJS.Signals): void
+  /** Sends the signal to the whole process group; false when the group is gone already. */
+  signalGroup(signal: NodeJS.Signals): boolean
 }
 
 export async function startNpmScript(script: string, args: string[], env: Record<string, string>, readyTimeoutMs = 30_000): Promise<NpmScript> {
@@ -68,6 +68,13 @@ export async function startNpmScript(script: string, args: string[], env: Record
     ready,
     stderr: () => stderr,
     exited,
-    signalGroup: (signal) => process.kill(-pgid, signal),
+    signalGroup(signal) {
+      try {
+        return process.kill(-pgid, signal)
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false
+        throw err
+      }
+    },
   }
 }
