@@ -28,10 +28,17 @@ try {
   process.exit(isAppError(err) && err.code === 'CONFIG_INVALID' ? 2 : 1)
 }
 
-let isStopping = false
+// on, not once: under npm a SIGTERM to the process group reaches node twice,
+// and with `once` the second one killed the agent mid-close. Repeats are ignored.
+let stoppingOn: NodeJS.Signals | null = null
+let repeatLogged = false
 function stop(signal: NodeJS.Signals): void {
-  if (isStopping) return
-  isStopping = true
+  if (stoppingOn) {
+    if (!repeatLogged) log.info({ signal, first: stoppingOn }, 'already shutting down; signal ignored')
+    repeatLogged = true
+    return
+  }
+  stoppingOn = signal
   log.info({ signal }, 'shutting down')
   setTimeout(() => {
     log.error({ deadlineMs: SHUTDOWN_DEADLINE_MS }, 'shutdown overran its deadline; exiting')
@@ -45,7 +52,7 @@ function stop(signal: NodeJS.Signals): void {
     },
   )
 }
-process.once('SIGTERM', stop)
-process.once('SIGINT', stop)
+process.on('SIGTERM', stop)
+process.on('SIGINT', stop)
 // Only now: a supervisor may signal us the moment it reads this line.
 process.stdout.write(`${JSON.stringify({ event: 'ready', api: agent.apiPort })}\n`)

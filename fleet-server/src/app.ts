@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify'
 import { pino, type Logger } from 'pino'
 import { usccDivision, type Plan } from '../../shared/src/index.js'
 import { createAccessService, createAuthHook, createLoginThrottle, createSqliteUserStore, ensureAdminToken, sessionRoutes, userRoutes, type Principal } from './access/index.js'
-import { alertRoutes, behindScheduleSource, certExpiringSource, complianceLowSource, createAlertService, createSqliteAlertStore, offlineSource } from './alerts/index.js'
+import { alertRoutes, behindScheduleSource, certExpiringSource, complianceLowSource, createAlertService, createSqliteAlertStore, forwardingSource, offlineSource } from './alerts/index.js'
 import { startEmbeddedBus, startExternalBus, type BusSink, type MessageBus } from './broker/index.js'
 import { cabinetRoutes, createCabinetService, createLiveness, createSqliteCabinetStore, type Liveness } from './cabinets/index.js'
 import type { FleetConfig } from './config.js'
@@ -200,6 +200,8 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       }),
     )
 
+    alerts.addSource(forwardingSource({ troubled: (n) => forwardingStore.troubled(n) }))
+
     // Reports (报表): stored snapshots for officials, on request and on the plan's schedule.
     const reportLog = log.child({ component: 'reports' })
     const reports = createReportService({
@@ -311,11 +313,13 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
           // acknowledged while the broker is still up to carry the replies.
           log.info('fleet server closing')
           await started.quiesce()
+          // Before HTTP: aborts platform sends (left pending) so a forwarding
+          // run request waiting on a hanging platform cannot hold http.close().
+          await forwarding.close()
           await http.close()
           log.debug('http closed')
           await reportSchedule?.close()
           await sales.close()
-          await forwarding.close()
           log.debug('ingest drained')
           await started.close()
           alerts.close()

@@ -35,8 +35,18 @@ async function main(): Promise<void> {
     process.exit(1)
   }
 
-
+  // on, not once: under `npm start` a SIGTERM to the process group reaches node
+  // twice (npm forwards its own), and with `once` the second one killed node
+  // mid-shutdown. Repeats are ignored; the deadline below still bounds us.
+  let stopping: NodeJS.Signals | null = null
+  let repeatLogged = false
   const shutdown = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      if (!repeatLogged) log.info({ signal, first: stopping }, 'already shutting down; signal ignored')
+      repeatLogged = true
+      return
+    }
+    stopping = signal
     log.info({ signal }, 'shutting down')
     setTimeout(() => {
       log.error({ deadlineMs: SHUTDOWN_DEADLINE_MS }, 'shutdown did not finish in time; exiting')
@@ -50,8 +60,8 @@ async function main(): Promise<void> {
       },
     )
   }
-  process.once('SIGTERM', shutdown)
-  process.once('SIGINT', shutdown)
+  process.on('SIGTERM', shutdown)
+  process.on('SIGINT', shutdown)
   // Only now: a supervisor may signal us the moment it reads the ready line.
   if (fleet.adminTokenIssued) line({ event: 'admin-token', token: fleet.adminTokenIssued.token, file: fleet.adminTokenIssued.file })
   line({ event: 'ready', http: fleet.httpPort, mqtt: fleet.mqttPort })

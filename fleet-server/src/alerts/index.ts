@@ -13,3 +13,4 @@ export {
   type WatchedCabinet,
 } from './sources.js'
 export { alertRoutes } from './routes.js'
+export { forwardingSource, FORWARDING_FAILING_ATTEMPTS, type TroubledBatch } from './forwarding-source.js'

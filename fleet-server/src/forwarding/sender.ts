@@ -1,24 +1,26 @@
 // Delivers the outbox to the national platform (PLATFORM_URL): each batch is
 // POSTed with its idempotency key and an HMAC-SHA256 signature of the exact
-// body bytes. 2xx → delivered; 409 (the platform already has that key) →
-// delivered; network errors, timeouts, 429 and 5xx → retried with exponential
-// backoff and full jitter; any other 4xx → failed, with the platform's
-// message, for a person to look at. A batch stays 'pending' in SQLite until an
-// answer settles it, so a restart resends it — and the key makes that safe.
+// body bytes. Only a receipt for that batch counts as delivered (receipt.ts);
+// a redirect, an answer that is too big or too slow (platform-client.ts),
+// a network error, 429 or 5xx is retried with exponential backoff and full
+// jitter; any other 4xx → failed, with the platform's message, for a person
+// to look at. A batch stays 'pending' in SQLite until an answer settles it, so
+// a restart resends it — and the key makes that safe. Closing aborts what is
+// in flight and leaves it pending.
 import { createHmac } from 'node:crypto'
 import type { Logger } from 'pino'
 import { PLATFORM_IDEMPOTENCY_HEADER, PLATFORM_SIGNATURE_HEADER } from '../../../shared/src/index.js'
+import { createPlatformClient, type AnswerLimits, type PlatformClient } from './platform-client.js'
+import { judgeAnswer, type Outcome } from './receipt.js'
 import type { ForwardingStore, OutboxRow } from './store.js'
 
-export interface SenderOptions {
+export interface SenderOptions extends AnswerLimits {
   /** Unset: batches wait in the outbox. */
   readonly url: string | null
   readonly secret: string | null
   /** First retry delay cap; doubles per attempt up to maxBackoffMs. */
   readonly baseBackoffMs: number
   readonly maxBackoffMs: number
-  /** Per request, ms. */
-  readonly timeoutMs: number
   /** Requests in flight at most. */
   readonly concurrency: number
 }
@@ -44,7 +46,15 @@ export function backoffMs(attempt: number, baseMs: number, maxMs: number, random
   return Math.round(random() * cap)
 }
 
-type Outcome = { kind: 'delivered'; status: number } | { kind: 'failed'; status: number; message: string } | { kind: 'retry'; status: number | null; message: string; retryAfterMs?: number }
+/** Records in a batch body, for checking the receipt; 0 when the body cannot be read (then no receipt matches). */
+function recordCount(body: string): number {
+  try {
+    const j = JSON.parse(body) as { records?: unknown }
+    return Array.isArray(j.records) ? j.records.length : 0
+  } catch {
+    return 0
+  }
+}
 
 export function createSender(opts: SenderOptions, store: ForwardingStore, now: () => Date, log: Logger): Sender {
   const inFlight = new Map<string, { abort: AbortController; done: Promise<void> }>()
@@ -55,6 +65,7 @@ export function createSender(opts: SenderOptions, store: ForwardingStore, now: (
   let closed = false
   let deliveredCount = 0
   let waiters: Array<() => void> = []
+  const client: PlatformClient | null = opts.url === null ? null : createPlatformClient(opts.url, opts)
 
   const isSettled = (): boolean => {
     if (inFlight.size > 0) return false
@@ -68,44 +79,25 @@ export function createSender(opts: SenderOptions, store: ForwardingStore, now: (
     for (const f of w) f()
   }
 
-  async function post(b: OutboxRow): Promise<Outcome> {
-    const abort = new AbortController()
-    const timeout = setTimeout(() => abort.abort(new Error(`no answer within ${opts.timeoutMs} ms`)), opts.timeoutMs)
-    inFlight.get(b.batchKey)!.abort.signal.addEventListener('abort', () => abort.abort(new Error('sender closing')))
+  async function post(b: OutboxRow, signal: AbortSignal): Promise<Outcome> {
     try {
-      const res = await fetch(opts.url!, {
-        method: 'POST',
-        headers: {
+      const answer = await client!.post(
+        b.body,
+        {
           'content-type': 'application/json',
           [PLATFORM_IDEMPOTENCY_HEADER]: b.batchKey,
           ...(opts.secret !== null && { [PLATFORM_SIGNATURE_HEADER]: signBody(b.body, opts.secret) }),
         },
-        body: b.body,
-        signal: abort.signal,
-      })
-      const text = await res.text()
-      if (res.ok || res.status === 409) return { kind: 'delivered', status: res.status }
-      let message = text.slice(0, 1000)
-      try {
-        const j = JSON.parse(text) as { error?: { code?: string; message?: string } }
-        if (j.error?.message) message = j.error.code ? `${j.error.code}: ${j.error.message}` : j.error.message
-      } catch {
-        /* not JSON: keep the text */
-      }
-      if (res.status === 429 || res.status >= 500) {
-        const ra = Number(res.headers.get('retry-after'))
-        return { kind: 'retry', status: res.status, message, ...(Number.isFinite(ra) && ra > 0 && { retryAfterMs: Math.min(ra * 1000, opts.maxBackoffMs) }) }
-      }
-      return { kind: 'failed', status: res.status, message }
+        signal,
+      )
+      return judgeAnswer(answer, { batchKey: b.batchKey, records: recordCount(b.body) }, opts.maxBackoffMs)
     } catch (err) {
       return { kind: 'retry', status: null, message: (err as Error).message }
-    } finally {
-      clearTimeout(timeout)
     }
   }
 
-  async function deliver(b: OutboxRow): Promise<void> {
-    const o = await post(b)
+  async function deliver(b: OutboxRow, signal: AbortSignal): Promise<void> {
+    const o = await post(b, signal)
     const at = now().toISOString()
     if (o.kind === 'delivered') {
       store.markDelivered(b.batchKey, o.status, at)
@@ -141,7 +133,7 @@ export function createSender(opts: SenderOptions, store: ForwardingStore, now: (
       }
       const entry = { abort: new AbortController(), done: Promise.resolve() }
       inFlight.set(b.batchKey, entry)
-      entry.done = deliver(b)
+      entry.done = deliver(b, entry.abort.signal)
         .catch((err: unknown) => log.error({ err, batchKey: b.batchKey }, 'forwarding a batch failed unexpectedly'))
         .finally(() => {
           inFlight.delete(b.batchKey)
@@ -162,7 +154,8 @@ export function createSender(opts: SenderOptions, store: ForwardingStore, now: (
   return {
     kick: pump,
     settled() {
-      if (opts.url === null || isSettled()) return Promise.resolve()
+      // Closed: nothing more will be sent, so nothing is left to wait for.
+      if (opts.url === null || closed || isSettled()) return Promise.resolve()
       return new Promise((resolve) => waiters.push(resolve))
     },
     delivered: () => deliveredCount,
@@ -174,8 +167,9 @@ export function createSender(opts: SenderOptions, store: ForwardingStore, now: (
     async close() {
       closed = true
       if (timer) clearTimeout(timer)
-      for (const f of inFlight.values()) f.abort.abort()
+      for (const f of inFlight.values()) f.abort.abort(new Error('sender closing'))
       await Promise.all([...inFlight.values()].map((f) => f.done))
+      client?.close()
       const w = waiters
       waiters = []
       for (const f of w) f()

@@ -24,6 +24,7 @@ import type {
   Plan,
   PlatformBatch,
   PlatformRecord,
+  RetryingBatch,
 } from '../../../shared/src/index.js'
 import { periodEnd, periodOf, type ComplianceService, type ComplianceStore, type DayFigures, type Period } from '../compliance/index.js'
 import { rangeOf, type CabinetRange } from '../db/index.js'
@@ -361,6 +362,9 @@ export function createForwardingService(deps: ForwardingServiceDeps): Forwarding
         details: p.reasonDetail ?? {},
       }))
       const failed = failedRows.filter((b) => b.kind === 'report').map(toFailed)
+      const retrying = store.retrying(scope).map((b): RetryingBatch => ({
+        cabinetId: b.cabinetId, period: b.periodId, batchKey: b.batchKey, kind: b.kind, attempts: b.attempts, status: b.lastStatus, message: b.lastError ?? '',
+      }))
       const sent = n('report:delivered')
       const pending = n('report:pending')
       return {
@@ -368,6 +372,7 @@ export function createForwardingService(deps: ForwardingServiceDeps): Forwarding
         pending,
         held,
         failed,
+        retrying,
         corrections: { sent: n('correction:delivered'), pending: n('correction:pending'), failed: failedRows.filter((b) => b.kind === 'correction').map(toFailed) },
         periods: sent + pending + held.length + failed.length,
         platformConfigured: deps.platformConfigured,
@@ -413,8 +418,11 @@ export function createForwardingService(deps: ForwardingServiceDeps): Forwarding
       closed = true
       if (interval) clearInterval(interval)
       if (debounce) clearTimeout(debounce)
-      await running?.catch(() => undefined)
+      // The sender first: it aborts what is in flight (left pending, resent
+      // after restart) and releases a pass waiting for its sends, which would
+      // otherwise hold shutdown for RUN_WAIT_MS against a platform that hangs.
       await sender.close()
+      await running?.catch(() => undefined)
     },
   }
 }

@@ -90,6 +90,9 @@ const toPeriod = (r: DbPeriod): PeriodRow => ({
   sentFigures: r.sent_figures === null ? null : (JSON.parse(r.sent_figures) as SentFigures),
 })
 
+/** A reply lists this many retrying batches at most: in a platform outage every batch retries. */
+export const RETRYING_LISTED = 200
+
 const outboxCols = `batch_key AS batchKey, kind, cabinet_id AS cabinetId, period_id AS periodId, revision, body, state, attempts,
   last_status AS lastStatus, last_error AS lastError`
 
@@ -138,6 +141,18 @@ export function createSqliteForwardingStore(db: Db) {
   )
   const failedBatches = db.prepare<[Scope], OutboxRow>(
     `SELECT ${outboxCols} FROM forwarding_outbox WHERE state = 'failed' AND ((@countyCode IS NULL AND @operator IS NULL) OR ${inScope}) ORDER BY created_at, batch_key`,
+  )
+  const retrying = db.prepare<[Scope], OutboxRow>(
+    `SELECT ${outboxCols} FROM forwarding_outbox WHERE state = 'pending' AND attempts > 0 AND ((@countyCode IS NULL AND @operator IS NULL) OR ${inScope})
+     ORDER BY created_at, batch_key LIMIT ${RETRYING_LISTED}`,
+  )
+  // The alert's question: batches whose last answer was a redirect, or that failed often in a row.
+  const troubled = db.prepare<[number], OutboxRow & { countyCode: string | null; operator: string | null }>(
+    `SELECT o.batch_key AS batchKey, o.kind, o.cabinet_id AS cabinetId, o.period_id AS periodId, o.revision, o.body, o.state, o.attempts,
+       o.last_status AS lastStatus, o.last_error AS lastError,
+       c.county_code AS countyCode, c.operator AS operator
+     FROM forwarding_outbox o LEFT JOIN cabinets c ON c.cabinet_id = o.cabinet_id
+     WHERE o.state = 'pending' AND (o.attempts >= ? OR (o.last_status BETWEEN 300 AND 399)) ORDER BY o.created_at, o.batch_key`,
   )
   const held = db.prepare<[Scope], DbPeriod>(
     `SELECT * FROM forwarding_periods WHERE state = 'held' AND ((@countyCode IS NULL AND @operator IS NULL) OR ${inScope}) ORDER BY cabinet_id, period_id`,
@@ -213,6 +228,10 @@ export function createSqliteForwardingStore(db: Db) {
       return m
     },
     failedBatches: (s?: ForwardingScope): OutboxRow[] => failedBatches.all(scope(s)),
+    /** Pending batches with failed attempts, oldest first (at most RETRYING_LISTED). */
+    retrying: (s?: ForwardingScope): OutboxRow[] => retrying.all(scope(s)),
+    /** Pending batches whose last answer was a 3xx or that failed at least `minAttempts` times in a row. */
+    troubled: (minAttempts: number) => troubled.all(minAttempts),
     held: (s?: ForwardingScope): PeriodRow[] => held.all(scope(s)).map(toPeriod),
     heldCount: (s?: ForwardingScope): number => heldCount.get(scope(s))!.n,
   }

@@ -279,6 +279,20 @@ export const FailedBatch = z.object({
 })
 export type FailedBatch = z.infer<typeof FailedBatch>
 
+/** A pending batch whose attempts so far failed (issue 12): what the platform last answered, and how often. */
+export const RetryingBatch = z.object({
+  cabinetId: CabinetId,
+  period: z.string(),
+  batchKey: z.string(),
+  kind: z.enum(['report', 'correction']),
+  /** Failed attempts in a row (a batch is pending until one succeeds). */
+  attempts: z.number().int(),
+  /** HTTP status of the last answer; null when there was none (timeout, network error, oversized). */
+  status: z.number().int().nullable(),
+  message: z.string(),
+})
+export type RetryingBatch = z.infer<typeof RetryingBatch>
+
 export const ForwardingReply = z.object({
   /** Cabinet-periods whose report the platform has (2xx or 409). */
   sent: z.number().int(),
@@ -286,6 +300,8 @@ export const ForwardingReply = z.object({
   pending: z.number().int(),
   held: z.array(HeldPeriod),
   failed: z.array(FailedBatch),
+  /** Pending batches (reports and corrections) with at least one failed attempt, oldest first. */
+  retrying: z.array(RetryingBatch),
   /** Correction batches (kind 'correction'); they do not count as periods. */
   corrections: z.object({ sent: z.number().int(), pending: z.number().int(), failed: z.array(FailedBatch) }),
   /** sent + pending + held + failed (report batches) = judged cabinet-periods. */
