@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   process.once('SIGINT', shutdown)
   // Only now: a supervisor may signal us the moment it reads the ready line.
   if (fleet.adminTokenIssued) line({ event: 'admin-token', token: fleet.adminTokenIssued.token, file: fleet.adminTokenIssued.file })
-  line({ event: 'ready', http: fleet.httpPort, mqtt: fleet.mqttPort })
+  line({ event: 'ready', http: fleet.httpPort, mqtt: fleet.mqttPort, ...(fleet.mqttsPort !== null && { mqtts: fleet.mqttsPort }) })
 }
 
 void main()

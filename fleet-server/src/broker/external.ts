@@ -71,6 +71,7 @@ export async function startExternalBus(opts: ExternalBusOptions, sink: BusSink):
   return {
     mode: 'external',
     port: null,
+    tlsPort: null,
     url: opts.url,
     tracksConnections: false,
     publish(topic: string, payload: Buffer, p: PublishOptions = {}) {

@@ -16,10 +16,14 @@ export interface HttpOptions {
   readonly logRequests: boolean
   /** Reverse proxies (addresses, CIDRs) whose X-Forwarded-For gives req.ip. */
   readonly trustProxy?: readonly string[]
+  /** Certificate chain and key (PEM): serve HTTPS instead of HTTP. */
+  readonly https?: { readonly cert: string; readonly key: string } | null
 }
 
-export async function createHttp({ log, logRequests, trustProxy = [] }: HttpOptions): Promise<FastifyInstance> {
+export async function createHttp({ log, logRequests, trustProxy = [], https = null }: HttpOptions): Promise<FastifyInstance> {
+  // An HTTPS instance differs from an HTTP one only in its server's type; routes and inject are the same.
   const app = Fastify({
+    ...(https && { https: { cert: https.cert, key: https.key } }),
     // Authorization headers are secrets; fastify's request serializer leaves
     // headers out, this keeps them out of any custom line too.
     loggerInstance: log.child({ component: 'http' }, { redact: ['req.headers.authorization', 'headers.authorization'] }) as FastifyBaseLogger,
