@@ -29,6 +29,12 @@ export interface FleetDeps {
   readonly now?: () => Date
   /** Forwarding timings (tests shorten them); DEFAULT_FORWARDING otherwise. */
   readonly forwarding?: Partial<ForwardingOptions>
+  /**
+   * Aborts a start that is waiting (for an external broker to be attached:
+   * buildFleet never resolves before that). buildFleet then undoes what it
+   * opened and rejects with the signal's reason. main.ts aborts it on SIGTERM.
+   */
+  readonly signal?: AbortSignal
 }
 
 export interface Fleet {
@@ -253,7 +259,10 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     }
     const busLog = log.child({ component: 'mqtt' })
     const started: MessageBus = config.mqtt.url
-      ? await startExternalBus({ url: config.mqtt.url, username: config.mqtt.username, password: config.mqtt.password, log: busLog }, sink)
+      ? await startExternalBus(
+          { url: config.mqtt.url, username: config.mqtt.username, password: config.mqtt.password, ca: config.mqtt.ca, log: busLog, ...(deps.signal && { signal: deps.signal }) },
+          sink,
+        )
       : await startEmbeddedBus(
           {
             host: config.host,
