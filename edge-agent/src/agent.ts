@@ -112,7 +112,7 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
     this.startedAtMs = now()
     this.link = new Link(
       {
-        cabinetId: config.cabinetId, serverUrl: config.serverUrl, username: config.username, password: config.password,
+        cabinetId: config.cabinetId, serverUrl: config.serverUrl, ca: config.ca, username: config.username, password: config.password,
         heartbeatIntervalMs: config.heartbeatIntervalMs, backoffMinMs: config.backoffMinMs, backoffMaxMs: config.backoffMaxMs,
         ...(dial && { dial }),
       },

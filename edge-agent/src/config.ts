@@ -1,5 +1,8 @@
 // Edge agent configuration: flags over EDGE_* environment variables, validated
-// once with zod and frozen. Pure: reads only the env and argv it is given.
+// once with zod and frozen. Reads only the env and argv it is given, and the CA
+// file they name (read once here, so a bad path fails the start, not a connect).
+import { X509Certificate } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { z } from 'zod'
 import { AppError, CabinetId, MAX_BATCH_SALES } from '../../shared/src/edge.js'
@@ -17,6 +20,12 @@ export const AgentOptions = z
     dataDir: z.string().min(1, 'dataDir: a directory for ledger.db'),
     /** The fleet server's broker; its default MQTT port is 1883. */
     serverUrl: z.url({ protocol: /^(mqtts?|tcp|tls|wss?)$/, error: 'server: an mqtt://HOST:PORT URL' }).default('mqtt://127.0.0.1:1883'),
+    /**
+     * PEM file of the CA(s) that signed the server's certificate, for an
+     * mqtts:// (or tls://, wss://) server; without it the system store is used.
+     * The certificate and its host name are always verified.
+     */
+    caFile: z.string().min(1).optional(),
     /** Defaults to the cabinet id, which is what the fleet server issues. */
     username: z.string().min(1).optional(),
     password: z.string().optional(),
@@ -34,6 +43,11 @@ export const AgentOptions = z
     ledgerMaxPages: int(1, 2 ** 31 - 1).optional(),
   })
   .refine((c) => c.backoffMinMs <= c.backoffMaxMs, { path: ['backoffMaxMs'], message: 'backoffMaxMs must be >= backoffMinMs' })
+  .refine((c) => c.caFile === undefined || isTlsUrl(c.serverUrl), { path: ['caFile'], message: 'a CA file needs a TLS server URL (mqtts://HOST:PORT)' })
+
+function isTlsUrl(url: string): boolean {
+  return /^(mqtts|tls|wss):/.test(url)
+}
 
 export type AgentOptions = z.input<typeof AgentOptions>
 
@@ -41,6 +55,8 @@ export interface AgentConfig {
   readonly cabinetId: string
   readonly dataDir: string
   readonly serverUrl: string
+  /** PEM text of --ca; null = the system store (or a plain mqtt:// server). */
+  readonly ca: string | null
   readonly username: string
   readonly password: string | undefined
   readonly apiPort: number | null
@@ -58,6 +74,7 @@ const SOURCES = {
   cabinetId: ['cabinet', 'EDGE_CABINET'],
   dataDir: ['data', 'EDGE_DATA_DIR'],
   serverUrl: ['server', 'EDGE_SERVER'],
+  caFile: ['ca', 'EDGE_CA'],
   username: ['username', 'EDGE_USERNAME'],
   password: ['password', 'EDGE_PASSWORD'],
   apiPort: ['api-port', 'EDGE_API_PORT'],
@@ -67,11 +84,11 @@ const SOURCES = {
   batchMaxSales: ['batch-max-sales', 'EDGE_BATCH_MAX_SALES'],
   backoffMinMs: ['backoff-min-ms', 'EDGE_BACKOFF_MIN_MS'],
   backoffMaxMs: ['backoff-max-ms', 'EDGE_BACKOFF_MAX_MS'],
-} as const satisfies Partial<Record<keyof AgentConfig, readonly [string, string]>>
+} as const satisfies Partial<Record<keyof AgentOptions, readonly [string, string]>>
 type SourcedKey = keyof typeof SOURCES
 const NUMERIC: ReadonlySet<SourcedKey> = new Set(['apiPort', 'heartbeatIntervalMs', 'ackTimeoutMs', 'batchMaxSales', 'backoffMinMs', 'backoffMaxMs'])
 
-export const USAGE = `usage: edge-agent --cabinet ID --data DIR [--server mqtt://HOST:PORT] [--username U] [--password P] [--api-port PORT]
+export const USAGE = `usage: edge-agent --cabinet ID --data DIR [--server mqtt://HOST:PORT | mqtts://HOST:PORT [--ca FILE]] [--username U] [--password P] [--api-port PORT]
   [--log-level LEVEL] [--heartbeat-interval-ms N] [--ack-timeout-ms N] [--batch-max-sales N] [--backoff-min-ms N] [--backoff-max-ms N]
 each flag may instead come from its environment variable: ${Object.values(SOURCES).map(([, env]) => env).join(', ')}`
 
@@ -87,6 +104,7 @@ export function makeConfig(options: AgentOptions, describePath: (key: string) =>
     cabinetId: c.cabinetId,
     dataDir: c.dataDir,
     serverUrl: c.serverUrl,
+    ca: c.caFile === undefined ? null : readCa(describePath('caFile'), c.caFile),
     username: c.username ?? c.cabinetId,
     password: c.password,
     apiPort: c.apiPort,
@@ -126,6 +144,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
   }
   // Keys missing from `raw` fall back to makeConfig's defaults.
   return makeConfig(raw as AgentOptions, describe)
+}
+
+/** The CA file's PEM text, checked to hold a certificate. */
+function readCa(name: string, path: string): string {
+  let pem: string
+  try {
+    pem = readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new AppError('CONFIG_INVALID', `invalid configuration: ${name}=${path} is not readable: ${(err as Error).message}`, 400)
+  }
+  try {
+    new X509Certificate(pem)
+  } catch {
+    throw new AppError('CONFIG_INVALID', `invalid configuration: ${name}=${path} is not a PEM certificate`, 400)
+  }
+  return pem
 }
 
 function nonEmpty(v: string | undefined): string | undefined {

@@ -29,16 +29,24 @@ export interface FleetDeps {
   readonly now?: () => Date
   /** Forwarding timings (tests shorten them); DEFAULT_FORWARDING otherwise. */
   readonly forwarding?: Partial<ForwardingOptions>
+  /**
+   * Aborts a start that is waiting (for an external broker to be attached:
+   * buildFleet never resolves before that). buildFleet then undoes what it
+   * opened and rejects with the signal's reason. main.ts aborts it on SIGTERM.
+   */
+  readonly signal?: AbortSignal
 }
 
 export interface Fleet {
   /** e.g. http://127.0.0.1:41234 */
   readonly httpUrl: string
-  /** Where cabinets connect: the embedded broker's mqtt://host:port, or FLEET_MQTT_URL. */
+  /** Where cabinets connect: the embedded broker's mqtt://host:port (mqtts:// when only TLS listens), or FLEET_MQTT_URL. */
   readonly mqttUrl: string
   readonly httpPort: number
-  /** Embedded broker port; null when attached to an external broker. */
+  /** Embedded broker's plain port; null when that listener is off or attached to an external broker. */
   readonly mqttPort: number | null
+  /** Embedded broker's MQTT-over-TLS port; null without FLEET_TLS_CERT/KEY or with an external broker. */
+  readonly mqttsPort: number | null
   readonly http: FastifyInstance
   /** Bearer token of the built-in city administrator. */
   readonly adminToken: string
@@ -253,11 +261,15 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     }
     const busLog = log.child({ component: 'mqtt' })
     const started: MessageBus = config.mqtt.url
-      ? await startExternalBus({ url: config.mqtt.url, username: config.mqtt.username, password: config.mqtt.password, log: busLog }, sink)
+      ? await startExternalBus(
+          { url: config.mqtt.url, username: config.mqtt.username, password: config.mqtt.password, ca: config.mqtt.ca, log: busLog, ...(deps.signal && { signal: deps.signal }) },
+          sink,
+        )
       : await startEmbeddedBus(
           {
             host: config.host,
-            port: config.mqtt.port,
+            port: config.mqtt.plain ? config.mqtt.port : null,
+            tls: config.tls && { ...config.tls, port: config.mqtt.tlsPort },
             maxConnections: config.mqtt.maxConnections,
             maxPacketBytes: config.mqtt.maxPacketBytes,
             credentials: cabinets.credentials,
@@ -270,7 +282,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     catalog.refresh()
     undo.push(() => started.close())
 
-    const http = await createHttp({ log, logRequests: config.logRequests, trustProxy: config.trustProxy })
+    const http = await createHttp({ log, logRequests: config.logRequests, trustProxy: config.trustProxy, https: config.tls, rateLimit: config.rateLimit, secureCookies: config.secureCookies })
     undo.push(() => http.close())
     await http.register(metricsRoutes(metrics.registry))
     await http.register(dashboardRoutes())
@@ -293,14 +305,15 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     await http.listen({ host: config.host, port: config.httpPort })
     const address = http.server.address()
     const httpPort = typeof address === 'object' && address ? address.port : config.httpPort
-    log.info({ http: httpPort, mqtt: started.url, plan: plan.id }, 'fleet server started')
+    log.info({ http: httpPort, https: config.tls !== null, mqtt: started.url, mqtts: started.tlsPort, plan: plan.id }, 'fleet server started')
 
     let closing: Promise<void> | null = null
     return {
-      httpUrl: `http://${urlHost(config.host)}:${httpPort}`,
+      httpUrl: `${config.tls ? 'https' : 'http'}://${urlHost(config.host)}:${httpPort}`,
       mqttUrl: started.url,
       httpPort,
       mqttPort: started.port,
+      mqttsPort: started.tlsPort,
       http,
       adminToken: admin.token,
       adminTokenIssued: admin.issued,

@@ -1,10 +1,12 @@
 // Fleet server configuration: environment (and a few mirroring CLI flags),
 // validated once, frozen, passed down. No other module reads process.env.
+import { createPrivateKey, X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { z } from 'zod'
 import { AppError, BUNDLED_PLANS, parsePlan, PlanInvalidError, type Plan } from '../../shared/src/index.js'
+import { DEFAULT_RATE_LIMIT } from './http/rate-limit.js'
 
 /** MQTT packets larger than this are cut off at the transport (socket destroyed). */
 export const DEFAULT_MQTT_MAX_PACKET_BYTES = 1024 * 1024 // 1 MiB: 4x MAX_MESSAGE_BYTES, so "too large" still gets a reply
@@ -21,6 +23,14 @@ const Env = z.object({
   FLEET_HOST: z.string().min(1).default('127.0.0.1'),
   FLEET_HTTP_PORT: Port.default(8080),
   FLEET_MQTT_PORT: Port.default(1883),
+  /** The plain (unencrypted) MQTT listener; turn it off once every cabinet speaks mqtts. */
+  FLEET_MQTT_PLAIN: z.stringbool().default(true),
+  /** PEM files; both set: HTTPS on FLEET_HTTP_PORT and MQTT over TLS on FLEET_MQTTS_PORT. */
+  FLEET_TLS_CERT: optionalString,
+  FLEET_TLS_KEY: optionalString,
+  FLEET_MQTTS_PORT: Port.default(8883),
+  /** PEM CA bundle that signed an external broker's certificate (mqtts:// URLs); the system store otherwise. */
+  FLEET_MQTT_CA: optionalString,
   FLEET_MQTT_URL: z.url({ protocol: /^(mqtt|mqtts|tcp|tls|ws|wss)$/ }).optional(),
   FLEET_MQTT_USERNAME: optionalString,
   FLEET_MQTT_PASSWORD: optionalString,
@@ -54,16 +64,37 @@ const Env = z.object({
     .transform((v) => v.split(',').map((x) => x.trim()).filter((x) => x !== ''))
     .pipe(z.array(z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()], { error: 'an IP address or CIDR range' })).min(1))
     .optional(),
+  /** API requests one bearer token or session may make per window (a runaway script's bound, not a quota). */
+  FLEET_RATE_LIMIT_PER_TOKEN: z.coerce.number().int().min(1).default(DEFAULT_RATE_LIMIT.perToken),
+  /** API requests one address may make per window without credentials (logins, probes). */
+  FLEET_RATE_LIMIT_PER_ADDRESS: z.coerce.number().int().min(1).default(DEFAULT_RATE_LIMIT.perAddress),
+  FLEET_RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(1000).max(3_600_000).default(DEFAULT_RATE_LIMIT.windowMs),
+  /** Session cookies always `Secure` (behind a TLS-terminating proxy); under FLEET_TLS_CERT they are anyway. */
+  FLEET_SECURE_COOKIES: z.stringbool().default(false),
 })
 type Env = z.infer<typeof Env>
+
+/** The server's certificate chain and private key, PEM text. */
+export interface TlsFiles {
+  readonly cert: string
+  readonly key: string
+}
 
 export interface FleetConfig {
   readonly dataDir: string
   readonly host: string
   readonly httpPort: number
+  /** Set: HTTP serves HTTPS and the embedded broker listens for MQTT over TLS. */
+  readonly tls: TlsFiles | null
   readonly mqtt: {
     /** Embedded aedes listen port (0 = any); unused with an external broker. */
     readonly port: number
+    /** Whether the embedded broker opens its plain listener on `port`. */
+    readonly plain: boolean
+    /** Embedded MQTT-over-TLS port (0 = any); used only when `tls` is set. */
+    readonly tlsPort: number
+    /** PEM CA bundle trusted for an external mqtts:// broker; null = the system store. */
+    readonly ca: string | null
     /** Set: attach to this external broker instead of the embedded aedes. */
     readonly url: string | null
     readonly username: string | null
@@ -83,6 +114,8 @@ export interface FleetConfig {
   readonly reports: { readonly isScheduled: boolean }
   /** Proxies trusted for X-Forwarded-For; empty = none. */
   readonly trustProxy: readonly string[]
+  readonly rateLimit: { readonly perToken: number; readonly perAddress: number; readonly windowMs: number }
+  readonly secureCookies: boolean
 }
 
 export interface SystemLimits {
@@ -145,6 +178,9 @@ export function loadConfig(
         'http-port': { type: 'string' },
         'mqtt-port': { type: 'string' },
         'mqtt-url': { type: 'string' },
+        'mqtts-port': { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
         plan: { type: 'string' },
         'log-level': { type: 'string' },
       },
@@ -160,6 +196,9 @@ export function loadConfig(
     FLEET_HTTP_PORT: values['http-port'],
     FLEET_MQTT_PORT: values['mqtt-port'],
     FLEET_MQTT_URL: values['mqtt-url'],
+    FLEET_MQTTS_PORT: values['mqtts-port'],
+    FLEET_TLS_CERT: values['tls-cert'],
+    FLEET_TLS_KEY: values['tls-key'],
     FLEET_PLAN: values.plan,
     LOG_LEVEL: values['log-level'],
   }
@@ -177,6 +216,16 @@ export function loadConfig(
     throw invalid('FLEET_MQTT_USERNAME/FLEET_MQTT_PASSWORD are the login on an external broker; set FLEET_MQTT_URL too')
   }
 
+  const tls = loadTls(e.FLEET_TLS_CERT, e.FLEET_TLS_KEY)
+  if (e.FLEET_MQTT_CA && !e.FLEET_MQTT_URL) {
+    throw invalid('FLEET_MQTT_CA is the CA of an external broker; set FLEET_MQTT_URL too (the embedded broker uses FLEET_TLS_CERT/FLEET_TLS_KEY)')
+  }
+  if (!e.FLEET_MQTT_URL && !e.FLEET_MQTT_PLAIN && !tls) {
+    throw invalid('FLEET_MQTT_PLAIN=false leaves the embedded broker no listener; set FLEET_TLS_CERT and FLEET_TLS_KEY for MQTT over TLS')
+  }
+  const ca = e.FLEET_MQTT_CA ? readPem('FLEET_MQTT_CA', e.FLEET_MQTT_CA) : null
+  if (ca !== null) parseCertificate('FLEET_MQTT_CA', e.FLEET_MQTT_CA!, ca)
+
   // Each MQTT connection is a descriptor; past the soft limit accept() fails
   // with EMFILE. Keep FD_HEADROOM back for the database, HTTP and logs.
   const fdCap = limits.nofileSoft === null ? DEFAULT_MQTT_MAX_CONNECTIONS : Math.max(1, limits.nofileSoft - FD_HEADROOM)
@@ -186,8 +235,12 @@ export function loadConfig(
     dataDir: resolve(e.FLEET_DATA_DIR),
     host: e.FLEET_HOST,
     httpPort: e.FLEET_HTTP_PORT,
+    tls,
     mqtt: Object.freeze({
       port: e.FLEET_MQTT_PORT,
+      plain: e.FLEET_MQTT_PLAIN,
+      tlsPort: e.FLEET_MQTTS_PORT,
+      ca,
       url: e.FLEET_MQTT_URL ?? null,
       username: e.FLEET_MQTT_USERNAME ?? null,
       password: e.FLEET_MQTT_PASSWORD ?? null,
@@ -207,8 +260,49 @@ export function loadConfig(
     presenceFlushMs: e.FLEET_PRESENCE_FLUSH_MS,
     reports: Object.freeze({ isScheduled: e.FLEET_REPORTS_SCHEDULE }),
     trustProxy: Object.freeze(e.FLEET_TRUST_PROXY ?? []),
+    rateLimit: Object.freeze({ perToken: e.FLEET_RATE_LIMIT_PER_TOKEN, perAddress: e.FLEET_RATE_LIMIT_PER_ADDRESS, windowMs: e.FLEET_RATE_LIMIT_WINDOW_MS }),
+    secureCookies: e.FLEET_SECURE_COOKIES,
   }
   return Object.freeze(config)
+}
+
+function readPem(variable: string, path: string): string {
+  try {
+    return readFileSync(resolve(path), 'utf8')
+  } catch (err) {
+    throw invalid(`${variable}=${path} is not readable: ${(err as Error).message}`)
+  }
+}
+
+function parseCertificate(variable: string, path: string, pem: string): X509Certificate {
+  try {
+    return new X509Certificate(pem)
+  } catch {
+    throw invalid(`${variable}=${path} is not a PEM certificate`)
+  }
+}
+
+/**
+ * Reads and checks the server's certificate and key now, so a typo or a
+ * mismatched pair stops the start with exit 2 instead of failing at the
+ * first handshake.
+ */
+function loadTls(certFile: string | undefined, keyFile: string | undefined): TlsFiles | null {
+  if (!certFile && !keyFile) return null
+  if (!certFile || !keyFile) {
+    throw invalid(`TLS needs both files: ${certFile ? 'FLEET_TLS_KEY' : 'FLEET_TLS_CERT'} is missing (FLEET_TLS_CERT and FLEET_TLS_KEY go together)`)
+  }
+  const cert = readPem('FLEET_TLS_CERT', certFile)
+  const key = readPem('FLEET_TLS_KEY', keyFile)
+  const x509 = parseCertificate('FLEET_TLS_CERT', certFile, cert)
+  let privateKey
+  try {
+    privateKey = createPrivateKey(key)
+  } catch {
+    throw invalid(`FLEET_TLS_KEY=${keyFile} is not a PEM private key (an encrypted key is not supported)`)
+  }
+  if (!x509.checkPrivateKey(privateKey)) throw invalid(`FLEET_TLS_KEY=${keyFile} does not belong to the certificate in FLEET_TLS_CERT=${certFile}`)
+  return Object.freeze({ cert, key })
 }
 
 /** Config errors main.ts turns into exit code 2. */

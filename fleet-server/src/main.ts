@@ -28,11 +28,30 @@ async function main(): Promise<void> {
 
   const log = pino({ level: config.logLevel, redact: ['req.headers.authorization'] }, stdout)
   let fleet: Fleet
+  // A start can wait (an external broker not attached yet); a signal then
+  // ends the wait and undoes what was started, and we exit cleanly.
+  const starting = new AbortController()
+  let signalledWhileStarting: NodeJS.Signals | null = null
+  const abortStart = (signal: NodeJS.Signals): void => {
+    if (starting.signal.aborted) return
+    signalledWhileStarting = signal
+    log.info({ signal }, 'shutting down before ready')
+    starting.abort(new Error(`stopped by ${signal} before ready`))
+  }
+  process.on('SIGTERM', abortStart)
+  process.on('SIGINT', abortStart)
   try {
-    fleet = await buildFleet(config, { logger: log })
+    fleet = await buildFleet(config, { logger: log, signal: starting.signal })
   } catch (err) {
+    if (starting.signal.aborted) {
+      log.info('fleet server closed')
+      process.exit(0)
+    }
     log.fatal({ err }, 'fleet server failed to start')
     process.exit(1)
+  } finally {
+    process.off('SIGTERM', abortStart)
+    process.off('SIGINT', abortStart)
   }
 
   // on, not once: under `npm start` a SIGTERM to the process group reaches node
@@ -62,9 +81,11 @@ async function main(): Promise<void> {
   }
   process.on('SIGTERM', shutdown)
   process.on('SIGINT', shutdown)
+  // A signal during a start that did not wait on it (embedded broker): stop now, print no ready line.
+  if (signalledWhileStarting) return shutdown(signalledWhileStarting)
   // Only now: a supervisor may signal us the moment it reads the ready line.
   if (fleet.adminTokenIssued) line({ event: 'admin-token', token: fleet.adminTokenIssued.token, file: fleet.adminTokenIssued.file })
-  line({ event: 'ready', http: fleet.httpPort, mqtt: fleet.mqttPort })
+  line({ event: 'ready', http: fleet.httpPort, mqtt: fleet.mqttPort, ...(fleet.mqttsPort !== null && { mqtts: fleet.mqttsPort }) })
 }
 
 void main()

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { BUNDLED_PLANS } from '../../shared/src/index.js'
 import { DEFAULT_MQTT_MAX_CONNECTIONS, loadConfig } from '../../fleet-server/src/config.js'
 import { tempDir } from '../helpers/fleet.js'
+import { makeTestPki } from '../helpers/tls.js'
 
 const noLimits = { nofileSoft: null }
 
@@ -72,5 +73,59 @@ describe('fleet config', () => {
     expect(() => loadConfig({ FLEET_PLAN: 'atlantis-2030' }, [], noLimits)).toThrow(expect.objectContaining({ code: 'PLAN_NOT_FOUND' }))
     writeFileSync(join(dir, 'bad.json'), JSON.stringify({ ...plan, totalQuota: 1 }))
     expect(() => loadConfig({ FLEET_PLAN: join(dir, 'bad.json') }, [], noLimits)).toThrow(expect.objectContaining({ code: 'PLAN_INVALID', message: expect.stringContaining('totalQuota') }))
+  })
+
+  describe('TLS (issue 12)', () => {
+    it('is off by default: plain MQTT on, no certificate, mqtts port 8883 reserved', () => {
+      const c = loadConfig({}, [], noLimits)
+      expect(c.tls).toBeNull()
+      expect(c.mqtt).toMatchObject({ plain: true, tlsPort: 8883, ca: null })
+    })
+
+    it('reads the certificate, key and mqtts port, and can turn the plain listener off', async () => {
+      const pki = await makeTestPki()
+      const c = loadConfig({ FLEET_TLS_CERT: pki.certFile, FLEET_TLS_KEY: pki.keyFile, FLEET_MQTTS_PORT: '0', FLEET_MQTT_PLAIN: 'false' }, [], noLimits)
+      expect(c.tls).toEqual({ cert: pki.cert.toString(), key: pki.key.toString() })
+      expect(c.mqtt).toMatchObject({ plain: false, tlsPort: 0 })
+      expect(Object.isFrozen(c.tls)).toBe(true)
+      const flags = loadConfig({}, ['--tls-cert', pki.certFile, '--tls-key', pki.keyFile, '--mqtts-port', '9883'], noLimits)
+      expect(flags.tls).not.toBeNull()
+      expect(flags.mqtt.tlsPort).toBe(9883)
+    })
+
+    it('refuses one TLS file without the other, naming the missing one', async () => {
+      const pki = await makeTestPki()
+      expect(() => loadConfig({ FLEET_TLS_CERT: pki.certFile }, [], noLimits)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining('FLEET_TLS_KEY is missing') }))
+      expect(() => loadConfig({ FLEET_TLS_KEY: pki.keyFile }, [], noLimits)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining('FLEET_TLS_CERT is missing') }))
+    })
+
+    it('refuses unreadable, non-PEM and mismatched certificate files', async () => {
+      const pki = await makeTestPki()
+      const garbage = join(pki.dir, 'garbage.pem')
+      writeFileSync(garbage, 'not a certificate\n')
+      const cases: Array<[Record<string, string>, string]> = [
+        [{ FLEET_TLS_CERT: join(pki.dir, 'missing.pem'), FLEET_TLS_KEY: pki.keyFile }, 'FLEET_TLS_CERT'],
+        [{ FLEET_TLS_CERT: garbage, FLEET_TLS_KEY: pki.keyFile }, 'is not a PEM certificate'],
+        [{ FLEET_TLS_CERT: pki.certFile, FLEET_TLS_KEY: garbage }, 'is not a PEM private key'],
+        // The CA's own key does not belong to the server certificate.
+        [{ FLEET_TLS_CERT: pki.certFile, FLEET_TLS_KEY: join(pki.dir, 'test-ca.key') }, 'does not belong to the certificate'],
+        [{ FLEET_MQTT_URL: 'mqtts://broker.example:8883', FLEET_MQTT_CA: garbage }, 'FLEET_MQTT_CA'],
+      ]
+      for (const [env, message] of cases) {
+        expect(() => loadConfig(env, [], noLimits), message).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining(message) }))
+      }
+    })
+
+    it('refuses an embedded broker with no listener at all', () => {
+      expect(() => loadConfig({ FLEET_MQTT_PLAIN: 'false' }, [], noLimits)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining('FLEET_MQTT_PLAIN') }))
+      expect(() => loadConfig({ FLEET_MQTT_PLAIN: 'perhaps' }, [], noLimits)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }))
+    })
+
+    it('reads the CA of an external mqtts broker, only with FLEET_MQTT_URL', async () => {
+      const pki = await makeTestPki()
+      const c = loadConfig({ FLEET_MQTT_URL: 'mqtts://broker.example:8883', FLEET_MQTT_CA: pki.caFile }, [], noLimits)
+      expect(c.mqtt.ca).toBe(pki.ca.toString())
+      expect(() => loadConfig({ FLEET_MQTT_CA: pki.caFile }, [], noLimits)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining('FLEET_MQTT_URL') }))
+    })
   })
 })

@@ -19,13 +19,20 @@ export interface Mosquitto {
   log(): string
 }
 
-export async function startMosquitto(users: Record<string, string>): Promise<Mosquitto> {
+export interface MosquittoOptions {
+  /** Listen here instead of a fresh free port (a test that starts a client first). */
+  port?: number
+  /** PEM files: the listener speaks MQTT over TLS (url is mqtts://). */
+  tls?: { certFile: string; keyFile: string }
+}
+
+export async function startMosquitto(users: Record<string, string>, opts: MosquittoOptions = {}): Promise<Mosquitto> {
   if (!MOSQUITTO_BIN) throw new Error('mosquitto is not installed (apt-get install mosquitto; .ci/run does this)')
   const dir = await mkdtemp(join(tmpdir(), 'mosq-'))
   const passwd = join(dir, 'passwd')
   const acl = join(dir, 'acl')
   const conf = join(dir, 'mosquitto.conf')
-  const port = await freePort()
+  const port = opts.port ?? (await freePort())
   await writeFile(passwd, '')
   const setPassword = (u: string, p: string) => execFileSync('mosquitto_passwd', ['-b', passwd, u, p], { stdio: 'pipe' })
   for (const [u, p] of Object.entries(users)) setPassword(u, p)
@@ -46,6 +53,7 @@ export async function startMosquitto(users: Record<string, string>): Promise<Mos
     conf,
     [
       `listener ${port} 127.0.0.1`,
+      ...(opts.tls ? [`certfile ${opts.tls.certFile}`, `keyfile ${opts.tls.keyFile}`] : []),
       'allow_anonymous false',
       `password_file ${passwd}`,
       `acl_file ${acl}`,
@@ -78,7 +86,7 @@ export async function startMosquitto(users: Record<string, string>): Promise<Mos
     await new Promise((r) => setTimeout(r, 50))
   }
   return {
-    url: `mqtt://127.0.0.1:${port}`,
+    url: `${opts.tls ? 'mqtts' : 'mqtt'}://127.0.0.1:${port}`,
     port,
     log: () => log,
     async addUser(u, p) {

@@ -14,6 +14,8 @@ import { backoffMs } from '../backoff.js'
 export interface LinkOptions {
   cabinetId: string
   serverUrl: string
+  /** PEM CA(s) for an mqtts:// server; null/absent = the system store. */
+  ca?: string | null
   username: string
   password: string | undefined
   heartbeatIntervalMs: number
@@ -84,6 +86,10 @@ export class Link {
       queueQoSZero: false,
       resubscribe: false, // subscribed explicitly on every connect
       will: { topic: topics.presence(cabinetId), payload: Buffer.from(JSON.stringify(will)), qos: 1, retain: true },
+      // mqtts: Node verifies the chain and the host name (rejectUnauthorized
+      // defaults to true and is never turned off); a cabinet talking to the
+      // wrong server must stay offline and keep selling into its ledger.
+      ...(this.opts.ca && { ca: this.opts.ca }),
     }
     const dial = this.opts.dial
     const client = dial ? new MqttClient(() => dial(), options) : mqtt.connect(this.opts.serverUrl, options)

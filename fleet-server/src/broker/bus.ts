@@ -32,8 +32,10 @@ export interface PublishOptions {
 
 export interface MessageBus {
   readonly mode: 'embedded' | 'external'
-  /** Embedded: the port aedes listens on; external: null. */
+  /** Embedded: the plain port aedes listens on (null when that listener is off); external: null. */
   readonly port: number | null
+  /** Embedded with TLS: the MQTT-over-TLS port; otherwise null. */
+  readonly tlsPort: number | null
   /** URL cabinets connect to. */
   readonly url: string
   /**

@@ -1,13 +1,15 @@
-// The embedded MQTT broker: aedes on a plain TCP listener, in this process, so
-// ingest consumes messages through an in-process subscription (a consumer
-// outside the process would cost aedes most of its throughput).
+// The embedded MQTT broker: aedes on a plain TCP listener and/or an MQTT-over-TLS
+// listener, in this process, so ingest consumes messages through an in-process
+// subscription (a consumer outside the process would cost aedes most of its throughput).
 //
 // Invariants:
 // - username = cabinet id, client id = username (a credential can only hold its own session);
 // - a cabinet publishes only under cabinets/{own id}/up/ and subscribes only to its own down/ topics;
-// - packets above maxPacketBytes are cut at the transport; connections above maxConnections are refused.
+// - packets above maxPacketBytes are cut at the transport; connections above maxConnections are refused;
+// - both listeners hand every socket to the same onSocket(), so TLS gets exactly the plain guards.
 import type { EventEmitter } from 'node:events'
 import { createServer, type Server, type Socket } from 'node:net'
+import { createServer as createTlsServer } from 'node:tls'
 import { Readable } from 'node:stream'
 import mqttPacket from 'mqtt-packet'
 import { Aedes, type AuthenticateError, type Client, type ConnectPacket, type PublishPacket, type Subscription } from 'aedes'
@@ -23,7 +25,12 @@ export interface CredentialVerifier {
 
 export interface EmbeddedBusOptions {
   readonly host: string
-  readonly port: number
+  /** Plain MQTT port (0 = any); null = no plain listener. */
+  readonly port: number | null
+  /** MQTT over TLS: certificate chain and key (PEM) and port (0 = any); null = no TLS listener. */
+  readonly tls?: { readonly cert: string; readonly key: string; readonly port: number } | null
+  /** TLS_HANDSHAKE_TIMEOUT_MS unless set (tests shorten it). */
+  readonly tlsHandshakeTimeoutMs?: number
   readonly maxConnections: number
   readonly maxPacketBytes: number
   readonly credentials: CredentialVerifier
@@ -43,6 +50,15 @@ const BAD_USERNAME_OR_PASSWORD = 4
  * which stretched a 1,000-cabinet backlog drain by about a third.
  */
 const LISTEN_BACKLOG = 65_535
+
+/**
+ * A socket must finish its TLS handshake within this, or it is destroyed
+ * (Node's default is 120 s): a client that opens TCP and never says hello must
+ * not hold a connection slot. A TLS 1.3 handshake is one round trip (1.2: two);
+ * 5 s leaves room for a 1-2 s cellular round trip; aedes' CONNECT timeout
+ * starts only after it.
+ */
+const TLS_HANDSHAKE_TIMEOUT_MS = 5_000
 
 function authError(message: string, returnCode: number): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError
@@ -126,52 +142,102 @@ export async function startEmbeddedBus(opts: EmbeddedBusOptions, sink: BusSink):
     )
   })
 
-  // Every accepted socket, so close() can end the ones aedes does not know as
-  // clients (not yet CONNECTed, or mid-authentication when the broker closed:
-  // aedes leaves those open, and server.close() would wait on them forever).
-  const sockets = new Set<Socket>()
-  const server: Server = createServer((socket: Socket) => {
-    sockets.add(socket)
-    socket.once('close', () => sockets.delete(socket))
-    broker.handle(socket)
-    guardPacketSize(socket, opts.maxPacketBytes, (declared) => {
-      const id = (socket as Socket & { client?: Client }).client?.id
-      log.warn({ cabinetId: id, declaredBytes: declared, maxBytes: opts.maxPacketBytes }, 'mqtt packet over the transport cap; connection dropped')
-      sink.transportRefused('packet_too_large')
-    })
-  })
-  // Past this Node closes each new socket at once: a clean refusal instead of
-  // an EMFILE failure of accept() when descriptors run out.
-  server.maxConnections = opts.maxConnections
   let lastDropLog = 0
-  server.on('drop', () => {
+  const onDrop = (): void => {
     sink.transportRefused('max_connections')
     const now = Date.now()
     if (now - lastDropLog > 10_000) {
       lastDropLog = now
       log.warn({ maxConnections: opts.maxConnections }, 'mqtt connection refused: connection cap reached')
     }
-  })
-  server.on('error', (err) => log.error({ err }, 'mqtt listener error'))
+  }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen({ port: opts.port, host: opts.host, backlog: LISTEN_BACKLOG }, () => {
-      server.off('error', reject)
-      resolve()
+  // Every accepted socket, so close() can end the ones aedes does not know as
+  // clients (not yet CONNECTed, mid-authentication or mid-TLS-handshake when
+  // the broker closed: aedes leaves those open, and server.close() would wait
+  // on them forever).
+  const sockets = new Set<Socket>()
+  const track = (socket: Socket): void => {
+    sockets.add(socket)
+    socket.once('close', () => sockets.delete(socket))
+  }
+  /** One MQTT connection, whichever listener accepted it (TLS: after the handshake). */
+  const onSocket = (socket: Socket): void => {
+    track(socket)
+    broker.handle(socket)
+    guardPacketSize(socket, opts.maxPacketBytes, (declared) => {
+      const id = (socket as Socket & { client?: Client }).client?.id
+      log.warn({ cabinetId: id, declaredBytes: declared, maxBytes: opts.maxPacketBytes }, 'mqtt packet over the transport cap; connection dropped')
+      sink.transportRefused('packet_too_large')
     })
-  })
-  const address = server.address()
-  const port = typeof address === 'object' && address ? address.port : opts.port
-  log.info({ host: opts.host, port, maxConnections: opts.maxConnections }, 'embedded mqtt broker listening')
+  }
 
-  const serverClosed = new Promise<void>((resolve) => server.once('close', () => resolve()))
+  // Past maxConnections Node closes each new socket at once, before any JS
+  // runs: a clean refusal instead of an EMFILE failure of accept() when
+  // descriptors run out. With both listeners on, the cap is for the two
+  // together (descriptors are one pool), counted here: Node's own count is per
+  // server, and its maxConnections = 0 means "no limit", so it cannot hand one
+  // listener's unused share to the other.
+  let open = 0
+  const admit = (socket: Socket): boolean => {
+    if (open >= opts.maxConnections) {
+      socket.destroy()
+      onDrop()
+      return false
+    }
+    open++
+    socket.once('close', () => open--)
+    return true
+  }
+
+  const listeners: Array<{ server: Server; kind: 'mqtt' | 'mqtts'; port: number }> = []
+  try {
+    if (opts.port !== null) {
+      const server = createServer((socket: Socket) => {
+        if (admit(socket)) onSocket(socket)
+      })
+      listeners.push({ server, kind: 'mqtt', port: opts.port })
+    }
+    if (opts.tls) {
+      const handshakeTimeout = opts.tlsHandshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS
+      const server = createTlsServer({ cert: opts.tls.cert, key: opts.tls.key, handshakeTimeout }, onSocket)
+      // The raw TCP socket, before the handshake: counted against the cap and
+      // tracked so close() can end it. Destroying it also ends its TLS socket.
+      server.on('connection', (socket: Socket) => {
+        if (admit(socket)) track(socket)
+      })
+      // Node (20) reports a handshake timeout or failure here but leaves the
+      // socket open: destroy it, or handshakeTimeout frees no slot.
+      server.on('tlsClientError', (err, tlsSocket) => {
+        log.debug({ err }, 'mqtts handshake failed')
+        tlsSocket.destroy()
+      })
+      listeners.push({ server, kind: 'mqtts', port: opts.tls.port })
+    }
+    for (const l of listeners) {
+      l.server.maxConnections = opts.maxConnections
+      l.server.on('drop', onDrop)
+      l.server.on('error', (err) => log.error({ err, listener: l.kind }, 'mqtt listener error'))
+      l.port = await listen(l.server, opts.host, l.port)
+      log.info({ host: opts.host, port: l.port, listener: l.kind, maxConnections: opts.maxConnections }, 'embedded mqtt broker listening')
+    }
+  } catch (err) {
+    for (const { server } of listeners) if (server.listening) server.close()
+    await new Promise<void>((resolve) => broker.close(() => resolve()))
+    throw err
+  }
+  const plain = listeners.find((l) => l.kind === 'mqtt') ?? null
+  const secure = listeners.find((l) => l.kind === 'mqtts') ?? null
+
+  const serversClosed = Promise.all(listeners.map(({ server }) => new Promise<void>((resolve) => server.once('close', () => resolve()))))
   let closing: Promise<void> | null = null
 
   return {
     mode: 'embedded',
-    port,
-    url: `mqtt://${urlHost(opts.host)}:${port}`,
+    port: plain?.port ?? null,
+    tlsPort: secure?.port ?? null,
+    // Cabinets are pointed at the plain listener while it is on (today's fleet), else at TLS.
+    url: plain ? `mqtt://${urlHost(opts.host)}:${plain.port}` : `mqtts://${urlHost(opts.host)}:${secure!.port}`,
     tracksConnections: true,
     publish(topic: string, payload: Buffer, p: PublishOptions = {}) {
       if (broker.closed) return
@@ -190,15 +256,15 @@ export async function startEmbeddedBus(opts: EmbeddedBusOptions, sink: BusSink):
     },
     async quiesce() {
       quiesced = true
-      if (server.listening) server.close()
+      for (const { server } of listeners) if (server.listening) server.close()
     },
     close() {
       closing ??= (async () => {
         quiesced = true
-        if (server.listening) server.close()
+        for (const { server } of listeners) if (server.listening) server.close()
         await new Promise<void>((resolve) => broker.close(() => resolve()))
         for (const socket of sockets) socket.destroy()
-        await serverClosed
+        await serversClosed
         log.info('embedded mqtt broker closed')
       })()
       return closing
@@ -278,6 +344,18 @@ export function isAllowedSubscription(cabinetId: string, filter: string): boolea
   if (isWildcardOrSystem(filter)) return false
   const t = parseTopic(filter)
   return t !== null && t.direction === 'down' && t.cabinetId === cabinetId
+}
+
+async function listen(server: Server, host: string, port: number): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  const address = server.address()
+  return typeof address === 'object' && address ? address.port : port
 }
 
 function urlHost(host: string): string {

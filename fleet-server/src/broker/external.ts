@@ -1,7 +1,9 @@
 // Attaching to an external broker (e.g. Mosquitto, whose ACL then confines
 // each cabinet: `pattern write cabinets/%u/up/#`, `pattern read cabinets/%u/down/#`).
 // The server is one more MQTT client: it subscribes to every cabinet's up/
-// topics at QoS 1 and reconnects forever.
+// topics at QoS 1 and reconnects forever. Start returns only once that first
+// subscription holds: a server that said "ready" without it would accept
+// cabinets' HTTP calls while ingesting nothing.
 import { randomBytes } from 'node:crypto'
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt'
 import type { Logger } from 'pino'
@@ -12,10 +14,17 @@ export interface ExternalBusOptions {
   readonly url: string
   readonly username: string | null
   readonly password: string | null
+  /** PEM CA bundle for an mqtts:// broker; null = the system store. The broker's certificate and host name are always verified. */
+  readonly ca?: string | null
   readonly log: Logger
-  /** How long start waits for the first subscription before going on (and retrying in the background). */
-  readonly firstConnectTimeoutMs?: number
+  /** Aborts the wait for the first subscription (a SIGTERM during start): start then rejects with the signal's reason. */
+  readonly signal?: AbortSignal
+  /** How often the wait for the first subscription logs at warn; WAIT_LOG_EVERY_MS unless set. */
+  readonly waitLogEveryMs?: number
 }
+
+/** 3 s: soon enough that an operator sees why there is no ready line, rarely enough not to flood. */
+const WAIT_LOG_EVERY_MS = 3_000
 
 export async function startExternalBus(opts: ExternalBusOptions, sink: BusSink): Promise<MessageBus> {
   const { log } = opts
@@ -24,6 +33,7 @@ export async function startExternalBus(opts: ExternalBusOptions, sink: BusSink):
     clientId: `fleet-server-${randomBytes(6).toString('hex')}`,
     ...(opts.username !== null && { username: opts.username }),
     ...(opts.password !== null && { password: opts.password }),
+    ...(opts.ca && { ca: opts.ca }),
     clean: true,
     keepalive: 30, // s
     reconnectPeriod: 1000, // ms between attempts, forever
@@ -58,19 +68,18 @@ export async function startExternalBus(opts: ExternalBusOptions, sink: BusSink):
   client.on('offline', () => log.warn({ url: opts.url }, 'external mqtt broker unreachable; retrying'))
   client.on('error', (err) => log.warn({ err, url: opts.url }, 'external mqtt broker error'))
 
-  const timeoutMs = opts.firstConnectTimeoutMs ?? 5000
-  let timer: NodeJS.Timeout | undefined
-  const timedOut = await Promise.race([
-    subscribed.then(() => false),
-    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs))),
-  ])
-  clearTimeout(timer)
-  if (timedOut) log.warn({ url: opts.url, timeoutMs }, 'external mqtt broker not reachable yet; starting anyway and retrying')
+  try {
+    await waitAttached(subscribed, opts, log)
+  } catch (err) {
+    await client.endAsync(true)
+    throw err
+  }
 
   let closing: Promise<void> | null = null
   return {
     mode: 'external',
     port: null,
+    tlsPort: null,
     url: opts.url,
     tracksConnections: false,
     publish(topic: string, payload: Buffer, p: PublishOptions = {}) {
@@ -94,5 +103,29 @@ export async function startExternalBus(opts: ExternalBusOptions, sink: BusSink):
       })()
       return closing
     },
+  }
+}
+
+/** Resolves once `subscribed` does, warning every few seconds until then; rejects when `opts.signal` aborts. */
+async function waitAttached(subscribed: Promise<void>, opts: ExternalBusOptions, log: Logger): Promise<void> {
+  const { signal } = opts
+  signal?.throwIfAborted()
+  const startedAt = Date.now()
+  const everyMs = opts.waitLogEveryMs ?? WAIT_LOG_EVERY_MS
+  const timer = setInterval(() => {
+    log.warn({ url: opts.url, waitedMs: Date.now() - startedAt }, 'external mqtt broker not attached yet; waiting before ready')
+  }, everyMs)
+  let onAbort = (): void => {}
+  try {
+    await Promise.race([
+      subscribed,
+      new Promise<never>((_resolve, reject) => {
+        onAbort = () => reject(signal!.reason)
+        signal?.addEventListener('abort', onAbort, { once: true })
+      }),
+    ])
+  } finally {
+    clearInterval(timer)
+    signal?.removeEventListener('abort', onAbort)
   }
 }

@@ -22,11 +22,15 @@ export interface HttpOptions extends CookieOptions {
   readonly trustProxy?: readonly string[]
   /** Request limits on /api/; each field defaults to DEFAULT_RATE_LIMIT's. */
   readonly rateLimit?: Partial<RateLimitOptions>
+  /** Certificate chain and key (PEM): serve HTTPS instead of HTTP. */
+  readonly https?: { readonly cert: string; readonly key: string } | null
 }
 
 export async function createHttp(opts: HttpOptions): Promise<FastifyInstance> {
-  const { log, logRequests, trustProxy = [] } = opts
+  const { log, logRequests, trustProxy = [], https = null } = opts
+  // An HTTPS instance differs from an HTTP one only in its server's type; routes and inject are the same.
   const app = Fastify({
+    ...(https && { https: { cert: https.cert, key: https.key } }),
     // Authorization headers are secrets; fastify's request serializer leaves
     // headers out, this keeps them out of any custom line too.
     loggerInstance: log.child({ component: 'http' }, { redact: ['req.headers.authorization', 'headers.authorization'] }) as FastifyBaseLogger,
