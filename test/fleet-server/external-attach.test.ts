@@ -62,6 +62,29 @@ describe('external broker: ready only once attached (issue 12)', () => {
     expect(JSON.parse(lines.find((l) => l.startsWith('{"event":"ready"'))!)).toMatchObject({ event: 'ready', mqtt: null })
   })
 
+  it('stops cleanly on SIGTERM while it waits for the broker: exit 0, "fleet server closed", no ready line', async () => {
+    const port = await freePort()
+    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'fleet-server/src/main.ts')], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...externalEnv(await tempDir('attach-'), `mqtt://127.0.0.1:${port}`), LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+    onTestFinished(async () => {
+      if (child.exitCode === null) child.kill('SIGKILL')
+      await exited
+    })
+    const lines: string[] = []
+    createInterface({ input: child.stdout }).on('line', (l) => lines.push(l))
+    await expect.poll(() => lines.some((l) => l.includes('external mqtt broker not attached yet')), { timeout: 20_000, interval: 100 }).toBe(true)
+    // Twice, as a process group under `npm start` gets it.
+    child.kill('SIGTERM')
+    child.kill('SIGTERM')
+    expect(await exited).toBe(0)
+    expect(lines.some((l) => l.includes('"msg":"fleet server closed"'))).toBe(true)
+    expect(lines.some((l) => l.startsWith('{"event":"ready"'))).toBe(false)
+  })
+
   it('attaches to Mosquitto over mqtts with FLEET_MQTT_CA; trusting another CA it never attaches and a stop ends the wait', async () => {
     const pki = await makeTestPki()
     const mosq = await startMosquitto(FLEET_LOGIN, { tls: { certFile: pki.certFile, keyFile: pki.keyFile } })
