@@ -60,7 +60,7 @@ export async function startTestBus(opts: Partial<EmbeddedBusOptions> = {}): Prom
 }
 
 /** An mqtt.js client; rejects (no retries) when the login is refused or the socket closes first. */
-export async function mqttClient(port: number, opts: IClientOptions & { localAddress?: string }): Promise<MqttClient> {
+export async function mqttClient(port: number, opts: IClientOptions): Promise<MqttClient> {
   const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0, connectTimeout: 5_000, ...opts }, false)
   onTestFinished(() => client.endAsync(true))
   return client
