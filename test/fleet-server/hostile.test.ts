@@ -6,6 +6,7 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 import { runHostile } from '../../bench/hostile.js'
 import { startProgram } from '../helpers/process.js'
 import { tempDir } from '../helpers/fleet.js'
+import { recordTrustCounts } from '../helpers/trust-counts.js'
 
 describe('fleet server under hostile MQTT sockets', () => {
   it('1,000 hostile sockets add < 64 MiB and a legitimate cabinet still commits a sale', async () => {
@@ -17,5 +18,6 @@ describe('fleet server under hostile MQTT sockets', () => {
     expect(r.hostileSockets).toBe(1000)
     expect(r.legitSaleCommitted).toBe(1)
     expect(r.rssGrowthMiB, JSON.stringify(r)).toBeLessThan(64)
+    recordTrustCounts('broker-hostile-sockets', { hostileSockets: r.hostileSockets, badLoginAttempts: r.badLoginAttempts, serverRssGrowthMiB: r.rssGrowthMiB })
   })
 })
