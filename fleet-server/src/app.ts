@@ -272,6 +272,9 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
             tls: config.tls && { ...config.tls, port: config.mqtt.tlsPort },
             maxConnections: config.mqtt.maxConnections,
             maxPacketBytes: config.mqtt.maxPacketBytes,
+            connectionLimits: config.mqtt.connectionLimits,
+            // A TLS handshake is the first step of a login: bounded like a CONNECT.
+            tlsHandshakeTimeoutMs: config.mqtt.connectionLimits.connectTimeoutMs,
             credentials: cabinets.credentials,
             log: busLog,
           },

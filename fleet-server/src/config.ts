@@ -6,6 +6,7 @@ import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { z } from 'zod'
 import { AppError, BUNDLED_PLANS, parsePlan, PlanInvalidError, type Plan } from '../../shared/src/index.js'
+import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './broker/connection-guard.js'
 import { DEFAULT_RATE_LIMIT } from './http/rate-limit.js'
 
 /** MQTT packets larger than this are cut off at the transport (socket destroyed). */
@@ -69,6 +70,12 @@ const Env = z.object({
   /** API requests one address may make per window without credentials (logins, probes). */
   FLEET_RATE_LIMIT_PER_ADDRESS: z.coerce.number().int().min(1).default(DEFAULT_RATE_LIMIT.perAddress),
   FLEET_RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(1000).max(3_600_000).default(DEFAULT_RATE_LIMIT.windowMs),
+  // Embedded broker limits against hostile clients (broker/connection-guard.ts has each default's reason).
+  FLEET_MQTT_PRE_AUTH_MAX_PACKET_BYTES: z.coerce.number().int().min(512).max(1024 * 1024).default(DEFAULT_CONNECTION_LIMITS.preAuthMaxPacketBytes),
+  FLEET_MQTT_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(500).max(120_000).default(DEFAULT_CONNECTION_LIMITS.connectTimeoutMs),
+  FLEET_MQTT_MAX_UNAUTHENTICATED_PER_ADDRESS: z.coerce.number().int().min(1).default(DEFAULT_CONNECTION_LIMITS.maxUnauthenticatedPerAddress),
+  FLEET_MQTT_MAX_FAILED_ATTEMPTS_PER_ADDRESS: z.coerce.number().int().min(1).default(DEFAULT_CONNECTION_LIMITS.maxFailedAttemptsPerAddress),
+  FLEET_MQTT_FAILED_ATTEMPT_WINDOW_MS: z.coerce.number().int().min(1000).max(3_600_000).default(DEFAULT_CONNECTION_LIMITS.failedAttemptWindowMs),
   /** Session cookies always `Secure` (behind a TLS-terminating proxy); under FLEET_TLS_CERT they are anyway. */
   FLEET_SECURE_COOKIES: z.stringbool().default(false),
 })
@@ -101,6 +108,8 @@ export interface FleetConfig {
     readonly password: string | null
     readonly maxConnections: number
     readonly maxPacketBytes: number
+    /** Embedded broker only: caps before login and per remote address. */
+    readonly connectionLimits: ConnectionLimits
   }
   readonly adminToken: string | null
   /** The plan FLEET_PLAN names; the one stored on first start wins later. */
@@ -246,6 +255,14 @@ export function loadConfig(
       password: e.FLEET_MQTT_PASSWORD ?? null,
       maxConnections,
       maxPacketBytes: e.FLEET_MQTT_MAX_PACKET_BYTES,
+      connectionLimits: Object.freeze({
+        ...DEFAULT_CONNECTION_LIMITS,
+        preAuthMaxPacketBytes: e.FLEET_MQTT_PRE_AUTH_MAX_PACKET_BYTES,
+        connectTimeoutMs: e.FLEET_MQTT_CONNECT_TIMEOUT_MS,
+        maxUnauthenticatedPerAddress: e.FLEET_MQTT_MAX_UNAUTHENTICATED_PER_ADDRESS,
+        maxFailedAttemptsPerAddress: e.FLEET_MQTT_MAX_FAILED_ATTEMPTS_PER_ADDRESS,
+        failedAttemptWindowMs: e.FLEET_MQTT_FAILED_ATTEMPT_WINDOW_MS,
+      }),
     }),
     adminToken: e.FLEET_ADMIN_TOKEN ?? null,
     plan: Object.freeze(loadPlan(e.FLEET_PLAN)),

@@ -35,3 +35,20 @@ describe('packet guard', () => {
     expect(cut).toEqual([Number.POSITIVE_INFINITY])
   })
 })
+
+describe('packet guard with a cap that changes', () => {
+  it('asks the cap afresh at each packet header (small before login, larger after)', () => {
+    const s = new PassThrough() as unknown as Socket & PassThrough
+    const cut: number[] = []
+    let cap = 100
+    guardPacketSize(s, () => cap, (declared) => cut.push(declared))
+    s.emit('data', Buffer.from([0x10, 100, ...Array<number>(100).fill(0)])) // a 100-byte CONNECT: at the small cap
+    cap = 1000
+    s.emit('data', Buffer.from([0x30, 0xe8, 0x07, ...Array<number>(1000).fill(0)])) // 1000 bytes: fine after the change
+    expect(cut).toEqual([])
+    cap = 100
+    s.emit('data', Buffer.from([0x30, 101]))
+    expect(cut).toEqual([101])
+    expect(s.destroyed).toBe(true)
+  })
+})

@@ -10,6 +10,13 @@ export interface UpMessage {
   readonly payload: Buffer
 }
 
+/**
+ * Why the embedded broker refused or cut a connection: the connection cap, a
+ * packet over its cap (before or after login), or the remote address over its
+ * unauthenticated-socket or failed-attempt limit (connection-guard.ts).
+ */
+export type TransportRefusal = 'max_connections' | 'packet_too_large' | 'address_unauthenticated_limit' | 'address_failed_attempts'
+
 export interface BusSink {
   /**
    * One message a cabinet published under its up/ topics. Call `done` when
@@ -22,7 +29,7 @@ export interface BusSink {
   /** Embedded broker only: that session ended (any reason). */
   disconnected(cabinetId: string): void
   /** A connection was refused or cut at the transport (counted in /metrics). */
-  transportRefused(reason: 'max_connections' | 'packet_too_large'): void
+  transportRefused(reason: TransportRefusal): void
 }
 
 export interface PublishOptions {

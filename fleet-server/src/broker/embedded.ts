@@ -6,7 +6,9 @@
 // - username = cabinet id, client id = username (a credential can only hold its own session);
 // - a cabinet publishes only under cabinets/{own id}/up/ and subscribes only to its own down/ topics;
 // - packets above maxPacketBytes are cut at the transport; connections above maxConnections are refused;
-// - both listeners hand every socket to the same onSocket(), so TLS gets exactly the plain guards.
+// - both listeners hand every socket to the same onSocket(), so TLS gets exactly the plain guards;
+// - before login a socket gets a smaller packet cap, a short connect timeout and per-address
+//   limits (connection-guard.ts); cabinets retain only presence, capped (retain-cap.ts).
 import type { EventEmitter } from 'node:events'
 import { createServer, type Server, type Socket } from 'node:net'
 import { createServer as createTlsServer } from 'node:tls'
@@ -16,7 +18,8 @@ import { Aedes, type AuthenticateError, type Client, type ConnectPacket, type Pu
 import type { Logger } from 'pino'
 import { isWildcardOrSystem, parseTopic, topics } from '../../../shared/src/index.js'
 import type { BusSink, MessageBus, PublishOptions } from './bus.js'
-import { guardPacketSize } from './packet-guard.js'
+import { connectionGuardStats, createConnectionGuard, DEFAULT_CONNECTION_LIMITS, guardConnection, type ConnectionGuardStats, type ConnectionLimits } from './connection-guard.js'
+import { createRetainCap, DEFAULT_RETAIN_LIMITS, type RetainCap, type RetainLimits } from './retain-cap.js'
 
 export interface CredentialVerifier {
   /** True when `password` is the cabinet's current MQTT secret and the cabinet may connect. */
@@ -35,6 +38,21 @@ export interface EmbeddedBusOptions {
   readonly maxPacketBytes: number
   readonly credentials: CredentialVerifier
   readonly log: Logger
+  /** What cabinets may retain; DEFAULT_RETAIN_LIMITS (presence only, 2 messages, 4 KiB) when absent. */
+  readonly retain?: RetainLimits
+  /** Limits before login (connection-guard.ts); each absent field takes its DEFAULT_CONNECTION_LIMITS value. */
+  readonly connectionLimits?: Partial<ConnectionLimits>
+}
+
+/** The embedded bus, with what it holds for hostile-client tests and metrics. */
+export interface EmbeddedBus extends MessageBus {
+  stats(): EmbeddedBusStats
+}
+
+export interface EmbeddedBusStats {
+  readonly connections: ConnectionGuardStats
+  /** Retained messages cabinets hold (the server's own retained catalog not included). */
+  readonly retainedByCabinets: { readonly messages: number; readonly bytes: number }
 }
 
 // CONNACK return codes, MQTT-3.1.1 §3.2.2.3 (aedes' AuthErrorCode is a const enum we cannot import).
@@ -64,14 +82,16 @@ function authError(message: string, returnCode: number): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError
 }
 
-export async function startEmbeddedBus(opts: EmbeddedBusOptions, sink: BusSink): Promise<MessageBus> {
+export async function startEmbeddedBus(opts: EmbeddedBusOptions, sink: BusSink): Promise<EmbeddedBus> {
   const { log } = opts
   const emptyClientIds = new WeakSet<Client>()
   let quiesced = false
 
+  const limits: ConnectionLimits = { ...DEFAULT_CONNECTION_LIMITS, ...opts.connectionLimits }
+
   const broker = await Aedes.createBroker({
     maxClientsIdLength: 64, // cabinet ids are at most 64 characters
-    connectTimeout: 10_000, // 10 s for CONNECT after TCP accept; a silent socket must not hold a slot
+    connectTimeout: limits.connectTimeoutMs, // a silent socket must not hold a slot (connection-guard.ts)
     preConnect(client: Client, packet: ConnectPacket, done: (err: Error | null, ok: boolean) => void) {
       // aedes assigns a random id to an empty client id before authenticate runs;
       // remember that it was empty so authenticate refuses it. Accepting one is a
@@ -114,7 +134,7 @@ export async function startEmbeddedBus(opts: EmbeddedBusOptions, sink: BusSink):
     },
   })
 
-  indexRetainedByTopic(broker)
+  const retainedByCabinets = indexRetainedByTopic(broker, createRetainCap(opts.retain ?? DEFAULT_RETAIN_LIMITS), log)
 
   broker.on('client', (client: Client) => sink.connected(client.id))
   broker.on('clientDisconnect', (client: Client) => sink.disconnected(client.id))
@@ -161,16 +181,9 @@ export async function startEmbeddedBus(opts: EmbeddedBusOptions, sink: BusSink):
     sockets.add(socket)
     socket.once('close', () => sockets.delete(socket))
   }
-  /** One MQTT connection, whichever listener accepted it (TLS: after the handshake). */
-  const onSocket = (socket: Socket): void => {
-    track(socket)
-    broker.handle(socket)
-    guardPacketSize(socket, opts.maxPacketBytes, (declared) => {
-      const id = (socket as Socket & { client?: Client }).client?.id
-      log.warn({ cabinetId: id, declaredBytes: declared, maxBytes: opts.maxPacketBytes }, 'mqtt packet over the transport cap; connection dropped')
-      sink.transportRefused('packet_too_large')
-    })
-  }
+  const guard = createConnectionGuard({ broker, limits, maxPacketBytes: opts.maxPacketBytes, log, sink, sockets })
+  /** One MQTT connection, whichever listener accepted it (TLS: after the handshake); guardConnection tracks it. */
+  const onSocket = (socket: Socket): void => guardConnection(socket, guard)
 
   // Past maxConnections Node closes each new socket at once, before any JS
   // runs: a clean refusal instead of an EMFILE failure of accept() when
@@ -239,6 +252,7 @@ export async function startEmbeddedBus(opts: EmbeddedBusOptions, sink: BusSink):
     // Cabinets are pointed at the plain listener while it is on (today's fleet), else at TLS.
     url: plain ? `mqtt://${urlHost(opts.host)}:${plain.port}` : `mqtts://${urlHost(opts.host)}:${secure!.port}`,
     tracksConnections: true,
+    stats: () => ({ connections: connectionGuardStats(guard), retainedByCabinets: retainedByCabinets() }),
     publish(topic: string, payload: Buffer, p: PublishOptions = {}) {
       if (broker.closed) return
       if ((p.qos ?? 1) === 0 && !(p.retain ?? false) && deliverDirect(broker, topic, payload)) return
@@ -313,13 +327,23 @@ interface RetainedPersistence {
  * 1,000 cabinets drained a backlog. Cabinets may subscribe only to concrete
  * topics (isAllowedSubscription), whose retained message is one map lookup;
  * anything else (none today) still goes through aedes' own scan.
+ *
+ * Every retained store passes the retain cap first (retain-cap.ts): what it
+ * refuses is not stored, but aedes still delivers and we still ingest it, and
+ * the cabinet stays connected. Wills come through here too.
  */
-function indexRetainedByTopic(broker: Aedes): void {
+function indexRetainedByTopic(broker: Aedes, cap: RetainCap, log: Logger): () => { messages: number; bytes: number } {
   const persistence = (broker as unknown as { persistence: RetainedPersistence }).persistence
   const byTopic = new Map<string, RetainedPacket>()
   const store = persistence.storeRetained.bind(persistence)
   const combi = persistence.createRetainedStreamCombi.bind(persistence)
   persistence.storeRetained = (packet, cb) => {
+    const verdict = cap.admit(packet.topic, packet.payload.length)
+    if (!verdict.store) {
+      log.warn({ cabinetId: verdict.cabinetId, topic: packet.topic, payloadBytes: packet.payload.length, reason: verdict.reason }, 'mqtt retained message not stored')
+      cb?.(null)
+      return Promise.resolve()
+    }
     // The same rule as aedes-persistence: an empty retained payload deletes.
     if (packet.payload.length === 0) byTopic.delete(packet.topic)
     else byTopic.set(packet.topic, { ...packet })
@@ -333,6 +357,17 @@ function indexRetainedByTopic(broker: Aedes): void {
       if (p) found.push(p)
     }
     return Readable.from(found)
+  }
+  // What was handed to aedes' store under cabinets' up/ topics, counted from the index.
+  return () => {
+    let messages = 0
+    let bytes = 0
+    for (const p of byTopic.values()) {
+      if (parseTopic(p.topic)?.direction === 'down') continue
+      messages++
+      bytes += p.payload.length
+    }
+    return { messages, bytes }
   }
 }
 

@@ -3,15 +3,18 @@
 // to 256 MiB, MQTT-3.1.1 §2.2.3), so one client could make the broker hold a
 // quarter gigabyte. This watches the fixed headers as aedes reads the socket
 // and destroys the socket as soon as a header declares more than the cap,
-// before the body is buffered.
+// before the body is buffered. The cap may change over the connection's life:
+// the connection guard gives a small one until login succeeds.
 import type { Socket } from 'node:net'
 
 /**
  * Watches `socket` (already handed to aedes) and calls `onTooLarge` then
  * destroys the socket when a packet's Remaining Length exceeds `maxBytes`, or
  * when the Remaining Length encoding is malformed (more than 4 bytes, §2.2.3).
+ * A function `maxBytes` is asked afresh at each packet's fixed header.
  */
-export function guardPacketSize(socket: Socket, maxBytes: number, onTooLarge: (declaredBytes: number) => void): void {
+export function guardPacketSize(socket: Socket, maxBytes: number | (() => number), onTooLarge: (declaredBytes: number) => void): void {
+  const capNow = typeof maxBytes === 'number' ? () => maxBytes : maxBytes
   // 0: next byte is a fixed header's first byte; 1: inside the Remaining
   // Length varint; 2: skipping `remaining` bytes of variable header + payload.
   let state = 0
@@ -48,7 +51,7 @@ export function guardPacketSize(socket: Socket, maxBytes: number, onTooLarge: (d
         if (lengthBytes === 4) return cut(Number.POSITIVE_INFINITY)
         continue
       }
-      if (length > maxBytes) return cut(length)
+      if (length > capNow()) return cut(length)
       remaining = length
       state = remaining > 0 ? 2 : 0
     }

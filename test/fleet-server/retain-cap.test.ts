@@ -1,0 +1,60 @@
+// What cabinets may retain in the embedded broker (issue 12, finding 3):
+// presence only, capped per cabinet; everything else is still delivered.
+import { describe, expect, it } from 'vitest'
+import { createRetainCap, DEFAULT_RETAIN_LIMITS } from '../../fleet-server/src/broker/retain-cap.js'
+import { topics } from '../../shared/src/index.js'
+import { mqttClient, startTestBus } from '../helpers/embedded-bus.js'
+
+const presence = (id: string, state: 'online' | 'offline') => JSON.stringify({ v: 1, type: 'presence', cabinetId: id, state })
+
+describe('retain cap', () => {
+  it('keeps presence and its will retained, stores nothing retained elsewhere, and delivers everything', async () => {
+    const t = await startTestBus()
+    const id = '341125-00001'
+    const will = { topic: topics.presence(id), payload: Buffer.from(presence(id, 'offline')), qos: 1 as const, retain: true }
+    const c = await mqttClient(t.port, { ...t.cabinet(id), will })
+    await c.publishAsync(topics.presence(id), presence(id, 'online'), { qos: 1, retain: true })
+    // What an attacker did in finding 3: big retained payloads under many up/ topics.
+    const big = Buffer.alloc(100 * 1024, 0x20)
+    for (let i = 0; i < 20; i++) await c.publishAsync(`${topics.upPrefix(id)}x${i}`, big, { qos: 1, retain: true })
+    await c.publishAsync(topics.heartbeat(id), big, { qos: 1, retain: true })
+    await c.publishAsync(topics.events(id), big, { qos: 1, retain: true })
+
+    expect(c.connected).toBe(true)
+    // Delivered to ingest as before (the unnamed x-topics are ignored there, as ever).
+    expect(t.messages.map((m) => m.kind)).toEqual(['presence', 'heartbeat', 'events'])
+    expect(t.bus.stats().retainedByCabinets).toEqual({ messages: 1, bytes: presence(id, 'online').length })
+
+    // The will replaces the retained presence when the cabinet drops without DISCONNECT.
+    c.stream.destroy()
+    await expect.poll(() => t.messages.filter((m) => m.kind === 'presence').map((m) => JSON.parse(m.payload.toString()).state)).toEqual(['online', 'offline'])
+    await expect.poll(() => t.bus.stats().retainedByCabinets).toEqual({ messages: 1, bytes: presence(id, 'offline').length })
+  })
+
+  it('does not store a presence over the per-cabinet byte cap; the one before stays', async () => {
+    const t = await startTestBus()
+    const id = '341125-00002'
+    const c = await mqttClient(t.port, t.cabinet(id))
+    await c.publishAsync(topics.presence(id), presence(id, 'online'), { qos: 1, retain: true })
+    await c.publishAsync(topics.presence(id), JSON.stringify({ v: 1, type: 'presence', cabinetId: id, state: 'online', pad: 'x'.repeat(8 * 1024) }), { qos: 1, retain: true })
+    expect(t.messages.filter((m) => m.kind === 'presence')).toHaveLength(2)
+    expect(c.connected).toBe(true)
+    expect(t.bus.stats().retainedByCabinets).toEqual({ messages: 1, bytes: presence(id, 'online').length })
+  })
+
+  it('caps each cabinet in count and bytes, replacing and deleting its own messages', () => {
+    const cap = createRetainCap({ kinds: new Set(['presence', 'events']), maxMessages: 1, maxBytes: 100 })
+    expect(cap.admit(topics.presence('A'), 50)).toEqual({ store: true })
+    expect(cap.admit(topics.presence('A'), 100)).toEqual({ store: true }) // a replacement, not a second message
+    expect(cap.admit(topics.events('A'), 10)).toMatchObject({ store: false, reason: 'over_cabinet_cap' })
+    expect(cap.admit(topics.presence('A'), 101)).toMatchObject({ store: false, reason: 'over_cabinet_cap' })
+    expect(cap.admit(topics.heartbeat('A'), 1)).toMatchObject({ store: false, reason: 'kind_not_retained' })
+    expect(cap.admit(topics.presence('B'), 100)).toEqual({ store: true }) // another cabinet has its own budget
+    expect(cap.admit(topics.presence('A'), 0)).toEqual({ store: true }) // an empty payload deletes
+    expect(cap.admit(topics.events('A'), 10)).toEqual({ store: true })
+    // The server's retained catalog is not a cabinet's.
+    expect(cap.admit(topics.catalog('A'), 1024 * 1024)).toEqual({ store: true })
+    expect(cap.held()).toEqual({ messages: 2, bytes: 110 })
+    expect(DEFAULT_RETAIN_LIMITS.kinds).toEqual(new Set(['presence']))
+  })
+})
