@@ -62,6 +62,9 @@ export const ERROR_CODES = {
   FORWARDING_BATCH_NOT_FOUND: '转发批次不存在',
   FORWARDING_BATCH_NOT_FAILED: '该转发批次不在失败列表中，无需重试',
   CATALOG_FULL: '商品目录已达下发上限',
+  // issue 12 (flags)
+  SALE_FLAG_NOT_FOUND: '销售标记不存在或无权查看',
+  SALE_FLAG_RESOLVED: '该销售标记已处理，不能重复处理',
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES
