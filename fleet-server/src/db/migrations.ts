@@ -461,7 +461,9 @@ ALTER TABLE sales_v6 RENAME TO sales;
 -- sales in seq order insert at the right edge of its part of this index, so a
 -- backlog drain dirties about one leaf per cabinet per commit, like
 -- UNIQUE (cabinet_id, seq) does (unlike the global index dropped in version 6).
-CREATE INDEX sales_by_cabinet_sale_id ON sales (cabinet_id, sale_id);
+-- seq is in the key so "the earliest sale with this id" is one probe: without
+-- it the planner walks the cabinet's whole (cabinet_id, seq) range instead.
+CREATE INDEX sales_by_cabinet_sale_id ON sales (cabinet_id, sale_id, seq);
 
 CREATE TABLE sale_flags (
   flag_id         INTEGER PRIMARY KEY,
