@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import type { Fleet } from '../../fleet-server/src/app.js'
 import type { AlertList, CabinetClockView, ForwardingReply, Sale, SaleFlagList } from '../../shared/src/index.js'
-import { api } from '../helpers/fleet.js'
+import { api, connectCabinet, provision, tempDir } from '../helpers/fleet.js'
 import { aBatch, aChain, aLine, rehash } from '../helpers/sales.js'
 import { aCatalog, aClock, aDatedCabinet, fleetWith, line, ok, type DatedCabinet } from './certification.fixtures.js'
 
@@ -97,6 +97,24 @@ describe('sale flags: SALE_ID_REUSED', () => {
     expect(await forwarding(fleet)).toMatchObject({ held: [], pending: 1 })
     expect(await openAlerts(fleet, 'sale_id_reused')).toEqual([])
     expect((await flags(fleet, '?state=resolved')).body.total).toBe(1)
+  })
+
+  it('flags a reuse of an older id after a server restart (the probe shortcut knows the stored ids)', async () => {
+    const dataDir = await tempDir()
+    const clock = aClock('2020-10-05T02:00:00Z')
+    let fleet = await fleetWith({ dataDir, deps: { now: clock.now }, manualClose: true })
+    const cab = await provision(fleet)
+    let c = await connectCabinet(fleet.mqttUrl, cab)
+    const sales = aChain(cab.cabinetId, 3, { soldAt: () => '2020-09-10T04:00:00.000Z' })
+    await c.send(aBatch(cab.cabinetId, sales))
+    await c.close()
+    await fleet.close()
+
+    fleet = await fleetWith({ dataDir, deps: { now: clock.now } })
+    c = await connectCabinet(fleet.mqttUrl, cab)
+    const [next] = aChain(cab.cabinetId, 1, { after: sales, soldAt: () => '2020-09-11T04:00:00.000Z' })
+    expect(await c.send(aBatch(cab.cabinetId, [rehash(cab.cabinetId, { ...next!, saleId: sales[0]!.saleId })]))).toMatchObject({ status: 'committed', ackedSeq: 4 })
+    expect((await flags(fleet)).body.flags.map((f) => [f.seq, f.earlierSeq])).toEqual([[4, 1]])
   })
 
   it('re-acks a replay of the same seq and saleId without flagging anything', async () => {

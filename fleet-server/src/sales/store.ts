@@ -121,11 +121,27 @@ export function createSqliteSalesStore(db: Db, opts: SalesStoreOptions = {}): Sa
     `SELECT sale_id, seq, sold_at, recorded_at, received_at, sold_on, payment, total_fen, lines, prev_hash, hash, skew_flag
      FROM sales WHERE cabinet_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
   )
-  // One probe of sales_by_cabinet_sale_id per new sale, inside the tick's
-  // transaction (it also sees sales inserted earlier in the same tick).
+  // A probe of sales_by_cabinet_sale_id inside the tick's transaction (it also
+  // sees sales inserted earlier in the same tick) — only for a sale whose id is
+  // not above every id the cabinet ever sent. Agents mint time-ordered UUIDv7
+  // ids, so that is the rare case (a reuse, or a clock set back) and the hot
+  // path skips the probe. `idCeiling` may run ahead of the database after a
+  // rolled-back tick; that costs a needless probe, never a missed flag.
   const earlierWithId = db.prepare<[string, string], { seq: number; sold_on: string }>(
     'SELECT seq, sold_on FROM sales WHERE cabinet_id = ? AND sale_id = ? ORDER BY seq LIMIT 1',
   )
+  const maxSaleId = db.prepare<[string], { id: string | null }>('SELECT max(sale_id) AS id FROM sales WHERE cabinet_id = ?')
+  const idCeiling = new Map<string, string>()
+  const earlierSale = (cabinetId: string, saleId: string): { seq: number; sold_on: string } | undefined => {
+    let ceiling = idCeiling.get(cabinetId)
+    if (ceiling === undefined) ceiling = maxSaleId.get(cabinetId)?.id ?? ''
+    if (saleId > ceiling) {
+      idCeiling.set(cabinetId, saleId)
+      return undefined
+    }
+    idCeiling.set(cabinetId, ceiling)
+    return earlierWithId.get(cabinetId, saleId)
+  }
   const insertFlag = db.prepare(
     `INSERT INTO sale_flags (kind, cabinet_id, seq, sale_id, earlier_seq, sold_on, earlier_sold_on, flagged_at)
      VALUES ('SALE_ID_REUSED', ?, ?, ?, ?, ?, ?, ?)`,
@@ -142,7 +158,7 @@ export function createSqliteSalesStore(db: Db, opts: SalesStoreOptions = {}): Sa
    */
   const insertSales = (b: BatchWrite, reused: ReusedSaleId[]): void => {
     for (const s of b.sales) {
-      const earlier = earlierWithId.get(b.cabinetId, s.saleId)
+      const earlier = earlierSale(b.cabinetId, s.saleId)
       insertSale.run(s.saleId, b.cabinetId, s.seq, s.soldAt, s.soldOn, s.recordedAt, b.receivedAt, s.payment, s.totalFen, s.linesJson, s.prevHash, s.hash, s.skewFlag)
       if (earlier !== undefined) {
         insertFlag.run(b.cabinetId, s.seq, s.saleId, earlier.seq, s.soldOn, earlier.sold_on, b.receivedAt)
