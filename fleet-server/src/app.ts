@@ -20,7 +20,10 @@ import {
 import { createMetrics, metricsRoutes } from './metrics/index.js'
 import { createRolloutService, createSqlitePlanStore, createSqliteRolloutStore, rolloutRoutes } from './rollout/index.js'
 import { createReportService, createSqliteReportStore, reportRoutes, startReportSchedule, type ReportSchedule } from './reports/index.js'
-import { createSaleIngest, createSalesReader, createSqliteSalesStore, salesRoutes, type SaleIngest } from './sales/index.js'
+import {
+  createSaleFlagService, createSaleIngest, createSalesReader, createSqliteSaleFlagStore, createSqliteSalesStore, saleFlagRoutes, salesRoutes, type SaleIngest,
+} from './sales/index.js'
+import { clockSkewSource, saleIdReusedSource } from './alerts/sale-flags-source.js'
 
 export interface FleetDeps {
   /** Root logger; a pino logger at config.logLevel on stdout when absent. */
@@ -154,6 +157,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       maxBatchesPerTick: config.ingest.maxBatchesPerTick,
       maxSalesPerTick: config.ingest.maxSalesPerTick,
       maxQueuedBytes: config.ingest.maxQueuedBytes,
+      clockSample: (id, skewMs) => live.clockSample(id, skewMs, 'sale'),
     })
     ingest = sales
     undo.push(() => sales.close())
@@ -162,6 +166,9 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     const catalogStore = createSqliteCatalogStore(db)
     const catalog = createCatalogPublisher({ store: catalogStore, publish: (t, p) => bus?.publish(t, p, { qos: 1, retain: true }), now, log: log.child({ component: 'catalog' }) })
     const fwd = { ...DEFAULT_FORWARDING, ...deps.forwarding }
+    // Issue 12: flagged sales hold their periods until an official resolves them.
+    const saleFlagStore = createSqliteSaleFlagStore(db)
+    const saleFlags = createSaleFlagService({ store: saleFlagStore, now, log: log.child({ component: 'sale-flags' }), resolved: () => forwardingRef?.changed() })
     const forwardingStore = createSqliteForwardingStore(db)
     const forwarding = createForwardingService({
       store: forwardingStore,
@@ -178,6 +185,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       ...(fwd.sliceCabinets !== undefined && { sliceCabinets: fwd.sliceCabinets }),
       onCatalogVersion: (id, v) => catalog.reported(id, v),
       beforePass: () => void catalog.refresh(),
+      saleFlagHolds: (range) => saleFlags.holds(range),
     })
     forwardingRef = forwarding
     undo.push(() => forwarding.close())
@@ -209,6 +217,8 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     )
 
     alerts.addSource(forwardingSource({ troubled: (n) => forwardingStore.troubled(n) }))
+    alerts.addSource(saleIdReusedSource({ open: (county) => saleFlagStore.open(county), counties: () => plan.counties.map((c) => c.code) }))
+    alerts.addSource(clockSkewSource({ skewed: () => live.skewedClocks(), ownerOf: (id) => rolloutStore.ownerOf(id) }))
 
     // Reports (报表): stored snapshots for officials, on request and on the plan's schedule.
     const reportLog = log.child({ component: 'reports' })
@@ -298,6 +308,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
         await api.register(rolloutRoutes(rollout))
         await api.register(alertRoutes(alerts))
         await api.register(salesRoutes(salesReader, cabinets.assertVisible))
+        await api.register(saleFlagRoutes(saleFlags))
         await api.register(certificationRoutes(certification, catalog, cabinets.assertVisible))
         await api.register(complianceRoutes(compliance))
         await api.register(forwardingRoutes(forwarding))

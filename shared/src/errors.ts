@@ -66,6 +66,9 @@ export const ERROR_CODES = {
   UNSUPPORTED_MEDIA_TYPE: '请求内容类型不支持（请使用 UTF-8 编码的 application/json；批量导入使用 text/csv）',
   RATE_LIMITED: '请求过于频繁，请稍后再试',
   CABINET_ID_OUT_OF_RANGE: '专柜编号须以本区县代码开头（如 341125-00001）',
+  // issue 12 (flags)
+  SALE_FLAG_NOT_FOUND: '销售标记不存在或无权查看',
+  SALE_FLAG_RESOLVED: '该销售标记已处理，不能重复处理',
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES

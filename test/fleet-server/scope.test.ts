@@ -41,6 +41,13 @@ interface Ctx {
 }
 
 const hidden = (status: number) => expect([403, 404]).toContain(status)
+/** An open SALE_ID_REUSED flag on a 凤阳县 cabinet (inserted directly: only its scope matters here). */
+const fyFlag = (c: Ctx): number => {
+  const found = c.fleet.db.prepare('SELECT flag_id FROM sale_flags WHERE cabinet_id = ?').get(c.fy[0]) as { flag_id: number } | undefined
+  if (found) return found.flag_id
+  return Number(c.fleet.db.prepare(`INSERT INTO sale_flags (kind, cabinet_id, seq, sale_id, earlier_seq, sold_on, earlier_sold_on, flagged_at)
+    VALUES ('SALE_ID_REUSED', ?, 2, '01890000-0000-7000-8000-000000000000', 1, '2020-10-01', '2020-10-01', '2020-10-01T00:00:00.000Z')`).run(c.fy[0]).lastInsertRowid)
+}
 /** The ISO week before this one (Asia/Shanghai): always started, whatever the test clock says. */
 const lastWeek = () => previousPeriod(reportPeriodOf('weekly', shanghaiDate(Date.now()))).id
 
@@ -73,6 +80,17 @@ const CASES: Record<string, (c: Ctx) => Promise<void>> = {
   'POST /api/v1/cabinets/:id/credentials': async (c) => hidden((await c.call('POST', `/api/v1/cabinets/${c.fy[0]}/credentials`)).status),
   'GET /api/v1/cabinets/:id/sales': async (c) => hidden((await c.call('GET', `/api/v1/cabinets/${c.fy[0]}/sales`)).status),
   'GET /api/v1/cabinets/:id/catalog': async (c) => hidden((await c.call('GET', `/api/v1/cabinets/${c.fy[0]}/catalog`)).status),
+
+  // Sale flags (issue 12): a 凤阳县 flag is neither listed nor resolvable.
+  'GET /api/v1/sales/flags': async (c) => {
+    fyFlag(c)
+    for (const q of ['', '?state=all', '?county=341126', `?cabinetId=${c.fy[0]}`]) {
+      const r = await c.call('GET', `/api/v1/sales/flags${q}`)
+      expect(r.status, r.text).toBe(200)
+      expect(r.body, q).toEqual({ flags: [], total: 0 })
+    }
+  },
+  'POST /api/v1/sales/flags/:id/resolve': async (c) => hidden((await c.call('POST', `/api/v1/sales/flags/${fyFlag(c)}/resolve`, { resolution: 'genuine', note: '越权' })).status),
 
   // Rollout and alerts.
   'GET /api/v1/rollout': async (c) => {

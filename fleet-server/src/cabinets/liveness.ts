@@ -1,10 +1,12 @@
 // What the server knows about cabinets being alive: connected now (from the
 // embedded broker's sessions, or retained presence on an external broker),
-// last seen, the outbox lag their heartbeats report, and the events they send.
+// last seen, the outbox lag their heartbeats report, the events they send, and
+// how far their clocks are off (judged on heartbeats and live sale batches).
 // lastSeenAt is kept in memory and written in batches every flush interval:
 // 19,000 cabinets heartbeating every 30 s must not cost 630 transactions a second.
 import type { Logger } from 'pino'
-import { decodeMessage, EventMsg, HeartbeatMsg, PresenceMsg, type CabinetOutboxView } from '../../../shared/src/index.js'
+import { decodeMessage, EventMsg, HeartbeatMsg, PresenceMsg, uuidv7, type CabinetClockView, type CabinetOutboxView } from '../../../shared/src/index.js'
+import { CLOCK_SKEW_LIMIT_MS, isClockSkewed } from '../sales/clock-skew.js'
 import type { CabinetEventRow, CabinetStore } from './store.js'
 
 export interface Liveness {
@@ -24,6 +26,15 @@ export interface Liveness {
   outbox(cabinetId: string): CabinetOutboxView | null
   /** Outbox lag over all cabinets: sales waiting on cabinets, and the oldest wait. */
   outboxLag(): { pending: number; oldestPendingAgeS: number }
+  /**
+   * One reading of the cabinet's clock: server receipt minus device send time
+   * of live traffic, ms. The latest reading decides (a clock set right clears
+   * the flag at the next heartbeat).
+   */
+  clockSample(cabinetId: string, skewMs: number, source: CabinetClockView['source']): void
+  clock(cabinetId: string): CabinetClockView | null
+  /** Cabinets whose latest clock reading is beyond the limit (CLOCK_SKEW). */
+  skewedClocks(): Array<{ readonly cabinetId: string; readonly clock: CabinetClockView }>
   /** Forget a retired cabinet's outbox report, so it no longer counts as lag. */
   forget(cabinetId: string): void
   flush(): Promise<void>
@@ -46,6 +57,7 @@ export function createLiveness({ store, tracksConnections, now, log, flushMs }: 
   const lastSeenMs = new Map<string, number>()
   const dirty = new Set<string>()
   const outboxes = new Map<string, CabinetOutboxView>()
+  const clocks = new Map<string, CabinetClockView>()
   let flushing: Promise<void> = Promise.resolve()
 
   const seen = (cabinetId: string): void => {
@@ -98,6 +110,24 @@ export function createLiveness({ store, tracksConnections, now, log, flushMs }: 
   const timer = setInterval(() => void flush(), flushMs)
   timer.unref()
 
+  const clockSample = (cabinetId: string, skewMs: number, source: CabinetClockView['source']): void => {
+    const at = now()
+    const skewed = isClockSkewed(skewMs)
+    const wasSkewed = clocks.get(cabinetId)?.flag === 'CLOCK_SKEW'
+    const skewS = Math.round(skewMs / 1000)
+    clocks.set(cabinetId, { skewS, source, judgedAt: at.toISOString(), flag: skewed ? 'CLOCK_SKEW' : null })
+    if (skewed === wasSkewed) return
+    if (!skewed) {
+      log.info({ cabinetId, skewS, source }, 'cabinet clock back within the limit')
+      return
+    }
+    log.warn({ cabinetId, skewS, source, limitS: CLOCK_SKEW_LIMIT_MS / 1000 }, 'cabinet clock skewed')
+    // Kept in the cabinet's event log, next to the agent's own clock_skew events.
+    const detail = { skewS, source, judgedBy: 'server', limitS: CLOCK_SKEW_LIMIT_MS / 1000 }
+    queuedEvents.push({ eventId: uuidv7(at.getTime()), cabinetId, kind: 'clock_skew', at: at.toISOString(), detailJson: JSON.stringify(detail), receivedAt: at.toISOString() })
+    if (queuedEvents.length === 1) setTimeout(() => void flushEvents(), EVENT_BATCH_MS)
+  }
+
   return {
     seen,
     connected(cabinetId) {
@@ -117,8 +147,11 @@ export function createLiveness({ store, tracksConnections, now, log, flushMs }: 
         return
       }
       const hb = d.data
+      const receivedAt = now()
+      // Heartbeats are stamped when sent and never queued while offline (QoS 0, sent only when connected).
+      clockSample(cabinetId, receivedAt.getTime() - Date.parse(hb.sentAt), 'heartbeat')
       outboxes.set(cabinetId, {
-        at: now().toISOString(),
+        at: receivedAt.toISOString(),
         lastSeq: hb.lastSeq,
         lastAckedSeq: hb.lastAckedSeq,
         pending: hb.pending,
@@ -157,7 +190,17 @@ export function createLiveness({ store, tracksConnections, now, log, flushMs }: 
       const ms = lastSeenMs.get(cabinetId)
       return ms === undefined ? null : new Date(ms).toISOString()
     },
-    outbox: (cabinetId) => outboxes.get(cabinetId) ?? null,
+    outbox(cabinetId) {
+      const o = outboxes.get(cabinetId)
+      return o ? { ...o, clock: clocks.get(cabinetId) ?? null } : null
+    },
+    clockSample,
+    clock: (cabinetId) => clocks.get(cabinetId) ?? null,
+    skewedClocks() {
+      const out: Array<{ cabinetId: string; clock: CabinetClockView }> = []
+      for (const [cabinetId, clock] of clocks) if (clock.flag !== null) out.push({ cabinetId, clock })
+      return out
+    },
     outboxLag() {
       let pending = 0
       let oldest = 0
@@ -169,6 +212,7 @@ export function createLiveness({ store, tracksConnections, now, log, flushMs }: 
     },
     forget(cabinetId) {
       outboxes.delete(cabinetId)
+      clocks.delete(cabinetId)
     },
     flush,
     async close() {

@@ -450,4 +450,49 @@ DROP TABLE sales;
 ALTER TABLE sales_v6 RENAME TO sales;
 `,
   },
+  {
+    version: 7,
+    name: 'sale-flags',
+    sql: `
+-- Issue 12: a properly chained sale reusing an earlier saleId of its cabinet is
+-- stored (money changed hands) but flagged, and its periods are held from
+-- forwarding until an official resolves the flag. The lookup is per cabinet:
+-- ids of different cabinets never meet, and within a cabinet UUIDv7 ids of
+-- sales in seq order insert at the right edge of its part of this index, so a
+-- backlog drain dirties about one leaf per cabinet per commit, like
+-- UNIQUE (cabinet_id, seq) does (unlike the global index dropped in version 6).
+-- seq is in the key so "the earliest sale with this id" is one probe: without
+-- it the planner walks the cabinet's whole (cabinet_id, seq) range instead.
+CREATE INDEX sales_by_cabinet_sale_id ON sales (cabinet_id, sale_id, seq);
+
+CREATE TABLE sale_flags (
+  flag_id         INTEGER PRIMARY KEY,
+  kind            TEXT NOT NULL CHECK (kind IN ('SALE_ID_REUSED')),
+  cabinet_id      TEXT NOT NULL REFERENCES cabinets (cabinet_id),
+  seq             INTEGER NOT NULL,           -- the flagged sale
+  sale_id         TEXT NOT NULL,
+  earlier_seq     INTEGER NOT NULL,           -- the first sale of the cabinet with that sale_id
+  sold_on         TEXT NOT NULL,              -- Asia/Shanghai dates of both: the periods held
+  earlier_sold_on TEXT NOT NULL,
+  flagged_at      TEXT NOT NULL,
+  resolution      TEXT CHECK (resolution IN ('genuine', 'duplicate', 'other')),
+  note            TEXT,
+  resolved_by     TEXT,                       -- username
+  resolved_at     TEXT,
+  UNIQUE (cabinet_id, seq, kind)
+);
+-- Forwarding reads the open flags of a slice of cabinets on every pass.
+CREATE INDEX sale_flags_open ON sale_flags (cabinet_id) WHERE resolved_at IS NULL;
+CREATE INDEX sale_flags_by_flagged ON sale_flags (flagged_at);
+
+-- Reuses already stored before this version are flagged too: nothing is lost,
+-- and their periods wait for an official like new ones.
+INSERT INTO sale_flags (kind, cabinet_id, seq, sale_id, earlier_seq, sold_on, earlier_sold_on, flagged_at)
+  SELECT 'SALE_ID_REUSED', s.cabinet_id, s.seq, s.sale_id, e.seq, s.sold_on, e.sold_on, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+  FROM sales s
+  JOIN sales e ON e.cabinet_id = s.cabinet_id AND e.sale_id = s.sale_id
+   AND e.seq = (SELECT min(x.seq) FROM sales x WHERE x.cabinet_id = s.cabinet_id AND x.sale_id = s.sale_id)
+  WHERE s.seq > e.seq;
+`,
+  },
 ]

@@ -2,6 +2,7 @@
 // certified share meets the threshold). Each pass judges every ended
 // cabinet-period (the plan's forwardingPeriod, a month by default):
 //   CHAIN_BROKEN     the cabinet's chain is flagged tampered;
+//   SALE_ID_REUSED   a sale in the period has an open flag an official must resolve;
 //   INCOMPLETE_SYNC  its sync watermark (sync-marks.ts) has not passed the period's end;
 //   NOT_COMPLIANT    certified share below the threshold (integer fen, meetsShare);
 // otherwise a report batch is queued. Held periods are judged again on every
@@ -74,6 +75,8 @@ export interface ForwardingServiceDeps {
   readonly beforePass?: () => void
   /** Cabinets per slice of a pass, fixed (tests); unset = sized to SLICE_BUDGET_MS. */
   readonly sliceCabinets?: number
+  /** Open sale flags of a slice's cabinets (sales/flags.ts): periods holding one of their days wait for an official. */
+  readonly saleFlagHolds?: (range: CabinetRange) => ReadonlyMap<string, ReadonlyArray<{ readonly flagId: number; readonly seq: number; readonly earlierSeq: number; readonly days: readonly string[] }>>
 }
 
 /** Event-loop time one slice of a pass aims at, ms; slices are resized after each one. */
@@ -240,6 +243,7 @@ export function createForwardingService(deps: ForwardingServiceDeps): Forwarding
   function evaluateSlice(range: CabinetRange, st: PassState): void {
     const { now, at, kind, threshold, sliceHeld } = st
     const sync = marks.compute(range)
+    const saleFlags = deps.saleFlagHolds?.(range)
     // Monthly periods come straight from the month roll-up; days and weeks fold the day rows.
     const rows: DayFigures[] = kind === 'month' ? figures.months(range) : figures.days(range)
     const accs = new Map<string, Acc>()
@@ -265,6 +269,8 @@ export function createForwardingService(deps: ForwardingServiceDeps): Forwarding
         const ex = existing.get(k)
         const fig: SentFigures = { salesCount: a.salesCount, amountFen: a.amountFen, certifiedFen: a.certifiedFen }
         if (ex?.state === 'failed') continue
+        const flags = saleFlags?.get(a.cabinetId)?.filter((f) => f.days.some((d) => d >= a.period.from && d <= a.period.to))
+        if (flags?.length && ex?.state === 'queued') continue // a correction waits for the official too
         if (ex?.state === 'queued') {
           if (sameFigures(ex.sentFigures, fig)) continue
           // Figures changed after the report was queued: correct openly, once per change.
@@ -283,6 +289,9 @@ export function createForwardingService(deps: ForwardingServiceDeps): Forwarding
         if (s?.chain?.chainStatus === 'tampered') {
           reason = 'CHAIN_BROKEN'
           detail = { chainStatus: 'tampered' }
+        } else if (flags?.length) {
+          reason = 'SALE_ID_REUSED'
+          detail = { flags: flags.map(({ flagId, seq, earlierSeq }) => ({ flagId, seq, earlierSeq })) }
         } else if (!s?.mark || Date.parse(s.mark.syncedThrough) < end.getTime()) {
           reason = 'INCOMPLETE_SYNC'
           detail = { periodEnd: end.toISOString(), syncedThrough: s?.mark?.syncedThrough ?? null, pending: s?.pending ?? null }

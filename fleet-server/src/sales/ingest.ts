@@ -18,6 +18,7 @@ import {
   type Sale,
 } from '../../../shared/src/index.js'
 import { checkBatch } from './chain-check.js'
+import { liveBatchSkewMs } from './clock-skew.js'
 import { decodeSaleBatch } from './fast-decode.js'
 import type { BatchFailure, SalesStore, TamperFlag } from './store.js'
 import {
@@ -60,6 +61,8 @@ export interface SaleIngestOptions {
   readonly maxSalesPerTick: number
   /** Above this many queued payload bytes, submit() holds back `done` (backpressure). */
   readonly maxQueuedBytes: number
+  /** A live batch's clock reading: server receipt minus device send time, ms (clock-skew.ts). */
+  readonly clockSample?: (cabinetId: string, skewMs: number) => void
 }
 
 export interface SaleIngest {
@@ -198,6 +201,10 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
         outcomes.push({ kind: 'reject', cabinetId, batchId: batch.batchId, code: verdict.code, message: verdict.message, ...(verdict.expectedSeq !== undefined && { expectedSeq: verdict.expectedSeq }) })
         continue
       }
+      if (opts.clockSample && verdict.newSales.length > 0) {
+        const skewMs = liveBatchSkewMs(batch.batchId, Date.parse(verdict.newSales.at(-1)!.recordedAt), item.receivedAtMs)
+        if (skewMs !== null) opts.clockSample(cabinetId, skewMs)
+      }
       let writeIndex = -1
       if (verdict.newSales.length > 0) {
         writeIndex = writes.length
@@ -208,8 +215,11 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
       outcomes.push({ kind: 'accept', cabinetId, batchId: batch.batchId, writeIndex, newSales: verdict.newSales.length })
     }
 
-    const failed: ReadonlyMap<number, BatchFailure> =
-      writes.length > 0 || tampered.length > 0 ? (await store.commitTick({ batches: writes, tampered })).failed : new Map()
+    const result = writes.length > 0 || tampered.length > 0 ? await store.commitTick({ batches: writes, tampered }) : null
+    const failed: ReadonlyMap<number, BatchFailure> = result?.failed ?? new Map()
+    for (const r of result?.reused ?? []) {
+      log.warn({ cabinetId: r.cabinetId, seq: r.seq, saleId: r.saleId, earlierSeq: r.earlierSeq }, 'sale reuses an earlier sale id; stored and flagged')
+    }
 
     // The transaction is committed: advance the heads of what was stored.
     const committedMs = opts.now().getTime()

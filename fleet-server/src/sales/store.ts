@@ -25,9 +25,19 @@ export interface TickWrite {
  */
 export type BatchFailure = 'unknown_cabinet' | 'conflict' | 'after_failure'
 
+/** A committed sale that reuses the saleId of an earlier sale of its cabinet (SALE_ID_REUSED). */
+export interface ReusedSaleId {
+  readonly cabinetId: string
+  readonly seq: number
+  readonly saleId: string
+  readonly earlierSeq: number
+}
+
 export interface TickResult {
   /** Index into TickWrite.batches → why it did not commit. The rest committed. */
   readonly failed: ReadonlyMap<number, BatchFailure>
+  /** Sales of committed batches flagged SALE_ID_REUSED in this tick. */
+  readonly reused: readonly ReusedSaleId[]
 }
 
 /** The seam ingest and views use; SQLite today. */
@@ -111,16 +121,58 @@ export function createSqliteSalesStore(db: Db, opts: SalesStoreOptions = {}): Sa
     `SELECT sale_id, seq, sold_at, recorded_at, received_at, sold_on, payment, total_fen, lines, prev_hash, hash, skew_flag
      FROM sales WHERE cabinet_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
   )
+  // A probe of sales_by_cabinet_sale_id inside the tick's transaction (it also
+  // sees sales inserted earlier in the same tick) — only for a sale whose id is
+  // not above every id the cabinet ever sent. Agents mint time-ordered UUIDv7
+  // ids, so that is the rare case (a reuse, or a clock set back) and the hot
+  // path skips the probe. `idCeiling` may run ahead of the database after a
+  // rolled-back tick; that costs a needless probe, never a missed flag.
+  const earlierWithId = db.prepare<[string, string], { seq: number; sold_on: string }>(
+    'SELECT seq, sold_on FROM sales WHERE cabinet_id = ? AND sale_id = ? ORDER BY seq LIMIT 1',
+  )
+  const maxSaleId = db.prepare<[string], { id: string | null }>('SELECT max(sale_id) AS id FROM sales WHERE cabinet_id = ?')
+  const idCeiling = new Map<string, string>()
+  const earlierSale = (cabinetId: string, saleId: string): { seq: number; sold_on: string } | undefined => {
+    let ceiling = idCeiling.get(cabinetId)
+    if (ceiling === undefined) ceiling = maxSaleId.get(cabinetId)?.id ?? ''
+    if (saleId > ceiling) {
+      idCeiling.set(cabinetId, saleId)
+      return undefined
+    }
+    idCeiling.set(cabinetId, ceiling)
+    return earlierWithId.get(cabinetId, saleId)
+  }
+  const insertFlag = db.prepare(
+    `INSERT INTO sale_flags (kind, cabinet_id, seq, sale_id, earlier_seq, sold_on, earlier_sold_on, flagged_at)
+     VALUES ('SALE_ID_REUSED', ?, ?, ?, ?, ?, ?, ?)`,
+  )
   const flagTampered = db.prepare<[string, string]>(
     `UPDATE cabinet_sales SET chain_status = 'tampered', tampered_at = coalesce(tampered_at, ?), tampered_count = tampered_count + 1
      WHERE cabinet_id = ?`,
   )
 
-  // Nested db.transaction() calls run as savepoints inside the tick's transaction.
-  const insertBatch = db.transaction((b: BatchWrite) => {
+  /**
+   * Inserts a batch's sales; a sale whose saleId an earlier sale of the cabinet
+   * has is stored all the same (the chain vouches for it, money changed hands)
+   * and flagged. A replay of the same seq never gets here (chain-check skips it).
+   */
+  const insertSales = (b: BatchWrite, reused: ReusedSaleId[]): void => {
     for (const s of b.sales) {
+      const earlier = earlierSale(b.cabinetId, s.saleId)
       insertSale.run(s.saleId, b.cabinetId, s.seq, s.soldAt, s.soldOn, s.recordedAt, b.receivedAt, s.payment, s.totalFen, s.linesJson, s.prevHash, s.hash, s.skewFlag)
+      if (earlier !== undefined) {
+        insertFlag.run(b.cabinetId, s.seq, s.saleId, earlier.seq, s.soldOn, earlier.sold_on, b.receivedAt)
+        reused.push({ cabinetId: b.cabinetId, seq: s.seq, saleId: s.saleId, earlierSeq: earlier.seq })
+      }
     }
+  }
+
+  // Nested db.transaction() calls run as savepoints inside the tick's transaction.
+  const insertBatch = db.transaction((b: BatchWrite, reused: ReusedSaleId[]) => {
+    const mine: ReusedSaleId[] = []
+    insertSales(b, mine)
+    // Only once the savepoint holds: a batch rolled back flags nothing.
+    reused.push(...mine)
   })
 
   const writeAggregates = (committed: readonly BatchWrite[], tampered: readonly TamperFlag[]): void => {
@@ -137,26 +189,24 @@ export function createSqliteSalesStore(db: Db, opts: SalesStoreOptions = {}): Sa
   // the insert). Any constraint failure throws, rolling the whole attempt back,
   // and the tick is redone with a savepoint per batch below.
   const commitOptimistic = db.transaction((tick: TickWrite): TickResult => {
-    for (const b of tick.batches) {
-      for (const s of b.sales) {
-        insertSale.run(s.saleId, b.cabinetId, s.seq, s.soldAt, s.soldOn, s.recordedAt, b.receivedAt, s.payment, s.totalFen, s.linesJson, s.prevHash, s.hash, s.skewFlag)
-      }
-    }
+    const reused: ReusedSaleId[] = []
+    for (const b of tick.batches) insertSales(b, reused)
     writeAggregates(tick.batches, tick.tampered)
-    return { failed: new Map() }
+    return { failed: new Map(), reused }
   })
 
   const commit = db.transaction((tick: TickWrite): TickResult => {
     const failed = new Map<number, BatchFailure>()
     const failedCabinets = new Set<string>()
     const committed: BatchWrite[] = []
+    const reused: ReusedSaleId[] = []
     tick.batches.forEach((b, i) => {
       if (failedCabinets.has(b.cabinetId)) {
         failed.set(i, 'after_failure')
         return
       }
       try {
-        insertBatch(b)
+        insertBatch(b, reused)
         committed.push(b)
       } catch (err) {
         // Only a constraint violation is this batch's own fault; anything else
@@ -167,7 +217,7 @@ export function createSqliteSalesStore(db: Db, opts: SalesStoreOptions = {}): Sa
       }
     })
     writeAggregates(committed, tick.tampered)
-    return { failed }
+    return { failed, reused }
   })
 
   return {

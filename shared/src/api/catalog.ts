@@ -254,7 +254,7 @@ export type ComplianceReply = z.infer<typeof ComplianceReply>
 
 // ── forwarding ────────────────────────────────────────────────────────────
 
-export const HOLD_REASONS = ['NOT_COMPLIANT', 'INCOMPLETE_SYNC', 'CHAIN_BROKEN'] as const
+export const HOLD_REASONS = ['NOT_COMPLIANT', 'INCOMPLETE_SYNC', 'CHAIN_BROKEN', 'SALE_ID_REUSED'] as const
 export const HoldReason = z.enum(HOLD_REASONS)
 export type HoldReason = z.infer<typeof HoldReason>
 
@@ -264,7 +264,7 @@ export const HeldPeriod = z.object({
   reason: HoldReason,
   from: CalendarDate,
   to: CalendarDate,
-  /** NOT_COMPLIANT: shareBp, ratio, thresholdBp; INCOMPLETE_SYNC: syncedThrough, periodEnd, pending. */
+  /** NOT_COMPLIANT: shareBp, ratio, thresholdBp; INCOMPLETE_SYNC: syncedThrough, periodEnd, pending; SALE_ID_REUSED: flags. */
   details: z.record(z.string(), z.unknown()),
 })
 export type HeldPeriod = z.infer<typeof HeldPeriod>

@@ -47,6 +47,18 @@ export const CabinetSalesView = z.object({
 })
 export type CabinetSalesView = z.infer<typeof CabinetSalesView>
 
+/** The cabinet's clock as last judged against the server's receipt of its live traffic (issue 12). */
+export const CabinetClockView = z.object({
+  /** Server receipt time minus the device's send time, seconds: positive = the device's clock is behind. */
+  skewS: z.number(),
+  /** What was measured: a heartbeat, or a sale batch sent right after its sales were recorded. */
+  source: z.enum(['heartbeat', 'sale']),
+  judgedAt: IsoUtc,
+  /** CLOCK_SKEW while the skew is beyond the limit. */
+  flag: z.enum(['CLOCK_SKEW']).nullable(),
+})
+export type CabinetClockView = z.infer<typeof CabinetClockView>
+
 /** What the cabinet last said about its outbox (heartbeat), null before the first one. */
 export const CabinetOutboxView = z.object({
   at: IsoUtc,
@@ -55,6 +67,7 @@ export const CabinetOutboxView = z.object({
   pending: z.number().int(),
   oldestPendingAgeS: z.number(),
   agentVersion: z.string(),
+  clock: CabinetClockView.nullable().optional(),
 })
 export type CabinetOutboxView = z.infer<typeof CabinetOutboxView>
 

@@ -6,7 +6,7 @@
 const STATUS_ZH = { planned: '规划中', site_assigned: '已定点', installed: '已安装', operating: '运营中', suspended: '暂停', retired: '已撤除' }
 const ROLE_ZH = { admin: '市级管理员', county: '县区', operator: '运营企业', auditor: '审计（只读）' }
 const MS_ZH = { met: '已完成', due: '进行中', missed: '已逾期' }
-const KIND_ZH = { offline: '离线超过 24 小时', behind_schedule: '进度落后', compliance_low: '扶贫产品占比不足', cert_expiring: '认定证书即将到期', forwarding_failing: '数据上报异常' }
+const KIND_ZH = { offline: '离线超过 24 小时', behind_schedule: '进度落后', compliance_low: '扶贫产品占比不足', cert_expiring: '认定证书即将到期', forwarding_failing: '数据上报异常', sale_id_reused: '销售编号重复', clock_skew: '设备时钟偏差' }
 const SEV_ZH = { warning: '警告', critical: '严重' }
 const ERR_ZH = {
   UNAUTHORIZED: '登录已失效，请重新登录', LOGIN_FAILED: '用户名或密码错误', LOGIN_THROTTLED: '登录失败次数过多，请稍后再试',
