@@ -5,6 +5,7 @@
 // around a body (content types, tokens, cookies). Near-valid inputs get past
 // the first check and so reach more code than random ones.
 import fc from 'fast-check'
+import { lineTotalFen, MAX_MESSAGE_BYTES, saleHash, type Sale, type SaleBatchMsg } from '../../shared/src/index.js'
 
 /** fast-check parameters: FC_SEED reproduces a run (fast-check prints the seed of a failure). */
 export function fcParams(numRuns: number): fc.Parameters<unknown> {
@@ -391,3 +392,95 @@ export const rawQuery: fc.Arbitrary<string> = fc.oneof(
   fc.constantFrom('%zz', '=', '&&&', 'a[b]=1', 'a[]=1&a[]=2', '__proto__[x]=1', 'constructor[prototype][x]=1', 'limit=1&limit=2', 'limit=-1', 'limit=1e400', 'limit=NaN', 'offset=9007199254740993', 'from=2020-02-30&to=0000-00-00', 'format=../../etc/passwd', `q=${'a'.repeat(100_000)}`),
   fc.string({ maxLength: 60 }).map(percentEncode),
 )
+
+// ---------------------------------------------------------------------------
+// MQTT payloads a cabinet can publish
+
+/** A valid batch continuing the chain at `head`, built from generated sales (seeded, so reproducible). */
+export function validSaleBatch(cabinetId: string, head: { seq: number; hash: string }): fc.Arbitrary<SaleBatchMsg> {
+  const line = fc.record({
+    sku: fc.constantFrom('DY-RICE-5KG', 'DY-HONEY-500G', 'GEN:WATER_550.1', 'FY-FLOUR'),
+    qty: fc.integer({ min: 1, max: 20 }),
+    unitPriceFen: fc.integer({ min: 0, max: 100_000 }),
+  })
+  const sale = fc.record({
+    saleId: fc.uuid({ version: 7 }),
+    soldAtMs: fc.integer({ min: Date.UTC(2020, 0, 1), max: Date.UTC(2030, 0, 1) }),
+    payment: fc.constantFrom('wechat', 'alipay', 'unionpay', 'cash') as fc.Arbitrary<Sale['payment']>,
+    lines: fc.array(line, { minLength: 1, maxLength: 3 }),
+  })
+  return fc.record({ batchId: fc.uuid({ version: 7 }), sales: fc.array(sale, { minLength: 1, maxLength: 3 }) }).map(({ batchId, sales }) => {
+    let prevHash = head.hash
+    const chained = sales.map((s, i): Sale => {
+      const soldAt = new Date(s.soldAtMs).toISOString()
+      const out: Sale = { saleId: s.saleId, seq: head.seq + 1 + i, soldAt, recordedAt: soldAt, payment: s.payment, lines: s.lines, totalFen: lineTotalFen(s.lines), prevHash, hash: '' }
+      out.hash = saleHash(cabinetId, out)
+      prevHash = out.hash
+      return out
+    })
+    return { v: 1, type: 'sales', batchId, cabinetId, sales: chained }
+  })
+}
+
+/** A batch whose JSON is valid but whose chain or totals are not: each re-hashed, so only the named rule fails. */
+function businessBroken(cabinetId: string, batch: SaleBatchMsg): fc.Arbitrary<SaleBatchMsg> {
+  const rehash = (s: Sale, id = cabinetId): Sale => ({ ...s, hash: saleHash(id, s) })
+  const first = batch.sales[0]!
+  const rest = batch.sales.slice(1)
+  return fc.constantFrom<(b: SaleBatchMsg) => SaleBatchMsg>(
+    (b) => ({ ...b, cabinetId: `${cabinetId}x` }), // CABINET_MISMATCH
+    (b) => ({ ...b, sales: [rehash({ ...first, totalFen: first.totalFen + 1 }), ...rest] }), // SALE_TOTAL_MISMATCH
+    (b) => ({ ...b, sales: [rehash({ ...first, seq: first.seq + 5 })] }), // SALE_SEQ_GAP
+    (b) => ({ ...b, sales: [rehash({ ...first, prevHash: 'f'.repeat(64) })] }), // SALE_CHAIN_BROKEN
+    (b) => ({ ...b, sales: [{ ...first, totalFen: first.totalFen + 1, lines: [{ ...first.lines[0]!, unitPriceFen: first.lines[0]!.unitPriceFen + 1 }, ...first.lines.slice(1)] }] }), // SALE_TAMPERED
+    (b) => ({ ...b, sales: [rehash({ ...first, soldAt: '1970-01-01T00:00:00Z', recordedAt: '2099-12-31T23:59:59Z' })] }),
+  ).map((f) => f(batch))
+}
+
+/** What a cabinet might publish on its sales topic: mostly invalid, some near-valid, a few valid. */
+export function salePayload(cabinetId: string, head: { seq: number; hash: string }): fc.Arbitrary<Buffer> {
+  const valid = validSaleBatch(cabinetId, head)
+  return fc.oneof(
+    { weight: 6, arbitrary: valid.chain(mutated).map((v) => Buffer.from(jsonText(v))) },
+    { weight: 3, arbitrary: valid.chain((b) => businessBroken(cabinetId, b)).map((b) => Buffer.from(JSON.stringify(b))) },
+    { weight: 1, arbitrary: valid.map((b) => Buffer.from(JSON.stringify(b))) },
+    { weight: 2, arbitrary: fc.constantFrom(...HOSTILE_JSON_TEXTS.filter((t) => t.length < 256 * 1024)).map((t) => Buffer.from(t)) },
+    { weight: 1, arbitrary: invalidUtf8 },
+    { weight: 1, arbitrary: hostileValue.map((v) => Buffer.from(jsonText(v))) },
+    { weight: 1, arbitrary: fc.constant(Buffer.alloc(MAX_MESSAGE_BYTES + 1, 0x20)) },
+  )
+}
+
+const isoAt = fc.integer({ min: Date.UTC(2020, 0, 1), max: Date.UTC(2030, 0, 1) }).map((ms) => new Date(ms).toISOString())
+
+/** Valid heartbeat, presence and event messages of a cabinet, per up kind other than sales. */
+export function validUpMessage(cabinetId: string, kind: 'heartbeat' | 'presence' | 'events'): fc.Arbitrary<Record<string, unknown>> {
+  switch (kind) {
+    case 'heartbeat':
+      return fc.record({
+        v: fc.constant(1), type: fc.constant('heartbeat'), cabinetId: fc.constant(cabinetId), sentAt: isoAt,
+        lastSeq: fc.nat(100), lastAckedSeq: fc.nat(100), pending: fc.nat(100), oldestPendingAgeS: fc.nat(3600),
+        catalogVersion: fc.option(fc.nat(10), { nil: null }), uptimeS: fc.nat(1e6), agentVersion: fc.string({ maxLength: 10 }),
+      })
+    case 'presence':
+      return fc.record({ v: fc.constant(1), type: fc.constant('presence'), cabinetId: fc.constant(cabinetId), state: fc.constantFrom('online', 'offline'), at: isoAt }, { requiredKeys: ['v', 'type', 'cabinetId', 'state'] })
+    case 'events':
+      return fc.record({
+        v: fc.constant(1), type: fc.constant('event'), cabinetId: fc.constant(cabinetId), eventId: fc.uuid({ version: 7 }), at: isoAt,
+        kind: fc.constantFrom('started', 'door_open', 'fault', 'restock', 'clock_skew', 'ledger_error', 'sync_rejected'),
+        detail: fc.dictionary(fc.string({ maxLength: 8 }), fc.oneof(fc.string({ maxLength: 20 }), fc.integer(), fc.boolean(), fc.constant(null)), { maxKeys: 3 }),
+      })
+  }
+}
+
+/** Payloads for the other up topics: near-valid (mutated once), valid, or hostile. */
+export function upPayload(cabinetId: string, kind: 'heartbeat' | 'presence' | 'events'): fc.Arbitrary<Buffer> {
+  const valid = validUpMessage(cabinetId, kind)
+  return fc.oneof(
+    { weight: 5, arbitrary: valid.chain(mutated).map((v) => Buffer.from(jsonText(v))) },
+    { weight: 1, arbitrary: valid.map((v) => Buffer.from(JSON.stringify(v))) },
+    { weight: 2, arbitrary: fc.constantFrom(...HOSTILE_JSON_TEXTS.filter((t) => t.length < 256 * 1024)).map((t) => Buffer.from(t)) },
+    { weight: 1, arbitrary: invalidUtf8 },
+    { weight: 1, arbitrary: fc.constant(Buffer.alloc(MAX_MESSAGE_BYTES + 1, 0x20)) },
+  )
+}
