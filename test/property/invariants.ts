@@ -84,3 +84,22 @@ export function routeTable(app: FastifyInstance): RouteEntry[] {
   }
   return out
 }
+
+/**
+ * Errors that escape to the process (a handler throwing inside an aedes or
+ * timer callback). In production they end the server; under vitest they are
+ * only reported at the end, so the suites collect them and fail the input.
+ */
+export function watchUncaught(): { readonly errors: unknown[]; stop(): void } {
+  const errors: unknown[] = []
+  const onError = (err: unknown): void => void errors.push(err)
+  process.on('uncaughtException', onError)
+  process.on('unhandledRejection', onError)
+  return {
+    errors,
+    stop() {
+      process.off('uncaughtException', onError)
+      process.off('unhandledRejection', onError)
+    },
+  }
+}

@@ -8,7 +8,7 @@ import { decodeSaleBatch, isPlainSaleBatch } from '../../fleet-server/src/sales/
 import { fcParams, mutated, salePayload, validSaleBatch } from '../helpers/arbitraries.js'
 import { recordTrustCounts } from '../helpers/trust-counts.js'
 
-const RUNS = Number(process.env.PROP_DECODE_RUNS ?? 1500)
+const RUNS = Number(process.env.PROP_DECODE_RUNS ?? 1000)
 const CABINET = '341125-00001'
 const HEAD = { seq: 7, hash: GENESIS_HASH.replace(/^0/, 'a') }
 
