@@ -8,9 +8,9 @@
 import fc from 'fast-check'
 import mqtt from 'mqtt'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { RejectCode, topics, UP_KINDS, type ReplyMsg } from '../../shared/src/index.js'
+import { RejectCode, ReplyMsg, topics, UP_KINDS, type SaleBatchMsg } from '../../shared/src/index.js'
 import { fcParams, hostileString, salePayload, upPayload } from '../helpers/arbitraries.js'
-import { connectCabinet, expectDisconnected, provision, startFleet, type TestCabinet } from '../helpers/fleet.js'
+import { connectCabinet, expectDisconnected, provision, startFleet, type Provisioned } from '../helpers/fleet.js'
 import { aBatch, aChain } from '../helpers/sales.js'
 import { recordTrustCounts } from '../helpers/trust-counts.js'
 import { changedTables, tableSnapshots, watchUncaught } from './invariants.js'
@@ -22,10 +22,50 @@ const TOPIC_RUNS = 12
 /** Tables holding sales or figures derived from them (named so; a new one is picked up by name). */
 const isSalesTable = (name: string): boolean => /sale|certified/.test(name)
 
+/**
+ * Violations found by this suite in files another engineer owns (issue 12);
+ * each is allowed only for exactly its case, and goes once the fix is merged.
+ */
+const KNOWN_FAILURES: ReadonlyArray<{ readonly finding: string; readonly matches: (reply: Record<string, unknown>) => boolean }> = [
+  {
+    // shared/src/messages/parse.ts (flags owns it): decodeMessage() echoes any batchId that matches a
+    // loose UUID pattern, so a reject can carry one z.uuid() refuses (version 0, nil-like, bad variant)
+    // and the reply fails the ReplyMsg schema it is sent under; the edge agent drops it.
+    finding: 'reject reply echoes a batchId that is not a z.uuid()',
+    matches: (r) => r.status === 'rejected' && typeof r.batchId === 'string' && ReplyMsg.safeParse({ ...r, batchId: undefined }).success,
+  },
+]
+
+/** A cabinet on real mqtt.js that keeps every reply as sent, so a reply that breaks ReplyMsg is seen, not thrown. */
+interface RawCabinet {
+  readonly cabinetId: string
+  readonly client: mqtt.MqttClient
+  /** Publishes raw bytes on the sales topic and resolves with the next reply. */
+  sendRaw(payload: Buffer | string): Promise<Record<string, unknown>>
+  send(batch: SaleBatchMsg): Promise<Record<string, unknown>>
+}
+
+async function connectRaw(mqttUrl: string, cab: Provisioned): Promise<RawCabinet> {
+  const client = await mqtt.connectAsync(mqttUrl, { clientId: cab.cabinetId, username: cab.mqtt.username, password: cab.mqtt.password, reconnectPeriod: 0 }, false)
+  onTestFinished(() => client.endAsync(true))
+  const replies: Array<Record<string, unknown>> = []
+  client.on('message', (topic, payload) => {
+    if (topic === topics.replies(cab.cabinetId)) replies.push(JSON.parse(payload.toString()) as Record<string, unknown>)
+  })
+  expect((await client.subscribeAsync(topics.replies(cab.cabinetId), { qos: 1 }))[0]?.qos).toBe(1)
+  const sendRaw = async (payload: Buffer | string): Promise<Record<string, unknown>> => {
+    const seen = replies.length
+    await client.publishAsync(topics.sales(cab.cabinetId), payload, { qos: 1 })
+    await expect.poll(() => replies.length, { timeout: 10_000, interval: 5 }).toBeGreaterThan(seen)
+    return replies[seen]!
+  }
+  return { cabinetId: cab.cabinetId, client, sendRaw, send: (batch) => sendRaw(JSON.stringify(batch)) }
+}
+
 /** A payload every version of the server rejects: the barrier that says earlier messages were taken. */
 const BARRIER = Buffer.from('not json')
 
-async function expectBarrier(cab: TestCabinet): Promise<void> {
+async function expectBarrier(cab: RawCabinet): Promise<void> {
   const r = await cab.sendRaw(BARRIER)
   expect(r).toMatchObject({ status: 'rejected', code: 'BAD_MESSAGE' })
 }
@@ -34,7 +74,7 @@ async function setUp() {
   const fleet = await startFleet()
   const a = await provision(fleet, { countyCode: '341125' })
   const b = await provision(fleet, { countyCode: '341126' })
-  const cabA = await connectCabinet(fleet.mqttUrl, a)
+  const cabA = await connectRaw(fleet.mqttUrl, a)
   // A chain head to build near-valid batches on, so they reach the chain rules.
   const chain = aChain(a.cabinetId, 2)
   expect(await cabA.send(aBatch(a.cabinetId, chain))).toMatchObject({ status: 'committed', ackedSeq: 2 })
@@ -48,7 +88,7 @@ async function setUp() {
 }
 
 /** Healthy afterwards: /healthz answers and the cabinet commits the next sale of its chain. */
-async function expectStillServing(s: Awaited<ReturnType<typeof setUp>>, cab: TestCabinet): Promise<void> {
+async function expectStillServing(s: Awaited<ReturnType<typeof setUp>>, cab: RawCabinet): Promise<void> {
   expect(s.uncaught.errors).toEqual([])
   expect((await s.fleet.http.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200)
   const acked = (await s.fleet.http.inject({ method: 'GET', url: `/api/v1/cabinets/${s.a.cabinetId}`, headers: { authorization: `Bearer ${s.fleet.adminToken}` } })).json() as { sales: { lastSeq: number } }
@@ -68,17 +108,23 @@ describe('every MQTT handler under hostile payloads', () => {
     const s = await setUp()
     const codes = new Set<string>()
     let messages = 0
+    let knownFailures = 0
     await fc.assert(
       fc.asyncProperty(salePayload(s.a.cabinetId, s.head), async (payload) => {
         const before = s.snapshot()
         const totalsBefore = s.totals()
-        const reply: ReplyMsg = await s.cabA.sendRaw(payload)
+        const reply = await s.cabA.sendRaw(payload)
         messages++
         expect(s.uncaught.errors, 'the sales handler threw out to the process').toEqual([])
         const where = `payload ${payload.toString('utf8', 0, 400)} → ${JSON.stringify(reply)}`
+        if (!ReplyMsg.safeParse(reply).success) {
+          expect(KNOWN_FAILURES.some((k) => k.matches(reply)), `the reply breaks ReplyMsg: ${where}`).toBe(true)
+          knownFailures++
+        }
         if (reply.status === 'committed') return // a mutation left it valid, or a replay re-acked
+        expect(reply.status, where).toBe('rejected')
         expect(RejectCode.options, where).toContain(reply.code)
-        codes.add(reply.code)
+        codes.add(reply.code as string)
         const changed = changedTables(before, s.snapshot())
         if (reply.code === 'SALE_TAMPERED') {
           // protocol.md: a tampered chain flags the cabinet (chain_status, tampered_*); nothing of the batch commits.
@@ -89,18 +135,19 @@ describe('every MQTT handler under hostile payloads', () => {
           expect(changed, `sales tables changed by a rejected sale: ${where}`).toEqual([])
         }
       }),
-      fcParams(SALE_RUNS),
+      // A batchId that only the loose pattern takes: the KNOWN_FAILURES case, tried on every run.
+      { ...fcParams(SALE_RUNS), examples: [[Buffer.from(JSON.stringify({ v: 1, type: 'sales', batchId: '00000000-0000-0000-0000-000000000001' }))]] },
     )
     // The generator reached past JSON parsing into the schema and the chain rules.
     expect([...codes]).toEqual(expect.arrayContaining(['BAD_MESSAGE', 'UNSUPPORTED_VERSION', 'MESSAGE_TOO_LARGE']))
     expect([...codes].filter((c) => c.startsWith('SALE_') || c === 'CABINET_MISMATCH').length).toBeGreaterThan(0)
     await expectStillServing(s, s.cabA)
-    recordTrustCounts('property', { mqttMessages: messages, hostileInputs: messages })
+    recordTrustCounts('property', { mqttMessages: messages, mqttKnownFailures: knownFailures, hostileInputs: messages })
   })
 
   it('takes any payload on the other up topics without touching the sales tables or dropping the cabinet', async () => {
     const s = await setUp()
-    const otherKinds = UP_KINDS.filter((k): k is Exclude<typeof k, 'sales'> => k !== 'sales')
+    const otherKinds = UP_KINDS.filter((k) => k !== 'sales')
     expect(otherKinds.length).toBeGreaterThanOrEqual(3)
     let messages = 0
     await fc.assert(
@@ -108,7 +155,7 @@ describe('every MQTT handler under hostile payloads', () => {
         fc.constantFrom(...otherKinds).chain((kind) => fc.tuple(fc.constant(kind), upPayload(s.a.cabinetId, kind))),
         async ([kind, payload]) => {
           const before = s.snapshot()
-          await s.cabA.client.publishAsync(topics[kind](s.a.cabinetId), payload, { qos: 1 })
+          await s.cabA.client.publishAsync(`${topics.upPrefix(s.a.cabinetId)}${kind}`, payload, { qos: 1 })
           await expectBarrier(s.cabA) // the message before it has been handled
           messages += 2
           expect(s.uncaught.errors, `the ${kind} handler threw out to the process`).toEqual([])
@@ -156,13 +203,14 @@ describe('every MQTT handler under hostile payloads', () => {
         } else {
           await expectDisconnected(cab.client)
           dropped++
-          cab = await connectCabinet(s.fleet.mqttUrl, s.a)
+          cab = await connectRaw(s.fleet.mqttUrl, s.a)
         }
         expect(changedTables(before, s.snapshot()), `sales tables changed by a publish to ${t}`).toEqual([])
       }),
-      fcParams(TOPIC_RUNS),
+      { ...fcParams(TOPIC_RUNS), examples: [[topics.sales(s.b.cabinetId)], [topics.replies(s.a.cabinetId)], ['$SYS/broker/uptime'], [`${own}unknown`]] },
     )
-    if (!cab.client.connected) cab = await connectCabinet(s.fleet.mqttUrl, s.a)
+    expect(dropped).toBeGreaterThanOrEqual(3)
+    if (!cab.client.connected) cab = await connectRaw(s.fleet.mqttUrl, s.a)
     await expectStillServing(s, cab)
     recordTrustCounts('property', { mqttMessages: messages, mqttForeignTopics: dropped, hostileInputs: messages })
   })
@@ -191,18 +239,23 @@ describe('every MQTT handler under hostile payloads', () => {
     let refused = 0
     await fc.assert(
       fc.asyncProperty(filter, async (f) => {
-        let granted: number | undefined
-        try {
-          granted = (await s.cabA.client.subscribeAsync(f, { qos: 1 }))[0]?.qos
-        } catch {
-          return // mqtt.js refused to send an invalid filter (e.g. "a#"); nothing reached the server
-        }
+        const granted = await s.cabA.client.subscribeAsync(f, { qos: 1 }).then(
+          (g) => g[0]?.qos,
+          (err: Error) => {
+            // mqtt.js rejects a SUBACK failure code as an error named after it (0x80: "Unspecified
+            // error"), and refuses to send an invalid filter ("a#") at all.
+            if (/^Invalid topic/.test(err.message)) return null
+            return err.message === 'Subscribe error: Unspecified error' ? 128 : err.message
+          },
+        )
+        if (granted === null) return // nothing reached the server
         expect(granted, `subscription to ${f}`).toBe(128)
         refused++
         expect(s.cabA.client.connected).toBe(true)
       }),
-      fcParams(TOPIC_RUNS * 2),
+      { ...fcParams(TOPIC_RUNS * 2), examples: [['#'], ['$SYS/#'], [topics.replies(s.b.cabinetId)], ['cabinets/+/down/replies']] },
     )
+    expect(refused).toBeGreaterThan(TOPIC_RUNS / 2)
     // Traffic of the other cabinet and of A's own up/ topics reaches nobody but the server.
     const cabB = await connectCabinet(s.fleet.mqttUrl, s.b)
     expect(await cabB.send(aBatch(s.b.cabinetId, aChain(s.b.cabinetId, 1)))).toMatchObject({ status: 'committed' })
