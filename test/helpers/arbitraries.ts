@@ -99,6 +99,14 @@ export const HOSTILE_NUMBERS: readonly number[] = [
   Number.MIN_VALUE,
 ]
 
+/** Well-formed but edge-case domain values: dates, periods and codes at and past their ends. */
+export const EDGE_DOMAIN_STRINGS: readonly string[] = [
+  '2020-02-29', '2021-02-29', '1970-01-01', '0000-01-01', '9999-12-31', '2020-12-31', '2021-01-01',
+  '2020-W01', '2020-W53', '2021-W53', '2020-W00', '2020-Q1', '2020-Q4', '2020-Q0', '2020-01', '2020-12', '2020-00', '0000-01', '9999-12',
+  '341125', '341100', '341126', '000000', '999999', '341125-00001', '341126-00001', '341125-99999',
+  'weekly', 'monthly', 'quarterly', 'json', 'csv', 'xlsx', 'admin', 'county', 'operator', 'auditor',
+]
+
 export const hostileString: fc.Arbitrary<string> = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom(...HOSTILE_STRINGS) },
   { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 40 }) },
@@ -223,7 +231,10 @@ function fromSchemaInner(s: JsonSchema, depth: number): fc.Arbitrary<unknown> {
           // a pattern fast-check cannot generate from: fall through to lengths
         }
       }
-      return fc.string({ minLength: s.minLength ?? 0, maxLength: Math.max(s.minLength ?? 0, cap(s.maxLength, 24)) })
+      return fc.oneof(
+        { weight: 3, arbitrary: fc.string({ minLength: s.minLength ?? 0, maxLength: Math.max(s.minLength ?? 0, cap(s.maxLength, 24)) }) },
+        { weight: 2, arbitrary: fc.constantFrom(...EDGE_DOMAIN_STRINGS) },
+      )
     }
     case 'integer': {
       const min = typeof s.minimum === 'number' ? s.minimum : -1_000_000
