@@ -55,7 +55,12 @@ async function connectRaw(mqttUrl: string, cab: Provisioned): Promise<RawCabinet
   expect((await client.subscribeAsync(topics.replies(cab.cabinetId), { qos: 1 }))[0]?.qos).toBe(1)
   const sendRaw = async (payload: Buffer | string): Promise<Record<string, unknown>> => {
     const seen = replies.length
-    await client.publishAsync(topics.sales(cab.cabinetId), payload, { qos: 1 })
+    // A dropped connection would leave a QoS 1 publish waiting for ever: fail it by name instead.
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      client.publishAsync(topics.sales(cab.cabinetId), payload, { qos: 1 }),
+      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no PUBACK within 10 s (connected: ${client.connected})`)), 10_000))),
+    ]).finally(() => clearTimeout(timer))
     await expect.poll(() => replies.length, { timeout: 10_000, interval: 5 }).toBeGreaterThan(seen)
     return replies[seen]!
   }
