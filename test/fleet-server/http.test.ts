@@ -10,7 +10,7 @@ describe('http', () => {
     expect(await res.json()).toEqual({ status: 'ok' })
   })
 
-  it('answers errors as {error:{code,message}}: validation, unknown route, bad JSON, body too large', async () => {
+  it('answers errors as {error:{code,message}}: validation, unknown route, bad JSON, body too large, bad URL, overlong path parameter', async () => {
     const fleet = await startFleet()
     const v = await api<{ error: { code: string; message: string } }>(fleet, 'POST', '/api/v1/cabinets', { countyCode: 341125 })
     expect(v.status).toBe(400)
@@ -29,6 +29,14 @@ describe('http', () => {
     const huge = await fleet.http.inject({ method: 'POST', url: '/api/v1/cabinets', headers: auth, payload: JSON.stringify({ countyCode: '341125', siteName: 'x'.repeat(2 * 1024 * 1024) }) })
     expect(huge.statusCode).toBe(413)
     expect(huge.json()).toMatchObject({ error: { code: 'PAYLOAD_TOO_LARGE' } })
+
+    // Errors Fastify raises before routing (found by test/property/http-routes.test.ts).
+    const badUrl = await fleet.http.inject({ method: 'GET', url: '/api/v1/suppliers/%zz', headers: auth })
+    expect(badUrl.statusCode).toBe(400)
+    expect(badUrl.json()).toMatchObject({ error: { code: 'VALIDATION_FAILED', message: 'the URL is not valid percent-encoding' } })
+    const longParam = await fleet.http.inject({ method: 'GET', url: `/api/v1/suppliers/${'x'.repeat(5000)}`, headers: auth })
+    expect(longParam.statusCode).toBe(414)
+    expect(longParam.json()).toMatchObject({ error: { code: 'VALIDATION_FAILED' } })
   })
 
   it('answers INTERNAL without leaking driver errors', async () => {

@@ -1,7 +1,7 @@
 // The one HTTP error mapping (STYLE §4): every failure leaves as
 // { error: { code, message, details? } }. Driver and internal messages never
 // leave the process: anything unexpected is logged and answered INTERNAL.
-import type { FastifyError, FastifyInstance } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod'
 import { AppError, type ErrorBody } from '../../../shared/src/index.js'
 import { unsupportedMediaType } from './content-type.js'
@@ -9,6 +9,17 @@ import { unsupportedMediaType } from './content-type.js'
 const body = (code: string, message: string, details?: Record<string, unknown>): ErrorBody => ({
   error: { code, message, ...(details && { details }) },
 })
+
+/**
+ * Fastify's `frameworkErrors` option: errors it raises before routing (a URL
+ * that is not valid percent-encoding, a path parameter over maxParamLength)
+ * never reach setErrorHandler and would leave in Fastify's own body shape.
+ */
+export function frameworkErrors(err: FastifyError, _req: FastifyRequest, reply: FastifyReply): void {
+  const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400
+  const message = err.code === 'FST_ERR_BAD_URL' ? 'the URL is not valid percent-encoding' : err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is longer than the server accepts' : err.message
+  void reply.code(status).send(body('VALIDATION_FAILED', message))
+}
 
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | AppError | Error, req, reply) => {

@@ -8,7 +8,7 @@ import type { Logger } from 'pino'
 import { HealthReply } from '../../../shared/src/index.js'
 import { acceptJsonOnly } from './content-type.js'
 import { registerCookies, type CookieOptions } from './cookies.js'
-import { installErrorHandling } from './errors.js'
+import { frameworkErrors, installErrorHandling } from './errors.js'
 import { DEFAULT_RATE_LIMIT, registerRateLimit, type RateLimitOptions } from './rate-limit.js'
 import { registerSecurityHeaders } from './security-headers.js'
 import { zodValidatorCompiler } from './validation.js'
@@ -38,6 +38,7 @@ export async function createHttp(opts: HttpOptions): Promise<FastifyInstance> {
     bodyLimit: BODY_LIMIT_BYTES,
     forceCloseConnections: true, // close() must not wait on idle keep-alive sockets
     trustProxy: trustProxy.length > 0 ? [...trustProxy] : false,
+    frameworkErrors,
   })
   app.setValidatorCompiler(zodValidatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
