@@ -26,15 +26,8 @@ const isSalesTable = (name: string): boolean => /sale|certified/.test(name)
  * Violations found by this suite in files another engineer owns (issue 12);
  * each is allowed only for exactly its case, and goes once the fix is merged.
  */
-const KNOWN_FAILURES: ReadonlyArray<{ readonly finding: string; readonly matches: (reply: Record<string, unknown>) => boolean }> = [
-  {
-    // shared/src/messages/parse.ts (flags owns it): decodeMessage() echoes any batchId that matches a
-    // loose UUID pattern, so a reject can carry one z.uuid() refuses (version 0, nil-like, bad variant)
-    // and the reply fails the ReplyMsg schema it is sent under; the edge agent drops it.
-    finding: 'reject reply echoes a batchId that is not a z.uuid()',
-    matches: (r) => r.status === 'rejected' && typeof r.batchId === 'string' && ReplyMsg.safeParse({ ...r, batchId: undefined }).success,
-  },
-]
+// Cases the suite found that are not fixed yet, each named with its finding; empty when none.
+const KNOWN_FAILURES: ReadonlyArray<{ readonly finding: string; readonly matches: (reply: Record<string, unknown>) => boolean }> = []
 
 /** A cabinet on real mqtt.js that keeps every reply as sent, so a reply that breaks ReplyMsg is seen, not thrown. */
 interface RawCabinet {

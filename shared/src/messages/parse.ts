@@ -1,6 +1,7 @@
 // Decoding an MQTT payload into a message, with the reject code a reply needs
 // when it cannot be decoded. Size is checked before JSON parsing.
 import { z } from 'zod'
+import { Uuid } from '../domain/ids.js'
 import type { RejectCode } from './reply.js'
 import { MAX_MESSAGE_BYTES, MESSAGE_VERSION } from './limits.js'
 
@@ -8,7 +9,6 @@ export type Decoded<T> =
   | { ok: true; data: T }
   | { ok: false; code: Extract<RejectCode, 'BAD_MESSAGE' | 'MESSAGE_TOO_LARGE' | 'UNSUPPORTED_VERSION'>; message: string; batchId?: string }
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 export function decodeMessage<S extends z.ZodType>(schema: S, payload: Uint8Array, maxBytes = MAX_MESSAGE_BYTES): Decoded<z.infer<S>> {
   if (payload.byteLength > maxBytes) {
@@ -20,9 +20,9 @@ export function decodeMessage<S extends z.ZodType>(schema: S, payload: Uint8Arra
   } catch {
     return { ok: false, code: 'BAD_MESSAGE', message: 'payload is not valid JSON' }
   }
-  const batchId = typeof json === 'object' && json !== null && typeof (json as { batchId?: unknown }).batchId === 'string' && UUID_RE.test((json as { batchId: string }).batchId)
-    ? (json as { batchId: string }).batchId
-    : undefined
+  // Echoed only when the reply schema takes it (the same Uuid), or the reply itself would be invalid.
+  const claimed = typeof json === 'object' && json !== null ? (json as { batchId?: unknown }).batchId : undefined
+  const batchId = Uuid.safeParse(claimed).success ? (claimed as string) : undefined
   const v = typeof json === 'object' && json !== null ? (json as { v?: unknown }).v : undefined
   if (v !== MESSAGE_VERSION) {
     return { ok: false, code: 'UNSUPPORTED_VERSION', message: `message version ${JSON.stringify(v) ?? 'missing'} is not supported; expected v=${MESSAGE_VERSION}`, ...(batchId && { batchId }) }
