@@ -97,7 +97,7 @@ export function lastMonthNoon(now = new Date()): string {
   return `${prev.y}-${String(prev.m).padStart(2, '0')}-15T04:00:00.000Z`
 }
 
-async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number, intervalMs = 100): Promise<void> {
+export async function waitUntil(what: string | (() => string), check: () => Promise<boolean>, timeoutMs: number, intervalMs = 100): Promise<void> {
   const deadline = Date.now() + timeoutMs
   let lastErr: unknown = null
   for (;;) {
@@ -106,7 +106,7 @@ async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs:
     } catch (err) {
       lastErr = err
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${String(lastErr)}` : ''}`)
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}${lastErr ? `: ${String(lastErr)}` : ''}`)
     await new Promise((r) => setTimeout(r, intervalMs))
   }
 }
@@ -302,7 +302,7 @@ interface PlatformRecordView {
  * drained and forwarding has settled, then checks the invariants. Problems are
  * returned, not thrown, so a randomized run can report them all.
  */
-export async function settleAndCheck(world: World, timeoutMs = 60_000): Promise<Verdict> {
+export async function settleAndCheck(world: World, timeoutMs = 90_000): Promise<Verdict> {
   world.mqttProxy.heal()
   world.platformProxy.heal()
   for (const a of world.agents) if (!a.program) await a.start()
@@ -354,7 +354,7 @@ export async function settleAndCheck(world: World, timeoutMs = 60_000): Promise<
   const thisMonth = shanghaiDate(new Date()).slice(0, 7)
   const endedPeriods = [...byPeriod.keys()].filter((k) => k.slice(-7) < thisMonth)
   let fwd: ForwardingView | null = null
-  await waitUntil('forwarding to settle', async () => {
+  await waitUntil(() => `forwarding to settle (last seen ${JSON.stringify(fwd)})`, async () => {
     const run = await world.api.post('/api/v1/forwarding/run', undefined)
     if (run.status !== 200) throw new Error(`forwarding/run: ${run.status} ${JSON.stringify(run.body)}`)
     const r = await world.api.get<ForwardingView>('/api/v1/forwarding')
