@@ -65,7 +65,8 @@ describe('fault injection with real processes', { timeout: 150_000 }, () => {
   })
 
   it('(d) forwards each cabinet-period once through a failing, slow, killed and cut-off platform', async () => {
-    await sellLastMonth(world, 2) // late trade: the periods already sent get corrections
+    // Late trade for last month: the periods (a) sent get corrections, sent through the faults too.
+    await sellLastMonth(world, 2)
     const faults = await platformFaults(world)
     const v = await settleAndCheck(world)
     expectSound(v, faults)

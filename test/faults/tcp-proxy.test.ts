@@ -6,7 +6,11 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 import { seededRandom, startTcpProxy } from '../helpers/tcp-proxy.js'
 
 async function echoProxy() {
-  const echo = createServer((s) => s.pipe(s))
+  let accepted = 0
+  const echo = createServer((s) => {
+    accepted++
+    s.pipe(s)
+  })
   echo.listen(0, '127.0.0.1')
   await once(echo, 'listening')
   const port = (echo.address() as { port: number }).port
@@ -15,7 +19,7 @@ async function echoProxy() {
     await proxy.close()
     await new Promise((r) => echo.close(r))
   })
-  return proxy
+  return Object.assign(proxy, { accepted: () => accepted })
 }
 
 async function client(port: number) {
@@ -70,6 +74,7 @@ describe('tcp fault proxy', () => {
     c.sock.write('void')
     await expect.poll(() => proxy.stats.swallowedBytes).toBe(4)
     expect(c.got()).toBe('')
+    expect(proxy.accepted()).toBe(0) // the target never heard of it
     proxy.heal()
     await expect.poll(c.isClosed).toBe(true)
   })
