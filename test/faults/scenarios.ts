@@ -94,15 +94,19 @@ export async function agentKills(world: World, agents: readonly WorldAgent[], ti
 }
 
 /**
- * (d) A forwarding pass while the platform's link is slow; the platform is
- * SIGKILLed mid-send and restarted, and the link cut. The platform's own
- * fail-rate and bad answers are set when the world starts (WorldOptions.platform).
+ * (d) Late trade for last month is synced while the platform's link is
+ * stalled, so whichever pass sends it (ours, or the server's own after late
+ * sales) is in flight when the platform is SIGKILLed and restarted and the
+ * link cut. The platform's own fail-rate and bad answers are set when the
+ * world starts (WorldOptions.platform).
  */
-export async function platformFaults(world: World): Promise<number> {
-  await waitUntil('every outbox to drain', async () => (await Promise.all(world.agents.map(pendingOf))).every((n) => n === 0), 30_000)
-  world.platformProxy.set({ kind: 'latency', ms: between(world.random, 100, 300) })
-  world.injected('platform-latency')
+export async function platformFaults(world: World, opts: { lateSalesPerAgent?: number } = {}): Promise<number> {
+  world.platformProxy.set({ kind: 'drop' })
+  world.injected('platform-stall')
   const connectionsBefore = world.platformProxy.stats.connections
+  // Late sales change periods already judged (corrections) or not yet sent (reports): there is always something to send.
+  await sellLastMonth(world, opts.lateSalesPerAgent ?? 2)
+  await waitUntil('every outbox to drain', async () => (await Promise.all(world.agents.map(pendingOf))).every((n) => n === 0), 30_000)
   const run = world.api.post('/api/v1/forwarding/run', undefined)
   await waitUntil('a send to the platform', async () => world.platformProxy.stats.connections > connectionsBefore, 30_000, 10)
   await world.restartPlatform('SIGKILL')
@@ -148,5 +152,5 @@ export async function diskFull(world: World, agent: WorldAgent, disk: SmallDisk)
   return { faults: 1, refused }
 }
 
-/** Short names for the summary line. */
+/** n network faults drawn from the world's seeded random. */
 export const randomNetworkFaults = (world: World, n: number): NetworkFaultKind[] => Array.from({ length: n }, () => pick(world.random, NETWORK_FAULTS))
