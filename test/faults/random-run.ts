@@ -5,7 +5,7 @@
 // (timing on a busy machine still varies what they hit).
 import { agentKills, diskFull, networkFaults, platformFaults, randomNetworkFaults, sellLastMonth, serverKills } from './scenarios.js'
 import { dataDirOn, mountSmallDisk, type SmallDisk } from './small-disk.js'
-import { settleAndCheck, startWorld, type PlatformFaults, type World } from './world.js'
+import { PLATFORM_BAD_ANSWER_ARGS, settleAndCheck, startWorld, type PlatformFaults, type World } from './world.js'
 
 export interface RandomRunOptions {
   seed: string
@@ -39,7 +39,9 @@ type Step = 'network' | 'server-kill' | 'agent-kill' | 'platform' | 'disk-full'
 
 export async function runRandomFaults(opts: RandomRunOptions): Promise<RandomRunResult> {
   const log = opts.log ?? (() => undefined)
-  const mounted = mountSmallDisk(4)
+  // Bigger than the suite's: the disk agent keeps selling in every round, and its
+  // ledger must not fill the disk by itself before the run ends (tmpfs costs memory only when filled).
+  const mounted = mountSmallDisk(64)
   const disk: SmallDisk | null = 'unavailable' in mounted ? null : mounted
   if (!disk) log(`edge disk full is left out: ${(mounted as { unavailable: string }).unavailable}`)
   const agents = opts.agents ?? 4
@@ -54,7 +56,7 @@ export async function runRandomFaults(opts: RandomRunOptions): Promise<RandomRun
     world = await startWorld({
       seed: opts.seed,
       agents,
-      platform: opts.platform ?? { failRate: 0.3, latencyMs: 20 },
+      platform: opts.platform ?? { failRate: 0.3, latencyMs: 20, extraArgs: PLATFORM_BAD_ANSWER_ARGS },
       agentDataDir: (i, fallback) => (i === diskAgent && disk ? dataDirOn(disk, `agent-${i}`) : fallback),
     })
     const w = world

@@ -7,14 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { recordTrustCounts } from '../helpers/trust-counts.js'
 import { agentKills, diskFull, NETWORK_FAULTS, networkFaults, platformFaults, sellLastMonth, serverKills } from './scenarios.js'
 import { dataDirOn, mountSmallDisk, type SmallDisk } from './small-disk.js'
-import { settleAndCheck, startWorld, type Verdict, type World } from './world.js'
-
-/**
- * Bad answers of the platform stand-in. Once the fwd engineer's `--bad-answers`
- * lands in platform-sim, this is the one line to change, e.g.:
- * ['--bad-answers', 'malformed,wrong-key,wrong-count,empty,redirect,huge,slow-headers,slow-body,hang,conflict-other', '--bad-rate', '0.3']
- */
-const BAD_ANSWER_ARGS: string[] = []
+import { PLATFORM_BAD_ANSWER_ARGS, settleAndCheck, startWorld, type Verdict, type World } from './world.js'
 
 function expectSound(v: Verdict, faultsInjected: number): void {
   recordTrustCounts('faults', {
@@ -38,7 +31,7 @@ describe('fault injection with real processes', { timeout: 150_000 }, () => {
     world = await startWorld({
       seed: 'faults-suite',
       agents: 3,
-      platform: { failRate: 0.3, latencyMs: 20, extraArgs: BAD_ANSWER_ARGS },
+      platform: { failRate: 0.3, latencyMs: 20, extraArgs: PLATFORM_BAD_ANSWER_ARGS },
       // Agent 2 keeps its ledger on the small disk (when one can be mounted).
       agentDataDir: (i, fallback) => (i === 2 && disk ? dataDirOn(disk, 'agent-2') : fallback),
     })

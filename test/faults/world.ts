@@ -20,14 +20,18 @@ const CERTIFIED_SKU = 'FAULTS-CERT'
 const PLAIN_SKU = 'FAULTS-PLAIN'
 
 /**
- * Extra platform-sim flags. The bad-answer modes the fwd engineer adds
- * (`--bad-answers malformed,wrong-key,… --bad-rate R`) go here as one more
- * entry each, e.g. `badAnswers: ['--bad-answers', 'malformed,wrong-key', '--bad-rate', '0.2']`.
+ * Bad answers of the platform stand-in, used by the suite and the randomized
+ * run. Once the fwd engineer's `--bad-answers` lands in platform-sim, this is
+ * the one line to change, e.g.:
+ * ['--bad-answers', 'malformed,wrong-key,wrong-count,empty,redirect,huge,slow-headers,slow-body,hang,conflict-other', '--bad-rate', '0.3']
  */
+export const PLATFORM_BAD_ANSWER_ARGS: readonly string[] = []
+
+/** Faults of the platform stand-in itself (its own flags). */
 export interface PlatformFaults {
   failRate?: number
   latencyMs?: number
-  extraArgs?: string[]
+  extraArgs?: readonly string[]
 }
 
 export interface WorldOptions {
@@ -309,9 +313,14 @@ export async function settleAndCheck(world: World, timeoutMs = 90_000): Promise<
   const problems: string[] = []
 
   // Every outbox drained: what each ledger holds has been committed by the server.
-  await waitUntil('every agent outbox to drain', async () => {
-    for (const a of world.agents) if ((await a.status()).pending !== 0) return false
-    return true
+  let undrained: string[] = []
+  await waitUntil(() => `every agent outbox to drain (still pending: ${undrained.join(', ')})`, async () => {
+    undrained = []
+    for (const a of world.agents) {
+      const s = await a.status()
+      if (s.pending !== 0) undrained.push(`${a.cab.cabinetId} ${JSON.stringify(s)}`)
+    }
+    return undrained.length === 0
   }, timeoutMs)
 
   let salesAcknowledged = 0
