@@ -26,6 +26,8 @@ function expectSound(v: Verdict, faultsInjected: number): void {
 // Generous: a loaded 2-core machine; the platform's retries back off for seconds.
 describe('fault injection with real processes', { timeout: 150_000 }, () => {
   let world: World
+  // Kept so afterAll can close a world whose start outlived beforeAll's timeout (no orphaned processes).
+  let starting: Promise<World> | null = null
   let disk: SmallDisk | null = null
   let noDisk = ''
   beforeAll(async () => {
@@ -33,16 +35,16 @@ describe('fault injection with real processes', { timeout: 150_000 }, () => {
     const mounted = mountSmallDisk(4)
     if ('unavailable' in mounted) noDisk = mounted.unavailable
     else disk = mounted
-    world = await startWorld({
+    world = await (starting = startWorld({
       seed: 'faults-suite',
       agents: 3,
       platform: { failRate: 0.3, latencyMs: 20, extraArgs: PLATFORM_BAD_ANSWER_ARGS },
       // Agent 2 keeps its ledger on the small disk (when one can be mounted).
       agentDataDir: (i, fallback) => (i === 2 && disk ? dataDirOn(disk, 'agent-2') : fallback),
-    })
+    }))
   }, 240_000)
   afterAll(async () => {
-    await world?.close()
+    await (await starting?.catch(() => null))?.close()
     disk?.unmount()
   })
 
