@@ -5,7 +5,7 @@
 // (timing on a busy machine still varies what they hit).
 import { agentKills, diskFull, networkFaults, platformFaults, randomNetworkFaults, sellLastMonth, serverKills } from './scenarios.js'
 import { dataDirOn, mountSmallDisk, type SmallDisk } from './small-disk.js'
-import { PLATFORM_BAD_ANSWER_ARGS, settleAndCheck, startWorld, type PlatformFaults, type World } from './world.js'
+import { PLATFORM_ALL_BAD_ANSWER_ARGS, settleAndCheck, startWorld, type PlatformFaults, type World } from './world.js'
 
 export interface RandomRunOptions {
   seed: string
@@ -56,7 +56,7 @@ export async function runRandomFaults(opts: RandomRunOptions): Promise<RandomRun
     world = await startWorld({
       seed: opts.seed,
       agents,
-      platform: opts.platform ?? { failRate: 0.3, latencyMs: 20, extraArgs: PLATFORM_BAD_ANSWER_ARGS },
+      platform: opts.platform ?? { failRate: 0.3, latencyMs: 20, extraArgs: PLATFORM_ALL_BAD_ANSWER_ARGS },
       agentDataDir: (i, fallback) => (i === diskAgent && disk ? dataDirOn(disk, `agent-${i}`) : fallback),
     })
     const w = world

@@ -20,12 +20,16 @@ const CERTIFIED_SKU = 'FAULTS-CERT'
 const PLAIN_SKU = 'FAULTS-PLAIN'
 
 /**
- * Bad answers of the platform stand-in, used by the suite and the randomized
- * run. Once the fwd engineer's `--bad-answers` lands in platform-sim, this is
- * the one line to change, e.g.:
- * ['--bad-answers', 'malformed,wrong-key,wrong-count,empty,redirect,huge,slow-headers,slow-body,hang,conflict-other', '--bad-rate', '0.3']
+ * Bad answers of the platform stand-in (its --bad-answers modes) in the
+ * suite: the quick ones, at a rate that leaves most attempts answered well.
  */
-export const PLATFORM_BAD_ANSWER_ARGS: readonly string[] = []
+export const PLATFORM_BAD_ANSWER_ARGS: readonly string[] = ['--bad-answers', 'malformed,wrong-key,wrong-count,empty,redirect,huge,conflict-other', '--bad-rate', '0.2']
+/**
+ * Every bad answer, the slow ones too (each costs the sender up to its 15 s
+ * headers or 10 s body bound per attempt): for the randomized run, whose
+ * settle timeout leaves room for them.
+ */
+export const PLATFORM_ALL_BAD_ANSWER_ARGS: readonly string[] = ['--bad-answers', 'malformed,wrong-key,wrong-count,empty,redirect,huge,slow-headers,slow-body,hang,conflict-other', '--bad-rate', '0.1']
 
 /** Faults of the platform stand-in itself (its own flags). */
 export interface PlatformFaults {
