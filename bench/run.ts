@@ -35,6 +35,8 @@ const targets = {
   weekDuplicated: 0,
   /** Ours, not the issue's: a forwarding pass must not stall ingest past the sale-to-commit budget. */
   forwardingPassMaxBlockMs: 100,
+  /** Issue 12: what 1,000 hostile sockets may add to the server. */
+  hostileSocketsRssGrowthMiB: 64,
 }
 
 /** Another engineer's bench module, wired in when present. */
@@ -204,6 +206,10 @@ async function main() {
       backlogDrain: backlog ? backlog.isOk && backlog.drain.drainedMs !== null && backlog.drain.drainedMs <= targets.backlogDrainMs : null,
       saleToCommitP99: latency && serverCommit ? latency.isOk && serverCommit.saleCommitDelay.p99AtMostMs !== null && serverCommit.saleCommitDelay.p99AtMostMs <= targets.saleToCommitP99Ms : null,
       weekZeroLostZeroDuplicated: week ? week.isOk && week.sales.missing === 0 && week.sales.duplicates === 0 : null,
+      trustNothingLost: trust
+        ? trust.suites.passed && trust.summary.salesLost === 0 && trust.summary.salesDuplicated === 0 && trust.summary.forwardedUnacknowledged === 0 && trust.summary.scenariosRun > 0
+        : null,
+      hostileSocketsRss: trust?.summary.hostileSocketsRssGrowthMiB != null ? trust.summary.hostileSocketsRssGrowthMiB < targets.hostileSocketsRssGrowthMiB : null,
       forwardingPassMaxBlock: forwarding
         ? Object.values(forwarding).every((f) => f.monthEndPass.maxBlockMs <= targets.forwardingPassMaxBlockMs && f.repeatPass.maxBlockMs <= targets.forwardingPassMaxBlockMs)
         : null,
@@ -224,6 +230,9 @@ async function main() {
       const latest = join(RESULTS, 'latest.json')
       const record = JSON.parse(await readFile(latest, 'utf8')) as Record<string, unknown>
       record.trust = result.trust
+      const met = (record.met ?? {}) as Record<string, unknown>
+      record.met = { ...met, trustNothingLost: result.met.trustNothingLost, hostileSocketsRss: result.met.hostileSocketsRss }
+      record.targets = { ...(record.targets as object), hostileSocketsRssGrowthMiB: targets.hostileSocketsRssGrowthMiB }
       await writeFile(latest, `${JSON.stringify(record, null, 2)}\n`)
     }
   }

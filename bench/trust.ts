@@ -12,7 +12,7 @@ import { join } from 'node:path'
 
 const ROOT = join(import.meta.dirname, '..')
 /** The suites whose counts the record carries (paths as vitest takes them). */
-const SUITES = ['test/property', 'test/faults']
+const SUITES = ['test/property', 'test/faults', 'test/fleet-server/forwarding/receipts.test.ts', 'test/fleet-server/hostile.test.ts']
 
 export interface TrustRecord {
   readonly suites: { readonly passed: boolean; readonly exitCode: number | null; readonly durationS: number }
@@ -20,6 +20,43 @@ export interface TrustRecord {
   readonly counts: Record<string, Record<string, number>>
   readonly hostileSockets: unknown
   readonly randomizedFaults: unknown
+  /** The issue's figures, summed over the suites and the randomized run. */
+  readonly summary: TrustSummary
+}
+
+export interface TrustSummary {
+  readonly scenariosRun: number
+  readonly faultsInjected: number
+  readonly hostileInputsTried: number
+  readonly salesAcknowledged: number
+  readonly salesLost: number
+  readonly salesDuplicated: number
+  /** Batches the server counts as delivered that the platform does not hold. */
+  readonly forwardedUnacknowledged: number
+  /** Server RSS growth under 1,000 hostile sockets (the bench's own run), MiB. */
+  readonly hostileSocketsRssGrowthMiB: number | null
+}
+
+const num = (o: unknown, k: string): number => {
+  const v = (o as Record<string, unknown> | null | undefined)?.[k]
+  return typeof v === 'number' ? v : 0
+}
+
+function summarize(counts: TrustRecord['counts'], hostile: unknown, randomized: unknown): TrustSummary {
+  const faults = counts.faults
+  const receipts = counts['forwarding-receipts']
+  const property = counts.property
+  const growth = (hostile as Record<string, unknown> | null)?.rssGrowthMiB
+  return {
+    scenariosRun: num(faults, 'scenarios') + num(receipts, 'scenarios') + num(randomized, 'scenarios'),
+    faultsInjected: num(faults, 'faultsInjected') + num(receipts, 'faultsInjected') + num(randomized, 'faultsInjected'),
+    hostileInputsTried: num(property, 'hostileInputs') + num(counts['broker-hostile-sockets'], 'hostileSockets') + num(hostile, 'hostileSockets'),
+    salesAcknowledged: num(faults, 'salesAcknowledged') + num(randomized, 'salesAcknowledged'),
+    salesLost: num(faults, 'salesLost') + num(randomized, 'salesLost'),
+    salesDuplicated: num(faults, 'salesDuplicated') + num(randomized, 'salesDuplicated'),
+    forwardedUnacknowledged: num(faults, 'forwardedUnacknowledged') + num(receipts, 'forwardedNotAcknowledged') + num(randomized, 'forwardedUnacknowledged'),
+    hostileSocketsRssGrowthMiB: typeof growth === 'number' ? growth : null,
+  }
 }
 
 async function runSuites(countsDir: string, log: (s: string) => void): Promise<TrustRecord['suites']> {
@@ -68,7 +105,8 @@ export async function trustRecord(log: (s: string) => void, seed = 'bench-trust-
     const hostileSockets = await optional('hostile', 'benchHostile')
     log(`bench: trust: randomized fault run (seed ${seed}) …`)
     const randomizedFaults = await optional('faults', 'benchFaults', seed)
-    return { suites, counts: readCounts(dir), hostileSockets, randomizedFaults }
+    const counts = readCounts(dir)
+    return { suites, counts, hostileSockets, randomizedFaults, summary: summarize(counts, hostileSockets, randomizedFaults) }
   } finally {
     await rm(dir, { recursive: true, force: true })
   }
