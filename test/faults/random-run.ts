@@ -5,7 +5,7 @@
 // (timing on a busy machine still varies what they hit).
 import { agentKills, diskFull, networkFaults, platformFaults, randomNetworkFaults, sellLastMonth, serverKills } from './scenarios.js'
 import { dataDirOn, mountSmallDisk, type SmallDisk } from './small-disk.js'
-import { PLATFORM_ALL_BAD_ANSWER_ARGS, settleAndCheck, startWorld, type PlatformFaults, type World } from './world.js'
+import { PLATFORM_ALL_BAD_ANSWER_ARGS, settleAndCheck, startWorld, type Counts, type PlatformFaults, type World } from './world.js'
 
 export interface RandomRunOptions {
   seed: string
@@ -24,14 +24,7 @@ export interface RandomRunResult {
   passed: number
   failed: number
   failures: Array<{ round: number; faults: string[]; problems: string[] }>
-  counts: {
-    scenarios: number
-    faultsInjected: number
-    salesAcknowledged: number
-    salesLost: number
-    salesDuplicated: number
-    forwardedUnacknowledged: number
-  }
+  counts: Counts
   faults: Record<string, number>
 }
 

@@ -30,7 +30,7 @@ const result = await runRandomFaults({
   ...(agents !== undefined && { agents }),
   log: (line) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0)} s] ${line}\n`),
 })
-recordTrustCounts('faults', result.counts)
+recordTrustCounts('faults', { ...result.counts })
 for (const f of result.failures) process.stdout.write(`FAILED round ${f.round} (${f.faults.join(', ')}): ${f.problems.join('; ')}\n`)
 process.stdout.write(`${result.passed} passed, ${result.failed} failed\n`)
 process.stdout.write(`${JSON.stringify({ seed, ...result.counts, faults: result.faults, seconds: Math.round((Date.now() - started) / 1000) })}\n`)

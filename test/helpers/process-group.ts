@@ -3,9 +3,8 @@
 // npm forwards its own copy) — the way systemd, Ctrl-C and most supervisors
 // stop a service.
 import { spawn } from 'node:child_process'
-import { createInterface } from 'node:readline'
 import { onTestFinished } from 'vitest'
-import { REPO_ROOT } from './process.js'
+import { readyLine, REPO_ROOT } from './process.js'
 
 export interface NpmScript {
   /** Every stdout line so far. */
@@ -42,27 +41,7 @@ export async function startNpmScript(script: string, args: string[], env: Record
   let stderr = ''
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
   const lines: string[] = []
-  const rl = createInterface({ input: child.stdout })
-  const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`npm run ${script}: no ready line; stderr:\n${stderr}`)), readyTimeoutMs)
-    rl.on('line', (line) => {
-      lines.push(line)
-      if (!line.startsWith('{')) return
-      try {
-        const obj = JSON.parse(line) as Record<string, unknown>
-        if (obj.event === 'ready') {
-          clearTimeout(timer)
-          resolve(obj)
-        }
-      } catch {
-        /* not JSON */
-      }
-    })
-    void exited.then((code) => {
-      clearTimeout(timer)
-      reject(new Error(`npm run ${script} exited (${code}) before ready; stderr:\n${stderr}`))
-    })
-  })
+  const ready = await readyLine(child.stdout, lines, exited, `npm run ${script}`, () => stderr, readyTimeoutMs)
   return {
     lines,
     ready,

@@ -36,27 +36,7 @@ export async function startProgram(
   let stderr = ''
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, sig) => resolve(code ?? sig ?? -1)))
-  const rl = createInterface({ input: child.stdout! })
-  const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${script}: no ready line within timeout; stderr:\n${stderr}`)), opts.readyTimeoutMs ?? 30_000)
-    rl.on('line', (line) => {
-      lines.push(line)
-      if (!line.startsWith('{')) return
-      try {
-        const obj = JSON.parse(line) as Record<string, unknown>
-        if (obj.event === 'ready') {
-          clearTimeout(timer)
-          resolve(obj)
-        }
-      } catch {
-        /* a non-JSON line; keep reading */
-      }
-    })
-    void exited.then((code) => {
-      clearTimeout(timer)
-      reject(new Error(`${script} exited (${code}) before ready; stderr:\n${stderr}`))
-    })
-  })
+  const ready = await readyLine(child.stdout!, lines, exited, script, () => stderr, opts.readyTimeoutMs ?? 30_000)
   return {
     child,
     lines,
@@ -79,4 +59,40 @@ export async function freePort(): Promise<number> {
   const port = typeof addr === 'object' && addr ? addr.port : 0
   await new Promise<void>((r) => srv.close(() => r()))
   return port
+}
+
+/**
+ * Resolves with a program's `{"event":"ready",…}` line (CONTRACT.md), keeping
+ * every stdout line in `lines`; rejects when it exits first or stays silent
+ * past the timeout, with its stderr.
+ */
+export function readyLine(
+  stdout: NodeJS.ReadableStream,
+  lines: string[],
+  exited: Promise<unknown>,
+  label: string,
+  stderr: () => string,
+  timeoutMs: number,
+): Promise<Record<string, unknown>> {
+  const rl = createInterface({ input: stdout })
+  return new Promise<Record<string, unknown>>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${label}: no ready line within ${timeoutMs} ms; stderr:\n${stderr()}`)), timeoutMs)
+    rl.on('line', (line) => {
+      lines.push(line)
+      if (!line.startsWith('{')) return
+      try {
+        const obj = JSON.parse(line) as Record<string, unknown>
+        if (obj.event === 'ready') {
+          clearTimeout(timer)
+          resolve(obj)
+        }
+      } catch {
+        /* a non-JSON line; keep reading */
+      }
+    })
+    void exited.then((code) => {
+      clearTimeout(timer)
+      reject(new Error(`${label} exited (${String(code)}) before ready; stderr:\n${stderr()}`))
+    })
+  })
 }
