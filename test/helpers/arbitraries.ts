@@ -5,6 +5,7 @@
 // around a body (content types, tokens, cookies). Near-valid inputs get past
 // the first check and so reach more code than random ones.
 import fc from 'fast-check'
+import { DEFAULT_MQTT_MAX_PACKET_BYTES } from '../../fleet-server/src/config.js'
 import { lineTotalFen, MAX_MESSAGE_BYTES, saleHash, type Sale, type SaleBatchMsg } from '../../shared/src/index.js'
 
 /**
@@ -453,6 +454,14 @@ function businessBroken(cabinetId: string, batch: SaleBatchMsg): fc.Arbitrary<Sa
   ).map((f) => f(batch))
 }
 
+/**
+ * Payloads the broker takes and hands to a handler: a packet over the
+ * transport cap is cut with the connection before any handler sees it (that
+ * is packet-guard's and connection-guard's tests), so a 1 MiB string mutated
+ * into a message is kept only while the whole packet fits.
+ */
+const FITS_PACKET_CAP = (b: Buffer): boolean => b.length < DEFAULT_MQTT_MAX_PACKET_BYTES - 1024
+
 /** What a cabinet might publish on its sales topic: mostly invalid, some near-valid, a few valid. */
 export function salePayload(cabinetId: string, head: { seq: number; hash: string }): fc.Arbitrary<Buffer> {
   const valid = validSaleBatch(cabinetId, head)
@@ -464,7 +473,7 @@ export function salePayload(cabinetId: string, head: { seq: number; hash: string
     { weight: 1, arbitrary: invalidUtf8 },
     { weight: 1, arbitrary: hostileValue.map((v) => Buffer.from(jsonText(v))) },
     { weight: 1, arbitrary: fc.constant(Buffer.alloc(MAX_MESSAGE_BYTES + 1, 0x20)) },
-  )
+  ).filter(FITS_PACKET_CAP)
 }
 
 const isoAt = fc.integer({ min: Date.UTC(2020, 0, 1), max: Date.UTC(2030, 0, 1) }).map((ms) => new Date(ms).toISOString())
@@ -501,5 +510,5 @@ export function upPayload(cabinetId: string, kind: string): fc.Arbitrary<Buffer>
     { weight: 2, arbitrary: fc.constantFrom(...HOSTILE_JSON_TEXTS.filter((t) => t.length < 256 * 1024)).map((t) => Buffer.from(t)) },
     { weight: 1, arbitrary: invalidUtf8 },
     { weight: 1, arbitrary: fc.constant(Buffer.alloc(MAX_MESSAGE_BYTES + 1, 0x20)) },
-  )
+  ).filter(FITS_PACKET_CAP)
 }
