@@ -26,6 +26,8 @@ export interface Postgres {
   database: string
   /** The temp dir holding the cluster and its socket; gone after close(). */
   dir: string
+  /** Another empty database on the same server (~0.1 s): isolation per test without a server per test. */
+  newDatabase(name: string): Promise<string>
   /** Stops the server (smart, then fast shutdown), then removes the dir. Idempotent. */
   close(): Promise<void>
 }
@@ -100,9 +102,19 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgre
       const server = await launch(join(bin, 'postgres'), data, dir, port, spawnOpts)
       if ('child' in server) {
         await createDatabase(port, database)
-        const url = `postgres://${SUPERUSER}@127.0.0.1:${port}/${database}`
+        const urlOf = (db: string) => `postgres://${SUPERUSER}@127.0.0.1:${port}/${encodeURIComponent(db)}`
         let closed: Promise<void> | undefined
-        return { url, port, database, dir, close: () => (closed ??= stop(server.child).then(() => rm(dir, { recursive: true, force: true }))) }
+        return {
+          url: urlOf(database),
+          port,
+          database,
+          dir,
+          newDatabase: async (name) => {
+            await createDatabase(port, name)
+            return urlOf(name)
+          },
+          close: () => (closed ??= stop(server.child).then(() => rm(dir, { recursive: true, force: true }))),
+        }
       }
       if (attempt >= 3 || !/could not bind|Address already in use/i.test(server.log)) throw new Error(`postgres did not start:\n${server.log}`)
     }

@@ -51,19 +51,24 @@ describe('throwaway PostgreSQL', () => {
     await server.close() // idempotent
   })
 
-  it('runs two servers side by side, each with its own data', async () => {
+  it('runs two servers side by side, and more databases on one, each with its own data', async () => {
     const [a, b] = await Promise.all([startPostgres(), startPostgres({ database: 'other' })])
     try {
       expect(a.port).not.toBe(b.port)
       const ca = new pg.Client({ connectionString: a.url })
       const cb = new pg.Client({ connectionString: b.url })
       await Promise.all([ca.connect(), cb.connect()])
+      const url = await a.newDatabase('a_second')
+      const ca2 = new pg.Client({ connectionString: url })
+      await ca2.connect()
       try {
         await ca.query('CREATE TABLE only_in_a (x int)')
         const { rows } = await cb.query("SELECT to_regclass('only_in_a') AS t, current_database() AS db")
         expect(rows).toEqual([{ t: null, db: 'other' }])
+        const { rows: rows2 } = await ca2.query("SELECT to_regclass('only_in_a') AS t, current_database() AS db")
+        expect(rows2).toEqual([{ t: null, db: 'a_second' }])
       } finally {
-        await Promise.all([ca.end(), cb.end()])
+        await Promise.all([ca.end(), cb.end(), ca2.end()])
       }
     } finally {
       await Promise.all([a.close(), b.close()])
