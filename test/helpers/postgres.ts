@@ -85,6 +85,7 @@ process.once('exit', () => {
   for (const c of running) c.kill('SIGQUIT')
 })
 
+/** Starts a fresh server with one empty database; the caller closes it (afterAll for one per file). */
 export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgres> {
   const bin = postgresBinDir()
   const user = runAs()
@@ -101,7 +102,10 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgre
       const port = await freePort()
       const server = await launch(join(bin, 'postgres'), data, dir, port, spawnOpts)
       if ('child' in server) {
-        await createDatabase(port, database)
+        await createDatabase(port, database).catch(async (err: unknown) => {
+          await stop(server.child)
+          throw err
+        })
         const urlOf = (db: string) => `postgres://${SUPERUSER}@127.0.0.1:${port}/${encodeURIComponent(db)}`
         let closed: Promise<void> | undefined
         return {
