@@ -24,6 +24,7 @@ import {
   createSaleFlagService, createSaleIngest, createSalesReader, createSqliteSaleFlagStore, createSqliteSalesStore, saleFlagRoutes, salesRoutes, type SaleIngest,
 } from './sales/index.js'
 import { clockSkewSource, saleIdReusedSource } from './alerts/sale-flags-source.js'
+import { backupRoutes, createBackupService, startBackupSchedule, type BackupSchedule } from './backup/index.js'
 
 export interface FleetDeps {
   /** Root logger; a pino logger at config.logLevel on stdout when absent. */
@@ -242,6 +243,17 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       : null
     undo.push(() => reportSchedule?.close())
 
+    // Issue 13: online backups of this database, on request and daily.
+    const backupLog = log.child({ component: 'backup' })
+    const backups = createBackupService({ db, dir: config.backup.dir, keep: config.backup.keep, now, log: backupLog })
+    const backupSchedule: BackupSchedule | null = config.backup.isScheduled
+      ? startBackupSchedule({ name: `backup@${config.dataDir}`, run: () => backups.runOnce('schedule').then(() => undefined, () => undefined), log: backupLog })
+      : null
+    undo.push(async () => {
+      await backupSchedule?.close()
+      await backups.close()
+    })
+
     const sink: BusSink = {
       message(msg, done) {
         live.seen(msg.cabinetId)
@@ -313,6 +325,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
         await api.register(complianceRoutes(compliance))
         await api.register(forwardingRoutes(forwarding))
         await api.register(reportRoutes(reports))
+        await api.register(backupRoutes(backups))
       },
       { prefix: '/api/v1' },
     )
@@ -346,6 +359,8 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
           await http.close()
           log.debug('http closed')
           await reportSchedule?.close()
+          await backupSchedule?.close()
+          await backups.close()
           await sales.close()
           log.debug('ingest drained')
           await started.close()

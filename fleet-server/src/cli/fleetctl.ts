@@ -2,7 +2,7 @@
 // Reads FLEET_URL and FLEET_TOKEN; --json prints the API's JSON, otherwise
 // Chinese-first tables. Exit codes: 0 ok, 1 the server refused or is
 // unreachable, 2 bad usage.
-import { readFile, writeFile } from 'node:fs/promises'
+import { open, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
 import { ERROR_CODES, type ErrorCode } from '../../../shared/src/index.js'
@@ -31,6 +31,7 @@ const USAGE = `用法: npm run fleetctl -- [--json] 命令 …   (环境变量 F
   reports list [--kind K] [--period P] [--county C]
   reports create --kind weekly|monthly|quarterly --period P [--county C]   (周报 2020-W40，月报 2020-09，季报 2020-Q3)
   reports get ID [--format json|csv|xlsx] [--out FILE]
+  db backup FILE   在线备份数据库（服务器写入其备份目录并校验后，下载到 FILE；仅限管理员）
 
 状态 STATUS: planned site_assigned installed operating suspended retired
 CSV 列: cabinetId,countyCode,operator,siteName,siteAddress,venueType,latitude,longitude,status
@@ -115,6 +116,24 @@ async function download(baseUrl: string, token: string, path: string): Promise<{
   }
   const m = /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')
   return { bytes, filename: m?.[1] ?? null }
+}
+
+/** Writes `bytes` to `file` via a temp name, fsynced, so FILE is either the whole backup or untouched. */
+async function saveDurably(file: string, bytes: Buffer): Promise<void> {
+  const tmp = `${file}.partial`
+  try {
+    const h = await open(tmp, 'w')
+    try {
+      await h.writeFile(bytes)
+      await h.sync()
+    } finally {
+      await h.close()
+    }
+    await rename(tmp, file)
+  } catch (err) {
+    await rm(tmp, { force: true })
+    throw new CliError(`无法写入文件 ${file}（${(err as NodeJS.ErrnoException).code ?? (err as Error).message}）`)
+  }
 }
 
 const KIND_ZH: Record<string, string> = { weekly: '周报', monthly: '月报', quarterly: '季报' }
@@ -357,6 +376,17 @@ export async function run(argv: readonly string[], env: Readonly<Record<string, 
           table(['县区', '代码', '任务', '已安装', '运营', '销售笔数', '销售额(元)', '扶贫产品(元)', '占比', '达标/参评'], [...r.counties.map((c) => row(c.code, c.name, c)), row('', '合计', r.totals)]),
         ].join('\n')
       })
+      return 0
+    }
+    if (group === 'db' && cmd === 'backup') {
+      const file = need(rest[0], '备份文件路径 FILE')
+      // Through the API, not by opening FLEET_DATA_DIR: it works for a remote
+      // admin, and the server stays the database's only writer.
+      const b = await call<{ name: string; bytes: number; takenAt: string }>('POST', '/admin/backups')
+      const f = await download(url, token, `/admin/backups/${encodeURIComponent(b.name)}`)
+      if (f.bytes.length !== b.bytes) throw new CliError(`备份下载不完整：收到 ${f.bytes.length} 字节，应为 ${b.bytes} 字节；请重试`)
+      await saveDurably(file, f.bytes)
+      print({ ...b, file }, () => `已备份数据库：服务器端 ${b.name}（${b.bytes} 字节，${bj(b.takenAt)}），已保存到 ${file}`)
       return 0
     }
     throw new UsageError(`未知命令：${pos.join(' ')}`)

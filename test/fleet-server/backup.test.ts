@@ -1,0 +1,161 @@
+// Online backups of the embedded store (issue 13): POST /api/v1/admin/backups,
+// retention, the daily job, `fleetctl db backup FILE`, and that nothing which
+// is not a verified, durable copy ever carries a backup's name.
+import { existsSync } from 'node:fs'
+import { readdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import cron from 'node-cron'
+import { describe, expect, it } from 'vitest'
+import type { Fleet } from '../../fleet-server/src/app.js'
+import { BACKUP_CRON, PARTIAL_SUFFIX, verifyCopy } from '../../fleet-server/src/backup/index.js'
+import { run } from '../../fleet-server/src/cli/fleetctl.js'
+import { Database } from '../../fleet-server/src/db/sqlite.js'
+import { api, connectCabinet, provision, startFleet, tempDir } from '../helpers/fleet.js'
+import { aBatch, aChain } from '../helpers/sales.js'
+
+const NAME = /^fleet-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ(-\d+)?\.db$/
+
+interface BackupReply { name: string; bytes: number; takenAt: string }
+
+const backupNow = (fleet: Fleet, token?: string) => api<BackupReply>(fleet, 'POST', '/api/v1/admin/backups', undefined, token)
+
+function rowsOf(path: string, sql: string): unknown[] {
+  const db = new Database(path, { readonly: true, fileMustExist: true })
+  try {
+    return db.prepare(sql).all()
+  } finally {
+    db.close()
+  }
+}
+
+/** A clock that moves only when told to. */
+function aClock(iso: string) {
+  let t = Date.parse(iso)
+  return { now: () => new Date(t), advance: (ms: number) => (t += ms) }
+}
+
+async function fleetctl(args: string[], env: Record<string, string>) {
+  const out: string[] = []
+  const err: string[] = []
+  const code = await run(args, env, { out: (l) => out.push(l), err: (l) => err.push(l) })
+  return { code, out: out.join('\n'), err: err.join('\n') }
+}
+
+describe('database backups', () => {
+  it('takes a verified online backup while sales are being committed; the copy holds a consistent prefix of every chain', async () => {
+    const fleet = await startFleet({ FLEET_BACKUP_SCHEDULE: 'off' })
+    const cab = await provision(fleet)
+    const cabinet = await connectCabinet(fleet.mqttUrl, cab)
+    const chain = aChain(cab.cabinetId, 400)
+    // Sales keep arriving while the backup runs.
+    const sending = (async () => {
+      for (let i = 0; i < chain.length; i += 20) expect((await cabinet.send(aBatch(cab.cabinetId, chain.slice(i, i + 20)))).status).toBe('committed')
+    })()
+    const r = await backupNow(fleet)
+    await sending
+    expect(r.status, JSON.stringify(r.body)).toBe(201)
+    expect(r.body.name).toMatch(NAME)
+    const path = join(fleet.config.dataDir, 'backups', r.body.name)
+    expect(await readdir(join(fleet.config.dataDir, 'backups'))).toEqual([r.body.name])
+
+    // One self-contained file (no -wal needed), sound, with a gapless prefix of the chain
+    // and aggregates that agree with it: a transactionally consistent snapshot.
+    expect(rowsOf(path, 'PRAGMA journal_mode')).toEqual([{ journal_mode: 'delete' }])
+    expect((await verifyCopy(path)).problems).toEqual([])
+    const seqs = (rowsOf(path, `SELECT seq FROM sales WHERE cabinet_id = '${cab.cabinetId}' ORDER BY seq`) as Array<{ seq: number }>).map((s) => s.seq)
+    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1))
+    const head = rowsOf(path, `SELECT sales_count, last_seq FROM cabinet_sales WHERE cabinet_id = '${cab.cabinetId}'`) as Array<{ sales_count: number; last_seq: number }>
+    expect(head.length === 0 ? 0 : head[0]!.last_seq).toBe(seqs.length)
+    expect(rowsOf(path, 'SELECT cabinet_id FROM cabinets')).toEqual([{ cabinet_id: cab.cabinetId }])
+  })
+
+  it('only an admin may take, list or download backups', async () => {
+    const fleet = await startFleet({ FLEET_BACKUP_SCHEDULE: 'off' })
+    const user = await api<{ token: string }>(fleet, 'POST', '/api/v1/users', { username: 'dy-official', role: 'county', countyCode: '341125' })
+    const mine = await backupNow(fleet)
+    expect((await backupNow(fleet, user.body.token)).status).toBe(403)
+    expect((await api(fleet, 'GET', '/api/v1/admin/backups', undefined, user.body.token)).status).toBe(403)
+    expect((await api(fleet, 'GET', `/api/v1/admin/backups/${mine.body.name}`, undefined, user.body.token)).status).toBe(403)
+    expect(await readdir(join(fleet.config.dataDir, 'backups'))).toEqual([mine.body.name])
+    // Names outside the backup directory's listing are not found, whatever they point at.
+    const traversal = await api<{ error: { code: string } }>(fleet, 'GET', `/api/v1/admin/backups/${encodeURIComponent('../fleet.db')}`)
+    expect([traversal.status, traversal.body.error.code]).toEqual([404, 'BACKUP_NOT_FOUND'])
+  })
+
+  it('keeps the newest FLEET_BACKUP_KEEP backups, names them by UTC time, and never lists or keeps an interrupted one', async () => {
+    const clock = aClock('2026-12-01T19:00:00Z')
+    const dir = await tempDir('backups-')
+    const fleet = await startFleet({ FLEET_BACKUP_DIR: dir, FLEET_BACKUP_KEEP: '2', FLEET_BACKUP_SCHEDULE: 'off' }, { now: clock.now })
+    // What a backup killed mid-copy leaves behind.
+    const leftover = join(dir, `fleet-2026-11-30T19-00-00Z.db${PARTIAL_SUFFIX}`)
+    await writeFile(leftover, 'half a database')
+    expect((await api<{ backups: string[] }>(fleet, 'GET', '/api/v1/admin/backups')).body.backups).toEqual([])
+
+    const names: string[] = []
+    for (let day = 0; day < 4; day++) {
+      names.push((await backupNow(fleet)).body.name)
+      clock.advance(24 * 3600_000)
+    }
+    // Two in the same second get distinct names, the later one listed first.
+    clock.advance(-24 * 3600_000)
+    names.push((await backupNow(fleet)).body.name)
+    expect(names.slice(0, 4)).toEqual(['fleet-2026-12-01T19-00-00Z.db', 'fleet-2026-12-02T19-00-00Z.db', 'fleet-2026-12-03T19-00-00Z.db', 'fleet-2026-12-04T19-00-00Z.db'])
+    expect(names[4]).toBe('fleet-2026-12-04T19-00-00Z-2.db')
+    expect((await api<{ backups: string[] }>(fleet, 'GET', '/api/v1/admin/backups')).body.backups).toEqual([names[4], names[3]])
+    expect((await readdir(dir)).sort()).toEqual([names[3], names[4]].sort())
+    expect(existsSync(leftover)).toBe(false)
+  })
+
+  it('finds a damaged copy unsound', async () => {
+    const fleet = await startFleet({ FLEET_BACKUP_SCHEDULE: 'off' })
+    await provision(fleet)
+    const r = await backupNow(fleet)
+    const path = join(fleet.config.dataDir, 'backups', r.body.name)
+    const { readFile } = await import('node:fs/promises')
+    const bytes = await readFile(path)
+    // Garble everything after the first two pages (the schema stays readable).
+    for (let i = 8192; i < bytes.length; i++) bytes[i] = (i * 7) & 0xff
+    const damaged = join(await tempDir('damaged-'), 'copy.db')
+    await writeFile(damaged, bytes)
+    expect((await verifyCopy(damaged)).problems.length).toBeGreaterThan(0)
+    expect((await verifyCopy(join(fleet.config.dataDir, 'no-such.db'))).problems.length).toBeGreaterThan(0)
+  })
+
+  it('runs a daily 03:00 Asia/Shanghai job that takes a backup, and stops it on close', async () => {
+    const fleet = await startFleet({}, { manualClose: true })
+    const taskOf = () => [...cron.getTasks().values()].find((t) => t.name === `backup@${fleet.config.dataDir}`)
+    try {
+      const task = taskOf()
+      expect(task, 'cron task').toBeDefined()
+      expect(task!.getPattern()).toBe(BACKUP_CRON)
+      expect(BACKUP_CRON).toBe('0 3 * * *')
+      await task!.execute()
+      expect((await readdir(fleet.config.backup.dir)).filter((n) => NAME.test(n))).toHaveLength(1)
+    } finally {
+      await fleet.close()
+    }
+    expect(taskOf()).toBeUndefined()
+    expect((await startFleet({ FLEET_BACKUP_SCHEDULE: 'off' })).config.backup).toMatchObject({ isScheduled: false, keep: 7 })
+  })
+})
+
+describe('fleetctl db backup', () => {
+  it('writes a verified backup to FILE; refuses a non-admin in Chinese with exit 1 and a missing FILE with exit 2', async () => {
+    const fleet = await startFleet({ FLEET_BACKUP_SCHEDULE: 'off' })
+    const cab = await provision(fleet)
+    const env = { FLEET_URL: fleet.httpUrl, FLEET_TOKEN: fleet.adminToken }
+    const file = join(await tempDir('ctl-backup-'), 'city.db')
+    const ok = await fleetctl(['db', 'backup', file], env)
+    expect(ok.code, ok.err).toBe(0)
+    expect(ok.out).toContain('已备份数据库')
+    expect((await verifyCopy(file)).problems).toEqual([])
+    expect(rowsOf(file, 'SELECT cabinet_id FROM cabinets')).toEqual([{ cabinet_id: cab.cabinetId }])
+
+    const user = await api<{ token: string }>(fleet, 'POST', '/api/v1/users', { username: 'auditor-1', role: 'auditor' })
+    const refused = await fleetctl(['db', 'backup', `${file}.2`], { ...env, FLEET_TOKEN: user.body.token })
+    expect(refused.code).toBe(1)
+    expect(refused.err).toContain('ACCESS_OUT_OF_SCOPE')
+    expect(existsSync(`${file}.2`)).toBe(false)
+    expect((await fleetctl(['db', 'backup'], env)).code).toBe(2)
+  })
+})
