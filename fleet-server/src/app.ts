@@ -24,7 +24,7 @@ import {
   createSaleFlagService, createSaleIngest, createSalesReader, createSqliteSaleFlagStore, createSqliteSalesStore, saleFlagRoutes, salesRoutes, type SaleIngest,
 } from './sales/index.js'
 import { clockSkewSource, saleIdReusedSource } from './alerts/sale-flags-source.js'
-import { backupRoutes, createBackupService, startBackupSchedule, type BackupSchedule } from './backup/index.js'
+import { backupRoutes, createBackupService, createCatchUp, startBackupSchedule, type BackupSchedule } from './backup/index.js'
 
 export interface FleetDeps {
   /** Root logger; a pino logger at config.logLevel on stdout when absent. */
@@ -253,6 +253,13 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       await backupSchedule?.close()
       await backups.close()
     })
+    // After a restore: idle cabinets are asked to resend what the server no longer has.
+    const catchUp = createCatchUp({
+      committedSeq: async (id) => (await salesStore.chainHead(id))?.seq ?? 0,
+      publish: (topic, payload) => bus?.publish(topic, Buffer.from(payload), { qos: 1 }),
+      now,
+      log: backupLog,
+    })
 
     const sink: BusSink = {
       message(msg, done) {
@@ -263,6 +270,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
           case 'heartbeat':
             live.heartbeat(msg.cabinetId, msg.payload)
             forwarding.heartbeat(msg.cabinetId, msg.payload)
+            catchUp.heartbeat(msg.cabinetId, msg.payload)
             break
           case 'presence':
             live.presence(msg.cabinetId, msg.payload)
@@ -276,9 +284,13 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       },
       connected: (id) => {
         live.connected(id)
+        catchUp.forget(id)
         catalog.publishTo(id)
       },
-      disconnected: (id) => live.disconnected(id),
+      disconnected: (id) => {
+        live.disconnected(id)
+        catchUp.forget(id)
+      },
       transportRefused: (reason) => metrics.transportRefused.inc({ reason }),
     }
     const busLog = log.child({ component: 'mqtt' })

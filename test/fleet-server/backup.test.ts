@@ -12,6 +12,7 @@ import { run } from '../../fleet-server/src/cli/fleetctl.js'
 import { Database } from '../../fleet-server/src/db/sqlite.js'
 import { api, connectCabinet, provision, startFleet, tempDir } from '../helpers/fleet.js'
 import { aBatch, aChain } from '../helpers/sales.js'
+import { CommandMsg, topics } from '../../shared/src/index.js'
 
 const NAME = /^fleet-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ(-\d+)?\.db$/
 
@@ -157,5 +158,49 @@ describe('fleetctl db backup', () => {
     expect(refused.err).toContain('ACCESS_OUT_OF_SCOPE')
     expect(existsSync(`${file}.2`)).toBe(false)
     expect((await fleetctl(['db', 'backup'], env)).code).toBe(2)
+  })
+})
+
+describe('catch-up after a restore', () => {
+  const heartbeat = (cabinetId: string, lastAckedSeq: number) => JSON.stringify({
+    v: 1, type: 'heartbeat', cabinetId, sentAt: new Date().toISOString(), lastSeq: lastAckedSeq, lastAckedSeq, pending: 0,
+    oldestPendingAgeS: 0, catalogVersion: null, uptimeS: 1, agentVersion: 'test',
+  })
+
+  it('asks a cabinet whose heartbeat acknowledges more than the server committed to resend from the committed head, once per connection', async () => {
+    const fleet = await startFleet({ FLEET_BACKUP_SCHEDULE: 'off' })
+    const cab = await provision(fleet)
+    const cabinet = await connectCabinet(fleet.mqttUrl, cab)
+    const commands: CommandMsg[] = []
+    cabinet.client.on('message', (topic, payload) => {
+      if (topic === topics.commands(cab.cabinetId)) commands.push(CommandMsg.parse(JSON.parse(payload.toString())))
+    })
+    await cabinet.client.subscribeAsync(topics.commands(cab.cabinetId), { qos: 1 })
+    expect((await cabinet.send(aBatch(cab.cabinetId, aChain(cab.cabinetId, 3)))).status).toBe('committed')
+
+    // The cabinet says the server acknowledged up to seq 9; the server holds 3.
+    await cabinet.client.publishAsync(topics.heartbeat(cab.cabinetId), heartbeat(cab.cabinetId, 9), { qos: 1 })
+    await expect.poll(() => commands.length, { timeout: 10_000 }).toBe(1)
+    expect(commands[0]!.command).toEqual({ name: 'resync', fromSeq: 4 })
+    // Checked once per connection: a second heartbeat asks nothing more.
+    await cabinet.client.publishAsync(topics.heartbeat(cab.cabinetId), heartbeat(cab.cabinetId, 9), { qos: 1 })
+    // A cabinet in step with the server is never asked.
+    const other = await provision(fleet)
+    const inStep = await connectCabinet(fleet.mqttUrl, other)
+    const otherCommands: unknown[] = []
+    inStep.client.on('message', (topic) => topic === topics.commands(other.cabinetId) && otherCommands.push(topic))
+    await inStep.client.subscribeAsync(topics.commands(other.cabinetId), { qos: 1 })
+    expect((await inStep.send(aBatch(other.cabinetId, aChain(other.cabinetId, 2)))).status).toBe('committed')
+    await inStep.client.publishAsync(topics.heartbeat(other.cabinetId), heartbeat(other.cabinetId, 2), { qos: 1 })
+    // A new connection is checked again; by its answer the heartbeats before it were handled.
+    await cabinet.client.endAsync(true)
+    const again = await connectCabinet(fleet.mqttUrl, cab)
+    const seen: string[] = []
+    again.client.on('message', (topic) => topic === topics.commands(cab.cabinetId) && seen.push(topic))
+    await again.client.subscribeAsync(topics.commands(cab.cabinetId), { qos: 1 })
+    await again.client.publishAsync(topics.heartbeat(cab.cabinetId), heartbeat(cab.cabinetId, 9), { qos: 1 })
+    await expect.poll(() => seen.length, { timeout: 10_000 }).toBe(1)
+    expect(commands).toHaveLength(1)
+    expect(otherCommands).toEqual([])
   })
 })
