@@ -2,12 +2,12 @@
 // retention, the daily job, `fleetctl db backup FILE`, and that nothing which
 // is not a verified, durable copy ever carries a backup's name.
 import { existsSync } from 'node:fs'
-import { readdir, writeFile } from 'node:fs/promises'
+import { readFile, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import cron from 'node-cron'
 import { describe, expect, it } from 'vitest'
 import type { Fleet } from '../../fleet-server/src/app.js'
-import { BACKUP_CRON, PARTIAL_SUFFIX, verifyCopy } from '../../fleet-server/src/backup/index.js'
+import { BACKUP_CRON, PARTIAL_SUFFIX, takeBackup, verifyCopy } from '../../fleet-server/src/backup/index.js'
 import { run } from '../../fleet-server/src/cli/fleetctl.js'
 import { Database } from '../../fleet-server/src/db/sqlite.js'
 import { api, connectCabinet, provision, startFleet, tempDir } from '../helpers/fleet.js'
@@ -107,12 +107,21 @@ describe('database backups', () => {
     expect(existsSync(leftover)).toBe(false)
   })
 
+  it('answers BACKUP_FAILED in Chinese-catalogued JSON when the backup directory is unusable, and the server keeps running', async () => {
+    const blocker = join(await tempDir('blocked-'), 'not-a-dir')
+    await writeFile(blocker, 'a file where the backup directory should be')
+    const fleet = await startFleet({ FLEET_BACKUP_DIR: join(blocker, 'backups'), FLEET_BACKUP_SCHEDULE: 'off' })
+    const r = await api<{ error: { code: string; message: string } }>(fleet, 'POST', '/api/v1/admin/backups')
+    expect([r.status, r.body.error.code]).toEqual([500, 'BACKUP_FAILED'])
+    expect(r.body.error.message).toContain('not usable')
+    expect((await api(fleet, 'GET', '/healthz')).status).toBe(200)
+  })
+
   it('finds a damaged copy unsound', async () => {
     const fleet = await startFleet({ FLEET_BACKUP_SCHEDULE: 'off' })
     await provision(fleet)
     const r = await backupNow(fleet)
     const path = join(fleet.config.dataDir, 'backups', r.body.name)
-    const { readFile } = await import('node:fs/promises')
     const bytes = await readFile(path)
     // Garble everything after the first two pages (the schema stays readable).
     for (let i = 8192; i < bytes.length; i++) bytes[i] = (i * 7) & 0xff
@@ -120,6 +129,28 @@ describe('database backups', () => {
     await writeFile(damaged, bytes)
     expect((await verifyCopy(damaged)).problems.length).toBeGreaterThan(0)
     expect((await verifyCopy(join(fleet.config.dataDir, 'no-such.db'))).problems.length).toBeGreaterThan(0)
+  })
+
+  it('never names a copy that fails its check: a database with a damaged page leaves no backup behind', async () => {
+    const work = await tempDir('damaged-live-')
+    const path = join(work, 'live.db')
+    const setup = new Database(path)
+    setup.exec('CREATE TABLE t (x TEXT NOT NULL); CREATE INDEX t_x ON t (x)')
+    const insert = setup.prepare('INSERT INTO t (x) VALUES (?)')
+    setup.transaction(() => { for (let i = 0; i < 3000; i++) insert.run(`row-${i}-${'x'.repeat(40)}`) })()
+    setup.close()
+    const bytes = await readFile(path)
+    // Scribble over the middle of the file: pages the backup API copies as they are.
+    for (let i = Math.floor(bytes.length / 2); i < Math.floor(bytes.length / 2) + 8192; i++) bytes[i] = (i * 13) & 0xff
+    await writeFile(path, bytes)
+    const live = new Database(path)
+    try {
+      const dir = await tempDir('damaged-out-')
+      await expect(takeBackup(live, dir, new Date('2026-12-05T02:00:00Z'))).rejects.toMatchObject({ code: 'BACKUP_FAILED' })
+      expect(await readdir(dir)).toEqual([])
+    } finally {
+      live.close()
+    }
   })
 
   it('runs a daily 03:00 Asia/Shanghai job that takes a backup, and stops it on close', async () => {

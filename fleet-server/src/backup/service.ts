@@ -28,8 +28,12 @@ export function createBackupService(deps: { db: Db; dir: string; keep: number; n
   let closed = false
 
   async function once(reason: string): Promise<BackupFile> {
-    await mkdir(dir, { recursive: true })
-    await removePartials(dir)
+    try {
+      await mkdir(dir, { recursive: true })
+      await removePartials(dir)
+    } catch (err) {
+      throw new AppError('BACKUP_FAILED', `backup directory ${dir} is not usable: ${(err as Error).message}`, 500)
+    }
     const started = Date.now()
     const file = await takeBackup(db, dir, now())
     const removed = await prune(dir, keep)
