@@ -2,7 +2,11 @@
 // Reads FLEET_URL and FLEET_TOKEN; --json prints the API's JSON, otherwise
 // Chinese-first tables. Exit codes: 0 ok, 1 the server refused or is
 // unreachable, 2 bad usage.
+import { createWriteStream } from 'node:fs'
 import { open, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
 import { ERROR_CODES, type ErrorCode } from '../../../shared/src/index.js'
@@ -118,21 +122,43 @@ async function download(baseUrl: string, token: string, path: string): Promise<{
   return { bytes, filename: m?.[1] ?? null }
 }
 
-/** Writes `bytes` to `file` via a temp name, fsynced, so FILE is either the whole backup or untouched. */
-async function saveDurably(file: string, bytes: Buffer): Promise<void> {
+/**
+ * Streams a file answer (a backup can be gigabytes) to `file` via a temp name,
+ * fsynced and checked for length, so FILE is either the whole download or untouched.
+ */
+async function downloadTo(baseUrl: string, token: string, path: string, file: string, expectedBytes: number): Promise<void> {
+  let res: Response
+  try {
+    res = await fetch(new URL(`/api/v1${path}`, baseUrl), { headers: { authorization: `Bearer ${token}` } })
+  } catch {
+    throw new CliError(`无法连接专柜管理平台 ${baseUrl}`)
+  }
+  if (!res.ok || !res.body) {
+    const text = await res.text()
+    let data: unknown = null
+    try {
+      data = JSON.parse(text)
+    } catch {
+      // not JSON: the status alone says it
+    }
+    throw refused(res.status, data)
+  }
   const tmp = `${file}.partial`
   try {
-    const h = await open(tmp, 'w')
+    await pipeline(Readable.fromWeb(res.body as WebReadableStream), createWriteStream(tmp))
+    const h = await open(tmp, 'r')
     try {
-      await h.writeFile(bytes)
       await h.sync()
+      const { size } = await h.stat()
+      if (size !== expectedBytes) throw new CliError(`备份下载不完整：收到 ${size} 字节，应为 ${expectedBytes} 字节；请重试`)
     } finally {
       await h.close()
     }
     await rename(tmp, file)
   } catch (err) {
     await rm(tmp, { force: true })
-    throw new CliError(`无法写入文件 ${file}（${(err as NodeJS.ErrnoException).code ?? (err as Error).message}）`)
+    if (err instanceof CliError) throw err
+    throw new CliError(`无法保存备份到 ${file}（${(err as NodeJS.ErrnoException).code ?? (err as Error).message}）`)
   }
 }
 
@@ -383,9 +409,7 @@ export async function run(argv: readonly string[], env: Readonly<Record<string, 
       // Through the API, not by opening FLEET_DATA_DIR: it works for a remote
       // admin, and the server stays the database's only writer.
       const b = await call<{ name: string; bytes: number; takenAt: string }>('POST', '/admin/backups')
-      const f = await download(url, token, `/admin/backups/${encodeURIComponent(b.name)}`)
-      if (f.bytes.length !== b.bytes) throw new CliError(`备份下载不完整：收到 ${f.bytes.length} 字节，应为 ${b.bytes} 字节；请重试`)
-      await saveDurably(file, f.bytes)
+      await downloadTo(url, token, `/admin/backups/${encodeURIComponent(b.name)}`, file, b.bytes)
       print({ ...b, file }, () => `已备份数据库：服务器端 ${b.name}（${b.bytes} 字节，${bj(b.takenAt)}），已保存到 ${file}`)
       return 0
     }
