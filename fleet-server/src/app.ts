@@ -24,6 +24,7 @@ import {
   createSaleFlagService, createSaleIngest, createSalesReader, createSqliteSaleFlagStore, createSqliteSalesStore, saleFlagRoutes, salesRoutes, type SaleIngest,
 } from './sales/index.js'
 import { clockSkewSource, saleIdReusedSource } from './alerts/sale-flags-source.js'
+import { backupRoutes, createBackupService, createCatchUp, startBackupSchedule, type BackupSchedule } from './backup/index.js'
 
 export interface FleetDeps {
   /** Root logger; a pino logger at config.logLevel on stdout when absent. */
@@ -242,6 +243,24 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       : null
     undo.push(() => reportSchedule?.close())
 
+    // Issue 13: online backups of this database, on request and daily.
+    const backupLog = log.child({ component: 'backup' })
+    const backups = createBackupService({ db, dir: config.backup.dir, keep: config.backup.keep, now, log: backupLog })
+    const backupSchedule: BackupSchedule | null = config.backup.isScheduled
+      ? startBackupSchedule({ name: `backup@${config.dataDir}`, run: () => backups.runOnce('schedule').then(() => undefined, () => undefined), log: backupLog })
+      : null
+    undo.push(async () => {
+      await backupSchedule?.close()
+      await backups.close()
+    })
+    // After a restore: idle cabinets are asked to resend what the server no longer has.
+    const catchUp = createCatchUp({
+      committedSeq: async (id) => (await salesStore.chainHead(id))?.seq ?? 0,
+      publish: (topic, payload) => bus?.publish(topic, Buffer.from(payload), { qos: 1 }),
+      now,
+      log: backupLog,
+    })
+
     const sink: BusSink = {
       message(msg, done) {
         live.seen(msg.cabinetId)
@@ -251,6 +270,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
           case 'heartbeat':
             live.heartbeat(msg.cabinetId, msg.payload)
             forwarding.heartbeat(msg.cabinetId, msg.payload)
+            catchUp.heartbeat(msg.cabinetId, msg.payload)
             break
           case 'presence':
             live.presence(msg.cabinetId, msg.payload)
@@ -264,9 +284,13 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       },
       connected: (id) => {
         live.connected(id)
+        catchUp.forget(id)
         catalog.publishTo(id)
       },
-      disconnected: (id) => live.disconnected(id),
+      disconnected: (id) => {
+        live.disconnected(id)
+        catchUp.forget(id)
+      },
       transportRefused: (reason) => metrics.transportRefused.inc({ reason }),
     }
     const busLog = log.child({ component: 'mqtt' })
@@ -313,6 +337,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
         await api.register(complianceRoutes(compliance))
         await api.register(forwardingRoutes(forwarding))
         await api.register(reportRoutes(reports))
+        await api.register(backupRoutes(backups))
       },
       { prefix: '/api/v1' },
     )
@@ -346,6 +371,8 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
           await http.close()
           log.debug('http closed')
           await reportSchedule?.close()
+          await backupSchedule?.close()
+          await backups.close()
           await sales.close()
           log.debug('ingest drained')
           await started.close()

@@ -2,7 +2,7 @@
 // validated once, frozen, passed down. No other module reads process.env.
 import { createPrivateKey, X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { z } from 'zod'
 import { AppError, BUNDLED_PLANS, parsePlan, PlanInvalidError, type Plan } from '../../shared/src/index.js'
@@ -78,6 +78,13 @@ const Env = z.object({
   FLEET_MQTT_FAILED_ATTEMPT_WINDOW_MS: z.coerce.number().int().min(1000).max(3_600_000).default(DEFAULT_CONNECTION_LIMITS.failedAttemptWindowMs),
   /** Session cookies always `Secure` (behind a TLS-terminating proxy); under FLEET_TLS_CERT they are anyway. */
   FLEET_SECURE_COOKIES: z.stringbool().default(false),
+  // Issue 13 (backup): the daily online backup of the embedded SQLite store.
+  /** Where backups are written; default <FLEET_DATA_DIR>/backups. */
+  FLEET_BACKUP_DIR: optionalString,
+  /** How many of the newest backups are kept (older ones go once a good new one exists). */
+  FLEET_BACKUP_KEEP: z.coerce.number().int().min(1).max(10_000).default(7),
+  /** Take the daily backup at 03:00 Asia/Shanghai (on|off). */
+  FLEET_BACKUP_SCHEDULE: z.stringbool().default(true),
 })
 type Env = z.infer<typeof Env>
 
@@ -125,6 +132,8 @@ export interface FleetConfig {
   readonly trustProxy: readonly string[]
   readonly rateLimit: { readonly perToken: number; readonly perAddress: number; readonly windowMs: number }
   readonly secureCookies: boolean
+  /** dir: absolute; keep: newest backups kept; isScheduled: the daily job runs (backup/schedule.ts). */
+  readonly backup: { readonly dir: string; readonly keep: number; readonly isScheduled: boolean }
 }
 
 export interface SystemLimits {
@@ -279,6 +288,11 @@ export function loadConfig(
     trustProxy: Object.freeze(e.FLEET_TRUST_PROXY ?? []),
     rateLimit: Object.freeze({ perToken: e.FLEET_RATE_LIMIT_PER_TOKEN, perAddress: e.FLEET_RATE_LIMIT_PER_ADDRESS, windowMs: e.FLEET_RATE_LIMIT_WINDOW_MS }),
     secureCookies: e.FLEET_SECURE_COOKIES,
+    backup: Object.freeze({
+      dir: resolve(e.FLEET_BACKUP_DIR ?? join(e.FLEET_DATA_DIR, 'backups')),
+      keep: e.FLEET_BACKUP_KEEP,
+      isScheduled: e.FLEET_BACKUP_SCHEDULE,
+    }),
   }
   return Object.freeze(config)
 }

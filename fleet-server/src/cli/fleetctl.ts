@@ -2,7 +2,11 @@
 // Reads FLEET_URL and FLEET_TOKEN; --json prints the API's JSON, otherwise
 // Chinese-first tables. Exit codes: 0 ok, 1 the server refused or is
 // unreachable, 2 bad usage.
-import { readFile, writeFile } from 'node:fs/promises'
+import { createWriteStream } from 'node:fs'
+import { open, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
 import { ERROR_CODES, type ErrorCode } from '../../../shared/src/index.js'
@@ -31,6 +35,7 @@ const USAGE = `用法: npm run fleetctl -- [--json] 命令 …   (环境变量 F
   reports list [--kind K] [--period P] [--county C]
   reports create --kind weekly|monthly|quarterly --period P [--county C]   (周报 2020-W40，月报 2020-09，季报 2020-Q3)
   reports get ID [--format json|csv|xlsx] [--out FILE]
+  db backup FILE   在线备份数据库（服务器写入其备份目录并校验后，下载到 FILE；仅限管理员）
 
 状态 STATUS: planned site_assigned installed operating suspended retired
 CSV 列: cabinetId,countyCode,operator,siteName,siteAddress,venueType,latitude,longitude,status
@@ -115,6 +120,46 @@ async function download(baseUrl: string, token: string, path: string): Promise<{
   }
   const m = /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')
   return { bytes, filename: m?.[1] ?? null }
+}
+
+/**
+ * Streams a file answer (a backup can be gigabytes) to `file` via a temp name,
+ * fsynced and checked for length, so FILE is either the whole download or untouched.
+ */
+async function downloadTo(baseUrl: string, token: string, path: string, file: string, expectedBytes: number): Promise<void> {
+  let res: Response
+  try {
+    res = await fetch(new URL(`/api/v1${path}`, baseUrl), { headers: { authorization: `Bearer ${token}` } })
+  } catch {
+    throw new CliError(`无法连接专柜管理平台 ${baseUrl}`)
+  }
+  if (!res.ok || !res.body) {
+    const text = await res.text()
+    let data: unknown = null
+    try {
+      data = JSON.parse(text)
+    } catch {
+      // not JSON: the status alone says it
+    }
+    throw refused(res.status, data)
+  }
+  const tmp = `${file}.partial`
+  try {
+    await pipeline(Readable.fromWeb(res.body as WebReadableStream), createWriteStream(tmp))
+    const h = await open(tmp, 'r')
+    try {
+      await h.sync()
+      const { size } = await h.stat()
+      if (size !== expectedBytes) throw new CliError(`备份下载不完整：收到 ${size} 字节，应为 ${expectedBytes} 字节；请重试`)
+    } finally {
+      await h.close()
+    }
+    await rename(tmp, file)
+  } catch (err) {
+    await rm(tmp, { force: true })
+    if (err instanceof CliError) throw err
+    throw new CliError(`无法保存备份到 ${file}（${(err as NodeJS.ErrnoException).code ?? (err as Error).message}）`)
+  }
 }
 
 const KIND_ZH: Record<string, string> = { weekly: '周报', monthly: '月报', quarterly: '季报' }
@@ -357,6 +402,15 @@ export async function run(argv: readonly string[], env: Readonly<Record<string, 
           table(['县区', '代码', '任务', '已安装', '运营', '销售笔数', '销售额(元)', '扶贫产品(元)', '占比', '达标/参评'], [...r.counties.map((c) => row(c.code, c.name, c)), row('', '合计', r.totals)]),
         ].join('\n')
       })
+      return 0
+    }
+    if (group === 'db' && cmd === 'backup') {
+      const file = need(rest[0], '备份文件路径 FILE')
+      // Through the API, not by opening FLEET_DATA_DIR: it works for a remote
+      // admin, and the server stays the database's only writer.
+      const b = await call<{ name: string; bytes: number; takenAt: string }>('POST', '/admin/backups')
+      await downloadTo(url, token, `/admin/backups/${encodeURIComponent(b.name)}`, file, b.bytes)
+      print({ ...b, file }, () => `已备份数据库：服务器端 ${b.name}（${b.bytes} 字节，${bj(b.takenAt)}），已保存到 ${file}`)
       return 0
     }
     throw new UsageError(`未知命令：${pos.join(' ')}`)

@@ -1,0 +1,64 @@
+// Backups of the embedded store: one at a time (the API and the daily job
+// share a queue), each followed by retention once it is known good.
+// runOnce() is the seam for the leader-only rule: with replicas, only the
+// leader's schedule will call it.
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Logger } from 'pino'
+import { AppError } from '../../../shared/src/index.js'
+import type { Db } from '../db/index.js'
+import { takeBackup, type BackupFile } from './backup.js'
+import { isBackupName, listBackups, prune, removePartials } from './files.js'
+
+export interface BackupService {
+  readonly dir: string
+  /** Takes one backup now (queued behind one in progress), then keeps the newest `keep`. */
+  runOnce(reason: 'api' | 'schedule'): Promise<BackupFile>
+  /** Good backups, newest first. */
+  list(): Promise<string[]>
+  /** Absolute path of a listed backup; AppError BACKUP_NOT_FOUND otherwise. */
+  pathOf(name: string): Promise<string>
+  /** Waits for a backup in progress; later calls to runOnce are refused. */
+  close(): Promise<void>
+}
+
+export function createBackupService(deps: { db: Db; dir: string; keep: number; now: () => Date; log: Logger }): BackupService {
+  const { db, dir, keep, now, log } = deps
+  let tail: Promise<unknown> = Promise.resolve()
+  let closed = false
+
+  async function once(reason: string): Promise<BackupFile> {
+    try {
+      await mkdir(dir, { recursive: true })
+      await removePartials(dir)
+    } catch (err) {
+      throw new AppError('BACKUP_FAILED', `backup directory ${dir} is not usable: ${(err as Error).message}`, 500)
+    }
+    const started = Date.now()
+    const file = await takeBackup(db, dir, now())
+    const removed = await prune(dir, keep)
+    log.info({ reason, file: file.name, bytes: file.bytes, ms: Date.now() - started, removed }, 'database backed up')
+    return file
+  }
+
+  return {
+    dir,
+    runOnce(reason) {
+      if (closed) return Promise.reject(new AppError('BACKUP_FAILED', 'the server is shutting down', 503))
+      const run = tail.then(() => once(reason))
+      tail = run.catch((err: unknown) => log.error({ err, reason }, 'database backup failed'))
+      return run
+    },
+    list: () => listBackups(dir),
+    async pathOf(name) {
+      if (!isBackupName(name) || !(await listBackups(dir)).includes(name)) {
+        throw new AppError('BACKUP_NOT_FOUND', `no backup named ${name}`, 404)
+      }
+      return join(dir, name)
+    },
+    async close() {
+      closed = true
+      await tail
+    },
+  }
+}
