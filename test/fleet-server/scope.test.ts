@@ -125,6 +125,11 @@ const CASES: Record<string, (c: Ctx) => Promise<void>> = {
   },
   'POST /api/v1/forwarding/run': async (c) => hidden((await c.call('POST', '/api/v1/forwarding/run')).status),
 
+  // Backups hold every county's data: the city administrator's alone.
+  'POST /api/v1/admin/backups': async (c) => hidden((await c.call('POST', '/api/v1/admin/backups')).status),
+  'GET /api/v1/admin/backups': async (c) => hidden((await c.call('GET', '/api/v1/admin/backups')).status),
+  'GET /api/v1/admin/backups/:name': async (c) => hidden((await c.call('GET', '/api/v1/admin/backups/fleet-2020-01-01T00-00-00Z.db')).status),
+
   // Reports: a county official takes and reads only its own county's; others' are not found.
   'POST /api/v1/reports': async (c) => {
     expect((await c.call('POST', '/api/v1/reports', { kind: 'weekly', period: lastWeek(), county: '341126' })).status).toBe(403)
