@@ -32,6 +32,8 @@ const Env = z.object({
   FLEET_MQTTS_PORT: Port.default(8883),
   /** PEM CA bundle that signed an external broker's certificate (mqtts:// URLs); the system store otherwise. */
   FLEET_MQTT_CA: optionalString,
+  /** PostgreSQL store (issue 13): read so that a deployment that sets it is refused, not silently put on SQLite. */
+  FLEET_DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'a postgres:// URL' }).optional(),
   FLEET_MQTT_URL: z.url({ protocol: /^(mqtt|mqtts|tcp|tls|ws|wss)$/ }).optional(),
   FLEET_MQTT_USERNAME: optionalString,
   FLEET_MQTT_PASSWORD: optionalString,
@@ -234,6 +236,11 @@ export function loadConfig(
     throw invalid('FLEET_MQTT_USERNAME/FLEET_MQTT_PASSWORD are the login on an external broker; set FLEET_MQTT_URL too')
   }
 
+  if (e.FLEET_DATABASE_URL) {
+    // The PostgreSQL store is being built (issue 13); until it lands, running
+    // on SQLite while the operator asked for PostgreSQL would split their data.
+    throw invalid('FLEET_DATABASE_URL is set, but this build keeps its data only in SQLite under FLEET_DATA_DIR (the PostgreSQL store is not finished); unset it')
+  }
   const tls = loadTls(e.FLEET_TLS_CERT, e.FLEET_TLS_KEY)
   if (e.FLEET_MQTT_CA && !e.FLEET_MQTT_URL) {
     throw invalid('FLEET_MQTT_CA is the CA of an external broker; set FLEET_MQTT_URL too (the embedded broker uses FLEET_TLS_CERT/FLEET_TLS_KEY)')

@@ -116,6 +116,13 @@ describe('fleet config', () => {
       }
     })
 
+    it('refuses FLEET_DATABASE_URL until the PostgreSQL store exists, rather than running on SQLite', () => {
+      expect(() => loadConfig({ FLEET_DATABASE_URL: 'postgres://fleet@127.0.0.1:5432/fleet' }, [], noLimits)).toThrow(
+        expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining('FLEET_DATABASE_URL') }),
+      )
+      expect(() => loadConfig({ FLEET_DATABASE_URL: 'mysql://x' }, [], noLimits)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }))
+    })
+
     it('refuses an embedded broker with no listener at all', () => {
       expect(() => loadConfig({ FLEET_MQTT_PLAIN: 'false' }, [], noLimits)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining('FLEET_MQTT_PLAIN') }))
       expect(() => loadConfig({ FLEET_MQTT_PLAIN: 'perhaps' }, [], noLimits)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }))
