@@ -273,7 +273,7 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
       } else {
         metrics.batchesReplayed.inc()
       }
-      reply(o.cabinetId, { v: 1, type: 'reply', status: 'committed', batchId: o.batchId, ackedSeq: head.seq, ackedHash: head.hash })
+      opts.publish(topics.replies(o.cabinetId), committedReply(o.batchId, head.seq, head.hash))
       log.debug({ cabinetId: o.cabinetId, batchId: o.batchId, newSales: o.newSales, ackedSeq: head.seq }, 'sale batch committed')
     }
     if (salesCommitted > 0) metrics.salesIngested.inc(salesCommitted)
@@ -333,6 +333,17 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
       return closing
     },
   }
+}
+
+/**
+ * encodeMessage() of a committed reply, from a template: the bytes
+ * JSON.stringify gives for { v, type, status, batchId, ackedSeq, ackedHash }
+ * in that order. Nothing needs escaping: batchId passed the UUID check,
+ * the hash is hex, the seq an integer. One per committed batch, so it is on
+ * the per-message path.
+ */
+export function committedReply(batchId: string, ackedSeq: number, ackedHash: string): Buffer {
+  return Buffer.from(`{"v":1,"type":"reply","status":"committed","batchId":"${batchId}","ackedSeq":${ackedSeq},"ackedHash":"${ackedHash}"}`)
 }
 
 function toRecord(s: Sale, nowMs: number): SaleRecord {
