@@ -11,6 +11,7 @@ import { bareAedesQos1, bareSqliteInserts } from './baselines.js'
 import { connectionsHeld } from './connections.js'
 import { edgeSaleCommits } from './edge.js'
 import { edgeAgentRss, simulate, startFleetServer } from './fleet.js'
+import { floorIngest } from './floor.js'
 import { forwardingPasses } from './forwarding.js'
 import { scrapeHistogram, subtract, summarize, type HistogramSummary } from './histogram.js'
 import { serverIngest } from './server.js'
@@ -25,6 +26,8 @@ const log = (s: string) => process.stderr.write(`${s}\n`)
 const targets = {
   /** One sale per MQTT message, durable commit and application ack, vs bare aedes QoS 1 in the same run. */
   ingestPerMessageVsBareAedes: 0.5,
+  /** Issue 13: server CPU per one-sale message vs the floor server's, same run, same load. */
+  ingestCpuVsFloor: 1.15,
   connectionsHeld: 19_000,
   connectionsRssVsBareAedes: 2,
   reconnectStormMs: 15_000,
@@ -75,7 +78,10 @@ async function main() {
   }
   let perMessage: Awaited<ReturnType<typeof serverIngest>> | null = null
   let batched: Awaited<ReturnType<typeof serverIngest>> | null = null
+  let floor: Awaited<ReturnType<typeof floorIngest>> | null = null
   if (runs('ingest')) {
+    log('bench: ingest floor server, one sale per message (100 cabinets, window 10) …')
+    floor = await floorIngest({ cabinets: 100, salesPerCabinet: 2000, window: 10 })
     log('bench: fleet server ingest, one sale per message (100 cabinets, window 10) …')
     perMessage = await serverIngest({ cabinets: 100, salesPerCabinet: 2000, batchSize: 1, window: 10 })
     log('bench: fleet server ingest, batches of 100 …')
@@ -140,6 +146,16 @@ async function main() {
       perMessageStored: perMessage.stored,
       perMessageSent: perMessage.sales,
       perMessageCpuUsPerMessage: { server: perMessage.serverCpuUsPerMessage, loadgen: perMessage.loadgenCpuUsPerMessage },
+      floorCpuUsPerMessage: floor?.serverCpuUsPerMessage ?? null,
+      cpuVsFloor: floor ? round(perMessage.serverCpuUsPerMessage / floor.serverCpuUsPerMessage, 3) : null,
+      mainThreadUsPerMessage: perMessage.mainThreadUsPerMessage,
+      floor: floor && {
+        cpuUsPerMessage: { server: floor.serverCpuUsPerMessage, loadgen: floor.loadgenCpuUsPerMessage },
+        mainThreadUsPerMessage: floor.mainThreadUsPerMessage,
+        salesPerS: round(floor.salesPerS),
+        stored: floor.stored,
+        setup: 'bench/floor.ts in its own process, same loadgen sales mode and load as perMessage: bare aedes, one SQLite transaction per event-loop turn (the fleet pragmas), per message one SHA-256, one bare INSERT and a ~190-byte QoS 0 reply written to the socket; no decode, no chain check, no aggregates, no metrics',
+      },
       perMessageCeiling: aedes && sqlite && perMessage.loadgenCpuUsPerMessage !== null ? perMessageCeiling(aedes.serverCpuUsPerMessage, sqlite.rowsPerS, perMessage.loadgenCpuUsPerMessage, aedes.messagesPerS) : null,
       batchedSalesPerS: round(batched.salesPerS),
       batchedVsBareSqlite: sqlite ? round(batched.salesPerS / sqlite.rowsPerS, 3) : null,
@@ -197,6 +213,7 @@ async function main() {
     rollout: r.rollout,
     targets,
     met: {
+      ingestCpuVsFloor: floor && perMessage ? perMessage.serverCpuUsPerMessage <= targets.ingestCpuVsFloor * floor.serverCpuUsPerMessage : null,
       ingestPerMessage: perMessage && bareMsgs ? perMessage.salesPerS >= targets.ingestPerMessageVsBareAedes * bareMsgs && perMessage.stored === perMessage.sales : null,
       connectionsHeld: conns ? conns.fleet.connected.connected === targets.connectionsHeld && conns.fleet.storm.connected === targets.connectionsHeld : null,
       connectionsRss: fleetRss && bareRss ? fleetRss <= targets.connectionsRssVsBareAedes * bareRss : null,
@@ -214,7 +231,7 @@ async function main() {
         ? Object.values(forwarding).every((f) => f.monthEndPass.maxBlockMs <= targets.forwardingPassMaxBlockMs && f.repeatPass.maxBlockMs <= targets.forwardingPassMaxBlockMs)
         : null,
     },
-    raw: { sqlite, aedes, perMessage, batched, edge, connections: conns, agentRss },
+    raw: { sqlite, aedes, perMessage, batched, floor, edge, connections: conns, agentRss },
   }
   const json = `${JSON.stringify(result, null, 2)}\n`
   if (only.size === 0 && CABINETS === 2700 && CONNECTIONS === 19_000) {
@@ -236,7 +253,7 @@ async function main() {
       await writeFile(latest, `${JSON.stringify(record, null, 2)}\n`)
     }
   }
-  process.stdout.write(`${JSON.stringify({ baselines: result.baselines, ingest: result.ingest && { perMessageSalesPerS: result.ingest.perMessageSalesPerS, perMessageVsBareAedes: result.ingest.perMessageVsBareAedes }, met: result.met, durationS: result.durationS })}\n`)
+  process.stdout.write(`${JSON.stringify({ baselines: result.baselines, ingest: result.ingest && { perMessageSalesPerS: result.ingest.perMessageSalesPerS, perMessageVsBareAedes: result.ingest.perMessageVsBareAedes, perMessageCpuUsPerMessage: result.ingest.perMessageCpuUsPerMessage, floorCpuUsPerMessage: result.ingest.floorCpuUsPerMessage, cpuVsFloor: result.ingest.cpuVsFloor, mainThreadUsPerMessage: result.ingest.mainThreadUsPerMessage }, met: result.met, durationS: result.durationS })}\n`)
 }
 
 /**

@@ -8,6 +8,7 @@ import { pino } from 'pino'
 import { buildFleet } from '../fleet-server/src/app.js'
 import { loadConfig } from '../fleet-server/src/config.js'
 import { runLoad } from './child.js'
+import { mainThreadCpuUs } from './thread-cpu.js'
 
 const ADMIN = 'bench-admin-token-0123456789'
 
@@ -30,15 +31,19 @@ export async function serverIngest(opts: { cabinets: number; salesPerCabinet: nu
     }
     const url = new URL(fleet.mqttUrl)
     const cpu0 = process.cpuUsage()
+    const main0 = mainThreadCpuUs()
     const r = await runLoad({ mode: 'sales', host: url.hostname, port: Number(url.port), credentials, salesPerClient: opts.salesPerCabinet, batchSize: opts.batchSize, window: opts.window })
     const serverCpuMs = cpuMsSince(cpu0)
+    const main1 = mainThreadCpuUs()
+    // The event loop's share: what a worker thread could take off it is the rest.
+    const mainThreadUsPerMessage = main0 !== null && main1 !== null ? +((main1 - main0) / r.messages).toFixed(1) : null
     // Read back what the server says it holds, so the figure counts committed sales only.
     let stored = 0
     for (const c of credentials) {
       const res = await fetch(`${fleet.httpUrl}/api/v1/cabinets/${c.username}`, { headers: { authorization: `Bearer ${ADMIN}` } })
       stored += ((await res.json()) as { sales: { count: number } }).sales.count
     }
-    return { ...opts, ...r, stored, serverCpuMs, ...cpuPerMessage(r, serverCpuMs) }
+    return { ...opts, ...r, stored, serverCpuMs, ...cpuPerMessage(r, serverCpuMs), mainThreadUsPerMessage }
   } finally {
     await fleet.close()
     await rm(dir, { recursive: true, force: true })

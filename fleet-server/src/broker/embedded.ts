@@ -13,7 +13,6 @@ import type { EventEmitter } from 'node:events'
 import { createServer, type Server, type Socket } from 'node:net'
 import { createServer as createTlsServer } from 'node:tls'
 import { Readable } from 'node:stream'
-import mqttPacket from 'mqtt-packet'
 import { Aedes, type AuthenticateError, type Client, type ConnectPacket, type PublishPacket, type Subscription } from 'aedes'
 import type { Logger } from 'pino'
 import { isWildcardOrSystem, parseTopic, topics } from '../../../shared/src/index.js'
@@ -239,6 +238,7 @@ export async function startEmbeddedBus(opts: EmbeddedBusOptions, sink: BusSink):
     await new Promise<void>((resolve) => broker.close(() => resolve()))
     throw err
   }
+  const deliverDirect = createDirectDelivery(broker)
   const plain = listeners.find((l) => l.kind === 'mqtt') ?? null
   const secure = listeners.find((l) => l.kind === 'mqtts') ?? null
 
@@ -255,7 +255,7 @@ export async function startEmbeddedBus(opts: EmbeddedBusOptions, sink: BusSink):
     stats: () => ({ connections: connectionGuardStats(guard), retainedByCabinets: retainedByCabinets() }),
     publish(topic: string, payload: Buffer, p: PublishOptions = {}) {
       if (broker.closed) return
-      if ((p.qos ?? 1) === 0 && !(p.retain ?? false) && deliverDirect(broker, topic, payload)) return
+      if ((p.qos ?? 1) === 0 && !(p.retain ?? false) && deliverDirect(topic, payload)) return
       broker.publish({ cmd: 'publish', topic, payload, qos: p.qos ?? 1, retain: p.retain ?? false, dup: false }, (err) => {
         if (err) log.warn({ err, topic }, 'mqtt publish failed')
       })
@@ -295,22 +295,79 @@ interface LiveClient {
 }
 
 /**
- * A QoS 0 message to one cabinet, written straight onto its connection.
+ * QoS 0 messages to one cabinet, written straight onto its connection.
  * Only that cabinet can subscribe to its down/ topics (isAllowedSubscription,
  * no wildcards), so aedes' routing adds nothing for it: a topic match, two
- * packet objects and a setImmediate per delivery, which also gave every
- * reply its own writev. Replies written in one synchronous run (an ingest
- * tick) now leave in one writev per connection (mqtt-packet corks the socket
- * until the next tick). Anything else — not connected, not subscribed, not a
- * down/ topic — goes through aedes. Measured on one-sale-per-message ingest.
+ * packet objects and a setImmediate per delivery. Anything else — not
+ * connected, not subscribed, not a down/ topic — goes through aedes.
+ *
+ * Everything delivered to one connection in one synchronous run (an ingest
+ * tick's replies) leaves in ONE write at the end of that run: per message only
+ * a fixed header is made, the topic's bytes come from a per-connection
+ * template, and the socket sees one buffer instead of a cork, three chunk
+ * writes and an uncork per reply. The bytes are exactly those of
+ * mqtt-packet's v4 QoS 0 PUBLISH. Measured on one-sale-per-message ingest.
  */
-function deliverDirect(broker: Aedes, topic: string, payload: Buffer): boolean {
-  const t = parseTopic(topic)
-  if (!t || t.direction !== 'down') return false
-  const client = (broker as unknown as { clients: Record<string, LiveClient | undefined> }).clients[t.cabinetId]
-  if (!client?.connected || client.errored || !client.subscriptions[topic]) return false
-  mqttPacket.writeToStream({ cmd: 'publish', topic, payload, qos: 0, retain: false, dup: false }, client.conn)
-  return true
+export function createDirectDelivery(broker: Aedes): (topic: string, payload: Buffer) => boolean {
+  const clients = (broker as unknown as { clients: Record<string, LiveClient | undefined> }).clients
+  const templates = new WeakMap<LiveClient, { readonly topic: string; readonly bytes: Buffer }>()
+  const pending = new Map<LiveClient, Buffer[]>()
+  let isFlushScheduled = false
+
+  const flush = (): void => {
+    isFlushScheduled = false
+    for (const [client, parts] of pending) {
+      if (client.connected && !client.errored) client.conn.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts))
+    }
+    pending.clear()
+  }
+
+  return (topic, payload) => {
+    const t = parseTopic(topic)
+    if (!t || t.direction !== 'down') return false
+    const client = clients[t.cabinetId]
+    if (!client?.connected || client.errored || !client.subscriptions[topic]) return false
+    let template = templates.get(client)
+    if (template?.topic !== topic) {
+      template = { topic, bytes: topicField(topic) }
+      templates.set(client, template)
+    }
+    let parts = pending.get(client)
+    if (!parts) {
+      parts = []
+      pending.set(client, parts)
+    }
+    parts.push(publishQos0Header(template.bytes, payload.length), template.bytes, payload)
+    if (!isFlushScheduled) {
+      isFlushScheduled = true
+      process.nextTick(flush)
+    }
+    return true
+  }
+}
+
+/** The topic name as a PUBLISH carries it: a 2-byte length, then UTF-8 (MQTT-3.1.1 §1.5.3, §3.3.2.1). */
+function topicField(topic: string): Buffer {
+  const len = Buffer.byteLength(topic)
+  const b = Buffer.allocUnsafe(2 + len)
+  b.writeUInt16BE(len, 0)
+  b.write(topic, 2)
+  return b
+}
+
+/** Fixed header of a QoS 0 PUBLISH, no DUP, no RETAIN: 0x30 and the remaining length (§2.2.3). */
+function publishQos0Header(topicField: Buffer, payloadBytes: number): Buffer {
+  let remaining = topicField.length + payloadBytes
+  const b = Buffer.allocUnsafe(5)
+  b[0] = 0x30
+  let i = 1
+  do {
+    let digit = remaining % 128
+    remaining = Math.floor(remaining / 128)
+    if (remaining > 0) digit |= 0x80
+    b[i++] = digit
+  } while (remaining > 0)
+  return b.subarray(0, i)
 }
 
 type RetainedPacket = { readonly topic: string; readonly payload: Buffer | string }

@@ -1,8 +1,9 @@
 // Prometheus metrics. Each fleet instance has its own Registry (several fleets
 // run in one test process); nothing is registered globally.
 import type { FastifyPluginAsync } from 'fastify'
-import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { Counter, Gauge, Registry } from 'prom-client'
 import type { IngestMetrics } from '../sales/index.js'
+import { createHotHistogram } from './histogram.js'
 
 /**
  * Buckets for sale latencies (seconds): fine around the 100 ms target, so a
@@ -67,19 +68,19 @@ export function createMetrics(sources: () => MetricSources | null): FleetMetrics
     batchesReplayed: new Counter({ name: 'fleet_sale_batches_replayed_total', help: 'Sale batches of already committed sales, re-acknowledged', registers }),
     batchesRejected: new Counter({ name: 'fleet_sale_batches_rejected_total', help: 'Sale batches answered with a reject reply, by code', labelNames: ['code'], registers }),
     ticksFailed: new Counter({ name: 'fleet_ingest_ticks_failed_total', help: 'Group commits that failed (nothing acknowledged; cabinets resend)', registers }),
-    tickSeconds: new Histogram({
+    tickSeconds: createHotHistogram({
       name: 'fleet_ingest_tick_seconds',
       help: 'Duration of one group-commit tick: decode, chain checks, transaction, replies',
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     }),
-    batchWaitSeconds: new Histogram({
+    batchWaitSeconds: createHotHistogram({
       name: 'fleet_ingest_batch_wait_seconds',
       help: 'From a sale batch reaching the server to its group commit (server clock)',
       buckets: LATENCY_BUCKETS_S,
       registers,
     }),
-    saleCommitDelaySeconds: new Histogram({
+    saleCommitDelaySeconds: createHotHistogram({
       name: 'fleet_sale_commit_delay_seconds',
       help: "From a sale's recordedAt (the agent's durable commit, its 201) to the server's commit; agent and server clocks are compared, so skewed clocks blur it",
       buckets: LATENCY_BUCKETS_S,
