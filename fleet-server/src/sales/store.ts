@@ -5,6 +5,7 @@
 // nothing derived is ever behind a committed sale.
 import type { SaleView } from '../../../shared/src/index.js'
 import type { Db } from '../db/index.js'
+import { classifyDbError, isConstraintViolation } from '../db/dialect.js'
 import { aggregate, type TickAggregates } from './aggregate.js'
 import type { BatchWrite, CabinetSalesTotals, ChainHead } from './types.js'
 
@@ -53,9 +54,6 @@ export interface SalesStore {
   list(cabinetId: string, afterSeq: number, limit: number): Promise<SaleView[]>
 }
 
-interface SqliteError extends Error {
-  code: string
-}
 interface DbSale {
   sale_id: string
   seq: number
@@ -70,8 +68,6 @@ interface DbSale {
   hash: string
   skew_flag: number
 }
-
-const isSqliteError = (err: unknown): err is SqliteError => err instanceof Error && err.name === 'SqliteError'
 
 export interface SalesStoreOptions {
   /**
@@ -211,8 +207,9 @@ export function createSqliteSalesStore(db: Db, opts: SalesStoreOptions = {}): Sa
       } catch (err) {
         // Only a constraint violation is this batch's own fault; anything else
         // (I/O, disk full) aborts the whole tick and nobody gets an ack.
-        if (!isSqliteError(err) || !err.code.startsWith('SQLITE_CONSTRAINT') || !db.inTransaction) throw err
-        failed.set(i, err.code === 'SQLITE_CONSTRAINT_FOREIGNKEY' ? 'unknown_cabinet' : 'conflict')
+        const kind = classifyDbError(err)
+        if (!isConstraintViolation(kind) || !db.inTransaction) throw err
+        failed.set(i, kind === 'foreign_key_violation' ? 'unknown_cabinet' : 'conflict')
         failedCabinets.add(b.cabinetId)
       }
     })
@@ -237,7 +234,7 @@ export function createSqliteSalesStore(db: Db, opts: SalesStoreOptions = {}): Sa
       try {
         return commitOptimistic(tick)
       } catch (err) {
-        if (!isSqliteError(err) || !err.code.startsWith('SQLITE_CONSTRAINT')) throw err
+        if (!isConstraintViolation(classifyDbError(err))) throw err
         return commit(tick)
       }
     },
