@@ -12,10 +12,10 @@
 // hour what is due (dueReports) and generates what is missing, so a server
 // that was down at 06:00 catches up within the hour after it starts; scheduled
 // reports are idempotent per kind, period and scope, so checking again is free.
-import cron, { type ScheduledTask } from 'node-cron'
 import type { Logger } from 'pino'
-import { shanghaiDate, shanghaiDayStartUtc, TIME_ZONE, type Policy, type ReportKind } from '../../../shared/src/index.js'
+import { shanghaiDate, shanghaiDayStartUtc, type Policy, type ReportKind } from '../../../shared/src/index.js'
 import { addDays } from '../compliance/index.js'
+import { startCronJob, type CronJob } from '../jobs/cron-job.js'
 import { previousPeriod, reportPeriodOf, type ReportPeriod } from './periods.js'
 
 /** Hour of day (Asia/Shanghai) scheduled reports are generated. */
@@ -71,46 +71,9 @@ export function dueOn(p: ReportPeriod, policy: Policy['reports']): string | null
   }
 }
 
-export interface ReportSchedule {
-  /** The node-cron task's name (tests find it in cron.getTasks()). */
-  readonly taskName: string
-  /** Stops the job and waits for a run in progress. */
-  close(): Promise<void>
-}
+export type ReportSchedule = CronJob
 
 /** Registers the hourly job; `run` generates what is due and must not throw. */
 export function startReportSchedule(deps: { name: string; run: () => Promise<void>; log: Logger }): ReportSchedule {
-  let running: Promise<void> | null = null
-  const task: ScheduledTask = cron.schedule(
-    REPORT_CRON,
-    async () => {
-      running = deps.run().finally(() => {
-        running = null
-      })
-      await running
-    },
-    {
-      name: deps.name,
-      timezone: TIME_ZONE,
-      noOverlap: true,
-      unref: true, // close() stops it; the job alone must not keep a process alive
-      logger: {
-        info: (message) => deps.log.debug({ cron: message }, 'report schedule'),
-        warn: (message) => deps.log.warn({ cron: message }, 'report schedule'),
-        error: (message, err) => deps.log.error({ err: err ?? message }, 'report schedule failed'),
-        debug: () => undefined,
-      },
-    },
-  )
-  let closing: Promise<void> | null = null
-  return {
-    taskName: deps.name,
-    close() {
-      closing ??= (async () => {
-        await task.destroy()
-        await running
-      })()
-      return closing
-    },
-  }
+  return startCronJob({ expression: REPORT_CRON, label: 'report schedule', ...deps })
 }
