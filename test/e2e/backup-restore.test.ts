@@ -9,28 +9,16 @@
 import { copyFile, mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { GENESIS_HASH, saleHash, type Sale } from '../../shared/src/index.js'
+import { GENESIS_HASH, saleHash } from '../../shared/src/index.js'
 import { run } from '../../fleet-server/src/cli/fleetctl.js'
 import { DB_FILE } from '../../fleet-server/src/db/index.js'
-import { apiClient, provisionCabinet, type ApiClient } from '../helpers/api.js'
+import { allServerSales, apiClient, provisionCabinet } from '../helpers/api.js'
 import { tempDir } from '../helpers/fleet.js'
 import { freePort, startProgram, type Program } from '../helpers/process.js'
 
 const ADMIN = 'restore-admin-token-0123456789'
 
 interface Status { lastSeq: number; lastAckedSeq: number; pending: number }
-
-async function allServerSales(api: ApiClient, cabinetId: string): Promise<Sale[]> {
-  const out: Sale[] = []
-  let after = 0
-  for (;;) {
-    const r = await api.get<{ sales: Sale[]; nextAfterSeq: number | null }>(`/api/v1/cabinets/${cabinetId}/sales?afterSeq=${after}&limit=1000`)
-    expect(r.status).toBe(200)
-    out.push(...r.body.sales)
-    if (r.body.nextAfterSeq === null) return out
-    after = r.body.nextAfterSeq
-  }
-}
 
 async function sell(agent: Program, n: number): Promise<string[]> {
   const ids: string[] = []

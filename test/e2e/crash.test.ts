@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { GENESIS_HASH, saleHash, type Sale } from '../../shared/src/index.js'
+import { GENESIS_HASH, saleHash } from '../../shared/src/index.js'
 import { buildFleet, type Fleet } from '../../fleet-server/src/app.js'
 import { loadConfig } from '../../fleet-server/src/config.js'
-import { apiClient, provisionCabinet, type ApiClient } from '../helpers/api.js'
+import { allServerSales, apiClient, provisionCabinet } from '../helpers/api.js'
 import { startProgram } from '../helpers/process.js'
 
 const ADMIN = 'crash-admin-token-0123456789'
@@ -21,18 +21,6 @@ async function fleetAt(dataDir: string, ports: { http: number; mqtt: number }): 
     FLEET_DATA_DIR: dataDir, FLEET_HTTP_PORT: String(ports.http), FLEET_MQTT_PORT: String(ports.mqtt),
     FLEET_ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'silent',
   }, []), { logger: pino({ level: 'silent' }) })
-}
-
-async function allServerSales(api: ApiClient, cabinetId: string): Promise<Sale[]> {
-  const out: Sale[] = []
-  let after = 0
-  for (;;) {
-    const r = await api.get<{ sales: Sale[]; nextAfterSeq: number | null }>(`/api/v1/cabinets/${cabinetId}/sales?afterSeq=${after}&limit=1000`)
-    expect(r.status).toBe(200)
-    out.push(...r.body.sales)
-    if (r.body.nextAfterSeq === null) return out
-    after = r.body.nextAfterSeq
-  }
 }
 
 /** Posts sales as fast as CONCURRENCY workers can until the agent dies; returns the ids answered 201. */

@@ -1,4 +1,6 @@
 // A tiny client for the fleet server's HTTP API, as an operator's script would use it.
+import type { Sale } from '../../shared/src/index.js'
+
 export interface ApiClient {
   get<T = Record<string, unknown>>(path: string): Promise<{ status: number; body: T }>
   post<T = Record<string, unknown>>(path: string, body: unknown): Promise<{ status: number; body: T }>
@@ -31,4 +33,17 @@ export async function provisionCabinet(api: ApiClient, body: Record<string, unkn
   const r = await api.post<Provisioned>('/api/v1/cabinets', body)
   if (r.status !== 201) throw new Error(`provisioning failed: ${r.status} ${JSON.stringify(r.body)}`)
   return r.body
+}
+
+/** Every sale the server holds for a cabinet, read over the API page by page. */
+export async function allServerSales(api: ApiClient, cabinetId: string): Promise<Sale[]> {
+  const out: Sale[] = []
+  let after = 0
+  for (;;) {
+    const r = await api.get<{ sales: Sale[]; nextAfterSeq: number | null }>(`/api/v1/cabinets/${cabinetId}/sales?afterSeq=${after}&limit=1000`)
+    if (r.status !== 200) throw new Error(`GET sales of ${cabinetId}: ${r.status}`)
+    out.push(...r.body.sales)
+    if (r.body.nextAfterSeq === null) return out
+    after = r.body.nextAfterSeq
+  }
 }
