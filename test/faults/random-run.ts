@@ -71,7 +71,8 @@ export async function runRandomFaults(opts: RandomRunOptions): Promise<RandomRun
           else if (step === 'server-kill') injected += await serverKills(w, 1, { salesPerAgent: 10 + Math.floor(random() * 30) })
           else if (step === 'agent-kill') injected += await agentKills(w, killable.filter(() => random() < 0.6).slice(0, 3), 1)
           else if (step === 'platform') injected += await platformFaults(w)
-          else if (disk) injected += (await diskFull(w, w.agents[diskAgent]!, disk)).faults
+          // A 64 MiB ledger disk can hold enough reusable WAL space that a few hundred sales still fit: try longer, and count a fill that never bit apart instead of failing the round.
+          else if (disk) injected += (await diskFull(w, w.agents[diskAgent]!, disk, { maxSales: 1500, mayStayUnfilled: true })).faults
         }
         const v = await settleAndCheck(w, 120_000)
         problems = v.problems
