@@ -3,7 +3,6 @@
 // and a dated copy (ignored by git). `npm run bench -- PART…` runs only some
 // parts (baselines, ingest, edge, connections, fleet, forwarding, trust) and writes no
 // record, except that `trust` alone also updates the record's own `trust` section.
-import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
@@ -15,6 +14,7 @@ import { floorIngest } from './floor.js'
 import { forwardingPasses } from './forwarding.js'
 import { scrapeHistogram, subtract, summarize, type HistogramSummary } from './histogram.js'
 import { serverIngest } from './server.js'
+import { optionalBench } from './optional.js'
 import { trustRecord, type TrustRecord } from './trust.js'
 
 const RESULTS = join(import.meta.dirname, 'results')
@@ -40,19 +40,6 @@ const targets = {
   forwardingPassMaxBlockMs: 100,
   /** Issue 12: what 1,000 hostile sockets may add to the server. */
   hostileSocketsRssGrowthMiB: 64,
-}
-
-/** Another engineer's bench module, wired in when present. */
-async function optionalQuery(file: string, name: string): Promise<unknown> {
-  if (!existsSync(join(import.meta.dirname, `${file}.ts`))) return { status: 'not present', module: `bench/${file}.ts` }
-  try {
-    const mod = (await import(`./${file}.js`)) as Record<string, unknown>
-    const fn = mod[name]
-    if (typeof fn !== 'function') return { status: 'not present', module: `bench/${file}.ts`, reason: `no export ${name}()` }
-    return await (fn as () => Promise<unknown>)()
-  } catch (err) {
-    return { status: 'failed', module: `bench/${file}.ts`, error: (err as Error).message }
-  }
 }
 
 async function main() {
@@ -123,8 +110,8 @@ async function main() {
   }
   let trust: TrustRecord | null = null
   if (runs('trust')) trust = await trustRecord(log)
-  r.compliance = await optionalQuery('compliance', 'complianceQuery')
-  r.rollout = await optionalQuery('rollout', 'rolloutQuery')
+  r.compliance = await optionalBench('compliance', 'complianceQuery')
+  r.rollout = await optionalBench('rollout', 'rolloutQuery')
 
   const bareMsgs = aedes?.messagesPerS ?? null
   const fleetRss = conns?.fleet.rssHeldMiB ?? null

@@ -9,6 +9,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { optionalBench } from './optional.js'
 
 const ROOT = join(import.meta.dirname, '..')
 /** The suites whose counts the record carries (paths as vitest takes them). */
@@ -83,28 +84,15 @@ function readCounts(dir: string): Record<string, Record<string, number>> {
   return out
 }
 
-/** A bench module of another part, when present (they land separately). */
-async function optional(file: string, name: string, ...args: unknown[]): Promise<unknown> {
-  if (!existsSync(join(import.meta.dirname, `${file}.ts`))) return { status: 'not present', module: `bench/${file}.ts` }
-  try {
-    const mod = (await import(`./${file}.js`)) as Record<string, unknown>
-    const fn = mod[name]
-    if (typeof fn !== 'function') return { status: 'not present', module: `bench/${file}.ts`, reason: `no export ${name}()` }
-    return await (fn as (...a: unknown[]) => Promise<unknown>)(...args)
-  } catch (err) {
-    return { status: 'failed', module: `bench/${file}.ts`, error: (err as Error).message }
-  }
-}
-
 export async function trustRecord(log: (s: string) => void, seed = 'bench-trust-1'): Promise<TrustRecord> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-trust-'))
   try {
     log('bench: trust: property and fault suites …')
     const suites = await runSuites(dir, () => {})
     log('bench: trust: 1,000 hostile sockets against a fleet server …')
-    const hostileSockets = await optional('hostile', 'benchHostile')
+    const hostileSockets = await optionalBench('hostile', 'benchHostile')
     log(`bench: trust: randomized fault run (seed ${seed}) …`)
-    const randomizedFaults = await optional('faults', 'benchFaults', seed)
+    const randomizedFaults = await optionalBench('faults', 'benchFaults', seed)
     const counts = readCounts(dir)
     return { suites, counts, hostileSockets, randomizedFaults, summary: summarize(counts, hostileSockets, randomizedFaults) }
   } finally {

@@ -41,6 +41,13 @@ export interface Liveness {
   close(): Promise<void>
 }
 
+interface ClockReading {
+  readonly skewS: number
+  readonly source: CabinetClockView['source']
+  readonly judgedAtMs: number
+  readonly flag: CabinetClockView['flag']
+}
+
 export interface LivenessOptions {
   readonly store: CabinetStore
   readonly tracksConnections: () => boolean
@@ -57,7 +64,11 @@ export function createLiveness({ store, tracksConnections, now, log, flushMs }: 
   const lastSeenMs = new Map<string, number>()
   const dirty = new Set<string>()
   const outboxes = new Map<string, CabinetOutboxView>()
-  const clocks = new Map<string, CabinetClockView>()
+  // Readings as numbers: a live sale batch gives one per batch, on the ingest
+  // path, so its ISO time is made only when a view asks for it.
+  const clocks = new Map<string, ClockReading>()
+  const clockView = (r: ClockReading | undefined): CabinetClockView | null =>
+    r ? { skewS: r.skewS, source: r.source, judgedAt: new Date(r.judgedAtMs).toISOString(), flag: r.flag } : null
   let flushing: Promise<void> = Promise.resolve()
 
   const seen = (cabinetId: string): void => {
@@ -115,7 +126,7 @@ export function createLiveness({ store, tracksConnections, now, log, flushMs }: 
     const skewed = isClockSkewed(skewMs)
     const wasSkewed = clocks.get(cabinetId)?.flag === 'CLOCK_SKEW'
     const skewS = Math.round(skewMs / 1000)
-    clocks.set(cabinetId, { skewS, source, judgedAt: at.toISOString(), flag: skewed ? 'CLOCK_SKEW' : null })
+    clocks.set(cabinetId, { skewS, source, judgedAtMs: at.getTime(), flag: skewed ? 'CLOCK_SKEW' : null })
     if (skewed === wasSkewed) return
     if (!skewed) {
       log.info({ cabinetId, skewS, source }, 'cabinet clock back within the limit')
@@ -192,13 +203,13 @@ export function createLiveness({ store, tracksConnections, now, log, flushMs }: 
     },
     outbox(cabinetId) {
       const o = outboxes.get(cabinetId)
-      return o ? { ...o, clock: clocks.get(cabinetId) ?? null } : null
+      return o ? { ...o, clock: clockView(clocks.get(cabinetId)) } : null
     },
     clockSample,
-    clock: (cabinetId) => clocks.get(cabinetId) ?? null,
+    clock: (cabinetId) => clockView(clocks.get(cabinetId)),
     skewedClocks() {
       const out: Array<{ cabinetId: string; clock: CabinetClockView }> = []
-      for (const [cabinetId, clock] of clocks) if (clock.flag !== null) out.push({ cabinetId, clock })
+      for (const [cabinetId, r] of clocks) if (r.flag !== null) out.push({ cabinetId, clock: clockView(r)! })
       return out
     },
     outboxLag() {
