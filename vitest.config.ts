@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config'
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // FLEET_TEST_DB=postgres: one PostgreSQL server for the run (npm run test:pg).
+    globalSetup: ['test/setup/database.ts'],
     // Tests start real brokers, servers and child processes; give them room
     // without letting a hung socket stall CI for long.
     testTimeout: 60_000,

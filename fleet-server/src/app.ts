@@ -9,7 +9,8 @@ import { alertRoutes, behindScheduleSource, certExpiringSource, complianceLowSou
 import { startEmbeddedBus, startExternalBus, type BusSink, type MessageBus } from './broker/index.js'
 import { cabinetRoutes, createCabinetService, createLiveness, createSqliteCabinetStore, type Liveness } from './cabinets/index.js'
 import type { FleetConfig } from './config.js'
-import { openDatabase, type Db } from './db/index.js'
+import { openFleetDb, type FleetDb } from './db/database.js'
+import type { Db } from './db/index.js'
 import { dashboardRoutes } from './dashboard/index.js'
 import { createHttp } from './http/index.js'
 import { certificationRoutes, createCatalogPublisher, createCertificationService, createSqliteCatalogStore } from './certification/index.js'
@@ -56,7 +57,10 @@ export interface Fleet {
   readonly adminToken: string
   /** Set only on the start that generated the admin token (main prints it once). */
   readonly adminTokenIssued: { readonly token: string; readonly file: string } | null
+  /** SQLite only, while stores move to `database`: the raw connection. */
   readonly db: Db
+  /** The fleet database (either engine). */
+  readonly database: FleetDb
   /** The rollout plan in force (the stored one). */
   readonly plan: Plan
   readonly config: FleetConfig
@@ -67,14 +71,17 @@ export interface Fleet {
 export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Promise<Fleet> {
   const log = deps.logger ?? pino({ level: config.logLevel, redact: ['req.headers.authorization'] })
   const now = deps.now ?? (() => new Date())
-  const db = openDatabase(config.dataDir, log.child({ component: 'db' }))
+  const database = await openFleetDb(config.database, log.child({ component: 'db' }))
   // Undone in reverse if a later step of the start fails (e.g. the HTTP port is taken).
-  const undo: Array<() => Promise<void> | void> = [() => void db.close()]
+  const undo: Array<() => Promise<void> | void> = [() => database.close()]
   const unwind = async (): Promise<void> => {
     for (const u of undo.reverse()) await u()
   }
 
   try {
+    // Stores still on the SQLite connection until each moves onto `database` (issue 13).
+    const db = database.sqlite
+    if (!db) throw new Error('this build cannot run on PostgreSQL yet: its stores are still being moved')
     const plan = await createSqlitePlanStore(db, log.child({ component: 'rollout' })).activate(config.plan)
 
     const users = createSqliteUserStore(db)
@@ -357,6 +364,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       adminToken: admin.token,
       adminTokenIssued: admin.issued,
       db,
+      database,
       plan,
       config,
       close() {
@@ -378,7 +386,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
           await started.close()
           alerts.close()
           await live.close()
-          db.close()
+          await database.close()
           log.info('fleet server closed')
         })()
         return closing

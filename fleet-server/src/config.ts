@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { z } from 'zod'
 import { AppError, BUNDLED_PLANS, parsePlan, PlanInvalidError, type Plan } from '../../shared/src/index.js'
+import type { DatabaseTarget } from './db/database.js'
 import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './broker/connection-guard.js'
 import { DEFAULT_RATE_LIMIT } from './http/rate-limit.js'
 
@@ -97,7 +98,10 @@ export interface TlsFiles {
 }
 
 export interface FleetConfig {
+  /** Local files (admin token, backups, reports); the SQLite database too unless `database` is PostgreSQL. */
   readonly dataDir: string
+  /** Where the fleet's records live: SQLite under dataDir (unset FLEET_DATABASE_URL) or PostgreSQL. */
+  readonly database: DatabaseTarget
   readonly host: string
   readonly httpPort: number
   /** Set: HTTP serves HTTPS and the embedded broker listens for MQTT over TLS. */
@@ -236,11 +240,6 @@ export function loadConfig(
     throw invalid('FLEET_MQTT_USERNAME/FLEET_MQTT_PASSWORD are the login on an external broker; set FLEET_MQTT_URL too')
   }
 
-  if (e.FLEET_DATABASE_URL) {
-    // The PostgreSQL store is being built (issue 13); until it lands, running
-    // on SQLite while the operator asked for PostgreSQL would split their data.
-    throw invalid('FLEET_DATABASE_URL is set, but this build keeps its data only in SQLite under FLEET_DATA_DIR (the PostgreSQL store is not finished); unset it')
-  }
   const tls = loadTls(e.FLEET_TLS_CERT, e.FLEET_TLS_KEY)
   if (e.FLEET_MQTT_CA && !e.FLEET_MQTT_URL) {
     throw invalid('FLEET_MQTT_CA is the CA of an external broker; set FLEET_MQTT_URL too (the embedded broker uses FLEET_TLS_CERT/FLEET_TLS_KEY)')
@@ -256,8 +255,10 @@ export function loadConfig(
   const fdCap = limits.nofileSoft === null ? DEFAULT_MQTT_MAX_CONNECTIONS : Math.max(1, limits.nofileSoft - FD_HEADROOM)
   const maxConnections = e.FLEET_MQTT_MAX_CONNECTIONS ?? Math.min(DEFAULT_MQTT_MAX_CONNECTIONS, fdCap)
 
+  const dataDir = resolve(e.FLEET_DATA_DIR)
   const config: FleetConfig = {
-    dataDir: resolve(e.FLEET_DATA_DIR),
+    dataDir,
+    database: Object.freeze(e.FLEET_DATABASE_URL ? { dialect: 'postgres' as const, url: e.FLEET_DATABASE_URL } : { dialect: 'sqlite' as const, dataDir }),
     host: e.FLEET_HOST,
     httpPort: e.FLEET_HTTP_PORT,
     tls,

@@ -116,10 +116,10 @@ describe('fleet config', () => {
       }
     })
 
-    it('refuses FLEET_DATABASE_URL until the PostgreSQL store exists, rather than running on SQLite', () => {
-      expect(() => loadConfig({ FLEET_DATABASE_URL: 'postgres://fleet@127.0.0.1:5432/fleet' }, [], noLimits)).toThrow(
-        expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining('FLEET_DATABASE_URL') }),
-      )
+    it('keeps the records in PostgreSQL with FLEET_DATABASE_URL, in SQLite under the data dir without it', () => {
+      const pg = loadConfig({ FLEET_DATABASE_URL: 'postgres://fleet@127.0.0.1:5432/fleet', FLEET_DATA_DIR: '/tmp/x' }, [], noLimits)
+      expect(pg.database).toEqual({ dialect: 'postgres', url: 'postgres://fleet@127.0.0.1:5432/fleet' })
+      expect(loadConfig({ FLEET_DATA_DIR: '/tmp/x' }, [], noLimits).database).toEqual({ dialect: 'sqlite', dataDir: '/tmp/x' })
       expect(() => loadConfig({ FLEET_DATABASE_URL: 'mysql://x' }, [], noLimits)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }))
     })
 

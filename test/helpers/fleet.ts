@@ -10,6 +10,7 @@ import { expect, onTestFinished } from 'vitest'
 import { buildFleet, type Fleet } from '../../fleet-server/src/app.js'
 import { loadConfig } from '../../fleet-server/src/config.js'
 import { ReplyMsg, topics, type SaleBatchMsg } from '../../shared/src/index.js'
+import { testDatabaseEnv } from './test-db.js'
 
 export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789abcdef'
 
@@ -39,6 +40,7 @@ export async function startFleet(env: Record<string, string> = {}, opts: StartFl
       FLEET_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
       LOG_LEVEL: 'silent',
       FLEET_LOG_REQUESTS: 'false',
+      ...(await testDatabaseEnv(dataDir)),
       ...env,
     },
     [],

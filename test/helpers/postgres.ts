@@ -35,6 +35,8 @@ export interface Postgres {
 export interface PostgresOptions {
   /** Name of the database created for the test (default `fleet_test`). */
   database?: string
+  /** max_connections (default 50; the suite's shared server takes more). */
+  maxConnections?: number
 }
 
 const SUPERUSER = 'postgres'
@@ -100,7 +102,7 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgre
     // a failed bind is retried on a new one.
     for (let attempt = 1; ; attempt++) {
       const port = await freePort()
-      const server = await launch(join(bin, 'postgres'), data, dir, port, spawnOpts)
+      const server = await launch(join(bin, 'postgres'), data, dir, port, spawnOpts, opts.maxConnections ?? 50)
       if ('child' in server) {
         await createDatabase(port, database).catch(async (err: unknown) => {
           await stop(server.child)
@@ -177,7 +179,7 @@ function run(cmd: string, args: string[], opts: SpawnOpts): Promise<void> {
 // runs after Node has dropped root, as the credential change would clear it.
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p))
 
-async function launch(postgres: string, data: string, dir: string, port: number, opts: SpawnOpts): Promise<{ child: ChildProcess } | { log: string }> {
+async function launch(postgres: string, data: string, dir: string, port: number, opts: SpawnOpts, maxConnections: number): Promise<{ child: ChildProcess } | { log: string }> {
   const [cmd, pre] = SETPRIV ? [SETPRIV, ['--pdeathsig', 'SIGINT', postgres]] : [postgres, []]
   const child = spawn(
     cmd,
@@ -192,7 +194,7 @@ async function launch(postgres: string, data: string, dir: string, port: number,
       '-c', 'synchronous_commit=off',
       '-c', 'full_page_writes=off',
       // Tests on a shared 2-core box: a small server, no background work to wait on at stop.
-      '-c', 'max_connections=50',
+      '-c', `max_connections=${maxConnections}`,
       '-c', 'shared_buffers=32MB',
       '-c', 'max_wal_senders=0',
       '-c', 'wal_level=minimal',

@@ -21,7 +21,7 @@ const INT8_OID = 20
  * instead of pg's default string; a value past 2^53 throws rather than
  * rounding money. Scoped to our pools (pg's global parser table is untouched).
  */
-const pgTypes = {
+export const pgTypes = {
   getTypeParser(oid: number, format?: 'text' | 'binary') {
     if (oid !== INT8_OID) return format === 'binary' ? pg.types.getTypeParser(oid, 'binary') : pg.types.getTypeParser(oid, 'text')
     return (text: string): number => {

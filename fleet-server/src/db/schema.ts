@@ -1,0 +1,331 @@
+// Kysely types of the fleet database, the same on SQLite and PostgreSQL.
+// Generated from the migrated SQLite schema (PRAGMA table_info) and kept by
+// hand since: a migration that adds or changes a column updates this file,
+// and test/fleet-server/db/schema.test.ts checks both engines against it.
+// Money is integer fen (number), instants UTC ISO strings, days YYYY-MM-DD.
+import type { Generated } from 'kysely'
+
+export interface AlertsTable {
+  alert_id: string
+  kind: string
+  subject: string
+  severity: string
+  county_code: string | null
+  cabinet_id: string | null
+  operator: string | null
+  message: string
+  detail: string
+  raised_at: string
+  updated_at: string
+  cleared_at: string | null
+  acked_at: string | null
+  acked_by: string | null
+}
+
+export interface CabinetCertifiedStateTable {
+  cabinet_id: string
+  sales_count: number
+  amount_fen: number
+}
+
+export interface CabinetDayCertifiedTable {
+  cabinet_id: string
+  day: string
+  sales_count: number
+  amount_fen: number
+  certified_fen: number
+}
+
+export interface CabinetDaySalesTable {
+  cabinet_id: string
+  day: string
+  sales_count: number
+  amount_fen: number
+}
+
+export interface CabinetDaySkuSalesTable {
+  cabinet_id: string
+  day: string
+  sku: string
+  qty: number
+  amount_fen: number
+}
+
+export interface CabinetEventsTable {
+  event_id: string
+  cabinet_id: string
+  kind: string
+  at: string
+  detail: string
+  received_at: string
+}
+
+export interface CabinetMonthCertifiedTable {
+  cabinet_id: string
+  month: string
+  sales_count: number
+  amount_fen: number
+  certified_fen: number
+}
+
+export interface CabinetSalesTable {
+  cabinet_id: string
+  sales_count: number
+  amount_fen: number
+  skewed_count: Generated<number>
+  last_seq: number
+  last_hash: string
+  last_sale_at: string | null
+  chain_status: Generated<string>
+  tampered_at: string | null
+  tampered_count: Generated<number>
+}
+
+export interface CabinetTransitionsTable {
+  transition_id: Generated<number>
+  cabinet_id: string
+  county_code: string
+  operator: string | null
+  from_status: string | null
+  to_status: string
+  at: string
+  by_user: string
+  reason: string | null
+}
+
+export interface CabinetsTable {
+  cabinet_id: string
+  county_code: string
+  operator: string | null
+  site_name: string | null
+  venue_type: string | null
+  status: string
+  secret_hash: string
+  credentials_issued_at: string
+  last_seen_at: string | null
+  created_at: string
+  updated_at: string
+  site_address: string | null
+  latitude: number | null
+  longitude: number | null
+  status_since: string | null
+}
+
+export interface CatalogHistoryTable {
+  id: Generated<number>
+  at: string
+  actor: string
+  entity: string
+  entity_id: string
+  action: string
+  detail: string
+}
+
+export interface CatalogVersionsTable {
+  version: Generated<number>
+  hash: string
+  issued_at: string
+  items: string
+}
+
+export interface CertificatesTable {
+  certificate_no: string
+  sku: string
+  level: string
+  valid_from: string
+  valid_to: string
+  revoked_from: string | null
+  revoke_reason: string | null
+  renews: string | null
+  created_at: string
+  updated_at: string
+}
+
+export interface CertifiedSpansTable {
+  certificate_no: string | null
+  sku: string | null
+  day_from: string | null
+  day_to: string | null
+}
+
+export interface ForwardingOutboxTable {
+  batch_key: string
+  kind: string
+  cabinet_id: string
+  period_id: string
+  revision: number
+  body: string
+  state: string
+  attempts: Generated<number>
+  last_status: number | null
+  last_error: string | null
+  created_at: string
+  delivered_at: string | null
+}
+
+export interface ForwardingPeriodsTable {
+  cabinet_id: string
+  period_id: string
+  period_kind: string
+  day_from: string
+  day_to: string
+  state: string
+  reason: string | null
+  reason_detail: string | null
+  revision: Generated<number>
+  batch_key: string | null
+  sent_figures: string | null
+  updated_at: string
+}
+
+export interface ForwardingRetriesTable {
+  id: Generated<number>
+  batch_key: string
+  at: string
+  by_user: string
+  previous_status: number | null
+  previous_error: string | null
+}
+
+export interface ForwardingSyncMarksTable {
+  cabinet_id: string
+  synced_through: string
+  source: string
+  updated_at: string
+}
+
+export interface MetaTable {
+  key: string
+  value: string
+}
+
+export interface ProductsTable {
+  sku: string
+  name: string
+  origin: string | null
+  category: string | null
+  supplier_uscc: string
+  price_fen: number
+  created_at: string
+  updated_at: string
+}
+
+export interface ReportsTable {
+  report_id: string
+  kind: string
+  period: string
+  period_from: string
+  period_to: string
+  county_code: string | null
+  operator: string | null
+  scope: string
+  scope_name: string
+  created_at: string
+  created_by: string
+  scheduled: Generated<number>
+  content: string
+}
+
+export interface RolloutDayStepsTable {
+  county_code: string
+  day: string
+  operator: string
+  sites: number
+  installed: number
+  operating: number
+}
+
+export interface SaleFlagsTable {
+  flag_id: Generated<number>
+  kind: string
+  cabinet_id: string
+  seq: number
+  sale_id: string
+  earlier_seq: number
+  sold_on: string
+  earlier_sold_on: string
+  flagged_at: string
+  resolution: string | null
+  note: string | null
+  resolved_by: string | null
+  resolved_at: string | null
+}
+
+export interface SalesTable {
+  sale_id: string
+  cabinet_id: string
+  seq: number
+  sold_at: string
+  sold_on: string
+  recorded_at: string
+  received_at: string
+  payment: string
+  total_fen: number
+  lines: string
+  prev_hash: string
+  hash: string
+  skew_flag: Generated<number>
+}
+
+export interface SessionsTable {
+  session_hash: string
+  user_id: string
+  created_at: string
+  expires_at: string
+}
+
+export interface SuppliersTable {
+  uscc: string
+  name: string
+  contact: string | null
+  phone: string | null
+  address: string | null
+  blacklisted_from: string | null
+  blacklist_reason: string | null
+  created_at: string
+  updated_at: string
+}
+
+export interface UsersTable {
+  user_id: string
+  username: string
+  role: string
+  county_code: string | null
+  operator: string | null
+  token_hash: string
+  password_hash: string | null
+  is_builtin: Generated<number>
+  created_at: string
+}
+
+/** Every table and view, by name. */
+export interface Schema {
+  alerts: AlertsTable
+  cabinet_certified_state: CabinetCertifiedStateTable
+  cabinet_day_certified: CabinetDayCertifiedTable
+  cabinet_day_sales: CabinetDaySalesTable
+  cabinet_day_sku_sales: CabinetDaySkuSalesTable
+  cabinet_events: CabinetEventsTable
+  cabinet_month_certified: CabinetMonthCertifiedTable
+  cabinet_sales: CabinetSalesTable
+  cabinet_transitions: CabinetTransitionsTable
+  cabinets: CabinetsTable
+  catalog_history: CatalogHistoryTable
+  catalog_versions: CatalogVersionsTable
+  certificates: CertificatesTable
+  certified_spans: CertifiedSpansTable
+  forwarding_outbox: ForwardingOutboxTable
+  forwarding_periods: ForwardingPeriodsTable
+  forwarding_retries: ForwardingRetriesTable
+  forwarding_sync_marks: ForwardingSyncMarksTable
+  meta: MetaTable
+  products: ProductsTable
+  reports: ReportsTable
+  rollout_day_steps: RolloutDayStepsTable
+  sale_flags: SaleFlagsTable
+  sales: SalesTable
+  sessions: SessionsTable
+  suppliers: SuppliersTable
+  users: UsersTable
+}
+
