@@ -1,8 +1,9 @@
 // npm run bench: the project's performance record. Each figure is measured in
 // the same run as the baseline that frames it. Writes bench/results/latest.json
 // and a dated copy (ignored by git). `npm run bench -- PART…` runs only some
-// parts (baselines, ingest, edge, connections, fleet, forwarding, trust) and writes no
-// record, except that `trust` alone also updates the record's own `trust` section.
+// parts (baselines, ingest, edge, connections, fleet, forwarding, trust, postgres) and
+// writes no record, except that `trust` or `postgres` alone also updates that
+// section of the record in place.
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
@@ -15,6 +16,7 @@ import { forwardingPasses } from './forwarding.js'
 import { scrapeHistogram, subtract, summarize, type HistogramSummary } from './histogram.js'
 import { serverIngest } from './server.js'
 import { optionalBench } from './optional.js'
+import { bareUnnestInserts, startBenchPostgres } from './pg.js'
 import { trustRecord, type TrustRecord } from './trust.js'
 
 const RESULTS = join(import.meta.dirname, 'results')
@@ -40,6 +42,8 @@ const targets = {
   forwardingPassMaxBlockMs: 100,
   /** Issue 12: what 1,000 hostile sockets may add to the server. */
   hostileSocketsRssGrowthMiB: 64,
+  /** Issue 13: batched ingest on PostgreSQL vs a bare unnest insert of the same rows, same server, same run. */
+  postgresBatchedVsBareUnnest: 0.5,
 }
 
 async function main() {
@@ -107,6 +111,36 @@ async function main() {
   if (runs('forwarding')) {
     log('bench: forwarding pass (month end, repeated), alert rules and monthly reports, 2,700 and 20,000 cabinets …')
     forwarding = await forwardingPasses()
+  }
+  // Issue 13: the same ingest on PostgreSQL, framed by a bare unnest insert on the same server.
+  let postgres: Record<string, unknown> | null = null
+  if (runs('postgres')) {
+    const server = await startBenchPostgres()
+    try {
+      log('bench: PostgreSQL bare unnest inserts (batches of 1,000, durable commits) …')
+      const bare = await bareUnnestInserts(server, { rows: 200_000, batch: 1000 })
+      log('bench: fleet server ingest on PostgreSQL, batches of 100 …')
+      const pgBatched = await serverIngest({ cabinets: 200, salesPerCabinet: 1000, batchSize: 100, window: 2 }, { FLEET_DATABASE_URL: await server.newDatabase('ingest_batched') })
+      log('bench: fleet server ingest on PostgreSQL, one sale per message …')
+      const pgPerMessage = await serverIngest({ cabinets: 100, salesPerCabinet: 2000, batchSize: 1, window: 10 }, { FLEET_DATABASE_URL: await server.newDatabase('ingest_single') })
+      postgres = {
+        server: 'Debian PostgreSQL 15, durable settings (fsync, synchronous_commit on), 128 MB shared buffers, loopback',
+        bareUnnestRowsPerS: bare.rowsPerS,
+        batchedSalesPerS: Math.round(pgBatched.salesPerS),
+        batchedVsBareUnnest: +(pgBatched.salesPerS / bare.rowsPerS).toFixed(3),
+        batchedStored: pgBatched.stored,
+        batchedSent: pgBatched.sales,
+        perMessageSalesPerS: Math.round(pgPerMessage.salesPerS),
+        perMessageCpuUsPerMessage: { server: pgPerMessage.serverCpuUsPerMessage, loadgen: pgPerMessage.loadgenCpuUsPerMessage },
+        perMessageStored: pgPerMessage.stored,
+        perMessageSent: pgPerMessage.sales,
+        mainThreadUsPerMessage: pgPerMessage.mainThreadUsPerMessage,
+      }
+    } catch (err) {
+      postgres = { status: 'failed', error: (err as Error).message }
+    } finally {
+      await server.close()
+    }
   }
   let trust: TrustRecord | null = null
   if (runs('trust')) trust = await trustRecord(log)
@@ -196,6 +230,7 @@ async function main() {
     },
     forwarding,
     trust: trust && { measuredAt: started.toISOString(), ...trust },
+    postgres: postgres && { measuredAt: started.toISOString(), ...postgres },
     compliance: r.compliance,
     rollout: r.rollout,
     targets,
@@ -214,6 +249,10 @@ async function main() {
         ? trust.suites.passed && trust.summary.salesLost === 0 && trust.summary.salesDuplicated === 0 && trust.summary.forwardedUnacknowledged === 0 && trust.summary.scenariosRun > 0
         : null,
       hostileSocketsRss: trust?.summary.hostileSocketsRssGrowthMiB != null ? trust.summary.hostileSocketsRssGrowthMiB < targets.hostileSocketsRssGrowthMiB : null,
+      postgresBatchedIngest:
+        postgres && typeof postgres.batchedVsBareUnnest === 'number'
+          ? postgres.batchedVsBareUnnest >= targets.postgresBatchedVsBareUnnest && postgres.batchedStored === postgres.batchedSent
+          : null,
       forwardingPassMaxBlock: forwarding
         ? Object.values(forwarding).every((f) => f.monthEndPass.maxBlockMs <= targets.forwardingPassMaxBlockMs && f.repeatPass.maxBlockMs <= targets.forwardingPassMaxBlockMs)
         : null,
@@ -230,6 +269,15 @@ async function main() {
     await writeFile(join(RESULTS, `partial-${[...only].join('-') || 'scaled'}.json`), json)
     // Trust counts are not ratios against a same-run baseline, so a trust-only
     // run may refresh that one section of the record in place.
+    // So may a PostgreSQL-only run: its ratios are framed within the part itself.
+    if (only.size === 1 && postgres) {
+      const latest = join(RESULTS, 'latest.json')
+      const record = JSON.parse(await readFile(latest, 'utf8')) as Record<string, unknown>
+      record.postgres = result.postgres
+      record.met = { ...((record.met ?? {}) as object), postgresBatchedIngest: result.met.postgresBatchedIngest }
+      record.targets = { ...(record.targets as object), postgresBatchedVsBareUnnest: targets.postgresBatchedVsBareUnnest }
+      await writeFile(latest, `${JSON.stringify(record, null, 2)}\n`)
+    }
     if (only.size === 1 && trust) {
       const latest = join(RESULTS, 'latest.json')
       const record = JSON.parse(await readFile(latest, 'utf8')) as Record<string, unknown>

@@ -37,6 +37,12 @@ export interface PostgresOptions {
   database?: string
   /** max_connections (default 50; the suite's shared server takes more). */
   maxConnections?: number
+  /**
+   * Commit as a production server does (fsync, synchronous_commit, full page
+   * writes, 128 MB shared buffers, autovacuum): for the bench, whose SQLite
+   * figures are made with synchronous=FULL. Default off: tests need no durability.
+   */
+  durable?: boolean
 }
 
 const SUPERUSER = 'postgres'
@@ -102,7 +108,7 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgre
     // a failed bind is retried on a new one.
     for (let attempt = 1; ; attempt++) {
       const port = await freePort()
-      const server = await launch(join(bin, 'postgres'), data, dir, port, spawnOpts, opts.maxConnections ?? 50)
+      const server = await launch(join(bin, 'postgres'), data, dir, port, spawnOpts, opts.maxConnections ?? 50, opts.durable ?? false)
       if ('child' in server) {
         await createDatabase(port, database).catch(async (err: unknown) => {
           await stop(server.child)
@@ -179,7 +185,7 @@ function run(cmd: string, args: string[], opts: SpawnOpts): Promise<void> {
 // runs after Node has dropped root, as the credential change would clear it.
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p))
 
-async function launch(postgres: string, data: string, dir: string, port: number, opts: SpawnOpts, maxConnections: number): Promise<{ child: ChildProcess } | { log: string }> {
+async function launch(postgres: string, data: string, dir: string, port: number, opts: SpawnOpts, maxConnections: number, durable: boolean): Promise<{ child: ChildProcess } | { log: string }> {
   const [cmd, pre] = SETPRIV ? [SETPRIV, ['--pdeathsig', 'SIGINT', postgres]] : [postgres, []]
   const child = spawn(
     cmd,
@@ -189,16 +195,20 @@ async function launch(postgres: string, data: string, dir: string, port: number,
       '-p', String(port),
       '-c', 'listen_addresses=127.0.0.1',
       '-c', `unix_socket_directories=${dir}`,
-      // Throwaway data: no fsync, no waiting for WAL flush, no torn-page guard.
-      '-c', 'fsync=off',
-      '-c', 'synchronous_commit=off',
-      '-c', 'full_page_writes=off',
-      // Tests on a shared 2-core box: a small server, no background work to wait on at stop.
+      ...(durable
+        ? ['-c', 'shared_buffers=128MB']
+        : [
+            // Throwaway data: no fsync, no waiting for WAL flush, no torn-page guard.
+            '-c', 'fsync=off',
+            '-c', 'synchronous_commit=off',
+            '-c', 'full_page_writes=off',
+            // Tests on a shared 2-core box: a small server, no background work to wait on at stop.
+            '-c', 'shared_buffers=32MB',
+            '-c', 'max_wal_senders=0',
+            '-c', 'wal_level=minimal',
+            '-c', 'autovacuum=off',
+          ]),
       '-c', `max_connections=${maxConnections}`,
-      '-c', 'shared_buffers=32MB',
-      '-c', 'max_wal_senders=0',
-      '-c', 'wal_level=minimal',
-      '-c', 'autovacuum=off',
       '-c', 'timezone=UTC',
     ],
     { ...opts, stdio: ['ignore', 'pipe', 'pipe'] },
