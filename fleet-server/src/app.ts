@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify'
 import { pino, type Logger } from 'pino'
 import { usccDivision, type Plan } from '../../shared/src/index.js'
 import { createAccessService, createAuthHook, createLoginThrottle, createSqliteUserStore, ensureAdminToken, sessionRoutes, userRoutes, type Principal } from './access/index.js'
-import { alertRoutes, behindScheduleSource, certExpiringSource, complianceLowSource, createAlertService, createSqliteAlertStore, forwardingSource, offlineSource } from './alerts/index.js'
+import { alertRoutes, behindScheduleSource, certExpiringSource, complianceLowSource, createAlertService, createAlertStore, forwardingSource, offlineSource } from './alerts/index.js'
 import { startEmbeddedBus, startExternalBus, type BusSink, type MessageBus } from './broker/index.js'
 import { cabinetRoutes, createCabinetService, createLiveness, createSqliteCabinetStore, type Liveness } from './cabinets/index.js'
 import type { FleetConfig } from './config.js'
@@ -133,7 +133,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     const rolloutStore = createSqliteRolloutStore(db)
     const rollout = createRolloutService({ store: rolloutStore, plan: () => plan, liveness: live, now })
     const alerts = createAlertService({
-      store: createSqliteAlertStore(db),
+      store: createAlertStore(database),
       sources: [
         offlineSource({
           cabinets: async (countyCode) => [
