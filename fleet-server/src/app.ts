@@ -20,7 +20,7 @@ import {
 } from './forwarding/index.js'
 import { createMetrics, metricsRoutes } from './metrics/index.js'
 import { createRolloutService, createSqlitePlanStore, createSqliteRolloutStore, rolloutRoutes } from './rollout/index.js'
-import { createReportService, createSqliteReportStore, reportRoutes, startReportSchedule, type ReportSchedule } from './reports/index.js'
+import { createReportService, createReportStore, reportRoutes, startReportSchedule, type ReportSchedule } from './reports/index.js'
 import {
   createSaleFlagService, createSaleIngest, createSalesReader, createSqliteSaleFlagStore, createSqliteSalesStore, saleFlagRoutes, salesRoutes, type SaleIngest,
 } from './sales/index.js'
@@ -231,7 +231,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     // Reports (报表): stored snapshots for officials, on request and on the plan's schedule.
     const reportLog = log.child({ component: 'reports' })
     const reports = createReportService({
-      store: createSqliteReportStore(db),
+      store: createReportStore(database),
       plan: () => plan,
       rollout,
       figures: complianceStore,
