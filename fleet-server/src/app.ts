@@ -252,8 +252,9 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
 
     // Issue 13: online backups of this database, on request and daily.
     const backupLog = log.child({ component: 'backup' })
-    const backups = createBackupService({ db, dir: config.backup.dir, keep: config.backup.keep, now, log: backupLog })
-    const backupSchedule: BackupSchedule | null = config.backup.isScheduled
+    const backups = createBackupService({ database, dir: config.backup.dir, keep: config.backup.keep, now, log: backupLog })
+    // No daily job on PostgreSQL: the service is off there (pg_dump, replication).
+    const backupSchedule: BackupSchedule | null = config.backup.isScheduled && backups.available
       ? startBackupSchedule({ name: `backup@${config.dataDir}`, run: () => backups.runOnce('schedule').then(() => undefined, () => undefined), log: backupLog })
       : null
     undo.push(async () => {
