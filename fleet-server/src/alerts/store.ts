@@ -1,6 +1,7 @@
 // SQL for alerts, one implementation for SQLite and PostgreSQL (issue 13).
 // One open row per (kind, subject), kept by a partial unique index;
 // evaluation upserts the conditions that hold and clears the rest.
+import { sql } from 'kysely'
 import type { AlertKind, AlertView } from '../../../shared/src/index.js'
 import type { FleetDb } from '../db/database.js'
 
@@ -125,6 +126,7 @@ export function createAlertStore(db: FleetDb): AlertStore {
           .where('cleared_at', 'is', null)
         if (countyCode !== undefined) openQ = openQ.where('county_code', '=', countyCode)
         const open = new Map((await openQ.execute()).map((r) => [r.subject, r]))
+        const changed: Array<[alertId: string, severity: string, countyCode: string | null, message: string, detail: string]> = []
         const fresh: Array<{
           alert_id: string; kind: string; subject: string; severity: string; county_code: string | null; cabinet_id: string | null
           operator: string | null; message: string; detail: string; raised_at: string; updated_at: string
@@ -137,13 +139,7 @@ export function createAlertStore(db: FleetDb): AlertStore {
             // rollout, rewriting every row each evaluation cost ~0.3 s of the loop.
             const same = existing.severity === c.severity && existing.county_code === c.countyCode && existing.message === c.message && existing.detail === detail
             // The county too: alerts raised before cert_expiring alerts were routed to counties get theirs.
-            if (!same) {
-              await tx
-                .updateTable('alerts')
-                .set({ severity: c.severity, county_code: c.countyCode, message: c.message, detail, updated_at: now })
-                .where('alert_id', '=', existing.alert_id)
-                .execute()
-            }
+            if (!same) changed.push([existing.alert_id, c.severity, c.countyCode, c.message, detail])
             open.delete(c.subject)
           } else {
             fresh.push({
@@ -151,6 +147,14 @@ export function createAlertStore(db: FleetDb): AlertStore {
               operator: c.operator, message: c.message, detail, raised_at: now, updated_at: now,
             })
           }
+        }
+        for (const rows of chunks(changed)) {
+          // One UPDATE … FROM (VALUES …) per chunk, the same text on both engines
+          // (VALUES columns are column1… on both): an UPDATE per row cost ~0.5 ms
+          // each on SQLite, 1.3 s for a county of 2,500 whose hours all moved on.
+          const values = sql.join(rows.map((r) => sql`(${sql.join(r)})`))
+          await sql`UPDATE alerts SET severity = v.column2, county_code = v.column3, message = v.column4, detail = v.column5, updated_at = ${now}
+                    FROM (VALUES ${values}) AS v WHERE alerts.alert_id = v.column1`.execute(tx)
         }
         let raised = 0
         for (const rows of chunks(fresh)) {

@@ -123,12 +123,19 @@ describe.each(['sqlite', 'postgres'] as const)('alert store on %s', (dialect) =>
     expect(await store.clearOutside(kind, [], at)).toBe(1)
   })
 
-  it('raises 6,000 alerts in one verdict (more bound values than either engine takes in one statement) and clears them in the next', async () => {
+  it('raises 6,000 alerts in one verdict (more bound values than either engine takes in one statement) refreshes them all when their text moves on, and clears them', async () => {
     const at = '2026-12-05T05:00:00.000Z'
     const many = Array.from({ length: 6000 }, (_, i) => cond(`M-${String(i).padStart(4, '0')}`, { kind: 'clock_skew' }))
     expect(await store.apply('clock_skew', many, at, newId)).toEqual({ raised: 6000, cleared: 0 })
     expect((await store.list({ ...all, kind: 'clock_skew', state: 'open', limit: 5 })).total).toBe(6000)
-    expect(await store.apply('clock_skew', [], at, newId)).toEqual({ raised: 0, cleared: 6000 })
+    // An hour later every message changed (and one county): all refreshed, none raised.
+    const later = '2026-12-05T05:30:00.000Z'
+    const moved = many.map((c, i) => ({ ...c, message: `${c.message}（已 26 小时）`, detail: { hours: 26 }, countyCode: i === 0 ? null : c.countyCode }))
+    expect(await store.apply('clock_skew', moved, later, newId)).toEqual({ raised: 0, cleared: 0 })
+    const sample = await sqlRow<{ n: number }>(db, "SELECT count(*) AS n FROM alerts WHERE kind = 'clock_skew' AND updated_at = ? AND message LIKE '%26 小时%' AND detail = ?", later, '{"hours":26}')
+    expect(sample!.n).toBe(6000)
+    expect((await store.list({ ...all, kind: 'clock_skew', countyCode: '341125', limit: 1 })).total).toBe(5999)
+    expect(await store.apply('clock_skew', [], later, newId)).toEqual({ raised: 0, cleared: 6000 })
   })
 
   it('opens one alert when two evaluations of the same verdict race (two replicas on PostgreSQL)', async () => {
