@@ -2,14 +2,16 @@
 // scope, acknowledged, cleared when the condition ends.
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import pino from 'pino'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import { countingTurns } from '../helpers/event-loop.js'
 import { api, connectCabinet, startFleet, tempDir } from '../helpers/fleet.js'
 import { clockAt, csvRow, csvRows, importCsv, userToken } from '../helpers/rollout.js'
 import { aBatch, aChain } from '../helpers/sales.js'
 import { sqlRow } from '../helpers/test-db.js'
 import { usccCheckChar } from '../../shared/src/index.js'
-import { createAlertStore, type AlertCondition } from '../../fleet-server/src/alerts/index.js'
+import { createAlertService, createAlertStore, type AlertCondition } from '../../fleet-server/src/alerts/index.js'
+import { openFleetDb } from '../../fleet-server/src/db/database.js'
 
 /** A valid 统一社会信用代码 (check character computed). */
 const aUscc = (n: number, division = '341125'): string => {
@@ -233,6 +235,34 @@ describe('alerts', () => {
     // A condition of another county in a county's turn is a bug in the rule, refused whole.
     await expect(store.apply('offline', [offline('DY-2', '341125')], at, newId, '341126')).rejects.toThrow(/DY-2 of county 341125 when asked for 341126/)
     expect(await open()).toEqual(['FY-1'])
+  })
+
+  it('runs the interval\'s evaluations only while this process leads; one asked for runs regardless', async () => {
+    const database = await openFleetDb({ dialect: 'sqlite', dataDir: await tempDir('alerts-leader-') }, pino({ level: 'silent' }))
+    onTestFinished(() => database.close())
+    let evaluations = 0
+    let leads = false
+    const alerts = createAlertService({
+      store: createAlertStore(database),
+      sources: [{
+        kind: 'clock_skew',
+        evaluate: async () => {
+          evaluations++
+          return []
+        },
+      }],
+      now: () => new Date('2026-12-05T00:00:00Z'),
+      log: pino({ level: 'silent' }),
+      everyMs: 10,
+      isLeader: async () => leads,
+    })
+    onTestFinished(() => alerts.close())
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(evaluations).toBe(0)
+    expect(await alerts.evaluate()).toEqual({ raised: 0, cleared: 0, open: 0 })
+    expect(evaluations).toBe(1)
+    leads = true
+    await expect.poll(() => evaluations, { timeout: 2_000 }).toBeGreaterThan(2)
   })
 
   it('gives the event loop a turn after each rule and after each county of a rule that runs by county', async () => {

@@ -123,7 +123,7 @@ describe.each(['sqlite', 'postgres'] as const)('alert store on %s', (dialect) =>
     expect(await store.clearOutside(kind, [], at)).toBe(1)
   })
 
-  it('raises 6,000 alerts in one verdict (more bound values than either engine takes in one statement) refreshes them all when their text moves on, and clears them', async () => {
+  it('raises 6,000 alerts in one verdict (more bound values than either engine takes in one statement), refreshes them all when their text moves on, and clears them', async () => {
     const at = '2026-12-05T05:00:00.000Z'
     const many = Array.from({ length: 6000 }, (_, i) => cond(`M-${String(i).padStart(4, '0')}`, { kind: 'clock_skew' }))
     expect(await store.apply('clock_skew', many, at, newId)).toEqual({ raised: 6000, cleared: 0 })
