@@ -212,11 +212,11 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     alerts.addSource(complianceLowSource({
       figures: (from, to, county) => compliance.query(SYSTEM, { from, to, ...(county && { county }) }),
       counties: () => plan.counties.map((c) => c.code),
-      operatorOf: (id) => rolloutStore.ownerOf(id)?.operator ?? null,
+      operatorOf: async (id) => (await rolloutStore.ownerOf(id))?.operator ?? null,
     }))
     alerts.addSource(
       certExpiringSource({
-        certificates: (asOf) => certification.certificates({ asOf }).certificates,
+        certificates: async (asOf) => (await certification.certificates({ asOf })).certificates,
         countyOf: (uscc) => {
           const division = usccDivision(uscc)
           return plan.counties.some((c) => c.code === division) ? division : null
