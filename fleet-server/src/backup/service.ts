@@ -34,6 +34,8 @@ export const backupNotSqlite = () =>
 export function createBackupService(deps: { database: FleetDb; dir: string; keep: number; now: () => Date; log: Logger }): BackupService {
   const { database, dir, keep, now, log } = deps
   const available = database.dialect === 'sqlite'
+  // Once at start, so an operator who set FLEET_BACKUP_DIR learns why it stays empty.
+  if (!available) log.info({ dialect: database.dialect }, 'built-in backups are off on PostgreSQL; use pg_dump or streaming replication')
   let tail: Promise<unknown> = Promise.resolve()
   let closed = false
 
