@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify'
 import { pino, type Logger } from 'pino'
 import { usccDivision, type Plan } from '../../shared/src/index.js'
 import { createAccessService, createAuthHook, createLoginThrottle, createSqliteUserStore, ensureAdminToken, sessionRoutes, userRoutes, type Principal } from './access/index.js'
-import { alertRoutes, behindScheduleSource, certExpiringSource, complianceLowSource, createAlertService, createSqliteAlertStore, forwardingSource, offlineSource } from './alerts/index.js'
+import { alertRoutes, behindScheduleSource, certExpiringSource, complianceLowSource, createAlertService, createAlertStore, forwardingSource, offlineSource } from './alerts/index.js'
 import { startEmbeddedBus, startExternalBus, type BusSink, type MessageBus } from './broker/index.js'
 import { cabinetRoutes, createCabinetService, createLiveness, createSqliteCabinetStore, type Liveness } from './cabinets/index.js'
 import type { FleetConfig } from './config.js'
@@ -20,7 +20,7 @@ import {
 } from './forwarding/index.js'
 import { createMetrics, metricsRoutes } from './metrics/index.js'
 import { createRolloutService, createSqlitePlanStore, createSqliteRolloutStore, rolloutRoutes } from './rollout/index.js'
-import { createReportService, createSqliteReportStore, reportRoutes, startReportSchedule, type ReportSchedule } from './reports/index.js'
+import { createReportService, createReportStore, reportRoutes, startReportSchedule, type ReportSchedule } from './reports/index.js'
 import {
   createSaleFlagService, createSaleIngest, createSalesReader, createSqliteSaleFlagStore, createSqliteSalesStore, saleFlagRoutes, salesRoutes, type SaleIngest,
 } from './sales/index.js'
@@ -133,7 +133,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     const rolloutStore = createSqliteRolloutStore(db)
     const rollout = createRolloutService({ store: rolloutStore, plan: () => plan, liveness: live, now })
     const alerts = createAlertService({
-      store: createSqliteAlertStore(db),
+      store: createAlertStore(database),
       sources: [
         offlineSource({
           cabinets: async (countyCode) => [
@@ -212,11 +212,11 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     alerts.addSource(complianceLowSource({
       figures: (from, to, county) => compliance.query(SYSTEM, { from, to, ...(county && { county }) }),
       counties: () => plan.counties.map((c) => c.code),
-      operatorOf: (id) => rolloutStore.ownerOf(id)?.operator ?? null,
+      operatorOf: async (id) => (await rolloutStore.ownerOf(id))?.operator ?? null,
     }))
     alerts.addSource(
       certExpiringSource({
-        certificates: (asOf) => certification.certificates({ asOf }).certificates,
+        certificates: async (asOf) => (await certification.certificates({ asOf })).certificates,
         countyOf: (uscc) => {
           const division = usccDivision(uscc)
           return plan.counties.some((c) => c.code === division) ? division : null
@@ -231,7 +231,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     // Reports (报表): stored snapshots for officials, on request and on the plan's schedule.
     const reportLog = log.child({ component: 'reports' })
     const reports = createReportService({
-      store: createSqliteReportStore(db),
+      store: createReportStore(database),
       plan: () => plan,
       rollout,
       figures: complianceStore,
@@ -252,8 +252,9 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
 
     // Issue 13: online backups of this database, on request and daily.
     const backupLog = log.child({ component: 'backup' })
-    const backups = createBackupService({ db, dir: config.backup.dir, keep: config.backup.keep, now, log: backupLog })
-    const backupSchedule: BackupSchedule | null = config.backup.isScheduled
+    const backups = createBackupService({ database, dir: config.backup.dir, keep: config.backup.keep, now, log: backupLog })
+    // No daily job on PostgreSQL: the service is off there (pg_dump, replication).
+    const backupSchedule: BackupSchedule | null = config.backup.isScheduled && backups.available
       ? startBackupSchedule({ name: `backup@${config.dataDir}`, run: () => backups.runOnce('schedule').then(() => undefined, () => undefined), log: backupLog })
       : null
     undo.push(async () => {

@@ -2,13 +2,16 @@
 // scope, acknowledged, cleared when the condition ends.
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import pino from 'pino'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import { countingTurns } from '../helpers/event-loop.js'
 import { api, connectCabinet, startFleet, tempDir } from '../helpers/fleet.js'
 import { clockAt, csvRow, csvRows, importCsv, userToken } from '../helpers/rollout.js'
 import { aBatch, aChain } from '../helpers/sales.js'
+import { sqlRow } from '../helpers/test-db.js'
 import { usccCheckChar } from '../../shared/src/index.js'
-import { createSqliteAlertStore, type AlertCondition } from '../../fleet-server/src/alerts/index.js'
+import { createAlertService, createAlertStore, type AlertCondition } from '../../fleet-server/src/alerts/index.js'
+import { openFleetDb } from '../../fleet-server/src/db/database.js'
 
 /** A valid 统一社会信用代码 (check character computed). */
 const aUscc = (n: number, division = '341125'): string => {
@@ -63,10 +66,10 @@ describe('alerts', () => {
     })
 
     // Within the same hour nothing about the alert changed: its row is not rewritten.
-    const updatedAt = () => (fleet.db.prepare("SELECT updated_at AS u FROM alerts WHERE subject = 'DY-1'").get() as { u: string }).u
+    const updatedAt = async () => (await sqlRow<{ u: string }>(fleet.database, "SELECT updated_at AS u FROM alerts WHERE subject = 'DY-1'"))!.u
     clock.set('2020-10-11T00:30:00.000Z')
     await api(fleet, 'POST', '/api/v1/alerts/evaluate')
-    expect(updatedAt()).toBe('2020-10-11T00:00:01.000Z')
+    expect(await updatedAt()).toBe('2020-10-11T00:00:01.000Z')
 
     // Evaluating again keeps one open alert per cabinet; 3 days makes it critical.
     clock.set('2020-10-13T01:00:00.000Z')
@@ -75,7 +78,7 @@ describe('alerts', () => {
     expect(again).toHaveLength(2)
     expect(again.every((a) => a.severity === 'critical')).toBe(true)
     expect(again.find((a) => a.cabinetId === 'DY-1')!.message).toBe('专柜 DY-1 已运营 73 小时，从未上线')
-    expect(updatedAt()).toBe('2020-10-13T01:00:00.000Z')
+    expect(await updatedAt()).toBe('2020-10-13T01:00:00.000Z')
 
     // DY-1 comes online: its alert clears; DY-2 is retired: its alert clears too.
     await connectCabinet(fleet.mqttUrl, creds.get('DY-1')!)
@@ -210,28 +213,56 @@ describe('alerts', () => {
 
   it('applies a partitioned rule one county at a time: each county clears only its own, the rest is cleared after the last', async () => {
     const fleet = await startFleet()
-    const store = createSqliteAlertStore(fleet.db)
+    const store = createAlertStore(fleet.database)
     let n = 0
     const newId = () => `a-${++n}`
     const offline = (cabinetId: string, countyCode: string | null): AlertCondition => ({
       kind: 'offline', subject: cabinetId, severity: 'warning', countyCode, cabinetId, operator: null, message: `专柜 ${cabinetId} 离线`, detail: {},
     })
     const at = '2020-10-10T00:00:00.000Z'
-    store.apply('offline', [offline('DY-1', '341125'), offline('X-1', '110101'), offline('N-1', null)], at, newId)
-    store.apply('offline', [offline('FY-1', '341126')], at, newId, '341126')
-    const open = () => store.list({ countyCode: null, operator: null, cabinetOnly: false, state: 'open', kind: 'offline', limit: 100 }).alerts.map((a) => a.subject).sort()
-    expect(open()).toEqual(['DY-1', 'FY-1', 'N-1', 'X-1'])
+    await store.apply('offline', [offline('DY-1', '341125'), offline('X-1', '110101'), offline('N-1', null)], at, newId)
+    await store.apply('offline', [offline('FY-1', '341126')], at, newId, '341126')
+    const open = async () => (await store.list({ countyCode: null, operator: null, cabinetOnly: false, state: 'open', kind: 'offline', limit: 100 })).alerts.map((a) => a.subject).sort()
+    expect(await open()).toEqual(['DY-1', 'FY-1', 'N-1', 'X-1'])
 
     // 341125's turn with nothing offline clears DY-1 and nothing of other counties.
-    expect(store.apply('offline', [], at, newId, '341125')).toEqual({ raised: 0, cleared: 1 })
-    expect(open()).toEqual(['FY-1', 'N-1', 'X-1'])
+    expect(await store.apply('offline', [], at, newId, '341125')).toEqual({ raised: 0, cleared: 1 })
+    expect(await open()).toEqual(['FY-1', 'N-1', 'X-1'])
     // After the plan's last county: alerts of counties outside it, or of none, clear.
-    expect(store.clearOutside('offline', ['341125', '341126'], at)).toBe(2)
-    expect(open()).toEqual(['FY-1'])
+    expect(await store.clearOutside('offline', ['341125', '341126'], at)).toBe(2)
+    expect(await open()).toEqual(['FY-1'])
 
     // A condition of another county in a county's turn is a bug in the rule, refused whole.
-    expect(() => store.apply('offline', [offline('DY-2', '341125')], at, newId, '341126')).toThrow(/DY-2 of county 341125 when asked for 341126/)
-    expect(open()).toEqual(['FY-1'])
+    await expect(store.apply('offline', [offline('DY-2', '341125')], at, newId, '341126')).rejects.toThrow(/DY-2 of county 341125 when asked for 341126/)
+    expect(await open()).toEqual(['FY-1'])
+  })
+
+  it('runs the interval\'s evaluations only while this process leads; one asked for runs regardless', async () => {
+    const database = await openFleetDb({ dialect: 'sqlite', dataDir: await tempDir('alerts-leader-') }, pino({ level: 'silent' }))
+    onTestFinished(() => database.close())
+    let evaluations = 0
+    let leads = false
+    const alerts = createAlertService({
+      store: createAlertStore(database),
+      sources: [{
+        kind: 'clock_skew',
+        evaluate: async () => {
+          evaluations++
+          return []
+        },
+      }],
+      now: () => new Date('2026-12-05T00:00:00Z'),
+      log: pino({ level: 'silent' }),
+      everyMs: 10,
+      isLeader: async () => leads,
+    })
+    onTestFinished(() => alerts.close())
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(evaluations).toBe(0)
+    expect(await alerts.evaluate()).toEqual({ raised: 0, cleared: 0, open: 0 })
+    expect(evaluations).toBe(1)
+    leads = true
+    await expect.poll(() => evaluations, { timeout: 2_000 }).toBeGreaterThan(2)
   })
 
   it('gives the event loop a turn after each rule and after each county of a rule that runs by county', async () => {

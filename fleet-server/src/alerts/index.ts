@@ -1,7 +1,7 @@
 // Alerts: offline too long, behind schedule, compliance below threshold,
 // certificate expiring — stored, listed by scope, acknowledged.
 export { createAlertService, type AlertService } from './service.js'
-export { createSqliteAlertStore, type AlertStore, type AlertCondition } from './store.js'
+export { createAlertStore, type AlertStore, type AlertCondition } from './store.js'
 export {
   behindScheduleSource,
   certExpiringSource,

@@ -15,7 +15,7 @@ export const alertRoutes = (alerts: AlertService): FastifyPluginAsync =>
     }, async (req) => alerts.list(principalOf(req), req.query))
     app.post('/alerts/:id/ack', {
       schema: { tags, summary: 'Acknowledge an alert (it stays open until its condition clears)', params: AlertIdParams, response: { 200: AckAlertReply, ...errorResponses } },
-    }, async (req) => ({ alert: alerts.ack(principalOf(req), req.params.id) }))
+    }, async (req) => ({ alert: await alerts.ack(principalOf(req), req.params.id) }))
     app.post('/alerts/evaluate', {
       schema: { tags, summary: 'Run every alert rule now (they also run on a schedule); admin only', response: { 200: EvaluateAlertsReply, ...errorResponses } },
     }, async (req) => {

@@ -20,7 +20,7 @@ export interface FlaggedSale {
 /** One alert per open SALE_ID_REUSED flag; the forwarding of its periods waits on it. */
 export function saleIdReusedSource(deps: {
   /** Open flags of one county's cabinets. */
-  open: (countyCode: string) => readonly FlaggedSale[]
+  open: (countyCode: string) => readonly FlaggedSale[] | Promise<readonly FlaggedSale[]>
   counties: () => readonly string[]
 }): AlertSource {
   return {
@@ -28,7 +28,7 @@ export function saleIdReusedSource(deps: {
     partitions: deps.counties,
     async evaluate(_now, countyCode) {
       if (countyCode === undefined) return []
-      return deps.open(countyCode).map(
+      return (await deps.open(countyCode)).map(
         (f): AlertCondition => ({
           kind: 'sale_id_reused',
           subject: `${f.cabinetId}:${f.seq}`,
@@ -44,18 +44,21 @@ export function saleIdReusedSource(deps: {
   }
 }
 
+type SkewedClocks = ReadonlyArray<{ readonly cabinetId: string; readonly clock: CabinetClockView }>
+type CabinetOwner = { readonly countyCode: string; readonly operator: string | null }
+
 /** Cabinets whose latest clock reading is beyond the limit (liveness.skewedClocks()). */
 export function clockSkewSource(deps: {
-  skewed: () => ReadonlyArray<{ readonly cabinetId: string; readonly clock: CabinetClockView }>
+  skewed: () => SkewedClocks | Promise<SkewedClocks>
   /** County and operator of a cabinet; null for one no longer known. */
-  ownerOf: (cabinetId: string) => { readonly countyCode: string; readonly operator: string | null } | null
+  ownerOf: (cabinetId: string) => CabinetOwner | null | Promise<CabinetOwner | null>
 }): AlertSource {
   return {
     kind: 'clock_skew',
     async evaluate() {
       const out: AlertCondition[] = []
-      for (const { cabinetId, clock } of deps.skewed()) {
-        const owner = deps.ownerOf(cabinetId)
+      for (const { cabinetId, clock } of await deps.skewed()) {
+        const owner = await deps.ownerOf(cabinetId)
         if (!owner) continue
         const hours = Math.abs(clock.skewS) / 3600
         const amount = hours >= 1 ? `${hours.toFixed(1)} 小时` : `${Math.round(Math.abs(clock.skewS) / 60)} 分钟`

@@ -9,8 +9,8 @@ import type { AlertRow, AlertStore } from './store.js'
 
 export interface AlertService {
   evaluate(): Promise<EvaluateAlertsReply>
-  list(by: Principal, q: ListAlertsQuery): AlertList
-  ack(by: Principal, alertId: string): AlertView
+  list(by: Principal, q: ListAlertsQuery): Promise<AlertList>
+  ack(by: Principal, alertId: string): Promise<AlertView>
   /** Adds a source later (e.g. compliance, once the catalog domain is up). */
   addSource(source: AlertSource): void
   close(): void
@@ -23,13 +23,19 @@ export interface AlertServiceDeps {
   readonly log: Logger
   /** Evaluation interval; 0 = only on demand. */
   readonly everyMs: number
+  /**
+   * Whether this process runs the interval's evaluations (db/leader.ts: with
+   * replicas on one PostgreSQL, one of them); always when absent. An
+   * evaluation asked for through the API runs regardless.
+   */
+  readonly isLeader?: () => Promise<boolean>
 }
 
 const alertNotFound = (alertId: string) => new AppError('ALERT_NOT_FOUND', `alert ${alertId} not found`, 404, { alertId })
 
 const view = ({ operator: _operator, ...a }: AlertRow): AlertView => a
 
-export function createAlertService({ store, sources: initial, now, log, everyMs }: AlertServiceDeps): AlertService {
+export function createAlertService({ store, sources: initial, now, log, everyMs, isLeader }: AlertServiceDeps): AlertService {
   const sources = [...initial]
   let running: Promise<EvaluateAlertsReply> | null = null
 
@@ -48,13 +54,13 @@ export function createAlertService({ store, sources: initial, now, log, everyMs 
         const counties = source.partitions?.()
         if (counties) {
           for (const county of counties) {
-            const p = store.apply(source.kind, await source.evaluate(at, county), at.toISOString(), newId, county)
+            const p = await store.apply(source.kind, await source.evaluate(at, county), at.toISOString(), newId, county)
             r = { raised: r.raised + p.raised, cleared: r.cleared + p.cleared }
             await yieldTurn()
           }
-          r.cleared += store.clearOutside(source.kind, counties, at.toISOString())
+          r.cleared += await store.clearOutside(source.kind, counties, at.toISOString())
         } else {
-          r = store.apply(source.kind, await source.evaluate(at), at.toISOString(), newId)
+          r = await store.apply(source.kind, await source.evaluate(at), at.toISOString(), newId)
         }
         raised += r.raised
         cleared += r.cleared
@@ -65,10 +71,15 @@ export function createAlertService({ store, sources: initial, now, log, everyMs 
       }
       await yieldTurn()
     }
-    return { raised, cleared, open: store.openCount() }
+    return { raised, cleared, open: await store.openCount() }
   }
 
-  const timer = everyMs > 0 ? setInterval(() => void evaluate().catch(() => undefined), everyMs) : null
+  async function scheduled(): Promise<void> {
+    if (isLeader && !(await isLeader())) return
+    await evaluate()
+  }
+
+  const timer = everyMs > 0 ? setInterval(() => void scheduled().catch((err: unknown) => log.error({ err }, 'scheduled alert evaluation failed')), everyMs) : null
   timer?.unref()
 
   function evaluate(): Promise<EvaluateAlertsReply> {
@@ -86,10 +97,10 @@ export function createAlertService({ store, sources: initial, now, log, everyMs 
   return {
     evaluate,
     addSource: (s) => void sources.push(s),
-    list(by, q) {
+    async list(by, q) {
       const scope = cabinetScope(by)
       if (scope.countyCode && q.county && q.county !== scope.countyCode) return { alerts: [], total: 0 }
-      const { alerts, total } = store.list({
+      const { alerts, total } = await store.list({
         countyCode: scope.countyCode ?? q.county ?? null,
         operator: scope.operator ?? null,
         cabinetOnly: by.role === 'operator',
@@ -99,13 +110,13 @@ export function createAlertService({ store, sources: initial, now, log, everyMs 
       })
       return { alerts: alerts.map(view), total }
     },
-    ack(by, alertId) {
-      const a = store.get(alertId)
+    async ack(by, alertId) {
+      const a = await store.get(alertId)
       if (!a || !visible(by, a)) throw alertNotFound(alertId)
       assertMayChangeCabinet(by)
-      store.ack(alertId, by.username, now().toISOString())
+      await store.ack(alertId, by.username, now().toISOString())
       log.info({ alertId, kind: a.kind, by: by.username }, 'alert acknowledged')
-      return view(store.get(alertId)!)
+      return view((await store.get(alertId))!)
     },
     close() {
       if (timer) clearInterval(timer)

@@ -36,8 +36,8 @@ export function offlineSource(deps: {
   /** Installed and operating cabinets, of one county when given. */
   cabinets: (countyCode?: string) => Promise<WatchedCabinet[]>
   counties: () => readonly string[]
-  isOnline: (cabinetId: string) => boolean
-  lastSeenAt: (cabinetId: string) => string | null
+  isOnline: (cabinetId: string) => boolean | Promise<boolean>
+  lastSeenAt: (cabinetId: string) => string | null | Promise<string | null>
 }): AlertSource {
   return {
     kind: 'offline',
@@ -46,8 +46,8 @@ export function offlineSource(deps: {
       const out: AlertCondition[] = []
       for (const c of await deps.cabinets(countyCode)) {
         if (c.status !== 'installed' && c.status !== 'operating') continue
-        if (deps.isOnline(c.cabinetId)) continue
-        const seen = deps.lastSeenAt(c.cabinetId) ?? c.lastSeenAt
+        if (await deps.isOnline(c.cabinetId)) continue
+        const seen = (await deps.lastSeenAt(c.cabinetId)) ?? c.lastSeenAt
         const since = seen && seen > c.statusSince ? seen : c.statusSince
         const offlineMs = now.getTime() - Date.parse(since)
         if (offlineMs <= OFFLINE_AFTER_MS) continue
@@ -69,11 +69,11 @@ export function offlineSource(deps: {
 }
 
 /** Counties whose pace will not make their next milestone, or that missed one. */
-export function behindScheduleSource(deps: { progress: () => RolloutReply }): AlertSource {
+export function behindScheduleSource(deps: { progress: () => RolloutReply | Promise<RolloutReply> }): AlertSource {
   return {
     kind: 'behind_schedule',
     async evaluate() {
-      const r = deps.progress()
+      const r = await deps.progress()
       const out: AlertCondition[] = []
       for (const c of r.counties) {
         const m = c.next
@@ -118,7 +118,7 @@ export interface ExpiringCertificate {
  * in it (`countyOf`), since its 扶贫部门 certified them and must remind them.
  */
 export function certExpiringSource(deps: {
-  certificates: (asOf: string) => readonly ExpiringCertificate[]
+  certificates: (asOf: string) => readonly ExpiringCertificate[] | Promise<readonly ExpiringCertificate[]>
   /** The plan county a supplier is registered in, or null (registered elsewhere). */
   countyOf: (supplierUscc: string) => string | null
 }): AlertSource {
@@ -126,7 +126,7 @@ export function certExpiringSource(deps: {
     kind: 'cert_expiring',
     async evaluate(now) {
       const today = shanghaiDate(now)
-      const all = deps.certificates(today)
+      const all = await deps.certificates(today)
       const out: AlertCondition[] = []
       for (const c of all) {
         if (c.status !== 'valid') continue
@@ -166,9 +166,9 @@ export interface CabinetShare {
  */
 export function complianceLowSource(deps: {
   /** This period's figures of every cabinet, or of one county's when given. */
-  figures: (from: string, to: string, countyCode?: string) => { thresholdBp: number; cabinets: readonly CabinetShare[] }
+  figures: (from: string, to: string, countyCode?: string) => ComplianceFigures | Promise<ComplianceFigures>
   counties: () => readonly string[]
-  operatorOf: (cabinetId: string) => string | null
+  operatorOf: (cabinetId: string) => string | null | Promise<string | null>
 }): AlertSource {
   return {
     kind: 'compliance_low',
@@ -176,19 +176,27 @@ export function complianceLowSource(deps: {
     async evaluate(now, countyCode) {
       const to = shanghaiDate(now)
       const from = `${to.slice(0, 7)}-01`
-      const r = deps.figures(from, to, countyCode)
-      return r.cabinets
-        .filter((c) => c.amountFen > 0 && !c.compliant)
-        .map((c) => ({
-          kind: 'compliance_low' as const,
+      const r = await deps.figures(from, to, countyCode)
+      const out: AlertCondition[] = []
+      for (const c of r.cabinets) {
+        if (!(c.amountFen > 0) || c.compliant) continue
+        out.push({
+          kind: 'compliance_low',
           subject: c.cabinetId,
-          severity: c.shareBp < r.thresholdBp / 2 ? ('critical' as const) : ('warning' as const),
+          severity: c.shareBp < r.thresholdBp / 2 ? 'critical' : 'warning',
           countyCode: c.countyCode,
           cabinetId: c.cabinetId,
-          operator: deps.operatorOf(c.cabinetId),
+          operator: await deps.operatorOf(c.cabinetId),
           message: `专柜 ${c.cabinetId} 本月扶贫产品销售额占比 ${(c.shareBp / 100).toFixed(2)}%，低于 ${(r.thresholdBp / 100).toFixed(0)}% 的要求`,
           detail: { from, to, amountFen: c.amountFen, certifiedAmountFen: c.certifiedAmountFen, shareBp: c.shareBp, thresholdBp: r.thresholdBp },
-        }))
+        })
+      }
+      return out
     },
   }
+}
+
+export interface ComplianceFigures {
+  readonly thresholdBp: number
+  readonly cabinets: readonly CabinetShare[]
 }

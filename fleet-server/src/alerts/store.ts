@@ -1,7 +1,9 @@
-// SQL for alerts. One open row per (kind, subject), kept by a partial unique
-// index; evaluation upserts the conditions that hold and clears the rest.
+// SQL for alerts, one implementation for SQLite and PostgreSQL (issue 13).
+// One open row per (kind, subject), kept by a partial unique index;
+// evaluation upserts the conditions that hold and clears the rest.
+import { sql } from 'kysely'
 import type { AlertKind, AlertView } from '../../../shared/src/index.js'
-import type { Db } from '../db/index.js'
+import type { FleetDb } from '../db/database.js'
 
 export interface AlertCondition {
   readonly kind: AlertKind
@@ -32,24 +34,25 @@ export interface AlertRow extends AlertView {
 
 export interface AlertStore {
   /**
-   * Applies one source's verdict: open what is new, refresh what holds, clear
-   * what no longer does — among all open alerts of the kind, or only those of
-   * `countyCode` when given (a partitioned source's verdict for one county).
+   * Applies one source's verdict in one transaction: open what is new,
+   * refresh what holds, clear what no longer does — among all open alerts of
+   * the kind, or only those of `countyCode` when given (a partitioned
+   * source's verdict for one county).
    */
-  apply(kind: AlertKind, conditions: readonly AlertCondition[], nowIso: string, newId: () => string, countyCode?: string): { raised: number; cleared: number }
+  apply(kind: AlertKind, conditions: readonly AlertCondition[], nowIso: string, newId: () => string, countyCode?: string): Promise<{ raised: number; cleared: number }>
   /** Clears open alerts of the kind in none of these counties (after a partitioned source's last county). */
-  clearOutside(kind: AlertKind, countyCodes: readonly string[], nowIso: string): number
-  list(f: AlertFilter): { alerts: AlertRow[]; total: number }
-  get(alertId: string): AlertRow | null
-  ack(alertId: string, by: string, nowIso: string): void
-  openCount(): number
+  clearOutside(kind: AlertKind, countyCodes: readonly string[], nowIso: string): Promise<number>
+  list(f: AlertFilter): Promise<{ alerts: AlertRow[]; total: number }>
+  get(alertId: string): Promise<AlertRow | null>
+  ack(alertId: string, by: string, nowIso: string): Promise<void>
+  openCount(): Promise<number>
 }
 
 interface DbAlert {
   alert_id: string
-  kind: AlertKind
+  kind: string
   subject: string
-  severity: 'warning' | 'critical'
+  severity: string
   county_code: string | null
   cabinet_id: string | null
   operator: string | null
@@ -63,9 +66,9 @@ interface DbAlert {
 
 const toRow = (r: DbAlert): AlertRow => ({
   alertId: r.alert_id,
-  kind: r.kind,
+  kind: r.kind as AlertKind,
   subject: r.subject,
-  severity: r.severity,
+  severity: r.severity as AlertRow['severity'],
   countyCode: r.county_code,
   cabinetId: r.cabinet_id,
   operator: r.operator,
@@ -77,81 +80,129 @@ const toRow = (r: DbAlert): AlertRow => ({
   ackedBy: r.acked_by,
 })
 
-export function createSqliteAlertStore(db: Db): AlertStore {
-  type Open = { alert_id: string; subject: string; severity: string; county_code: string | null; message: string; detail: string }
-  const openOf = db.prepare<[string], Open>('SELECT alert_id, subject, severity, county_code, message, detail FROM alerts WHERE kind = ? AND cleared_at IS NULL')
-  const openIn = db.prepare<[string, string], Open>(
-    'SELECT alert_id, subject, severity, county_code, message, detail FROM alerts WHERE kind = ? AND county_code = ? AND cleared_at IS NULL',
-  )
-  const clearOutside = db.prepare<[string, string, string, string]>(
-    `UPDATE alerts SET cleared_at = ?, updated_at = ?
-     WHERE kind = ? AND cleared_at IS NULL AND (county_code IS NULL OR county_code NOT IN (SELECT value FROM json_each(?)))`,
-  )
-  const insert = db.prepare(
-    `INSERT INTO alerts (alert_id, kind, subject, severity, county_code, cabinet_id, operator, message, detail, raised_at, updated_at)
-     VALUES (@alertId, @kind, @subject, @severity, @countyCode, @cabinetId, @operator, @message, @detail, @now, @now)`,
-  )
-  // The county too: alerts raised before cert_expiring alerts were routed to counties get theirs.
-  const refresh = db.prepare<[{ alertId: string; severity: string; countyCode: string | null; message: string; detail: string; now: string }]>(
-    'UPDATE alerts SET severity = @severity, county_code = @countyCode, message = @message, detail = @detail, updated_at = @now WHERE alert_id = @alertId',
-  )
-  const clear = db.prepare<[string, string, string]>('UPDATE alerts SET cleared_at = ?, updated_at = ? WHERE alert_id = ?')
-  const where = `WHERE (@countyCode IS NULL OR county_code = @countyCode)
-                   AND (@operator IS NULL OR operator = @operator)
-                   AND (@cabinetOnly = 0 OR cabinet_id IS NOT NULL)
-                   AND (@kind IS NULL OR kind = @kind)
-                   AND (@state = 'all' OR (cleared_at IS NULL AND (@state = 'open' OR acked_at IS NULL)))`
-  type P = { countyCode: string | null; operator: string | null; cabinetOnly: number; kind: string | null; state: string }
-  const list = db.prepare<[P & { limit: number }], DbAlert>(`SELECT * FROM alerts ${where} ORDER BY raised_at DESC, alert_id DESC LIMIT @limit`)
-  const count = db.prepare<[P], { n: number }>(`SELECT count(*) AS n FROM alerts ${where}`)
-  const get = db.prepare<[string], DbAlert>('SELECT * FROM alerts WHERE alert_id = ?')
-  const ack = db.prepare<[string, string, string, string]>('UPDATE alerts SET acked_at = ?, acked_by = ?, updated_at = ? WHERE alert_id = ? AND acked_at IS NULL')
-  const openCount = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM alerts WHERE cleared_at IS NULL')
+const ROW_COLUMNS = [
+  'alert_id', 'kind', 'subject', 'severity', 'county_code', 'cabinet_id', 'operator', 'message', 'detail', 'raised_at', 'cleared_at', 'acked_at', 'acked_by',
+] as const
 
-  const apply = db.transaction((kind: AlertKind, conditions: readonly AlertCondition[], now: string, newId: () => string, countyCode?: string) => {
-    if (countyCode !== undefined) {
-      const stray = conditions.find((c) => c.countyCode !== countyCode)
-      // It would be cleared by its own county's turn and raised again by this one, forever.
-      if (stray) throw new Error(`alert source ${kind} returned ${stray.subject} of county ${stray.countyCode} when asked for ${countyCode}`)
-    }
-    const open = new Map((countyCode === undefined ? openOf.all(kind) : openIn.all(kind, countyCode)).map((r) => [r.subject, r]))
-    let raised = 0
-    let cleared = 0
-    for (const c of conditions) {
-      const detail = JSON.stringify(c.detail)
-      const existing = open.get(c.subject)
-      if (existing) {
-        // Written only when it changed: at 20,000 cabinets offline during a
-        // rollout, rewriting every row each evaluation cost ~0.3 s of the loop.
-        const same = existing.severity === c.severity && existing.county_code === c.countyCode && existing.message === c.message && existing.detail === detail
-        if (!same) refresh.run({ alertId: existing.alert_id, severity: c.severity, countyCode: c.countyCode, message: c.message, detail, now })
-        open.delete(c.subject)
-      } else {
-        insert.run({ alertId: newId(), kind, subject: c.subject, severity: c.severity, countyCode: c.countyCode, cabinetId: c.cabinetId, operator: c.operator, message: c.message, detail, now })
-        raised++
-      }
-    }
-    for (const { alert_id: alertId } of open.values()) {
-      clear.run(now, now, alertId)
-      cleared++
-    }
-    return { raised, cleared }
-  })
+/**
+ * Rows per multi-row INSERT / ids per IN list: 20,000 cabinets going offline
+ * at once are 100 statements, not 20,000; 200 × 11 parameters stays far
+ * below either engine's limit on bound parameters.
+ */
+const CHUNK = 200
+
+function chunks<T>(xs: readonly T[]): T[][] {
+  const out: T[][] = []
+  for (let i = 0; i < xs.length; i += CHUNK) out.push(xs.slice(i, i + CHUNK))
+  return out
+}
+
+export function createAlertStore(db: FleetDb): AlertStore {
+  const { kysely } = db
+
+  function filtered(f: AlertFilter) {
+    let q = kysely.selectFrom('alerts')
+    if (f.countyCode !== null) q = q.where('county_code', '=', f.countyCode)
+    if (f.operator !== null) q = q.where('operator', '=', f.operator)
+    if (f.cabinetOnly) q = q.where('cabinet_id', 'is not', null)
+    if (f.kind !== null) q = q.where('kind', '=', f.kind)
+    if (f.state !== 'all') q = q.where('cleared_at', 'is', null)
+    if (f.state === 'unacked') q = q.where('acked_at', 'is', null)
+    return q
+  }
 
   return {
-    apply: (kind, conditions, nowIso, newId, countyCode) => apply(kind, conditions, nowIso, newId, countyCode),
-    clearOutside: (kind, countyCodes, nowIso) => clearOutside.run(nowIso, nowIso, kind, JSON.stringify(countyCodes)).changes,
-    list(f) {
-      const p: P = { countyCode: f.countyCode, operator: f.operator, cabinetOnly: f.cabinetOnly ? 1 : 0, kind: f.kind, state: f.state }
-      return { alerts: list.all({ ...p, limit: f.limit }).map(toRow), total: count.get(p)!.n }
+    async apply(kind, conditions, now, newId, countyCode) {
+      if (countyCode !== undefined) {
+        const stray = conditions.find((c) => c.countyCode !== countyCode)
+        // It would be cleared by its own county's turn and raised again by this one, forever.
+        if (stray) throw new Error(`alert source ${kind} returned ${stray.subject} of county ${stray.countyCode} when asked for ${countyCode}`)
+      }
+      return db.transaction(async (tx) => {
+        let openQ = tx
+          .selectFrom('alerts')
+          .select(['alert_id', 'subject', 'severity', 'county_code', 'message', 'detail'])
+          .where('kind', '=', kind)
+          .where('cleared_at', 'is', null)
+        if (countyCode !== undefined) openQ = openQ.where('county_code', '=', countyCode)
+        const open = new Map((await openQ.execute()).map((r) => [r.subject, r]))
+        const changed: Array<[alertId: string, severity: string, countyCode: string | null, message: string, detail: string]> = []
+        const fresh: Array<{
+          alert_id: string; kind: string; subject: string; severity: string; county_code: string | null; cabinet_id: string | null
+          operator: string | null; message: string; detail: string; raised_at: string; updated_at: string
+        }> = []
+        for (const c of conditions) {
+          const detail = JSON.stringify(c.detail)
+          const existing = open.get(c.subject)
+          if (existing) {
+            // Written only when it changed: at 20,000 cabinets offline during a
+            // rollout, rewriting every row each evaluation cost ~0.3 s of the loop.
+            const same = existing.severity === c.severity && existing.county_code === c.countyCode && existing.message === c.message && existing.detail === detail
+            // The county too: alerts raised before cert_expiring alerts were routed to counties get theirs.
+            if (!same) changed.push([existing.alert_id, c.severity, c.countyCode, c.message, detail])
+            open.delete(c.subject)
+          } else {
+            fresh.push({
+              alert_id: newId(), kind, subject: c.subject, severity: c.severity, county_code: c.countyCode, cabinet_id: c.cabinetId,
+              operator: c.operator, message: c.message, detail, raised_at: now, updated_at: now,
+            })
+          }
+        }
+        for (const rows of chunks(changed)) {
+          // One UPDATE … FROM (VALUES …) per chunk, the same text on both engines
+          // (VALUES columns are column1… on both): an UPDATE per row cost ~0.5 ms
+          // each on SQLite, 1.3 s for a county of 2,500 whose hours all moved on.
+          const values = sql.join(rows.map((r) => sql`(${sql.join(r)})`))
+          await sql`UPDATE alerts SET severity = v.column2, county_code = v.column3, message = v.column4, detail = v.column5, updated_at = ${now}
+                    FROM (VALUES ${values}) AS v WHERE alerts.alert_id = v.column1`.execute(tx)
+        }
+        let raised = 0
+        for (const rows of chunks(fresh)) {
+          // An open alert of the same subject that another process raised since
+          // the read above (a replica evaluating too) is that alert: not a failure.
+          const r = await tx.insertInto('alerts').values(rows).onConflict((oc) => oc.doNothing()).executeTakeFirst()
+          raised += Number(r.numInsertedOrUpdatedRows ?? 0n)
+        }
+        let cleared = 0
+        for (const ids of chunks([...open.values()].map((r) => r.alert_id))) {
+          const r = await tx.updateTable('alerts').set({ cleared_at: now, updated_at: now }).where('alert_id', 'in', ids).where('cleared_at', 'is', null).executeTakeFirst()
+          cleared += Number(r.numUpdatedRows)
+        }
+        return { raised, cleared }
+      })
     },
-    get(alertId) {
-      const r = get.get(alertId)
+
+    async clearOutside(kind, countyCodes, now) {
+      const r = await kysely
+        .updateTable('alerts')
+        .set({ cleared_at: now, updated_at: now })
+        .where('kind', '=', kind)
+        .where('cleared_at', 'is', null)
+        .$if(countyCodes.length > 0, (q) => q.where((eb) => eb.or([eb('county_code', 'is', null), eb('county_code', 'not in', countyCodes)])))
+        .executeTakeFirst()
+      return Number(r.numUpdatedRows)
+    },
+
+    async list(f) {
+      const [rows, count] = await Promise.all([
+        filtered(f).select(ROW_COLUMNS).orderBy('raised_at', 'desc').orderBy('alert_id', 'desc').limit(f.limit).execute(),
+        filtered(f).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
+      ])
+      return { alerts: rows.map(toRow), total: Number(count.n) }
+    },
+
+    async get(alertId) {
+      const r = await kysely.selectFrom('alerts').select(ROW_COLUMNS).where('alert_id', '=', alertId).executeTakeFirst()
       return r ? toRow(r) : null
     },
-    ack(alertId, by, nowIso) {
-      ack.run(nowIso, by, nowIso, alertId)
+
+    async ack(alertId, by, now) {
+      await kysely.updateTable('alerts').set({ acked_at: now, acked_by: by, updated_at: now }).where('alert_id', '=', alertId).where('acked_at', 'is', null).execute()
     },
-    openCount: () => openCount.get()!.n,
+
+    async openCount() {
+      const r = await kysely.selectFrom('alerts').select((eb) => eb.fn.countAll<number>().as('n')).where('cleared_at', 'is', null).executeTakeFirstOrThrow()
+      return Number(r.n)
+    },
   }
 }

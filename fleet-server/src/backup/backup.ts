@@ -44,6 +44,11 @@ export async function takeBackup(db: Db, dir: string, at: Date): Promise<BackupF
   const path = join(dir, name)
   const partial = `${path}${PARTIAL_SUFFIX}`
   try {
+    // On the shared connection but outside FleetDb.exclusive(), which would
+    // stall every query for the whole copy: each step of SQLite's backup
+    // answers BUSY (better-sqlite3 tries again next turn) while the connection
+    // is inside a write transaction, so one open across awaits is never copied
+    // half-done; the pragma only reads the file header.
     await db.backup(partial)
     const verdict = await verifyCopy(partial)
     const expected = db.pragma('user_version', { simple: true }) as number

@@ -10,6 +10,6 @@ export const BACKUP_CRON = '0 3 * * *'
 export type BackupSchedule = CronJob
 
 /** Registers the daily job; `run` takes one backup and must not throw. */
-export function startBackupSchedule(deps: { name: string; run: () => Promise<void>; log: Logger }): BackupSchedule {
+export function startBackupSchedule(deps: { name: string; run: () => Promise<void>; log: Logger; isLeader?: () => Promise<boolean> }): BackupSchedule {
   return startCronJob({ expression: BACKUP_CRON, label: 'backup schedule', ...deps })
 }

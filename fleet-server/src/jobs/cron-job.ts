@@ -1,6 +1,7 @@
 // A job on a node-cron schedule in Asia/Shanghai, one run at a time, stopped
 // by close() after any run in progress. The reports and backups schedules are
-// this with their own times; leader-only scheduling (issue 13) belongs here.
+// this with their own times. With replicas on one PostgreSQL (issue 13) a job
+// runs only in the leader: `isLeader` is asked at each tick (db/leader.ts).
 import cron, { type ScheduledTask } from 'node-cron'
 import type { Logger } from 'pino'
 import { TIME_ZONE } from '../../../shared/src/index.js'
@@ -21,6 +22,12 @@ export interface CronJobOptions {
   /** For log lines, e.g. "report schedule". */
   readonly label: string
   readonly log: Logger
+  /**
+   * Asked at each tick: false skips that run (another process is the leader
+   * and runs it). Absent: this process always runs it. A gate that fails
+   * skips the run too, since running it twice is the worse outcome.
+   */
+  readonly isLeader?: () => Promise<boolean>
 }
 
 export function startCronJob(opts: CronJobOptions): CronJob {
@@ -28,7 +35,19 @@ export function startCronJob(opts: CronJobOptions): CronJob {
   const task: ScheduledTask = cron.schedule(
     opts.expression,
     async () => {
-      running = opts.run().finally(() => {
+      running = (async () => {
+        if (opts.isLeader) {
+          const leader = await opts.isLeader().catch((err: unknown) => {
+            opts.log.error({ err, job: opts.label }, 'cannot tell whether this process leads; scheduled run skipped')
+            return false
+          })
+          if (!leader) {
+            opts.log.debug({ job: opts.label }, 'not the leader; scheduled run skipped')
+            return
+          }
+        }
+        await opts.run()
+      })().finally(() => {
         running = null
       })
       await running

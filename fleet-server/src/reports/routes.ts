@@ -49,7 +49,7 @@ export const reportRoutes = (reports: ReportService): FastifyPluginAsync =>
 
     app.get('/reports', {
       schema: { tags, summary: 'Reports within the caller’s scope, newest first', querystring: ListReportsQuery, response: { 200: ReportList, ...errorResponses } },
-    }, async (req) => ({ reports: reports.list(principalOf(req), req.query) }))
+    }, async (req) => ({ reports: await reports.list(principalOf(req), req.query) }))
 
     app.get('/reports/:id', {
       schema: {
@@ -62,7 +62,7 @@ export const reportRoutes = (reports: ReportService): FastifyPluginAsync =>
     }, async (req, reply) => {
       const format = req.query.format ?? 'json'
       if (!(REPORT_FORMATS as readonly string[]).includes(format)) throw formatInvalid(format, REPORT_FORMATS)
-      const doc = reports.get(principalOf(req), req.params.id)
+      const doc = await reports.get(principalOf(req), req.params.id)
       switch (format as ReportFormat) {
         case 'json':
           return doc

@@ -74,6 +74,6 @@ export function dueOn(p: ReportPeriod, policy: Policy['reports']): string | null
 export type ReportSchedule = CronJob
 
 /** Registers the hourly job; `run` generates what is due and must not throw. */
-export function startReportSchedule(deps: { name: string; run: () => Promise<void>; log: Logger }): ReportSchedule {
+export function startReportSchedule(deps: { name: string; run: () => Promise<void>; log: Logger; isLeader?: () => Promise<boolean> }): ReportSchedule {
   return startCronJob({ expression: REPORT_CRON, label: 'report schedule', ...deps })
 }

@@ -43,9 +43,9 @@ export interface ReportService {
   /** Takes and stores a new snapshot within the caller's scope. */
   create(by: Principal, body: CreateReportBody): Promise<ReportSummary>
   /** Reports within the caller's scope, newest first. */
-  list(by: Principal, q: ListReportsQuery): ReportSummary[]
+  list(by: Principal, q: ListReportsQuery): Promise<ReportSummary[]>
   /** The stored document; REPORT_NOT_FOUND outside the caller's scope. */
-  get(by: Principal, reportId: string): ReportDocument
+  get(by: Principal, reportId: string): Promise<ReportDocument>
   /**
    * Generates the scheduled reports due at `now()` (city-wide and one per
    * county) that are not stored yet; returns what it stored.
@@ -145,9 +145,9 @@ export function createReportService(deps: ReportServiceDeps): ReportService {
     const plan = deps.plan()
     const at = deps.now()
     const filter = { ...(s.countyCode !== null && { countyCode: s.countyCode }), ...(s.operator !== null && { operator: s.operator }) }
-    const threshold = deps.compliance.threshold()
+    const threshold = await deps.compliance.threshold()
 
-    const progress: RolloutReply = deps.rollout.progress(rolloutPrincipal(s))
+    const progress: RolloutReply = await deps.rollout.progress(rolloutPrincipal(s))
     const rolloutByCounty = new Map(progress.counties.filter((c) => s.countyCode === null || c.code === s.countyCode).map((c) => [c.code, c]))
     // A county at a time, each in its own event-loop turn: one city-wide
     // read of 20,000 cabinets and their figures held the loop ~0.5 s. Every
@@ -159,7 +159,7 @@ export function createReportService(deps: ReportServiceDeps): ReportService {
       if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve))
       const f = { ...filter, countyCode }
       rows.push(...(await deps.cabinets(f)))
-      for (const x of deps.figures.figuresByCabinet(period.from, period.to, f)) figures.set(x.cabinetId, x)
+      for (const x of await deps.figures.figuresByCabinet(period.from, period.to, f)) figures.set(x.cabinetId, x)
     }
     if (parts.length > 1) rows.sort((a, b) => (a.cabinetId < b.cabinetId ? -1 : a.cabinetId > b.cabinetId ? 1 : 0))
 
@@ -208,16 +208,17 @@ export function createReportService(deps: ReportServiceDeps): ReportService {
       .map((c) => c.code)
       .filter((code) => (s.countyCode !== null ? code === s.countyCode : s.operator === null || rolloutByCounty.has(code) || salesByCounty.has(code)))
     const zeroRollout: RolloutCounts = { quota: 0, sitesAssigned: 0, installed: 0, operating: 0, online: 0 }
-    const counties: ReportCounty[] = codes.map((code) => {
+    const counties: ReportCounty[] = []
+    for (const code of codes) {
       const r = rolloutByCounty.get(code)
-      return {
+      counties.push({
         code,
         name: countyName(code),
         rollout: r ? { quota: r.quota, sitesAssigned: r.sitesAssigned, installed: r.installed, operating: r.operating, online: r.online } : zeroRollout,
         sales: withShare(salesByCounty.get(code) ?? noSales()),
-        forwarding: deps.forwarding.counts({ ...filter, countyCode: code }),
-      }
-    })
+        forwarding: await deps.forwarding.counts({ ...filter, countyCode: code }),
+      })
+    }
     const totalRollout = { ...zeroRollout }
     const totalSales = noSales()
     for (const c of counties) {
@@ -226,6 +227,7 @@ export function createReportService(deps: ReportServiceDeps): ReportService {
     }
 
     const name = scopeName(s)
+    const totalForwarding = await deps.forwarding.counts(filter)
     return {
       v: 1,
       reportId,
@@ -247,7 +249,7 @@ export function createReportService(deps: ReportServiceDeps): ReportService {
       plan: { id: plan.id, name: plan.name, region: { ...plan.region } },
       threshold: { bp: threshold.bp, ratio: threshold.bp / 10_000, channel: threshold.channel },
       counties,
-      totals: { rollout: totalRollout, sales: withShare(totalSales), forwarding: deps.forwarding.counts(filter) },
+      totals: { rollout: totalRollout, sales: withShare(totalSales), forwarding: totalForwarding },
       cabinets,
     }
   }
@@ -283,19 +285,19 @@ export function createReportService(deps: ReportServiceDeps): ReportService {
       const today = shanghaiDate(deps.now())
       if (period.from > today) throw periodNotStarted(period.id, period.from, today)
       const doc = await snapshot(uuidv7(), period, s, by.username, false)
-      store.insert(toStored(doc))
+      await store.insert(toStored(doc))
       log.info({ reportId: doc.reportId, kind: doc.kind, period: doc.period, scope: doc.scope, by: by.username }, 'report created')
       return summaryOf(toStored(doc))
     },
 
-    list(by, q) {
+    async list(by, q) {
       if (q.period !== undefined && q.kind !== undefined) parsePeriodFor(q.kind, q.period)
       // A county filter outside the caller's own selects nothing rather than widening it.
-      return store.list(visibility(by), { ...(q.kind && { kind: q.kind }), ...(q.period && { period: q.period }), ...(q.county && { countyCode: q.county }) }).map(summaryOf)
+      return (await store.list(visibility(by), { ...(q.kind && { kind: q.kind }), ...(q.period && { period: q.period }), ...(q.county && { countyCode: q.county }) })).map(summaryOf)
     },
 
-    get(by, reportId) {
-      const r = store.get(reportId)
+    async get(by, reportId) {
+      const r = await store.get(reportId)
       if (!r || !canSee(by, r)) throw reportNotFound(reportId)
       return JSON.parse(r.content) as ReportDocument
     },
@@ -307,12 +309,12 @@ export function createReportService(deps: ReportServiceDeps): ReportService {
       for (const due of dueReports(deps.now(), plan.policy.reports)) {
         for (const s of scopes) {
           // The unique index is what guarantees one; this only saves building a snapshot again.
-          if (store.hasScheduled(due.kind, due.period.id, scopeKey(s))) continue
+          if (await store.hasScheduled(due.kind, due.period.id, scopeKey(s))) continue
           // One snapshot per event-loop turn: sale ingest keeps flowing during the run.
           await new Promise<void>((resolve) => setImmediate(resolve))
           const doc = await snapshot(uuidv7(), due.period, s, SCHEDULE_USER, true)
           const row = toStored(doc)
-          if (store.insert(row)) stored.push(summaryOf(row))
+          if (await store.insert(row)) stored.push(summaryOf(row))
         }
       }
       if (stored.length > 0) log.info({ stored: stored.length, reports: stored.map((r) => `${r.kind}:${r.period}:${r.scope}`) }, 'scheduled reports generated')

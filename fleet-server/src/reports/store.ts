@@ -1,9 +1,9 @@
-// SQL for stored reports. A report row is written once and never updated:
+// SQL for stored reports, one implementation for SQLite and PostgreSQL. A report row is written once and never updated:
 // `content` is the JSON snapshot taken at creation. Scheduled reports are
 // unique per kind, period and scope (a partial unique index), so a schedule
 // that runs twice, or on two starts, stores one; manual ones are not.
 import type { ReportKind } from '../../../shared/src/index.js'
-import type { Db } from '../db/index.js'
+import type { FleetDb } from '../db/database.js'
 
 export interface ReportRow {
   readonly reportId: string
@@ -37,11 +37,19 @@ export interface ReportFilter {
   readonly countyCode?: string
 }
 
-export type ReportStore = ReturnType<typeof createSqliteReportStore>
+export interface ReportStore {
+  /** False when it is a scheduled report whose kind, period and scope is already stored. */
+  insert(r: StoredReport): Promise<boolean>
+  get(reportId: string): Promise<StoredReport | null>
+  /** Reports a caller with this visibility may see, matching the filter, newest first. */
+  list(vis: ReportVisibility, f: ReportFilter): Promise<ReportRow[]>
+  /** Whether the scheduled report of this kind, period and scope is stored. */
+  hasScheduled(kind: ReportKind, period: string, scope: string): Promise<boolean>
+}
 
 interface DbReport {
   report_id: string
-  kind: ReportKind
+  kind: string
   period: string
   period_from: string
   period_to: string
@@ -56,7 +64,7 @@ interface DbReport {
 
 const toRow = (r: DbReport): ReportRow => ({
   reportId: r.report_id,
-  kind: r.kind,
+  kind: r.kind as ReportKind,
   period: r.period,
   from: r.period_from,
   to: r.period_to,
@@ -69,42 +77,53 @@ const toRow = (r: DbReport): ReportRow => ({
   scheduled: r.scheduled === 1,
 })
 
-const COLS = 'report_id, kind, period, period_from, period_to, county_code, operator, scope, scope_name, created_at, created_by, scheduled'
+const COLS = ['report_id', 'kind', 'period', 'period_from', 'period_to', 'county_code', 'operator', 'scope', 'scope_name', 'created_at', 'created_by', 'scheduled'] as const
 
-export function createSqliteReportStore(db: Db) {
-  const insert = db.prepare(
-    `INSERT INTO reports (${COLS}, content)
-     VALUES (@reportId, @kind, @period, @from, @to, @countyCode, @operator, @scope, @scopeName, @createdAt, @createdBy, @scheduled, @content)
-     ON CONFLICT DO NOTHING`,
-  )
-  const get = db.prepare<[string], DbReport & { content: string }>(`SELECT ${COLS}, content FROM reports WHERE report_id = ?`)
-  // NULL parameters mean "no filter". A county user sees the reports of its
-  // county (operator-scoped ones in it included: a subset of its own data);
-  // an operator sees only reports scoped to its own cabinets.
-  type Params = { visCounty: string | null; visOperator: string | null; kind: string | null; period: string | null; county: string | null }
-  const list = db.prepare<[Params], DbReport>(
-    `SELECT ${COLS} FROM reports
-     WHERE (@visCounty IS NULL OR county_code = @visCounty) AND (@visOperator IS NULL OR operator = @visOperator)
-       AND (@kind IS NULL OR kind = @kind) AND (@period IS NULL OR period = @period) AND (@county IS NULL OR county_code = @county)
-     ORDER BY created_at DESC, report_id DESC`,
-  )
-  const scheduledExists = db.prepare<[string, string, string], { n: number }>(
-    'SELECT count(*) AS n FROM reports WHERE scheduled = 1 AND kind = ? AND period = ? AND scope = ?',
-  )
+export function createReportStore(db: FleetDb): ReportStore {
+  const { kysely } = db
   return {
-    /** False when it is a scheduled report whose kind, period and scope is already stored. */
-    insert(r: StoredReport): boolean {
-      return insert.run({ ...r, scheduled: r.scheduled ? 1 : 0 }).changes === 1
+    async insert(r) {
+      // The scheduled-once partial unique index is the only conflict a new report can meet.
+      const res = await kysely
+        .insertInto('reports')
+        .values({
+          report_id: r.reportId, kind: r.kind, period: r.period, period_from: r.from, period_to: r.to, county_code: r.countyCode, operator: r.operator,
+          scope: r.scope, scope_name: r.scopeName, created_at: r.createdAt, created_by: r.createdBy, scheduled: r.scheduled ? 1 : 0, content: r.content,
+        })
+        .onConflict((oc) => oc.doNothing())
+        .executeTakeFirst()
+      return Number(res.numInsertedOrUpdatedRows ?? 0n) === 1
     },
-    get(reportId: string): StoredReport | null {
-      const r = get.get(reportId)
+
+    async get(reportId) {
+      const r = await kysely.selectFrom('reports').select([...COLS, 'content']).where('report_id', '=', reportId).executeTakeFirst()
       return r ? { ...toRow(r), content: r.content } : null
     },
-    list(vis: ReportVisibility, f: ReportFilter): ReportRow[] {
-      return list
-        .all({ visCounty: vis.countyCode, visOperator: vis.operator, kind: f.kind ?? null, period: f.period ?? null, county: f.countyCode ?? null })
-        .map(toRow)
+
+    async list(vis, f) {
+      // A county user sees the reports of its county (operator-scoped ones in
+      // it included: a subset of its own data); an operator sees only reports
+      // scoped to its own cabinets.
+      let q = kysely.selectFrom('reports').select(COLS)
+      if (vis.countyCode !== null) q = q.where('county_code', '=', vis.countyCode)
+      if (vis.operator !== null) q = q.where('operator', '=', vis.operator)
+      if (f.kind !== undefined) q = q.where('kind', '=', f.kind)
+      if (f.period !== undefined) q = q.where('period', '=', f.period)
+      if (f.countyCode !== undefined) q = q.where('county_code', '=', f.countyCode)
+      return (await q.orderBy('created_at', 'desc').orderBy('report_id', 'desc').execute()).map(toRow)
     },
-    hasScheduled: (kind: ReportKind, period: string, scope: string): boolean => scheduledExists.get(kind, period, scope)!.n > 0,
+
+    async hasScheduled(kind, period, scope) {
+      const r = await kysely
+        .selectFrom('reports')
+        .select('report_id')
+        .where('scheduled', '=', 1)
+        .where('kind', '=', kind)
+        .where('period', '=', period)
+        .where('scope', '=', scope)
+        .limit(1)
+        .executeTakeFirst()
+      return r !== undefined
+    },
   }
 }
