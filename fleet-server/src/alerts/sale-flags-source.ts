@@ -44,18 +44,20 @@ export function saleIdReusedSource(deps: {
   }
 }
 
+type Owner = { readonly countyCode: string; readonly operator: string | null }
+
 /** Cabinets whose latest clock reading is beyond the limit (liveness.skewedClocks()). */
 export function clockSkewSource(deps: {
   skewed: () => ReadonlyArray<{ readonly cabinetId: string; readonly clock: CabinetClockView }>
   /** County and operator of a cabinet; null for one no longer known. */
-  ownerOf: (cabinetId: string) => { readonly countyCode: string; readonly operator: string | null } | null
+  ownerOf: (cabinetId: string) => Owner | null | Promise<Owner | null>
 }): AlertSource {
   return {
     kind: 'clock_skew',
     async evaluate() {
       const out: AlertCondition[] = []
       for (const { cabinetId, clock } of deps.skewed()) {
-        const owner = deps.ownerOf(cabinetId)
+        const owner = await deps.ownerOf(cabinetId)
         if (!owner) continue
         const hours = Math.abs(clock.skewS) / 3600
         const amount = hours >= 1 ? `${hours.toFixed(1)} 小时` : `${Math.round(Math.abs(clock.skewS) / 60)} 分钟`

@@ -69,11 +69,11 @@ export function offlineSource(deps: {
 }
 
 /** Counties whose pace will not make their next milestone, or that missed one. */
-export function behindScheduleSource(deps: { progress: () => RolloutReply }): AlertSource {
+export function behindScheduleSource(deps: { progress: () => RolloutReply | Promise<RolloutReply> }): AlertSource {
   return {
     kind: 'behind_schedule',
     async evaluate() {
-      const r = deps.progress()
+      const r = await deps.progress()
       const out: AlertCondition[] = []
       for (const c of r.counties) {
         const m = c.next
@@ -168,7 +168,7 @@ export function complianceLowSource(deps: {
   /** This period's figures of every cabinet, or of one county's when given. */
   figures: (from: string, to: string, countyCode?: string) => { thresholdBp: number; cabinets: readonly CabinetShare[] }
   counties: () => readonly string[]
-  operatorOf: (cabinetId: string) => string | null
+  operatorOf: (cabinetId: string) => string | null | Promise<string | null>
 }): AlertSource {
   return {
     kind: 'compliance_low',
@@ -177,15 +177,16 @@ export function complianceLowSource(deps: {
       const to = shanghaiDate(now)
       const from = `${to.slice(0, 7)}-01`
       const r = deps.figures(from, to, countyCode)
-      return r.cabinets
-        .filter((c) => c.amountFen > 0 && !c.compliant)
-        .map((c) => ({
+      const low = r.cabinets.filter((c) => c.amountFen > 0 && !c.compliant)
+      const operators = await Promise.all(low.map((c) => deps.operatorOf(c.cabinetId)))
+      return low
+        .map((c, i) => ({
           kind: 'compliance_low' as const,
           subject: c.cabinetId,
           severity: c.shareBp < r.thresholdBp / 2 ? ('critical' as const) : ('warning' as const),
           countyCode: c.countyCode,
           cabinetId: c.cabinetId,
-          operator: deps.operatorOf(c.cabinetId),
+          operator: operators[i]!,
           message: `专柜 ${c.cabinetId} 本月扶贫产品销售额占比 ${(c.shareBp / 100).toFixed(2)}%，低于 ${(r.thresholdBp / 100).toFixed(0)}% 的要求`,
           detail: { from, to, amountFen: c.amountFen, certifiedAmountFen: c.certifiedAmountFen, shareBp: c.shareBp, thresholdBp: r.thresholdBp },
         }))

@@ -147,7 +147,7 @@ export function createReportService(deps: ReportServiceDeps): ReportService {
     const filter = { ...(s.countyCode !== null && { countyCode: s.countyCode }), ...(s.operator !== null && { operator: s.operator }) }
     const threshold = deps.compliance.threshold()
 
-    const progress: RolloutReply = deps.rollout.progress(rolloutPrincipal(s))
+    const progress: RolloutReply = await deps.rollout.progress(rolloutPrincipal(s))
     const rolloutByCounty = new Map(progress.counties.filter((c) => s.countyCode === null || c.code === s.countyCode).map((c) => [c.code, c]))
     // A county at a time, each in its own event-loop turn: one city-wide
     // read of 20,000 cabinets and their figures held the loop ~0.5 s. Every
