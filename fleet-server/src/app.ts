@@ -86,7 +86,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
 
     const users = createUserStore(database)
     const admin = await ensureAdminToken(users, config.dataDir, config.adminToken, now, log.child({ component: 'access' }))
-    const access = createAccessService({ store: users, plan: () => plan, now, log: log.child({ component: 'access' }), throttle: createLoginThrottle(now) })
+    const access = createAccessService({ store: users, plan: () => plan, now, log: log.child({ component: 'access' }), throttle: createLoginThrottle(database, now, log.child({ component: 'access' })) })
 
     let bus: MessageBus | null = null
     let ingest: SaleIngest | null = null
