@@ -4,7 +4,9 @@
 import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BUNDLED_PLANS, type CabinetStatus } from '../../../shared/src/index.js'
+import { ensureAdminToken } from '../../../fleet-server/src/access/admin-token.js'
 import { createUserStore, type UserStore } from '../../../fleet-server/src/access/store.js'
+import { hashToken } from '../../../fleet-server/src/access/tokens.js'
 import { createCabinetStore, type CabinetRow, type CabinetStore, type TransitionRecord } from '../../../fleet-server/src/cabinets/store.js'
 import { openFleetDb, type FleetDb } from '../../../fleet-server/src/db/database.js'
 import { createPlanStore } from '../../../fleet-server/src/rollout/plan-store.js'
@@ -53,18 +55,32 @@ async function provision(db: FleetDb, store: CabinetStore, rows: CabinetRow[]): 
   }
 }
 
-const engines: Array<{ name: 'sqlite' | 'postgres'; open: () => Promise<FleetDb> }> = []
+const engines: Array<{ name: 'sqlite' | 'postgres'; open: () => Promise<FleetDb>; openTwo: () => Promise<[FleetDb, FleetDb]> }> = []
 let pgServer: Postgres | null = null
 let pgDatabases = 0
-engines.push({ name: 'sqlite', open: async () => openFleetDb({ dialect: 'sqlite', dataDir: await tempDir() }, log) })
-engines.push({ name: 'postgres', open: async () => openFleetDb({ dialect: 'postgres', url: await pgServer!.newDatabase(`acc_${++pgDatabases}`) }, log) })
+engines.push({
+  name: 'sqlite',
+  open: async () => openFleetDb({ dialect: 'sqlite', dataDir: await tempDir() }, log),
+  openTwo: async () => {
+    const dataDir = await tempDir()
+    return [await openFleetDb({ dialect: 'sqlite', dataDir }, log), await openFleetDb({ dialect: 'sqlite', dataDir }, log)]
+  },
+})
+engines.push({
+  name: 'postgres',
+  open: async () => openFleetDb({ dialect: 'postgres', url: await pgServer!.newDatabase(`acc_${++pgDatabases}`) }, log),
+  openTwo: async () => {
+    const url = await pgServer!.newDatabase(`acc_${++pgDatabases}`)
+    return [await openFleetDb({ dialect: 'postgres', url }, log), await openFleetDb({ dialect: 'postgres', url }, log)]
+  },
+})
 
 beforeAll(async () => {
   pgServer = await startPostgres()
 })
 afterAll(() => pgServer?.close())
 
-describe.each(engines)('stores on $name', ({ open }) => {
+describe.each(engines)('stores on $name', ({ open, openTwo }) => {
   const withDb = async (fn: (db: FleetDb) => Promise<void>): Promise<void> => {
     const db = await open()
     try {
@@ -207,4 +223,17 @@ describe.each(engines)('stores on $name', ({ open }) => {
       expect((await plans.activate({ source: '/tmp/other.json', plan: other })).id).toBe(chuzhou.id)
       expect(await sqlRow(db, "SELECT value FROM meta WHERE key = 'plan_source'")).toEqual({ value: 'bundled:chuzhou-2020' })
     }))
+
+  it('two servers starting together on one new database both start, on the configured admin token', async () => {
+    const [a, b] = await openTwo()
+    try {
+      const token = 'operator-chosen-token-0001'
+      const start = async (db: FleetDb) => ensureAdminToken(createUserStore(db), await tempDir(), token, () => new Date(AT), log)
+      await Promise.all([start(a), start(b)])
+      expect(await sqlRows(a, 'SELECT username, token_hash FROM users')).toEqual([{ username: 'admin', token_hash: hashToken(token) }])
+    } finally {
+      await a.close()
+      await b.close()
+    }
+  })
 })
