@@ -72,6 +72,13 @@ export interface CabinetEventRow {
   readonly receivedAt: string
 }
 
+/**
+ * Notice channel (FleetDb.notify) sent when transitions commit: a reader that
+ * caches figures derived from them (rollout progress) drops its cache, in
+ * every process on the database.
+ */
+export const TRANSITIONS_CHANNEL = 'cabinet_transitions'
+
 /** The seam the cabinets service uses. Methods taking an Executor commit with the caller's other writes. */
 export interface CabinetStore {
   /** Inserts the rows that are new; returns the ids already taken (those rows are not written). */
@@ -226,6 +233,7 @@ export function createCabinetStore(db: FleetDb): CabinetStore {
           })))
           .execute()
       }
+      await db.notify(TRANSITIONS_CHANNEL, '', ex)
       // Summed per (day, county, operator) first: an import adds one row per day and county, not one per cabinet.
       const days = new Map<string, { county_code: string; day: string; operator: string; sites: number; installed: number; operating: number }>()
       for (const t of steps) {

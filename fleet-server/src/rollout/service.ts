@@ -62,7 +62,7 @@ export function createRolloutService({ store, plan, liveness, now, paceWindowDay
   // The database part of the answer, per scope, valid while no cabinet changed
   // status (store.version) on the same day.
   // Online counts are live and never cached.
-  const cache = new Map<string, { version: number; since: string; counts: StatusCount[]; steps: StepCount[] }>()
+  const cache = new Map<string, { version: string; since: string; counts: StatusCount[]; steps: StepCount[] }>()
   const figures = async (scope: ScopeFilter, since: string) => {
     const key = `${scope.countyCode ?? ''}|${scope.operator ?? ''}`
     const version = await store.version()

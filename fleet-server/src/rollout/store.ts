@@ -2,6 +2,7 @@
 // BY over the cabinets_by_county_status index) and net stage changes over
 // recent days (rollout_day_steps, kept by the cabinets store with every transition).
 import type { CabinetStatus } from '../../../shared/src/index.js'
+import { TRANSITIONS_CHANNEL } from '../cabinets/store.js'
 import type { FleetDb } from '../db/database.js'
 
 export interface ScopeFilter {
@@ -29,9 +30,12 @@ export interface RolloutStore {
   steps(sinceDay: string, scope: ScopeFilter): Promise<StepCount[]>
   /**
    * Changes whenever a cabinet is created or changes status: every such write
-   * records a transition, so the newest transition id versions the counts.
+   * records a transition. The newest transition id versions the counts for
+   * writes this reader saw commit in order; on PostgreSQL a transaction
+   * holding a lower id can commit after a higher one was read, so the notices
+   * of committed transitions (any process) count too.
    */
-  version(): Promise<number>
+  version(): Promise<string>
   /** County and operator of a cabinet (never change after creation), cached. */
   ownerOf(cabinetId: string): Promise<Owner | null>
   /** Owners of many cabinets (the online ones), cached alike; unknown ids are left out. */
@@ -49,6 +53,8 @@ const OWNER_CHUNK = 1000
 export function createRolloutStore(db: FleetDb): RolloutStore {
   const k = db.kysely
   const owners = new Map<string, Owner>()
+  let notices = 0
+  db.listen(TRANSITIONS_CHANNEL, () => void notices++)
   return {
     async counts(scope) {
       let q = k.selectFrom('cabinets').select((eb) => ['county_code', 'status', eb.fn.countAll<number>().as('n')])
@@ -70,7 +76,7 @@ export function createRolloutStore(db: FleetDb): RolloutStore {
     },
     async version() {
       const r = await k.selectFrom('cabinet_transitions').select((eb) => eb.fn.max('transition_id').as('v')).executeTakeFirst()
-      return Number(r?.v ?? 0)
+      return `${notices}:${Number(r?.v ?? 0)}`
     },
     async ownerOf(cabinetId) {
       let o = owners.get(cabinetId)
