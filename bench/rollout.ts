@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { pino } from 'pino'
 import { buildFleet } from '../fleet-server/src/app.js'
 import { loadConfig } from '../fleet-server/src/config.js'
-import { createRolloutService, createSqliteRolloutStore } from '../fleet-server/src/rollout/index.js'
+import { createRolloutService, createRolloutStore } from '../fleet-server/src/rollout/index.js'
 
 const ADMIN = 'bench-admin-token-0123456789'
 const STAGES = ['planned', 'site_assigned', 'installed', 'operating'] as const
@@ -121,10 +121,10 @@ export async function rolloutQuery(opts: { cabinets?: number; runs?: number } = 
     }
     cold.sort((a, b) => a - b)
     const online = new Set(ids.slice(0, 19_000))
-    const service = createRolloutService({ store: createSqliteRolloutStore(fleet.db), plan: () => fleet.plan, liveness: { onlineIds: () => online.values() }, now })
+    const service = createRolloutService({ store: createRolloutStore(fleet.database), plan: () => fleet.plan, liveness: { onlineIds: () => online.values() }, now })
     const admin = { userId: 'bench', username: 'bench', role: 'admin' as const, countyCode: null, operator: null }
-    const withOnline = await timeIt(() => {
-      if (service.progress(admin).totals.online !== 19_000) throw new Error('online count wrong')
+    const withOnline = await timeIt(async () => {
+      if ((await service.progress(admin)).totals.online !== 19_000) throw new Error('online count wrong')
     })
     return {
       cabinets: ids.length,

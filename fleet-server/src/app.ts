@@ -4,10 +4,10 @@
 import type { FastifyInstance } from 'fastify'
 import { pino, type Logger } from 'pino'
 import { usccDivision, type Plan } from '../../shared/src/index.js'
-import { createAccessService, createAuthHook, createLoginThrottle, createSqliteUserStore, ensureAdminToken, sessionRoutes, userRoutes, type Principal } from './access/index.js'
+import { createAccessService, createAuthHook, createLoginThrottle, createUserStore, ensureAdminToken, sessionRoutes, userRoutes, type Principal } from './access/index.js'
 import { alertRoutes, behindScheduleSource, certExpiringSource, complianceLowSource, createAlertService, createAlertStore, forwardingSource, offlineSource } from './alerts/index.js'
 import { startEmbeddedBus, startExternalBus, type BusSink, type MessageBus } from './broker/index.js'
-import { cabinetRoutes, createCabinetService, createLiveness, createSqliteCabinetStore, type Liveness } from './cabinets/index.js'
+import { cabinetRoutes, createCabinetService, createCabinetStore, createLiveness, type Liveness } from './cabinets/index.js'
 import type { FleetConfig } from './config.js'
 import { openFleetDb, type FleetDb } from './db/database.js'
 import type { Db } from './db/index.js'
@@ -19,7 +19,7 @@ import {
   createForwardingService, createSender, createSqliteForwardingStore, createSyncMarks, DEFAULT_FORWARDING, forwardingRoutes, type ForwardingOptions, type ForwardingService,
 } from './forwarding/index.js'
 import { createMetrics, metricsRoutes } from './metrics/index.js'
-import { createRolloutService, createSqlitePlanStore, createSqliteRolloutStore, rolloutRoutes } from './rollout/index.js'
+import { createPlanStore, createRolloutService, createRolloutStore, rolloutRoutes } from './rollout/index.js'
 import { createReportService, createReportStore, reportRoutes, startReportSchedule, type ReportSchedule } from './reports/index.js'
 import {
   createSaleFlagService, createSaleIngest, createSalesReader, createSqliteSaleFlagStore, createSqliteSalesStore, saleFlagRoutes, salesRoutes, type SaleIngest,
@@ -82,11 +82,11 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     // Stores still on the SQLite connection until each moves onto `database` (issue 13).
     const db = database.sqlite
     if (!db) throw new Error('this build cannot run on PostgreSQL yet: its stores are still being moved')
-    const plan = await createSqlitePlanStore(db, log.child({ component: 'rollout' })).activate(config.plan)
+    const plan = await createPlanStore(database, log.child({ component: 'rollout' })).activate(config.plan)
 
-    const users = createSqliteUserStore(db)
+    const users = createUserStore(database)
     const admin = await ensureAdminToken(users, config.dataDir, config.adminToken, now, log.child({ component: 'access' }))
-    const access = createAccessService({ store: users, plan: () => plan, now, log: log.child({ component: 'access' }), throttle: createLoginThrottle(now) })
+    const access = createAccessService({ store: users, plan: () => plan, now, log: log.child({ component: 'access' }), throttle: createLoginThrottle(database, now, log.child({ component: 'access' })) })
 
     let bus: MessageBus | null = null
     let ingest: SaleIngest | null = null
@@ -109,7 +109,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       },
     })
     const salesReader = createSalesReader(salesStore)
-    const cabinetStore = createSqliteCabinetStore(db)
+    const cabinetStore = createCabinetStore(database)
     const live = createLiveness({
       store: cabinetStore,
       tracksConnections: () => bus?.tracksConnections ?? true,
@@ -122,6 +122,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     const compliance = createComplianceService({ store: complianceStore, plan: () => plan })
     const cabinets = createCabinetService({
       store: cabinetStore,
+      database,
       sales: withCertifiedTotals(salesReader, compliance),
       liveness: live,
       plan: () => plan,
@@ -130,7 +131,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       log: log.child({ component: 'cabinets' }),
     })
 
-    const rolloutStore = createSqliteRolloutStore(db)
+    const rolloutStore = createRolloutStore(database)
     const rollout = createRolloutService({ store: rolloutStore, plan: () => plan, liveness: live, now })
     const alerts = createAlertService({
       store: createAlertStore(database),

@@ -3,6 +3,7 @@ import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { api, startFleet, tempDir } from '../helpers/fleet.js'
+import { sqlRow } from '../helpers/test-db.js'
 
 describe('access', () => {
   it('answers 401 UNAUTHORIZED without a token or with a bad one, on every /api/ route', async () => {
@@ -48,7 +49,7 @@ describe('access', () => {
     const r = await api<{ userId: string; token: string; role: string }>(fleet, 'POST', '/api/v1/users', { username: 'fengyang', role: 'county', countyCode: '341126', password: 'correct horse battery' })
     expect(r.status).toBe(201)
     expect(r.body).toMatchObject({ userId: expect.any(String), token: expect.any(String), role: 'county' })
-    const stored = fleet.db.prepare('SELECT token_hash, password_hash FROM users WHERE user_id = ?').get(r.body.userId) as { token_hash: string; password_hash: string }
+    const stored = (await sqlRow<{ token_hash: string; password_hash: string }>(fleet.database, 'SELECT token_hash, password_hash FROM users WHERE user_id = ?', r.body.userId))!
     expect(stored.token_hash).not.toContain(r.body.token)
     expect(stored.password_hash).toMatch(/^scrypt\$/)
     expect((await api(fleet, 'GET', '/api/v1/cabinets', undefined, r.body.token)).status).toBe(200)

@@ -4,6 +4,7 @@ import { gunzipSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
 import type { Fleet } from '../../fleet-server/src/app.js'
 import { api, startFleet } from '../helpers/fleet.js'
+import { sqlRows } from '../helpers/test-db.js'
 import { clockAt, userToken } from '../helpers/rollout.js'
 
 describe('dashboard', () => {
@@ -109,7 +110,7 @@ describe('dashboard', () => {
     expect(setCookie).toMatch(/^fleet_session=[A-Za-z0-9_-]{43};/)
     expect(setCookie.split('; ').slice(1).sort()).toEqual(['HttpOnly', 'Max-Age=43200', 'Path=/', 'SameSite=Strict'])
     const cookie = setCookie.split(';')[0]!
-    const stored = fleet.db.prepare('SELECT session_hash FROM sessions').all() as Array<{ session_hash: string }>
+    const stored = await sqlRows<{ session_hash: string }>(fleet.database, 'SELECT session_hash FROM sessions')
     expect(stored).toHaveLength(1)
     expect(stored[0]!.session_hash).not.toContain(cookie.split('=')[1]!)
 

@@ -1,6 +1,7 @@
 // HTTP plumbing: error bodies, health, metrics, OpenAPI.
 import { describe, expect, it } from 'vitest'
 import { api, provision, startFleet } from '../helpers/fleet.js'
+import { onPostgres, sqlRun } from '../helpers/test-db.js'
 
 describe('http', () => {
   it('serves /healthz without auth', async () => {
@@ -41,7 +42,8 @@ describe('http', () => {
 
   it('answers INTERNAL without leaking driver errors', async () => {
     const fleet = await startFleet()
-    fleet.db.exec('DROP TABLE cabinet_sales') // the view's totals query now fails inside SQLite
+    // The view's totals query now fails inside the database (CASCADE: PostgreSQL's views on it).
+    await sqlRun(fleet.database, onPostgres ? 'DROP TABLE cabinet_sales CASCADE' : 'DROP TABLE cabinet_sales')
     const cab = await provision(fleet)
     const r = await api<{ error: { code: string; message: string } }>(fleet, 'GET', `/api/v1/cabinets/${cab.cabinetId}`)
     expect(r.status).toBe(500)

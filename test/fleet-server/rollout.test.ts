@@ -10,6 +10,7 @@ import { migrate } from '../../fleet-server/src/db/index.js'
 import { MIGRATIONS } from '../../fleet-server/src/db/migrations.js'
 import { api, connectCabinet, startFleet, tempDir } from '../helpers/fleet.js'
 import { clockAt, csvRows, importCsv, rollout } from '../helpers/rollout.js'
+import { onPostgres } from '../helpers/test-db.js'
 
 const patch = (status: string) => ({ status })
 
@@ -128,7 +129,8 @@ describe('GET /api/v1/rollout', () => {
     expect((await importCsv(fleet, csvRows('341125', 'planned', 1))).status).toBe(400)
   })
 
-  it('upgrades a database that already holds cabinets: counts, history and pace carry over', async () => {
+  // SQLite only: PostgreSQL databases start at the baseline (migrations 1-7), never from a version-2 file.
+  it.skipIf(onPostgres)('upgrades a database that already holds cabinets: counts, history and pace carry over', async () => {
     const dataDir = await tempDir()
     const db = new Database(join(dataDir, 'fleet.db'))
     migrate(db, MIGRATIONS.filter((m) => m.version < 3), pino({ level: 'silent' }))

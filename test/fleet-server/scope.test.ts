@@ -7,6 +7,7 @@ import type { Fleet } from '../../fleet-server/src/app.js'
 import { api, connectCabinet, startFleet } from '../helpers/fleet.js'
 import { clockAt, csvRow, importCsv, userToken } from '../helpers/rollout.js'
 import { aBatch, aChain } from '../helpers/sales.js'
+import { sqlRow } from '../helpers/test-db.js'
 import { shanghaiDate } from '../../shared/src/index.js'
 import { previousPeriod, reportPeriodOf } from '../../fleet-server/src/reports/index.js'
 
@@ -42,11 +43,12 @@ interface Ctx {
 
 const hidden = (status: number) => expect([403, 404]).toContain(status)
 /** An open SALE_ID_REUSED flag on a 凤阳县 cabinet (inserted directly: only its scope matters here). */
-const fyFlag = (c: Ctx): number => {
-  const found = c.fleet.db.prepare('SELECT flag_id FROM sale_flags WHERE cabinet_id = ?').get(c.fy[0]) as { flag_id: number } | undefined
+const fyFlag = async (c: Ctx): Promise<number> => {
+  const found = await sqlRow<{ flag_id: number }>(c.fleet.database, 'SELECT flag_id FROM sale_flags WHERE cabinet_id = ?', c.fy[0])
   if (found) return found.flag_id
-  return Number(c.fleet.db.prepare(`INSERT INTO sale_flags (kind, cabinet_id, seq, sale_id, earlier_seq, sold_on, earlier_sold_on, flagged_at)
-    VALUES ('SALE_ID_REUSED', ?, 2, '01890000-0000-7000-8000-000000000000', 1, '2020-10-01', '2020-10-01', '2020-10-01T00:00:00.000Z')`).run(c.fy[0]).lastInsertRowid)
+  const inserted = await sqlRow<{ flag_id: number }>(c.fleet.database, `INSERT INTO sale_flags (kind, cabinet_id, seq, sale_id, earlier_seq, sold_on, earlier_sold_on, flagged_at)
+    VALUES ('SALE_ID_REUSED', ?, 2, '01890000-0000-7000-8000-000000000000', 1, '2020-10-01', '2020-10-01', '2020-10-01T00:00:00.000Z') RETURNING flag_id`, c.fy[0])
+  return inserted!.flag_id
 }
 /** The ISO week before this one (Asia/Shanghai): always started, whatever the test clock says. */
 const lastWeek = () => previousPeriod(reportPeriodOf('weekly', shanghaiDate(Date.now()))).id
@@ -83,14 +85,14 @@ const CASES: Record<string, (c: Ctx) => Promise<void>> = {
 
   // Sale flags (issue 12): a 凤阳县 flag is neither listed nor resolvable.
   'GET /api/v1/sales/flags': async (c) => {
-    fyFlag(c)
+    await fyFlag(c)
     for (const q of ['', '?state=all', '?county=341126', `?cabinetId=${c.fy[0]}`]) {
       const r = await c.call('GET', `/api/v1/sales/flags${q}`)
       expect(r.status, r.text).toBe(200)
       expect(r.body, q).toEqual({ flags: [], total: 0 })
     }
   },
-  'POST /api/v1/sales/flags/:id/resolve': async (c) => hidden((await c.call('POST', `/api/v1/sales/flags/${fyFlag(c)}/resolve`, { resolution: 'genuine', note: '越权' })).status),
+  'POST /api/v1/sales/flags/:id/resolve': async (c) => hidden((await c.call('POST', `/api/v1/sales/flags/${await fyFlag(c)}/resolve`, { resolution: 'genuine', note: '越权' })).status),
 
   // Rollout and alerts.
   'GET /api/v1/rollout': async (c) => {

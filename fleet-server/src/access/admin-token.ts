@@ -36,7 +36,12 @@ export async function ensureAdminToken(store: UserStore, dataDir: string, config
       isBuiltin: true,
       createdAt: now().toISOString(),
     })
-    if (!inserted) throw new Error(`cannot create the built-in admin: username ${BUILTIN_ADMIN_USERNAME} is taken`)
+    if (inserted) return
+    // Another server on the same database created it first (replicas starting
+    // together): take it over rather than fail the start.
+    const winner = await store.builtinAdmin()
+    if (!winner) throw new Error(`cannot create the built-in admin: username ${BUILTIN_ADMIN_USERNAME} is taken`)
+    if (winner.tokenHash !== tokenHash) await store.setTokenHash(winner.userId, tokenHash)
   }
 
   if (configured !== null) {

@@ -46,7 +46,7 @@ export function createAccessService({ store, plan, now, log, throttle }: AccessS
     },
 
     async login(username, password, address) {
-      const retryAfterS = throttle.retryAfterS(username, address)
+      const retryAfterS = await throttle.retryAfterS(username, address)
       if (retryAfterS > 0) {
         log.warn({ username: username.slice(0, 64), address, retryAfterS }, 'login refused: too many failures')
         throw new AppError('LOGIN_THROTTLED', `too many failed logins; try again in ${retryAfterS} s`, 429, { retryAfterS })
@@ -56,11 +56,11 @@ export function createAccessService({ store, plan, now, log, throttle }: AccessS
       // answer time does not tell which usernames exist.
       const ok = await verifyPassword(password, u?.passwordHash ?? NO_PASSWORD_HASH)
       if (!u || !u.passwordHash || !ok) {
-        throttle.failed(username, address)
+        await throttle.failed(username, address)
         log.warn({ username: username.slice(0, 64), address }, 'login failed')
         throw new AppError('LOGIN_FAILED', 'username or password is wrong', 401)
       }
-      throttle.succeeded(username, address)
+      await throttle.succeeded(username, address)
       const sessionId = generateToken()
       const at = now()
       const expiresAt = new Date(at.getTime() + SESSION_TTL_MS).toISOString()

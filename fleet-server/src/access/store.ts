@@ -1,6 +1,9 @@
-// SQL for users and their bearer tokens. Tokens are stored only as SHA-256.
+// Users and their bearer tokens and dashboard sessions, on either engine.
+// Tokens and session ids are stored only as SHA-256.
+import type { Selectable } from 'kysely'
 import type { Role } from '../../../shared/src/index.js'
-import type { Db } from '../db/index.js'
+import type { FleetDb } from '../db/database.js'
+import type { UsersTable } from '../db/schema.js'
 
 export interface UserRow {
   readonly userId: string
@@ -17,7 +20,7 @@ export interface NewUser extends UserRow {
   readonly passwordHash: string | null
 }
 
-/** The seam the access service uses; SQLite today. */
+/** The seam the access service uses. */
 export interface UserStore {
   byTokenHash(tokenHash: string): Promise<UserRow | null>
   builtinAdmin(): Promise<UserRow | null>
@@ -32,77 +35,77 @@ export interface UserStore {
   purgeSessions(nowIso: string): Promise<number>
 }
 
-interface DbUser {
-  user_id: string
-  username: string
-  role: Role
-  county_code: string | null
-  operator: string | null
-  token_hash: string
-  is_builtin: number
-  created_at: string
-}
+type DbUser = Omit<Selectable<UsersTable>, 'password_hash'>
+
+const USER_COLUMNS = ['user_id', 'username', 'role', 'county_code', 'operator', 'token_hash', 'is_builtin', 'created_at'] as const
 
 const toRow = (r: DbUser): UserRow => ({
   userId: r.user_id,
   username: r.username,
-  role: r.role,
+  role: r.role as Role,
   countyCode: r.county_code,
   operator: r.operator,
   tokenHash: r.token_hash,
-  isBuiltin: r.is_builtin === 1,
+  isBuiltin: Number(r.is_builtin) === 1,
   createdAt: r.created_at,
 })
 
-export function createSqliteUserStore(db: Db): UserStore {
-  const cols = 'user_id, username, role, county_code, operator, token_hash, is_builtin, created_at'
-  const byToken = db.prepare<[string], DbUser>(`SELECT ${cols} FROM users WHERE token_hash = ?`)
-  const builtin = db.prepare<[], DbUser>(`SELECT ${cols} FROM users WHERE is_builtin = 1 LIMIT 1`)
-  const insert = db.prepare(
-    `INSERT INTO users (user_id, username, role, county_code, operator, token_hash, password_hash, is_builtin, created_at)
-     VALUES (@userId, @username, @role, @countyCode, @operator, @tokenHash, @passwordHash, @isBuiltin, @createdAt)
-     ON CONFLICT (username) DO NOTHING`,
-  )
-  const setToken = db.prepare<[string, string]>('UPDATE users SET token_hash = ? WHERE user_id = ?')
-  const byName = db.prepare<[string], DbUser & { password_hash: string | null }>(`SELECT ${cols}, password_hash FROM users WHERE username = ?`)
-  const insertSession = db.prepare('INSERT INTO sessions (session_hash, user_id, created_at, expires_at) VALUES (@sessionHash, @userId, @createdAt, @expiresAt)')
-  const bySession = db.prepare<[string, string], DbUser>(
-    `SELECT ${cols.split(', ').map((c) => `u.${c}`).join(', ')} FROM sessions s JOIN users u USING (user_id) WHERE s.session_hash = ? AND s.expires_at > ?`,
-  )
-  const deleteSession = db.prepare<[string]>('DELETE FROM sessions WHERE session_hash = ?')
-  const purge = db.prepare<[string]>('DELETE FROM sessions WHERE expires_at <= ?')
+export function createUserStore(db: FleetDb): UserStore {
+  const k = db.kysely
+  const users = () => k.selectFrom('users').select(USER_COLUMNS)
   return {
     async byTokenHash(tokenHash) {
-      const r = byToken.get(tokenHash)
+      const r = await users().where('token_hash', '=', tokenHash).executeTakeFirst()
       return r ? toRow(r) : null
     },
     async builtinAdmin() {
-      const r = builtin.get()
+      const r = await users().where('is_builtin', '=', 1).limit(1).executeTakeFirst()
       return r ? toRow(r) : null
     },
     async insert(u) {
-      const info = insert.run({ ...u, isBuiltin: u.isBuiltin ? 1 : 0 })
-      return info.changes === 1
+      const r = await k
+        .insertInto('users')
+        .values({
+          user_id: u.userId,
+          username: u.username,
+          role: u.role,
+          county_code: u.countyCode,
+          operator: u.operator,
+          token_hash: u.tokenHash,
+          password_hash: u.passwordHash,
+          is_builtin: u.isBuiltin ? 1 : 0,
+          created_at: u.createdAt,
+        })
+        .onConflict((oc) => oc.column('username').doNothing())
+        .executeTakeFirst()
+      return Number(r.numInsertedOrUpdatedRows ?? 0) === 1
     },
     async setTokenHash(userId, tokenHash) {
-      setToken.run(tokenHash, userId)
+      await k.updateTable('users').set({ token_hash: tokenHash }).where('user_id', '=', userId).execute()
     },
     async byUsername(username) {
-      const r = byName.get(username)
+      const r = await users().select('password_hash').where('username', '=', username).executeTakeFirst()
       return r ? { ...toRow(r), passwordHash: r.password_hash } : null
     },
     async insertSession(s) {
-      insertSession.run(s)
+      await k.insertInto('sessions').values({ session_hash: s.sessionHash, user_id: s.userId, created_at: s.createdAt, expires_at: s.expiresAt }).execute()
     },
     async bySession(sessionHash, nowIso) {
-      const r = bySession.get(sessionHash, nowIso)
+      const r = await k
+        .selectFrom('sessions as s')
+        .innerJoin('users as u', 'u.user_id', 's.user_id')
+        .select(USER_COLUMNS.map((c) => `u.${c}` as const))
+        .where('s.session_hash', '=', sessionHash)
+        .where('s.expires_at', '>', nowIso)
+        .executeTakeFirst()
       return r ? toRow(r) : null
     },
     async deleteSession(sessionHash) {
-      deleteSession.run(sessionHash)
+      await k.deleteFrom('sessions').where('session_hash', '=', sessionHash).execute()
     },
     async purgeSessions(nowIso) {
-      return purge.run(nowIso).changes
+      const r = await k.deleteFrom('sessions').where('expires_at', '<=', nowIso).executeTakeFirst()
+      return Number(r.numDeletedRows)
     },
   }
 }

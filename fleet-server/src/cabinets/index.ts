@@ -1,10 +1,10 @@
 // Cabinets: provisioning, credentials, lifecycle, liveness.
 export { createCabinetService, type CabinetService } from './service.js'
-export { createSqliteCabinetStore, type CabinetStore } from './store.js'
+export { createCabinetStore, type CabinetStore } from './store.js'
 export { createLiveness, type Liveness } from './liveness.js'
 export { cabinetRoutes } from './routes.js'
 export { generateCabinetSecret, hashCabinetSecret } from './credentials.js'
 export { TRANSITIONS, STAGE, allowedNext } from './lifecycle.js'
 export { parseCsv } from './csv.js'
 export { complianceOf } from './service.js'
-export type { CabinetRow } from './store.js'
+export type { CabinetRow, TransitionRecord } from './store.js'

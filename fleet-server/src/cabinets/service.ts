@@ -32,7 +32,8 @@ import { parseCsv } from './csv.js'
 import { cabinetIdsOf, checkImport, ImportHeaderError } from './import.js'
 import { assertTransition, statusInvalid } from './lifecycle.js'
 import type { Liveness } from './liveness.js'
-import type { CabinetRow, CabinetStore } from './store.js'
+import type { CabinetRow, CabinetStore, TransitionRecord } from './store.js'
+import type { FleetDb } from '../db/database.js'
 
 export interface CabinetService {
   create(by: Principal, body: CreateCabinetBody): Promise<CreateCabinetReply>
@@ -51,6 +52,8 @@ export interface CabinetService {
 
 export interface CabinetServiceDeps {
   readonly store: CabinetStore
+  /** Commits a cabinet change with its transition row. */
+  readonly database: Pick<FleetDb, 'transaction'>
   readonly sales: SalesReader
   readonly liveness: Liveness
   readonly plan: () => Plan
@@ -63,8 +66,23 @@ export interface CabinetServiceDeps {
 const GENERATED_ID_ATTEMPTS = 5 // concurrent creates in one county may race for the same number
 
 export function createCabinetService(deps: CabinetServiceDeps): CabinetService {
-  const { store, sales, liveness, plan, log } = deps
+  const { store, sales, liveness, plan, log, database } = deps
   const credentials = createCredentialCache((id) => store.credential(id))
+
+  /** New cabinets with their first lifecycle step, all or none; the ids already taken (nothing written then). */
+  async function insertCabinets(rows: readonly CabinetRow[], by: string, reason: string | null): Promise<string[]> {
+    try {
+      return await database.transaction(async (tx) => {
+        const taken = await store.insert(tx, rows)
+        if (taken.length) throw new TakenIds(taken) // rolls back the rows that did go in
+        await store.recordTransitions(tx, rows.map((r) => ({ cabinetId: r.cabinetId, countyCode: r.countyCode, operator: r.operator, from: null, to: r.status, at: r.createdAt, by, reason })))
+        return []
+      })
+    } catch (err) {
+      if (err instanceof TakenIds) return err.ids
+      throw err
+    }
+  }
 
   async function visible(by: Principal, cabinetId: string): Promise<CabinetRow> {
     const row = await store.get(cabinetId)
@@ -137,7 +155,7 @@ export function createCabinetService(deps: CabinetServiceDeps): CabinetService {
         // #12: range first, then existence: an id in another county's range
         // must neither reveal whether it exists nor squat that county's numbers.
         if (!isIdInRange(by, cabinetId, body.countyCode)) throw cabinetIdOutOfRange(cabinetId, body.countyCode)
-        if (!(await store.insert(row(cabinetId), by.username))) throw cabinetIdTaken(cabinetId)
+        if ((await insertCabinets([row(cabinetId)], by.username, null)).length) throw cabinetIdTaken(cabinetId)
       } else {
         // A number taken meanwhile (a concurrent create) moves on to the next
         // one rather than retrying the same (#12: that blocked a whole county).
@@ -145,7 +163,7 @@ export function createCabinetService(deps: CabinetServiceDeps): CabinetService {
         for (let attempt = 0; ; attempt++) {
           n = Math.max(n, await store.maxGeneratedNumber(body.countyCode)) + 1
           cabinetId = generatedCabinetId(body.countyCode, n)
-          if (await store.insert(row(cabinetId), by.username)) break
+          if ((await insertCabinets([row(cabinetId)], by.username, null)).length === 0) break
           if (attempt + 1 >= GENERATED_ID_ATTEMPTS) throw cabinetIdTaken(cabinetId)
         }
       }
@@ -161,18 +179,22 @@ export function createCabinetService(deps: CabinetServiceDeps): CabinetService {
       const isStatusChange = body.status !== undefined && body.status !== before.status
       if (isStatusChange) assertTransition(cabinetId, before.status, body.status!, site)
       const { reason, ...changes } = body
-      const applied = await store.update(
-        cabinetId,
-        changes,
-        deps.now().toISOString(),
-        isStatusChange ? { from: before.status, to: body.status!, by: by.username, reason: reason ?? null } : undefined,
-      )
+      const at = deps.now().toISOString()
+      const step: TransitionRecord | null = isStatusChange
+        ? { cabinetId, countyCode: before.countyCode, operator: before.operator, from: before.status, to: body.status!, at, by: by.username, reason: reason ?? null }
+        : null
+      // With a step it is a compare-and-set on the status, committed with its transition row.
+      const applied = await database.transaction(async (tx) => {
+        if (!(await store.update(tx, cabinetId, changes, at, step?.from ?? undefined))) return false
+        if (step) await store.recordTransitions(tx, [step])
+        return true
+      })
       if (!applied) {
         // Another change moved the cabinet between our read and our write: judge against where it is now.
         const current = (await store.get(cabinetId))!
         if (current.status !== body.status) throw statusInvalid(cabinetId, current.status, body.status!)
         // It already got there: keep the other changes, record no second step.
-        await store.update(cabinetId, changes, deps.now().toISOString())
+        await database.transaction((tx) => store.update(tx, cabinetId, changes, deps.now().toISOString()))
         return viewOf((await store.get(cabinetId))!)
       }
       if (isStatusChange && body.status !== undefined) {
@@ -298,7 +320,7 @@ export function createCabinetService(deps: CabinetServiceDeps): CabinetService {
         }, secret, at))
         created.push({ cabinetId, line: g.line, mqtt: { username: cabinetId, password: secret } })
       }
-      const taken = await store.insertMany(rows, by.username, 'csv import')
+      const taken = await insertCabinets(rows, by.username, 'csv import')
       if (taken.length) throw cabinetIdTaken(taken.join(', '))
       for (const r of rows) credentials.invalidate(r.cabinetId)
       log.info({ imported: rows.length, rejected: check.rejected.length, by: by.username }, 'cabinets imported')
@@ -329,5 +351,12 @@ function newCabinetRow(fields: NewCabinetFields, secret: string, at: string): Ca
     lastSeenAt: null,
     createdAt: at,
     updatedAt: at,
+  }
+}
+
+/** Thrown inside the insert transaction to roll it back; carries the ids that were taken. */
+class TakenIds extends Error {
+  constructor(readonly ids: string[]) {
+    super(`cabinet ids taken: ${ids.join(', ')}`)
   }
 }

@@ -341,4 +341,22 @@ CREATE VIEW certified_spans AS
   FROM certificates;
 `
 
-export const PG_MIGRATIONS: readonly Migration[] = [{ version: 7, name: 'baseline (SQLite 1-7)', sql: BASELINE }]
+export const PG_MIGRATIONS: readonly Migration[] = [
+  { version: 7, name: 'baseline (SQLite 1-7)', sql: BASELINE },
+  {
+    version: 8,
+    name: 'login-failures',
+    sql: `
+CREATE TABLE login_failures (
+  kind            TEXT COLLATE "C" NOT NULL CHECK (kind IN ('pair', 'address')),
+  username        TEXT COLLATE "C" NOT NULL,
+  address         TEXT COLLATE "C" NOT NULL,
+  first_at_ms     BIGINT NOT NULL,
+  failures        BIGINT NOT NULL,
+  locked_until_ms BIGINT NOT NULL,
+  PRIMARY KEY (kind, username, address)
+);
+CREATE INDEX login_failures_by_first ON login_failures (first_at_ms);
+`,
+  },
+]

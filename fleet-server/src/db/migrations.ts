@@ -495,4 +495,25 @@ INSERT INTO sale_flags (kind, cabinet_id, seq, sale_id, earlier_seq, sold_on, ea
   WHERE s.seq > e.seq;
 `,
   },
+  {
+    version: 8,
+    name: 'login-failures',
+    sql: `
+-- Issue 13: failed dashboard logins counted in the database, so every server
+-- process on it sees the same count (the throttle in access/login-throttle.ts).
+-- One row per (username, client address) pair and one per address; username
+-- is lower-cased, '' on the address rows. Times are epoch milliseconds.
+CREATE TABLE login_failures (
+  kind            TEXT NOT NULL CHECK (kind IN ('pair', 'address')),
+  username        TEXT NOT NULL,
+  address         TEXT NOT NULL,
+  first_at_ms     INTEGER NOT NULL,             -- start of the counting window
+  failures        INTEGER NOT NULL,
+  locked_until_ms INTEGER NOT NULL,             -- 0 = not locked
+  PRIMARY KEY (kind, username, address)
+);
+-- Pruning finds the rows whose window has passed.
+CREATE INDEX login_failures_by_first ON login_failures (first_at_ms);
+`,
+  },
 ]

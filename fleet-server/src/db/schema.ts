@@ -194,6 +194,15 @@ export interface ForwardingSyncMarksTable {
   updated_at: string
 }
 
+export interface LoginFailuresTable {
+  kind: string
+  username: string
+  address: string
+  first_at_ms: number
+  failures: number
+  locked_until_ms: number
+}
+
 export interface MetaTable {
   key: string
   value: string
@@ -318,6 +327,7 @@ export interface Schema {
   forwarding_periods: ForwardingPeriodsTable
   forwarding_retries: ForwardingRetriesTable
   forwarding_sync_marks: ForwardingSyncMarksTable
+  login_failures: LoginFailuresTable
   meta: MetaTable
   products: ProductsTable
   reports: ReportsTable

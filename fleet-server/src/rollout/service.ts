@@ -19,7 +19,7 @@ import type { RolloutStore, ScopeFilter, StatusCount, StepCount } from './store.
 
 export interface RolloutService {
   /** Progress within the principal's scope (a county user: its county only). */
-  progress(by: Principal): RolloutReply
+  progress(by: Principal): Promise<RolloutReply>
 }
 
 export interface RolloutServiceDeps {
@@ -62,19 +62,20 @@ export function createRolloutService({ store, plan, liveness, now, paceWindowDay
   // The database part of the answer, per scope, valid while no cabinet changed
   // status (store.version) on the same day.
   // Online counts are live and never cached.
-  const cache = new Map<string, { version: number; since: string; counts: StatusCount[]; steps: StepCount[] }>()
-  const figures = (scope: ScopeFilter, since: string) => {
+  const cache = new Map<string, { version: string; since: string; counts: StatusCount[]; steps: StepCount[] }>()
+  const figures = async (scope: ScopeFilter, since: string) => {
     const key = `${scope.countyCode ?? ''}|${scope.operator ?? ''}`
-    const version = store.version()
+    const version = await store.version()
     const hit = cache.get(key)
     if (hit && hit.version === version && hit.since === since) return hit
+    const [counts, steps] = await Promise.all([store.counts(scope), store.steps(since, scope)])
     if (cache.size >= CACHE_SCOPES) cache.clear()
-    const fresh = { version, since, counts: store.counts(scope), steps: store.steps(since, scope) }
+    const fresh = { version, since, counts, steps }
     cache.set(key, fresh)
     return fresh
   }
   return {
-    progress(by) {
+    async progress(by) {
       const p = plan()
       const at = now()
       const today = shanghaiDate(at)
@@ -96,11 +97,9 @@ export function createRolloutService({ store, plan, liveness, now, paceWindowDay
       }
       // The pace window: the last paceWindowDays Asia/Shanghai days, today included.
       const sinceDay = addDays(today, 1 - paceWindowDays)
-      const { counts, steps } = figures(scope, sinceDay)
+      const { counts, steps } = await figures(scope, sinceDay)
       for (const c of counts) rowOf(c.countyCode).counts[c.status] += c.n
-      for (const id of liveness.onlineIds()) {
-        const o = store.ownerOf(id)
-        if (!o) continue
+      for (const o of (await store.owners([...liveness.onlineIds()])).values()) {
         if ((scope.countyCode && o.countyCode !== scope.countyCode) || (scope.operator && o.operator !== scope.operator)) continue
         rowOf(o.countyCode).online++
       }

@@ -1,8 +1,9 @@
-// SQL for rollout progress: counts by county and status (one GROUP BY over the
-// cabinets_by_county_status index) and net stage changes over recent days
-// (rollout_day_steps, kept by the cabinets store with every transition).
+// Rollout progress, on either engine: counts by county and status (one GROUP
+// BY over the cabinets_by_county_status index) and net stage changes over
+// recent days (rollout_day_steps, kept by the cabinets store with every transition).
 import type { CabinetStatus } from '../../../shared/src/index.js'
-import type { Db } from '../db/index.js'
+import { TRANSITIONS_CHANNEL } from '../cabinets/store.js'
+import type { FleetDb } from '../db/database.js'
 
 export interface ScopeFilter {
   readonly countyCode: string | null
@@ -24,46 +25,90 @@ export interface StepCount {
 }
 
 export interface RolloutStore {
-  counts(scope: ScopeFilter): StatusCount[]
+  counts(scope: ScopeFilter): Promise<StatusCount[]>
   /** Net stage changes on Asia/Shanghai days from `sinceDay` (YYYY-MM-DD) on, by county. */
-  steps(sinceDay: string, scope: ScopeFilter): StepCount[]
+  steps(sinceDay: string, scope: ScopeFilter): Promise<StepCount[]>
   /**
    * Changes whenever a cabinet is created or changes status: every such write
-   * records a transition, so the newest transition id versions the counts.
+   * records a transition. The newest transition id versions the counts for
+   * writes this reader saw commit in order; on PostgreSQL a transaction
+   * holding a lower id can commit after a higher one was read, so the notices
+   * of committed transitions (any process) count too.
    */
-  version(): number
+  version(): Promise<string>
   /** County and operator of a cabinet (never change after creation), cached. */
-  ownerOf(cabinetId: string): { countyCode: string; operator: string | null } | null
+  ownerOf(cabinetId: string): Promise<Owner | null>
+  /** Owners of many cabinets (the online ones), cached alike; unknown ids are left out. */
+  owners(cabinetIds: readonly string[]): Promise<Map<string, Owner>>
 }
 
-export function createSqliteRolloutStore(db: Db): RolloutStore {
-  const counts = db.prepare<[ScopeFilter], { county_code: string; status: CabinetStatus; n: number }>(
-    `SELECT county_code, status, count(*) AS n FROM cabinets
-     WHERE (@countyCode IS NULL OR county_code = @countyCode) AND (@operator IS NULL OR operator = @operator)
-     GROUP BY county_code, status`,
-  )
-  const steps = db.prepare<[ScopeFilter & { sinceDay: string }], { county_code: string; sites: number; installed: number; operating: number }>(
-    `SELECT county_code, sum(sites) AS sites, sum(installed) AS installed, sum(operating) AS operating FROM rollout_day_steps
-     WHERE day >= @sinceDay AND (@countyCode IS NULL OR county_code = @countyCode) AND (@operator IS NULL OR operator = @operator)
-     GROUP BY county_code`,
-  )
-  const version = db.prepare<[], { v: number | null }>('SELECT max(transition_id) AS v FROM cabinet_transitions')
-  const owner = db.prepare<[string], { county_code: string; operator: string | null }>('SELECT county_code, operator FROM cabinets WHERE cabinet_id = ?')
-  const owners = new Map<string, { countyCode: string; operator: string | null }>()
+export interface Owner {
+  readonly countyCode: string
+  readonly operator: string | null
+}
+
+/** Ids per IN (…) list: far under both engines' parameter limits. */
+const OWNER_CHUNK = 1000
+
+export function createRolloutStore(db: FleetDb): RolloutStore {
+  const k = db.kysely
+  const owners = new Map<string, Owner>()
+  let notices = 0
+  db.listen(TRANSITIONS_CHANNEL, () => void notices++)
   return {
-    counts: (scope) => counts.all(scope).map((r) => ({ countyCode: r.county_code, status: r.status, n: r.n })),
-    steps: (sinceDay, scope) =>
-      steps.all({ ...scope, sinceDay }).map((r) => ({ countyCode: r.county_code, sitesAssigned: r.sites, installed: r.installed, operating: r.operating })),
-    version: () => version.get()!.v ?? 0,
-    ownerOf(cabinetId) {
+    async counts(scope) {
+      let q = k.selectFrom('cabinets').select((eb) => ['county_code', 'status', eb.fn.countAll<number>().as('n')])
+      if (scope.countyCode !== null) q = q.where('county_code', '=', scope.countyCode)
+      if (scope.operator !== null) q = q.where('operator', '=', scope.operator)
+      const rows = await q.groupBy(['county_code', 'status']).execute()
+      return rows.map((r) => ({ countyCode: r.county_code, status: r.status as CabinetStatus, n: Number(r.n) }))
+    },
+    async steps(sinceDay, scope) {
+      let q = k
+        .selectFrom('rollout_day_steps')
+        .select((eb) => ['county_code', eb.fn.sum<number>('sites').as('sites'), eb.fn.sum<number>('installed').as('installed'), eb.fn.sum<number>('operating').as('operating')])
+        .where('day', '>=', sinceDay)
+      if (scope.countyCode !== null) q = q.where('county_code', '=', scope.countyCode)
+      if (scope.operator !== null) q = q.where('operator', '=', scope.operator)
+      const rows = await q.groupBy('county_code').execute()
+      // SUM of bigint is numeric on PostgreSQL (a string through pg): Number() on both.
+      return rows.map((r) => ({ countyCode: r.county_code, sitesAssigned: Number(r.sites), installed: Number(r.installed), operating: Number(r.operating) }))
+    },
+    async version() {
+      const r = await k.selectFrom('cabinet_transitions').select((eb) => eb.fn.max('transition_id').as('v')).executeTakeFirst()
+      return `${notices}:${Number(r?.v ?? 0)}`
+    },
+    async ownerOf(cabinetId) {
       let o = owners.get(cabinetId)
       if (!o) {
-        const r = owner.get(cabinetId)
+        const r = await k.selectFrom('cabinets').select(['county_code', 'operator']).where('cabinet_id', '=', cabinetId).executeTakeFirst()
         if (!r) return null
         o = { countyCode: r.county_code, operator: r.operator }
         owners.set(cabinetId, o)
       }
       return o
+    },
+    async owners(cabinetIds) {
+      const out = new Map<string, Owner>()
+      const missing: string[] = []
+      for (const id of cabinetIds) {
+        const o = owners.get(id)
+        if (o) out.set(id, o)
+        else missing.push(id)
+      }
+      for (let i = 0; i < missing.length; i += OWNER_CHUNK) {
+        const rows = await k
+          .selectFrom('cabinets')
+          .select(['cabinet_id', 'county_code', 'operator'])
+          .where('cabinet_id', 'in', missing.slice(i, i + OWNER_CHUNK))
+          .execute()
+        for (const r of rows) {
+          const o = { countyCode: r.county_code, operator: r.operator }
+          owners.set(r.cabinet_id, o)
+          out.set(r.cabinet_id, o)
+        }
+      }
+      return out
     },
   }
 }

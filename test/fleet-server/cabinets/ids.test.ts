@@ -3,6 +3,7 @@
 // about ids elsewhere, and a squatted number never blocks the generator.
 import { describe, expect, it } from 'vitest'
 import { api, provision, startFleet } from '../../helpers/fleet.js'
+import { sqlRow } from '../../helpers/test-db.js'
 import { csvRow, importCsv, userToken } from '../../helpers/rollout.js'
 
 type ErrorReply = { error: { code: string; message: string; details?: Record<string, unknown> } }
@@ -12,7 +13,7 @@ describe('cabinet ids', () => {
     const fleet = await startFleet()
     await provision(fleet, { countyCode: '341126', cabinetId: '341126-00001' }) // 凤阳's, by the admin
     const dingyuan = await userToken(fleet, { username: 'dy', role: 'county', countyCode: '341125' })
-    const count = () => (fleet.db.prepare('SELECT count(*) AS n FROM cabinets').get() as { n: number }).n
+    const count = async () => (await sqlRow<{ n: number }>(fleet.database, 'SELECT count(*) AS n FROM cabinets'))!.n
     const create = (body: Record<string, unknown>) => api<ErrorReply>(fleet, 'POST', '/api/v1/cabinets', body, dingyuan)
     const masked = (r: { status: number; body: ErrorReply }, id: string) => JSON.stringify(r).replaceAll(id, 'ID')
 
@@ -27,13 +28,13 @@ describe('cabinet ids', () => {
     expect(there.status).toBe(403)
     expect(masked(there, '341126-00001')).toBe(masked(thereAbsent, '341126-00077'))
     expect((await create({ countyCode: '341125', cabinetId: 'SN-0001' })).body.error.code).toBe('CABINET_ID_OUT_OF_RANGE')
-    expect(count()).toBe(1)
+    expect(await count()).toBe(1)
 
     // Its own range is fine; the admin may choose any id (hardware serials, simulators).
     expect((await create({ countyCode: '341125', cabinetId: '341125-SN0001' })).status).toBe(201)
     expect((await create({ countyCode: '341125', cabinetId: '341125-SN0001' })).body.error.code).toBe('CABINET_ID_TAKEN')
     await provision(fleet, { countyCode: '341125', cabinetId: 'SN-0001' })
-    expect(count()).toBe(3)
+    expect(await count()).toBe(3)
   })
 
   it('does not tell a county user importing CSV which ids exist in other counties', async () => {
@@ -57,7 +58,7 @@ describe('cabinet ids', () => {
     for (const r of [a, b, c, d]) expect(r!.message).not.toMatch(/exists/)
     expect(c!.message).toBe('you (county) may not create cabinets in county 341126')
     expect(d!.message).toMatch(/outside county 341125's range/)
-    expect((fleet.db.prepare('SELECT count(*) AS n FROM cabinets').get() as { n: number }).n).toBe(2)
+    expect((await sqlRow<{ n: number }>(fleet.database, 'SELECT count(*) AS n FROM cabinets'))!.n).toBe(2)
   })
 
   it('generates the next free id when numbers of the county were taken under another county', async () => {
