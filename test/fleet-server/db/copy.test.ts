@@ -151,6 +151,23 @@ describe('db copy: SQLite to PostgreSQL', () => {
     }
   })
 
+  it('copies rows that refer to rows stored after them in the same table (certificates.renews)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fleet-copy-fwd-'))
+    try {
+      await cp(source, dir, { recursive: true })
+      // The first-stored certificate now names the later one: a copy in storage order would break its foreign key.
+      const db = new Database(join(dir, DB_FILE))
+      expect(db.prepare("UPDATE certificates SET renews = 'CERT-HONEY-2' WHERE certificate_no = 'CERT-HONEY'").run().changes).toBe(1)
+      db.close()
+      const url = await newTarget()
+      await copySqliteToPostgres(dir, url, log, { batchRows: 1 })
+      const q = 'SELECT * FROM certificates ORDER BY certificate_no'
+      expect(await withTarget(url, (t) => pgRows(t, q))).toEqual(liteRows(dir, q))
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
   it('reads the source as one moment while another connection keeps writing', async () => {
     const live = await mkdtemp(join(tmpdir(), 'fleet-copy-live-'))
     try {
