@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import { sql } from 'kysely'
 import pino from 'pino'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { run } from '../../../fleet-server/src/cli/fleetctl.js'
 import { compareCopy, copySqliteToPostgres, DbCopyError, verifyCopy } from '../../../fleet-server/src/db/copy.js'
 import { DB_FILE, openFleetDb, SCHEMA_VERSION, type FleetDb } from '../../../fleet-server/src/db/database.js'
 import { Database } from '../../../fleet-server/src/db/sqlite.js'
@@ -230,8 +231,9 @@ describe('db copy: SQLite to PostgreSQL', () => {
     const again = await npm(['db', 'copy', '--to', url, '--data', source])
     expect(again.code).toBe(1)
     expect(again.stderr).toContain('目标数据库已有数据')
-    const usage = await npm(['db', 'copy', '--to', 'mysql://x'])
-    expect(usage.code).toBe(2)
-    expect(usage.stderr).toContain('--to 须为 postgres:// 地址')
+    // Bad usage in-process (same run(), a child process less).
+    const err: string[] = []
+    expect(await run(['db', 'copy', '--to', 'mysql://x'], { FLEET_DATA_DIR: source }, { out: () => {}, err: (l) => err.push(l) })).toBe(2)
+    expect(err.join('\n')).toContain('--to 须为 postgres:// 地址')
   }, 90_000)
 })
