@@ -89,8 +89,8 @@ export interface CopyProgress {
 
 export interface CopyOptions {
   readonly batchRows?: number
-  /** Called when a table starts and after each batch (synchronously, between batches). */
-  readonly onProgress?: (p: CopyProgress) => void
+  /** Called when a table starts and after each batch; the copy waits for a returned promise. */
+  readonly onProgress?: (p: CopyProgress) => void | Promise<void>
 }
 
 export interface CopyReport {
@@ -242,12 +242,12 @@ async function copyInSnapshot(conn: SqliteDatabase, target: FleetDb, plan: reado
       for (const p of plan) {
         const total = totals.get(p.table)!
         let copied = 0
-        opts.onProgress?.({ table: p.table, copied, total })
+        await opts.onProgress?.({ table: p.table, copied, total })
         const flush = async (rows: Record<string, unknown>[]): Promise<void> => {
           const json = JSON.stringify(p.selfRefs.length === 0 ? rows : rows.map((r) => ({ ...r, ...Object.fromEntries(p.selfRefs.map((c) => [c, null])) })))
           await sql`INSERT INTO ${sql.table(p.table)} SELECT * FROM json_populate_recordset(NULL::${sql.table(p.table)}, ${json}::json)`.execute(tx)
           copied += rows.length
-          opts.onProgress?.({ table: p.table, copied, total })
+          await opts.onProgress?.({ table: p.table, copied, total })
         }
         await inBatches(conn, `SELECT * FROM ${quote(p.table)}`, batchRows, flush)
         if (p.selfRefs.length > 0) await fillSelfRefs(conn, tx, p, batchRows)

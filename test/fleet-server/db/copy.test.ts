@@ -90,7 +90,7 @@ describe('db copy: SQLite to PostgreSQL', () => {
   it('copies every table in batches, verified by counts and chain heads, rows equal field by field', async () => {
     const url = await newTarget()
     const progress: string[] = []
-    const r = await copySqliteToPostgres(source, url, log, { batchRows: 5, onProgress: (p) => progress.push(`${p.table}:${p.copied}/${p.total}`) })
+    const r = await copySqliteToPostgres(source, url, log, { batchRows: 5, onProgress: (p) => void progress.push(`${p.table}:${p.copied}/${p.total}`) })
     const tables = r.tables.map((t) => t.table)
     expect(r.schemaVersion).toBe(SCHEMA_VERSION)
     expect(Object.fromEntries(r.tables.map((t) => [t.table, t.rows]))).toEqual(countsOf(source, tables))
@@ -192,6 +192,33 @@ describe('db copy: SQLite to PostgreSQL', () => {
       expect(liteRows(live, "SELECT count(*) AS n FROM cabinet_events WHERE event_id LIKE 'ev-%'")).toEqual([{ n }])
     } finally {
       await rm(live, { recursive: true, force: true })
+    }
+  })
+
+  it('copies from a running fleet as of one moment while its cabinets keep selling', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fleet-copy-running-'))
+    const fleet = await fleetWith({ dataDir: dir, manualClose: true })
+    try {
+      await aCatalog(fleet, { HONEY: { priceFen: 3990, cert: ['2020-01-01'] } })
+      const cab = await aDatedCabinet(fleet)
+      for (let d = 1; d <= 5; d++) await cab.sell(`2020-09-0${d}`, [line('HONEY', 3990)])
+      const url = await newTarget()
+      // The fleet commits a sale (over MQTT, on its own connection) as the copy starts and again as it reaches the sales table.
+      let day = 5
+      const r = await copySqliteToPostgres(dir, url, log, {
+        batchRows: 2,
+        onProgress: async (p) => {
+          if (p.copied === 0 && (day === 5 || p.table === 'sales')) await cab.sell(`2020-09-${String(++day).padStart(2, '0')}`, [line('HONEY', 3990)])
+        },
+      })
+      expect(cab.sales).toHaveLength(7)
+      expect(r.tables.find((t) => t.table === 'sales')!.rows).toBe(5)
+      // The copy's chain head is the head of that moment: its last sale is there, and nothing after it.
+      const heads = await withTarget(url, (t) => pgRows(t, 'SELECT cs.last_seq, count(s.seq) AS n, max(s.seq) AS top FROM cabinet_sales cs JOIN sales s ON s.cabinet_id = cs.cabinet_id GROUP BY cs.last_seq'))
+      expect(heads).toEqual([{ last_seq: 5, n: 5, top: 5 }])
+    } finally {
+      await fleet.close()
+      await rm(dir, { recursive: true, force: true })
     }
   })
 
