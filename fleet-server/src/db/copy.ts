@@ -4,7 +4,9 @@
 // writing and the copy is one consistent moment of it. The target is written
 // in one PostgreSQL transaction and verified (row counts per table, every
 // cabinet's chain head) before it commits: a failed or mismatched copy leaves
-// the target empty, so the remedy is always "fix and run again".
+// the target empty, so the remedy is always "fix and run again". One
+// transaction rather than a resumable copy: a resumed copy of a live source
+// would join two moments of it (chain heads of one, sales of another).
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { sql, type Kysely } from 'kysely'
