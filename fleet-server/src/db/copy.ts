@@ -57,8 +57,10 @@ export const COPIED_TABLES: readonly string[] = Object.entries(RELATIONS)
 
 /**
  * Rows per INSERT: one JSON parameter per batch, so no bind-parameter limit;
- * 2,000 sale rows are ~1 MiB of JSON, which keeps a batch's memory small and
- * its round trip a small share of its cost.
+ * 2,000 sale rows are ~1 MiB of JSON. Measured copying 100,000 sales (a
+ * loaded 2-core box): 500 rows 9.0k sales/s, 2,000 11.2k, 8,000 12.2k; the
+ * server's inserts and index updates are the cost, so larger batches buy
+ * little and hold more memory.
  */
 export const BATCH_ROWS = 2_000
 
