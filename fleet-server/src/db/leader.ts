@@ -40,6 +40,13 @@ export interface LeaderOptions {
 export const LEADER_RETRY_MS = 5_000
 
 /**
+ * Retry intervals a leader whose session failed waits before trying again:
+ * the other processes try every interval, so one of them takes over rather
+ * than the process whose connection just failed (and may fail again).
+ */
+const HOLD_OFF_TRIES = 2
+
+/**
  * First key of our two-key advisory locks ("fupi"): the second is the job
  * name's hash. Two-key locks are a space apart from one-key ones (such as the
  * migration lock), so a name's hash cannot collide with those.
@@ -71,6 +78,8 @@ function lockLeader(pool: pg.Pool, name: string, log: Logger, retryMs: number): 
   let client: pg.Client | null = null
   let checking: Promise<boolean> | null = null
   let closed = false
+  // After its session failed this process lets a healthy peer take over first.
+  let holdOffUntil = 0
 
   const setLeading = (v: boolean): void => {
     if (v === leading) return
@@ -85,6 +94,7 @@ function lockLeader(pool: pg.Pool, name: string, log: Logger, retryMs: number): 
     if (client !== c) return
     client = null
     if (err) log.warn({ err }, 'leader lock connection failed')
+    if (leading) holdOffUntil = Date.now() + HOLD_OFF_TRIES * retryMs
     setLeading(false)
     void c.end().catch(() => {})
   }
@@ -100,6 +110,7 @@ function lockLeader(pool: pg.Pool, name: string, log: Logger, retryMs: number): 
 
   const attempt = async (): Promise<boolean> => {
     if (closed) return false
+    if (!leading && Date.now() < holdOffUntil) return false
     try {
       if (!client) {
         const c = await connect()
