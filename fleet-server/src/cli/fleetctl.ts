@@ -14,6 +14,8 @@ import { ERROR_CODES, type ErrorCode } from '../../../shared/src/index.js'
 export interface Io {
   out(line: string): void
   err(line: string): void
+  /** A progress line that replaces the previous one (a terminal); absent: no progress shown. */
+  progress?(line: string): void
 }
 
 const STATUS_ZH: Record<string, string> = { planned: '规划中', site_assigned: '已定点', installed: '已安装', operating: '运营中', suspended: '暂停', retired: '已撤除' }
@@ -36,6 +38,9 @@ const USAGE = `用法: npm run fleetctl -- [--json] 命令 …   (环境变量 F
   reports create --kind weekly|monthly|quarterly --period P [--county C]   (周报 2020-W40，月报 2020-09，季报 2020-Q3)
   reports get ID [--format json|csv|xlsx] [--out FILE]
   db backup FILE   在线备份数据库（服务器写入其备份目录并校验后，下载到 FILE；仅限管理员）
+  db copy --to postgres://用户@主机/库 [--data 数据目录]
+                   把内置 SQLite 数据库（--data 或 FLEET_DATA_DIR，默认 ./data）复制到一个空的
+                   PostgreSQL 数据库并逐表核对行数与各专柜账本链头；服务器可在运行中（不需令牌）
 
 状态 STATUS: planned site_assigned installed operating suspended retired
 CSV 列: cabinetId,countyCode,operator,siteName,siteAddress,venueType,latitude,longitude,status
@@ -197,12 +202,15 @@ export async function run(argv: readonly string[], env: Readonly<Record<string, 
         period: { type: 'string' },
         format: { type: 'string' },
         out: { type: 'string' },
+        to: { type: 'string' },
+        data: { type: 'string' },
       },
     })
     if (o.help || pos.length === 0) {
       io.out(USAGE)
       return o.help ? 0 : 2
     }
+    if (pos[0] === 'db' && pos[1] === 'copy') return await dbCopy(o, env, io)
     const url = o.url ?? env.FLEET_URL ?? 'http://127.0.0.1:8080'
     const token = o.token ?? env.FLEET_TOKEN
     if (!token) throw new UsageError('未设置 FLEET_TOKEN（管理员令牌见 data/admin-token）')
@@ -432,7 +440,55 @@ export async function run(argv: readonly string[], env: Readonly<Record<string, 
   }
 }
 
+/**
+ * `db copy`: works on the data dir's file and the target database directly,
+ * not through the API (the target is not yet any server's database). Loaded
+ * on demand so the HTTP commands never load the database drivers.
+ */
+async function dbCopy(o: { to?: string | undefined; data?: string | undefined; json?: boolean | undefined }, env: Readonly<Record<string, string | undefined>>, io: Io): Promise<number> {
+  const to = o.to
+  if (!to) throw new UsageError('缺少 --to postgres://…（目标 PostgreSQL 数据库）')
+  if (!/^postgres(ql)?:\/\//.test(to)) throw new UsageError(`--to 须为 postgres:// 地址，收到 ${to}`)
+  const dataDir = o.data ?? env.FLEET_DATA_DIR ?? './data'
+  const [{ copySqliteToPostgres, DbCopyError }, { pino }] = await Promise.all([import('../db/copy.js'), import('pino')])
+  // Warnings and errors of the database layer, on stderr; the summary is stdout's.
+  const log = pino({ level: 'warn' }, pino.destination(2))
+  let lastShown = 0
+  try {
+    const r = await copySqliteToPostgres(dataDir, to, log, {
+      onProgress: (p) => {
+        const now = Date.now()
+        if (p.copied !== p.total && p.copied !== 0 && now - lastShown < 200) return
+        lastShown = now
+        io.progress?.(`复制 ${p.table}：${p.copied}/${p.total} 行${p.total > 0 ? `（${Math.floor((p.copied / p.total) * 100)}%）` : ''}`)
+      },
+    })
+    io.progress?.('')
+    const total = r.tables.reduce((t, x) => t + x.rows, 0)
+    if (o.json) io.out(JSON.stringify({ ok: true, ...r, totalRows: total }, null, 2))
+    else {
+      io.out(table(['表', '行数'], [...r.tables.map((t) => [t.table, t.rows] as const), ['合计', total]]))
+      io.out(`复制完成并已核对：${r.tables.length} 张表行数一致，${r.chainHeads} 台专柜的账本链头一致（结构版本 ${r.schemaVersion}，用时 ${(r.elapsedMs / 1000).toFixed(1)} 秒）。`)
+      io.out(`启动方式：FLEET_DATABASE_URL=<目标地址> npm start`)
+    }
+    return 0
+  } catch (err) {
+    io.progress?.('')
+    if (err instanceof DbCopyError) {
+      io.err(`错误：${err.message}`)
+      return 1
+    }
+    throw err
+  }
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const code = await run(process.argv.slice(2), process.env, { out: (s) => console.log(s), err: (s) => console.error(s) })
+  const tty = process.stderr.isTTY
+  const code = await run(process.argv.slice(2), process.env, {
+    out: (s) => console.log(s),
+    err: (s) => console.error(s),
+    // \r and erase-to-end-of-line: one line that keeps being rewritten; nothing when piped.
+    ...(tty && { progress: (s: string) => void process.stderr.write(s ? `\r${s}\x1b[K` : '\r\x1b[K') }),
+  })
   process.exitCode = code
 }
