@@ -38,6 +38,7 @@ const RELATIONS = {
   forwarding_periods: 'table',
   forwarding_retries: 'table',
   forwarding_sync_marks: 'table',
+  login_failures: 'table',
   meta: 'table',
   products: 'table',
   reports: 'table',
