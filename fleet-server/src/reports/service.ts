@@ -208,6 +208,8 @@ export function createReportService(deps: ReportServiceDeps): ReportService {
       .map((c) => c.code)
       .filter((code) => (s.countyCode !== null ? code === s.countyCode : s.operator === null || rolloutByCounty.has(code) || salesByCounty.has(code)))
     const zeroRollout: RolloutCounts = { quota: 0, sitesAssigned: 0, installed: 0, operating: 0, online: 0 }
+    // Forwarding counts are async since issue 13 (forwarding's store on either engine).
+    const forwardingByCounty = new Map(await Promise.all(codes.map(async (code) => [code, await deps.forwarding.counts({ ...filter, countyCode: code })] as const)))
     const counties: ReportCounty[] = codes.map((code) => {
       const r = rolloutByCounty.get(code)
       return {
@@ -215,7 +217,7 @@ export function createReportService(deps: ReportServiceDeps): ReportService {
         name: countyName(code),
         rollout: r ? { quota: r.quota, sitesAssigned: r.sitesAssigned, installed: r.installed, operating: r.operating, online: r.online } : zeroRollout,
         sales: withShare(salesByCounty.get(code) ?? noSales()),
-        forwarding: deps.forwarding.counts({ ...filter, countyCode: code }),
+        forwarding: forwardingByCounty.get(code)!,
       }
     })
     const totalRollout = { ...zeroRollout }
@@ -247,7 +249,7 @@ export function createReportService(deps: ReportServiceDeps): ReportService {
       plan: { id: plan.id, name: plan.name, region: { ...plan.region } },
       threshold: { bp: threshold.bp, ratio: threshold.bp / 10_000, channel: threshold.channel },
       counties,
-      totals: { rollout: totalRollout, sales: withShare(totalSales), forwarding: deps.forwarding.counts(filter) },
+      totals: { rollout: totalRollout, sales: withShare(totalSales), forwarding: await deps.forwarding.counts(filter) },
       cabinets,
     }
   }
