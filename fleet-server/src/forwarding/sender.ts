@@ -7,11 +7,14 @@
 // to look at. A batch stays 'pending' in the database until an answer settles
 // it, so a restart resends it — and the key makes that safe. Closing aborts
 // what is in flight and leaves it pending. No transaction is ever held across
-// a request: an answer's writes commit after it has come back.
+// a request: an answer's writes commit after it has come back. With two
+// servers on one PostgreSQL each batch is sent by the one that claims it
+// (claims.ts); the other looks again after a backoff step.
 import { createHmac } from 'node:crypto'
 import type { Logger } from 'pino'
 import { PLATFORM_IDEMPOTENCY_HEADER, PLATFORM_SIGNATURE_HEADER } from '../../../shared/src/index.js'
 import type { FleetDb } from '../db/database.js'
+import { createBatchClaims } from './claims.js'
 import { createPlatformClient, type AnswerLimits, type PlatformClient } from './platform-client.js'
 import { judgeAnswer, type Outcome } from './receipt.js'
 import type { ForwardingStore, OutboxRow } from './store.js'
@@ -73,6 +76,7 @@ export function createSender(opts: SenderOptions, db: FleetDb, store: Forwarding
   let deliveredCount = 0
   let waiters: Array<() => void> = []
   const client: PlatformClient | null = opts.url === null ? null : createPlatformClient(opts.url, opts)
+  const claims = createBatchClaims(db, store, log)
 
   /** After a pump: nothing in flight means it found nothing due (it starts what is due, up to the concurrency). */
   const notify = () => {
@@ -100,7 +104,20 @@ export function createSender(opts: SenderOptions, db: FleetDb, store: Forwarding
   }
 
   async function deliver(b: OutboxRow, signal: AbortSignal): Promise<void> {
-    const o = await post(b, signal)
+    if (!(await claims.take(b.batchKey))) {
+      // Another server is sending it, or has settled it since the queue was read: look again later.
+      notBefore.set(b.batchKey, Date.now() + opts.baseBackoffMs)
+      return
+    }
+    try {
+      await settle(b, await post(b, signal))
+    } finally {
+      // Only once the outcome is recorded: the next claimant reads it and skips a settled batch.
+      await claims.release(b.batchKey)
+    }
+  }
+
+  async function settle(b: OutboxRow, o: Outcome): Promise<void> {
     const at = now().toISOString()
     if (o.kind === 'delivered') {
       await store.markDelivered(db.kysely, b.batchKey, o.status, at)
@@ -199,6 +216,7 @@ export function createSender(opts: SenderOptions, db: FleetDb, store: Forwarding
       for (const f of inFlight.values()) f.abort.abort(new Error('sender closing'))
       await Promise.all([...inFlight.values()].map((f) => f.done))
       await pumping
+      await claims.close()
       client?.close()
       const w = waiters
       waiters = []
