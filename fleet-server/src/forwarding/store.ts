@@ -66,6 +66,7 @@ export type NewBatch = Pick<OutboxRow, 'batchKey' | 'kind' | 'cabinetId' | 'peri
 
 export interface ForwardingStore {
   syncMarks(range: CabinetRange): Promise<Map<string, SyncMark>>
+  /** Stores a cabinet's watermark; never moves a stored one back (ISO UTC strings compare as times). */
   saveSyncMark(ex: Executor, m: SyncMark, at: string): Promise<void>
   /** The judged periods of the cabinets in `range`, keyed by cabinet and period id. */
   periods(range: CabinetRange): Promise<Map<string, PeriodRow>>
@@ -149,12 +150,16 @@ export function createForwardingStore(db: FleetDb): ForwardingStore {
       await ex
         .insertInto('forwarding_sync_marks')
         .values({ cabinet_id: m.cabinetId, synced_through: m.syncedThrough, source: m.source, updated_at: at })
+        // Only forward: a server that read an older mark (another replica moved it meanwhile) cannot move it back.
         .onConflict((oc) =>
-          oc.column('cabinet_id').doUpdateSet((eb) => ({
-            synced_through: eb.ref('excluded.synced_through'),
-            source: eb.ref('excluded.source'),
-            updated_at: eb.ref('excluded.updated_at'),
-          })),
+          oc
+            .column('cabinet_id')
+            .doUpdateSet((eb) => ({
+              synced_through: eb.ref('excluded.synced_through'),
+              source: eb.ref('excluded.source'),
+              updated_at: eb.ref('excluded.updated_at'),
+            }))
+            .whereRef('forwarding_sync_marks.synced_through', '<', 'excluded.synced_through'),
         )
         .execute()
     },

@@ -223,7 +223,7 @@ describe('forwarding store on SQLite and PostgreSQL', () => {
     expect(pg).toEqual(lite)
   })
 
-  it('reads chain heads and keeps sync marks: stored, moved forward by the chain and by heartbeats', async () => {
+  it('reads chain heads and keeps sync marks: stored, moved forward by the chain and by heartbeats, never back', async () => {
     const [lite, pg] = await onBoth(async (db, store) => {
       const heads = await chainHeads(db.kysely, ALL_CABINETS)
       let now = new Date('2020-10-03T00:00:00.000Z')
@@ -238,6 +238,8 @@ describe('forwarding store on SQLite and PostgreSQL', () => {
       now = new Date('2020-10-04T00:00:00.000Z')
       marks.heartbeat('C-9', Buffer.from(JSON.stringify({ ...hb, sentAt: '2020-10-03T12:00:00.000Z' })))
       const second = Object.fromEntries([...(await marks.compute({ after: 'C-10', through: 'C-a' }))].map(([id, v]) => [id, v.mark]))
+      // Another server that read C-10's mark before it moved cannot move it back.
+      await db.transaction((tx) => store.saveSyncMark(tx, { cabinetId: 'C-10', syncedThrough: '2020-10-01T00:00:00.000Z', source: 'heartbeat' }, AT))
       return { heads, first, second, stored: [...(await store.syncMarks(ALL_CABINETS)).values()] }
     })
     expect(lite).toEqual({
