@@ -2,7 +2,7 @@
 // owning domain; forwarding reads cabinets only through these named queries,
 // wired into its service in app.ts). Ids come back in binary order on both
 // engines (COLLATE "C" on PostgreSQL), the order CabinetRange slices them in.
-import type { SelectQueryBuilder } from 'kysely'
+import { sql, type SelectQueryBuilder } from 'kysely'
 import type { Executor } from '../db/database.js'
 import type { Schema } from '../db/schema.js'
 
@@ -32,6 +32,9 @@ export async function cabinetIds(ex: Executor): Promise<string[]> {
  */
 export function cabinetsInScope(ex: Executor, scope: CabinetOwnerScope): CabinetIdQuery {
   let q = ex.selectFrom('cabinets').select('cabinet_id')
+  // access/policy.ts scopes a county or operator user without one to '\u0000none': PostgreSQL text
+  // cannot hold NUL (the query would fail), and no stored code has one, so it matches nothing.
+  if (`${scope.countyCode ?? ''}${scope.operator ?? ''}`.includes('\u0000')) return q.where(sql<boolean>`1 = 0`)
   if (scope.countyCode !== undefined) q = q.where('county_code', '=', scope.countyCode)
   if (scope.operator !== undefined) q = q.where('operator', '=', scope.operator)
   return q
