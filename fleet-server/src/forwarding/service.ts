@@ -90,7 +90,8 @@ export interface ForwardingServiceDeps {
   readonly store: ForwardingStore
   readonly cabinets: ForwardingCabinets
   readonly figures: ForwardingFigures
-  readonly compliance: ComplianceService
+  /** The verdict rule and threshold (pure, from the plan). */
+  readonly compliance: Pick<ComplianceService, 'judge' | 'threshold'>
   readonly marks: SyncMarks
   readonly sender: Sender
   readonly plan: () => Plan
@@ -160,6 +161,14 @@ function indexHolds(rows: Iterable<HeldRange>, m = new Map<string, Holds>()): Ma
     else h.ranges.push({ from: r.from, to: r.to })
   }
   return m
+}
+
+/** A period's new state (and the batch it queues), with the row it was judged from. */
+interface PeriodWrite {
+  readonly key: string
+  readonly read: PeriodRow | undefined
+  readonly batch: NewBatch | null
+  readonly save: PeriodRow
 }
 
 const key = (cabinetId: string, periodId: string) => `${cabinetId}\u0000${periodId}`
@@ -297,8 +306,7 @@ export async function createForwardingService(deps: ForwardingServiceDeps): Prom
     const existing = await store.periods(range)
 
     // The slice's writes, computed first and committed together below.
-    const batches: NewBatch[] = []
-    const saves: PeriodRow[] = []
+    const writes: PeriodWrite[] = []
     for (const [k, a] of accs) {
       const end = periodEnd(a.period)
       if (end.getTime() > now.getTime()) continue // the period has not ended
@@ -313,8 +321,8 @@ export async function createForwardingService(deps: ForwardingServiceDeps): Prom
         // Figures changed after the report was queued: correct openly, once per change.
         const revision = ex.revision + 1
         const bk = batchKey(a.cabinetId, a.period.id, revision)
-        batches.push({ batchKey: bk, kind: 'correction', cabinetId: a.cabinetId, periodId: a.period.id, revision, body: body('correction', bk, await record(a, revision, ex.batchKey), at) })
-        saves.push({ ...ex, revision, sentFigures: fig })
+        const batch: NewBatch = { batchKey: bk, kind: 'correction', cabinetId: a.cabinetId, periodId: a.period.id, revision, body: body('correction', bk, await record(a, revision, ex.batchKey), at) }
+        writes.push({ key: k, read: ex, batch, save: { ...ex, revision, sentFigures: fig } })
         st.corrections++
         log.warn({ cabinetId: a.cabinetId, period: a.period.id, revision, was: ex.sentFigures, now: fig }, 'forwarded figures changed; correction queued')
         continue
@@ -342,21 +350,38 @@ export async function createForwardingService(deps: ForwardingServiceDeps): Prom
         sliceHeld.push({ cabinetId: a.cabinetId, reason, from: a.period.from, to: a.period.to })
         if (ex?.reason !== reason || JSON.stringify(ex.reasonDetail) !== JSON.stringify(detail)) {
           if (ex?.reason !== reason) log.warn({ cabinetId: a.cabinetId, period: a.period.id, reason, ...detail }, 'forwarding held')
-          saves.push({ ...base, state: 'held', reason, reasonDetail: detail, revision: 0, batchKey: null, sentFigures: null })
+          writes.push({ key: k, read: ex, batch: null, save: { ...base, state: 'held', reason, reasonDetail: detail, revision: 0, batchKey: null, sentFigures: null } })
         }
         continue
       }
       const bk = batchKey(a.cabinetId, a.period.id, 0)
-      batches.push({ batchKey: bk, kind: 'report', cabinetId: a.cabinetId, periodId: a.period.id, revision: 0, body: body('report', bk, await record(a, 0, null), at) })
-      saves.push({ ...base, state: 'queued', reason: null, reasonDetail: null, revision: 0, batchKey: bk, sentFigures: fig })
+      const batch: NewBatch = { batchKey: bk, kind: 'report', cabinetId: a.cabinetId, periodId: a.period.id, revision: 0, body: body('report', bk, await record(a, 0, null), at) }
+      writes.push({ key: k, read: ex, batch, save: { ...base, state: 'queued', reason: null, reasonDetail: null, revision: 0, batchKey: bk, sentFigures: fig } })
       st.queued++
     }
-    if (batches.length + saves.length === 0) return
+    if (writes.length === 0) return
     // A period's new state and the batch it queues commit together, or neither does.
-    await db.transaction(async (tx) => {
-      for (const b of batches) await store.enqueue(tx, b, at)
-      for (const p of saves) await store.savePeriod(tx, p, at)
+    const skipped = await db.transaction(async (tx) => {
+      // Judged from reads taken before this transaction: a period changed since
+      // (the sender failed its report meanwhile, another server's pass) is left
+      // as it is now, for the next pass to judge.
+      const current = await store.periodsForUpdate(tx, range)
+      const lost: PeriodWrite[] = []
+      for (const w of writes) {
+        if (JSON.stringify(current.get(w.key)) !== JSON.stringify(w.read)) {
+          lost.push(w)
+          continue
+        }
+        if (w.batch) await store.enqueue(tx, w.batch, at)
+        await store.savePeriod(tx, w.save, at)
+      }
+      return lost
     })
+    for (const w of skipped) {
+      if (w.batch?.kind === 'report') st.queued--
+      if (w.batch?.kind === 'correction') st.corrections--
+      log.info({ cabinetId: w.save.cabinetId, period: w.save.periodId }, 'forwarding period changed while judged; left for the next pass')
+    }
   }
 
   async function run(): Promise<ForwardingRunReply> {

@@ -70,6 +70,8 @@ export interface ForwardingStore {
   saveSyncMark(ex: Executor, m: SyncMark, at: string): Promise<void>
   /** The judged periods of the cabinets in `range`, keyed by cabinet and period id. */
   periods(range: CabinetRange): Promise<Map<string, PeriodRow>>
+  /** periods() inside a transaction, the rows locked until it ends (PostgreSQL; SQLite's transaction holds the one connection). */
+  periodsForUpdate(tx: Executor, range: CabinetRange): Promise<Map<string, PeriodRow>>
   savePeriod(ex: Executor, p: PeriodRow, updatedAt: string): Promise<void>
   /** False when a batch with that key (or that cabinet, period and revision) is already queued. */
   enqueue(ex: Executor, b: NewBatch, createdAt: string): Promise<boolean>
@@ -136,6 +138,11 @@ export function createForwardingStore(db: FleetDb): ForwardingStore {
     const q = k.selectFrom('forwarding_periods').where('state', '=', 'held')
     return only ? q.where('cabinet_id', 'in', only) : q
   }
+  async function periodsOf(ex: Executor, range: CabinetRange, lock: boolean): Promise<Map<string, PeriodRow>> {
+    const q = ex.selectFrom('forwarding_periods').selectAll().where('cabinet_id', '>', range.after).where('cabinet_id', '<=', range.through)
+    const rows = await (lock ? q.forUpdate() : q).execute()
+    return new Map(rows.map((r) => [`${r.cabinet_id}\u0000${r.period_id}`, toPeriod(r)]))
+  }
   return {
     async syncMarks(range) {
       const rows = await k
@@ -163,10 +170,8 @@ export function createForwardingStore(db: FleetDb): ForwardingStore {
         )
         .execute()
     },
-    async periods(range) {
-      const rows = await k.selectFrom('forwarding_periods').selectAll().where('cabinet_id', '>', range.after).where('cabinet_id', '<=', range.through).execute()
-      return new Map(rows.map((r) => [`${r.cabinet_id}\u0000${r.period_id}`, toPeriod(r)]))
-    },
+    periods: (range) => periodsOf(k, range, false),
+    periodsForUpdate: (tx, range) => periodsOf(tx, range, db.dialect === 'postgres'),
     async savePeriod(ex, p, updatedAt) {
       await ex
         .insertInto('forwarding_periods')
