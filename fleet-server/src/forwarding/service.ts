@@ -367,14 +367,11 @@ export async function createForwardingService(deps: ForwardingServiceDeps): Prom
       // as it is now, for the next pass to judge.
       const current = await store.periodsForUpdate(tx, range)
       const lost: PeriodWrite[] = []
-      for (const w of writes) {
-        if (JSON.stringify(current.get(w.key)) !== JSON.stringify(w.read)) {
-          lost.push(w)
-          continue
-        }
-        if (w.batch) await store.enqueue(tx, w.batch, at)
-        await store.savePeriod(tx, w.save, at)
-      }
+      const kept: PeriodWrite[] = []
+      for (const w of writes) (JSON.stringify(current.get(w.key)) === JSON.stringify(w.read) ? kept : lost).push(w)
+      // Multi-row statements: a month end queues a batch for every cabinet at once.
+      await store.enqueueAll(tx, kept.flatMap((w) => (w.batch ? [w.batch] : [])), at)
+      await store.savePeriods(tx, kept.map((w) => w.save), at)
       return lost
     })
     for (const w of skipped) {

@@ -73,8 +73,12 @@ export interface ForwardingStore {
   /** periods() inside a transaction, the rows locked until it ends (PostgreSQL; SQLite's transaction holds the one connection). */
   periodsForUpdate(tx: Executor, range: CabinetRange): Promise<Map<string, PeriodRow>>
   savePeriod(ex: Executor, p: PeriodRow, updatedAt: string): Promise<void>
+  /** savePeriod for many periods (each at most once), a few statements in all. */
+  savePeriods(ex: Executor, ps: readonly PeriodRow[], updatedAt: string): Promise<void>
   /** False when a batch with that key (or that cabinet, period and revision) is already queued. */
   enqueue(ex: Executor, b: NewBatch, createdAt: string): Promise<boolean>
+  /** enqueue for many batches, a few statements in all; resolves to the number queued. */
+  enqueueAll(ex: Executor, bs: readonly NewBatch[], createdAt: string): Promise<number>
   /** Every pending batch, oldest first. */
   pendingBatches(): Promise<OutboxRow[]>
   outbox(batchKey: string): Promise<OutboxRow | null>
@@ -115,6 +119,9 @@ const toPeriod = (r: DbPeriod): PeriodRow => ({
   sentFigures: r.sent_figures === null ? null : (JSON.parse(r.sent_figures) as SentFigures),
 })
 
+/** Rows per multi-row insert: 12 bound values a period row, far below SQLite's 32,766 and PostgreSQL's 65,535. */
+const ROWS_PER_STATEMENT = 500
+
 /** A reply lists this many retrying batches at most: in a platform outage every batch retries. */
 export const RETRYING_LISTED = 200
 
@@ -138,9 +145,61 @@ export function createForwardingStore(db: FleetDb): ForwardingStore {
     const q = k.selectFrom('forwarding_periods').where('state', '=', 'held')
     return only ? q.where('cabinet_id', 'in', only) : q
   }
+  async function savePeriods(ex: Executor, ps: readonly PeriodRow[], updatedAt: string): Promise<void> {
+    for (let i = 0; i < ps.length; i += ROWS_PER_STATEMENT) {
+      await ex
+        .insertInto('forwarding_periods')
+        .values(
+          ps.slice(i, i + ROWS_PER_STATEMENT).map((p) => ({
+            cabinet_id: p.cabinetId,
+            period_id: p.periodId,
+            period_kind: p.periodKind,
+            day_from: p.from,
+            day_to: p.to,
+            state: p.state,
+            reason: p.reason,
+            reason_detail: p.reasonDetail === null ? null : JSON.stringify(p.reasonDetail),
+            revision: p.revision,
+            batch_key: p.batchKey,
+            sent_figures: p.sentFigures === null ? null : JSON.stringify(p.sentFigures),
+            updated_at: updatedAt,
+          })),
+        )
+        .onConflict((oc) =>
+          oc.columns(['cabinet_id', 'period_id']).doUpdateSet((eb) => ({
+            state: eb.ref('excluded.state'),
+            reason: eb.ref('excluded.reason'),
+            reason_detail: eb.ref('excluded.reason_detail'),
+            revision: eb.ref('excluded.revision'),
+            batch_key: eb.ref('excluded.batch_key'),
+            sent_figures: eb.ref('excluded.sent_figures'),
+            updated_at: eb.ref('excluded.updated_at'),
+          })),
+        )
+        .execute()
+    }
+  }
+  async function enqueueAll(ex: Executor, bs: readonly NewBatch[], createdAt: string): Promise<number> {
+    let n = 0
+    for (let i = 0; i < bs.length; i += ROWS_PER_STATEMENT) {
+      const r = await ex
+        .insertInto('forwarding_outbox')
+        .values(
+          bs.slice(i, i + ROWS_PER_STATEMENT).map((b) => ({
+            batch_key: b.batchKey, kind: b.kind, cabinet_id: b.cabinetId, period_id: b.periodId, revision: b.revision, body: b.body, state: 'pending', created_at: createdAt,
+          })),
+        )
+        // Either unique key (batch_key; cabinet, period, revision) already there: already queued.
+        .onConflict((oc) => oc.doNothing())
+        .executeTakeFirst()
+      n += Number(r.numInsertedOrUpdatedRows ?? 0)
+    }
+    return n
+  }
   async function periodsOf(ex: Executor, range: CabinetRange, lock: boolean): Promise<Map<string, PeriodRow>> {
     const q = ex.selectFrom('forwarding_periods').selectAll().where('cabinet_id', '>', range.after).where('cabinet_id', '<=', range.through)
-    const rows = await (lock ? q.forUpdate() : q).execute()
+    // Locked in key order: two passes locking one range cannot deadlock.
+    const rows = await (lock ? q.orderBy('cabinet_id').orderBy('period_id').forUpdate() : q).execute()
     return new Map(rows.map((r) => [`${r.cabinet_id}\u0000${r.period_id}`, toPeriod(r)]))
   }
   return {
@@ -172,45 +231,10 @@ export function createForwardingStore(db: FleetDb): ForwardingStore {
     },
     periods: (range) => periodsOf(k, range, false),
     periodsForUpdate: (tx, range) => periodsOf(tx, range, db.dialect === 'postgres'),
-    async savePeriod(ex, p, updatedAt) {
-      await ex
-        .insertInto('forwarding_periods')
-        .values({
-          cabinet_id: p.cabinetId,
-          period_id: p.periodId,
-          period_kind: p.periodKind,
-          day_from: p.from,
-          day_to: p.to,
-          state: p.state,
-          reason: p.reason,
-          reason_detail: p.reasonDetail === null ? null : JSON.stringify(p.reasonDetail),
-          revision: p.revision,
-          batch_key: p.batchKey,
-          sent_figures: p.sentFigures === null ? null : JSON.stringify(p.sentFigures),
-          updated_at: updatedAt,
-        })
-        .onConflict((oc) =>
-          oc.columns(['cabinet_id', 'period_id']).doUpdateSet((eb) => ({
-            state: eb.ref('excluded.state'),
-            reason: eb.ref('excluded.reason'),
-            reason_detail: eb.ref('excluded.reason_detail'),
-            revision: eb.ref('excluded.revision'),
-            batch_key: eb.ref('excluded.batch_key'),
-            sent_figures: eb.ref('excluded.sent_figures'),
-            updated_at: eb.ref('excluded.updated_at'),
-          })),
-        )
-        .execute()
-    },
-    async enqueue(ex, b, createdAt) {
-      const r = await ex
-        .insertInto('forwarding_outbox')
-        .values({ batch_key: b.batchKey, kind: b.kind, cabinet_id: b.cabinetId, period_id: b.periodId, revision: b.revision, body: b.body, state: 'pending', created_at: createdAt })
-        // Either unique key (batch_key; cabinet, period, revision) already there: already queued.
-        .onConflict((oc) => oc.doNothing())
-        .executeTakeFirst()
-      return Number(r.numInsertedOrUpdatedRows ?? 0) === 1
-    },
+    savePeriod: (ex, p, updatedAt) => savePeriods(ex, [p], updatedAt),
+    savePeriods,
+    enqueue: async (ex, b, createdAt) => (await enqueueAll(ex, [b], createdAt)) === 1,
+    enqueueAll,
     pendingBatches: () => outbox().where('state', '=', 'pending').orderBy('created_at').orderBy('batch_key').execute(),
     outbox: async (batchKey) => (await outbox().where('batch_key', '=', batchKey).executeTakeFirst()) ?? null,
     async markDelivered(ex, batchKey, status, at) {

@@ -168,6 +168,21 @@ describe('forwarding store on SQLite and PostgreSQL', () => {
     expect(pg).toEqual(lite)
   })
 
+  it('queues batches and saves periods many rows a statement, past the rows a statement takes', async () => {
+    const [lite, pg] = await onBoth(async (db, store) => {
+      const months = Array.from({ length: 1201 }, (_, i) => `${2000 + Math.floor(i / 12)}-${String((i % 12) + 1).padStart(2, '0')}`)
+      const queued = await db.transaction(async (tx) => {
+        const n = await store.enqueueAll(tx, months.map((m) => batch('C-a', m)), AT)
+        await store.savePeriods(tx, months.map((m) => period('C-a', m)), AT)
+        return n
+      })
+      const again = await db.transaction((tx) => store.enqueueAll(tx, [batch('C-a', months[0]!), batch('C-a', months[1200]!), batch('C-B', '2020-01')], AT))
+      return { queued, again, pending: (await store.pendingBatches()).length, periods: (await store.periods(ALL_CABINETS)).size, held: await store.heldCount() }
+    })
+    expect(lite).toEqual({ queued: 1201, again: 1, pending: 1202, periods: 1201, held: 1201 })
+    expect(pg).toEqual(lite)
+  })
+
   it('settles batches: delivered, retried, failed with its period, requeued once with a record; counts and lists by scope', async () => {
     const [lite, pg] = await onBoth(async (db, store) => {
       await db.transaction(async (tx) => {
