@@ -8,6 +8,7 @@ import { createAccessService, createAuthHook, createLoginThrottle, createUserSto
 import { alertRoutes, behindScheduleSource, certExpiringSource, complianceLowSource, createAlertService, createAlertStore, forwardingSource, offlineSource } from './alerts/index.js'
 import { startEmbeddedBus, startExternalBus, type BusSink, type MessageBus } from './broker/index.js'
 import { cabinetRoutes, createCabinetService, createCabinetStore, createLiveness, type Liveness } from './cabinets/index.js'
+import { cabinetIds, cabinetOwners, cabinetsInScope } from './cabinets/forwarding-reads.js'
 import type { FleetConfig } from './config.js'
 import { openFleetDb, type FleetDb } from './db/database.js'
 import type { Db } from './db/index.js'
@@ -16,7 +17,7 @@ import { createHttp } from './http/index.js'
 import { certificationRoutes, createCatalogPublisher, createCertificationService, createSqliteCatalogStore } from './certification/index.js'
 import { complianceRoutes, createComplianceService, createSqliteComplianceStore, withCertifiedTotals } from './compliance/index.js'
 import {
-  createForwardingService, createSender, createSqliteForwardingStore, createSyncMarks, DEFAULT_FORWARDING, forwardingRoutes, type ForwardingOptions, type ForwardingService,
+  createForwardingService, createSender, createForwardingStore, createSyncMarks, DEFAULT_FORWARDING, forwardingRoutes, type ForwardingOptions, type ForwardingService,
 } from './forwarding/index.js'
 import { createMetrics, metricsRoutes } from './metrics/index.js'
 import { createPlanStore, createRolloutService, createRolloutStore, rolloutRoutes } from './rollout/index.js'
@@ -25,6 +26,7 @@ import {
   createSaleFlagService, createSaleIngest, createSalesReader, createSqliteSaleFlagStore, createSqliteSalesStore, saleFlagRoutes, salesRoutes, type SaleIngest,
 } from './sales/index.js'
 import { clockSkewSource, saleIdReusedSource } from './alerts/sale-flags-source.js'
+import { chainHeads } from './sales/forwarding-reads.js'
 import { backupRoutes, createBackupService, createCatchUp, startBackupSchedule, type BackupSchedule } from './backup/index.js'
 
 export interface FleetDeps {
@@ -178,13 +180,20 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     // Issue 12: flagged sales hold their periods until an official resolves them.
     const saleFlagStore = createSqliteSaleFlagStore(db)
     const saleFlags = createSaleFlagService({ store: saleFlagStore, now, log: log.child({ component: 'sale-flags' }), resolved: () => forwardingRef?.changed() })
-    const forwardingStore = createSqliteForwardingStore(db)
-    const forwarding = createForwardingService({
+    const forwardingStore = createForwardingStore(database)
+    const forwarding = await createForwardingService({
+      db: database,
       store: forwardingStore,
+      // The cabinets and sales tables are read through their owners' named queries.
+      cabinets: {
+        ids: () => cabinetIds(database.kysely),
+        inScope: (scope) => cabinetsInScope(database.kysely, scope),
+        owners: (ids) => cabinetOwners(database.kysely, ids),
+      },
       figures: complianceStore,
       compliance,
-      marks: createSyncMarks(forwardingStore, now),
-      sender: createSender({ url: config.platform.url, secret: config.platform.secret, ...fwd }, forwardingStore, now, log.child({ component: 'forwarding' })),
+      marks: createSyncMarks({ db: database, store: forwardingStore, chains: (range) => chainHeads(database.kysely, range), now }),
+      sender: createSender({ url: config.platform.url, secret: config.platform.secret, ...fwd }, database, forwardingStore, now, log.child({ component: 'forwarding' })),
       plan: () => plan,
       now,
       log: log.child({ component: 'forwarding' }),
@@ -225,7 +234,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       }),
     )
 
-    alerts.addSource(forwardingSource({ troubled: (n) => forwardingStore.troubled(n) }))
+    alerts.addSource(forwardingSource({ troubled: (n) => forwarding.troubled(n) }))
     alerts.addSource(saleIdReusedSource({ open: (county) => saleFlagStore.open(county), counties: () => plan.counties.map((c) => c.code) }))
     alerts.addSource(clockSkewSource({ skewed: () => live.skewedClocks(), ownerOf: (id) => rolloutStore.ownerOf(id) }))
 

@@ -8,6 +8,7 @@ import type { ForwardingReply, PlatformBatch } from '../../shared/src/index.js'
 import { buildPlatform, type PlatformOptions } from '../../simulators/src/platform/app.js'
 import { countingTurns } from '../helpers/event-loop.js'
 import { api, tempDir } from '../helpers/fleet.js'
+import { sqlRows } from '../helpers/test-db.js'
 import { aCatalog, aClock, aDatedCabinet, fleetWith, line, ok } from './certification.fixtures.js'
 
 async function aPlatform(opts: Partial<PlatformOptions> = {}) {
@@ -262,7 +263,7 @@ describe('forwarding', () => {
     const again = await api<{ error: { code: string } }>(fleet, 'POST', `/api/v1/forwarding/failed/${batchKey}/retry`)
     expect([again.status, again.body.error.code]).toEqual([409, 'FORWARDING_BATCH_NOT_FAILED'])
     expect(await run(fleet)).toMatchObject({ queued: 0, corrections: 0 })
-    expect(fleet.db.prepare('SELECT batch_key, by_user, previous_status FROM forwarding_retries').all()).toEqual([{ batch_key: batchKey, by_user: 'admin', previous_status: 401 }])
+    expect(await sqlRows(fleet.database, 'SELECT batch_key, by_user, previous_status FROM forwarding_retries')).toEqual([{ batch_key: batchKey, by_user: 'admin', previous_status: 401 }])
   })
 
   it('keeps batches queued while PLATFORM_URL is unset, and sends them after a restart with it set', async () => {

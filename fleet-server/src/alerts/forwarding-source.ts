@@ -22,13 +22,13 @@ export interface TroubledBatch {
 
 export function forwardingSource(deps: {
   /** Pending batches whose last answer was a 3xx or with at least `minAttempts` failed attempts. */
-  troubled: (minAttempts: number) => readonly TroubledBatch[]
+  troubled: (minAttempts: number) => Promise<readonly TroubledBatch[]>
 }): AlertSource {
   return {
     kind: 'forwarding_failing',
     async evaluate() {
       const out: AlertCondition[] = []
-      for (const b of deps.troubled(FORWARDING_FAILING_ATTEMPTS)) {
+      for (const b of await deps.troubled(FORWARDING_FAILING_ATTEMPTS)) {
         const redirected = b.lastStatus !== null && b.lastStatus >= 300 && b.lastStatus < 400
         out.push({
           kind: 'forwarding_failing',

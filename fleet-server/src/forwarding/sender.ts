@@ -4,12 +4,17 @@
 // a redirect, an answer that is too big or too slow (platform-client.ts),
 // a network error, 429 or 5xx is retried with exponential backoff and full
 // jitter; any other 4xx → failed, with the platform's message, for a person
-// to look at. A batch stays 'pending' in SQLite until an answer settles it, so
-// a restart resends it — and the key makes that safe. Closing aborts what is
-// in flight and leaves it pending.
+// to look at. A batch stays 'pending' in the database until an answer settles
+// it, so a restart resends it — and the key makes that safe. Closing aborts
+// what is in flight and leaves it pending. No transaction is ever held across
+// a request: an answer's writes commit after it has come back. With two
+// servers on one PostgreSQL each batch is sent by the one that claims it
+// (claims.ts); the other looks again after a backoff step.
 import { createHmac } from 'node:crypto'
 import type { Logger } from 'pino'
 import { PLATFORM_IDEMPOTENCY_HEADER, PLATFORM_SIGNATURE_HEADER } from '../../../shared/src/index.js'
+import type { FleetDb } from '../db/database.js'
+import { createBatchClaims } from './claims.js'
 import { createPlatformClient, type AnswerLimits, type PlatformClient } from './platform-client.js'
 import { judgeAnswer, type Outcome } from './receipt.js'
 import type { ForwardingStore, OutboxRow } from './store.js'
@@ -56,8 +61,13 @@ function recordCount(body: string): number {
   }
 }
 
-export function createSender(opts: SenderOptions, store: ForwardingStore, now: () => Date, log: Logger): Sender {
+export function createSender(opts: SenderOptions, db: FleetDb, store: ForwardingStore, now: () => Date, log: Logger): Sender {
   const inFlight = new Map<string, { abort: AbortController; done: Promise<void> }>()
+  // Batches settled (delivered or failed) since the running pump began reading
+  // the queue: its read may predate their write, and must not send them again.
+  const settledDuringRead = new Set<string>()
+  let pumping: Promise<void> | null = null
+  let pumpAgain = false
   // Retry times live in memory on the real clock: after a restart every pending batch is due.
   const notBefore = new Map<string, number>()
   const attempts = new Map<string, number>()
@@ -66,14 +76,11 @@ export function createSender(opts: SenderOptions, store: ForwardingStore, now: (
   let deliveredCount = 0
   let waiters: Array<() => void> = []
   const client: PlatformClient | null = opts.url === null ? null : createPlatformClient(opts.url, opts)
+  const claims = createBatchClaims(db, store, log)
 
-  const isSettled = (): boolean => {
-    if (inFlight.size > 0) return false
-    const t = Date.now()
-    return !store.pendingBatches().some((b) => (notBefore.get(b.batchKey) ?? 0) <= t)
-  }
+  /** After a pump: nothing in flight means it found nothing due (it starts what is due, up to the concurrency). */
   const notify = () => {
-    if (!isSettled()) return
+    if (inFlight.size > 0 || pumping) return
     const w = waiters
     waiters = []
     for (const f of w) f()
@@ -97,16 +104,31 @@ export function createSender(opts: SenderOptions, store: ForwardingStore, now: (
   }
 
   async function deliver(b: OutboxRow, signal: AbortSignal): Promise<void> {
-    const o = await post(b, signal)
+    if (!(await claims.take(b.batchKey))) {
+      // Another server is sending it, or has settled it since the queue was read: look again later.
+      notBefore.set(b.batchKey, Date.now() + opts.baseBackoffMs)
+      return
+    }
+    try {
+      await settle(b, await post(b, signal))
+    } finally {
+      // Only once the outcome is recorded: the next claimant reads it and skips a settled batch.
+      await claims.release(b.batchKey)
+    }
+  }
+
+  async function settle(b: OutboxRow, o: Outcome): Promise<void> {
     const at = now().toISOString()
     if (o.kind === 'delivered') {
-      store.markDelivered(b.batchKey, o.status, at)
+      await store.markDelivered(db.kysely, b.batchKey, o.status, at)
+      settledDuringRead.add(b.batchKey)
       deliveredCount++
       notBefore.delete(b.batchKey)
       attempts.delete(b.batchKey)
       log.info({ batchKey: b.batchKey, kind: b.kind, status: o.status }, 'batch delivered to the platform')
     } else if (o.kind === 'failed') {
-      store.markFailed(b, o.status, o.message, at)
+      await db.transaction((tx) => store.markFailed(tx, b, o.status, o.message, at))
+      settledDuringRead.add(b.batchKey)
       log.error({ batchKey: b.batchKey, status: o.status, message: o.message }, 'platform refused a batch; left in the failed list')
     } else {
       if (closed) return // unknown outcome at shutdown: still pending, resent after restart
@@ -114,18 +136,38 @@ export function createSender(opts: SenderOptions, store: ForwardingStore, now: (
       attempts.set(b.batchKey, n)
       const wait = o.retryAfterMs ?? backoffMs(n, opts.baseBackoffMs, opts.maxBackoffMs)
       notBefore.set(b.batchKey, Date.now() + wait)
-      store.markRetry(b.batchKey, o.status, o.message)
+      await store.markRetry(db.kysely, b.batchKey, o.status, o.message)
       log.warn({ batchKey: b.batchKey, status: o.status, message: o.message, attempt: n, retryInMs: wait }, 'forwarding failed; will retry')
     }
   }
 
+  /** Sends what is due; one pump at a time, and one more after it when asked meanwhile. */
   function pump(): void {
     if (closed || opts.url === null) return
+    if (pumping) {
+      pumpAgain = true
+      return
+    }
+    pumping = pumpOnce()
+      .catch((err: unknown) => log.error({ err }, 'reading the forwarding outbox failed'))
+      .finally(() => {
+        pumping = null
+        if (pumpAgain && !closed) {
+          pumpAgain = false
+          pump()
+        } else notify()
+      })
+  }
+
+  async function pumpOnce(): Promise<void> {
+    settledDuringRead.clear()
+    const pending = await store.pendingBatches()
+    if (closed) return
     const t = Date.now()
     let nextDue = Number.POSITIVE_INFINITY
-    for (const b of store.pendingBatches()) {
+    for (const b of pending) {
       if (inFlight.size >= opts.concurrency) break
-      if (inFlight.has(b.batchKey)) continue
+      if (inFlight.has(b.batchKey) || settledDuringRead.has(b.batchKey)) continue
       const due = notBefore.get(b.batchKey) ?? 0
       if (due > t) {
         nextDue = Math.min(nextDue, due)
@@ -155,8 +197,12 @@ export function createSender(opts: SenderOptions, store: ForwardingStore, now: (
     kick: pump,
     settled() {
       // Closed: nothing more will be sent, so nothing is left to wait for.
-      if (opts.url === null || closed || isSettled()) return Promise.resolve()
-      return new Promise((resolve) => waiters.push(resolve))
+      if (opts.url === null || closed) return Promise.resolve()
+      return new Promise((resolve) => {
+        waiters.push(resolve)
+        // The pump finds out whether anything is due, and answers the waiters when nothing is.
+        pump()
+      })
     },
     delivered: () => deliveredCount,
     retry(batchKey) {
@@ -169,6 +215,8 @@ export function createSender(opts: SenderOptions, store: ForwardingStore, now: (
       if (timer) clearTimeout(timer)
       for (const f of inFlight.values()) f.abort.abort(new Error('sender closing'))
       await Promise.all([...inFlight.values()].map((f) => f.done))
+      await pumping
+      await claims.close()
       client?.close()
       const w = waiters
       waiters = []

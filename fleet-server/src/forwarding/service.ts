@@ -13,6 +13,9 @@
 // is derived from cabinet, period and revision, so a crash and a replayed pass
 // cannot queue a second one. Held outcomes are values, never thrown. A pass
 // runs a slice of cabinets at a time so it never holds the event loop long.
+// A slice reads first (figures, periods, marks, the certified lines of what it
+// queues), then writes its periods and batches in one transaction: nothing is
+// read inside it, so it holds SQLite's one connection only for the writes.
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import type {
@@ -27,20 +30,25 @@ import type {
   PlatformRecord,
   RetryingBatch,
 } from '../../../shared/src/index.js'
-import { periodEnd, periodOf, type ComplianceService, type ComplianceStore, type DayFigures, type Period } from '../compliance/index.js'
+import { periodEnd, periodOf, type CertifiedLine, type ComplianceService, type DayFigures, type Period } from '../compliance/index.js'
+import type { TroubledBatch } from '../alerts/forwarding-source.js'
+import type { CabinetIdQuery, CabinetOwner } from '../cabinets/forwarding-reads.js'
+import type { FleetDb } from '../db/database.js'
 import { rangeOf, type CabinetRange } from '../db/index.js'
 import { batchNotFailed, batchNotFound } from './errors.js'
 import type { Sender } from './sender.js'
-import type { ForwardingScope, ForwardingStore, OutboxRow, PeriodRow, SentFigures } from './store.js'
+import type { CabinetFilter, ForwardingScope, ForwardingStore, NewBatch, OutboxRow, PeriodRow, SentFigures } from './store.js'
 import type { SyncMarks } from './sync-marks.js'
 
 export interface ForwardingService {
   /** One evaluation-and-send pass, now. */
   run(): Promise<ForwardingRunReply>
   /** The queue as the scope sees it (city-wide when empty). */
-  status(scope?: ForwardingScope): ForwardingReply
+  status(scope?: ForwardingScope): Promise<ForwardingReply>
   /** Only the counts of status() — reports need no lists, which at 20,000 cabinets cost ~0.1 s each. */
-  counts(scope?: ForwardingScope): { sent: number; pending: number; held: number; failed: number }
+  counts(scope?: ForwardingScope): Promise<{ sent: number; pending: number; held: number; failed: number }>
+  /** Pending batches whose last answer was a 3xx or with at least `minAttempts` failed attempts, with their cabinet's owner (the alert's question). */
+  troubled(minAttempts: number): Promise<TroubledBatch[]>
   /** A heartbeat (for the watermark and the reported catalog version). */
   heartbeat(cabinetId: string, payload: Buffer): void
   /**
@@ -52,14 +60,38 @@ export interface ForwardingService {
   /** Something the figures depend on changed (catalog): judge again soon. */
   changed(): void
   /** Puts a batch the platform refused back to pending (after a person fixed the cause); recorded. */
-  retryFailed(batchKey: string, byUser: string): ForwardingRetryReply
+  retryFailed(batchKey: string, byUser: string): Promise<ForwardingRetryReply>
   close(): Promise<void>
 }
 
+/**
+ * The certified figures forwarding needs (the compliance store's). Sync or
+ * async: every call is awaited, so either shape of the compliance store fits.
+ */
+export interface ForwardingFigures {
+  days(range: CabinetRange): readonly DayFigures[] | Promise<readonly DayFigures[]>
+  months(range: CabinetRange): readonly DayFigures[] | Promise<readonly DayFigures[]>
+  certifiedLines(cabinetId: string, from: string, to: string): CertifiedLine[] | Promise<CertifiedLine[]>
+}
+
+/** What forwarding reads of the cabinets table (cabinets/forwarding-reads.ts). */
+export interface ForwardingCabinets {
+  /** Every cabinet id, in binary order. */
+  ids(): Promise<string[]>
+  /** The ids a county or operator sees, as a subquery. */
+  inScope(scope: ForwardingScope): CabinetIdQuery
+  owners(ids: readonly string[]): Promise<ReadonlyMap<string, CabinetOwner>>
+}
+
+type SaleFlagHolds = ReadonlyMap<string, ReadonlyArray<{ readonly flagId: number; readonly seq: number; readonly earlierSeq: number; readonly days: readonly string[] }>>
+
 export interface ForwardingServiceDeps {
+  readonly db: FleetDb
   readonly store: ForwardingStore
-  readonly figures: ComplianceStore
-  readonly compliance: ComplianceService
+  readonly cabinets: ForwardingCabinets
+  readonly figures: ForwardingFigures
+  /** The verdict rule and threshold (pure, from the plan). */
+  readonly compliance: Pick<ComplianceService, 'judge' | 'threshold'>
   readonly marks: SyncMarks
   readonly sender: Sender
   readonly plan: () => Plan
@@ -76,7 +108,7 @@ export interface ForwardingServiceDeps {
   /** Cabinets per slice of a pass, fixed (tests); unset = sized to SLICE_BUDGET_MS. */
   readonly sliceCabinets?: number
   /** Open sale flags of a slice's cabinets (sales/flags.ts): periods holding one of their days wait for an official. */
-  readonly saleFlagHolds?: (range: CabinetRange) => ReadonlyMap<string, ReadonlyArray<{ readonly flagId: number; readonly seq: number; readonly earlierSeq: number; readonly days: readonly string[] }>>
+  readonly saleFlagHolds?: (range: CabinetRange) => SaleFlagHolds | Promise<SaleFlagHolds>
 }
 
 /** Event-loop time one slice of a pass aims at, ms; slices are resized after each one. */
@@ -131,22 +163,34 @@ function indexHolds(rows: Iterable<HeldRange>, m = new Map<string, Holds>()): Ma
   return m
 }
 
+/** A period's new state (and the batch it queues), with the row it was judged from. */
+interface PeriodWrite {
+  readonly key: string
+  readonly read: PeriodRow | undefined
+  readonly batch: NewBatch | null
+  readonly save: PeriodRow
+}
+
 const key = (cabinetId: string, periodId: string) => `${cabinetId}\u0000${periodId}`
 const sameFigures = (a: SentFigures | null, b: SentFigures) =>
   a !== null && a.salesCount === b.salesCount && a.amountFen === b.amountFen && a.certifiedFen === b.certifiedFen
 
-export function createForwardingService(deps: ForwardingServiceDeps): ForwardingService {
-  const { store, figures, compliance, marks, sender, log } = deps
+export async function createForwardingService(deps: ForwardingServiceDeps): Promise<ForwardingService> {
+  const { db, store, figures, compliance, marks, sender, log } = deps
   let lastRunAt: string | null = null
   let running: Promise<ForwardingRunReply> | null = null
   let debounce: NodeJS.Timeout | null = null
   let closed = false
-  const holds = indexHolds(store.held())
+  const holds = indexHolds(await store.held())
+  /** Nothing set = city-wide: no filter at all. */
+  const filterOf = (s: ForwardingScope = {}): CabinetFilter =>
+    s.countyCode === undefined && s.operator === undefined ? undefined : deps.cabinets.inScope(s)
 
   const batchKey = (cabinetId: string, periodId: string, revision: number) => `${deps.plan().region.code}-${cabinetId}-${periodId}-r${revision}`
 
-  function record(a: Acc, revision: number, corrects: string | null): PlatformRecord {
+  async function record(a: Acc, revision: number, corrects: string | null): Promise<PlatformRecord> {
     const v = compliance.judge(a.certifiedFen, a.amountFen)
+    const lines = await figures.certifiedLines(a.cabinetId, a.period.from, a.period.to)
     return {
       cabinetId: a.cabinetId,
       countyCode: a.countyCode,
@@ -155,7 +199,7 @@ export function createForwardingService(deps: ForwardingServiceDeps): Forwarding
       amountFen: a.amountFen,
       certifiedAmountFen: a.certifiedFen,
       shareBp: v.shareBp,
-      lines: figures.certifiedLines(a.cabinetId, a.period.from, a.period.to),
+      lines,
       ...(corrects !== null && { corrects }),
       revision,
       compliant: v.compliant,
@@ -212,12 +256,12 @@ export function createForwardingService(deps: ForwardingServiceDeps): Forwarding
       held: 0,
       sliceHeld: [],
     }
-    const ids = store.cabinetIds()
+    const ids = await deps.cabinets.ids()
     let size = deps.sliceCabinets ?? INITIAL_SLICE
     for (let from = 0; ; ) {
       const to = Math.min(ids.length, from + size)
       const t0 = performance.now()
-      evaluateSlice(rangeOf(ids, from, to), st)
+      await evaluateSlice(rangeOf(ids, from, to), st)
       // The slice's holds replace its cabinets' old ones now, not at the end
       // of the pass: a sale arriving meanwhile is matched against them.
       for (let i = from; i < to; i++) holds.delete(ids[i]!)
@@ -239,13 +283,13 @@ export function createForwardingService(deps: ForwardingServiceDeps): Forwarding
     return { ranAt: at, judged, queued, corrections, held }
   }
 
-  /** One slice of a pass: its cabinets' periods judged and queued in one transaction. */
-  function evaluateSlice(range: CabinetRange, st: PassState): void {
+  /** One slice of a pass: its cabinets' periods judged, then written and queued in one transaction. */
+  async function evaluateSlice(range: CabinetRange, st: PassState): Promise<void> {
     const { now, at, kind, threshold, sliceHeld } = st
-    const sync = marks.compute(range)
-    const saleFlags = deps.saleFlagHolds?.(range)
+    const sync = await marks.compute(range)
+    const saleFlags = await deps.saleFlagHolds?.(range)
     // Monthly periods come straight from the month roll-up; days and weeks fold the day rows.
-    const rows: DayFigures[] = kind === 'month' ? figures.months(range) : figures.days(range)
+    const rows = await (kind === 'month' ? figures.months(range) : figures.days(range))
     const accs = new Map<string, Acc>()
     for (const d of rows) {
       const period = periodOf(kind, kind === 'month' ? `${d.day}-01` : d.day)
@@ -259,62 +303,82 @@ export function createForwardingService(deps: ForwardingServiceDeps): Forwarding
       a.amountFen += d.amountFen
       a.certifiedFen += d.certifiedFen
     }
-    const existing = store.periods(range)
+    const existing = await store.periods(range)
 
-    store.transaction(() => {
-      for (const [k, a] of accs) {
-        const end = periodEnd(a.period)
-        if (end.getTime() > now.getTime()) continue // the period has not ended
-        st.judged++
-        const ex = existing.get(k)
-        const fig: SentFigures = { salesCount: a.salesCount, amountFen: a.amountFen, certifiedFen: a.certifiedFen }
-        if (ex?.state === 'failed') continue
-        const flags = saleFlags?.get(a.cabinetId)?.filter((f) => f.days.some((d) => d >= a.period.from && d <= a.period.to))
-        if (flags?.length && ex?.state === 'queued') continue // a correction waits for the official too
-        if (ex?.state === 'queued') {
-          if (sameFigures(ex.sentFigures, fig)) continue
-          // Figures changed after the report was queued: correct openly, once per change.
-          const revision = ex.revision + 1
-          const bk = batchKey(a.cabinetId, a.period.id, revision)
-          store.enqueue({ batchKey: bk, kind: 'correction', cabinetId: a.cabinetId, periodId: a.period.id, revision, body: body('correction', bk, record(a, revision, ex.batchKey), at) }, at)
-          store.savePeriod({ ...ex, revision, sentFigures: fig }, at)
-          st.corrections++
-          log.warn({ cabinetId: a.cabinetId, period: a.period.id, revision, was: ex.sentFigures, now: fig }, 'forwarded figures changed; correction queued')
-          continue
-        }
-        const s = sync.get(a.cabinetId)
-        let reason: HoldReason | null = null
-        let detail: Record<string, unknown> = {}
-        const v = compliance.judge(a.certifiedFen, a.amountFen)
-        if (s?.chain?.chainStatus === 'tampered') {
-          reason = 'CHAIN_BROKEN'
-          detail = { chainStatus: 'tampered' }
-        } else if (flags?.length) {
-          reason = 'SALE_ID_REUSED'
-          detail = { flags: flags.map(({ flagId, seq, earlierSeq }) => ({ flagId, seq, earlierSeq })) }
-        } else if (!s?.mark || Date.parse(s.mark.syncedThrough) < end.getTime()) {
-          reason = 'INCOMPLETE_SYNC'
-          detail = { periodEnd: end.toISOString(), syncedThrough: s?.mark?.syncedThrough ?? null, pending: s?.pending ?? null }
-        } else if (!v.compliant) {
-          reason = 'NOT_COMPLIANT'
-          detail = { shareBp: v.shareBp, ratio: v.ratio, thresholdBp: threshold.bp, amountFen: a.amountFen, certifiedAmountFen: a.certifiedFen }
-        }
-        const base = { cabinetId: a.cabinetId, periodId: a.period.id, periodKind: a.period.kind, from: a.period.from, to: a.period.to }
-        if (reason !== null) {
-          st.held++
-          sliceHeld.push({ cabinetId: a.cabinetId, reason, from: a.period.from, to: a.period.to })
-          if (ex?.reason !== reason || JSON.stringify(ex.reasonDetail) !== JSON.stringify(detail)) {
-            if (ex?.reason !== reason) log.warn({ cabinetId: a.cabinetId, period: a.period.id, reason, ...detail }, 'forwarding held')
-            store.savePeriod({ ...base, state: 'held', reason, reasonDetail: detail, revision: 0, batchKey: null, sentFigures: null }, at)
-          }
-          continue
-        }
-        const bk = batchKey(a.cabinetId, a.period.id, 0)
-        store.enqueue({ batchKey: bk, kind: 'report', cabinetId: a.cabinetId, periodId: a.period.id, revision: 0, body: body('report', bk, record(a, 0, null), at) }, at)
-        store.savePeriod({ ...base, state: 'queued', reason: null, reasonDetail: null, revision: 0, batchKey: bk, sentFigures: fig }, at)
-        st.queued++
+    // The slice's writes, computed first and committed together below.
+    const writes: PeriodWrite[] = []
+    for (const [k, a] of accs) {
+      const end = periodEnd(a.period)
+      if (end.getTime() > now.getTime()) continue // the period has not ended
+      st.judged++
+      const ex = existing.get(k)
+      const fig: SentFigures = { salesCount: a.salesCount, amountFen: a.amountFen, certifiedFen: a.certifiedFen }
+      if (ex?.state === 'failed') continue
+      const flags = saleFlags?.get(a.cabinetId)?.filter((f) => f.days.some((d) => d >= a.period.from && d <= a.period.to))
+      if (flags?.length && ex?.state === 'queued') continue // a correction waits for the official too
+      if (ex?.state === 'queued') {
+        if (sameFigures(ex.sentFigures, fig)) continue
+        // Figures changed after the report was queued: correct openly, once per change.
+        const revision = ex.revision + 1
+        const bk = batchKey(a.cabinetId, a.period.id, revision)
+        const batch: NewBatch = { batchKey: bk, kind: 'correction', cabinetId: a.cabinetId, periodId: a.period.id, revision, body: body('correction', bk, await record(a, revision, ex.batchKey), at) }
+        writes.push({ key: k, read: ex, batch, save: { ...ex, revision, sentFigures: fig } })
+        st.corrections++
+        log.warn({ cabinetId: a.cabinetId, period: a.period.id, revision, was: ex.sentFigures, now: fig }, 'forwarded figures changed; correction queued')
+        continue
       }
+      const s = sync.get(a.cabinetId)
+      let reason: HoldReason | null = null
+      let detail: Record<string, unknown> = {}
+      const v = compliance.judge(a.certifiedFen, a.amountFen)
+      if (s?.chain?.chainStatus === 'tampered') {
+        reason = 'CHAIN_BROKEN'
+        detail = { chainStatus: 'tampered' }
+      } else if (flags?.length) {
+        reason = 'SALE_ID_REUSED'
+        detail = { flags: flags.map(({ flagId, seq, earlierSeq }) => ({ flagId, seq, earlierSeq })) }
+      } else if (!s?.mark || Date.parse(s.mark.syncedThrough) < end.getTime()) {
+        reason = 'INCOMPLETE_SYNC'
+        detail = { periodEnd: end.toISOString(), syncedThrough: s?.mark?.syncedThrough ?? null, pending: s?.pending ?? null }
+      } else if (!v.compliant) {
+        reason = 'NOT_COMPLIANT'
+        detail = { shareBp: v.shareBp, ratio: v.ratio, thresholdBp: threshold.bp, amountFen: a.amountFen, certifiedAmountFen: a.certifiedFen }
+      }
+      const base = { cabinetId: a.cabinetId, periodId: a.period.id, periodKind: a.period.kind, from: a.period.from, to: a.period.to }
+      if (reason !== null) {
+        st.held++
+        sliceHeld.push({ cabinetId: a.cabinetId, reason, from: a.period.from, to: a.period.to })
+        if (ex?.reason !== reason || JSON.stringify(ex.reasonDetail) !== JSON.stringify(detail)) {
+          if (ex?.reason !== reason) log.warn({ cabinetId: a.cabinetId, period: a.period.id, reason, ...detail }, 'forwarding held')
+          writes.push({ key: k, read: ex, batch: null, save: { ...base, state: 'held', reason, reasonDetail: detail, revision: 0, batchKey: null, sentFigures: null } })
+        }
+        continue
+      }
+      const bk = batchKey(a.cabinetId, a.period.id, 0)
+      const batch: NewBatch = { batchKey: bk, kind: 'report', cabinetId: a.cabinetId, periodId: a.period.id, revision: 0, body: body('report', bk, await record(a, 0, null), at) }
+      writes.push({ key: k, read: ex, batch, save: { ...base, state: 'queued', reason: null, reasonDetail: null, revision: 0, batchKey: bk, sentFigures: fig } })
+      st.queued++
+    }
+    if (writes.length === 0) return
+    // A period's new state and the batch it queues commit together, or neither does.
+    const skipped = await db.transaction(async (tx) => {
+      // Judged from reads taken before this transaction: a period changed since
+      // (the sender failed its report meanwhile, another server's pass) is left
+      // as it is now, for the next pass to judge.
+      const current = await store.periodsForUpdate(tx, range)
+      const lost: PeriodWrite[] = []
+      const kept: PeriodWrite[] = []
+      for (const w of writes) (JSON.stringify(current.get(w.key)) === JSON.stringify(w.read) ? kept : lost).push(w)
+      // Multi-row statements: a month end queues a batch for every cabinet at once.
+      await store.enqueueAll(tx, kept.flatMap((w) => (w.batch ? [w.batch] : [])), at)
+      await store.savePeriods(tx, kept.map((w) => w.save), at)
+      return lost
     })
+    for (const w of skipped) {
+      if (w.batch?.kind === 'report') st.queued--
+      if (w.batch?.kind === 'correction') st.corrections--
+      log.info({ cabinetId: w.save.cabinetId, period: w.save.periodId }, 'forwarding period changed while judged; left for the next pass')
+    }
   }
 
   async function run(): Promise<ForwardingRunReply> {
@@ -357,12 +421,12 @@ export function createForwardingService(deps: ForwardingServiceDeps): Forwarding
 
   return {
     run: runSerial,
-    status(scope) {
-      const c = store.counts(scope)
+    async status(scope) {
+      const only = filterOf(scope)
+      const [c, failedRows, heldRows, retryingRows] = await Promise.all([store.counts(only), store.failedBatches(only), store.held(only), store.retrying(only)])
       const n = (k: string) => c.get(k) ?? 0
-      const failedRows = store.failedBatches(scope)
       const toFailed = (b: OutboxRow): FailedBatch => ({ cabinetId: b.cabinetId, period: b.periodId, batchKey: b.batchKey, kind: b.kind, status: b.lastStatus, message: b.lastError ?? '' })
-      const held: HeldPeriod[] = store.held(scope).map((p: PeriodRow) => ({
+      const held: HeldPeriod[] = heldRows.map((p: PeriodRow) => ({
         cabinetId: p.cabinetId,
         period: p.periodId,
         reason: p.reason!,
@@ -371,7 +435,7 @@ export function createForwardingService(deps: ForwardingServiceDeps): Forwarding
         details: p.reasonDetail ?? {},
       }))
       const failed = failedRows.filter((b) => b.kind === 'report').map(toFailed)
-      const retrying = store.retrying(scope).map((b): RetryingBatch => ({
+      const retrying = retryingRows.map((b): RetryingBatch => ({
         cabinetId: b.cabinetId, period: b.periodId, batchKey: b.batchKey, kind: b.kind, attempts: b.attempts, status: b.lastStatus, message: b.lastError ?? '',
       }))
       const sent = n('report:delivered')
@@ -388,9 +452,15 @@ export function createForwardingService(deps: ForwardingServiceDeps): Forwarding
         lastRunAt,
       }
     },
-    counts(scope) {
-      const c = store.counts(scope)
-      return { sent: c.get('report:delivered') ?? 0, pending: c.get('report:pending') ?? 0, held: store.heldCount(scope), failed: c.get('report:failed') ?? 0 }
+    async counts(scope) {
+      const only = filterOf(scope)
+      const [c, held] = await Promise.all([store.counts(only), store.heldCount(only)])
+      return { sent: c.get('report:delivered') ?? 0, pending: c.get('report:pending') ?? 0, held, failed: c.get('report:failed') ?? 0 }
+    },
+    async troubled(minAttempts) {
+      const rows = await store.troubled(minAttempts)
+      const owners = rows.length === 0 ? new Map<string, CabinetOwner>() : await deps.cabinets.owners(rows.map((b) => b.cabinetId))
+      return rows.map((b) => ({ ...b, countyCode: owners.get(b.cabinetId)?.countyCode ?? null, operator: owners.get(b.cabinetId)?.operator ?? null }))
     },
     heartbeat(cabinetId, payload) {
       const hb = marks.heartbeat(cabinetId, payload)
@@ -404,11 +474,12 @@ export function createForwardingService(deps: ForwardingServiceDeps): Forwarding
       }
     },
     changed: soon,
-    retryFailed(batchKey, byUser) {
-      const b = store.outbox(batchKey)
+    async retryFailed(batchKey, byUser) {
+      const b = await store.outbox(batchKey)
       if (!b) throw batchNotFound(batchKey)
       const at = deps.now().toISOString()
-      if (b.state !== 'failed' || !store.requeueFailed(b, byUser, at)) throw batchNotFailed(batchKey, b.state === 'failed' ? 'pending' : b.state)
+      // Back to pending and the retry's record commit together.
+      if (b.state !== 'failed' || !(await db.transaction((tx) => store.requeueFailed(tx, b, byUser, at)))) throw batchNotFailed(batchKey, b.state === 'failed' ? 'pending' : b.state)
       log.info({ batchKey, kind: b.kind, cabinetId: b.cabinetId, period: b.periodId, previousStatus: b.lastStatus, by: byUser }, 'failed batch put back to pending')
       sender.retry(batchKey)
       return {

@@ -1,10 +1,18 @@
-// SQL for forwarding: sync watermarks, the judged cabinet-periods and the
-// durable outbox of platform batches. A period's new state and the batch it
-// queues are written in one transaction, so a crash never leaves one without
-// the other; idempotency keys are primary keys, so a replayed pass cannot
-// queue a batch twice.
+// SQL for forwarding, one implementation for SQLite and PostgreSQL (issue 13):
+// sync watermarks, the judged cabinet-periods and the durable outbox of
+// platform batches. Writes that must commit together take the caller's
+// transaction (`ex`): a period's new state and the batch it queues, a failed
+// batch and its period, a requeue and its record. Idempotency keys are primary
+// keys, so a replayed pass cannot queue a batch twice. This store reads only
+// its own tables; a scope arrives as the cabinets domain's id subquery.
+import { sql } from 'kysely'
 import type { HoldReason } from '../../../shared/src/index.js'
-import type { CabinetRange, Db } from '../db/index.js'
+import type { CabinetIdQuery } from '../cabinets/forwarding-reads.js'
+import type { Executor, FleetDb } from '../db/database.js'
+import type { CabinetRange } from '../db/index.js'
+import type { ForwardingPeriodsTable } from '../db/schema.js'
+
+export type { ChainInfo } from '../sales/forwarding-reads.js'
 
 export interface SentFigures {
   readonly salesCount: number
@@ -45,36 +53,57 @@ export interface SyncMark {
   readonly source: string
 }
 
-export interface ChainInfo {
-  readonly cabinetId: string
-  readonly lastSeq: number
-  readonly chainStatus: 'ok' | 'tampered'
-  /** recordedAt and server receipt time of the last committed sale. */
-  readonly headRecordedAt: string | null
-  readonly headReceivedAt: string | null
-}
-
 /** What a caller may see: nothing set = city-wide. */
 export interface ForwardingScope {
   readonly countyCode?: string
   readonly operator?: string
 }
 
-export type ForwardingStore = ReturnType<typeof createSqliteForwardingStore>
+/** The cabinets a query is limited to (a subquery of ids); undefined = every cabinet. */
+export type CabinetFilter = CabinetIdQuery | undefined
 
-interface DbPeriod {
-  cabinet_id: string
-  period_id: string
-  period_kind: string
-  day_from: string
-  day_to: string
-  state: PeriodRow['state']
-  reason: HoldReason | null
-  reason_detail: string | null
-  revision: number
-  batch_key: string | null
-  sent_figures: string | null
+export type NewBatch = Pick<OutboxRow, 'batchKey' | 'kind' | 'cabinetId' | 'periodId' | 'revision' | 'body'>
+
+export interface ForwardingStore {
+  syncMarks(range: CabinetRange): Promise<Map<string, SyncMark>>
+  /** Stores a cabinet's watermark; never moves a stored one back (ISO UTC strings compare as times). */
+  saveSyncMark(ex: Executor, m: SyncMark, at: string): Promise<void>
+  /** The judged periods of the cabinets in `range`, keyed by cabinet and period id. */
+  periods(range: CabinetRange): Promise<Map<string, PeriodRow>>
+  /** periods() inside a transaction, the rows locked until it ends (PostgreSQL; SQLite's transaction holds the one connection). */
+  periodsForUpdate(tx: Executor, range: CabinetRange): Promise<Map<string, PeriodRow>>
+  savePeriod(ex: Executor, p: PeriodRow, updatedAt: string): Promise<void>
+  /** savePeriod for many periods (each at most once), a few statements in all. */
+  savePeriods(ex: Executor, ps: readonly PeriodRow[], updatedAt: string): Promise<void>
+  /** False when a batch with that key (or that cabinet, period and revision) is already queued. */
+  enqueue(ex: Executor, b: NewBatch, createdAt: string): Promise<boolean>
+  /** enqueue for many batches, a few statements in all; resolves to the number queued. */
+  enqueueAll(ex: Executor, bs: readonly NewBatch[], createdAt: string): Promise<number>
+  /** Every pending batch, oldest first. */
+  pendingBatches(): Promise<OutboxRow[]>
+  outbox(batchKey: string): Promise<OutboxRow | null>
+  markDelivered(ex: Executor, batchKey: string, status: number, at: string): Promise<void>
+  /** The platform refused `b`: failed, and a report's period with it. */
+  markFailed(ex: Executor, b: OutboxRow, status: number, message: string, at: string): Promise<void>
+  markRetry(ex: Executor, batchKey: string, status: number | null, message: string): Promise<void>
+  /**
+   * A person asks to send a failed batch again: back to pending (a report's
+   * period back to queued), with who, when and the refusal it overrides
+   * recorded in forwarding_retries. False when it was no longer failed.
+   */
+  requeueFailed(ex: Executor, b: OutboxRow, byUser: string, at: string): Promise<boolean>
+  /** Batches per `kind:state`. */
+  counts(only?: CabinetFilter): Promise<Map<string, number>>
+  failedBatches(only?: CabinetFilter): Promise<OutboxRow[]>
+  /** Pending batches with failed attempts, oldest first (at most RETRYING_LISTED). */
+  retrying(only?: CabinetFilter): Promise<OutboxRow[]>
+  /** Pending batches whose last answer was a 3xx or that failed at least `minAttempts` times in a row, oldest first. */
+  troubled(minAttempts: number): Promise<OutboxRow[]>
+  held(only?: CabinetFilter): Promise<PeriodRow[]>
+  heldCount(only?: CabinetFilter): Promise<number>
 }
+
+type DbPeriod = Omit<ForwardingPeriodsTable, 'revision'> & { revision: number }
 
 const toPeriod = (r: DbPeriod): PeriodRow => ({
   cabinetId: r.cabinet_id,
@@ -82,157 +111,204 @@ const toPeriod = (r: DbPeriod): PeriodRow => ({
   periodKind: r.period_kind,
   from: r.day_from,
   to: r.day_to,
-  state: r.state,
-  reason: r.reason,
+  state: r.state as PeriodRow['state'],
+  reason: r.reason as HoldReason | null,
   reasonDetail: r.reason_detail === null ? null : (JSON.parse(r.reason_detail) as Record<string, unknown>),
   revision: r.revision,
   batchKey: r.batch_key,
   sentFigures: r.sent_figures === null ? null : (JSON.parse(r.sent_figures) as SentFigures),
 })
 
+/** Rows per multi-row insert: 12 bound values a period row, far below SQLite's 32,766 and PostgreSQL's 65,535. */
+const ROWS_PER_STATEMENT = 500
+
 /** A reply lists this many retrying batches at most: in a platform outage every batch retries. */
 export const RETRYING_LISTED = 200
 
-const outboxCols = `batch_key AS batchKey, kind, cabinet_id AS cabinetId, period_id AS periodId, revision, body, state, attempts,
-  last_status AS lastStatus, last_error AS lastError`
+const outboxCols = [
+  'batch_key as batchKey',
+  'kind',
+  'cabinet_id as cabinetId',
+  'period_id as periodId',
+  'revision',
+  'body',
+  'state',
+  'attempts',
+  'last_status as lastStatus',
+  'last_error as lastError',
+] as const
 
-export function createSqliteForwardingStore(db: Db) {
-  const cabinetIds = db.prepare<[], string>('SELECT cabinet_id FROM cabinets ORDER BY cabinet_id').pluck()
-  const marks = db.prepare<[string, string], { cabinet_id: string; synced_through: string; source: string }>(
-    'SELECT cabinet_id, synced_through, source FROM forwarding_sync_marks WHERE cabinet_id > ? AND cabinet_id <= ?',
-  )
-  const upsertMark = db.prepare<[string, string, string, string]>(
-    `INSERT INTO forwarding_sync_marks (cabinet_id, synced_through, source, updated_at) VALUES (?, ?, ?, ?)
-     ON CONFLICT (cabinet_id) DO UPDATE SET synced_through = excluded.synced_through, source = excluded.source, updated_at = excluded.updated_at`,
-  )
-  const chains = db.prepare<[string, string], { cabinet_id: string; last_seq: number; chain_status: 'ok' | 'tampered'; recorded_at: string | null; received_at: string | null }>(
-    `SELECT cs.cabinet_id, cs.last_seq, cs.chain_status, s.recorded_at, s.received_at
-     FROM cabinet_sales cs LEFT JOIN sales s ON s.cabinet_id = cs.cabinet_id AND s.seq = cs.last_seq
-     WHERE cs.cabinet_id > ? AND cs.cabinet_id <= ?`,
-  )
-  const periods = db.prepare<[string, string], DbPeriod>('SELECT * FROM forwarding_periods WHERE cabinet_id > ? AND cabinet_id <= ?')
-  const upsertPeriod = db.prepare(
-    `INSERT INTO forwarding_periods (cabinet_id, period_id, period_kind, day_from, day_to, state, reason, reason_detail, revision, batch_key, sent_figures, updated_at)
-     VALUES (@cabinetId, @periodId, @periodKind, @from, @to, @state, @reason, @reasonDetail, @revision, @batchKey, @sentFigures, @updatedAt)
-     ON CONFLICT (cabinet_id, period_id) DO UPDATE SET state = excluded.state, reason = excluded.reason, reason_detail = excluded.reason_detail,
-       revision = excluded.revision, batch_key = excluded.batch_key, sent_figures = excluded.sent_figures, updated_at = excluded.updated_at`,
-  )
-  const setPeriodState = db.prepare<[string, string, string, string]>('UPDATE forwarding_periods SET state = ?, updated_at = ? WHERE cabinet_id = ? AND period_id = ?')
-  const insertOutbox = db.prepare(
-    `INSERT INTO forwarding_outbox (batch_key, kind, cabinet_id, period_id, revision, body, state, created_at)
-     VALUES (@batchKey, @kind, @cabinetId, @periodId, @revision, @body, 'pending', @createdAt) ON CONFLICT DO NOTHING`,
-  )
-  const pendingBatches = db.prepare<[], OutboxRow>(`SELECT ${outboxCols} FROM forwarding_outbox WHERE state = 'pending' ORDER BY created_at, batch_key`)
-  const delivered = db.prepare<[number, string, string]>(
-    `UPDATE forwarding_outbox SET state = 'delivered', last_status = ?, last_error = NULL, attempts = attempts + 1, delivered_at = ? WHERE batch_key = ? AND state = 'pending'`,
-  )
-  const failed = db.prepare<[number, string, string]>(
-    `UPDATE forwarding_outbox SET state = 'failed', last_status = ?, last_error = ?, attempts = attempts + 1 WHERE batch_key = ? AND state = 'pending'`,
-  )
-  const retry = db.prepare<[number | null, string, string]>(
-    `UPDATE forwarding_outbox SET last_status = ?, last_error = ?, attempts = attempts + 1 WHERE batch_key = ?`,
-  )
-  // NULL scope parameters mean "no filter": city-wide callers.
-  const inScope = `cabinet_id IN (SELECT cabinet_id FROM cabinets WHERE (@countyCode IS NULL OR county_code = @countyCode)
-    AND (@operator IS NULL OR operator = @operator))`
-  type Scope = { countyCode: string | null; operator: string | null }
-  const counts = db.prepare<[Scope], { kind: string; state: string; n: number }>(
-    `SELECT kind, state, count(*) AS n FROM forwarding_outbox WHERE (@countyCode IS NULL AND @operator IS NULL) OR ${inScope} GROUP BY kind, state`,
-  )
-  const failedBatches = db.prepare<[Scope], OutboxRow>(
-    `SELECT ${outboxCols} FROM forwarding_outbox WHERE state = 'failed' AND ((@countyCode IS NULL AND @operator IS NULL) OR ${inScope}) ORDER BY created_at, batch_key`,
-  )
-  const retrying = db.prepare<[Scope], OutboxRow>(
-    `SELECT ${outboxCols} FROM forwarding_outbox WHERE state = 'pending' AND attempts > 0 AND ((@countyCode IS NULL AND @operator IS NULL) OR ${inScope})
-     ORDER BY created_at, batch_key LIMIT ${RETRYING_LISTED}`,
-  )
-  // The alert's question: batches whose last answer was a redirect, or that failed often in a row.
-  const troubled = db.prepare<[number], OutboxRow & { countyCode: string | null; operator: string | null }>(
-    `SELECT o.batch_key AS batchKey, o.kind, o.cabinet_id AS cabinetId, o.period_id AS periodId, o.revision, o.body, o.state, o.attempts,
-       o.last_status AS lastStatus, o.last_error AS lastError,
-       c.county_code AS countyCode, c.operator AS operator
-     FROM forwarding_outbox o LEFT JOIN cabinets c ON c.cabinet_id = o.cabinet_id
-     WHERE o.state = 'pending' AND (o.attempts >= ? OR (o.last_status BETWEEN 300 AND 399)) ORDER BY o.created_at, o.batch_key`,
-  )
-  const held = db.prepare<[Scope], DbPeriod>(
-    `SELECT * FROM forwarding_periods WHERE state = 'held' AND ((@countyCode IS NULL AND @operator IS NULL) OR ${inScope}) ORDER BY cabinet_id, period_id`,
-  )
-  const heldCount = db.prepare<[Scope], { n: number }>(
-    `SELECT count(*) AS n FROM forwarding_periods WHERE state = 'held' AND ((@countyCode IS NULL AND @operator IS NULL) OR ${inScope})`,
-  )
-  const scope = (s: ForwardingScope = {}): Scope => ({ countyCode: s.countyCode ?? null, operator: s.operator ?? null })
-  const outboxOf = db.prepare<[string], OutboxRow>(`SELECT ${outboxCols} FROM forwarding_outbox WHERE batch_key = ?`)
-  const unfail = db.prepare<[string]>(`UPDATE forwarding_outbox SET state = 'pending' WHERE batch_key = ? AND state = 'failed'`)
-  const unfailPeriod = db.prepare<[string, string, string]>(
-    `UPDATE forwarding_periods SET state = 'queued', updated_at = ? WHERE cabinet_id = ? AND period_id = ? AND state = 'failed'`,
-  )
-  const insertRetry = db.prepare<[string, string, string, number | null, string | null]>(
-    'INSERT INTO forwarding_retries (batch_key, at, by_user, previous_status, previous_error) VALUES (?, ?, ?, ?, ?)',
-  )
-
+export function createForwardingStore(db: FleetDb): ForwardingStore {
+  const k = db.kysely
+  const outbox = (ex: Executor = k) => ex.selectFrom('forwarding_outbox').select(outboxCols).$narrowType<Pick<OutboxRow, 'kind' | 'state'>>()
+  const periodsIn = (only: CabinetFilter) => {
+    const q = k.selectFrom('forwarding_periods').where('state', '=', 'held')
+    return only ? q.where('cabinet_id', 'in', only) : q
+  }
+  async function savePeriods(ex: Executor, ps: readonly PeriodRow[], updatedAt: string): Promise<void> {
+    for (let i = 0; i < ps.length; i += ROWS_PER_STATEMENT) {
+      await ex
+        .insertInto('forwarding_periods')
+        .values(
+          ps.slice(i, i + ROWS_PER_STATEMENT).map((p) => ({
+            cabinet_id: p.cabinetId,
+            period_id: p.periodId,
+            period_kind: p.periodKind,
+            day_from: p.from,
+            day_to: p.to,
+            state: p.state,
+            reason: p.reason,
+            reason_detail: p.reasonDetail === null ? null : JSON.stringify(p.reasonDetail),
+            revision: p.revision,
+            batch_key: p.batchKey,
+            sent_figures: p.sentFigures === null ? null : JSON.stringify(p.sentFigures),
+            updated_at: updatedAt,
+          })),
+        )
+        .onConflict((oc) =>
+          oc.columns(['cabinet_id', 'period_id']).doUpdateSet((eb) => ({
+            state: eb.ref('excluded.state'),
+            reason: eb.ref('excluded.reason'),
+            reason_detail: eb.ref('excluded.reason_detail'),
+            revision: eb.ref('excluded.revision'),
+            batch_key: eb.ref('excluded.batch_key'),
+            sent_figures: eb.ref('excluded.sent_figures'),
+            updated_at: eb.ref('excluded.updated_at'),
+          })),
+        )
+        .execute()
+    }
+  }
+  async function enqueueAll(ex: Executor, bs: readonly NewBatch[], createdAt: string): Promise<number> {
+    let n = 0
+    for (let i = 0; i < bs.length; i += ROWS_PER_STATEMENT) {
+      const r = await ex
+        .insertInto('forwarding_outbox')
+        .values(
+          bs.slice(i, i + ROWS_PER_STATEMENT).map((b) => ({
+            batch_key: b.batchKey, kind: b.kind, cabinet_id: b.cabinetId, period_id: b.periodId, revision: b.revision, body: b.body, state: 'pending', created_at: createdAt,
+          })),
+        )
+        // Either unique key (batch_key; cabinet, period, revision) already there: already queued.
+        .onConflict((oc) => oc.doNothing())
+        .executeTakeFirst()
+      n += Number(r.numInsertedOrUpdatedRows ?? 0)
+    }
+    return n
+  }
+  async function periodsOf(ex: Executor, range: CabinetRange, lock: boolean): Promise<Map<string, PeriodRow>> {
+    const q = ex.selectFrom('forwarding_periods').selectAll().where('cabinet_id', '>', range.after).where('cabinet_id', '<=', range.through)
+    // Locked in key order: two passes locking one range cannot deadlock.
+    const rows = await (lock ? q.orderBy('cabinet_id').orderBy('period_id').forUpdate() : q).execute()
+    return new Map(rows.map((r) => [`${r.cabinet_id}\u0000${r.period_id}`, toPeriod(r)]))
+  }
   return {
-    transaction: <T>(fn: () => T): T => db.transaction(fn)(),
-    /** Every cabinet id, in the order CabinetRange slices them. */
-    cabinetIds: (): string[] => cabinetIds.all(),
-    syncMarks(range: CabinetRange): Map<string, SyncMark> {
-      const m = new Map<string, SyncMark>()
-      for (const r of marks.iterate(range.after, range.through)) m.set(r.cabinet_id, { cabinetId: r.cabinet_id, syncedThrough: r.synced_through, source: r.source })
-      return m
+    async syncMarks(range) {
+      const rows = await k
+        .selectFrom('forwarding_sync_marks')
+        .select(['cabinet_id', 'synced_through', 'source'])
+        .where('cabinet_id', '>', range.after)
+        .where('cabinet_id', '<=', range.through)
+        .execute()
+      return new Map(rows.map((r) => [r.cabinet_id, { cabinetId: r.cabinet_id, syncedThrough: r.synced_through, source: r.source }]))
     },
-    saveSyncMark: (m: SyncMark, at: string): void => void upsertMark.run(m.cabinetId, m.syncedThrough, m.source, at),
-    chains(range: CabinetRange): ChainInfo[] {
-      return chains.all(range.after, range.through).map((r) => ({ cabinetId: r.cabinet_id, lastSeq: r.last_seq, chainStatus: r.chain_status, headRecordedAt: r.recorded_at, headReceivedAt: r.received_at }))
+    async saveSyncMark(ex, m, at) {
+      await ex
+        .insertInto('forwarding_sync_marks')
+        .values({ cabinet_id: m.cabinetId, synced_through: m.syncedThrough, source: m.source, updated_at: at })
+        // Only forward: a server that read an older mark (another replica moved it meanwhile) cannot move it back.
+        .onConflict((oc) =>
+          oc
+            .column('cabinet_id')
+            .doUpdateSet((eb) => ({
+              synced_through: eb.ref('excluded.synced_through'),
+              source: eb.ref('excluded.source'),
+              updated_at: eb.ref('excluded.updated_at'),
+            }))
+            .whereRef('forwarding_sync_marks.synced_through', '<', 'excluded.synced_through'),
+        )
+        .execute()
     },
-    periods(range: CabinetRange): Map<string, PeriodRow> {
-      const m = new Map<string, PeriodRow>()
-      for (const r of periods.iterate(range.after, range.through)) m.set(`${r.cabinet_id}\u0000${r.period_id}`, toPeriod(r))
-      return m
+    periods: (range) => periodsOf(k, range, false),
+    periodsForUpdate: (tx, range) => periodsOf(tx, range, db.dialect === 'postgres'),
+    savePeriod: (ex, p, updatedAt) => savePeriods(ex, [p], updatedAt),
+    savePeriods,
+    enqueue: async (ex, b, createdAt) => (await enqueueAll(ex, [b], createdAt)) === 1,
+    enqueueAll,
+    pendingBatches: () => outbox().where('state', '=', 'pending').orderBy('created_at').orderBy('batch_key').execute(),
+    outbox: async (batchKey) => (await outbox().where('batch_key', '=', batchKey).executeTakeFirst()) ?? null,
+    async markDelivered(ex, batchKey, status, at) {
+      await ex
+        .updateTable('forwarding_outbox')
+        .set((eb) => ({ state: 'delivered', last_status: status, last_error: null, attempts: eb('attempts', '+', 1), delivered_at: at }))
+        .where('batch_key', '=', batchKey)
+        .where('state', '=', 'pending')
+        .execute()
     },
-    savePeriod(p: PeriodRow, updatedAt: string): void {
-      upsertPeriod.run({
-        ...p,
-        reasonDetail: p.reasonDetail === null ? null : JSON.stringify(p.reasonDetail),
-        sentFigures: p.sentFigures === null ? null : JSON.stringify(p.sentFigures),
-        updatedAt,
-      })
+    async markFailed(ex, b, status, message, at) {
+      await ex
+        .updateTable('forwarding_outbox')
+        .set((eb) => ({ state: 'failed', last_status: status, last_error: message, attempts: eb('attempts', '+', 1) }))
+        .where('batch_key', '=', b.batchKey)
+        .where('state', '=', 'pending')
+        .execute()
+      if (b.kind === 'report') {
+        await ex.updateTable('forwarding_periods').set({ state: 'failed', updated_at: at }).where('cabinet_id', '=', b.cabinetId).where('period_id', '=', b.periodId).execute()
+      }
     },
-    /** False when a batch with that key (or that cabinet, period and revision) is already queued. */
-    enqueue: (b: Pick<OutboxRow, 'batchKey' | 'kind' | 'cabinetId' | 'periodId' | 'revision' | 'body'>, createdAt: string): boolean =>
-      insertOutbox.run({ ...b, createdAt }).changes === 1,
-    pendingBatches: (): OutboxRow[] => pendingBatches.all(),
-    outbox: (batchKey: string): OutboxRow | null => outboxOf.get(batchKey) ?? null,
-    markDelivered: (batchKey: string, status: number, at: string): void => void delivered.run(status, at, batchKey),
-    markFailed(b: OutboxRow, status: number, message: string, at: string): void {
-      db.transaction(() => {
-        failed.run(status, message, b.batchKey)
-        if (b.kind === 'report') setPeriodState.run('failed', at, b.cabinetId, b.periodId)
-      })()
+    async markRetry(ex, batchKey, status, message) {
+      await ex
+        .updateTable('forwarding_outbox')
+        .set((eb) => ({ last_status: status, last_error: message, attempts: eb('attempts', '+', 1) }))
+        .where('batch_key', '=', batchKey)
+        .execute()
     },
-    markRetry: (batchKey: string, status: number | null, message: string): void => void retry.run(status, message, batchKey),
-    /**
-     * A person asks to send a failed batch again: back to pending (a report's
-     * period back to queued), with who, when and the refusal it overrides
-     * recorded in forwarding_retries. False when it was no longer failed.
-     */
-    requeueFailed(b: OutboxRow, byUser: string, at: string): boolean {
-      return db.transaction(() => {
-        if (unfail.run(b.batchKey).changes !== 1) return false
-        if (b.kind === 'report') unfailPeriod.run(at, b.cabinetId, b.periodId)
-        insertRetry.run(b.batchKey, at, byUser, b.lastStatus, b.lastError)
-        return true
-      })()
+    async requeueFailed(ex, b, byUser, at) {
+      const r = await ex.updateTable('forwarding_outbox').set({ state: 'pending' }).where('batch_key', '=', b.batchKey).where('state', '=', 'failed').executeTakeFirst()
+      if (Number(r.numUpdatedRows) !== 1) return false
+      if (b.kind === 'report') {
+        await ex
+          .updateTable('forwarding_periods')
+          .set({ state: 'queued', updated_at: at })
+          .where('cabinet_id', '=', b.cabinetId)
+          .where('period_id', '=', b.periodId)
+          .where('state', '=', 'failed')
+          .execute()
+      }
+      await ex.insertInto('forwarding_retries').values({ batch_key: b.batchKey, at, by_user: byUser, previous_status: b.lastStatus, previous_error: b.lastError }).execute()
+      return true
     },
-    counts(s?: ForwardingScope): Map<string, number> {
+    async counts(only) {
+      let q = k.selectFrom('forwarding_outbox').select(['kind', 'state', (eb) => eb.fn.countAll<number>().as('n')]).groupBy(['kind', 'state'])
+      if (only) q = q.where('cabinet_id', 'in', only)
       const m = new Map<string, number>()
-      for (const r of counts.all(scope(s))) m.set(`${r.kind}:${r.state}`, r.n)
+      for (const r of await q.execute()) m.set(`${r.kind}:${r.state}`, Number(r.n))
       return m
     },
-    failedBatches: (s?: ForwardingScope): OutboxRow[] => failedBatches.all(scope(s)),
-    /** Pending batches with failed attempts, oldest first (at most RETRYING_LISTED). */
-    retrying: (s?: ForwardingScope): OutboxRow[] => retrying.all(scope(s)),
-    /** Pending batches whose last answer was a 3xx or that failed at least `minAttempts` times in a row. */
-    troubled: (minAttempts: number) => troubled.all(minAttempts),
-    held: (s?: ForwardingScope): PeriodRow[] => held.all(scope(s)).map(toPeriod),
-    heldCount: (s?: ForwardingScope): number => heldCount.get(scope(s))!.n,
+    async failedBatches(only) {
+      let q = outbox().where('state', '=', 'failed')
+      if (only) q = q.where('cabinet_id', 'in', only)
+      return q.orderBy('created_at').orderBy('batch_key').execute()
+    },
+    async retrying(only) {
+      let q = outbox().where('state', '=', 'pending').where('attempts', '>', 0)
+      if (only) q = q.where('cabinet_id', 'in', only)
+      return q.orderBy('created_at').orderBy('batch_key').limit(RETRYING_LISTED).execute()
+    },
+    troubled: (minAttempts) =>
+      outbox()
+        .where('state', '=', 'pending')
+        .where((eb) => eb.or([eb('attempts', '>=', minAttempts), eb.between('last_status', 300, 399)]))
+        .orderBy('created_at')
+        .orderBy('batch_key')
+        .execute(),
+    async held(only) {
+      const rows = await periodsIn(only).selectAll().orderBy('cabinet_id').orderBy('period_id').execute()
+      return rows.map(toPeriod)
+    },
+    async heldCount(only) {
+      const r = await periodsIn(only).select(sql<number>`count(*)`.as('n')).executeTakeFirstOrThrow()
+      return Number(r.n)
+    },
   }
 }

@@ -16,6 +16,7 @@
 // Sales recorded after the mark but dated before it (a replay of past trade)
 // are late sales: they re-open held periods and correct forwarded ones.
 import { decodeMessage, HeartbeatMsg, type HeartbeatMsg as Heartbeat } from '../../../shared/src/index.js'
+import type { FleetDb } from '../db/database.js'
 import { inRange, type CabinetRange } from '../db/index.js'
 import type { ChainInfo, ForwardingStore, SyncMark } from './store.js'
 
@@ -30,12 +31,20 @@ export interface SyncMarks {
   /** Records a heartbeat; returns it decoded (null when invalid). */
   heartbeat(cabinetId: string, payload: Buffer): Heartbeat | null
   /** Advances and stores the watermarks of the cabinets in `range`; returns them with the chain state. */
-  compute(range: CabinetRange): Map<string, { mark: SyncMark | null; chain: ChainInfo | null; pending: number | null }>
+  compute(range: CabinetRange): Promise<Map<string, { mark: SyncMark | null; chain: ChainInfo | null; pending: number | null }>>
+}
+
+export interface SyncMarksDeps {
+  readonly db: FleetDb
+  readonly store: ForwardingStore
+  /** The chain heads of a range of cabinets (the sales domain's forwarding reads). */
+  readonly chains: (range: CabinetRange) => Promise<readonly ChainInfo[]>
+  readonly now: () => Date
 }
 
 const min = (a: number, b: number) => (a < b ? a : b)
 
-export function createSyncMarks(store: ForwardingStore, now: () => Date): SyncMarks {
+export function createSyncMarks({ db, store, chains: chainHeads, now }: SyncMarksDeps): SyncMarks {
   const proofs = new Map<string, HeartbeatProof>()
   return {
     heartbeat(cabinetId, payload) {
@@ -45,33 +54,38 @@ export function createSyncMarks(store: ForwardingStore, now: () => Date): SyncMa
       proofs.set(cabinetId, { atMs: min(sentMs, now().getTime()), lastSeq: d.data.lastSeq, pending: d.data.pending })
       return d.data
     },
-    compute(range) {
+    async compute(range) {
       const at = now().toISOString()
-      const stored = store.syncMarks(range)
-      const chains = new Map(store.chains(range).map((c) => [c.cabinetId, c]))
+      const [stored, heads] = await Promise.all([store.syncMarks(range), chainHeads(range)])
+      const chains = new Map(heads.map((c) => [c.cabinetId, c]))
       const out = new Map<string, { mark: SyncMark | null; chain: ChainInfo | null; pending: number | null }>()
       const ids = new Set([...stored.keys(), ...chains.keys()])
       for (const id of proofs.keys()) if (inRange(range, id)) ids.add(id)
-      store.transaction(() => {
-        for (const id of ids) {
-          const chain = chains.get(id) ?? null
-          const proof = proofs.get(id)
-          let best = stored.get(id) ?? null
-          let bestMs = best ? Date.parse(best.syncedThrough) : Number.NEGATIVE_INFINITY
-          const consider = (ms: number, source: string) => {
-            if (Number.isFinite(ms) && ms > bestMs) {
-              bestMs = ms
-              best = { cabinetId: id, syncedThrough: new Date(ms).toISOString(), source }
-            }
+      const moved: SyncMark[] = []
+      for (const id of ids) {
+        const chain = chains.get(id) ?? null
+        const proof = proofs.get(id)
+        let best = stored.get(id) ?? null
+        let bestMs = best ? Date.parse(best.syncedThrough) : Number.NEGATIVE_INFINITY
+        const consider = (ms: number, source: string) => {
+          if (Number.isFinite(ms) && ms > bestMs) {
+            bestMs = ms
+            best = { cabinetId: id, syncedThrough: new Date(ms).toISOString(), source }
           }
-          if (chain?.headRecordedAt && chain.headReceivedAt) {
-            consider(min(Date.parse(chain.headRecordedAt), Date.parse(chain.headReceivedAt)), 'chain')
-          }
-          if (proof && proof.lastSeq <= (chain?.lastSeq ?? 0)) consider(proof.atMs, 'heartbeat')
-          if (best && best !== stored.get(id)) store.saveSyncMark(best, at)
-          out.set(id, { mark: best, chain, pending: proof?.pending ?? null })
         }
-      })
+        if (chain?.headRecordedAt && chain.headReceivedAt) {
+          consider(min(Date.parse(chain.headRecordedAt), Date.parse(chain.headReceivedAt)), 'chain')
+        }
+        if (proof && proof.lastSeq <= (chain?.lastSeq ?? 0)) consider(proof.atMs, 'heartbeat')
+        if (best && best !== stored.get(id)) moved.push(best)
+        out.set(id, { mark: best, chain, pending: proof?.pending ?? null })
+      }
+      // One transaction for the slice's moved marks: one commit, not one per cabinet.
+      if (moved.length > 0) {
+        await db.transaction(async (tx) => {
+          for (const m of moved) await store.saveSyncMark(tx, m, at)
+        })
+      }
       return out
     },
   }
