@@ -118,7 +118,7 @@ export interface ExpiringCertificate {
  * in it (`countyOf`), since its 扶贫部门 certified them and must remind them.
  */
 export function certExpiringSource(deps: {
-  certificates: (asOf: string) => readonly ExpiringCertificate[]
+  certificates: (asOf: string) => Promise<readonly ExpiringCertificate[]> | readonly ExpiringCertificate[]
   /** The plan county a supplier is registered in, or null (registered elsewhere). */
   countyOf: (supplierUscc: string) => string | null
 }): AlertSource {
@@ -126,7 +126,7 @@ export function certExpiringSource(deps: {
     kind: 'cert_expiring',
     async evaluate(now) {
       const today = shanghaiDate(now)
-      const all = deps.certificates(today)
+      const all = await deps.certificates(today)
       const out: AlertCondition[] = []
       for (const c of all) {
         if (c.status !== 'valid') continue
@@ -166,7 +166,7 @@ export interface CabinetShare {
  */
 export function complianceLowSource(deps: {
   /** This period's figures of every cabinet, or of one county's when given. */
-  figures: (from: string, to: string, countyCode?: string) => { thresholdBp: number; cabinets: readonly CabinetShare[] }
+  figures: (from: string, to: string, countyCode?: string) => Promise<{ thresholdBp: number; cabinets: readonly CabinetShare[] }>
   counties: () => readonly string[]
   operatorOf: (cabinetId: string) => string | null
 }): AlertSource {
@@ -176,7 +176,7 @@ export function complianceLowSource(deps: {
     async evaluate(now, countyCode) {
       const to = shanghaiDate(now)
       const from = `${to.slice(0, 7)}-01`
-      const r = deps.figures(from, to, countyCode)
+      const r = await deps.figures(from, to, countyCode)
       return r.cabinets
         .filter((c) => c.amountFen > 0 && !c.compliant)
         .map((c) => ({

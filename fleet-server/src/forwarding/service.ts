@@ -27,7 +27,7 @@ import type {
   PlatformRecord,
   RetryingBatch,
 } from '../../../shared/src/index.js'
-import { periodEnd, periodOf, type ComplianceService, type ComplianceStore, type DayFigures, type Period } from '../compliance/index.js'
+import { periodEnd, periodOf, type ComplianceService, type DayFigures, type LegacySyncFigures, type Period } from '../compliance/index.js'
 import { rangeOf, type CabinetRange } from '../db/index.js'
 import { batchNotFailed, batchNotFound } from './errors.js'
 import type { Sender } from './sender.js'
@@ -58,7 +58,7 @@ export interface ForwardingService {
 
 export interface ForwardingServiceDeps {
   readonly store: ForwardingStore
-  readonly figures: ComplianceStore
+  readonly figures: LegacySyncFigures
   readonly compliance: ComplianceService
   readonly marks: SyncMarks
   readonly sender: Sender

@@ -159,7 +159,7 @@ export function createReportService(deps: ReportServiceDeps): ReportService {
       if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve))
       const f = { ...filter, countyCode }
       rows.push(...(await deps.cabinets(f)))
-      for (const x of deps.figures.figuresByCabinet(period.from, period.to, f)) figures.set(x.cabinetId, x)
+      for (const x of await deps.figures.figuresByCabinet(period.from, period.to, f)) figures.set(x.cabinetId, x)
     }
     if (parts.length > 1) rows.sort((a, b) => (a.cabinetId < b.cabinetId ? -1 : a.cabinetId > b.cabinetId ? 1 : 0))
 
