@@ -176,6 +176,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     // Issue 3: the catalog published to cabinets, and forwarding to the national platform.
     const catalogStore = createCatalogStore()
     const catalog = await createCatalogPublisher({ db: database, store: catalogStore, publish: (t, p) => bus?.publish(t, p, { qos: 1, retain: true }), now, log: log.child({ component: 'catalog' }) })
+    undo.push(() => catalog.close())
     const fwd = { ...DEFAULT_FORWARDING, ...deps.forwarding }
     // Issue 12: flagged sales hold their periods until an official resolves them.
     const saleFlagStore = createSqliteSaleFlagStore(db)

@@ -44,7 +44,12 @@ export interface CatalogPublisher {
   reported(cabinetId: string, version: number | null): void
   current(): PublishedCatalogView | null
   cabinet(cabinetId: string): CabinetCatalogView
+  /** Stops following catalogs published by other servers on the database. */
+  close(): void
 }
+
+/** Channel of the notice a published catalog sends: its version. */
+export const CATALOG_CHANNEL = 'catalog'
 
 export interface CatalogPublisherDeps {
   readonly db: FleetDb
@@ -102,16 +107,39 @@ export async function createCatalogPublisher({ db, store, publish, now, log }: C
     }
     latest = next
     encoded = null
-    const cabinets = await liveCabinetIds(rd)
-    const payload = message(next)
-    // Retained: a cabinet offline now gets it when it next subscribes.
-    for (const id of cabinets) publish(topics.catalog(id), payload)
-    log.info({ version: next.version, items: items.length, cabinets: cabinets.length }, 'catalog published')
+    // Servers sharing the database publish it to the cabinets on their brokers.
+    await db.notify(CATALOG_CHANNEL, String(next.version))
+    const cabinets = await publishAll(next)
+    log.info({ version: next.version, items: items.length, cabinets }, 'catalog published')
     return next
+  }
+
+  /** Sends `c` to every live cabinet; retained, so a cabinet offline now gets it when it next subscribes. */
+  async function publishAll(c: PublishedCatalog): Promise<number> {
+    const cabinets = await liveCabinetIds(rd)
+    const payload = message(c)
+    for (const id of cabinets) publish(topics.catalog(id), payload)
+    return cabinets.length
+  }
+
+  /** Another server published a catalog (or a notice was missed: ''): take the newest and send it to this server's cabinets. */
+  async function adopt(): Promise<void> {
+    const theirs = await store.latestCatalog(rd)
+    if (!theirs || (latest && theirs.version <= latest.version)) return
+    latest = theirs
+    encoded = null
+    const cabinets = await publishAll(theirs)
+    log.info({ version: theirs.version, cabinets }, 'catalog published by another server taken')
   }
 
   // Two refreshes at once would both build version n+1.
   let queue: Promise<unknown> = Promise.resolve()
+  const unlisten = db.listen(CATALOG_CHANNEL, (payload) => {
+    // Our own notice (or an older one): nothing to take.
+    if (payload !== '' && latest && Number(payload) <= latest.version) return
+    const run = queue.then(adopt, adopt)
+    queue = run.catch((err: unknown) => log.warn({ err }, 'catalog published by another server not taken; the next refresh retries'))
+  })
 
   return {
     refresh() {
@@ -148,5 +176,6 @@ export async function createCatalogPublisher({ db, store, publish, now, log }: C
         isCurrent: publishedVersion !== null && r?.version === publishedVersion,
       }
     },
+    close: unlisten,
   }
 }

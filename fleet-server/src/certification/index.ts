@@ -2,5 +2,5 @@
 // and the catalog published to cabinets.
 export { createCertificationService, certStatus, type CertificationService, type CertifiedRange } from './service.js'
 export { createCatalogStore, type CatalogStore } from './store.js'
-export { createCatalogPublisher, type CatalogPublisher } from './catalog-publisher.js'
+export { createCatalogPublisher, CATALOG_CHANNEL, type CatalogPublisher } from './catalog-publisher.js'
 export { certificationRoutes } from './routes.js'

@@ -2,12 +2,15 @@
 // fleet, no HTTP): the same changes on a SQLite file and a PostgreSQL database
 // give the same rows, conflicts and history; a change and the figures it
 // flips commit together or not at all; and the published catalog versions.
+// On PostgreSQL also: a catalog published by one server reaches another
+// server on the same database, which sends it to its own cabinets.
 import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Principal } from '../../../fleet-server/src/access/index.js'
 import { createCatalogPublisher, createCatalogStore, createCertificationService, type CertificationService } from '../../../fleet-server/src/certification/index.js'
 import { createComplianceStore, type ComplianceStore } from '../../../fleet-server/src/compliance/index.js'
 import { openFleetDb, type FleetDb } from '../../../fleet-server/src/db/database.js'
+import { topics } from '../../../shared/src/index.js'
 import { tempDir } from '../../helpers/fleet.js'
 import { startPostgres, type Postgres } from '../../helpers/postgres.js'
 import { aUscc } from '../certification.fixtures.js'
@@ -104,5 +107,21 @@ describe.each(['sqlite', 'postgres'] as const)('catalog on %s', (engine) => {
     const r = await svc.blacklist(ADMIN, aUscc(1), { reason: '失信', effectiveFrom: '2020-09-01' })
     expect(r.revokedCertificates).toEqual(['CERT-1'])
     expect(await figures.certifiedTotals(['C1'])).toEqual(new Map([['C1', 0]]))
+  })
+
+  it.runIf(engine === 'postgres')('hands a catalog published by one server to the other, which sends it to its cabinets within 1 s', async () => {
+    const a = await open()
+    await a.db.kysely.insertInto('cabinets').values({ cabinet_id: 'C1', county_code: '341125', status: 'operating', secret_hash: 'x', credentials_issued_at: AT, created_at: AT, updated_at: AT }).execute()
+    const b = await open({ url: a.url })
+    await new Promise((r) => setTimeout(r, 300)) // b's notice connection is up
+    await a.svc.createSupplier(ADMIN, { uscc: aUscc(1), name: '合作社' })
+    const t0 = Date.now()
+    await a.svc.createProduct(ADMIN, { sku: 'HONEY', name: '蜂蜜', supplierUscc: aUscc(1), priceFen: 3990 })
+    expect(a.catalog.current()?.version).toBe(1)
+    await expect.poll(() => b.catalog.current()?.version, { timeout: 1_000, interval: 10 }).toBe(1)
+    expect(Date.now() - t0).toBeLessThan(1_000)
+    await expect.poll(() => b.published).toEqual([topics.catalog('C1')])
+    // The same content built on b is that version, not a new one.
+    expect((await b.catalog.refresh())?.version).toBe(1)
   })
 })
