@@ -3,7 +3,10 @@
 //   cabinet_month_certified  the same per month (YYYY-MM).
 // Ingest adds each tick's sales to both inside the tick's own transaction
 // (recordTick, given that transaction), judging every sku line with the
-// in-memory certified index, so the figures are never behind committed sales.
+// in-memory certified index on SQLite (one process, transactions serialized)
+// and with the committed catalog read under a lock on PostgreSQL (several
+// servers, transactions concurrent), so the figures are never behind
+// committed sales.
 // A catalog change applies only its delta inside its own transaction
 // (applyCatalogChange, given that transaction): for each day whose certified
 // status flipped for a sku, ± that sku's amount on that day, from the sales
@@ -19,7 +22,7 @@ import { certifiedSpans, suppliersOfProducts } from '../certification/reads.js'
 import type { Executor, FleetDb } from '../db/database.js'
 import type { CabinetRange } from '../db/index.js'
 import { cabinetSkuSales, skuDayAmounts, skuMonthAmounts } from '../sales/compliance-reads.js'
-import { createCertifiedIndex, flips, type CertifiedIndex, type DayRange } from './certified-index.js'
+import { covers, createCertifiedIndex, flips, mergeRanges, type CertifiedIndex, type DayRange } from './certified-index.js'
 import { addDays, daysBetween, periodOf } from './periods.js'
 
 export interface CabinetFigures {
@@ -52,7 +55,7 @@ export interface TickSales {
 }
 
 export interface ComplianceStore {
-  /** The certified days of each sku, as ingest judges them (committed catalog only). */
+  /** The certified days of each sku, as committed (SQLite ingest judges with it; kept in every process). */
   readonly index: CertifiedIndex
   /** Adds one ingest tick's sales to the day and month figures, in the tick's transaction `ex`. */
   recordTick(ex: Executor, agg: TickSales): Promise<void>
@@ -81,7 +84,7 @@ export interface ComplianceStore {
 export const CERTIFIED_CHANNEL = 'certified'
 /** PostgreSQL refuses NOTIFY payloads of 8,000 bytes or more; past this, the notice says "reload everything". */
 const MAX_NOTICE_BYTES = 7_000
-/** Advisory lock (any fixed bigint) serializing catalog changes' flips on PostgreSQL. */
+/** Advisory lock (any fixed bigint) on PostgreSQL: held by a catalog change from its flips to its commit (exclusive) and by an ingest tick while it judges (shared). */
 const CATALOG_FLIP_LOCK = 0x63_65_72_74 // "cert"
 /** Rows per multi-row upsert: 5 parameters each, well under both engines' limits. */
 const UPSERT_CHUNK = 1_000
@@ -130,7 +133,7 @@ export interface FigureRow {
 }
 
 /** One tick's additions to the day and month figures, each sku line judged with `index`. */
-export function tickFigures(index: CertifiedIndex, agg: TickSales): { days: Array<FigureRow & { day: string }>; months: Array<FigureRow & { month: string }> } {
+export function tickFigures(index: Pick<CertifiedIndex, 'isCertified'>, agg: TickSales): { days: Array<FigureRow & { day: string }>; months: Array<FigureRow & { month: string }> } {
   const certified = new Map<string, number>()
   for (const k of agg.skus.values()) {
     if (!index.isCertified(k.sku, k.day)) continue
@@ -199,6 +202,28 @@ export async function createComplianceStore(db: FleetDb, opts: { log?: Logger } 
     }
   }
 
+  /**
+   * PostgreSQL: the coverage of the tick's skus as committed, read under the
+   * catalog lock (shared: ticks run side by side). A catalog change holds it
+   * exclusively from its flips to its commit, so a tick is judged either
+   * wholly before a change (and the change's flips, reading the sku sales
+   * after it, include it) or wholly after it; never with an index that has
+   * not yet heard of a commit (the notice comes a moment later).
+   */
+  async function committedCoverage(ex: Executor, agg: TickSales): Promise<Pick<CertifiedIndex, 'isCertified'>> {
+    const skus = new Set<string>()
+    for (const k of agg.skus.values()) skus.add(k.sku)
+    await sql`SELECT pg_advisory_xact_lock_shared(${CATALOG_FLIP_LOCK})`.execute(ex)
+    const raw = new Map<string, DayRange[]>()
+    for (const r of await certifiedSpans(ex, [...skus])) {
+      let list = raw.get(r.sku)
+      if (!list) raw.set(r.sku, (list = []))
+      list.push([r.dayFrom, r.dayTo])
+    }
+    const merged = new Map([...raw].map(([sku, list]) => [sku, mergeRanges(list)]))
+    return { isCertified: (sku, day) => covers(merged.get(sku) ?? [], day) }
+  }
+
   async function periodRows(table: 'cabinet_day_certified' | 'cabinet_month_certified', r: CabinetRange): Promise<DayFigures[]> {
     const col = table === 'cabinet_day_certified' ? 'day' : 'month'
     const [rows, counties] = await Promise.all([
@@ -221,7 +246,7 @@ export async function createComplianceStore(db: FleetDb, opts: { log?: Logger } 
     index,
 
     async recordTick(ex, agg) {
-      const { days, months } = tickFigures(index, agg)
+      const { days, months } = tickFigures(db.dialect === 'postgres' ? await committedCoverage(ex, agg) : index, agg)
       // One multi-row upsert per table (keys are unique within each, as PostgreSQL requires).
       if (days.length > 0) await upsert(ex, 'cabinet_day_certified', days)
       if (months.length > 0) await upsert(ex, 'cabinet_month_certified', months)

@@ -4,7 +4,8 @@
 // (recordTick in its transaction), after a back-dated revocation (flips in the
 // change's transaction), and after a change that rolled back (nothing moved,
 // the certified index included). On PostgreSQL also: a change made through
-// one handle reaches another handle's certified index (two servers).
+// one handle reaches another handle's certified index (two servers), and a
+// tick through the other judges by the committed catalog even before that.
 import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createComplianceStore, type ComplianceStore, type TickSales } from '../../../fleet-server/src/compliance/index.js'
@@ -138,5 +139,15 @@ describe.each(['sqlite', 'postgres'] as const)('compliance store on %s', (engine
     await expect.poll(() => b.store.index.isCertified('HONEY', '2020-09-20'), { timeout: 1_000, interval: 10 }).toBe(false)
     expect(Date.now() - t0).toBeLessThan(1_000)
     expect(b.store.index.isCertified('HONEY', '2020-09-14')).toBe(true)
+  })
+
+  it.runIf(engine === 'postgres')('judges a tick by the committed catalog even when its server has not heard of the change yet', async () => {
+    const a = await open()
+    const b = await open(a.url)
+    b.store.close() // b's index will not hear of the revocation
+    await revokeHoney(a.db, a.store, '2020-09-15')
+    expect(b.store.index.isCertified('HONEY', '2020-09-20')).toBe(true)
+    await sell(b.db, b.store)
+    expect(await a.store.figuresByCabinet('2020-09-01', '2020-10-31', {})).toEqual([fig('C1', '110101', 3, 1150, 600), fig('C2', '110102', 1, 1000, 0)])
   })
 })
