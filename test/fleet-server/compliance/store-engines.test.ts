@@ -107,6 +107,12 @@ describe.each(['sqlite', 'postgres'] as const)('compliance store on %s', (engine
     ])
     expect((await store.days({ after: 'C1', through: 'C2' })).map((d) => [d.cabinetId, d.day, d.certifiedFen])).toEqual([['C2', '2020-09-20', 300]])
     expect(await store.certifiedLines('C1', '2020-09-01', '2020-10-31')).toEqual([{ sku: 'HONEY', certificateNo: 'CERT-HONEY', supplierUscc: USCC, qty: 8, amountFen: 750 }])
+    // Overlapping certificates: a line goes to the latest-starting one covering its day (ties: the lowest number).
+    await db.kysely.insertInto('certificates').values(['CERT-HONEY-3', 'CERT-HONEY-2'].map((no) => ({ certificate_no: no, sku: 'HONEY', level: 'county', valid_from: '2020-09-15', valid_to: '2021-09-14', created_at: AT, updated_at: AT }))).execute()
+    expect(await store.certifiedLines('C1', '2020-09-01', '2020-10-31')).toEqual([
+      { sku: 'HONEY', certificateNo: 'CERT-HONEY', supplierUscc: USCC, qty: 6, amountFen: 600 },
+      { sku: 'HONEY', certificateNo: 'CERT-HONEY-2', supplierUscc: USCC, qty: 2, amountFen: 150 },
+    ])
   })
 
   it('applies a back-dated revocation in its transaction, and nothing of one that rolled back', async () => {
