@@ -32,3 +32,14 @@ export async function suppliersOfProducts(ex: Executor, skus: readonly string[])
   const rows = await ex.selectFrom('products').select(['sku', 'supplier_uscc']).where('sku', 'in', skus).execute()
   return new Map(rows.map((r) => [r.sku, r.supplier_uscc]))
 }
+
+/**
+ * Locks the product rows of `skus` until `tx` ends (PostgreSQL; SQLite's one
+ * writer needs no lock): catalog changes of one sku then apply their figures
+ * one after the other. Locked in sku order, so two changes never wait on each
+ * other in opposite orders.
+ */
+export async function lockProducts(tx: Executor, skus: readonly string[]): Promise<void> {
+  if (skus.length === 0) return
+  await tx.selectFrom('products').select('sku').where('sku', 'in', [...skus].sort()).orderBy('sku').forUpdate().execute()
+}

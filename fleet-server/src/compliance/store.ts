@@ -18,7 +18,7 @@
 import { sql } from 'kysely'
 import type { Logger } from 'pino'
 import { cabinetsMatching, countiesInRange, type CabinetFilter } from '../cabinets/compliance-reads.js'
-import { certifiedSpans, suppliersOfProducts } from '../certification/reads.js'
+import { certifiedSpans, lockProducts, suppliersOfProducts } from '../certification/reads.js'
 import type { Executor, FleetDb } from '../db/database.js'
 import type { CabinetRange } from '../db/index.js'
 import { cabinetSkuSales, skuDayAmounts, skuMonthAmounts } from '../sales/compliance-reads.js'
@@ -255,22 +255,28 @@ export async function createComplianceStore(db: FleetDb, opts: { log?: Logger } 
     async applyCatalogChange(tx, skus) {
       const unique = [...new Set(skus)]
       if (unique.length === 0) return { flippedDays: 0 }
+      // SQLite: transactions are serialized on the one connection and the
+      // index takes each commit's coverage synchronously at its commit, so it
+      // is the coverage committed before this change.
+      let before = (sku: string): readonly DayRange[] => index.ranges(sku)
       if (db.dialect === 'postgres') {
-        // Changes run concurrently here: one at a time through the flips, each
-        // comparing against the coverage committed before it (read outside
-        // `tx`), so two changes of one sku never both apply the same flip.
+        // Changes run concurrently here. Changes of one sku wait for each
+        // other (product rows locked), then each reads the coverage committed
+        // before it outside `tx` (`tx` sees its own change), so no flip is
+        // applied twice or missed; only then the flip lock, which stops ticks
+        // (shared) from the flips to the commit: held for no longer.
+        await lockProducts(tx, unique)
+        const committedBefore = new Map<string, readonly DayRange[]>()
+        for (const sku of unique) committedBefore.set(sku, await index.read(kysely, sku))
+        before = (sku) => committedBefore.get(sku) ?? []
         await sql`SELECT pg_advisory_xact_lock(${CATALOG_FLIP_LOCK})`.execute(tx)
       }
       let flippedDays = 0
       const committed = new Map<string, readonly DayRange[]>()
       for (const sku of unique) {
-        // SQLite: transactions are serialized on the one connection and the
-        // index takes each commit's coverage synchronously at its commit, so
-        // it is the committed coverage.
-        const before = db.dialect === 'postgres' ? await index.read(kysely, sku) : index.ranges(sku)
         const after = await index.read(tx, sku)
         committed.set(sku, after)
-        for (const f of flips(before, after)) {
+        for (const f of flips(before(sku), after)) {
           await sql`UPDATE cabinet_day_certified AS c SET certified_fen = c.certified_fen + ${f.sign} * s.amount_fen
             FROM (${skuDayAmounts(tx, sku, f.from, f.to)}) AS s
             WHERE c.cabinet_id = s.cabinet_id AND c.day = s.day`.execute(tx)

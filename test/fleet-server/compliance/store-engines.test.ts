@@ -6,6 +6,7 @@
 // the certified index included). On PostgreSQL also: a change made through
 // one handle reaches another handle's certified index (two servers), and a
 // tick through the other judges by the committed catalog even before that.
+import { sql } from 'kysely'
 import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createComplianceStore, type ComplianceStore, type TickSales } from '../../../fleet-server/src/compliance/index.js'
@@ -155,5 +156,28 @@ describe.each(['sqlite', 'postgres'] as const)('compliance store on %s', (engine
     expect(b.store.index.isCertified('HONEY', '2020-09-20')).toBe(true)
     await sell(b.db, b.store)
     expect(await a.store.figuresByCabinet('2020-09-01', '2020-10-31', {})).toEqual([fig('C1', '110101', 3, 1150, 600), fig('C2', '110102', 1, 1000, 0)])
+  })
+
+  it.runIf(engine === 'postgres')('applies two servers\' simultaneous certificates of one sku once', async () => {
+    const a = await open()
+    const b = await open(a.url)
+    await sell(a.db, a.store)
+    await revokeHoney(a.db, a.store, '2020-01-01') // HONEY uncertified everywhere
+    expect(await a.store.certifiedTotals(['C1', 'C2'])).toEqual(new Map([['C1', 0], ['C2', 0]]))
+    // Warm connections on both pools, so neither change waits for a new one while the other runs.
+    for (const s of [a, b]) await Promise.all([1, 2, 3].map(() => sql`SELECT 1`.execute(s.db.kysely)))
+    // Both write their certificate before either applies it: each must see the other's only once committed.
+    let arrived = 0
+    let release!: () => void
+    const bothWritten = new Promise<void>((r) => (release = r))
+    const issue = (s: { db: FleetDb; store: ComplianceStore }, no: string) =>
+      s.db.transaction(async (tx) => {
+        await tx.insertInto('certificates').values({ certificate_no: no, sku: 'HONEY', level: 'county', valid_from: '2020-09-01', valid_to: '2021-08-31', created_at: AT, updated_at: AT }).execute()
+        if (++arrived === 2) release()
+        await bothWritten
+        await s.store.applyCatalogChange(tx, ['HONEY'])
+      })
+    await Promise.all([issue(a, 'CERT-A'), issue(b, 'CERT-B')])
+    expect(await a.store.certifiedTotals(['C1', 'C2'])).toEqual(new Map([['C1', 750], ['C2', 300]]))
   })
 })
