@@ -91,6 +91,14 @@ const UPSERT_CHUNK = 1_000
 
 const NONE = { from: '9999-12-31', to: '0000-01-01' } // an empty range
 
+/** One figures row added to (SQLite's prepared form of recordTick's upsert). */
+const UPSERT_SQL = (table: string, key: string) =>
+  `INSERT INTO ${table} (cabinet_id, ${key}, sales_count, amount_fen, certified_fen) VALUES (?, ?, ?, ?, ?)
+   ON CONFLICT (cabinet_id, ${key}) DO UPDATE SET
+     sales_count = sales_count + excluded.sales_count,
+     amount_fen = amount_fen + excluded.amount_fen,
+     certified_fen = certified_fen + excluded.certified_fen`
+
 interface Split {
   m1: string
   m2: string
@@ -181,6 +189,11 @@ export async function createComplianceStore(db: FleetDb, opts: { log?: Logger } 
     index.reloadAll(kysely).catch((err: unknown) => opts.log?.error({ err }, 'certified index reload failed'))
   })
 
+  const rawUpsert = db.sqlite && {
+    day: db.sqlite.prepare<[string, string, number, number, number]>(UPSERT_SQL('cabinet_day_certified', 'day')),
+    month: db.sqlite.prepare<[string, string, number, number, number]>(UPSERT_SQL('cabinet_month_certified', 'month')),
+  }
+
   type FigRow = { cabinet_id: string; county_code: string; n: number; amount: number; certified: number }
   const sums = sql`CAST(sum(x.n) AS BIGINT) AS n, CAST(sum(x.amount) AS BIGINT) AS amount, CAST(sum(x.certified) AS BIGINT) AS certified`
 
@@ -247,6 +260,14 @@ export async function createComplianceStore(db: FleetDb, opts: { log?: Logger } 
 
     async recordTick(ex, agg) {
       const { days, months } = tickFigures(db.dialect === 'postgres' ? await committedCoverage(ex, agg) : index, agg)
+      if (rawUpsert && ex.isTransaction) {
+        // SQLite's ingest hot path: `ex` holds the one connection (this runs
+        // inside its transaction's callback), so prepared statements run in
+        // it, with no query built and no await per tick.
+        for (const d of days) rawUpsert.day.run(d.cabinet_id, d.day, d.sales_count, d.amount_fen, d.certified_fen)
+        for (const m of months) rawUpsert.month.run(m.cabinet_id, m.month, m.sales_count, m.amount_fen, m.certified_fen)
+        return
+      }
       // One multi-row upsert per table (keys are unique within each, as PostgreSQL requires).
       if (days.length > 0) await upsert(ex, 'cabinet_day_certified', days)
       if (months.length > 0) await upsert(ex, 'cabinet_month_certified', months)
