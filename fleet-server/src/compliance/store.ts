@@ -326,7 +326,7 @@ export async function createComplianceStore(db: FleetDb, opts: { log?: Logger } 
             UNION ALL
             SELECT cabinet_id, sales_count, amount_fen, certified_fen FROM cabinet_day_certified WHERE day BETWEEN ${p.d3} AND ${p.d4}
           ) x JOIN (${cab}) k ON k.cabinet_id = x.cabinet_id
-          GROUP BY x.cabinet_id, k.county_code ORDER BY x.cabinet_id`.execute(kysely)).rows
+          GROUP BY x.cabinet_id, k.county_code ORDER BY x.cabinet_id, k.county_code`.execute(kysely)).rows
       } else {
         // One county's cabinets drive the scan (cabinets_by_county, then each
         // cabinet's own rows by primary key) instead of every cabinet-day of
@@ -344,7 +344,7 @@ export async function createComplianceStore(db: FleetDb, opts: { log?: Logger } 
             ${inCounty('cabinet_day_certified', p.d1, p.d2)}
             UNION ALL
             ${inCounty('cabinet_day_certified', p.d3, p.d4)}
-          ) x GROUP BY x.cabinet_id, x.county_code ORDER BY x.cabinet_id`.execute(kysely)).rows
+          ) x GROUP BY x.cabinet_id, x.county_code ORDER BY x.cabinet_id, x.county_code`.execute(kysely)).rows
       }
       return rows.map((r) => ({ cabinetId: r.cabinet_id, countyCode: r.county_code, salesCount: r.n, amountFen: r.amount, certifiedFen: r.certified }))
     },
