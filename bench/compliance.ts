@@ -15,7 +15,7 @@
 // At the end the figures are checked against a full recompute from the sku
 // rows. Run alone: node --import tsx bench/compliance.ts
 import { performance } from 'node:perf_hooks'
-import { createSqliteComplianceStore } from '../fleet-server/src/compliance/index.js'
+import { createComplianceStore, createLegacySyncFigures } from '../fleet-server/src/compliance/index.js'
 import { createSqliteSalesStore } from '../fleet-server/src/sales/index.js'
 import type { BatchWrite, SaleRecord } from '../fleet-server/src/sales/types.js'
 import { usccCheckChar, type SaleLine } from '../shared/src/index.js'
@@ -66,7 +66,7 @@ export async function complianceQuery(opts: ComplianceBenchOptions = {}) {
     // buildFleet wires (a second instance on the same database; its certified
     // index is loaded now, after the catalog, and the catalog does not change
     // while it writes).
-    const figures = createSqliteComplianceStore(db)
+    const figures = createLegacySyncFigures(db, (await createComplianceStore(fleet.database)).index)
     let figuresMs = 0
     const store = createSqliteSalesStore(db, {
       onTick: (agg) => {

@@ -15,7 +15,7 @@
 // 1 ms timer that records the longest gap between its runs.
 // Run alone: node --import tsx bench/forwarding.ts [cabinets]
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
-import { createSqliteComplianceStore } from '../fleet-server/src/compliance/index.js'
+import { createComplianceStore, createLegacySyncFigures } from '../fleet-server/src/compliance/index.js'
 import { createSqliteSalesStore } from '../fleet-server/src/sales/index.js'
 import type { BatchWrite } from '../fleet-server/src/sales/types.js'
 import { usccCheckChar, type SaleLine } from '../shared/src/index.js'
@@ -61,7 +61,7 @@ export async function forwardingPass(opts: { cabinets?: number } = {}) {
     const ids = insertOperatingCabinets(db, cabinets, now)
     const counties = [...new Set(ids.map((id) => id.slice(0, 6)))]
 
-    const figures = createSqliteComplianceStore(db)
+    const figures = createLegacySyncFigures(db, (await createComplianceStore(fleet.database)).index)
     const store = createSqliteSalesStore(db, { onTick: (agg) => figures.recordTick(agg) })
     const seqs = new Map<string, number>()
     const setupStarted = performance.now()

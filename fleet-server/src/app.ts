@@ -14,8 +14,8 @@ import { openFleetDb, type FleetDb } from './db/database.js'
 import type { Db } from './db/index.js'
 import { dashboardRoutes } from './dashboard/index.js'
 import { createHttp } from './http/index.js'
-import { certificationRoutes, createCatalogPublisher, createCertificationService, createSqliteCatalogStore } from './certification/index.js'
-import { complianceRoutes, createComplianceService, createSqliteComplianceStore, withCertifiedTotals } from './compliance/index.js'
+import { certificationRoutes, createCatalogPublisher, createCatalogStore, createCertificationService } from './certification/index.js'
+import { complianceRoutes, createComplianceService, createComplianceStore, createLegacySyncFigures, withCertifiedTotals } from './compliance/index.js'
 import {
   createForwardingService, createSender, createForwardingStore, createSyncMarks, DEFAULT_FORWARDING, forwardingRoutes, type ForwardingOptions, type ForwardingService,
 } from './forwarding/index.js'
@@ -100,12 +100,15 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     )
 
     // Certified figures are written with the sales of each ingest tick (issue 3).
-    const complianceStore = createSqliteComplianceStore(db)
+    const complianceStore = await createComplianceStore(database, { log: log.child({ component: 'compliance' }) })
+    undo.push(() => complianceStore.close())
+    const legacyFigures = createLegacySyncFigures(db, complianceStore.index)
     // Forwarding is built further down; a tick can only commit once the broker is up, after it.
     let forwardingRef: ForwardingService | null = null
     const salesStore = createSqliteSalesStore(db, {
       onTick: (agg) => {
-        complianceStore.recordTick(agg)
+        // Until sales moves to FleetDb: becomes tickWriters: [(tx, agg) => complianceStore.recordTick(tx, agg)].
+        legacyFigures.recordTick(agg)
         // Inside the transaction: a rollback costs at most one needless (debounced) pass.
         forwardingRef?.salesCommitted(agg.days.values())
       },
@@ -174,8 +177,9 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     undo.push(() => sales.close())
 
     // Issue 3: the catalog published to cabinets, and forwarding to the national platform.
-    const catalogStore = createSqliteCatalogStore(db)
-    const catalog = createCatalogPublisher({ store: catalogStore, publish: (t, p) => bus?.publish(t, p, { qos: 1, retain: true }), now, log: log.child({ component: 'catalog' }) })
+    const catalogStore = createCatalogStore()
+    const catalog = await createCatalogPublisher({ db: database, store: catalogStore, publish: (t, p) => bus?.publish(t, p, { qos: 1, retain: true }), now, log: log.child({ component: 'catalog' }) })
+    undo.push(() => catalog.close())
     const fwd = { ...DEFAULT_FORWARDING, ...deps.forwarding }
     // Issue 12: flagged sales hold their periods until an official resolves them.
     const saleFlagStore = createSqliteSaleFlagStore(db)
@@ -202,19 +206,19 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       debounceMs: fwd.debounceMs,
       ...(fwd.sliceCabinets !== undefined && { sliceCabinets: fwd.sliceCabinets }),
       onCatalogVersion: (id, v) => catalog.reported(id, v),
-      beforePass: () => void catalog.refresh(),
+      beforePass: () => void catalog.refresh().catch((err: unknown) => log.error({ err }, 'catalog refresh failed')),
       saleFlagHolds: (range) => saleFlags.holds(range),
     })
     forwardingRef = forwarding
     undo.push(() => forwarding.close())
     const certification = createCertificationService({
+      db: database,
       store: catalogStore,
       now,
       log: log.child({ component: 'certification' }),
-      certifiedChanged: (ranges) => void complianceStore.applyCatalogChange(ranges.map((r) => r.sku)),
-      rolledBack: () => complianceStore.catalogRolledBack(),
-      changed: () => {
-        catalog.refresh()
+      certifiedChanged: (tx, ranges) => complianceStore.applyCatalogChange(tx, ranges.map((r) => r.sku)),
+      changed: async () => {
+        await catalog.refresh()
         forwarding.changed()
       },
     })
@@ -292,7 +296,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
             break
           case 'presence':
             live.presence(msg.cabinetId, msg.payload)
-            if (bus && !bus.tracksConnections) catalog.publishTo(msg.cabinetId)
+            if (bus && !bus.tracksConnections) void catalog.publishTo(msg.cabinetId)
             break
           case 'events':
             live.event(msg.cabinetId, msg.payload)
@@ -303,7 +307,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       connected: (id) => {
         live.connected(id)
         catchUp.forget(id)
-        catalog.publishTo(id)
+        void catalog.publishTo(id)
       },
       disconnected: (id) => {
         live.disconnected(id)
@@ -334,7 +338,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
         )
     bus = started
     // The day may have changed which certificates are in force since the last start.
-    catalog.refresh()
+    await catalog.refresh()
     undo.push(() => started.close())
 
     const http = await createHttp({ log, logRequests: config.logRequests, trustProxy: config.trustProxy, https: config.tls, rateLimit: config.rateLimit, secureCookies: config.secureCookies })

@@ -5,6 +5,7 @@ import mqtt from 'mqtt'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { CatalogMsg, topics } from '../../shared/src/index.js'
 import { api, provision } from '../helpers/fleet.js'
+import { sqlRun } from '../helpers/test-db.js'
 import { aCatalog, aClock, aDatedCabinet, aUscc, fleetWith, ok } from './certification.fixtures.js'
 
 describe('certification catalog', () => {
@@ -112,10 +113,8 @@ describe('certification catalog', () => {
     const fleet = await fleetWith()
     await aCatalog(fleet, { 'P-00000': {} })
     // Up to the cap straight into the table: 4,999 HTTP calls would only slow the test down.
-    fleet.db.transaction(() => {
-      const ins = fleet.db.prepare(`INSERT INTO products (sku, name, supplier_uscc, price_fen, created_at, updated_at) VALUES (?, '商品', ?, 100, 'x', 'x')`)
-      for (let i = 1; i < 5000; i++) ins.run(`P-${String(i).padStart(5, '0')}`, aUscc(1))
-    })()
+    const rows = Array.from({ length: 4999 }, (_, i) => ({ sku: `P-${String(i + 1).padStart(5, '0')}`, name: '商品', supplier_uscc: aUscc(1), price_fen: 100, created_at: 'x', updated_at: 'x' }))
+    for (let i = 0; i < rows.length; i += 500) await fleet.database.kysely.insertInto('products').values(rows.slice(i, i + 500)).execute()
     const full = await api<{ error: { code: string; details: { maxProducts: number } } }>(fleet, 'POST', '/api/v1/products', { sku: 'P-05000', name: 'x', supplierUscc: aUscc(1), priceFen: 1 })
     expect([full.status, full.body.error.code, full.body.error.details.maxProducts]).toEqual([409, 'CATALOG_FULL', 5000])
     await ok(fleet, 'PATCH', '/api/v1/products/P-00000', { priceFen: 1001 }, 200)
@@ -123,7 +122,7 @@ describe('certification catalog', () => {
     expect(atCap.items).toHaveLength(5000)
 
     // One more behind the service's back (say, a restored backup): the next change is not published; cabinets keep the last catalog.
-    fleet.db.prepare(`INSERT INTO products (sku, name, supplier_uscc, price_fen, created_at, updated_at) VALUES ('P-99999', 'x', ?, 1, 'x', 'x')`).run(aUscc(1))
+    await sqlRun(fleet.database, `INSERT INTO products (sku, name, supplier_uscc, price_fen, created_at, updated_at) VALUES ('P-99999', 'x', ?, 1, 'x', 'x')`, aUscc(1))
     await ok(fleet, 'PATCH', '/api/v1/products/P-00000', { priceFen: 1002 }, 200)
     const kept = await ok<{ version: number; items: unknown[] }>(fleet, 'GET', '/api/v1/catalog', undefined, 200)
     expect([kept.version, kept.items.length]).toEqual([atCap.version, 5000])

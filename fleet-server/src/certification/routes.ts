@@ -47,7 +47,7 @@ export const certificationRoutes = (
 
     app.post('/suppliers', {
       schema: { tags, summary: 'Register a supplier by 统一社会信用代码 (admin)', body: CreateSupplierBody, response: { 201: SupplierView, ...errorResponses } },
-    }, async (req, reply) => reply.code(201).send(svc.createSupplier(principalOf(req), req.body)))
+    }, async (req, reply) => reply.code(201).send(await svc.createSupplier(principalOf(req), req.body)))
 
     app.get('/suppliers', { schema: { tags, summary: 'Suppliers', response: { 200: SupplierList, ...errorResponses } } }, async () => svc.suppliers())
 
@@ -67,7 +67,7 @@ export const certificationRoutes = (
 
     app.post('/products', {
       schema: { tags, summary: 'Add a product (admin)', body: CreateProductBody, response: { 201: ProductView, ...errorResponses } },
-    }, async (req, reply) => reply.code(201).send(svc.createProduct(principalOf(req), req.body)))
+    }, async (req, reply) => reply.code(201).send(await svc.createProduct(principalOf(req), req.body)))
 
     app.patch('/products/:sku', {
       schema: { tags, summary: 'Change name, price, origin or category (admin); kept in history', params: SkuParams, body: PatchProductBody, response: { 200: ProductView, ...errorResponses } },
@@ -83,7 +83,7 @@ export const certificationRoutes = (
 
     app.post('/certificates', {
       schema: { tags, summary: 'Record a certificate (admin); one year by default', body: CreateCertificateBody, response: { 201: CertificateView, ...errorResponses } },
-    }, async (req, reply) => reply.code(201).send(svc.createCertificate(principalOf(req), req.body)))
+    }, async (req, reply) => reply.code(201).send(await svc.createCertificate(principalOf(req), req.body)))
 
     app.get('/certificates', {
       schema: { tags, summary: 'Certificates, filtered', querystring: ListCertificatesQuery, response: { 200: CertificateList, ...errorResponses } },
@@ -101,7 +101,7 @@ export const certificationRoutes = (
         body: RenewCertificateBody,
         response: { 201: CertificateView, ...errorResponses },
       },
-    }, async (req, reply) => reply.code(201).send(svc.renewCertificate(principalOf(req), req.params.no, req.body)))
+    }, async (req, reply) => reply.code(201).send(await svc.renewCertificate(principalOf(req), req.params.no, req.body)))
 
     app.post('/certificates/:no/revoke', {
       schema: {

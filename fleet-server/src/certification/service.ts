@@ -45,6 +45,7 @@ import {
   supplierExists,
   supplierNotFound,
 } from './errors.js'
+import type { Executor, FleetDb } from '../db/database.js'
 import type { CatalogStore, CertificateRow, ProductRow, SupplierRow } from './store.js'
 
 /** Days of one sku whose certification may have changed. */
@@ -60,37 +61,37 @@ export const RENEWAL_WINDOW_MONTHS = 3
 export const CERT_VALIDITY_YEARS = 1
 
 export interface CertificationService {
-  createSupplier(by: Principal, body: CreateSupplierBody): SupplierView
-  suppliers(): SupplierList
-  supplier(uscc: string): SupplierView
-  blacklist(by: Principal, uscc: string, body: BlacklistSupplierBody): BlacklistReply
-  createProduct(by: Principal, body: CreateProductBody): ProductView
-  patchProduct(by: Principal, sku: string, body: PatchProductBody): ProductView
-  products(asOf?: string): ProductList
-  product(sku: string, asOf?: string): ProductDetail
-  createCertificate(by: Principal, body: CreateCertificateBody): CertificateView
-  renewCertificate(by: Principal, no: string, body: RenewCertificateBody): CertificateView
-  revokeCertificate(by: Principal, no: string, body: RevokeCertificateBody): CertificateView
-  certificates(q: ListCertificatesQuery): CertificateList
-  certificate(no: string, asOf?: string): CertificateView
-  history(q: CatalogHistoryQuery): CatalogHistory
+  createSupplier(by: Principal, body: CreateSupplierBody): Promise<SupplierView>
+  suppliers(): Promise<SupplierList>
+  supplier(uscc: string): Promise<SupplierView>
+  blacklist(by: Principal, uscc: string, body: BlacklistSupplierBody): Promise<BlacklistReply>
+  createProduct(by: Principal, body: CreateProductBody): Promise<ProductView>
+  patchProduct(by: Principal, sku: string, body: PatchProductBody): Promise<ProductView>
+  products(asOf?: string): Promise<ProductList>
+  product(sku: string, asOf?: string): Promise<ProductDetail>
+  createCertificate(by: Principal, body: CreateCertificateBody): Promise<CertificateView>
+  renewCertificate(by: Principal, no: string, body: RenewCertificateBody): Promise<CertificateView>
+  revokeCertificate(by: Principal, no: string, body: RevokeCertificateBody): Promise<CertificateView>
+  certificates(q: ListCertificatesQuery): Promise<CertificateList>
+  certificate(no: string, asOf?: string): Promise<CertificateView>
+  history(q: CatalogHistoryQuery): Promise<CatalogHistory>
   /** Certificates in force on asOf that expire within `withinDays` and have no successor for the same product yet (for alerts). */
-  expiring(asOf: string, withinDays: number): CertificateView[]
+  expiring(asOf: string, withinDays: number): Promise<CertificateView[]>
 }
 
 export interface CertificationServiceDeps {
+  readonly db: FleetDb
   readonly store: CatalogStore
   readonly now: () => Date
   readonly log: Logger
   /**
-   * Runs inside the change's transaction, after the change is written: bring
-   * the certified figures of these skus up to date (compliance applyCatalogChange).
+   * Given the change's transaction, after the change is written: bring the
+   * certified figures of these skus up to date in it (compliance
+   * applyCatalogChange), so both commit or neither does.
    */
-  readonly certifiedChanged: (ranges: readonly CertifiedRange[]) => void
-  /** That transaction rolled back after certifiedChanged ran: drop what it cached. */
-  readonly rolledBack?: () => void
+  readonly certifiedChanged: (tx: Executor, ranges: readonly CertifiedRange[]) => Promise<unknown>
   /** After a committed change: republish catalogs, re-evaluate held forwarding. */
-  readonly changed: () => void
+  readonly changed: () => Promise<void> | void
 }
 
 export function certStatus(c: Pick<CertificateRow, 'validFrom' | 'validTo' | 'revokedFrom'>, asOf: string): CertStatus {
@@ -101,57 +102,48 @@ export function certStatus(c: Pick<CertificateRow, 'validFrom' | 'validTo' | 're
 }
 
 export function createCertificationService(deps: CertificationServiceDeps): CertificationService {
-  const { store, log } = deps
+  const { db, store, log } = deps
+  const rd = db.kysely
   const today = () => shanghaiDate(deps.now())
   const at = () => deps.now().toISOString()
 
   const supplierView = (s: SupplierRow): SupplierView => ({ ...s })
   const certView = (c: CertificateRow, asOf: string): CertificateView => ({ ...c, status: certStatus(c, asOf) })
-  const productView = (p: ProductRow, asOf: string): ProductView => {
-    const certificateNo = store.coveringCertificate(p.sku, asOf)
+  const productView = async (ex: Executor, p: ProductRow, asOf: string): Promise<ProductView> => {
+    const certificateNo = await store.coveringCertificate(ex, p.sku, asOf)
     return { ...p, isCertified: certificateNo !== null, certificateNo, asOf }
   }
 
-  function mustSupplier(uscc: string): SupplierRow {
-    const s = store.supplier(uscc)
+  async function mustSupplier(ex: Executor, uscc: string): Promise<SupplierRow> {
+    const s = await store.supplier(ex, uscc)
     if (!s) throw supplierNotFound(uscc)
     return s
   }
-  function mustProduct(sku: string): ProductRow {
-    const p = store.product(sku)
+  async function mustProduct(ex: Executor, sku: string): Promise<ProductRow> {
+    const p = await store.product(ex, sku)
     if (!p) throw productNotFound(sku)
     return p
   }
-  function mustCert(no: string): CertificateRow {
-    const c = store.certificate(no)
+  async function mustCert(ex: Executor, no: string): Promise<CertificateRow> {
+    const c = await store.certificate(ex, no)
     if (!c) throw certNotFound(no)
     return c
   }
 
   /** Writes a change atomically with its history and the figures it flips, then notifies. */
-  function change<T>(fn: () => { result: T; ranges: CertifiedRange[] }): T {
-    let applied = false
-    let result: T
-    try {
-      ;({ result } = store.transaction(() => {
-        const r = fn()
-        if (r.ranges.length > 0) {
-          applied = true
-          deps.certifiedChanged(r.ranges)
-        }
-        return r
-      }))
-    } catch (err) {
-      if (applied) deps.rolledBack?.()
-      throw err
-    }
-    deps.changed()
+  async function change<T>(fn: (tx: Executor) => Promise<{ result: T; ranges: CertifiedRange[] }>): Promise<T> {
+    const { result } = await db.transaction(async (tx) => {
+      const r = await fn(tx)
+      if (r.ranges.length > 0) await deps.certifiedChanged(tx, r.ranges)
+      return r
+    })
+    await deps.changed()
     return result
   }
 
-  function issue(by: Principal, body: { sku: string; certificateNo: string; validFrom: string; validTo?: string | undefined; level?: CreateCertificateBody['level'] }, renews: string | null): CertificateView {
-    const product = mustProduct(body.sku)
-    const supplier = mustSupplier(product.supplierUscc)
+  async function issue(by: Principal, body: { sku: string; certificateNo: string; validFrom: string; validTo?: string | undefined; level?: CreateCertificateBody['level'] }, renews: string | null): Promise<CertificateView> {
+    const product = await mustProduct(rd, body.sku)
+    const supplier = await mustSupplier(rd, product.supplierUscc)
     if (supplier.blacklistedFrom !== null) throw supplierBlacklisted(supplier.uscc, supplier.blacklistedFrom)
     const validTo = body.validTo ?? plusYearsInclusive(body.validFrom, CERT_VALIDITY_YEARS)
     const maxTo = plusYearsInclusive(body.validFrom, CERT_VALIDITY_YEARS)
@@ -163,7 +155,7 @@ export function createCertificationService(deps: CertificationServiceDeps): Cert
     }
     // Re-application only from three months before the current certificate expires.
     const d = today()
-    for (const c of store.certificates({ sku: body.sku })) {
+    for (const c of await store.certificates(rd, { sku: body.sku })) {
       if (certStatus(c, d) !== 'valid') continue
       const mayApplyFrom = minusMonths(c.validTo, RENEWAL_WINDOW_MONTHS)
       if (d < mayApplyFrom) throw certRenewalTooEarly(body.sku, c.certificateNo, c.validTo, mayApplyFrom)
@@ -178,19 +170,19 @@ export function createCertificationService(deps: CertificationServiceDeps): Cert
       createdAt: at(),
       updatedAt: at(),
     }
-    return change(() => {
-      if (!store.insertCertificate(row)) throw certExists(body.certificateNo)
-      store.appendHistory({ at: row.createdAt, actor: by.username, entity: 'certificate', entityId: row.certificateNo, action: renews ? 'renewed' : 'issued', detail: { ...row } })
+    return change(async (tx) => {
+      if (!(await store.insertCertificate(tx, row))) throw certExists(body.certificateNo)
+      await store.appendHistory(tx, { at: row.createdAt, actor: by.username, entity: 'certificate', entityId: row.certificateNo, action: renews ? 'renewed' : 'issued', detail: { ...row } })
       log.info({ certificateNo: row.certificateNo, sku: row.sku, validFrom: row.validFrom, validTo, by: by.username }, 'certificate issued')
-      return { result: certView(mustCert(row.certificateNo), d), ranges: [{ sku: row.sku, from: row.validFrom, to: row.validTo }] }
+      return { result: certView(await mustCert(tx, row.certificateNo), d), ranges: [{ sku: row.sku, from: row.validFrom, to: row.validTo }] }
     })
   }
 
   /** Revokes from `from` unless already revoked on or before it; returns the range that changed, if any. */
-  function revokeRow(by: Principal, c: CertificateRow, from: string, reason: string, action: string): CertifiedRange | null {
+  async function revokeRow(tx: Executor, by: Principal, c: CertificateRow, from: string, reason: string, action: string): Promise<CertifiedRange | null> {
     if (c.revokedFrom !== null && c.revokedFrom <= from) return null
-    store.revoke(c.certificateNo, from, reason, at())
-    store.appendHistory({
+    await store.revoke(tx, c.certificateNo, from, reason, at())
+    await store.appendHistory(tx, {
       at: at(),
       actor: by.username,
       entity: 'certificate',
@@ -203,49 +195,49 @@ export function createCertificationService(deps: CertificationServiceDeps): Cert
   }
 
   return {
-    createSupplier(by, body) {
+    async createSupplier(by, body) {
       assertAdmin(by, 'change the product catalog')
       const uscc = body.uscc.trim()
       const problem = usccProblem(uscc)
       if (problem) throw invalidUscc(uscc, problem)
       const row = { uscc, name: body.name, contact: body.contact ?? null, phone: body.phone ?? null, address: body.address ?? null, createdAt: at(), updatedAt: at() }
-      return change(() => {
-        if (!store.insertSupplier(row)) throw supplierExists(uscc)
-        store.appendHistory({ at: row.createdAt, actor: by.username, entity: 'supplier', entityId: uscc, action: 'registered', detail: { ...row } })
+      return change(async (tx) => {
+        if (!(await store.insertSupplier(tx, row))) throw supplierExists(uscc)
+        await store.appendHistory(tx, { at: row.createdAt, actor: by.username, entity: 'supplier', entityId: uscc, action: 'registered', detail: { ...row } })
         log.info({ uscc, by: by.username }, 'supplier registered')
-        return { result: supplierView(mustSupplier(uscc)), ranges: [] }
+        return { result: supplierView(await mustSupplier(tx, uscc)), ranges: [] }
       })
     },
 
-    suppliers: () => ({ suppliers: store.suppliers().map(supplierView) }),
-    supplier: (uscc) => supplierView(mustSupplier(uscc)),
+    suppliers: async () => ({ suppliers: (await store.suppliers(rd)).map(supplierView) }),
+    supplier: async (uscc) => supplierView(await mustSupplier(rd, uscc)),
 
-    blacklist(by, uscc, body) {
+    async blacklist(by, uscc, body) {
       assertAdmin(by, 'change the product catalog')
-      const s = mustSupplier(uscc)
+      const s = await mustSupplier(rd, uscc)
       const from = body.effectiveFrom ?? today()
-      return change(() => {
+      return change(async (tx) => {
         const ranges: CertifiedRange[] = []
         const revoked: string[] = []
         if (s.blacklistedFrom === null || from < s.blacklistedFrom) {
-          store.blacklist(uscc, from, body.reason, at())
-          store.appendHistory({ at: at(), actor: by.username, entity: 'supplier', entityId: uscc, action: 'blacklisted', detail: { from, reason: body.reason, previousFrom: s.blacklistedFrom } })
+          await store.blacklist(tx, uscc, from, body.reason, at())
+          await store.appendHistory(tx, { at: at(), actor: by.username, entity: 'supplier', entityId: uscc, action: 'blacklisted', detail: { from, reason: body.reason, previousFrom: s.blacklistedFrom } })
         }
-        for (const c of store.certificates({ supplierUscc: uscc })) {
-          const r = revokeRow(by, c, from, `扶贫失信黑名单: ${body.reason}`, 'revoked_by_blacklist')
+        for (const c of await store.certificates(tx, { supplierUscc: uscc })) {
+          const r = await revokeRow(tx, by, c, from, `扶贫失信黑名单: ${body.reason}`, 'revoked_by_blacklist')
           if (r) {
             ranges.push(r)
             revoked.push(c.certificateNo)
           }
         }
         log.warn({ uscc, from, revoked: revoked.length, by: by.username }, 'supplier blacklisted')
-        return { result: { supplier: supplierView(mustSupplier(uscc)), revokedCertificates: revoked }, ranges }
+        return { result: { supplier: supplierView(await mustSupplier(tx, uscc)), revokedCertificates: revoked }, ranges }
       })
     },
 
-    createProduct(by, body) {
+    async createProduct(by, body) {
       assertAdmin(by, 'change the product catalog')
-      const s = mustSupplier(body.supplierUscc.trim())
+      const s = await mustSupplier(rd, body.supplierUscc.trim())
       if (s.blacklistedFrom !== null) throw supplierBlacklisted(s.uscc, s.blacklistedFrom)
       const row: ProductRow = {
         sku: body.sku,
@@ -257,19 +249,19 @@ export function createCertificationService(deps: CertificationServiceDeps): Cert
         createdAt: at(),
         updatedAt: at(),
       }
-      return change(() => {
+      return change(async (tx) => {
         // Every product is in the one catalog message cabinets receive (catalog-publisher.ts).
-        if (store.product(row.sku) === null && store.productCount() >= CATALOG_MAX_ITEMS) throw catalogFull(CATALOG_MAX_ITEMS)
-        if (!store.insertProduct(row)) throw productExists(body.sku)
-        store.appendHistory({ at: row.createdAt, actor: by.username, entity: 'product', entityId: row.sku, action: 'added', detail: { ...row } })
+        if ((await store.product(tx, row.sku)) === null && (await store.productCount(tx)) >= CATALOG_MAX_ITEMS) throw catalogFull(CATALOG_MAX_ITEMS)
+        if (!(await store.insertProduct(tx, row))) throw productExists(body.sku)
+        await store.appendHistory(tx, { at: row.createdAt, actor: by.username, entity: 'product', entityId: row.sku, action: 'added', detail: { ...row } })
         log.info({ sku: row.sku, supplierUscc: s.uscc, by: by.username }, 'product added')
-        return { result: productView(row, today()), ranges: [] }
+        return { result: await productView(tx, row, today()), ranges: [] }
       })
     },
 
-    patchProduct(by, sku, body) {
+    async patchProduct(by, sku, body) {
       assertAdmin(by, 'change the product catalog')
-      const before = mustProduct(sku)
+      const before = await mustProduct(rd, sku)
       const after: ProductRow = {
         ...before,
         name: body.name ?? before.name,
@@ -278,63 +270,71 @@ export function createCertificationService(deps: CertificationServiceDeps): Cert
         category: body.category ?? before.category,
         updatedAt: at(),
       }
-      return change(() => {
-        store.updateProduct(after)
+      return change(async (tx) => {
+        await store.updateProduct(tx, after)
         const changes: Record<string, unknown> = {}
         for (const k of ['name', 'priceFen', 'origin', 'category'] as const) {
           if (before[k] !== after[k]) changes[k] = { from: before[k], to: after[k] }
         }
-        store.appendHistory({ at: after.updatedAt, actor: by.username, entity: 'product', entityId: sku, action: 'changed', detail: changes })
-        return { result: productView(after, today()), ranges: [] }
+        await store.appendHistory(tx, { at: after.updatedAt, actor: by.username, entity: 'product', entityId: sku, action: 'changed', detail: changes })
+        return { result: await productView(tx, after, today()), ranges: [] }
       })
     },
 
-    products(asOf) {
+    async products(asOf) {
       const d = asOf ?? today()
-      return { products: store.products().map((p) => productView(p, d)), asOf: d }
+      const [products, covering] = await Promise.all([store.products(rd), store.coveringOn(rd, d)])
+      return {
+        products: products.map((p): ProductView => {
+          const certificateNo = covering.get(p.sku) ?? null
+          return { ...p, isCertified: certificateNo !== null, certificateNo, asOf: d }
+        }),
+        asOf: d,
+      }
     },
 
-    product(sku, asOf) {
+    async product(sku, asOf) {
       const d = asOf ?? today()
-      return { ...productView(mustProduct(sku), d), certificates: store.certificates({ sku }).map((c) => certView(c, d)) }
+      const p = await mustProduct(rd, sku)
+      return { ...(await productView(rd, p, d)), certificates: (await store.certificates(rd, { sku })).map((c) => certView(c, d)) }
     },
 
-    createCertificate(by, body) {
+    async createCertificate(by, body) {
       assertAdmin(by, 'change the product catalog')
       return issue(by, body, null)
     },
 
-    renewCertificate(by, no, body) {
+    async renewCertificate(by, no, body) {
       assertAdmin(by, 'change the product catalog')
-      const old = mustCert(no)
+      const old = await mustCert(rd, no)
       return issue(by, { ...body, sku: old.sku, validFrom: body.validFrom ?? addDays(old.validTo, 1) }, old.certificateNo)
     },
 
-    revokeCertificate(by, no, body) {
+    async revokeCertificate(by, no, body) {
       assertAdmin(by, 'change the product catalog')
-      const c = mustCert(no)
+      const c = await mustCert(rd, no)
       const from = body.effectiveFrom ?? today()
       if (c.revokedFrom !== null && c.revokedFrom < from) throw certRevocationInvalid(no, c.revokedFrom, from)
-      return change(() => {
-        const range = revokeRow(by, c, from, body.reason, 'revoked')
+      return change(async (tx) => {
+        const range = await revokeRow(tx, by, c, from, body.reason, 'revoked')
         if (range) log.warn({ certificateNo: no, sku: c.sku, revokedFrom: from, backdated: from < today(), by: by.username }, 'certificate revoked')
-        return { result: certView(mustCert(no), today()), ranges: range ? [range] : [] }
+        return { result: certView(await mustCert(tx, no), today()), ranges: range ? [range] : [] }
       })
     },
 
-    certificates(q) {
+    async certificates(q) {
       const d = q.asOf ?? today()
-      const all = store.certificates({ ...(q.sku && { sku: q.sku }), ...(q.supplierUscc && { supplierUscc: q.supplierUscc }) }).map((c) => certView(c, d))
+      const all = (await store.certificates(rd, { ...(q.sku && { sku: q.sku }), ...(q.supplierUscc && { supplierUscc: q.supplierUscc }) })).map((c) => certView(c, d))
       return { certificates: q.status ? all.filter((c) => c.status === q.status) : all, asOf: d }
     },
 
-    certificate: (no, asOf) => certView(mustCert(no), asOf ?? today()),
+    certificate: async (no, asOf) => certView(await mustCert(rd, no), asOf ?? today()),
 
-    history: (q) => ({ entries: store.history(q.entity ?? null, q.id ?? null, q.limit) }),
+    history: async (q) => ({ entries: await store.history(rd, q.entity ?? null, q.id ?? null, q.limit) }),
 
-    expiring(asOf, withinDays) {
+    async expiring(asOf, withinDays) {
       const until = addDays(asOf, withinDays)
-      const all = store.certificates()
+      const all = await store.certificates(rd)
       return all
         .filter((c) => certStatus(c, asOf) === 'valid' && c.validTo <= until)
         .filter((c) => !all.some((n) => n.sku === c.sku && n.certificateNo !== c.certificateNo && n.validTo > c.validTo && n.revokedFrom === null))

@@ -1,9 +1,11 @@
 // SQL for the catalog: suppliers, products, certificates, their history and
-// the catalogs published to cabinets. Synchronous (better-sqlite3): the service
-// runs a change, its history and the invalidation of derived figures in one
-// transaction.
+// the catalogs published to cabinets, on SQLite or PostgreSQL (issue 13).
+// Every method takes the executor it runs on: the service runs a change, its
+// history and the update of the figures it flips in one transaction, and
+// plain reads on the database.
+import { sql } from 'kysely'
 import type { CatalogItem, CertLevel } from '../../../shared/src/index.js'
-import type { Db } from '../db/index.js'
+import type { Executor } from '../db/database.js'
 
 export interface SupplierRow {
   readonly uscc: string
@@ -64,114 +66,180 @@ export interface CertificateFilter {
   readonly supplierUscc?: string
 }
 
-export type CatalogStore = ReturnType<typeof createSqliteCatalogStore>
+export interface CatalogStore {
+  /** False when the supplier already exists. */
+  insertSupplier(ex: Executor, s: Omit<SupplierRow, 'blacklistedFrom' | 'blacklistReason'>): Promise<boolean>
+  supplier(ex: Executor, uscc: string): Promise<SupplierRow | null>
+  suppliers(ex: Executor): Promise<SupplierRow[]>
+  blacklist(ex: Executor, uscc: string, from: string, reason: string, at: string): Promise<void>
 
-export function createSqliteCatalogStore(db: Db) {
-  const insertSupplier = db.prepare(
-    `INSERT INTO suppliers (uscc, name, contact, phone, address, created_at, updated_at)
-     VALUES (@uscc, @name, @contact, @phone, @address, @createdAt, @updatedAt) ON CONFLICT (uscc) DO NOTHING`,
-  )
-  const supplierCols = `uscc, name, contact, phone, address, blacklisted_from AS blacklistedFrom, blacklist_reason AS blacklistReason,
-    created_at AS createdAt, updated_at AS updatedAt`
-  const getSupplier = db.prepare<[string], SupplierRow>(`SELECT ${supplierCols} FROM suppliers WHERE uscc = ?`)
-  const listSuppliers = db.prepare<[], SupplierRow>(`SELECT ${supplierCols} FROM suppliers ORDER BY uscc`)
-  const blacklist = db.prepare<[string, string, string, string]>(
-    'UPDATE suppliers SET blacklisted_from = ?, blacklist_reason = ?, updated_at = ? WHERE uscc = ?',
-  )
+  /** False when the product already exists. */
+  insertProduct(ex: Executor, p: ProductRow): Promise<boolean>
+  product(ex: Executor, sku: string): Promise<ProductRow | null>
+  products(ex: Executor): Promise<ProductRow[]>
+  productCount(ex: Executor): Promise<number>
+  updateProduct(ex: Executor, p: ProductRow): Promise<void>
 
-  const insertProduct = db.prepare(
-    `INSERT INTO products (sku, name, origin, category, supplier_uscc, price_fen, created_at, updated_at)
-     VALUES (@sku, @name, @origin, @category, @supplierUscc, @priceFen, @createdAt, @updatedAt) ON CONFLICT (sku) DO NOTHING`,
-  )
-  const productCols = `sku, name, origin, category, supplier_uscc AS supplierUscc, price_fen AS priceFen, created_at AS createdAt, updated_at AS updatedAt`
-  const getProduct = db.prepare<[string], ProductRow>(`SELECT ${productCols} FROM products WHERE sku = ?`)
-  const listProducts = db.prepare<[], ProductRow>(`SELECT ${productCols} FROM products ORDER BY sku`)
-  const countProducts = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM products')
-  const updateProduct = db.prepare(
-    `UPDATE products SET name = @name, origin = @origin, category = @category, price_fen = @priceFen, updated_at = @updatedAt WHERE sku = @sku`,
-  )
+  /** False when the certificate number is taken. */
+  insertCertificate(ex: Executor, c: Omit<CertificateRow, 'supplierUscc' | 'revokedFrom' | 'revokeReason'>): Promise<boolean>
+  certificate(ex: Executor, no: string): Promise<CertificateRow | null>
+  certificates(ex: Executor, f?: CertificateFilter): Promise<CertificateRow[]>
+  revoke(ex: Executor, no: string, from: string, reason: string, at: string): Promise<void>
+  /** The certificate that makes a product certified on a day: the latest-starting covering one. */
+  coveringCertificate(ex: Executor, sku: string, day: string): Promise<string | null>
+  /** sku → the certificate covering `day`, for every certified sku. */
+  coveringOn(ex: Executor, day: string): Promise<Map<string, string>>
 
-  const certCols = `c.certificate_no AS certificateNo, c.sku, p.supplier_uscc AS supplierUscc, c.level, c.valid_from AS validFrom,
-    c.valid_to AS validTo, c.revoked_from AS revokedFrom, c.revoke_reason AS revokeReason, c.renews,
-    c.created_at AS createdAt, c.updated_at AS updatedAt`
-  const certFrom = 'FROM certificates c JOIN products p ON p.sku = c.sku'
-  const insertCert = db.prepare(
-    `INSERT INTO certificates (certificate_no, sku, level, valid_from, valid_to, renews, created_at, updated_at)
-     VALUES (@certificateNo, @sku, @level, @validFrom, @validTo, @renews, @createdAt, @updatedAt) ON CONFLICT (certificate_no) DO NOTHING`,
-  )
-  const getCert = db.prepare<[string], CertificateRow>(`SELECT ${certCols} ${certFrom} WHERE c.certificate_no = ?`)
-  const listCerts = db.prepare<[{ sku: string | null; supplier: string | null }], CertificateRow>(
-    `SELECT ${certCols} ${certFrom} WHERE (@sku IS NULL OR c.sku = @sku) AND (@supplier IS NULL OR p.supplier_uscc = @supplier)
-     ORDER BY c.sku, c.valid_from, c.certificate_no`,
-  )
-  const revoke = db.prepare<[string, string, string, string]>(
-    'UPDATE certificates SET revoked_from = ?, revoke_reason = ?, updated_at = ? WHERE certificate_no = ?',
-  )
-  // The certificate that makes a product certified on a day: the latest-starting covering one.
-  const coveringOn = db.prepare<[string, string], { certificate_no: string }>(
-    `SELECT certificate_no FROM certified_spans WHERE sku = ? AND ? BETWEEN day_from AND day_to ORDER BY day_from DESC, certificate_no LIMIT 1`,
-  )
-  const coveringAll = db.prepare<[string], { sku: string; certificate_no: string }>(
-    `SELECT sku, certificate_no FROM certified_spans WHERE ? BETWEEN day_from AND day_to ORDER BY sku, day_from DESC, certificate_no`,
-  )
+  appendHistory(ex: Executor, h: Omit<HistoryRow, 'id'>): Promise<void>
+  history(ex: Executor, entity: string | null, id: string | null, limit: number): Promise<HistoryRow[]>
 
-  const insertHistory = db.prepare(
-    `INSERT INTO catalog_history (at, actor, entity, entity_id, action, detail) VALUES (@at, @actor, @entity, @entityId, @action, @detail)`,
-  )
-  const listHistory = db.prepare<[{ entity: string | null; id: string | null; limit: number }], Omit<HistoryRow, 'detail'> & { detail: string }>(
-    `SELECT id, at, actor, entity, entity_id AS entityId, action, detail FROM catalog_history
-     WHERE (@entity IS NULL OR entity = @entity) AND (@id IS NULL OR entity_id = @id) ORDER BY id DESC LIMIT @limit`,
-  )
+  latestCatalog(ex: Executor): Promise<PublishedCatalog | null>
+  insertCatalog(ex: Executor, c: PublishedCatalog): Promise<void>
+}
 
-  const latestCatalog = db.prepare<[], { version: number; hash: string; issued_at: string; items: string }>(
-    'SELECT version, hash, issued_at, items FROM catalog_versions ORDER BY version DESC LIMIT 1',
-  )
-  const insertCatalog = db.prepare<[number, string, string, string]>('INSERT INTO catalog_versions (version, hash, issued_at, items) VALUES (?, ?, ?, ?)')
-  const liveCabinets = db.prepare<[], { cabinet_id: string }>("SELECT cabinet_id FROM cabinets WHERE status != 'retired' ORDER BY cabinet_id")
-  const cabinetExists = db.prepare<[string], { status: string }>('SELECT status FROM cabinets WHERE cabinet_id = ?')
+const inserted = (r: { numInsertedOrUpdatedRows?: bigint | undefined }): boolean => Number(r.numInsertedOrUpdatedRows ?? 0) === 1
+
+export function createCatalogStore(): CatalogStore {
+  const suppliers = (ex: Executor) =>
+    ex.selectFrom('suppliers').select([
+      'uscc',
+      'name',
+      'contact',
+      'phone',
+      'address',
+      'blacklisted_from as blacklistedFrom',
+      'blacklist_reason as blacklistReason',
+      'created_at as createdAt',
+      'updated_at as updatedAt',
+    ])
+  const products = (ex: Executor) =>
+    ex.selectFrom('products').select(['sku', 'name', 'origin', 'category', 'supplier_uscc as supplierUscc', 'price_fen as priceFen', 'created_at as createdAt', 'updated_at as updatedAt'])
+  const certs = (ex: Executor) =>
+    ex
+      .selectFrom('certificates as c')
+      .innerJoin('products as p', 'p.sku', 'c.sku')
+      .select([
+        'c.certificate_no as certificateNo',
+        'c.sku',
+        'p.supplier_uscc as supplierUscc',
+        'c.level',
+        'c.valid_from as validFrom',
+        'c.valid_to as validTo',
+        'c.revoked_from as revokedFrom',
+        'c.revoke_reason as revokeReason',
+        'c.renews',
+        'c.created_at as createdAt',
+        'c.updated_at as updatedAt',
+      ])
+  const asCert = (r: Omit<CertificateRow, 'level'> & { level: string }): CertificateRow => ({ ...r, level: r.level as CertLevel })
 
   return {
-    transaction: <T>(fn: () => T): T => db.transaction(fn)(),
+    async insertSupplier(ex, s) {
+      const r = await ex
+        .insertInto('suppliers')
+        .values({ uscc: s.uscc, name: s.name, contact: s.contact, phone: s.phone, address: s.address, created_at: s.createdAt, updated_at: s.updatedAt })
+        .onConflict((oc) => oc.column('uscc').doNothing())
+        .executeTakeFirst()
+      return inserted(r)
+    },
+    supplier: async (ex, uscc) => (await suppliers(ex).where('uscc', '=', uscc).executeTakeFirst()) ?? null,
+    suppliers: (ex) => suppliers(ex).orderBy('uscc').execute(),
+    async blacklist(ex, uscc, from, reason, at) {
+      await ex.updateTable('suppliers').set({ blacklisted_from: from, blacklist_reason: reason, updated_at: at }).where('uscc', '=', uscc).execute()
+    },
 
-    insertSupplier: (s: Omit<SupplierRow, 'blacklistedFrom' | 'blacklistReason'>): boolean => insertSupplier.run(s).changes === 1,
-    supplier: (uscc: string): SupplierRow | null => getSupplier.get(uscc) ?? null,
-    suppliers: (): SupplierRow[] => listSuppliers.all(),
-    blacklist: (uscc: string, from: string, reason: string, at: string): void => void blacklist.run(from, reason, at, uscc),
+    async insertProduct(ex, p) {
+      const r = await ex
+        .insertInto('products')
+        .values({ sku: p.sku, name: p.name, origin: p.origin, category: p.category, supplier_uscc: p.supplierUscc, price_fen: p.priceFen, created_at: p.createdAt, updated_at: p.updatedAt })
+        .onConflict((oc) => oc.column('sku').doNothing())
+        .executeTakeFirst()
+      return inserted(r)
+    },
+    product: async (ex, sku) => (await products(ex).where('sku', '=', sku).executeTakeFirst()) ?? null,
+    products: (ex) => products(ex).orderBy('sku').execute(),
+    async productCount(ex) {
+      const r = await ex.selectFrom('products').select(sql<number>`count(*)`.as('n')).executeTakeFirstOrThrow()
+      return Number(r.n)
+    },
+    async updateProduct(ex, p) {
+      await ex.updateTable('products').set({ name: p.name, origin: p.origin, category: p.category, price_fen: p.priceFen, updated_at: p.updatedAt }).where('sku', '=', p.sku).execute()
+    },
 
-    insertProduct: (p: ProductRow): boolean => insertProduct.run(p).changes === 1,
-    product: (sku: string): ProductRow | null => getProduct.get(sku) ?? null,
-    products: (): ProductRow[] => listProducts.all(),
-    productCount: (): number => countProducts.get()!.n,
-    updateProduct: (p: ProductRow): void => void updateProduct.run(p),
-
-    insertCertificate: (c: Omit<CertificateRow, 'supplierUscc' | 'revokedFrom' | 'revokeReason'>): boolean => insertCert.run(c).changes === 1,
-    certificate: (no: string): CertificateRow | null => getCert.get(no) ?? null,
-    certificates: (f: CertificateFilter = {}): CertificateRow[] => listCerts.all({ sku: f.sku ?? null, supplier: f.supplierUscc ?? null }),
-    revoke: (no: string, from: string, reason: string, at: string): void => void revoke.run(from, reason, at, no),
-    coveringCertificate: (sku: string, day: string): string | null => coveringOn.get(sku, day)?.certificate_no ?? null,
-    /** sku → the certificate covering `day`, for every certified sku. */
-    coveringOn(day: string): Map<string, string> {
+    async insertCertificate(ex, c) {
+      const r = await ex
+        .insertInto('certificates')
+        .values({ certificate_no: c.certificateNo, sku: c.sku, level: c.level, valid_from: c.validFrom, valid_to: c.validTo, renews: c.renews, created_at: c.createdAt, updated_at: c.updatedAt })
+        .onConflict((oc) => oc.column('certificate_no').doNothing())
+        .executeTakeFirst()
+      return inserted(r)
+    },
+    async certificate(ex, no) {
+      const r = await certs(ex).where('c.certificate_no', '=', no).executeTakeFirst()
+      return r ? asCert(r) : null
+    },
+    async certificates(ex, f = {}) {
+      let q = certs(ex)
+      if (f.sku !== undefined) q = q.where('c.sku', '=', f.sku)
+      if (f.supplierUscc !== undefined) q = q.where('p.supplier_uscc', '=', f.supplierUscc)
+      return (await q.orderBy('c.sku').orderBy('c.valid_from').orderBy('c.certificate_no').execute()).map(asCert)
+    },
+    async revoke(ex, no, from, reason, at) {
+      await ex.updateTable('certificates').set({ revoked_from: from, revoke_reason: reason, updated_at: at }).where('certificate_no', '=', no).execute()
+    },
+    async coveringCertificate(ex, sku, day) {
+      const r = await ex
+        .selectFrom('certified_spans')
+        .select('certificate_no')
+        .where('sku', '=', sku)
+        .where('day_from', '<=', day)
+        .where('day_to', '>=', day)
+        .orderBy('day_from', 'desc')
+        .orderBy('certificate_no')
+        .limit(1)
+        .executeTakeFirst()
+      return r?.certificate_no ?? null
+    },
+    async coveringOn(ex, day) {
+      const rows = await ex
+        .selectFrom('certified_spans')
+        .select(['sku', 'certificate_no'])
+        .where('day_from', '<=', day)
+        .where('day_to', '>=', day)
+        .orderBy('sku')
+        .orderBy('day_from', 'desc')
+        .orderBy('certificate_no')
+        .execute()
       const m = new Map<string, string>()
-      for (const r of coveringAll.all(day)) if (!m.has(r.sku)) m.set(r.sku, r.certificate_no)
+      for (const r of rows) if (!m.has(r.sku!)) m.set(r.sku!, r.certificate_no!)
       return m
     },
 
-    appendHistory(h: Omit<HistoryRow, 'id'>): void {
-      insertHistory.run({ ...h, detail: JSON.stringify(h.detail) })
+    async appendHistory(ex, h) {
+      await ex.insertInto('catalog_history').values({ at: h.at, actor: h.actor, entity: h.entity, entity_id: h.entityId, action: h.action, detail: JSON.stringify(h.detail) }).execute()
     },
-    history(entity: string | null, id: string | null, limit: number): HistoryRow[] {
-      return listHistory.all({ entity, id, limit }).map((r) => ({ ...r, detail: JSON.parse(r.detail) as Record<string, unknown> }))
+    async history(ex, entity, id, limit) {
+      let q = ex.selectFrom('catalog_history').select(['id', 'at', 'actor', 'entity', 'entity_id', 'action', 'detail'])
+      if (entity !== null) q = q.where('entity', '=', entity)
+      if (id !== null) q = q.where('entity_id', '=', id)
+      const rows = await q.orderBy('id', 'desc').limit(limit).execute()
+      return rows.map((r) => ({
+        id: r.id,
+        at: r.at,
+        actor: r.actor,
+        entity: r.entity as HistoryRow['entity'],
+        entityId: r.entity_id,
+        action: r.action,
+        detail: JSON.parse(r.detail) as Record<string, unknown>,
+      }))
     },
 
-    latestCatalog(): PublishedCatalog | null {
-      const r = latestCatalog.get()
+    async latestCatalog(ex) {
+      const r = await ex.selectFrom('catalog_versions').select(['version', 'hash', 'issued_at', 'items']).orderBy('version', 'desc').limit(1).executeTakeFirst()
       return r ? { version: r.version, hash: r.hash, issuedAt: r.issued_at, items: JSON.parse(r.items) as CatalogItem[] } : null
     },
-    insertCatalog: (c: PublishedCatalog): void => void insertCatalog.run(c.version, c.hash, c.issuedAt, JSON.stringify(c.items)),
-    liveCabinetIds: (): string[] => liveCabinets.all().map((r) => r.cabinet_id),
-    isLiveCabinet: (cabinetId: string): boolean => {
-      const r = cabinetExists.get(cabinetId)
-      return r !== undefined && r.status !== 'retired'
+    async insertCatalog(ex, c) {
+      await ex.insertInto('catalog_versions').values({ version: c.version, hash: c.hash, issued_at: c.issuedAt, items: JSON.stringify(c.items) }).execute()
     },
   }
 }

@@ -2,10 +2,12 @@
 // inclusive day ranges (overlapping certificates merged), loaded from the
 // certified_spans view. Ingest judges each sku line with it (one Map lookup);
 // a catalog change compares a sku's ranges before and after to find exactly
-// the days whose certified status flipped. It must mirror the certificates
-// table: reload a sku inside the change's transaction, reload everything if
-// that transaction rolls back.
-import type { Db } from '../db/index.js'
+// the days whose certified status flipped. It mirrors the committed
+// certificates table: a change reads a sku's new ranges inside its
+// transaction but the index takes them only once that transaction committed
+// (store.ts, through the 'certified' notice), so a rollback leaves nothing to undo.
+import { certifiedSpans } from '../certification/reads.js'
+import type { Executor } from '../db/database.js'
 import { addDays } from './periods.js'
 
 /** [from, to], inclusive Asia/Shanghai dates. */
@@ -74,31 +76,18 @@ export function flips(before: readonly DayRange[], after: readonly DayRange[]): 
 export interface CertifiedIndex {
   isCertified(sku: string, day: string): boolean
   ranges(sku: string): readonly DayRange[]
-  /** Re-reads one sku's spans (inside a catalog change's transaction); returns its ranges before and after. */
-  reload(sku: string): { before: readonly DayRange[]; after: readonly DayRange[] }
-  /** Re-reads every sku (at start, and after a catalog transaction rolled back). */
-  reloadAll(): void
+  /** One sku's merged ranges as `ex` sees them (inside a change's transaction: with the change); the index is not touched. */
+  read(ex: Executor, sku: string): Promise<DayRange[]>
+  /** Takes committed ranges of some skus (an empty list: the sku has none). */
+  set(ranges: ReadonlyMap<string, readonly DayRange[]>): void
+  /** Re-reads every sku (at start, and when a change notice was missed). */
+  reloadAll(ex: Executor): Promise<void>
 }
 
 const NONE: readonly DayRange[] = []
 
-export function createCertifiedIndex(db: Db): CertifiedIndex {
-  const all = db.prepare<[], { sku: string; day_from: string; day_to: string }>('SELECT sku, day_from, day_to FROM certified_spans WHERE day_from <= day_to')
-  const ofSku = db.prepare<[string], { day_from: string; day_to: string }>('SELECT day_from, day_to FROM certified_spans WHERE sku = ? AND day_from <= day_to')
+export function createCertifiedIndex(): CertifiedIndex {
   let bySku = new Map<string, readonly DayRange[]>()
-
-  function reloadAll(): void {
-    const raw = new Map<string, DayRange[]>()
-    for (const r of all.iterate()) {
-      let list = raw.get(r.sku)
-      if (!list) raw.set(r.sku, (list = []))
-      list.push([r.day_from, r.day_to])
-    }
-    const next = new Map<string, readonly DayRange[]>()
-    for (const [sku, list] of raw) next.set(sku, mergeRanges(list))
-    bySku = next
-  }
-  reloadAll()
 
   return {
     isCertified(sku, day) {
@@ -106,13 +95,25 @@ export function createCertifiedIndex(db: Db): CertifiedIndex {
       return r !== undefined && covers(r, day)
     },
     ranges: (sku) => bySku.get(sku) ?? NONE,
-    reload(sku) {
-      const before = bySku.get(sku) ?? NONE
-      const after = mergeRanges(ofSku.all(sku).map((r): DayRange => [r.day_from, r.day_to]))
-      if (after.length === 0) bySku.delete(sku)
-      else bySku.set(sku, after)
-      return { before, after }
+    async read(ex, sku) {
+      return mergeRanges((await certifiedSpans(ex, sku)).map((r): DayRange => [r.dayFrom, r.dayTo]))
     },
-    reloadAll,
+    set(ranges) {
+      for (const [sku, after] of ranges) {
+        if (after.length === 0) bySku.delete(sku)
+        else bySku.set(sku, after)
+      }
+    },
+    async reloadAll(ex) {
+      const raw = new Map<string, DayRange[]>()
+      for (const r of await certifiedSpans(ex)) {
+        let list = raw.get(r.sku)
+        if (!list) raw.set(r.sku, (list = []))
+        list.push([r.dayFrom, r.dayTo])
+      }
+      const next = new Map<string, readonly DayRange[]>()
+      for (const [sku, list] of raw) next.set(sku, mergeRanges(list))
+      bySku = next
+    },
   }
 }

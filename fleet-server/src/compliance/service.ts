@@ -31,7 +31,7 @@ export interface ComplianceVerdict {
 }
 
 export interface ComplianceService {
-  query(by: Principal, q: ComplianceQuery): ComplianceReply
+  query(by: Principal, q: ComplianceQuery): Promise<ComplianceReply>
   /** All-time certified amount per cabinet (for the cabinet view). */
   certifiedTotals(cabinetIds: readonly string[]): Promise<Map<string, number>>
   threshold(): Threshold
@@ -57,7 +57,7 @@ export function createComplianceService(deps: { store: ComplianceStore; plan: ()
   }
 
   return {
-    query(by, q) {
+    async query(by, q) {
       let from: string
       let to: string
       if (q.period !== undefined) {
@@ -76,7 +76,7 @@ export function createComplianceService(deps: { store: ComplianceStore; plan: ()
       const outside = scope.countyCode !== undefined && q.county !== undefined && q.county !== scope.countyCode
       const rows = outside
         ? []
-        : store.figuresByCabinet(from, to, {
+        : await store.figuresByCabinet(from, to, {
             ...((scope.countyCode ?? q.county) !== undefined && { countyCode: scope.countyCode ?? q.county }),
             ...(scope.operator !== undefined && { operator: scope.operator }),
             ...(q.cabinetId !== undefined && { cabinetId: q.cabinetId }),
@@ -101,7 +101,7 @@ export function createComplianceService(deps: { store: ComplianceStore; plan: ()
         summary: { cabinets: cabinets.length, compliant, amountFen, certifiedAmountFen },
       }
     },
-    certifiedTotals: async (ids) => store.certifiedTotals(ids),
+    certifiedTotals: (ids) => store.certifiedTotals(ids),
     threshold,
     judge,
   }

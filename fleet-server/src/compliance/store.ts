@@ -1,16 +1,28 @@
-// SQL for certified figures, kept at write time so no query ever computes them:
+// Certified figures, kept at write time so no query ever computes them:
 //   cabinet_day_certified    per cabinet and day: sales count, amount, certified amount;
 //   cabinet_month_certified  the same per month (YYYY-MM).
 // Ingest adds each tick's sales to both inside the tick's own transaction
-// (recordTick), judging every sku line with the in-memory certified index, so
-// the figures are never behind committed sales. A catalog change applies only
-// its delta inside its own transaction (applyCatalogChange): for each day whose
-// certified status flipped for a sku, ± that sku's amount on that day, from
-// cabinet_day_sku_sales (indexed by sku, day). A month query for 2,700 cabinets
-// reads ~2,700 month rows. Migration 5 rebuilt both tables once from the
-// aggregates for databases written before this rule.
-import type { CabinetRange, Db } from '../db/index.js'
-import { createCertifiedIndex, flips, type CertifiedIndex } from './certified-index.js'
+// (recordTick, given that transaction), judging every sku line with the
+// in-memory certified index on SQLite (one process, transactions serialized)
+// and with the committed catalog read under a lock on PostgreSQL (several
+// servers, transactions concurrent), so the figures are never behind
+// committed sales.
+// A catalog change applies only its delta inside its own transaction
+// (applyCatalogChange, given that transaction): for each day whose certified
+// status flipped for a sku, ± that sku's amount on that day, from the sales
+// domain's per-sku aggregates (indexed by sku, day). A month query for 2,700
+// cabinets reads ~2,700 month rows. Migration 5 rebuilt both tables once from
+// the aggregates for databases written before this rule.
+// One implementation for SQLite and PostgreSQL (issue 13); other domains'
+// tables are read only through their owners' named queries.
+import { sql } from 'kysely'
+import type { Logger } from 'pino'
+import { cabinetsMatching, countiesInRange, type CabinetFilter } from '../cabinets/compliance-reads.js'
+import { certifiedSpans, lockProducts, suppliersOfProducts } from '../certification/reads.js'
+import type { Executor, FleetDb } from '../db/database.js'
+import type { CabinetRange } from '../db/index.js'
+import { cabinetSkuSales, skuDayAmounts, skuMonthAmounts } from '../sales/compliance-reads.js'
+import { covers, createCertifiedIndex, flips, mergeRanges, type CertifiedIndex, type DayRange } from './certified-index.js'
 import { addDays, daysBetween, periodOf } from './periods.js'
 
 export interface CabinetFigures {
@@ -34,11 +46,7 @@ export interface CertifiedLine {
   readonly amountFen: number
 }
 
-export interface FiguresFilter {
-  readonly countyCode?: string
-  readonly operator?: string
-  readonly cabinetId?: string
-}
+export type FiguresFilter = CabinetFilter
 
 /** What one ingest tick added (the sales domain's per-tick aggregates, as far as figures need them). */
 export interface TickSales {
@@ -46,194 +54,349 @@ export interface TickSales {
   readonly skus: ReadonlyMap<string, { readonly cabinetId: string; readonly day: string; readonly sku: string; readonly amountFen: number }>
 }
 
-export type ComplianceStore = ReturnType<typeof createSqliteComplianceStore>
+export interface ComplianceStore {
+  /** The certified days of each sku, as committed (SQLite ingest judges with it; kept in every process). */
+  readonly index: CertifiedIndex
+  /** Adds one ingest tick's sales to the day and month figures, in the tick's transaction `ex`. */
+  recordTick(ex: Executor, agg: TickSales): Promise<void>
+  /**
+   * Applies a catalog change to the figures, in the change's transaction `tx`
+   * after the change is written: for every sku touched, the days whose
+   * certified status flipped get ± that sku's amount. Exact however
+   * certificates overlap, since it compares the merged coverage before and
+   * after. The index takes the new coverage when `tx` commits (not at all if
+   * it rolls back), in every process on the database.
+   */
+  applyCatalogChange(tx: Executor, skus: Iterable<string>): Promise<{ flippedDays: number }>
+  figuresByCabinet(from: string, to: string, f: FiguresFilter): Promise<CabinetFigures[]>
+  /** All-time certified amount of each cabinet. */
+  certifiedTotals(cabinetIds: readonly string[]): Promise<Map<string, number>>
+  /** Every cabinet-day of the cabinets in `r`. */
+  days(r: CabinetRange): Promise<DayFigures[]>
+  /** Every cabinet-month of the cabinets in `r`; `day` holds the month id (YYYY-MM). */
+  months(r: CabinetRange): Promise<DayFigures[]>
+  certifiedLines(cabinetId: string, from: string, to: string): Promise<CertifiedLine[]>
+  /** Stops following catalog changes. */
+  close(): void
+}
+
+/** Channel of the notice a committed catalog change sends: JSON sku → merged ranges, or '' for "reload everything". */
+export const CERTIFIED_CHANNEL = 'certified'
+/** PostgreSQL refuses NOTIFY payloads of 8,000 bytes or more; past this, the notice says "reload everything". */
+const MAX_NOTICE_BYTES = 7_000
+/** Advisory lock (any fixed bigint) on PostgreSQL: held by a catalog change from its flips to its commit (exclusive) and by an ingest tick while it judges (shared). */
+const CATALOG_FLIP_LOCK = 0x63_65_72_74 // "cert"
+/** Rows per multi-row upsert: 5 parameters each, well under both engines' limits. */
+const UPSERT_CHUNK = 1_000
 
 const NONE = { from: '9999-12-31', to: '0000-01-01' } // an empty range
 
-export function createSqliteComplianceStore(db: Db) {
-  const index: CertifiedIndex = createCertifiedIndex(db)
-  const addDay = db.prepare<[string, string, number, number, number]>(
-    `INSERT INTO cabinet_day_certified (cabinet_id, day, sales_count, amount_fen, certified_fen) VALUES (?, ?, ?, ?, ?)
-     ON CONFLICT (cabinet_id, day) DO UPDATE SET
-       sales_count = sales_count + excluded.sales_count,
-       amount_fen = amount_fen + excluded.amount_fen,
-       certified_fen = certified_fen + excluded.certified_fen`,
-  )
-  const addMonth = db.prepare<[string, string, number, number, number]>(
-    `INSERT INTO cabinet_month_certified (cabinet_id, month, sales_count, amount_fen, certified_fen) VALUES (?, ?, ?, ?, ?)
-     ON CONFLICT (cabinet_id, month) DO UPDATE SET
-       sales_count = sales_count + excluded.sales_count,
-       amount_fen = amount_fen + excluded.amount_fen,
-       certified_fen = certified_fen + excluded.certified_fen`,
-  )
-  // A flip of one sku over [from, to]: ± its amount on those days. Every
-  // cabinet_day_sku_sales row has its day row (ingest writes both in one
-  // transaction; migration 5 built the rows of older data), and (cabinet, day,
-  // sku) is unique, so each day row gets at most one term.
-  const flipDays = db.prepare<[number, string, string, string]>(
-    `UPDATE cabinet_day_certified AS c SET certified_fen = c.certified_fen + ? * s.amount_fen
-     FROM cabinet_day_sku_sales AS s
-     WHERE s.sku = ? AND s.day BETWEEN ? AND ? AND c.cabinet_id = s.cabinet_id AND c.day = s.day`,
-  )
-  const flipMonths = db.prepare<[number, string, string, string]>(
-    `UPDATE cabinet_month_certified AS m SET certified_fen = m.certified_fen + ? * x.amount_fen
-     FROM (SELECT cabinet_id, substr(day, 1, 7) AS month, sum(amount_fen) AS amount_fen
-           FROM cabinet_day_sku_sales WHERE sku = ? AND day BETWEEN ? AND ? GROUP BY cabinet_id, month) AS x
-     WHERE m.cabinet_id = x.cabinet_id AND m.month = x.month`,
-  )
+/** One figures row added to (SQLite's prepared form of recordTick's upsert). */
+const UPSERT_SQL = (table: string, key: string) =>
+  `INSERT INTO ${table} (cabinet_id, ${key}, sales_count, amount_fen, certified_fen) VALUES (?, ?, ?, ?, ?)
+   ON CONFLICT (cabinet_id, ${key}) DO UPDATE SET
+     sales_count = sales_count + excluded.sales_count,
+     amount_fen = amount_fen + excluded.amount_fen,
+     certified_fen = certified_fen + excluded.certified_fen`
 
-  type Params = { m1: string; m2: string; d1: string; d2: string; d3: string; d4: string; operator: string | null; cabinetId: string | null }
-  const byCabinet = db.prepare<[Params], { cabinet_id: string; county_code: string; n: number; amount: number; certified: number }>(
-    `SELECT x.cabinet_id, cb.county_code, sum(x.n) AS n, sum(x.amount) AS amount, sum(x.certified) AS certified FROM (
-       SELECT cabinet_id, sales_count AS n, amount_fen AS amount, certified_fen AS certified FROM cabinet_month_certified WHERE month BETWEEN @m1 AND @m2
-       UNION ALL
-       SELECT cabinet_id, sales_count, amount_fen, certified_fen FROM cabinet_day_certified WHERE day BETWEEN @d1 AND @d2
-       UNION ALL
-       SELECT cabinet_id, sales_count, amount_fen, certified_fen FROM cabinet_day_certified WHERE day BETWEEN @d3 AND @d4
-     ) x JOIN cabinets cb ON cb.cabinet_id = x.cabinet_id
-     WHERE (@operator IS NULL OR cb.operator = @operator) AND (@cabinetId IS NULL OR x.cabinet_id = @cabinetId)
-     GROUP BY x.cabinet_id ORDER BY x.cabinet_id`,
-  )
-  // One county's cabinets drive the scan (cabinets_by_county, then each
-  // cabinet's own rows by primary key) instead of every cabinet-day of the
-  // city being read and filtered: a county official's everyday query, and
-  // the compliance alert rule's per-county turns, at 20,000 cabinets.
-  // CROSS JOIN fixes that join order.
-  const inCounty = (table: string, col: string, lo: string, hi: string) =>
-    `SELECT c.cabinet_id, c.sales_count AS n, c.amount_fen AS amount, c.certified_fen AS certified
-     FROM cabinets k CROSS JOIN ${table} c ON c.cabinet_id = k.cabinet_id AND c.${col} BETWEEN @${lo} AND @${hi}
-     WHERE k.county_code = @countyCode`
-  const byCabinetInCounty = db.prepare<[Params & { countyCode: string }], { cabinet_id: string; county_code: string; n: number; amount: number; certified: number }>(
-    `SELECT x.cabinet_id, cb.county_code, sum(x.n) AS n, sum(x.amount) AS amount, sum(x.certified) AS certified FROM (
-       ${inCounty('cabinet_month_certified', 'month', 'm1', 'm2')}
-       UNION ALL
-       ${inCounty('cabinet_day_certified', 'day', 'd1', 'd2')}
-       UNION ALL
-       ${inCounty('cabinet_day_certified', 'day', 'd3', 'd4')}
-     ) x JOIN cabinets cb ON cb.cabinet_id = x.cabinet_id
-     WHERE (@operator IS NULL OR cb.operator = @operator) AND (@cabinetId IS NULL OR x.cabinet_id = @cabinetId)
-     GROUP BY x.cabinet_id ORDER BY x.cabinet_id`,
-  )
-  const cabinetTotal = db.prepare<[string], { certified: number | null }>('SELECT sum(certified_fen) AS certified FROM cabinet_month_certified WHERE cabinet_id = ?')
-  type Row = { cabinet_id: string; county_code: string; day: string; sales_count: number; amount_fen: number; certified_fen: number }
-  const days = db.prepare<[string, string], Row>(
-    `SELECT c.cabinet_id, cb.county_code, c.day, c.sales_count, c.amount_fen, c.certified_fen
-     FROM cabinet_day_certified c JOIN cabinets cb ON cb.cabinet_id = c.cabinet_id
-     WHERE c.cabinet_id > ? AND c.cabinet_id <= ? ORDER BY c.cabinet_id, c.day`,
-  )
-  const months = db.prepare<[string, string], Row>(
-    `SELECT c.cabinet_id, cb.county_code, c.month AS day, c.sales_count, c.amount_fen, c.certified_fen
-     FROM cabinet_month_certified c JOIN cabinets cb ON cb.cabinet_id = c.cabinet_id
-     WHERE c.cabinet_id > ? AND c.cabinet_id <= ? ORDER BY c.cabinet_id, c.month`,
-  )
-  const toDay = (r: Row): DayFigures => ({ cabinetId: r.cabinet_id, countyCode: r.county_code, day: r.day, salesCount: r.sales_count, amountFen: r.amount_fen, certifiedFen: r.certified_fen })
-  const lines = db.prepare<[string, string, string], { sku: string; cert: string; uscc: string; qty: number; amount: number }>(
-    `SELECT x.sku, x.cert, p.supplier_uscc AS uscc, sum(x.qty) AS qty, sum(x.amount_fen) AS amount FROM (
-       SELECT s.sku, s.qty, s.amount_fen,
-         (SELECT v.certificate_no FROM certified_spans v WHERE v.sku = s.sku AND s.day BETWEEN v.day_from AND v.day_to
-          ORDER BY v.day_from DESC, v.certificate_no LIMIT 1) AS cert
-       FROM cabinet_day_sku_sales s WHERE s.cabinet_id = ? AND s.day BETWEEN ? AND ?) x
-     JOIN products p ON p.sku = x.sku
-     WHERE x.cert IS NOT NULL GROUP BY x.sku, x.cert ORDER BY x.sku, x.cert`,
-  )
+interface Split {
+  m1: string
+  m2: string
+  d1: string
+  d2: string
+  d3: string
+  d4: string
+}
 
-  /** [from, to] as whole months plus the partial months at either end. */
-  function split(from: string, to: string): Omit<Params, 'operator' | 'cabinetId'> {
-    const first = periodOf('month', from)
-    const last = periodOf('month', to)
-    if (first.id === last.id) {
-      return first.from === from && last.to === to
-        ? { m1: first.id, m2: first.id, d1: NONE.from, d2: NONE.to, d3: NONE.from, d4: NONE.to }
-        : { m1: NONE.from, m2: NONE.to, d1: from, d2: to, d3: NONE.from, d4: NONE.to }
-    }
-    const headWhole = first.from === from
-    const tailWhole = last.to === to
-    const m1 = headWhole ? first.id : periodOf('month', addDays(first.to, 1)).id
-    const m2 = tailWhole ? last.id : periodOf('month', addDays(last.from, -1)).id
-    return {
-      m1,
-      m2,
-      d1: headWhole ? NONE.from : from,
-      d2: headWhole ? NONE.to : first.to,
-      d3: tailWhole ? NONE.from : last.from,
-      d4: tailWhole ? NONE.to : to,
-    }
+/** [from, to] as whole months plus the partial months at either end. */
+function split(from: string, to: string): Split {
+  const first = periodOf('month', from)
+  const last = periodOf('month', to)
+  if (first.id === last.id) {
+    return first.from === from && last.to === to
+      ? { m1: first.id, m2: first.id, d1: NONE.from, d2: NONE.to, d3: NONE.from, d4: NONE.to }
+      : { m1: NONE.from, m2: NONE.to, d1: from, d2: to, d3: NONE.from, d4: NONE.to }
   }
-
+  const headWhole = first.from === from
+  const tailWhole = last.to === to
+  const m1 = headWhole ? first.id : periodOf('month', addDays(first.to, 1)).id
+  const m2 = tailWhole ? last.id : periodOf('month', addDays(last.from, -1)).id
   return {
-    /** The certified days of each sku, as ingest judges them. */
-    index,
-    /**
-     * Adds one ingest tick's sales to the day and month figures. Runs inside the
-     * tick's transaction (the sales store calls it after its own aggregates).
-     */
-    recordTick(agg: TickSales): void {
-      const certified = new Map<string, number>()
-      for (const k of agg.skus.values()) {
-        if (!index.isCertified(k.sku, k.day)) continue
-        const dayKey = `${k.cabinetId}\u0000${k.day}`
-        certified.set(dayKey, (certified.get(dayKey) ?? 0) + k.amountFen)
-      }
-      const months = new Map<string, { cabinetId: string; month: string; count: number; amountFen: number; certifiedFen: number }>()
-      for (const d of agg.days.values()) {
-        const c = certified.get(`${d.cabinetId}\u0000${d.day}`) ?? 0
-        addDay.run(d.cabinetId, d.day, d.count, d.amountFen, c)
-        const month = d.day.slice(0, 7)
-        const mKey = `${d.cabinetId}\u0000${month}`
-        const m = months.get(mKey)
-        if (m) {
-          m.count += d.count
-          m.amountFen += d.amountFen
-          m.certifiedFen += c
-        } else {
-          months.set(mKey, { cabinetId: d.cabinetId, month, count: d.count, amountFen: d.amountFen, certifiedFen: c })
-        }
-      }
-      for (const m of months.values()) addMonth.run(m.cabinetId, m.month, m.count, m.amountFen, m.certifiedFen)
-    },
-    /**
-     * Applies a catalog change to the figures: for every sku touched, the days
-     * whose certified status flipped get ± that sku's amount. Exact however
-     * certificates overlap, since it compares the merged coverage before and
-     * after. Run inside the change's transaction, after the change is written;
-     * if that transaction rolls back, call catalogRolledBack().
-     */
-    applyCatalogChange(skus: Iterable<string>): { flippedDays: number } {
-      let flippedDays = 0
-      for (const sku of new Set(skus)) {
-        const { before, after } = index.reload(sku)
-        for (const f of flips(before, after)) {
-          flipDays.run(f.sign, sku, f.from, f.to)
-          flipMonths.run(f.sign, sku, f.from, f.to)
-          flippedDays += daysBetween(f.from, f.to) + 1
-        }
-      }
-      return { flippedDays }
-    },
-    /** The catalog transaction rolled back: the index may hold uncommitted spans. */
-    catalogRolledBack: (): void => index.reloadAll(),
-    figuresByCabinet(from: string, to: string, f: FiguresFilter): CabinetFigures[] {
-      const params = { ...split(from, to), operator: f.operator ?? null, cabinetId: f.cabinetId ?? null }
-      const rows = f.countyCode ? byCabinetInCounty.all({ ...params, countyCode: f.countyCode }) : byCabinet.all(params)
-      return rows.map((r) => ({ cabinetId: r.cabinet_id, countyCode: r.county_code, salesCount: r.n, amountFen: r.amount, certifiedFen: r.certified }))
-    },
-    /** All-time certified amount of each cabinet. */
-    certifiedTotals(cabinetIds: readonly string[]): Map<string, number> {
-      const m = new Map<string, number>()
-      for (const id of cabinetIds) m.set(id, cabinetTotal.get(id)?.certified ?? 0)
-      return m
-    },
-    /** Every cabinet-day of the cabinets in `r`. */
-    days(r: CabinetRange): DayFigures[] {
-      return days.all(r.after, r.through).map(toDay)
-    },
-    /** Every cabinet-month of the cabinets in `r`; `day` holds the month id (YYYY-MM). */
-    months(r: CabinetRange): DayFigures[] {
-      return months.all(r.after, r.through).map(toDay)
-    },
-    certifiedLines(cabinetId: string, from: string, to: string): CertifiedLine[] {
-      return lines.all(cabinetId, from, to).map((r) => ({ sku: r.sku, certificateNo: r.cert, supplierUscc: r.uscc, qty: r.qty, amountFen: r.amount }))
-    },
+    m1,
+    m2,
+    d1: headWhole ? NONE.from : from,
+    d2: headWhole ? NONE.to : first.to,
+    d3: tailWhole ? NONE.from : last.from,
+    d4: tailWhole ? NONE.to : to,
   }
 }
 
+const bin = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
+
+export interface FigureRow {
+  cabinet_id: string
+  sales_count: number
+  amount_fen: number
+  certified_fen: number
+}
+
+/** One tick's additions to the day and month figures, each sku line judged with `index`. */
+export function tickFigures(index: Pick<CertifiedIndex, 'isCertified'>, agg: TickSales): { days: Array<FigureRow & { day: string }>; months: Array<FigureRow & { month: string }> } {
+  const certified = new Map<string, number>()
+  for (const k of agg.skus.values()) {
+    if (!index.isCertified(k.sku, k.day)) continue
+    const dayKey = `${k.cabinetId}\u0000${k.day}`
+    certified.set(dayKey, (certified.get(dayKey) ?? 0) + k.amountFen)
+  }
+  const days: Array<FigureRow & { day: string }> = []
+  const months = new Map<string, FigureRow & { month: string }>()
+  for (const d of agg.days.values()) {
+    const c = certified.get(`${d.cabinetId}\u0000${d.day}`) ?? 0
+    days.push({ cabinet_id: d.cabinetId, day: d.day, sales_count: d.count, amount_fen: d.amountFen, certified_fen: c })
+    const month = d.day.slice(0, 7)
+    const mKey = `${d.cabinetId}\u0000${month}`
+    const m = months.get(mKey)
+    if (m) {
+      m.sales_count += d.count
+      m.amount_fen += d.amountFen
+      m.certified_fen += c
+    } else {
+      months.set(mKey, { cabinet_id: d.cabinetId, month, sales_count: d.count, amount_fen: d.amountFen, certified_fen: c })
+    }
+  }
+  return { days, months: [...months.values()] }
+}
+
+/** Opens the figures over `db` and loads the certified index from the committed catalog. */
+export async function createComplianceStore(db: FleetDb, opts: { log?: Logger } = {}): Promise<ComplianceStore> {
+  const { kysely } = db
+  const index = createCertifiedIndex()
+  await index.reloadAll(kysely)
+
+  // A committed catalog change (here or in another process on the same
+  // database) hands the index the new coverage of its skus; '' after a
+  // missed notice (PostgreSQL reconnect) or an oversized one: re-read all.
+  const unlisten = db.listen(CERTIFIED_CHANNEL, (payload) => {
+    if (payload !== '') {
+      try {
+        const parsed = JSON.parse(payload) as Record<string, DayRange[]>
+        index.set(new Map(Object.entries(parsed)))
+        return
+      } catch (err) {
+        opts.log?.warn({ err }, 'unreadable certified-index notice; reloading the index')
+      }
+    }
+    index.reloadAll(kysely).catch((err: unknown) => opts.log?.error({ err }, 'certified index reload failed'))
+  })
+
+  const rawUpsert = db.sqlite && {
+    day: db.sqlite.prepare<[string, string, number, number, number]>(UPSERT_SQL('cabinet_day_certified', 'day')),
+    month: db.sqlite.prepare<[string, string, number, number, number]>(UPSERT_SQL('cabinet_month_certified', 'month')),
+  }
+
+  type FigRow = { cabinet_id: string; county_code: string; n: number; amount: number; certified: number }
+  const sums = sql`CAST(sum(x.n) AS BIGINT) AS n, CAST(sum(x.amount) AS BIGINT) AS amount, CAST(sum(x.certified) AS BIGINT) AS certified`
+
+  async function upsert(ex: Executor, table: 'cabinet_day_certified' | 'cabinet_month_certified', rows: readonly FigureRow[]): Promise<void> {
+    const key = table === 'cabinet_day_certified' ? 'day' : 'month'
+    for (let i = 0; i < rows.length; i += UPSERT_CHUNK) {
+      const chunk = rows.slice(i, i + UPSERT_CHUNK)
+      await ex
+        .insertInto(table)
+        .values(chunk as never)
+        .onConflict((oc) =>
+          oc.columns(['cabinet_id', key] as never).doUpdateSet({
+            sales_count: sql`${sql.ref(`${table}.sales_count`)} + excluded.sales_count`,
+            amount_fen: sql`${sql.ref(`${table}.amount_fen`)} + excluded.amount_fen`,
+            certified_fen: sql`${sql.ref(`${table}.certified_fen`)} + excluded.certified_fen`,
+          }),
+        )
+        .execute()
+    }
+  }
+
+  /**
+   * PostgreSQL: the coverage of the tick's skus as committed, read under the
+   * catalog lock (shared: ticks run side by side). A catalog change holds it
+   * exclusively from its flips to its commit, so a tick is judged either
+   * wholly before a change (and the change's flips, reading the sku sales
+   * after it, include it) or wholly after it; never with an index that has
+   * not yet heard of a commit (the notice comes a moment later).
+   */
+  async function committedCoverage(ex: Executor, agg: TickSales): Promise<Pick<CertifiedIndex, 'isCertified'>> {
+    const skus = new Set<string>()
+    for (const k of agg.skus.values()) skus.add(k.sku)
+    await sql`SELECT pg_advisory_xact_lock_shared(${CATALOG_FLIP_LOCK})`.execute(ex)
+    const raw = new Map<string, DayRange[]>()
+    for (const r of await certifiedSpans(ex, [...skus])) {
+      let list = raw.get(r.sku)
+      if (!list) raw.set(r.sku, (list = []))
+      list.push([r.dayFrom, r.dayTo])
+    }
+    const merged = new Map([...raw].map(([sku, list]) => [sku, mergeRanges(list)]))
+    return { isCertified: (sku, day) => covers(merged.get(sku) ?? [], day) }
+  }
+
+  async function periodRows(table: 'cabinet_day_certified' | 'cabinet_month_certified', r: CabinetRange): Promise<DayFigures[]> {
+    const col = table === 'cabinet_day_certified' ? 'day' : 'month'
+    const [rows, counties] = await Promise.all([
+      sql<{ cabinet_id: string; day: string; sales_count: number; amount_fen: number; certified_fen: number }>`
+        SELECT cabinet_id, ${sql.ref(col)} AS day, sales_count, amount_fen, certified_fen FROM ${sql.table(table)}
+        WHERE cabinet_id > ${r.after} AND cabinet_id <= ${r.through} ORDER BY cabinet_id, ${sql.ref(col)}`.execute(kysely),
+      countiesInRange(kysely, r),
+    ])
+    const out: DayFigures[] = []
+    for (const x of rows.rows) {
+      const countyCode = counties.get(x.cabinet_id)
+      // Figures of a cabinet row that no longer exists are not reported (as the join did).
+      if (countyCode === undefined) continue
+      out.push({ cabinetId: x.cabinet_id, countyCode, day: x.day, salesCount: x.sales_count, amountFen: x.amount_fen, certifiedFen: x.certified_fen })
+    }
+    return out
+  }
+
+  return {
+    index,
+
+    async recordTick(ex, agg) {
+      const { days, months } = tickFigures(db.dialect === 'postgres' ? await committedCoverage(ex, agg) : index, agg)
+      if (rawUpsert && ex.isTransaction) {
+        // SQLite's ingest hot path: `ex` holds the one connection (this runs
+        // inside its transaction's callback), so prepared statements run in
+        // it, with no query built and no await per tick.
+        for (const d of days) rawUpsert.day.run(d.cabinet_id, d.day, d.sales_count, d.amount_fen, d.certified_fen)
+        for (const m of months) rawUpsert.month.run(m.cabinet_id, m.month, m.sales_count, m.amount_fen, m.certified_fen)
+        return
+      }
+      // One multi-row upsert per table (keys are unique within each, as PostgreSQL requires).
+      if (days.length > 0) await upsert(ex, 'cabinet_day_certified', days)
+      if (months.length > 0) await upsert(ex, 'cabinet_month_certified', months)
+    },
+
+    async applyCatalogChange(tx, skus) {
+      const unique = [...new Set(skus)]
+      if (unique.length === 0) return { flippedDays: 0 }
+      // SQLite: transactions are serialized on the one connection and the
+      // index takes each commit's coverage synchronously at its commit, so it
+      // is the coverage committed before this change.
+      let before = (sku: string): readonly DayRange[] => index.ranges(sku)
+      if (db.dialect === 'postgres') {
+        // Changes run concurrently here. Changes of one sku wait for each
+        // other (product rows locked), then each reads the coverage committed
+        // before it outside `tx` (`tx` sees its own change), so no flip is
+        // applied twice or missed; only then the flip lock, which stops ticks
+        // (shared) from the flips to the commit: held for no longer.
+        await lockProducts(tx, unique)
+        const committedBefore = new Map<string, readonly DayRange[]>()
+        for (const sku of unique) committedBefore.set(sku, await index.read(kysely, sku))
+        before = (sku) => committedBefore.get(sku) ?? []
+        await sql`SELECT pg_advisory_xact_lock(${CATALOG_FLIP_LOCK})`.execute(tx)
+      }
+      let flippedDays = 0
+      const committed = new Map<string, readonly DayRange[]>()
+      for (const sku of unique) {
+        const after = await index.read(tx, sku)
+        committed.set(sku, after)
+        for (const f of flips(before(sku), after)) {
+          await sql`UPDATE cabinet_day_certified AS c SET certified_fen = c.certified_fen + ${f.sign} * s.amount_fen
+            FROM (${skuDayAmounts(tx, sku, f.from, f.to)}) AS s
+            WHERE c.cabinet_id = s.cabinet_id AND c.day = s.day`.execute(tx)
+          await sql`UPDATE cabinet_month_certified AS m SET certified_fen = m.certified_fen + ${f.sign} * x.amount_fen
+            FROM (${skuMonthAmounts(tx, sku, f.from, f.to)}) AS x
+            WHERE m.cabinet_id = x.cabinet_id AND m.month = x.month`.execute(tx)
+          flippedDays += daysBetween(f.from, f.to) + 1
+        }
+      }
+      const payload = JSON.stringify(Object.fromEntries(committed))
+      // SQLite's notice is in-process and unbounded: always the exact ranges
+      // (a reload there would run after the next change read the index).
+      await db.notify(CERTIFIED_CHANNEL, db.dialect === 'postgres' && Buffer.byteLength(payload) > MAX_NOTICE_BYTES ? '' : payload, tx)
+      return { flippedDays }
+    },
+
+    async figuresByCabinet(from, to, f) {
+      const p = split(from, to)
+      const cab = cabinetsMatching(kysely, f)
+      let rows: FigRow[]
+      if (f.countyCode === undefined) {
+        rows = (await sql<FigRow>`SELECT x.cabinet_id, k.county_code, ${sums} FROM (
+            SELECT cabinet_id, sales_count AS n, amount_fen AS amount, certified_fen AS certified FROM cabinet_month_certified WHERE month BETWEEN ${p.m1} AND ${p.m2}
+            UNION ALL
+            SELECT cabinet_id, sales_count, amount_fen, certified_fen FROM cabinet_day_certified WHERE day BETWEEN ${p.d1} AND ${p.d2}
+            UNION ALL
+            SELECT cabinet_id, sales_count, amount_fen, certified_fen FROM cabinet_day_certified WHERE day BETWEEN ${p.d3} AND ${p.d4}
+          ) x JOIN (${cab}) k ON k.cabinet_id = x.cabinet_id
+          GROUP BY x.cabinet_id, k.county_code ORDER BY x.cabinet_id, k.county_code`.execute(kysely)).rows
+      } else {
+        // One county's cabinets drive the scan (cabinets_by_county, then each
+        // cabinet's own rows by primary key) instead of every cabinet-day of
+        // the city being read and filtered: a county official's everyday
+        // query, and the compliance alert rule's per-county turns, at 20,000
+        // cabinets. SQLite's CROSS JOIN fixes that join order; PostgreSQL's
+        // planner chooses it by itself (and has no CROSS JOIN … ON).
+        const join = sql.raw(db.dialect === 'sqlite' ? 'CROSS JOIN' : 'JOIN')
+        const inCounty = (table: 'cabinet_month_certified' | 'cabinet_day_certified', lo: string, hi: string) =>
+          sql`SELECT c.cabinet_id, k.county_code, c.sales_count AS n, c.amount_fen AS amount, c.certified_fen AS certified
+            FROM (${cab}) k ${join} ${sql.table(table)} c ON c.cabinet_id = k.cabinet_id AND ${sql.ref(`c.${table === 'cabinet_month_certified' ? 'month' : 'day'}`)} BETWEEN ${lo} AND ${hi}`
+        rows = (await sql<FigRow>`SELECT x.cabinet_id, x.county_code, ${sums} FROM (
+            ${inCounty('cabinet_month_certified', p.m1, p.m2)}
+            UNION ALL
+            ${inCounty('cabinet_day_certified', p.d1, p.d2)}
+            UNION ALL
+            ${inCounty('cabinet_day_certified', p.d3, p.d4)}
+          ) x GROUP BY x.cabinet_id, x.county_code ORDER BY x.cabinet_id, x.county_code`.execute(kysely)).rows
+      }
+      return rows.map((r) => ({ cabinetId: r.cabinet_id, countyCode: r.county_code, salesCount: r.n, amountFen: r.amount, certifiedFen: r.certified }))
+    },
+
+    async certifiedTotals(cabinetIds) {
+      const m = new Map<string, number>()
+      for (const id of cabinetIds) m.set(id, 0)
+      for (let i = 0; i < cabinetIds.length; i += UPSERT_CHUNK) {
+        const rows = await kysely
+          .selectFrom('cabinet_month_certified')
+          .select(['cabinet_id', sql<number>`CAST(sum(certified_fen) AS BIGINT)`.as('certified')])
+          .where('cabinet_id', 'in', cabinetIds.slice(i, i + UPSERT_CHUNK))
+          .groupBy('cabinet_id')
+          .execute()
+        for (const r of rows) m.set(r.cabinet_id, r.certified)
+      }
+      return m
+    },
+
+    days: (r) => periodRows('cabinet_day_certified', r),
+    months: (r) => periodRows('cabinet_month_certified', r),
+
+    async certifiedLines(cabinetId, from, to) {
+      // The certificate of a sku line is the latest-starting one covering its
+      // day (ties: the lowest number), as the catalog shows on that day.
+      const sales = await cabinetSkuSales(kysely, cabinetId, from, to)
+      const skus = [...new Set(sales.map((s) => s.sku))]
+      const [spans, suppliers] = await Promise.all([certifiedSpans(kysely, skus), suppliersOfProducts(kysely, skus)])
+      const bySku = new Map<string, typeof spans>()
+      for (const s of spans) {
+        let list = bySku.get(s.sku)
+        if (!list) bySku.set(s.sku, (list = []))
+        list.push(s)
+      }
+      for (const list of bySku.values()) list.sort((a, b) => bin(b.dayFrom, a.dayFrom) || bin(a.certificateNo, b.certificateNo))
+      const lines = new Map<string, { sku: string; certificateNo: string; supplierUscc: string; qty: number; amountFen: number }>()
+      for (const s of sales) {
+        const cert = bySku.get(s.sku)?.find((c) => c.dayFrom <= s.day && s.day <= c.dayTo)
+        const supplierUscc = suppliers.get(s.sku)
+        if (!cert || supplierUscc === undefined) continue
+        const k = `${s.sku}\u0000${cert.certificateNo}`
+        const l = lines.get(k)
+        if (l) {
+          l.qty += s.qty
+          l.amountFen += s.amountFen
+        } else {
+          lines.set(k, { sku: s.sku, certificateNo: cert.certificateNo, supplierUscc, qty: s.qty, amountFen: s.amountFen })
+        }
+      }
+      return [...lines.values()].sort((a, b) => bin(a.sku, b.sku) || bin(a.certificateNo, b.certificateNo))
+    },
+
+    close: unlisten,
+  }
+}
