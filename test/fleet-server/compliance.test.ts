@@ -297,7 +297,7 @@ describe('certified figures kept at write time', () => {
     // What an older server left: figures filled lazily (here: none yet, and a stale one), schema before version 5.
     const db = new Database(join(dataDir, DB_FILE))
     db.exec(`DELETE FROM cabinet_day_certified; UPDATE cabinet_month_certified SET certified_fen = 1;
-             DROP TABLE forwarding_retries; DROP TABLE sale_flags; DROP INDEX sales_by_cabinet_sale_id;
+             DROP TABLE forwarding_retries; DROP TABLE sale_flags; DROP TABLE login_failures; DROP INDEX sales_by_cabinet_sale_id;
              PRAGMA user_version = 4;`)
     db.close()
 
