@@ -5,41 +5,54 @@
 // without editing the tests).
 import { createHash } from 'node:crypto'
 import type { FastifyInstance, HTTPMethods } from 'fastify'
-import type { Db } from '../../fleet-server/src/db/index.js'
+import type { FleetDb } from '../../fleet-server/src/db/database.js'
+import { sqlRow, sqlRows } from '../helpers/test-db.js'
 
 export type TableHashes = ReadonlyMap<string, string>
 
-/** A content hash of each table whose name passes `include` (all by default). */
-export function snapshotTables(db: Db, include: (table: string) => boolean = () => true): TableHashes {
-  const names = db
-    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
-    .pluck()
-    .all() as string[]
+/**
+ * A content hash of each table whose name passes `include` (all by default).
+ * Row order is ignored (PostgreSQL returns rows in no fixed order): each row
+ * is hashed and the sorted row hashes make the table's hash.
+ */
+export async function snapshotTables(db: FleetDb, include: (table: string) => boolean = () => true): Promise<TableHashes> {
+  const names = (
+    db.dialect === 'sqlite'
+      ? await sqlRows<{ name: string }>(db, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+      : await sqlRows<{ name: string }>(db, "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' AND table_name <> 'schema_migrations' ORDER BY 1")
+  ).map((r) => r.name)
   const out = new Map<string, string>()
   for (const name of names.filter(include)) {
+    const rows = await sqlRows(db, `SELECT * FROM "${name.replaceAll('"', '""')}"`)
     const h = createHash('sha256')
-    for (const row of db.prepare(`SELECT * FROM "${name.replaceAll('"', '""')}"`).iterate()) h.update(JSON.stringify(row)).update('\n')
+    for (const r of rows.map((row) => createHash('sha256').update(JSON.stringify(row)).digest('hex')).sort()) h.update(r)
     out.set(name, h.digest('hex'))
   }
   return out
 }
 
 /**
- * snapshotTables(), recomputed only when SQLite says something may have
- * been written: total_changes() counts every row this connection inserted,
- * updated or deleted (the fleet server has one connection), data_version
- * moves when another connection commits. Unchanged counters mean unchanged
- * rows, so most rejected requests cost two counter reads, not a full hash.
+ * snapshotTables(), recomputed only when the database says something may have
+ * been written. SQLite: total_changes() counts every row this connection
+ * inserted, updated or deleted (the fleet server has one connection),
+ * data_version moves when another connection commits. PostgreSQL: the WAL
+ * insert position moves with any write on the server. Unchanged counters mean
+ * unchanged rows, so most rejected requests cost a counter read, not a full hash.
  */
-export function tableSnapshots(db: Db, include?: (table: string) => boolean): () => TableHashes {
-  const counters = db.prepare('SELECT total_changes() AS changes, (SELECT data_version FROM pragma_data_version) AS version')
+export function tableSnapshots(db: FleetDb, include?: (table: string) => boolean): () => Promise<TableHashes> {
+  const counter = async (): Promise<string> => {
+    if (db.dialect === 'sqlite') {
+      const c = await sqlRow<{ changes: number; version: number }>(db, 'SELECT total_changes() AS changes, (SELECT data_version FROM pragma_data_version) AS version')
+      return `${c!.changes}:${c!.version}`
+    }
+    return (await sqlRow<{ lsn: string }>(db, 'SELECT pg_current_wal_insert_lsn()::text AS lsn'))!.lsn
+  }
   let key = ''
   let hashes: TableHashes = new Map()
-  return () => {
-    const c = counters.get() as { changes: number; version: number }
-    const k = `${c.changes}:${c.version}`
+  return async () => {
+    const k = await counter()
     if (k !== key) {
-      hashes = snapshotTables(db, include)
+      hashes = await snapshotTables(db, include)
       key = k
     }
     return hashes

@@ -14,6 +14,7 @@ import { connectCabinet, expectDisconnected, provision, startFleet, type Provisi
 import { aBatch, aChain } from '../helpers/sales.js'
 import { recordTrustCounts } from '../helpers/trust-counts.js'
 import { changedTables, tableSnapshots, watchUncaught } from './invariants.js'
+import { sqlRow } from '../helpers/test-db.js'
 
 const SALE_RUNS = Number(process.env.PROP_MQTT_RUNS ?? 60)
 const OTHER_RUNS = Math.ceil(SALE_RUNS / 2)
@@ -77,11 +78,11 @@ async function setUp() {
   const chain = aChain(a.cabinetId, 2)
   expect(await cabA.send(aBatch(a.cabinetId, chain))).toMatchObject({ status: 'committed', ackedSeq: 2 })
   const head = { seq: 2, hash: chain[1]!.hash }
-  const snapshot = tableSnapshots(fleet.db, isSalesTable)
+  const snapshot = tableSnapshots(fleet.database, isSalesTable)
   const uncaught = watchUncaught()
   onTestFinished(() => uncaught.stop())
-  const totals = () => fleet.db.prepare('SELECT sales_count, amount_fen, skewed_count, last_seq, last_hash, last_sale_at FROM cabinet_sales WHERE cabinet_id = ?').get(a.cabinetId)
-  const chainStatus = () => fleet.db.prepare('SELECT chain_status FROM cabinet_sales WHERE cabinet_id = ?').pluck().get(a.cabinetId)
+  const totals = () => sqlRow(fleet.database, 'SELECT sales_count, amount_fen, skewed_count, last_seq, last_hash, last_sale_at FROM cabinet_sales WHERE cabinet_id = ?', a.cabinetId)
+  const chainStatus = async () => (await sqlRow<{ chain_status: string }>(fleet.database, 'SELECT chain_status FROM cabinet_sales WHERE cabinet_id = ?', a.cabinetId))?.chain_status
   return { fleet, a, b, cabA, chain, head, snapshot, totals, chainStatus, uncaught }
 }
 
@@ -109,8 +110,8 @@ describe('every MQTT handler under hostile payloads', () => {
     let knownFailures = 0
     await fc.assert(
       fc.asyncProperty(salePayload(s.a.cabinetId, s.head), async (payload) => {
-        const before = s.snapshot()
-        const totalsBefore = s.totals()
+        const before = await s.snapshot()
+        const totalsBefore = await s.totals()
         const reply = await s.cabA.sendRaw(payload)
         messages++
         expect(s.uncaught.errors, 'the sales handler threw out to the process').toEqual([])
@@ -123,12 +124,12 @@ describe('every MQTT handler under hostile payloads', () => {
         expect(reply.status, where).toBe('rejected')
         expect(RejectCode.options, where).toContain(reply.code)
         codes.add(reply.code as string)
-        const changed = changedTables(before, s.snapshot())
+        const changed = changedTables(before, await s.snapshot())
         if (reply.code === 'SALE_TAMPERED') {
           // protocol.md: a tampered chain flags the cabinet (chain_status, tampered_*); nothing of the batch commits.
           expect(changed.filter((t) => t !== 'cabinet_sales'), `sales tables changed by a tampered batch: ${where}`).toEqual([])
-          expect(s.totals(), where).toEqual(totalsBefore)
-          expect(s.chainStatus()).toBe('tampered')
+          expect(await s.totals(), where).toEqual(totalsBefore)
+          expect(await s.chainStatus()).toBe('tampered')
         } else {
           expect(changed, `sales tables changed by a rejected sale: ${where}`).toEqual([])
         }
@@ -152,13 +153,13 @@ describe('every MQTT handler under hostile payloads', () => {
       fc.asyncProperty(
         fc.constantFrom(...otherKinds).chain((kind) => fc.tuple(fc.constant(kind), upPayload(s.a.cabinetId, kind))),
         async ([kind, payload]) => {
-          const before = s.snapshot()
+          const before = await s.snapshot()
           await s.cabA.client.publishAsync(`${topics.upPrefix(s.a.cabinetId)}${kind}`, payload, { qos: 1 })
           await expectBarrier(s.cabA) // the message before it has been handled
           messages += 2
           expect(s.uncaught.errors, `the ${kind} handler threw out to the process`).toEqual([])
           expect(s.cabA.client.connected).toBe(true)
-          expect(changedTables(before, s.snapshot()), `sales tables changed by a ${kind} message: ${payload.toString('utf8', 0, 400)}`).toEqual([])
+          expect(changedTables(before, await s.snapshot()), `sales tables changed by a ${kind} message: ${payload.toString('utf8', 0, 400)}`).toEqual([])
         },
       ),
       fcParams(OTHER_RUNS),
@@ -193,7 +194,7 @@ describe('every MQTT handler under hostile payloads', () => {
     let dropped = 0
     await fc.assert(
       fc.asyncProperty(topic, async (t) => {
-        const before = s.snapshot()
+        const before = await s.snapshot()
         await cab.client.publishAsync(t, Buffer.from('{"v":1}'), { qos: 0 })
         messages++
         if (t.startsWith(own)) {
@@ -203,7 +204,7 @@ describe('every MQTT handler under hostile payloads', () => {
           dropped++
           cab = await connectRaw(s.fleet.mqttUrl, s.a)
         }
-        expect(changedTables(before, s.snapshot()), `sales tables changed by a publish to ${t}`).toEqual([])
+        expect(changedTables(before, await s.snapshot()), `sales tables changed by a publish to ${t}`).toEqual([])
       }),
       { ...fcParams(TOPIC_RUNS), examples: [[topics.sales(s.b.cabinetId)], [topics.replies(s.a.cabinetId)], ['$SYS/broker/uptime'], [`${own}unknown`]] },
     )
