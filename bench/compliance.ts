@@ -16,7 +16,7 @@
 // rows. Run alone: node --import tsx bench/compliance.ts
 import { performance } from 'node:perf_hooks'
 import { createSqliteComplianceStore } from '../fleet-server/src/compliance/index.js'
-import { createSqliteSalesStore } from '../fleet-server/src/sales/index.js'
+import { createSalesStore, type TickWrite } from '../fleet-server/src/sales/index.js'
 import type { BatchWrite, SaleRecord } from '../fleet-server/src/sales/types.js'
 import { usccCheckChar, type SaleLine } from '../shared/src/index.js'
 import { insertOperatingCabinets, queryBenchFleet } from './fixtures.js'
@@ -68,13 +68,16 @@ export async function complianceQuery(opts: ComplianceBenchOptions = {}) {
     // while it writes).
     const figures = createSqliteComplianceStore(db)
     let figuresMs = 0
-    const store = createSqliteSalesStore(db, {
-      onTick: (agg) => {
+    const store = createSalesStore(fleet.database)
+    // The ingest's unit of work: the tick's sales, then the certified figures, in one transaction.
+    const commitTick = (tick: TickWrite) =>
+      fleet.database.transaction(async (tx) => {
+        const r = await store.commitTick(tx, tick)
         const t = performance.now()
-        figures.recordTick(agg)
+        figures.recordTick(r.aggregates)
         figuresMs += performance.now() - t
-      },
-    })
+        return r
+      })
     const seqs = new Map<string, number>()
     const aSale = (cabinetId: string, day: string, lines: SaleLine[]): SaleRecord => {
       const seq = (seqs.get(cabinetId) ?? 0) + 1
@@ -102,7 +105,7 @@ export async function complianceQuery(opts: ComplianceBenchOptions = {}) {
       figuresMs = 0
       for (let i = 0; i < batches.length; i += BATCHES_PER_TICK) {
         const t = performance.now()
-        const r = await store.commitTick({ batches: batches.slice(i, i + BATCHES_PER_TICK), tampered: [] })
+        const r = await commitTick({ batches: batches.slice(i, i + BATCHES_PER_TICK), tampered: [] })
         tickMs += performance.now() - t
         if (r.failed.size > 0) throw new Error(`${r.failed.size} batches failed to commit`)
       }

@@ -16,7 +16,7 @@
 // Run alone: node --import tsx bench/forwarding.ts [cabinets]
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import { createSqliteComplianceStore } from '../fleet-server/src/compliance/index.js'
-import { createSqliteSalesStore } from '../fleet-server/src/sales/index.js'
+import { createSalesStore, type TickWrite } from '../fleet-server/src/sales/index.js'
 import type { BatchWrite } from '../fleet-server/src/sales/types.js'
 import { usccCheckChar, type SaleLine } from '../shared/src/index.js'
 import { insertOperatingCabinets, queryBenchFleet } from './fixtures.js'
@@ -62,7 +62,14 @@ export async function forwardingPass(opts: { cabinets?: number } = {}) {
     const counties = [...new Set(ids.map((id) => id.slice(0, 6)))]
 
     const figures = createSqliteComplianceStore(db)
-    const store = createSqliteSalesStore(db, { onTick: (agg) => figures.recordTick(agg) })
+    const store = createSalesStore(fleet.database)
+    // The ingest's unit of work: the tick's sales, then the certified figures, in one transaction.
+    const commitTick = (tick: TickWrite) =>
+      fleet.database.transaction(async (tx) => {
+        const r = await store.commitTick(tx, tick)
+        figures.recordTick(r.aggregates)
+        return r
+      })
     const seqs = new Map<string, number>()
     const setupStarted = performance.now()
     let sales = 0
@@ -87,7 +94,7 @@ export async function forwardingPass(opts: { cabinets?: number } = {}) {
         })
       }
       for (let i = 0; i < batches.length; i += BATCHES_PER_TICK) {
-        const r = await store.commitTick({ batches: batches.slice(i, i + BATCHES_PER_TICK), tampered: [] })
+        const r = await commitTick({ batches: batches.slice(i, i + BATCHES_PER_TICK), tampered: [] })
         if (r.failed.size > 0) throw new Error(`${r.failed.size} batches failed to commit`)
       }
       sales += batches.length

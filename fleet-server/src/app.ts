@@ -22,7 +22,7 @@ import { createMetrics, metricsRoutes } from './metrics/index.js'
 import { createRolloutService, createSqlitePlanStore, createSqliteRolloutStore, rolloutRoutes } from './rollout/index.js'
 import { createReportService, createSqliteReportStore, reportRoutes, startReportSchedule, type ReportSchedule } from './reports/index.js'
 import {
-  createSaleFlagService, createSaleIngest, createSalesReader, createSqliteSaleFlagStore, createSqliteSalesStore, saleFlagRoutes, salesRoutes, type SaleIngest,
+  createSaleFlagService, createSaleFlagStore, createSaleIngest, createSalesReader, createSalesStore, createSqliteSaleFlagReads, saleFlagRoutes, salesRoutes, type SaleIngest,
 } from './sales/index.js'
 import { clockSkewSource, saleIdReusedSource } from './alerts/sale-flags-source.js'
 import { backupRoutes, createBackupService, createCatchUp, startBackupSchedule, type BackupSchedule } from './backup/index.js'
@@ -101,13 +101,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     const complianceStore = createSqliteComplianceStore(db)
     // Forwarding is built further down; a tick can only commit once the broker is up, after it.
     let forwardingRef: ForwardingService | null = null
-    const salesStore = createSqliteSalesStore(db, {
-      onTick: (agg) => {
-        complianceStore.recordTick(agg)
-        // Inside the transaction: a rollback costs at most one needless (debounced) pass.
-        forwardingRef?.salesCommitted(agg.days.values())
-      },
-    })
+    const salesStore = createSalesStore(database)
     const salesReader = createSalesReader(salesStore)
     const cabinetStore = createSqliteCabinetStore(db)
     const live = createLiveness({
@@ -154,7 +148,12 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     undo.push(() => alerts.close())
 
     const sales = await createSaleIngest({
+      db: database,
       store: salesStore,
+      // Certified figures commit with the sales of each tick. LEAD: once cert's
+      // recordTick takes the executor, this is (tx, agg) => complianceStore.recordTick(tx, agg).
+      tickWriters: [async (_tx, agg) => complianceStore.recordTick(agg)],
+      committed: (agg) => forwardingRef?.salesCommitted(agg.days.values()),
       // Replies go at QoS 0: a lost reply costs only a resend, which is re-acked
       // as a replay, and skipping the PUBACK round trip and aedes' outgoing
       // store per reply measured ~1.6x the one-sale-per-message ingest rate.
@@ -175,7 +174,9 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     const catalog = createCatalogPublisher({ store: catalogStore, publish: (t, p) => bus?.publish(t, p, { qos: 1, retain: true }), now, log: log.child({ component: 'catalog' }) })
     const fwd = { ...DEFAULT_FORWARDING, ...deps.forwarding }
     // Issue 12: flagged sales hold their periods until an official resolves them.
-    const saleFlagStore = createSqliteSaleFlagStore(db)
+    const saleFlagStore = createSaleFlagStore(database)
+    // LEAD: transitional until forwarding's saleFlagHolds and the sale_id_reused source take promises; then delete.
+    const saleFlagReads = createSqliteSaleFlagReads(db)
     const saleFlags = createSaleFlagService({ store: saleFlagStore, now, log: log.child({ component: 'sale-flags' }), resolved: () => forwardingRef?.changed() })
     const forwardingStore = createSqliteForwardingStore(db)
     const forwarding = createForwardingService({
@@ -193,7 +194,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       ...(fwd.sliceCabinets !== undefined && { sliceCabinets: fwd.sliceCabinets }),
       onCatalogVersion: (id, v) => catalog.reported(id, v),
       beforePass: () => void catalog.refresh(),
-      saleFlagHolds: (range) => saleFlags.holds(range),
+      saleFlagHolds: (range) => saleFlagReads.holds(range),
     })
     forwardingRef = forwarding
     undo.push(() => forwarding.close())
@@ -225,7 +226,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     )
 
     alerts.addSource(forwardingSource({ troubled: (n) => forwardingStore.troubled(n) }))
-    alerts.addSource(saleIdReusedSource({ open: (county) => saleFlagStore.open(county), counties: () => plan.counties.map((c) => c.code) }))
+    alerts.addSource(saleIdReusedSource({ open: (county) => saleFlagReads.open(county), counties: () => plan.counties.map((c) => c.code) }))
     alerts.addSource(clockSkewSource({ skewed: () => live.skewedClocks(), ownerOf: (id) => rolloutStore.ownerOf(id) }))
 
     // Reports (报表): stored snapshots for officials, on request and on the plan's schedule.
