@@ -90,7 +90,7 @@ export function createSalesStore(db: FleetDb): SalesStore {
     },
     commitTick,
     async totals(cabinetIds) {
-      const m = new Map<string, CabinetSalesTotals>()
+      const found = new Map<string, CabinetSalesTotals>()
       for (let i = 0; i < cabinetIds.length; i += IN_CHUNK) {
         const rows = await k
           .selectFrom('cabinet_sales')
@@ -98,7 +98,7 @@ export function createSalesStore(db: FleetDb): SalesStore {
           .where('cabinet_id', 'in', cabinetIds.slice(i, i + IN_CHUNK))
           .execute()
         for (const r of rows) {
-          m.set(r.cabinet_id, {
+          found.set(r.cabinet_id, {
             count: r.sales_count,
             amountFen: r.amount_fen,
             lastSeq: r.last_seq,
@@ -106,6 +106,12 @@ export function createSalesStore(db: FleetDb): SalesStore {
             chainStatus: r.chain_status as CabinetSalesTotals['chainStatus'],
           })
         }
+      }
+      // In the order asked for, whatever order the engine returned the rows in.
+      const m = new Map<string, CabinetSalesTotals>()
+      for (const id of cabinetIds) {
+        const t = found.get(id)
+        if (t) m.set(id, t)
       }
       return m
     },
