@@ -8,6 +8,7 @@ import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openFleetDb, type FleetDb } from '../../../fleet-server/src/db/database.js'
 import { aggregate, type TickAggregates } from '../../../fleet-server/src/sales/aggregate.js'
+import { createSaleFlagStore } from '../../../fleet-server/src/sales/flags.js'
 import { createSalesStore, type SalesStore, type TickResult, type TickWrite } from '../../../fleet-server/src/sales/store.js'
 import type { BatchWrite, SaleRecord } from '../../../fleet-server/src/sales/types.js'
 import { tempDir } from '../../helpers/fleet.js'
@@ -175,6 +176,29 @@ describe('sales store on SQLite and PostgreSQL', () => {
         expect(await store.saleHash('C-1', 3)).toBe('h3')
         expect(await store.chainHead('C-2')).toEqual({ seq: 5, hash: 'h5' })
         expect(await store.chainHead('NOBODY')).toBeNull()
+
+        // The flags those ticks wrote, through the sale flag store.
+        const flagStore = createSaleFlagStore(db)
+        const all = { countyCode: null, operator: null, cabinetId: null, state: 'all' as const, limit: 10 }
+        const listed = await flagStore.list(all)
+        expect(listed.total).toBe(5)
+        expect(listed.flags.map((f) => [f.cabinetId, f.seq])).toEqual([['C-1', 7], ['C-1', 6], ['C-2', 5], ['C-1', 5], ['C-2', 2]]) // newest first
+        const c2 = listed.flags.find((f) => f.cabinetId === 'C-2' && f.seq === 2)!
+        expect(c2).toMatchObject({ kind: 'SALE_ID_REUSED', countyCode: '341125', operator: null, earlierSeq: 1, soldOn: '2020-10-03', earlierSoldOn: '2020-10-01', resolution: null })
+        expect(await flagStore.resolve(c2.flagId, 'genuine', '核实无误', 'county-1', '2020-10-07T00:00:00.000Z')).toBe(true)
+        expect(await flagStore.resolve(c2.flagId, 'duplicate', 'again', 'county-1', '2020-10-08T00:00:00.000Z')).toBe(false)
+        expect(await flagStore.get(c2.flagId)).toMatchObject({ resolution: 'genuine', note: '核实无误', resolvedBy: 'county-1', resolvedAt: '2020-10-07T00:00:00.000Z' })
+        expect(await flagStore.get(999_999)).toBeNull()
+        expect((await flagStore.list({ ...all, state: 'open', limit: 2 })).flags.length).toBe(2)
+        expect((await flagStore.list({ ...all, state: 'open' })).total).toBe(4)
+        expect((await flagStore.list({ ...all, state: 'resolved', cabinetId: 'C-2' })).flags.map((f) => f.seq)).toEqual([2])
+        expect((await flagStore.list({ ...all, countyCode: '999999' })).total).toBe(0)
+        expect((await flagStore.list({ ...all, operator: 'someone' })).total).toBe(0)
+        const holds = await flagStore.holds({ after: 'C-1', through: 'C-2' })
+        expect([...holds.entries()].map(([id, l]) => [id, l.map((h) => [h.seq, h.earlierSeq, h.days])])).toEqual([['C-2', [[5, 4, ['2020-10-01']]]]])
+        expect([...(await flagStore.holds({ after: '', through: 'C-1' })).get('C-1')!.map((h) => h.days)]).toEqual([['2020-10-01'], ['2020-10-01', '2020-10-02'], ['2020-10-01']])
+        expect((await flagStore.open('341125')).map((f) => [f.cabinetId, f.seq])).toEqual([['C-1', 5], ['C-2', 5], ['C-1', 6], ['C-1', 7]])
+        expect(await flagStore.open('999999')).toEqual([])
       } finally {
         await db.close()
       }
