@@ -224,7 +224,7 @@ describe('sales store on SQLite and PostgreSQL', () => {
     expect(outcomes.postgres).toEqual(outcomes.sqlite)
   })
 
-  it('rolls the whole tick back with the caller’s transaction', async () => {
+  it('writes only inside, and rolls back with, the caller’s transaction', async () => {
     for (const dialect of ['sqlite', 'postgres'] as const) {
       const db = await open(dialect, 'rollback')
       try {
@@ -232,6 +232,9 @@ describe('sales store on SQLite and PostgreSQL', () => {
         const store = createSalesStore(db)
         // A failed batch first, so PostgreSQL and SQLite both take the per-batch path.
         const tick = { batches: [batch('NOBODY', sale(1, 1)), batch('C-1', sale(1, 11), sale(2, 11))], tampered: [] }
+        // Outside a transaction it refuses rather than commit on its own.
+        await expect(store.commitTick(db.kysely, { batches: [batch('C-1', sale(1, 11))], tampered: [] })).rejects.toThrow()
+        expect(await sqlRows(db, 'SELECT seq FROM sales'), dialect).toEqual([])
         await expect(db.transaction(async (tx) => {
           await store.commitTick(tx, tick)
           throw new Error('a tick writer failed')
