@@ -105,7 +105,13 @@ type TickCommit = (ex: Executor, tick: TickWrite) => Promise<TickResult>
 
 export function createSalesStore(db: FleetDb): SalesStore {
   const k = db.kysely
-  const commitTick: TickCommit = db.dialect === 'sqlite' ? sqliteTickCommit(db.sqlite!) : pgTickCommit()
+  const commitIn: TickCommit = db.dialect === 'sqlite' ? sqliteTickCommit(db.sqlite!) : pgTickCommit()
+  const commitTick: TickCommit = async (ex, tick) => {
+    // Outside a transaction the tick's writes would commit on their own,
+    // before (or without) the caller's other writes: refuse.
+    if (!ex.isTransaction) throw new Error('commitTick must run inside db.transaction()')
+    return commitIn(ex, tick)
+  }
   return {
     async loadChainHeads() {
       const rows = await k.selectFrom('cabinet_sales').select(['cabinet_id', 'last_seq', 'last_hash']).execute()
@@ -357,8 +363,8 @@ function sqliteTickCommit(conn: SqliteDatabase): TickCommit {
   })
 
   return async (_ex, tick) => {
-    // Outside a transaction the savepoints below would be transactions of
-    // their own, committed before the caller's other writes: refuse.
+    // The caller's transaction holds the connection: better-sqlite3 must see it open,
+    // or the savepoints below would be transactions of their own.
     if (!conn.inTransaction) throw new Error('commitTick must run inside db.transaction()')
     try {
       return commitOptimistic(tick)
