@@ -15,11 +15,11 @@
 // At the end the figures are checked against a full recompute from the sku
 // rows. Run alone: node --import tsx bench/compliance.ts
 import { performance } from 'node:perf_hooks'
-import { createComplianceStore, createLegacySyncFigures } from '../fleet-server/src/compliance/index.js'
-import { createSqliteSalesStore } from '../fleet-server/src/sales/index.js'
+import { createComplianceStore } from '../fleet-server/src/compliance/index.js'
+import { createSalesStore, type TickWrite } from '../fleet-server/src/sales/index.js'
 import type { BatchWrite, SaleRecord } from '../fleet-server/src/sales/types.js'
 import { usccCheckChar, type SaleLine } from '../shared/src/index.js'
-import { insertOperatingCabinets, queryBenchFleet } from './fixtures.js'
+import { insertOperatingCabinets, queryBenchFleet, rawRows } from './fixtures.js'
 
 /** Batches per commit, as ingest's default FLEET_INGEST_MAX_BATCHES_PER_TICK. */
 const BATCHES_PER_TICK = 1000
@@ -59,22 +59,25 @@ export async function complianceQuery(opts: ComplianceBenchOptions = {}) {
     }
     await call('POST', `/api/v1/certificates/C-${skuIds[1]}/revoke`, { reason: 'bench', effectiveFrom: '2020-09-20' })
 
-    const db = fleet.db
-    const ids = insertOperatingCabinets(db, cabinets, now)
+    const db = fleet.database
+    const ids = await insertOperatingCabinets(db, cabinets, now)
 
     // The production write path: the same sales store and compliance hook
     // buildFleet wires (a second instance on the same database; its certified
     // index is loaded now, after the catalog, and the catalog does not change
     // while it writes).
-    const figures = createLegacySyncFigures(db, (await createComplianceStore(fleet.database)).index)
+    const figures = await createComplianceStore(db)
     let figuresMs = 0
-    const store = createSqliteSalesStore(db, {
-      onTick: (agg) => {
+    const store = createSalesStore(fleet.database)
+    // The ingest's unit of work: the tick's sales, then the certified figures, in one transaction.
+    const commitTick = (tick: TickWrite) =>
+      fleet.database.transaction(async (tx) => {
+        const r = await store.commitTick(tx, tick)
         const t = performance.now()
-        figures.recordTick(agg)
+        await figures.recordTick(tx, r.aggregates)
         figuresMs += performance.now() - t
-      },
-    })
+        return r
+      })
     const seqs = new Map<string, number>()
     const aSale = (cabinetId: string, day: string, lines: SaleLine[]): SaleRecord => {
       const seq = (seqs.get(cabinetId) ?? 0) + 1
@@ -102,7 +105,7 @@ export async function complianceQuery(opts: ComplianceBenchOptions = {}) {
       figuresMs = 0
       for (let i = 0; i < batches.length; i += BATCHES_PER_TICK) {
         const t = performance.now()
-        const r = await store.commitTick({ batches: batches.slice(i, i + BATCHES_PER_TICK), tampered: [] })
+        const r = await commitTick({ batches: batches.slice(i, i + BATCHES_PER_TICK), tampered: [] })
         tickMs += performance.now() - t
         if (r.failed.size > 0) throw new Error(`${r.failed.size} batches failed to commit`)
       }
@@ -126,7 +129,7 @@ export async function complianceQuery(opts: ComplianceBenchOptions = {}) {
       loadFiguresMs += r.figuresMs
     }
     const setupMs = performance.now() - setupStarted
-    const aggregateRows = (db.prepare('SELECT count(*) AS n FROM cabinet_day_sku_sales').get() as { n: number }).n
+    const aggregateRows = (await rawRows<{ n: number }>(db, 'SELECT count(*) AS n FROM cabinet_day_sku_sales'))[0]!.n
 
     const url = '/api/v1/compliance?from=2020-09-01&to=2020-09-30'
     const query = async () => {
@@ -155,11 +158,12 @@ export async function complianceQuery(opts: ComplianceBenchOptions = {}) {
     const recomputeStarted = performance.now()
     const truth = new Map(
       (
-        db.prepare(
+        await rawRows<{ id: string; amount: number; certified: number }>(
+          db,
           `SELECT s.cabinet_id AS id, sum(s.amount_fen) AS amount,
                   sum(CASE WHEN EXISTS (SELECT 1 FROM certified_spans v WHERE v.sku = s.sku AND s.day BETWEEN v.day_from AND v.day_to) THEN s.amount_fen ELSE 0 END) AS certified
            FROM cabinet_day_sku_sales s WHERE s.day BETWEEN '2020-09-01' AND '2020-09-30' GROUP BY s.cabinet_id`,
-        ).all() as Array<{ id: string; amount: number; certified: number }>
+        )
       ).map((r) => [r.id, r]),
     )
     const recomputeMs = performance.now() - recomputeStarted

@@ -15,8 +15,8 @@
 // 1 ms timer that records the longest gap between its runs.
 // Run alone: node --import tsx bench/forwarding.ts [cabinets]
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
-import { createComplianceStore, createLegacySyncFigures } from '../fleet-server/src/compliance/index.js'
-import { createSqliteSalesStore } from '../fleet-server/src/sales/index.js'
+import { createComplianceStore } from '../fleet-server/src/compliance/index.js'
+import { createSalesStore, type TickWrite } from '../fleet-server/src/sales/index.js'
 import type { BatchWrite } from '../fleet-server/src/sales/types.js'
 import { usccCheckChar, type SaleLine } from '../shared/src/index.js'
 import { insertOperatingCabinets, queryBenchFleet } from './fixtures.js'
@@ -57,12 +57,18 @@ export async function forwardingPass(opts: { cabinets?: number } = {}) {
       if (certified) await call('POST', '/api/v1/certificates', { sku, certificateNo: `C-${sku}`, validFrom: '2020-09-01' })
     }
 
-    const db = fleet.db
-    const ids = insertOperatingCabinets(db, cabinets, now)
+    const ids = await insertOperatingCabinets(fleet.database, cabinets, now)
     const counties = [...new Set(ids.map((id) => id.slice(0, 6)))]
 
-    const figures = createLegacySyncFigures(db, (await createComplianceStore(fleet.database)).index)
-    const store = createSqliteSalesStore(db, { onTick: (agg) => figures.recordTick(agg) })
+    const figures = await createComplianceStore(fleet.database)
+    const store = createSalesStore(fleet.database)
+    // The ingest's unit of work: the tick's sales, then the certified figures, in one transaction.
+    const commitTick = (tick: TickWrite) =>
+      fleet.database.transaction(async (tx) => {
+        const r = await store.commitTick(tx, tick)
+        await figures.recordTick(tx, r.aggregates)
+        return r
+      })
     const seqs = new Map<string, number>()
     const setupStarted = performance.now()
     let sales = 0
@@ -87,7 +93,7 @@ export async function forwardingPass(opts: { cabinets?: number } = {}) {
         })
       }
       for (let i = 0; i < batches.length; i += BATCHES_PER_TICK) {
-        const r = await store.commitTick({ batches: batches.slice(i, i + BATCHES_PER_TICK), tampered: [] })
+        const r = await commitTick({ batches: batches.slice(i, i + BATCHES_PER_TICK), tampered: [] })
         if (r.failed.size > 0) throw new Error(`${r.failed.size} batches failed to commit`)
       }
       sales += batches.length

@@ -12,6 +12,7 @@ import { pino } from 'pino'
 import { buildFleet } from '../fleet-server/src/app.js'
 import { loadConfig } from '../fleet-server/src/config.js'
 import { createRolloutService, createRolloutStore } from '../fleet-server/src/rollout/index.js'
+import { rawRows } from './fixtures.js'
 
 const ADMIN = 'bench-admin-token-0123456789'
 const STAGES = ['planned', 'site_assigned', 'installed', 'operating'] as const
@@ -89,7 +90,7 @@ export async function rolloutQuery(opts: { cabinets?: number; runs?: number } = 
       const res = await fleet.http.inject({ method: 'PATCH', url: `/api/v1/cabinets/${id}`, headers: { authorization: `Bearer ${ADMIN}` }, payload: { status: 'operating' } })
       if (res.statusCode !== 200) throw new Error(`patch failed: ${res.statusCode}`)
     }
-    const transitions = (fleet.db.prepare('SELECT count(*) AS n FROM cabinet_transitions').get() as { n: number }).n
+    const transitions = (await rawRows<{ n: number }>(fleet.database, 'SELECT count(*) AS n FROM cabinet_transitions'))[0]!.n
     clock = Date.parse('2020-09-25T00:00:00Z')
 
     const timeIt = async (fn: () => Promise<void> | void): Promise<number[]> => {

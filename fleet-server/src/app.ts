@@ -11,11 +11,10 @@ import { cabinetRoutes, createCabinetService, createCabinetStore, createLiveness
 import { cabinetIds, cabinetOwners, cabinetsInScope } from './cabinets/forwarding-reads.js'
 import type { FleetConfig } from './config.js'
 import { openFleetDb, type FleetDb } from './db/database.js'
-import type { Db } from './db/index.js'
 import { dashboardRoutes } from './dashboard/index.js'
 import { createHttp } from './http/index.js'
 import { certificationRoutes, createCatalogPublisher, createCatalogStore, createCertificationService } from './certification/index.js'
-import { complianceRoutes, createComplianceService, createComplianceStore, createLegacySyncFigures, withCertifiedTotals } from './compliance/index.js'
+import { complianceRoutes, createComplianceService, createComplianceStore, withCertifiedTotals } from './compliance/index.js'
 import {
   createForwardingService, createSender, createForwardingStore, createSyncMarks, DEFAULT_FORWARDING, forwardingRoutes, type ForwardingOptions, type ForwardingService,
 } from './forwarding/index.js'
@@ -23,7 +22,7 @@ import { createMetrics, metricsRoutes } from './metrics/index.js'
 import { createPlanStore, createRolloutService, createRolloutStore, rolloutRoutes } from './rollout/index.js'
 import { createReportService, createReportStore, reportRoutes, startReportSchedule, type ReportSchedule } from './reports/index.js'
 import {
-  createSaleFlagService, createSaleIngest, createSalesReader, createSqliteSaleFlagStore, createSqliteSalesStore, saleFlagRoutes, salesRoutes, type SaleIngest,
+  createSaleFlagService, createSaleFlagStore, createSaleIngest, createSalesReader, createSalesStore, saleFlagRoutes, salesRoutes, type SaleIngest,
 } from './sales/index.js'
 import { clockSkewSource, saleIdReusedSource } from './alerts/sale-flags-source.js'
 import { chainHeads } from './sales/forwarding-reads.js'
@@ -59,8 +58,6 @@ export interface Fleet {
   readonly adminToken: string
   /** Set only on the start that generated the admin token (main prints it once). */
   readonly adminTokenIssued: { readonly token: string; readonly file: string } | null
-  /** SQLite only, while stores move to `database`: the raw connection. */
-  readonly db: Db
   /** The fleet database (either engine). */
   readonly database: FleetDb
   /** The rollout plan in force (the stored one). */
@@ -81,9 +78,6 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
   }
 
   try {
-    // Stores still on the SQLite connection until each moves onto `database` (issue 13).
-    const db = database.sqlite
-    if (!db) throw new Error('this build cannot run on PostgreSQL yet: its stores are still being moved')
     const plan = await createPlanStore(database, log.child({ component: 'rollout' })).activate(config.plan)
 
     const users = createUserStore(database)
@@ -102,17 +96,9 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     // Certified figures are written with the sales of each ingest tick (issue 3).
     const complianceStore = await createComplianceStore(database, { log: log.child({ component: 'compliance' }) })
     undo.push(() => complianceStore.close())
-    const legacyFigures = createLegacySyncFigures(db, complianceStore.index)
     // Forwarding is built further down; a tick can only commit once the broker is up, after it.
     let forwardingRef: ForwardingService | null = null
-    const salesStore = createSqliteSalesStore(db, {
-      onTick: (agg) => {
-        // Until sales moves to FleetDb: becomes tickWriters: [(tx, agg) => complianceStore.recordTick(tx, agg)].
-        legacyFigures.recordTick(agg)
-        // Inside the transaction: a rollback costs at most one needless (debounced) pass.
-        forwardingRef?.salesCommitted(agg.days.values())
-      },
-    })
+    const salesStore = createSalesStore(database)
     const salesReader = createSalesReader(salesStore)
     const cabinetStore = createCabinetStore(database)
     const live = createLiveness({
@@ -160,7 +146,11 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     undo.push(() => alerts.close())
 
     const sales = await createSaleIngest({
+      db: database,
       store: salesStore,
+      // Certified figures commit with the sales of each tick, in its transaction.
+      tickWriters: [(tx, agg) => complianceStore.recordTick(tx, agg)],
+      committed: (agg) => forwardingRef?.salesCommitted(agg.days.values()),
       // Replies go at QoS 0: a lost reply costs only a resend, which is re-acked
       // as a replay, and skipping the PUBACK round trip and aedes' outgoing
       // store per reply measured ~1.6x the one-sale-per-message ingest rate.
@@ -182,7 +172,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     undo.push(() => catalog.close())
     const fwd = { ...DEFAULT_FORWARDING, ...deps.forwarding }
     // Issue 12: flagged sales hold their periods until an official resolves them.
-    const saleFlagStore = createSqliteSaleFlagStore(db)
+    const saleFlagStore = createSaleFlagStore(database)
     const saleFlags = createSaleFlagService({ store: saleFlagStore, now, log: log.child({ component: 'sale-flags' }), resolved: () => forwardingRef?.changed() })
     const forwardingStore = createForwardingStore(database)
     const forwarding = await createForwardingService({
@@ -378,7 +368,6 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       http,
       adminToken: admin.token,
       adminTokenIssued: admin.issued,
-      db,
       database,
       plan,
       config,

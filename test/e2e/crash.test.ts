@@ -12,6 +12,7 @@ import { buildFleet, type Fleet } from '../../fleet-server/src/app.js'
 import { loadConfig } from '../../fleet-server/src/config.js'
 import { allServerSales, apiClient, provisionCabinet } from '../helpers/api.js'
 import { startProgram } from '../helpers/process.js'
+import { testDatabaseEnv } from '../helpers/test-db.js'
 
 const ADMIN = 'crash-admin-token-0123456789'
 const CONCURRENCY = 4
@@ -19,7 +20,7 @@ const CONCURRENCY = 4
 async function fleetAt(dataDir: string, ports: { http: number; mqtt: number }): Promise<Fleet> {
   return buildFleet(loadConfig({
     FLEET_DATA_DIR: dataDir, FLEET_HTTP_PORT: String(ports.http), FLEET_MQTT_PORT: String(ports.mqtt),
-    FLEET_ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'silent',
+    FLEET_ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'silent', ...(await testDatabaseEnv(dataDir)),
   }, []), { logger: pino({ level: 'silent' }) })
 }
 

@@ -9,6 +9,7 @@ import { createAgent, makeConfig, type Agent } from '../../edge-agent/src/index.
 import { buildFleet, type Fleet } from '../../fleet-server/src/app.js'
 import { loadConfig } from '../../fleet-server/src/config.js'
 import { apiClient, provisionCabinet, type ApiClient } from '../helpers/api.js'
+import { testDatabaseEnv } from '../helpers/test-db.js'
 
 const silent = pino({ level: 'silent' })
 
@@ -21,7 +22,7 @@ async function tempDir(prefix: string): Promise<string> {
 async function fleetAt(dataDir: string, ports: { http?: number; mqtt?: number } = {}): Promise<Fleet> {
   const config = loadConfig({
     FLEET_DATA_DIR: dataDir, FLEET_HTTP_PORT: String(ports.http ?? 0), FLEET_MQTT_PORT: String(ports.mqtt ?? 0),
-    FLEET_ADMIN_TOKEN: 'e2e-admin-token-0123456789', LOG_LEVEL: 'silent',
+    FLEET_ADMIN_TOKEN: 'e2e-admin-token-0123456789', LOG_LEVEL: 'silent', ...(await testDatabaseEnv(dataDir)),
   }, [])
   return buildFleet(config, { logger: silent })
 }

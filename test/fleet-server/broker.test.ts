@@ -7,12 +7,13 @@ import { topics, uuidv7 } from '../../shared/src/index.js'
 import { aBatch, aChain } from '../helpers/sales.js'
 import { aCatalog } from './certification.fixtures.js'
 import { api, connectCabinet, expectDisconnected, provision, startFleet } from '../helpers/fleet.js'
+import { sqlRow, sqlRows } from '../helpers/test-db.js'
 
 // allowRetries=false: a socket closed before CONNACK rejects instead of waiting forever.
 const refused = (url: string, opts: mqtt.IClientOptions) => mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts }, false)
 
 async function salesCount(fleet: Awaited<ReturnType<typeof startFleet>>, id: string): Promise<number> {
-  return (fleet.db.prepare('SELECT count(*) AS n FROM sales WHERE cabinet_id = ?').get(id) as { n: number }).n
+  return (await sqlRow<{ n: number }>(fleet.database, 'SELECT count(*) AS n FROM sales WHERE cabinet_id = ?', id))!.n
 }
 
 describe('embedded broker: login', () => {
@@ -84,7 +85,7 @@ describe('embedded broker: topics', () => {
     const own = aChain(a.cabinetId, 2)
     const reply = await ca.send(aBatch(a.cabinetId, own))
     expect(reply).toMatchObject({ status: 'committed', ackedSeq: 2 })
-    const ids = (fleet.db.prepare('SELECT sale_id FROM sales WHERE cabinet_id = ? ORDER BY seq').all(a.cabinetId) as { sale_id: string }[]).map((r) => r.sale_id)
+    const ids = (await sqlRows<{ sale_id: string }>(fleet.database, 'SELECT sale_id FROM sales WHERE cabinet_id = ? ORDER BY seq', a.cabinetId)).map((r) => r.sale_id)
     expect(ids).toEqual(own.map((s) => s.saleId))
   })
 
@@ -187,9 +188,9 @@ describe('cabinet events', () => {
         await c.client.publishAsync(topics.events(cab.cabinetId), JSON.stringify({ ...event, eventId: uuidv7(), kind: 'restock' }), { qos: 1 })
       }),
     )
-    const stored = () => fleet.db.prepare('SELECT event_id, kind FROM cabinet_events').all() as Array<{ event_id: string; kind: string }>
-    await expect.poll(() => stored().length).toBe(10)
-    expect(stored().filter((e) => e.kind === 'door_open').map((e) => e.event_id).sort()).toEqual([...ids].sort())
+    const stored = () => sqlRows<{ event_id: string; kind: string }>(fleet.database, 'SELECT event_id, kind FROM cabinet_events')
+    await expect.poll(async () => (await stored()).length).toBe(10)
+    expect((await stored()).filter((e) => e.kind === 'door_open').map((e) => e.event_id).sort()).toEqual([...ids].sort())
   })
 })
 

@@ -8,6 +8,7 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 import { encodeMessage, topics, type ReplyMsg } from '../../shared/src/index.js'
 import { aBatch, aChain } from '../helpers/sales.js'
 import { api, provision, startFleet } from '../helpers/fleet.js'
+import { sqlRow } from '../helpers/test-db.js'
 
 async function startPlainBroker(): Promise<string> {
   const broker = await Aedes.createBroker()
@@ -68,6 +69,6 @@ describe('external broker (FLEET_MQTT_URL)', () => {
     await client.subscribeAsync(topics.replies(cab.cabinetId), { qos: 1 })
     await client.publishAsync(topics.sales(cab.cabinetId), JSON.stringify(aBatch(cab.cabinetId, aChain(cab.cabinetId, 1))), { qos: 1 })
     await expect.poll(() => got.length, { timeout: 10_000 }).toBe(1)
-    expect((fleet.db.prepare("SELECT count(*) AS n FROM sales WHERE cabinet_id = 'stranger-1'").get() as { n: number }).n).toBe(0)
+    expect((await sqlRow<{ n: number }>(fleet.database, "SELECT count(*) AS n FROM sales WHERE cabinet_id = 'stranger-1'"))!.n).toBe(0)
   })
 })

@@ -7,11 +7,13 @@ import { runHostile } from '../../bench/hostile.js'
 import { startProgram } from '../helpers/process.js'
 import { tempDir } from '../helpers/fleet.js'
 import { recordTrustCounts } from '../helpers/trust-counts.js'
+import { testDatabaseEnv } from '../helpers/test-db.js'
 
 describe('fleet server under hostile MQTT sockets', () => {
   it('1,000 hostile sockets add < 64 MiB and a legitimate cabinet still commits a sale', async () => {
     const adminToken = 'hostile-test-admin-token-0123456789'
-    const env = { FLEET_DATA_DIR: await tempDir(), FLEET_HTTP_PORT: '0', FLEET_MQTT_PORT: '0', FLEET_ADMIN_TOKEN: adminToken, LOG_LEVEL: 'error', FLEET_LOG_REQUESTS: 'false' }
+    const dataDir = await tempDir()
+    const env = { ...(await testDatabaseEnv(dataDir)), FLEET_DATA_DIR: dataDir, FLEET_HTTP_PORT: '0', FLEET_MQTT_PORT: '0', FLEET_ADMIN_TOKEN: adminToken, LOG_LEVEL: 'error', FLEET_LOG_REQUESTS: 'false' }
     const server = await startProgram('fleet-server/src/main.ts', [], { env })
     onTestFinished(async () => void (await server.kill('SIGKILL')))
     const r = await runHostile({ pid: server.child.pid!, httpUrl: `http://127.0.0.1:${server.ready.http as number}`, mqttPort: server.ready.mqtt as number, adminToken }, undefined, undefined, (s) => process.stderr.write(`${s}\n`))

@@ -7,6 +7,7 @@ import type { Fleet } from '../../fleet-server/src/app.js'
 import type { AlertList, CabinetClockView, ForwardingReply, Sale, SaleFlagList } from '../../shared/src/index.js'
 import { api, connectCabinet, provision, tempDir } from '../helpers/fleet.js'
 import { aBatch, aChain, aLine, rehash } from '../helpers/sales.js'
+import { sqlRow, sqlRows } from '../helpers/test-db.js'
 import { aCatalog, aClock, aDatedCabinet, fleetWith, line, ok, type DatedCabinet } from './certification.fixtures.js'
 
 const DAY_MS = 86_400_000
@@ -49,7 +50,7 @@ describe('sale flags: SALE_ID_REUSED', () => {
     // A replay of that same seq is a plain re-ack, not a second flag.
     expect(await c.mqtt.send(aBatch(c.cabinetId, [reused]))).toMatchObject({ status: 'committed', ackedSeq: 2 })
     await c.sell('2020-10-01', [line('CERT', 100)]) // the chain passes September's end: only the flag holds it
-    expect(fleet.db.prepare('SELECT seq, sale_id FROM sales WHERE cabinet_id = ? ORDER BY seq').all(c.cabinetId)).toEqual([
+    expect(await sqlRows(fleet.database, 'SELECT seq, sale_id FROM sales WHERE cabinet_id = ? ORDER BY seq', c.cabinetId)).toEqual([
       { seq: 1, sale_id: reused.saleId },
       { seq: 2, sale_id: reused.saleId },
       { seq: 3, sale_id: c.sales[2]!.saleId },
@@ -147,7 +148,7 @@ describe('sale flags: CLOCK_SKEW', () => {
     const [alert] = await openAlerts(fleet, 'clock_skew')
     expect(alert).toMatchObject({ cabinetId: c.cabinetId, countyCode: '341125', severity: 'critical', detail: { skewS: 3 * 86_400 } })
     // Also kept in the cabinet's event log (written in batches).
-    await expect.poll(() => fleet.db.prepare("SELECT count(*) AS n FROM cabinet_events WHERE cabinet_id = ? AND kind = 'clock_skew'").get(c.cabinetId)).toEqual({ n: 1 })
+    await expect.poll(() => sqlRow(fleet.database, "SELECT count(*) AS n FROM cabinet_events WHERE cabinet_id = ? AND kind = 'clock_skew'", c.cabinetId)).toEqual({ n: 1 })
 
     await c.heartbeat(new Date(nowMs - 2_000).toISOString())
     expect(await clockOf(fleet, c.cabinetId)).toMatchObject({ flag: null, skewS: 2 })

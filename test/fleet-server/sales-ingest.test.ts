@@ -5,9 +5,10 @@ import { GENESIS_HASH, MAX_MESSAGE_BYTES, shanghaiDate, type Sale } from '../../
 import type { Fleet } from '../../fleet-server/src/app.js'
 import { aBatch, aChain, aLine, rehash, sumFen } from '../helpers/sales.js'
 import { api, connectCabinet, provision, startFleet, tempDir } from '../helpers/fleet.js'
+import { sqlRows } from '../helpers/test-db.js'
 
-const rows = <T>(fleet: Fleet, sql: string, ...params: unknown[]): T[] => fleet.db.prepare(sql).all(...params) as T[]
-const storedSeqs = (fleet: Fleet, cabinetId: string) => rows<{ seq: number }>(fleet, 'SELECT seq FROM sales WHERE cabinet_id = ? ORDER BY seq', cabinetId).map((r) => r.seq)
+const rows = <T = Record<string, unknown>>(fleet: Fleet, sql: string, ...params: unknown[]): Promise<T[]> => sqlRows<T>(fleet.database, sql, ...params)
+const storedSeqs = async (fleet: Fleet, cabinetId: string) => (await rows<{ seq: number }>(fleet, 'SELECT seq FROM sales WHERE cabinet_id = ? ORDER BY seq', cabinetId)).map((r) => r.seq)
 
 async function cabinetSales(fleet: Fleet, id: string) {
   const r = await api<{ sales: { count: number; amountFen: number; lastSeq: number; certifiedAmountFen: number }; chainStatus: string }>(fleet, 'GET', `/api/v1/cabinets/${id}`)
@@ -33,19 +34,19 @@ describe('sale ingest: commit and ack', () => {
     const reply = await c.send(aBatch(c.cabinetId, sales))
     expect(reply).toEqual({ v: 1, type: 'reply', status: 'committed', batchId: expect.any(String), ackedSeq: 3, ackedHash: sales[2]!.hash })
 
-    expect(storedSeqs(fleet, c.cabinetId)).toEqual([1, 2, 3])
+    expect(await storedSeqs(fleet, c.cabinetId)).toEqual([1, 2, 3])
     const view = await cabinetSales(fleet, c.cabinetId)
     expect(view.sales).toEqual({ count: 3, amountFen: 1300 + 500 + 500, certifiedAmountFen: 0, lastSeq: 3, lastSaleAt: '2020-09-30T16:45:00.000Z' })
-    expect(rows(fleet, 'SELECT day, sales_count, amount_fen FROM cabinet_day_sales WHERE cabinet_id = ? ORDER BY day', c.cabinetId)).toEqual([
+    expect(await rows(fleet, 'SELECT day, sales_count, amount_fen FROM cabinet_day_sales WHERE cabinet_id = ? ORDER BY day', c.cabinetId)).toEqual([
       { day: '2020-09-30', sales_count: 1, amount_fen: 1300 },
       { day: '2020-10-01', sales_count: 2, amount_fen: 1000 },
     ])
-    expect(rows(fleet, 'SELECT day, sku, qty, amount_fen FROM cabinet_day_sku_sales WHERE cabinet_id = ? ORDER BY day, sku', c.cabinetId)).toEqual([
+    expect(await rows(fleet, 'SELECT day, sku, qty, amount_fen FROM cabinet_day_sku_sales WHERE cabinet_id = ? ORDER BY day, sku', c.cabinetId)).toEqual([
       { day: '2020-09-30', sku: 'A', qty: 2, amount_fen: 1000 },
       { day: '2020-09-30', sku: 'B', qty: 1, amount_fen: 300 },
       { day: '2020-10-01', sku: 'A', qty: 2, amount_fen: 1000 },
     ])
-    const [first] = rows<{ sold_on: string; lines: string; prev_hash: string; skew_flag: number }>(fleet, 'SELECT sold_on, lines, prev_hash, skew_flag FROM sales WHERE seq = 1 AND cabinet_id = ?', c.cabinetId)
+    const [first] = await rows<{ sold_on: string; lines: string; prev_hash: string; skew_flag: number }>(fleet, 'SELECT sold_on, lines, prev_hash, skew_flag FROM sales WHERE seq = 1 AND cabinet_id = ?', c.cabinetId)
     expect(first).toEqual({ sold_on: shanghaiDate(times[0]!), lines: JSON.stringify(sales[0]!.lines), prev_hash: GENESIS_HASH, skew_flag: 0 })
 
     // The next batch continues the chain, the aggregates add up.
@@ -79,7 +80,7 @@ describe('sale ingest: commit and ack', () => {
     // Overlap plus new sales: the new ones commit, the old ones are skipped.
     const next = aChain(c.cabinetId, 2, { after: sales })
     expect(await c.send(aBatch(c.cabinetId, [...sales.slice(2), ...next]))).toMatchObject({ status: 'committed', ackedSeq: 6 })
-    expect(storedSeqs(fleet, c.cabinetId)).toEqual([1, 2, 3, 4, 5, 6])
+    expect(await storedSeqs(fleet, c.cabinetId)).toEqual([1, 2, 3, 4, 5, 6])
     expect((await cabinetSales(fleet, c.cabinetId)).sales).toMatchObject({ count: 6, amountFen: before.sales.amountFen + sumFen(next) })
   })
 
@@ -92,7 +93,7 @@ describe('sale ingest: commit and ack', () => {
     const forked = aChain(c.cabinetId, 3, { fromSeq: 2, prevHash: sales[0]!.hash, lines: () => [aLine({ unitPriceFen: 1 })] })
     const reply = await c.send(aBatch(c.cabinetId, forked))
     expect(reply).toMatchObject({ status: 'rejected', code: 'SALE_TAMPERED', committedSeq: 3 })
-    expect(storedSeqs(fleet, c.cabinetId)).toEqual([1, 2, 3])
+    expect(await storedSeqs(fleet, c.cabinetId)).toEqual([1, 2, 3])
     expect((await cabinetSales(fleet, c.cabinetId)).chainStatus).toBe('tampered')
     // The honest continuation still commits.
     expect(await c.send(aBatch(c.cabinetId, aChain(c.cabinetId, 1, { after: sales })))).toMatchObject({ status: 'committed', ackedSeq: 4 })
@@ -105,7 +106,7 @@ describe('sale ingest: commit and ack', () => {
     await c.send(aBatch(c.cabinetId, sales.slice(0, 3)))
     const reply = await c.send(aBatch(c.cabinetId, sales.slice(5)))
     expect(reply).toMatchObject({ status: 'rejected', code: 'SALE_SEQ_GAP', expectedSeq: 4, committedSeq: 3 })
-    expect(storedSeqs(fleet, c.cabinetId)).toEqual([1, 2, 3])
+    expect(await storedSeqs(fleet, c.cabinetId)).toEqual([1, 2, 3])
     // A fresh cabinet that starts anywhere but 1 is told to start at 1.
     const d = await aCabinet(fleet)
     expect(await d.send(aBatch(d.cabinetId, aChain(d.cabinetId, 2, { fromSeq: 7 })))).toMatchObject({ code: 'SALE_SEQ_GAP', expectedSeq: 1, committedSeq: 0 })
@@ -123,7 +124,7 @@ describe('sale ingest: commit and ack', () => {
     expect(await c.send(aBatch(c.cabinetId, badLink))).toMatchObject({ status: 'rejected', code: 'SALE_CHAIN_BROKEN' })
     const other = aChain('341125-99999', 1)
     expect(await c.send(aBatch('341125-99999', other))).toMatchObject({ status: 'rejected', code: 'CABINET_MISMATCH' })
-    expect(storedSeqs(fleet, c.cabinetId)).toEqual([])
+    expect(await storedSeqs(fleet, c.cabinetId)).toEqual([])
     expect(await c.send(aBatch(c.cabinetId, good))).toMatchObject({ status: 'committed', ackedSeq: 3 })
   })
 
@@ -141,7 +142,7 @@ describe('sale ingest: commit and ack', () => {
     const big = JSON.stringify(aBatch(c.cabinetId, aChain(c.cabinetId, 1))).replace('"v":1', `"pad":"${'x'.repeat(MAX_MESSAGE_BYTES)}","v":1`)
     expect(await c.sendRaw(big)).toMatchObject({ status: 'rejected', code: 'MESSAGE_TOO_LARGE' })
     expect(c.client.connected).toBe(true)
-    expect(storedSeqs(fleet, c.cabinetId)).toEqual([])
+    expect(await storedSeqs(fleet, c.cabinetId)).toEqual([])
     expect(await c.send(aBatch(c.cabinetId, aChain(c.cabinetId, 2)))).toMatchObject({ status: 'committed', ackedSeq: 2 })
     const metrics = (await fleet.http.inject({ method: 'GET', url: '/metrics' })).body
     expect(metrics).toMatch(/fleet_sale_batches_rejected_total\{code="BAD_MESSAGE"\} 2/)
@@ -157,7 +158,7 @@ describe('sale ingest: commit and ack', () => {
       recordedAt: (i) => ['2020-10-01T03:59:01.000Z', '2020-10-01T03:59:02.000Z', '2020-10-01T04:10:00.000Z'][i]!,
     })
     expect(await c.send(aBatch(c.cabinetId, sales))).toMatchObject({ status: 'committed', ackedSeq: 3 })
-    expect(rows(fleet, 'SELECT seq, skew_flag FROM sales WHERE cabinet_id = ? ORDER BY seq', c.cabinetId)).toEqual([
+    expect(await rows(fleet, 'SELECT seq, skew_flag FROM sales WHERE cabinet_id = ? ORDER BY seq', c.cabinetId)).toEqual([
       { seq: 1, skew_flag: 0 },
       { seq: 2, skew_flag: 1 },
       { seq: 3, skew_flag: 2 },
@@ -198,8 +199,8 @@ describe('sale ingest: group commit and durability', () => {
         expect(c.replies.filter((r) => r.status === 'rejected')).toEqual([])
       }),
     )
-    expect(rows(fleet, 'SELECT count(*) AS n, count(DISTINCT cabinet_id) AS cabs FROM sales')).toEqual([{ n: 5000, cabs: 50 }])
-    expect(rows<{ c: number }>(fleet, 'SELECT sum(sales_count) AS c FROM cabinet_sales')[0]!.c).toBe(5000)
+    expect(await rows(fleet, 'SELECT count(*) AS n, count(DISTINCT cabinet_id) AS cabs FROM sales')).toEqual([{ n: 5000, cabs: 50 }])
+    expect((await rows<{ c: number }>(fleet, 'SELECT sum(sales_count) AS c FROM cabinet_sales'))[0]!.c).toBe(5000)
     const metrics = (await fleet.http.inject({ method: 'GET', url: '/metrics' })).body
     expect(metrics).toMatch(/fleet_sales_ingested_total 5000/)
     // Group commit: far fewer transactions than batches.
@@ -221,7 +222,7 @@ describe('sale ingest: group commit and durability', () => {
         expect(c.replies.at(-1)).toMatchObject({ ackedSeq: 30 })
       }),
     )
-    expect(rows(fleet, 'SELECT count(*) AS n FROM sales')).toEqual([{ n: 300 }])
+    expect(await rows(fleet, 'SELECT count(*) AS n FROM sales')).toEqual([{ n: 300 }])
   })
 
   it('keeps sales and chain heads across a restart on the same data dir', async () => {

@@ -4,10 +4,11 @@
 // later batch of a failed cabinet is `after_failure`; the rest commit.
 import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
-import { openDatabase } from '../../fleet-server/src/db/index.js'
-import { createSqliteSalesStore } from '../../fleet-server/src/sales/store.js'
+import { openFleetDb } from '../../fleet-server/src/db/database.js'
+import { createSalesStore, type TickWrite } from '../../fleet-server/src/sales/store.js'
 import type { BatchWrite, SaleRecord } from '../../fleet-server/src/sales/types.js'
 import { tempDir } from '../helpers/fleet.js'
+import { sqlRows, sqlRun } from '../helpers/test-db.js'
 
 const at = '2020-10-01T01:00:00.000Z'
 const sale = (seq: number): SaleRecord => ({
@@ -19,18 +20,19 @@ const batch = (cabinetId: string, ...seqs: number[]): BatchWrite => ({ cabinetId
 
 describe('sales store: failed batches in a tick', () => {
   it('commits the good batches and names why each other one failed', async () => {
-    const db = openDatabase(await tempDir(), pino({ level: 'silent' }))
+    const db = await openFleetDb({ dialect: 'sqlite', dataDir: await tempDir() }, pino({ level: 'silent' }))
     try {
-      db.prepare(`INSERT INTO cabinets (cabinet_id, county_code, operator, status, secret_hash, credentials_issued_at, created_at, updated_at)
-                  VALUES ('C-1', '341125', NULL, 'operating', 'x', ?, ?, ?)`).run(at, at, at)
-      const store = createSqliteSalesStore(db)
-      expect((await store.commitTick({ batches: [batch('C-1', 1)], tampered: [] })).failed.size).toBe(0)
+      await sqlRun(db, `INSERT INTO cabinets (cabinet_id, county_code, operator, status, secret_hash, credentials_issued_at, created_at, updated_at)
+                  VALUES ('C-1', '341125', NULL, 'operating', 'x', ?, ?, ?)`, at, at, at)
+      const store = createSalesStore(db)
+      const commit = (tick: TickWrite) => db.transaction((tx) => store.commitTick(tx, tick))
+      expect((await commit({ batches: [batch('C-1', 1)], tampered: [] })).failed.size).toBe(0)
 
-      const r = await store.commitTick({ batches: [batch('C-1', 1), batch('C-1', 2), batch('NOBODY', 1)], tampered: [] })
+      const r = await commit({ batches: [batch('C-1', 1), batch('C-1', 2), batch('NOBODY', 1)], tampered: [] })
       expect([...r.failed.entries()]).toEqual([[0, 'conflict'], [1, 'after_failure'], [2, 'unknown_cabinet']])
-      expect(db.prepare('SELECT cabinet_id, seq FROM sales ORDER BY seq').all()).toEqual([{ cabinet_id: 'C-1', seq: 1 }])
+      expect(await sqlRows(db, 'SELECT cabinet_id, seq FROM sales ORDER BY seq')).toEqual([{ cabinet_id: 'C-1', seq: 1 }])
     } finally {
-      db.close()
+      await db.close()
     }
   })
 })

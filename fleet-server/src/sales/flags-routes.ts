@@ -22,5 +22,5 @@ export const saleFlagRoutes = (flags: SaleFlagService): FastifyPluginAsync =>
         body: ResolveSaleFlagBody,
         response: { 200: ResolveSaleFlagReply, ...errorResponses },
       },
-    }, async (req) => ({ flag: flags.resolve(principalOf(req), req.params.id, req.body) }))
+    }, async (req) => ({ flag: await flags.resolve(principalOf(req), req.params.id, req.body) }))
   }

@@ -13,7 +13,8 @@ import {
   type SaleFlagView,
 } from '../../../shared/src/index.js'
 import { cabinetScope, canSeeCabinet, outOfScope, type Principal } from '../access/index.js'
-import type { CabinetRange, Db } from '../db/index.js'
+import type { FleetDb } from '../db/database.js'
+import type { CabinetRange } from '../db/index.js'
 
 /** An open flag as forwarding sees it: the Shanghai days whose periods it holds. */
 export interface SaleFlagHold {
@@ -28,19 +29,19 @@ export interface OpenSaleFlag extends SaleFlagView {
 }
 
 export interface SaleFlagStore {
-  list(f: { countyCode: string | null; operator: string | null; cabinetId: string | null; state: ListSaleFlagsQuery['state']; limit: number }): { flags: OpenSaleFlag[]; total: number }
-  get(flagId: number): OpenSaleFlag | null
+  list(f: { countyCode: string | null; operator: string | null; cabinetId: string | null; state: ListSaleFlagsQuery['state']; limit: number }): Promise<{ flags: OpenSaleFlag[]; total: number }>
+  get(flagId: number): Promise<OpenSaleFlag | null>
   /** False when the flag was resolved meanwhile. */
-  resolve(flagId: number, resolution: SaleFlagResolution, note: string, by: string, at: string): boolean
+  resolve(flagId: number, resolution: SaleFlagResolution, note: string, by: string, at: string): Promise<boolean>
   /** Open flags of the cabinets in the range, by cabinet. */
-  holds(range: CabinetRange): Map<string, SaleFlagHold[]>
+  holds(range: CabinetRange): Promise<Map<string, SaleFlagHold[]>>
   /** Open flags of one county's cabinets (alerts). */
-  open(countyCode: string): OpenSaleFlag[]
+  open(countyCode: string): Promise<OpenSaleFlag[]>
 }
 
 interface DbFlag {
   flag_id: number
-  kind: 'SALE_ID_REUSED'
+  kind: string
   cabinet_id: string
   county_code: string
   operator: string | null
@@ -50,7 +51,7 @@ interface DbFlag {
   sold_on: string
   earlier_sold_on: string
   flagged_at: string
-  resolution: SaleFlagResolution | null
+  resolution: string | null
   note: string | null
   resolved_by: string | null
   resolved_at: string | null
@@ -58,7 +59,7 @@ interface DbFlag {
 
 const toFlag = (r: DbFlag): OpenSaleFlag => ({
   flagId: r.flag_id,
-  kind: r.kind,
+  kind: r.kind as OpenSaleFlag['kind'],
   cabinetId: r.cabinet_id,
   countyCode: r.county_code,
   operator: r.operator,
@@ -68,57 +69,77 @@ const toFlag = (r: DbFlag): OpenSaleFlag => ({
   soldOn: r.sold_on,
   earlierSoldOn: r.earlier_sold_on,
   flaggedAt: r.flagged_at,
-  resolution: r.resolution,
+  resolution: r.resolution as SaleFlagResolution | null,
   note: r.note,
   resolvedBy: r.resolved_by,
   resolvedAt: r.resolved_at,
 })
 
-const SELECT = `SELECT f.*, c.county_code, c.operator FROM sale_flags f JOIN cabinets c ON c.cabinet_id = f.cabinet_id`
-const FILTER = `(@countyCode IS NULL OR c.county_code = @countyCode) AND (@operator IS NULL OR c.operator = @operator)
-  AND (@cabinetId IS NULL OR f.cabinet_id = @cabinetId)
-  AND (@state = 'all' OR (@state = 'open' AND f.resolved_at IS NULL) OR (@state = 'resolved' AND f.resolved_at IS NOT NULL))`
+const holdDays = (r: { sold_on: string; earlier_sold_on: string }): string[] => (r.sold_on === r.earlier_sold_on ? [r.sold_on] : [r.sold_on, r.earlier_sold_on])
 
-export function createSqliteSaleFlagStore(db: Db): SaleFlagStore {
-  const list = db.prepare<[Record<string, unknown>], DbFlag>(`${SELECT} WHERE ${FILTER} ORDER BY f.flag_id DESC LIMIT @limit`)
-  const count = db.prepare<[Record<string, unknown>], { n: number }>(`SELECT count(*) AS n FROM sale_flags f JOIN cabinets c ON c.cabinet_id = f.cabinet_id WHERE ${FILTER}`)
-  const get = db.prepare<[number], DbFlag>(`${SELECT} WHERE f.flag_id = ?`)
-  const resolve = db.prepare<[string, string, string, string, number]>(
-    'UPDATE sale_flags SET resolution = ?, note = ?, resolved_by = ?, resolved_at = ? WHERE flag_id = ? AND resolved_at IS NULL',
-  )
-  const holds = db.prepare<[string, string], { flag_id: number; cabinet_id: string; seq: number; earlier_seq: number; sold_on: string; earlier_sold_on: string }>(
-    `SELECT flag_id, cabinet_id, seq, earlier_seq, sold_on, earlier_sold_on FROM sale_flags
-     WHERE resolved_at IS NULL AND cabinet_id > ? AND cabinet_id <= ? ORDER BY cabinet_id, flag_id`,
-  )
-  const open = db.prepare<[string], DbFlag>(`${SELECT} WHERE f.resolved_at IS NULL AND c.county_code = ? ORDER BY f.flag_id`)
+export function createSaleFlagStore(db: FleetDb): SaleFlagStore {
+  const k = db.kysely
+  const joined = () => k.selectFrom('sale_flags as f').innerJoin('cabinets as c', 'c.cabinet_id', 'f.cabinet_id')
+  const flags = () => joined().selectAll('f').select(['c.county_code', 'c.operator'])
+  type Filter = Parameters<SaleFlagStore['list']>[0]
+  const filtered = (f: Filter) => {
+    let q = joined()
+    if (f.countyCode !== null) q = q.where('c.county_code', '=', f.countyCode)
+    if (f.operator !== null) q = q.where('c.operator', '=', f.operator)
+    if (f.cabinetId !== null) q = q.where('f.cabinet_id', '=', f.cabinetId)
+    if (f.state === 'open') q = q.where('f.resolved_at', 'is', null)
+    else if (f.state === 'resolved') q = q.where('f.resolved_at', 'is not', null)
+    return q
+  }
   return {
-    list(f) {
-      const p = { countyCode: f.countyCode, operator: f.operator, cabinetId: f.cabinetId, state: f.state, limit: f.limit }
-      return { flags: list.all(p).map(toFlag), total: count.get(p)!.n }
+    async list(f) {
+      const rows = await filtered(f).selectAll('f').select(['c.county_code', 'c.operator']).orderBy('f.flag_id', 'desc').limit(f.limit).execute()
+      const count = await filtered(f).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()
+      return { flags: rows.map(toFlag), total: Number(count.n) }
     },
-    get(flagId) {
-      const r = get.get(flagId)
+    async get(flagId) {
+      const r = await flags().where('f.flag_id', '=', flagId).executeTakeFirst()
       return r ? toFlag(r) : null
     },
-    resolve: (flagId, resolution, note, by, at) => resolve.run(resolution, note, by, at, flagId).changes === 1,
-    holds(range) {
+    async resolve(flagId, resolution, note, by, at) {
+      const r = await k
+        .updateTable('sale_flags')
+        .set({ resolution, note, resolved_by: by, resolved_at: at })
+        .where('flag_id', '=', flagId)
+        .where('resolved_at', 'is', null)
+        .executeTakeFirst()
+      return Number(r.numUpdatedRows) === 1
+    },
+    async holds(range) {
+      const rows = await k
+        .selectFrom('sale_flags')
+        .select(['flag_id', 'cabinet_id', 'seq', 'earlier_seq', 'sold_on', 'earlier_sold_on'])
+        .where('resolved_at', 'is', null)
+        .where('cabinet_id', '>', range.after)
+        .where('cabinet_id', '<=', range.through)
+        .orderBy('cabinet_id')
+        .orderBy('flag_id')
+        .execute()
       const m = new Map<string, SaleFlagHold[]>()
-      for (const r of holds.iterate(range.after, range.through)) {
+      for (const r of rows) {
         let l = m.get(r.cabinet_id)
         if (!l) m.set(r.cabinet_id, (l = []))
-        l.push({ flagId: r.flag_id, seq: r.seq, earlierSeq: r.earlier_seq, days: r.sold_on === r.earlier_sold_on ? [r.sold_on] : [r.sold_on, r.earlier_sold_on] })
+        l.push({ flagId: r.flag_id, seq: r.seq, earlierSeq: r.earlier_seq, days: holdDays(r) })
       }
       return m
     },
-    open: (countyCode) => open.all(countyCode).map(toFlag),
+    async open(countyCode) {
+      const rows = await flags().where('f.resolved_at', 'is', null).where('c.county_code', '=', countyCode).orderBy('f.flag_id').execute()
+      return rows.map(toFlag)
+    },
   }
 }
 
 export interface SaleFlagService {
-  list(by: Principal, q: ListSaleFlagsQuery): SaleFlagList
-  resolve(by: Principal, flagId: number, body: ResolveSaleFlagBody): SaleFlagView
+  list(by: Principal, q: ListSaleFlagsQuery): Promise<SaleFlagList>
+  resolve(by: Principal, flagId: number, body: ResolveSaleFlagBody): Promise<SaleFlagView>
   /** Open flags of the cabinets in the range (forwarding holds their periods). */
-  holds(range: CabinetRange): Map<string, SaleFlagHold[]>
+  holds(range: CabinetRange): Promise<Map<string, SaleFlagHold[]>>
 }
 
 export interface SaleFlagServiceDeps {
@@ -135,11 +156,11 @@ const view = ({ operator: _operator, ...f }: OpenSaleFlag): SaleFlagView => f
 
 export function createSaleFlagService({ store, now, log, resolved }: SaleFlagServiceDeps): SaleFlagService {
   return {
-    list(by, q) {
+    async list(by, q) {
       const scope = cabinetScope(by)
       // A county official asking about another county learns nothing.
       if (scope.countyCode && q.county && q.county !== scope.countyCode) return { flags: [], total: 0 }
-      const { flags, total } = store.list({
+      const { flags, total } = await store.list({
         countyCode: scope.countyCode ?? q.county ?? null,
         operator: scope.operator ?? null,
         cabinetId: q.cabinetId ?? null,
@@ -148,16 +169,16 @@ export function createSaleFlagService({ store, now, log, resolved }: SaleFlagSer
       })
       return { flags: flags.map(view), total }
     },
-    resolve(by, flagId, body) {
-      const f = store.get(flagId)
+    async resolve(by, flagId, body) {
+      const f = await store.get(flagId)
       if (!f || !canSeeCabinet(by, f)) throw flagNotFound(flagId)
       // 扶贫部门 judge sales: the city administrator or the cabinet's county.
       if (by.role !== 'admin' && by.role !== 'county') throw outOfScope(`only an admin or the cabinet's county may resolve a sale flag; you are ${by.role}`)
       const at = now().toISOString()
-      if (!store.resolve(flagId, body.resolution, body.note, by.username, at)) {
+      if (!(await store.resolve(flagId, body.resolution, body.note, by.username, at))) {
         throw new AppError('SALE_FLAG_RESOLVED', `sale flag ${flagId} was already resolved`, 409, { flagId })
       }
-      const done = view(store.get(flagId)!)
+      const done = view((await store.get(flagId))!)
       log.info({ flagId, kind: f.kind, cabinetId: f.cabinetId, seq: f.seq, resolution: body.resolution, by: by.username }, 'sale flag resolved')
       resolved?.(done)
       return done

@@ -2,8 +2,9 @@
 // one tick (scheduled with setImmediate) takes everything queued, judges each
 // batch against the cabinet's chain head — in memory, tentatively, so several
 // batches of one cabinet in a tick chain onto each other — and commits all
-// accepted batches of all cabinets in ONE SQLite transaction. Only after that
-// commit are the heads advanced and the replies published: an ack always means
+// accepted batches of all cabinets in ONE database transaction, together with
+// what other domains derive from them (tickWriters). Only after that commit
+// are the heads advanced and the replies published: an ack always means
 // "on disk" (aedes' "store first, then publish"). If the transaction fails,
 // nobody is acked and the cabinets resend; nothing is half-applied.
 import { performance } from 'node:perf_hooks'
@@ -17,10 +18,12 @@ import {
   type ReplyMsg,
   type Sale,
 } from '../../../shared/src/index.js'
+import type { Executor, FleetDb } from '../db/database.js'
+import type { TickAggregates } from './aggregate.js'
 import { checkBatch } from './chain-check.js'
 import { liveBatchSkewMs } from './clock-skew.js'
 import { decodeSaleBatch } from './fast-decode.js'
-import type { BatchFailure, SalesStore, TamperFlag } from './store.js'
+import type { BatchFailure, SalesStore, TamperFlag, TickResult, TickWrite } from './store.js'
 import {
   SKEW_FROM_RECORDED,
   SKEW_FROM_RECORDED_MS,
@@ -48,8 +51,16 @@ export interface IngestMetrics {
   readonly saleCommitDelaySeconds: { observe(value: number): void }
 }
 
+/** Writes derived from a tick's aggregates, in the tick's transaction: they commit or roll back with the sales. */
+export type TickWriter = (tx: Executor, agg: TickAggregates) => Promise<void>
+
 export interface SaleIngestOptions {
+  readonly db: FleetDb
   readonly store: SalesStore
+  /** Run in order after the sales of each tick, inside its transaction (compliance's certified figures). */
+  readonly tickWriters: readonly TickWriter[]
+  /** Called once a tick's transaction has committed, with its aggregates (forwarding's debounce trigger). */
+  readonly committed: (agg: TickAggregates) => void
   /** Publishes a reply to the cabinet (QoS 1). */
   readonly publish: (topic: string, payload: Buffer) => void
   readonly now: () => Date
@@ -151,6 +162,22 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
     }
   }
 
+  /** The tick's one transaction: the sales, then what other domains derive from them; then the after-commit hook. */
+  async function commit(write: TickWrite): Promise<TickResult> {
+    const result = await opts.db.transaction(async (tx) => {
+      const r = await store.commitTick(tx, write)
+      for (const w of opts.tickWriters) await w(tx, r.aggregates)
+      return r
+    })
+    try {
+      opts.committed(result.aggregates)
+    } catch (err) {
+      // The sales are on disk: the tick must still advance its heads and ack them.
+      log.error({ err }, 'after-commit hook of an ingest tick failed')
+    }
+    return result
+  }
+
   async function tick(): Promise<void> {
     const nowMs = opts.now().getTime()
     const tentative = new Map<string, ChainHead>()
@@ -215,7 +242,7 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
       outcomes.push({ kind: 'accept', cabinetId, batchId: batch.batchId, writeIndex, newSales: verdict.newSales.length })
     }
 
-    const result = writes.length > 0 || tampered.length > 0 ? await store.commitTick({ batches: writes, tampered }) : null
+    const result = writes.length > 0 || tampered.length > 0 ? await commit({ batches: writes, tampered }) : null
     const failed: ReadonlyMap<number, BatchFailure> = result?.failed ?? new Map()
     for (const r of result?.reused ?? []) {
       log.warn({ cabinetId: r.cabinetId, seq: r.seq, saleId: r.saleId, earlierSeq: r.earlierSeq }, 'sale reuses an earlier sale id; stored and flagged')

@@ -1,11 +1,16 @@
-// SQL for sales and their aggregates. One tick of ingest is one transaction:
-// every accepted batch of the tick (each in a savepoint, so a constraint
-// failure costs only that batch) plus one upsert per aggregate key, plus what
-// other domains derive from the tick's aggregates (certified figures), so
-// nothing derived is ever behind a committed sale.
+// SQL for sales and their aggregates (issue 13: one store over SQLite and
+// PostgreSQL). One tick of ingest is one transaction, opened by the ingest:
+// every accepted batch of the tick (a constraint failure costs only that
+// batch) plus one upsert per aggregate key; the ingest then has other domains
+// write what they derive from the tick's aggregates (certified figures) in
+// the same transaction, so nothing derived is ever behind a committed sale.
+// commitTick is the hot path and is written per dialect; the reads are Kysely.
+import { sql } from 'kysely'
 import type { SaleView } from '../../../shared/src/index.js'
-import type { Db } from '../db/index.js'
+import type { Executor, FleetDb } from '../db/database.js'
+import type { CabinetRange } from '../db/index.js'
 import { classifyDbError, isConstraintViolation } from '../db/dialect.js'
+import type { SqliteDatabase } from '../db/sqlite.js'
 import { aggregate, type TickAggregates } from './aggregate.js'
 import type { BatchWrite, CabinetSalesTotals, ChainHead } from './types.js'
 
@@ -39,55 +44,205 @@ export interface TickResult {
   readonly failed: ReadonlyMap<number, BatchFailure>
   /** Sales of committed batches flagged SALE_ID_REUSED in this tick. */
   readonly reused: readonly ReusedSaleId[]
+  /** Aggregates of the committed batches: what other domains derive their figures from. */
+  readonly aggregates: TickAggregates
 }
 
-/** The seam ingest and views use; SQLite today. */
+/** The seam ingest and views use, on either engine. */
 export interface SalesStore {
   loadChainHeads(): Promise<Map<string, ChainHead>>
   chainHead(cabinetId: string): Promise<ChainHead | null>
   /** Hash of the committed sale `seq` of a cabinet; only replays of older sales need it. */
   saleHash(cabinetId: string, seq: number): Promise<string | null>
-  /** Commits a tick atomically; throws (committing nothing) on anything but per-batch constraint failures. */
-  commitTick(tick: TickWrite): Promise<TickResult>
+  /**
+   * Writes a tick in the caller's transaction (`ex`, from db.transaction):
+   * the committed batches, their aggregates and flags. Per-batch constraint
+   * failures are reported in the result; anything else throws, and the
+   * caller's transaction rolls back.
+   */
+  commitTick(ex: Executor, tick: TickWrite): Promise<TickResult>
   totals(cabinetIds: readonly string[]): Promise<Map<string, CabinetSalesTotals>>
   /** Up to `limit` sales of a cabinet with seq > afterSeq, in seq order. */
   list(cabinetId: string, afterSeq: number, limit: number): Promise<SaleView[]>
+
+  // Named reads of the sales tables for other domains (issue 13: a table is
+  // read only through its owner). `ex` lets a caller read inside its own transaction.
+
+  /** Chain state of the cabinets in the range with sales, and when their last sale was recorded and received (forwarding's sync marks). */
+  chainTails(range: CabinetRange, ex?: Executor): Promise<ChainTail[]>
+  /** Per (cabinet, day) amount of one sku over [from, to] (compliance: a certificate's flip). */
+  skuDays(sku: string, from: string, to: string, ex?: Executor): Promise<SkuDayAmount[]>
+  /** Per (day, sku) quantities and amounts of one cabinet over [from, to], by day then sku (compliance: certified lines). */
+  cabinetSkuDays(cabinetId: string, from: string, to: string, ex?: Executor): Promise<CabinetSkuDay[]>
 }
 
-interface DbSale {
-  sale_id: string
-  seq: number
-  sold_at: string
-  recorded_at: string
-  received_at: string
-  sold_on: string
-  payment: SaleView['payment']
-  total_fen: number
-  lines: string
-  prev_hash: string
-  hash: string
-  skew_flag: number
+export interface ChainTail {
+  readonly cabinetId: string
+  readonly lastSeq: number
+  readonly chainStatus: 'ok' | 'tampered'
+  /** Of the sale at lastSeq; null if that row is missing. */
+  readonly recordedAt: string | null
+  readonly receivedAt: string | null
 }
 
-export interface SalesStoreOptions {
-  /**
-   * Writes derived from a tick's aggregates (the certified figures of
-   * compliance), run synchronously inside the tick's transaction after the
-   * sales aggregates: they commit or roll back with the sales. Must not await.
-   */
-  readonly onTick?: (agg: TickAggregates) => void
+export interface SkuDayAmount {
+  readonly cabinetId: string
+  readonly day: string
+  readonly amountFen: number
 }
 
-export function createSqliteSalesStore(db: Db, opts: SalesStoreOptions = {}): SalesStore {
-  const onTick = opts.onTick
-  const heads = db.prepare<[], { cabinet_id: string; last_seq: number; last_hash: string }>('SELECT cabinet_id, last_seq, last_hash FROM cabinet_sales')
-  const head = db.prepare<[string], { last_seq: number; last_hash: string }>('SELECT last_seq, last_hash FROM cabinet_sales WHERE cabinet_id = ?')
-  const hashOf = db.prepare<[string, number], { hash: string }>('SELECT hash FROM sales WHERE cabinet_id = ? AND seq = ?')
-  const insertSale = db.prepare(
+export interface CabinetSkuDay {
+  readonly day: string
+  readonly sku: string
+  readonly qty: number
+  readonly amountFen: number
+}
+
+/** Ids per `IN (…)` list: well under SQLite's 32,766 and PostgreSQL's 65,535 parameters. */
+const IN_CHUNK = 1000
+
+type TickCommit = (ex: Executor, tick: TickWrite) => Promise<TickResult>
+
+export function createSalesStore(db: FleetDb): SalesStore {
+  const k = db.kysely
+  const commitIn: TickCommit = db.dialect === 'sqlite' ? sqliteTickCommit(db.sqlite!) : pgTickCommit()
+  const commitTick: TickCommit = async (ex, tick) => {
+    // Outside a transaction the tick's writes would commit on their own,
+    // before (or without) the caller's other writes: refuse.
+    if (!ex.isTransaction) throw new Error('commitTick must run inside db.transaction()')
+    return commitIn(ex, tick)
+  }
+  return {
+    async loadChainHeads() {
+      const rows = await k.selectFrom('cabinet_sales').select(['cabinet_id', 'last_seq', 'last_hash']).execute()
+      const m = new Map<string, ChainHead>()
+      for (const r of rows) m.set(r.cabinet_id, { seq: r.last_seq, hash: r.last_hash })
+      return m
+    },
+    async chainHead(cabinetId) {
+      const r = await k.selectFrom('cabinet_sales').select(['last_seq', 'last_hash']).where('cabinet_id', '=', cabinetId).executeTakeFirst()
+      return r ? { seq: r.last_seq, hash: r.last_hash } : null
+    },
+    async saleHash(cabinetId, seq) {
+      const r = await k.selectFrom('sales').select('hash').where('cabinet_id', '=', cabinetId).where('seq', '=', seq).executeTakeFirst()
+      return r?.hash ?? null
+    },
+    commitTick,
+    async totals(cabinetIds) {
+      const found = new Map<string, CabinetSalesTotals>()
+      for (let i = 0; i < cabinetIds.length; i += IN_CHUNK) {
+        const rows = await k
+          .selectFrom('cabinet_sales')
+          .select(['cabinet_id', 'sales_count', 'amount_fen', 'last_seq', 'last_sale_at', 'chain_status'])
+          .where('cabinet_id', 'in', cabinetIds.slice(i, i + IN_CHUNK))
+          .execute()
+        for (const r of rows) {
+          found.set(r.cabinet_id, {
+            count: r.sales_count,
+            amountFen: r.amount_fen,
+            lastSeq: r.last_seq,
+            lastSaleAt: r.last_sale_at || null,
+            chainStatus: r.chain_status as CabinetSalesTotals['chainStatus'],
+          })
+        }
+      }
+      // In the order asked for, whatever order the engine returned the rows in.
+      const m = new Map<string, CabinetSalesTotals>()
+      for (const id of cabinetIds) {
+        const t = found.get(id)
+        if (t) m.set(id, t)
+      }
+      return m
+    },
+    async list(cabinetId, afterSeq, limit) {
+      const rows = await k
+        .selectFrom('sales')
+        .select(['sale_id', 'seq', 'sold_at', 'recorded_at', 'received_at', 'sold_on', 'payment', 'total_fen', 'lines', 'prev_hash', 'hash', 'skew_flag'])
+        .where('cabinet_id', '=', cabinetId)
+        .where('seq', '>', afterSeq)
+        .orderBy('seq')
+        .limit(limit)
+        .execute()
+      return rows.map((r) => ({
+        saleId: r.sale_id,
+        seq: r.seq,
+        soldAt: r.sold_at,
+        recordedAt: r.recorded_at,
+        payment: r.payment as SaleView['payment'],
+        lines: JSON.parse(r.lines) as SaleView['lines'],
+        totalFen: r.total_fen,
+        prevHash: r.prev_hash,
+        hash: r.hash,
+        receivedAt: r.received_at,
+        soldOn: r.sold_on,
+        skewFlag: r.skew_flag,
+      }))
+    },
+    async chainTails(range, ex = k) {
+      const rows = await ex
+        .selectFrom('cabinet_sales as cs')
+        .leftJoin('sales as s', (j) => j.onRef('s.cabinet_id', '=', 'cs.cabinet_id').onRef('s.seq', '=', 'cs.last_seq'))
+        .select(['cs.cabinet_id', 'cs.last_seq', 'cs.chain_status', 's.recorded_at', 's.received_at'])
+        .where('cs.cabinet_id', '>', range.after)
+        .where('cs.cabinet_id', '<=', range.through)
+        .orderBy('cs.cabinet_id')
+        .execute()
+      return rows.map((r) => ({
+        cabinetId: r.cabinet_id,
+        lastSeq: r.last_seq,
+        chainStatus: r.chain_status as ChainTail['chainStatus'],
+        recordedAt: r.recorded_at,
+        receivedAt: r.received_at,
+      }))
+    },
+    async skuDays(sku, from, to, ex = k) {
+      const rows = await ex
+        .selectFrom('cabinet_day_sku_sales')
+        .select(['cabinet_id', 'day', 'amount_fen'])
+        .where('sku', '=', sku)
+        .where('day', '>=', from)
+        .where('day', '<=', to)
+        .orderBy('cabinet_id')
+        .orderBy('day')
+        .execute()
+      return rows.map((r) => ({ cabinetId: r.cabinet_id, day: r.day, amountFen: r.amount_fen }))
+    },
+    async cabinetSkuDays(cabinetId, from, to, ex = k) {
+      const rows = await ex
+        .selectFrom('cabinet_day_sku_sales')
+        .select(['day', 'sku', 'qty', 'amount_fen'])
+        .where('cabinet_id', '=', cabinetId)
+        .where('day', '>=', from)
+        .where('day', '<=', to)
+        .orderBy('day')
+        .orderBy('sku')
+        .execute()
+      return rows.map((r) => ({ day: r.day, sku: r.sku, qty: r.qty, amountFen: r.amount_fen }))
+    },
+  }
+}
+
+/** Sorts a failed batch insert: its own fault (a reason), or null for anything that must abort the tick. */
+const batchFailure = (err: unknown): BatchFailure | null => {
+  // Only a constraint violation is this batch's own fault; anything else
+  // (I/O, disk full, a lost connection) aborts the whole tick and nobody gets an ack.
+  const kind = classifyDbError(err)
+  if (!isConstraintViolation(kind)) return null
+  return kind === 'foreign_key_violation' ? 'unknown_cabinet' : 'conflict'
+}
+
+// ---------------------------------------------------------------------------
+// SQLite: prepared statements on the one connection, run synchronously inside
+// the caller's transaction (Kysely issued BEGIN and holds the connection until
+// the callback resolves, so nothing else runs in between). better-sqlite3's
+// db.transaction() nested in an open transaction runs as a SAVEPOINT.
+
+function sqliteTickCommit(conn: SqliteDatabase): TickCommit {
+  const insertSale = conn.prepare(
     `INSERT INTO sales (sale_id, cabinet_id, seq, sold_at, sold_on, recorded_at, received_at, payment, total_fen, lines, prev_hash, hash, skew_flag)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   )
-  const upsertCabinet = db.prepare(
+  const upsertCabinet = conn.prepare(
     `INSERT INTO cabinet_sales (cabinet_id, sales_count, amount_fen, skewed_count, last_seq, last_hash, last_sale_at)
      VALUES (?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (cabinet_id) DO UPDATE SET
@@ -98,35 +253,29 @@ export function createSqliteSalesStore(db: Db, opts: SalesStoreOptions = {}): Sa
        last_hash = excluded.last_hash,
        last_sale_at = max(coalesce(last_sale_at, ''), excluded.last_sale_at)`,
   )
-  const upsertDay = db.prepare(
+  const upsertDay = conn.prepare(
     `INSERT INTO cabinet_day_sales (cabinet_id, day, sales_count, amount_fen) VALUES (?, ?, ?, ?)
      ON CONFLICT (cabinet_id, day) DO UPDATE SET
        sales_count = sales_count + excluded.sales_count,
        amount_fen = amount_fen + excluded.amount_fen`,
   )
-  const upsertSku = db.prepare(
+  const upsertSku = conn.prepare(
     `INSERT INTO cabinet_day_sku_sales (cabinet_id, day, sku, qty, amount_fen) VALUES (?, ?, ?, ?, ?)
      ON CONFLICT (cabinet_id, day, sku) DO UPDATE SET
        qty = qty + excluded.qty,
        amount_fen = amount_fen + excluded.amount_fen`,
-  )
-  const totalsOf = db.prepare<[string], { sales_count: number; amount_fen: number; last_seq: number; last_sale_at: string | null; chain_status: 'ok' | 'tampered' }>(
-    'SELECT sales_count, amount_fen, last_seq, last_sale_at, chain_status FROM cabinet_sales WHERE cabinet_id = ?',
-  )
-  const listSales = db.prepare<[string, number, number], DbSale>(
-    `SELECT sale_id, seq, sold_at, recorded_at, received_at, sold_on, payment, total_fen, lines, prev_hash, hash, skew_flag
-     FROM sales WHERE cabinet_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
   )
   // A probe of sales_by_cabinet_sale_id inside the tick's transaction (it also
   // sees sales inserted earlier in the same tick) — only for a sale whose id is
   // not above every id the cabinet ever sent. Agents mint time-ordered UUIDv7
   // ids, so that is the rare case (a reuse, or a clock set back) and the hot
   // path skips the probe. `idCeiling` may run ahead of the database after a
-  // rolled-back tick; that costs a needless probe, never a missed flag.
-  const earlierWithId = db.prepare<[string, string], { seq: number; sold_on: string }>(
+  // rolled-back tick; that costs a needless probe, never a missed flag. Safe
+  // to cache because a SQLite file has one server writing it.
+  const earlierWithId = conn.prepare<[string, string], { seq: number; sold_on: string }>(
     'SELECT seq, sold_on FROM sales WHERE cabinet_id = ? AND sale_id = ? ORDER BY seq LIMIT 1',
   )
-  const maxSaleId = db.prepare<[string], { id: string | null }>('SELECT max(sale_id) AS id FROM sales WHERE cabinet_id = ?')
+  const maxSaleId = conn.prepare<[string], { id: string | null }>('SELECT max(sale_id) AS id FROM sales WHERE cabinet_id = ?')
   const idCeiling = new Map<string, string>()
   const earlierSale = (cabinetId: string, saleId: string): { seq: number; sold_on: string } | undefined => {
     let ceiling = idCeiling.get(cabinetId)
@@ -138,11 +287,11 @@ export function createSqliteSalesStore(db: Db, opts: SalesStoreOptions = {}): Sa
     idCeiling.set(cabinetId, ceiling)
     return earlierWithId.get(cabinetId, saleId)
   }
-  const insertFlag = db.prepare(
+  const insertFlag = conn.prepare(
     `INSERT INTO sale_flags (kind, cabinet_id, seq, sale_id, earlier_seq, sold_on, earlier_sold_on, flagged_at)
      VALUES ('SALE_ID_REUSED', ?, ?, ?, ?, ?, ?, ?)`,
   )
-  const flagTampered = db.prepare<[string, string]>(
+  const flagTampered = conn.prepare<[string, string]>(
     `UPDATE cabinet_sales SET chain_status = 'tampered', tampered_at = coalesce(tampered_at, ?), tampered_count = tampered_count + 1
      WHERE cabinet_id = ?`,
   )
@@ -163,35 +312,34 @@ export function createSqliteSalesStore(db: Db, opts: SalesStoreOptions = {}): Sa
     }
   }
 
-  // Nested db.transaction() calls run as savepoints inside the tick's transaction.
-  const insertBatch = db.transaction((b: BatchWrite, reused: ReusedSaleId[]) => {
+  // A savepoint per batch (nested in the one below, itself nested in the tick's transaction).
+  const insertBatch = conn.transaction((b: BatchWrite, reused: ReusedSaleId[]) => {
     const mine: ReusedSaleId[] = []
     insertSales(b, mine)
     // Only once the savepoint holds: a batch rolled back flags nothing.
     reused.push(...mine)
   })
 
-  const writeAggregates = (committed: readonly BatchWrite[], tampered: readonly TamperFlag[]): void => {
+  const writeAggregates = (committed: readonly BatchWrite[], tampered: readonly TamperFlag[]): TickAggregates => {
     const agg = aggregate(committed)
     for (const c of agg.cabinets.values()) upsertCabinet.run(c.cabinetId, c.count, c.amountFen, c.skewedCount, c.lastSeq, c.lastHash, c.lastSaleAt)
     for (const d of agg.days.values()) upsertDay.run(d.cabinetId, d.day, d.count, d.amountFen)
-    for (const k of agg.skus.values()) upsertSku.run(k.cabinetId, k.day, k.sku, k.qty, k.amountFen)
+    for (const s of agg.skus.values()) upsertSku.run(s.cabinetId, s.day, s.sku, s.qty, s.amountFen)
     for (const t of tampered) flagTampered.run(t.at, t.cabinetId)
-    onTick?.(agg)
+    return agg
   }
 
   // The common case: every batch inserts cleanly, so no savepoint per batch
   // (two extra statements per batch, which for one-sale batches cost more than
-  // the insert). Any constraint failure throws, rolling the whole attempt back,
-  // and the tick is redone with a savepoint per batch below.
-  const commitOptimistic = db.transaction((tick: TickWrite): TickResult => {
+  // the insert). Any constraint failure throws, rolling the whole attempt back
+  // to its savepoint, and the tick is redone with a savepoint per batch below.
+  const commitOptimistic = conn.transaction((tick: TickWrite): TickResult => {
     const reused: ReusedSaleId[] = []
     for (const b of tick.batches) insertSales(b, reused)
-    writeAggregates(tick.batches, tick.tampered)
-    return { failed: new Map(), reused }
+    return { failed: new Map(), reused, aggregates: writeAggregates(tick.batches, tick.tampered) }
   })
 
-  const commit = db.transaction((tick: TickWrite): TickResult => {
+  const commitPerBatch = conn.transaction((tick: TickWrite): TickResult => {
     const failed = new Map<number, BatchFailure>()
     const failedCabinets = new Set<string>()
     const committed: BatchWrite[] = []
@@ -205,62 +353,220 @@ export function createSqliteSalesStore(db: Db, opts: SalesStoreOptions = {}): Sa
         insertBatch(b, reused)
         committed.push(b)
       } catch (err) {
-        // Only a constraint violation is this batch's own fault; anything else
-        // (I/O, disk full) aborts the whole tick and nobody gets an ack.
-        const kind = classifyDbError(err)
-        if (!isConstraintViolation(kind) || !db.inTransaction) throw err
-        failed.set(i, kind === 'foreign_key_violation' ? 'unknown_cabinet' : 'conflict')
+        const why = batchFailure(err)
+        if (why === null || !conn.inTransaction) throw err
+        failed.set(i, why)
         failedCabinets.add(b.cabinetId)
       }
     })
-    writeAggregates(committed, tick.tampered)
-    return { failed, reused }
+    return { failed, reused, aggregates: writeAggregates(committed, tick.tampered) }
   })
 
-  return {
-    async loadChainHeads() {
-      const m = new Map<string, ChainHead>()
-      for (const r of heads.iterate()) m.set(r.cabinet_id, { seq: r.last_seq, hash: r.last_hash })
-      return m
-    },
-    async chainHead(cabinetId) {
-      const r = head.get(cabinetId)
-      return r ? { seq: r.last_seq, hash: r.last_hash } : null
-    },
-    async saleHash(cabinetId, seq) {
-      return hashOf.get(cabinetId, seq)?.hash ?? null
-    },
-    async commitTick(tick) {
-      try {
-        return commitOptimistic(tick)
-      } catch (err) {
-        if (!isConstraintViolation(classifyDbError(err))) throw err
-        return commit(tick)
+  return async (_ex, tick) => {
+    // The caller's transaction holds the connection: better-sqlite3 must see it open,
+    // or the savepoints below would be transactions of their own.
+    if (!conn.inTransaction) throw new Error('commitTick must run inside db.transaction()')
+    try {
+      return commitOptimistic(tick)
+    } catch (err) {
+      if (!isConstraintViolation(classifyDbError(err)) || !conn.inTransaction) throw err
+      return commitPerBatch(tick)
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// PostgreSQL: a statement per table per tick, rows passed as arrays and
+// unnest()ed server-side, so a tick costs a handful of round trips whatever
+// its size. A failed statement aborts a PostgreSQL transaction, hence the
+// savepoints: one around the optimistic insert of the whole tick, one per
+// batch when that fails.
+
+interface EarlierSale {
+  readonly seq: number
+  readonly soldOn: string
+}
+
+const saleKey = (cabinetId: string, saleId: string): string => `${cabinetId}\u0000${saleId}`
+
+function pgTickCommit(): TickCommit {
+  const insertSales = async (ex: Executor, batches: readonly BatchWrite[]): Promise<void> => {
+    const cols: [string[], string[], number[], string[], string[], string[], string[], string[], number[], string[], string[], string[], number[]] = [
+      [], [], [], [], [], [], [], [], [], [], [], [], [],
+    ]
+    const [saleId, cabinetId, seq, soldAt, soldOn, recordedAt, receivedAt, payment, totalFen, lines, prevHash, hash, skewFlag] = cols
+    for (const b of batches) {
+      for (const s of b.sales) {
+        saleId.push(s.saleId)
+        cabinetId.push(b.cabinetId)
+        seq.push(s.seq)
+        soldAt.push(s.soldAt)
+        soldOn.push(s.soldOn)
+        recordedAt.push(s.recordedAt)
+        receivedAt.push(b.receivedAt)
+        payment.push(s.payment)
+        totalFen.push(s.totalFen)
+        lines.push(s.linesJson)
+        prevHash.push(s.prevHash)
+        hash.push(s.hash)
+        skewFlag.push(s.skewFlag)
       }
-    },
-    async totals(cabinetIds) {
-      const m = new Map<string, CabinetSalesTotals>()
-      for (const id of cabinetIds) {
-        const r = totalsOf.get(id)
-        if (r) m.set(id, { count: r.sales_count, amountFen: r.amount_fen, lastSeq: r.last_seq, lastSaleAt: r.last_sale_at || null, chainStatus: r.chain_status })
+    }
+    await sql`INSERT INTO sales (sale_id, cabinet_id, seq, sold_at, sold_on, recorded_at, received_at, payment, total_fen, lines, prev_hash, hash, skew_flag)
+      SELECT * FROM unnest(${saleId}::text[], ${cabinetId}::text[], ${seq}::bigint[], ${soldAt}::text[], ${soldOn}::text[], ${recordedAt}::text[],
+        ${receivedAt}::text[], ${payment}::text[], ${totalFen}::bigint[], ${lines}::text[], ${prevHash}::text[], ${hash}::text[], ${skewFlag}::bigint[])`.execute(ex)
+  }
+
+  /**
+   * The earliest stored sale of each (cabinet, saleId) of the tick that has
+   * one, as the database holds them before the tick. Two servers may write
+   * one cabinet, so nothing is cached: one query for the ceiling of each
+   * cabinet's ids (index max), and a probe only for the sales not above it
+   * (UUIDv7 ids rise with time, so normally none).
+   */
+  const storedEarlier = async (ex: Executor, batches: readonly BatchWrite[]): Promise<Map<string, EarlierSale>> => {
+    const cabinets = [...new Set(batches.map((b) => b.cabinetId))]
+    const ceilings = await sql<{ cabinet_id: string; id: string | null }>`
+      SELECT c.cabinet_id, (SELECT max(s.sale_id) FROM sales s WHERE s.cabinet_id = c.cabinet_id) AS id
+      FROM unnest(${cabinets}::text[]) AS c (cabinet_id)`.execute(ex)
+    const ceiling = new Map(ceilings.rows.map((r) => [r.cabinet_id, r.id ?? '']))
+    const probe = new Map<string, [string, string]>()
+    for (const b of batches) {
+      const top = ceiling.get(b.cabinetId) ?? ''
+      for (const s of b.sales) if (s.saleId <= top) probe.set(saleKey(b.cabinetId, s.saleId), [b.cabinetId, s.saleId])
+    }
+    const found = new Map<string, EarlierSale>()
+    if (probe.size === 0) return found
+    const keys = [...probe.values()]
+    const rows = await sql<{ cabinet_id: string; sale_id: string; seq: number; sold_on: string }>`
+      SELECT DISTINCT ON (s.cabinet_id, s.sale_id) s.cabinet_id, s.sale_id, s.seq, s.sold_on
+      FROM unnest(${keys.map((x) => x[0])}::text[], ${keys.map((x) => x[1])}::text[]) AS k (cabinet_id, sale_id)
+      JOIN sales s ON s.cabinet_id = k.cabinet_id AND s.sale_id = k.sale_id
+      ORDER BY s.cabinet_id, s.sale_id, s.seq`.execute(ex)
+    for (const r of rows.rows) found.set(saleKey(r.cabinet_id, r.sale_id), { seq: r.seq, soldOn: r.sold_on })
+    return found
+  }
+
+  /** Committed sales reusing an earlier id: stored before the tick, or earlier in it (the first one counts). */
+  const findReused = (committed: readonly BatchWrite[], stored: ReadonlyMap<string, EarlierSale>) => {
+    const inTick = new Map<string, EarlierSale>()
+    const reused: Array<ReusedSaleId & { readonly soldOn: string; readonly earlierSoldOn: string; readonly flaggedAt: string }> = []
+    for (const b of committed) {
+      for (const s of b.sales) {
+        const key = saleKey(b.cabinetId, s.saleId)
+        const earlier = stored.get(key) ?? inTick.get(key)
+        if (earlier) reused.push({ cabinetId: b.cabinetId, seq: s.seq, saleId: s.saleId, earlierSeq: earlier.seq, soldOn: s.soldOn, earlierSoldOn: earlier.soldOn, flaggedAt: b.receivedAt })
+        else inTick.set(key, { seq: s.seq, soldOn: s.soldOn })
       }
-      return m
-    },
-    async list(cabinetId, afterSeq, limit) {
-      return listSales.all(cabinetId, afterSeq, limit).map((r) => ({
-        saleId: r.sale_id,
-        seq: r.seq,
-        soldAt: r.sold_at,
-        recordedAt: r.recorded_at,
-        payment: r.payment,
-        lines: JSON.parse(r.lines) as SaleView['lines'],
-        totalFen: r.total_fen,
-        prevHash: r.prev_hash,
-        hash: r.hash,
-        receivedAt: r.received_at,
-        soldOn: r.sold_on,
-        skewFlag: r.skew_flag,
-      }))
-    },
+    }
+    return reused
+  }
+
+  // Keys in a fixed order, so two servers upserting the same rows take their locks in the same order.
+  const sorted = <T>(m: ReadonlyMap<string, T>): T[] => [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v)
+
+  const writeAggregates = async (ex: Executor, agg: TickAggregates): Promise<void> => {
+    if (agg.cabinets.size > 0) {
+      const cs = sorted(agg.cabinets)
+      await sql`INSERT INTO cabinet_sales AS t (cabinet_id, sales_count, amount_fen, skewed_count, last_seq, last_hash, last_sale_at)
+        SELECT * FROM unnest(${cs.map((c) => c.cabinetId)}::text[], ${cs.map((c) => c.count)}::bigint[], ${cs.map((c) => c.amountFen)}::bigint[],
+          ${cs.map((c) => c.skewedCount)}::bigint[], ${cs.map((c) => c.lastSeq)}::bigint[], ${cs.map((c) => c.lastHash)}::text[], ${cs.map((c) => c.lastSaleAt)}::text[])
+        ON CONFLICT (cabinet_id) DO UPDATE SET
+          sales_count = t.sales_count + excluded.sales_count,
+          amount_fen = t.amount_fen + excluded.amount_fen,
+          skewed_count = t.skewed_count + excluded.skewed_count,
+          last_seq = excluded.last_seq,
+          last_hash = excluded.last_hash,
+          last_sale_at = GREATEST(coalesce(t.last_sale_at, ''), excluded.last_sale_at)`.execute(ex)
+    }
+    if (agg.days.size > 0) {
+      const ds = sorted(agg.days)
+      await sql`INSERT INTO cabinet_day_sales AS t (cabinet_id, day, sales_count, amount_fen)
+        SELECT * FROM unnest(${ds.map((d) => d.cabinetId)}::text[], ${ds.map((d) => d.day)}::text[], ${ds.map((d) => d.count)}::bigint[], ${ds.map((d) => d.amountFen)}::bigint[])
+        ON CONFLICT (cabinet_id, day) DO UPDATE SET
+          sales_count = t.sales_count + excluded.sales_count,
+          amount_fen = t.amount_fen + excluded.amount_fen`.execute(ex)
+    }
+    if (agg.skus.size > 0) {
+      const ks = sorted(agg.skus)
+      await sql`INSERT INTO cabinet_day_sku_sales AS t (cabinet_id, day, sku, qty, amount_fen)
+        SELECT * FROM unnest(${ks.map((s) => s.cabinetId)}::text[], ${ks.map((s) => s.day)}::text[], ${ks.map((s) => s.sku)}::text[],
+          ${ks.map((s) => s.qty)}::bigint[], ${ks.map((s) => s.amountFen)}::bigint[])
+        ON CONFLICT (cabinet_id, day, sku) DO UPDATE SET
+          qty = t.qty + excluded.qty,
+          amount_fen = t.amount_fen + excluded.amount_fen`.execute(ex)
+    }
+  }
+
+  /** Runs `fn` in a savepoint; on a constraint failure rolls back to it and returns the reason. */
+  const inSavepoint = async (ex: Executor, fn: () => Promise<void>): Promise<BatchFailure | null> => {
+    await sql`SAVEPOINT sales_tick`.execute(ex)
+    try {
+      await fn()
+    } catch (err) {
+      const why = batchFailure(err)
+      if (why === null) throw err
+      await sql`ROLLBACK TO SAVEPOINT sales_tick`.execute(ex)
+      await sql`RELEASE SAVEPOINT sales_tick`.execute(ex)
+      return why
+    }
+    await sql`RELEASE SAVEPOINT sales_tick`.execute(ex)
+    return null
+  }
+
+  return async (ex, tick) => {
+    // Read before any insert of this tick: what was stored before it.
+    const stored = tick.batches.length > 0 ? await storedEarlier(ex, tick.batches) : new Map<string, EarlierSale>()
+    const failed = new Map<number, BatchFailure>()
+    let committed: readonly BatchWrite[] = tick.batches
+    // Optimistic: the whole tick in one statement. On a constraint failure,
+    // one savepoint per batch, so a bad batch costs only itself.
+    if (tick.batches.length > 0 && (await inSavepoint(ex, () => insertSales(ex, tick.batches))) !== null) {
+      const good: BatchWrite[] = []
+      const failedCabinets = new Set<string>()
+      for (const [i, b] of tick.batches.entries()) {
+        if (failedCabinets.has(b.cabinetId)) {
+          failed.set(i, 'after_failure')
+          continue
+        }
+        const why = await inSavepoint(ex, () => insertSales(ex, [b]))
+        if (why === null) good.push(b)
+        else {
+          failed.set(i, why)
+          failedCabinets.add(b.cabinetId)
+        }
+      }
+      committed = good
+    }
+    const reused = findReused(committed, stored)
+    if (reused.length > 0) {
+      await ex
+        .insertInto('sale_flags')
+        .values(reused.map((r) => ({
+          kind: 'SALE_ID_REUSED',
+          cabinet_id: r.cabinetId,
+          seq: r.seq,
+          sale_id: r.saleId,
+          earlier_seq: r.earlierSeq,
+          sold_on: r.soldOn,
+          earlier_sold_on: r.earlierSoldOn,
+          flagged_at: r.flaggedAt,
+        })))
+        .execute()
+    }
+    const aggregates = aggregate(committed)
+    await writeAggregates(ex, aggregates)
+    for (const t of tick.tampered) {
+      await ex
+        .updateTable('cabinet_sales')
+        .set({ chain_status: 'tampered', tampered_at: sql<string>`coalesce(tampered_at, ${t.at})`, tampered_count: sql<number>`tampered_count + 1` })
+        .where('cabinet_id', '=', t.cabinetId)
+        .execute()
+    }
+    return {
+      failed,
+      reused: reused.map(({ cabinetId, seq, saleId, earlierSeq }) => ({ cabinetId, seq, saleId, earlierSeq })),
+      aggregates,
+    }
   }
 }
