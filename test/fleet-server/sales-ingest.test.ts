@@ -200,7 +200,7 @@ describe('sale ingest: group commit and durability', () => {
       }),
     )
     expect(await rows(fleet, 'SELECT count(*) AS n, count(DISTINCT cabinet_id) AS cabs FROM sales')).toEqual([{ n: 5000, cabs: 50 }])
-    expect((await rows<{ c: number }>(fleet, 'SELECT sum(sales_count) AS c FROM cabinet_sales'))[0]!.c).toBe(5000)
+    expect((await rows<{ c: number }>(fleet, 'SELECT CAST(sum(sales_count) AS BIGINT) AS c FROM cabinet_sales'))[0]!.c).toBe(5000)
     const metrics = (await fleet.http.inject({ method: 'GET', url: '/metrics' })).body
     expect(metrics).toMatch(/fleet_sales_ingested_total 5000/)
     // Group commit: far fewer transactions than batches.

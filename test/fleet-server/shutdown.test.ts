@@ -8,6 +8,7 @@ import type { ForwardingReply } from '../../shared/src/index.js'
 import { buildPlatform } from '../../simulators/src/platform/app.js'
 import { TEST_ADMIN_TOKEN, tempDir } from '../helpers/fleet.js'
 import { startNpmScript } from '../helpers/process-group.js'
+import { testDatabaseEnv } from '../helpers/test-db.js'
 import { aCatalog, aClock, aDatedCabinet, fleetWith, line, ok } from './certification.fixtures.js'
 
 async function aHangingPlatform() {
@@ -35,6 +36,7 @@ async function aDataDirWithPendingBatch(): Promise<{ dataDir: string; batchKey: 
 /** `npm start` on that data, sending to the hanging platform, with a forwarding pass waiting on the send. */
 async function aServerStuckOnThePlatform(dataDir: string, platformUrl: string, platform: { received: () => { badAnswers: Record<string, number | undefined> } }) {
   const server = await startNpmScript('start', [], {
+    ...(await testDatabaseEnv(dataDir)),
     FLEET_DATA_DIR: dataDir, FLEET_HTTP_PORT: '0', FLEET_MQTT_PORT: '0', FLEET_ADMIN_TOKEN: TEST_ADMIN_TOKEN, LOG_LEVEL: 'info', FLEET_LOG_REQUESTS: 'true', PLATFORM_URL: platformUrl,
   })
   // The pending batch goes out at start and hangs; a pass (POST /forwarding/run) waits for it.

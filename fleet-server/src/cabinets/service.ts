@@ -33,7 +33,7 @@ import { cabinetIdsOf, checkImport, ImportHeaderError } from './import.js'
 import { assertTransition, statusInvalid } from './lifecycle.js'
 import type { Liveness } from './liveness.js'
 import type { CabinetRow, CabinetStore, TransitionRecord } from './store.js'
-import type { FleetDb } from '../db/database.js'
+import type { Executor, FleetDb } from '../db/database.js'
 
 export interface CabinetService {
   create(by: Principal, body: CreateCabinetBody): Promise<CreateCabinetReply>
@@ -71,8 +71,18 @@ export function createCabinetService(deps: CabinetServiceDeps): CabinetService {
 
   /** New cabinets with their first lifecycle step, all or none; the ids already taken (nothing written then). */
   async function insertCabinets(rows: readonly CabinetRow[], by: string, reason: string | null): Promise<string[]> {
+    return insertCabinetsWith(async () => rows, by, reason)
+  }
+
+  /**
+   * New cabinets with their first lifecycle step, all or none; the ids already
+   * taken (nothing written then). `make` builds the rows inside the
+   * transaction (after taking what it needs to lock).
+   */
+  async function insertCabinetsWith(make: (tx: Executor) => Promise<readonly CabinetRow[]>, by: string, reason: string | null): Promise<string[]> {
     try {
       return await database.transaction(async (tx) => {
+        const rows = await make(tx)
         const taken = await store.insert(tx, rows)
         if (taken.length) throw new TakenIds(taken) // rolls back the rows that did go in
         await store.recordTransitions(tx, rows.map((r) => ({ cabinetId: r.cabinetId, countyCode: r.countyCode, operator: r.operator, from: null, to: r.status, at: r.createdAt, by, reason })))
@@ -157,13 +167,21 @@ export function createCabinetService(deps: CabinetServiceDeps): CabinetService {
         if (!isIdInRange(by, cabinetId, body.countyCode)) throw cabinetIdOutOfRange(cabinetId, body.countyCode)
         if ((await insertCabinets([row(cabinetId)], by.username, null)).length) throw cabinetIdTaken(cabinetId)
       } else {
-        // A number taken meanwhile (a concurrent create) moves on to the next
-        // one rather than retrying the same (#12: that blocked a whole county).
+        // The county's numbers are taken one create at a time across servers
+        // (a lock held until commit); a number taken meanwhile by a create
+        // that named its id moves on to the next one (#12: retrying the same
+        // number blocked a whole county).
         let n = 0
         for (let attempt = 0; ; attempt++) {
-          n = Math.max(n, await store.maxGeneratedNumber(body.countyCode)) + 1
-          cabinetId = generatedCabinetId(body.countyCode, n)
-          if ((await insertCabinets([row(cabinetId)], by.username, null)).length === 0) break
+          let id = ''
+          const taken = await insertCabinetsWith(async (tx) => {
+            await store.lockGeneratedNumbers(tx, body.countyCode)
+            n = Math.max(n, await store.maxGeneratedNumber(body.countyCode, tx)) + 1
+            id = generatedCabinetId(body.countyCode, n)
+            return [row(id)]
+          }, by.username, null)
+          cabinetId = id
+          if (taken.length === 0) break
           if (attempt + 1 >= GENERATED_ID_ATTEMPTS) throw cabinetIdTaken(cabinetId)
         }
       }
@@ -293,34 +311,46 @@ export function createCabinetService(deps: CabinetServiceDeps): CabinetService {
         )
       }
       const at = deps.now().toISOString()
-      const next = new Map<string, number>()
       // Generated ids skip the ids the file itself names.
       const named = new Set(check.good.flatMap((g) => (g.cabinetId === null ? [] : [g.cabinetId])))
-      const created: ImportReply['cabinets'] = []
-      const rows: CabinetRow[] = []
-      for (const g of check.good) {
-        let cabinetId = g.cabinetId
-        if (cabinetId === null) {
-          let n = next.get(g.countyCode) ?? (await store.maxGeneratedNumber(g.countyCode))
-          do cabinetId = generatedCabinetId(g.countyCode, ++n)
-          while (named.has(cabinetId))
-          next.set(g.countyCode, n)
+      const good = check.good
+      let created: ImportReply['cabinets'] = []
+      let rows: CabinetRow[] = []
+      // Built inside the transaction, holding the number generator of each
+      // county that needs one, so a concurrent create on any server cannot
+      // take a number between our read and our insert.
+      const taken = await insertCabinetsWith(async (tx) => {
+        created = []
+        rows = []
+        const next = new Map<string, number>()
+        for (const county of [...new Set(good.filter((g) => g.cabinetId === null).map((g) => g.countyCode))].sort()) {
+          await store.lockGeneratedNumbers(tx, county)
+          next.set(county, await store.maxGeneratedNumber(county, tx))
         }
-        const secret = generateCabinetSecret()
-        rows.push(newCabinetRow({
-          cabinetId,
-          countyCode: g.countyCode,
-          operator: g.operator,
-          siteName: g.siteName,
-          venueType: g.venueType,
-          siteAddress: g.siteAddress,
-          latitude: g.latitude,
-          longitude: g.longitude,
-          status: g.status,
-        }, secret, at))
-        created.push({ cabinetId, line: g.line, mqtt: { username: cabinetId, password: secret } })
-      }
-      const taken = await insertCabinets(rows, by.username, 'csv import')
+        for (const g of good) {
+          let cabinetId = g.cabinetId
+          if (cabinetId === null) {
+            let n = next.get(g.countyCode)!
+            do cabinetId = generatedCabinetId(g.countyCode, ++n)
+            while (named.has(cabinetId))
+            next.set(g.countyCode, n)
+          }
+          const secret = generateCabinetSecret()
+          rows.push(newCabinetRow({
+            cabinetId,
+            countyCode: g.countyCode,
+            operator: g.operator,
+            siteName: g.siteName,
+            venueType: g.venueType,
+            siteAddress: g.siteAddress,
+            latitude: g.latitude,
+            longitude: g.longitude,
+            status: g.status,
+          }, secret, at))
+          created.push({ cabinetId, line: g.line, mqtt: { username: cabinetId, password: secret } })
+        }
+        return rows
+      }, by.username, 'csv import')
       if (taken.length) throw cabinetIdTaken(taken.join(', '))
       for (const r of rows) credentials.invalidate(r.cabinetId)
       log.info({ imported: rows.length, rejected: check.rejected.length, by: by.username }, 'cabinets imported')

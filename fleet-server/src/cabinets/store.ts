@@ -103,7 +103,14 @@ export interface CabinetStore {
    * Highest n among ids `${countyCode}-nnnnn`, 0 when none, whichever county
    * holds them (an admin may file one under another county).
    */
-  maxGeneratedNumber(countyCode: string): Promise<number>
+  /** The highest generated number of a county's ids (CCCCCC-NNNNN); 0 with none. */
+  maxGeneratedNumber(countyCode: string, ex?: Executor): Promise<number>
+  /**
+   * Holds the county's number generator until `tx` ends, so concurrent creates
+   * on any server read and take numbers one after another (PostgreSQL: a
+   * transaction advisory lock; SQLite: its transactions are already serial).
+   */
+  lockGeneratedNumbers(tx: Executor, countyCode: string): Promise<void>
   credential(cabinetId: string): Promise<StoredCredential | null>
   saveLastSeen(entries: ReadonlyArray<readonly [cabinetId: string, at: string]>): Promise<void>
   /** Stores events in one statement; per event, false when its id is already stored (a resend). */
@@ -323,12 +330,16 @@ export function createCabinetStore(db: FleetDb): CabinetStore {
       await k.updateTable('cabinets').set({ secret_hash: secretHash, credentials_issued_at: at, updated_at: at }).where('cabinet_id', '=', cabinetId).execute()
     },
 
-    async maxGeneratedNumber(countyCode) {
+    async lockGeneratedNumbers(tx, countyCode) {
+      if (db.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(hashtext('cabinet-numbers'), hashtext(${countyCode}))`.execute(tx)
+    },
+
+    async maxGeneratedNumber(countyCode, ex = k) {
       // Five digits after the county's prefix; the range bounds let both engines use the primary key.
       const digits = db.dialect === 'sqlite'
         ? sql<boolean>`cabinet_id GLOB ${`${countyCode}-[0-9][0-9][0-9][0-9][0-9]`}`
         : sql<boolean>`cabinet_id ~ ${`^${countyCode}-[0-9]{5}$`}`
-      const r = await k
+      const r = await ex
         .selectFrom('cabinets')
         .select('cabinet_id')
         .where('cabinet_id', '>=', `${countyCode}-00000`)

@@ -20,6 +20,9 @@ import { aCatalog, aDatedCabinet, fleetWith, line, ok } from '../certification.f
 import { startPostgres, type Postgres } from '../../helpers/postgres.js'
 import { REPO_ROOT } from '../../helpers/process.js'
 
+/** The copy's source is the embedded SQLite database, whichever engine the rest of the suite runs on. */
+const SQLITE_SOURCE = { FLEET_DATABASE_URL: '' }
+
 const log = pino({ level: 'silent' })
 
 let pgServer: Postgres
@@ -52,7 +55,7 @@ async function withTarget<T>(url: string, fn: (db: FleetDb) => Promise<T>): Prom
 
 /** A stopped fleet's data dir holding some of everything. */
 async function filledFleet(dir: string): Promise<void> {
-  const fleet = await fleetWith({ dataDir: dir, manualClose: true })
+  const fleet = await fleetWith({ dataDir: dir, manualClose: true, env: SQLITE_SOURCE })
   try {
     await aCatalog(fleet, { HONEY: { priceFen: 3990, cert: ['2020-01-01'] }, TEA: { priceFen: 2500 } })
     // A renewal: certificates.renews points at another row of the same table.
@@ -197,7 +200,7 @@ describe('db copy: SQLite to PostgreSQL', () => {
 
   it('copies from a running fleet as of one moment while its cabinets keep selling', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'fleet-copy-running-'))
-    const fleet = await fleetWith({ dataDir: dir, manualClose: true })
+    const fleet = await fleetWith({ dataDir: dir, manualClose: true, env: SQLITE_SOURCE })
     try {
       await aCatalog(fleet, { HONEY: { priceFen: 3990, cert: ['2020-01-01'] } })
       const cab = await aDatedCabinet(fleet)
