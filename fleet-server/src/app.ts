@@ -11,6 +11,7 @@ import { cabinetRoutes, createCabinetService, createCabinetStore, createLiveness
 import { cabinetIds, cabinetOwners, cabinetsInScope } from './cabinets/forwarding-reads.js'
 import type { FleetConfig } from './config.js'
 import { openFleetDb, type FleetDb } from './db/database.js'
+import { createLeader } from './db/leader.js'
 import { dashboardRoutes } from './dashboard/index.js'
 import { createHttp } from './http/index.js'
 import { certificationRoutes, createCatalogPublisher, createCatalogStore, createCertificationService } from './certification/index.js'
@@ -78,6 +79,13 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
   }
 
   try {
+    // Issue 13: work that must run once across replicas on one database (the
+    // scheduled forwarding passes, alert evaluation, scheduled reports) runs in
+    // the process holding this lock; on SQLite this process always holds it.
+    const leader = createLeader(database, 'fleet-jobs', log)
+    undo.push(() => leader.close())
+    const isLeader = async (): Promise<boolean> => leader.isLeader()
+
     const plan = await createPlanStore(database, log.child({ component: 'rollout' })).activate(config.plan)
 
     const users = createUserStore(database)
@@ -126,6 +134,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     const rollout = createRolloutService({ store: rolloutStore, plan: () => plan, liveness: live, now })
     const alerts = createAlertService({
       store: createAlertStore(database),
+      isLeader,
       sources: [
         offlineSource({
           cabinets: async (countyCode) => [
@@ -177,6 +186,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     const forwardingStore = createForwardingStore(database)
     const forwarding = await createForwardingService({
       db: database,
+      leader,
       store: forwardingStore,
       // The cabinets and sales tables are read through their owners' named queries.
       cabinets: {
@@ -250,6 +260,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
           name: `reports@${config.dataDir}`,
           run: () => reports.runSchedule().then(() => undefined, (err: unknown) => reportLog.error({ err }, 'scheduled reports failed; the next run retries')),
           log: reportLog,
+          isLeader,
         })
       : null
     undo.push(() => reportSchedule?.close())
@@ -390,6 +401,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
           await started.close()
           alerts.close()
           await live.close()
+          await leader.close()
           await database.close()
           log.info('fleet server closed')
         })()

@@ -34,7 +34,7 @@ import { periodEnd, periodOf, type CertifiedLine, type ComplianceService, type D
 import type { TroubledBatch } from '../alerts/forwarding-source.js'
 import type { CabinetIdQuery, CabinetOwner } from '../cabinets/forwarding-reads.js'
 import type { FleetDb } from '../db/database.js'
-import { rangeOf, type CabinetRange } from '../db/index.js'
+import { ALL_CABINETS, rangeOf, type CabinetRange } from '../db/index.js'
 import { batchNotFailed, batchNotFound } from './errors.js'
 import type { Sender } from './sender.js'
 import type { CabinetFilter, ForwardingScope, ForwardingStore, NewBatch, OutboxRow, PeriodRow, SentFigures } from './store.js'
@@ -109,6 +109,15 @@ export interface ForwardingServiceDeps {
   readonly sliceCabinets?: number
   /** Open sale flags of a slice's cabinets (sales/flags.ts): periods holding one of their days wait for an official. */
   readonly saleFlagHolds?: (range: CabinetRange) => SaleFlagHolds | Promise<SaleFlagHolds>
+  /**
+   * Replicas on one database (issue 13): scheduled and triggered passes, and
+   * the sends they start, run only in the process holding the forwarding
+   * lock (db/leader.ts); the others store the heartbeat proofs they hold on
+   * the same schedule, so the leader's pass sees every cabinet's sync mark.
+   * A pass asked for through the API runs wherever it is asked (the batch
+   * claims keep its sends single). Absent: this process always leads.
+   */
+  readonly leader?: { isLeader(): boolean; onChange(fn: (leading: boolean) => void): () => void }
 }
 
 /** Event-loop time one slice of a pass aims at, ms; slices are resized after each one. */
@@ -402,8 +411,10 @@ export async function createForwardingService(deps: ForwardingServiceDeps): Prom
     return running
   }
 
+  const leads = (): boolean => deps.leader?.isLeader() ?? true
+
   function soon(): void {
-    if (closed || deps.debounceMs <= 0 || debounce) return
+    if (closed || deps.debounceMs <= 0 || debounce || !leads()) return
     debounce = setTimeout(() => {
       debounce = null
       void runSerial().catch((err: unknown) => log.error({ err }, 'forwarding pass failed'))
@@ -411,13 +422,20 @@ export async function createForwardingService(deps: ForwardingServiceDeps): Prom
     debounce.unref()
   }
 
-  const interval =
-    deps.intervalMs > 0
-      ? setInterval(() => void runSerial().catch((err: unknown) => log.error({ err }, 'forwarding pass failed')), deps.intervalMs)
-      : null
+  const scheduled = (): void => {
+    if (leads()) void runSerial().catch((err: unknown) => log.error({ err }, 'forwarding pass failed'))
+    else void marks.compute(ALL_CABINETS).catch((err: unknown) => log.error({ err }, 'storing sync marks failed'))
+  }
+  const interval = deps.intervalMs > 0 ? setInterval(scheduled, deps.intervalMs) : null
   interval?.unref()
-  // Batches left pending by the last run (crash or shutdown) go out now.
-  sender.kick()
+  // Batches left pending by the last run (crash, shutdown, or a leader that
+  // died) go out as soon as this process leads: now, with one process.
+  const unfollow = deps.leader?.onChange((leading) => {
+    if (!leading || closed) return
+    log.info('forwarding: this process leads the scheduled passes')
+    sender.kick()
+  })
+  if (!deps.leader) sender.kick()
 
   return {
     run: runSerial,
@@ -496,6 +514,7 @@ export async function createForwardingService(deps: ForwardingServiceDeps): Prom
     },
     async close() {
       closed = true
+      unfollow?.()
       if (interval) clearInterval(interval)
       if (debounce) clearTimeout(debounce)
       // The sender first: it aborts what is in flight (left pending, resent
