@@ -72,7 +72,12 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
   const log = deps.logger ?? pino({ level: config.logLevel, redact: ['req.headers.authorization'] })
   const now = deps.now ?? (() => new Date())
   const database = await openFleetDb(config.database, log.child({ component: 'db' }))
-  // Undone in reverse if a later step of the start fails (e.g. the HTTP port is taken).
+  // Every part started pushes its stop here, in start order; a stop is the
+  // list run in reverse, both for a start that fails part-way (e.g. the HTTP
+  // port is taken) and for close(). Parts are started in the order their
+  // stops must run backwards: e.g. the broker is stopped after ingest has
+  // drained (its replies need it), forwarding before HTTP (its aborted sends
+  // release a run request HTTP would otherwise wait for).
   const undo: Array<() => Promise<void> | void> = [() => database.close()]
   const unwind = async (): Promise<void> => {
     for (const u of undo.reverse()) await u()
@@ -93,6 +98,8 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     const access = createAccessService({ store: users, plan: () => plan, now, log: log.child({ component: 'access' }), throttle: createLoginThrottle(database, now, log.child({ component: 'access' })) })
 
     let bus: MessageBus | null = null
+    // The broker starts last (its sink needs every domain) but stops after them.
+    undo.push(() => bus?.close())
     let ingest: SaleIngest | null = null
     let liveness: Liveness | null = null
     const metrics = createMetrics(() =>
@@ -183,6 +190,9 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     // Issue 12: flagged sales hold their periods until an official resolves them.
     const saleFlagStore = createSaleFlagStore(database)
     const saleFlags = createSaleFlagService({ store: saleFlagStore, now, log: log.child({ component: 'sale-flags' }), resolved: () => forwardingRef?.changed() })
+    // Routes are registered below; HTTP listens last but closes before forwarding's stop.
+    const http = await createHttp({ log, logRequests: config.logRequests, trustProxy: config.trustProxy, https: config.tls, rateLimit: config.rateLimit, secureCookies: config.secureCookies })
+    undo.push(() => http.close())
     const forwardingStore = createForwardingStore(database)
     const forwarding = await createForwardingService({
       db: database,
@@ -340,10 +350,6 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     bus = started
     // The day may have changed which certificates are in force since the last start.
     await catalog.refresh()
-    undo.push(() => started.close())
-
-    const http = await createHttp({ log, logRequests: config.logRequests, trustProxy: config.trustProxy, https: config.tls, rateLimit: config.rateLimit, secureCookies: config.secureCookies })
-    undo.push(() => http.close())
     await http.register(metricsRoutes(metrics.registry))
     await http.register(dashboardRoutes())
     await http.register(
@@ -388,21 +394,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
           // acknowledged while the broker is still up to carry the replies.
           log.info('fleet server closing')
           await started.quiesce()
-          // Before HTTP: aborts platform sends (left pending) so a forwarding
-          // run request waiting on a hanging platform cannot hold http.close().
-          await forwarding.close()
-          await http.close()
-          log.debug('http closed')
-          await reportSchedule?.close()
-          await backupSchedule?.close()
-          await backups.close()
-          await sales.close()
-          log.debug('ingest drained')
-          await started.close()
-          alerts.close()
-          await live.close()
-          await leader.close()
-          await database.close()
+          await unwind()
           log.info('fleet server closed')
         })()
         return closing
