@@ -41,9 +41,10 @@ export function canSeeCabinet(p: Principal, c: CabinetScopeTarget): boolean {
   }
 }
 
+/** A user without its county or operator sees nothing: a code no cabinet has (not NUL, which PostgreSQL text cannot bind). */
 export function cabinetScope(p: Principal): CabinetScope {
-  if (p.role === 'county') return { countyCode: p.countyCode ?? '\u0000none' }
-  if (p.role === 'operator') return { operator: p.operator ?? '\u0000none' }
+  if (p.role === 'county') return { countyCode: p.countyCode ?? '\u0001none' }
+  if (p.role === 'operator') return { operator: p.operator ?? '\u0001none' }
   return {}
 }
 

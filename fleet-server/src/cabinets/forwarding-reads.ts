@@ -32,8 +32,8 @@ export async function cabinetIds(ex: Executor): Promise<string[]> {
  */
 export function cabinetsInScope(ex: Executor, scope: CabinetOwnerScope): CabinetIdQuery {
   let q = ex.selectFrom('cabinets').select('cabinet_id')
-  // access/policy.ts scopes a county or operator user without one to '\u0000none': PostgreSQL text
-  // cannot hold NUL (the query would fail), and no stored code has one, so it matches nothing.
+  // Text with NUL cannot be bound on PostgreSQL (the query would fail); no stored code holds one,
+  // so such a scope matches nothing. (access/policy.ts scopes a user without one to '\u0001none'.)
   if (`${scope.countyCode ?? ''}${scope.operator ?? ''}`.includes('\u0000')) return q.where(sql<boolean>`1 = 0`)
   if (scope.countyCode !== undefined) q = q.where('county_code', '=', scope.countyCode)
   if (scope.operator !== undefined) q = q.where('operator', '=', scope.operator)

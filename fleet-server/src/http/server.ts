@@ -7,6 +7,7 @@ import { jsonSchemaTransform, serializerCompiler, type ZodTypeProvider } from 'f
 import type { Logger } from 'pino'
 import { HealthReply } from '../../../shared/src/index.js'
 import { acceptJsonOnly } from './content-type.js'
+import { refuseNul } from './nul-guard.js'
 import { registerCookies, type CookieOptions } from './cookies.js'
 import { frameworkErrors, installErrorHandling } from './errors.js'
 import { DEFAULT_RATE_LIMIT, registerRateLimit, type RateLimitOptions } from './rate-limit.js'
@@ -46,6 +47,7 @@ export async function createHttp(opts: HttpOptions): Promise<FastifyInstance> {
   app.decorateRequest('principal', null)
   await registerCookies(app, opts)
   acceptJsonOnly(app)
+  refuseNul(app)
   await registerSecurityHeaders(app)
   await registerRateLimit(app, { ...DEFAULT_RATE_LIMIT, ...opts.rateLimit })
 

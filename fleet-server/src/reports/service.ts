@@ -113,18 +113,18 @@ export function createReportService(deps: ReportServiceDeps): ReportService {
     if (by.role === 'county') {
       // A county user's own county is always in the plan; nothing about another is revealed.
       if (county !== undefined && county !== by.countyCode) throw outOfScope(`a county user of ${by.countyCode} may create reports only for that county`)
-      return { countyCode: by.countyCode ?? '\u0000none', operator: null }
+      return { countyCode: by.countyCode ?? '\u0001none', operator: null }
     }
     if (county !== undefined && !p.counties.some((c) => c.code === county)) throw countyUnknown(county, p.counties.map((c) => c.code))
-    if (by.role === 'operator') return { countyCode: county ?? null, operator: by.operator ?? '\u0000none' }
+    if (by.role === 'operator') return { countyCode: county ?? null, operator: by.operator ?? '\u0001none' }
     return { countyCode: county ?? null, operator: null }
   }
 
   /** Who may see a stored report. */
   function visibility(by: Principal): Scope {
     if (isCityWide(by)) return { countyCode: null, operator: null }
-    if (by.role === 'county') return { countyCode: by.countyCode ?? '\u0000none', operator: null }
-    return { countyCode: null, operator: by.operator ?? '\u0000none' }
+    if (by.role === 'county') return { countyCode: by.countyCode ?? '\u0001none', operator: null }
+    return { countyCode: null, operator: by.operator ?? '\u0001none' }
   }
 
   const canSee = (by: Principal, r: ReportRow): boolean => {
