@@ -12,6 +12,7 @@ import { cabinetIds, cabinetOwners, cabinetsInScope } from './cabinets/forwardin
 import type { FleetConfig } from './config.js'
 import { openFleetDb, type FleetDb } from './db/database.js'
 import { createLeader } from './db/leader.js'
+import { createUpRouter, type FleetModule } from './router.js'
 import { dashboardRoutes } from './dashboard/index.js'
 import { createHttp } from './http/index.js'
 import { certificationRoutes, createCatalogPublisher, createCatalogStore, createCertificationService } from './certification/index.js'
@@ -294,27 +295,16 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       log: backupLog,
     })
 
+    // The domains that read cabinets' up-messages, each with the kinds it handles.
+    const modules: FleetModule[] = [
+      { name: 'liveness', up: { any: (id) => live.seen(id), heartbeat: (id, hb) => live.heartbeat(id, hb), presence: (id, p) => live.presence(id, p), events: (id, p) => live.event(id, p) } },
+      { name: 'forwarding', up: { heartbeat: (id, hb) => forwarding.heartbeat(id, hb) } },
+      { name: 'catch-up', up: { heartbeat: (id, hb) => catchUp.heartbeat(id, hb) } },
+      // An external broker's sessions are known only from presence: the catalog goes out on it.
+      { name: 'catalog', up: { presence: (id) => void (bus && !bus.tracksConnections && catalog.publishTo(id)) } },
+    ]
     const sink: BusSink = {
-      message(msg, done) {
-        live.seen(msg.cabinetId)
-        switch (msg.kind) {
-          case 'sales':
-            return sales.submit(msg.cabinetId, msg.payload, done)
-          case 'heartbeat':
-            live.heartbeat(msg.cabinetId, msg.payload)
-            forwarding.heartbeat(msg.cabinetId, msg.payload)
-            catchUp.heartbeat(msg.cabinetId, msg.payload)
-            break
-          case 'presence':
-            live.presence(msg.cabinetId, msg.payload)
-            if (bus && !bus.tracksConnections) void catalog.publishTo(msg.cabinetId)
-            break
-          case 'events':
-            live.event(msg.cabinetId, msg.payload)
-            break
-        }
-        done()
-      },
+      message: createUpRouter({ modules, sales: (id, payload, done) => sales.submit(id, payload, done), log: log.child({ component: 'mqtt' }) }),
       connected: (id) => {
         live.connected(id)
         catchUp.forget(id)

@@ -8,11 +8,11 @@
 // Acks follow commits, so on a server that lost nothing the head is never
 // behind an ack; a needless resync would only cost replays the server skips.
 import type { Logger } from 'pino'
-import { decodeMessage, HeartbeatMsg, topics, uuidv7, type CommandMsg } from '../../../shared/src/index.js'
+import { topics, uuidv7, type CommandMsg, type HeartbeatMsg } from '../../../shared/src/index.js'
 
 export interface CatchUp {
   /** A heartbeat: checked once per cabinet per connection (and once after a start). */
-  heartbeat(cabinetId: string, payload: Buffer): void
+  heartbeat(cabinetId: string, hb: HeartbeatMsg): void
   /** Connected or disconnected: the next heartbeat is checked again. */
   forget(cabinetId: string): void
 }
@@ -27,12 +27,11 @@ export function createCatchUp(deps: {
   // Checked since their connection began: a heartbeat costs a decode and a read only once per connection.
   const checked = new Set<string>()
   return {
-    heartbeat(cabinetId, payload) {
+    heartbeat(cabinetId, hb) {
       if (checked.has(cabinetId)) return
       checked.add(cabinetId)
-      const d = decodeMessage(HeartbeatMsg, payload)
-      if (!d.ok || d.data.cabinetId !== cabinetId || d.data.lastAckedSeq === 0) return
-      const acked = d.data.lastAckedSeq
+      if (hb.lastAckedSeq === 0) return
+      const acked = hb.lastAckedSeq
       deps.committedSeq(cabinetId).then(
         (head) => {
           if (acked <= head) return

@@ -5,7 +5,7 @@
 // lastSeenAt is kept in memory and written in batches every flush interval:
 // 19,000 cabinets heartbeating every 30 s must not cost 630 transactions a second.
 import type { Logger } from 'pino'
-import { decodeMessage, EventMsg, HeartbeatMsg, PresenceMsg, uuidv7, type CabinetClockView, type CabinetOutboxView } from '../../../shared/src/index.js'
+import { decodeMessage, EventMsg, PresenceMsg, uuidv7, type CabinetClockView, type CabinetOutboxView, type HeartbeatMsg } from '../../../shared/src/index.js'
 import { CLOCK_SKEW_LIMIT_MS, isClockSkewed } from '../sales/clock-skew.js'
 import type { CabinetEventRow, CabinetStore } from './store.js'
 
@@ -14,7 +14,8 @@ export interface Liveness {
   seen(cabinetId: string): void
   connected(cabinetId: string): void
   disconnected(cabinetId: string): void
-  heartbeat(cabinetId: string, payload: Buffer): void
+  /** A heartbeat, decoded once by the message router (router.ts), its cabinet id checked. */
+  heartbeat(cabinetId: string, hb: HeartbeatMsg): void
   /** Retained presence; decides online/offline only when the bus does not track sessions. */
   presence(cabinetId: string, payload: Buffer): void
   event(cabinetId: string, payload: Buffer): void
@@ -151,13 +152,7 @@ export function createLiveness({ store, tracksConnections, now, log, flushMs }: 
       seen(cabinetId)
       log.info({ cabinetId }, 'cabinet disconnected')
     },
-    heartbeat(cabinetId, payload) {
-      const d = decodeMessage(HeartbeatMsg, payload)
-      if (!d.ok || d.data.cabinetId !== cabinetId) {
-        log.warn({ cabinetId, code: d.ok ? 'CABINET_MISMATCH' : d.code }, 'heartbeat ignored')
-        return
-      }
-      const hb = d.data
+    heartbeat(cabinetId, hb) {
       const receivedAt = now()
       // Heartbeats are stamped when sent and never queued while offline (QoS 0, sent only when connected).
       clockSample(cabinetId, receivedAt.getTime() - Date.parse(hb.sentAt), 'heartbeat')

@@ -23,6 +23,7 @@ import type {
   ForwardingReply,
   ForwardingRetryReply,
   ForwardingRunReply,
+  HeartbeatMsg,
   HeldPeriod,
   HoldReason,
   Plan,
@@ -50,7 +51,7 @@ export interface ForwardingService {
   /** Pending batches whose last answer was a 3xx or with at least `minAttempts` failed attempts, with their cabinet's owner (the alert's question). */
   troubled(minAttempts: number): Promise<TroubledBatch[]>
   /** A heartbeat (for the watermark and the reported catalog version). */
-  heartbeat(cabinetId: string, payload: Buffer): void
+  heartbeat(cabinetId: string, hb: HeartbeatMsg): void
   /**
    * Sales were committed (cabinet × Shanghai day of sale): judge again soon if
    * they can change a held period — any sale of a cabinet waiting for its sync
@@ -480,9 +481,9 @@ export async function createForwardingService(deps: ForwardingServiceDeps): Prom
       const owners = rows.length === 0 ? new Map<string, CabinetOwner>() : await deps.cabinets.owners(rows.map((b) => b.cabinetId))
       return rows.map((b) => ({ ...b, countyCode: owners.get(b.cabinetId)?.countyCode ?? null, operator: owners.get(b.cabinetId)?.operator ?? null }))
     },
-    heartbeat(cabinetId, payload) {
-      const hb = marks.heartbeat(cabinetId, payload)
-      if (hb) deps.onCatalogVersion?.(cabinetId, hb.catalogVersion)
+    heartbeat(cabinetId, hb) {
+      marks.heartbeat(cabinetId, hb)
+      deps.onCatalogVersion?.(cabinetId, hb.catalogVersion)
     },
     salesCommitted(days) {
       if (holds.size === 0) return

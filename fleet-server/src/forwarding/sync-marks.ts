@@ -15,7 +15,7 @@
 // stored, so it survives a restart (heartbeats are in memory until a pass).
 // Sales recorded after the mark but dated before it (a replay of past trade)
 // are late sales: they re-open held periods and correct forwarded ones.
-import { decodeMessage, HeartbeatMsg, type HeartbeatMsg as Heartbeat } from '../../../shared/src/index.js'
+import type { HeartbeatMsg as Heartbeat } from '../../../shared/src/index.js'
 import type { FleetDb } from '../db/database.js'
 import { inRange, type CabinetRange } from '../db/index.js'
 import type { ChainInfo, ForwardingStore, SyncMark } from './store.js'
@@ -29,7 +29,8 @@ interface HeartbeatProof {
 
 export interface SyncMarks {
   /** Records a heartbeat; returns it decoded (null when invalid). */
-  heartbeat(cabinetId: string, payload: Buffer): Heartbeat | null
+  /** Records a heartbeat (decoded once by the message router, its cabinet id checked). */
+  heartbeat(cabinetId: string, hb: Heartbeat): void
   /** Advances and stores the watermarks of the cabinets in `range`; returns them with the chain state. */
   compute(range: CabinetRange): Promise<Map<string, { mark: SyncMark | null; chain: ChainInfo | null; pending: number | null }>>
 }
@@ -47,12 +48,9 @@ const min = (a: number, b: number) => (a < b ? a : b)
 export function createSyncMarks({ db, store, chains: chainHeads, now }: SyncMarksDeps): SyncMarks {
   const proofs = new Map<string, HeartbeatProof>()
   return {
-    heartbeat(cabinetId, payload) {
-      const d = decodeMessage(HeartbeatMsg, payload)
-      if (!d.ok || d.data.cabinetId !== cabinetId) return null
-      const sentMs = Date.parse(d.data.sentAt)
-      proofs.set(cabinetId, { atMs: min(sentMs, now().getTime()), lastSeq: d.data.lastSeq, pending: d.data.pending })
-      return d.data
+    heartbeat(cabinetId, hb) {
+      const sentMs = Date.parse(hb.sentAt)
+      proofs.set(cabinetId, { atMs: min(sentMs, now().getTime()), lastSeq: hb.lastSeq, pending: hb.pending })
     },
     async compute(range) {
       const at = now().toISOString()

@@ -250,11 +250,11 @@ describe('forwarding store on SQLite and PostgreSQL', () => {
         v: 1, type: 'heartbeat', cabinetId: 'C-9', sentAt: '2020-10-02T12:00:00.000Z', lastSeq: 5, lastAckedSeq: 5, pending: 0,
         oldestPendingAgeS: 0, catalogVersion: null, uptimeS: 60, agentVersion: 'test',
       })
-      marks.heartbeat('C-9', Buffer.from(JSON.stringify(hb)))
+      marks.heartbeat('C-9', hb)
       const first = Object.fromEntries([...(await marks.compute(ALL_CABINETS))].map(([id, v]) => [id, v.mark?.syncedThrough ?? null]))
       // A later computation with nothing new keeps what is stored; a later heartbeat moves C-9's mark on.
       now = new Date('2020-10-04T00:00:00.000Z')
-      marks.heartbeat('C-9', Buffer.from(JSON.stringify({ ...hb, sentAt: '2020-10-03T12:00:00.000Z' })))
+      marks.heartbeat('C-9', { ...hb, sentAt: '2020-10-03T12:00:00.000Z' })
       const second = Object.fromEntries([...(await marks.compute({ after: 'C-10', through: 'C-a' }))].map(([id, v]) => [id, v.mark]))
       // Another server that read C-10's mark before it moved cannot move it back.
       await db.transaction((tx) => store.saveSyncMark(tx, { cabinetId: 'C-10', syncedThrough: '2020-10-01T00:00:00.000Z', source: 'heartbeat' }, AT))

@@ -1,0 +1,64 @@
+// Where a cabinet's up-message goes (issue 13: domains as modules). Each
+// domain module names the message kinds it handles; the router decodes a
+// message once and hands every handler the same decoded value, so the
+// composition root has no switch of its own and a heartbeat is not parsed by
+// each of the three domains that read it. Sales are not decoded here: ingest
+// owns their fast decode and its backpressure (`done`).
+import type { Logger } from 'pino'
+import { decodeMessage, HeartbeatMsg } from '../../shared/src/index.js'
+import type { BusSink, UpMessage } from './broker/index.js'
+
+export interface UpHandlers {
+  /** A heartbeat, decoded and its cabinet id checked against the sender's. */
+  readonly heartbeat?: (cabinetId: string, hb: HeartbeatMsg) => void
+  /** Retained presence (its one reader decodes it). */
+  readonly presence?: (cabinetId: string, payload: Buffer) => void
+  /** Cabinet events (their one reader decodes them). */
+  readonly events?: (cabinetId: string, payload: Buffer) => void
+  /** Any message at all: the cabinet is alive. */
+  readonly any?: (cabinetId: string) => void
+}
+
+/** A domain as the composition root wires it: its name and the up-messages it handles. */
+export interface FleetModule {
+  readonly name: string
+  readonly up: UpHandlers
+}
+
+export interface UpRouterDeps {
+  readonly modules: readonly FleetModule[]
+  /** Sale batches: raw, with the broker's backpressure callback. */
+  readonly sales: (cabinetId: string, payload: Buffer, done: () => void) => void
+  readonly log: Logger
+}
+
+export function createUpRouter({ modules, sales, log }: UpRouterDeps): BusSink['message'] {
+  const pick = <K extends keyof UpHandlers>(kind: K): Array<NonNullable<UpHandlers[K]>> =>
+    modules.flatMap((m) => (m.up[kind] ? [m.up[kind]!] : []))
+  const any = pick('any')
+  const heartbeat = pick('heartbeat')
+  const presence = pick('presence')
+  const events = pick('events')
+
+  return (msg: UpMessage, done: () => void): void => {
+    const id = msg.cabinetId
+    for (const h of any) h(id)
+    switch (msg.kind) {
+      case 'sales':
+        return sales(id, msg.payload, done)
+      case 'heartbeat': {
+        const d = decodeMessage(HeartbeatMsg, msg.payload)
+        if (!d.ok || d.data.cabinetId !== id) log.warn({ cabinetId: id, code: d.ok ? 'CABINET_MISMATCH' : d.code }, 'heartbeat ignored')
+        else for (const h of heartbeat) h(id, d.data)
+        break
+      }
+      case 'presence':
+        for (const h of presence) h(id, msg.payload)
+        break
+      case 'events':
+        for (const h of events) h(id, msg.payload)
+        break
+    }
+    done()
+  }
+}
