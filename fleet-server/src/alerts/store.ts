@@ -1,9 +1,10 @@
 // SQL for alerts, one implementation for SQLite and PostgreSQL (issue 13).
 // One open row per (kind, subject), kept by a partial unique index;
 // evaluation upserts the conditions that hold and clears the rest.
-import { sql } from 'kysely'
+import { sql, type Selectable } from 'kysely'
 import type { AlertKind, AlertView } from '../../../shared/src/index.js'
 import type { FleetDb } from '../db/database.js'
+import type { AlertsTable } from '../db/schema.js'
 
 export interface AlertCondition {
   readonly kind: AlertKind
@@ -48,21 +49,8 @@ export interface AlertStore {
   openCount(): Promise<number>
 }
 
-interface DbAlert {
-  alert_id: string
-  kind: string
-  subject: string
-  severity: string
-  county_code: string | null
-  cabinet_id: string | null
-  operator: string | null
-  message: string
-  detail: string
-  raised_at: string
-  cleared_at: string | null
-  acked_at: string | null
-  acked_by: string | null
-}
+/** An alerts row as read (every column but updated_at). */
+type DbAlert = Omit<Selectable<AlertsTable>, 'updated_at'>
 
 const toRow = (r: DbAlert): AlertRow => ({
   alertId: r.alert_id,

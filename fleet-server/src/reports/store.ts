@@ -3,7 +3,9 @@
 // unique per kind, period and scope (a partial unique index), so a schedule
 // that runs twice, or on two starts, stores one; manual ones are not.
 import type { ReportKind } from '../../../shared/src/index.js'
+import type { Selectable } from 'kysely'
 import type { FleetDb } from '../db/database.js'
+import type { ReportsTable } from '../db/schema.js'
 
 export interface ReportRow {
   readonly reportId: string
@@ -47,20 +49,8 @@ export interface ReportStore {
   hasScheduled(kind: ReportKind, period: string, scope: string): Promise<boolean>
 }
 
-interface DbReport {
-  report_id: string
-  kind: string
-  period: string
-  period_from: string
-  period_to: string
-  county_code: string | null
-  operator: string | null
-  scope: string
-  scope_name: string
-  created_at: string
-  created_by: string
-  scheduled: number
-}
+/** A reports row as listed (without its content). */
+type DbReport = Omit<Selectable<ReportsTable>, 'content'>
 
 const toRow = (r: DbReport): ReportRow => ({
   reportId: r.report_id,

@@ -1,7 +1,7 @@
 // Sales: ingest of cabinet sale batches (chain checks, group commit, acks) and
 // the per-cabinet, per-day and per-SKU aggregates.
 export { createSaleIngest, type IngestMetrics, type SaleIngest, type SaleIngestOptions, type TickWriter } from './ingest.js'
-export { createSalesStore, type CabinetSkuDay, type ChainTail, type SalesStore, type SkuDayAmount, type TickResult, type TickWrite } from './store.js'
+export { createSalesStore, type SalesStore, type TickResult, type TickWrite } from './store.js'
 export { createSalesReader, NO_SALES, type SalesReader } from './service.js'
 export type { CabinetSalesTotals, ChainHead } from './types.js'
 export { SKEW_FROM_RECORDED, SKEW_FUTURE } from './types.js'

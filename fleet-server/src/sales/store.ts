@@ -8,7 +8,6 @@
 import { sql } from 'kysely'
 import type { SaleView } from '../../../shared/src/index.js'
 import type { Executor, FleetDb } from '../db/database.js'
-import type { CabinetRange } from '../db/index.js'
 import { classifyDbError, isConstraintViolation } from '../db/dialect.js'
 import type { SqliteDatabase } from '../db/sqlite.js'
 import { aggregate, type TickAggregates } from './aggregate.js'
@@ -68,35 +67,10 @@ export interface SalesStore {
   // Named reads of the sales tables for other domains (issue 13: a table is
   // read only through its owner). `ex` lets a caller read inside its own transaction.
 
-  /** Chain state of the cabinets in the range with sales, and when their last sale was recorded and received (forwarding's sync marks). */
-  chainTails(range: CabinetRange, ex?: Executor): Promise<ChainTail[]>
-  /** Per (cabinet, day) amount of one sku over [from, to] (compliance: a certificate's flip). */
-  skuDays(sku: string, from: string, to: string, ex?: Executor): Promise<SkuDayAmount[]>
-  /** Per (day, sku) quantities and amounts of one cabinet over [from, to], by day then sku (compliance: certified lines). */
-  cabinetSkuDays(cabinetId: string, from: string, to: string, ex?: Executor): Promise<CabinetSkuDay[]>
 }
 
-export interface ChainTail {
-  readonly cabinetId: string
-  readonly lastSeq: number
-  readonly chainStatus: 'ok' | 'tampered'
-  /** Of the sale at lastSeq; null if that row is missing. */
-  readonly recordedAt: string | null
-  readonly receivedAt: string | null
-}
 
-export interface SkuDayAmount {
-  readonly cabinetId: string
-  readonly day: string
-  readonly amountFen: number
-}
 
-export interface CabinetSkuDay {
-  readonly day: string
-  readonly sku: string
-  readonly qty: number
-  readonly amountFen: number
-}
 
 /** Ids per `IN (…)` list: well under SQLite's 32,766 and PostgreSQL's 65,535 parameters. */
 const IN_CHUNK = 1000
@@ -177,47 +151,6 @@ export function createSalesStore(db: FleetDb): SalesStore {
         soldOn: r.sold_on,
         skewFlag: r.skew_flag,
       }))
-    },
-    async chainTails(range, ex = k) {
-      const rows = await ex
-        .selectFrom('cabinet_sales as cs')
-        .leftJoin('sales as s', (j) => j.onRef('s.cabinet_id', '=', 'cs.cabinet_id').onRef('s.seq', '=', 'cs.last_seq'))
-        .select(['cs.cabinet_id', 'cs.last_seq', 'cs.chain_status', 's.recorded_at', 's.received_at'])
-        .where('cs.cabinet_id', '>', range.after)
-        .where('cs.cabinet_id', '<=', range.through)
-        .orderBy('cs.cabinet_id')
-        .execute()
-      return rows.map((r) => ({
-        cabinetId: r.cabinet_id,
-        lastSeq: r.last_seq,
-        chainStatus: r.chain_status as ChainTail['chainStatus'],
-        recordedAt: r.recorded_at,
-        receivedAt: r.received_at,
-      }))
-    },
-    async skuDays(sku, from, to, ex = k) {
-      const rows = await ex
-        .selectFrom('cabinet_day_sku_sales')
-        .select(['cabinet_id', 'day', 'amount_fen'])
-        .where('sku', '=', sku)
-        .where('day', '>=', from)
-        .where('day', '<=', to)
-        .orderBy('cabinet_id')
-        .orderBy('day')
-        .execute()
-      return rows.map((r) => ({ cabinetId: r.cabinet_id, day: r.day, amountFen: r.amount_fen }))
-    },
-    async cabinetSkuDays(cabinetId, from, to, ex = k) {
-      const rows = await ex
-        .selectFrom('cabinet_day_sku_sales')
-        .select(['day', 'sku', 'qty', 'amount_fen'])
-        .where('cabinet_id', '=', cabinetId)
-        .where('day', '>=', from)
-        .where('day', '<=', to)
-        .orderBy('day')
-        .orderBy('sku')
-        .execute()
-      return rows.map((r) => ({ day: r.day, sku: r.sku, qty: r.qty, amountFen: r.amount_fen }))
     },
   }
 }

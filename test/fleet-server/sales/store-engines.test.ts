@@ -176,25 +176,6 @@ describe('sales store on SQLite and PostgreSQL', () => {
         expect(await store.saleHash('C-1', 3)).toBe('h3')
         expect(await store.chainHead('C-2')).toEqual({ seq: 5, hash: 'h5' })
         expect(await store.chainHead('NOBODY')).toBeNull()
-        // The named reads other domains use instead of SQL on these tables.
-        expect(await store.chainTails({ after: '', through: 'C-9' })).toEqual([
-          { cabinetId: 'C-1', lastSeq: 7, chainStatus: 'tampered', recordedAt: '2020-10-01T07:00:00.000Z', receivedAt: at },
-          { cabinetId: 'C-2', lastSeq: 5, chainStatus: 'tampered', recordedAt: '2020-10-01T05:00:00.000Z', receivedAt: at },
-          { cabinetId: 'C-3', lastSeq: 1, chainStatus: 'ok', recordedAt: '2020-10-01T01:00:00.000Z', receivedAt: at },
-        ])
-        expect((await store.chainTails({ after: 'C-1', through: 'C-2' })).map((t) => t.cabinetId)).toEqual(['C-2'])
-        expect(await db.transaction((tx) => store.skuDays('X', '2020-10-01', '2020-10-02', tx))).toEqual([
-          { cabinetId: 'C-1', day: '2020-10-01', amountFen: 2500 },
-          { cabinetId: 'C-1', day: '2020-10-02', amountFen: 1500 },
-          { cabinetId: 'C-2', day: '2020-10-01', amountFen: 2000 },
-          { cabinetId: 'C-3', day: '2020-10-01', amountFen: 500 },
-        ])
-        expect(await store.skuDays('Y', '2020-10-01', '2020-10-31')).toEqual([{ cabinetId: 'C-1', day: '2020-10-02', amountFen: 300 }])
-        expect(await store.cabinetSkuDays('C-1', '2020-10-02', '2020-10-02')).toEqual([
-          { day: '2020-10-02', sku: 'X', qty: 3, amountFen: 1500 },
-          { day: '2020-10-02', sku: 'Y', qty: 1, amountFen: 300 },
-        ])
-
         // The flags those ticks wrote, through the sale flag store.
         const flagStore = createSaleFlagStore(db)
         const all = { countyCode: null, operator: null, cabinetId: null, state: 'all' as const, limit: 10 }
