@@ -98,7 +98,7 @@ export interface CabinetStore {
    */
   update(ex: Executor, cabinetId: string, changes: CabinetChanges, updatedAt: string, fromStatus?: CabinetStatus): Promise<boolean>
   transitions(cabinetId: string): Promise<TransitionRow[]>
-  setSecretHash(cabinetId: string, secretHash: string, at: string): Promise<void>
+  setSecretHash(ex: Executor, cabinetId: string, secretHash: string, at: string): Promise<void>
   /**
    * Highest n among ids `${countyCode}-nnnnn`, 0 when none, whichever county
    * holds them (an admin may file one under another county).
@@ -326,8 +326,8 @@ export function createCabinetStore(db: FleetDb): CabinetStore {
       return rows.map((r) => ({ from: r.from_status as CabinetStatus | null, to: r.to_status as CabinetStatus, at: r.at, by: r.by_user, reason: r.reason }))
     },
 
-    async setSecretHash(cabinetId, secretHash, at) {
-      await k.updateTable('cabinets').set({ secret_hash: secretHash, credentials_issued_at: at, updated_at: at }).where('cabinet_id', '=', cabinetId).execute()
+    async setSecretHash(ex, cabinetId, secretHash, at) {
+      await ex.updateTable('cabinets').set({ secret_hash: secretHash, credentials_issued_at: at, updated_at: at }).where('cabinet_id', '=', cabinetId).execute()
     },
 
     async lockGeneratedNumbers(tx, countyCode) {
