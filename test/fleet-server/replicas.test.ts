@@ -6,6 +6,7 @@
 // handles, real brokers and mqtt.js cabinets on real sockets. Runs under both
 // `npm test` and `npm run test:pg` (the database is this file's own server).
 import mqtt from 'mqtt'
+import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Fleet } from '../../fleet-server/src/app.js'
 import { api, connectCabinet, expectDisconnected, provision, startFleet, type Provisioned } from '../helpers/fleet.js'
@@ -56,6 +57,24 @@ describe('two fleet servers on one PostgreSQL', () => {
     await expect(refused(a.mqttUrl, cab)).rejects.toThrow(/Bad username or password/i)
     // Only the retired cabinet's session ended.
     expect(kept.client.connected).toBe(true)
+  })
+
+  it('a retirement made while B was not listening still ends its session on B once B listens again', async () => {
+    const { a, b } = await twoServers()
+    const cab = await provision(a)
+    const c = await connectCabinet(b.mqttUrl, cab)
+    // Both servers' notice connections fail (they reconnect after ~1 s): the notice of the retirement is lost.
+    const admin = new pg.Client({ connectionString: (b.config.database as { url: string }).url })
+    await admin.connect()
+    try {
+      const killed = await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %'")
+      expect(killed.rowCount).toBeGreaterThanOrEqual(2)
+    } finally {
+      await admin.end()
+    }
+    expect((await api(a, 'PATCH', `/api/v1/cabinets/${cab.cabinetId}`, { status: 'retired' })).status).toBe(200)
+    await expect.poll(() => c.client.connected, { timeout: 5_000, interval: 50 }).toBe(false)
+    await expect(refused(b.mqttUrl, cab)).rejects.toThrow(/Bad username or password/i)
   })
 
   it('credentials rotated through A end the session on B; B refuses the old password and takes the new one', async () => {

@@ -52,6 +52,11 @@ export interface CredentialCache extends CredentialVerifier {
    * one that session logged in with. Reads the database (call after invalidate).
    */
   sessionStillValid(cabinetId: string): Promise<boolean>
+  /**
+   * The cabinets admitted here whose sessions may no longer stay, judged on
+   * their credentials read in bulk (after notices may have been missed).
+   */
+  revokedSessions(loadMany: (cabinetIds: readonly string[]) => Promise<Map<string, StoredCredential>>): Promise<string[]>
 }
 
 export function createCredentialCache(
@@ -63,6 +68,8 @@ export function createCredentialCache(
   const admitted = new Map<string, string>()
   // Bumped by every invalidation, so a load that raced one is not cached.
   let epoch = 0
+  const stillValid = (stored: StoredCredential | null | undefined, usedHash: string): boolean =>
+    !!stored && stored.status !== 'retired' && stored.secretHash === usedHash
   return {
     async verify(cabinetId, password) {
       let entry = cache.get(cabinetId)
@@ -95,10 +102,22 @@ export function createCredentialCache(
     async sessionStillValid(cabinetId) {
       const usedHash = admitted.get(cabinetId)
       if (usedHash === undefined) return true // never admitted here: no session to judge
-      const stored = await load(cabinetId)
-      const valid = stored !== null && stored.status !== 'retired' && stored.secretHash === usedHash
+      const valid = stillValid(await load(cabinetId), usedHash)
       if (!valid) admitted.delete(cabinetId)
       return valid
+    },
+    async revokedSessions(loadMany) {
+      const used = [...admitted]
+      const stored = await loadMany(used.map(([id]) => id))
+      const revoked: string[] = []
+      for (const [id, usedHash] of used) {
+        if (stillValid(stored.get(id), usedHash)) continue
+        // Not if the cabinet logged in again meanwhile (with a newer secret).
+        if (admitted.get(id) !== usedHash) continue
+        admitted.delete(id)
+        revoked.push(id)
+      }
+      return revoked
     },
   }
 }

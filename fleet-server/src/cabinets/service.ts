@@ -81,6 +81,14 @@ export function createCabinetService(deps: CabinetServiceDeps): CabinetService {
   const unlisten = database.listen(CREDENTIALS_CHANNEL, (cabinetId) => {
     if (cabinetId === '') {
       credentials.clear()
+      // A retirement or rotation missed meanwhile must still end its session here.
+      void credentials.revokedSessions((ids) => store.credentials(ids)).then(
+        (ids) => {
+          if (ids.length) log.info({ cabinets: ids.length }, 'cabinet logins revoked while notices were down; ending their sessions here')
+          for (const id of ids) deps.disconnect(id)
+        },
+        (err: unknown) => log.warn({ err }, 'checking cabinet sessions after the notice connection returned failed'),
+      )
       return
     }
     credentials.invalidate(cabinetId)

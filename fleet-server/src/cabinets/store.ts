@@ -112,6 +112,8 @@ export interface CabinetStore {
    */
   lockGeneratedNumbers(tx: Executor, countyCode: string): Promise<void>
   credential(cabinetId: string): Promise<StoredCredential | null>
+  /** Credentials of many cabinets; unknown ids are left out. */
+  credentials(cabinetIds: readonly string[]): Promise<Map<string, StoredCredential>>
   saveLastSeen(entries: ReadonlyArray<readonly [cabinetId: string, at: string]>): Promise<void>
   /** Stores events in one statement; per event, false when its id is already stored (a resend). */
   insertEvents(events: readonly CabinetEventRow[]): Promise<boolean[]>
@@ -354,6 +356,15 @@ export function createCabinetStore(db: FleetDb): CabinetStore {
     async credential(cabinetId) {
       const r = await k.selectFrom('cabinets').select(['secret_hash', 'status']).where('cabinet_id', '=', cabinetId).executeTakeFirst()
       return r ? { secretHash: r.secret_hash, status: r.status as CabinetStatus } : null
+    },
+
+    async credentials(cabinetIds) {
+      const out = new Map<string, StoredCredential>()
+      for (const part of chunks(cabinetIds)) {
+        const rows = await k.selectFrom('cabinets').select(['cabinet_id', 'secret_hash', 'status']).where('cabinet_id', 'in', part).execute()
+        for (const r of rows) out.set(r.cabinet_id, { secretHash: r.secret_hash, status: r.status as CabinetStatus })
+      }
+      return out
     },
 
     saveLastSeen,

@@ -60,6 +60,26 @@ describe('credential cache', () => {
     expect(await cache.sessionStillValid('C1')).toBe(false)
   })
 
+  it('lists the sessions admitted here that may no longer stay, read in bulk (after missed notices)', async () => {
+    const stored = new Map<string, StoredCredential>([
+      ['C1', { secretHash: hashCabinetSecret('s1'), status: 'operating' }],
+      ['C2', { secretHash: hashCabinetSecret('s2'), status: 'operating' }],
+      ['C3', { secretHash: hashCabinetSecret('s3'), status: 'operating' }],
+    ])
+    const cache = createCredentialCache(async (id) => stored.get(id) ?? null)
+    for (const [id, secret] of [['C1', 's1'], ['C2', 's2'], ['C3', 's3']] as const) expect(await cache.verify(id, Buffer.from(secret))).toBe(true)
+    stored.set('C1', { secretHash: hashCabinetSecret('s1'), status: 'retired' })
+    stored.set('C2', { secretHash: hashCabinetSecret('s2b'), status: 'operating' })
+    const asked: string[][] = []
+    const loadMany = async (ids: readonly string[]) => {
+      asked.push([...ids])
+      return new Map([...stored].filter(([id]) => ids.includes(id)))
+    }
+    expect((await cache.revokedSessions(loadMany)).sort()).toEqual(['C1', 'C2'])
+    expect(asked).toEqual([['C1', 'C2', 'C3']])
+    expect(await cache.revokedSessions(loadMany)).toEqual([]) // judged once
+  })
+
   it('reads again when an invalidation raced the load, so a login cannot pass on the old state', async () => {
     let release!: () => void
     const gate = new Promise<void>((r) => (release = r))

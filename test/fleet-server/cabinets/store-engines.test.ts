@@ -186,6 +186,11 @@ describe.each(engines)('stores on $name', ({ name, open, openTwo }) => {
       await store.setSecretHash(db.kysely, '341125-00001', 'cd'.repeat(32), '2020-10-03T00:00:00.000Z')
       expect(await store.credential('341125-00001')).toEqual({ secretHash: 'cd'.repeat(32), status: 'planned' })
       expect(await store.credential('nope')).toBeNull()
+      const creds = await store.credentials(['341125-00001', '341125-00002', 'nope'])
+      expect(Object.fromEntries(creds)).toEqual({
+        '341125-00001': { secretHash: 'cd'.repeat(32), status: 'planned' },
+        '341125-00002': { secretHash: expect.stringMatching(/^[0-9a-f]{64}$/), status: 'planned' },
+      })
       expect(await store.get('341125-00001')).toMatchObject({ credentialsIssuedAt: '2020-10-03T00:00:00.000Z', updatedAt: '2020-10-03T00:00:00.000Z' })
 
       const rollout = createRolloutStore(db)
