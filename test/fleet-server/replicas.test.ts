@@ -104,6 +104,10 @@ describe('two fleet servers on one PostgreSQL', () => {
     await expect.poll(() => online(b), { timeout: 3_000 }).toEqual(truth)
     const view = await api<{ online: boolean }>(a, 'GET', `/api/v1/cabinets/${fy1.cabinetId}`)
     expect(view.body.online).toBe(true)
+    // The metric stays each process's own broker sessions.
+    const connected = async (f: Fleet) => /^fleet_cabinets_connected (\d+)$/m.exec((await f.http.inject({ method: 'GET', url: '/metrics' })).body)?.[1]
+    expect(await connected(a)).toBe('2')
+    expect(await connected(b)).toBe('2')
 
     await leaving.close()
     const after = { total: 3, counties: { '341125': 2, '341126': 1 } }
