@@ -9,6 +9,7 @@ import mqtt from 'mqtt'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Fleet } from '../../fleet-server/src/app.js'
+import { topics } from '../../shared/src/index.js'
 import { api, connectCabinet, expectDisconnected, provision, startFleet, type Provisioned } from '../helpers/fleet.js'
 import { startPostgres, type Postgres } from '../helpers/postgres.js'
 
@@ -27,6 +28,14 @@ async function online(fleet: Fleet): Promise<{ total: number; counties: Record<s
   expect(r.status).toBe(200)
   return { total: r.body.totals.online, counties: Object.fromEntries(r.body.counties.filter((c) => c.online > 0).map((c) => [c.code, c.online])) }
 }
+
+const metric = async (f: Fleet, name: string): Promise<string | undefined> =>
+  new RegExp(`^${name} (\\d+)$`, 'm').exec((await f.http.inject({ method: 'GET', url: '/metrics' })).body)?.[1]
+
+const heartbeat = (cabinetId: string, pending: number) => JSON.stringify({
+  v: 1, type: 'heartbeat', cabinetId, sentAt: new Date().toISOString(), lastSeq: pending, lastAckedSeq: 0, pending,
+  oldestPendingAgeS: 60, catalogVersion: null, uptimeS: 1, agentVersion: 'test',
+})
 
 let server: Postgres
 let n = 0
@@ -51,8 +60,12 @@ describe('two fleet servers on one PostgreSQL', () => {
     const other = await provision(a)
     const c = await connectCabinet(b.mqttUrl, cab)
     const kept = await connectCabinet(b.mqttUrl, other)
+    // Its outbox reports sales waiting: lag on B until the cabinet is retired.
+    await c.client.publishAsync(topics.heartbeat(cab.cabinetId), heartbeat(cab.cabinetId, 5), { qos: 1 })
+    await expect.poll(() => metric(b, 'fleet_outbox_pending_sales')).toBe('5')
     expect((await api(a, 'PATCH', `/api/v1/cabinets/${cab.cabinetId}`, { status: 'retired' })).status).toBe(200)
     await expect.poll(() => c.client.connected, { timeout: 1_000, interval: 20 }).toBe(false)
+    await expect.poll(() => metric(b, 'fleet_outbox_pending_sales'), { timeout: 1_000, interval: 20 }).toBe('0')
     await expect(refused(b.mqttUrl, cab)).rejects.toThrow(/Bad username or password/i)
     await expect(refused(a.mqttUrl, cab)).rejects.toThrow(/Bad username or password/i)
     // Only the retired cabinet's session ended.
@@ -105,9 +118,8 @@ describe('two fleet servers on one PostgreSQL', () => {
     const view = await api<{ online: boolean }>(a, 'GET', `/api/v1/cabinets/${fy1.cabinetId}`)
     expect(view.body.online).toBe(true)
     // The metric stays each process's own broker sessions.
-    const connected = async (f: Fleet) => /^fleet_cabinets_connected (\d+)$/m.exec((await f.http.inject({ method: 'GET', url: '/metrics' })).body)?.[1]
-    expect(await connected(a)).toBe('2')
-    expect(await connected(b)).toBe('2')
+    expect(await metric(a, 'fleet_cabinets_connected')).toBe('2')
+    expect(await metric(b, 'fleet_cabinets_connected')).toBe('2')
 
     await leaving.close()
     const after = { total: 3, counties: { '341125': 2, '341126': 1 } }

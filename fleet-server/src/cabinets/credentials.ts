@@ -49,9 +49,10 @@ export interface CredentialCache extends CredentialVerifier {
   /**
    * Whether the session this process last admitted for the cabinet may stay:
    * false when the cabinet is gone, retired, or its secret is no longer the
-   * one that session logged in with. Reads the database (call after invalidate).
+   * one that session logged in with. Judged on `stored` when given, else
+   * read from the database (after the change committed).
    */
-  sessionStillValid(cabinetId: string): Promise<boolean>
+  sessionStillValid(cabinetId: string, stored?: StoredCredential | null): Promise<boolean>
   /**
    * The cabinets admitted here whose sessions may no longer stay, judged on
    * their credentials read in bulk (after notices may have been missed).
@@ -99,10 +100,10 @@ export function createCredentialCache(
       epoch++
       cache.clear()
     },
-    async sessionStillValid(cabinetId) {
+    async sessionStillValid(cabinetId, stored) {
       const usedHash = admitted.get(cabinetId)
       if (usedHash === undefined) return true // never admitted here: no session to judge
-      const valid = stillValid(await load(cabinetId), usedHash)
+      const valid = stillValid(stored === undefined ? await load(cabinetId) : stored, usedHash)
       if (!valid) admitted.delete(cabinetId)
       return valid
     },

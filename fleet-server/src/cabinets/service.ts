@@ -92,12 +92,15 @@ export function createCabinetService(deps: CabinetServiceDeps): CabinetService {
       return
     }
     credentials.invalidate(cabinetId)
-    void credentials.sessionStillValid(cabinetId).then(
-      (valid) => {
-        if (valid) return
-        log.info({ cabinetId }, 'cabinet login revoked; ending its session here')
-        deps.disconnect(cabinetId)
-      },
+    void (async () => {
+      const stored = await store.credential(cabinetId)
+      // A retired cabinet's last outbox report stops counting as lag on every server.
+      if (stored?.status === 'retired') liveness.forget(cabinetId)
+      if (await credentials.sessionStillValid(cabinetId, stored)) return
+      log.info({ cabinetId }, 'cabinet login revoked; ending its session here')
+      deps.disconnect(cabinetId)
+    })().then(
+      () => {},
       (err: unknown) => log.warn({ err, cabinetId }, 'checking a cabinet session after a login change failed'),
     )
   })
