@@ -7,7 +7,7 @@ import { usccDivision, type Plan } from '../../shared/src/index.js'
 import { createAccessService, createAuthHook, createLoginThrottle, createUserStore, ensureAdminToken, sessionRoutes, userRoutes, type Principal } from './access/index.js'
 import { alertRoutes, behindScheduleSource, certExpiringSource, complianceLowSource, createAlertService, createAlertStore, forwardingSource, offlineSource } from './alerts/index.js'
 import { startEmbeddedBus, startExternalBus, type BusSink, type MessageBus } from './broker/index.js'
-import { cabinetRoutes, createCabinetService, createCabinetStore, createLiveness, type Liveness } from './cabinets/index.js'
+import { cabinetRoutes, createCabinetService, createCabinetStore, createLiveness, createSharedPresence, type Liveness } from './cabinets/index.js'
 import { cabinetIds, cabinetOwners, cabinetsInScope } from './cabinets/forwarding-reads.js'
 import type { FleetConfig } from './config.js'
 import { openFleetDb, type FleetDb } from './db/database.js'
@@ -103,9 +103,11 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     undo.push(() => bus?.close())
     let ingest: SaleIngest | null = null
     let liveness: Liveness | null = null
+    // connectedCabinets is this process's own broker sessions (each replica
+    // reports its own; the fleet-wide count is the rollout's online).
     const metrics = createMetrics(() =>
       liveness && ingest
-        ? { connectedCabinets: liveness.onlineCount, outboxLag: liveness.outboxLag, ingestQueuedBatches: ingest.queuedBatches }
+        ? { connectedCabinets: liveness.connectedHere, outboxLag: liveness.outboxLag, ingestQueuedBatches: ingest.queuedBatches }
         : null,
     )
 
@@ -123,6 +125,8 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       now,
       log: log.child({ component: 'liveness' }),
       flushMs: config.presenceFlushMs,
+      // Replicas on one PostgreSQL share who is connected where; SQLite keeps it in memory.
+      presence: createSharedPresence(database, { log: log.child({ component: 'presence' }) }),
     })
     liveness = live
     undo.push(() => live.close())
@@ -137,6 +141,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       now,
       log: log.child({ component: 'cabinets' }),
     })
+    undo.push(() => cabinets.close())
 
     const rolloutStore = createRolloutStore(database)
     const rollout = createRolloutService({ store: rolloutStore, plan: () => plan, liveness: live, now })

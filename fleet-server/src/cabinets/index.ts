@@ -2,6 +2,7 @@
 export { createCabinetService, type CabinetService } from './service.js'
 export { createCabinetStore, type CabinetStore } from './store.js'
 export { createLiveness, type Liveness } from './liveness.js'
+export { createSharedPresence, type SharedPresence } from './presence.js'
 export { cabinetRoutes } from './routes.js'
 export { generateCabinetSecret, hashCabinetSecret } from './credentials.js'
 export { TRANSITIONS, STAGE, allowedNext } from './lifecycle.js'

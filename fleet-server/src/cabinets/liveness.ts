@@ -7,6 +7,7 @@
 import type { Logger } from 'pino'
 import { decodeMessage, EventMsg, PresenceMsg, uuidv7, type CabinetClockView, type CabinetOutboxView, type HeartbeatMsg } from '../../../shared/src/index.js'
 import { CLOCK_SKEW_LIMIT_MS, isClockSkewed } from '../sales/clock-skew.js'
+import { localPresence, type SharedPresence } from './presence.js'
 import type { CabinetEventRow, CabinetStore } from './store.js'
 
 export interface Liveness {
@@ -19,10 +20,14 @@ export interface Liveness {
   /** Retained presence; decides online/offline only when the bus does not track sessions. */
   presence(cabinetId: string, payload: Buffer): void
   event(cabinetId: string, payload: Buffer): void
+  /** Connected to this process or (PostgreSQL) to another live server on the same database. */
   isOnline(cabinetId: string): boolean
+  /** Cabinets connected now, to any live server on the database. */
   onlineCount(): number
-  /** Ids of the cabinets connected now. */
+  /** Ids of the cabinets connected now, to any live server on the database. */
   onlineIds(): IterableIterator<string>
+  /** Cabinets connected to this process only (its broker's sessions). */
+  connectedHere(): number
   lastSeenAt(cabinetId: string): string | null
   outbox(cabinetId: string): CabinetOutboxView | null
   /** Outbox lag over all cabinets: sales waiting on cabinets, and the oldest wait. */
@@ -55,12 +60,15 @@ export interface LivenessOptions {
   readonly now: () => Date
   readonly log: Logger
   readonly flushMs: number
+  /** Other servers' connections on a shared database (createSharedPresence); none when absent. */
+  readonly presence?: SharedPresence
 }
 
 /** How long a cabinet event may wait to be written with the ones after it. */
 const EVENT_BATCH_MS = 100
 
-export function createLiveness({ store, tracksConnections, now, log, flushMs }: LivenessOptions): Liveness {
+export function createLiveness({ store, tracksConnections, now, log, flushMs, presence = localPresence() }: LivenessOptions): Liveness {
+  /** Connected to this process (or, with an external bus, reported online to it). */
   const online = new Set<string>()
   const lastSeenMs = new Map<string, number>()
   const dirty = new Set<string>()
@@ -144,11 +152,13 @@ export function createLiveness({ store, tracksConnections, now, log, flushMs }: 
     seen,
     connected(cabinetId) {
       online.add(cabinetId)
+      presence.up(cabinetId)
       seen(cabinetId)
       log.info({ cabinetId }, 'cabinet connected')
     },
     disconnected(cabinetId) {
       online.delete(cabinetId)
+      presence.down(cabinetId)
       seen(cabinetId)
       log.info({ cabinetId }, 'cabinet disconnected')
     },
@@ -189,9 +199,20 @@ export function createLiveness({ store, tracksConnections, now, log, flushMs }: 
       queuedEvents.push({ eventId: e.eventId, cabinetId, kind: e.kind, at: e.at, detailJson: JSON.stringify(e.detail), receivedAt: now().toISOString() })
       if (queuedEvents.length === 1) setTimeout(() => void flushEvents(), EVENT_BATCH_MS)
     },
-    isOnline: (cabinetId) => online.has(cabinetId),
-    onlineCount: () => online.size,
-    onlineIds: () => online.values(),
+    isOnline: (cabinetId) => online.has(cabinetId) || presence.others().has(cabinetId),
+    onlineCount() {
+      const others = presence.others()
+      if (others.size === 0) return online.size
+      let n = online.size
+      for (const id of others) if (!online.has(id)) n++
+      return n
+    },
+    *onlineIds() {
+      yield* online
+      // A cabinet moving between servers may be in both for a refresh: count it once.
+      for (const id of presence.others()) if (!online.has(id)) yield id
+    },
+    connectedHere: () => online.size,
     lastSeenAt(cabinetId) {
       const ms = lastSeenMs.get(cabinetId)
       return ms === undefined ? null : new Date(ms).toISOString()
@@ -225,6 +246,7 @@ export function createLiveness({ store, tracksConnections, now, log, flushMs }: 
       clearInterval(timer)
       await flushEvents()
       await flush()
+      await presence.close()
     },
   }
 }

@@ -27,7 +27,7 @@ import {
 } from '../access/index.js'
 import { NO_SALES, type CabinetSalesTotals, type SalesReader } from '../sales/index.js'
 import { cabinetIdOutOfRange, cabinetIdTaken, cabinetNotFound, countyUnknown, generatedCabinetId, isIdInRange } from './errors.js'
-import { createCredentialCache, generateCabinetSecret, hashCabinetSecret, type CredentialCache } from './credentials.js'
+import { createCredentialCache, CREDENTIALS_CHANNEL, generateCabinetSecret, hashCabinetSecret, type CredentialCache } from './credentials.js'
 import { parseCsv } from './csv.js'
 import { cabinetIdsOf, checkImport, ImportHeaderError } from './import.js'
 import { assertTransition, statusInvalid } from './lifecycle.js'
@@ -48,12 +48,17 @@ export interface CabinetService {
   assertVisible(by: Principal, cabinetId: string): Promise<void>
   /** For the embedded broker's authenticate(). */
   readonly credentials: CredentialCache
+  /** Stops following credential notices. */
+  close(): void
 }
 
 export interface CabinetServiceDeps {
   readonly store: CabinetStore
-  /** Commits a cabinet change with its transition row. */
-  readonly database: Pick<FleetDb, 'transaction'>
+  /**
+   * Commits a cabinet change with its transition row; carries the notices of
+   * login changes to every server process on the database (this one included).
+   */
+  readonly database: Pick<FleetDb, 'transaction' | 'notify' | 'listen'>
   readonly sales: SalesReader
   readonly liveness: Liveness
   readonly plan: () => Plan
@@ -68,6 +73,37 @@ const GENERATED_ID_ATTEMPTS = 5 // concurrent creates in one county may race for
 export function createCabinetService(deps: CabinetServiceDeps): CabinetService {
   const { store, sales, liveness, plan, log, database } = deps
   const credentials = createCredentialCache((id) => store.credential(id))
+  // Every change to a cabinet's login is noticed here after it commits, from
+  // this process or any other on the database: the cached credential goes,
+  // and a session this broker holds that may no longer log in is ended (a
+  // retired cabinet, or one whose secret was rotated). An empty notice means
+  // the notice connection was re-made and notices may have been missed.
+  const unlisten = database.listen(CREDENTIALS_CHANNEL, (cabinetId) => {
+    if (cabinetId === '') {
+      credentials.clear()
+      // A retirement or rotation missed meanwhile must still end its session here.
+      void credentials.revokedSessions((ids) => store.credentials(ids)).then(
+        (ids) => {
+          if (ids.length) log.info({ cabinets: ids.length }, 'cabinet logins revoked while notices were down; ending their sessions here')
+          for (const id of ids) deps.disconnect(id)
+        },
+        (err: unknown) => log.warn({ err }, 'checking cabinet sessions after the notice connection returned failed'),
+      )
+      return
+    }
+    credentials.invalidate(cabinetId)
+    void (async () => {
+      const stored = await store.credential(cabinetId)
+      // A retired cabinet's last outbox report stops counting as lag on every server.
+      if (stored?.status === 'retired') liveness.forget(cabinetId)
+      if (await credentials.sessionStillValid(cabinetId, stored)) return
+      log.info({ cabinetId }, 'cabinet login revoked; ending its session here')
+      deps.disconnect(cabinetId)
+    })().then(
+      () => {},
+      (err: unknown) => log.warn({ err, cabinetId }, 'checking a cabinet session after a login change failed'),
+    )
+  })
 
   /** New cabinets with their first lifecycle step, all or none; the ids already taken (nothing written then). */
   async function insertCabinets(rows: readonly CabinetRow[], by: string, reason: string | null): Promise<string[]> {
@@ -204,7 +240,11 @@ export function createCabinetService(deps: CabinetServiceDeps): CabinetService {
       // With a step it is a compare-and-set on the status, committed with its transition row.
       const applied = await database.transaction(async (tx) => {
         if (!(await store.update(tx, cabinetId, changes, at, step?.from ?? undefined))) return false
-        if (step) await store.recordTransitions(tx, [step])
+        if (step) {
+          await store.recordTransitions(tx, [step])
+          // Suspension keeps the login today; every status change is noticed so no rule change is missed.
+          await database.notify(CREDENTIALS_CHANNEL, cabinetId, tx)
+        }
         return true
       })
       if (!applied) {
@@ -216,9 +256,12 @@ export function createCabinetService(deps: CabinetServiceDeps): CabinetService {
         return viewOf((await store.get(cabinetId))!)
       }
       if (isStatusChange && body.status !== undefined) {
+        // The notice does this too; on PostgreSQL it arrives a moment later.
         credentials.invalidate(cabinetId)
         if (body.status === 'retired') {
-          // Retirement revokes MQTT access: refuse new logins, end the live session.
+          // Retirement revokes MQTT access: refuse new logins (the notice
+          // invalidated every server's cache), end the live session here at
+          // once (other servers end theirs on the notice).
           deps.disconnect(cabinetId)
           liveness.forget(cabinetId)
         }
@@ -231,9 +274,14 @@ export function createCabinetService(deps: CabinetServiceDeps): CabinetService {
       await visible(by, cabinetId)
       assertMayChangeCabinet(by)
       const secret = generateCabinetSecret()
-      await store.setSecretHash(cabinetId, hashCabinetSecret(secret), deps.now().toISOString())
+      await database.transaction(async (tx) => {
+        await store.setSecretHash(tx, cabinetId, hashCabinetSecret(secret), deps.now().toISOString())
+        await database.notify(CREDENTIALS_CHANNEL, cabinetId, tx)
+      })
+      // The old password stops working now (every server's cache was
+      // invalidated by the notice), and so does a session opened with it: here
+      // at once, on other servers on the notice.
       credentials.invalidate(cabinetId)
-      // The old password stops working now, and so does a session opened with it.
       deps.disconnect(cabinetId)
       log.info({ cabinetId, by: by.username }, 'cabinet credentials rotated')
       return { cabinetId, mqtt: { username: cabinetId, password: secret } }
@@ -360,6 +408,8 @@ export function createCabinetService(deps: CabinetServiceDeps): CabinetService {
     async assertVisible(by, cabinetId) {
       await visible(by, cabinetId)
     },
+
+    close: unlisten,
   }
 }
 

@@ -98,7 +98,7 @@ export interface CabinetStore {
    */
   update(ex: Executor, cabinetId: string, changes: CabinetChanges, updatedAt: string, fromStatus?: CabinetStatus): Promise<boolean>
   transitions(cabinetId: string): Promise<TransitionRow[]>
-  setSecretHash(cabinetId: string, secretHash: string, at: string): Promise<void>
+  setSecretHash(ex: Executor, cabinetId: string, secretHash: string, at: string): Promise<void>
   /**
    * Highest n among ids `${countyCode}-nnnnn`, 0 when none, whichever county
    * holds them (an admin may file one under another county).
@@ -112,6 +112,8 @@ export interface CabinetStore {
    */
   lockGeneratedNumbers(tx: Executor, countyCode: string): Promise<void>
   credential(cabinetId: string): Promise<StoredCredential | null>
+  /** Credentials of many cabinets; unknown ids are left out. */
+  credentials(cabinetIds: readonly string[]): Promise<Map<string, StoredCredential>>
   saveLastSeen(entries: ReadonlyArray<readonly [cabinetId: string, at: string]>): Promise<void>
   /** Stores events in one statement; per event, false when its id is already stored (a resend). */
   insertEvents(events: readonly CabinetEventRow[]): Promise<boolean[]>
@@ -326,8 +328,8 @@ export function createCabinetStore(db: FleetDb): CabinetStore {
       return rows.map((r) => ({ from: r.from_status as CabinetStatus | null, to: r.to_status as CabinetStatus, at: r.at, by: r.by_user, reason: r.reason }))
     },
 
-    async setSecretHash(cabinetId, secretHash, at) {
-      await k.updateTable('cabinets').set({ secret_hash: secretHash, credentials_issued_at: at, updated_at: at }).where('cabinet_id', '=', cabinetId).execute()
+    async setSecretHash(ex, cabinetId, secretHash, at) {
+      await ex.updateTable('cabinets').set({ secret_hash: secretHash, credentials_issued_at: at, updated_at: at }).where('cabinet_id', '=', cabinetId).execute()
     },
 
     async lockGeneratedNumbers(tx, countyCode) {
@@ -354,6 +356,15 @@ export function createCabinetStore(db: FleetDb): CabinetStore {
     async credential(cabinetId) {
       const r = await k.selectFrom('cabinets').select(['secret_hash', 'status']).where('cabinet_id', '=', cabinetId).executeTakeFirst()
       return r ? { secretHash: r.secret_hash, status: r.status as CabinetStatus } : null
+    },
+
+    async credentials(cabinetIds) {
+      const out = new Map<string, StoredCredential>()
+      for (const part of chunks(cabinetIds)) {
+        const rows = await k.selectFrom('cabinets').select(['cabinet_id', 'secret_hash', 'status']).where('cabinet_id', 'in', part).execute()
+        for (const r of rows) out.set(r.cabinet_id, { secretHash: r.secret_hash, status: r.status as CabinetStatus })
+      }
+      return out
     },
 
     saveLastSeen,

@@ -26,6 +26,8 @@ const RELATIONS = {
   cabinet_day_sales: 'table',
   cabinet_day_sku_sales: 'table',
   cabinet_events: 'table',
+  // Presence of a running process; copied as it is (empty when the source is SQLite).
+  cabinet_presence: 'table',
   cabinet_month_certified: 'table',
   cabinet_sales: 'table',
   cabinet_transitions: 'table',
@@ -34,6 +36,7 @@ const RELATIONS = {
   catalog_versions: 'table',
   certificates: 'table',
   certified_spans: 'view',
+  fleet_servers: 'table',
   forwarding_outbox: 'table',
   forwarding_periods: 'table',
   forwarding_retries: 'table',

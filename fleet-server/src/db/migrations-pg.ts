@@ -359,4 +359,21 @@ CREATE TABLE login_failures (
 CREATE INDEX login_failures_by_first ON login_failures (first_at_ms);
 `,
   },
+  {
+    version: 9,
+    name: 'shared-presence',
+    sql: `
+CREATE TABLE fleet_servers (
+  server_id     TEXT COLLATE "C" PRIMARY KEY,
+  started_at_ms BIGINT NOT NULL,
+  seen_at_ms    BIGINT NOT NULL
+);
+CREATE TABLE cabinet_presence (
+  cabinet_id TEXT COLLATE "C" PRIMARY KEY,
+  server_id  TEXT COLLATE "C" NOT NULL,
+  since_ms   BIGINT NOT NULL
+);
+CREATE INDEX cabinet_presence_by_server ON cabinet_presence (server_id);
+`,
+  },
 ]

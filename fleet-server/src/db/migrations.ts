@@ -516,4 +516,25 @@ CREATE TABLE login_failures (
 CREATE INDEX login_failures_by_first ON login_failures (first_at_ms);
 `,
   },
+  {
+    version: 9,
+    name: 'shared-presence',
+    sql: `
+-- Issue 13: which cabinets are connected to which fleet-server process, so
+-- replicas on one PostgreSQL agree on "online". Written only on PostgreSQL
+-- (an SQLite file has one server, which keeps presence in memory); created on
+-- both so the schemas stay one. Times are epoch milliseconds of the database clock.
+CREATE TABLE fleet_servers (
+  server_id     TEXT PRIMARY KEY,
+  started_at_ms INTEGER NOT NULL,
+  seen_at_ms    INTEGER NOT NULL              -- heartbeat; stale = the process is gone
+);
+CREATE TABLE cabinet_presence (
+  cabinet_id TEXT PRIMARY KEY,
+  server_id  TEXT NOT NULL,                   -- the process whose broker holds the session
+  since_ms   INTEGER NOT NULL
+);
+CREATE INDEX cabinet_presence_by_server ON cabinet_presence (server_id);
+`,
+  },
 ]

@@ -194,6 +194,20 @@ export interface ForwardingSyncMarksTable {
   updated_at: string
 }
 
+/** Migration 9: fleet-server processes on a shared (PostgreSQL) database. */
+export interface FleetServersTable {
+  server_id: string
+  started_at_ms: number
+  seen_at_ms: number
+}
+
+/** Migration 9: the process whose broker holds each connected cabinet (PostgreSQL only). */
+export interface CabinetPresenceTable {
+  cabinet_id: string
+  server_id: string
+  since_ms: number
+}
+
 export interface LoginFailuresTable {
   kind: string
   username: string
@@ -328,6 +342,8 @@ export interface Schema {
   forwarding_retries: ForwardingRetriesTable
   forwarding_sync_marks: ForwardingSyncMarksTable
   login_failures: LoginFailuresTable
+  fleet_servers: FleetServersTable
+  cabinet_presence: CabinetPresenceTable
   meta: MetaTable
   products: ProductsTable
   reports: ReportsTable

@@ -61,7 +61,9 @@ const CACHE_SCOPES = 256 // one entry per county, operator and the city: far few
 export function createRolloutService({ store, plan, liveness, now, paceWindowDays = DEFAULT_PACE_WINDOW_DAYS }: RolloutServiceDeps): RolloutService {
   // The database part of the answer, per scope, valid while no cabinet changed
   // status (store.version) on the same day.
-  // Online counts are live and never cached.
+  // Online counts are live and never cached: liveness.onlineIds() is this
+  // process's sessions plus, on PostgreSQL, the other servers' (refreshed about
+  // once a second), so every replica reports the same figure.
   const cache = new Map<string, { version: string; since: string; counts: StatusCount[]; steps: StepCount[] }>()
   const figures = async (scope: ScopeFilter, since: string) => {
     const key = `${scope.countyCode ?? ''}|${scope.operator ?? ''}`

@@ -183,9 +183,14 @@ describe.each(engines)('stores on $name', ({ name, open, openTwo }) => {
       expect((await store.list({ status: 'operating' }, 10, 0)).total).toBe(0)
       expect((await store.listAll({ countyCode: '341125' })).map((r) => r.cabinetId)).toEqual([...rows.map((r) => r.cabinetId)].sort())
 
-      await store.setSecretHash('341125-00001', 'cd'.repeat(32), '2020-10-03T00:00:00.000Z')
+      await store.setSecretHash(db.kysely, '341125-00001', 'cd'.repeat(32), '2020-10-03T00:00:00.000Z')
       expect(await store.credential('341125-00001')).toEqual({ secretHash: 'cd'.repeat(32), status: 'planned' })
       expect(await store.credential('nope')).toBeNull()
+      const creds = await store.credentials(['341125-00001', '341125-00002', 'nope'])
+      expect(Object.fromEntries(creds)).toEqual({
+        '341125-00001': { secretHash: 'cd'.repeat(32), status: 'planned' },
+        '341125-00002': { secretHash: expect.stringMatching(/^[0-9a-f]{64}$/), status: 'planned' },
+      })
       expect(await store.get('341125-00001')).toMatchObject({ credentialsIssuedAt: '2020-10-03T00:00:00.000Z', updatedAt: '2020-10-03T00:00:00.000Z' })
 
       const rollout = createRolloutStore(db)
