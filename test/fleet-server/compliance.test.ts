@@ -9,7 +9,9 @@ import { Database } from '../../fleet-server/src/db/sqlite.js'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import type { Fleet } from '../../fleet-server/src/app.js'
 import { flips, mergeRanges } from '../../fleet-server/src/compliance/index.js'
-import { DB_FILE } from '../../fleet-server/src/db/index.js'
+import { DB_FILE, migrate } from '../../fleet-server/src/db/index.js'
+import { MIGRATIONS } from '../../fleet-server/src/db/migrations.js'
+import { pino } from 'pino'
 import { BUNDLED_PLANS } from '../../shared/src/index.js'
 import { api, tempDir } from '../helpers/fleet.js'
 import { onPostgres, sqlRows } from '../helpers/test-db.js'
@@ -296,9 +298,16 @@ describe('certified figures kept at write time', () => {
     await fleet.close()
     // What an older server left: figures filled lazily (here: none yet, and a stale one), schema before version 5.
     const db = new Database(join(dataDir, DB_FILE))
-    db.exec(`DELETE FROM cabinet_day_certified; UPDATE cabinet_month_certified SET certified_fen = 1;
-             DROP TABLE forwarding_retries; DROP TABLE sale_flags; DROP TABLE login_failures; DROP INDEX sales_by_cabinet_sale_id;
-             PRAGMA user_version = 4;`)
+    db.exec('DELETE FROM cabinet_day_certified; UPDATE cabinet_month_certified SET certified_fen = 1;')
+    // Back to version 4's schema: what later migrations created goes (they create, never alter, so they run again).
+    const v4 = new Database(':memory:')
+    migrate(v4, MIGRATIONS.filter((m) => m.version <= 4), pino({ level: 'silent' }))
+    const v4Names = new Set((v4.prepare("SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").all() as Array<{ name: string }>).map((r) => r.name))
+    v4.close()
+    for (const { type, name } of db.prepare("SELECT type, name FROM sqlite_master WHERE type IN ('table', 'index') AND name NOT LIKE 'sqlite_%' ORDER BY type DESC").all() as Array<{ type: string; name: string }>) {
+      if (!v4Names.has(name)) db.exec(`DROP ${type === 'table' ? 'TABLE' : 'INDEX'} IF EXISTS "${name}"`)
+    }
+    db.pragma('user_version = 4')
     db.close()
 
     fleet = await fleetWith({ dataDir, deps: { now: clock.now }, manualClose: true })
