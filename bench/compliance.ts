@@ -34,13 +34,17 @@ export interface ComplianceBenchOptions {
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
 const ms1 = (x: number) => +x.toFixed(1)
 
-export async function complianceQuery(opts: ComplianceBenchOptions = {}) {
+/**
+ * `env` is merged into the fleet's config: `{ FLEET_DATABASE_URL }` runs the
+ * same load and queries on PostgreSQL; without it the fleet is on SQLite.
+ */
+export async function complianceQuery(opts: ComplianceBenchOptions = {}, env: Record<string, string> = {}) {
   const cabinets = opts.cabinets ?? 2700
   const days = opts.days ?? 30
   const skus = opts.skus ?? 40
   const warmRuns = opts.warmRuns ?? 30
   const now = new Date('2020-10-10T02:00:00Z')
-  const { fleet, call, close } = await queryBenchFleet('compliance', () => now)
+  const { fleet, call, close } = await queryBenchFleet('compliance', () => now, env)
   const timed = async (method: 'GET' | 'POST', url: string, body?: unknown) => {
     const t = performance.now()
     const res = await call(method, url, body)
@@ -129,7 +133,7 @@ export async function complianceQuery(opts: ComplianceBenchOptions = {}) {
       loadFiguresMs += r.figuresMs
     }
     const setupMs = performance.now() - setupStarted
-    const aggregateRows = (await rawRows<{ n: number }>(db, 'SELECT count(*) AS n FROM cabinet_day_sku_sales'))[0]!.n
+    const aggregateRows = Number((await rawRows<{ n: number | string }>(db, 'SELECT count(*) AS n FROM cabinet_day_sku_sales'))[0]!.n)
 
     const url = '/api/v1/compliance?from=2020-09-01&to=2020-09-30'
     const query = async () => {
@@ -156,21 +160,23 @@ export async function complianceQuery(opts: ComplianceBenchOptions = {}) {
 
     // Exactness: the figures the query read equal a recompute from the sku rows.
     const recomputeStarted = performance.now()
+    // PostgreSQL's sum() of BIGINT is NUMERIC, which pg hands over as a string.
     const truth = new Map(
       (
-        await rawRows<{ id: string; amount: number; certified: number }>(
+        await rawRows<{ id: string; amount: number | string; certified: number | string }>(
           db,
           `SELECT s.cabinet_id AS id, sum(s.amount_fen) AS amount,
                   sum(CASE WHEN EXISTS (SELECT 1 FROM certified_spans v WHERE v.sku = s.sku AND s.day BETWEEN v.day_from AND v.day_to) THEN s.amount_fen ELSE 0 END) AS certified
            FROM cabinet_day_sku_sales s WHERE s.day BETWEEN '2020-09-01' AND '2020-09-30' GROUP BY s.cabinet_id`,
         )
-      ).map((r) => [r.id, r]),
+      ).map((r) => [r.id, { amount: Number(r.amount), certified: Number(r.certified) }]),
     )
     const recomputeMs = performance.now() - recomputeStarted
     const mismatches = afterIssue.body.cabinets.filter((c) => truth.get(c.cabinetId)?.amount !== c.amountFen || truth.get(c.cabinetId)?.certified !== c.certifiedAmountFen).length
     if (mismatches > 0) throw new Error(`${mismatches} cabinets' figures differ from a full recompute`)
 
     return {
+      engine: db.dialect,
       cabinets,
       days,
       skus,

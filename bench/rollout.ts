@@ -21,7 +21,9 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
 }
 
-export async function rolloutQuery(opts: { cabinets?: number; runs?: number } = {}): Promise<{
+/** `env` is merged into the fleet's config: `{ FLEET_DATABASE_URL }` runs it on PostgreSQL. */
+export async function rolloutQuery(opts: { cabinets?: number; runs?: number } = {}, env: Record<string, string> = {}): Promise<{
+  engine: 'sqlite' | 'postgres'
   cabinets: number
   counties: number
   transitions: number
@@ -58,7 +60,7 @@ export async function rolloutQuery(opts: { cabinets?: number; runs?: number } = 
   let clock = Date.parse('2020-09-01T00:00:00Z')
   const now = () => new Date(clock)
   const fleet = await buildFleet(
-    loadConfig({ FLEET_DATA_DIR: join(dir, 'data'), FLEET_HTTP_PORT: '0', FLEET_MQTT_PORT: '0', FLEET_ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'silent', FLEET_LOG_REQUESTS: 'false', FLEET_PLAN: planFile }, []),
+    loadConfig({ FLEET_DATA_DIR: join(dir, 'data'), FLEET_HTTP_PORT: '0', FLEET_MQTT_PORT: '0', FLEET_ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'silent', FLEET_LOG_REQUESTS: 'false', FLEET_PLAN: planFile, ...env }, []),
     { logger: pino({ level: 'silent' }), now },
   )
   try {
@@ -90,7 +92,7 @@ export async function rolloutQuery(opts: { cabinets?: number; runs?: number } = 
       const res = await fleet.http.inject({ method: 'PATCH', url: `/api/v1/cabinets/${id}`, headers: { authorization: `Bearer ${ADMIN}` }, payload: { status: 'operating' } })
       if (res.statusCode !== 200) throw new Error(`patch failed: ${res.statusCode}`)
     }
-    const transitions = (await rawRows<{ n: number }>(fleet.database, 'SELECT count(*) AS n FROM cabinet_transitions'))[0]!.n
+    const transitions = Number((await rawRows<{ n: number | string }>(fleet.database, 'SELECT count(*) AS n FROM cabinet_transitions'))[0]!.n)
     clock = Date.parse('2020-09-25T00:00:00Z')
 
     const timeIt = async (fn: () => Promise<void> | void): Promise<number[]> => {
@@ -128,6 +130,7 @@ export async function rolloutQuery(opts: { cabinets?: number; runs?: number } = 
       if ((await service.progress(admin)).totals.online !== 19_000) throw new Error('online count wrong')
     })
     return {
+      engine: fleet.database.dialect,
       cabinets: ids.length,
       counties: leagues.length,
       transitions,

@@ -3,7 +3,8 @@
 // and a dated copy (ignored by git). `npm run bench -- PART…` runs only some
 // parts (baselines, ingest, edge, connections, fleet, forwarding, trust, postgres) and
 // writes no record, except that `trust` or `postgres` alone also updates that
-// section of the record in place.
+// section of the record in place. The compliance and rollout query benches run
+// in every run; the postgres part runs them on PostgreSQL too.
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
@@ -112,6 +113,12 @@ async function main() {
     log('bench: forwarding pass (month end, repeated), alert rules and monthly reports, 2,700 and 20,000 cabinets …')
     forwarding = await forwardingPasses()
   }
+  // The query benches run in every run, on SQLite; before the PostgreSQL part,
+  // so that part can put these same-run figures beside its own.
+  log('bench: compliance query, 2,700 cabinets x 30 days x 40 SKUs (SQLite) …')
+  r.compliance = await optionalBench('compliance', 'complianceQuery')
+  log('bench: rollout query, 20,000 cabinets (SQLite) …')
+  r.rollout = await optionalBench('rollout', 'rolloutQuery')
   // Issue 13: the same ingest on PostgreSQL, framed by a bare unnest insert on the same server.
   let postgres: Record<string, unknown> | null = null
   if (runs('postgres')) {
@@ -136,6 +143,17 @@ async function main() {
         perMessageSent: pgPerMessage.sales,
         mainThreadUsPerMessage: pgPerMessage.mainThreadUsPerMessage,
       }
+      // The query benches on this server, each in a fresh database, beside this run's SQLite figures.
+      log('bench: compliance query on PostgreSQL, 2,700 cabinets x 30 days x 40 SKUs …')
+      const pgCompliance = await optionalBench('compliance', 'complianceQuery', {}, { FLEET_DATABASE_URL: await server.newDatabase('compliance_query') })
+      log('bench: rollout query on PostgreSQL, 20,000 cabinets …')
+      const pgRollout = await optionalBench('rollout', 'rolloutQuery', {}, { FLEET_DATABASE_URL: await server.newDatabase('rollout_query') })
+      postgres.queries = {
+        note: "same run: sqlite is this run's compliance/rollout sections (fleet on SQLite WAL, synchronous=FULL), postgres the same bench on this server",
+        compliance: { postgres: pgCompliance, sqlite: r.compliance },
+        rollout: { postgres: pgRollout, sqlite: r.rollout },
+        sideBySide: querySideBySide(pgCompliance, r.compliance, pgRollout, r.rollout),
+      }
     } catch (err) {
       postgres = { status: 'failed', error: (err as Error).message }
     } finally {
@@ -144,8 +162,6 @@ async function main() {
   }
   let trust: TrustRecord | null = null
   if (runs('trust')) trust = await trustRecord(log)
-  r.compliance = await optionalBench('compliance', 'complianceQuery')
-  r.rollout = await optionalBench('rollout', 'rolloutQuery')
 
   const bareMsgs = aedes?.messagesPerS ?? null
   const fleetRss = conns?.fleet.rssHeldMiB ?? null
@@ -306,6 +322,21 @@ function perMessageCeiling(aedesServerUs: number, sqliteRowsPerS: number, loadge
     vsBareAedes: +(salesPerS / bareMsgsPerS).toFixed(3),
     cpuUsPerMessage: { bareAedesServer: aedesServerUs, bareSqliteInsert: +(1e6 / sqliteRowsPerS).toFixed(1), loadgen: loadgenUs },
     assumes: `all ${cpus().length} cores busy; the server does only bare aedes' per-message work plus one bare SQLite insert`,
+  }
+}
+
+/** The headline query figures of both engines in one place (null where a bench failed). */
+function querySideBySide(pgCompliance: unknown, sqliteCompliance: unknown, pgRollout: unknown, sqliteRollout: unknown) {
+  const pick = (x: unknown, keys: readonly string[]) => {
+    const o = x as Record<string, unknown> | null
+    if (!o || typeof o !== 'object' || 'status' in o) return null
+    return Object.fromEntries(keys.map((k) => [k, o[k] ?? null]))
+  }
+  const complianceKeys = ['cabinets', 'setupMs', 'coldMs', 'p50Ms', 'p99Ms', 'newSaleInEveryCabinet', 'backdatedRevocation', 'certificateCoveringPastDays', 'fullRecomputeMs', 'targetMs'] as const
+  const rolloutKeys = ['cabinets', 'p50Ms', 'p99Ms', 'coldP50Ms', 'coldP99Ms', 'online19kP50Ms', 'online19kP99Ms', 'importMs', 'targetMs'] as const
+  return {
+    compliance: { sqlite: pick(sqliteCompliance, complianceKeys), postgres: pick(pgCompliance, complianceKeys) },
+    rollout: { sqlite: pick(sqliteRollout, rolloutKeys), postgres: pick(pgRollout, rolloutKeys) },
   }
 }
 
