@@ -8,7 +8,7 @@ import type { ForwardingReply, PlatformBatch } from '../../shared/src/index.js'
 import { buildPlatform, type PlatformOptions } from '../../simulators/src/platform/app.js'
 import { countingTurns } from '../helpers/event-loop.js'
 import { api, tempDir } from '../helpers/fleet.js'
-import { sqlRows } from '../helpers/test-db.js'
+import { onPostgres, sqlRows } from '../helpers/test-db.js'
 import { aCatalog, aClock, aDatedCabinet, fleetWith, line, ok } from './certification.fixtures.js'
 
 async function aPlatform(opts: Partial<PlatformOptions> = {}) {
@@ -134,8 +134,10 @@ describe('forwarding', () => {
     const b = await passWithTurns(whole)
     expect(a.r).toMatchObject({ judged: 5, queued: 2, held: 3 })
     expect(b.r).toEqual(a.r)
-    // Four more yields: between each of the five one-cabinet slices.
-    expect(a.turns - b.turns).toBeGreaterThanOrEqual(4)
+    // Four more yields: between each of the five one-cabinet slices. (On
+    // PostgreSQL every query is socket I/O, so a pass yields at each of them,
+    // sliced or not, and the count says nothing about slicing.)
+    if (!onPostgres) expect(a.turns - b.turns).toBeGreaterThanOrEqual(4)
     const held = async (fleet: Fleet) => (await status(fleet)).held.map((h) => [h.reason, h.period])
     expect(await held(sliced)).toEqual(await held(whole))
     expect((await held(sliced)).sort()).toEqual([['INCOMPLETE_SYNC', '2020-09'], ['NOT_COMPLIANT', '2020-09'], ['NOT_COMPLIANT', '2020-09']])
