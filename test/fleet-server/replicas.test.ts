@@ -12,6 +12,7 @@ import type { Fleet } from '../../fleet-server/src/app.js'
 import { topics } from '../../shared/src/index.js'
 import { api, connectCabinet, expectDisconnected, provision, startFleet, type Provisioned } from '../helpers/fleet.js'
 import { startPostgres, type Postgres } from '../helpers/postgres.js'
+import { aBatch, aChain } from '../helpers/sales.js'
 
 // allowRetries=false: a refused CONNACK rejects instead of retrying.
 const refused = (url: string, cab: Provisioned, password = cab.mqtt.password) =>
@@ -139,6 +140,22 @@ describe('two fleet servers on one PostgreSQL', () => {
     await new Promise((r) => setTimeout(r, 1_500))
     expect(await online(a)).toEqual({ total: 1, counties: { '341125': 1 } })
     expect(await online(b)).toEqual({ total: 1, counties: { '341125': 1 } })
+  })
+
+  it('a cabinet that sold through B and comes back to A carries on its chain on A (no gap against a stale head)', async () => {
+    const { a, b } = await twoServers()
+    const cab = await provision(a)
+    const first = aChain(cab.cabinetId, 2)
+    const onA = await connectCabinet(a.mqttUrl, cab)
+    expect(await onA.send(aBatch(cab.cabinetId, first))).toMatchObject({ status: 'committed', ackedSeq: 2 })
+    await onA.close()
+    const onB = await connectCabinet(b.mqttUrl, cab)
+    const second = aChain(cab.cabinetId, 2, { after: first })
+    expect(await onB.send(aBatch(cab.cabinetId, second))).toMatchObject({ status: 'committed', ackedSeq: 4 })
+    await onB.close()
+    // Back on A, whose own head for the cabinet still says seq 2.
+    const again = await connectCabinet(a.mqttUrl, cab)
+    expect(await again.send(aBatch(cab.cabinetId, aChain(cab.cabinetId, 1, { after: second })))).toMatchObject({ status: 'committed', ackedSeq: 5 })
   })
 
   it("a server closed cleanly drops its cabinets from the other's online count", async () => {

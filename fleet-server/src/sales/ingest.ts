@@ -222,7 +222,17 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
       }
       sales += batch.sales.length
       const head = tentative.get(cabinetId) ?? committed.get(cabinetId) ?? EMPTY_HEAD
-      const verdict = await checkBatch(cabinetId, batch.sales, head, hashAt(cabinetId))
+      let verdict = await checkBatch(cabinetId, batch.sales, head, hashAt(cabinetId))
+      if (!verdict.ok && verdict.code === 'SALE_SEQ_GAP' && !tentative.has(cabinetId)) {
+        // Another server on the same database may have committed this
+        // cabinet's sales while it was connected there (issue 13): the head
+        // held here is then behind. Judge a gap again against the stored head.
+        const stored = await store.chainHead(cabinetId)
+        if (stored && stored.seq > head.seq) {
+          committed.set(cabinetId, stored)
+          verdict = await checkBatch(cabinetId, batch.sales, stored, hashAt(cabinetId))
+        }
+      }
       if (!verdict.ok) {
         if (verdict.code === 'SALE_TAMPERED') tampered.push({ cabinetId, at: new Date(nowMs).toISOString() })
         outcomes.push({ kind: 'reject', cabinetId, batchId: batch.batchId, code: verdict.code, message: verdict.message, ...(verdict.expectedSeq !== undefined && { expectedSeq: verdict.expectedSeq }) })
