@@ -44,6 +44,9 @@ export async function fleetWith(opts: FleetOpts = {}): Promise<Fleet> {
       FLEET_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
       LOG_LEVEL: 'silent',
       FLEET_LOG_REQUESTS: 'false',
+      // The report job runs on the real clock's hour; on, it would write scheduled
+      // reports into whatever test is running at :00 (tests of the job turn it on).
+      FLEET_REPORTS_SCHEDULE: 'off',
       // FLEET_TEST_DB=postgres: this data dir's own database on the run's PostgreSQL.
       ...(await testDatabaseEnv(dataDir)),
       ...opts.env,

@@ -242,7 +242,7 @@ describe('report schedule', () => {
 
   it('registers an hourly Asia/Shanghai job that stores the due reports once, city-wide and per county, and stops on close', async () => {
     const clock = aClock(TUESDAY)
-    const fleet = await startFleet({}, { now: clock.now, manualClose: true })
+    const fleet = await startFleet({ FLEET_REPORTS_SCHEDULE: 'on' }, { now: clock.now, manualClose: true })
     try {
       const task = taskOf(fleet)
       expect(task, 'cron task').toBeDefined()

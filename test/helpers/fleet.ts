@@ -40,6 +40,9 @@ export async function startFleet(env: Record<string, string> = {}, opts: StartFl
       FLEET_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
       LOG_LEVEL: 'silent',
       FLEET_LOG_REQUESTS: 'false',
+      // The report job runs on the real clock's hour; on, it would write scheduled
+      // reports into whatever test is running at :00 (tests of the job turn it on).
+      FLEET_REPORTS_SCHEDULE: 'off',
       ...(await testDatabaseEnv(dataDir)),
       ...env,
     },
