@@ -7,11 +7,9 @@ import { join } from 'node:path'
 import { pino } from 'pino'
 import { expect, onTestFinished } from 'vitest'
 import { buildFleet, type Fleet, type FleetDeps } from '../../fleet-server/src/app.js'
-import { loadConfig } from '../../fleet-server/src/config.js'
 import { encodeMessage, topics, usccCheckChar, type HeartbeatMsg, type Sale, type SaleLine } from '../../shared/src/index.js'
-import { api, connectCabinet, provision, TEST_ADMIN_TOKEN, type TestCabinet } from '../helpers/fleet.js'
+import { api, connectCabinet, provision, testFleetConfig, type TestCabinet } from '../helpers/fleet.js'
 import { aBatch, aChain } from '../helpers/sales.js'
-import { testDatabaseEnv } from '../helpers/test-db.js'
 
 /** A valid 统一社会信用代码 for organisation number n (check character computed). */
 export function aUscc(n: number, division = '341125'): string {
@@ -36,23 +34,7 @@ export interface FleetOpts {
 export async function fleetWith(opts: FleetOpts = {}): Promise<Fleet> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'fleet-cert-')))
   if (!opts.dataDir) onTestFinished(() => rm(dataDir, { recursive: true, force: true }))
-  const config = loadConfig(
-    {
-      FLEET_DATA_DIR: dataDir,
-      FLEET_HTTP_PORT: '0',
-      FLEET_MQTT_PORT: '0',
-      FLEET_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
-      LOG_LEVEL: 'silent',
-      FLEET_LOG_REQUESTS: 'false',
-      // The report job runs on the real clock's hour; on, it would write scheduled
-      // reports into whatever test is running at :00 (tests of the job turn it on).
-      FLEET_REPORTS_SCHEDULE: 'off',
-      // FLEET_TEST_DB=postgres: this data dir's own database on the run's PostgreSQL.
-      ...(await testDatabaseEnv(dataDir)),
-      ...opts.env,
-    },
-    [],
-  )
+  const config = await testFleetConfig(dataDir, opts.env)
   const fleet = await buildFleet(config, {
     logger: pino({ level: 'silent' }),
     ...opts.deps,

@@ -8,7 +8,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import { pino, type Logger } from 'pino'
 import { expect, onTestFinished } from 'vitest'
 import { buildFleet, type Fleet } from '../../fleet-server/src/app.js'
-import { loadConfig } from '../../fleet-server/src/config.js'
+import { loadConfig, type FleetConfig } from '../../fleet-server/src/config.js'
 import { ReplyMsg, topics, type SaleBatchMsg } from '../../shared/src/index.js'
 import { testDatabaseEnv } from './test-db.js'
 
@@ -29,10 +29,9 @@ export interface StartFleetOptions {
   manualClose?: boolean
 }
 
-/** Starts a fleet server with test defaults; env overrides win. */
-export async function startFleet(env: Record<string, string> = {}, opts: StartFleetOptions = {}): Promise<Fleet> {
-  const dataDir = opts.dataDir ?? (await tempDir())
-  const config = loadConfig(
+/** The config of a fleet under test on `dataDir`: ports 0, silent, its own database; `env` overrides win. */
+export async function testFleetConfig(dataDir: string, env: Record<string, string> = {}): Promise<FleetConfig> {
+  return loadConfig(
     {
       FLEET_DATA_DIR: dataDir,
       FLEET_HTTP_PORT: '0',
@@ -43,11 +42,18 @@ export async function startFleet(env: Record<string, string> = {}, opts: StartFl
       // The report job runs on the real clock's hour; on, it would write scheduled
       // reports into whatever test is running at :00 (tests of the job turn it on).
       FLEET_REPORTS_SCHEDULE: 'off',
+      // FLEET_TEST_DB=postgres: this data dir's own database on the run's PostgreSQL.
       ...(await testDatabaseEnv(dataDir)),
       ...env,
     },
     [],
   )
+}
+
+/** Starts a fleet server with test defaults; env overrides win. */
+export async function startFleet(env: Record<string, string> = {}, opts: StartFleetOptions = {}): Promise<Fleet> {
+  const dataDir = opts.dataDir ?? (await tempDir())
+  const config = await testFleetConfig(dataDir, env)
   const fleet = await buildFleet(config, { logger: opts.logger ?? pino({ level: 'silent' }), ...(opts.now && { now: opts.now }) })
   if (!opts.manualClose) onTestFinished(() => fleet.close())
   return fleet

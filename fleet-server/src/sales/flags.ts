@@ -13,7 +13,9 @@ import {
   type SaleFlagView,
 } from '../../../shared/src/index.js'
 import { cabinetScope, canSeeCabinet, outOfScope, type Principal } from '../access/index.js'
+import type { Selectable } from 'kysely'
 import type { FleetDb } from '../db/database.js'
+import type { SaleFlagsTable } from '../db/schema.js'
 import type { CabinetRange } from '../db/index.js'
 
 /** An open flag as forwarding sees it: the Shanghai days whose periods it holds. */
@@ -39,23 +41,8 @@ export interface SaleFlagStore {
   open(countyCode: string): Promise<OpenSaleFlag[]>
 }
 
-interface DbFlag {
-  flag_id: number
-  kind: string
-  cabinet_id: string
-  county_code: string
-  operator: string | null
-  seq: number
-  sale_id: string
-  earlier_seq: number
-  sold_on: string
-  earlier_sold_on: string
-  flagged_at: string
-  resolution: string | null
-  note: string | null
-  resolved_by: string | null
-  resolved_at: string | null
-}
+/** A sale_flags row with its cabinet's county and operator. */
+type DbFlag = Selectable<SaleFlagsTable> & { county_code: string; operator: string | null }
 
 const toFlag = (r: DbFlag): OpenSaleFlag => ({
   flagId: r.flag_id,
