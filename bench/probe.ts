@@ -1,0 +1,68 @@
+// Quick single-figure probes for work on the ingest path (not the record):
+//   node --import tsx bench/probe.ts fleet   fleet server in its own process (npm start), one sale per message: server CPU µs/message
+//   node --import tsx bench/probe.ts floor   the floor server (bench/floor.ts) under the same load
+//   node --import tsx bench/probe.ts pg      bare unnest vs batched ingest on a throwaway PostgreSQL (add `nobare` to skip the bare insert)
+// Add --cpu-prof before --import to profile the in-process parts.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { runLoad } from './child.js'
+import { floorIngest } from './floor.js'
+import { bareUnnestInserts, startBenchPostgres } from './pg.js'
+import { startProgram } from './procs.js'
+import { serverIngest } from './server.js'
+import { mainThreadCpuUs } from './thread-cpu.js'
+
+const ADMIN = 'bench-admin-token-0123456789'
+const mode = process.argv[2] ?? 'fleet'
+
+/** User + system CPU of a whole process, µs (clock ticks of 10 ms: long runs only). */
+function processCpuUs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return ((Number(f[11]) + Number(f[12])) * 1e6) / 100
+}
+
+async function fleet(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'bench-probe-'))
+  const server = await startProgram('fleet-server/src/main.ts', [], {
+    FLEET_DATA_DIR: dir, FLEET_HTTP_PORT: '0', FLEET_MQTT_PORT: '0', FLEET_ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'error', FLEET_LOG_REQUESTS: 'false',
+    FLEET_REPORTS_SCHEDULE: 'false', FLEET_BACKUP_SCHEDULE: 'false',
+  })
+  try {
+    const http = `http://127.0.0.1:${String(server.ready.http)}`
+    const credentials: Array<{ username: string; password: string }> = []
+    for (let i = 0; i < 100; i++) {
+      const res = await fetch(`${http}/api/v1/cabinets`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ countyCode: '341125' }) })
+      credentials.push(((await res.json()) as { mqtt: { username: string; password: string } }).mqtt)
+    }
+    const c0 = processCpuUs(server.pid)
+    const m0 = mainThreadCpuUs(server.pid)!
+    const r = await runLoad({ mode: 'sales', host: '127.0.0.1', port: Number(server.ready.mqtt), credentials, salesPerClient: 2000, batchSize: 1, window: 10 })
+    const c1 = processCpuUs(server.pid)
+    const m1 = mainThreadCpuUs(server.pid)!
+    console.log(JSON.stringify({ mode, salesPerS: Math.round(r.salesPerS), serverUsPerMessage: +((c1 - c0) / r.messages).toFixed(1), mainThreadUsPerMessage: +((m1 - m0) / r.messages).toFixed(1) }))
+  } finally {
+    await server.stop()
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+async function floor(): Promise<void> {
+  const r = await floorIngest({ cabinets: 100, salesPerCabinet: 2000, window: 10 })
+  console.log(JSON.stringify({ mode, salesPerS: Math.round(r.salesPerS), serverUsPerMessage: r.serverCpuUsPerMessage, mainThreadUsPerMessage: r.mainThreadUsPerMessage }))
+}
+
+async function pg(): Promise<void> {
+  const server = await startBenchPostgres()
+  try {
+    const bare = process.argv.includes('nobare') ? null : await bareUnnestInserts(server, { rows: 200_000, batch: 1000 })
+    const r = await serverIngest({ cabinets: 200, salesPerCabinet: 1000, batchSize: 100, window: 2 }, { FLEET_DATABASE_URL: await server.newDatabase('ingest_batched') })
+    console.log(JSON.stringify({ mode, bareUnnestRowsPerS: bare?.rowsPerS ?? null, batchedSalesPerS: Math.round(r.salesPerS), ratio: bare ? +(r.salesPerS / bare.rowsPerS).toFixed(3) : null, stored: r.stored, sent: r.sales }))
+  } finally {
+    await server.close()
+  }
+}
+
+await ({ fleet, floor, pg } as Record<string, () => Promise<void>>)[mode]!()
