@@ -16,6 +16,8 @@ import { mainThreadCpuUs } from './thread-cpu.js'
 
 const ADMIN = 'bench-admin-token-0123456789'
 const mode = process.argv[2] ?? 'fleet'
+/** PROBE_ENV='{"FLEET_INGEST_MAX_SALES_PER_TICK":"5000"}' tries a setting. */
+const extraEnv = JSON.parse(process.env.PROBE_ENV ?? '{}') as Record<string, string>
 
 /** User + system CPU of a whole process, µs (clock ticks of 10 ms: long runs only). */
 function processCpuUs(pid: number): number {
@@ -28,7 +30,7 @@ async function fleet(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-probe-'))
   const server = await startProgram('fleet-server/src/main.ts', [], {
     FLEET_DATA_DIR: dir, FLEET_HTTP_PORT: '0', FLEET_MQTT_PORT: '0', FLEET_ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'error', FLEET_LOG_REQUESTS: 'false',
-    FLEET_REPORTS_SCHEDULE: 'false', FLEET_BACKUP_SCHEDULE: 'false',
+    FLEET_REPORTS_SCHEDULE: 'false', FLEET_BACKUP_SCHEDULE: 'false', ...extraEnv,
   })
   try {
     const http = `http://127.0.0.1:${String(server.ready.http)}`
@@ -58,7 +60,7 @@ async function pg(): Promise<void> {
   const server = await startBenchPostgres()
   try {
     const bare = process.argv.includes('nobare') ? null : await bareUnnestInserts(server, { rows: 200_000, batch: 1000 })
-    const r = await serverIngest({ cabinets: 200, salesPerCabinet: 1000, batchSize: 100, window: 2 }, { FLEET_DATABASE_URL: await server.newDatabase('ingest_batched') })
+    const r = await serverIngest({ cabinets: 200, salesPerCabinet: 1000, batchSize: 100, window: 2 }, { FLEET_DATABASE_URL: await server.newDatabase('ingest_batched'), ...extraEnv })
     console.log(JSON.stringify({ mode, bareUnnestRowsPerS: bare?.rowsPerS ?? null, batchedSalesPerS: Math.round(r.salesPerS), ratio: bare ? +(r.salesPerS / bare.rowsPerS).toFixed(3) : null, stored: r.stored, sent: r.sales }))
   } finally {
     await server.close()

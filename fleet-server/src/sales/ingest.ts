@@ -72,6 +72,12 @@ export interface SaleIngestOptions {
   readonly maxSalesPerTick: number
   /** Above this many queued payload bytes, submit() holds back `done` (backpressure). */
   readonly maxQueuedBytes: number
+  /**
+   * Ticks in flight: 2 prepares the next tick while one commits (PostgreSQL,
+   * where a commit waits on another process); 1 on SQLite, where the commit
+   * holds this thread anyway. Replies still go out in tick order, after commit.
+   */
+  readonly ticksInFlight?: 1 | 2
   /** A live batch's clock reading: server receipt minus device send time, ms (clock-skew.ts). */
   readonly clockSample?: (cabinetId: string, skewMs: number) => void
 }
@@ -98,7 +104,63 @@ type Outcome =
   | { readonly kind: 'accept'; readonly cabinetId: string; readonly batchId: string; readonly writeIndex: number; readonly newSales: number }
   | { readonly kind: 'reject'; readonly cabinetId: string; readonly batchId?: string; readonly code: RejectCode; readonly message: string; readonly expectedSeq?: number }
 
+/** A tick decoded and judged, waiting for (or in) its commit. */
+interface PreparedTick {
+  /** Each cabinet's head after this tick's accepted batches, were they to commit. */
+  readonly heads: Map<string, ChainHead>
+  /** Cabinets judged against an unsettled earlier tick's head (void if that tick's write does not commit). */
+  readonly borrowed: Set<string>
+  writes: BatchWrite[]
+  /** Per write: arrival time, for the latency histograms. */
+  receivedMs: number[]
+  outcomes: Outcome[]
+  tampered: TamperFlag[]
+}
+
+/** While a tick commits, the next one's preparation yields the event loop every this many sales. */
+const YIELD_EVERY_SALES = 1000
+
 const EMPTY_HEAD: ChainHead = Object.freeze({ seq: 0, hash: GENESIS_HASH })
+
+/** Hash of `seq` of a cabinet if one of these writes holds it. */
+function hashIn(writes: readonly BatchWrite[], cabinetId: string, seq: number): string | null {
+  for (let i = writes.length - 1; i >= 0; i--) {
+    const w = writes[i]!
+    if (w.cabinetId !== cabinetId) continue
+    const first = w.sales[0]!.seq
+    if (seq >= first && seq < first + w.sales.length) return w.sales[seq - first]!.hash
+  }
+  return null
+}
+
+/**
+ * Takes out of a tick everything of the cabinets whose writes in the tick
+ * before it did not commit: it was judged against heads that are not the
+ * database's. Their cabinets get no reply and resend; they are judged afresh.
+ */
+function dropJudgedOnUncommitted(tick: PreparedTick, uncommitted: ReadonlySet<string>): void {
+  const cabinets = new Set([...tick.borrowed].filter((c) => uncommitted.has(c)))
+  if (cabinets.size === 0) return
+  const keep: number[] = [] // old write index → new, -1 when dropped
+  const writes: BatchWrite[] = []
+  const receivedMs: number[] = []
+  tick.writes.forEach((w, i) => {
+    if (cabinets.has(w.cabinetId)) {
+      keep.push(-1)
+      return
+    }
+    keep.push(writes.length)
+    writes.push(w)
+    receivedMs.push(tick.receivedMs[i]!)
+  })
+  tick.writes = writes
+  tick.receivedMs = receivedMs
+  tick.outcomes = tick.outcomes
+    .filter((o) => !cabinets.has(o.cabinetId))
+    .map((o) => (o.kind === 'accept' && o.writeIndex >= 0 ? { ...o, writeIndex: keep[o.writeIndex]! } : o))
+  tick.tampered = tick.tampered.filter((t) => !cabinets.has(t.cabinetId))
+  for (const c of cabinets) tick.heads.delete(c)
+}
 
 export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIngest> {
   const { store, log, metrics } = opts
@@ -112,7 +174,14 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
   let queuedBytes = 0
   const held: Array<() => void> = []
   let scheduled = false
-  let running = false
+  // A tick is being prepared (decoded and judged, nothing written yet).
+  let preparing = false
+  // Prepared ticks not yet committed and answered, oldest first; each commits after the one before.
+  const unsettled: PreparedTick[] = []
+  let settling: Promise<void> = Promise.resolve()
+  // Cabinets whose writes in the last settled tick did not commit: what the next tick judged against them is void.
+  let uncommittedCabinets = new Set<string>()
+  const ticksInFlight = opts.ticksInFlight ?? (opts.db.dialect === 'postgres' ? 2 : 1)
   let closed = false
   let idleWaiters: Array<() => void> = []
   let closing: Promise<void> | null = null
@@ -131,7 +200,7 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
   }
 
   function schedule(): void {
-    if (scheduled || running) return
+    if (scheduled || preparing || pending() === 0 || unsettled.length >= ticksInFlight) return
     scheduled = true
     setImmediate(runTick)
   }
@@ -140,25 +209,74 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
     while (held.length > 0 && (queuedBytes <= opts.maxQueuedBytes || closed)) held.shift()!()
   }
 
+  /**
+   * One tick from queue to replies: prepare (decode, judge against the heads
+   * of everything accepted so far, committed or not), then — in tick order, on
+   * the `settling` chain — commit and finish (advance heads, reply). With two
+   * ticks in flight the next tick is prepared while this one commits.
+   */
   async function runTick(): Promise<void> {
     scheduled = false
-    running = true
+    if (pending() === 0) return wakeIfIdle()
+    preparing = true
     const started = performance.now()
+    let tick: PreparedTick | null = null
     try {
-      await tick()
+      tick = await prepare()
     } catch (err) {
+      // Nothing of it was written or answered: the cabinets resend.
       metrics.ticksFailed.inc()
       log.error({ err }, 'ingest tick failed; its batches were not acknowledged and will be resent')
     } finally {
-      running = false
-      metrics.tickSeconds.observe((performance.now() - started) / 1000)
+      preparing = false
+    }
+    if (tick) {
+      const t = tick
+      unsettled.push(t)
+      settling = settling.then(() => settle(t, started))
     }
     releaseHeld()
-    if (pending() > 0) schedule()
-    else {
-      const waiters = idleWaiters
-      idleWaiters = []
-      for (const w of waiters) w()
+    schedule()
+    wakeIfIdle()
+  }
+
+  function busy(): boolean {
+    return pending() > 0 || preparing || scheduled || unsettled.length > 0
+  }
+
+  function wakeIfIdle(): void {
+    if (busy()) return
+    const waiters = idleWaiters
+    idleWaiters = []
+    for (const w of waiters) w()
+  }
+
+  /** Commits a prepared tick (after every earlier one has settled) and finishes it. Never throws. */
+  async function settle(tick: PreparedTick, started: number): Promise<void> {
+    try {
+      // Judgements made against heads of the tick before this one that did not commit are void.
+      dropJudgedOnUncommitted(tick, uncommittedCabinets)
+      uncommittedCabinets = new Set()
+      let result: TickResult | null = null
+      try {
+        result = tick.writes.length > 0 || tick.tampered.length > 0 ? await commit({ batches: tick.writes, tampered: tick.tampered }) : null
+      } catch (err) {
+        metrics.ticksFailed.inc()
+        log.error({ err }, 'ingest tick failed; its batches were not acknowledged and will be resent')
+        for (const w of tick.writes) uncommittedCabinets.add(w.cabinetId)
+        return
+      }
+      await finish(tick, result)
+    } catch (err) {
+      // finish() runs after the commit: the sales are on disk, unanswered ones are resent and replayed.
+      log.error({ err }, 'finishing an ingest tick failed')
+      for (const w of tick.writes) uncommittedCabinets.add(w.cabinetId)
+    } finally {
+      unsettled.shift()
+      metrics.tickSeconds.observe((performance.now() - started) / 1000)
+      releaseHeld()
+      schedule()
+      wakeIfIdle()
     }
   }
 
@@ -169,6 +287,7 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
       for (const w of opts.tickWriters) await w(tx, r.aggregates)
       return r
     })
+
     try {
       opts.committed(result.aggregates)
     } catch (err) {
@@ -178,29 +297,41 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
     return result
   }
 
-  async function tick(): Promise<void> {
+  /** The head a cabinet's next batch is judged against: this tick's, then the newest unsettled tick's, then committed. */
+  function headOf(tick: PreparedTick, cabinetId: string): { head: ChainHead; isCommitted: boolean } {
+    const own = tick.heads.get(cabinetId)
+    if (own) return { head: own, isCommitted: false }
+    for (let i = unsettled.length - 1; i >= 0; i--) {
+      const h = unsettled[i]!.heads.get(cabinetId)
+      if (h) {
+        tick.borrowed.add(cabinetId)
+        return { head: h, isCommitted: false }
+      }
+    }
+    return { head: committed.get(cabinetId) ?? EMPTY_HEAD, isCommitted: true }
+  }
+
+  /** Decodes and judges queued batches; writes nothing. */
+  async function prepare(): Promise<PreparedTick> {
     const nowMs = opts.now().getTime()
-    const tentative = new Map<string, ChainHead>()
-    const writes: BatchWrite[] = []
-    const receivedMs: number[] = [] // per write, for the latency histograms
-    const outcomes: Outcome[] = []
-    const tampered: TamperFlag[] = []
+    const tick: PreparedTick = { heads: new Map(), borrowed: new Set(), writes: [], receivedMs: [], outcomes: [], tampered: [] }
+    const { writes, outcomes, tampered } = tick
     let sales = 0
     let taken = 0
 
-    // A replay of a seq accepted earlier in this same tick is answered from
-    // this tick's writes; anything older from the store.
-    const hashAt = (cabinetId: string) => async (seq: number): Promise<string | null> => {
-      for (let i = writes.length - 1; i >= 0; i--) {
-        const w = writes[i]!
-        if (w.cabinetId !== cabinetId) continue
-        const first = w.sales[0]!.seq
-        if (seq >= first && seq < first + w.sales.length) return w.sales[seq - first]!.hash
-      }
-      return store.saleHash(cabinetId, seq)
-    }
+    // A replay of a seq accepted earlier in this tick or an unsettled one is
+    // answered from their writes; anything older from the store.
+    const hashAt = (cabinetId: string) => async (seq: number): Promise<string | null> =>
+      hashIn(tick.writes, cabinetId, seq) ?? unsettledHash(cabinetId, seq) ?? store.saleHash(cabinetId, seq)
 
+    let yieldAt = YIELD_EVERY_SALES
     while (pending() > 0 && taken < opts.maxBatchesPerTick && sales < opts.maxSalesPerTick) {
+      if (sales >= yieldAt && unsettled.length > 0) {
+        // The tick before is committing: let its round trips to the database
+        // be answered between our chunks rather than after all of them.
+        yieldAt = sales + YIELD_EVERY_SALES
+        await new Promise<void>((resolve) => setImmediate(resolve))
+      }
       const item = take()
       taken++
       const { cabinetId } = item
@@ -221,9 +352,9 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
         continue
       }
       sales += batch.sales.length
-      const head = tentative.get(cabinetId) ?? committed.get(cabinetId) ?? EMPTY_HEAD
+      const { head, isCommitted } = headOf(tick, cabinetId)
       let verdict = await checkBatch(cabinetId, batch.sales, head, hashAt(cabinetId))
-      if (!verdict.ok && verdict.code === 'SALE_SEQ_GAP' && !tentative.has(cabinetId)) {
+      if (!verdict.ok && verdict.code === 'SALE_SEQ_GAP' && isCommitted) {
         // Another server on the same database may have committed this
         // cabinet's sales while it was connected there (issue 13): the head
         // held here is then behind. Judge a gap again against the stored head.
@@ -246,19 +377,30 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
       if (verdict.newSales.length > 0) {
         writeIndex = writes.length
         writes.push({ cabinetId, receivedAt: new Date(item.receivedAtMs).toISOString(), sales: verdict.newSales.map((s) => toRecord(s, nowMs)) })
-        receivedMs.push(item.receivedAtMs)
-        tentative.set(cabinetId, verdict.head)
+        tick.receivedMs.push(item.receivedAtMs)
+        tick.heads.set(cabinetId, verdict.head)
       }
       outcomes.push({ kind: 'accept', cabinetId, batchId: batch.batchId, writeIndex, newSales: verdict.newSales.length })
     }
+    return tick
+  }
 
-    const result = writes.length > 0 || tampered.length > 0 ? await commit({ batches: writes, tampered }) : null
+  function unsettledHash(cabinetId: string, seq: number): string | null {
+    for (let i = unsettled.length - 1; i >= 0; i--) {
+      const h = hashIn(unsettled[i]!.writes, cabinetId, seq)
+      if (h !== null) return h
+    }
+    return null
+  }
+
+  /** After commit: advance the heads of what was stored, then reply in arrival order. */
+  async function finish(tick: PreparedTick, result: TickResult | null): Promise<void> {
+    const { writes, outcomes } = tick
     const failed: ReadonlyMap<number, BatchFailure> = result?.failed ?? new Map()
     for (const r of result?.reused ?? []) {
       log.warn({ cabinetId: r.cabinetId, seq: r.seq, saleId: r.saleId, earlierSeq: r.earlierSeq }, 'sale reuses an earlier sale id; stored and flagged')
     }
 
-    // The transaction is committed: advance the heads of what was stored.
     const committedMs = opts.now().getTime()
     const failedCabinets = new Set<string>()
     for (const [i, w] of writes.entries()) {
@@ -269,9 +411,11 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
       if (failedCabinets.has(w.cabinetId)) continue
       const last = w.sales.at(-1)!
       committed.set(w.cabinetId, { seq: last.seq, hash: last.hash })
-      metrics.batchWaitSeconds.observe(Math.max(0, committedMs - receivedMs[i]!) / 1000)
+      metrics.batchWaitSeconds.observe(Math.max(0, committedMs - tick.receivedMs[i]!) / 1000)
       for (const s of w.sales) metrics.saleCommitDelaySeconds.observe(Math.max(0, committedMs - s.recordedAtMs) / 1000)
     }
+    // A tick prepared meanwhile judged these cabinets against heads that did not commit.
+    for (const c of failedCabinets) uncommittedCabinets.add(c)
     for (const [i, reason] of failed) {
       if (reason !== 'conflict') continue
       // The store had this seq already: our in-memory head was stale. Reload it.
@@ -321,7 +465,6 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
     if (batchesReplayed > 0) metrics.batchesReplayed.inc(batchesReplayed)
     if (skewed > 0) metrics.salesSkewed.inc(skewed)
   }
-
   function reject(cabinetId: string, code: RejectCode, message: string, batchId?: string, expectedSeq?: number): void {
     const committedSeq = committed.get(cabinetId)?.seq ?? 0
     metrics.batchesRejected.inc({ code })
@@ -360,14 +503,14 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
     },
     queuedBatches: pending,
     idle() {
-      if (pending() === 0 && !running && !scheduled) return Promise.resolve()
+      if (!busy()) return Promise.resolve()
       return new Promise<void>((resolve) => idleWaiters.push(resolve))
     },
     close() {
       closing ??= (async () => {
         closed = true
-        if (pending() > 0) schedule()
-        while (pending() > 0 || running || scheduled) {
+        schedule()
+        while (busy()) {
           await new Promise<void>((resolve) => idleWaiters.push(resolve))
         }
         releaseHeld()
