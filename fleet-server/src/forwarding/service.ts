@@ -121,6 +121,16 @@ export interface ForwardingServiceDeps {
   readonly leader?: { isLeader(): boolean; onChange(fn: (leading: boolean) => void): () => void }
 }
 
+/**
+ * Replicas on one database (issue 13): a process that does not lead asks the
+ * leader for a pass on this channel (a catalog or flag change made through
+ * it, or a late sale it committed into a held period), and the leader tells
+ * the others on HOLDS_CHANNEL that a pass changed which periods are held, so
+ * they judge late sales against the same holds. Payloads are empty.
+ */
+export const PASS_CHANNEL = 'forwarding-pass'
+export const HOLDS_CHANNEL = 'forwarding-holds'
+
 /** Event-loop time one slice of a pass aims at, ms; slices are resized after each one. */
 const SLICE_BUDGET_MS = 10
 const INITIAL_SLICE = 20
@@ -394,6 +404,7 @@ export async function createForwardingService(deps: ForwardingServiceDeps): Prom
   async function run(): Promise<ForwardingRunReply> {
     const delivered0 = sender.delivered()
     const r = await evaluate()
+    if (deps.leader) void db.notify(HOLDS_CHANNEL, '').catch((err: unknown) => log.warn({ err }, 'telling the other servers about held periods failed'))
     sender.kick()
     // Answer once every due batch has had its attempt — or after RUN_WAIT_MS
     // with a long queue; delivery goes on in the background either way.
@@ -415,7 +426,8 @@ export async function createForwardingService(deps: ForwardingServiceDeps): Prom
   const leads = (): boolean => deps.leader?.isLeader() ?? true
 
   function soon(): void {
-    if (closed || deps.debounceMs <= 0 || debounce || !leads()) return
+    if (closed || deps.debounceMs <= 0 || debounce) return
+    if (!leads()) return askLeader()
     debounce = setTimeout(() => {
       debounce = null
       void runSerial().catch((err: unknown) => log.error({ err }, 'forwarding pass failed'))
@@ -434,8 +446,42 @@ export async function createForwardingService(deps: ForwardingServiceDeps): Prom
   const unfollow = deps.leader?.onChange((leading) => {
     if (!leading || closed) return
     log.info('forwarding: this process leads the scheduled passes')
+    // What was held may have changed under the leader before: read it afresh.
+    void refreshHolds()
     sender.kick()
   })
+
+  let asked: NodeJS.Timeout | null = null
+  /** A follower's pass request: at most one notice per debounce interval. */
+  function askLeader(): void {
+    if (closed || asked || !deps.leader) return
+    asked = setTimeout(() => {
+      asked = null
+      if (!closed) void db.notify(PASS_CHANNEL, '').catch((err: unknown) => log.warn({ err }, 'asking the leading server for a forwarding pass failed'))
+    }, deps.debounceMs)
+    asked.unref()
+  }
+  async function refreshHolds(): Promise<void> {
+    try {
+      const rows = await store.held()
+      holds.clear()
+      indexHolds(rows, holds)
+    } catch (err) {
+      log.warn({ err }, 'reading held periods failed')
+    }
+  }
+  // Only the leader answers a pass request and only followers take held periods
+  // from a notice: a process also hears its own notices.
+  const unlisten = deps.leader
+    ? [
+        db.listen(PASS_CHANNEL, () => {
+          if (leads()) soon()
+        }),
+        db.listen(HOLDS_CHANNEL, () => {
+          if (!leads()) void refreshHolds()
+        }),
+      ]
+    : []
   if (!deps.leader) sender.kick()
 
   return {
@@ -516,8 +562,10 @@ export async function createForwardingService(deps: ForwardingServiceDeps): Prom
     async close() {
       closed = true
       unfollow?.()
+      for (const u of unlisten) u()
       if (interval) clearInterval(interval)
       if (debounce) clearTimeout(debounce)
+      if (asked) clearTimeout(asked)
       // The sender first: it aborts what is in flight (left pending, resent
       // after restart) and releases a pass waiting for its sends, which would
       // otherwise hold shutdown for RUN_WAIT_MS against a platform that hangs.
