@@ -154,6 +154,20 @@ async function main() {
         rollout: { postgres: pgRollout, sqlite: r.rollout },
         sideBySide: querySideBySide(pgCompliance, r.compliance, pgRollout, r.rollout),
       }
+      // The other scale of each (issue 13: both at 2,700 and 20,000 cabinets), on both engines.
+      // At 20,000 cabinets the compliance bench keeps a week of 10 SKUs (1.4 million
+      // per-sku rows) rather than a month of 40 (24 million), to fit the run.
+      const compliance20k = { cabinets: 20_000, days: 7, skus: 10, warmRuns: 10 }
+      log('bench: compliance query, 20,000 cabinets x 7 days x 10 SKUs (SQLite, then PostgreSQL) …')
+      const sqliteCompliance20k = await optionalBench('compliance', 'complianceQuery', compliance20k)
+      const pgCompliance20k = await optionalBench('compliance', 'complianceQuery', compliance20k, { FLEET_DATABASE_URL: await server.newDatabase('compliance_query_20k') })
+      log('bench: rollout query, 2,700 cabinets (SQLite, then PostgreSQL) …')
+      const sqliteRollout2700 = await optionalBench('rollout', 'rolloutQuery', { cabinets: 2700 })
+      const pgRollout2700 = await optionalBench('rollout', 'rolloutQuery', { cabinets: 2700 }, { FLEET_DATABASE_URL: await server.newDatabase('rollout_query_2700') })
+      postgres.otherScale = {
+        note: 'compliance at 20,000 cabinets (a week, 10 SKUs) and rollout at 2,700, each on both engines in this run',
+        sideBySide: querySideBySide(pgCompliance20k, sqliteCompliance20k, pgRollout2700, sqliteRollout2700),
+      }
     } catch (err) {
       postgres = { status: 'failed', error: (err as Error).message }
     } finally {
