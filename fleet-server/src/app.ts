@@ -274,7 +274,13 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     const reportSchedule: ReportSchedule | null = config.reports.isScheduled
       ? startReportSchedule({
           name: `reports@${config.dataDir}`,
-          run: () => reports.runSchedule().then(() => undefined, (err: unknown) => reportLog.error({ err }, 'scheduled reports failed; the next run retries')),
+          expression: config.reports.cron,
+          // One line per run, stored or not: across replicas it shows which server ran it.
+          run: () =>
+            reports.runSchedule().then(
+              (stored) => reportLog.info({ stored: stored.length }, 'scheduled reports run'),
+              (err: unknown) => reportLog.error({ err }, 'scheduled reports failed; the next run retries'),
+            ),
           log: reportLog,
           isLeader,
         })
