@@ -3,7 +3,8 @@
 // message once and hands every handler the same decoded value, so the
 // composition root has no switch of its own and a heartbeat is not parsed by
 // each of the three domains that read it. Sales are not decoded here: ingest
-// owns their fast decode and its backpressure (`done`).
+// owns their fast decode and its backpressure (`done`). Session events
+// (connected, disconnected) reach the modules that name them, in module order.
 import type { Logger } from 'pino'
 import { decodeMessage, HeartbeatMsg } from '../../shared/src/index.js'
 import type { BusSink, UpMessage } from './broker/index.js'
