@@ -92,8 +92,8 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     // (modules.ts), so the order carries the shutdown's constraints: the
     // broker's intake is quiesced first and the broker closed after every
     // domain that drains or publishes through it (ingest's replies), and
-    // forwarding stops before HTTP (its aborted sends release a run request
-    // HTTP would otherwise wait for).
+    // forwarding stops before HTTP (its aborted sends release a run request,
+    // answered before HTTP's close cuts the open connections).
     const jobs = leaderModule({ database, log })
     const cabinetStore = createCabinetStore(database)
     const salesStore = createSalesStore(database)

@@ -1,8 +1,8 @@
 // Forwarding as a module (issue 13): passes that judge ended periods and send
 // them to the national platform, with their retries, run by the jobs leader.
 // Heartbeats carry the sync marks a pass judges completeness by. Stopped
-// before HTTP closes: its aborted sends release a run request HTTP would
-// otherwise wait for.
+// before HTTP closes: its aborted sends release a run request waiting on
+// them, which is then answered rather than cut off.
 import type { Plan } from '../../../shared/src/index.js'
 import type { Logger } from 'pino'
 import { cabinetIds, cabinetOwners, cabinetsInScope } from '../cabinets/forwarding-reads.js'

@@ -1,7 +1,8 @@
 // The HTTP server as a module (issue 13): created at its place in the start
-// list, so it closes after the modules started later (forwarding's aborted
-// sends release a run request HTTP would otherwise wait for); routes are
-// registered and the port listened on once every module has started.
+// list, so it closes after the modules started later (forwarding's stop
+// releases a run request waiting on its sends, answered before HTTP's close
+// cuts the open connections); routes are registered and the port listened
+// on once every module has started.
 import type { FastifyInstance } from 'fastify'
 import { slot, type FleetModule } from '../modules.js'
 import { createHttp, type HttpOptions } from './server.js'
