@@ -302,7 +302,8 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
 
 /**
  * Compliance as a module: the certified figures' store (written in each
- * ingest tick's transaction) and the service judging them.
+ * ingest tick's transaction) and the service judging them. Here rather than
+ * in compliance/module.ts only while compliance/ is rewritten with the ingest.
  */
 function complianceModule(database: FleetDb, plan: () => Plan, log: Logger): FleetModule & { store(): ComplianceStore; service(): ComplianceService } {
   const store = slot<ComplianceStore>('the compliance store')
