@@ -4,11 +4,13 @@ import { createPrivateKey, X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import cron from 'node-cron'
 import { z } from 'zod'
 import { AppError, BUNDLED_PLANS, parsePlan, PlanInvalidError, type Plan } from '../../shared/src/index.js'
 import type { DatabaseTarget } from './db/database.js'
 import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './broker/connection-guard.js'
 import { DEFAULT_RATE_LIMIT } from './http/rate-limit.js'
+import { REPORT_CRON } from './reports/schedule.js'
 
 /** MQTT packets larger than this are cut off at the transport (socket destroyed). */
 export const DEFAULT_MQTT_MAX_PACKET_BYTES = 1024 * 1024 // 1 MiB: 4x MAX_MESSAGE_BYTES, so "too large" still gets a reply
@@ -57,6 +59,12 @@ const Env = z.object({
   FLEET_LOG_REQUESTS: z.stringbool().default(true),
   /** Generate the weekly, monthly and quarterly reports on the plan's schedule (on|off). */
   FLEET_REPORTS_SCHEDULE: z.stringbool().default(true),
+  /**
+   * When the schedule checks what is due (node-cron, Asia/Shanghai; a sixth
+   * leading field is seconds). Hourly by default; tests of the schedule run it
+   * every second.
+   */
+  FLEET_REPORTS_CRON: z.string().trim().refine((v) => cron.validate(v), { error: 'a node-cron expression, e.g. "0 * * * *"' }).default(REPORT_CRON),
   /**
    * Reverse proxies whose X-Forwarded-For names the client (comma-separated
    * addresses or CIDRs). Unset: the socket's peer is the client. Behind a
@@ -132,8 +140,8 @@ export interface FleetConfig {
   readonly logRequests: boolean
   readonly ingest: { readonly maxBatchesPerTick: number; readonly maxSalesPerTick: number; readonly maxQueuedBytes: number }
   readonly presenceFlushMs: number
-  /** isScheduled: reports are generated on the plan's schedule (reports/schedule.ts). */
-  readonly reports: { readonly isScheduled: boolean }
+  /** isScheduled: reports are generated on the plan's schedule (reports/schedule.ts); cron: when it checks. */
+  readonly reports: { readonly isScheduled: boolean; readonly cron: string }
   /** Proxies trusted for X-Forwarded-For; empty = none. */
   readonly trustProxy: readonly string[]
   readonly rateLimit: { readonly perToken: number; readonly perAddress: number; readonly windowMs: number }
@@ -292,7 +300,7 @@ export function loadConfig(
       maxQueuedBytes: e.FLEET_INGEST_MAX_QUEUED_BYTES,
     }),
     presenceFlushMs: e.FLEET_PRESENCE_FLUSH_MS,
-    reports: Object.freeze({ isScheduled: e.FLEET_REPORTS_SCHEDULE }),
+    reports: Object.freeze({ isScheduled: e.FLEET_REPORTS_SCHEDULE, cron: e.FLEET_REPORTS_CRON }),
     trustProxy: Object.freeze(e.FLEET_TRUST_PROXY ?? []),
     rateLimit: Object.freeze({ perToken: e.FLEET_RATE_LIMIT_PER_TOKEN, perAddress: e.FLEET_RATE_LIMIT_PER_ADDRESS, windowMs: e.FLEET_RATE_LIMIT_WINDOW_MS }),
     secureCookies: e.FLEET_SECURE_COOKIES,

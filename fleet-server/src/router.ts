@@ -3,12 +3,15 @@
 // message once and hands every handler the same decoded value, so the
 // composition root has no switch of its own and a heartbeat is not parsed by
 // each of the three domains that read it. Sales are not decoded here: ingest
-// owns their fast decode and its backpressure (`done`).
+// owns their fast decode and its backpressure (`done`). Session events
+// (connected, disconnected) reach the modules that name them, in module order.
 import type { Logger } from 'pino'
 import { decodeMessage, HeartbeatMsg } from '../../shared/src/index.js'
 import type { BusSink, UpMessage } from './broker/index.js'
 
 export interface UpHandlers {
+  /** Sale batches, raw, with the broker's backpressure callback: exactly one module (ingest) takes them. */
+  readonly sales?: (cabinetId: string, payload: Buffer, done: () => void) => void
   /** A heartbeat, decoded and its cabinet id checked against the sender's. */
   readonly heartbeat?: (cabinetId: string, hb: HeartbeatMsg) => void
   /** Retained presence (its one reader decodes it). */
@@ -17,16 +20,20 @@ export interface UpHandlers {
   readonly events?: (cabinetId: string, payload: Buffer) => void
   /** Any message at all: the cabinet is alive. */
   readonly any?: (cabinetId: string) => void
+  /** Embedded broker only: the cabinet's session began (authenticated). */
+  readonly connected?: (cabinetId: string) => void
+  /** Embedded broker only: that session ended (any reason). */
+  readonly disconnected?: (cabinetId: string) => void
 }
 
-/** A domain as the composition root wires it: its name and the up-messages it handles. */
-export interface FleetModule {
+/** What the router reads of a module (modules.ts FleetModule): its name and the messages it handles. */
+export interface UpModule {
   readonly name: string
-  readonly up: UpHandlers
+  readonly up?: UpHandlers
 }
 
 export interface UpRouterDeps {
-  readonly modules: readonly FleetModule[]
+  readonly modules: readonly UpModule[]
   /** Sale batches: raw, with the broker's backpressure callback. */
   readonly sales: (cabinetId: string, payload: Buffer, done: () => void) => void
   readonly log: Logger
@@ -34,7 +41,7 @@ export interface UpRouterDeps {
 
 export function createUpRouter({ modules, sales, log }: UpRouterDeps): BusSink['message'] {
   const pick = <K extends keyof UpHandlers>(kind: K): Array<NonNullable<UpHandlers[K]>> =>
-    modules.flatMap((m) => (m.up[kind] ? [m.up[kind]!] : []))
+    modules.flatMap((m) => (m.up?.[kind] ? [m.up[kind]] : []))
   const any = pick('any')
   const heartbeat = pick('heartbeat')
   const presence = pick('presence')
@@ -60,5 +67,28 @@ export function createUpRouter({ modules, sales, log }: UpRouterDeps): BusSink['
         break
     }
     done()
+  }
+}
+
+/**
+ * The bus's sink from the modules, in module order: their up-messages
+ * (createUpRouter), sale batches to the one module taking them, and session
+ * events; transport refusals go to `refused`.
+ */
+export function createBusSink(deps: Omit<UpRouterDeps, 'sales'> & { readonly refused: BusSink['transportRefused'] }): BusSink {
+  const sales = deps.modules.flatMap((m) => (m.up?.sales ? [m.up.sales] : []))
+  if (sales.length !== 1) throw new Error(`exactly one module must take sale batches; found ${sales.length}`)
+  const each = (kind: 'connected' | 'disconnected') => deps.modules.flatMap((m) => (m.up?.[kind] ? [m.up[kind]] : []))
+  const connected = each('connected')
+  const disconnected = each('disconnected')
+  return {
+    message: createUpRouter({ ...deps, sales: sales[0]! }),
+    connected: (id) => {
+      for (const h of connected) h(id)
+    },
+    disconnected: (id) => {
+      for (const h of disconnected) h(id)
+    },
+    transportRefused: deps.refused,
   }
 }

@@ -5,11 +5,13 @@
 //   - a cabinet retired through one can log in to neither (and is cut off where it was);
 //   - login failures count across both;
 //   - GET /rollout `online` is the same from both;
-//   - forwarding run through both at once sends each batch to the platform once.
+//   - forwarding run through both at once sends each batch to the platform once;
+//   - a scheduled report runs exactly once (both run the schedule every second).
 import mqtt from 'mqtt'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
-import { shanghaiDate, usccCheckChar } from '../../shared/src/index.js'
+import { BUNDLED_PLANS, shanghaiDate, usccCheckChar } from '../../shared/src/index.js'
+import { dueReports } from '../../fleet-server/src/reports/index.js'
 import { buildPlatform } from '../../simulators/src/platform/app.js'
 import { apiClient, provisionCabinet, type ApiClient } from '../helpers/api.js'
 import { connectCabinet, TEST_ADMIN_TOKEN, tempDir } from '../helpers/fleet.js'
@@ -27,6 +29,8 @@ interface Server {
   readonly api: ApiClient
   readonly http: string
   readonly mqttUrl: string
+  /** The process's stdout lines so far (pino JSON). */
+  readonly lines: readonly string[]
 }
 
 async function startServer(url: string, env: Record<string, string> = {}): Promise<Server> {
@@ -44,7 +48,7 @@ async function startServer(url: string, env: Record<string, string> = {}): Promi
     if (s.signalGroup('SIGTERM')) await s.exited
   })
   const http = `http://127.0.0.1:${s.ready.http as number}`
-  return { api: apiClient(http, TEST_ADMIN_TOKEN), http, mqttUrl: `mqtt://127.0.0.1:${s.ready.mqtt as number}` }
+  return { api: apiClient(http, TEST_ADMIN_TOKEN), http, mqttUrl: `mqtt://127.0.0.1:${s.ready.mqtt as number}`, lines: s.lines }
 }
 
 /** A one-year certificate covering the last three months (the sales below are dated in them). */
@@ -140,5 +144,42 @@ describe('two fleet-server processes on one PostgreSQL', () => {
     const sent = (await a.api.get<{ sent: number; pending: number }>('/api/v1/forwarding')).body
     expect(sent.sent).toBe(got.batches)
     expect(sent.pending).toBe(0)
+  })
+
+  it('runs each scheduled report once, in one server, when both run the schedule every second', async () => {
+    const url = await pg.newDatabase('replicas_reports')
+    const every = { FLEET_REPORTS_SCHEDULE: 'on', FLEET_REPORTS_CRON: '* * * * * *', LOG_LEVEL: 'info', FLEET_LOG_REQUESTS: 'false' }
+    const servers = [await startServer(url, every), await startServer(url, every)]
+    // The runs themselves are counted, not only the rows: the scheduled-once
+    // index would keep a second server's copies out of the database anyway.
+    const logged = (s: Server, msg: string) =>
+      s.lines.flatMap((l) => {
+        try {
+          const o = JSON.parse(l) as { msg?: string; stored?: number }
+          return o.msg === msg ? [o] : []
+        } catch {
+          return []
+        }
+      })
+    const runs = () => servers.map((s) => logged(s, 'scheduled reports run').length)
+    // A few seconds of ticks once both are up (the first ran alone while the second started).
+    const before = runs()
+    await expect.poll(() => Math.max(...runs().map((n, i) => n - before[i]!)), { timeout: 15_000, interval: 100 }).toBeGreaterThanOrEqual(3)
+    const [runsA, runsB] = runs()
+    expect(Math.min(runsA!, runsB!), `runs per server: ${runsA}, ${runsB}`).toBe(0)
+    const leader = servers[runsA! > 0 ? 0 : 1]!
+    const follower = servers[runsA! > 0 ? 1 : 0]!
+    expect(logged(follower, 'scheduled reports generated')).toEqual([])
+
+    const { reports } = (await follower.api.get<{ reports: Array<{ kind: string; period: string; scope: string; scheduled: boolean }> }>('/api/v1/reports')).body
+    const keys = reports.filter((r) => r.scheduled).map((r) => `${r.kind}:${r.period}:${r.scope}`)
+    expect(new Set(keys).size).toBe(keys.length)
+    // Every report due now, for the city and each county, is there (once, above).
+    const plan = BUNDLED_PLANS['chuzhou-2020']!
+    const scopes = ['city', ...plan.counties.map((c) => `county:${c.code}`)]
+    const due = dueReports(new Date(), plan.policy.reports).flatMap((d) => scopes.map((scope) => `${d.kind}:${d.period.id}:${scope}`))
+    expect(keys).toEqual(expect.arrayContaining(due))
+    // …and every one of them was stored by the leader's runs.
+    expect(logged(leader, 'scheduled reports generated').reduce((n, o) => n + (o.stored ?? 0), 0)).toBe(keys.length)
   })
 })

@@ -2,7 +2,7 @@
 // waiting for any clock: which reports are due at an instant.
 import { describe, expect, it } from 'vitest'
 import { loadConfig } from '../../fleet-server/src/config.js'
-import { dueOn, dueReports, parseReportPeriod, previousPeriod, reportPeriodOf } from '../../fleet-server/src/reports/index.js'
+import { dueOn, dueReports, parseReportPeriod, previousPeriod, REPORT_CRON, reportPeriodOf } from '../../fleet-server/src/reports/index.js'
 import { BUNDLED_PLANS } from '../../shared/src/index.js'
 
 const policy = BUNDLED_PLANS['chuzhou-2020']!.policy.reports // Tuesday, the 25th, quarterly
@@ -78,10 +78,19 @@ describe('report schedule (Asia/Shanghai)', () => {
 describe('report schedule setting', () => {
   it('is on by default; FLEET_REPORTS_SCHEDULE takes on/off, anything else is CONFIG_INVALID', () => {
     const limits = { nofileSoft: null }
-    expect(loadConfig({}, [], limits).reports).toEqual({ isScheduled: true })
-    expect(loadConfig({ FLEET_REPORTS_SCHEDULE: 'off' }, [], limits).reports).toEqual({ isScheduled: false })
-    expect(loadConfig({ FLEET_REPORTS_SCHEDULE: 'on' }, [], limits).reports).toEqual({ isScheduled: true })
+    expect(loadConfig({}, [], limits).reports).toEqual({ isScheduled: true, cron: REPORT_CRON })
+    expect(loadConfig({ FLEET_REPORTS_SCHEDULE: 'off' }, [], limits).reports).toEqual({ isScheduled: false, cron: REPORT_CRON })
+    expect(loadConfig({ FLEET_REPORTS_SCHEDULE: 'on' }, [], limits).reports).toEqual({ isScheduled: true, cron: REPORT_CRON })
     expect(Object.isFrozen(loadConfig({}, [], limits).reports)).toBe(true)
     expect(() => loadConfig({ FLEET_REPORTS_SCHEDULE: 'weekly' }, [], limits)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining('FLEET_REPORTS_SCHEDULE') }))
+  })
+
+  it('checks hourly by default; FLEET_REPORTS_CRON takes a node-cron expression (seconds allowed), anything else is CONFIG_INVALID', () => {
+    const limits = { nofileSoft: null }
+    expect(REPORT_CRON).toBe('0 * * * *')
+    expect(loadConfig({ FLEET_REPORTS_CRON: '* * * * * *' }, [], limits).reports.cron).toBe('* * * * * *')
+    expect(loadConfig({ FLEET_REPORTS_CRON: ' 30 6 * * * ' }, [], limits).reports.cron).toBe('30 6 * * *')
+    for (const bad of ['hourly', '61 * * * *', '* * *'])
+      expect(() => loadConfig({ FLEET_REPORTS_CRON: bad }, [], limits)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining('FLEET_REPORTS_CRON') }))
   })
 })

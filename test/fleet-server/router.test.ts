@@ -3,7 +3,7 @@
 // cabinet, reaches none of them; sales pass through raw with backpressure.
 import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
-import { createUpRouter, type FleetModule } from '../../fleet-server/src/router.js'
+import { createBusSink, createUpRouter, type UpModule } from '../../fleet-server/src/router.js'
 import { encodeMessage, type HeartbeatMsg } from '../../shared/src/index.js'
 
 const hb = (cabinetId: string): HeartbeatMsg => ({
@@ -14,7 +14,7 @@ const hb = (cabinetId: string): HeartbeatMsg => ({
 describe('up-message router', () => {
   it('decodes a heartbeat once for all its readers, and drops one that is invalid or names another cabinet', () => {
     const seen: Array<[string, string, unknown]> = []
-    const modules: FleetModule[] = [
+    const modules: UpModule[] = [
       { name: 'a', up: { any: (id) => seen.push(['any', id, null]), heartbeat: (id, m) => seen.push(['a', id, m]) } },
       { name: 'b', up: { heartbeat: (id, m) => seen.push(['b', id, m]), events: (id) => seen.push(['events', id, null]) } },
     ]
@@ -37,5 +37,30 @@ describe('up-message router', () => {
     expect(seen.map(([k]) => k)).toEqual(['any', 'any', 'any', 'events', 'any'])
     expect(sales).toEqual(['C-1'])
     expect(done).toBe(5)
+  })
+
+  it('builds the bus sink from the modules: sale batches to the one module taking them, session events to each in module order', () => {
+    const seen: string[] = []
+    const log = pino({ level: 'silent' })
+    const refused: string[] = []
+    const modules: UpModule[] = [
+      { name: 'a', up: { connected: (id) => seen.push(`a+${id}`), disconnected: (id) => seen.push(`a-${id}`) } },
+      { name: 'ingest', up: { sales: (id, _p, done) => (seen.push(`sales ${id}`), done()) } },
+      { name: 'b', up: { connected: (id) => seen.push(`b+${id}`), disconnected: (id) => seen.push(`b-${id}`) } },
+      { name: 'quiet' },
+    ]
+    const sink = createBusSink({ modules, refused: (r) => refused.push(r), log })
+    sink.connected('C-1')
+    let done = 0
+    sink.message({ cabinetId: 'C-1', kind: 'sales', payload: Buffer.from('{}') }, () => done++)
+    sink.disconnected('C-1')
+    sink.transportRefused('max_connections')
+    expect(seen).toEqual(['a+C-1', 'b+C-1', 'sales C-1', 'a-C-1', 'b-C-1'])
+    expect(done).toBe(1)
+    expect(refused).toEqual(['max_connections'])
+
+    const takesSales: UpModule = { name: 'again', up: { sales: () => undefined } }
+    expect(() => createBusSink({ modules: [...modules, takesSales], refused: () => undefined, log })).toThrow('exactly one module must take sale batches; found 2')
+    expect(() => createBusSink({ modules: [modules[0]!], refused: () => undefined, log })).toThrow('found 0')
   })
 })

@@ -73,7 +73,11 @@ export function dueOn(p: ReportPeriod, policy: Policy['reports']): string | null
 
 export type ReportSchedule = CronJob
 
-/** Registers the hourly job; `run` generates what is due and must not throw. */
-export function startReportSchedule(deps: { name: string; run: () => Promise<void>; log: Logger; isLeader?: () => Promise<boolean> }): ReportSchedule {
-  return startCronJob({ expression: REPORT_CRON, label: 'report schedule', ...deps })
+/**
+ * Registers the job (hourly: REPORT_CRON, unless `expression` says otherwise,
+ * e.g. FLEET_REPORTS_CRON); `run` generates what is due and must not throw.
+ */
+export function startReportSchedule(deps: { name: string; run: () => Promise<void>; log: Logger; isLeader?: () => Promise<boolean>; expression?: string }): ReportSchedule {
+  const { expression = REPORT_CRON, ...rest } = deps
+  return startCronJob({ expression, label: 'report schedule', ...rest })
 }

@@ -1,0 +1,84 @@
+// Cabinets as a module (issue 13): liveness (who is connected, last seen,
+// shared presence across replicas) and the cabinet service with its
+// credentials cache. Liveness reads every up-message and session event; the
+// service ends sessions whose login changed, through the bus.
+import type { Plan } from '../../../shared/src/index.js'
+import type { Logger } from 'pino'
+import type { FleetDb } from '../db/database.js'
+import { slot, type FleetModule } from '../modules.js'
+import type { SalesReader } from '../sales/index.js'
+import { createLiveness, type Liveness } from './liveness.js'
+import { createSharedPresence } from './presence.js'
+import { cabinetRoutes } from './routes.js'
+import { createCabinetService, type CabinetService } from './service.js'
+import type { CabinetStore } from './store.js'
+
+export interface CabinetsModule extends FleetModule {
+  readonly liveness: () => Liveness
+  readonly service: () => CabinetService
+}
+
+export interface CabinetsModuleDeps {
+  readonly database: FleetDb
+  readonly store: CabinetStore
+  /** Sales with their certified totals, for a cabinet's figures. */
+  readonly sales: () => SalesReader
+  readonly plan: () => Plan
+  /** False with an external broker: sessions are known from presence only. */
+  readonly tracksConnections: () => boolean
+  /** Ends a cabinet's live MQTT session. */
+  readonly disconnect: (cabinetId: string) => void
+  /** How often last-seen times are written, ms. */
+  readonly presenceFlushMs: number
+  readonly now: () => Date
+  readonly log: Logger
+}
+
+export function cabinetsModule(deps: CabinetsModuleDeps): CabinetsModule {
+  const { log } = deps
+  const live = slot<Liveness>('liveness')
+  const cabinets = slot<CabinetService>('the cabinet service')
+  return {
+    name: 'cabinets',
+    liveness: () => live.get(),
+    service: () => cabinets.get(),
+    up: {
+      any: (id) => live.get().seen(id),
+      heartbeat: (id, hb) => live.get().heartbeat(id, hb),
+      presence: (id, p) => live.get().presence(id, p),
+      events: (id, p) => live.get().event(id, p),
+      connected: (id) => live.get().connected(id),
+      disconnected: (id) => live.get().disconnected(id),
+    },
+    routes: () => cabinetRoutes(cabinets.get()),
+    start() {
+      const liveness = live.set(
+        createLiveness({
+          store: deps.store,
+          tracksConnections: deps.tracksConnections,
+          now: deps.now,
+          log: log.child({ component: 'liveness' }),
+          flushMs: deps.presenceFlushMs,
+          // Replicas on one PostgreSQL share who is connected where; SQLite keeps it in memory.
+          presence: createSharedPresence(deps.database, { log: log.child({ component: 'presence' }) }),
+        }),
+      )
+      cabinets.set(
+        createCabinetService({
+          store: deps.store,
+          database: deps.database,
+          sales: deps.sales(),
+          liveness,
+          plan: deps.plan,
+          disconnect: deps.disconnect,
+          now: deps.now,
+          log: log.child({ component: 'cabinets' }),
+        }),
+      )
+    },
+    async stop() {
+      await cabinets.peek()?.close()
+      await live.peek()?.close()
+    },
+  }
+}
