@@ -16,7 +16,8 @@ import { busModules } from './broker/module.js'
 import { createCabinetStore } from './cabinets/index.js'
 import { cabinetsModule } from './cabinets/module.js'
 import { certificationModule } from './certification/module.js'
-import { complianceRoutes, createComplianceService, createComplianceStore, withCertifiedTotals, type ComplianceService, type ComplianceStore } from './compliance/index.js'
+import { withCertifiedTotals } from './compliance/index.js'
+import { complianceModule } from './compliance/module.js'
 import type { FleetConfig } from './config.js'
 import { dashboardRoutes } from './dashboard/index.js'
 import { openFleetDb, type FleetDb } from './db/database.js'
@@ -25,7 +26,7 @@ import type { ForwardingOptions } from './forwarding/index.js'
 import { httpModule } from './http/module.js'
 import { leaderModule } from './jobs/module.js'
 import { createMetrics, metricsRoutes } from './metrics/index.js'
-import { slot, startModules, type FleetModule, type RunningModules } from './modules.js'
+import { startModules, type FleetModule, type RunningModules } from './modules.js'
 import { reportsModule } from './reports/module.js'
 import { createPlanStore } from './rollout/index.js'
 import { rolloutModule } from './rollout/module.js'
@@ -297,27 +298,6 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
   } catch (err) {
     await unwind().catch((e: unknown) => log.error({ err: e }, 'cleanup after a failed start failed'))
     throw err
-  }
-}
-
-/**
- * Compliance as a module: the certified figures' store (written in each
- * ingest tick's transaction) and the service judging them. Here rather than
- * in compliance/module.ts only while compliance/ is rewritten with the ingest.
- */
-function complianceModule(database: FleetDb, plan: () => Plan, log: Logger): FleetModule & { store(): ComplianceStore; service(): ComplianceService } {
-  const store = slot<ComplianceStore>('the compliance store')
-  const service = slot<ComplianceService>('the compliance service')
-  return {
-    name: 'compliance',
-    store: () => store.get(),
-    service: () => service.get(),
-    routes: () => complianceRoutes(service.get()),
-    async start() {
-      const s = store.set(await createComplianceStore(database, { log: log.child({ component: 'compliance' }) }))
-      service.set(createComplianceService({ store: s, plan }))
-    },
-    stop: () => store.peek()?.close(),
   }
 }
 
