@@ -8,7 +8,7 @@ import type { Logger } from 'pino'
 import { decodeMessage, EventMsg, PresenceMsg, uuidv7, type CabinetClockView, type CabinetOutboxView, type HeartbeatMsg } from '../../../shared/src/index.js'
 import { CLOCK_SKEW_LIMIT_MS, isClockSkewed } from '../sales/clock-skew.js'
 import { localPresence, type SharedPresence } from './presence.js'
-import type { CabinetEventRow, CabinetStore } from './store.js'
+import type { CabinetEventRow, CabinetStore, ClockFlagRow } from './store.js'
 
 export interface Liveness {
   /** Any message from the cabinet: it is alive now. */
@@ -39,8 +39,12 @@ export interface Liveness {
    */
   clockSample(cabinetId: string, skewMs: number, source: CabinetClockView['source']): void
   clock(cabinetId: string): CabinetClockView | null
-  /** Cabinets whose latest clock reading is beyond the limit (CLOCK_SKEW). */
-  skewedClocks(): Array<{ readonly cabinetId: string; readonly clock: CabinetClockView }>
+  /**
+   * Cabinets whose latest clock reading is beyond the limit (CLOCK_SKEW), as
+   * judged by any server on the database (issue 13: the alert runs in the
+   * leading server, the cabinet may be connected to another).
+   */
+  skewedClocks(): Promise<Array<{ readonly cabinetId: string; readonly clock: CabinetClockView }>>
   /** Forget a retired cabinet's outbox report, so it no longer counts as lag. */
   forget(cabinetId: string): void
   flush(): Promise<void>
@@ -130,12 +134,37 @@ export function createLiveness({ store, tracksConnections, now, log, flushMs, pr
   const timer = setInterval(() => void flush(), flushMs)
   timer.unref()
 
+  // Clock judgements for the database, written when a cabinet's flag changes
+  // or it is first judged here (another server may have left a flag): rare,
+  // so one batch per EVENT_BATCH_MS is plenty.
+  let clockFlags = new Map<string, ClockFlagRow | { readonly cabinetId: string; readonly skewed: false }>()
+  let clockFlushing: Promise<void> = Promise.resolve()
+  const flushClockFlags = (): Promise<void> => {
+    clockFlushing = clockFlushing.then(async () => {
+      if (clockFlags.size === 0) return
+      const batch = clockFlags
+      clockFlags = new Map()
+      try {
+        await store.saveClockFlags([...batch.values()])
+      } catch (err) {
+        log.error({ err, cabinets: batch.size }, 'storing clock judgements failed; kept for the next try')
+        for (const [id, f] of batch) if (!clockFlags.has(id)) clockFlags.set(id, f)
+      }
+    })
+    return clockFlushing
+  }
+
   const clockSample = (cabinetId: string, skewMs: number, source: CabinetClockView['source']): void => {
     const at = now()
     const skewed = isClockSkewed(skewMs)
-    const wasSkewed = clocks.get(cabinetId)?.flag === 'CLOCK_SKEW'
+    const before = clocks.get(cabinetId)
+    const wasSkewed = before?.flag === 'CLOCK_SKEW'
     const skewS = Math.round(skewMs / 1000)
     clocks.set(cabinetId, { skewS, source, judgedAtMs: at.getTime(), flag: skewed ? 'CLOCK_SKEW' : null })
+    if (before === undefined || skewed !== wasSkewed) {
+      clockFlags.set(cabinetId, skewed ? { cabinetId, skewed, skewS, source, judgedAt: at.toISOString() } : { cabinetId, skewed })
+      if (clockFlags.size === 1) setTimeout(() => void flushClockFlags(), EVENT_BATCH_MS)
+    }
     if (skewed === wasSkewed) return
     if (!skewed) {
       log.info({ cabinetId, skewS, source }, 'cabinet clock back within the limit')
@@ -223,10 +252,12 @@ export function createLiveness({ store, tracksConnections, now, log, flushMs, pr
     },
     clockSample,
     clock: (cabinetId) => clockView(clocks.get(cabinetId)),
-    skewedClocks() {
-      const out: Array<{ cabinetId: string; clock: CabinetClockView }> = []
-      for (const [cabinetId, r] of clocks) if (r.flag !== null) out.push({ cabinetId, clock: clockView(r)! })
-      return out
+    async skewedClocks() {
+      await flushClockFlags()
+      return (await store.clockFlags()).map((f) => ({
+        cabinetId: f.cabinetId,
+        clock: { skewS: f.skewS, source: f.source, judgedAt: f.judgedAt, flag: 'CLOCK_SKEW' as const },
+      }))
     },
     outboxLag() {
       let pending = 0
@@ -240,11 +271,15 @@ export function createLiveness({ store, tracksConnections, now, log, flushMs, pr
     forget(cabinetId) {
       outboxes.delete(cabinetId)
       clocks.delete(cabinetId)
+      // A retired cabinet's clock no longer raises an alert.
+      clockFlags.set(cabinetId, { cabinetId, skewed: false })
+      if (clockFlags.size === 1) setTimeout(() => void flushClockFlags(), EVENT_BATCH_MS)
     },
     flush,
     async close() {
       clearInterval(timer)
       await flushEvents()
+      await flushClockFlags()
       await flush()
       await presence.close()
     },

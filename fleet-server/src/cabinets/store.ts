@@ -117,6 +117,18 @@ export interface CabinetStore {
   saveLastSeen(entries: ReadonlyArray<readonly [cabinetId: string, at: string]>): Promise<void>
   /** Stores events in one statement; per event, false when its id is already stored (a resend). */
   insertEvents(events: readonly CabinetEventRow[]): Promise<boolean[]>
+  /** Each cabinet's latest clock judgement: a flag row when skewed, none when within the limit. */
+  saveClockFlags(flags: ReadonlyArray<ClockFlagRow | { readonly cabinetId: string; readonly skewed: false }>): Promise<void>
+  /** Cabinets whose clock the latest judgement (by any server) found skewed. */
+  clockFlags(): Promise<ClockFlagRow[]>
+}
+
+export interface ClockFlagRow {
+  readonly cabinetId: string
+  readonly skewed: true
+  readonly skewS: number
+  readonly source: 'heartbeat' | 'sale'
+  readonly judgedAt: string
 }
 
 const toRow = (r: Selectable<CabinetsTable>): CabinetRow => ({
@@ -368,6 +380,24 @@ export function createCabinetStore(db: FleetDb): CabinetStore {
     },
 
     saveLastSeen,
+
+    async saveClockFlags(flags) {
+      const set = flags.filter((f): f is ClockFlagRow => f.skewed)
+      const cleared = flags.filter((f) => !f.skewed).map((f) => f.cabinetId)
+      for (const part of chunks(set)) {
+        await k
+          .insertInto('cabinet_clock_flags')
+          .values(part.map((f) => ({ cabinet_id: f.cabinetId, skew_s: f.skewS, source: f.source, judged_at: f.judgedAt })))
+          .onConflict((oc) => oc.column('cabinet_id').doUpdateSet((eb) => ({ skew_s: eb.ref('excluded.skew_s'), source: eb.ref('excluded.source'), judged_at: eb.ref('excluded.judged_at') })))
+          .execute()
+      }
+      for (const part of chunks(cleared)) await k.deleteFrom('cabinet_clock_flags').where('cabinet_id', 'in', part).execute()
+    },
+
+    async clockFlags() {
+      const rows = await k.selectFrom('cabinet_clock_flags').selectAll().orderBy('cabinet_id').execute()
+      return rows.map((r) => ({ cabinetId: r.cabinet_id, skewed: true as const, skewS: r.skew_s, source: r.source === 'sale' ? 'sale' as const : 'heartbeat' as const, judgedAt: r.judged_at }))
+    },
 
     async insertEvents(events) {
       if (events.length === 0) return []

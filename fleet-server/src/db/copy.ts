@@ -22,6 +22,7 @@ import { Database, type SqliteDatabase } from './sqlite.js'
 const RELATIONS = {
   alerts: 'table',
   cabinet_certified_state: 'table',
+  cabinet_clock_flags: 'table',
   cabinet_day_certified: 'table',
   cabinet_day_sales: 'table',
   cabinet_day_sku_sales: 'table',

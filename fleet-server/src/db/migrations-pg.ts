@@ -376,4 +376,16 @@ CREATE TABLE cabinet_presence (
 CREATE INDEX cabinet_presence_by_server ON cabinet_presence (server_id);
 `,
   },
+  {
+    version: 10,
+    name: 'clock-flags',
+    sql: `
+CREATE TABLE cabinet_clock_flags (
+  cabinet_id TEXT COLLATE "C" PRIMARY KEY,
+  skew_s     BIGINT NOT NULL,
+  source     TEXT COLLATE "C" NOT NULL,
+  judged_at  TEXT COLLATE "C" NOT NULL
+);
+`,
+  },
 ]

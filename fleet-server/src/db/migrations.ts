@@ -537,4 +537,20 @@ CREATE TABLE cabinet_presence (
 CREATE INDEX cabinet_presence_by_server ON cabinet_presence (server_id);
 `,
   },
+  {
+    version: 10,
+    name: 'clock-flags',
+    sql: `
+-- Issue 13: cabinets whose latest clock reading is beyond the limit
+-- (CLOCK_SKEW), one row each, written by the server that judged it, so the
+-- alert evaluated in the leading server sees cabinets connected to any
+-- server. A reading within the limit deletes the row.
+CREATE TABLE cabinet_clock_flags (
+  cabinet_id TEXT PRIMARY KEY,
+  skew_s     INTEGER NOT NULL,                -- server receipt minus device send time; positive = device behind
+  source     TEXT NOT NULL,                   -- heartbeat | sale
+  judged_at  TEXT NOT NULL
+);
+`,
+  },
 ]

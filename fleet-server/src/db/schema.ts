@@ -202,6 +202,13 @@ export interface FleetServersTable {
 }
 
 /** Migration 9: the process whose broker holds each connected cabinet (PostgreSQL only). */
+export interface CabinetClockFlagsTable {
+  cabinet_id: string
+  skew_s: number
+  source: string
+  judged_at: string
+}
+
 export interface CabinetPresenceTable {
   cabinet_id: string
   server_id: string
@@ -344,6 +351,7 @@ export interface Schema {
   login_failures: LoginFailuresTable
   fleet_servers: FleetServersTable
   cabinet_presence: CabinetPresenceTable
+  cabinet_clock_flags: CabinetClockFlagsTable
   meta: MetaTable
   products: ProductsTable
   reports: ReportsTable

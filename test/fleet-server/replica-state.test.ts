@@ -1,13 +1,14 @@
-// Two fleet servers on one PostgreSQL (issue 13, replica-safe state): only the
-// leader runs triggered forwarding passes, so a catalog change made through
-// the other server must reach the leader as a pass request (PASS_CHANNEL) —
-// not wait for the next scheduled pass (10 min by default). Scheduled passes
-// are off here, so any pass seen is a triggered one.
+// Two fleet servers on one PostgreSQL (issue 13, replica-safe state):
+// - only the leader runs triggered forwarding passes, so a catalog change made
+//   through the other server must reach the leader as a pass request
+//   (PASS_CHANNEL), not wait for the next scheduled pass (10 min by default);
+// - alerts are evaluated in the leader, so a clock judged skewed by the server
+//   a cabinet is connected to must be seen by the other (cabinet_clock_flags).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Fleet } from '../../fleet-server/src/app.js'
 import { api } from '../helpers/fleet.js'
 import { startPostgres, type Postgres } from '../helpers/postgres.js'
-import { aCatalog, fleetWith } from './certification.fixtures.js'
+import { aCatalog, aClock, aDatedCabinet, fleetWith, ok } from './certification.fixtures.js'
 
 let server: Postgres
 beforeAll(async () => {
@@ -36,5 +37,25 @@ describe('forwarding passes across two servers on one PostgreSQL', () => {
     await aCatalog(follower, { 'SKU-F': { cert: ['2020-01-01'], supplier: 2 } })
     await expect.poll(() => lastRunAt(leader), { timeout: 10_000, interval: 100 }).not.toBe(before)
     expect(await lastRunAt(follower)).toBeNull()
+  })
+})
+
+describe('clock judgements across two servers on one PostgreSQL', () => {
+  it('a clock judged skewed by one server raises the alert from the other, and clears from it', async () => {
+    const NOW = '2020-10-05T02:00:00.000Z'
+    const env = { FLEET_DATABASE_URL: await server.newDatabase('clock_flags') }
+    const a = await fleetWith({ env, deps: { now: aClock(NOW).now } })
+    const b = await fleetWith({ env, deps: { now: aClock(NOW).now } })
+    const openClockAlerts = async (f: Fleet) => {
+      await ok(f, 'POST', '/api/v1/alerts/evaluate', undefined, 200)
+      return (await ok<{ alerts: Array<{ cabinetId: string }> }>(f, 'GET', '/api/v1/alerts?kind=clock_skew', undefined, 200)).alerts
+    }
+    // Connected to B, three days behind.
+    const c = await aDatedCabinet(b)
+    await c.heartbeat(new Date(Date.parse(NOW) - 3 * 86_400_000).toISOString())
+    await expect.poll(async () => (await openClockAlerts(a)).map((x) => x.cabinetId), { timeout: 5_000, interval: 100 }).toEqual([c.cabinetId])
+    // Set right: A clears it too.
+    await c.heartbeat(new Date(Date.parse(NOW) - 2_000).toISOString())
+    await expect.poll(async () => (await openClockAlerts(a)).length, { timeout: 5_000, interval: 100 }).toBe(0)
   })
 })
