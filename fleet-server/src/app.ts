@@ -30,7 +30,8 @@ import { startModules, type FleetModule, type RunningModules } from './modules.j
 import { reportsModule } from './reports/module.js'
 import { createPlanStore } from './rollout/index.js'
 import { rolloutModule } from './rollout/module.js'
-import { createSaleFlagService, createSaleFlagStore, createSaleIngest, createSalesReader, createSalesStore, saleFlagRoutes, salesRoutes, type SaleIngest } from './sales/index.js'
+import { createSalesReader, createSalesStore } from './sales/index.js'
+import { ingestModule, saleFlagsModule } from './sales/module.js'
 
 export interface FleetDeps {
   /** Root logger; a pino logger at config.logLevel on stdout when absent. */
@@ -99,7 +100,6 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     const cabinetStore = createCabinetStore(database)
     const salesStore = createSalesStore(database)
     const salesReader = createSalesReader(salesStore)
-    let ingest: SaleIngest | null = null
     const buses = busModules({
       config,
       credentials: () => cabinets.service().credentials,
@@ -109,9 +109,10 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     })
     // connectedCabinets is this process's own broker sessions (each replica
     // reports its own; the fleet-wide count is the rollout's online).
-    const metrics = createMetrics(() =>
-      ingest ? { connectedCabinets: cabinets.liveness().connectedHere, outboxLag: cabinets.liveness().outboxLag, ingestQueuedBatches: ingest.queuedBatches } : null,
-    )
+    const metrics = createMetrics(() => {
+      const ingest = sales.ingest()
+      return ingest ? { connectedCabinets: cabinets.liveness().connectedHere, outboxLag: cabinets.liveness().outboxLag, ingestQueuedBatches: ingest.queuedBatches } : null
+    })
     // Certified figures are written with the sales of each ingest tick (issue 3).
     const compliance = complianceModule(database, () => plan, log)
     const cabinets = cabinetsModule({
@@ -127,36 +128,27 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     })
     const rollout = rolloutModule({ database, plan: () => plan, liveness: () => cabinets.liveness(), now })
     // The sale ingest: ack only after commit (sales/ingest.ts).
-    const ingestModule: FleetModule = {
-      name: 'ingest',
-      up: { sales: (id, payload, done) => ingest!.submit(id, payload, done) },
-      routes: () => salesRoutes(salesReader, cabinets.service().assertVisible),
-      async start() {
-        const complianceStore = compliance.store()
-        const live = cabinets.liveness()
-        const sales = await createSaleIngest({
-          db: database,
-          store: salesStore,
-          // Certified figures commit with the sales of each tick, in its transaction.
-          tickWriters: [(tx, agg) => complianceStore.recordTick(tx, agg)],
-          committed: (agg) => forwarding.service().salesCommitted(agg.days.values()),
-          // Replies go at QoS 0: a lost reply costs only a resend, which is re-acked
-          // as a replay, and skipping the PUBACK round trip and aedes' outgoing
-          // store per reply measured ~1.6x the one-sale-per-message ingest rate.
-          publish: (topic, payload) => buses.bus()?.publish(topic, payload, { qos: 0 }),
-          now,
-          log: log.child({ component: 'ingest' }),
-          metrics: metrics.ingest,
-          maxBatchesPerTick: config.ingest.maxBatchesPerTick,
-          maxSalesPerTick: config.ingest.maxSalesPerTick,
-          maxQueuedBytes: config.ingest.maxQueuedBytes,
-          clockSample: (id, skewMs) => live.clockSample(id, skewMs, 'sale'),
-        })
-        ingest = sales
+    const sales = ingestModule({
+      database,
+      store: salesStore,
+      reader: salesReader,
+      assertVisible: () => cabinets.service().assertVisible,
+      // Certified figures commit with the sales of each tick, in its transaction.
+      tickWriters: () => {
+        const figures = compliance.store()
+        return [(tx, agg) => figures.recordTick(tx, agg)]
       },
-      // Drains what was received while the broker is still up to carry the replies.
-      stop: () => ingest?.close(),
-    }
+      committed: (agg) => forwarding.service().salesCommitted(agg.days.values()),
+      // Replies go at QoS 0: a lost reply costs only a resend, which is re-acked
+      // as a replay, and skipping the PUBACK round trip and aedes' outgoing
+      // store per reply measured ~1.6x the one-sale-per-message ingest rate.
+      publish: (topic, payload) => buses.bus()?.publish(topic, payload, { qos: 0 }),
+      clockSample: (id, skewMs) => cabinets.liveness().clockSample(id, skewMs, 'sale'),
+      limits: config.ingest,
+      metrics: metrics.ingest,
+      now,
+      log,
+    })
     // Issue 3: the catalog published to cabinets, and forwarding to the national platform.
     const certification = certificationModule({
       database,
@@ -168,9 +160,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       log,
     })
     // Issue 12: flagged sales hold their periods until an official resolves them.
-    const saleFlagStore = createSaleFlagStore(database)
-    const saleFlagService = createSaleFlagService({ store: saleFlagStore, now, log: log.child({ component: 'sale-flags' }), resolved: () => forwarding.service().changed() })
-    const saleFlags: FleetModule = { name: 'sale-flags', routes: () => saleFlagRoutes(saleFlagService), start: () => undefined, stop: () => undefined }
+    const saleFlags = saleFlagsModule({ database, resolved: () => forwarding.service().changed(), now, log })
     const http = httpModule({ log, logRequests: config.logRequests, trustProxy: config.trustProxy, https: config.tls, rateLimit: config.rateLimit, secureCookies: config.secureCookies })
     const forwarding = forwardingModule({
       database,
@@ -181,7 +171,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       compliance: () => compliance.service(),
       onCatalogVersion: (id, v) => certification.catalog().reported(id, v),
       beforePass: () => void certification.catalog().refresh().catch((err: unknown) => log.error({ err }, 'catalog refresh failed')),
-      saleFlagHolds: (range) => saleFlagService.holds(range),
+      saleFlagHolds: (range) => saleFlags.service.holds(range),
       plan: () => plan,
       now,
       log,
@@ -215,7 +205,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
             },
           }),
           forwardingSource({ troubled: (n) => forwarding.service().troubled(n) }),
-          saleIdReusedSource({ open: (county) => saleFlagStore.open(county), counties: () => plan.counties.map((c) => c.code) }),
+          saleIdReusedSource({ open: (county) => saleFlags.store.open(county), counties: () => plan.counties.map((c) => c.code) }),
           clockSkewSource({ skewed: () => live.skewedClocks(), ownerOf: (id) => rollout.store.ownerOf(id) }),
         ]
       },
@@ -249,7 +239,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       now,
       log,
     })
-    const modules: FleetModule[] = [jobs, buses.broker, compliance, cabinets, rollout, ingestModule, certification, saleFlags, http, forwarding, alerts, reports, backup]
+    const modules: FleetModule[] = [jobs, buses.broker, compliance, cabinets, rollout, sales, certification, saleFlags, http, forwarding, alerts, reports, backup]
     // The broker starts last (its sink routes to every module) and its intake is the first to stop.
     running = await startModules([...modules, buses.intake(modules)], log)
     const bus = buses.started()

@@ -1,0 +1,76 @@
+// Sales as modules (issue 13): the ingest (cabinets' sale batches: chain
+// checks, group commit, ack only after commit) with the sales views, and the
+// sale flags officials resolve. The ingest drains what it was given when it
+// stops, so it must stop while the broker can still carry the replies.
+import type { Logger } from 'pino'
+import type { FleetDb } from '../db/database.js'
+import { slot, type FleetModule } from '../modules.js'
+import type { TickAggregates } from './aggregate.js'
+import { createSaleFlagService, createSaleFlagStore, type SaleFlagService, type SaleFlagStore } from './flags.js'
+import { saleFlagRoutes } from './flags-routes.js'
+import { createSaleIngest, type IngestMetrics, type SaleIngest, type TickWriter } from './ingest.js'
+import { salesRoutes, type CabinetGuard } from './routes.js'
+import type { SalesReader } from './service.js'
+import type { SalesStore } from './store.js'
+
+export interface IngestModule extends FleetModule {
+  /** The ingest once started; null before (metrics read it lazily). */
+  readonly ingest: () => SaleIngest | null
+}
+
+export interface IngestModuleDeps {
+  readonly database: FleetDb
+  readonly store: SalesStore
+  readonly reader: SalesReader
+  /** Who may see a cabinet's sales (the cabinets domain). */
+  readonly assertVisible: () => CabinetGuard
+  /** Writes derived from each tick, in its transaction (compliance's certified figures); read at start. */
+  readonly tickWriters: () => readonly TickWriter[]
+  /** After each tick's commit (forwarding's late-sale trigger). */
+  readonly committed: (agg: TickAggregates) => void
+  readonly publish: (topic: string, payload: Buffer) => void
+  /** A live batch's clock reading (cabinets' liveness). */
+  readonly clockSample: (cabinetId: string, skewMs: number) => void
+  readonly limits: { readonly maxBatchesPerTick: number; readonly maxSalesPerTick: number; readonly maxQueuedBytes: number }
+  readonly metrics: IngestMetrics
+  readonly now: () => Date
+  readonly log: Logger
+}
+
+export function ingestModule(deps: IngestModuleDeps): IngestModule {
+  const ingest = slot<SaleIngest>('the sale ingest')
+  return {
+    name: 'ingest',
+    ingest: () => ingest.peek(),
+    up: { sales: (id, payload, done) => ingest.get().submit(id, payload, done) },
+    routes: () => salesRoutes(deps.reader, deps.assertVisible()),
+    async start() {
+      ingest.set(await createSaleIngest({
+        db: deps.database,
+        store: deps.store,
+        tickWriters: deps.tickWriters(),
+        committed: deps.committed,
+        publish: deps.publish,
+        now: deps.now,
+        log: deps.log.child({ component: 'ingest' }),
+        metrics: deps.metrics,
+        ...deps.limits,
+        clockSample: deps.clockSample,
+      }))
+    },
+    // Drains what was received while the broker is still up to carry the replies.
+    stop: () => ingest.peek()?.close(),
+  }
+}
+
+export interface SaleFlagsModule extends FleetModule {
+  readonly store: SaleFlagStore
+  readonly service: SaleFlagService
+}
+
+/** Issue 12: flagged sales hold their periods until an official resolves them. Nothing to start or stop. */
+export function saleFlagsModule(deps: { database: FleetDb; resolved: () => void; now: () => Date; log: Logger }): SaleFlagsModule {
+  const store = createSaleFlagStore(deps.database)
+  const service = createSaleFlagService({ store, now: deps.now, log: deps.log.child({ component: 'sale-flags' }), resolved: deps.resolved })
+  return { name: 'sale-flags', store, service, routes: () => saleFlagRoutes(service), start: () => undefined, stop: () => undefined }
+}
