@@ -158,8 +158,16 @@ describe('embedded broker: retained messages', () => {
     const a = await provision(fleet)
     const b = await provision(fleet)
     await aCatalog(fleet, { 'DY-HONEY': {} })
-    // Connecting makes the server publish each cabinet's catalog, retained.
-    for (const cab of [a, b]) await (await connectCabinet(fleet.mqttUrl, cab)).client.endAsync()
+    // Connecting makes the server publish each cabinet's catalog, retained. It is
+    // published after the connect, asynchronously: wait until it has gone out
+    // (then it is retained), or it could reach the subscriber below live, not retained.
+    for (const cab of [a, b]) {
+      const { client } = await connectCabinet(fleet.mqttUrl, cab)
+      const published = new Promise<void>((resolve) => client.on('message', (topic) => topic === topics.catalog(cab.cabinetId) && resolve()))
+      await client.subscribeAsync(topics.catalog(cab.cabinetId), { qos: 1 })
+      await published
+      await client.endAsync()
+    }
     const client = await mqtt.connectAsync(fleet.mqttUrl, { clientId: a.cabinetId, username: a.mqtt.username, password: a.mqtt.password, reconnectPeriod: 0 }, false)
     onTestFinished(() => client.endAsync(true))
     const got: Array<{ topic: string; retain: boolean; type: unknown }> = []
