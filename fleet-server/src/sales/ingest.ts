@@ -388,7 +388,7 @@ export function committedReply(batchId: string, ackedSeq: number, ackedHash: str
   return Buffer.from(`{"v":1,"type":"reply","status":"committed","batchId":"${batchId}","ackedSeq":${ackedSeq},"ackedHash":"${ackedHash}"}`)
 }
 
-function toRecord(s: Sale, nowMs: number): SaleRecord {
+export function toRecord(s: Sale, nowMs: number): SaleRecord {
   const soldAtMs = Date.parse(s.soldAt)
   const recordedAtMs = Date.parse(s.recordedAt)
   // Implausible controller clocks are flagged, never dropped: the money changed hands.
