@@ -53,10 +53,11 @@ const steps: Record<string, () => Promise<void> | void> = {
     for (const p of payloads) if (decodeSaleBatch(p).ok) sink++
   },
   async check() {
-    // Each batch starts at the head + 1, the common case.
+    // Each batch starts at the head + 1, the common case; awaited as ingest awaits it.
     let head = { seq: 0, hash: GENESIS_HASH }
     for (const s of sales) {
-      const v = await checkBatch(CABINET, [s], head, noLookup)
+      const checked = checkBatch(CABINET, [s], head, noLookup)
+      const v = checked instanceof Promise ? await checked : checked
       if (v.ok) head = v.head as { seq: number; hash: string }
     }
   },
