@@ -406,7 +406,8 @@ function linesJson(lines: Sale['lines']): string {
 
 export function toRecord(s: Sale, nowMs: number): SaleRecord {
   const soldAtMs = Date.parse(s.soldAt)
-  const recordedAtMs = Date.parse(s.recordedAt)
+  // An agent whose controller gives no sale time sends its ledger time as both (edge-agent ledger.ts).
+  const recordedAtMs = s.recordedAt === s.soldAt ? soldAtMs : Date.parse(s.recordedAt)
   // Implausible controller clocks are flagged, never dropped: the money changed hands.
   let skewFlag = 0
   if (Math.abs(soldAtMs - recordedAtMs) > SKEW_FROM_RECORDED_MS) skewFlag |= SKEW_FROM_RECORDED
