@@ -1,7 +1,8 @@
 // Micro-benchmarks of the per-message steps of sale ingest (issue 13, item 6),
 // on the load generator's one-sale batches (bench/loadgen.ts's shape):
 //   node --import tsx bench/micro/ingest-steps.ts [step …]
-// Steps: decode, check, record, aggregate, day, observe (all when none named).
+// Steps: decode, check, record, aggregate, pipeline (the first four in a row), day,
+// observe (all when none named).
 // Each step runs N operations per round, ROUNDS rounds; time is the process's
 // CPU time (preemption by other work on a shared machine does not count), and
 // the report is ns/op: the best round and the median.
@@ -12,7 +13,7 @@ import { aggregate } from '../../fleet-server/src/sales/aggregate.js'
 import { checkBatch } from '../../fleet-server/src/sales/chain-check.js'
 import { decodeSaleBatch } from '../../fleet-server/src/sales/fast-decode.js'
 import { toRecord } from '../../fleet-server/src/sales/ingest.js'
-import type { BatchWrite } from '../../fleet-server/src/sales/types.js'
+import type { BatchWrite, SaleRecord } from '../../fleet-server/src/sales/types.js'
 import { Registry } from 'prom-client'
 
 const N = 100_000
@@ -43,8 +44,13 @@ function batches(): { payloads: Buffer[]; sales: Sale[] } {
 
 const { payloads, sales } = batches()
 const nowMs = START + (N + 10) * 60_000
-const records = sales.map((s) => toRecord(s, nowMs))
-const writes: BatchWrite[] = records.map((r) => ({ cabinetId: CABINET, receivedAt: '2020-10-01T00:00:00.000Z', sales: [r] }))
+// Made on first use, and only by the steps that read them: records kept alive
+// by a fixture make V8 pretenure toRecord's allocation site, and every record
+// made afterwards (in the pipeline step too) would then be born in old space.
+let records: SaleRecord[] | undefined
+let writes: BatchWrite[] | undefined
+const fixtureRecords = (): SaleRecord[] => (records ??= sales.map((s) => toRecord(s, nowMs)))
+const fixtureWrites = (): BatchWrite[] => (writes ??= fixtureRecords().map((r) => ({ cabinetId: CABINET, receivedAt: '2020-10-01T00:00:00.000Z', sales: [r] })))
 const noLookup = (): Promise<string | null> => Promise.reject(new Error('no replay lookup expected'))
 let sink = 0
 const cpuUs = (): number => {
@@ -70,10 +76,31 @@ const steps: Record<string, () => Promise<void> | void> = {
   },
   aggregate() {
     // A tick of 100 one-sale batches, as a busy tick takes.
-    for (let i = 0; i < N; i += 100) sink += aggregate(writes.slice(i, i + 100)).skus.size
+    const w = fixtureWrites()
+    for (let i = 0; i < N; i += 100) sink += aggregate(w.slice(i, i + 100)).skus.size
+  },
+  async pipeline() {
+    // The per-message JS of a tick together: decode, chain check, record, and
+    // the aggregates of each 100 batches (a busy tick's worth). The first
+    // 1,000 payloads, N / 1,000 times over: a fixture of N parsed batches
+    // kept alive would make this a measure of old-generation GC instead.
+    let tick: BatchWrite[] = []
+    for (let i = 0; i < N; i++) {
+      const d = decodeSaleBatch(payloads[i % 1000]!)
+      if (!d.ok) throw new Error(d.message)
+      const first = d.data.sales[0]!
+      const checked = checkBatch(CABINET, d.data.sales, { seq: first.seq - 1, hash: first.prevHash }, noLookup)
+      const v = checked instanceof Promise ? await checked : checked
+      if (!v.ok) throw new Error(v.message)
+      tick.push({ cabinetId: CABINET, receivedAt: '2020-10-01T00:00:00.000Z', sales: v.newSales.map((s) => toRecord(s, nowMs)) })
+      if (tick.length === 100) {
+        sink += aggregate(tick).skus.size
+        tick = []
+      }
+    }
   },
   day() {
-    for (const r of records) sink += shanghaiDate(r.soldAtMs).length
+    for (const r of fixtureRecords()) sink += shanghaiDate(r.soldAtMs).length
   },
   observe() {
     const h = createHotHistogram({ name: 'x', help: 'x', buckets: LATENCY_BUCKETS_S, registers: [new Registry()] })
