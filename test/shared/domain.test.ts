@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
   BUNDLED_PLANS, GENESIS_HASH, PlanInvalidError, type Plan, formatFen, meetsShare, parsePlan, parseTopic, saleHash,
@@ -27,6 +28,26 @@ describe('time', () => {
     expect(shanghaiDate('2020-09-30T15:59:59.999Z')).toBe('2020-09-30')
     expect(shanghaiDate('2020-09-30T16:00:00.000Z')).toBe('2020-10-01')
     expect(shanghaiDayStartUtc('2020-10-01').toISOString()).toBe('2020-09-30T16:00:00.000Z')
+  })
+
+  it('gives the same date as the plain formula for instants asked in any order, around day boundaries (its one-day cache)', () => {
+    const plain = (ms: number) => new Date(ms + 8 * 3600_000).toISOString().slice(0, 10)
+    const boundary = Date.parse('2020-09-30T16:00:00.000Z')
+    const near = fc.oneof(
+      fc.integer({ min: -2, max: 2 }).chain((d) => fc.integer({ min: -3, max: 3 }).map((e) => boundary + d * 86_400_000 + e)),
+      fc.integer({ min: -8.64e15 + 8 * 3600_000, max: 8.64e15 - 8 * 3600_000 }),
+      fc.constantFrom(8.64e15 - 8 * 3600_000, -8.64e15, 0, -1),
+    )
+    fc.assert(
+      fc.property(fc.array(near, { minLength: 1, maxLength: 20 }), (instants) => {
+        for (const ms of instants) expect(shanghaiDate(ms)).toBe(plain(ms))
+      }),
+      { numRuns: 2000 },
+    )
+    // Past Date's range it still throws, even right after the last valid day was asked.
+    expect(shanghaiDate(8.64e15 - 8 * 3600_000)).toBe(plain(8.64e15 - 8 * 3600_000))
+    expect(() => shanghaiDate(8.64e15 - 8 * 3600_000 + 1)).toThrow(RangeError)
+    expect(() => shanghaiDate(Number.NaN)).toThrow(RangeError)
   })
 })
 

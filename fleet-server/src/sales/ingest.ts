@@ -117,6 +117,17 @@ interface PreparedTick {
   tampered: TamperFlag[]
 }
 
+/** toISOString() of a millisecond, remembering the last one: a tick's batches mostly arrived in the same few ms. */
+let lastIsoMs = NaN
+let lastIso = ''
+function isoAt(ms: number): string {
+  if (ms !== lastIsoMs) {
+    lastIso = new Date(ms).toISOString()
+    lastIsoMs = ms
+  }
+  return lastIso
+}
+
 /** While a tick commits, the next one's preparation yields the event loop every this many sales. */
 const YIELD_EVERY_SALES = 1000
 
@@ -353,7 +364,9 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
       }
       sales += batch.sales.length
       const { head, isCommitted } = headOf(tick, cabinetId)
-      let verdict = await checkBatch(cabinetId, batch.sales, head, hashAt(cabinetId))
+      // Synchronous unless the batch replays an older seq: no await per batch.
+      const checked = checkBatch(cabinetId, batch.sales, head, hashAt(cabinetId))
+      let verdict = checked instanceof Promise ? await checked : checked
       if (!verdict.ok && verdict.code === 'SALE_SEQ_GAP' && isCommitted) {
         // Another server on the same database may have committed this
         // cabinet's sales while it was connected there (issue 13): the head
@@ -369,14 +382,15 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
         outcomes.push({ kind: 'reject', cabinetId, batchId: batch.batchId, code: verdict.code, message: verdict.message, ...(verdict.expectedSeq !== undefined && { expectedSeq: verdict.expectedSeq }) })
         continue
       }
-      if (opts.clockSample && verdict.newSales.length > 0) {
-        const skewMs = liveBatchSkewMs(batch.batchId, Date.parse(verdict.newSales.at(-1)!.recordedAt), item.receivedAtMs)
-        if (skewMs !== null) opts.clockSample(cabinetId, skewMs)
-      }
       let writeIndex = -1
       if (verdict.newSales.length > 0) {
+        const records = verdict.newSales.map((s) => toRecord(s, nowMs))
+        if (opts.clockSample) {
+          const skewMs = liveBatchSkewMs(batch.batchId, records.at(-1)!.recordedAtMs, item.receivedAtMs)
+          if (skewMs !== null) opts.clockSample(cabinetId, skewMs)
+        }
         writeIndex = writes.length
-        writes.push({ cabinetId, receivedAt: new Date(item.receivedAtMs).toISOString(), sales: verdict.newSales.map((s) => toRecord(s, nowMs)) })
+        writes.push({ cabinetId, receivedAt: isoAt(item.receivedAtMs), sales: records })
         tick.receivedMs.push(item.receivedAtMs)
         tick.heads.set(cabinetId, verdict.head)
       }
@@ -531,9 +545,24 @@ export function committedReply(batchId: string, ackedSeq: number, ackedHash: str
   return Buffer.from(`{"v":1,"type":"reply","status":"committed","batchId":"${batchId}","ackedSeq":${ackedSeq},"ackedHash":"${ackedHash}"}`)
 }
 
-function toRecord(s: Sale, nowMs: number): SaleRecord {
+/**
+ * JSON.stringify(lines) with the keys in schema order, from a template (~90 ns
+ * against ~450 for two lines). Nothing needs escaping: a decoded SKU matches
+ * /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/ and the numbers are safe integers (-0 prints 0 either way).
+ */
+function linesJson(lines: Sale['lines']): string {
+  let json = '['
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i]!
+    json += `${i === 0 ? '' : ','}{"sku":"${l.sku}","qty":${l.qty},"unitPriceFen":${l.unitPriceFen}}`
+  }
+  return `${json}]`
+}
+
+export function toRecord(s: Sale, nowMs: number): SaleRecord {
   const soldAtMs = Date.parse(s.soldAt)
-  const recordedAtMs = Date.parse(s.recordedAt)
+  // An agent whose controller gives no sale time sends its ledger time as both (edge-agent ledger.ts).
+  const recordedAtMs = s.recordedAt === s.soldAt ? soldAtMs : Date.parse(s.recordedAt)
   // Implausible controller clocks are flagged, never dropped: the money changed hands.
   let skewFlag = 0
   if (Math.abs(soldAtMs - recordedAtMs) > SKEW_FROM_RECORDED_MS) skewFlag |= SKEW_FROM_RECORDED
@@ -549,7 +578,7 @@ function toRecord(s: Sale, nowMs: number): SaleRecord {
     payment: s.payment,
     totalFen: s.totalFen,
     lines: s.lines,
-    linesJson: JSON.stringify(s.lines),
+    linesJson: linesJson(s.lines),
     prevHash: s.prevHash,
     hash: s.hash,
     skewFlag,

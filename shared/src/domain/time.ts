@@ -21,10 +21,28 @@ export function toIsoUtc(instant: string | number | Date): string {
   return d.toISOString()
 }
 
+const DAY_MS = 86_400_000
+const MAX_DATE_MS = 8.64e15 // ECMAScript's time value range, ±100,000,000 days
+// The last day asked for, as [start, end) in UTC ms: ingest asks once per
+// sale, nearly always for the same day, and toISOString() costs ~440 ns.
+let cachedStartMs = Number.NaN
+let cachedEndMs = Number.NaN
+let cachedDay = ''
+
 /** The Asia/Shanghai calendar date (YYYY-MM-DD) of a UTC instant. */
 export function shanghaiDate(instant: string | number | Date): string {
   const ms = instant instanceof Date ? instant.getTime() : typeof instant === 'number' ? instant : Date.parse(instant)
-  return new Date(ms + SHANGHAI_OFFSET_MS).toISOString().slice(0, 10)
+  if (ms >= cachedStartMs && ms < cachedEndMs) return cachedDay
+  // NaN and instants outside Date's range throw here, as before.
+  const day = new Date(ms + SHANGHAI_OFFSET_MS).toISOString().slice(0, 10)
+  const startMs = Math.floor((ms + SHANGHAI_OFFSET_MS) / DAY_MS) * DAY_MS - SHANGHAI_OFFSET_MS
+  // Not the last day Date can hold (+275760-09-13): only its first instant is valid.
+  if (startMs + SHANGHAI_OFFSET_MS + DAY_MS <= MAX_DATE_MS) {
+    cachedStartMs = startMs
+    cachedEndMs = startMs + DAY_MS
+    cachedDay = day
+  }
+  return day
 }
 
 /** The UTC instant at which a Shanghai calendar date begins. */
