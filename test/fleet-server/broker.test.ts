@@ -174,9 +174,12 @@ describe('embedded broker: retained messages', () => {
     client.on('message', (topic, payload, packet) => got.push({ topic, retain: packet.retain, type: (JSON.parse(payload.toString()) as { type?: unknown }).type }))
     // One SUBSCRIBE of three concrete topics, as the agent sends it: only the catalog is retained.
     await client.subscribeAsync([topics.replies(a.cabinetId), topics.catalog(a.cabinetId), topics.commands(a.cabinetId)], { qos: 1 })
-    await expect.poll(() => got.length).toBe(1)
+    await expect.poll(() => got.length).toBeGreaterThan(0)
     await new Promise((r) => setTimeout(r, 200)) // nothing else (b's catalog) follows
-    expect(got).toEqual([{ topic: topics.catalog(a.cabinetId), retain: true, type: 'catalog' }])
+    expect(got[0]).toEqual({ topic: topics.catalog(a.cabinetId), retain: true, type: 'catalog' })
+    // This connect also makes the server publish the catalog again (the cabinet has not
+    // reported its version): if that lands after the SUBSCRIBE it comes live. Only a's catalog.
+    expect(got.slice(1)).toEqual(got.slice(1).map(() => ({ topic: topics.catalog(a.cabinetId), retain: false, type: 'catalog' })))
   })
 })
 
