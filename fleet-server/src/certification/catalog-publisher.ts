@@ -39,7 +39,7 @@ export interface CatalogPublisher {
    */
   refresh(): Promise<PublishedCatalog | null>
   /** Publishes the current catalog to one cabinet (on connect); never rejects (a failure is logged). */
-  publishTo(cabinetId: string): Promise<void>
+  publishTo(cabinetId: string, opts?: { readonly loggedIn?: boolean }): Promise<void>
   /** The version a cabinet's heartbeat reports. */
   reported(cabinetId: string, version: number | null): void
   current(): PublishedCatalogView | null
@@ -147,13 +147,15 @@ export async function createCatalogPublisher({ db, store, publish, now, log }: C
       queue = run.catch(() => {})
       return run
     },
-    async publishTo(cabinetId) {
+    async publishTo(cabinetId, opts) {
       const c = latest
       if (!c) return
       const r = reports.get(cabinetId)
       if (r && r.version === c.version) return
       try {
-        if (!(await isLiveCabinet(rd, cabinetId))) return
+        // A session our broker let in has just passed the login check, which
+        // refuses retired cabinets: no read per connect (a reconnect storm is 19,000).
+        if (!opts?.loggedIn && !(await isLiveCabinet(rd, cabinetId))) return
       } catch (err) {
         log.warn({ err, cabinetId }, 'catalog not sent on connect: cabinet lookup failed')
         return

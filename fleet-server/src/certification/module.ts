@@ -44,7 +44,8 @@ export function certificationModule(deps: CertificationModuleDeps): Certificatio
         const bus = deps.bus()
         if (bus && !bus.tracksConnections) void catalog.get().publishTo(id)
       },
-      connected: (id) => void catalog.get().publishTo(id),
+      // Session events come from the embedded broker only, after its login check.
+      connected: (id) => void catalog.get().publishTo(id, { loggedIn: true }),
     },
     routes: () => certificationRoutes(service.get(), catalog.get(), deps.assertVisible),
     async start() {
