@@ -10,10 +10,9 @@ import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { GENESIS_HASH, type Sale } from '../../shared/src/index.js'
 import { openFleetDb, type FleetDb } from '../../fleet-server/src/db/database.js'
-import { createMetrics } from '../../fleet-server/src/metrics/index.js'
-import { createSaleIngest, type SaleIngest } from '../../fleet-server/src/sales/ingest.js'
-import { createSalesStore } from '../../fleet-server/src/sales/store.js'
+import type { SaleIngest } from '../../fleet-server/src/sales/ingest.js'
 import { tempDir } from '../helpers/fleet.js'
+import { ingestOn } from '../helpers/ingest.js'
 import { startPostgres, type Postgres } from '../helpers/postgres.js'
 import { aBatch, aChain } from '../helpers/sales.js'
 import { sqlRows, sqlRun } from '../helpers/test-db.js'
@@ -62,18 +61,9 @@ describe('ingest: two ticks in flight', () => {
                       VALUES (?, '341125', NULL, 'operating', 'x', ?, ?, ?)`, CABINET, at, at, at)
     const g = gate()
     const replies: Reply[] = []
-    const ingest: SaleIngest = await createSaleIngest({
-      db,
-      store: createSalesStore(db),
+    const ingest: SaleIngest = await ingestOn(db, {
       tickWriters: [g.writer],
-      committed: () => {},
       publish: (_topic, payload) => void replies.push(JSON.parse(payload.toString()) as Reply),
-      now: () => new Date(),
-      log,
-      metrics: createMetrics(() => null).ingest,
-      maxBatchesPerTick: 100,
-      maxSalesPerTick: 1000,
-      maxQueuedBytes: 1 << 20,
       ticksInFlight: 2,
     })
     const submit = (sales: readonly Sale[]): string => {

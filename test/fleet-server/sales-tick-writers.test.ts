@@ -6,11 +6,9 @@
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openFleetDb, type FleetDb } from '../../fleet-server/src/db/database.js'
-import { createMetrics } from '../../fleet-server/src/metrics/index.js'
 import type { TickAggregates } from '../../fleet-server/src/sales/aggregate.js'
-import { createSaleIngest } from '../../fleet-server/src/sales/ingest.js'
-import { createSalesStore } from '../../fleet-server/src/sales/store.js'
 import { tempDir } from '../helpers/fleet.js'
+import { ingestOn } from '../helpers/ingest.js'
 import { startPostgres, type Postgres } from '../helpers/postgres.js'
 import { aBatch, aChain } from '../helpers/sales.js'
 import { sqlRows, sqlRun } from '../helpers/test-db.js'
@@ -39,9 +37,7 @@ describe('ingest tick: sales and tick writers in one transaction', () => {
         const events: string[] = []
         const committed: TickAggregates[] = []
         const replies: string[] = []
-        const ingest = await createSaleIngest({
-          db,
-          store: createSalesStore(db),
+        const ingest = await ingestOn(db, {
           tickWriters: [
             async (tx, agg) => {
               // Through the tick's transaction: its own sales are visible before they commit.
@@ -56,12 +52,6 @@ describe('ingest tick: sales and tick writers in one transaction', () => {
             committed.push(agg)
           },
           publish: (_topic, payload) => void replies.push(payload.toString()),
-          now: () => new Date(),
-          log,
-          metrics: createMetrics(() => null).ingest,
-          maxBatchesPerTick: 100,
-          maxSalesPerTick: 1000,
-          maxQueuedBytes: 1 << 20,
         })
         const sales = aChain(CABINET, 2)
         const send = async () => {

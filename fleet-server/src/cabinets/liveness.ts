@@ -8,7 +8,7 @@ import type { Logger } from 'pino'
 import { decodeMessage, EventMsg, PresenceMsg, uuidv7, type CabinetClockView, type CabinetOutboxView, type HeartbeatMsg } from '../../../shared/src/index.js'
 import { CLOCK_SKEW_LIMIT_MS, isClockSkewed } from '../sales/clock-skew.js'
 import { localPresence, type SharedPresence } from './presence.js'
-import type { CabinetEventRow, CabinetStore, ClockFlagRow } from './store.js'
+import type { CabinetEventRow, CabinetStore, ClockJudgement } from './store.js'
 
 export interface Liveness {
   /** Any message from the cabinet: it is alive now. */
@@ -137,7 +137,7 @@ export function createLiveness({ store, tracksConnections, now, log, flushMs, pr
   // Clock judgements for the database, written when a cabinet's flag changes
   // or it is first judged here (another server may have left a flag): rare,
   // so one batch per EVENT_BATCH_MS is plenty.
-  let clockFlags = new Map<string, ClockFlagRow | { readonly cabinetId: string; readonly skewed: false }>()
+  let clockFlags = new Map<string, ClockJudgement>()
   let clockFlushing: Promise<void> = Promise.resolve()
   const flushClockFlags = (): Promise<void> => {
     clockFlushing = clockFlushing.then(async () => {
@@ -149,9 +149,23 @@ export function createLiveness({ store, tracksConnections, now, log, flushMs, pr
       } catch (err) {
         log.error({ err, cabinets: batch.size }, 'storing clock judgements failed; kept for the next try')
         for (const [id, f] of batch) if (!clockFlags.has(id)) clockFlags.set(id, f)
+        scheduleClockFlush(flushMs)
       }
     })
     return clockFlushing
+  }
+  let clockTimer: NodeJS.Timeout | null = null
+  let clockClosed = false
+  const scheduleClockFlush = (ms: number): void => {
+    if (clockClosed) return
+    clockTimer ??= setTimeout(() => {
+      clockTimer = null
+      void flushClockFlags()
+    }, ms)
+  }
+  const judgeClock = (j: ClockJudgement): void => {
+    clockFlags.set(j.cabinetId, j)
+    scheduleClockFlush(EVENT_BATCH_MS)
   }
 
   const clockSample = (cabinetId: string, skewMs: number, source: CabinetClockView['source']): void => {
@@ -162,8 +176,7 @@ export function createLiveness({ store, tracksConnections, now, log, flushMs, pr
     const skewS = Math.round(skewMs / 1000)
     clocks.set(cabinetId, { skewS, source, judgedAtMs: at.getTime(), flag: skewed ? 'CLOCK_SKEW' : null })
     if (before === undefined || skewed !== wasSkewed) {
-      clockFlags.set(cabinetId, skewed ? { cabinetId, skewed, skewS, source, judgedAt: at.toISOString() } : { cabinetId, skewed })
-      if (clockFlags.size === 1) setTimeout(() => void flushClockFlags(), EVENT_BATCH_MS)
+      judgeClock(skewed ? { cabinetId, skewed, skewS, source, judgedAt: at.toISOString() } : { cabinetId, skewed })
     }
     if (skewed === wasSkewed) return
     if (!skewed) {
@@ -272,13 +285,15 @@ export function createLiveness({ store, tracksConnections, now, log, flushMs, pr
       outboxes.delete(cabinetId)
       clocks.delete(cabinetId)
       // A retired cabinet's clock no longer raises an alert.
-      clockFlags.set(cabinetId, { cabinetId, skewed: false })
-      if (clockFlags.size === 1) setTimeout(() => void flushClockFlags(), EVENT_BATCH_MS)
+      judgeClock({ cabinetId, skewed: false })
     },
     flush,
     async close() {
       clearInterval(timer)
+      if (clockTimer) clearTimeout(clockTimer)
       await flushEvents()
+      // The last try: a failure now is logged, not retried on a closing database.
+      clockClosed = true
       await flushClockFlags()
       await flush()
       await presence.close()

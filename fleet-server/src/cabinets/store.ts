@@ -118,10 +118,13 @@ export interface CabinetStore {
   /** Stores events in one statement; per event, false when its id is already stored (a resend). */
   insertEvents(events: readonly CabinetEventRow[]): Promise<boolean[]>
   /** Each cabinet's latest clock judgement: a flag row when skewed, none when within the limit. */
-  saveClockFlags(flags: ReadonlyArray<ClockFlagRow | { readonly cabinetId: string; readonly skewed: false }>): Promise<void>
+  saveClockFlags(flags: readonly ClockJudgement[]): Promise<void>
   /** Cabinets whose clock the latest judgement (by any server) found skewed. */
   clockFlags(): Promise<ClockFlagRow[]>
 }
+
+/** A cabinet's latest clock judgement, as stored: skewed (a flag row) or within the limit (no row). */
+export type ClockJudgement = ClockFlagRow | { readonly cabinetId: string; readonly skewed: false }
 
 export interface ClockFlagRow {
   readonly cabinetId: string

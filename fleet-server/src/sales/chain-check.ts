@@ -24,6 +24,24 @@ export type HashLookup = (seq: number) => Promise<string | null>
  * suspended tick per one-sale message.
  */
 export function checkBatch(cabinetId: string, sales: readonly Sale[], head: ChainHead, hashAt: HashLookup): BatchVerdict | Promise<BatchVerdict> {
+  const v = judge(cabinetId, sales, head, notLookedUp)
+  return v === NEEDS_LOOKUP ? lookUpThenJudge(cabinetId, sales, head, hashAt) : v
+}
+
+/** judge()'s answer when a sale replays a seq below the head whose hash it was not given. */
+const NEEDS_LOOKUP = Symbol('needs lookup')
+/** A committed hash: null when the server holds none, undefined when not looked up. */
+type KnownHash = (seq: number) => string | null | undefined
+const notLookedUp: KnownHash = () => undefined
+
+/** Looks up the hashes of the seqs the batch replays below the head, then judges it with them. */
+async function lookUpThenJudge(cabinetId: string, sales: readonly Sale[], head: ChainHead, hashAt: HashLookup): Promise<BatchVerdict> {
+  const hashes = new Map<number, string | null>()
+  for (const s of sales) if (s.seq < head.seq && !hashes.has(s.seq)) hashes.set(s.seq, await hashAt(s.seq))
+  return judge(cabinetId, sales, head, (seq) => hashes.get(seq)) as BatchVerdict
+}
+
+function judge(cabinetId: string, sales: readonly Sale[], head: ChainHead, known: KnownHash): BatchVerdict | typeof NEEDS_LOOKUP {
   const newSales: Sale[] = []
   let replayed = 0
   let prev: Sale | undefined
@@ -31,8 +49,16 @@ export function checkBatch(cabinetId: string, sales: readonly Sale[], head: Chai
     const broken = saleFault(cabinetId, s, prev)
     if (broken) return broken
     if (s.seq <= head.seq) {
-      if (s.seq !== head.seq) return checkBatchAsync(cabinetId, sales, head, hashAt)
-      if (head.hash !== s.hash) return tampered(s)
+      // At-least-once delivery: a sale we already have. Same hash = the same
+      // sale again (skip); a different one = the cabinet rewrote its history.
+      const stored = s.seq === head.seq ? head.hash : known(s.seq)
+      if (stored === undefined) return NEEDS_LOOKUP
+      // Only a database edited behind the server's back gets here; rejecting
+      // this batch keeps one bad chain from failing every tick it lands in.
+      if (stored === null) {
+        return { ok: false, code: 'SALE_CHAIN_BROKEN', message: `the server holds no sale with seq ${s.seq} although it committed up to seq ${head.seq}; an operator must look` }
+      }
+      if (stored !== s.hash) return tampered(s)
       replayed++
     } else {
       if (newSales.length === 0) {
@@ -80,35 +106,4 @@ const tampered = (s: Sale): BatchVerdict => ({ ok: false, code: 'SALE_TAMPERED',
 function verdict(newSales: Sale[], head: ChainHead, replayed: number): BatchVerdict {
   const last = newSales.at(-1)
   return { ok: true, newSales, head: last ? { seq: last.seq, hash: last.hash } : head, replayed }
-}
-
-/** The same rules, for a batch that replays an older seq: from the start, with lookups. */
-async function checkBatchAsync(cabinetId: string, sales: readonly Sale[], head: ChainHead, hashAt: HashLookup): Promise<BatchVerdict> {
-  const newSales: Sale[] = []
-  let replayed = 0
-  let prev: Sale | undefined
-  for (const s of sales) {
-    const broken = saleFault(cabinetId, s, prev)
-    if (broken) return broken
-    if (s.seq <= head.seq) {
-      // At-least-once delivery: a sale we already have. Same hash = the same
-      // sale again (skip); a different one = the cabinet rewrote its history.
-      const stored = s.seq === head.seq ? head.hash : await hashAt(s.seq)
-      // Only a database edited behind the server's back gets here; rejecting
-      // this batch keeps one bad chain from failing every tick it lands in.
-      if (stored === null) {
-        return { ok: false, code: 'SALE_CHAIN_BROKEN', message: `the server holds no sale with seq ${s.seq} although it committed up to seq ${head.seq}; an operator must look` }
-      }
-      if (stored !== s.hash) return tampered(s)
-      replayed++
-    } else {
-      if (newSales.length === 0) {
-        const off = offHead(s, head)
-        if (off) return off
-      }
-      newSales.push(s)
-    }
-    prev = s
-  }
-  return verdict(newSales, head, replayed)
 }
