@@ -18,10 +18,10 @@ export const forwardingRoutes = (svc: ForwardingService): FastifyPluginAsync =>
       schema: { tags, summary: 'Forwarding to the national platform: sent, pending, held with reasons, failed', response: { 200: ForwardingReply, ...errorResponses } },
     }, async (req) => svc.status(cabinetScope(principalOf(req))))
     app.post('/forwarding/run', {
-      schema: { tags, summary: 'Run one evaluation-and-send pass now; answers when it has run', response: { 200: ForwardingRunReply, ...errorResponses } },
+      schema: { tags, summary: 'Run one evaluation-and-send pass now, batches waiting to retry included; answers when it has run', response: { 200: ForwardingRunReply, ...errorResponses } },
     }, async (req) => {
       assertAdmin(principalOf(req), 'run forwarding')
-      return svc.run()
+      return svc.run({ forced: true })
     })
     app.post('/forwarding/failed/:batchKey/retry', {
       schema: {

@@ -38,6 +38,12 @@ export interface Sender {
   delivered(): number
   /** A failed batch was put back to pending by hand: forget its backoff and send it now. */
   retry(batchKey: string): void
+  /**
+   * Every batch waiting out a backoff is due now (a person forced a pass: the
+   * platform is back, say). Attempt counts stay, so a further failure still
+   * waits longer.
+   */
+  retryWaitingNow(): void
   close(): Promise<void>
 }
 
@@ -208,6 +214,10 @@ export function createSender(opts: SenderOptions, db: FleetDb, store: Forwarding
     retry(batchKey) {
       notBefore.delete(batchKey)
       attempts.delete(batchKey)
+      pump()
+    },
+    retryWaitingNow() {
+      notBefore.clear()
       pump()
     },
     async close() {

@@ -42,8 +42,11 @@ import type { CabinetFilter, ForwardingScope, ForwardingStore, NewBatch, OutboxR
 import type { SyncMarks } from './sync-marks.js'
 
 export interface ForwardingService {
-  /** One evaluation-and-send pass, now. */
-  run(): Promise<ForwardingRunReply>
+  /**
+   * One evaluation-and-send pass, now. `forced` (a person asked for it): batches
+   * waiting out a retry backoff are sent now too, not after up to maxBackoffMs.
+   */
+  run(opts?: { forced?: boolean }): Promise<ForwardingRunReply>
   /** The queue as the scope sees it (city-wide when empty). */
   status(scope?: ForwardingScope): Promise<ForwardingReply>
   /** Only the counts of status() — reports need no lists, which at 20,000 cabinets cost ~0.1 s each. */
@@ -401,11 +404,13 @@ export async function createForwardingService(deps: ForwardingServiceDeps): Prom
     }
   }
 
-  async function run(): Promise<ForwardingRunReply> {
+  async function run(forced: boolean): Promise<ForwardingRunReply> {
     const delivered0 = sender.delivered()
     const r = await evaluate()
     if (deps.leader) void db.notify(HOLDS_CHANNEL, '').catch((err: unknown) => log.warn({ err }, 'telling the other servers about held periods failed'))
-    sender.kick()
+    // Scheduled and debounced passes keep the backoff: during an outage they must not hammer the platform.
+    if (forced) sender.retryWaitingNow()
+    else sender.kick()
     // Answer once every due batch has had its attempt — or after RUN_WAIT_MS
     // with a long queue; delivery goes on in the background either way.
     let timer: NodeJS.Timeout | undefined
@@ -415,9 +420,9 @@ export async function createForwardingService(deps: ForwardingServiceDeps): Prom
   }
 
   /** Passes never overlap; a request during one runs once more after it. */
-  function runSerial(): Promise<ForwardingRunReply> {
-    if (running) return running.then(() => runSerial(), () => runSerial())
-    running = run().finally(() => {
+  function runSerial(forced = false): Promise<ForwardingRunReply> {
+    if (running) return running.then(() => runSerial(forced), () => runSerial(forced))
+    running = run(forced).finally(() => {
       running = null
     })
     return running
@@ -485,7 +490,7 @@ export async function createForwardingService(deps: ForwardingServiceDeps): Prom
   if (!deps.leader) sender.kick()
 
   return {
-    run: runSerial,
+    run: (opts) => runSerial(opts?.forced ?? false),
     async status(scope) {
       const only = filterOf(scope)
       const [c, failedRows, heldRows, retryingRows] = await Promise.all([store.counts(only), store.failedBatches(only), store.held(only), store.retrying(only)])

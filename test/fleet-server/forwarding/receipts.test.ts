@@ -110,6 +110,28 @@ describe('forwarding receipts', () => {
     expect(await alerts(fleet)).toEqual([])
   })
 
+  it('sends a batch waiting out its backoff at once when a person forces a pass, and keeps the backoff for scheduled ones', async () => {
+    const platform = await aPlatform({ badAnswers: ['conflict-other'] })
+    // An hour's backoff: without the forced pass the retry would not come within this test.
+    const hour = 60 * 60_000
+    // Scheduled passes every 100 ms: one of them queues and sends the September report.
+    const fleet = await fleetWith({ env: { PLATFORM_URL: platform.url, PLATFORM_SECRET: 'k3y' }, deps: { now: aClock('2020-10-05T02:00:00Z').now, forwarding: { ...BOUNDS, baseBackoffMs: hour, maxBackoffMs: hour, intervalMs: 100 } } })
+    await aCatalog(fleet, { CERT: { cert: ['2020-01-01'] } })
+    const cab = await aDatedCabinet(fleet)
+    await cab.sell('2020-09-10', [line('CERT', 100)])
+    await cab.sell('2020-10-01', [line('CERT', 100)])
+    const batchKey = `341100-${cab.cabinetId}-2020-09-r0`
+    await expect.poll(async () => (await status(fleet)).retrying[0]?.attempts ?? 0, { timeout: 10_000 }).toBe(1)
+    platform.setBadAnswers([])
+    // The passes the server runs on its own leave the wait alone.
+    await new Promise((r) => setTimeout(r, 1_000))
+    expect(await status(fleet)).toMatchObject({ sent: 0, pending: 1, retrying: [expect.objectContaining({ batchKey, attempts: 1 })] })
+    // The admin's POST /forwarding/run answers once the waiting batch has gone out.
+    expect(await ok(fleet, 'POST', '/api/v1/forwarding/run', undefined, 200)).toMatchObject({ delivered: 1 })
+    expect(await status(fleet)).toMatchObject({ sent: 1, pending: 0, retrying: [] })
+    expect(platform.received()).toMatchObject({ batches: 1 })
+  })
+
   it('bounds the whole exchange as well as each phase', async () => {
     const platform = await aPlatform({ badAnswers: ['slow-body'] })
     const { fleet } = await aFleetWithOneBatch(platform.url, { bodyTimeoutMs: 60_000, timeoutMs: 500 })
