@@ -23,14 +23,15 @@ export interface FleetBench {
   close(): Promise<void>
 }
 
-export async function startFleetServer(): Promise<FleetBench> {
+/** `nodeArgs` go to the fleet server's node (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
+export async function startFleetServer(nodeArgs: string[] = []): Promise<FleetBench> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-fleet-'))
   const platform = await startProgram('simulators/src/platform/main.ts', ['--port', '0'], { LOG_LEVEL: 'error' })
   const platformUrl = `http://127.0.0.1:${String(platform.ready.http)}`
   const server = await startProgram('fleet-server/src/main.ts', [], {
     FLEET_DATA_DIR: join(dir, 'server'), FLEET_HTTP_PORT: '0', FLEET_MQTT_PORT: '0', FLEET_ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'error', FLEET_LOG_REQUESTS: 'false',
     PLATFORM_URL: `${platformUrl}/intake`,
-  })
+  }, 60_000, nodeArgs)
   return {
     server,
     platform,

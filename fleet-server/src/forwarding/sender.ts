@@ -109,17 +109,20 @@ export function createSender(opts: SenderOptions, db: FleetDb, store: Forwarding
     }
   }
 
-  async function deliver(b: OutboxRow, signal: AbortSignal): Promise<void> {
-    if (!(await claims.take(b.batchKey))) {
+  async function deliver(batchKey: string, signal: AbortSignal): Promise<void> {
+    if (!(await claims.take(batchKey))) {
       // Another server is sending it, or has settled it since the queue was read: look again later.
-      notBefore.set(b.batchKey, Date.now() + opts.baseBackoffMs)
+      notBefore.set(batchKey, Date.now() + opts.baseBackoffMs)
       return
     }
     try {
+      // The body, read now (the queue read carries keys only); settled since that read: nothing to send.
+      const b = await store.outbox(batchKey)
+      if (b?.state !== 'pending') return
       await settle(b, await post(b, signal))
     } finally {
       // Only once the outcome is recorded: the next claimant reads it and skips a settled batch.
-      await claims.release(b.batchKey)
+      await claims.release(batchKey)
     }
   }
 
@@ -167,24 +170,24 @@ export function createSender(opts: SenderOptions, db: FleetDb, store: Forwarding
 
   async function pumpOnce(): Promise<void> {
     settledDuringRead.clear()
-    const pending = await store.pendingBatches()
+    const pending = await store.pendingKeys()
     if (closed) return
     const t = Date.now()
     let nextDue = Number.POSITIVE_INFINITY
-    for (const b of pending) {
+    for (const batchKey of pending) {
       if (inFlight.size >= opts.concurrency) break
-      if (inFlight.has(b.batchKey) || settledDuringRead.has(b.batchKey)) continue
-      const due = notBefore.get(b.batchKey) ?? 0
+      if (inFlight.has(batchKey) || settledDuringRead.has(batchKey)) continue
+      const due = notBefore.get(batchKey) ?? 0
       if (due > t) {
         nextDue = Math.min(nextDue, due)
         continue
       }
       const entry = { abort: new AbortController(), done: Promise.resolve() }
-      inFlight.set(b.batchKey, entry)
-      entry.done = deliver(b, entry.abort.signal)
-        .catch((err: unknown) => log.error({ err, batchKey: b.batchKey }, 'forwarding a batch failed unexpectedly'))
+      inFlight.set(batchKey, entry)
+      entry.done = deliver(batchKey, entry.abort.signal)
+        .catch((err: unknown) => log.error({ err, batchKey }, 'forwarding a batch failed unexpectedly'))
         .finally(() => {
-          inFlight.delete(b.batchKey)
+          inFlight.delete(batchKey)
           pump()
           notify()
         })
