@@ -64,9 +64,27 @@ export async function openFleetDb(target: DatabaseTarget, log: Logger): Promise<
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)!.version
 
+/** Prepared statements kept for Kysely on SQLite, by SQL text. */
+const STATEMENT_CACHE = 500
+
 function openSqlite(dataDir: string, log: Logger): FleetDb {
   const conn = openDatabase(dataDir, log)
-  const shared = { prepare: (q: string) => conn.prepare(q), close: () => {} }
+  // Kysely's SQLite driver prepares every statement it runs; compiling the SQL
+  // again each time cost more than running many of them. Statements are kept
+  // by their text (the one connection runs one at a time, and a stream holds
+  // the connection until it ends); texts that vary (IN lists, multi-row
+  // inserts) only churn the oldest entries of a bounded cache.
+  const statements = new Map<string, ReturnType<typeof conn.prepare>>()
+  const prepare = (q: string) => {
+    let stmt = statements.get(q)
+    if (stmt === undefined) {
+      stmt = conn.prepare(q)
+      if (statements.size >= STATEMENT_CACHE) statements.delete(statements.keys().next().value!)
+      statements.set(q, stmt)
+    }
+    return stmt
+  }
+  const shared = { prepare, close: () => {} }
   const kysely = new Kysely<Schema>({ dialect: new SqliteDialect({ database: shared }) })
   const events = new EventEmitter().setMaxListeners(0)
   const afterCommit = new WeakMap<object, Array<() => void>>()
