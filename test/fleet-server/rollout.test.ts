@@ -9,7 +9,9 @@ import { describe, expect, it } from 'vitest'
 import { migrate } from '../../fleet-server/src/db/index.js'
 import { MIGRATIONS } from '../../fleet-server/src/db/migrations.js'
 import { api, connectCabinet, startFleet, tempDir } from '../helpers/fleet.js'
-import { clockAt, csvRows, importCsv, rollout } from '../helpers/rollout.js'
+import { clockAt, csvRow, csvRows, importCsv, rollout } from '../helpers/rollout.js'
+import { createRolloutService, createRolloutStore } from '../../fleet-server/src/rollout/index.js'
+import type { Principal } from '../../fleet-server/src/access/index.js'
 import { onPostgres } from '../helpers/test-db.js'
 
 const patch = (status: string) => ({ status })
@@ -102,6 +104,32 @@ describe('GET /api/v1/rollout', () => {
     expect(r.counties.map((c) => c.code)).toEqual(['341125'])
     expect(r.totals).toEqual({ quota: 415, sitesAssigned: 3, installed: 3, operating: 0, online: 0 })
     expect(r.milestones[0]).toMatchObject({ state: 'due', countiesMet: 0 })
+  })
+
+  it('counts online cabinets within the caller\'s scope only, cached owners or not, unknown ids left out', async () => {
+    const fleet = await startFleet({}, { now: () => new Date('2020-09-10T00:00:00Z') })
+    await importCsv(fleet, [
+      csvRow('C-341125-00001', '341125', 'operating', 'op-a'),
+      csvRow('C-341125-00002', '341125', 'operating', 'op-b'),
+      csvRow('C-341125-00003', '341125', 'installed', 'op-a'),
+      csvRow('C-341126-00001', '341126', 'operating', 'op-a'),
+      csvRow('C-341126-00002', '341126', 'operating'),
+    ])
+    const online = new Set(['C-341125-00001', 'C-341125-00002', 'C-341126-00001', 'C-341126-00002', 'C-GONE-00001'])
+    const service = createRolloutService({ store: createRolloutStore(fleet.database), plan: () => fleet.plan, liveness: { onlineIds: () => online.values() }, now: () => new Date('2020-09-10T00:00:00Z') })
+    const onlineOf = async (by: Principal) => {
+      const r = await service.progress(by)
+      return { total: r.totals.online, counties: Object.fromEntries(r.counties.filter((c) => c.online > 0).map((c) => [c.code, c.online])) }
+    }
+    const admin: Principal = { userId: 'u0', username: 'admin', role: 'admin', countyCode: null, operator: null }
+    const opA: Principal = { userId: 'u1', username: 'a', role: 'operator', countyCode: null, operator: 'op-a' }
+    const county: Principal = { userId: 'u2', username: 'dy', role: 'county', countyCode: '341125', operator: null }
+    // The operator first, while no owner is cached; then again from the cache.
+    for (let i = 0; i < 2; i++) expect(await onlineOf(opA)).toEqual({ total: 2, counties: { '341125': 1, '341126': 1 } })
+    expect(await onlineOf(county)).toEqual({ total: 2, counties: { '341125': 2 } })
+    expect(await onlineOf(admin)).toEqual({ total: 4, counties: { '341125': 2, '341126': 2 } })
+    online.add('C-341125-00003') // not cached yet, beside cached ones
+    expect(await onlineOf(opA)).toEqual({ total: 3, counties: { '341125': 2, '341126': 1 } })
   })
 
   it('loads a 20,000-cabinet plan of another region as data, with no code change', async () => {

@@ -15,12 +15,13 @@
 // the aggregates for databases written before this rule.
 // One implementation for SQLite and PostgreSQL (issue 13); other domains'
 // tables are read only through their owners' named queries.
-import { sql } from 'kysely'
+import { sql, type RawBuilder } from 'kysely'
 import type { Logger } from 'pino'
 import { cabinetsMatching, countiesInRange, type CabinetFilter } from '../cabinets/compliance-reads.js'
 import { certifiedSpans, lockProducts, suppliersOfProducts } from '../certification/reads.js'
 import type { Executor, FleetDb } from '../db/database.js'
 import type { CabinetRange } from '../db/index.js'
+import type { SqliteDatabase } from '../db/sqlite.js'
 import { cabinetSkuSales, skuDayAmounts, skuMonthAmounts } from '../sales/compliance-reads.js'
 import { covers, createCertifiedIndex, flips, mergeRanges, type CertifiedIndex, type DayRange } from './certified-index.js'
 import { addDays, daysBetween, periodOf } from './periods.js'
@@ -195,6 +196,20 @@ export async function createComplianceStore(db: FleetDb, opts: { log?: Logger } 
   }
 
   type FigRow = { cabinet_id: string; county_code: string; n: number; amount: number; certified: number }
+  /** FigRow's columns in order, as SQLite's raw mode returns them. */
+  type FigTuple = [cabinetId: string, countyCode: string, n: number, amount: number, certified: number]
+  // One prepared statement per SQL text: the filters present (county,
+  // operator, cabinet) make a handful of shapes, the values are parameters.
+  type Statement = ReturnType<SqliteDatabase['prepare']>
+  const figuresStatements = new Map<string, Statement>()
+  const figuresStatement = (conn: SqliteDatabase, text: string): Statement => {
+    let st = figuresStatements.get(text)
+    if (!st) {
+      st = conn.prepare(text).raw(true)
+      figuresStatements.set(text, st)
+    }
+    return st
+  }
   const sums = sql`CAST(sum(x.n) AS BIGINT) AS n, CAST(sum(x.amount) AS BIGINT) AS amount, CAST(sum(x.certified) AS BIGINT) AS certified`
 
   async function upsert(ex: Executor, table: 'cabinet_day_certified' | 'cabinet_month_certified', rows: readonly FigureRow[]): Promise<void> {
@@ -317,16 +332,16 @@ export async function createComplianceStore(db: FleetDb, opts: { log?: Logger } 
     async figuresByCabinet(from, to, f) {
       const p = split(from, to)
       const cab = cabinetsMatching(kysely, f)
-      let rows: FigRow[]
+      let query: RawBuilder<FigRow>
       if (f.countyCode === undefined) {
-        rows = (await sql<FigRow>`SELECT x.cabinet_id, k.county_code, ${sums} FROM (
+        query = sql<FigRow>`SELECT x.cabinet_id, k.county_code, ${sums} FROM (
             SELECT cabinet_id, sales_count AS n, amount_fen AS amount, certified_fen AS certified FROM cabinet_month_certified WHERE month BETWEEN ${p.m1} AND ${p.m2}
             UNION ALL
             SELECT cabinet_id, sales_count, amount_fen, certified_fen FROM cabinet_day_certified WHERE day BETWEEN ${p.d1} AND ${p.d2}
             UNION ALL
             SELECT cabinet_id, sales_count, amount_fen, certified_fen FROM cabinet_day_certified WHERE day BETWEEN ${p.d3} AND ${p.d4}
           ) x JOIN (${cab}) k ON k.cabinet_id = x.cabinet_id
-          GROUP BY x.cabinet_id, k.county_code ORDER BY x.cabinet_id, k.county_code`.execute(kysely)).rows
+          GROUP BY x.cabinet_id, k.county_code ORDER BY x.cabinet_id, k.county_code`
       } else {
         // One county's cabinets drive the scan (cabinets_by_county, then each
         // cabinet's own rows by primary key) instead of every cabinet-day of
@@ -338,14 +353,28 @@ export async function createComplianceStore(db: FleetDb, opts: { log?: Logger } 
         const inCounty = (table: 'cabinet_month_certified' | 'cabinet_day_certified', lo: string, hi: string) =>
           sql`SELECT c.cabinet_id, k.county_code, c.sales_count AS n, c.amount_fen AS amount, c.certified_fen AS certified
             FROM (${cab}) k ${join} ${sql.table(table)} c ON c.cabinet_id = k.cabinet_id AND ${sql.ref(`c.${table === 'cabinet_month_certified' ? 'month' : 'day'}`)} BETWEEN ${lo} AND ${hi}`
-        rows = (await sql<FigRow>`SELECT x.cabinet_id, x.county_code, ${sums} FROM (
+        query = sql<FigRow>`SELECT x.cabinet_id, x.county_code, ${sums} FROM (
             ${inCounty('cabinet_month_certified', p.m1, p.m2)}
             UNION ALL
             ${inCounty('cabinet_day_certified', p.d1, p.d2)}
             UNION ALL
             ${inCounty('cabinet_day_certified', p.d3, p.d4)}
-          ) x GROUP BY x.cabinet_id, x.county_code ORDER BY x.cabinet_id, x.county_code`.execute(kysely)).rows
+          ) x GROUP BY x.cabinet_id, x.county_code ORDER BY x.cabinet_id, x.county_code`
       }
+      if (db.sqlite) {
+        // SQLite: the statement prepared once per query shape, its rows read
+        // as arrays straight into the figures (the whole-city query is 2,700
+        // rows on every dashboard load: no row objects to build and drop).
+        const compiled = query.compile(kysely)
+        const raw = await db.exclusive((conn) => figuresStatement(conn, compiled.sql).all(compiled.parameters) as FigTuple[])
+        const out: CabinetFigures[] = new Array(raw.length)
+        for (let i = 0; i < raw.length; i++) {
+          const r = raw[i]!
+          out[i] = { cabinetId: r[0], countyCode: r[1], salesCount: r[2], amountFen: r[3], certifiedFen: r[4] }
+        }
+        return out
+      }
+      const rows = (await query.execute(kysely)).rows
       return rows.map((r) => ({ cabinetId: r.cabinet_id, countyCode: r.county_code, salesCount: r.n, amountFen: r.amount, certifiedFen: r.certified }))
     },
 

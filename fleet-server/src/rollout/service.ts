@@ -101,10 +101,7 @@ export function createRolloutService({ store, plan, liveness, now, paceWindowDay
       const sinceDay = addDays(today, 1 - paceWindowDays)
       const { counts, steps } = await figures(scope, sinceDay)
       for (const c of counts) rowOf(c.countyCode).counts[c.status] += c.n
-      for (const o of (await store.owners([...liveness.onlineIds()])).values()) {
-        if ((scope.countyCode && o.countyCode !== scope.countyCode) || (scope.operator && o.operator !== scope.operator)) continue
-        rowOf(o.countyCode).online++
-      }
+      for (const [countyCode, n] of await store.countByCounty(liveness.onlineIds(), scope)) rowOf(countyCode).online += n
       // Net change of each stage's count over the window: steps into a stage
       // (or past it) minus steps back out (suspension, retirement).
       for (const st of steps) {
