@@ -75,7 +75,8 @@ export interface ForwardingService {
 export interface ForwardingFigures {
   days(range: CabinetRange): readonly DayFigures[] | Promise<readonly DayFigures[]>
   months(range: CabinetRange): readonly DayFigures[] | Promise<readonly DayFigures[]>
-  certifiedLines(cabinetId: string, from: string, to: string): CertifiedLine[] | Promise<CertifiedLine[]>
+  /** The certified lines of each cabinet-period asked (all of `range`'s cabinets), in that order: one read for a slice's reports. */
+  certifiedLinesIn(range: CabinetRange, periods: ReadonlyArray<{ readonly cabinetId: string; readonly from: string; readonly to: string }>): CertifiedLine[][] | Promise<CertifiedLine[][]>
 }
 
 /** What forwarding reads of the cabinets table (cabinets/forwarding-reads.ts). */
@@ -194,6 +195,9 @@ interface PeriodWrite {
   readonly save: PeriodRow
 }
 
+/** A batch whose body is written once its slice's certified lines are read. */
+type DraftBatch = { -readonly [K in keyof NewBatch]: NewBatch[K] }
+
 const key = (cabinetId: string, periodId: string) => `${cabinetId}\u0000${periodId}`
 const sameFigures = (a: SentFigures | null, b: SentFigures) =>
   a !== null && a.salesCount === b.salesCount && a.amountFen === b.amountFen && a.certifiedFen === b.certifiedFen
@@ -211,9 +215,8 @@ export async function createForwardingService(deps: ForwardingServiceDeps): Prom
 
   const batchKey = (cabinetId: string, periodId: string, revision: number) => `${deps.plan().region.code}-${cabinetId}-${periodId}-r${revision}`
 
-  async function record(a: Acc, revision: number, corrects: string | null): Promise<PlatformRecord> {
+  function record(a: Acc, lines: CertifiedLine[], revision: number, corrects: string | null): PlatformRecord {
     const v = compliance.judge(a.certifiedFen, a.amountFen)
-    const lines = await figures.certifiedLines(a.cabinetId, a.period.from, a.period.to)
     return {
       cabinetId: a.cabinetId,
       countyCode: a.countyCode,
@@ -330,6 +333,8 @@ export async function createForwardingService(deps: ForwardingServiceDeps): Prom
 
     // The slice's writes, computed first and committed together below.
     const writes: PeriodWrite[] = []
+    // Batches whose bodies wait for the slice's certified lines, read once below.
+    const reports: Array<{ a: Acc; batch: DraftBatch; corrects: string | null }> = []
     for (const [k, a] of accs) {
       const end = periodEnd(a.period)
       if (end.getTime() > now.getTime()) continue // the period has not ended
@@ -344,8 +349,9 @@ export async function createForwardingService(deps: ForwardingServiceDeps): Prom
         // Figures changed after the report was queued: correct openly, once per change.
         const revision = ex.revision + 1
         const bk = batchKey(a.cabinetId, a.period.id, revision)
-        const batch: NewBatch = { batchKey: bk, kind: 'correction', cabinetId: a.cabinetId, periodId: a.period.id, revision, body: body('correction', bk, await record(a, revision, ex.batchKey), at) }
+        const batch: DraftBatch = { batchKey: bk, kind: 'correction', cabinetId: a.cabinetId, periodId: a.period.id, revision, body: '' }
         writes.push({ key: k, read: ex, batch, save: { ...ex, revision, sentFigures: fig } })
+        reports.push({ a, batch, corrects: ex.batchKey })
         st.corrections++
         log.warn({ cabinetId: a.cabinetId, period: a.period.id, revision, was: ex.sentFigures, now: fig }, 'forwarded figures changed; correction queued')
         continue
@@ -378,11 +384,14 @@ export async function createForwardingService(deps: ForwardingServiceDeps): Prom
         continue
       }
       const bk = batchKey(a.cabinetId, a.period.id, 0)
-      const batch: NewBatch = { batchKey: bk, kind: 'report', cabinetId: a.cabinetId, periodId: a.period.id, revision: 0, body: body('report', bk, await record(a, 0, null), at) }
+      const batch: DraftBatch = { batchKey: bk, kind: 'report', cabinetId: a.cabinetId, periodId: a.period.id, revision: 0, body: '' }
+      reports.push({ a, batch, corrects: null })
       writes.push({ key: k, read: ex, batch, save: { ...base, state: 'queued', reason: null, reasonDetail: null, revision: 0, batchKey: bk, sentFigures: fig } })
       st.queued++
     }
     if (writes.length === 0) return
+    const lines = await figures.certifiedLinesIn(range, reports.map(({ a }) => ({ cabinetId: a.cabinetId, from: a.period.from, to: a.period.to })))
+    for (const [i, { a, batch, corrects }] of reports.entries()) batch.body = body(batch.kind, batch.batchKey, record(a, lines[i]!, batch.revision, corrects), at)
     // A period's new state and the batch it queues commit together, or neither does.
     const skipped = await db.transaction(async (tx) => {
       // Judged from reads taken before this transaction: a period changed since

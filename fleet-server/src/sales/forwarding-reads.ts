@@ -1,7 +1,8 @@
 // What forwarding reads of the sales tables (issue 13: each table has one
-// owning domain; forwarding reads cabinet_sales and sales only through this,
+// owning domain; forwarding reads cabinet_sales, sales and cabinet_day_sku_sales only through this,
 // wired into its sync marks in app.ts): each cabinet's chain head, for the
-// sync watermark and the CHAIN_BROKEN hold.
+// sync watermark and the CHAIN_BROKEN hold; and the sku sales of a pass
+// slice's cabinets, for the certified lines of the reports it queues.
 import type { Executor } from '../db/database.js'
 import type { CabinetRange } from '../db/index.js'
 
@@ -30,4 +31,30 @@ export async function chainHeads(ex: Executor, range: CabinetRange): Promise<Cha
     headRecordedAt: r.recorded_at,
     headReceivedAt: r.received_at,
   }))
+}
+
+export interface CabinetSkuDaySales {
+  readonly cabinetId: string
+  readonly sku: string
+  readonly day: string
+  readonly qty: number
+  readonly amountFen: number
+}
+
+/**
+ * Sales per cabinet, sku and day of the cabinets in `range` over days
+ * from..to: the certified lines of a pass slice's reports, read once for the
+ * slice (through the compliance store, which judges the certificates) rather
+ * than once per report.
+ */
+export async function rangeSkuSales(ex: Executor, range: CabinetRange, from: string, to: string): Promise<CabinetSkuDaySales[]> {
+  const rows = await ex
+    .selectFrom('cabinet_day_sku_sales')
+    .select(['cabinet_id', 'sku', 'day', 'qty', 'amount_fen'])
+    .where('cabinet_id', '>', range.after)
+    .where('cabinet_id', '<=', range.through)
+    .where('day', '>=', from)
+    .where('day', '<=', to)
+    .execute()
+  return rows.map((r) => ({ cabinetId: r.cabinet_id, sku: r.sku, day: r.day, qty: r.qty, amountFen: r.amount_fen }))
 }
