@@ -14,8 +14,10 @@
 // cannot queue a second one. Held outcomes are values, never thrown. A pass
 // runs a slice of cabinets at a time so it never holds the event loop long.
 // A slice reads first (figures, periods, marks, the certified lines of what it
-// queues), then writes its periods and batches in one transaction: nothing is
-// read inside it, so it holds SQLite's one connection only for the writes.
+// queues), then writes its periods, batches and moved sync marks in one
+// transaction (one commit, each a WAL fsync on SQLite): nothing but the
+// periods' current state is read inside it, so it holds SQLite's one
+// connection only for the writes.
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import type {
@@ -312,7 +314,8 @@ export async function createForwardingService(deps: ForwardingServiceDeps): Prom
   /** One slice of a pass: its cabinets' periods judged, then written and queued in one transaction. */
   async function evaluateSlice(range: CabinetRange, st: PassState): Promise<void> {
     const { now, at, kind, threshold, sliceHeld } = st
-    const sync = await marks.compute(range)
+    // Moved marks are stored with the slice's periods: one commit per slice (each a WAL fsync).
+    const { sync, moved } = await marks.advance(range)
     const saleFlags = await deps.saleFlagHolds?.(range)
     // Monthly periods come straight from the month roll-up; days and weeks fold the day rows.
     const rows = await (kind === 'month' ? figures.months(range) : figures.days(range))
@@ -389,21 +392,26 @@ export async function createForwardingService(deps: ForwardingServiceDeps): Prom
       writes.push({ key: k, read: ex, batch, save: { ...base, state: 'queued', reason: null, reasonDetail: null, revision: 0, batchKey: bk, sentFigures: fig } })
       st.queued++
     }
-    if (writes.length === 0) return
-    const lines = await figures.certifiedLinesIn(range, reports.map(({ a }) => ({ cabinetId: a.cabinetId, from: a.period.from, to: a.period.to })))
-    for (const [i, { a, batch, corrects }] of reports.entries()) batch.body = body(batch.kind, batch.batchKey, record(a, lines[i]!, batch.revision, corrects), at)
+    if (writes.length === 0 && moved.length === 0) return
+    if (reports.length > 0) {
+      const lines = await figures.certifiedLinesIn(range, reports.map(({ a }) => ({ cabinetId: a.cabinetId, from: a.period.from, to: a.period.to })))
+      for (const [i, { a, batch, corrects }] of reports.entries()) batch.body = body(batch.kind, batch.batchKey, record(a, lines[i]!, batch.revision, corrects), at)
+    }
     // A period's new state and the batch it queues commit together, or neither does.
     const skipped = await db.transaction(async (tx) => {
-      // Judged from reads taken before this transaction: a period changed since
-      // (the sender failed its report meanwhile, another server's pass) is left
-      // as it is now, for the next pass to judge.
-      const current = await store.periodsForUpdate(tx, range)
       const lost: PeriodWrite[] = []
-      const kept: PeriodWrite[] = []
-      for (const w of writes) (JSON.stringify(current.get(w.key)) === JSON.stringify(w.read) ? kept : lost).push(w)
-      // Multi-row statements: a month end queues a batch for every cabinet at once.
-      await store.enqueueAll(tx, kept.flatMap((w) => (w.batch ? [w.batch] : [])), at)
-      await store.savePeriods(tx, kept.map((w) => w.save), at)
+      if (writes.length > 0) {
+        // Judged from reads taken before this transaction: a period changed since
+        // (the sender failed its report meanwhile, another server's pass) is left
+        // as it is now, for the next pass to judge.
+        const current = await store.periodsForUpdate(tx, range)
+        const kept: PeriodWrite[] = []
+        for (const w of writes) (JSON.stringify(current.get(w.key)) === JSON.stringify(w.read) ? kept : lost).push(w)
+        // Multi-row statements: a month end queues a batch for every cabinet at once.
+        await store.enqueueAll(tx, kept.flatMap((w) => (w.batch ? [w.batch] : [])), at)
+        await store.savePeriods(tx, kept.map((w) => w.save), at)
+      }
+      await marks.save(tx, moved)
       return lost
     })
     for (const w of skipped) {
