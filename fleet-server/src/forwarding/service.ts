@@ -142,6 +142,12 @@ const SLICE_BUDGET_MS = 10
 const INITIAL_SLICE = 20
 const MIN_SLICE = 10
 const MAX_SLICE = 5000
+/**
+ * A slice is at most this many times the one before: a cheap slice (cabinets
+ * with nothing to judge) must not size the next one for a thousand cabinets
+ * that each queue a report.
+ */
+const MAX_SLICE_GROWTH = 2
 
 /** How long POST /forwarding/run waits for the sends it started, ms. */
 export const RUN_WAIT_MS = 10_000
@@ -289,7 +295,7 @@ export async function createForwardingService(deps: ForwardingServiceDeps): Prom
     for (let from = 0; ; ) {
       const to = Math.min(ids.length, from + size)
       const t0 = performance.now()
-      await evaluateSlice(rangeOf(ids, from, to), st)
+      const commitMs = await evaluateSlice(rangeOf(ids, from, to), st)
       // The slice's holds replace its cabinets' old ones now, not at the end
       // of the pass: a sale arriving meanwhile is matched against them.
       for (let i = from; i < to; i++) holds.delete(ids[i]!)
@@ -299,9 +305,13 @@ export async function createForwardingService(deps: ForwardingServiceDeps): Prom
       from = to
       // Aim each slice at SLICE_BUDGET_MS of the loop: the cost per cabinet
       // grows with its history (one more period a month) and with month ends.
+      // The commit is left out: its WAL fsync costs the same for any slice
+      // (and stalls now and then on a busy disk), so counting it only made
+      // slices smaller, and more of them, each with a commit of its own.
       if (deps.sliceCabinets === undefined) {
-        const ms = performance.now() - t0
-        size = Math.max(MIN_SLICE, Math.min(MAX_SLICE, Math.round(ms > 0 ? (size * SLICE_BUDGET_MS) / ms : MAX_SLICE)))
+        const ms = performance.now() - t0 - commitMs
+        const next = ms > 0 ? (size * SLICE_BUDGET_MS) / ms : MAX_SLICE
+        size = Math.max(MIN_SLICE, Math.min(MAX_SLICE, size * MAX_SLICE_GROWTH, Math.round(next)))
       }
       await new Promise<void>((resolve) => setImmediate(resolve))
     }
@@ -311,8 +321,11 @@ export async function createForwardingService(deps: ForwardingServiceDeps): Prom
     return { ranAt: at, judged, queued, corrections, held }
   }
 
-  /** One slice of a pass: its cabinets' periods judged, then written and queued in one transaction. */
-  async function evaluateSlice(range: CabinetRange, st: PassState): Promise<void> {
+  /**
+   * One slice of a pass: its cabinets' periods judged, then written and
+   * queued in one transaction. Resolves to how long the commit took, ms.
+   */
+  async function evaluateSlice(range: CabinetRange, st: PassState): Promise<number> {
     const { now, at, kind, threshold, sliceHeld } = st
     // Moved marks are stored with the slice's periods: one commit per slice (each a WAL fsync).
     const { sync, moved } = await marks.advance(range)
@@ -392,12 +405,13 @@ export async function createForwardingService(deps: ForwardingServiceDeps): Prom
       writes.push({ key: k, read: ex, batch, save: { ...base, state: 'queued', reason: null, reasonDetail: null, revision: 0, batchKey: bk, sentFigures: fig } })
       st.queued++
     }
-    if (writes.length === 0 && moved.length === 0) return
+    if (writes.length === 0 && moved.length === 0) return 0
     if (reports.length > 0) {
       const lines = await figures.certifiedLinesIn(range, reports.map(({ a }) => ({ cabinetId: a.cabinetId, from: a.period.from, to: a.period.to })))
       for (const [i, { a, batch, corrects }] of reports.entries()) batch.body = body(batch.kind, batch.batchKey, record(a, lines[i]!, batch.revision, corrects), at)
     }
     // A period's new state and the batch it queues commit together, or neither does.
+    let written = 0
     const skipped = await db.transaction(async (tx) => {
       const lost: PeriodWrite[] = []
       if (writes.length > 0) {
@@ -412,13 +426,16 @@ export async function createForwardingService(deps: ForwardingServiceDeps): Prom
         await store.savePeriods(tx, kept.map((w) => w.save), at)
       }
       await marks.save(tx, moved)
+      written = performance.now()
       return lost
     })
+    const commitMs = performance.now() - written
     for (const w of skipped) {
       if (w.batch?.kind === 'report') st.queued--
       if (w.batch?.kind === 'correction') st.corrections--
       log.info({ cabinetId: w.save.cabinetId, period: w.save.periodId }, 'forwarding period changed while judged; left for the next pass')
     }
+    return commitMs
   }
 
   async function run(forced: boolean): Promise<ForwardingRunReply> {
