@@ -42,6 +42,7 @@ import { batchNotFailed, batchNotFound } from './errors.js'
 import type { Sender } from './sender.js'
 import type { CabinetFilter, ForwardingScope, ForwardingStore, NewBatch, OutboxRow, PeriodRow, SentFigures } from './store.js'
 import type { SyncMarks } from './sync-marks.js'
+import { createWalCheckpointer } from './wal-checkpoint.js'
 
 export interface ForwardingService {
   /**
@@ -217,6 +218,7 @@ export async function createForwardingService(deps: ForwardingServiceDeps): Prom
   let debounce: NodeJS.Timeout | null = null
   let closed = false
   const holds = indexHolds(await store.held())
+  const walCheckpointer = db.sqlite ? createWalCheckpointer(db.sqlite.name, log) : null
   /** Nothing set = city-wide: no filter at all. */
   const filterOf = (s: ForwardingScope = {}): CabinetFilter =>
     s.countyCode === undefined && s.operator === undefined ? undefined : deps.cabinets.inScope(s)
@@ -294,6 +296,8 @@ export async function createForwardingService(deps: ForwardingServiceDeps): Prom
     let size = deps.sliceCabinets ?? INITIAL_SLICE
     for (let from = 0; ; ) {
       const to = Math.min(ids.length, from + size)
+      // A month end writes thousands of WAL frames: checkpoint them in a worker, not inside a slice's commit.
+      await walCheckpointer?.beforeSlice()
       const t0 = performance.now()
       const commitMs = await evaluateSlice(rangeOf(ids, from, to), st)
       // The slice's holds replace its cabinets' old ones now, not at the end
