@@ -22,7 +22,7 @@ import { certifiedSpans, lockProducts, suppliersOfProducts } from '../certificat
 import type { Executor, FleetDb } from '../db/database.js'
 import type { CabinetRange } from '../db/index.js'
 import { cabinetSkuSales, skuDayAmounts, skuMonthAmounts } from '../sales/compliance-reads.js'
-import { rangeSkuSales, type CabinetSkuDaySales } from '../sales/forwarding-reads.js'
+import { MAX_SKU_SALES_BREAKS, rangeSkuSales, type CabinetSkuDaySales } from '../sales/forwarding-reads.js'
 import { covers, createCertifiedIndex, flips, mergeRanges, type CertifiedIndex, type DayRange } from './certified-index.js'
 import { addDays, daysBetween, periodOf } from './periods.js'
 
@@ -387,7 +387,16 @@ export async function createComplianceStore(db: FleetDb, opts: { log?: Logger } 
         if (p.from < from) from = p.from
         if (p.to > to) to = p.to
       }
-      return linesOf(kysely, await rangeSkuSales(kysely, range, from, to), periods)
+      // Runs of days over which no sku's certificate and no period asked
+      // changes: the sales are summed over each in SQL, a row per cabinet,
+      // sku and run instead of per day (most of a month-end pass's reads).
+      const spans = await certifiedSpans(kysely)
+      const cuts = new Set<string>()
+      for (const day of [...periods.flatMap((p) => [p.from, addDays(p.to, 1)]), ...spans.flatMap((c) => [c.dayFrom, addDays(c.dayTo, 1)])]) {
+        if (day > from && day <= to) cuts.add(day)
+      }
+      const breaks = cuts.size <= MAX_SKU_SALES_BREAKS ? [...cuts].sort() : null
+      return linesOf(kysely, await rangeSkuSales(kysely, range, from, to, breaks), periods, spans)
     },
 
     close: unlisten,
@@ -395,17 +404,20 @@ export async function createComplianceStore(db: FleetDb, opts: { log?: Logger } 
 }
 
 /**
- * The certified lines of each period from its cabinet's sku sales: a line's
+ * The certified lines of each period from its cabinet's sku sales (a row per
+ * day, or per run of days with one certificate, within one period): a line's
  * certificate is the latest-starting one covering its day (ties: the lowest
- * number), as the catalog shows on that day.
+ * number), as the catalog shows on that day. `allSpans`: the catalog's spans,
+ * when already read.
  */
 async function linesOf(
   ex: Executor,
   sales: readonly CabinetSkuDaySales[],
   periods: ReadonlyArray<{ readonly cabinetId: string; readonly from: string; readonly to: string }>,
+  allSpans?: Awaited<ReturnType<typeof certifiedSpans>>,
 ): Promise<CertifiedLine[][]> {
   const skus = [...new Set(sales.map((s) => s.sku))]
-  const [spans, suppliers] = await Promise.all([certifiedSpans(ex, skus), suppliersOfProducts(ex, skus)])
+  const [spans, suppliers] = await Promise.all([allSpans ?? certifiedSpans(ex, skus), suppliersOfProducts(ex, skus)])
   const bySku = new Map<string, typeof spans>()
   for (const s of spans) {
     let list = bySku.get(s.sku)

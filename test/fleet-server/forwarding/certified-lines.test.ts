@@ -2,12 +2,14 @@
 // (compliance store certifiedLinesIn), on SQLite and PostgreSQL: each asked
 // period gets exactly what the one-period read (certifiedLines) gives it, in
 // the order asked, with overlapping certificates, a sku without one, days
-// outside the period and a cabinet without sales.
+// outside the period and a cabinet without sales; summed in SQL over runs of
+// days with one certificate, or read per day past MAX_SKU_SALES_BREAKS runs.
 import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createComplianceStore } from '../../../fleet-server/src/compliance/index.js'
+import { addDays, createComplianceStore } from '../../../fleet-server/src/compliance/index.js'
 import { openFleetDb, type FleetDb } from '../../../fleet-server/src/db/database.js'
 import { ALL_CABINETS } from '../../../fleet-server/src/db/index.js'
+import { MAX_SKU_SALES_BREAKS } from '../../../fleet-server/src/sales/forwarding-reads.js'
 import { tempDir } from '../../helpers/fleet.js'
 import { startPostgres, type Postgres } from '../../helpers/postgres.js'
 
@@ -26,13 +28,14 @@ const SKU_SALES: ReadonlyArray<[string, string, string, number, number]> = [
   ['C2', '2020-10-31', 'TEA', 1, 40],
 ]
 
+const cert = (certificate_no: string, sku: string, valid_from: string, valid_to: string) => ({ certificate_no, sku, level: 'county', valid_from, valid_to, created_at: AT, updated_at: AT })
+
 async function seed(db: FleetDb): Promise<void> {
   const k = db.kysely
   const cabinet = (cabinet_id: string) => ({ cabinet_id, county_code: '110101', operator: null, status: 'operating', secret_hash: 'x', credentials_issued_at: AT, created_at: AT, updated_at: AT })
   await k.insertInto('cabinets').values(['C1', 'C2', 'C3'].map(cabinet)).execute()
   await k.insertInto('suppliers').values({ uscc: USCC, name: '供应商', created_at: AT, updated_at: AT }).execute()
   await k.insertInto('products').values(['HONEY', 'PLAIN', 'TEA'].map((sku) => ({ sku, name: sku, supplier_uscc: USCC, price_fen: 100, created_at: AT, updated_at: AT }))).execute()
-  const cert = (certificate_no: string, sku: string, valid_from: string, valid_to: string) => ({ certificate_no, sku, level: 'county', valid_from, valid_to, created_at: AT, updated_at: AT })
   // HONEY: a later certificate from 15 September takes the days it covers (two start together: the lower number wins).
   await k
     .insertInto('certificates')
@@ -71,6 +74,12 @@ describe('certified lines of many periods in one read', () => {
         expect(many).toEqual(one)
         expect(c1).toEqual([one[1], one[3]])
         expect(await store.certifiedLinesIn(ALL_CABINETS, [])).toEqual([])
+        // Past MAX_SKU_SALES_BREAKS certificate boundaries in the days read (one-day certificates of an unsold sku): read per day, same lines.
+        await db.kysely.insertInto('products').values({ sku: 'OTHER', name: 'OTHER', supplier_uscc: USCC, price_fen: 100, created_at: AT, updated_at: AT }).execute()
+        const days = Array.from({ length: 40 }, (_, i) => addDays('2020-09-01', i))
+        await db.kysely.insertInto('certificates').values(days.map((d) => cert(`CERT-OTHER-${d}`, 'OTHER', d, d))).execute()
+        expect(2 * days.length).toBeGreaterThan(MAX_SKU_SALES_BREAKS)
+        expect(await store.certifiedLinesIn(ALL_CABINETS, periods)).toEqual(one)
         store.close()
         results.push(many)
       } finally {
