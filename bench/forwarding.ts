@@ -25,7 +25,7 @@ const BATCHES_PER_TICK = 1000
 const ms1 = (x: number) => +x.toFixed(1)
 
 /** Runs `fn` while watching the event loop; returns its wall time and the longest block seen. */
-async function probed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number; maxBlockMs: number }> {
+export async function probed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number; maxBlockMs: number }> {
   const h = monitorEventLoopDelay({ resolution: 1 })
   let last = performance.now()
   let maxGap = 0
@@ -44,8 +44,12 @@ async function probed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number; 
   return { value, ms, maxBlockMs: Math.max(maxGap, h.max / 1e6) }
 }
 
-export async function forwardingPass(opts: { cabinets?: number } = {}) {
-  const cabinets = opts.cabinets ?? 2700
+/**
+ * The bench's fleet: `cabinets` cabinets with their two months of sales, the
+ * clock still at 1 December (`setNow` moves it). Also used by
+ * bench/micro/forwarding-pass.ts. The caller closes it.
+ */
+export async function seedForwardingFleet(cabinets: number) {
   let now = new Date('2020-10-01T00:00:00Z')
   const { fleet, call, close } = await queryBenchFleet('forwarding', () => now)
   try {
@@ -99,8 +103,21 @@ export async function forwardingPass(opts: { cabinets?: number } = {}) {
       sales += batches.length
     }
     const setupMs = performance.now() - setupStarted
+    const setNow = (d: Date) => {
+      now = d
+    }
+    return { fleet, call, close, ids, counties, sales, setupMs, setNow }
+  } catch (err) {
+    await close()
+    throw err
+  }
+}
 
-    now = new Date('2020-12-02T02:00:00Z') // 10:00 in Shanghai
+export async function forwardingPass(opts: { cabinets?: number } = {}) {
+  const cabinets = opts.cabinets ?? 2700
+  const { call, close, ids, counties, sales, setupMs, setNow } = await seedForwardingFleet(cabinets)
+  try {
+    setNow(new Date('2020-12-02T02:00:00Z')) // 10:00 in Shanghai
     const run = async () => (await call('POST', '/api/v1/forwarding/run')).json() as { judged: number; queued: number; corrections: number; held: number }
     const monthEnd = await probed(run)
     const repeat = await probed(run)

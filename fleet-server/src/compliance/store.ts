@@ -23,6 +23,7 @@ import type { Executor, FleetDb } from '../db/database.js'
 import type { CabinetRange } from '../db/index.js'
 import type { SqliteDatabase } from '../db/sqlite.js'
 import { cabinetSkuSales, skuDayAmounts, skuMonthAmounts } from '../sales/compliance-reads.js'
+import { MAX_SKU_SALES_BREAKS, rangeSkuSales, type CabinetSkuDaySales } from '../sales/forwarding-reads.js'
 import { covers, createCertifiedIndex, flips, mergeRanges, type CertifiedIndex, type DayRange } from './certified-index.js'
 import { addDays, daysBetween, periodOf } from './periods.js'
 
@@ -77,6 +78,12 @@ export interface ComplianceStore {
   /** Every cabinet-month of the cabinets in `r`; `day` holds the month id (YYYY-MM). */
   months(r: CabinetRange): Promise<DayFigures[]>
   certifiedLines(cabinetId: string, from: string, to: string): Promise<CertifiedLine[]>
+  /**
+   * certifiedLines of many cabinet-periods of the cabinets in `range`, in the
+   * order asked, from one read of their sales (a forwarding pass slice's
+   * reports: one read per report was most of a month-end pass).
+   */
+  certifiedLinesIn(range: CabinetRange, periods: ReadonlyArray<{ readonly cabinetId: string; readonly from: string; readonly to: string }>): Promise<CertifiedLine[][]>
   /** Stops following catalog changes. */
   close(): void
 }
@@ -397,35 +404,78 @@ export async function createComplianceStore(db: FleetDb, opts: { log?: Logger } 
     months: (r) => periodRows('cabinet_month_certified', r),
 
     async certifiedLines(cabinetId, from, to) {
-      // The certificate of a sku line is the latest-starting one covering its
-      // day (ties: the lowest number), as the catalog shows on that day.
       const sales = await cabinetSkuSales(kysely, cabinetId, from, to)
-      const skus = [...new Set(sales.map((s) => s.sku))]
-      const [spans, suppliers] = await Promise.all([certifiedSpans(kysely, skus), suppliersOfProducts(kysely, skus)])
-      const bySku = new Map<string, typeof spans>()
-      for (const s of spans) {
-        let list = bySku.get(s.sku)
-        if (!list) bySku.set(s.sku, (list = []))
-        list.push(s)
+      return (await linesOf(kysely, sales.map((s) => ({ ...s, cabinetId })), [{ cabinetId, from, to }]))[0]!
+    },
+
+    async certifiedLinesIn(range, periods) {
+      if (periods.length === 0) return []
+      let from = periods[0]!.from
+      let to = periods[0]!.to
+      for (const p of periods) {
+        if (p.from < from) from = p.from
+        if (p.to > to) to = p.to
       }
-      for (const list of bySku.values()) list.sort((a, b) => bin(b.dayFrom, a.dayFrom) || bin(a.certificateNo, b.certificateNo))
-      const lines = new Map<string, { sku: string; certificateNo: string; supplierUscc: string; qty: number; amountFen: number }>()
-      for (const s of sales) {
-        const cert = bySku.get(s.sku)?.find((c) => c.dayFrom <= s.day && s.day <= c.dayTo)
-        const supplierUscc = suppliers.get(s.sku)
-        if (!cert || supplierUscc === undefined) continue
-        const k = `${s.sku}\u0000${cert.certificateNo}`
-        const l = lines.get(k)
-        if (l) {
-          l.qty += s.qty
-          l.amountFen += s.amountFen
-        } else {
-          lines.set(k, { sku: s.sku, certificateNo: cert.certificateNo, supplierUscc, qty: s.qty, amountFen: s.amountFen })
-        }
+      // Runs of days over which no sku's certificate and no period asked
+      // changes: the sales are summed over each in SQL, a row per cabinet,
+      // sku and run instead of per day (most of a month-end pass's reads).
+      const spans = await certifiedSpans(kysely)
+      const cuts = new Set<string>()
+      for (const day of [...periods.flatMap((p) => [p.from, addDays(p.to, 1)]), ...spans.flatMap((c) => [c.dayFrom, addDays(c.dayTo, 1)])]) {
+        if (day > from && day <= to) cuts.add(day)
       }
-      return [...lines.values()].sort((a, b) => bin(a.sku, b.sku) || bin(a.certificateNo, b.certificateNo))
+      const breaks = cuts.size <= MAX_SKU_SALES_BREAKS ? [...cuts].sort() : null
+      return linesOf(kysely, await rangeSkuSales(kysely, range, from, to, breaks), periods, spans)
     },
 
     close: unlisten,
   }
+}
+
+/**
+ * The certified lines of each period from its cabinet's sku sales (a row per
+ * day, or per run of days with one certificate, within one period): a line's
+ * certificate is the latest-starting one covering its day (ties: the lowest
+ * number), as the catalog shows on that day. `allSpans`: the catalog's spans,
+ * when already read.
+ */
+async function linesOf(
+  ex: Executor,
+  sales: readonly CabinetSkuDaySales[],
+  periods: ReadonlyArray<{ readonly cabinetId: string; readonly from: string; readonly to: string }>,
+  allSpans?: Awaited<ReturnType<typeof certifiedSpans>>,
+): Promise<CertifiedLine[][]> {
+  const skus = [...new Set(sales.map((s) => s.sku))]
+  const [spans, suppliers] = await Promise.all([allSpans ?? certifiedSpans(ex, skus), suppliersOfProducts(ex, skus)])
+  const bySku = new Map<string, typeof spans>()
+  for (const s of spans) {
+    let list = bySku.get(s.sku)
+    if (!list) bySku.set(s.sku, (list = []))
+    list.push(s)
+  }
+  for (const list of bySku.values()) list.sort((a, b) => bin(b.dayFrom, a.dayFrom) || bin(a.certificateNo, b.certificateNo))
+  const byCabinet = new Map<string, CabinetSkuDaySales[]>()
+  for (const s of sales) {
+    let list = byCabinet.get(s.cabinetId)
+    if (!list) byCabinet.set(s.cabinetId, (list = []))
+    list.push(s)
+  }
+  return periods.map(({ cabinetId, from, to }) => {
+    const lines = new Map<string, { sku: string; certificateNo: string; supplierUscc: string; qty: number; amountFen: number }>()
+    for (const s of byCabinet.get(cabinetId) ?? []) {
+      if (s.day < from || s.day > to) continue
+      const cert = bySku.get(s.sku)?.find((c) => c.dayFrom <= s.day && s.day <= c.dayTo)
+      const supplierUscc = suppliers.get(s.sku)
+      if (!cert || supplierUscc === undefined) continue
+      const k = `${s.sku}\u0000${cert.certificateNo}`
+      const l = lines.get(k)
+      if (l) {
+        l.qty += s.qty
+        l.amountFen += s.amountFen
+      } else {
+        lines.set(k, { sku: s.sku, certificateNo: cert.certificateNo, supplierUscc, qty: s.qty, amountFen: s.amountFen })
+      }
+    }
+    return [...lines.values()].sort((a, b) => bin(a.sku, b.sku) || bin(a.certificateNo, b.certificateNo))
+  })
 }

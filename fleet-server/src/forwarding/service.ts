@@ -14,8 +14,10 @@
 // cannot queue a second one. Held outcomes are values, never thrown. A pass
 // runs a slice of cabinets at a time so it never holds the event loop long.
 // A slice reads first (figures, periods, marks, the certified lines of what it
-// queues), then writes its periods and batches in one transaction: nothing is
-// read inside it, so it holds SQLite's one connection only for the writes.
+// queues), then writes its periods, batches and moved sync marks in one
+// transaction (one commit, each a WAL fsync on SQLite): nothing but the
+// periods' current state is read inside it, so it holds SQLite's one
+// connection only for the writes.
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import type {
@@ -40,6 +42,7 @@ import { batchNotFailed, batchNotFound } from './errors.js'
 import type { Sender } from './sender.js'
 import type { CabinetFilter, ForwardingScope, ForwardingStore, NewBatch, OutboxRow, PeriodRow, SentFigures } from './store.js'
 import type { SyncMarks } from './sync-marks.js'
+import { createWalCheckpointer } from './wal-checkpoint.js'
 
 export interface ForwardingService {
   /**
@@ -75,7 +78,8 @@ export interface ForwardingService {
 export interface ForwardingFigures {
   days(range: CabinetRange): readonly DayFigures[] | Promise<readonly DayFigures[]>
   months(range: CabinetRange): readonly DayFigures[] | Promise<readonly DayFigures[]>
-  certifiedLines(cabinetId: string, from: string, to: string): CertifiedLine[] | Promise<CertifiedLine[]>
+  /** The certified lines of each cabinet-period asked (all of `range`'s cabinets), in that order: one read for a slice's reports. */
+  certifiedLinesIn(range: CabinetRange, periods: ReadonlyArray<{ readonly cabinetId: string; readonly from: string; readonly to: string }>): CertifiedLine[][] | Promise<CertifiedLine[][]>
 }
 
 /** What forwarding reads of the cabinets table (cabinets/forwarding-reads.ts). */
@@ -139,6 +143,12 @@ const SLICE_BUDGET_MS = 10
 const INITIAL_SLICE = 20
 const MIN_SLICE = 10
 const MAX_SLICE = 5000
+/**
+ * A slice is at most this many times the one before: a cheap slice (cabinets
+ * with nothing to judge) must not size the next one for a thousand cabinets
+ * that each queue a report.
+ */
+const MAX_SLICE_GROWTH = 2
 
 /** How long POST /forwarding/run waits for the sends it started, ms. */
 export const RUN_WAIT_MS = 10_000
@@ -194,6 +204,9 @@ interface PeriodWrite {
   readonly save: PeriodRow
 }
 
+/** A batch whose body is written once its slice's certified lines are read. */
+type DraftBatch = { -readonly [K in keyof NewBatch]: NewBatch[K] }
+
 const key = (cabinetId: string, periodId: string) => `${cabinetId}\u0000${periodId}`
 const sameFigures = (a: SentFigures | null, b: SentFigures) =>
   a !== null && a.salesCount === b.salesCount && a.amountFen === b.amountFen && a.certifiedFen === b.certifiedFen
@@ -205,15 +218,15 @@ export async function createForwardingService(deps: ForwardingServiceDeps): Prom
   let debounce: NodeJS.Timeout | null = null
   let closed = false
   const holds = indexHolds(await store.held())
+  const walCheckpointer = db.sqlite ? createWalCheckpointer(db.sqlite.name, log) : null
   /** Nothing set = city-wide: no filter at all. */
   const filterOf = (s: ForwardingScope = {}): CabinetFilter =>
     s.countyCode === undefined && s.operator === undefined ? undefined : deps.cabinets.inScope(s)
 
   const batchKey = (cabinetId: string, periodId: string, revision: number) => `${deps.plan().region.code}-${cabinetId}-${periodId}-r${revision}`
 
-  async function record(a: Acc, revision: number, corrects: string | null): Promise<PlatformRecord> {
+  function record(a: Acc, lines: CertifiedLine[], revision: number, corrects: string | null): PlatformRecord {
     const v = compliance.judge(a.certifiedFen, a.amountFen)
-    const lines = await figures.certifiedLines(a.cabinetId, a.period.from, a.period.to)
     return {
       cabinetId: a.cabinetId,
       countyCode: a.countyCode,
@@ -283,8 +296,10 @@ export async function createForwardingService(deps: ForwardingServiceDeps): Prom
     let size = deps.sliceCabinets ?? INITIAL_SLICE
     for (let from = 0; ; ) {
       const to = Math.min(ids.length, from + size)
+      // A month end writes thousands of WAL frames: checkpoint them in a worker, not inside a slice's commit.
+      await walCheckpointer?.beforeSlice()
       const t0 = performance.now()
-      await evaluateSlice(rangeOf(ids, from, to), st)
+      const commitMs = await evaluateSlice(rangeOf(ids, from, to), st)
       // The slice's holds replace its cabinets' old ones now, not at the end
       // of the pass: a sale arriving meanwhile is matched against them.
       for (let i = from; i < to; i++) holds.delete(ids[i]!)
@@ -294,9 +309,13 @@ export async function createForwardingService(deps: ForwardingServiceDeps): Prom
       from = to
       // Aim each slice at SLICE_BUDGET_MS of the loop: the cost per cabinet
       // grows with its history (one more period a month) and with month ends.
+      // The commit is left out: its WAL fsync costs the same for any slice
+      // (and stalls now and then on a busy disk), so counting it only made
+      // slices smaller, and more of them, each with a commit of its own.
       if (deps.sliceCabinets === undefined) {
-        const ms = performance.now() - t0
-        size = Math.max(MIN_SLICE, Math.min(MAX_SLICE, Math.round(ms > 0 ? (size * SLICE_BUDGET_MS) / ms : MAX_SLICE)))
+        const ms = performance.now() - t0 - commitMs
+        const next = ms > 0 ? (size * SLICE_BUDGET_MS) / ms : MAX_SLICE
+        size = Math.max(MIN_SLICE, Math.min(MAX_SLICE, size * MAX_SLICE_GROWTH, Math.round(next)))
       }
       await new Promise<void>((resolve) => setImmediate(resolve))
     }
@@ -306,10 +325,14 @@ export async function createForwardingService(deps: ForwardingServiceDeps): Prom
     return { ranAt: at, judged, queued, corrections, held }
   }
 
-  /** One slice of a pass: its cabinets' periods judged, then written and queued in one transaction. */
-  async function evaluateSlice(range: CabinetRange, st: PassState): Promise<void> {
+  /**
+   * One slice of a pass: its cabinets' periods judged, then written and
+   * queued in one transaction. Resolves to how long the commit took, ms.
+   */
+  async function evaluateSlice(range: CabinetRange, st: PassState): Promise<number> {
     const { now, at, kind, threshold, sliceHeld } = st
-    const sync = await marks.compute(range)
+    // Moved marks are stored with the slice's periods: one commit per slice (each a WAL fsync).
+    const { sync, moved } = await marks.advance(range)
     const saleFlags = await deps.saleFlagHolds?.(range)
     // Monthly periods come straight from the month roll-up; days and weeks fold the day rows.
     const rows = await (kind === 'month' ? figures.months(range) : figures.days(range))
@@ -330,6 +353,8 @@ export async function createForwardingService(deps: ForwardingServiceDeps): Prom
 
     // The slice's writes, computed first and committed together below.
     const writes: PeriodWrite[] = []
+    // Batches whose bodies wait for the slice's certified lines, read once below.
+    const reports: Array<{ a: Acc; batch: DraftBatch; corrects: string | null }> = []
     for (const [k, a] of accs) {
       const end = periodEnd(a.period)
       if (end.getTime() > now.getTime()) continue // the period has not ended
@@ -344,8 +369,9 @@ export async function createForwardingService(deps: ForwardingServiceDeps): Prom
         // Figures changed after the report was queued: correct openly, once per change.
         const revision = ex.revision + 1
         const bk = batchKey(a.cabinetId, a.period.id, revision)
-        const batch: NewBatch = { batchKey: bk, kind: 'correction', cabinetId: a.cabinetId, periodId: a.period.id, revision, body: body('correction', bk, await record(a, revision, ex.batchKey), at) }
+        const batch: DraftBatch = { batchKey: bk, kind: 'correction', cabinetId: a.cabinetId, periodId: a.period.id, revision, body: '' }
         writes.push({ key: k, read: ex, batch, save: { ...ex, revision, sentFigures: fig } })
+        reports.push({ a, batch, corrects: ex.batchKey })
         st.corrections++
         log.warn({ cabinetId: a.cabinetId, period: a.period.id, revision, was: ex.sentFigures, now: fig }, 'forwarded figures changed; correction queued')
         continue
@@ -378,30 +404,42 @@ export async function createForwardingService(deps: ForwardingServiceDeps): Prom
         continue
       }
       const bk = batchKey(a.cabinetId, a.period.id, 0)
-      const batch: NewBatch = { batchKey: bk, kind: 'report', cabinetId: a.cabinetId, periodId: a.period.id, revision: 0, body: body('report', bk, await record(a, 0, null), at) }
+      const batch: DraftBatch = { batchKey: bk, kind: 'report', cabinetId: a.cabinetId, periodId: a.period.id, revision: 0, body: '' }
+      reports.push({ a, batch, corrects: null })
       writes.push({ key: k, read: ex, batch, save: { ...base, state: 'queued', reason: null, reasonDetail: null, revision: 0, batchKey: bk, sentFigures: fig } })
       st.queued++
     }
-    if (writes.length === 0) return
+    if (writes.length === 0 && moved.length === 0) return 0
+    if (reports.length > 0) {
+      const lines = await figures.certifiedLinesIn(range, reports.map(({ a }) => ({ cabinetId: a.cabinetId, from: a.period.from, to: a.period.to })))
+      for (const [i, { a, batch, corrects }] of reports.entries()) batch.body = body(batch.kind, batch.batchKey, record(a, lines[i]!, batch.revision, corrects), at)
+    }
     // A period's new state and the batch it queues commit together, or neither does.
+    let written = 0
     const skipped = await db.transaction(async (tx) => {
-      // Judged from reads taken before this transaction: a period changed since
-      // (the sender failed its report meanwhile, another server's pass) is left
-      // as it is now, for the next pass to judge.
-      const current = await store.periodsForUpdate(tx, range)
       const lost: PeriodWrite[] = []
-      const kept: PeriodWrite[] = []
-      for (const w of writes) (JSON.stringify(current.get(w.key)) === JSON.stringify(w.read) ? kept : lost).push(w)
-      // Multi-row statements: a month end queues a batch for every cabinet at once.
-      await store.enqueueAll(tx, kept.flatMap((w) => (w.batch ? [w.batch] : [])), at)
-      await store.savePeriods(tx, kept.map((w) => w.save), at)
+      if (writes.length > 0) {
+        // Judged from reads taken before this transaction: a period changed since
+        // (the sender failed its report meanwhile, another server's pass) is left
+        // as it is now, for the next pass to judge.
+        const current = await store.periodsForUpdate(tx, range)
+        const kept: PeriodWrite[] = []
+        for (const w of writes) (JSON.stringify(current.get(w.key)) === JSON.stringify(w.read) ? kept : lost).push(w)
+        // Multi-row statements: a month end queues a batch for every cabinet at once.
+        await store.enqueueAll(tx, kept.flatMap((w) => (w.batch ? [w.batch] : [])), at)
+        await store.savePeriods(tx, kept.map((w) => w.save), at)
+      }
+      await marks.save(tx, moved)
+      written = performance.now()
       return lost
     })
+    const commitMs = performance.now() - written
     for (const w of skipped) {
       if (w.batch?.kind === 'report') st.queued--
       if (w.batch?.kind === 'correction') st.corrections--
       log.info({ cabinetId: w.save.cabinetId, period: w.save.periodId }, 'forwarding period changed while judged; left for the next pass')
     }
+    return commitMs
   }
 
   async function run(forced: boolean): Promise<ForwardingRunReply> {

@@ -68,6 +68,8 @@ export interface ForwardingStore {
   syncMarks(range: CabinetRange): Promise<Map<string, SyncMark>>
   /** Stores a cabinet's watermark; never moves a stored one back (ISO UTC strings compare as times). */
   saveSyncMark(ex: Executor, m: SyncMark, at: string): Promise<void>
+  /** saveSyncMark for many cabinets (each at most once), a few statements in all. */
+  saveSyncMarks(ex: Executor, ms: readonly SyncMark[], at: string): Promise<void>
   /** The judged periods of the cabinets in `range`, keyed by cabinet and period id. */
   periods(range: CabinetRange): Promise<Map<string, PeriodRow>>
   /** periods() inside a transaction, the rows locked until it ends (PostgreSQL; SQLite's transaction holds the one connection). */
@@ -203,6 +205,25 @@ export function createForwardingStore(db: FleetDb): ForwardingStore {
     }
     return n
   }
+  async function saveSyncMarks(ex: Executor, ms: readonly SyncMark[], at: string): Promise<void> {
+    for (let i = 0; i < ms.length; i += ROWS_PER_STATEMENT) {
+      await ex
+        .insertInto('forwarding_sync_marks')
+        .values(ms.slice(i, i + ROWS_PER_STATEMENT).map((m) => ({ cabinet_id: m.cabinetId, synced_through: m.syncedThrough, source: m.source, updated_at: at })))
+        // Only forward: a server that read an older mark (another replica moved it meanwhile) cannot move it back.
+        .onConflict((oc) =>
+          oc
+            .column('cabinet_id')
+            .doUpdateSet((eb) => ({
+              synced_through: eb.ref('excluded.synced_through'),
+              source: eb.ref('excluded.source'),
+              updated_at: eb.ref('excluded.updated_at'),
+            }))
+            .whereRef('forwarding_sync_marks.synced_through', '<', 'excluded.synced_through'),
+        )
+        .execute()
+    }
+  }
   async function periodsOf(ex: Executor, range: CabinetRange, lock: boolean): Promise<Map<string, PeriodRow>> {
     const q = ex.selectFrom('forwarding_periods').selectAll().where('cabinet_id', '>', range.after).where('cabinet_id', '<=', range.through)
     // Locked in key order: two passes locking one range cannot deadlock.
@@ -219,23 +240,8 @@ export function createForwardingStore(db: FleetDb): ForwardingStore {
         .execute()
       return new Map(rows.map((r) => [r.cabinet_id, { cabinetId: r.cabinet_id, syncedThrough: r.synced_through, source: r.source }]))
     },
-    async saveSyncMark(ex, m, at) {
-      await ex
-        .insertInto('forwarding_sync_marks')
-        .values({ cabinet_id: m.cabinetId, synced_through: m.syncedThrough, source: m.source, updated_at: at })
-        // Only forward: a server that read an older mark (another replica moved it meanwhile) cannot move it back.
-        .onConflict((oc) =>
-          oc
-            .column('cabinet_id')
-            .doUpdateSet((eb) => ({
-              synced_through: eb.ref('excluded.synced_through'),
-              source: eb.ref('excluded.source'),
-              updated_at: eb.ref('excluded.updated_at'),
-            }))
-            .whereRef('forwarding_sync_marks.synced_through', '<', 'excluded.synced_through'),
-        )
-        .execute()
-    },
+    saveSyncMark: (ex, m, at) => saveSyncMarks(ex, [m], at),
+    saveSyncMarks,
     periods: (range) => periodsOf(k, range, false),
     periodsForUpdate: (tx, range) => periodsOf(tx, range, db.dialect === 'postgres'),
     savePeriod: (ex, p, updatedAt) => savePeriods(ex, [p], updatedAt),

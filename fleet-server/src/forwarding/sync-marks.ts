@@ -16,7 +16,7 @@
 // Sales recorded after the mark but dated before it (a replay of past trade)
 // are late sales: they re-open held periods and correct forwarded ones.
 import type { HeartbeatMsg as Heartbeat } from '../../../shared/src/index.js'
-import type { FleetDb } from '../db/database.js'
+import type { Executor, FleetDb } from '../db/database.js'
 import { inRange, type CabinetRange } from '../db/index.js'
 import type { ChainInfo, ForwardingStore, SyncMark } from './store.js'
 
@@ -27,12 +27,21 @@ interface HeartbeatProof {
   readonly pending: number
 }
 
+export type CabinetSync = { mark: SyncMark | null; chain: ChainInfo | null; pending: number | null }
+
 export interface SyncMarks {
-  /** Records a heartbeat; returns it decoded (null when invalid). */
   /** Records a heartbeat (decoded once by the message router, its cabinet id checked). */
   heartbeat(cabinetId: string, hb: Heartbeat): void
-  /** Advances and stores the watermarks of the cabinets in `range`; returns them with the chain state. */
-  compute(range: CabinetRange): Promise<Map<string, { mark: SyncMark | null; chain: ChainInfo | null; pending: number | null }>>
+  /**
+   * Advances the watermarks of the cabinets in `range`; returns them with the
+   * chain state, and the marks that moved, for save() in the caller's
+   * transaction (a pass slice's: one commit for the slice, not two).
+   */
+  advance(range: CabinetRange): Promise<{ sync: Map<string, CabinetSync>; moved: SyncMark[] }>
+  /** Stores marks advance() moved, in `ex`. */
+  save(ex: Executor, moved: readonly SyncMark[]): Promise<void>
+  /** advance() and save() in a transaction of its own; returns the marks with the chain state. */
+  compute(range: CabinetRange): Promise<Map<string, CabinetSync>>
 }
 
 export interface SyncMarksDeps {
@@ -47,16 +56,15 @@ const min = (a: number, b: number) => (a < b ? a : b)
 
 export function createSyncMarks({ db, store, chains: chainHeads, now }: SyncMarksDeps): SyncMarks {
   const proofs = new Map<string, HeartbeatProof>()
-  return {
+  const marks: SyncMarks = {
     heartbeat(cabinetId, hb) {
       const sentMs = Date.parse(hb.sentAt)
       proofs.set(cabinetId, { atMs: min(sentMs, now().getTime()), lastSeq: hb.lastSeq, pending: hb.pending })
     },
-    async compute(range) {
-      const at = now().toISOString()
+    async advance(range) {
       const [stored, heads] = await Promise.all([store.syncMarks(range), chainHeads(range)])
       const chains = new Map(heads.map((c) => [c.cabinetId, c]))
-      const out = new Map<string, { mark: SyncMark | null; chain: ChainInfo | null; pending: number | null }>()
+      const sync = new Map<string, CabinetSync>()
       const ids = new Set([...stored.keys(), ...chains.keys()])
       for (const id of proofs.keys()) if (inRange(range, id)) ids.add(id)
       const moved: SyncMark[] = []
@@ -76,15 +84,20 @@ export function createSyncMarks({ db, store, chains: chainHeads, now }: SyncMark
         }
         if (proof && proof.lastSeq <= (chain?.lastSeq ?? 0)) consider(proof.atMs, 'heartbeat')
         if (best && best !== stored.get(id)) moved.push(best)
-        out.set(id, { mark: best, chain, pending: proof?.pending ?? null })
+        sync.set(id, { mark: best, chain, pending: proof?.pending ?? null })
       }
-      // One transaction for the slice's moved marks: one commit, not one per cabinet.
-      if (moved.length > 0) {
-        await db.transaction(async (tx) => {
-          for (const m of moved) await store.saveSyncMark(tx, m, at)
-        })
-      }
-      return out
+      // In key order: two servers storing the same marks lock them in one order (PostgreSQL).
+      moved.sort((a, b) => (a.cabinetId < b.cabinetId ? -1 : a.cabinetId > b.cabinetId ? 1 : 0))
+      return { sync, moved }
+    },
+    async save(ex, moved) {
+      if (moved.length > 0) await store.saveSyncMarks(ex, moved, now().toISOString())
+    },
+    async compute(range) {
+      const { sync, moved } = await marks.advance(range)
+      if (moved.length > 0) await db.transaction((tx) => marks.save(tx, moved))
+      return sync
     },
   }
+  return marks
 }

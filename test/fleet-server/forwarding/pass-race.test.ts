@@ -50,9 +50,9 @@ async function raceOn(db: FleetDb) {
   const figures = {
     months: async () => [{ cabinetId: 'C-1', countyCode: plan.counties[0]!.code, day: '2020-10', ...october }],
     days: async () => [],
-    async certifiedLines() {
+    async certifiedLinesIn(_range: unknown, periods: readonly unknown[]) {
       await duringCorrection?.()
-      return []
+      return periods.map(() => [])
     },
   }
   const svc = await createForwardingService({

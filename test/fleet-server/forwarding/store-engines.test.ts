@@ -258,6 +258,10 @@ describe('forwarding store on SQLite and PostgreSQL', () => {
       const second = Object.fromEntries([...(await marks.compute({ after: 'C-10', through: 'C-a' }))].map(([id, v]) => [id, v.mark]))
       // Another server that read C-10's mark before it moved cannot move it back.
       await db.transaction((tx) => store.saveSyncMark(tx, { cabinetId: 'C-10', syncedThrough: '2020-10-01T00:00:00.000Z', source: 'heartbeat' }, AT))
+      // Nor in a multi-row statement (a pass slice's), which still moves another cabinet's mark on.
+      await db.transaction((tx) =>
+        store.saveSyncMarks(tx, [{ cabinetId: 'C-10', syncedThrough: '2020-10-02T00:00:00.000Z', source: 'chain' }, { cabinetId: 'C-9', syncedThrough: '2020-10-05T00:00:00.000Z', source: 'chain' }], AT),
+      )
       return { heads, first, second, stored: [...(await store.syncMarks(ALL_CABINETS)).values()] }
     })
     expect(lite).toEqual({
@@ -269,7 +273,7 @@ describe('forwarding store on SQLite and PostgreSQL', () => {
       second: { 'C-9': { cabinetId: 'C-9', syncedThrough: '2020-10-03T12:00:00.000Z', source: 'heartbeat' } },
       stored: expect.arrayContaining([
         { cabinetId: 'C-10', syncedThrough: '2020-10-02T02:00:01.000Z', source: 'chain' },
-        { cabinetId: 'C-9', syncedThrough: '2020-10-03T12:00:00.000Z', source: 'heartbeat' },
+        { cabinetId: 'C-9', syncedThrough: '2020-10-05T00:00:00.000Z', source: 'chain' },
       ]),
     })
     expect(lite.heads).toHaveLength(2)
