@@ -19,6 +19,8 @@ export async function connectionsHeld(opts: { connections: number; concurrency: 
     // The fleet server, as `npm start` runs it, with the cap at N.
     const server = await startProgram('fleet-server/src/main.ts', [], {
       FLEET_DATA_DIR: dir, FLEET_HTTP_PORT: '0', FLEET_MQTT_PORT: '0', FLEET_ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'warn', FLEET_LOG_REQUESTS: 'false',
+    // Scheduled reports and backups run on the wall clock (hourly): off, so no figure depends on when the bench ran.
+    FLEET_REPORTS_SCHEDULE: 'false', FLEET_BACKUP_SCHEDULE: 'false',
       FLEET_MQTT_MAX_CONNECTIONS: String(n),
     })
     const httpUrl = `http://127.0.0.1:${String(server.ready.http)}`

@@ -19,7 +19,9 @@ const ADMIN = 'bench-admin-token-0123456789'
 export async function queryBenchFleet(name: string, now: () => Date, env: Record<string, string> = {}) {
   const dir = await mkdtemp(join(tmpdir(), `bench-${name}-`))
   const fleet = await buildFleet(
-    loadConfig({ FLEET_DATA_DIR: dir, FLEET_HTTP_PORT: '0', FLEET_MQTT_PORT: '0', FLEET_ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'silent', FLEET_LOG_REQUESTS: 'false', ...env }, []),
+    loadConfig({ FLEET_DATA_DIR: dir, FLEET_HTTP_PORT: '0', FLEET_MQTT_PORT: '0', FLEET_ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'silent', FLEET_LOG_REQUESTS: 'false',
+    // Scheduled reports and backups run on the wall clock (hourly): off, so no figure depends on when the bench ran.
+    FLEET_REPORTS_SCHEDULE: 'false', FLEET_BACKUP_SCHEDULE: 'false', ...env }, []),
     { logger: pino({ level: 'silent' }), now, forwarding: { intervalMs: 0, debounceMs: 0 } },
   )
   const call = async (method: 'GET' | 'POST', url: string, body?: unknown) => {

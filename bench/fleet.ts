@@ -30,6 +30,8 @@ export async function startFleetServer(nodeArgs: string[] = []): Promise<FleetBe
   const platformUrl = `http://127.0.0.1:${String(platform.ready.http)}`
   const server = await startProgram('fleet-server/src/main.ts', [], {
     FLEET_DATA_DIR: join(dir, 'server'), FLEET_HTTP_PORT: '0', FLEET_MQTT_PORT: '0', FLEET_ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'error', FLEET_LOG_REQUESTS: 'false',
+    // Scheduled reports and backups run on the wall clock (hourly): off, so no figure depends on when the bench ran.
+    FLEET_REPORTS_SCHEDULE: 'false', FLEET_BACKUP_SCHEDULE: 'false',
     PLATFORM_URL: `${platformUrl}/intake`,
   }, 60_000, nodeArgs)
   return {

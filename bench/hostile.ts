@@ -236,6 +236,8 @@ export async function benchHostile(): Promise<Record<string, number>> {
   try {
     const server = await startProgram('fleet-server/src/main.ts', [], {
       FLEET_DATA_DIR: dir, FLEET_HTTP_PORT: '0', FLEET_MQTT_PORT: '0', FLEET_ADMIN_TOKEN: adminToken, LOG_LEVEL: 'error', FLEET_LOG_REQUESTS: 'false',
+    // Scheduled reports and backups run on the wall clock (hourly): off, so no figure depends on when the bench ran.
+    FLEET_REPORTS_SCHEDULE: 'false', FLEET_BACKUP_SCHEDULE: 'false',
     })
     try {
       const r = await runHostile({ pid: server.pid, httpUrl: `http://127.0.0.1:${String(server.ready.http)}`, mqttPort: Number(server.ready.mqtt), adminToken })

@@ -62,7 +62,9 @@ export async function rolloutQuery(opts: { cabinets?: number; runs?: number } = 
   let clock = Date.parse('2020-09-01T00:00:00Z')
   const now = () => new Date(clock)
   const fleet = await buildFleet(
-    loadConfig({ FLEET_DATA_DIR: join(dir, 'data'), FLEET_HTTP_PORT: '0', FLEET_MQTT_PORT: '0', FLEET_ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'silent', FLEET_LOG_REQUESTS: 'false', FLEET_PLAN: planFile, ...env }, []),
+    loadConfig({ FLEET_DATA_DIR: join(dir, 'data'), FLEET_HTTP_PORT: '0', FLEET_MQTT_PORT: '0', FLEET_ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'silent', FLEET_LOG_REQUESTS: 'false',
+    // Scheduled reports and backups run on the wall clock (hourly): off, so no figure depends on when the bench ran.
+    FLEET_REPORTS_SCHEDULE: 'false', FLEET_BACKUP_SCHEDULE: 'false', FLEET_PLAN: planFile, ...env }, []),
     { logger: pino({ level: 'silent' }), now },
   )
   try {

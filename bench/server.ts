@@ -15,7 +15,9 @@ const ADMIN = 'bench-admin-token-0123456789'
 export async function serverIngest(opts: { cabinets: number; salesPerCabinet: number; batchSize: number; window: number }, env: Record<string, string> = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'bench-fleet-'))
   const fleet = await buildFleet(
-    loadConfig({ FLEET_DATA_DIR: dir, FLEET_HTTP_PORT: '0', FLEET_MQTT_PORT: '0', FLEET_ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'silent', FLEET_LOG_REQUESTS: 'false', ...env }, []),
+    loadConfig({ FLEET_DATA_DIR: dir, FLEET_HTTP_PORT: '0', FLEET_MQTT_PORT: '0', FLEET_ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'silent', FLEET_LOG_REQUESTS: 'false',
+    // Scheduled reports and backups run on the wall clock (hourly): off, so no figure depends on when the bench ran.
+    FLEET_REPORTS_SCHEDULE: 'false', FLEET_BACKUP_SCHEDULE: 'false', ...env }, []),
     { logger: pino({ level: 'silent' }) },
   )
   try {
