@@ -13,8 +13,8 @@
 // statement text), printed after the rounds: the profile cannot tell Kysely's
 // queries apart, since they run after an await.
 import { sql } from 'kysely'
-import { openSync, readSync, closeSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
+import { walFrames } from '../../fleet-server/src/db/wal-checkpoint.js'
 import { probed, seedForwardingFleet } from '../forwarding.js'
 
 const cabinets = Number(process.argv[2] ?? 2700)
@@ -87,20 +87,4 @@ function timeStatements(conn: NonNullable<Awaited<ReturnType<typeof seedForwardi
     return stmt
   }) as typeof conn.prepare
   return times
-}
-
-/**
- * Frames in the WAL now (mxFrame of the wal-index header in the -shm file,
- * read without touching the database; native byte order). It drops when a
- * checkpoint let the WAL restart.
- */
-function walFrames(dbFile: string): number {
-  const fd = openSync(`${dbFile}-shm`, 'r')
-  try {
-    const b = Buffer.alloc(4)
-    readSync(fd, b, 0, 4, 16)
-    return b.readUInt32LE(0)
-  } finally {
-    closeSync(fd)
-  }
 }

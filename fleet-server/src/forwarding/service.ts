@@ -38,11 +38,11 @@ import type { TroubledBatch } from '../alerts/forwarding-source.js'
 import type { CabinetIdQuery, CabinetOwner } from '../cabinets/forwarding-reads.js'
 import type { FleetDb } from '../db/database.js'
 import { ALL_CABINETS, rangeOf, type CabinetRange } from '../db/index.js'
+import { createWalCheckpointer } from '../db/wal-checkpoint.js'
 import { batchNotFailed, batchNotFound } from './errors.js'
 import type { Sender } from './sender.js'
 import type { CabinetFilter, ForwardingScope, ForwardingStore, NewBatch, OutboxRow, PeriodRow, SentFigures } from './store.js'
 import type { SyncMarks } from './sync-marks.js'
-import { createWalCheckpointer } from './wal-checkpoint.js'
 
 export interface ForwardingService {
   /**
@@ -297,7 +297,7 @@ export async function createForwardingService(deps: ForwardingServiceDeps): Prom
     for (let from = 0; ; ) {
       const to = Math.min(ids.length, from + size)
       // A month end writes thousands of WAL frames: checkpoint them in a worker, not inside a slice's commit.
-      await walCheckpointer?.beforeSlice()
+      await walCheckpointer?.checkpointIfLarge()
       const t0 = performance.now()
       const commitMs = await evaluateSlice(rangeOf(ids, from, to), st)
       // The slice's holds replace its cabinets' old ones now, not at the end

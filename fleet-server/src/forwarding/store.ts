@@ -66,9 +66,7 @@ export type NewBatch = Pick<OutboxRow, 'batchKey' | 'kind' | 'cabinetId' | 'peri
 
 export interface ForwardingStore {
   syncMarks(range: CabinetRange): Promise<Map<string, SyncMark>>
-  /** Stores a cabinet's watermark; never moves a stored one back (ISO UTC strings compare as times). */
-  saveSyncMark(ex: Executor, m: SyncMark, at: string): Promise<void>
-  /** saveSyncMark for many cabinets (each at most once), a few statements in all. */
+  /** Stores cabinets' watermarks (each cabinet at most once), a few statements in all; never moves a stored one back (ISO UTC strings compare as times). */
   saveSyncMarks(ex: Executor, ms: readonly SyncMark[], at: string): Promise<void>
   /** The judged periods of the cabinets in `range`, keyed by cabinet and period id. */
   periods(range: CabinetRange): Promise<Map<string, PeriodRow>>
@@ -240,7 +238,6 @@ export function createForwardingStore(db: FleetDb): ForwardingStore {
         .execute()
       return new Map(rows.map((r) => [r.cabinet_id, { cabinetId: r.cabinet_id, syncedThrough: r.synced_through, source: r.source }]))
     },
-    saveSyncMark: (ex, m, at) => saveSyncMarks(ex, [m], at),
     saveSyncMarks,
     periods: (range) => periodsOf(k, range, false),
     periodsForUpdate: (tx, range) => periodsOf(tx, range, db.dialect === 'postgres'),

@@ -257,7 +257,7 @@ describe('forwarding store on SQLite and PostgreSQL', () => {
       marks.heartbeat('C-9', { ...hb, sentAt: '2020-10-03T12:00:00.000Z' })
       const second = Object.fromEntries([...(await marks.compute({ after: 'C-10', through: 'C-a' }))].map(([id, v]) => [id, v.mark]))
       // Another server that read C-10's mark before it moved cannot move it back.
-      await db.transaction((tx) => store.saveSyncMark(tx, { cabinetId: 'C-10', syncedThrough: '2020-10-01T00:00:00.000Z', source: 'heartbeat' }, AT))
+      await db.transaction((tx) => store.saveSyncMarks(tx, [{ cabinetId: 'C-10', syncedThrough: '2020-10-01T00:00:00.000Z', source: 'heartbeat' }], AT))
       // Nor in a multi-row statement (a pass slice's), which still moves another cabinet's mark on.
       await db.transaction((tx) =>
         store.saveSyncMarks(tx, [{ cabinetId: 'C-10', syncedThrough: '2020-10-02T00:00:00.000Z', source: 'chain' }, { cabinetId: 'C-9', syncedThrough: '2020-10-05T00:00:00.000Z', source: 'chain' }], AT),

@@ -1,10 +1,10 @@
-// SQLite only: a forwarding pass checkpoints the WAL in a worker once it is
-// past half the automatic threshold, so no slice commit runs SQLite's own
-// checkpoint on the main thread; below that it does nothing.
+// SQLite only: the WAL is checkpointed in a worker once it is past half the
+// automatic threshold (a forwarding pass asks before each slice), so no commit
+// runs SQLite's own checkpoint on the main thread; below that nothing happens.
 import pino from 'pino'
 import { describe, expect, it } from 'vitest'
 import { openFleetDb, type FleetDb } from '../../../fleet-server/src/db/database.js'
-import { createWalCheckpointer, OFF_THREAD_CHECKPOINT_FRAMES, walFrames } from '../../../fleet-server/src/forwarding/wal-checkpoint.js'
+import { createWalCheckpointer, OFF_THREAD_CHECKPOINT_FRAMES, walFrames } from '../../../fleet-server/src/db/wal-checkpoint.js'
 import { tempDir } from '../../helpers/fleet.js'
 
 const log = pino({ level: 'silent' })
@@ -33,14 +33,14 @@ describe('WAL checkpoint off the main thread', () => {
       const small = walFrames(file)!
       expect(small).toBeGreaterThan(0)
       expect(small).toBeLessThan(OFF_THREAD_CHECKPOINT_FRAMES)
-      await checkpointer.beforeSlice()
+      await checkpointer.checkpointIfLarge()
       await write(db, 100, 1)
       // Below the mark nothing was checkpointed: the WAL only grew.
       expect(walFrames(file)!).toBeGreaterThan(small)
 
       await write(db, 1_000, 3_000)
       expect(walFrames(file)!).toBeGreaterThanOrEqual(OFF_THREAD_CHECKPOINT_FRAMES)
-      await checkpointer.beforeSlice()
+      await checkpointer.checkpointIfLarge()
       await write(db, 9_000, 1)
       expect(walFrames(file)!).toBeLessThan(100)
       expect((await db.kysely.selectFrom('forwarding_outbox').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n).toBe(3_102)

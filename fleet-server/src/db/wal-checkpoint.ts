@@ -1,5 +1,6 @@
-// SQLite only: checkpoints the WAL in a worker thread while a forwarding pass
-// runs (issue 13). A month-end pass writes a few thousand WAL frames (~4,700
+// SQLite only: checkpoints the WAL in a worker thread, for a writer that
+// knows it is about to write a lot (issue 13: a forwarding pass asks before
+// each slice). A month-end pass writes a few thousand WAL frames (~4,700
 // at 2,700 cabinets, ~35,000 at 20,000); whenever a commit leaves the WAL past
 // WAL_AUTOCHECKPOINT_PAGES, SQLite checkpoints inside that commit — up to
 // 10,000 pages copied back and fsynced on the main thread: a 100-230 ms event
@@ -16,11 +17,11 @@ import { endianness } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import type { Logger } from 'pino'
 import { sqliteModuleFor } from '../../../shared/src/sqlite.js'
-import { WAL_AUTOCHECKPOINT_PAGES } from '../db/index.js'
+import { WAL_AUTOCHECKPOINT_PAGES } from './index.js'
 
 const moduleFile = createRequire(import.meta.url).resolve(sqliteModuleFor(process.versions.node))
 
-/** WAL frames past which a pass checkpoints off the main thread: half the automatic threshold, so a slice's commits cannot reach it first. */
+/** WAL frames past which a checkpoint runs off the main thread: half the automatic threshold, so the caller's next commits cannot reach it first. */
 export const OFF_THREAD_CHECKPOINT_FRAMES = WAL_AUTOCHECKPOINT_PAGES / 2
 
 // Plain CommonJS (eval: true), so the worker needs no TypeScript loader (as backup/verify.ts).
@@ -73,8 +74,8 @@ function checkpointInWorker(path: string): Promise<{ walFrames: number; checkpoi
 }
 
 export interface WalCheckpointer {
-  /** Before a slice: checkpoints off the main thread when the WAL has grown past OFF_THREAD_CHECKPOINT_FRAMES; never throws. */
-  beforeSlice(): Promise<void>
+  /** Checkpoints off the main thread when the WAL has grown past OFF_THREAD_CHECKPOINT_FRAMES (call before a run of writes); never throws. */
+  checkpointIfLarge(): Promise<void>
 }
 
 export function createWalCheckpointer(dbFile: string, log: Logger): WalCheckpointer {
@@ -83,7 +84,7 @@ export function createWalCheckpointer(dbFile: string, log: Logger): WalCheckpoin
   // many frames again were written. 0 after a complete checkpoint.
   let lastFrames = 0
   return {
-    async beforeSlice() {
+    async checkpointIfLarge() {
       const frames = walFrames(dbFile)
       if (frames === null || frames < OFF_THREAD_CHECKPOINT_FRAMES) return
       if (frames >= lastFrames && frames - lastFrames < OFF_THREAD_CHECKPOINT_FRAMES) return
