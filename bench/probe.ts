@@ -18,6 +18,8 @@ const ADMIN = 'bench-admin-token-0123456789'
 const mode = process.argv[2] ?? 'fleet'
 /** PROBE_ENV='{"FLEET_INGEST_MAX_SALES_PER_TICK":"5000"}' tries a setting. */
 const extraEnv = JSON.parse(process.env.PROBE_ENV ?? '{}') as Record<string, string>
+/** PROBE_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/p' profiles the fleet server (NODE_OPTIONS refuses --cpu-prof). */
+const serverNodeArgs = (process.env.PROBE_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')
 
 /** User + system CPU of a whole process, µs (clock ticks of 10 ms: long runs only). */
 function processCpuUs(pid: number): number {
@@ -31,7 +33,7 @@ async function fleet(): Promise<void> {
   const server = await startProgram('fleet-server/src/main.ts', [], {
     FLEET_DATA_DIR: dir, FLEET_HTTP_PORT: '0', FLEET_MQTT_PORT: '0', FLEET_ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'error', FLEET_LOG_REQUESTS: 'false',
     FLEET_REPORTS_SCHEDULE: 'false', FLEET_BACKUP_SCHEDULE: 'false', ...extraEnv,
-  })
+  }, 60_000, serverNodeArgs)
   try {
     const http = `http://127.0.0.1:${String(server.ready.http)}`
     const credentials: Array<{ username: string; password: string }> = []

@@ -133,10 +133,15 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       store: salesStore,
       reader: salesReader,
       assertVisible: () => cabinets.service().assertVisible,
-      // Certified figures commit with the sales of each tick, in its transaction.
+      // Certified figures commit with the sales of each tick, in its transaction
+      // (PostgreSQL), or with the fold of the tick's sales (SQLite).
       tickWriters: () => {
         const figures = compliance.store()
         return [(tx, agg) => figures.recordTick(tx, agg)]
+      },
+      foldWriters: () => {
+        const figures = compliance.store()
+        return [(agg) => figures.recordFolded(agg)]
       },
       committed: (agg) => forwarding.service().salesCommitted(agg.days.values()),
       // Replies go at QoS 0: a lost reply costs only a resend, which is re-acked

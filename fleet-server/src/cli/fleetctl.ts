@@ -450,12 +450,13 @@ async function dbCopy(o: { to?: string | undefined; data?: string | undefined; j
   if (!to) throw new UsageError('缺少 --to postgres://…（目标 PostgreSQL 数据库）')
   if (!/^postgres(ql)?:\/\//.test(to)) throw new UsageError(`--to 须为 postgres:// 地址，收到 ${to}`)
   const dataDir = o.data ?? env.FLEET_DATA_DIR ?? './data'
-  const [{ copySqliteToPostgres, DbCopyError }, { pino }] = await Promise.all([import('../db/copy.js'), import('pino')])
+  const [{ copySqliteToPostgres, DbCopyError }, { foldLeftoverSales, salesFolded }, { pino }] = await Promise.all([import('../db/copy.js'), import('../sales/fold-leftover.js'), import('pino')])
   // Warnings and errors of the database layer, on stderr; the summary is stdout's.
   const log = pino({ level: 'warn' }, pino.destination(2))
   let lastShown = 0
   try {
     const r = await copySqliteToPostgres(dataDir, to, log, {
+      settle: { run: (source) => foldLeftoverSales(source, log), done: salesFolded },
       onProgress: (p) => {
         const now = Date.now()
         if (p.copied !== p.total && p.copied !== 0 && now - lastShown < 200) return

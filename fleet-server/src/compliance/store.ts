@@ -61,6 +61,8 @@ export interface ComplianceStore {
   readonly index: CertifiedIndex
   /** Adds one ingest tick's sales to the day and month figures, in the tick's transaction `ex`. */
   recordTick(ex: Executor, agg: TickSales): Promise<void>
+  /** SQLite: the same for folded sales (sales/fold.ts), synchronously in the fold's transaction on the one connection. */
+  recordFolded(agg: TickSales): void
   /**
    * Applies a catalog change to the figures, in the change's transaction `tx`
    * after the change is written: for every sku touched, the days whose
@@ -293,6 +295,13 @@ export async function createComplianceStore(db: FleetDb, opts: { log?: Logger } 
       // One multi-row upsert per table (keys are unique within each, as PostgreSQL requires).
       if (days.length > 0) await upsert(ex, 'cabinet_day_certified', days)
       if (months.length > 0) await upsert(ex, 'cabinet_month_certified', months)
+    },
+
+    recordFolded(agg) {
+      if (!rawUpsert) throw new Error('recordFolded() is SQLite only')
+      const { days, months } = tickFigures(index, agg)
+      for (const d of days) rawUpsert.day.run(d.cabinet_id, d.day, d.sales_count, d.amount_fen, d.certified_fen)
+      for (const m of months) rawUpsert.month.run(m.cabinet_id, m.month, m.sales_count, m.amount_fen, m.certified_fen)
     },
 
     async applyCatalogChange(tx, skus) {

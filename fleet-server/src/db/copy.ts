@@ -48,6 +48,8 @@ const RELATIONS = {
   reports: 'table',
   rollout_day_steps: 'table',
   sale_flags: 'table',
+  // SQLite's sale-id lookup (sales/fold.ts); PostgreSQL keeps it as copied and does not use it.
+  sale_ids: 'table',
   sales: 'table',
   sessions: 'table',
   suppliers: 'table',
@@ -71,6 +73,7 @@ export const BATCH_ROWS = 2_000
 
 export type CopyRefusal =
   | 'SOURCE_MISSING'
+  | 'SOURCE_BUSY'
   | 'SOURCE_VERSION'
   | 'TARGET_UNREACHABLE'
   | 'TARGET_VERSION'
@@ -100,7 +103,17 @@ export interface CopyOptions {
   readonly batchRows?: number
   /** Called when a table starts and after each batch; the copy waits for a returned promise. */
   readonly onProgress?: (p: CopyProgress) => void | Promise<void>
+  /**
+   * What is derived in the source and may lag it (the sales fold): `run`
+   * brings it up to date, `done` tells, inside the copy's snapshot, whether
+   * the snapshot has it up to date. A running server may commit between the
+   * two; the copy then takes a new snapshot (fleetctl passes sales/fold-leftover.ts).
+   */
+  readonly settle?: { run(source: FleetDb): Promise<void>; done(conn: SqliteDatabase): boolean }
 }
+
+/** Snapshots tried before a copy of a source its server writes too fast to catch settled gives up. */
+const SETTLE_ATTEMPTS = 20
 
 export interface CopyReport {
   readonly schemaVersion: number
@@ -140,7 +153,12 @@ export async function copySqliteToPostgres(dataDir: string, targetUrl: string, l
     }
     try {
       const plan = await planCopy(source, target.kysely)
-      const result = await source.exclusive((conn) => copyInSnapshot(conn, target, plan, opts))
+      let result: Awaited<ReturnType<typeof copyInSnapshot>> = null
+      for (let attempt = 1; result === null; attempt++) {
+        if (attempt > SETTLE_ATTEMPTS) throw new DbCopyError('SOURCE_BUSY', `源数据库写入过于频繁，${SETTLE_ATTEMPTS} 次都未能取得销售汇总完整的一致快照：请在业务低峰时重试`)
+        await opts.settle?.run(source)
+        result = await source.exclusive((conn) => copyInSnapshot(conn, target, plan, opts))
+      }
       log.info({ tables: result.tables.length, chainHeads: result.chainHeads }, 'database copied to PostgreSQL')
       return { schemaVersion: SCHEMA_VERSION, ...result, elapsedMs: Date.now() - started }
     } finally {
@@ -237,11 +255,13 @@ async function planCopy(source: FleetDb, target: Kysely<Schema>): Promise<TableP
  * SQLite (WAL gives it a snapshot; the server's writers are not blocked, only
  * checkpoints wait for it to end) and one write transaction on PostgreSQL.
  */
-async function copyInSnapshot(conn: SqliteDatabase, target: FleetDb, plan: readonly TablePlan[], opts: CopyOptions): Promise<Omit<CopyReport, 'schemaVersion' | 'elapsedMs'>> {
+/** The copy of one snapshot of the source; null when that snapshot is not settled (see CopyOptions.settle). */
+async function copyInSnapshot(conn: SqliteDatabase, target: FleetDb, plan: readonly TablePlan[], opts: CopyOptions): Promise<Omit<CopyReport, 'schemaVersion' | 'elapsedMs'> | null> {
   const batchRows = opts.batchRows ?? BATCH_ROWS
   conn.exec('BEGIN')
   try {
     // The first read fixes the snapshot; everything after reads the same moment.
+    if (opts.settle && !opts.settle.done(conn)) return null
     const totals = new Map(plan.map((p) => [p.table, countRows(conn, p.table)]))
     return await target.kysely.transaction().execute(async (tx) => {
       const busy = await nonEmptyTables(tx, plan)

@@ -42,9 +42,9 @@ export interface FleetDb {
    * again from the start, up to 3 times, so `fn` must not have effects
    * outside the database it cannot repeat.
    */
-  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>
+  transaction<T>(fn: (tx: Tx) => Promise<T>, opts?: DerivedOption): Promise<T>
   /** SQLite only: runs `fn` holding the one connection, no other query in between. */
-  exclusive<T>(fn: (conn: SqliteDatabase) => T | Promise<T>): Promise<T>
+  exclusive<T>(fn: (conn: SqliteDatabase) => T | Promise<T>, opts?: DerivedOption): Promise<T>
   /**
    * Tells every process on this database (this one included) that `channel`
    * changed. Given the transaction making the change, the notice goes out when
@@ -54,7 +54,39 @@ export interface FleetDb {
   notify(channel: string, payload: string, tx?: Executor): Promise<void>
   /** Calls `fn` for each notice on `channel`; returns the unsubscribe. */
   listen(channel: string, fn: (payload: string) => void): () => void
+  /**
+   * SQLite only: registers work derived from committed writes that is allowed
+   * to lag them (the sales fold: aggregates and figures of ingested sales,
+   * kept in `work.tables`). It runs, synchronously on the one connection,
+   * before anyone else can see those tables: before a statement outside a
+   * transaction that names one of them, at the start of every transaction
+   * (inside it: undone with it) and on entering {@link FleetDb.exclusive} —
+   * unless the caller passes `deferDerived` (the ingest's own ticks). So
+   * every reader and writer but the ingest sees it done, as if it were
+   * written with the sales. Returns the unregister. One at a time.
+   */
+  setDerived(work: DerivedWork): () => void
   close(): Promise<void>
+}
+
+export interface DerivedOption {
+  /** SQLite: the derived work is not run first (see {@link FleetDb.setDerived}). */
+  readonly deferDerived?: boolean
+}
+
+/** See {@link FleetDb.setDerived}. */
+export interface DerivedWork {
+  /** The tables it writes: a statement naming none of them does not wait for it. */
+  readonly tables: readonly string[]
+  /** Whether run() has anything to do; asked often, so it must be cheap. */
+  pending(): boolean
+  /**
+   * Does it on `conn`, in a transaction of its own or, when `conn` is in one,
+   * in a savepoint of that transaction. A throw fails whatever triggered it.
+   */
+  run(conn: SqliteDatabase): void
+  /** The transaction run() last ran inside rolled back: its work is undone. */
+  undone(): void
 }
 
 /** Opens the database named by the config and brings its schema up to date. */
@@ -75,7 +107,33 @@ function openSqlite(dataDir: string, log: Logger): FleetDb {
   // the connection until it ends); texts that vary (IN lists, multi-row
   // inserts) only churn the oldest entries of a bounded cache.
   const statements = new Map<string, ReturnType<typeof conn.prepare>>()
+  let derived: DerivedWork | null = null
+  let derivedTables: RegExp | null = null
+  // Per statement text: whether it names a derived table (asked once per text).
+  const namesDerived = new Map<string, boolean>()
+  let deriving = false
+  const runDerived = (): boolean => {
+    if (derived === null || deriving || !derived.pending()) return false
+    deriving = true
+    try {
+      derived.run(conn)
+    } finally {
+      deriving = false
+    }
+    return true
+  }
   const prepare = (q: string) => {
+    // A statement outside a transaction stands alone: if it reads or writes
+    // derived tables, they are brought up to date first.
+    if (derived !== null && !conn.inTransaction) {
+      let names = namesDerived.get(q)
+      if (names === undefined) {
+        names = derivedTables!.test(q)
+        if (namesDerived.size >= STATEMENT_CACHE) namesDerived.clear()
+        namesDerived.set(q, names)
+      }
+      if (names) runDerived()
+    }
     let stmt = statements.get(q)
     if (stmt === undefined) {
       stmt = conn.prepare(q)
@@ -94,17 +152,30 @@ function openSqlite(dataDir: string, log: Logger): FleetDb {
     kysely,
     sqlite: conn,
     pool: null,
-    async transaction(fn) {
+    async transaction(fn, opts) {
       let pending: Array<() => void> = []
-      const result = await kysely.transaction().execute(async (tx) => {
-        afterCommit.set(tx, pending)
-        return fn(tx)
-      })
+      let derivedRan: DerivedWork | null = null
+      let result: Awaited<ReturnType<typeof fn>>
+      try {
+        result = await kysely.transaction().execute(async (tx) => {
+          afterCommit.set(tx, pending)
+          // Inside the transaction (BEGIN has run: this is where it holds the connection).
+          if (!opts?.deferDerived && runDerived()) derivedRan = derived
+          return fn(tx)
+        })
+      } catch (err) {
+        ;(derivedRan as DerivedWork | null)?.undone()
+        throw err
+      }
       for (const p of pending) p()
       pending = []
       return result
     },
-    exclusive: (fn) => kysely.connection().execute(async () => fn(conn)),
+    exclusive: (fn, opts) =>
+      kysely.connection().execute(async () => {
+        if (!opts?.deferDerived) runDerived()
+        return fn(conn)
+      }),
     async notify(channel, payload, tx) {
       const emit = () => void events.emit(channel, payload)
       const pending = tx && afterCommit.get(tx)
@@ -114,6 +185,18 @@ function openSqlite(dataDir: string, log: Logger): FleetDb {
     listen(channel, fn) {
       events.on(channel, fn)
       return () => void events.off(channel, fn)
+    },
+    setDerived(work) {
+      if (derived !== null) throw new Error('derived work is already registered')
+      derived = work
+      derivedTables = new RegExp(`\\b(${work.tables.join('|')})\\b`)
+      namesDerived.clear()
+      return () => {
+        if (derived === work) {
+          derived = null
+          derivedTables = null
+        }
+      }
     },
     async close() {
       if (closed) return
@@ -163,6 +246,9 @@ async function openPostgres(url: string, poolMax: number, log: Logger): Promise<
       await sql`SELECT pg_notify(${channel}, ${payload})`.execute(tx ?? kysely)
     },
     listen: (channel, fn) => listener.listen(channel, fn),
+    setDerived: () => {
+      throw new Error('setDerived() is SQLite only')
+    },
     async close() {
       if (closed) return
       closed = true

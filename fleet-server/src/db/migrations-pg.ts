@@ -388,4 +388,21 @@ CREATE TABLE cabinet_clock_flags (
 );
 `,
   },
+  {
+    version: 11,
+    name: 'sales-fold',
+    sql: `
+-- SQLite's fold (sales/fold.ts) keeps its sale-id lookup here. On PostgreSQL
+-- ticks write aggregates in their own transaction (several servers write
+-- one database) and the sales index answers the lookup; the table is
+-- created so the schemas stay one, and holds rows only when copied from SQLite.
+CREATE TABLE sale_ids (
+  cabinet_id TEXT COLLATE "C" NOT NULL,
+  sale_id    TEXT COLLATE "C" NOT NULL,
+  seq        BIGINT NOT NULL,
+  sold_on    TEXT COLLATE "C" NOT NULL,
+  PRIMARY KEY (cabinet_id, sale_id, seq)
+);
+`,
+  },
 ]

@@ -553,4 +553,30 @@ CREATE TABLE cabinet_clock_flags (
 );
 `,
   },
+  {
+    version: 11,
+    name: 'sales-fold',
+    sql: `
+-- Issue 13 (ingest cost): on SQLite an ingest tick writes only the sales.
+-- Their aggregates, certified figures and sale-id checks are folded in later
+-- (sales/fold.ts), in bulk, before anyone else reads or writes (db/database.ts
+-- setDerived): every per-cabinet tree written in a tick costs a page per
+-- cabinet per commit, and these were most of them. The fold commits with
+-- the rowid of the last sale it folded, so after a crash it resumes there.
+-- sale_ids replaces the index sales_by_cabinet_sale_id (migration 7): the
+-- same lookup ("the earliest sale of this cabinet with this id"), written by
+-- the fold instead of by every tick.
+CREATE TABLE sale_ids (
+  cabinet_id TEXT NOT NULL,
+  sale_id    TEXT NOT NULL,
+  seq        INTEGER NOT NULL,
+  sold_on    TEXT NOT NULL,
+  PRIMARY KEY (cabinet_id, sale_id, seq)
+) WITHOUT ROWID;
+INSERT INTO sale_ids (cabinet_id, sale_id, seq, sold_on) SELECT cabinet_id, sale_id, seq, sold_on FROM sales;
+DROP INDEX IF EXISTS sales_by_cabinet_sale_id;
+-- Every sale stored so far was aggregated with it.
+INSERT OR REPLACE INTO meta (key, value) VALUES ('sales_folded_rowid', (SELECT CAST(coalesce(max(rowid), 0) AS TEXT) FROM sales));
+`,
+  },
 ]

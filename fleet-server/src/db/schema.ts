@@ -265,6 +265,13 @@ export interface RolloutDayStepsTable {
   operating: number
 }
 
+export interface SaleIdsTable {
+  cabinet_id: string
+  sale_id: string
+  seq: number
+  sold_on: string
+}
+
 export interface SaleFlagsTable {
   flag_id: Generated<number>
   kind: string
@@ -357,6 +364,7 @@ export interface Schema {
   reports: ReportsTable
   rollout_day_steps: RolloutDayStepsTable
   sale_flags: SaleFlagsTable
+  sale_ids: SaleIdsTable
   sales: SalesTable
   sessions: SessionsTable
   suppliers: SuppliersTable

@@ -2,7 +2,10 @@
 // upsert per key (cabinet; cabinet × day; cabinet × day × sku) instead of one
 // per sale. Days are Asia/Shanghai dates of soldAt: certification and reports
 // judge sales by the date they were made.
-import type { BatchWrite } from './types.js'
+import type { SaleRecord } from './types.js'
+
+/** What aggregation reads of a sale. */
+export type AggregatedSale = Pick<SaleRecord, 'seq' | 'soldAt' | 'soldAtMs' | 'soldOn' | 'totalFen' | 'lines' | 'hash' | 'skewFlag'>
 
 export interface CabinetAggregate {
   readonly cabinetId: string
@@ -37,7 +40,7 @@ export interface TickAggregates {
   readonly skus: Map<string, SkuAggregate>
 }
 
-export function aggregate(batches: Iterable<BatchWrite>): TickAggregates {
+export function aggregate<B extends { readonly cabinetId: string; readonly sales: readonly AggregatedSale[] }>(batches: Iterable<B>): TickAggregates {
   const cabinets = new Map<string, CabinetAggregate>()
   const days = new Map<string, DayAggregate>()
   const skus = new Map<string, SkuAggregate>()
@@ -81,6 +84,28 @@ export function aggregate(batches: Iterable<BatchWrite>): TickAggregates {
   }
   for (const c of cabinets.values()) if (c.lastSaleAt !== '') c.lastSaleAt = isoUtcMs(c.lastSaleAt, c.lastSaleAtMs)
   return { cabinets, days, skus }
+}
+
+/**
+ * aggregate(batches), computed when first read. The SQLite tick hands its
+ * aggregates only to the after-commit hook (the fold computes its own), and
+ * that hook reads them only while forwarding holds a period open: most ticks
+ * never need them.
+ */
+export function lazyAggregate<B extends { readonly cabinetId: string; readonly sales: readonly AggregatedSale[] }>(batches: readonly B[]): TickAggregates {
+  let agg: TickAggregates | undefined
+  const get = (): TickAggregates => (agg ??= aggregate(batches))
+  return {
+    get cabinets() {
+      return get().cabinets
+    },
+    get days() {
+      return get().days
+    },
+    get skus() {
+      return get().skus
+    },
+  }
 }
 
 /**

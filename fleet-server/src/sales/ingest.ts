@@ -23,6 +23,7 @@ import type { TickAggregates } from './aggregate.js'
 import { checkBatch } from './chain-check.js'
 import { liveBatchSkewMs } from './clock-skew.js'
 import { decodeSaleBatch } from './fast-decode.js'
+import type { SalesFold } from './fold.js'
 import type { BatchFailure, SalesStore, TamperFlag, TickResult, TickWrite } from './store.js'
 import {
   SKEW_FROM_RECORDED,
@@ -57,8 +58,14 @@ export type TickWriter = (tx: Executor, agg: TickAggregates) => Promise<void>
 export interface SaleIngestOptions {
   readonly db: FleetDb
   readonly store: SalesStore
-  /** Run in order after the sales of each tick, inside its transaction (compliance's certified figures). */
+  /**
+   * Run in order after the sales of each tick, inside its transaction
+   * (compliance's certified figures, on PostgreSQL: on SQLite the fold runs
+   * their counterparts, fold.ts, and the module passes none).
+   */
   readonly tickWriters: readonly TickWriter[]
+  /** SQLite (required there): what each tick leaves to derive from its sales. */
+  readonly fold?: SalesFold
   /** Called once a tick's transaction has committed, with its aggregates (forwarding's debounce trigger). */
   readonly committed: (agg: TickAggregates) => void
   /** Publishes a reply to the cabinet (QoS 1). */
@@ -175,6 +182,7 @@ function dropJudgedOnUncommitted(tick: PreparedTick, uncommitted: ReadonlySet<st
 
 export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIngest> {
   const { store, log, metrics } = opts
+  if (opts.db.dialect === 'sqlite' && !opts.fold) throw new Error('ingest on SQLite needs the sales fold')
   // Committed heads: advanced only after a tick's transaction commits.
   const committed = await store.loadChainHeads()
   log.info({ cabinets: committed.size }, 'sale chain heads loaded')
@@ -293,11 +301,14 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
 
   /** The tick's one transaction: the sales, then what other domains derive from them; then the after-commit hook. */
   async function commit(write: TickWrite): Promise<TickResult> {
+    // The fold is not run ahead of our own ticks (that would be one fold per tick).
     const result = await opts.db.transaction(async (tx) => {
       const r = await store.commitTick(tx, write)
       for (const w of opts.tickWriters) await w(tx, r.aggregates)
       return r
-    })
+    }, { deferDerived: true })
+    // Before any reply: an acked sale is one the fold knows of (or reads back).
+    if (result.deferred) opts.fold!.committed(result.deferred.rows, result.deferred.batches)
 
     try {
       opts.committed(result.aggregates)

@@ -8,6 +8,7 @@ import { slot, type FleetModule } from '../modules.js'
 import type { TickAggregates } from './aggregate.js'
 import { createSaleFlagService, createSaleFlagStore, type SaleFlagService, type SaleFlagStore } from './flags.js'
 import { saleFlagRoutes } from './flags-routes.js'
+import { startSalesFold, type FoldWriter, type SalesFold } from './fold.js'
 import { createSaleIngest, type IngestMetrics, type SaleIngest, type TickWriter } from './ingest.js'
 import { salesRoutes, type CabinetGuard } from './routes.js'
 import type { SalesReader } from './service.js'
@@ -24,8 +25,10 @@ export interface IngestModuleDeps {
   readonly reader: SalesReader
   /** Who may see a cabinet's sales (the cabinets domain). */
   readonly assertVisible: () => CabinetGuard
-  /** Writes derived from each tick, in its transaction (compliance's certified figures); read at start. */
+  /** PostgreSQL: writes derived from each tick, in its transaction (compliance's certified figures); read at start. */
   readonly tickWriters: () => readonly TickWriter[]
+  /** SQLite: the same writes, run by the sales fold for the sales it folds; read at start. */
+  readonly foldWriters: () => readonly FoldWriter[]
   /** After each tick's commit (forwarding's late-sale trigger). */
   readonly committed: (agg: TickAggregates) => void
   readonly publish: (topic: string, payload: Buffer) => void
@@ -39,16 +42,23 @@ export interface IngestModuleDeps {
 
 export function ingestModule(deps: IngestModuleDeps): IngestModule {
   const ingest = slot<SaleIngest>('the sale ingest')
+  let fold: SalesFold | undefined
   return {
     name: 'ingest',
     ingest: () => ingest.peek(),
     up: { sales: (id, payload, done) => ingest.get().submit(id, payload, done) },
     routes: () => salesRoutes(deps.reader, deps.assertVisible()),
     async start() {
+      // SQLite: started before the ingest loads its chain heads, so that read
+      // (and every other after it) finds the sales a crash left unfolded folded.
+      if (deps.database.dialect === 'sqlite') {
+        fold = startSalesFold({ db: deps.database, writers: deps.foldWriters(), log: deps.log.child({ component: 'sales-fold' }) })
+      }
       ingest.set(await createSaleIngest({
         db: deps.database,
         store: deps.store,
-        tickWriters: deps.tickWriters(),
+        tickWriters: fold ? [] : deps.tickWriters(),
+        ...(fold && { fold }),
         committed: deps.committed,
         publish: deps.publish,
         now: deps.now,
@@ -58,8 +68,11 @@ export function ingestModule(deps: IngestModuleDeps): IngestModule {
         clockSample: deps.clockSample,
       }))
     },
-    // Drains what was received while the broker is still up to carry the replies.
-    stop: () => ingest.peek()?.close(),
+    // Drains what was received while the broker is still up to carry the replies, then folds it.
+    async stop() {
+      await ingest.peek()?.close()
+      await fold?.close()
+    },
   }
 }
 

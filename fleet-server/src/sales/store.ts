@@ -6,11 +6,12 @@
 // the same transaction, so nothing derived is ever behind a committed sale.
 // commitTick is the hot path and is written per dialect; the reads are Kysely.
 import { sql } from 'kysely'
-import type { SaleView } from '../../../shared/src/index.js'
+import { GENESIS_HASH, type SaleView } from '../../../shared/src/index.js'
 import type { Executor, FleetDb } from '../db/database.js'
 import { classifyDbError, isConstraintViolation } from '../db/dialect.js'
 import type { SqliteDatabase } from '../db/sqlite.js'
-import { aggregate, type TickAggregates } from './aggregate.js'
+import { aggregate, lazyAggregate, type TickAggregates } from './aggregate.js'
+import type { RowRange } from './fold.js'
 import type { BatchWrite, CabinetSalesTotals, ChainHead } from './types.js'
 
 export interface TamperFlag {
@@ -45,6 +46,12 @@ export interface TickResult {
   readonly reused: readonly ReusedSaleId[]
   /** Aggregates of the committed batches: what other domains derive their figures from. */
   readonly aggregates: TickAggregates
+  /**
+   * SQLite: the aggregates, derived figures and sale-id checks of the
+   * committed batches were not written; they are the sales fold's (fold.ts),
+   * told of them after commit. Absent on PostgreSQL, where the tick wrote them.
+   */
+  readonly deferred?: { readonly rows: RowRange; readonly batches: readonly BatchWrite[] }
 }
 
 /** The seam ingest and views use, on either engine. */
@@ -55,7 +62,8 @@ export interface SalesStore {
   saleHash(cabinetId: string, seq: number): Promise<string | null>
   /**
    * Writes a tick in the caller's transaction (`ex`, from db.transaction):
-   * the committed batches, their aggregates and flags. Per-batch constraint
+   * the committed batches, and on PostgreSQL their aggregates and flags (on
+   * SQLite those are the fold's: TickResult.deferred). Per-batch constraint
    * failures are reported in the result; anything else throws, and the
    * caller's transaction rolls back.
    */
@@ -93,9 +101,11 @@ export function createSalesStore(db: FleetDb): SalesStore {
       for (const r of rows) m.set(r.cabinet_id, { seq: r.last_seq, hash: r.last_hash })
       return m
     },
+    // From the sales themselves (UNIQUE (cabinet_id, seq) answers it), not
+    // cabinet_sales: ingest asks it without waiting for the fold.
     async chainHead(cabinetId) {
-      const r = await k.selectFrom('cabinet_sales').select(['last_seq', 'last_hash']).where('cabinet_id', '=', cabinetId).executeTakeFirst()
-      return r ? { seq: r.last_seq, hash: r.last_hash } : null
+      const r = await k.selectFrom('sales').select(['seq', 'hash']).where('cabinet_id', '=', cabinetId).orderBy('seq', 'desc').limit(1).executeTakeFirst()
+      return r ? { seq: r.seq, hash: r.hash } : null
     },
     async saleHash(cabinetId, seq) {
       const r = await k.selectFrom('sales').select('hash').where('cabinet_id', '=', cabinetId).where('seq', '=', seq).executeTakeFirst()
@@ -175,115 +185,57 @@ function sqliteTickCommit(conn: SqliteDatabase): TickCommit {
     `INSERT INTO sales (sale_id, cabinet_id, seq, sold_at, sold_on, recorded_at, received_at, payment, total_fen, lines, prev_hash, hash, skew_flag)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   )
-  const upsertCabinet = conn.prepare(
-    `INSERT INTO cabinet_sales (cabinet_id, sales_count, amount_fen, skewed_count, last_seq, last_hash, last_sale_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?)
-     ON CONFLICT (cabinet_id) DO UPDATE SET
-       sales_count = sales_count + excluded.sales_count,
-       amount_fen = amount_fen + excluded.amount_fen,
-       skewed_count = skewed_count + excluded.skewed_count,
-       last_seq = excluded.last_seq,
-       last_hash = excluded.last_hash,
-       last_sale_at = max(coalesce(last_sale_at, ''), excluded.last_sale_at)`,
-  )
-  const upsertDay = conn.prepare(
-    `INSERT INTO cabinet_day_sales (cabinet_id, day, sales_count, amount_fen) VALUES (?, ?, ?, ?)
-     ON CONFLICT (cabinet_id, day) DO UPDATE SET
-       sales_count = sales_count + excluded.sales_count,
-       amount_fen = amount_fen + excluded.amount_fen`,
-  )
-  const upsertSku = conn.prepare(
-    `INSERT INTO cabinet_day_sku_sales (cabinet_id, day, sku, qty, amount_fen) VALUES (?, ?, ?, ?, ?)
-     ON CONFLICT (cabinet_id, day, sku) DO UPDATE SET
-       qty = qty + excluded.qty,
-       amount_fen = amount_fen + excluded.amount_fen`,
-  )
-  // A probe of sales_by_cabinet_sale_id inside the tick's transaction (it also
-  // sees sales inserted earlier in the same tick) — only for a sale whose id is
-  // not above every id the cabinet ever sent. Agents mint time-ordered UUIDv7
-  // ids, so that is the rare case (a reuse, or a clock set back) and the hot
-  // path skips the probe. `idCeiling` may run ahead of the database after a
-  // rolled-back tick; that costs a needless probe, never a missed flag. Safe
-  // to cache because a SQLite file has one server writing it.
-  const earlierWithId = conn.prepare<[string, string], { seq: number; sold_on: string }>(
-    'SELECT seq, sold_on FROM sales WHERE cabinet_id = ? AND sale_id = ? ORDER BY seq LIMIT 1',
-  )
-  const maxSaleId = conn.prepare<[string], { id: string | null }>('SELECT max(sale_id) AS id FROM sales WHERE cabinet_id = ?')
-  const idCeiling = new Map<string, string>()
-  const earlierSale = (cabinetId: string, saleId: string): { seq: number; sold_on: string } | undefined => {
-    let ceiling = idCeiling.get(cabinetId)
-    if (ceiling === undefined) ceiling = maxSaleId.get(cabinetId)?.id ?? ''
-    if (saleId > ceiling) {
-      idCeiling.set(cabinetId, saleId)
-      return undefined
-    }
-    idCeiling.set(cabinetId, ceiling)
-    return earlierWithId.get(cabinetId, saleId)
-  }
-  const insertFlag = conn.prepare(
-    `INSERT INTO sale_flags (kind, cabinet_id, seq, sale_id, earlier_seq, sold_on, earlier_sold_on, flagged_at)
-     VALUES ('SALE_ID_REUSED', ?, ?, ?, ?, ?, ?, ?)`,
-  )
-  const flagTampered = conn.prepare<[string, string]>(
-    `UPDATE cabinet_sales SET chain_status = 'tampered', tampered_at = coalesce(tampered_at, ?), tampered_count = tampered_count + 1
-     WHERE cabinet_id = ?`,
+  const maxRowid = conn.prepare<[], { m: number | null }>('SELECT max(rowid) AS m FROM sales')
+  // The cabinet's row may not exist yet (its sales not folded, or none at
+  // all): created with empty totals, which the fold adds to. Only for a known
+  // cabinet (an external broker may carry unknown ones).
+  const flagTampered = conn.prepare<[string, string, string]>(
+    `INSERT INTO cabinet_sales (cabinet_id, sales_count, amount_fen, last_seq, last_hash, chain_status, tampered_at, tampered_count)
+     SELECT cabinet_id, 0, 0, 0, ?, 'tampered', ?, 1 FROM cabinets WHERE cabinet_id = ?
+     ON CONFLICT (cabinet_id) DO UPDATE SET chain_status = 'tampered', tampered_at = coalesce(tampered_at, excluded.tampered_at), tampered_count = tampered_count + 1`,
   )
 
-  /**
-   * Inserts a batch's sales; a sale whose saleId an earlier sale of the cabinet
-   * has is stored all the same (the chain vouches for it, money changed hands)
-   * and flagged. A replay of the same seq never gets here (chain-check skips it).
-   */
-  const insertSales = (b: BatchWrite, reused: ReusedSaleId[]): void => {
+  const insertSales = (b: BatchWrite): void => {
     for (const s of b.sales) {
-      const earlier = earlierSale(b.cabinetId, s.saleId)
       insertSale.run(s.saleId, b.cabinetId, s.seq, s.soldAt, s.soldOn, s.recordedAt, b.receivedAt, s.payment, s.totalFen, s.linesJson, s.prevHash, s.hash, s.skewFlag)
-      if (earlier !== undefined) {
-        insertFlag.run(b.cabinetId, s.seq, s.saleId, earlier.seq, s.soldOn, earlier.sold_on, b.receivedAt)
-        reused.push({ cabinetId: b.cabinetId, seq: s.seq, saleId: s.saleId, earlierSeq: earlier.seq })
-      }
     }
   }
 
   // A savepoint per batch (nested in the one below, itself nested in the tick's transaction).
-  const insertBatch = conn.transaction((b: BatchWrite, reused: ReusedSaleId[]) => {
-    const mine: ReusedSaleId[] = []
-    insertSales(b, mine)
-    // Only once the savepoint holds: a batch rolled back flags nothing.
-    reused.push(...mine)
-  })
+  const insertBatch = conn.transaction(insertSales)
 
-  const writeAggregates = (committed: readonly BatchWrite[], tampered: readonly TamperFlag[]): TickAggregates => {
-    const agg = aggregate(committed)
-    for (const c of agg.cabinets.values()) upsertCabinet.run(c.cabinetId, c.count, c.amountFen, c.skewedCount, c.lastSeq, c.lastHash, c.lastSaleAt)
-    for (const d of agg.days.values()) upsertDay.run(d.cabinetId, d.day, d.count, d.amountFen)
-    for (const s of agg.skus.values()) upsertSku.run(s.cabinetId, s.day, s.sku, s.qty, s.amountFen)
-    for (const t of tampered) flagTampered.run(t.at, t.cabinetId)
-    return agg
+  /**
+   * The sales only: their aggregates, figures and sale-id checks are the
+   * fold's (fold.ts), told the rowids they took. Sales only append, from this
+   * one connection, so a tick's committed sales are exactly the rowids
+   * between the table's top before and after it.
+   */
+  const finish = (before: number, committed: readonly BatchWrite[], tick: TickWrite, failed: Map<number, BatchFailure>): TickResult => {
+    for (const t of tick.tampered) flagTampered.run(GENESIS_HASH, t.at, t.cabinetId)
+    const to = committed.length > 0 ? (maxRowid.get()?.m ?? 0) : before
+    return { failed, reused: [], aggregates: lazyAggregate(committed), deferred: { rows: { from: before, to }, batches: committed } }
   }
 
   // The common case: every batch inserts cleanly, so no savepoint per batch
   // (two extra statements per batch, which for one-sale batches cost more than
   // the insert). Any constraint failure throws, rolling the whole attempt back
   // to its savepoint, and the tick is redone with a savepoint per batch below.
-  const commitOptimistic = conn.transaction((tick: TickWrite): TickResult => {
-    const reused: ReusedSaleId[] = []
-    for (const b of tick.batches) insertSales(b, reused)
-    return { failed: new Map(), reused, aggregates: writeAggregates(tick.batches, tick.tampered) }
+  const commitOptimistic = conn.transaction((tick: TickWrite, before: number): TickResult => {
+    for (const b of tick.batches) insertSales(b)
+    return finish(before, tick.batches, tick, new Map())
   })
 
-  const commitPerBatch = conn.transaction((tick: TickWrite): TickResult => {
+  const commitPerBatch = conn.transaction((tick: TickWrite, before: number): TickResult => {
     const failed = new Map<number, BatchFailure>()
     const failedCabinets = new Set<string>()
     const committed: BatchWrite[] = []
-    const reused: ReusedSaleId[] = []
     tick.batches.forEach((b, i) => {
       if (failedCabinets.has(b.cabinetId)) {
         failed.set(i, 'after_failure')
         return
       }
       try {
-        insertBatch(b, reused)
+        insertBatch(b)
         committed.push(b)
       } catch (err) {
         const why = batchFailure(err)
@@ -292,18 +244,19 @@ function sqliteTickCommit(conn: SqliteDatabase): TickCommit {
         failedCabinets.add(b.cabinetId)
       }
     })
-    return { failed, reused, aggregates: writeAggregates(committed, tick.tampered) }
+    return finish(before, committed, tick, failed)
   })
 
   return async (_ex, tick) => {
     // The caller's transaction holds the connection: better-sqlite3 must see it open,
     // or the savepoints below would be transactions of their own.
     if (!conn.inTransaction) throw new Error('commitTick must run inside db.transaction()')
+    const before = maxRowid.get()?.m ?? 0
     try {
-      return commitOptimistic(tick)
+      return commitOptimistic(tick, before)
     } catch (err) {
       if (!isConstraintViolation(classifyDbError(err)) || !conn.inTransaction) throw err
-      return commitPerBatch(tick)
+      return commitPerBatch(tick, before)
     }
   }
 }
@@ -512,12 +465,11 @@ function pgTickCommit(): TickCommit {
     }
     const aggregates = aggregate(committed)
     await writeAggregates(ex, aggregates)
+    // As on SQLite: a cabinet with no sales yet gets its row, with empty totals.
     for (const t of tick.tampered) {
-      await ex
-        .updateTable('cabinet_sales')
-        .set({ chain_status: 'tampered', tampered_at: sql<string>`coalesce(tampered_at, ${t.at})`, tampered_count: sql<number>`tampered_count + 1` })
-        .where('cabinet_id', '=', t.cabinetId)
-        .execute()
+      await sql`INSERT INTO cabinet_sales AS t (cabinet_id, sales_count, amount_fen, last_seq, last_hash, chain_status, tampered_at, tampered_count)
+        SELECT cabinet_id, 0, 0, 0, ${GENESIS_HASH}, 'tampered', ${t.at}, 1 FROM cabinets WHERE cabinet_id = ${t.cabinetId}
+        ON CONFLICT (cabinet_id) DO UPDATE SET chain_status = 'tampered', tampered_at = coalesce(t.tampered_at, excluded.tampered_at), tampered_count = t.tampered_count + 1`.execute(ex)
     }
     return {
       failed,

@@ -16,6 +16,7 @@ import { run } from '../../../fleet-server/src/cli/fleetctl.js'
 import { compareCopy, copySqliteToPostgres, DbCopyError, verifyCopy } from '../../../fleet-server/src/db/copy.js'
 import { DB_FILE, openFleetDb, SCHEMA_VERSION, type FleetDb } from '../../../fleet-server/src/db/database.js'
 import { Database } from '../../../fleet-server/src/db/sqlite.js'
+import { foldLeftoverSales, salesFolded } from '../../../fleet-server/src/sales/fold-leftover.js'
 import { aCatalog, aDatedCabinet, fleetWith, line, ok } from '../certification.fixtures.js'
 import { startPostgres, type Postgres } from '../../helpers/postgres.js'
 import { REPO_ROOT } from '../../helpers/process.js'
@@ -208,7 +209,9 @@ describe('db copy: SQLite to PostgreSQL', () => {
       const url = await newTarget()
       // The fleet commits a sale (over MQTT, on its own connection) as the copy starts and again as it reaches the sales table.
       let day = 5
+      // As fleetctl runs it: the running fleet's sales not yet folded are folded from the copy's own connection first.
       const r = await copySqliteToPostgres(dir, url, log, {
+        settle: { run: (source) => foldLeftoverSales(source, log), done: salesFolded },
         batchRows: 2,
         onProgress: async (p) => {
           if (p.copied === 0 && (day === 5 || p.table === 'sales')) await cab.sell(`2020-09-${String(++day).padStart(2, '0')}`, [line('HONEY', 3990)])

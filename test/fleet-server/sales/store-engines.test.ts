@@ -3,11 +3,15 @@
 // reused sale ids (stored before, earlier in the tick, in a failed batch) and
 // a tampered chain — committed on SQLite and on PostgreSQL give the same
 // TickResult, rows and aggregates. PostgreSQL's reuse check holds with two
-// servers writing one cabinet (no cached id ceiling there).
+// servers writing one cabinet (no cached id ceiling there). On SQLite the
+// tick writes only the sales and the sales fold (fold.ts) the rest, before
+// the next read: the same rows result, and the flags a tick's fold wrote
+// stand for its `reused`.
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openFleetDb, type FleetDb } from '../../../fleet-server/src/db/database.js'
 import { aggregate, type TickAggregates } from '../../../fleet-server/src/sales/aggregate.js'
+import { startSalesFold, type SalesFold } from '../../../fleet-server/src/sales/fold.js'
 import { createSaleFlagStore } from '../../../fleet-server/src/sales/flags.js'
 import { createSalesStore, type SalesStore, type TickResult, type TickWrite } from '../../../fleet-server/src/sales/store.js'
 import type { BatchWrite, SaleRecord } from '../../../fleet-server/src/sales/types.js'
@@ -41,10 +45,10 @@ function sale(seq: number, id: number, day = '2020-10-01', lines: Array<[string,
 }
 const batch = (cabinetId: string, ...sales: SaleRecord[]): BatchWrite => ({ cabinetId, receivedAt: at, sales })
 
-/** A TickResult as plain data, maps as sorted entry lists. */
-const plain = (r: TickResult) => ({
+/** A TickResult as plain data, maps as sorted entry lists; `reused` as found (see reusedBy). */
+const plain = (r: TickResult, reused: unknown) => ({
   failed: [...r.failed.entries()],
-  reused: r.reused,
+  reused,
   aggregates: plainAgg(r.aggregates),
 })
 const plainAgg = (a: TickAggregates) => ({
@@ -70,7 +74,20 @@ async function addCabinets(db: FleetDb, ...ids: string[]): Promise<void> {
   }
 }
 
-const commit = (db: FleetDb, store: SalesStore, tick: TickWrite) => db.transaction((tx) => store.commitTick(tx, tick))
+const commit = async (db: FleetDb, store: SalesStore, tick: TickWrite, fold?: SalesFold) => {
+  const r = await db.transaction((tx) => store.commitTick(tx, tick))
+  if (r.deferred) fold!.committed(r.deferred.rows, r.deferred.batches)
+  return r
+}
+
+/** The reuses a committed tick flagged: its result's on PostgreSQL; on SQLite the flags its fold added after flag `afterId`. */
+async function reusedBy(db: FleetDb, r: TickResult, afterId: number) {
+  if (!r.deferred) return r.reused
+  const rows = await sqlRows<{ cabinet_id: string; seq: number; sale_id: string; earlier_seq: number }>(
+    db, 'SELECT cabinet_id, seq, sale_id, earlier_seq FROM sale_flags WHERE flag_id > ? ORDER BY flag_id', afterId)
+  return rows.map((f) => ({ cabinetId: f.cabinet_id, seq: f.seq, saleId: f.sale_id, earlierSeq: f.earlier_seq }))
+}
+const lastFlagId = async (db: FleetDb) => (await sqlRows<{ id: number | null }>(db, 'SELECT max(flag_id) AS id FROM sale_flags'))[0]?.id ?? 0
 
 // The ticks, in order; each one's expected outcome is asserted on SQLite and PostgreSQL alike.
 const TICKS: Array<{ name: string; tick: TickWrite; failed: Array<[number, string]>; reused: Array<[string, number, number]> }> = [
@@ -142,18 +159,22 @@ describe('sales store on SQLite and PostgreSQL', () => {
     const outcomes: Record<string, unknown> = {}
     for (const dialect of ['sqlite', 'postgres'] as const) {
       const db = await open(dialect, 'same_ticks')
+      const fold = dialect === 'sqlite' ? startSalesFold({ db, writers: [], log }) : undefined
       try {
         await addCabinets(db, 'C-1', 'C-2', 'C-3')
         const store = createSalesStore(db)
         const results = []
         for (const t of TICKS) {
-          const r = await commit(db, store, t.tick)
+          const before = await lastFlagId(db)
+          const r = await commit(db, store, t.tick, fold)
+          expect(Boolean(r.deferred), 'only SQLite leaves the derived writes to the fold').toBe(dialect === 'sqlite')
+          const reused = await reusedBy(db, r, before)
           expect([...r.failed.entries()], `${dialect}: ${t.name}`).toEqual(t.failed)
-          expect(r.reused.map((x) => [x.cabinetId, x.seq, x.earlierSeq]), `${dialect}: ${t.name}`).toEqual(t.reused)
+          expect(reused.map((x) => [x.cabinetId, x.seq, x.earlierSeq]), `${dialect}: ${t.name}`).toEqual(t.reused)
           // The aggregates handed to other domains are those of the committed batches only.
           const committed = t.tick.batches.filter((_, i) => !r.failed.has(i))
           expect(plainAgg(r.aggregates)).toEqual(plainAgg(aggregate(committed)))
-          results.push(plain(r))
+          results.push(plain(r, reused))
         }
         const rows = await tables(db)
         outcomes[dialect] = { results, rows, heads: [...(await store.loadChainHeads()).entries()].sort(), totals: [...(await store.totals(['C-1', 'C-2', 'C-3', 'NOBODY'])).entries()] }
@@ -199,6 +220,7 @@ describe('sales store on SQLite and PostgreSQL', () => {
         expect((await flagStore.open('341125')).map((f) => [f.cabinetId, f.seq])).toEqual([['C-1', 5], ['C-2', 5], ['C-1', 6], ['C-1', 7]])
         expect(await flagStore.open('999999')).toEqual([])
       } finally {
+        await fold?.close()
         await db.close()
       }
     }

@@ -1,0 +1,319 @@
+// The sales fold (SQLite; issue 13's ingest cost). An ingest tick on SQLite
+// writes only the sales. What is derived from them — the per-cabinet, per-day
+// and per-sku aggregates, the certified figures (compliance) and the sale-id
+// reuse check (sale_ids, sale_flags) — is folded in later, in bulk: every
+// per-cabinet tree a tick writes costs a dirty page per cabinet per commit,
+// and these trees were most of the commit's work. Folded together, a
+// cabinet's rows are written once for all its sales since the last fold.
+//
+// Nobody sees the lag. The fold is the database's derived work
+// (FleetDb.setDerived): it runs before the first statement of anyone but the
+// ingest's own ticks, so a read or write after a sale's ack finds it folded,
+// as if it had been written with the sale. It also runs on a timer and when
+// much is pending, to bound memory and the work left after a crash.
+//
+// Exact after a crash: the fold commits with the rowid of the last sale it
+// folded (meta 'sales_folded_rowid'), and sales only ever append (one writer,
+// no deletes), so what is left is exactly the rowids above it. Normally the
+// fold takes the committed batches from memory; any rows memory does not
+// cover (a tick not yet reported, a restart, a failed fold) are read back
+// from the table.
+import type { Logger } from 'pino'
+import type { DerivedWork, FleetDb } from '../db/database.js'
+import type { SqliteDatabase } from '../db/sqlite.js'
+import { aggregate, type AggregatedSale, type TickAggregates } from './aggregate.js'
+
+/** A sale as the fold needs it: aggregated, and checked for a reused id. */
+export type FoldSale = AggregatedSale & { readonly saleId: string }
+
+export interface FoldBatch {
+  readonly cabinetId: string
+  /** When the batch arrived: a reused id is flagged as of then. */
+  readonly receivedAt: string
+  readonly sales: readonly FoldSale[]
+}
+
+/** Rowids a committed tick's sales took: (from, to]. */
+export interface RowRange {
+  readonly from: number
+  readonly to: number
+}
+
+/** Writes other domains derive from folded sales, in the fold's transaction (compliance's certified figures). */
+export type FoldWriter = (agg: TickAggregates) => void
+
+export interface SalesFold {
+  /** After a tick's commit: the batches it committed and the rowids their sales took. */
+  committed(rows: RowRange, batches: readonly FoldBatch[]): void
+  /** Folds what is pending now (through the connection, after whatever holds it). */
+  flush(): Promise<void>
+  /** Stops the timer, folds what is pending, unregisters. */
+  close(): Promise<void>
+}
+
+export interface SalesFoldOptions {
+  readonly db: FleetDb
+  readonly writers: readonly FoldWriter[]
+  readonly log: Logger
+  /** A fold at least this often while sales are pending. */
+  readonly intervalMs?: number
+  /** And as soon as this many sales are pending (memory held for them, work left after a crash). */
+  readonly maxPendingSales?: number
+}
+
+export const WATERMARK = 'sales_folded_rowid'
+/** What the fold writes, and what its writers write (compliance's figures): nobody else sees them behind it. */
+const DERIVED_TABLES = ['cabinet_sales', 'cabinet_day_sales', 'cabinet_day_sku_sales', 'cabinet_day_certified', 'cabinet_month_certified', 'cabinet_certified_state', 'sale_ids', 'sale_flags']
+/** Rows read back from the table per fold transaction (recovery after a crash). */
+const READ_CHUNK = 20_000
+
+interface Pending {
+  /** The watermark these batches start from: they cover rowids (base, top]. */
+  readonly base: number
+  top: number
+  batches: FoldBatch[]
+  sales: number
+}
+
+export function startSalesFold(opts: SalesFoldOptions): SalesFold {
+  const { db, log } = opts
+  const conn = db.sqlite
+  if (!conn) throw new Error('the sales fold is SQLite only')
+  const intervalMs = opts.intervalMs ?? 1_000
+  const maxPendingSales = opts.maxPendingSales ?? 20_000
+  const stmt = statements(conn)
+
+  // The database's watermark as last read or written; null = read it at the next fold.
+  let folded: number | null = null
+  // Committed batches since the watermark, when memory holds all of them; null = read from the table.
+  let pending: Pending | null = null
+  let soon: NodeJS.Immediate | null = null
+  let closed = false
+  // The per-cabinet ceiling of sale ids seen, so an id above it (the normal
+  // case: agents mint time-ordered UUIDv7) is known new without a probe.
+  const idCeiling = new Map<string, string>()
+
+  /** Writes what `batches` (the sales with rowids above the watermark, up to `to`) add, and the watermark `to`. */
+  function foldBatches(batches: readonly FoldBatch[], to: number): void {
+    const agg = aggregate(batches)
+    for (const c of agg.cabinets.values()) stmt.upsertCabinet.run(c.cabinetId, c.count, c.amountFen, c.skewedCount, c.lastSeq, c.lastHash, c.lastSaleAt)
+    for (const d of agg.days.values()) stmt.upsertDay.run(d.cabinetId, d.day, d.count, d.amountFen)
+    for (const k of agg.skus.values()) stmt.upsertSku.run(k.cabinetId, k.day, k.sku, k.qty, k.amountFen)
+    for (const b of batches) for (const s of b.sales) checkSaleId(b, s)
+    for (const w of opts.writers) w(agg)
+    stmt.setWatermark.run(String(to))
+  }
+
+  /**
+   * Records a sale's id; a sale reusing the id of an earlier sale of its
+   * cabinet is flagged (SALE_ID_REUSED, issue 12): stored all the same, its
+   * periods held until an official resolves it. Sales fold in commit order,
+   * which is each chain's seq order, so "earlier" is the first one folded.
+   */
+  function checkSaleId(b: FoldBatch, s: FoldSale): void {
+    let ceiling = idCeiling.get(b.cabinetId)
+    if (ceiling === undefined) ceiling = stmt.maxSaleId.get(b.cabinetId)?.id ?? ''
+    if (s.saleId > ceiling) idCeiling.set(b.cabinetId, s.saleId)
+    else {
+      idCeiling.set(b.cabinetId, ceiling)
+      const earlier = stmt.earlierWithId.get(b.cabinetId, s.saleId)
+      if (earlier) {
+        stmt.insertFlag.run(b.cabinetId, s.seq, s.saleId, earlier.seq, s.soldOn, earlier.sold_on, b.receivedAt)
+        log.warn({ cabinetId: b.cabinetId, seq: s.seq, saleId: s.saleId, earlierSeq: earlier.seq }, 'sale reuses an earlier sale id; stored and flagged')
+      }
+    }
+    stmt.insertSaleId.run(b.cabinetId, s.saleId, s.seq, s.soldOn)
+  }
+
+  /** Sales with rowids in (from, to], in rowid order, as one-sale batches. */
+  function readBack(from: number, to: number): FoldBatch[] {
+    const out: FoldBatch[] = []
+    for (const r of stmt.readRange.iterate(from, to)) {
+      out.push({
+        cabinetId: r.cabinet_id,
+        receivedAt: r.received_at,
+        sales: [{
+          saleId: r.sale_id,
+          seq: r.seq,
+          soldAt: r.sold_at,
+          soldAtMs: Date.parse(r.sold_at),
+          soldOn: r.sold_on,
+          totalFen: r.total_fen,
+          lines: JSON.parse(r.lines) as FoldSale['lines'],
+          hash: r.hash,
+          skewFlag: r.skew_flag,
+        }],
+      })
+    }
+    return out
+  }
+
+  /**
+   * One fold step, inside a transaction: from the watermark as the database
+   * holds it (another connection — fleetctl db copy — may have folded too),
+   * up to the table's top, or one chunk of it when memory does not cover it.
+   * Returns the new watermark.
+   */
+  function step(): number {
+    const from = readWatermark()
+    let to = stmt.maxRowid.get()?.m ?? 0
+    if (to <= from) return from
+    if (folded !== null && from !== folded) {
+      // Folded by someone else since: what memory holds, and the id ceilings, may be stale.
+      pending = null
+      idCeiling.clear()
+    }
+    let batches: readonly FoldBatch[]
+    if (pending !== null && pending.base === from && pending.top <= to && pending.batches.length > 0) {
+      // Memory covers (from, pending.top]; the table the rest, if any (a tick not yet reported).
+      batches = pending.top < to ? [...pending.batches, ...readBack(pending.top, to)] : pending.batches
+    } else {
+      to = Math.min(to, from + READ_CHUNK)
+      batches = readBack(from, to)
+    }
+    foldBatches(batches, to)
+    return to
+  }
+
+  function run(db: SqliteDatabase): void {
+    // In a transaction of its own (IMMEDIATE: the watermark read and the
+    // writes under one write lock), or a savepoint of the caller's.
+    const inCaller = db.inTransaction
+    const once = db.transaction(step)
+    try {
+      for (;;) {
+        folded = inCaller ? once() : once.immediate()
+        pending = { base: folded, top: folded, batches: [], sales: 0 }
+        if ((stmt.maxRowid.get()?.m ?? 0) <= folded) return
+      }
+    } catch (err) {
+      // Nothing of the failed transaction stays; start again from the database's watermark.
+      folded = null
+      pending = null
+      idCeiling.clear()
+      log.error({ err }, 'folding sales failed')
+      throw err
+    }
+  }
+
+  function readWatermark(): number {
+    const row = stmt.getWatermark.get()
+    // Migration 11 writes it; without it nobody knows which sales were counted.
+    if (!row) throw new Error(`meta '${WATERMARK}' is missing: the sales fold cannot know which sales are aggregated`)
+    return Number(row.value)
+  }
+
+  const work: DerivedWork = {
+    tables: DERIVED_TABLES,
+    // Asked of the table, not of what ticks reported: a tick that committed
+    // and is not yet reported (its transaction resolved, the ingest not yet
+    // back) is pending too. One index lookup (the rowid tree's right edge).
+    pending: () => folded === null || (stmt.maxRowid.get()?.m ?? 0) > folded,
+    run,
+    undone() {
+      folded = null
+      pending = null
+      idCeiling.clear()
+    },
+  }
+  const unregister = db.setDerived(work)
+
+  const flush = (): Promise<void> => db.exclusive(() => undefined)
+  const flushQuietly = (): void => {
+    if (closed) return
+    flush().catch((err: unknown) => log.error({ err }, 'a scheduled sales fold failed; it is tried again'))
+  }
+  const timer = setInterval(flushQuietly, intervalMs)
+  timer.unref()
+
+  return {
+    committed(rows, batches) {
+      if (rows.to <= rows.from || pending === null) return
+      if (rows.from === pending.top) {
+        pending.batches.push(...batches)
+        pending.top = rows.to
+        for (const b of batches) pending.sales += b.sales.length
+      } else if (rows.to > pending.base) {
+        // Not contiguous with what memory holds: the table has it all.
+        pending = null
+        return
+      }
+      // (rows.to <= pending.base: a fold already read this tick back from the table.)
+      if (pending.sales >= maxPendingSales && soon === null) {
+        soon = setImmediate(() => {
+          soon = null
+          flushQuietly()
+        })
+      }
+    },
+    flush,
+    async close() {
+      if (closed) return
+      closed = true
+      clearInterval(timer)
+      if (soon) clearImmediate(soon)
+      try {
+        await flush()
+      } finally {
+        unregister()
+      }
+    },
+  }
+}
+
+interface SaleRow {
+  cabinet_id: string
+  sale_id: string
+  seq: number
+  sold_at: string
+  sold_on: string
+  received_at: string
+  total_fen: number
+  lines: string
+  hash: string
+  skew_flag: number
+}
+
+function statements(conn: SqliteDatabase) {
+  return {
+    maxRowid: conn.prepare<[], { m: number | null }>('SELECT max(rowid) AS m FROM sales'),
+    getWatermark: conn.prepare<[], { value: string }>(`SELECT value FROM meta WHERE key = '${WATERMARK}'`),
+    setWatermark: conn.prepare<[string]>(`UPDATE meta SET value = ? WHERE key = '${WATERMARK}'`),
+    readRange: conn.prepare<[number, number], SaleRow>(
+      `SELECT cabinet_id, sale_id, seq, sold_at, sold_on, received_at, total_fen, lines, hash, skew_flag
+       FROM sales WHERE rowid > ? AND rowid <= ? ORDER BY rowid`,
+    ),
+    upsertCabinet: conn.prepare(
+      `INSERT INTO cabinet_sales (cabinet_id, sales_count, amount_fen, skewed_count, last_seq, last_hash, last_sale_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (cabinet_id) DO UPDATE SET
+         sales_count = sales_count + excluded.sales_count,
+         amount_fen = amount_fen + excluded.amount_fen,
+         skewed_count = skewed_count + excluded.skewed_count,
+         last_seq = excluded.last_seq,
+         last_hash = excluded.last_hash,
+         last_sale_at = max(coalesce(last_sale_at, ''), excluded.last_sale_at)`,
+    ),
+    upsertDay: conn.prepare(
+      `INSERT INTO cabinet_day_sales (cabinet_id, day, sales_count, amount_fen) VALUES (?, ?, ?, ?)
+       ON CONFLICT (cabinet_id, day) DO UPDATE SET
+         sales_count = sales_count + excluded.sales_count,
+         amount_fen = amount_fen + excluded.amount_fen`,
+    ),
+    upsertSku: conn.prepare(
+      `INSERT INTO cabinet_day_sku_sales (cabinet_id, day, sku, qty, amount_fen) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (cabinet_id, day, sku) DO UPDATE SET
+         qty = qty + excluded.qty,
+         amount_fen = amount_fen + excluded.amount_fen`,
+    ),
+    maxSaleId: conn.prepare<[string], { id: string | null }>('SELECT max(sale_id) AS id FROM sale_ids WHERE cabinet_id = ?'),
+    earlierWithId: conn.prepare<[string, string], { seq: number; sold_on: string }>(
+      'SELECT seq, sold_on FROM sale_ids WHERE cabinet_id = ? AND sale_id = ? ORDER BY seq LIMIT 1',
+    ),
+    insertSaleId: conn.prepare<[string, string, number, string]>('INSERT INTO sale_ids (cabinet_id, sale_id, seq, sold_on) VALUES (?, ?, ?, ?)'),
+    insertFlag: conn.prepare(
+      `INSERT INTO sale_flags (kind, cabinet_id, seq, sale_id, earlier_seq, sold_on, earlier_sold_on, flagged_at)
+       VALUES ('SALE_ID_REUSED', ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+  }
+}
