@@ -24,7 +24,7 @@ export interface NewUser extends UserRow {
 export interface UserStore {
   byTokenHash(tokenHash: string): Promise<UserRow | null>
   builtinAdmin(): Promise<UserRow | null>
-  /** Returns false when the username is taken. */
+  /** Returns false when the username (or, with random tokens never in practice, the token hash) is taken. */
   insert(user: NewUser): Promise<boolean>
   setTokenHash(userId: string, tokenHash: string): Promise<void>
   byUsername(username: string): Promise<(UserRow & { passwordHash: string | null }) | null>
@@ -76,7 +76,11 @@ export function createUserStore(db: FleetDb): UserStore {
           is_builtin: u.isBuiltin ? 1 : 0,
           created_at: u.createdAt,
         })
-        .onConflict((oc) => oc.column('username').doNothing())
+        // Any unique key: two replicas creating the built-in admin with one
+        // configured token collide on token_hash as well as on username, and
+        // PostgreSQL may find the token_hash conflict first (a username-only
+        // target then fails the start instead of yielding to the winner).
+        .onConflict((oc) => oc.doNothing())
         .executeTakeFirst()
       return Number(r.numInsertedOrUpdatedRows ?? 0) === 1
     },

@@ -236,6 +236,11 @@ describe.each(engines)('stores on $name', ({ name, open, openTwo }) => {
       const start = async (db: FleetDb) => ensureAdminToken(createUserStore(db), await tempDir(), token, () => new Date(AT), log)
       await Promise.all([start(a), start(b)])
       expect(await sqlRows(a, 'SELECT username, token_hash FROM users')).toEqual([{ username: 'admin', token_hash: hashToken(token) }])
+      // The race above collides on token_hash too, and PostgreSQL may see that
+      // conflict first: an insert conflicting on any unique key is "taken", not an error.
+      const users = createUserStore(b)
+      const clash = { userId: 'u-clash', username: 'someone-else', role: 'auditor' as const, countyCode: null, operator: null, tokenHash: hashToken(token), passwordHash: null, isBuiltin: false, createdAt: AT }
+      expect(await users.insert(clash)).toBe(false)
     } finally {
       await a.close()
       await b.close()
