@@ -24,6 +24,8 @@ const RESULTS = join(import.meta.dirname, 'results')
 // Scale knobs for trying the bench out quickly; the record is made at the defaults.
 const CABINETS = Number(process.env.BENCH_CABINETS ?? 2700)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 19_000)
+/** Alternating floor/fleet pairs behind ingest.cpuVsFloor (the median pair is the record). */
+const INGEST_PAIRS = Number(process.env.BENCH_INGEST_PAIRS ?? 3)
 const log = (s: string) => process.stderr.write(`${s}\n`)
 
 const targets = {
@@ -71,11 +73,21 @@ async function main() {
   let perMessage: Awaited<ReturnType<typeof serverIngest>> | null = null
   let batched: Awaited<ReturnType<typeof serverIngest>> | null = null
   let floor: Awaited<ReturnType<typeof floorIngest>> | null = null
+  const ingestPairs: Array<{ floor: Awaited<ReturnType<typeof floorIngest>>; perMessage: Awaited<ReturnType<typeof serverIngest>>; ratio: number }> = []
   if (runs('ingest')) {
-    log('bench: ingest floor server, one sale per message (100 cabinets, window 10) …')
-    floor = await floorIngest({ cabinets: 100, salesPerCabinet: 2000, window: 10 })
-    log('bench: fleet server ingest, one sale per message (100 cabinets, window 10) …')
-    perMessage = await serverIngest({ cabinets: 100, salesPerCabinet: 2000, batchSize: 1, window: 10 })
+    // One floor-then-fleet pair swung from 1.15 to 1.73 on this shared
+    // 2-core machine within an hour: the pairs alternate, and the record is
+    // the pair with the median ratio (all pairs are kept beside it).
+    for (let i = 1; i <= INGEST_PAIRS; i++) {
+      log(`bench: ingest floor server, one sale per message (100 cabinets, window 10), pair ${i}/${INGEST_PAIRS} …`)
+      const f = await floorIngest({ cabinets: 100, salesPerCabinet: 2000, window: 10 })
+      log(`bench: fleet server ingest, one sale per message (100 cabinets, window 10), pair ${i}/${INGEST_PAIRS} …`)
+      const m = await serverIngest({ cabinets: 100, salesPerCabinet: 2000, batchSize: 1, window: 10 })
+      ingestPairs.push({ floor: f, perMessage: m, ratio: m.serverCpuUsPerMessage / f.serverCpuUsPerMessage })
+    }
+    const median = [...ingestPairs].sort((a, b) => a.ratio - b.ratio)[ingestPairs.length >> 1]!
+    floor = median.floor
+    perMessage = median.perMessage
     log('bench: fleet server ingest, batches of 100 …')
     batched = await serverIngest({ cabinets: 200, salesPerCabinet: 1000, batchSize: 100, window: 2 })
   }
@@ -199,6 +211,7 @@ async function main() {
       perMessageCpuUsPerMessage: { server: perMessage.serverCpuUsPerMessage, loadgen: perMessage.loadgenCpuUsPerMessage },
       floorCpuUsPerMessage: floor?.serverCpuUsPerMessage ?? null,
       cpuVsFloor: floor ? round(perMessage.serverCpuUsPerMessage / floor.serverCpuUsPerMessage, 3) : null,
+      cpuVsFloorPairs: ingestPairs.map((p) => ({ server: p.perMessage.serverCpuUsPerMessage, floor: p.floor.serverCpuUsPerMessage, ratio: round(p.ratio, 3) })),
       mainThreadUsPerMessage: perMessage.mainThreadUsPerMessage,
       floor: floor && {
         cpuUsPerMessage: { server: floor.serverCpuUsPerMessage, loadgen: floor.loadgenCpuUsPerMessage },
