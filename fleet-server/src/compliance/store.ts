@@ -203,6 +203,13 @@ export async function createComplianceStore(db: FleetDb, opts: { log?: Logger } 
     day: db.sqlite.prepare<[string, string, number, number, number]>(UPSERT_SQL('cabinet_day_certified', 'day')),
     month: db.sqlite.prepare<[string, string, number, number, number]>(UPSERT_SQL('cabinet_month_certified', 'month')),
   }
+  /** SQLite: a tick's or a fold's figures, judged with the in-memory index, on the one connection. */
+  const recordNow = (agg: TickSales): void => {
+    if (!rawUpsert) throw new Error('recordFolded() is SQLite only')
+    const { days, months } = tickFigures(index, agg)
+    for (const d of days) rawUpsert.day.run(d.cabinet_id, d.day, d.sales_count, d.amount_fen, d.certified_fen)
+    for (const m of months) rawUpsert.month.run(m.cabinet_id, m.month, m.sales_count, m.amount_fen, m.certified_fen)
+  }
 
   type FigRow = { cabinet_id: string; county_code: string; n: number; amount: number; certified: number }
   /** FigRow's columns in order, as SQLite's raw mode returns them. */
@@ -283,25 +290,17 @@ export async function createComplianceStore(db: FleetDb, opts: { log?: Logger } 
     index,
 
     async recordTick(ex, agg) {
+      // SQLite, inside a transaction's callback: `ex` holds the one connection,
+      // so the prepared statements run in it, as the fold's do.
+      if (rawUpsert && ex.isTransaction) return recordNow(agg)
       const { days, months } = tickFigures(db.dialect === 'postgres' ? await committedCoverage(ex, agg) : index, agg)
-      if (rawUpsert && ex.isTransaction) {
-        // SQLite's ingest hot path: `ex` holds the one connection (this runs
-        // inside its transaction's callback), so prepared statements run in
-        // it, with no query built and no await per tick.
-        for (const d of days) rawUpsert.day.run(d.cabinet_id, d.day, d.sales_count, d.amount_fen, d.certified_fen)
-        for (const m of months) rawUpsert.month.run(m.cabinet_id, m.month, m.sales_count, m.amount_fen, m.certified_fen)
-        return
-      }
       // One multi-row upsert per table (keys are unique within each, as PostgreSQL requires).
       if (days.length > 0) await upsert(ex, 'cabinet_day_certified', days)
       if (months.length > 0) await upsert(ex, 'cabinet_month_certified', months)
     },
 
     recordFolded(agg) {
-      if (!rawUpsert) throw new Error('recordFolded() is SQLite only')
-      const { days, months } = tickFigures(index, agg)
-      for (const d of days) rawUpsert.day.run(d.cabinet_id, d.day, d.sales_count, d.amount_fen, d.certified_fen)
-      for (const m of months) rawUpsert.month.run(m.cabinet_id, m.month, m.sales_count, m.amount_fen, m.certified_fen)
+      recordNow(agg)
     },
 
     async applyCatalogChange(tx, skus) {

@@ -5,8 +5,9 @@
 import type { Logger } from 'pino'
 import { createComplianceStore } from '../compliance/store.js'
 import type { FleetDb } from '../db/database.js'
-import type { SqliteDatabase } from '../db/sqlite.js'
-import { startSalesFold, WATERMARK } from './fold.js'
+import { salesFolded, startSalesFold } from './fold.js'
+
+export { salesFolded }
 
 export async function foldLeftoverSales(db: FleetDb, log: Logger): Promise<void> {
   if (db.dialect !== 'sqlite') return
@@ -19,9 +20,3 @@ export async function foldLeftoverSales(db: FleetDb, log: Logger): Promise<void>
   }
 }
 
-/** Whether every stored sale is folded, as `conn` sees the database (in its transaction's snapshot, if in one). */
-export function salesFolded(conn: SqliteDatabase): boolean {
-  const w = conn.prepare<[], { value: string }>(`SELECT value FROM meta WHERE key = '${WATERMARK}'`).get()
-  const top = conn.prepare<[], { m: number | null }>('SELECT max(rowid) AS m FROM sales').get()?.m ?? 0
-  return w !== undefined && Number(w.value) >= top
-}

@@ -61,9 +61,11 @@ export interface SalesFoldOptions {
   readonly maxPendingSales?: number
 }
 
-export const WATERMARK = 'sales_folded_rowid'
+const WATERMARK = 'sales_folded_rowid'
+const WATERMARK_SQL = `SELECT value FROM meta WHERE key = '${WATERMARK}'`
+const TOP_SQL = 'SELECT max(rowid) AS m FROM sales'
 /** What the fold writes, and what its writers write (compliance's figures): nobody else sees them behind it. */
-const DERIVED_TABLES = ['cabinet_sales', 'cabinet_day_sales', 'cabinet_day_sku_sales', 'cabinet_day_certified', 'cabinet_month_certified', 'cabinet_certified_state', 'sale_ids', 'sale_flags']
+const DERIVED_TABLES = ['cabinet_sales', 'cabinet_day_sales', 'cabinet_day_sku_sales', 'cabinet_day_certified', 'cabinet_month_certified', 'sale_ids', 'sale_flags']
 /** Rows read back from the table per fold transaction (recovery after a crash). */
 const READ_CHUNK = 20_000
 
@@ -261,6 +263,13 @@ export function startSalesFold(opts: SalesFoldOptions): SalesFold {
   }
 }
 
+/** Whether every stored sale is folded, as `conn` sees the database (in its transaction's snapshot, if in one). */
+export function salesFolded(conn: SqliteDatabase): boolean {
+  const w = conn.prepare<[], { value: string }>(WATERMARK_SQL).get()
+  const top = conn.prepare<[], { m: number | null }>(TOP_SQL).get()?.m ?? 0
+  return w !== undefined && Number(w.value) >= top
+}
+
 interface SaleRow {
   cabinet_id: string
   sale_id: string
@@ -276,8 +285,8 @@ interface SaleRow {
 
 function statements(conn: SqliteDatabase) {
   return {
-    maxRowid: conn.prepare<[], { m: number | null }>('SELECT max(rowid) AS m FROM sales'),
-    getWatermark: conn.prepare<[], { value: string }>(`SELECT value FROM meta WHERE key = '${WATERMARK}'`),
+    maxRowid: conn.prepare<[], { m: number | null }>(TOP_SQL),
+    getWatermark: conn.prepare<[], { value: string }>(WATERMARK_SQL),
     setWatermark: conn.prepare<[string]>(`UPDATE meta SET value = ? WHERE key = '${WATERMARK}'`),
     readRange: conn.prepare<[number, number], SaleRow>(
       `SELECT cabinet_id, sale_id, seq, sold_at, sold_on, received_at, total_fen, lines, hash, skew_flag
