@@ -2,6 +2,7 @@
 // Tokens and session ids are stored only as SHA-256.
 import type { Selectable } from 'kysely'
 import type { Role } from '../../../shared/src/index.js'
+import { compiledOnce } from '../db/compiled.js'
 import type { FleetDb } from '../db/database.js'
 import type { UsersTable } from '../db/schema.js'
 
@@ -53,9 +54,19 @@ const toRow = (r: DbUser): UserRow => ({
 export function createUserStore(db: FleetDb): UserStore {
   const k = db.kysely
   const users = () => k.selectFrom('users').select(USER_COLUMNS)
+  // The two lookups behind every authenticated API call.
+  const byTokenHash = compiledOnce(users().where('token_hash', '=', ''))
+  const bySession = compiledOnce(
+    k
+      .selectFrom('sessions as s')
+      .innerJoin('users as u', 'u.user_id', 's.user_id')
+      .select(USER_COLUMNS.map((c) => `u.${c}` as const))
+      .where('s.session_hash', '=', '')
+      .where('s.expires_at', '>', ''),
+  )
   return {
     async byTokenHash(tokenHash) {
-      const r = await users().where('token_hash', '=', tokenHash).executeTakeFirst()
+      const r = (await k.executeQuery(byTokenHash(tokenHash))).rows[0]
       return r ? toRow(r) : null
     },
     async builtinAdmin() {
@@ -95,13 +106,7 @@ export function createUserStore(db: FleetDb): UserStore {
       await k.insertInto('sessions').values({ session_hash: s.sessionHash, user_id: s.userId, created_at: s.createdAt, expires_at: s.expiresAt }).execute()
     },
     async bySession(sessionHash, nowIso) {
-      const r = await k
-        .selectFrom('sessions as s')
-        .innerJoin('users as u', 'u.user_id', 's.user_id')
-        .select(USER_COLUMNS.map((c) => `u.${c}` as const))
-        .where('s.session_hash', '=', sessionHash)
-        .where('s.expires_at', '>', nowIso)
-        .executeTakeFirst()
+      const r = (await k.executeQuery(bySession(sessionHash, nowIso))).rows[0]
       return r ? toRow(r) : null
     },
     async deleteSession(sessionHash) {

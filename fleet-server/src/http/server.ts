@@ -48,7 +48,7 @@ export async function createHttp(opts: HttpOptions): Promise<FastifyInstance> {
   await registerCookies(app, opts)
   acceptJsonOnly(app)
   refuseNul(app)
-  await registerSecurityHeaders(app)
+  registerSecurityHeaders(app)
   await registerRateLimit(app, { ...DEFAULT_RATE_LIMIT, ...opts.rateLimit })
 
   await app.register(swagger, {

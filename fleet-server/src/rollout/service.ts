@@ -58,22 +58,27 @@ export function milestoneState(isMet: boolean, date: string, today: string): Mil
 
 const CACHE_SCOPES = 256 // one entry per county, operator and the city: far fewer in practice
 
+/** A county's figures from the database and the plan: everything of its progress but `online`. */
+type CountyFigures = Omit<CountyProgress, 'online'>
+
 export function createRolloutService({ store, plan, liveness, now, paceWindowDays = DEFAULT_PACE_WINDOW_DAYS }: RolloutServiceDeps): RolloutService {
-  // The database part of the answer, per scope, valid while no cabinet changed
-  // status (store.version) on the same day.
+  // The database part of the answer per scope, and the county figures worked
+  // out from it (milestones, pace, projections), valid while no cabinet
+  // changed status (store.version), on the same day, under the same plan.
   // Online counts are live and never cached: liveness.onlineIds() is this
   // process's sessions plus, on PostgreSQL, the other servers' (refreshed about
   // once a second), so every replica reports the same figure.
-  const cache = new Map<string, { version: string; since: string; counts: StatusCount[]; steps: StepCount[] }>()
-  const figures = async (scope: ScopeFilter, since: string) => {
+  const cache = new Map<string, { version: string; today: string; plan: Plan; figures: PlanFigures }>()
+  const figures = async (scope: ScopeFilter, p: Plan, today: string) => {
     const key = `${scope.countyCode ?? ''}|${scope.operator ?? ''}`
     const version = await store.version()
     const hit = cache.get(key)
-    if (hit && hit.version === version && hit.since === since) return hit
-    const [counts, steps] = await Promise.all([store.counts(scope), store.steps(since, scope)])
+    if (hit && hit.version === version && hit.today === today && hit.plan === p) return hit.figures
+    // The pace window: the last paceWindowDays Asia/Shanghai days, today included.
+    const [counts, steps] = await Promise.all([store.counts(scope), store.steps(addDays(today, 1 - paceWindowDays), scope)])
+    const fresh = planFigures(p, counts, steps, paceWindowDays, today)
     if (cache.size >= CACHE_SCOPES) cache.clear()
-    const fresh = { version, since, counts, steps }
-    cache.set(key, fresh)
+    cache.set(key, { version, today, plan: p, figures: fresh })
     return fresh
   }
   return {
@@ -84,56 +89,25 @@ export function createRolloutService({ store, plan, liveness, now, paceWindowDay
       const s = cabinetScope(by)
       const scope: ScopeFilter = { countyCode: s.countyCode ?? null, operator: s.operator ?? null }
 
-      const rows = new Map<string, { counts: Record<CabinetStatus, number>; online: number; net: Record<Metric, number> }>()
-      const rowOf = (code: string) => {
-        let r = rows.get(code)
-        if (!r) {
-          r = {
-            counts: { planned: 0, site_assigned: 0, installed: 0, operating: 0, suspended: 0, retired: 0 },
-            online: 0,
-            net: { sitesAssigned: 0, installed: 0, operating: 0 },
-          }
-          rows.set(code, r)
-        }
-        return r
-      }
-      // The pace window: the last paceWindowDays Asia/Shanghai days, today included.
-      const sinceDay = addDays(today, 1 - paceWindowDays)
-      const { counts, steps } = await figures(scope, sinceDay)
-      for (const c of counts) rowOf(c.countyCode).counts[c.status] += c.n
-      for (const [countyCode, n] of await store.countByCounty(liveness.onlineIds(), scope)) rowOf(countyCode).online += n
-      // Net change of each stage's count over the window: steps into a stage
-      // (or past it) minus steps back out (suspension, retirement).
-      for (const st of steps) {
-        const net = rowOf(st.countyCode).net
-        net.sitesAssigned += st.sitesAssigned
-        net.installed += st.installed
-        net.operating += st.operating
-      }
-
-      const visible = p.counties.filter((c) => (scope.countyCode ? c.code === scope.countyCode : scope.operator ? rows.has(c.code) : true))
+      const { byCounty, present } = await figures(scope, p, today)
+      const online = await store.countByCounty(liveness.onlineIds(), scope)
+      // An operator sees the counties it has cabinets in.
+      const visible = p.counties.filter((c) => (scope.countyCode ? c.code === scope.countyCode : scope.operator ? present.has(c.code) || online.has(c.code) : true))
       const counties: CountyProgress[] = visible.map((c) => {
-        const r = rowOf(c.code)
-        const k = r.counts
-        const have: Record<Metric, number> = {
-          sitesAssigned: k.site_assigned + k.installed + k.operating + k.suspended,
-          installed: k.installed + k.operating + k.suspended,
-          operating: k.operating,
-        }
-        const milestones = p.milestones.map((m) => countyMilestone(m, c.quota, have, r.net, paceWindowDays, today))
+        const f = byCounty.get(c.code)!
         return {
-          code: c.code,
-          name: c.name,
-          quota: c.quota,
-          sitesAssigned: have.sitesAssigned,
-          installed: have.installed,
-          operating: have.operating,
-          online: r.online,
-          planned: k.planned,
-          suspended: k.suspended,
-          retired: k.retired,
-          next: milestones.find((m) => m.state !== 'met') ?? null,
-          milestones,
+          code: f.code,
+          name: f.name,
+          quota: f.quota,
+          sitesAssigned: f.sitesAssigned,
+          installed: f.installed,
+          operating: f.operating,
+          online: online.get(c.code) ?? 0,
+          planned: f.planned,
+          suspended: f.suspended,
+          retired: f.retired,
+          next: f.next,
+          milestones: f.milestones,
         }
       })
 
@@ -168,6 +142,63 @@ export function createRolloutService({ store, plan, liveness, now, paceWindowDay
       }
     },
   }
+}
+
+interface PlanFigures {
+  /** Every county of the plan. Frozen: cached and shared by replies. */
+  readonly byCounty: ReadonlyMap<string, CountyFigures>
+  /** Counties with cabinets or steps in the figures (an operator's scope shows only these). */
+  readonly present: ReadonlySet<string>
+}
+
+function planFigures(p: Plan, counts: readonly StatusCount[], steps: readonly StepCount[], windowDays: number, today: string): PlanFigures {
+  const rows = new Map<string, { counts: Record<CabinetStatus, number>; net: Record<Metric, number> }>()
+  const rowOf = (code: string) => {
+    let r = rows.get(code)
+    if (!r) {
+      r = { counts: { planned: 0, site_assigned: 0, installed: 0, operating: 0, suspended: 0, retired: 0 }, net: { sitesAssigned: 0, installed: 0, operating: 0 } }
+      rows.set(code, r)
+    }
+    return r
+  }
+  for (const c of counts) rowOf(c.countyCode).counts[c.status] += c.n
+  // Net change of each stage's count over the window: steps into a stage
+  // (or past it) minus steps back out (suspension, retirement).
+  for (const st of steps) {
+    const net = rowOf(st.countyCode).net
+    net.sitesAssigned += st.sitesAssigned
+    net.installed += st.installed
+    net.operating += st.operating
+  }
+  const present = new Set(rows.keys())
+  const out = new Map<string, CountyFigures>()
+  for (const c of p.counties) {
+    const r = rowOf(c.code)
+    const k = r.counts
+    const have: Record<Metric, number> = {
+      sitesAssigned: k.site_assigned + k.installed + k.operating + k.suspended,
+      installed: k.installed + k.operating + k.suspended,
+      operating: k.operating,
+    }
+    const milestones = Object.freeze(p.milestones.map((m) => Object.freeze(countyMilestone(m, c.quota, have, r.net, windowDays, today))))
+    out.set(
+      c.code,
+      Object.freeze({
+        code: c.code,
+        name: c.name,
+        quota: c.quota,
+        sitesAssigned: have.sitesAssigned,
+        installed: have.installed,
+        operating: have.operating,
+        planned: k.planned,
+        suspended: k.suspended,
+        retired: k.retired,
+        next: milestones.find((m) => m.state !== 'met') ?? null,
+        milestones: milestones as CountyMilestone[],
+      }),
+    )
+  }
+  return { byCounty: out, present }
 }
 
 function countyMilestone(
