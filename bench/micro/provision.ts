@@ -2,9 +2,11 @@
 // week's provisionFleet): N cabinets by `POST /api/v1/cabinets`, 32 in flight,
 // against fleet servers started as child processes from one or more repo
 // roots, run alternately (A, B, A, B, …) because the machine is noisy. Per run:
-// wall time and the server's CPU (user+sys from /proc/PID/stat) per request;
-// then the medians per root.
-//   node --import tsx bench/micro/provision.ts [--n 3000] [--pairs 3] [--concurrency 32] [--prof DIR] ROOT…
+// wall time and the server's CPU (user+sys from /proc/PID/stat) per cabinet;
+// then the medians per root. --steps also walks each new cabinet through
+// site_assigned, installed and operating (three PATCHes, one after another),
+// as the week simulation's provisionFleet does (there with --concurrency 16).
+//   node --import tsx bench/micro/provision.ts [--n 3000] [--pairs 3] [--concurrency 32] [--steps] [--prof DIR] ROOT…
 // ROOTs default to this checkout. FLEET_DATABASE_URL, when set, is passed on
 // (each run then provisions into the same PostgreSQL database: use a fresh one).
 import { spawn } from 'node:child_process'
@@ -28,12 +30,14 @@ const { values, positionals } = parseArgs({
     n: { type: 'string', default: '3000' },
     pairs: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '32' },
+    steps: { type: 'boolean', default: false },
     prof: { type: 'string' },
   },
 })
 const N = Number(values.n)
 const PAIRS = Number(values.pairs)
 const CONCURRENCY = Number(values.concurrency)
+const STEPS = values.steps ? ['site_assigned', 'installed', 'operating'] : []
 const roots = (positionals.length ? positionals : [join(import.meta.dirname, '..', '..')]).map((r) => resolve(r))
 const log = (s: string) => process.stderr.write(`${s}\n`)
 
@@ -48,10 +52,10 @@ interface Run {
   readonly root: string
   readonly wallMs: number
   readonly cpuMs: number
-  readonly cpuUsPerRequest: number
-  readonly sysUsPerRequest: number
+  readonly cpuUsPerCabinet: number
+  readonly sysUsPerCabinet: number
   /** The event loop's share: it runs every request's JS and SQLite one after another. */
-  readonly mainUsPerRequest: number
+  readonly mainUsPerCabinet: number
 }
 
 async function runOnce(root: string, profDir: string | undefined): Promise<Run> {
@@ -77,21 +81,26 @@ async function runOnce(root: string, profDir: string | undefined): Promise<Run> 
       })
     })
     const http = httpClient(`http://127.0.0.1:${ready.http}`, ADMIN)
-    // A few requests first, so the figures are the steady state and not the first compiles.
-    await pool([0, 1, 2, 3], 4, async (i) => http.call('POST', '/api/v1/cabinets', { countyCode: COUNTIES[i % COUNTIES.length] }))
+    const provisionOne = async (i: number): Promise<void> => {
+      const r = await http.call<{ cabinetId: string }>('POST', '/api/v1/cabinets', { countyCode: COUNTIES[i % COUNTIES.length], siteName: `bench ${i}`, venueType: '社区' })
+      if (r.status !== 201) throw new Error(`provisioning failed: ${r.status} ${JSON.stringify(r.body)}`)
+      for (const status of STEPS) {
+        const p = await http.call('PATCH', `/api/v1/cabinets/${r.body.cabinetId}`, { status })
+        if (p.status !== 200) throw new Error(`step to ${status} failed: ${p.status} ${JSON.stringify(p.body)}`)
+      }
+    }
+    // A few cabinets first, so the figures are the steady state and not the first compiles.
+    await pool([0, 1, 2, 3], 4, provisionOne)
     const cpu0 = cpuMs(child.pid!)
     const main0 = mainThreadCpuUs(child.pid!)!
     const t0 = performance.now()
-    await pool(Array.from({ length: N }, (_, i) => i), CONCURRENCY, async (i) => {
-      const r = await http.call('POST', '/api/v1/cabinets', { countyCode: COUNTIES[i % COUNTIES.length] })
-      if (r.status !== 201) throw new Error(`provisioning failed: ${r.status} ${JSON.stringify(r.body)}`)
-    })
+    await pool(Array.from({ length: N }, (_, i) => i), CONCURRENCY, provisionOne)
     const wallMs = performance.now() - t0
     const cpu1 = cpuMs(child.pid!)
     const main = mainThreadCpuUs(child.pid!)! - main0
     const user = cpu1.user - cpu0.user
     const sys = cpu1.sys - cpu0.sys
-    return { root, wallMs: Math.round(wallMs), cpuMs: Math.round(user + sys), cpuUsPerRequest: Math.round(((user + sys) * 1000) / N), sysUsPerRequest: Math.round((sys * 1000) / N), mainUsPerRequest: Math.round(main / N) }
+    return { root, wallMs: Math.round(wallMs), cpuMs: Math.round(user + sys), cpuUsPerCabinet: Math.round(((user + sys) * 1000) / N), sysUsPerCabinet: Math.round((sys * 1000) / N), mainUsPerCabinet: Math.round(main / N) }
   } finally {
     child.kill('SIGTERM')
     await exited
@@ -108,12 +117,12 @@ const runs: Run[] = []
 for (let pair = 0; pair < PAIRS; pair++) {
   for (const root of roots) {
     const r = await runOnce(root, values.prof)
-    log(`provision: ${root} n=${N}: ${r.wallMs} ms wall, ${r.cpuUsPerRequest} µs server CPU per request (${r.sysUsPerRequest} µs system), ${r.mainUsPerRequest} µs on its main thread`)
+    log(`provision: ${root} n=${N}: ${r.wallMs} ms wall, ${r.cpuUsPerCabinet} µs server CPU per cabinet (${r.sysUsPerCabinet} µs system), ${r.mainUsPerCabinet} µs on its main thread`)
     runs.push(r)
   }
 }
 const summary = roots.map((root) => {
   const mine = runs.filter((r) => r.root === root)
-  return { root, n: N, concurrency: CONCURRENCY, wallMs: median(mine.map((r) => r.wallMs)), cpuUsPerRequest: median(mine.map((r) => r.cpuUsPerRequest)), sysUsPerRequest: median(mine.map((r) => r.sysUsPerRequest)), mainUsPerRequest: median(mine.map((r) => r.mainUsPerRequest)), runs: mine.map(({ root: _, cpuMs: __, ...r }) => r) }
+  return { root, n: N, concurrency: CONCURRENCY, steps: STEPS.length, wallMs: median(mine.map((r) => r.wallMs)), cpuUsPerCabinet: median(mine.map((r) => r.cpuUsPerCabinet)), sysUsPerCabinet: median(mine.map((r) => r.sysUsPerCabinet)), mainUsPerCabinet: median(mine.map((r) => r.mainUsPerCabinet)), runs: mine.map(({ root: _, cpuMs: __, ...r }) => r) }
 })
 console.log(JSON.stringify({ provision: summary }))
