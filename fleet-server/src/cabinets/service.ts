@@ -105,25 +105,28 @@ export function createCabinetService(deps: CabinetServiceDeps): CabinetService {
     )
   })
 
-  /** New cabinets with their first lifecycle step, all or none; the ids already taken (nothing written then). */
-  async function insertCabinets(rows: readonly CabinetRow[], by: string, reason: string | null): Promise<string[]> {
-    return insertCabinetsWith(async () => rows, by, reason)
+  /** One new cabinet with its first lifecycle step; the id when already taken (nothing written then). */
+  async function insertCabinet(row: CabinetRow, by: string): Promise<string[]> {
+    return insertCabinetsWith(async () => [row], by, null, { group: true })
   }
 
   /**
    * New cabinets with their first lifecycle step, all or none; the ids already
    * taken (nothing written then). `make` builds the rows inside the
-   * transaction (after taking what it needs to lock).
+   * transaction (after taking what it needs to lock). `group`: single creates
+   * share a commit with the others of their turn (SQLite; FleetDb.transaction).
    */
-  async function insertCabinetsWith(make: (tx: Executor) => Promise<readonly CabinetRow[]>, by: string, reason: string | null): Promise<string[]> {
+  async function insertCabinetsWith(make: (tx: Executor) => Promise<readonly CabinetRow[]>, by: string, reason: string | null, opts: { group?: boolean } = {}): Promise<string[]> {
     try {
       return await database.transaction(async (tx) => {
         const rows = await make(tx)
         const taken = await store.insert(tx, rows)
+        // None went in: nothing to undo (a throw would also undo a group's other creates, and run them again alone).
+        if (taken.length === rows.length && rows.length > 0) return taken
         if (taken.length) throw new TakenIds(taken) // rolls back the rows that did go in
         await store.recordTransitions(tx, rows.map((r) => ({ cabinetId: r.cabinetId, countyCode: r.countyCode, operator: r.operator, from: null, to: r.status, at: r.createdAt, by, reason })))
         return []
-      })
+      }, opts)
     } catch (err) {
       if (err instanceof TakenIds) return err.ids
       throw err
@@ -201,7 +204,7 @@ export function createCabinetService(deps: CabinetServiceDeps): CabinetService {
         // #12: range first, then existence: an id in another county's range
         // must neither reveal whether it exists nor squat that county's numbers.
         if (!isIdInRange(by, cabinetId, body.countyCode)) throw cabinetIdOutOfRange(cabinetId, body.countyCode)
-        if ((await insertCabinets([row(cabinetId)], by.username, null)).length) throw cabinetIdTaken(cabinetId)
+        if ((await insertCabinet(row(cabinetId), by.username)).length) throw cabinetIdTaken(cabinetId)
       } else {
         // The county's numbers are taken one create at a time across servers
         // (a lock held until commit); a number taken meanwhile by a create
@@ -215,7 +218,7 @@ export function createCabinetService(deps: CabinetServiceDeps): CabinetService {
             n = Math.max(n, await store.maxGeneratedNumber(body.countyCode, tx)) + 1
             id = generatedCabinetId(body.countyCode, n)
             return [row(id)]
-          }, by.username, null)
+          }, by.username, null, { group: true })
           cabinetId = id
           if (taken.length === 0) break
           if (attempt + 1 >= GENERATED_ID_ATTEMPTS) throw cabinetIdTaken(cabinetId)
@@ -237,7 +240,8 @@ export function createCabinetService(deps: CabinetServiceDeps): CabinetService {
       const step: TransitionRecord | null = isStatusChange
         ? { cabinetId, countyCode: before.countyCode, operator: before.operator, from: before.status, to: body.status!, at, by: by.username, reason: reason ?? null }
         : null
-      // With a step it is a compare-and-set on the status, committed with its transition row.
+      // With a step it is a compare-and-set on the status, committed with its
+      // transition row (sharing the commit with the other changes of its turn).
       const applied = await database.transaction(async (tx) => {
         if (!(await store.update(tx, cabinetId, changes, at, step?.from ?? undefined))) return false
         if (step) {
@@ -246,7 +250,7 @@ export function createCabinetService(deps: CabinetServiceDeps): CabinetService {
           await database.notify(CREDENTIALS_CHANNEL, cabinetId, tx)
         }
         return true
-      })
+      }, { group: true })
       if (!applied) {
         // Another change moved the cabinet between our read and our write: judge against where it is now.
         const current = (await store.get(cabinetId))!

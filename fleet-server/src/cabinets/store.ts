@@ -5,6 +5,7 @@ import { sql, type Selectable } from 'kysely'
 import { shanghaiDate, type CabinetStatus, type VenueType } from '../../../shared/src/index.js'
 import type { Executor, FleetDb } from '../db/database.js'
 import type { CabinetsTable } from '../db/schema.js'
+import type { SqliteDatabase } from '../db/sqlite.js'
 import type { StoredCredential } from './credentials.js'
 import { STAGE } from './lifecycle.js'
 
@@ -173,8 +174,86 @@ function stageDeltas(from: CabinetStatus | null, to: CabinetStatus): { sites: nu
   return { sites: delta((x) => x >= 1), installed: delta((x) => x >= 2), operating: delta((x) => x === 3) }
 }
 
+interface DayStep {
+  county_code: string
+  day: string
+  operator: string
+  sites: number
+  installed: number
+  operating: number
+}
+
+/** Steps summed per (day, county, operator): an import adds one row per day and county, not one per cabinet. */
+function daySteps(steps: readonly TransitionRecord[]): DayStep[] {
+  const days = new Map<string, DayStep>()
+  for (const t of steps) {
+    const d = stageDeltas(t.from, t.to)
+    if (!d.sites && !d.installed && !d.operating) continue
+    const day = shanghaiDate(t.at)
+    const operator = t.operator ?? ''
+    const key = `${day}\u0000${t.countyCode}\u0000${operator}`
+    const acc = days.get(key)
+    if (acc) {
+      acc.sites += d.sites
+      acc.installed += d.installed
+      acc.operating += d.operating
+    } else days.set(key, { county_code: t.countyCode, day, operator, ...d })
+  }
+  return [...days.values()]
+}
+
+/** Bounds of a county's generated ids (CCCCCC-NNNNN) for a primary-key range scan. */
+const generatedRange = (countyCode: string) => ({ from: `${countyCode}-00000`, to: `${countyCode}-99999` })
+
+/**
+ * SQLite: the provisioning writes and the number read as prepared statements
+ * on the one connection, run synchronously inside the caller's transaction
+ * (Kysely issued BEGIN and holds the connection until the callback resolves,
+ * so nothing else runs in between). Building and compiling the Kysely queries
+ * cost more CPU than running them, on every `POST /cabinets`
+ * (bench/micro/provision.ts).
+ */
+function sqliteStatements(conn: SqliteDatabase) {
+  const insertCabinet = conn.prepare<[CabinetRow]>(
+    `INSERT INTO cabinets (cabinet_id, county_code, operator, site_name, venue_type, site_address, latitude, longitude, status, status_since,
+                           secret_hash, credentials_issued_at, last_seen_at, created_at, updated_at)
+     VALUES (@cabinetId, @countyCode, @operator, @siteName, @venueType, @siteAddress, @latitude, @longitude, @status, @statusSince,
+             @secretHash, @credentialsIssuedAt, @lastSeenAt, @createdAt, @updatedAt)
+     ON CONFLICT (cabinet_id) DO NOTHING`,
+  )
+  const insertTransition = conn.prepare<[string, string, string | null, string | null, string, string, string, string | null]>(
+    `INSERT INTO cabinet_transitions (cabinet_id, county_code, operator, from_status, to_status, at, by_user, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+  )
+  const addDayStep = conn.prepare<[DayStep]>(
+    `INSERT INTO rollout_day_steps (county_code, day, operator, sites, installed, operating) VALUES (@county_code, @day, @operator, @sites, @installed, @operating)
+     ON CONFLICT (day, county_code, operator) DO UPDATE SET sites = rollout_day_steps.sites + excluded.sites,
+       installed = rollout_day_steps.installed + excluded.installed, operating = rollout_day_steps.operating + excluded.operating`,
+  )
+  const maxGenerated = conn.prepare<[string, string, string], { cabinet_id: string }>(
+    `SELECT cabinet_id FROM cabinets WHERE cabinet_id >= ? AND cabinet_id <= ? AND cabinet_id GLOB ? ORDER BY cabinet_id DESC LIMIT 1`,
+  )
+  return {
+    /** The ids not inserted (taken, or repeated within `rows`). */
+    insert(rows: readonly CabinetRow[]): string[] {
+      const taken: string[] = []
+      for (const row of rows) if (insertCabinet.run(row).changes !== 1) taken.push(row.cabinetId)
+      return taken
+    },
+    recordTransitions(steps: readonly TransitionRecord[]): void {
+      for (const t of steps) insertTransition.run(t.cabinetId, t.countyCode, t.operator, t.from, t.to, t.at, t.by, t.reason)
+      for (const d of daySteps(steps)) addDayStep.run(d)
+    },
+    maxGeneratedNumber(countyCode: string): number {
+      const { from, to } = generatedRange(countyCode)
+      const r = maxGenerated.get(from, to, `${countyCode}-[0-9][0-9][0-9][0-9][0-9]`)
+      return r ? Number(r.cabinet_id.slice(countyCode.length + 1)) : 0
+    },
+  }
+}
+
 export function createCabinetStore(db: FleetDb): CabinetStore {
   const k = db.kysely
+  const lite = db.sqlite ? sqliteStatements(db.sqlite) : null
 
   const filtered = (f: CabinetFilter) => {
     let q = k.selectFrom('cabinets')
@@ -205,6 +284,8 @@ export function createCabinetStore(db: FleetDb): CabinetStore {
 
   return {
     async insert(ex, rows) {
+      // Only inside a transaction: a raw statement outside one could run inside another caller's.
+      if (lite && ex.isTransaction) return lite.insert(rows)
       const inserted = new Set<string>()
       for (const part of chunks(rows)) {
         const r = await ex
@@ -242,6 +323,11 @@ export function createCabinetStore(db: FleetDb): CabinetStore {
 
     async recordTransitions(ex, steps) {
       if (steps.length === 0) return
+      if (lite && ex.isTransaction) {
+        lite.recordTransitions(steps)
+        await db.notify(TRANSITIONS_CHANNEL, '', ex)
+        return
+      }
       for (const part of chunks(steps)) {
         await ex
           .insertInto('cabinet_transitions')
@@ -258,22 +344,7 @@ export function createCabinetStore(db: FleetDb): CabinetStore {
           .execute()
       }
       await db.notify(TRANSITIONS_CHANNEL, '', ex)
-      // Summed per (day, county, operator) first: an import adds one row per day and county, not one per cabinet.
-      const days = new Map<string, { county_code: string; day: string; operator: string; sites: number; installed: number; operating: number }>()
-      for (const t of steps) {
-        const d = stageDeltas(t.from, t.to)
-        if (!d.sites && !d.installed && !d.operating) continue
-        const day = shanghaiDate(t.at)
-        const operator = t.operator ?? ''
-        const key = `${day}\u0000${t.countyCode}\u0000${operator}`
-        const acc = days.get(key)
-        if (acc) {
-          acc.sites += d.sites
-          acc.installed += d.installed
-          acc.operating += d.operating
-        } else days.set(key, { county_code: t.countyCode, day, operator, ...d })
-      }
-      for (const part of chunks([...days.values()])) {
+      for (const part of chunks(daySteps(steps))) {
         await ex
           .insertInto('rollout_day_steps')
           .values(part)
@@ -352,15 +423,17 @@ export function createCabinetStore(db: FleetDb): CabinetStore {
     },
 
     async maxGeneratedNumber(countyCode, ex = k) {
+      if (lite && ex.isTransaction) return lite.maxGeneratedNumber(countyCode)
       // Five digits after the county's prefix; the range bounds let both engines use the primary key.
+      const { from, to } = generatedRange(countyCode)
       const digits = db.dialect === 'sqlite'
         ? sql<boolean>`cabinet_id GLOB ${`${countyCode}-[0-9][0-9][0-9][0-9][0-9]`}`
         : sql<boolean>`cabinet_id ~ ${`^${countyCode}-[0-9]{5}$`}`
       const r = await ex
         .selectFrom('cabinets')
         .select('cabinet_id')
-        .where('cabinet_id', '>=', `${countyCode}-00000`)
-        .where('cabinet_id', '<=', `${countyCode}-99999`)
+        .where('cabinet_id', '>=', from)
+        .where('cabinet_id', '<=', to)
         .where(digits)
         .orderBy('cabinet_id', 'desc')
         .limit(1)

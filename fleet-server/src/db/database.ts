@@ -40,9 +40,9 @@ export interface FleetDb {
    * Runs `fn` in one transaction and commits when it resolves. On PostgreSQL a
    * transaction that lost a race (serialization failure, deadlock) is run
    * again from the start, up to 3 times, so `fn` must not have effects
-   * outside the database it cannot repeat.
+   * outside the database it cannot repeat (see also {@link TransactionOptions.group}).
    */
-  transaction<T>(fn: (tx: Tx) => Promise<T>, opts?: DerivedOption): Promise<T>
+  transaction<T>(fn: (tx: Tx) => Promise<T>, opts?: TransactionOptions): Promise<T>
   /** SQLite only: runs `fn` holding the one connection, no other query in between. */
   exclusive<T>(fn: (conn: SqliteDatabase) => T | Promise<T>, opts?: DerivedOption): Promise<T>
   /**
@@ -72,6 +72,20 @@ export interface FleetDb {
 export interface DerivedOption {
   /** SQLite: the derived work is not run first (see {@link FleetDb.setDerived}). */
   readonly deferDerived?: boolean
+}
+
+export interface TransactionOptions extends DerivedOption {
+  /**
+   * SQLite: the transaction may commit together with the other grouped ones
+   * that arrive in the same event-loop turn, one after another in one
+   * transaction: one commit (and fsync) for all, each caller answered after
+   * it. Their callbacks must be independent of each other. If any of them
+   * throws (or the commit fails), none is committed and each is run again
+   * alone, so only the failing one fails: like a PostgreSQL retry, `fn` may
+   * run twice. Ignored on PostgreSQL, where commits run side by side, and
+   * with `deferDerived` (the ingest's ticks commit on their own).
+   */
+  readonly group?: boolean
 }
 
 /** See {@link FleetDb.setDerived}. */
@@ -147,30 +161,70 @@ function openSqlite(dataDir: string, log: Logger): FleetDb {
   const events = new EventEmitter().setMaxListeners(0)
   const afterCommit = new WeakMap<object, Array<() => void>>()
   let closed = false
+
+  async function transaction<T>(fn: (tx: Tx) => Promise<T>, opts?: DerivedOption): Promise<T> {
+    let pending: Array<() => void> = []
+    let derivedRan: DerivedWork | null = null
+    let result: T
+    try {
+      result = await kysely.transaction().execute(async (tx) => {
+        afterCommit.set(tx, pending)
+        // Inside the transaction (BEGIN has run: this is where it holds the connection).
+        if (!opts?.deferDerived && runDerived()) derivedRan = derived
+        return fn(tx)
+      })
+    } catch (err) {
+      ;(derivedRan as DerivedWork | null)?.undone()
+      throw err
+    }
+    for (const p of pending) p()
+    pending = []
+    return result
+  }
+
+  // Grouped transactions (TransactionOptions.group) waiting for the end of this
+  // turn. With synchronous = FULL each commit is an fsync on the event loop:
+  // provisioning 32 cabinets at a time cost one per request (issue 13).
+  interface Grouped {
+    readonly fn: (tx: Tx) => Promise<unknown>
+    readonly resolve: (value: unknown) => void
+    readonly reject: (err: unknown) => void
+  }
+  let group: Grouped[] | null = null
+  async function commitGroup(): Promise<void> {
+    const jobs = group!
+    group = null
+    if (jobs.length > 1) {
+      const results: unknown[] = []
+      try {
+        await transaction(async (tx) => {
+          for (const j of jobs) results.push(await j.fn(tx))
+        })
+      } catch {
+        results.length = 0 // nothing committed: each runs alone below
+      }
+      if (results.length === jobs.length) {
+        jobs.forEach((j, i) => j.resolve(results[i]))
+        return
+      }
+    }
+    for (const j of jobs) await transaction(j.fn).then(j.resolve, j.reject)
+  }
+  const joinGroup = <T>(fn: (tx: Tx) => Promise<T>): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      if (group === null) {
+        group = []
+        setImmediate(() => void commitGroup())
+      }
+      group.push({ fn, resolve: resolve as (value: unknown) => void, reject })
+    })
+
   return {
     dialect: 'sqlite',
     kysely,
     sqlite: conn,
     pool: null,
-    async transaction(fn, opts) {
-      let pending: Array<() => void> = []
-      let derivedRan: DerivedWork | null = null
-      let result: Awaited<ReturnType<typeof fn>>
-      try {
-        result = await kysely.transaction().execute(async (tx) => {
-          afterCommit.set(tx, pending)
-          // Inside the transaction (BEGIN has run: this is where it holds the connection).
-          if (!opts?.deferDerived && runDerived()) derivedRan = derived
-          return fn(tx)
-        })
-      } catch (err) {
-        ;(derivedRan as DerivedWork | null)?.undone()
-        throw err
-      }
-      for (const p of pending) p()
-      pending = []
-      return result
-    },
+    transaction: (fn, opts) => (opts?.group && !opts.deferDerived ? joinGroup(fn) : transaction(fn, opts)),
     exclusive: (fn, opts) =>
       kysely.connection().execute(async () => {
         if (!opts?.deferDerived) runDerived()
