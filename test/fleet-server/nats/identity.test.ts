@@ -3,7 +3,7 @@
 // as the fleet server. Each cabinet's bearer JWT is its MQTT password and its
 // permissions are its only confinement (NATS does not bind the client id).
 import { jwtAuthenticator, connect as natsConnect, type NatsConnection, type Subscription } from '@nats-io/transport-node'
-import mqtt, { type MqttClient } from 'mqtt'
+import type { IClientOptions, MqttClient } from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest'
 import {
   createNatsIdentity,
@@ -16,7 +16,7 @@ import {
   type NatsIdentity,
 } from '../../../fleet-server/src/nats/index.js'
 import { topics } from '../../../shared/src/index.js'
-import { NATS_SERVER_BIN, startNatsCluster, type NatsCluster } from '../../helpers/nats.js'
+import { connectMqtt, NATS_SERVER_BIN, RESOLVER_SYNC_INTERVAL_S, startNatsCluster, type NatsCluster } from '../../helpers/nats.js'
 
 // Skipped only on a machine without nats-server; in CI (which installs it) a
 // missing server fails here instead of passing by skipping.
@@ -28,15 +28,15 @@ let cabinetSeq = 0
 /** A fresh cabinet id per test: sessions and revocations never leak between tests. */
 const aCabinetId = () => `341125-${String(++cabinetSeq).padStart(5, '0')}-${process.pid}`
 
-async function cabinetClient(url: string, clientId: string, password: string, opts: mqtt.IClientOptions = {}): Promise<MqttClient> {
-  const client = await mqtt.connectAsync(url, { clientId, username: clientId, password, reconnectPeriod: 0, connectTimeout: 10_000, ...opts }, false)
+async function cabinetClient(url: string, clientId: string, password: string, opts: IClientOptions = {}): Promise<MqttClient> {
+  const client = await connectMqtt(url, clientId, password, opts)
   onTestFinished(() => client.endAsync(true))
   return client
 }
 
 /** Resolves with the CONNACK refusal code, or fails the test if the connect is accepted. */
 async function refusedCode(url: string, clientId: string, password: string): Promise<number | undefined> {
-  const err = await mqtt.connectAsync(url, { clientId, username: clientId, password, reconnectPeriod: 0, connectTimeout: 10_000 }, false).then(
+  const err = await connectMqtt(url, clientId, password).then(
     async (c) => {
       await c.endAsync(true)
       return undefined
@@ -174,7 +174,12 @@ describe.skipIf(noNatsServer)('cabinet credentials on one NATS node (skipped: na
 
     const granted = await grantedQos(cabinetA, [topics.downPrefix(b) + '#', topics.replies(b), 'cabinets/+/down/#', '#'])
     expect(granted).toEqual([SUBACK_FAILURE, SUBACK_FAILURE, SUBACK_FAILURE, SUBACK_FAILURE])
+    // B's reply, then A's on the same server connection: once A's arrives, B's would have.
+    expect(await grantedQos(cabinetA, topics.downPrefix(a) + '#')).toEqual([1])
     server.publish(natsSubjectOf(topics.replies(b)), 'for B only')
+    server.publish(natsSubjectOf(topics.replies(a)), 'for A')
+    await vi.waitFor(() => expect(gotA.length).toBeGreaterThan(0))
+    expect(gotA).toEqual([{ topic: topics.replies(a), data: 'for A' }])
 
     // NATS acknowledges the forbidden publish (QoS 1) and drops it; A's own
     // publish after it on the same connection arrives, so the first is gone.
@@ -182,7 +187,6 @@ describe.skipIf(noNatsServer)('cabinet credentials on one NATS node (skipped: na
     await cabinetA.publishAsync(topics.sales(a), 'own sale', { qos: 1 })
     await vi.waitFor(() => expect(up.got.map((m) => m.data)).toContain('own sale'))
     expect(up.got).toEqual([{ subject: `cabinets.${a}.up.sales`, data: 'own sale' }])
-    expect(gotA).toEqual([])
   })
 
   it('cabinet A presenting B\'s client id is still confined to A\'s subjects (JWT mode does not bind client ids)', async () => {
@@ -202,12 +206,15 @@ describe.skipIf(noNatsServer)('cabinet credentials on one NATS node (skipped: na
     await bClosed
     const gotImpostor = received(impostor)
     expect(await grantedQos(impostor, topics.downPrefix(b) + '#')).toEqual([SUBACK_FAILURE])
+    expect(await grantedQos(impostor, topics.downPrefix(a) + '#')).toEqual([1])
     server.publish(natsSubjectOf(topics.replies(b)), 'for B only')
+    server.publish(natsSubjectOf(topics.replies(a)), 'for A')
+    await vi.waitFor(() => expect(gotImpostor.length).toBeGreaterThan(0))
+    expect(gotImpostor).toEqual([{ topic: topics.replies(a), data: 'for A' }])
     await impostor.publishAsync(topics.sales(b), 'forged sale for B', { qos: 1 })
     await impostor.publishAsync(topics.sales(a), 'A under B\'s client id', { qos: 1 })
     await vi.waitFor(() => expect(up.got.map((m) => m.data)).toContain('A under B\'s client id'))
     expect(up.got).toEqual([{ subject: `cabinets.${a}.up.sales`, data: 'A under B\'s client id' }])
-    expect(gotImpostor).toEqual([])
   })
 
   it('a cabinet JWT is for MQTT only: a plain NATS connection with it is refused', async () => {
@@ -254,12 +261,11 @@ describe.skipIf(noNatsServer)('cabinet credentials on a three-node NATS cluster 
   let cluster: NatsCluster
   afterAll(() => cluster?.stop())
 
-  it('carries a cabinet across nodes, and a revocation sent to one node refuses the JWT on all three', async () => {
+  it('carries a cabinet across nodes, and a revocation sent to one node refuses the JWT on all three, one of them down at the time', async () => {
     identity = createNatsIdentity(createNatsIdentityFile())
     cluster = await startNatsCluster({ nodes: 3, identity })
     const [n1, n2, n3] = cluster.nodes as [NatsCluster['nodes'][0], NatsCluster['nodes'][0], NatsCluster['nodes'][0]]
     const server = await serverConnection(identity, [n3.url])
-    onTestFinished(() => server.close())
     const admin = await startNatsAccountAdmin({ identity, servers: [n1.url] })
     onTestFinished(() => admin.close())
 
@@ -280,11 +286,25 @@ describe.skipIf(noNatsServer)('cabinet credentials on a three-node NATS cluster 
     })
     expect(got[0]).toEqual({ topic: topics.replies(id), data: 'reply via n3' })
 
+    await server.close()
+
+    // n3 is down while the revocation is sent to n1.
+    await n3.kill('SIGKILL')
     const closed = new Promise<void>((r) => cabinet.once('close', () => r()))
     await admin.revokeCabinetUser({ cabinetId: id })
-    await closed
-    for (const node of cluster.nodes) {
-      await vi.waitFor(async () => expect(await refusedCode(node.mqttUrl, id, jwt)).toBe(CONNACK_NOT_AUTHORIZED))
-    }
+    await closed // the live session on n2 is closed too
+    // n3 comes back with its stale account copy and takes the newer one from
+    // its peers at its first resolver sync (one interval after its start);
+    // a restarted n2 keeps the copy it got (its older preload does not win).
+    await n3.restart()
+    await n2.restart()
+    expect(await refusedCode(n2.mqttUrl, id, jwt)).toBe(CONNACK_NOT_AUTHORIZED)
+    expect(await refusedCode(n1.mqttUrl, id, jwt)).toBe(CONNACK_NOT_AUTHORIZED)
+    await vi.waitFor(async () => expect(await refusedCode(n3.mqttUrl, id, jwt)).toBe(CONNACK_NOT_AUTHORIZED), { timeout: 10 * RESOLVER_SYNC_INTERVAL_S * 1000, interval: 200 })
+    // n3 serves cabinets again (its first connects may be dropped while its
+    // MQTT streams' replicas catch up: 2.9.10's 4 s internal timeout; agents retry).
+    const other = aCabinetId()
+    const otherJwt = (await identity.issueCabinetUser(other)).jwt
+    await vi.waitFor(() => cabinetClient(n3.mqttUrl, other, otherJwt), { timeout: 30_000, interval: 200 })
   })
 })
