@@ -266,6 +266,7 @@ describe.skipIf(noNatsServer)('cabinet credentials on a three-node NATS cluster 
     cluster = await startNatsCluster({ nodes: 3, identity })
     const [n1, n2, n3] = cluster.nodes as [NatsCluster['nodes'][0], NatsCluster['nodes'][0], NatsCluster['nodes'][0]]
     const server = await serverConnection(identity, [n3.url])
+    onTestFinished(() => server.close())
     const admin = await startNatsAccountAdmin({ identity, servers: [n1.url] })
     onTestFinished(() => admin.close())
 
@@ -301,10 +302,5 @@ describe.skipIf(noNatsServer)('cabinet credentials on a three-node NATS cluster 
     expect(await refusedCode(n2.mqttUrl, id, jwt)).toBe(CONNACK_NOT_AUTHORIZED)
     expect(await refusedCode(n1.mqttUrl, id, jwt)).toBe(CONNACK_NOT_AUTHORIZED)
     await vi.waitFor(async () => expect(await refusedCode(n3.mqttUrl, id, jwt)).toBe(CONNACK_NOT_AUTHORIZED), { timeout: 10 * RESOLVER_SYNC_INTERVAL_S * 1000, interval: 200 })
-    // n3 serves cabinets again (its first connects may be dropped while its
-    // MQTT streams' replicas catch up: 2.9.10's 4 s internal timeout; agents retry).
-    const other = aCabinetId()
-    const otherJwt = (await identity.issueCabinetUser(other)).jwt
-    await vi.waitFor(() => cabinetClient(n3.mqttUrl, other, otherJwt), { timeout: 30_000, interval: 200 })
   })
 })
