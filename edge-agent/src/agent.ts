@@ -13,7 +13,7 @@ import { startApi, type Api } from './api/index.js'
 import type { AgentConfig } from './config.js'
 import { openLedger, type Ledger } from './ledger/index.js'
 import { Outbox } from './outbox/index.js'
-import { Link } from './sync/index.js'
+import { Link, type BrokerAddress } from './sync/index.js'
 import { AGENT_VERSION } from './version.js'
 
 export interface AgentDeps {
@@ -21,8 +21,8 @@ export interface AgentDeps {
   logger?: Logger
   /** Wall clock in ms; recordedAt, heartbeats and ids use it. */
   now?: () => number
-  /** Opens the stream to the broker instead of dialing serverUrl (the simulator's network gate). */
-  dial?: () => Duplex
+  /** Opens the stream to the attempt's broker instead of dialing it (the simulator's network gate). */
+  dial?: (server: BrokerAddress) => Duplex
 }
 
 export interface SellResult {
@@ -105,14 +105,14 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
     private readonly ledger: Ledger,
     private readonly log: Logger,
     private readonly now: () => number,
-    dial: (() => Duplex) | undefined,
+    dial: ((server: BrokerAddress) => Duplex) | undefined,
   ) {
     super()
     this.cabinetId = config.cabinetId
     this.startedAtMs = now()
     this.link = new Link(
       {
-        cabinetId: config.cabinetId, serverUrl: config.serverUrl, ca: config.ca, username: config.username, password: config.password,
+        cabinetId: config.cabinetId, servers: config.servers, ca: config.ca, username: config.username, password: config.password,
         heartbeatIntervalMs: config.heartbeatIntervalMs, backoffMinMs: config.backoffMinMs, backoffMaxMs: config.backoffMaxMs,
         ...(dial && { dial }),
       },
@@ -151,7 +151,7 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
       })
     }
     this.link.start()
-    this.log.info({ lastSeq: this.ledger.lastSeq, lastAckedSeq: this.ledger.lastAckedSeq, server: this.config.serverUrl }, 'edge agent started')
+    this.log.info({ lastSeq: this.ledger.lastSeq, lastAckedSeq: this.ledger.lastAckedSeq, servers: this.config.servers }, 'edge agent started')
   }
 
   sell(body: PostSaleBody): SellResult {

@@ -12,14 +12,33 @@ export type LogLevel = z.infer<typeof LogLevel>
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max)
 
+const ServerUrl = z.url({ protocol: /^(mqtts?|tcp|tls|wss?)$/, error: 'server: an mqtt://HOST:PORT URL (or several, comma-separated)' })
+/** Splits `--server a,b,c` (blanks around commas ignored). */
+function serverList(value: string): string[] {
+  return value.split(',').map((s) => s.trim())
+}
+/** One broker URL, or several comma-separated; each checked on its own. */
+const ServerList = z.string().superRefine((value, ctx) => {
+  const urls = serverList(value)
+  urls.forEach((url, i) => {
+    const r = ServerUrl.safeParse(url)
+    if (!r.success) ctx.addIssue({ code: 'custom', message: urls.length > 1 ? `server ${i + 1} of ${urls.length}: ${r.error.issues[0]!.message}` : r.error.issues[0]!.message })
+  })
+  if (new Set(urls).size !== urls.length) ctx.addIssue({ code: 'custom', message: 'server: the same URL is listed twice' })
+})
+
 /** What a program (the CLI, a simulator, a test) may set; everything but cabinetId and dataDir has a default. */
 export const AgentOptions = z
   .strictObject({
     cabinetId: CabinetId,
     /** Directory holding ledger.db; created when missing. */
     dataDir: z.string().min(1, 'dataDir: a directory for ledger.db'),
-    /** The fleet server's broker; its default MQTT port is 1883. */
-    serverUrl: z.url({ protocol: /^(mqtts?|tcp|tls|wss?)$/, error: 'server: an mqtt://HOST:PORT URL' }).default('mqtt://127.0.0.1:1883'),
+    /**
+     * The fleet's broker (default MQTT port 1883), or several of them
+     * comma-separated (the nodes of a broker cluster): the agent fails over
+     * between them (sync/servers.ts).
+     */
+    serverUrl: ServerList.default('mqtt://127.0.0.1:1883'),
     /**
      * PEM file of the CA(s) that signed the server's certificate, for an
      * mqtts:// (or tls://, wss://) server; without it the system store is used.
@@ -43,7 +62,7 @@ export const AgentOptions = z
     ledgerMaxPages: int(1, 2 ** 31 - 1).optional(),
   })
   .refine((c) => c.backoffMinMs <= c.backoffMaxMs, { path: ['backoffMaxMs'], message: 'backoffMaxMs must be >= backoffMinMs' })
-  .refine((c) => c.caFile === undefined || isTlsUrl(c.serverUrl), { path: ['caFile'], message: 'a CA file needs a TLS server URL (mqtts://HOST:PORT)' })
+  .refine((c) => c.caFile === undefined || serverList(c.serverUrl).every(isTlsUrl), { path: ['caFile'], message: 'a CA file needs TLS server URLs (mqtts://HOST:PORT)' })
 
 function isTlsUrl(url: string): boolean {
   return /^(mqtts|tls|wss):/.test(url)
@@ -54,7 +73,8 @@ export type AgentOptions = z.input<typeof AgentOptions>
 export interface AgentConfig {
   readonly cabinetId: string
   readonly dataDir: string
-  readonly serverUrl: string
+  /** The broker URLs, in the order given (at least one). */
+  readonly servers: readonly string[]
   /** PEM text of --ca; null = the system store (or a plain mqtt:// server). */
   readonly ca: string | null
   readonly username: string
@@ -88,7 +108,7 @@ const SOURCES = {
 type SourcedKey = keyof typeof SOURCES
 const NUMERIC: ReadonlySet<SourcedKey> = new Set(['apiPort', 'heartbeatIntervalMs', 'ackTimeoutMs', 'batchMaxSales', 'backoffMinMs', 'backoffMaxMs'])
 
-export const USAGE = `usage: edge-agent --cabinet ID --data DIR [--server mqtt://HOST:PORT | mqtts://HOST:PORT [--ca FILE]] [--username U] [--password P] [--api-port PORT]
+export const USAGE = `usage: edge-agent --cabinet ID --data DIR [--server mqtt://HOST:PORT[,mqtt://HOST2:PORT…] | mqtts://HOST:PORT[,…] [--ca FILE]] [--username U] [--password P] [--api-port PORT]
   [--log-level LEVEL] [--heartbeat-interval-ms N] [--ack-timeout-ms N] [--batch-max-sales N] [--backoff-min-ms N] [--backoff-max-ms N]
 each flag may instead come from its environment variable: ${Object.values(SOURCES).map(([, env]) => env).join(', ')}`
 
@@ -103,7 +123,7 @@ export function makeConfig(options: AgentOptions, describePath: (key: string) =>
   return Object.freeze({
     cabinetId: c.cabinetId,
     dataDir: c.dataDir,
-    serverUrl: c.serverUrl,
+    servers: Object.freeze(serverList(c.serverUrl)),
     ca: c.caFile === undefined ? null : readCa(describePath('caFile'), c.caFile),
     username: c.username ?? c.cabinetId,
     password: c.password,

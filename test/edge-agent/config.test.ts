@@ -17,7 +17,7 @@ describe('config', () => {
   it('reads the contract flags, defaults the username to the cabinet id, and freezes the result', () => {
     const c = loadConfig({}, ['--cabinet', 'C1', '--data', '/tmp/x', '--server', 'mqtt://10.0.0.1:1883', '--password', 'p', '--api-port', '0'])
     expect(c).toMatchObject({
-      cabinetId: 'C1', dataDir: '/tmp/x', serverUrl: 'mqtt://10.0.0.1:1883', username: 'C1', password: 'p', apiPort: 0,
+      cabinetId: 'C1', dataDir: '/tmp/x', servers: ['mqtt://10.0.0.1:1883'], username: 'C1', password: 'p', apiPort: 0,
       heartbeatIntervalMs: 30_000, ackTimeoutMs: 10_000, batchMaxSales: 500, backoffMinMs: 500, backoffMaxMs: 30_000, logLevel: 'info',
     })
     expect(Object.isFrozen(c)).toBe(true)
@@ -25,7 +25,7 @@ describe('config', () => {
 
   it('takes EDGE_* variables, with flags winning over them', () => {
     const env = { EDGE_CABINET: 'ENV1', EDGE_DATA_DIR: '/env', EDGE_SERVER: 'mqtt://env:1', EDGE_USERNAME: 'u', EDGE_PASSWORD: 'pw', EDGE_API_PORT: '8123', LOG_LEVEL: 'warn', EDGE_BATCH_MAX_SALES: '50' }
-    expect(loadConfig(env, [])).toMatchObject({ cabinetId: 'ENV1', dataDir: '/env', serverUrl: 'mqtt://env:1', username: 'u', password: 'pw', apiPort: 8123, logLevel: 'warn', batchMaxSales: 50 })
+    expect(loadConfig(env, [])).toMatchObject({ cabinetId: 'ENV1', dataDir: '/env', servers: ['mqtt://env:1'], username: 'u', password: 'pw', apiPort: 8123, logLevel: 'warn', batchMaxSales: 50 })
     expect(loadConfig(env, ['--cabinet', 'FLAG1', '--api-port', '9000', '--ack-timeout-ms', '500'])).toMatchObject({ cabinetId: 'FLAG1', apiPort: 9000, ackTimeoutMs: 500, dataDir: '/env' })
   })
 
@@ -46,7 +46,7 @@ describe('config', () => {
   })
 
   it('builds a config from code with no HTTP API by default', () => {
-    expect(makeConfig({ cabinetId: 'SIM-0001', dataDir: '/tmp/sim' })).toMatchObject({ apiPort: null, username: 'SIM-0001', serverUrl: 'mqtt://127.0.0.1:1883' })
+    expect(makeConfig({ cabinetId: 'SIM-0001', dataDir: '/tmp/sim' })).toMatchObject({ apiPort: null, username: 'SIM-0001', servers: ['mqtt://127.0.0.1:1883'] })
     expect(configError(() => makeConfig({ cabinetId: 'C1', dataDir: '/x', backoffMinMs: 1_000, backoffMaxMs: 100 })).message).toMatch(/backoffMaxMs/)
   })
 })

@@ -3,6 +3,7 @@
 // server's sale ingest (protocol.md step 3) until the real one exists.
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer, type AddressInfo, type Socket } from 'node:net'
+import { createServer as createTlsServer } from 'node:tls'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Aedes, type AedesOptions, type AedesPublishPacket } from 'aedes'
@@ -29,13 +30,13 @@ export interface TestBroker {
   close(): Promise<void>
 }
 
-/** An aedes broker on `port` (0 = any), closed when the test finishes. */
-export async function startBroker(opts: AedesOptions & { port?: number } = {}): Promise<TestBroker> {
-  const { port = 0, ...aedesOpts } = opts
+/** An aedes broker on `port` (0 = any), over TLS with `tls`; closed when the test finishes. */
+export async function startBroker(opts: AedesOptions & { port?: number; tls?: { cert: Buffer; key: Buffer } } = {}): Promise<TestBroker> {
+  const { port = 0, tls, ...aedesOpts } = opts
   const broker = await Aedes.createBroker({ maxClientsIdLength: 64, ...aedesOpts })
-  const server = createServer(broker.handle)
+  const server = tls ? createTlsServer(tls, broker.handle) : createServer(broker.handle)
   const sockets = new Set<Socket>()
-  server.on('connection', (socket) => {
+  server.on(tls ? 'secureConnection' : 'connection', (socket: Socket) => {
     sockets.add(socket)
     socket.on('close', () => sockets.delete(socket))
   })
@@ -59,7 +60,7 @@ export async function startBroker(opts: AedesOptions & { port?: number } = {}): 
   const tb: TestBroker = {
     broker,
     port: actual,
-    url: `mqtt://127.0.0.1:${actual}`,
+    url: `${tls ? 'mqtts' : 'mqtt'}://127.0.0.1:${actual}`,
     uplink,
     publish: (topic, payload, o = {}) =>
       new Promise((resolve, reject) => {
@@ -117,14 +118,19 @@ export class Responder {
   override: ((batch: SaleBatchMsg) => ReplyMsg | undefined) | null = null
   readonly batches: SaleBatchMsg[] = []
   readonly replies: ReplyMsg[] = []
-  private readonly committed = new Map<string, Sale[]>()
+  private constructor(
+    private readonly tb: TestBroker,
+    private readonly committed: Map<string, Sale[]>,
+  ) {}
 
-  private constructor(private readonly tb: TestBroker) {}
-
-  /** Subscribes on `tb`; `previous` carries its committed sales over (the same server behind a new broker). */
-  static async start(tb: TestBroker, previous?: Responder): Promise<Responder> {
-    const r = new Responder(tb)
-    for (const [id, sales] of previous?.committed ?? []) r.committed.set(id, [...sales])
+  /**
+   * Subscribes on `tb`; `previous` carries its committed sales over (the same
+   * server behind a new broker), or with `shared` keeps them in common (one
+   * server behind several brokers, as a cluster's replicas share a database).
+   */
+  static async start(tb: TestBroker, previous?: Responder, shared = false): Promise<Responder> {
+    const r = new Responder(tb, shared && previous ? previous.committed : new Map())
+    if (!shared) for (const [id, sales] of previous?.committed ?? []) r.committed.set(id, [...sales])
     await new Promise<void>((resolve) => {
       tb.broker.subscribe('cabinets/+/up/sales', (packet: AedesPublishPacket, cb: () => void) => {
         r.onBatch(packet.topic, packet.payload as Buffer).then(cb, cb)

@@ -50,3 +50,14 @@ export async function makeTestPki(): Promise<TestPki> {
     key: readFileSync(keyFile),
   }
 }
+
+/**
+ * One more server certificate from the test CA, for exactly `subjectAltName`
+ * (e.g. 'IP:127.0.0.1'): for checks that the client verifies the name it dialed.
+ */
+export function makeServerCert(pki: TestPki, name: string, subjectAltName: string): { cert: Buffer; key: Buffer } {
+  openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.csr`], pki.dir)
+  writeFileSync(join(pki.dir, `${name}.ext`), `subjectAltName=${subjectAltName}\nextendedKeyUsage=serverAuth\n`)
+  openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'test-ca.pem', '-CAkey', 'test-ca.key', '-CAcreateserial', '-days', '2', '-extfile', `${name}.ext`, '-out', `${name}.pem`], pki.dir)
+  return { cert: readFileSync(join(pki.dir, `${name}.pem`)), key: readFileSync(join(pki.dir, `${name}.key`)) }
+}

@@ -1,8 +1,10 @@
-import { describe, expect, it } from 'vitest'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import { PostSaleBody, lineTotalFen } from '../../shared/src/index.js'
 import type { VENUES } from '../../simulators/src/fleet/model.js';
 import { cabinetProfile, outagesOf, SIM_CATALOG, salesOfDay, shanghaiDayOf } from '../../simulators/src/fleet/model.js'
-import { spreadByQuota } from '../../simulators/src/fleet/provision.js'
+import { httpClient, spreadByQuota } from '../../simulators/src/fleet/provision.js'
 import { parseFlags } from '../../simulators/src/fleet/main.js'
 
 const MONDAY = shanghaiDayOf(Date.parse('2020-10-12T00:00:00+08:00'))
@@ -98,5 +100,33 @@ describe('simulated sales model', () => {
       '--outage-rate', '0.05', '--crash-rate', '0.5', '--clock-skew', '0.02', '--city-outage', '24:6'], {})
     expect(o).toMatchObject({ cabinets: 2700, days: 7, speed: 2880, seed: 's1', certifiedMean: 0.6, outageRate: 0.05, crashRate: 0.5, clockSkewRate: 0.02, cityOutages: [[24, 6]], verifyIds: false })
     expect(() => parseFlags(['--token', 't', '--cabinets', 'many'], {})).toThrow(/--cabinets/)
+  })
+
+  it('takes a cluster\'s replicas and brokers as comma-separated lists (issue 14)', () => {
+    const o = parseFlags(['--token', 't', '--http', 'http://127.0.0.1:8081, http://127.0.0.1:8082', '--mqtt', 'mqtt://127.0.0.1:4221,mqtt://127.0.0.1:4222'], {})
+    expect(o).toMatchObject({ httpUrl: 'http://127.0.0.1:8081,http://127.0.0.1:8082', mqttUrl: 'mqtt://127.0.0.1:4221,mqtt://127.0.0.1:4222' })
+    expect(() => parseFlags(['--token', 't', '--mqtt', 'mqtt://a:1,mqtts://b:2'], {})).toThrow(/--mqtt.*mqtts:\/\/b:2/)
+    expect(() => parseFlags(['--token', 't', '--http', 'http://a:1,nonsense'], {})).toThrow(/--http: not a URL: nonsense/)
+  })
+
+  it('sends an API call to the next replica when one cannot be reached, and stays there', async () => {
+    const seen: string[] = []
+    const live = createServer((req, res) => {
+      seen.push(req.url ?? '')
+      res.setHeader('content-type', 'application/json')
+      res.end('{"ok":true}')
+    })
+    await new Promise<void>((resolve) => live.listen(0, '127.0.0.1', resolve))
+    onTestFinished(() => new Promise<void>((resolve) => live.close(() => resolve())))
+    // A port nothing listens on: taken, then freed.
+    const dead = createServer()
+    await new Promise<void>((resolve) => dead.listen(0, '127.0.0.1', resolve))
+    const deadPort = (dead.address() as AddressInfo).port
+    await new Promise<void>((resolve) => dead.close(() => resolve()))
+    const http = httpClient(`http://127.0.0.1:${deadPort},http://127.0.0.1:${(live.address() as AddressInfo).port}`, 't')
+    expect(await http.call('GET', '/api/v1/a')).toEqual({ status: 200, body: { ok: true } })
+    expect(await http.call('GET', '/api/v1/b')).toEqual({ status: 200, body: { ok: true } })
+    expect(seen).toEqual(['/api/v1/a', '/api/v1/b'])
+    await expect(httpClient(`http://127.0.0.1:${deadPort}`, 't').call('GET', '/x')).rejects.toThrow()
   })
 })

@@ -14,7 +14,7 @@ import { buildPlatform } from '../../simulators/src/platform/app.js'
 import { httpClient } from '../../simulators/src/fleet/provision.js'
 import type { FleetSummary } from '../../simulators/src/fleet/run.js'
 import { startFleet, tempDir } from '../helpers/fleet.js'
-import { startProgram } from '../helpers/process.js'
+import { freePort, startProgram } from '../helpers/process.js'
 
 describe('npm run simulate', () => {
   it('runs 50 agents for 2 virtual days through outages and crashes, and its verdict finds nothing missing or duplicated', async () => {
@@ -23,8 +23,11 @@ describe('npm run simulate', () => {
     onTestFinished(() => platform.app.close())
     const fleet = await startFleet({ PLATFORM_URL: `http://127.0.0.1:${(platform.app.server.address() as AddressInfo).port}/intake` })
     const data = await tempDir('sim-')
+    // Lists, as for a cluster (issue 14): the first replica and broker are
+    // down for the whole run, so API calls and every agent's dialing fail over.
+    const dead = await freePort()
     const sim = await startProgram('simulators/src/fleet/main.ts', [
-      '--http', fleet.httpUrl, '--mqtt', fleet.mqttUrl, '--token', fleet.adminToken, '--data', data,
+      '--http', `http://127.0.0.1:${dead},${fleet.httpUrl}`, '--mqtt', `mqtt://127.0.0.1:${dead},${fleet.mqttUrl}`, '--token', fleet.adminToken, '--data', data,
       '--cabinets', '50', '--days', '2', '--speed', '17280', '--seed', 'ci-1',
       '--outage-rate', '0.3', '--city-outage', '30:4', '--crash-rate', '1', '--clock-skew', '0.1', '--drain-timeout', '30',
     ], { readyTimeoutMs: 30_000 })

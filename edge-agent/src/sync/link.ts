@@ -3,17 +3,19 @@
 // topics, announce presence, heartbeat, and hand downlink messages over.
 // Reconnects forever with jittered exponential backoff, even after a refused login.
 import type { Duplex } from 'node:stream'
-import mqtt, { MqttClient, type IClientOptions } from 'mqtt'
+import { MqttClient, type IClientOptions } from 'mqtt'
 import type { Logger } from 'pino'
 import {
   CatalogMsg, CommandMsg, ReplyMsg, decodeMessage, topics, uuidv7,
   type EventMsg, type HeartbeatMsg, type PresenceMsg,
 } from '../../../shared/src/edge.js'
 import { backoffMs } from '../backoff.js'
+import { openBrokerStream, ServerRotation, type BrokerAddress } from './servers.js'
 
 export interface LinkOptions {
   cabinetId: string
-  serverUrl: string
+  /** The brokers, dialed in turn (servers.ts); one for a single fleet server. */
+  servers: readonly string[]
   /** PEM CA(s) for an mqtts:// server; null/absent = the system store. */
   ca?: string | null
   username: string
@@ -22,10 +24,10 @@ export interface LinkOptions {
   backoffMinMs: number
   backoffMaxMs: number
   /**
-   * Opens the byte stream to the broker for each attempt instead of dialing
-   * serverUrl: the simulator's network gate (an uplink that is down fails here).
+   * Opens the byte stream to the attempt's broker instead of dialing it: the
+   * simulator's network gate (an uplink that is down fails here).
    */
-  dial?: () => Duplex
+  dial?: (server: BrokerAddress) => Duplex
 }
 
 export interface LinkHandlers {
@@ -51,6 +53,7 @@ export class Link {
   private reconnectAttempt = 0
   private failuresSinceUp = 0
   private readonly downTopics: { replies: string; catalog: string; commands: string }
+  private readonly rotation: ServerRotation
 
   constructor(
     private readonly opts: LinkOptions,
@@ -59,6 +62,7 @@ export class Link {
     private readonly now: () => number,
   ) {
     this.downTopics = { replies: topics.replies(opts.cabinetId), catalog: topics.catalog(opts.cabinetId), commands: topics.commands(opts.cabinetId) }
+    this.rotation = new ServerRotation(opts.servers, opts.cabinetId)
   }
 
   /** True once subscribed and announced on the current connection. */
@@ -92,7 +96,11 @@ export class Link {
       ...(this.opts.ca && { ca: this.opts.ca }),
     }
     const dial = this.opts.dial
-    const client = dial ? new MqttClient(() => dial(), options) : mqtt.connect(this.opts.serverUrl, options)
+    // Every attempt (the first and each reconnect) dials the next broker in turn.
+    const client = new MqttClient((c) => {
+      const to = this.rotation.take()
+      return dial ? dial(to) : openBrokerStream(c, options, to)
+    }, options)
     this.client = client
     // Runs before mqtt.js' own 'close' handler schedules the next attempt, so
     // every wait gets a fresh jittered delay (mqtt.js alone retries at a fixed period).
@@ -190,11 +198,12 @@ export class Link {
         return
       }
       this.reconnectAttempt = 0
+      this.rotation.up()
       const online: PresenceMsg = { v: 1, type: 'presence', cabinetId: this.opts.cabinetId, state: 'online', at: new Date(this.now()).toISOString() }
       client.publish(topics.presence(this.opts.cabinetId), JSON.stringify(online), { qos: 1, retain: true })
       this.isUp = true
       this.failuresSinceUp = 0
-      this.log.info({ server: this.opts.serverUrl }, 'connected to the fleet server')
+      this.log.info({ server: this.rotation.server.url }, 'connected to the fleet server')
       this.startHeartbeat()
       this.handlers.connected()
     })
@@ -218,7 +227,7 @@ export class Link {
     // of cabinets retrying for hours must not flood the logs.
     const level = this.failuresSinceUp === 1 ? 'warn' : 'debug'
     const code = (err as { code?: unknown }).code
-    this.log[level]({ code, reason: err.message }, 'mqtt connection failed; retrying')
+    this.log[level]({ code, reason: err.message, server: this.rotation.server.url }, 'mqtt connection failed; retrying')
   }
 
   private onMessage(topic: string, payload: Buffer): void {

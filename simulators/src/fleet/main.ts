@@ -7,8 +7,9 @@ import { parseArgs } from 'node:util'
 import { runFleet, type FleetOptions, type FleetProgress } from './run.js'
 
 export const USAGE = `usage: npm run simulate -- --http URL --mqtt URL --token T [flags]
-  --http URL              fleet server HTTP base (default http://127.0.0.1:8080)
-  --mqtt URL              fleet server MQTT (default mqtt://127.0.0.1:1883)
+  --http URL[,URL…]       fleet server HTTP base, or a cluster's replicas (default http://127.0.0.1:8080)
+  --mqtt URL[,URL…]       fleet server MQTT, or a cluster's brokers: each agent fails over between them
+                          (default mqtt://127.0.0.1:1883)
   --token T               admin bearer token (default $FLEET_TOKEN, else ./data/admin-token)
   --cabinets N            cabinets, spread over the plan's counties by quota (default 50)
   --days D                virtual days of trade (default 7)
@@ -35,6 +36,21 @@ function numberFlag(v: string | undefined, name: string, dflt: number, min = 0):
   const n = Number(v)
   if (!Number.isFinite(n) || n < min) throw new Error(`--${name}: expected a number >= ${min}, got ${v}`)
   return n
+}
+
+/** A comma-separated list of URLs with one of `protocols`, checked, as one string again. */
+function urlList(v: string, name: string, protocols: readonly string[]): string {
+  const urls = v.split(',').map((u) => u.trim())
+  for (const u of urls) {
+    let protocol: string
+    try {
+      protocol = new URL(u).protocol
+    } catch {
+      throw new Error(`--${name}: not a URL: ${u}`)
+    }
+    if (!protocols.includes(protocol)) throw new Error(`--${name}: expected ${protocols.map((p) => `${p}//`).join(' or ')} URLs, got ${u}`)
+  }
+  return urls.join(',')
 }
 
 export function parseFlags(argv: string[], env: NodeJS.ProcessEnv): FleetOptions {
@@ -77,8 +93,8 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv): FleetOptions
   }
   const steadyRate = values.steady === undefined ? null : numberFlag(values.steady, 'steady', 0, 0.001)
   return {
-    httpUrl: values.http ?? 'http://127.0.0.1:8080',
-    mqttUrl: values.mqtt ?? 'mqtt://127.0.0.1:1883',
+    httpUrl: urlList(values.http ?? 'http://127.0.0.1:8080', 'http', ['http:', 'https:']),
+    mqttUrl: urlList(values.mqtt ?? 'mqtt://127.0.0.1:1883', 'mqtt', ['mqtt:', 'tcp:']),
     token,
     cabinets,
     days,

@@ -11,14 +11,33 @@ export interface Http {
   call<T>(method: 'GET' | 'POST' | 'PATCH', path: string, body?: unknown): Promise<{ status: number; body: T }>
 }
 
-export function httpClient(baseUrl: string, token: string): Http {
+/**
+ * The fleet server's API at `baseUrls`: one URL, or several comma-separated
+ * (the replicas of a cluster). A request that cannot reach a replica (the
+ * connection refused or cut, not an HTTP error) goes to the next one, which
+ * is then kept for later requests.
+ */
+export function httpClient(baseUrls: string, token: string): Http {
+  const bases = baseUrls.split(',').map((u) => u.trim()).filter((u) => u !== '')
+  if (bases.length === 0) throw new Error('no fleet server URL')
+  let current = 0
   return {
     async call(method, path, body) {
-      const res = await fetch(new URL(path, baseUrl), {
-        method,
-        headers: { authorization: `Bearer ${token}`, ...(body !== undefined && { 'content-type': 'application/json' }) },
-        ...(body !== undefined && { body: JSON.stringify(body) }),
-      })
+      let res: Response | undefined
+      for (let tried = 0; ; tried++) {
+        try {
+          res = await fetch(new URL(path, bases[current]), {
+            method,
+            headers: { authorization: `Bearer ${token}`, ...(body !== undefined && { 'content-type': 'application/json' }) },
+            ...(body !== undefined && { body: JSON.stringify(body) }),
+          })
+          break
+        } catch (err) {
+          // fetch rejects only when no HTTP answer came: try the next replica, each once.
+          if (tried + 1 >= bases.length) throw err
+          current = (current + 1) % bases.length
+        }
+      }
       const text = await res.text()
       let parsed: unknown = null
       try {

@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { Duplex } from 'node:stream'
 import { pino, type Logger } from 'pino'
-import { createAgent, makeConfig, type Agent } from '../../../edge-agent/src/index.js'
+import { brokerAddress, createAgent, makeConfig, type Agent, type BrokerAddress } from '../../../edge-agent/src/index.js'
 import type { CabinetReport, FromWorker, SimCabinet, ToWorker, WorkerSpec } from './ipc.js'
 import { basket, cabinetProfile, certifiedLineProbability, DAY, outagesOf, rng, salesOfDay, shanghaiDayOf, type CabinetProfile, type PlannedSale, type Rand } from './model.js'
 
@@ -60,8 +60,6 @@ let lastDay = 0
 let tickTimer: NodeJS.Timeout | null = null
 let progressTimer: NodeJS.Timeout | null = null
 let rotate = 0
-let brokerHost = '127.0.0.1'
-let brokerPort = 1883
 let isReleased = false
 let steadyEndPerf = 0
 let hasSentConnected = false
@@ -104,7 +102,7 @@ async function openAgent(c: Cab): Promise<Agent> {
       apiPort: null,
       logLevel: 'silent',
     }),
-    { logger: log, now: spec.steady ? Date.now : () => vnow() + skew, dial: () => dial(c) },
+    { logger: log, now: spec.steady ? Date.now : () => vnow() + skew, dial: (to) => dial(c, to) },
   )
   if (spec.steady) {
     agent.on('acked', (seq) => {
@@ -120,13 +118,13 @@ async function openAgent(c: Cab): Promise<Agent> {
 }
 
 /** The gate: a TCP connection to the broker while the uplink is up, else a stream that fails at once. */
-function dial(c: Cab): Duplex {
+function dial(c: Cab, to: BrokerAddress): Duplex {
   if (!c.isOnline) {
     const down = new Duplex({ read() {}, write(_chunk, _enc, cb) { cb() } })
     process.nextTick(() => down.destroy(Object.assign(new Error('uplink down (simulated outage)'), { code: 'ENETUNREACH' })))
     return down
   }
-  const sock = connect(brokerPort, brokerHost)
+  const sock = connect(to.port, to.host)
   c.uplink = sock
   sock.once('close', () => {
     if (c.uplink === sock) c.uplink = null
@@ -253,11 +251,11 @@ function progress(): void {
 async function start(s: WorkerSpec, wallStart: number | null, released: boolean): Promise<void> {
   spec = s
   isReleased = released
-  const broker = new URL(s.mqttUrl)
   // The gate dials plain TCP itself; a TLS broker would need it to wrap the socket.
-  if (broker.protocol !== 'mqtt:' && broker.protocol !== 'tcp:') throw new Error(`the simulator dials mqtt:// brokers only, not ${broker.protocol}`)
-  brokerHost = broker.hostname
-  brokerPort = Number(broker.port || 1883)
+  for (const url of s.mqttUrl.split(',')) {
+    const { protocol } = brokerAddress(url.trim())
+    if (protocol !== 'mqtt' && protocol !== 'tcp') throw new Error(`the simulator dials mqtt:// brokers only, not ${protocol}://`)
+  }
   log = pino({ level: s.logLevel }, pino.destination(2)).child({ worker: s.workerIndex })
   endMs = s.startMs + s.days * DAY
   firstDay = shanghaiDayOf(s.startMs)
