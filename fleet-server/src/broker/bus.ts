@@ -44,7 +44,7 @@ export interface PublishOptions {
 }
 
 export interface MessageBus {
-  readonly mode: 'embedded' | 'external'
+  readonly mode: 'embedded' | 'external' | 'nats'
   /** Embedded: the plain port aedes listens on (null when that listener is off); external: null. */
   readonly port: number | null
   /** Embedded with TLS: the MQTT-over-TLS port; otherwise null. */
