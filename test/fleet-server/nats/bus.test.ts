@@ -8,6 +8,7 @@ import type { Fleet } from '../../../fleet-server/src/app.js'
 import { createNatsIdentity, createNatsIdentityFile, type NatsIdentity } from '../../../fleet-server/src/nats/index.js'
 import { aSale, startAgent } from '../../edge-agent/helpers.js'
 import { api, provision, startFleet, tempDir } from '../../helpers/fleet.js'
+import { aCatalog } from '../certification.fixtures.js'
 import { NATS_SERVER_BIN, startNatsCluster, type NatsCluster } from '../../helpers/nats.js'
 
 // Skipped only on a machine without nats-server; CI installs it.
@@ -39,8 +40,12 @@ describe.skipIf(noNatsServer)('fleet server on a NATS cluster (issue 14)', () =>
   it('commits an agent\'s sales through the JetStream work queue and answers it through NATS', async () => {
     const fleet = await startFleet(natsEnv())
     expect(fleet.mqttUrl).toBe(cluster.mqttUrls.join(','))
+    const today = new Date().toISOString().slice(0, 10)
+    await aCatalog(fleet, { 'AH-RICE-5KG': { cert: [today] } })
     const { cabinetId, agent } = await agentFor(fleet)
     await vi.waitFor(() => expect(agent.status().connected).toBe(true), { timeout: 10_000 })
+    // Its presence said online: the catalog followed, through NATS.
+    await vi.waitFor(() => expect(agent.catalog().items.map((i) => i.sku)).toEqual(['AH-RICE-5KG']), { timeout: 10_000 })
     for (let i = 0; i < 5; i++) agent.sell(aSale())
     await vi.waitFor(() => expect(agent.status()).toMatchObject({ lastAckedSeq: 5, pending: 0 }), { timeout: 15_000 })
 
