@@ -54,6 +54,7 @@ const MAX_MSGS_PER_CABINET = 10_000
 const MAX_STREAM_BYTES = 1024 ** 3 // 1 GiB on each node's disk
 /** Batches the consume loop pulls at a time. */
 const PULL_BATCH = 500
+const PULL_EXPIRES_MS = 2_000
 
 /** `cabinets.<id>.up.<kind>` → its parts, or null for anything else. */
 function parseSubject(subject: string): { cabinetId: string; kind: UpKind } | null {
@@ -102,7 +103,10 @@ export async function startNatsBus(opts: NatsBusOptions, sink: BusSink): Promise
     subs.push(nc.subscribe('cabinets.*.up.events', { queue: QUEUE_GROUP, callback: deliver('events') }))
 
     const consumer = await jetstream(nc).consumers.get(SALES_STREAM, SALES_CONSUMER)
-    const feed = await consumer.consume({ max_messages: PULL_BATCH })
+    // Pull requests expire, and heartbeats are expected, every PULL_EXPIRES_MS:
+    // a pull lost with a dead node (the consumer's leader moves) is noticed
+    // after two missed heartbeats, not after the 30 s default.
+    const feed = await consumer.consume({ max_messages: PULL_BATCH, expires: PULL_EXPIRES_MS })
     messages = feed
     consuming = (async () => {
       for await (const m of feed) await take(m)
