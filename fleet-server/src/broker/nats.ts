@@ -23,7 +23,7 @@ import { hostname } from 'node:os'
 import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type ConsumerMessages, type JsMsg, type JetStreamManager } from '@nats-io/jetstream'
 import { connect, jwtAuthenticator, nanos, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node'
 import type { Logger } from 'pino'
-import { parseTopic, type UpKind } from '../../../shared/src/index.js'
+import { MAX_MESSAGE_BYTES, parseTopic, type UpKind } from '../../../shared/src/index.js'
 import { natsSubjectOf, startNatsAccountAdmin, type NatsAccountAdmin, type NatsIdentity } from '../nats/index.js'
 import type { BusSink, MessageBus, PublishOptions } from './bus.js'
 
@@ -49,7 +49,11 @@ const QUEUE_GROUP = 'fleet-server'
 
 const DEFAULT_MAX_ACK_PENDING = 20_000 // batches: ~one tick's worth per replica, times a margin
 const DEFAULT_ACK_WAIT_MS = 30_000 // longer than any tick; a dead replica's batches come back after it
-/** Per cabinet: a cabinet publishing far ahead of its replies only pushes its own oldest batches out (it resends them). */
+/**
+ * Per cabinet: a cabinet publishing far ahead of its replies only pushes its
+ * own oldest batches out (it resends what is unanswered). With max_bytes (the
+ * oldest of any cabinet go first) this bounds each node's disk.
+ */
 const MAX_MSGS_PER_CABINET = 10_000
 const MAX_STREAM_BYTES = 1024 ** 3 // 1 GiB on each node's disk
 /** Batches the consume loop pulls at a time. */
@@ -195,6 +199,8 @@ async function ensureStream(jsm: JetStreamManager, replicas: number, log: Logger
     num_replicas: replicas,
     discard: DiscardPolicy.Old,
     max_msgs_per_subject: MAX_MSGS_PER_CABINET,
+    // Over the protocol's limit: not stored (the cabinet's PUBACK is no promise anyway).
+    max_msg_size: MAX_MESSAGE_BYTES,
     max_bytes: MAX_STREAM_BYTES,
   }
   try {
