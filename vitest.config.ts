@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config'
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The cluster's long tests run with `npm run test:cluster` (vitest.cluster.config.ts).
+    exclude: ['test/cluster/**', '**/node_modules/**'],
     // FLEET_TEST_DB=postgres: one PostgreSQL server for the run (npm run test:pg).
     globalSetup: ['test/setup/database.ts'],
     // Tests start real brokers, servers and child processes; give them room

@@ -10,6 +10,7 @@ import { AppError, BUNDLED_PLANS, parsePlan, PlanInvalidError, type Plan } from 
 import type { DatabaseTarget } from './db/database.js'
 import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './broker/connection-guard.js'
 import { DEFAULT_RATE_LIMIT } from './http/rate-limit.js'
+import { parseNatsIdentityFile, type NatsIdentityFile } from './nats/index.js'
 import { REPORT_CRON } from './reports/schedule.js'
 
 /** MQTT packets larger than this are cut off at the transport (socket destroyed). */
@@ -21,6 +22,13 @@ export const FD_HEADROOM = 500
 
 const Port = z.coerce.number().int().min(0).max(65535)
 const optionalString = z.string().min(1).optional()
+
+/** Comma-separated URLs with one of `protocols`, each checked. */
+const urlList = (protocols: RegExp, what: string) =>
+  z
+    .string()
+    .transform((v) => v.split(',').map((u) => u.trim()))
+    .pipe(z.array(z.url({ protocol: protocols, error: `${what}, comma-separated` })).min(1))
 
 const Env = z.object({
   FLEET_DATA_DIR: z.string().min(1).default('./data'),
@@ -40,6 +48,17 @@ const Env = z.object({
   FLEET_MQTT_URL: z.url({ protocol: /^(mqtt|mqtts|tcp|tls|ws|wss)$/ }).optional(),
   FLEET_MQTT_USERNAME: optionalString,
   FLEET_MQTT_PASSWORD: optionalString,
+  /**
+   * Set: cabinets connect to a NATS cluster's MQTT listeners and sales reach
+   * the server through a JetStream work queue (issue 14): its nodes' nats:// URLs.
+   */
+  FLEET_NATS_URL: urlList(/^nats$/, 'nats://HOST:PORT URLs').optional(),
+  /** The NATS identity file (operator and account seeds, JSON): required with FLEET_NATS_URL. */
+  FLEET_NATS_IDENTITY: optionalString,
+  /** The cluster's MQTT listeners, as cabinets dial them (told to them at provisioning). */
+  FLEET_NATS_MQTT_URL: urlList(/^(mqtt|mqtts|tcp|tls)$/, 'mqtt://HOST:PORT URLs').optional(),
+  /** Copies JetStream keeps of the sales work queue; default: 3, or the number of URLs when fewer. */
+  FLEET_NATS_STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).optional(),
   FLEET_MQTT_MAX_CONNECTIONS: z.coerce.number().int().min(1).optional(),
   FLEET_MQTT_MAX_PACKET_BYTES: z.coerce.number().int().min(64 * 1024).max(256 * 1024 * 1024).default(DEFAULT_MQTT_MAX_PACKET_BYTES),
   FLEET_ADMIN_TOKEN: optionalString,
@@ -132,6 +151,13 @@ export interface FleetConfig {
     /** Embedded broker only: caps before login and per remote address. */
     readonly connectionLimits: ConnectionLimits
   }
+  /** Set: the NATS cluster carries the cabinets instead of an MQTT broker (broker/nats.ts). */
+  readonly nats: {
+    readonly servers: readonly string[]
+    readonly mqttUrls: readonly string[]
+    readonly identity: NatsIdentityFile
+    readonly streamReplicas: number
+  } | null
   readonly adminToken: string | null
   /** The plan FLEET_PLAN names; the one stored on first start wins later. */
   readonly plan: { readonly source: string; readonly plan: Plan }
@@ -255,6 +281,10 @@ export function loadConfig(
   if (!e.FLEET_MQTT_URL && !e.FLEET_MQTT_PLAIN && !tls) {
     throw invalid('FLEET_MQTT_PLAIN=false leaves the embedded broker no listener; set FLEET_TLS_CERT and FLEET_TLS_KEY for MQTT over TLS')
   }
+  const nats = e.FLEET_NATS_URL ? loadNats(e) : null
+  if (!e.FLEET_NATS_URL && (e.FLEET_NATS_IDENTITY || e.FLEET_NATS_MQTT_URL || e.FLEET_NATS_STREAM_REPLICAS)) {
+    throw invalid('FLEET_NATS_IDENTITY, FLEET_NATS_MQTT_URL and FLEET_NATS_STREAM_REPLICAS configure a NATS cluster; set FLEET_NATS_URL too')
+  }
   const ca = e.FLEET_MQTT_CA ? readPem('FLEET_MQTT_CA', e.FLEET_MQTT_CA) : null
   if (ca !== null) parseCertificate('FLEET_MQTT_CA', e.FLEET_MQTT_CA!, ca)
 
@@ -289,6 +319,7 @@ export function loadConfig(
         failedAttemptWindowMs: e.FLEET_MQTT_FAILED_ATTEMPT_WINDOW_MS,
       }),
     }),
+    nats,
     adminToken: e.FLEET_ADMIN_TOKEN ?? null,
     plan: Object.freeze(loadPlan(e.FLEET_PLAN)),
     platform: Object.freeze({ url: e.PLATFORM_URL ?? null, secret: e.PLATFORM_SECRET ?? null }),
@@ -311,6 +342,26 @@ export function loadConfig(
     }),
   }
   return Object.freeze(config)
+}
+
+function loadNats(e: Env): NonNullable<FleetConfig['nats']> {
+  const servers = e.FLEET_NATS_URL!
+  if (e.FLEET_MQTT_URL) throw invalid('FLEET_NATS_URL and FLEET_MQTT_URL are two ways to carry the cabinets; set one')
+  if (!e.FLEET_NATS_IDENTITY) throw invalid('FLEET_NATS_URL needs FLEET_NATS_IDENTITY: the file with the NATS operator and account seeds')
+  if (!e.FLEET_NATS_MQTT_URL) throw invalid('FLEET_NATS_URL needs FLEET_NATS_MQTT_URL: the cluster\'s MQTT listeners that cabinets dial')
+  let identity: NatsIdentityFile
+  try {
+    identity = parseNatsIdentityFile(JSON.parse(readPem('FLEET_NATS_IDENTITY', e.FLEET_NATS_IDENTITY)))
+  } catch (err) {
+    if (err instanceof AppError) throw err
+    throw invalid(`FLEET_NATS_IDENTITY=${e.FLEET_NATS_IDENTITY}: ${(err as Error).message}`)
+  }
+  return Object.freeze({
+    servers: Object.freeze(servers),
+    mqttUrls: Object.freeze(e.FLEET_NATS_MQTT_URL),
+    identity,
+    streamReplicas: e.FLEET_NATS_STREAM_REPLICAS ?? Math.min(3, servers.length),
+  })
 }
 
 function readPem(variable: string, path: string): string {

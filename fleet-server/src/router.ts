@@ -8,10 +8,14 @@
 import type { Logger } from 'pino'
 import { decodeMessage, HeartbeatMsg } from '../../shared/src/index.js'
 import type { BusSink, UpMessage } from './broker/index.js'
+import type { BatchSettled } from './sales/ingest.js'
 
 export interface UpHandlers {
-  /** Sale batches, raw, with the broker's backpressure callback: exactly one module (ingest) takes them. */
-  readonly sales?: (cabinetId: string, payload: Buffer, done: () => void) => void
+  /**
+   * Sale batches, raw, with the broker's backpressure callback (and, from a
+   * work queue, its settled callback): exactly one module (ingest) takes them.
+   */
+  readonly sales?: (cabinetId: string, payload: Buffer, done: () => void, settled?: BatchSettled) => void
   /** A heartbeat, decoded and its cabinet id checked against the sender's. */
   readonly heartbeat?: (cabinetId: string, hb: HeartbeatMsg) => void
   /** Retained presence (its one reader decodes it). */
@@ -34,8 +38,8 @@ export interface UpModule {
 
 export interface UpRouterDeps {
   readonly modules: readonly UpModule[]
-  /** Sale batches: raw, with the broker's backpressure callback. */
-  readonly sales: (cabinetId: string, payload: Buffer, done: () => void) => void
+  /** Sale batches: raw, with the broker's backpressure callback (and a work queue's settled callback). */
+  readonly sales: (cabinetId: string, payload: Buffer, done: () => void, settled?: BatchSettled) => void
   readonly log: Logger
 }
 
@@ -52,7 +56,7 @@ export function createUpRouter({ modules, sales, log }: UpRouterDeps): BusSink['
     for (const h of any) h(id)
     switch (msg.kind) {
       case 'sales':
-        return sales(id, msg.payload, done)
+        return sales(id, msg.payload, done, msg.settled)
       case 'heartbeat': {
         const d = decodeMessage(HeartbeatMsg, msg.payload)
         if (!d.ok || d.data.cabinetId !== id) log.warn({ cabinetId: id, code: d.ok ? 'CABINET_MISMATCH' : d.code }, 'heartbeat ignored')

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { BUNDLED_PLANS } from '../../shared/src/index.js'
 import { DEFAULT_MQTT_MAX_CONNECTIONS, loadConfig } from '../../fleet-server/src/config.js'
+import { createNatsIdentityFile } from '../../fleet-server/src/nats/index.js'
 import { tempDir } from '../helpers/fleet.js'
 import { makeTestPki } from '../helpers/tls.js'
 
@@ -133,6 +134,27 @@ describe('fleet config', () => {
       const c = loadConfig({ FLEET_MQTT_URL: 'mqtts://broker.example:8883', FLEET_MQTT_CA: pki.caFile }, [], noLimits)
       expect(c.mqtt.ca).toBe(pki.ca.toString())
       expect(() => loadConfig({ FLEET_MQTT_CA: pki.caFile }, [], noLimits)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining('FLEET_MQTT_URL') }))
+    })
+
+    it('reads a NATS cluster (issue 14): its nodes, its MQTT listeners and the identity file, all or nothing', async () => {
+      const dir = await tempDir()
+      const identity = join(dir, 'nats-identity.json')
+      writeFileSync(identity, JSON.stringify(createNatsIdentityFile()))
+      const nats = { FLEET_NATS_URL: 'nats://10.0.0.1:4222, nats://10.0.0.2:4222', FLEET_NATS_IDENTITY: identity, FLEET_NATS_MQTT_URL: 'mqtt://10.0.0.1:1883,mqtt://10.0.0.2:1883' }
+      const c = loadConfig(nats, [], noLimits)
+      expect(c.nats).toMatchObject({ servers: ['nats://10.0.0.1:4222', 'nats://10.0.0.2:4222'], mqttUrls: ['mqtt://10.0.0.1:1883', 'mqtt://10.0.0.2:1883'], streamReplicas: 2 })
+      expect(loadConfig({ ...nats, FLEET_NATS_STREAM_REPLICAS: '3' }, [], noLimits).nats!.streamReplicas).toBe(3)
+      expect(loadConfig({}, [], noLimits).nats).toBeNull()
+      const refused = (env: Record<string, string>, why: string) =>
+        expect(() => loadConfig(env, [], noLimits)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining(why) }))
+      refused({ ...nats, FLEET_NATS_IDENTITY: '' }, 'FLEET_NATS_IDENTITY')
+      refused({ ...nats, FLEET_NATS_MQTT_URL: '' }, 'FLEET_NATS_MQTT_URL')
+      refused({ ...nats, FLEET_MQTT_URL: 'mqtt://broker:1883' }, 'set one')
+      refused({ ...nats, FLEET_NATS_URL: 'mqtt://10.0.0.1:4222' }, 'nats://')
+      refused({ FLEET_NATS_IDENTITY: identity }, 'set FLEET_NATS_URL too')
+      refused({ ...nats, FLEET_NATS_IDENTITY: join(dir, 'missing.json') }, 'not readable')
+      writeFileSync(identity, '{"v":1}')
+      refused(nats, 'operator')
     })
   })
 })

@@ -187,7 +187,12 @@ export class Link {
   private onConnect(client: MqttClient): void {
     const { replies, catalog, commands } = this.downTopics
     // Concrete topics only: the broker refuses wildcards from cabinets.
-    client.subscribe([replies, catalog, commands], { qos: 1 }, (err, granted) => {
+    // QoS 0: with a clean session QoS 1 guards a message only within one
+    // connection, and everything here is safe to lose (an unanswered batch is
+    // resent and answered again; a catalog is sent on each connect). On a NATS
+    // cluster each QoS 1 subscription is a JetStream consumer, whose creation
+    // stalls the login for seconds per topic whenever a node dies (issue 14).
+    client.subscribe([replies, catalog, commands], { qos: 0 }, (err, granted) => {
       if (this.isClosed || this.client !== client || !client.connected) return
       const refused = granted?.filter((g) => g.qos === 128).map((g) => g.topic) ?? []
       if (err || refused.length > 0) {

@@ -8,6 +8,12 @@ export interface UpMessage {
   readonly cabinetId: string
   readonly kind: UpKind
   readonly payload: Buffer
+  /**
+   * Sale batches from a work queue (NATS JetStream, issue 14): told once the
+   * server has answered the batch (true: ack it) or gave it up (false: deliver
+   * it again). Brokers without a queue leave it out: the cabinet resends.
+   */
+  readonly settled?: (answered: boolean) => void
 }
 
 /**
@@ -38,7 +44,7 @@ export interface PublishOptions {
 }
 
 export interface MessageBus {
-  readonly mode: 'embedded' | 'external'
+  readonly mode: 'embedded' | 'external' | 'nats'
   /** Embedded: the plain port aedes listens on (null when that listener is off); external: null. */
   readonly port: number | null
   /** Embedded with TLS: the MQTT-over-TLS port; otherwise null. */

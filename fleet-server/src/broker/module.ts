@@ -1,4 +1,5 @@
-// The MQTT bus as two modules (issue 13): `broker` holds the broker's place in
+// The MQTT bus as two modules (issue 13): the embedded aedes, an external
+// broker, or a NATS cluster (issue 14): `broker` holds the broker's place in
 // the teardown and `intake` starts it. The broker starts last, since its sink
 // routes to every domain, but its intake is quiesced first on close and the
 // broker itself closed after the domains: ingest drains what was received
@@ -11,6 +12,8 @@ import type { BusSink, MessageBus } from './bus.js'
 import type { CredentialVerifier } from './embedded.js'
 import { startEmbeddedBus } from './embedded.js'
 import { startExternalBus } from './external.js'
+import { startNatsBus } from './nats.js'
+import { createNatsIdentity } from '../nats/index.js'
 
 export interface BusModules {
   /** Stop only: closes the broker. Put it before every module that publishes or drains through it. */
@@ -41,8 +44,14 @@ export function busModules({ config, credentials, refused, log, signal }: BusMod
       name: 'bus',
       async start() {
         const sink = createBusSink({ modules, refused, log })
+        const nats = config.nats
         bus.set(
-          config.mqtt.url
+          nats
+            ? await startNatsBus(
+                { servers: nats.servers, mqttUrls: nats.mqttUrls, identity: createNatsIdentity(nats.identity), streamReplicas: nats.streamReplicas, log },
+                sink,
+              )
+            : config.mqtt.url
             ? await startExternalBus(
                 { url: config.mqtt.url, username: config.mqtt.username, password: config.mqtt.password, ca: config.mqtt.ca, log, ...(signal && { signal }) },
                 sink,

@@ -89,9 +89,17 @@ export interface SaleIngestOptions {
   readonly clockSample?: (cabinetId: string, skewMs: number) => void
 }
 
+/**
+ * For a batch taken from a queue that must know its fate (a JetStream work
+ * queue, issue 14): true once the cabinet has been answered (committed, a
+ * replay, or rejected), false when the batch was given up unanswered and should
+ * be delivered again (its tick failed, or the ingest was closing). Called once.
+ */
+export type BatchSettled = (answered: boolean) => void
+
 export interface SaleIngest {
   /** Queues a cabinets/{id}/up/sales payload. `done` is called when more may be sent. */
-  submit(cabinetId: string, payload: Buffer, done: () => void): void
+  submit(cabinetId: string, payload: Buffer, done: () => void, settled?: BatchSettled): void
   /** The committed chain head of a cabinet (seq 0 = nothing committed). */
   head(cabinetId: string): ChainHead
   queuedBatches(): number
@@ -105,11 +113,24 @@ interface Queued {
   readonly cabinetId: string
   readonly payload: Buffer
   readonly receivedAtMs: number
+  readonly settled: BatchSettled | undefined
 }
 
-type Outcome =
+/** Every taken batch has exactly one outcome; `settled` is its queue's callback, if any. */
+type Outcome = (
   | { readonly kind: 'accept'; readonly cabinetId: string; readonly batchId: string; readonly writeIndex: number; readonly newSales: number }
   | { readonly kind: 'reject'; readonly cabinetId: string; readonly batchId?: string; readonly code: RejectCode; readonly message: string; readonly expectedSeq?: number }
+) & { settled?: BatchSettled }
+
+/** `fn` callable once; later calls do nothing. */
+function once(fn: BatchSettled): BatchSettled {
+  let isCalled = false
+  return (answered) => {
+    if (isCalled) return
+    isCalled = true
+    fn(answered)
+  }
+}
 
 /** A tick decoded and judged, waiting for (or in) its commit. */
 interface PreparedTick {
@@ -122,6 +143,13 @@ interface PreparedTick {
   receivedMs: number[]
   outcomes: Outcome[]
   tampered: TamperFlag[]
+  /** The settled callbacks of every batch taken (once-wrapped): what a failure gives up. */
+  readonly settlers: BatchSettled[]
+}
+
+/** Gives up what of `tick` is not yet answered: its queue delivers those batches again. */
+function giveUp(settlers: readonly BatchSettled[]): void {
+  for (const s of settlers) s(false)
 }
 
 /** toISOString() of a millisecond, remembering the last one: a tick's batches mostly arrived in the same few ms. */
@@ -173,6 +201,7 @@ function dropJudgedOnUncommitted(tick: PreparedTick, uncommitted: ReadonlySet<st
   })
   tick.writes = writes
   tick.receivedMs = receivedMs
+  for (const o of tick.outcomes) if (cabinets.has(o.cabinetId)) o.settled?.(false)
   tick.outcomes = tick.outcomes
     .filter((o) => !cabinets.has(o.cabinetId))
     .map((o) => (o.kind === 'accept' && o.writeIndex >= 0 ? { ...o, writeIndex: keep[o.writeIndex]! } : o))
@@ -240,10 +269,12 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
     preparing = true
     const started = performance.now()
     let tick: PreparedTick | null = null
+    const settlers: BatchSettled[] = []
     try {
-      tick = await prepare()
+      tick = await prepare(settlers)
     } catch (err) {
       // Nothing of it was written or answered: the cabinets resend.
+      giveUp(settlers)
       metrics.ticksFailed.inc()
       log.error({ err }, 'ingest tick failed; its batches were not acknowledged and will be resent')
     } finally {
@@ -280,6 +311,7 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
       try {
         result = tick.writes.length > 0 || tick.tampered.length > 0 ? await commit({ batches: tick.writes, tampered: tick.tampered }) : null
       } catch (err) {
+        giveUp(tick.settlers)
         metrics.ticksFailed.inc()
         log.error({ err }, 'ingest tick failed; its batches were not acknowledged and will be resent')
         for (const w of tick.writes) uncommittedCabinets.add(w.cabinetId)
@@ -288,6 +320,7 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
       await finish(tick, result)
     } catch (err) {
       // finish() runs after the commit: the sales are on disk, unanswered ones are resent and replayed.
+      giveUp(tick.settlers)
       log.error({ err }, 'finishing an ingest tick failed')
       for (const w of tick.writes) uncommittedCabinets.add(w.cabinetId)
     } finally {
@@ -334,10 +367,18 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
   }
 
   /** Decodes and judges queued batches; writes nothing. */
-  async function prepare(): Promise<PreparedTick> {
+  async function prepare(settlers: BatchSettled[]): Promise<PreparedTick> {
     const nowMs = opts.now().getTime()
-    const tick: PreparedTick = { heads: new Map(), borrowed: new Set(), writes: [], receivedMs: [], outcomes: [], tampered: [] }
-    const { writes, outcomes, tampered } = tick
+    const tick: PreparedTick = { heads: new Map(), borrowed: new Set(), writes: [], receivedMs: [], outcomes: [], tampered: [], settlers }
+    const { writes, tampered } = tick
+    // Each taken batch's outcome, carrying its settled callback when it has one.
+    let settled: BatchSettled | undefined
+    const outcomes = {
+      push(o: Outcome): void {
+        if (settled) o.settled = settled
+        tick.outcomes.push(o)
+      },
+    }
     let sales = 0
     let taken = 0
 
@@ -356,6 +397,8 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
       }
       const item = take()
       taken++
+      settled = item.settled && once(item.settled)
+      if (settled) settlers.push(settled)
       const { cabinetId } = item
       const decoded = decodeSaleBatch(item.payload)
       if (!decoded.ok) {
@@ -460,14 +503,19 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
     let batchesCommitted = 0
     let batchesReplayed = 0
     for (const o of outcomes) {
-      if (silenced.has(o.cabinetId)) continue
+      if (silenced.has(o.cabinetId)) {
+        o.settled?.(false)
+        continue
+      }
       if (o.kind === 'reject') {
         reject(o.cabinetId, o.code, o.message, o.batchId, o.expectedSeq)
+        o.settled?.(true)
         continue
       }
       const failure = o.writeIndex >= 0 ? failed.get(o.writeIndex) : undefined
       if (failure !== undefined || (o.writeIndex < 0 && failedCabinets.has(o.cabinetId))) {
         silenced.add(o.cabinetId)
+        o.settled?.(false)
         if (failure === 'unknown_cabinet') {
           log.warn({ cabinetId: o.cabinetId, batchId: o.batchId }, 'sales from an unknown cabinet dropped')
         }
@@ -483,6 +531,7 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
         batchesReplayed++
       }
       opts.publish(topics.replies(o.cabinetId), committedReply(o.batchId, head.seq, head.hash))
+      o.settled?.(true)
       log.debug({ cabinetId: o.cabinetId, batchId: o.batchId, newSales: o.newSales, ackedSeq: head.seq }, 'sale batch committed')
     }
     if (salesCommitted > 0) metrics.salesIngested.inc(salesCommitted)
@@ -511,13 +560,14 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
   }
 
   return {
-    submit(cabinetId, payload, done) {
+    submit(cabinetId, payload, done, settled) {
       if (closed) {
         // Shutting down: not taken, not acked; the cabinet resends after restart.
+        settled?.(false)
         done()
         return
       }
-      queue.push({ cabinetId, payload, receivedAtMs: opts.now().getTime() })
+      queue.push({ cabinetId, payload, receivedAtMs: opts.now().getTime(), settled })
       queuedBytes += payload.length
       if (queuedBytes > opts.maxQueuedBytes) held.push(done)
       else done()

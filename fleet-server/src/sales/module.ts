@@ -46,7 +46,7 @@ export function ingestModule(deps: IngestModuleDeps): IngestModule {
   return {
     name: 'ingest',
     ingest: () => ingest.peek(),
-    up: { sales: (id, payload, done) => ingest.get().submit(id, payload, done) },
+    up: { sales: (id, payload, done, settled) => ingest.get().submit(id, payload, done, settled) },
     routes: () => salesRoutes(deps.reader, deps.assertVisible()),
     async start() {
       // SQLite: started before the ingest loads its chain heads, so that read

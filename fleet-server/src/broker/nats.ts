@@ -1,0 +1,224 @@
+// The cabinets on a NATS cluster (issue 14): they dial its nodes' MQTT
+// listeners with their user JWTs (nats/identity.ts); every fleet-server
+// replica is a plain NATS client of the fleet account.
+//
+// Sales go through a JetStream work queue: the stream captures every
+// cabinet's `cabinets.<id>.up.sales` (MQTT topic levels are subject tokens),
+// one durable consumer is shared by all replicas, and a batch is acked there
+// only once the ingest has answered the cabinet (committed or rejected), or
+// nak'ed when its tick failed, so another replica takes it. A PUBACK from NATS
+// to the cabinet says nothing about the stream (the probe lost 12,502 of 30,000
+// when a stream leader died): the cabinet's outbox, the committed reply and its
+// resend stay the only proof of delivery, and the ingest is idempotent.
+//
+// Heartbeats and presence reach every replica (plain subscriptions), so each
+// one's view of who is online is the same; events, which one replica stores,
+// go to a queue group. Replies, catalogs and commands are plain publishes: NATS
+// hands them to the cabinet's subscription at QoS 0 (a replicated consumer per
+// cabinet cost 6x in connects in the probe), and the cabinet resends what was
+// not answered. NATS MQTT in 2.9 keeps no retained message published from
+// plain NATS: a cabinet gets its catalog when its presence says online
+// (tracksConnections false, as with an external broker).
+import { hostname } from 'node:os'
+import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type ConsumerMessages, type JsMsg, type JetStreamManager } from '@nats-io/jetstream'
+import { connect, jwtAuthenticator, nanos, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node'
+import type { Logger } from 'pino'
+import { MAX_MESSAGE_BYTES, parseTopic, type UpKind } from '../../../shared/src/index.js'
+import { natsSubjectOf, startNatsAccountAdmin, type NatsAccountAdmin, type NatsIdentity } from '../nats/index.js'
+import type { BusSink, MessageBus, PublishOptions } from './bus.js'
+
+export interface NatsBusOptions {
+  /** nats:// URLs of the cluster's nodes (the client fails over between them). */
+  readonly servers: readonly string[]
+  /** What cabinets dial: the nodes' MQTT listeners. */
+  readonly mqttUrls: readonly string[]
+  readonly identity: NatsIdentity
+  /** JetStream copies of the sales stream (R3 on a 3-node cluster). */
+  readonly streamReplicas: number
+  readonly log: Logger
+  /** Batches handed out to all replicas together and not yet acked; bounds what a replica may buffer. */
+  readonly maxAckPending?: number
+  /** How long JetStream waits for an ack before delivering a batch again (to any replica). */
+  readonly ackWaitMs?: number
+}
+
+export const SALES_STREAM = 'CABINET_SALES'
+export const SALES_CONSUMER = 'fleet-ingest'
+/** One queue group of all replicas, for up-messages exactly one of them must handle. */
+const QUEUE_GROUP = 'fleet-server'
+
+const DEFAULT_MAX_ACK_PENDING = 20_000 // batches: ~one tick's worth per replica, times a margin
+const DEFAULT_ACK_WAIT_MS = 30_000 // longer than any tick; a dead replica's batches come back after it
+/**
+ * Per cabinet: a cabinet publishing far ahead of its replies only pushes its
+ * own oldest batches out (it resends what is unanswered). With max_bytes (the
+ * oldest of any cabinet go first) this bounds each node's disk.
+ */
+const MAX_MSGS_PER_CABINET = 10_000
+const MAX_STREAM_BYTES = 1024 ** 3 // 1 GiB on each node's disk
+/** Batches the consume loop pulls at a time. */
+const PULL_BATCH = 500
+const PULL_EXPIRES_MS = 2_000
+
+/** `cabinets.<id>.up.<kind>` → its parts, or null for anything else. */
+function parseSubject(subject: string): { cabinetId: string; kind: UpKind } | null {
+  const t = parseTopic(subject.replaceAll('.', '/'))
+  return t && t.direction === 'up' ? { cabinetId: t.cabinetId, kind: t.kind } : null
+}
+
+const toBuffer = (data: Uint8Array): Buffer => Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+
+export async function startNatsBus(opts: NatsBusOptions, sink: BusSink): Promise<MessageBus> {
+  const { log } = opts
+  const name = `fleet-server ${hostname()} ${process.pid}`
+  const user = await opts.identity.issueServiceUser(name)
+  const nc: NatsConnection = await connect({
+    servers: [...opts.servers],
+    authenticator: jwtAuthenticator(user.jwt, user.seed),
+    name,
+    maxReconnectAttempts: -1, // forever: the cluster outlives any node
+    reconnectTimeWait: 1_000, // ms
+    waitOnFirstConnect: true,
+  })
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect' || s.type === 'reconnect') log.warn({ status: s.type, server: (s as { server?: string }).server }, 'nats connection status')
+    }
+  })()
+
+  let admin: NatsAccountAdmin | null = null
+  const subs: Subscription[] = []
+  let messages: ConsumerMessages | null = null
+  let consuming: Promise<void> = Promise.resolve()
+  let quiesced = false
+  try {
+    const jsm = await jetstreamManager(nc)
+    await ensureStream(jsm, opts.streamReplicas, log)
+    await ensureConsumer(jsm, opts.maxAckPending ?? DEFAULT_MAX_ACK_PENDING, opts.ackWaitMs ?? DEFAULT_ACK_WAIT_MS)
+    admin = await startNatsAccountAdmin({ identity: opts.identity, servers: [...opts.servers], log })
+
+    const deliver = (kind: UpKind) => (err: Error | null, m: Msg): void => {
+      if (err || quiesced) return
+      const parsed = parseSubject(m.subject)
+      if (!parsed || parsed.kind !== kind) return
+      sink.message({ cabinetId: parsed.cabinetId, kind, payload: toBuffer(m.data) }, () => {})
+    }
+    for (const kind of ['heartbeat', 'presence'] as const) subs.push(nc.subscribe(`cabinets.*.up.${kind}`, { callback: deliver(kind) }))
+    subs.push(nc.subscribe('cabinets.*.up.events', { queue: QUEUE_GROUP, callback: deliver('events') }))
+
+    const consumer = await jetstream(nc).consumers.get(SALES_STREAM, SALES_CONSUMER)
+    // Pull requests expire, and heartbeats are expected, every PULL_EXPIRES_MS:
+    // a pull lost with a dead node (the consumer's leader moves) is noticed
+    // after two missed heartbeats, not after the 30 s default.
+    const feed = await consumer.consume({ max_messages: PULL_BATCH, expires: PULL_EXPIRES_MS })
+    messages = feed
+    consuming = (async () => {
+      for await (const m of feed) await take(m)
+    })().catch((err: unknown) => log.error({ err }, 'the sales consumer stopped'))
+  } catch (err) {
+    await admin?.close().catch(() => {})
+    await nc.close().catch(() => {})
+    throw err
+  }
+
+  /** One batch from the work queue into the ingest; resolves when the ingest takes more (backpressure). */
+  function take(m: JsMsg): Promise<void> {
+    const parsed = parseSubject(m.subject)
+    if (!parsed || parsed.kind !== 'sales') {
+      // Nothing else is captured by the stream; a stray message must not block it.
+      m.term()
+      return Promise.resolve()
+    }
+    if (quiesced) {
+      m.nak() // another replica (or this one, restarted) takes it
+      return Promise.resolve()
+    }
+    if (m.info.deliveryCount > 1) log.debug({ cabinetId: parsed.cabinetId, deliveries: m.info.deliveryCount }, 'sale batch delivered again')
+    return new Promise<void>((resolve) => {
+      sink.message(
+        {
+          cabinetId: parsed.cabinetId,
+          kind: 'sales',
+          payload: toBuffer(m.data),
+          settled: (answered) => (answered ? m.ack() : m.nak()),
+        },
+        resolve,
+      )
+    })
+  }
+
+  let closing: Promise<void> | null = null
+  async function quiesce(): Promise<void> {
+    if (quiesced) return
+    quiesced = true
+    for (const s of subs) s.unsubscribe()
+    // Batches already pulled but not yet taken are nak'ed as the loop meets them.
+    await messages?.close().catch(() => {})
+    await consuming
+  }
+  return {
+    mode: 'nats',
+    port: null,
+    tlsPort: null,
+    url: opts.mqttUrls.join(','),
+    tracksConnections: false,
+    publish(topic: string, payload: Buffer, _opts?: PublishOptions) {
+      try {
+        nc.publish(natsSubjectOf(topic), payload)
+      } catch (err) {
+        log.warn({ err, topic }, 'nats publish failed')
+      }
+    },
+    disconnect(cabinetId: string) {
+      // Revoking every JWT issued so far ends the live session on whichever node holds it.
+      admin!.revokeCabinetUser({ cabinetId }).then(
+        () => log.info({ cabinetId }, 'cabinet credentials revoked on the nats cluster'),
+        (err: unknown) => log.error({ err, cabinetId }, 'revoking cabinet credentials on the nats cluster failed'),
+      )
+    },
+    quiesce,
+    close() {
+      closing ??= (async () => {
+        await quiesce()
+        await admin?.close().catch((err: unknown) => log.warn({ err }, 'closing the nats admin connection failed'))
+        // Flushes the acks and replies still buffered, then closes.
+        await nc.drain().catch((err: unknown) => log.warn({ err }, 'draining the nats connection failed'))
+      })()
+      return closing
+    },
+  }
+}
+
+/** The sales work queue, created on first start (any replica; the same config is a no-op for the others). */
+async function ensureStream(jsm: JetStreamManager, replicas: number, log: Logger): Promise<void> {
+  const config = {
+    name: SALES_STREAM,
+    subjects: [natsSubjectOf('cabinets/+/up/sales')],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    num_replicas: replicas,
+    discard: DiscardPolicy.Old,
+    max_msgs_per_subject: MAX_MSGS_PER_CABINET,
+    // Over the protocol's limit: not stored (the cabinet's PUBACK is no promise anyway).
+    max_msg_size: MAX_MESSAGE_BYTES,
+    max_bytes: MAX_STREAM_BYTES,
+  }
+  try {
+    const info = await jsm.streams.info(SALES_STREAM)
+    if (info.config.num_replicas !== replicas) log.warn({ stream: SALES_STREAM, replicas: info.config.num_replicas, configured: replicas }, 'sales stream exists with other replicas; kept as it is')
+  } catch {
+    await jsm.streams.add(config)
+    log.info({ stream: SALES_STREAM, replicas }, 'sales stream created')
+  }
+}
+
+async function ensureConsumer(jsm: JetStreamManager, maxAckPending: number, ackWaitMs: number): Promise<void> {
+  await jsm.consumers.add(SALES_STREAM, {
+    durable_name: SALES_CONSUMER,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: nanos(ackWaitMs),
+    max_ack_pending: maxAckPending,
+    max_deliver: -1, // a batch is never dropped for being redelivered: the cabinet would only resend it
+  })
+}
