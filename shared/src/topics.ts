@@ -21,6 +21,8 @@ export const topics = {
   commands: (cabinetId: string) => `${ROOT}/${cabinetId}/down/commands`,
   /** What the fleet server subscribes to on an external broker. */
   allUp: `${ROOT}/+/up/#`,
+  /** One up kind of every cabinet (a NATS cluster's streams and subscriptions, issue 14). */
+  allUpOf: (kind: UpKind) => `${ROOT}/+/up/${kind}`,
   /** The prefix a cabinet may publish under. */
   upPrefix: (cabinetId: string) => `${ROOT}/${cabinetId}/up/`,
   downPrefix: (cabinetId: string) => `${ROOT}/${cabinetId}/down/`,

@@ -23,7 +23,7 @@ import { hostname } from 'node:os'
 import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type ConsumerMessages, type JsMsg, type JetStreamManager } from '@nats-io/jetstream'
 import { connect, jwtAuthenticator, nanos, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node'
 import type { Logger } from 'pino'
-import { MAX_MESSAGE_BYTES, parseTopic, type UpKind } from '../../../shared/src/index.js'
+import { MAX_MESSAGE_BYTES, parseTopic, topics, type UpKind } from '../../../shared/src/index.js'
 import { natsSubjectOf, startNatsAccountAdmin, type NatsAccountAdmin, type NatsIdentity } from '../nats/index.js'
 import type { BusSink, MessageBus, PublishOptions } from './bus.js'
 
@@ -103,8 +103,8 @@ export async function startNatsBus(opts: NatsBusOptions, sink: BusSink): Promise
       if (!parsed || parsed.kind !== kind) return
       sink.message({ cabinetId: parsed.cabinetId, kind, payload: toBuffer(m.data) }, () => {})
     }
-    for (const kind of ['heartbeat', 'presence'] as const) subs.push(nc.subscribe(`cabinets.*.up.${kind}`, { callback: deliver(kind) }))
-    subs.push(nc.subscribe('cabinets.*.up.events', { queue: QUEUE_GROUP, callback: deliver('events') }))
+    for (const kind of ['heartbeat', 'presence'] as const) subs.push(nc.subscribe(natsSubjectOf(topics.allUpOf(kind)), { callback: deliver(kind) }))
+    subs.push(nc.subscribe(natsSubjectOf(topics.allUpOf('events')), { queue: QUEUE_GROUP, callback: deliver('events') }))
 
     const consumer = await jetstream(nc).consumers.get(SALES_STREAM, SALES_CONSUMER)
     // Pull requests expire, and heartbeats are expected, every PULL_EXPIRES_MS:
@@ -193,7 +193,7 @@ export async function startNatsBus(opts: NatsBusOptions, sink: BusSink): Promise
 async function ensureStream(jsm: JetStreamManager, replicas: number, log: Logger): Promise<void> {
   const config = {
     name: SALES_STREAM,
-    subjects: [natsSubjectOf('cabinets/+/up/sales')],
+    subjects: [natsSubjectOf(topics.allUpOf('sales'))],
     retention: RetentionPolicy.Workqueue,
     storage: StorageType.File,
     num_replicas: replicas,
