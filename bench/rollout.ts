@@ -21,6 +21,25 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
 }
 
+/** Inner Mongolia's plan scaled to `total` cabinets over its 12 leagues (the rollout benches' fleet). */
+export function provincePlan(total: number) {
+  const leagues = ['150100', '150200', '150300', '150400', '150500', '150600', '150700', '150800', '150900', '152200', '152500', '152900']
+  const quota = (i: number) => Math.floor(total / leagues.length) + (i < total % leagues.length ? 1 : 0)
+  return {
+    id: 'neimenggu-2020',
+    name: '内蒙古自治区消费扶贫专柜布设计划',
+    region: { code: '150000', name: '内蒙古自治区' },
+    channel: 'cabinet',
+    totalQuota: total,
+    counties: leagues.map((code, i) => ({ code, name: `盟市${i + 1}`, quota: quota(i) })),
+    milestones: [
+      { id: 'sites', date: '2020-09-30', description: '点位全部落实', requires: { sitesAssignedBp: 10000, operatingMin: 1 } },
+      { id: 'installed', date: '2020-12-31', description: '全部安装', requires: { installedBp: 10000 } },
+    ],
+    policy: { minCertifiedShareBp: { cabinet: 10000 }, forwardingPeriod: 'month', reports: { weeklyDueIsoWeekday: 1, monthlyDueDay: 25, quarterly: true } },
+  }
+}
+
 /** `env` is merged into the fleet's config: `{ FLEET_DATABASE_URL }` runs it on PostgreSQL. */
 export async function rolloutQuery(opts: { cabinets?: number; runs?: number } = {}, env: Record<string, string> = {}): Promise<{
   engine: 'sqlite' | 'postgres'
@@ -42,21 +61,7 @@ export async function rolloutQuery(opts: { cabinets?: number; runs?: number } = 
   const total = opts.cabinets ?? 20_000
   const runs = opts.runs ?? 300
   const dir = await mkdtemp(join(tmpdir(), 'bench-rollout-'))
-  const leagues = ['150100', '150200', '150300', '150400', '150500', '150600', '150700', '150800', '150900', '152200', '152500', '152900']
-  const quota = (i: number) => Math.floor(total / leagues.length) + (i < total % leagues.length ? 1 : 0)
-  const plan = {
-    id: 'neimenggu-2020',
-    name: '内蒙古自治区消费扶贫专柜布设计划',
-    region: { code: '150000', name: '内蒙古自治区' },
-    channel: 'cabinet',
-    totalQuota: total,
-    counties: leagues.map((code, i) => ({ code, name: `盟市${i + 1}`, quota: quota(i) })),
-    milestones: [
-      { id: 'sites', date: '2020-09-30', description: '点位全部落实', requires: { sitesAssignedBp: 10000, operatingMin: 1 } },
-      { id: 'installed', date: '2020-12-31', description: '全部安装', requires: { installedBp: 10000 } },
-    ],
-    policy: { minCertifiedShareBp: { cabinet: 10000 }, forwardingPeriod: 'month', reports: { weeklyDueIsoWeekday: 1, monthlyDueDay: 25, quarterly: true } },
-  }
+  const plan = provincePlan(total)
   const planFile = join(dir, 'plan.json')
   await writeFile(planFile, JSON.stringify(plan))
   let clock = Date.parse('2020-09-01T00:00:00Z')
@@ -76,8 +81,7 @@ export async function rolloutQuery(opts: { cabinets?: number; runs?: number } = 
     for (let week = 0; week < 3; week++) {
       clock = Date.parse('2020-09-01T00:00:00Z') + week * 7 * 86_400_000
       const lines = ['cabinetId,countyCode,operator,siteName,siteAddress,venueType,status']
-      leagues.forEach((code, li) => {
-        const q = quota(li)
+      plan.counties.forEach(({ code, quota: q }, li) => {
         for (let i = Math.floor((q * week) / 3); i < Math.floor((q * (week + 1)) / 3); i++) {
           const id = `NM-${code}-${String(i + 1).padStart(5, '0')}`
           const stage = STAGES[i % 4]!
@@ -139,7 +143,7 @@ export async function rolloutQuery(opts: { cabinets?: number; runs?: number } = 
       engine: fleet.database.dialect,
       cabinets: ids.length,
       onlineCabinets: onlineCount,
-      counties: leagues.length,
+      counties: plan.counties.length,
       transitions,
       runs,
       p50Ms: +percentile(http, 0.5).toFixed(3),

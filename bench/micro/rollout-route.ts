@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
+import { provincePlan } from '../rollout.js'
 
 const ADMIN = 'bench-admin-token-0123456789'
 const STAGES = ['planned', 'site_assigned', 'installed', 'operating'] as const
@@ -34,21 +35,7 @@ interface Inject {
 async function fleetOf(tree: string, dir: string) {
   const { buildFleet } = (await import(join(tree, 'fleet-server/src/app.ts'))) as { buildFleet: (c: unknown, d: unknown) => Promise<{ http: Inject; close(): Promise<void> }> }
   const { loadConfig } = (await import(join(tree, 'fleet-server/src/config.ts'))) as { loadConfig: (env: Record<string, string>, argv: string[]) => unknown }
-  const leagues = ['150100', '150200', '150300', '150400', '150500', '150600', '150700', '150800', '150900', '152200', '152500', '152900']
-  const quota = (i: number) => Math.floor(CABINETS / leagues.length) + (i < CABINETS % leagues.length ? 1 : 0)
-  const plan = {
-    id: 'neimenggu-2020',
-    name: '内蒙古自治区消费扶贫专柜布设计划',
-    region: { code: '150000', name: '内蒙古自治区' },
-    channel: 'cabinet',
-    totalQuota: CABINETS,
-    counties: leagues.map((code, i) => ({ code, name: `盟市${i + 1}`, quota: quota(i) })),
-    milestones: [
-      { id: 'sites', date: '2020-09-30', description: '点位全部落实', requires: { sitesAssignedBp: 10000, operatingMin: 1 } },
-      { id: 'installed', date: '2020-12-31', description: '全部安装', requires: { installedBp: 10000 } },
-    ],
-    policy: { minCertifiedShareBp: { cabinet: 10000 }, forwardingPeriod: 'month', reports: { weeklyDueIsoWeekday: 1, monthlyDueDay: 25, quarterly: true } },
-  }
+  const plan = provincePlan(CABINETS)
   const planFile = join(dir, 'plan.json')
   await writeFile(planFile, JSON.stringify(plan))
   let clock = Date.parse('2020-09-01T00:00:00Z')
@@ -61,8 +48,7 @@ async function fleetOf(tree: string, dir: string) {
   for (let week = 0; week < 3; week++) {
     clock = Date.parse('2020-09-01T00:00:00Z') + week * 7 * 86_400_000
     const lines = ['cabinetId,countyCode,operator,siteName,siteAddress,venueType,status']
-    leagues.forEach((code, li) => {
-      const q = quota(li)
+    plan.counties.forEach(({ code, quota: q }, li) => {
       for (let i = Math.floor((q * week) / 3); i < Math.floor((q * (week + 1)) / 3); i++) {
         const id = `NM-${code}-${String(i + 1).padStart(5, '0')}`
         const stage = STAGES[i % 4]!

@@ -4,17 +4,12 @@
 // records a burst of sales. Mid-run one replica is SIGKILLed, and then the
 // NATS node leading the sales stream. At the end the surviving replica holds
 // every sale the agent answered 201 for, each once, in one intact chain.
-import { writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
-import { jetstreamManager } from '@nats-io/jetstream'
-import { connect, jwtAuthenticator } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
-import { SALES_STREAM } from '../../fleet-server/src/broker/nats.js'
-import { createNatsIdentity, createNatsIdentityFile, type NatsIdentity } from '../../fleet-server/src/nats/index.js'
 import { GENESIS_HASH, saleHash } from '../../shared/src/index.js'
+import { burst } from '../helpers/agent-burst.js'
 import { allServerSales, apiClient, provisionCabinet } from '../helpers/api.js'
 import { tempDir } from '../helpers/fleet.js'
-import { NATS_SERVER_BIN, startNatsCluster, type NatsCluster } from '../helpers/nats.js'
+import { NATS_SERVER_BIN, startFleetNats, type FleetNats } from '../helpers/nats.js'
 import { startPostgres, type Postgres } from '../helpers/postgres.js'
 import { startProgram, type Program } from '../helpers/process.js'
 
@@ -22,47 +17,14 @@ const ADMIN = 'cluster-crash-admin-token-0123456789'
 const CONCURRENCY = 4
 const ROUNDS = 6
 
-/** Posts sales as fast as CONCURRENCY workers can until the agent dies; returns the ids answered 201. */
-async function burst(apiPort: number, untilDead: Promise<unknown>): Promise<string[]> {
-  const acked: string[] = []
-  let dead = false
-  void untilDead.then(() => (dead = true))
-  let n = 0
-  const worker = async () => {
-    while (!dead) {
-      const i = n++
-      try {
-        const res = await fetch(`http://127.0.0.1:${apiPort}/sales`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ items: [{ sku: `SKU-${i % 9}`, qty: 1 + (i % 3), unitPriceFen: 300 + i }], payment: 'wechat' }),
-        })
-        if (res.status === 201) acked.push(((await res.json()) as { saleId: string }).saleId)
-        else if (!dead) throw new Error(`unexpected status ${res.status}: ${await res.text()}`)
-      } catch (err) {
-        if (!dead && !(err instanceof TypeError)) throw err // TypeError: fetch failed, the agent is gone
-        if (!dead) await new Promise((r) => setTimeout(r, 5))
-      }
-    }
-  }
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker))
-  return acked
-}
-
 describe.skipIf(!NATS_SERVER_BIN && !process.env.CI)('crash safety on the cluster (issue 14)', () => {
-  let identity: NatsIdentity
-  let identityFile: string
-  let nats: NatsCluster
+  let nats: FleetNats
   let pg: Postgres
   beforeAll(async () => {
-    const file = createNatsIdentityFile()
-    identity = createNatsIdentity(file)
-    ;[nats, pg] = await Promise.all([startNatsCluster({ nodes: 3, identity }), startPostgres({ database: 'cluster_crash' })])
-    identityFile = join(nats.dir, 'identity.json')
-    await writeFile(identityFile, JSON.stringify(file), { mode: 0o600 })
+    ;[nats, pg] = await Promise.all([startFleetNats(3), startPostgres({ database: 'cluster_crash' })])
   }, 90_000)
   afterAll(async () => {
-    await nats?.stop()
+    await nats?.cluster.stop()
     await pg?.close()
   })
 
@@ -70,7 +32,7 @@ describe.skipIf(!NATS_SERVER_BIN && !process.env.CI)('crash safety on the cluste
     const p = await startProgram('fleet-server/src/main.ts', [], {
       env: {
         FLEET_DATA_DIR: await tempDir('cluster-replica-'), FLEET_DATABASE_URL: pg.url, FLEET_HTTP_PORT: '0', FLEET_MQTT_PORT: '0', FLEET_ADMIN_TOKEN: ADMIN,
-        FLEET_NATS_URL: nats.urls.join(','), FLEET_NATS_IDENTITY: identityFile, FLEET_NATS_MQTT_URL: nats.mqttUrls.join(','),
+        ...nats.env(),
         FLEET_REPORTS_SCHEDULE: 'false', FLEET_BACKUP_SCHEDULE: 'false', LOG_LEVEL: 'warn',
       },
       readyTimeoutMs: 60_000,
@@ -79,24 +41,14 @@ describe.skipIf(!NATS_SERVER_BIN && !process.env.CI)('crash safety on the cluste
     return p
   }
 
-  async function streamLeader(): Promise<string> {
-    const user = await identity.issueServiceUser('test-observer')
-    const nc = await connect({ servers: nats.urls, authenticator: jwtAuthenticator(user.jwt, user.seed) })
-    try {
-      return (await (await jetstreamManager(nc)).streams.info(SALES_STREAM)).cluster!.leader!
-    } finally {
-      await nc.close()
-    }
-  }
-
   it('with a replica and the sales stream\'s leader SIGKILLed mid-run, holds exactly the acknowledged sales once each in an intact chain', async () => {
     const [a, b] = await Promise.all([replica(), replica()])
     const apiB = apiClient(`http://127.0.0.1:${String(b.ready.http)}`, ADMIN)
     const cab = await provisionCabinet(apiClient(`http://127.0.0.1:${String(a.ready.http)}`, ADMIN), { countyCode: '341181', siteName: '天长市汽车站', venueType: '车站' })
-    const user = await identity.issueCabinetUser(cab.cabinetId)
+    const user = await nats.identity.issueCabinetUser(cab.cabinetId)
     const agentDir = await tempDir('cluster-agent-')
     const agentArgs = ['--cabinet', cab.cabinetId, '--password', user.jwt, '--data', agentDir,
-      '--server', nats.mqttUrls.join(','), '--api-port', '0', '--backoff-min-ms', '50', '--backoff-max-ms', '300', '--ack-timeout-ms', '1500']
+      '--server', nats.cluster.mqttUrls.join(','), '--api-port', '0', '--backoff-min-ms', '50', '--backoff-max-ms', '300', '--ack-timeout-ms', '1500']
 
     const acknowledged: string[] = []
     let killedLeader = ''
@@ -107,14 +59,14 @@ describe.skipIf(!NATS_SERVER_BIN && !process.env.CI)('crash safety on the cluste
       // Mid-round: round 1 loses replica A, round 3 the sales stream's leader node.
       if (round === 1) setTimeout(() => void a.kill('SIGKILL'), killAfterMs / 2)
       if (round === 3) {
-        killedLeader = await streamLeader()
-        setTimeout(() => void nats.nodes.find((n) => n.name === killedLeader)!.kill('SIGKILL'), killAfterMs / 2)
+        killedLeader = await nats.salesStreamLeader()
+        setTimeout(() => void nats.cluster.nodes.find((n) => n.name === killedLeader)!.kill('SIGKILL'), killAfterMs / 2)
       }
-      acknowledged.push(...(await burst(Number(agent.ready.api), killed)))
+      acknowledged.push(...(await burst(Number(agent.ready.api), killed, CONCURRENCY)))
       expect(await agent.exited).toBe('SIGKILL')
     }
     expect(await a.exited).toBe('SIGKILL')
-    expect(nats.nodes.find((n) => n.name === killedLeader)!.isRunning).toBe(false)
+    expect(nats.cluster.nodes.find((n) => n.name === killedLeader)!.isRunning).toBe(false)
     expect(acknowledged.length).toBeGreaterThan(50)
 
     // A last, clean run drains the outbox through what is left: replica B, two NATS nodes.

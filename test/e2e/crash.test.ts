@@ -10,6 +10,7 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 import { GENESIS_HASH, saleHash } from '../../shared/src/index.js'
 import { buildFleet, type Fleet } from '../../fleet-server/src/app.js'
 import { loadConfig } from '../../fleet-server/src/config.js'
+import { burst } from '../helpers/agent-burst.js'
 import { allServerSales, apiClient, provisionCabinet } from '../helpers/api.js'
 import { startProgram } from '../helpers/process.js'
 import { testDatabaseEnv } from '../helpers/test-db.js'
@@ -22,33 +23,6 @@ async function fleetAt(dataDir: string, ports: { http: number; mqtt: number }): 
     FLEET_DATA_DIR: dataDir, FLEET_HTTP_PORT: String(ports.http), FLEET_MQTT_PORT: String(ports.mqtt),
     FLEET_ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'silent', ...(await testDatabaseEnv(dataDir)),
   }, []), { logger: pino({ level: 'silent' }) })
-}
-
-/** Posts sales as fast as CONCURRENCY workers can until the agent dies; returns the ids answered 201. */
-async function burst(apiPort: number, untilDead: Promise<unknown>): Promise<string[]> {
-  const acked: string[] = []
-  let dead = false
-  void untilDead.then(() => (dead = true))
-  let n = 0
-  const worker = async () => {
-    while (!dead) {
-      const i = n++
-      try {
-        const res = await fetch(`http://127.0.0.1:${apiPort}/sales`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ items: [{ sku: `SKU-${i % 9}`, qty: 1 + (i % 3), unitPriceFen: 300 + i }], payment: 'wechat' }),
-        })
-        if (res.status === 201) acked.push(((await res.json()) as { saleId: string }).saleId)
-        else if (!dead) throw new Error(`unexpected status ${res.status}: ${await res.text()}`)
-      } catch (err) {
-        if (!dead && !(err instanceof TypeError)) throw err // TypeError: fetch failed, the agent is gone
-        if (!dead) await new Promise((r) => setTimeout(r, 5))
-      }
-    }
-  }
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker))
-  return acked
 }
 
 describe('crash safety with real processes', () => {
@@ -74,7 +48,7 @@ describe('crash safety with real processes', () => {
       const agent = await startProgram('edge-agent/src/main.ts', agentArgs)
       const killAfterMs = 150 + Math.floor(Math.random() * 500)
       const killed = new Promise<void>((r) => setTimeout(r, killAfterMs)).then(() => agent.kill('SIGKILL'))
-      acknowledged.push(...(await burst(Number(agent.ready.api), killed)))
+      acknowledged.push(...(await burst(Number(agent.ready.api), killed, CONCURRENCY)))
       expect(await agent.exited).toBe('SIGKILL')
     }
     expect(acknowledged.length).toBeGreaterThan(50)

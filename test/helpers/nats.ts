@@ -15,7 +15,10 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import mqtt from 'mqtt'
-import type { NatsIdentity } from '../../fleet-server/src/nats/index.js'
+import { jetstreamManager } from '@nats-io/jetstream'
+import { connect as natsConnect, jwtAuthenticator } from '@nats-io/transport-node'
+import { SALES_STREAM } from '../../fleet-server/src/broker/nats.js'
+import { createNatsIdentity, createNatsIdentityFile, type NatsIdentity } from '../../fleet-server/src/nats/index.js'
 import { freePort } from './process.js'
 
 export const NATS_SERVER_BIN = ['/usr/sbin/nats-server', '/usr/bin/nats-server'].find((p) => existsSync(p))
@@ -286,4 +289,38 @@ export function connectMqtt(url: string, clientId: string, password: string, opt
 function once(fn: () => Promise<void>): () => Promise<void> {
   let p: Promise<void> | undefined
   return () => (p ??= fn())
+}
+
+/** A cluster for fleet servers: a fresh identity, its seeds file in the cluster's dir, and the settings a fleet server needs. */
+export interface FleetNats {
+  readonly identity: NatsIdentity
+  readonly identityFile: string
+  readonly cluster: NatsCluster
+  /** FLEET_NATS_URL, FLEET_NATS_IDENTITY and FLEET_NATS_MQTT_URL for a fleet server on this cluster. */
+  env(): Record<string, string>
+  /** The server name of the node leading the sales stream's replicas (the stream exists once a fleet server started). */
+  salesStreamLeader(): Promise<string>
+}
+
+export async function startFleetNats(nodes: 1 | 3): Promise<FleetNats> {
+  const file = createNatsIdentityFile()
+  const identity = createNatsIdentity(file)
+  const cluster = await startNatsCluster({ nodes, identity })
+  const identityFile = join(cluster.dir, 'identity.json')
+  await writeFile(identityFile, JSON.stringify(file), { mode: 0o600 })
+  return {
+    identity,
+    identityFile,
+    cluster,
+    env: () => ({ FLEET_NATS_URL: cluster.urls.join(','), FLEET_NATS_IDENTITY: identityFile, FLEET_NATS_MQTT_URL: cluster.mqttUrls.join(',') }),
+    async salesStreamLeader() {
+      const user = await identity.issueServiceUser('test-observer')
+      const nc = await natsConnect({ servers: cluster.nodes.filter((n) => n.isRunning).map((n) => n.url), authenticator: jwtAuthenticator(user.jwt, user.seed) })
+      try {
+        return (await (await jetstreamManager(nc)).streams.info(SALES_STREAM)).cluster!.leader!
+      } finally {
+        await nc.close()
+      }
+    },
+  }
 }

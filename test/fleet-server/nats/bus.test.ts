@@ -1,45 +1,35 @@
 // The fleet server on a NATS cluster (issue 14): real edge agents dial the
 // cluster's MQTT listeners with their JWTs, sales reach the server through the
 // JetStream work queue, and the committed reply comes back through NATS.
-import { writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { Fleet } from '../../../fleet-server/src/app.js'
-import { createNatsIdentity, createNatsIdentityFile, type NatsIdentity } from '../../../fleet-server/src/nats/index.js'
 import { aSale, startAgent } from '../../edge-agent/helpers.js'
 import { api, provision, startFleet, tempDir } from '../../helpers/fleet.js'
 import { aCatalog } from '../certification.fixtures.js'
-import { NATS_SERVER_BIN, startNatsCluster, type NatsCluster } from '../../helpers/nats.js'
+import { NATS_SERVER_BIN, startFleetNats, type FleetNats } from '../../helpers/nats.js'
 
 // Skipped only on a machine without nats-server; CI installs it.
 const noNatsServer = !NATS_SERVER_BIN && !process.env.CI
 
 describe.skipIf(noNatsServer)('fleet server on a NATS cluster (issue 14)', () => {
-  let identity: NatsIdentity
-  let identityFile: string
-  let cluster: NatsCluster
+  let nats: FleetNats
   beforeAll(async () => {
-    const file = createNatsIdentityFile()
-    identity = createNatsIdentity(file)
-    cluster = await startNatsCluster({ nodes: 1, identity })
-    identityFile = join(cluster.dir, 'identity.json')
-    await writeFile(identityFile, JSON.stringify(file), { mode: 0o600 })
+    nats = await startFleetNats(1)
   }, 60_000)
-  afterAll(() => cluster?.stop())
-
-  const natsEnv = () => ({ FLEET_NATS_URL: cluster.urls.join(','), FLEET_NATS_IDENTITY: identityFile, FLEET_NATS_MQTT_URL: cluster.mqttUrls.join(',') })
+  afterAll(() => nats?.cluster.stop())
+  const natsEnv = () => nats.env()
 
   /** A real edge agent for a cabinet the fleet provisioned, dialing the cluster with its JWT. */
   async function agentFor(fleet: Fleet, ackTimeoutMs = 2_000) {
     const cab = await provision(fleet)
-    const user = await identity.issueCabinetUser(cab.cabinetId)
-    const agent = await startAgent({ cabinetId: cab.cabinetId, serverUrl: cluster.mqttUrls.join(','), password: user.jwt, dataDir: await tempDir(), ackTimeoutMs })
+    const user = await nats.identity.issueCabinetUser(cab.cabinetId)
+    const agent = await startAgent({ cabinetId: cab.cabinetId, serverUrl: nats.cluster.mqttUrls.join(','), password: user.jwt, dataDir: await tempDir(), ackTimeoutMs })
     return { cabinetId: cab.cabinetId, agent }
   }
 
   it('commits an agent\'s sales through the JetStream work queue and answers it through NATS', async () => {
     const fleet = await startFleet(natsEnv())
-    expect(fleet.mqttUrl).toBe(cluster.mqttUrls.join(','))
+    expect(fleet.mqttUrl).toBe(nats.cluster.mqttUrls.join(','))
     const today = new Date().toISOString().slice(0, 10)
     await aCatalog(fleet, { 'AH-RICE-5KG': { cert: [today] } })
     const { cabinetId, agent } = await agentFor(fleet)
