@@ -5,8 +5,7 @@
 // NATS node leading the sales stream. At the end the surviving replica holds
 // every sale the agent answered 201 for, each once, in one intact chain.
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
-import { GENESIS_HASH, saleHash } from '../../shared/src/index.js'
-import { burst } from '../helpers/agent-burst.js'
+import { burst, expectHeldOnceInChain } from '../helpers/agent-burst.js'
 import { allServerSales, apiClient, provisionCabinet } from '../helpers/api.js'
 import { tempDir } from '../helpers/fleet.js'
 import { NATS_SERVER_BIN, startFleetNats, type FleetNats } from '../helpers/nats.js'
@@ -77,18 +76,7 @@ describe.skipIf(!NATS_SERVER_BIN && !process.env.CI)('crash safety on the cluste
     const { lastSeq } = await status()
 
     const sales = await allServerSales(apiB, cab.cabinetId)
-    const ids = sales.map((s) => s.saleId)
-    expect(new Set(ids).size).toBe(ids.length)
-    expect(sales.map((s) => s.seq)).toEqual(Array.from({ length: lastSeq }, (_, i) => i + 1))
-    const onServer = new Set(ids)
-    expect(acknowledged.filter((id) => !onServer.has(id))).toEqual([])
-    expect(new Set(acknowledged).size).toBe(acknowledged.length)
-    let prev = GENESIS_HASH
-    for (const s of sales) {
-      expect(s.prevHash).toBe(prev)
-      expect(saleHash(cab.cabinetId, s)).toBe(s.hash)
-      prev = s.hash
-    }
+    expectHeldOnceInChain(cab.cabinetId, sales, lastSeq, acknowledged)
     await agent.kill('SIGTERM')
   })
 })

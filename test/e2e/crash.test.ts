@@ -7,10 +7,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { GENESIS_HASH, saleHash } from '../../shared/src/index.js'
 import { buildFleet, type Fleet } from '../../fleet-server/src/app.js'
 import { loadConfig } from '../../fleet-server/src/config.js'
-import { burst } from '../helpers/agent-burst.js'
+import { burst, expectHeldOnceInChain } from '../helpers/agent-burst.js'
 import { allServerSales, apiClient, provisionCabinet } from '../helpers/api.js'
 import { startProgram } from '../helpers/process.js'
 import { testDatabaseEnv } from '../helpers/test-db.js'
@@ -61,23 +60,10 @@ describe('crash safety with real processes', () => {
     const { lastSeq } = await status()
 
     const sales = await allServerSales(api, cab.cabinetId)
-    const ids = sales.map((s) => s.saleId)
-    // Each once, gapless, and the server holds what the ledger holds.
-    expect(new Set(ids).size).toBe(ids.length)
-    expect(sales.map((s) => s.seq)).toEqual(Array.from({ length: lastSeq }, (_, i) => i + 1))
-    // Every sale answered 201 is there. A sale can be durable yet unanswered when the kill
-    // lands between the commit and the HTTP reply: at most one per in-flight request per kill.
-    const onServer = new Set(ids)
-    expect(acknowledged.filter((id) => !onServer.has(id))).toEqual([])
-    expect(new Set(acknowledged).size).toBe(acknowledged.length)
-    expect(ids.length - acknowledged.length).toBeLessThanOrEqual(ROUNDS * CONCURRENCY)
-    // The chain is intact: each hash recomputes and links to the previous one.
-    let prev = GENESIS_HASH
-    for (const s of sales) {
-      expect(s.prevHash).toBe(prev)
-      expect(saleHash(cab.cabinetId, s)).toBe(s.hash)
-      prev = s.hash
-    }
+    expectHeldOnceInChain(cab.cabinetId, sales, lastSeq, acknowledged)
+    // A sale can be durable yet unanswered when the kill lands between the
+    // commit and the HTTP reply: at most one per in-flight request per kill.
+    expect(sales.length - acknowledged.length).toBeLessThanOrEqual(ROUNDS * CONCURRENCY)
     await agent.kill('SIGTERM')
   })
 })
