@@ -23,7 +23,7 @@ describe('ingest: settled callbacks for a work queue', () => {
   afterAll(() => server?.close())
 
   for (const dialect of ['sqlite', 'postgres'] as const) {
-    it(`on ${dialect}: true after the reply (committed, replayed or rejected), false when the tick fails or the ingest is closed`, async () => {
+    it(`on ${dialect}: true after the reply (committed, replayed or rejected) or for an unknown cabinet, false when the tick fails or the ingest is closed`, async () => {
       const db: FleetDb = dialect === 'sqlite'
         ? await openFleetDb({ dialect, dataDir: await tempDir() }, log)
         : await openFleetDb({ dialect, url: await server.newDatabase('settled') }, log)
@@ -65,6 +65,13 @@ describe('ingest: settled callbacks for a work queue', () => {
         submit('good', good)
         await ingest.idle()
         expect(events).toEqual(['reply committed', 'good answered'])
+
+        // A cabinet the database does not know (a NATS identity outliving its row): dropped for
+        // good, unanswered — delivered again it would only fail again.
+        events.length = 0
+        ingest.submit('C-GONE', Buffer.from(JSON.stringify(aBatch('C-GONE', aChain('C-GONE', 1)))), () => {}, (answered) => events.push(`gone ${answered ? 'answered' : 'again'}`))
+        await ingest.idle()
+        expect(events).toEqual(['gone answered'])
 
         await ingest.close()
         events.length = 0

@@ -59,6 +59,8 @@ const MAX_STREAM_BYTES = 1024 ** 3 // 1 GiB on each node's disk
 /** Batches the consume loop pulls at a time. */
 const PULL_BATCH = 500
 const PULL_EXPIRES_MS = 2_000
+/** How long JetStream holds back a batch the ingest gave up on before delivering it again. */
+const REDELIVER_DELAY_MS = 1_000
 
 /** `cabinets.<id>.up.<kind>` → its parts, or null for anything else. */
 function parseSubject(subject: string): { cabinetId: string; kind: UpKind } | null {
@@ -130,7 +132,7 @@ export async function startNatsBus(opts: NatsBusOptions, sink: BusSink): Promise
       return Promise.resolve()
     }
     if (quiesced) {
-      m.nak() // another replica (or this one, restarted) takes it
+      m.nak() // another replica (or this one, restarted) takes it at once
       return Promise.resolve()
     }
     if (m.info.deliveryCount > 1) log.debug({ cabinetId: parsed.cabinetId, deliveries: m.info.deliveryCount }, 'sale batch delivered again')
@@ -140,7 +142,8 @@ export async function startNatsBus(opts: NatsBusOptions, sink: BusSink): Promise
           cabinetId: parsed.cabinetId,
           kind: 'sales',
           payload: toBuffer(m.data),
-          settled: (answered) => (answered ? m.ack() : m.nak()),
+          // Handed back after a pause: a tick that failed (the database away, say) must not spin.
+          settled: (answered) => (answered ? m.ack() : m.nak(REDELIVER_DELAY_MS)),
         },
         resolve,
       )

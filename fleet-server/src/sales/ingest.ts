@@ -515,7 +515,8 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
       const failure = o.writeIndex >= 0 ? failed.get(o.writeIndex) : undefined
       if (failure !== undefined || (o.writeIndex < 0 && failedCabinets.has(o.cabinetId))) {
         silenced.add(o.cabinetId)
-        o.settled?.(false)
+        // An unknown cabinet's batch is dropped for good: delivered again it would only fail again.
+        o.settled?.(failure === 'unknown_cabinet')
         if (failure === 'unknown_cabinet') {
           log.warn({ cabinetId: o.cabinetId, batchId: o.batchId }, 'sales from an unknown cabinet dropped')
         }
