@@ -40,6 +40,25 @@ export function provincePlan(total: number) {
   }
 }
 
+/**
+ * Week `week` (0–2) of the deployment: each county imports a third of its
+ * cabinets, at stages spread evenly. The CSV's lines; the ids go to `ids`, and
+ * those imported as installed to `installed`.
+ */
+export function weekImportCsv(plan: ReturnType<typeof provincePlan>, week: number, ids: string[], installed: string[]): string[] {
+  const lines = ['cabinetId,countyCode,operator,siteName,siteAddress,venueType,status']
+  plan.counties.forEach(({ code, quota: q }, li) => {
+    for (let i = Math.floor((q * week) / 3); i < Math.floor((q * (week + 1)) / 3); i++) {
+      const id = `NM-${code}-${String(i + 1).padStart(5, '0')}`
+      const stage = STAGES[i % 4]!
+      ids.push(id)
+      if (stage === 'installed') installed.push(id)
+      lines.push(stage === 'planned' ? `${id},${code},op-${li % 4},,,,planned` : `${id},${code},op-${li % 4},点位${i},某路${i}号,社区,${stage}`)
+    }
+  })
+  return lines
+}
+
 /** `env` is merged into the fleet's config: `{ FLEET_DATABASE_URL }` runs it on PostgreSQL. */
 export async function rolloutQuery(opts: { cabinets?: number; runs?: number } = {}, env: Record<string, string> = {}): Promise<{
   engine: 'sqlite' | 'postgres'
@@ -80,16 +99,7 @@ export async function rolloutQuery(opts: { cabinets?: number; runs?: number } = 
     const t0 = performance.now()
     for (let week = 0; week < 3; week++) {
       clock = Date.parse('2020-09-01T00:00:00Z') + week * 7 * 86_400_000
-      const lines = ['cabinetId,countyCode,operator,siteName,siteAddress,venueType,status']
-      plan.counties.forEach(({ code, quota: q }, li) => {
-        for (let i = Math.floor((q * week) / 3); i < Math.floor((q * (week + 1)) / 3); i++) {
-          const id = `NM-${code}-${String(i + 1).padStart(5, '0')}`
-          const stage = STAGES[i % 4]!
-          ids.push(id)
-          if (stage === 'installed') installed.push(id)
-          lines.push(stage === 'planned' ? `${id},${code},op-${li % 4},,,,planned` : `${id},${code},op-${li % 4},点位${i},某路${i}号,社区,${stage}`)
-        }
-      })
+      const lines = weekImportCsv(plan, week, ids, installed)
       const res = await fleet.http.inject({ method: 'POST', url: '/api/v1/cabinets/import', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'text/csv' }, payload: lines.join('\n') })
       if (res.statusCode !== 201) throw new Error(`import failed: ${res.statusCode} ${res.body.slice(0, 300)}`)
     }

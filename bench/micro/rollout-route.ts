@@ -20,10 +20,9 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
-import { provincePlan } from '../rollout.js'
+import { provincePlan, weekImportCsv } from '../rollout.js'
 
 const ADMIN = 'bench-admin-token-0123456789'
-const STAGES = ['planned', 'site_assigned', 'installed', 'operating'] as const
 const CABINETS = Number(process.env.ROLLOUT_CABINETS ?? 20_000)
 const ROUNDS = Number(process.env.ROLLOUT_ROUNDS ?? 9)
 const PER_ROUND = 300
@@ -47,15 +46,7 @@ async function fleetOf(tree: string, dir: string) {
   const installed: string[] = []
   for (let week = 0; week < 3; week++) {
     clock = Date.parse('2020-09-01T00:00:00Z') + week * 7 * 86_400_000
-    const lines = ['cabinetId,countyCode,operator,siteName,siteAddress,venueType,status']
-    plan.counties.forEach(({ code, quota: q }, li) => {
-      for (let i = Math.floor((q * week) / 3); i < Math.floor((q * (week + 1)) / 3); i++) {
-        const id = `NM-${code}-${String(i + 1).padStart(5, '0')}`
-        const stage = STAGES[i % 4]!
-        if (stage === 'installed') installed.push(id)
-        lines.push(stage === 'planned' ? `${id},${code},op-${li % 4},,,,planned` : `${id},${code},op-${li % 4},点位${i},某路${i}号,社区,${stage}`)
-      }
-    })
+    const lines = weekImportCsv(plan, week, [], installed)
     const res = await fleet.http.inject({ method: 'POST', url: '/api/v1/cabinets/import', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'text/csv' }, payload: lines.join('\n') })
     if (res.statusCode !== 201) throw new Error(`import failed: ${res.statusCode} ${res.body.slice(0, 300)}`)
   }

@@ -4,7 +4,7 @@
 import { sql, type Selectable } from 'kysely'
 import { shanghaiDate, type CabinetStatus, type VenueType } from '../../../shared/src/index.js'
 import type { Executor, FleetDb } from '../db/database.js'
-import type { CabinetsTable } from '../db/schema.js'
+import type { CabinetsTable, RolloutDayStepsTable } from '../db/schema.js'
 import type { SqliteDatabase } from '../db/sqlite.js'
 import type { StoredCredential } from './credentials.js'
 import { STAGE } from './lifecycle.js'
@@ -174,14 +174,8 @@ function stageDeltas(from: CabinetStatus | null, to: CabinetStatus): { sites: nu
   return { sites: delta((x) => x >= 1), installed: delta((x) => x >= 2), operating: delta((x) => x === 3) }
 }
 
-interface DayStep {
-  county_code: string
-  day: string
-  operator: string
-  sites: number
-  installed: number
-  operating: number
-}
+/** A rollout_day_steps row, as the table declares it. */
+type DayStep = RolloutDayStepsTable
 
 /** Steps summed per (day, county, operator): an import adds one row per day and county, not one per cabinet. */
 function daySteps(steps: readonly TransitionRecord[]): DayStep[] {
