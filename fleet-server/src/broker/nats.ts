@@ -20,7 +20,7 @@
 // plain NATS: a cabinet gets its catalog when its presence says online
 // (tracksConnections false, as with an external broker).
 import { hostname } from 'node:os'
-import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type ConsumerMessages, type JsMsg, type JetStreamManager } from '@nats-io/jetstream'
+import { AckPolicy, DeliverPolicy, DiscardPolicy, JetStreamApiError, jetstream, jetstreamManager, RetentionPolicy, StorageType, type ConsumerMessages, type JsMsg, type JetStreamManager } from '@nats-io/jetstream'
 import { connect, jwtAuthenticator, nanos, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node'
 import type { Logger } from 'pino'
 import { MAX_MESSAGE_BYTES, parseTopic, topics, type UpKind } from '../../../shared/src/index.js'
@@ -95,8 +95,8 @@ export async function startNatsBus(opts: NatsBusOptions, sink: BusSink): Promise
   let quiesced = false
   try {
     const jsm = await jetstreamManager(nc)
-    await ensureStream(jsm, opts.streamReplicas, log)
-    await ensureConsumer(jsm, opts.maxAckPending ?? DEFAULT_MAX_ACK_PENDING, opts.ackWaitMs ?? DEFAULT_ACK_WAIT_MS)
+    await untilClusterFormed(() => ensureStream(jsm, opts.streamReplicas, log), log)
+    await untilClusterFormed(() => ensureConsumer(jsm, opts.maxAckPending ?? DEFAULT_MAX_ACK_PENDING, opts.ackWaitMs ?? DEFAULT_ACK_WAIT_MS), log)
     admin = await startNatsAccountAdmin({ identity: opts.identity, servers: [...opts.servers], log })
 
     const deliver = (kind: UpKind) => (err: Error | null, m: Msg): void => {
@@ -189,6 +189,36 @@ export async function startNatsBus(opts: NatsBusOptions, sink: BusSink): Promise
       })()
       return closing
     },
+  }
+}
+
+/**
+ * JetStream API errors that a cluster still forming answers with: no meta
+ * leader yet (10008), or peers whose storage the meta leader has not heard of
+ * yet — 2.9.10 then says "no suitable peers for placement, insufficient
+ * storage" (10005) for a stream that fits. Seen on a loaded CI machine when a
+ * replica started right after the nodes.
+ */
+const FORMING_CLUSTER_CODES = new Set([10005, 10008, 10023])
+const FORMING_CLUSTER_WAIT_MS = 60_000
+
+export function isClusterForming(err: unknown): boolean {
+  if (err instanceof JetStreamApiError) return FORMING_CLUSTER_CODES.has(err.code) || err.status === 503
+  // No JetStream answer at all (timeout, no responders) while the meta group elects.
+  return err instanceof Error && /timeout|no responders/i.test(`${err.name} ${err.message}`)
+}
+
+/** Runs a JetStream setup call again while the cluster is still forming, up to a minute. */
+export async function untilClusterFormed<T>(fn: () => Promise<T>, log: Logger, waitMs = FORMING_CLUSTER_WAIT_MS): Promise<T> {
+  const deadline = Date.now() + waitMs
+  for (let delay = 250; ; delay = Math.min(delay * 2, 2_000)) {
+    try {
+      return await fn()
+    } catch (err) {
+      if (!isClusterForming(err) || Date.now() + delay > deadline) throw err
+      log.warn({ err: (err as Error).message, retryInMs: delay }, 'jetstream not ready yet; trying again')
+      await new Promise((r) => setTimeout(r, delay))
+    }
   }
 }
 
