@@ -13,7 +13,7 @@ import { alertsModule } from './alerts/module.js'
 import { clockSkewSource, saleIdReusedSource } from './alerts/sale-flags-source.js'
 import { backupModule } from './backup/module.js'
 import { busModules } from './broker/module.js'
-import { createCabinetStore } from './cabinets/index.js'
+import { cabinetLogins, createCabinetStore } from './cabinets/index.js'
 import { cabinetsModule } from './cabinets/module.js'
 import { certificationModule } from './certification/module.js'
 import { withCertifiedTotals } from './compliance/index.js'
@@ -122,6 +122,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       plan: () => plan,
       tracksConnections: () => buses.bus()?.tracksConnections ?? true,
       disconnect: (id) => buses.bus()?.disconnect(id),
+      logins: cabinetLogins(buses.bus),
       presenceFlushMs: config.presenceFlushMs,
       now,
       log,

@@ -43,6 +43,18 @@ export interface PublishOptions {
   readonly retain?: boolean
 }
 
+/**
+ * Cabinet logins a broker checks itself (NATS: a bearer user JWT per cabinet,
+ * signed by the cluster's identity). Brokers without it ask this server, which
+ * checks the cabinet's secret: the password is the secret.
+ */
+export interface BrokerLogins {
+  /** A password for the cabinet, valid until its logins are ended. */
+  issue(cabinetId: string): Promise<string>
+  /** Ends every login issued so far, the live session with it, and returns a password issued after that. */
+  reissue(cabinetId: string): Promise<string>
+}
+
 export interface MessageBus {
   readonly mode: 'embedded' | 'external' | 'nats'
   /** Embedded: the plain port aedes listens on (null when that listener is off); external: null. */
@@ -58,8 +70,12 @@ export interface MessageBus {
   readonly tracksConnections: boolean
   /** Publishes a server → cabinet message; failures are logged, never thrown. */
   publish(topic: string, payload: Buffer, opts?: PublishOptions): void
-  /** Ends the cabinet's live session, if any (credentials rotated or retired). */
+  /**
+   * Ends the cabinet's live session, if any (credentials rotated or retired).
+   * With `logins` it ends every login issued so far, on every node.
+   */
   disconnect(cabinetId: string): void
+  readonly logins?: BrokerLogins
   /** Stops taking new connections and messages; live sessions stay until close(). */
   quiesce(): Promise<void>
   close(): Promise<void>

@@ -172,6 +172,18 @@ export async function startNatsBus(opts: NatsBusOptions, sink: BusSink): Promise
         log.warn({ err, topic }, 'nats publish failed')
       }
     },
+    logins: {
+      issue: async (cabinetId) => (await opts.identity.issueCabinetUser(cabinetId)).jwt,
+      async reissue(cabinetId) {
+        const { revokedAtS } = await admin!.revokeCabinetUser({ cabinetId })
+        // NATS refuses a JWT issued in the revocation's second too (iat ≤ the
+        // revocation): the new one is issued in a later second, up to 1 s on.
+        const waitMs = (revokedAtS + 1) * 1000 - Date.now()
+        if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs))
+        log.info({ cabinetId }, 'cabinet credentials revoked and issued again on the nats cluster')
+        return (await opts.identity.issueCabinetUser(cabinetId)).jwt
+      },
+    },
     disconnect(cabinetId: string) {
       // Revoking every JWT issued so far ends the live session on whichever node holds it.
       admin!.revokeCabinetUser({ cabinetId }).then(

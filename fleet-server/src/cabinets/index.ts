@@ -1,5 +1,6 @@
 // Cabinets: provisioning, credentials, lifecycle, liveness.
 export { createCabinetService, type CabinetService } from './service.js'
+export { cabinetLogins, type CabinetLogins } from './logins.js'
 export { createCabinetStore, type CabinetStore } from './store.js'
 export { createLiveness, type Liveness } from './liveness.js'
 export { createSharedPresence, type SharedPresence } from './presence.js'

@@ -8,6 +8,7 @@ import type { FleetDb } from '../db/database.js'
 import { slot, type FleetModule } from '../modules.js'
 import type { SalesReader } from '../sales/index.js'
 import { createLiveness, type Liveness } from './liveness.js'
+import type { CabinetLogins } from './logins.js'
 import { createSharedPresence } from './presence.js'
 import { cabinetRoutes } from './routes.js'
 import { createCabinetService, type CabinetService } from './service.js'
@@ -28,6 +29,8 @@ export interface CabinetsModuleDeps {
   readonly tracksConnections: () => boolean
   /** Ends a cabinet's live MQTT session. */
   readonly disconnect: (cabinetId: string) => void
+  /** Issues, rotates and ends cabinet logins with the broker in use. */
+  readonly logins: CabinetLogins
   /** How often last-seen times are written, ms. */
   readonly presenceFlushMs: number
   readonly now: () => Date
@@ -71,6 +74,7 @@ export function cabinetsModule(deps: CabinetsModuleDeps): CabinetsModule {
           liveness,
           plan: deps.plan,
           disconnect: deps.disconnect,
+          logins: deps.logins,
           now: deps.now,
           log: log.child({ component: 'cabinets' }),
         }),

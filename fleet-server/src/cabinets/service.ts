@@ -32,6 +32,7 @@ import { parseCsv } from './csv.js'
 import { cabinetIdsOf, checkImport, ImportHeaderError } from './import.js'
 import { assertTransition, statusInvalid } from './lifecycle.js'
 import type { Liveness } from './liveness.js'
+import type { CabinetLogins } from './logins.js'
 import type { CabinetRow, CabinetStore, TransitionRecord } from './store.js'
 import type { Executor, FleetDb } from '../db/database.js'
 
@@ -62,8 +63,10 @@ export interface CabinetServiceDeps {
   readonly sales: SalesReader
   readonly liveness: Liveness
   readonly plan: () => Plan
-  /** Ends a cabinet's live MQTT session (after rotation or retirement). */
+  /** Ends a cabinet's live MQTT session here (its login changed on another server). */
   readonly disconnect: (cabinetId: string) => void
+  /** Issues, rotates and ends cabinet logins with the broker in use. */
+  readonly logins: CabinetLogins
   readonly now: () => Date
   readonly log: Logger
 }
@@ -226,7 +229,7 @@ export function createCabinetService(deps: CabinetServiceDeps): CabinetService {
       }
       credentials.invalidate(cabinetId)
       log.info({ cabinetId, countyCode: body.countyCode, by: by.username }, 'cabinet provisioned')
-      return { cabinetId, mqtt: { username: cabinetId, password: secret } }
+      return { cabinetId, mqtt: { username: cabinetId, password: await deps.logins.issue(cabinetId, secret) } }
     },
 
     async patch(by, cabinetId, body) {
@@ -266,7 +269,7 @@ export function createCabinetService(deps: CabinetServiceDeps): CabinetService {
           // Retirement revokes MQTT access: refuse new logins (the notice
           // invalidated every server's cache), end the live session here at
           // once (other servers end theirs on the notice).
-          deps.disconnect(cabinetId)
+          deps.logins.end(cabinetId)
           liveness.forget(cabinetId)
         }
         log.info({ cabinetId, from: before.status, to: body.status, by: by.username }, 'cabinet status changed')
@@ -286,9 +289,9 @@ export function createCabinetService(deps: CabinetServiceDeps): CabinetService {
       // invalidated by the notice), and so does a session opened with it: here
       // at once, on other servers on the notice.
       credentials.invalidate(cabinetId)
-      deps.disconnect(cabinetId)
+      const password = await deps.logins.rotate(cabinetId, secret)
       log.info({ cabinetId, by: by.username }, 'cabinet credentials rotated')
-      return { cabinetId, mqtt: { username: cabinetId, password: secret } }
+      return { cabinetId, mqtt: { username: cabinetId, password } }
     },
 
     async get(by, cabinetId) {
@@ -405,8 +408,10 @@ export function createCabinetService(deps: CabinetServiceDeps): CabinetService {
       }, by.username, 'csv import')
       if (taken.length) throw cabinetIdTaken(taken.join(', '))
       for (const r of rows) credentials.invalidate(r.cabinetId)
+      const cabinets: ImportReply['cabinets'] = []
+      for (const c of created) cabinets.push({ ...c, mqtt: { ...c.mqtt, password: await deps.logins.issue(c.cabinetId, c.mqtt.password) } })
       log.info({ imported: rows.length, rejected: check.rejected.length, by: by.username }, 'cabinets imported')
-      return { rows: check.rows, imported: rows.length, rejected: check.rejected, cabinets: created }
+      return { rows: check.rows, imported: rows.length, rejected: check.rejected, cabinets }
     },
 
     async assertVisible(by, cabinetId) {

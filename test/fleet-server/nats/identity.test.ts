@@ -16,12 +16,12 @@ import {
   type NatsIdentity,
 } from '../../../fleet-server/src/nats/index.js'
 import { topics } from '../../../shared/src/index.js'
+import { CONNACK_NOT_AUTHORIZED, refusedCode } from '../../helpers/mqtt-refusal.js'
 import { connectMqtt, NATS_SERVER_BIN, RESOLVER_SYNC_INTERVAL_S, startNatsCluster, type NatsCluster } from '../../helpers/nats.js'
 
 // Skipped only on a machine without nats-server; in CI (which installs it) a
 // missing server fails here instead of passing by skipping.
 const noNatsServer = !NATS_SERVER_BIN && !process.env.CI
-const CONNACK_NOT_AUTHORIZED = 5 // MQTT 3.1.1 §3.2.2.3
 const SUBACK_FAILURE = 0x80 // MQTT 3.1.1 §3.9.3
 
 let cabinetSeq = 0
@@ -32,19 +32,6 @@ async function cabinetClient(url: string, clientId: string, password: string, op
   const client = await connectMqtt(url, clientId, password, opts)
   onTestFinished(() => client.endAsync(true))
   return client
-}
-
-/** Resolves with the CONNACK refusal code, or fails the test if the connect is accepted. */
-async function refusedCode(url: string, clientId: string, password: string): Promise<number | undefined> {
-  const err = await connectMqtt(url, clientId, password).then(
-    async (c) => {
-      await c.endAsync(true)
-      return undefined
-    },
-    (e: unknown) => e as { code?: number },
-  )
-  expect(err, 'connect was accepted').toBeDefined()
-  return err!.code
 }
 
 /** The fleet server's side: a NATS subscription collecting what arrives. */
