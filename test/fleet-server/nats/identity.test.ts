@@ -274,6 +274,23 @@ describe.skipIf(noNatsServer)('cabinet credentials on a three-node NATS cluster 
     })
     expect(got[0]).toEqual({ topic: topics.replies(id), data: 'reply via n3' })
 
+    // Another cabinet, on another node, is confined there as on one node:
+    // it cannot read the first one's downlink nor write its uplink.
+    const other = aCabinetId()
+    const otherCabinet = await cabinetClient(n1.mqttUrl, other, (await identity.issueCabinetUser(other)).jwt)
+    const gotOther = received(otherCabinet)
+    expect(await grantedQos(otherCabinet, [topics.downPrefix(id) + '#', 'cabinets/+/down/#', '#'])).toEqual([SUBACK_FAILURE, SUBACK_FAILURE, SUBACK_FAILURE])
+    expect(await grantedQos(otherCabinet, topics.downPrefix(other) + '#')).toEqual([1])
+    await otherCabinet.publishAsync(topics.sales(id), 'forged via n1', { qos: 1 })
+    await otherCabinet.publishAsync(topics.sales(other), 'own via n1', { qos: 1 })
+    await vi.waitFor(() => expect(up.got.map((m) => m.data)).toContain('own via n1'))
+    expect(up.got.map((m) => m.data)).toEqual(['sale via n2', 'own via n1'])
+    server.publish(natsSubjectOf(topics.replies(id)), 'for the first cabinet only')
+    server.publish(natsSubjectOf(topics.replies(other)), 'for the other')
+    await vi.waitFor(() => expect(gotOther.length).toBeGreaterThan(0))
+    expect(gotOther).toEqual([{ topic: topics.replies(other), data: 'for the other' }])
+    await otherCabinet.endAsync(true)
+
     await server.close()
 
     // n3 is down while the revocation is sent to n1.
