@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   // cabinets
   CABINET_NOT_FOUND: '专柜不存在',
   CABINET_ID_TAKEN: '专柜编号已被使用',
+  CABINET_ID_UNSUPPORTED: '专柜编号含有本部署消息集群不支持的字符（如“.”）',
   CABINET_COUNTY_UNKNOWN: '区县代码不在当前布设计划中',
   CABINET_STATUS_INVALID: '专柜状态变更不合法',
   // plans

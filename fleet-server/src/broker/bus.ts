@@ -49,6 +49,8 @@ export interface PublishOptions {
  * checks the cabinet's secret: the password is the secret.
  */
 export interface BrokerLogins {
+  /** Why this broker cannot carry the cabinet id (e.g. NATS MQTT: no '.'), or null. */
+  idProblem(cabinetId: string): string | null
   /** A password for the cabinet, valid until its logins are ended. */
   issue(cabinetId: string): Promise<string>
   /** Ends every login issued so far, the live session with it, and returns a password issued after that. */

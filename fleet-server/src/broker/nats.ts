@@ -173,6 +173,7 @@ export async function startNatsBus(opts: NatsBusOptions, sink: BusSink): Promise
       }
     },
     logins: {
+      idProblem: (cabinetId) => (cabinetId.includes('.') ? `cabinet id ${cabinetId} has a '.', which NATS MQTT cannot carry (it separates subject tokens)` : null),
       issue: async (cabinetId) => (await opts.identity.issueCabinetUser(cabinetId)).jwt,
       async reissue(cabinetId) {
         const { revokedAtS } = await admin!.revokeCabinetUser({ cabinetId })

@@ -18,6 +18,9 @@ export function isIdInRange(by: { readonly role: string }, cabinetId: string, co
 /** The generator's ids: `${countyCode}-nnnnn`. */
 export const generatedCabinetId = (countyCode: string, n: number): string => `${countyCode}-${String(n).padStart(5, '0')}`
 
+/** The broker in use (a NATS cluster) cannot carry the id: refused before anything is stored. */
+export const cabinetIdUnsupported = (cabinetId: string, problem: string) => new AppError('CABINET_ID_UNSUPPORTED', problem, 400, { cabinetId })
+
 export const cabinetIdTaken = (cabinetId: string) => new AppError('CABINET_ID_TAKEN', `cabinet id ${cabinetId} is already taken`, 409, { cabinetId })
 
 /** For callers who may see every cabinet; scoped callers get the access domain's NOT_FOUND. */

@@ -55,7 +55,14 @@ export function cabinetIdsOf(records: readonly CsvRecord[]): string[] {
   return data.map((r) => r.fields[i]?.trim() ?? '').filter((id) => id.length > 0 && id.length <= 64)
 }
 
-export function checkImport(records: readonly CsvRecord[], plan: Plan, by: Principal, existing: ReadonlySet<string>): ImportCheck {
+export function checkImport(
+  records: readonly CsvRecord[],
+  plan: Plan,
+  by: Principal,
+  existing: ReadonlySet<string>,
+  /** Why the broker in use cannot carry an id (a NATS cluster), or null. */
+  idProblem: (cabinetId: string) => string | null = () => null,
+): ImportCheck {
   const [header, ...data] = records
   if (!header) throw new ImportHeaderError('the file is empty; expected a header line with at least countyCode')
   const index = new Map<Column, number>()
@@ -98,7 +105,9 @@ export function checkImport(records: readonly CsvRecord[], plan: Plan, by: Princ
     if (cabinetId !== null) {
       // #12: whether an id exists is said only for ids the caller may hold
       // (its own county's range), so a file cannot probe other counties.
+      const brokerProblem = CabinetId.safeParse(cabinetId).success ? idProblem(cabinetId) : null
       if (!CabinetId.safeParse(cabinetId).success) problems.push({ field: 'cabinetId', message: `cabinetId "${cabinetId}" is not a valid id (1-64 of A-Z a-z 0-9 _ . -)` })
+      else if (brokerProblem) problems.push({ field: 'cabinetId', message: brokerProblem })
       else if (isAllowed) {
         if (!isIdInRange(by, cabinetId, countyCode)) problems.push({ field: 'cabinetId', message: `cabinetId ${cabinetId} is outside county ${countyCode}'s range; ids you choose must start with "${countyCode}-"` })
         else if (existing.has(cabinetId)) problems.push({ field: 'cabinetId', message: `cabinetId ${cabinetId} already exists` })

@@ -8,6 +8,8 @@
 import type { MessageBus } from '../broker/index.js'
 
 export interface CabinetLogins {
+  /** Why the broker in use could not carry this cabinet id, or null: asked before the cabinet is created. */
+  idProblem(cabinetId: string): string | null
   /** The MQTT password of a cabinet just provisioned with `secret`. */
   issue(cabinetId: string, secret: string): Promise<string>
   /** After `secret` replaced the old one (committed): ends the old login and its session, returns the new password. */
@@ -19,6 +21,7 @@ export interface CabinetLogins {
 /** Logins through whichever bus runs (none yet, as in some tests: the secret, nothing to end). */
 export function cabinetLogins(bus: () => MessageBus | null | undefined): CabinetLogins {
   return {
+    idProblem: (cabinetId) => bus()?.logins?.idProblem(cabinetId) ?? null,
     async issue(cabinetId, secret) {
       const logins = bus()?.logins
       return logins ? logins.issue(cabinetId) : secret

@@ -26,7 +26,7 @@ import {
   type Principal,
 } from '../access/index.js'
 import { NO_SALES, type CabinetSalesTotals, type SalesReader } from '../sales/index.js'
-import { cabinetIdOutOfRange, cabinetIdTaken, cabinetNotFound, countyUnknown, generatedCabinetId, isIdInRange } from './errors.js'
+import { cabinetIdOutOfRange, cabinetIdTaken, cabinetIdUnsupported, cabinetNotFound, countyUnknown, generatedCabinetId, isIdInRange } from './errors.js'
 import { createCredentialCache, CREDENTIALS_CHANNEL, generateCabinetSecret, hashCabinetSecret, type CredentialCache } from './credentials.js'
 import { parseCsv } from './csv.js'
 import { cabinetIdsOf, checkImport, ImportHeaderError } from './import.js'
@@ -207,6 +207,8 @@ export function createCabinetService(deps: CabinetServiceDeps): CabinetService {
         // #12: range first, then existence: an id in another county's range
         // must neither reveal whether it exists nor squat that county's numbers.
         if (!isIdInRange(by, cabinetId, body.countyCode)) throw cabinetIdOutOfRange(cabinetId, body.countyCode)
+        const problem = deps.logins.idProblem(cabinetId)
+        if (problem) throw cabinetIdUnsupported(cabinetId, problem)
         if ((await insertCabinet(row(cabinetId), by.username)).length) throw cabinetIdTaken(cabinetId)
       } else {
         // The county's numbers are taken one create at a time across servers
@@ -352,7 +354,7 @@ export function createCabinetService(deps: CabinetServiceDeps): CabinetService {
       const ids = cabinetIdsOf(records)
       let check
       try {
-        check = checkImport(records, p, by, await store.existing(ids))
+        check = checkImport(records, p, by, await store.existing(ids), deps.logins.idProblem)
       } catch (err) {
         if (err instanceof ImportHeaderError) throw new AppError('CABINET_IMPORT_INVALID', err.message, 400, { rejected: [{ line: 1, field: null, message: err.message }] })
         throw err

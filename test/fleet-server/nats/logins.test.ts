@@ -76,4 +76,14 @@ describe.skipIf(noNatsServer)('cabinet logins on a NATS cluster (issue 14)', () 
       await c.endAsync(true)
     }
   })
+
+  it('refuses a cabinet id NATS MQTT cannot carry (a \'.\') before storing anything, alone or in an import', async () => {
+    const res = await api(fleet, 'POST', '/api/v1/cabinets', { countyCode: '341125', cabinetId: '341125-00.7' })
+    expect(res).toMatchObject({ status: 400, body: { error: { code: 'CABINET_ID_UNSUPPORTED' } } })
+    expect((await api(fleet, 'GET', '/api/v1/cabinets/341125-00.7')).status).toBe(404)
+    const imported = await importCsv(fleet, ['341125-00.8,341125,,,,,,,planned'])
+    expect(imported.status).toBe(400)
+    expect(JSON.stringify(imported.body)).toMatch(/NATS MQTT/)
+    expect((await api(fleet, 'GET', '/api/v1/cabinets/341125-00.8')).status).toBe(404)
+  })
 })
