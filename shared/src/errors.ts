@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   CONFIG_INVALID: '配置无效',
   INTERNAL: '服务器内部错误',
   PAYLOAD_TOO_LARGE: '请求内容过大',
+  BROKER_UNAVAILABLE: '消息集群暂时无法完成操作，请稍后重试',
   // cabinets
   CABINET_NOT_FOUND: '专柜不存在',
   CABINET_ID_TAKEN: '专柜编号已被使用',

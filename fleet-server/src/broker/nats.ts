@@ -23,8 +23,8 @@ import { hostname } from 'node:os'
 import { AckPolicy, DeliverPolicy, DiscardPolicy, JetStreamApiError, jetstream, jetstreamManager, RetentionPolicy, StorageType, type ConsumerMessages, type JsMsg, type JetStreamManager } from '@nats-io/jetstream'
 import { connect, jwtAuthenticator, nanos, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node'
 import type { Logger } from 'pino'
-import { MAX_MESSAGE_BYTES, parseTopic, topics, type UpKind } from '../../../shared/src/index.js'
-import { natsSubjectOf, startNatsAccountAdmin, type NatsAccountAdmin, type NatsIdentity } from '../nats/index.js'
+import { AppError, MAX_MESSAGE_BYTES, parseTopic, topics, type UpKind } from '../../../shared/src/index.js'
+import { isNatsIdentityError, natsSubjectOf, startNatsAccountAdmin, type NatsAccountAdmin, type NatsIdentity } from '../nats/index.js'
 import type { BusSink, MessageBus, PublishOptions } from './bus.js'
 
 export interface NatsBusOptions {
@@ -176,7 +176,12 @@ export async function startNatsBus(opts: NatsBusOptions, sink: BusSink): Promise
       idProblem: (cabinetId) => (cabinetId.includes('.') ? `cabinet id ${cabinetId} has a '.', which NATS MQTT cannot carry (it separates subject tokens)` : null),
       issue: async (cabinetId) => (await opts.identity.issueCabinetUser(cabinetId)).jwt,
       async reissue(cabinetId) {
-        const { revokedAtS } = await admin!.revokeCabinetUser({ cabinetId })
+        const { revokedAtS } = await admin!.revokeCabinetUser({ cabinetId }).catch((err: unknown) => {
+          if (!isNatsIdentityError(err)) throw err
+          log.error({ err, cabinetId }, 'revoking cabinet credentials on the nats cluster failed; no new password issued')
+          // The old JWT still works and no new one exists: the caller may simply try again.
+          throw new AppError('BROKER_UNAVAILABLE', `the NATS cluster did not take the revocation of ${cabinetId}'s credentials (${err.message}); the old password still works, try again`, 503, { cabinetId, retryAfterS: 5 })
+        })
         // NATS refuses a JWT issued in the revocation's second too (iat ≤ the
         // revocation): the new one is issued in a later second, up to 1 s on.
         const waitMs = (revokedAtS + 1) * 1000 - Date.now()

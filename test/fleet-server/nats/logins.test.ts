@@ -86,4 +86,21 @@ describe.skipIf(noNatsServer)('cabinet logins on a NATS cluster (issue 14)', () 
     expect(JSON.stringify(imported.body)).toMatch(/NATS MQTT/)
     expect((await api(fleet, 'GET', '/api/v1/cabinets/341125-00.8')).status).toBe(404)
   })
+
+  it('a rotation the cluster cannot take answers 503 BROKER_UNAVAILABLE, the old password still valid; it succeeds once the cluster is back', async () => {
+    const cab = await provision(fleet, { countyCode: '341125' })
+    const node = nats.cluster.nodes[0]!
+    await node.kill('SIGKILL')
+    onTestFinished(async () => {
+      if (!node.isRunning) await node.restart()
+    })
+    const refused = await api(fleet, 'POST', `/api/v1/cabinets/${cab.cabinetId}/credentials`)
+    expect(refused).toMatchObject({ status: 503, body: { error: { code: 'BROKER_UNAVAILABLE' } } })
+    await node.restart()
+    const old = await connectMqtt(mqttUrl, cab.cabinetId, cab.mqtt.password)
+    await old.endAsync(true)
+    // The fleet server's connections find the node again on their own.
+    await vi.waitFor(async () => expect((await api(fleet, 'POST', `/api/v1/cabinets/${cab.cabinetId}/credentials`)).status).toBe(200), { timeout: 20_000, interval: 500 })
+    expect(await refusedCode(mqttUrl, cab.cabinetId, cab.mqtt.password)).toBe(CONNACK_NOT_AUTHORIZED)
+  })
 })
