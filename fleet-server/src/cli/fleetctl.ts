@@ -41,6 +41,9 @@ const USAGE = `用法: npm run fleetctl -- [--json] 命令 …   (环境变量 F
   db copy --to postgres://用户@主机/库 [--data 数据目录]
                    把内置 SQLite 数据库（--data 或 FLEET_DATA_DIR，默认 ./data）复制到一个空的
                    PostgreSQL 数据库并逐表核对行数与各专柜账本链头；服务器可在运行中（不需令牌）
+  nats init --out 目录
+                   新建 NATS 集群部署的身份文件 nats-identity.json（种子，按私钥保管）与各节点共用的
+                   信任配置 nats-trust.conf（见 docs/cluster.md）；目录中已有则拒绝覆盖（不需令牌）
 
 状态 STATUS: planned site_assigned installed operating suspended retired
 CSV 列: cabinetId,countyCode,operator,siteName,siteAddress,venueType,latitude,longitude,status
@@ -211,6 +214,7 @@ export async function run(argv: readonly string[], env: Readonly<Record<string, 
       return o.help ? 0 : 2
     }
     if (pos[0] === 'db' && pos[1] === 'copy') return await dbCopy(o, env, io)
+    if (pos[0] === 'nats' && pos[1] === 'init') return await natsInit(o, io)
     const url = o.url ?? env.FLEET_URL ?? 'http://127.0.0.1:8080'
     const token = o.token ?? env.FLEET_TOKEN
     if (!token) throw new UsageError('未设置 FLEET_TOKEN（管理员令牌见 data/admin-token）')
@@ -437,6 +441,28 @@ export async function run(argv: readonly string[], env: Readonly<Record<string, 
     }
     io.err(`错误：${err instanceof Error ? err.message : String(err)}`)
     return 1
+  }
+}
+
+/** `nats init`: local files only, for a new NATS cluster deployment (docs/cluster.md). */
+async function natsInit(o: { out?: string | undefined; json?: boolean | undefined }, io: Io): Promise<number> {
+  if (!o.out) throw new UsageError('缺少 --out 目录（写入 nats-identity.json 与 nats-trust.conf）')
+  const { writeNatsSetup, NatsSetupExists } = await import('../nats/index.js')
+  try {
+    const r = await writeNatsSetup(o.out)
+    if (o.json) io.out(JSON.stringify({ ok: true, ...r }, null, 2))
+    else {
+      io.out(`已写入身份文件 ${r.identityFile}（权限 600；按私钥保管并离线备份，副本以 FLEET_NATS_IDENTITY 指向它）`)
+      io.out(`已写入信任配置 ${r.trustFile}（每个 NATS 节点的配置中 include 它，保持不变）`)
+      io.out(`专柜账户公钥：${r.fleetAccount}`)
+    }
+    return 0
+  } catch (err) {
+    if (err instanceof NatsSetupExists) {
+      io.err(`错误：${err.message} 已存在；一个部署只有一个身份，重写会使所有专柜的凭据失效。`)
+      return 1
+    }
+    throw err
   }
 }
 

@@ -15,3 +15,4 @@ export {
 } from './identity.js'
 export { startNatsAccountAdmin, type NatsAccountAdmin, type NatsAccountAdminOptions, type Revocation, type RevocationTarget } from './admin.js'
 export { isNatsIdentityError, NATS_IDENTITY_ERRORS, NatsIdentityError, type NatsIdentityErrorCode } from './errors.js'
+export { IDENTITY_FILE, natsTrustConfig, NatsSetupExists, TRUST_CONF, writeNatsSetup } from './setup.js'
