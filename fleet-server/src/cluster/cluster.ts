@@ -109,13 +109,16 @@ export async function startLocalCluster(config: ClusterConfig, log: Logger, sign
         onExit: (code, sig) => died('postgres', postgres?.pid, code, sig),
       })
       await postgres.createDatabase(DATABASE, { ifMissing: true })
+      log.info({ pid: postgres.pid, port: postgres.port, log: join(logDir, 'postgres.log') }, 'postgres ready')
     }
     const startNats = async () => {
       nodes = await startNatsNodes({
         count: config.nats, dir: join(dir, 'nats'), jwts, ports: state?.natsPorts, wipeOnRetry: isTemp, logDir,
         onExit: (n, code, sig) => died(`nats ${n.name}`, n.pid, code, sig),
       })
+      log.info({ pids: nodes.map((n) => n.pid) }, 'nats nodes ready')
       await warmUpMqtt(nodes, identity)
+      log.info('nats mqtt streams ready')
     }
     await Promise.all([startPg(), startNats()])
     signal.throwIfAborted()
