@@ -59,6 +59,7 @@ export async function startLocalCluster(config: ClusterConfig, log: Logger, sign
 
   const dir = config.dataDir ?? (await mkdtemp(join(tmpdir(), 'fupin-cluster-')))
   const isTemp = config.dataDir === null
+  let isReady = false
   let isStopping = false
   let nodes: NatsNodeProcess[] = []
   let postgres: PostgresServer | undefined
@@ -81,7 +82,8 @@ export async function startLocalCluster(config: ClusterConfig, log: Logger, sign
   }
   signal.addEventListener('abort', onAbort, { once: true })
   const died = (what: string, pid: number | undefined, code: number | null, sig: NodeJS.Signals | null) => {
-    if (!isStopping) log.error({ process: what, pid, code, signal: sig }, 'cluster process exited; the rest keeps running')
+    // During the start a death fails the start instead (with the process's output).
+    if (isReady && !isStopping) log.error({ process: what, pid, code, signal: sig }, 'cluster process exited; the rest keeps running')
   }
 
   try {
@@ -120,7 +122,7 @@ export async function startLocalCluster(config: ClusterConfig, log: Logger, sign
       await warmUpMqtt(nodes, identity)
       log.info('nats mqtt streams ready')
     }
-    await Promise.all([startPg(), startNats()])
+    await settleAll([startPg(), startNats()])
     signal.throwIfAborted()
     await writeState(dir, { v: 1, nats: config.nats, natsPorts: nodes.map((n) => n.ports), postgresPort: postgres!.port })
 
@@ -135,7 +137,7 @@ export async function startLocalCluster(config: ClusterConfig, log: Logger, sign
       FLEET_ADMIN_TOKEN: token,
       FLEET_DATA_DIR: join(dir, 'replicas', name),
     })
-    await Promise.all(Array.from({ length: config.replicas }, async (_, i) => {
+    await settleAll(Array.from({ length: config.replicas }, async (_, i) => {
       const name = `r${i + 1}`
       await mkdir(join(dir, 'replicas', name), { recursive: true })
       const logFile = join(logDir, `replica-${name}.log`)
@@ -144,6 +146,7 @@ export async function startLocalCluster(config: ClusterConfig, log: Logger, sign
       log.info({ replica: name, pid: r.pid, http: r.httpUrl, log: logFile }, 'replica ready')
     }))
     signal.throwIfAborted()
+    isReady = true
     log.info({ nats: nodes.map((n) => ({ node: n.name, url: n.url, mqtt: n.mqttUrl, monitor: n.monitorUrl, log: join(logDir, `nats-${n.name}.log`) })), postgres: postgres!.url(DATABASE), identity: identityFile }, 'cluster ready')
     return {
       ready: {
@@ -247,6 +250,12 @@ async function adminToken(dir: string): Promise<string> {
   const token = randomBytes(TOKEN_BYTES).toString('base64url')
   await writeFile(file, `${token}\n`, { mode: 0o600 })
   return token
+}
+
+/** Like Promise.all, but waits for every start to settle: a failed one must not leave another still starting behind the teardown. */
+async function settleAll(starts: Promise<void>[]): Promise<void> {
+  const failed = (await Promise.allSettled(starts)).find((r) => r.status === 'rejected')
+  if (failed) throw failed.reason
 }
 
 function once(fn: () => Promise<void>): () => Promise<void> {

@@ -13,7 +13,7 @@ export const CLUSTER_ERRORS_ZH = {
   /** The --data dir holds a cluster of another shape, or files that are not ours. */
   CLUSTER_DATA_INVALID: '数据目录（--data）与本次启动参数不符或已损坏',
   /** A server did not come up. */
-  CLUSTER_START_FAILED: '本地集群启动失败',
+  CLUSTER_START_FAILED: '启动失败',
 } as const
 
 export type ClusterErrorCode = keyof typeof CLUSTER_ERRORS_ZH
