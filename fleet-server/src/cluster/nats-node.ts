@@ -13,7 +13,7 @@ import { createWriteStream, existsSync, type WriteStream } from 'node:fs'
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import mqtt from 'mqtt'
-import type { NatsIdentity, NatsServerJwts } from '../nats/index.js'
+import { natsTrustConfig, type NatsIdentity, type NatsServerJwts } from '../nats/index.js'
 import { exitOf, isRunning, OutputTail, spawnTied } from './children.js'
 import { BIND_FAILED, portOr } from './ports.js'
 
@@ -67,26 +67,25 @@ export function natsServerConfig(name: string, nodeDir: string, ports: readonly 
     `server_name: ${q(name)}`,
     `listen: ${q(`127.0.0.1:${own.client}`)}`,
     `http: ${q(`127.0.0.1:${own.http}`)}`,
-    // Small stores: rehearsals and tests, on a shared box.
-    `jetstream { store_dir: ${q(join(nodeDir, 'js'))}, max_memory_store: 64MB, max_file_store: 1GB }`,
+    // Limits, not allocations: the sales stream reserves 1 GiB of the file
+    // store on each node (broker/nats.ts), MQTT's own streams come beside it.
+    `jetstream { store_dir: ${q(join(nodeDir, 'js'))}, max_memory_store: 64MB, max_file_store: 2GB }`,
     ...(ports.length > 1 ? [`cluster { name: ${q(CLUSTER_NAME)}, listen: ${q(`127.0.0.1:${own.cluster}`)}, routes: [${peers.join(', ')}] }`] : []),
     // stream_replicas stated: unset, 2.9.10 counts the route URLs in this
     // node's config (2 peers → R2 streams in a 3-node cluster), not the cluster.
     `mqtt { listen: ${q(`127.0.0.1:${own.mqtt}`)}, stream_replicas: ${Math.min(ports.length, 3)} }`,
-    // JWT operator mode: trust the operator; accounts come from the resolver.
-    `operator: ${q(jwts.operator)}`,
-    `system_account: ${q(jwts.systemAccountPublicKey)}`,
     // The full resolver keeps every account JWT in dir and takes updates over
     // the system account. A node that was down when one was pushed gets it only
     // at its next sync with the others (2.9.10: the first sync is one interval
     // after start, not at start): until then it accepts revoked users. Short
     // here so tests see it converge; a production interval bounds that window.
     `resolver { type: full, dir: ${q(join(nodeDir, 'jwt'))}, allow_delete: true, interval: ${q(`${RESOLVER_SYNC_INTERVAL_S}s`)} }`,
+    // JWT operator mode: trust the operator; accounts come from the resolver.
     // Preloads are stored only when newer than the dir's copy: a restarted node
     // keeps the revocations it was sent, as long as these JWTs are the ones of
     // the store's first start (a re-signed account JWT is newer and would
     // replace them: callers keep the JWTs, not just the seeds).
-    `resolver_preload { ${q(jwts.systemAccountPublicKey)}: ${q(jwts.systemAccount)}, ${q(jwts.fleetAccountPublicKey)}: ${q(jwts.fleetAccount)} }`,
+    natsTrustConfig(jwts),
     '',
   ].join('\n')
 }
