@@ -128,5 +128,11 @@ describe('simulated sales model', () => {
     expect(await http.call('GET', '/api/v1/b')).toEqual({ status: 200, body: { ok: true } })
     expect(seen).toEqual(['/api/v1/a', '/api/v1/b'])
     await expect(httpClient(`http://127.0.0.1:${deadPort}`, 't').call('GET', '/x')).rejects.toThrow()
+
+    // Many calls in flight when the replica in use is lost (provisioning runs
+    // 16 at a time): every one of them gets through to the live one.
+    const crowd = httpClient(`http://127.0.0.1:${deadPort},http://127.0.0.1:${(live.address() as AddressInfo).port}`, 't')
+    const answers = await Promise.all(Array.from({ length: 16 }, (_, i) => crowd.call('GET', `/api/v1/c${i}`)))
+    expect(answers.map((a) => a.status)).toEqual(Array.from({ length: 16 }, () => 200))
   })
 })

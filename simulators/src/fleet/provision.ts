@@ -24,18 +24,23 @@ export function httpClient(baseUrls: string, token: string): Http {
   return {
     async call(method, path, body) {
       let res: Response | undefined
+      // Each request walks the list from the replica in use when it began:
+      // many requests failing at once (a replica killed under 16 in flight)
+      // must not turn the shared choice back and forth onto the dead one.
+      const first = current
       for (let tried = 0; ; tried++) {
+        const i = (first + tried) % bases.length
         try {
-          res = await fetch(new URL(path, bases[current]), {
+          res = await fetch(new URL(path, bases[i]), {
             method,
             headers: { authorization: `Bearer ${token}`, ...(body !== undefined && { 'content-type': 'application/json' }) },
             ...(body !== undefined && { body: JSON.stringify(body) }),
           })
+          current = i
           break
         } catch (err) {
           // fetch rejects only when no HTTP answer came: try the next replica, each once.
           if (tried + 1 >= bases.length) throw err
-          current = (current + 1) % bases.length
         }
       }
       const text = await res.text()
