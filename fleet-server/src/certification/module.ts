@@ -39,8 +39,9 @@ export function certificationModule(deps: CertificationModuleDeps): Certificatio
     catalog: () => catalog.get(),
     service: () => service.get(),
     up: {
-      // An external broker's sessions are known only from presence: the catalog goes out on it.
-      presence: (id) => {
+      // An external broker's sessions are known only from presence: the
+      // catalog goes out on it (on a NATS cluster, from one replica only).
+      presenceOnce: (id) => {
         const bus = deps.bus()
         if (bus && !bus.tracksConnections) void catalog.get().publishTo(id)
       },
