@@ -20,11 +20,11 @@ export interface SessionSweepOptions {
   readonly list: () => AsyncIterable<readonly string[]>
   readonly found: (cabinetId: string) => void
   readonly log: Logger
-  /** After a failed listing, the next try (default 5 s: the admin connection may be reconnecting too). */
+  /** After a failed listing, the next try (default 2 s: the admin connection may be reconnecting too, every 2 s). */
   readonly retryMs?: number
 }
 
-export function createSessionSweep({ list, found, log, retryMs = 5_000 }: SessionSweepOptions): SessionSweep {
+export function createSessionSweep({ list, found, log, retryMs = 2_000 }: SessionSweepOptions): SessionSweep {
   /** Cabinets heard since the running listing began; null between listings. */
   let heardSince: Set<string> | null = null
   let running: Promise<void> | null = null

@@ -87,7 +87,14 @@ export async function startNatsAccountAdmin(opts: NatsAccountAdminOptions): Prom
   const timeout = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
   const log = opts.log?.child({ component: 'nats-admin' })
   const user = await identity.issueSystemUser('fleet-admin')
-  const nc: NatsConnection = await connect({ servers: opts.servers, authenticator: jwtAuthenticator(user.jwt, user.seed), name: 'fleet-admin' })
+  const nc: NatsConnection = await connect({
+    servers: opts.servers,
+    authenticator: jwtAuthenticator(user.jwt, user.seed),
+    name: 'fleet-admin',
+    // Forever, as the bus's own connection: a replica outlives any node, and
+    // lists sessions after each of its reconnects (mqttSessions).
+    maxReconnectAttempts: -1,
+  })
   const account = identity.fleetAccountPublicKey
 
   const lookup = async (): Promise<Record<string, number>> => {
@@ -158,12 +165,22 @@ export async function startNatsAccountAdmin(opts: NatsAccountAdminOptions): Prom
     const first: ConnzPage[] = []
     let answers: AsyncIterable<{ string(): string }>
     try {
+      // A round of answers gathered while this connection is away would be
+      // empty: wait until it is up (a PONG), within the request timeout.
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([
+        nc.flush(),
+        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`not connected within ${timeout} ms`)), timeout))),
+      ]).finally(() => clearTimeout(timer))
       answers = await nc.requestMany(`$SYS.REQ.ACCOUNT.${account}.CONNZ`, connz(0), { strategy: 'stall', stall: CONNZ_STALL_MS, maxWait: timeout })
       for await (const m of answers) first.push(connzPage(m.string()))
     } catch (err) {
       if (err instanceof NatsIdentityError) throw err
       throw new NatsIdentityError('NATS_CONNZ_FAILED', `no answer to the connection listing: ${(err as Error).message}`, { account })
     }
+    // The node serving the replica's own fleet connection always answers: none
+    // did (this connection was away meanwhile) is a failed listing, not an empty one.
+    if (first.length === 0) throw new NatsIdentityError('NATS_CONNZ_FAILED', 'no node answered the connection listing', { account })
     for (const page of first) {
       yield page.cabinetIds
       for (let offset = page.next; offset !== null; ) {

@@ -1,7 +1,8 @@
 // Two fleet-server replicas on one NATS cluster and one PostgreSQL (issue 14):
 // a cabinet coming online gets its catalog from one of them, not from each; a
-// replica started after the cabinet connected sees it online all the same
-// (it asks the cluster who holds a session); the scheduled forwarding passes
+// replica started after the cabinet connected, or cut off from the cluster
+// while it did, sees it online all the same (it asks the cluster who holds a
+// session); the scheduled forwarding passes
 // run in one replica only. Real nats-server, real PostgreSQL (this file's own
 // server, so it runs under both engines' runs), real edge agents.
 import { connect as natsConnect, jwtAuthenticator, type NatsConnection } from '@nats-io/transport-node'
@@ -13,6 +14,7 @@ import { startAgent } from '../../edge-agent/helpers.js'
 import { api, provision, startFleet, tempDir } from '../../helpers/fleet.js'
 import { NATS_SERVER_BIN, startFleetNats, type FleetNats } from '../../helpers/nats.js'
 import { startPostgres, type Postgres } from '../../helpers/postgres.js'
+import { startTcpProxy } from '../../helpers/tcp-proxy.js'
 import { aCatalog, fleetWith } from '../certification.fixtures.js'
 
 const noNatsServer = !NATS_SERVER_BIN && !process.env.CI
@@ -88,6 +90,32 @@ describe.skipIf(noNatsServer)('two fleet-server replicas on a NATS cluster and o
 
     await agent.close()
     await expect.poll(() => isOnline(b, cabinetId), { timeout: 10_000 }).toBe(false)
+  })
+
+  it('a replica cut off from the cluster while a cabinet connected reports it online once it is back', async () => {
+    // The replica reaches NATS through a proxy; cabinets dial the cluster directly.
+    const proxy = await startTcpProxy({ target: { port: Number(new URL(nats.cluster.urls[0]!).port) } })
+    onTestFinished(() => proxy.close())
+    const a = await startFleet({ ...nats.env(), FLEET_NATS_URL: `nats://127.0.0.1:${proxy.port}` })
+    const { cabinetId } = await provision(a)
+    const nc = await observer()
+    let online = 0
+    nc.subscribe(natsSubjectOf(topics.presence(cabinetId)), { callback: (_err, m) => void (m.string().includes('"online"') && online++) })
+    await nc.flush()
+
+    // Connections cut and new ones swallowed: the replica is away.
+    proxy.set({ kind: 'blackhole' })
+    proxy.cut()
+    const agent = await agentFor(cabinetId)
+    await vi.waitFor(() => expect(agent.status().connected).toBe(true), { timeout: 15_000 })
+    await expect.poll(() => online, { timeout: 10_000 }).toBe(1)
+    // Its online presence went by while the replica was away.
+    expect(await isOnline(a, cabinetId)).toBe(false)
+
+    proxy.heal()
+    // The replica's connection and its admin one come back in turn: a listing may fail and be tried again.
+    await expect.poll(() => isOnline(a, cabinetId), { timeout: 30_000 }).toBe(true)
+    expect(online).toBe(1) // learnt from the cluster, not from a presence sent again
   })
 
   it('runs the scheduled forwarding passes in one replica only, as on the embedded broker', async () => {
