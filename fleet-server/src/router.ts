@@ -36,6 +36,8 @@ export interface UpHandlers {
   readonly disconnected?: (cabinetId: string) => void
   /** NATS only: the cluster lists the cabinet as holding a session (BusSink.sessionFound). */
   readonly sessionFound?: (cabinetId: string) => void
+  /** NATS only: after a complete listing, which cabinets hold a session (BusSink.sessionsListed). */
+  readonly sessionsListed?: (holdsSession: (cabinetId: string) => boolean) => void
 }
 
 /** What the router reads of a module (modules.ts FleetModule): its name and the messages it handles. */
@@ -101,6 +103,7 @@ export function createBusSink(deps: Omit<UpRouterDeps, 'sales'> & { readonly ref
   const connected = each('connected')
   const disconnected = each('disconnected')
   const sessionFound = each('sessionFound')
+  const sessionsListed = deps.modules.flatMap((m) => (m.up?.sessionsListed ? [m.up.sessionsListed] : []))
   return {
     message: createUpRouter({ ...deps, sales: sales[0]! }),
     connected: (id) => {
@@ -111,6 +114,9 @@ export function createBusSink(deps: Omit<UpRouterDeps, 'sales'> & { readonly ref
     },
     sessionFound: (id) => {
       for (const h of sessionFound) h(id)
+    },
+    sessionsListed: (holdsSession) => {
+      for (const h of sessionsListed) h(holdsSession)
     },
     transportRefused: deps.refused,
   }

@@ -67,7 +67,15 @@ describe('up-message router', () => {
   it('hands one presence copy to both presence readers, and a NATS cluster\'s two copies each to its own', () => {
     const seen: string[] = []
     const modules: UpModule[] = [
-      { name: 'view', up: { any: (id) => seen.push(`any ${id}`), presence: (id) => seen.push(`view ${id}`), sessionFound: (id) => seen.push(`found ${id}`) } },
+      {
+        name: 'view',
+        up: {
+          any: (id) => seen.push(`any ${id}`),
+          presence: (id) => seen.push(`view ${id}`),
+          sessionFound: (id) => seen.push(`found ${id}`),
+          sessionsListed: (holds) => seen.push(`listed ${['C-2', 'C-4'].filter(holds).join()}`),
+        },
+      },
       { name: 'once', up: { presenceOnce: (id) => seen.push(`once ${id}`) } },
       { name: 'ingest', up: { sales: (_id, _p, done) => done() } },
     ]
@@ -82,7 +90,8 @@ describe('up-message router', () => {
     sink.message({ cabinetId: 'C-2', kind: 'presence', payload: presence, audience: 'every-replica' }, () => done++)
     sink.message({ cabinetId: 'C-2', kind: 'presence', payload: presence, audience: 'one-replica' }, () => done++)
     sink.sessionFound?.('C-3')
-    expect(seen).toEqual(['any C-2', 'view C-2', 'once C-2', 'found C-3'])
+    sink.sessionsListed?.((id) => id === 'C-4')
+    expect(seen).toEqual(['any C-2', 'view C-2', 'once C-2', 'found C-3', 'listed C-4'])
     expect(done).toBe(3)
   })
 })

@@ -48,6 +48,12 @@ export interface BusSink {
    * went by while this replica was not listening. Not a message from the cabinet.
    */
   sessionFound?(cabinetId: string): void
+  /**
+   * NATS only: after a listing every node answered, whether a cabinet holds a
+   * session (listed, or its presence arrived meanwhile). One not holding any
+   * is offline, though its offline presence may have gone by unheard.
+   */
+  sessionsListed?(holdsSession: (cabinetId: string) => boolean): void
   /** A connection was refused or cut at the transport (counted in /metrics). */
   transportRefused(reason: TransportRefusal): void
 }

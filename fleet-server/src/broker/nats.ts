@@ -16,7 +16,8 @@
 // go to a queue group, and so does a second copy of presence, for what one
 // replica does per change (the catalog; router.ts presenceOnce). A replica
 // that starts late or reconnects missed presence: it reads who holds a
-// session from the cluster's connection listing (nats-sessions.ts).
+// session (and so who does not) from the cluster's connection listing
+// (nats-sessions.ts).
 // Replies, catalogs and commands are plain publishes: NATS
 // hands them to the cabinet's subscription at QoS 0 (a replicated consumer per
 // cabinet cost 6x in connects in the probe), and the cabinet resends what was
@@ -108,9 +109,12 @@ export async function startNatsBus(opts: NatsBusOptions, sink: BusSink): Promise
     admin = await startNatsAccountAdmin({ identity: opts.identity, servers: [...opts.servers], log })
 
     const sweep = (sessions = createSessionSweep({
-      list: () => admin!.mqttSessions(),
+      list: (page) => admin!.mqttSessions(page),
       found: (cabinetId) => {
         if (!quiesced) sink.sessionFound?.(cabinetId)
+      },
+      listed: (holdsSession) => {
+        if (!quiesced) sink.sessionsListed?.(holdsSession)
       },
       log,
     }))

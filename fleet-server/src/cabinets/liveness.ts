@@ -24,6 +24,8 @@ export interface Liveness {
    * online though this server never heard its presence (started after it).
    */
   sessionFound(cabinetId: string): void
+  /** After a complete listing of the cluster's sessions: a cabinet holding none is offline. */
+  sessionsListed(holdsSession: (cabinetId: string) => boolean): void
   event(cabinetId: string, payload: Buffer): void
   /** Connected to this process or (PostgreSQL) to another live server on the same database. */
   isOnline(cabinetId: string): boolean
@@ -240,6 +242,14 @@ export function createLiveness({ store, tracksConnections, now, log, flushMs, pr
       if (tracksConnections() || online.has(cabinetId)) return
       online.add(cabinetId)
       log.debug({ cabinetId }, 'cabinet session found on the cluster')
+    },
+    sessionsListed(holdsSession) {
+      if (tracksConnections()) return
+      for (const id of online) {
+        if (holdsSession(id)) continue
+        online.delete(id)
+        log.info({ cabinetId: id }, 'cabinet holds no session on the cluster: offline')
+      }
     },
     event(cabinetId, payload) {
       const d = decodeMessage(EventMsg, payload)

@@ -50,6 +50,7 @@ export function cabinetsModule(deps: CabinetsModuleDeps): CabinetsModule {
       connected: (id) => live.get().connected(id),
       disconnected: (id) => live.get().disconnected(id),
       sessionFound: (id) => live.get().sessionFound(id),
+      sessionsListed: (holdsSession) => live.get().sessionsListed(holdsSession),
     },
     routes: () => cabinetRoutes(cabinets.get()),
     start() {

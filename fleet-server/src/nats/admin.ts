@@ -34,12 +34,22 @@ export interface NatsAccountAdmin {
   /** The fleet account's revocations as the cluster holds them (user public key → unix seconds). */
   fleetRevocations(): Promise<Record<string, number>>
   /**
-   * The cabinets holding an MQTT session on any node now, a page of ids at a
-   * time (one node's CONNZ page each; a cabinet moving between nodes meanwhile
-   * may be in two pages, or in none).
+   * The cabinets holding an MQTT session on any node now, handed to `page` a
+   * page of ids at a time (one node's CONNZ page each; a cabinet moving
+   * between nodes meanwhile may be in two pages, or in none).
    */
-  mqttSessions(): AsyncIterable<readonly string[]>
+  mqttSessions(page: (cabinetIds: readonly string[]) => void): Promise<SessionListing>
   close(): Promise<void>
+}
+
+export interface SessionListing {
+  /** Nodes whose connections were listed. */
+  readonly nodes: number
+  /**
+   * Every node routed to the cluster answered: a cabinet not listed (and not
+   * connecting meanwhile) holds no session. False when one may have been missed.
+   */
+  readonly complete: boolean
 }
 
 export interface NatsAccountAdminOptions {
@@ -79,6 +89,7 @@ interface ConnzAnswer {
 /** A node's page: the cabinets on it, and the offset of its next page (null when this was its last). */
 interface ConnzPage {
   serverId: string
+  serverName: string
   cabinetIds: string[]
   next: number | null
 }
@@ -155,17 +166,27 @@ export async function startNatsAccountAdmin(opts: NatsAccountAdminOptions): Prom
       }
     }
     const end = (data.offset ?? 0) + (data.num_connections ?? 0)
-    return { serverId, cabinetIds, next: (data.num_connections ?? 0) > 0 && end < (data.total ?? 0) ? end : null }
+    return { serverId, serverName: answer.server?.name ?? serverId, cabinetIds, next: (data.num_connections ?? 0) > 0 && end < (data.total ?? 0) ? end : null }
   }
 
   const pageSize = opts.connzPage ?? CONNZ_PAGE
   const connz = (offset: number) => JSON.stringify({ acc: account, auth: true, limit: pageSize, offset })
 
-  async function* mqttSessions(): AsyncGenerator<readonly string[]> {
-    // Every node holding fleet connections answers the account's CONNZ: its
-    // first page. Its further pages are asked of that node by its id.
+  /** The names of the cluster's nodes as `serverId` sees them: itself and the nodes it has routes to. */
+  const clusterNodes = async (serverId: string): Promise<Set<string>> => {
+    let answer: { server?: { name?: string }; statsz?: { routes?: Array<{ name?: string }> } }
+    try {
+      answer = (await nc.request(`$SYS.REQ.SERVER.${serverId}.STATSZ`, '', { timeout })).json()
+    } catch (err) {
+      throw new NatsIdentityError('NATS_CONNZ_FAILED', `no answer to a node's stats: ${(err as Error).message}`, { account, server: serverId })
+    }
+    return new Set([answer.server?.name ?? '', ...(answer.statsz?.routes ?? []).map((r) => r.name ?? '')].filter((n) => n !== ''))
+  }
+
+  async function mqttSessions(onPage: (cabinetIds: readonly string[]) => void): Promise<SessionListing> {
+    // Every node answers the account's CONNZ: its first page. Its further
+    // pages are asked of that node by its id.
     const first: ConnzPage[] = []
-    let answers: AsyncIterable<{ string(): string }>
     try {
       // A round of answers gathered while this connection is away would be
       // empty: wait until it is up (a PONG), within the request timeout.
@@ -174,7 +195,7 @@ export async function startNatsAccountAdmin(opts: NatsAccountAdminOptions): Prom
         nc.flush(),
         new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`not connected within ${timeout} ms`)), timeout))),
       ]).finally(() => clearTimeout(timer))
-      answers = await nc.requestMany(`$SYS.REQ.ACCOUNT.${account}.CONNZ`, connz(0), { strategy: 'stall', stall: CONNZ_STALL_MS, maxWait: timeout })
+      const answers = await nc.requestMany(`$SYS.REQ.ACCOUNT.${account}.CONNZ`, connz(0), { strategy: 'stall', stall: CONNZ_STALL_MS, maxWait: timeout })
       for await (const m of answers) first.push(connzPage(m.string()))
     } catch (err) {
       if (err instanceof NatsIdentityError) throw err
@@ -183,8 +204,13 @@ export async function startNatsAccountAdmin(opts: NatsAccountAdminOptions): Prom
     // The node serving the replica's own fleet connection always answers: none
     // did (this connection was away meanwhile) is a failed listing, not an empty one.
     if (first.length === 0) throw new NatsIdentityError('NATS_CONNZ_FAILED', 'no node answered the connection listing', { account })
+    // A node slower than the round's stall is missing, not empty: compare
+    // with the nodes the first one routes to (a node down has no sessions).
+    const answered = new Set(first.map((p) => p.serverName))
+    const expected = await clusterNodes(first[0]!.serverId)
+    const complete = [...expected].every((n) => answered.has(n))
     for (const page of first) {
-      yield page.cabinetIds
+      onPage(page.cabinetIds)
       for (let offset = page.next; offset !== null; ) {
         let text: string
         try {
@@ -193,11 +219,13 @@ export async function startNatsAccountAdmin(opts: NatsAccountAdminOptions): Prom
           throw new NatsIdentityError('NATS_CONNZ_FAILED', `no answer to a connection listing page: ${(err as Error).message}`, { account, server: page.serverId, offset })
         }
         const next = connzPage(text)
-        yield next.cabinetIds
+        onPage(next.cabinetIds)
         offset = next.next
       }
     }
+    return { nodes: first.length, complete }
   }
+
 
   return {
     mqttSessions,

@@ -118,6 +118,33 @@ describe.skipIf(noNatsServer)('two fleet-server replicas on a NATS cluster and o
     expect(online).toBe(1) // learnt from the cluster, not from a presence sent again
   })
 
+  it('a replica cut off from the cluster while a cabinet left reports it offline once it is back', async () => {
+    const proxy = await startTcpProxy({ target: { port: Number(new URL(nats.cluster.urls[0]!).port) } })
+    onTestFinished(() => proxy.close())
+    const a = await startFleet({ ...nats.env(), FLEET_NATS_URL: `nats://127.0.0.1:${proxy.port}` })
+    const { cabinetId } = await provision(a)
+    const stays = await provision(a)
+    const agent = await agentFor(cabinetId)
+    await agentFor(stays.cabinetId)
+    await expect.poll(() => isOnline(a, cabinetId), { timeout: 15_000 }).toBe(true)
+    await expect.poll(() => isOnline(a, stays.cabinetId), { timeout: 15_000 }).toBe(true)
+
+    const nc = await observer()
+    let offline = 0
+    nc.subscribe(natsSubjectOf(topics.presence(cabinetId)), { callback: (_err, m) => void (m.string().includes('"offline"') && offline++) })
+    await nc.flush()
+    proxy.set({ kind: 'blackhole' })
+    proxy.cut()
+    await agent.close()
+    // Its offline presence went by while the replica was away.
+    await expect.poll(() => offline, { timeout: 10_000 }).toBe(1)
+    expect(await isOnline(a, cabinetId)).toBe(true)
+
+    proxy.heal()
+    await expect.poll(() => isOnline(a, cabinetId), { timeout: 30_000 }).toBe(false)
+    expect(await isOnline(a, stays.cabinetId)).toBe(true)
+  })
+
   it('runs the scheduled forwarding passes in one replica only, as on the embedded broker', async () => {
     // The jobs' leader is a PostgreSQL advisory lock (jobs/module.ts): the bus
     // plays no part, and alert evaluation and scheduled reports share the gate.
