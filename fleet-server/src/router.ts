@@ -18,8 +18,14 @@ export interface UpHandlers {
   readonly sales?: (cabinetId: string, payload: Buffer, done: () => void, settled?: BatchSettled) => void
   /** A heartbeat, decoded and its cabinet id checked against the sender's. */
   readonly heartbeat?: (cabinetId: string, hb: HeartbeatMsg) => void
-  /** Retained presence (its one reader decodes it). */
+  /** Retained presence, on every replica: who is online (liveness decodes it). */
   readonly presence?: (cabinetId: string, payload: Buffer) => void
+  /**
+   * The same presence, handled by one replica of a NATS cluster only: what
+   * must happen once per change (the catalog to a cabinet coming online).
+   * Other buses hand each presence to both `presence` and this.
+   */
+  readonly presenceOnce?: (cabinetId: string, payload: Buffer) => void
   /** Cabinet events (their one reader decodes them). */
   readonly events?: (cabinetId: string, payload: Buffer) => void
   /** Any message at all: the cabinet is alive. */
@@ -28,6 +34,10 @@ export interface UpHandlers {
   readonly connected?: (cabinetId: string) => void
   /** Embedded broker only: that session ended (any reason). */
   readonly disconnected?: (cabinetId: string) => void
+  /** NATS only: the cluster lists the cabinet as holding a session (BusSink.sessionFound). */
+  readonly sessionFound?: (cabinetId: string) => void
+  /** NATS only: after a complete listing, which cabinets hold a session (BusSink.sessionsListed). */
+  readonly sessionsListed?: (holdsSession: (cabinetId: string) => boolean) => void
 }
 
 /** What the router reads of a module (modules.ts FleetModule): its name and the messages it handles. */
@@ -49,10 +59,16 @@ export function createUpRouter({ modules, sales, log }: UpRouterDeps): BusSink['
   const any = pick('any')
   const heartbeat = pick('heartbeat')
   const presence = pick('presence')
+  const presenceOnce = pick('presenceOnce')
   const events = pick('events')
 
   return (msg: UpMessage, done: () => void): void => {
     const id = msg.cabinetId
+    if (msg.audience === 'one-replica') {
+      // The second copy of a presence (NATS): the first one already told `any`.
+      if (msg.kind === 'presence') for (const h of presenceOnce) h(id, msg.payload)
+      return done()
+    }
     for (const h of any) h(id)
     switch (msg.kind) {
       case 'sales':
@@ -65,6 +81,7 @@ export function createUpRouter({ modules, sales, log }: UpRouterDeps): BusSink['
       }
       case 'presence':
         for (const h of presence) h(id, msg.payload)
+        if (msg.audience === undefined) for (const h of presenceOnce) h(id, msg.payload)
         break
       case 'events':
         for (const h of events) h(id, msg.payload)
@@ -82,9 +99,11 @@ export function createUpRouter({ modules, sales, log }: UpRouterDeps): BusSink['
 export function createBusSink(deps: Omit<UpRouterDeps, 'sales'> & { readonly refused: BusSink['transportRefused'] }): BusSink {
   const sales = deps.modules.flatMap((m) => (m.up?.sales ? [m.up.sales] : []))
   if (sales.length !== 1) throw new Error(`exactly one module must take sale batches; found ${sales.length}`)
-  const each = (kind: 'connected' | 'disconnected') => deps.modules.flatMap((m) => (m.up?.[kind] ? [m.up[kind]] : []))
+  const each = (kind: 'connected' | 'disconnected' | 'sessionFound') => deps.modules.flatMap((m) => (m.up?.[kind] ? [m.up[kind]] : []))
   const connected = each('connected')
   const disconnected = each('disconnected')
+  const sessionFound = each('sessionFound')
+  const sessionsListed = deps.modules.flatMap((m) => (m.up?.sessionsListed ? [m.up.sessionsListed] : []))
   return {
     message: createUpRouter({ ...deps, sales: sales[0]! }),
     connected: (id) => {
@@ -92,6 +111,12 @@ export function createBusSink(deps: Omit<UpRouterDeps, 'sales'> & { readonly ref
     },
     disconnected: (id) => {
       for (const h of disconnected) h(id)
+    },
+    sessionFound: (id) => {
+      for (const h of sessionFound) h(id)
+    },
+    sessionsListed: (holdsSession) => {
+      for (const h of sessionsListed) h(holdsSession)
     },
     transportRefused: deps.refused,
   }

@@ -63,4 +63,35 @@ describe('up-message router', () => {
     expect(() => createBusSink({ modules: [...modules, takesSales], refused: () => undefined, log })).toThrow('exactly one module must take sale batches; found 2')
     expect(() => createBusSink({ modules: [modules[0]!], refused: () => undefined, log })).toThrow('found 0')
   })
+
+  it('hands one presence copy to both presence readers, and a NATS cluster\'s two copies each to its own', () => {
+    const seen: string[] = []
+    const modules: UpModule[] = [
+      {
+        name: 'view',
+        up: {
+          any: (id) => seen.push(`any ${id}`),
+          presence: (id) => seen.push(`view ${id}`),
+          sessionFound: (id) => seen.push(`found ${id}`),
+          sessionsListed: (holds) => seen.push(`listed ${['C-2', 'C-4'].filter(holds).join()}`),
+        },
+      },
+      { name: 'once', up: { presenceOnce: (id) => seen.push(`once ${id}`) } },
+      { name: 'ingest', up: { sales: (_id, _p, done) => done() } },
+    ]
+    const sink = createBusSink({ modules, refused: () => undefined, log: pino({ level: 'silent' }) })
+    let done = 0
+    const presence = Buffer.from('{}')
+    // Embedded or external broker: one copy per process serves both.
+    sink.message({ cabinetId: 'C-1', kind: 'presence', payload: presence }, () => done++)
+    expect(seen).toEqual(['any C-1', 'view C-1', 'once C-1'])
+    // NATS: every replica's copy, then the queue group's copy on one replica.
+    seen.length = 0
+    sink.message({ cabinetId: 'C-2', kind: 'presence', payload: presence, audience: 'every-replica' }, () => done++)
+    sink.message({ cabinetId: 'C-2', kind: 'presence', payload: presence, audience: 'one-replica' }, () => done++)
+    sink.sessionFound?.('C-3')
+    sink.sessionsListed?.((id) => id === 'C-4')
+    expect(seen).toEqual(['any C-2', 'view C-2', 'once C-2', 'found C-3', 'listed C-4'])
+    expect(done).toBe(3)
+  })
 })

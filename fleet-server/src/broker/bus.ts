@@ -14,6 +14,14 @@ export interface UpMessage {
    * it again). Brokers without a queue leave it out: the cabinet resends.
    */
   readonly settled?: (answered: boolean) => void
+  /**
+   * Presence on a NATS cluster (issue 14) comes twice: to every replica, for
+   * each one's view of who is online, and to one replica of the queue group,
+   * for what must be done once per change (the catalog to a cabinet coming
+   * online). Brokers that deliver one copy per process leave it out: that
+   * copy serves both.
+   */
+  readonly audience?: 'every-replica' | 'one-replica'
 }
 
 /**
@@ -34,6 +42,18 @@ export interface BusSink {
   connected(cabinetId: string): void
   /** Embedded broker only: that session ended (any reason). */
   disconnected(cabinetId: string): void
+  /**
+   * NATS only (issue 14): the cluster lists the cabinet as holding an MQTT
+   * session. Asked on start and after a reconnect, since the online presence
+   * went by while this replica was not listening. Not a message from the cabinet.
+   */
+  sessionFound?(cabinetId: string): void
+  /**
+   * NATS only: after a listing every node answered, whether a cabinet holds a
+   * session (listed, or its presence arrived meanwhile). One not holding any
+   * is offline, though its offline presence may have gone by unheard.
+   */
+  sessionsListed?(holdsSession: (cabinetId: string) => boolean): void
   /** A connection was refused or cut at the transport (counted in /metrics). */
   transportRefused(reason: TransportRefusal): void
 }

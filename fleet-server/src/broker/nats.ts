@@ -13,19 +13,25 @@
 //
 // Heartbeats and presence reach every replica (plain subscriptions), so each
 // one's view of who is online is the same; events, which one replica stores,
-// go to a queue group. Replies, catalogs and commands are plain publishes: NATS
+// go to a queue group, and so does a second copy of presence, for what one
+// replica does per change (the catalog; router.ts presenceOnce). A replica
+// that starts late or reconnects missed presence: it reads who holds a
+// session (and so who does not) from the cluster's connection listing
+// (nats-sessions.ts).
+// Replies, catalogs and commands are plain publishes: NATS
 // hands them to the cabinet's subscription at QoS 0 (a replicated consumer per
 // cabinet cost 6x in connects in the probe), and the cabinet resends what was
 // not answered. NATS MQTT in 2.9 keeps no retained message published from
 // plain NATS: a cabinet gets its catalog when its presence says online
-// (tracksConnections false, as with an external broker).
+// (tracksConnections false, as with an external broker), from one replica.
 import { hostname } from 'node:os'
 import { AckPolicy, DeliverPolicy, DiscardPolicy, JetStreamApiError, jetstream, jetstreamManager, RetentionPolicy, StorageType, type ConsumerMessages, type JsMsg, type JetStreamManager } from '@nats-io/jetstream'
 import { connect, jwtAuthenticator, nanos, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node'
 import type { Logger } from 'pino'
 import { AppError, MAX_MESSAGE_BYTES, parseTopic, topics, type UpKind } from '../../../shared/src/index.js'
 import { isNatsIdentityError, natsSubjectOf, startNatsAccountAdmin, type NatsAccountAdmin, type NatsIdentity } from '../nats/index.js'
-import type { BusSink, MessageBus, PublishOptions } from './bus.js'
+import type { BusSink, MessageBus, PublishOptions, UpMessage } from './bus.js'
+import { createSessionSweep, type SessionSweep } from './nats-sessions.js'
 
 export interface NatsBusOptions {
   /** nats:// URLs of the cluster's nodes (the client fails over between them). */
@@ -82,9 +88,12 @@ export async function startNatsBus(opts: NatsBusOptions, sink: BusSink): Promise
     reconnectTimeWait: 1_000, // ms
     waitOnFirstConnect: true,
   })
+  let sessions = null as SessionSweep | null // set once the admin connection is up
   void (async () => {
     for await (const s of nc.status()) {
       if (s.type === 'disconnect' || s.type === 'reconnect') log.warn({ status: s.type, server: (s as { server?: string }).server }, 'nats connection status')
+      // Presence published while we were away never reaches us: ask who is connected.
+      if (s.type === 'reconnect') sessions?.run()
     }
   })()
 
@@ -99,14 +108,31 @@ export async function startNatsBus(opts: NatsBusOptions, sink: BusSink): Promise
     await untilClusterFormed(() => ensureConsumer(jsm, opts.maxAckPending ?? DEFAULT_MAX_ACK_PENDING, opts.ackWaitMs ?? DEFAULT_ACK_WAIT_MS), log)
     admin = await startNatsAccountAdmin({ identity: opts.identity, servers: [...opts.servers], log })
 
-    const deliver = (kind: UpKind) => (err: Error | null, m: Msg): void => {
+    const sweep = (sessions = createSessionSweep({
+      list: (page) => admin!.mqttSessions(page),
+      found: (cabinetId) => {
+        if (!quiesced) sink.sessionFound?.(cabinetId)
+      },
+      listed: (holdsSession) => {
+        if (!quiesced) sink.sessionsListed?.(holdsSession)
+      },
+      log,
+    }))
+    const deliver = (kind: UpKind, audience?: UpMessage['audience']) => (err: Error | null, m: Msg): void => {
       if (err || quiesced) return
       const parsed = parseSubject(m.subject)
       if (!parsed || parsed.kind !== kind) return
-      sink.message({ cabinetId: parsed.cabinetId, kind, payload: toBuffer(m.data) }, () => {})
+      if (audience === 'every-replica') sweep.heard(parsed.cabinetId)
+      sink.message({ cabinetId: parsed.cabinetId, kind, payload: toBuffer(m.data), ...(audience && { audience }) }, () => {})
     }
-    for (const kind of ['heartbeat', 'presence'] as const) subs.push(nc.subscribe(natsSubjectOf(topics.allUpOf(kind)), { callback: deliver(kind) }))
+    const presence = natsSubjectOf(topics.allUpOf('presence'))
+    subs.push(nc.subscribe(natsSubjectOf(topics.allUpOf('heartbeat')), { callback: deliver('heartbeat') }))
+    subs.push(nc.subscribe(presence, { callback: deliver('presence', 'every-replica') }))
+    subs.push(nc.subscribe(presence, { queue: QUEUE_GROUP, callback: deliver('presence', 'one-replica') }))
     subs.push(nc.subscribe(natsSubjectOf(topics.allUpOf('events')), { queue: QUEUE_GROUP, callback: deliver('events') }))
+    // After the subscriptions: a cabinet connecting meanwhile is heard or listed.
+    await nc.flush()
+    sweep.run()
 
     const consumer = await jetstream(nc).consumers.get(SALES_STREAM, SALES_CONSUMER)
     // Pull requests expire, and heartbeats are expected, every PULL_EXPIRES_MS:
@@ -118,6 +144,7 @@ export async function startNatsBus(opts: NatsBusOptions, sink: BusSink): Promise
       for await (const m of feed) await take(m)
     })().catch((err: unknown) => log.error({ err }, 'the sales consumer stopped'))
   } catch (err) {
+    await sessions?.stop()
     await admin?.close().catch(() => {})
     await nc.close().catch(() => {})
     throw err
@@ -155,6 +182,7 @@ export async function startNatsBus(opts: NatsBusOptions, sink: BusSink): Promise
     if (quiesced) return
     quiesced = true
     for (const s of subs) s.unsubscribe()
+    await sessions?.stop()
     // Batches already pulled but not yet taken are nak'ed as the loop meets them.
     await messages?.close().catch(() => {})
     await consuming

@@ -19,6 +19,13 @@ export interface Liveness {
   heartbeat(cabinetId: string, hb: HeartbeatMsg): void
   /** Retained presence; decides online/offline only when the bus does not track sessions. */
   presence(cabinetId: string, payload: Buffer): void
+  /**
+   * The cluster lists the cabinet as holding a session (NATS, issue 14): it is
+   * online though this server never heard its presence (started after it).
+   */
+  sessionFound(cabinetId: string): void
+  /** After a complete listing of the cluster's sessions: a cabinet holding none is offline. */
+  sessionsListed(holdsSession: (cabinetId: string) => boolean): void
   event(cabinetId: string, payload: Buffer): void
   /** Connected to this process or (PostgreSQL) to another live server on the same database. */
   isOnline(cabinetId: string): boolean
@@ -230,6 +237,19 @@ export function createLiveness({ store, tracksConnections, now, log, flushMs, pr
       if (d.data.state === 'online') online.add(cabinetId)
       else online.delete(cabinetId)
       log.info({ cabinetId, state: d.data.state }, 'cabinet presence')
+    },
+    sessionFound(cabinetId) {
+      if (tracksConnections() || online.has(cabinetId)) return
+      online.add(cabinetId)
+      log.debug({ cabinetId }, 'cabinet session found on the cluster')
+    },
+    sessionsListed(holdsSession) {
+      if (tracksConnections()) return
+      for (const id of online) {
+        if (holdsSession(id)) continue
+        online.delete(id)
+        log.info({ cabinetId: id }, 'cabinet holds no session on the cluster: offline')
+      }
     },
     event(cabinetId, payload) {
       const d = decodeMessage(EventMsg, payload)

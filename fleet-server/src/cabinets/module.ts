@@ -52,6 +52,8 @@ export function cabinetsModule(deps: CabinetsModuleDeps): CabinetsModule {
       events: (id, p) => live.get().event(id, p),
       connected: (id) => live.get().connected(id),
       disconnected: (id) => live.get().disconnected(id),
+      sessionFound: (id) => live.get().sessionFound(id),
+      sessionsListed: (holdsSession) => live.get().sessionsListed(holdsSession),
     },
     routes: () => cabinetRoutes(cabinets.get()),
     start() {

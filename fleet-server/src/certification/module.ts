@@ -39,8 +39,11 @@ export function certificationModule(deps: CertificationModuleDeps): Certificatio
     catalog: () => catalog.get(),
     service: () => service.get(),
     up: {
-      // An external broker's sessions are known only from presence: the catalog goes out on it.
-      presence: (id) => {
+      // An external broker's sessions are known only from presence: the
+      // catalog goes out on it (on a NATS cluster, from one replica only; if
+      // that one dies holding the presence, the cabinet gets the catalog at
+      // its next connect or the next catalog change).
+      presenceOnce: (id) => {
         const bus = deps.bus()
         if (bus && !bus.tracksConnections) void catalog.get().publishTo(id)
       },

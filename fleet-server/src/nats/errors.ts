@@ -11,6 +11,8 @@ export const NATS_IDENTITY_ERRORS = {
   NATS_ACCOUNT_LOOKUP_FAILED: 'fleet account lookup failed',
   /** The cluster did not take an account update ($SYS.REQ.CLAIMS.UPDATE). */
   NATS_CLAIMS_UPDATE_FAILED: 'account update was not accepted',
+  /** A node did not answer a connection listing ($SYS CONNZ), or answered with an error. */
+  NATS_CONNZ_FAILED: 'connection listing failed',
 } as const
 
 export type NatsIdentityErrorCode = keyof typeof NATS_IDENTITY_ERRORS

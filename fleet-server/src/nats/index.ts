@@ -13,6 +13,6 @@ export {
   type NatsServerJwts,
   type ServiceUser,
 } from './identity.js'
-export { startNatsAccountAdmin, type NatsAccountAdmin, type NatsAccountAdminOptions, type Revocation, type RevocationTarget } from './admin.js'
+export { startNatsAccountAdmin, type NatsAccountAdmin, type NatsAccountAdminOptions, type Revocation, type RevocationTarget, type SessionListing } from './admin.js'
 export { isNatsIdentityError, NATS_IDENTITY_ERRORS, NatsIdentityError, type NatsIdentityErrorCode } from './errors.js'
 export { IDENTITY_FILE, natsTrustConfig, NatsSetupExists, TRUST_CONF, writeNatsSetup } from './setup.js'
