@@ -20,13 +20,13 @@
 //   is the user's subject permissions alone, which is why they are exact.
 import { createHmac, randomBytes } from 'node:crypto'
 import { encodeAccount, encodeOperator, encodeUser, type Account, type User } from '@nats-io/jwt'
-import { createUser, fromSeed, type KeyPair } from '@nats-io/nkeys'
+import type { KeyPair } from '@nats-io/nkeys'
 import { z } from 'zod'
 import { CabinetId, topics } from '../../../shared/src/index.js'
 import { NatsIdentityError } from './errors.js'
+import { nodeKeyPair, nodeKeyPairFromSeed } from './keys.js'
 import { encodeSeed, NKEY_PREFIX } from './nkey-encoding.js'
 
-const te = new TextEncoder()
 const td = new TextDecoder()
 
 const seedOf = (role: string, label: string) =>
@@ -150,9 +150,9 @@ const CABINET_KEY_LABEL = 'fupin-fleet/nats/cabinet-user/v1\0'
 
 /** Builds the identity from its file; JWTs are signed on demand (microseconds each). */
 export function createNatsIdentity(file: NatsIdentityFile): NatsIdentity {
-  const operator = fromSeed(te.encode(file.operator.seed))
-  const system = fromSeed(te.encode(file.systemAccount.seed))
-  const fleet = fromSeed(te.encode(file.fleetAccount.seed))
+  const operator = nodeKeyPairFromSeed(file.operator.seed)
+  const system = nodeKeyPairFromSeed(file.systemAccount.seed)
+  const fleet = nodeKeyPairFromSeed(file.fleetAccount.seed)
   const fleetPub = fleet.getPublicKey()
   const systemPub = system.getPublicKey()
   const cabinetKeys = new Map<string, KeyPair>()
@@ -162,7 +162,7 @@ export function createNatsIdentity(file: NatsIdentityFile): NatsIdentity {
     let kp = cabinetKeys.get(cabinetId)
     if (!kp) {
       const raw = createHmac('sha256', file.fleetAccount.seed).update(CABINET_KEY_LABEL + cabinetId).digest()
-      kp = fromSeed(encodeSeed(NKEY_PREFIX.user, raw))
+      kp = nodeKeyPair(NKEY_PREFIX.user, raw)
       cabinetKeys.set(cabinetId, kp)
     }
     return kp
@@ -175,7 +175,7 @@ export function createNatsIdentity(file: NatsIdentityFile): NatsIdentity {
   }
 
   const serviceUser = async (account: KeyPair, name: string): Promise<ServiceUser> => {
-    const user = createUser()
+    const user = nodeKeyPair(NKEY_PREFIX.user, randomBytes(32))
     const jwt = await encodeUser(name, user, account, { allowed_connection_types: ['STANDARD'] })
     return { jwt, seed: user.getSeed(), userPublicKey: user.getPublicKey() }
   }

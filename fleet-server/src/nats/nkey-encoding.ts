@@ -6,7 +6,7 @@
 const BASE32_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'
 
 /** nkeys' role prefix bytes (github.com/nats-io/nkeys, strkey.go). */
-export const NKEY_PREFIX = { seed: 18 << 3, operator: 14 << 3, account: 0, user: 20 << 3 } as const
+export const NKEY_PREFIX = { seed: 18 << 3, private: 15 << 3, operator: 14 << 3, account: 0, user: 20 << 3 } as const
 
 function crc16Xmodem(bytes: Uint8Array): number {
   let crc = 0
@@ -45,4 +45,58 @@ export function encodeSeed(role: number, raw: Uint8Array): Uint8Array {
   payload[34] = crc & 0xff
   payload[35] = crc >> 8
   return new TextEncoder().encode(base32(payload))
+}
+
+function withCrc(payload: Uint8Array): string {
+  const out = new Uint8Array(payload.length + 2)
+  out.set(payload)
+  const crc = crc16Xmodem(payload)
+  out[payload.length] = crc & 0xff
+  out[payload.length + 1] = crc >> 8
+  return base32(out)
+}
+
+/** The text form (`U…`, `A…`, `O…`) of a 32-byte ed25519 public key for the given role. */
+export function encodePublic(role: number, raw: Uint8Array): string {
+  if (raw.length !== 32) throw new Error(`an nkey public key is 32 bytes, got ${raw.length}`)
+  const payload = new Uint8Array(1 + 32)
+  payload[0] = role
+  payload.set(raw, 1)
+  return withCrc(payload)
+}
+
+/** The text form (`P…`) of a 64-byte ed25519 private key (seed, then public key). */
+export function encodePrivate(raw: Uint8Array): Uint8Array {
+  if (raw.length !== 64) throw new Error(`an nkey private key is 64 bytes, got ${raw.length}`)
+  const payload = new Uint8Array(1 + 64)
+  payload[0] = NKEY_PREFIX.private
+  payload.set(raw, 1)
+  return new TextEncoder().encode(withCrc(payload))
+}
+
+/** A seed's role and 32 raw bytes, from its text form; throws on a bad checksum or prefix. */
+export function decodeSeed(text: string): { role: number; raw: Uint8Array } {
+  const bytes = unbase32(text)
+  if (bytes.length !== 36) throw new Error('an nkey seed decodes to 36 bytes')
+  const crc = crc16Xmodem(bytes.subarray(0, 34))
+  if (bytes[34] !== (crc & 0xff) || bytes[35] !== crc >> 8) throw new Error('nkey seed checksum mismatch')
+  if ((bytes[0]! & 0xf8) !== NKEY_PREFIX.seed) throw new Error('not an nkey seed')
+  return { role: ((bytes[0]! & 7) << 5) | (bytes[1]! >> 3), raw: bytes.slice(2, 34) }
+}
+
+function unbase32(text: string): Uint8Array {
+  const out: number[] = []
+  let bits = 0
+  let value = 0
+  for (const ch of text) {
+    const v = BASE32_ALPHABET.indexOf(ch)
+    if (v < 0) throw new Error('not base32')
+    value = ((value << 5) | v) & 0xffff
+    bits += 5
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff)
+      bits -= 8
+    }
+  }
+  return Uint8Array.from(out)
 }
