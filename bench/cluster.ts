@@ -296,13 +296,13 @@ async function clusterStorm(c: Cluster, n: number, concurrency: number, log: (s:
     replicasHealthyAfterStorm: isHealthy.every(Boolean),
     rss: { idle, held, afterStorm },
     natsMiBPer1000Held: round1(((sum(held.natsMiB) - sum(idle.natsMiB)) / n) * 1000),
-    measuredAs: 'RSS = VmRSS from /proc/PID/status: idle after provisioning (the ingest runs before it), held 2 s after the connect phase, after the storm 1 s after it; connections per node from each node\'s /varz',
+    measuredAs: 'RSS = VmRSS from /proc/PID/status: idle after provisioning (the ingest runs before it), held 2 s after the connect phase, after the storm 1 s after it; client connections per node from each node\'s /varz (the replicas\' own NATS connections included)',
   }
 }
 
 const sum = (o: Record<string, number>) => Object.values(o).reduce((s, x) => s + x, 0)
 
-/** Client connections each node reports (MQTT clients included), from its monitoring /varz. */
+/** Client connections each node reports (its MQTT cabinets and the replicas' NATS connections), from its monitoring /varz. */
 async function nodeConnections(nats: FleetNats): Promise<Record<string, number | null>> {
   const out: Record<string, number | null> = {}
   for (const node of nats.cluster.nodes) {
