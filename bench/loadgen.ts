@@ -30,6 +30,21 @@ export type LoadSpec =
       batchSize: number
       /** Sale batches awaiting their application ack per cabinet. */
       window: number
+      /** Brokers to spread the cabinets over (cabinet i dials servers[i % n]); host and port when absent. */
+      servers?: Array<{ host: string; port: number }>
+      /**
+       * QoS of the replies subscription (default 1). The edge agent subscribes
+       * at QoS 0 on a NATS cluster: there a QoS 1 subscription becomes a
+       * replicated JetStream consumer per cabinet.
+       */
+      replyQos?: 0 | 1
+      /**
+       * On a SALE_SEQ_GAP reply, send again from the seq the server asks for,
+       * as the edge agent does (default false: counted as a reject). Needed
+       * with several replicas: the work queue hands a cabinet's batches in
+       * flight to different replicas, which may commit them out of order.
+       */
+      resendOnGap?: boolean
     }
   | {
       /**
@@ -48,6 +63,16 @@ export type LoadSpec =
       extra: { username: string; password: string }
       /** Bound on each connect phase. */
       deadlineMs: number
+      /** Brokers to spread the cabinets over (cabinet i dials servers[i % n]); host and port when absent. */
+      servers?: Array<{ host: string; port: number }>
+      /** Bound on one connect attempt (default 10 s). */
+      attemptTimeoutMs?: number
+      /**
+       * As the edge agent does on every connect: subscribe to the cabinet's
+       * replies, catalog and commands at QoS 0, a connection counting once
+       * its SUBACK is in (default false: CONNACK alone).
+       */
+      subscribeDown?: boolean
     }
 
 export interface LoadResult {
@@ -61,6 +86,8 @@ export interface LoadResult {
   salesPerS: number
   rejects: number
   errors: string[]
+  /** Batches sent again after a SALE_SEQ_GAP reply (resendOnGap). */
+  resent?: number
   /** CPU the load generator itself used in the timed window (user + system, ms): on 2 cores it competes with the server. */
   cpuMs?: number
 }
@@ -75,7 +102,7 @@ interface Conn {
   send(p: mqttPacket.Packet): void
 }
 
-function open(host: string, port: number, clientId: string, auth: { username: string; password: string } | undefined, onPacket: (p: mqttPacket.Packet) => void): Promise<Conn> {
+function open(host: string, port: number, clientId: string, auth: { username: string; password: string } | undefined, onPacket: (p: mqttPacket.Packet) => void, onClose?: () => void): Promise<Conn> {
   return new Promise((resolve, reject) => {
     const sock = connect(port, host)
     sock.setNoDelay(true)
@@ -86,6 +113,7 @@ function open(host: string, port: number, clientId: string, auth: { username: st
       if (!connected) {
         if (p.cmd === 'connack' && (p as mqttPacket.IConnackPacket).returnCode === 0) {
           connected = true
+          if (onClose) sock.once('close', onClose)
           resolve({ sock, send })
         } else reject(new Error(`${clientId}: connack ${(p as mqttPacket.IConnackPacket).returnCode}`))
         return
@@ -177,13 +205,21 @@ function buildBatches(cabinetId: string, salesPerClient: number, batchSize: numb
 async function runSales(spec: Extract<LoadSpec, { mode: 'sales' }>): Promise<LoadResult> {
   const errors: string[] = []
   let rejects = 0
+  let resent = 0
   let done = 0
   let finish!: () => void
-  const allDone = new Promise<void>((r) => (finish = r))
+  let fail!: (err: Error) => void
+  const allDone = new Promise<void>((resolve, reject) => {
+    finish = resolve
+    fail = reject
+  })
+  // A broker may drop a cabinet mid-run: said at once, not a hang (or an empty event loop).
+  allDone.catch(() => {})
   const t0 = performance.now()
   const clients = await Promise.all(
-    spec.credentials.map(async (cred) => {
+    spec.credentials.map(async (cred, i) => {
       const cabinetId = cred.username
+      const server = serverOf(spec, i)
       const batches = buildBatches(cabinetId, spec.salesPerClient, spec.batchSize)
       let next = 0
       let committed = 0
@@ -200,12 +236,22 @@ async function runSales(spec: Extract<LoadSpec, { mode: 'sales' }>): Promise<Loa
       }
       let subscribed!: () => void
       const isSubscribed = new Promise<void>((r) => (subscribed = r))
-      conn = await open(spec.host, spec.port, cabinetId, cred, (p) => {
+      conn = await open(server.host, server.port, cabinetId, cred, (p) => {
         if (p.cmd === 'suback') return subscribed()
         if (p.cmd !== 'publish') return
         const pub = p as mqttPacket.IPublishPacket
         if (pub.qos > 0 && pub.messageId !== undefined) conn.send({ cmd: 'puback', messageId: pub.messageId })
-        const reply = JSON.parse(pub.payload.toString()) as { status: string; ackedSeq?: number; code?: string; message?: string }
+        const reply = JSON.parse(pub.payload.toString()) as { status: string; ackedSeq?: number; code?: string; message?: string; expectedSeq?: number }
+        if (spec.resendOnGap && reply.code === 'SALE_SEQ_GAP' && reply.expectedSeq !== undefined) {
+          rejects++
+          // The batch holding the seq asked for; older than what is committed, the reply is stale.
+          const from = Math.floor((reply.expectedSeq - 1) / spec.batchSize)
+          if (from < committed) return
+          resent += next - from
+          committed = from
+          next = from
+          return pump()
+        }
         if (reply.status !== 'committed') {
           rejects++
           if (errors.length < 5) errors.push(`${cabinetId}: ${reply.code} ${reply.message}`)
@@ -219,8 +265,10 @@ async function runSales(spec: Extract<LoadSpec, { mode: 'sales' }>): Promise<Loa
             if (++done === spec.credentials.length) finish()
           }
         } else pump()
+      }, () => {
+        if (!isDone) fail(new Error(`${cabinetId}: the broker closed the connection after ${committed} of ${batches.length} batches committed`))
       })
-      conn.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: topics.replies(cabinetId), qos: 1 }] })
+      conn.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: topics.replies(cabinetId), qos: spec.replyQos ?? 1 }] })
       await isSubscribed
       return { conn, pump }
     }),
@@ -235,11 +283,16 @@ async function runSales(spec: Extract<LoadSpec, { mode: 'sales' }>): Promise<Loa
   for (const c of clients) c.conn.sock.destroy()
   const sales = spec.credentials.length * spec.salesPerClient
   const messages = spec.credentials.length * Math.ceil(spec.salesPerClient / spec.batchSize)
-  return { mode: 'sales', clients: spec.credentials.length, connectMs, durationMs, messages, sales, messagesPerS: (messages / durationMs) * 1000, salesPerS: (sales / durationMs) * 1000, rejects, errors, cpuMs }
+  return { mode: 'sales', clients: spec.credentials.length, connectMs, durationMs, messages, sales, messagesPerS: (messages / durationMs) * 1000, salesPerS: (sales / durationMs) * 1000, rejects, errors, cpuMs, ...(spec.resendOnGap && { resent }) }
+}
+
+/** The broker cabinet `i` dials: spread round-robin over `servers` when given. */
+function serverOf(spec: { host: string; port: number; servers?: Array<{ host: string; port: number }> }, i: number): { host: string; port: number } {
+  return spec.servers?.length ? spec.servers[i % spec.servers.length]! : spec
 }
 
 /** One authenticated connection attempt: the socket once CONNACK 0 arrives, or why not. */
-function tryConnect(host: string, port: number, auth: { username: string; password: string }, timeoutMs: number): Promise<Socket | string> {
+function tryConnect(host: string, port: number, auth: { username: string; password: string }, timeoutMs: number, subscribe: string[] = []): Promise<Socket | string> {
   return new Promise((resolve) => {
     const sock = connect(port, host)
     const parser = mqttPacket.parser({ protocolVersion: 4 })
@@ -253,9 +306,16 @@ function tryConnect(host: string, port: number, auth: { username: string; passwo
     }
     const timer = setTimeout(() => settle('timeout'), timeoutMs)
     parser.on('packet', (p) => {
+      if (p.cmd === 'suback') {
+        const granted = (p as mqttPacket.ISubackPacket).granted
+        settle(granted.every((g) => typeof g === 'number' && g < 0x80) ? sock : 'suback refused')
+        return
+      }
       if (p.cmd !== 'connack') return
       const rc = (p as mqttPacket.IConnackPacket).returnCode ?? 0
-      settle(rc === 0 ? sock : `connack ${rc}`)
+      if (rc !== 0) settle(`connack ${rc}`)
+      else if (subscribe.length === 0) settle(sock)
+      else sock.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: subscribe.map((topic) => ({ topic, qos: 0 as const })) }))
     })
     parser.on('error', () => settle('bad packet'))
     sock.on('data', (d) => parser.parse(d))
@@ -281,7 +341,10 @@ async function runConnect(spec: Extract<LoadSpec, { mode: 'connect' }>): Promise
         const i = next++
         for (;;) {
           attempts++
-          const r = await tryConnect(spec.host, spec.port, spec.credentials[i]!, 10_000)
+          const server = serverOf(spec, i)
+          const cabinetId = spec.credentials[i]!.username
+          const down = spec.subscribeDown ? [topics.replies(cabinetId), topics.catalog(cabinetId), topics.commands(cabinetId)] : []
+          const r = await tryConnect(server.host, server.port, spec.credentials[i]!, spec.attemptTimeoutMs ?? 10_000, down)
           if (typeof r !== 'string') {
             socks[i] = r
             r.on('error', () => {})
@@ -321,8 +384,13 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   if (spec.mode === 'connect') {
     await runConnect(spec)
   } else {
-    const result = spec.mode === 'raw' ? await runRaw(spec) : await runSales(spec)
-    process.stdout.write(`${JSON.stringify(result)}\n`)
+    try {
+      const result = spec.mode === 'raw' ? await runRaw(spec) : await runSales(spec)
+      process.stdout.write(`${JSON.stringify(result)}\n`)
+    } catch (err) {
+      process.stdout.write(`${JSON.stringify({ error: (err as Error).message })}\n`)
+      process.exit(1)
+    }
   }
   process.exit(0)
 }

@@ -1,14 +1,15 @@
 // npm run bench: the project's performance record. Each figure is measured in
 // the same run as the baseline that frames it. Writes bench/results/latest.json
 // and a dated copy (ignored by git). `npm run bench -- PART…` runs only some
-// parts (baselines, ingest, edge, connections, fleet, forwarding, trust, postgres) and
-// writes no record, except that `trust` or `postgres` alone also updates that
-// section of the record in place. The compliance and rollout query benches run
+// parts (baselines, ingest, edge, connections, fleet, forwarding, trust, postgres,
+// cluster) and writes no record, except that `trust`, `postgres` or `cluster`
+// alone also updates that section of the record in place. The compliance and rollout query benches run
 // in every run; the postgres part runs them on PostgreSQL too.
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { bareAedesQos1, bareSqliteInserts } from './baselines.js'
+import { clusterRecord } from './cluster.js'
 import { connectionsHeld } from './connections.js'
 import { edgeSaleCommits } from './edge.js'
 import { edgeAgentRss, simulate, startFleetServer } from './fleet.js'
@@ -26,6 +27,8 @@ const CABINETS = Number(process.env.BENCH_CABINETS ?? 2700)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 19_000)
 /** Alternating floor/fleet pairs behind ingest.cpuVsFloor (the median pair is the record). */
 const INGEST_PAIRS = Number(process.env.BENCH_INGEST_PAIRS ?? 3)
+/** Divides the cluster ingest's sales per cabinet, for a quick try (BENCH_CONNECTIONS scales its storm). */
+const CLUSTER_INGEST_SCALE = Number(process.env.BENCH_CLUSTER_INGEST_SCALE ?? 1)
 const log = (s: string) => process.stderr.write(`${s}\n`)
 
 const targets = {
@@ -186,6 +189,16 @@ async function main() {
       await server.close()
     }
   }
+  // Issue 14: the same ingest through a NATS cluster with 1 and 2 replicas, and
+  // a reconnect storm onto it. After the embedded parts, so its ratios are to this run's figures.
+  let cluster: Awaited<ReturnType<typeof clusterRecord>> | { status: 'failed'; error: string } | null = null
+  if (runs('cluster')) {
+    try {
+      cluster = await clusterRecord({ connections: CONNECTIONS, ingestScale: CLUSTER_INGEST_SCALE, log })
+    } catch (err) {
+      cluster = { status: 'failed', error: (err as Error).message }
+    }
+  }
   let trust: TrustRecord | null = null
   if (runs('trust')) trust = await trustRecord(log)
 
@@ -274,6 +287,14 @@ async function main() {
     forwarding,
     trust: trust && { measuredAt: started.toISOString(), ...trust },
     postgres: postgres && { measuredAt: started.toISOString(), ...postgres },
+    cluster: cluster && {
+      measuredAt: started.toISOString(),
+      ...cluster,
+      vsEmbedded: clusterVsEmbedded(cluster, {
+        sqlite: { batched: batched?.salesPerS ?? null, perMessage: perMessage?.salesPerS ?? null },
+        postgres: { batched: numberOrNull(postgres?.batchedSalesPerS), perMessage: numberOrNull(postgres?.perMessageSalesPerS) },
+      }),
+    },
     compliance: r.compliance,
     rollout: r.rollout,
     targets,
@@ -296,6 +317,7 @@ async function main() {
         postgres && typeof postgres.batchedVsBareUnnest === 'number'
           ? postgres.batchedVsBareUnnest >= targets.postgresBatchedVsBareUnnest && postgres.batchedStored === postgres.batchedSent
           : null,
+      clusterNothingLost: cluster ? 'salesLost' in cluster && cluster.salesLost === 0 && cluster.salesDuplicated === 0 : null,
       forwardingPassMaxBlock: forwarding
         ? Object.values(forwarding).every((f) => f.monthEndPass.maxBlockMs <= targets.forwardingPassMaxBlockMs && f.repeatPass.maxBlockMs <= targets.forwardingPassMaxBlockMs)
         : null,
@@ -319,6 +341,14 @@ async function main() {
       record.postgres = result.postgres
       record.met = { ...((record.met ?? {}) as object), postgresBatchedIngest: result.met.postgresBatchedIngest }
       record.targets = { ...(record.targets as object), postgresBatchedVsBareUnnest: targets.postgresBatchedVsBareUnnest }
+      await writeFile(latest, `${JSON.stringify(record, null, 2)}\n`)
+    }
+    // So may a cluster-only run at full scale: its figures stand alone (ratios to embedded ingest need a full run).
+    if (only.size === 1 && cluster && CONNECTIONS === 19_000 && CLUSTER_INGEST_SCALE === 1) {
+      const latest = join(RESULTS, 'latest.json')
+      const record = JSON.parse(await readFile(latest, 'utf8')) as Record<string, unknown>
+      record.cluster = result.cluster
+      record.met = { ...((record.met ?? {}) as object), clusterNothingLost: result.met.clusterNothingLost }
       await writeFile(latest, `${JSON.stringify(record, null, 2)}\n`)
     }
     if (only.size === 1 && trust) {
@@ -350,6 +380,27 @@ function perMessageCeiling(aedesServerUs: number, sqliteRowsPerS: number, loadge
     cpuUsPerMessage: { bareAedesServer: aedesServerUs, bareSqliteInsert: +(1e6 / sqliteRowsPerS).toFixed(1), loadgen: loadgenUs },
     assumes: `all ${cpus().length} cores busy; the server does only bare aedes' per-message work plus one bare SQLite insert`,
   }
+}
+
+const numberOrNull = (x: unknown): number | null => (typeof x === 'number' ? x : null)
+
+/**
+ * Cluster sales/s over the embedded server's in this same run (SQLite, and
+ * PostgreSQL when that part ran), per replica count and load shape; null where
+ * either side did not run or failed.
+ */
+function clusterVsEmbedded(
+  cluster: Record<string, unknown>,
+  embedded: Record<'sqlite' | 'postgres', Record<'batched' | 'perMessage', number | null>>,
+) {
+  const ingest = (cluster.ingest ?? {}) as Record<string, Record<'batched' | 'perMessage', { salesPerS?: number }>>
+  const ratio = (a: number | undefined, b: number | null) => (a === undefined || b === null || b === 0 ? null : +(a / b).toFixed(3))
+  return Object.fromEntries(
+    Object.entries(ingest).map(([replicas, runs]) => [
+      replicas,
+      Object.fromEntries((['sqlite', 'postgres'] as const).map((engine) => [engine, { batched: ratio(runs.batched.salesPerS, embedded[engine].batched), perMessage: ratio(runs.perMessage.salesPerS, embedded[engine].perMessage) }])),
+    ]),
+  )
 }
 
 /** The headline query figures of both engines in one place (null where a bench failed). */
