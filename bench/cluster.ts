@@ -18,7 +18,6 @@ import { httpClient, pool, type Http } from '../simulators/src/fleet/provision.j
 import { NATS_SERVER_BIN, startFleetNats, type FleetNats } from '../test/helpers/nats.js'
 import { runLoad } from './child.js'
 import type { LoadResult } from './loadgen.js'
-import { installFastEd25519 } from './fast-ed25519.js'
 import { startBenchPostgres } from './pg.js'
 import { rssMiB, startConnectLoad, startProgram, type Program } from './procs.js'
 
@@ -71,7 +70,6 @@ interface Cluster {
 export async function clusterRecord(opts: { connections: number; ingestScale?: number; concurrency?: number; log: (s: string) => void }) {
   const { log } = opts
   const scale = opts.ingestScale ?? 1
-  installFastEd25519()
   const dataDir = await mkdtemp(join(tmpdir(), 'bench-cluster-'))
   const server = await startBenchPostgres()
   let nats: FleetNats | null = null
@@ -169,20 +167,19 @@ interface IngestFigures extends ClusterIngestShape {
   cpuUsPerMessage: { replicas: number; nats: number; loadgen: number | null }
 }
 
-/** Creates `n` cabinets over the API in parallel; their ids. */
-async function createCabinets(http: Http, n: number): Promise<string[]> {
-  return pool(Array.from({ length: n }, (_, i) => i), 16, async (i) => {
-    const r = await http.call<{ cabinetId: string }>('POST', '/api/v1/cabinets', { countyCode: COUNTIES[i % COUNTIES.length] })
-    if (r.status !== 201) throw new Error(`provisioning failed: ${r.status} ${JSON.stringify(r.body)}`)
-    return r.body.cabinetId
-  })
+/** A cabinet's MQTT login as the API hands it out: on the cluster the password is its bearer user JWT. */
+interface Credentials {
+  username: string
+  password: string
 }
 
-/** Each cabinet's NATS credentials: client id = cabinet id, password = its bearer user JWT. */
-async function natsCredentials(nats: FleetNats, ids: readonly string[]): Promise<Array<{ username: string; password: string }>> {
-  const out: Array<{ username: string; password: string }> = []
-  for (const id of ids) out.push({ username: id, password: (await nats.identity.issueCabinetUser(id)).jwt })
-  return out
+/** Creates `n` cabinets over the API in parallel; their logins. */
+async function createCabinets(http: Http, n: number): Promise<Credentials[]> {
+  return pool(Array.from({ length: n }, (_, i) => i), 16, async (i) => {
+    const r = await http.call<{ cabinetId: string; mqtt: Credentials }>('POST', '/api/v1/cabinets', { countyCode: COUNTIES[i % COUNTIES.length] })
+    if (r.status !== 201) throw new Error(`provisioning failed: ${r.status} ${JSON.stringify(r.body)}`)
+    return r.body.mqtt
+  })
 }
 
 function mqttServers(nats: FleetNats): Array<{ host: string; port: number }> {
@@ -193,8 +190,8 @@ function mqttServers(nats: FleetNats): Array<{ host: string; port: number }> {
 }
 
 async function clusterIngest(c: Cluster, shape: ClusterIngestShape): Promise<IngestFigures> {
-  const ids = await createCabinets(c.http, shape.cabinets)
-  const credentials = await natsCredentials(c.nats, ids)
+  const credentials = await createCabinets(c.http, shape.cabinets)
+  const ids = credentials.map((x) => x.username)
   const pids = { replicas: c.replicas.map((r) => r.pid), nats: c.nats.cluster.nodes.map((n) => n.pid) }
   const cpu = (list: number[]) => list.reduce((s, pid) => s + procCpuMs(pid), 0)
   const replicas0 = cpu(pids.replicas)
@@ -232,9 +229,9 @@ async function clusterIngest(c: Cluster, shape: ClusterIngestShape): Promise<Ing
   }
 }
 
-/** Cabinets created through the CSV import (generated ids), IMPORT_CHUNK per request. */
-async function importCabinets(httpUrl: string, n: number): Promise<string[]> {
-  const ids: string[] = []
+/** Cabinets created through the CSV import (generated ids), IMPORT_CHUNK per request; their logins. */
+async function importCabinets(httpUrl: string, n: number): Promise<Credentials[]> {
+  const out: Credentials[] = []
   for (let done = 0; done < n; done += IMPORT_CHUNK) {
     const rows = Array.from({ length: Math.min(IMPORT_CHUNK, n - done) }, (_, i) => COUNTIES[(done + i) % COUNTIES.length])
     const res = await fetch(`${httpUrl}/api/v1/cabinets/import`, {
@@ -244,10 +241,10 @@ async function importCabinets(httpUrl: string, n: number): Promise<string[]> {
     })
     const text = await res.text()
     if (res.status !== 201) throw new Error(`cabinet import failed: ${res.status} ${text.slice(0, 300)}`)
-    const body = JSON.parse(text) as { cabinets: Array<{ cabinetId: string }> }
-    ids.push(...body.cabinets.map((x) => x.cabinetId))
+    const body = JSON.parse(text) as { cabinets: Array<{ mqtt: Credentials }> }
+    out.push(...body.cabinets.map((x) => x.mqtt))
   }
-  return ids
+  return out
 }
 
 async function clusterStorm(c: Cluster, n: number, concurrency: number, log: (s: string) => void) {
@@ -257,11 +254,9 @@ async function clusterStorm(c: Cluster, n: number, concurrency: number, log: (s:
     replicasMiB: c.replicas.map((r) => round1(rssMiB(r.pid))),
   })
   const t0 = performance.now()
-  const ids = await importCabinets(`http://127.0.0.1:${String(c.replicas[0]!.ready.http)}`, n)
+  // The import answers each cabinet's JWT: provisioning includes the signing.
+  const credentials = await importCabinets(`http://127.0.0.1:${String(c.replicas[0]!.ready.http)}`, n)
   const provisionMs = Math.round(performance.now() - t0)
-  const t1 = performance.now()
-  const credentials = await natsCredentials(c.nats, ids)
-  const issueMs = Math.round(performance.now() - t1)
   await settle(1_000)
   const idle = rss()
   log(`bench: cluster: connecting ${n} cabinets over ${nodes.length} MQTT listeners (subscribed at QoS 0, as the edge agent) …`)
@@ -286,8 +281,7 @@ async function clusterStorm(c: Cluster, n: number, concurrency: number, log: (s:
   return {
     cabinets: n,
     provisionMs,
-    provisionedBy: `CSV import, ${IMPORT_CHUNK} rows per request`,
-    issueJwtsMs: issueMs,
+    provisionedBy: `CSV import, ${IMPORT_CHUNK} rows per request, each cabinet's JWT signed by the replica in its answer`,
     concurrency,
     connected,
     connectionsPerNode,
