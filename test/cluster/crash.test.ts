@@ -10,7 +10,8 @@ import { allServerSales, apiClient, provisionCabinet } from '../helpers/api.js'
 import { tempDir } from '../helpers/fleet.js'
 import { NATS_SERVER_BIN, startFleetNats, type FleetNats } from '../helpers/nats.js'
 import { startPostgres, type Postgres } from '../helpers/postgres.js'
-import { startProgram, type Program } from '../helpers/process.js'
+import { startReplica } from '../helpers/cluster-replica.js'
+import { startProgram } from '../helpers/process.js'
 
 const ADMIN = 'cluster-crash-admin-token-0123456789'
 const CONCURRENCY = 4
@@ -27,21 +28,8 @@ describe.skipIf(!NATS_SERVER_BIN && !process.env.CI)('crash safety on the cluste
     await pg?.close()
   })
 
-  async function replica(): Promise<Program> {
-    const p = await startProgram('fleet-server/src/main.ts', [], {
-      env: {
-        FLEET_DATA_DIR: await tempDir('cluster-replica-'), FLEET_DATABASE_URL: pg.url, FLEET_HTTP_PORT: '0', FLEET_MQTT_PORT: '0', FLEET_ADMIN_TOKEN: ADMIN,
-        ...nats.env(),
-        FLEET_REPORTS_SCHEDULE: 'false', FLEET_BACKUP_SCHEDULE: 'false', LOG_LEVEL: 'warn',
-      },
-      readyTimeoutMs: 60_000,
-    })
-    onTestFinished(() => void p.kill('SIGKILL'))
-    return p
-  }
-
   it('with a replica and the sales stream\'s leader SIGKILLed mid-run, holds exactly the acknowledged sales once each in an intact chain', async () => {
-    const [a, b] = await Promise.all([replica(), replica()])
+    const [a, b] = await Promise.all([startReplica(nats, pg, ADMIN), startReplica(nats, pg, ADMIN)])
     const apiB = apiClient(`http://127.0.0.1:${String(b.ready.http)}`, ADMIN)
     const cab = await provisionCabinet(apiClient(`http://127.0.0.1:${String(a.ready.http)}`, ADMIN), { countyCode: '341181', siteName: '天长市汽车站', venueType: '车站' })
     const user = await nats.identity.issueCabinetUser(cab.cabinetId)

@@ -18,7 +18,8 @@ import { allServerSales, apiClient } from '../helpers/api.js'
 import { tempDir } from '../helpers/fleet.js'
 import { NATS_SERVER_BIN, startFleetNats, type FleetNats } from '../helpers/nats.js'
 import { startPostgres, type Postgres } from '../helpers/postgres.js'
-import { startProgram, type Program } from '../helpers/process.js'
+import { startReplica } from '../helpers/cluster-replica.js'
+import { startProgram } from '../helpers/process.js'
 
 const ADMIN = 'cluster-simulate-admin-token-0123456789'
 const CABINETS = 60
@@ -34,25 +35,12 @@ describe.skipIf(!NATS_SERVER_BIN && !process.env.CI)('the simulator on the clust
     await pg?.close()
   })
 
-  async function replica(platformUrl: string): Promise<Program> {
-    const p = await startProgram('fleet-server/src/main.ts', [], {
-      env: {
-        FLEET_DATA_DIR: await tempDir('cluster-replica-'), FLEET_DATABASE_URL: pg.url, FLEET_HTTP_PORT: '0', FLEET_MQTT_PORT: '0', FLEET_ADMIN_TOKEN: ADMIN,
-        PLATFORM_URL: platformUrl, ...nats.env(),
-        FLEET_REPORTS_SCHEDULE: 'false', FLEET_BACKUP_SCHEDULE: 'false', LOG_LEVEL: 'warn',
-      },
-      readyTimeoutMs: 60_000,
-    })
-    onTestFinished(() => void p.kill('SIGKILL'))
-    return p
-  }
-
   it('finds nothing missing or duplicated, every chain intact and forwarding reconciled, with a replica and the stream leader SIGKILLed mid-trade', async () => {
     const platform = await buildPlatform({ failRate: 0, latencyMs: 0, secret: null, storePath: null, logger: pino({ level: 'silent' }) })
     await platform.app.listen({ port: 0, host: '127.0.0.1' })
     onTestFinished(() => platform.app.close())
     const platformUrl = `http://127.0.0.1:${(platform.app.server.address() as AddressInfo).port}/intake`
-    const [a, b] = await Promise.all([replica(platformUrl), replica(platformUrl)])
+    const [a, b] = await Promise.all([startReplica(nats, pg, ADMIN, { PLATFORM_URL: platformUrl }), startReplica(nats, pg, ADMIN, { PLATFORM_URL: platformUrl })])
     const http = [a, b].map((r) => `http://127.0.0.1:${String(r.ready.http)}`)
 
     const data = await tempDir('cluster-sim-')

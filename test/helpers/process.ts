@@ -1,8 +1,6 @@
 // Real child processes for end-to-end, crash and interop tests: spawn one of
 // our programs through tsx, wait for its {"event":"ready"} line, kill it.
 import { type ChildProcess, spawn } from 'node:child_process'
-import { once } from 'node:events'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 
@@ -51,15 +49,7 @@ export async function startProgram(
 }
 
 /** A port that was free a moment ago, for programs that cannot report the one they bound. */
-export async function freePort(): Promise<number> {
-  const srv = createServer()
-  srv.listen(0, '127.0.0.1')
-  await once(srv, 'listening')
-  const addr = srv.address()
-  const port = typeof addr === 'object' && addr ? addr.port : 0
-  await new Promise<void>((r) => srv.close(() => r()))
-  return port
-}
+export { freePort } from '../../fleet-server/src/cluster/ports.js'
 
 /**
  * Resolves with a program's `{"event":"ready",…}` line (CONTRACT.md), keeping
