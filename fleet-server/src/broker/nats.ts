@@ -291,6 +291,11 @@ async function ensureStream(jsm: JetStreamManager, replicas: number, log: Logger
   }
 }
 
+/**
+ * The shared durable consumer. 2.9.10 takes an add with other settings for an
+ * existing durable as an update (probed: ack_wait and max_ack_pending change),
+ * so a release with new settings applies them at its first replica's start.
+ */
 async function ensureConsumer(jsm: JetStreamManager, maxAckPending: number, ackWaitMs: number): Promise<void> {
   await jsm.consumers.add(SALES_STREAM, {
     durable_name: SALES_CONSUMER,
