@@ -11,7 +11,7 @@ import { z } from 'zod'
 import { createNatsIdentity, parseNatsIdentityFile } from '../../fleet-server/src/nats/index.js'
 import { apiClient, provisionCabinet } from '../helpers/api.js'
 import { tempDir } from '../helpers/fleet.js'
-import { connectMqtt, NATS_SERVER_BIN } from '../helpers/nats.js'
+import { connectMqtt, NO_NATS_SERVER } from '../helpers/nats.js'
 import { startNpmScript, type NpmScript } from '../helpers/process-group.js'
 
 const READY_TIMEOUT_MS = 150_000 // a fresh 3-node cluster, initdb and 2 replicas on a loaded 2-core box; ~15 s normally
@@ -51,7 +51,7 @@ async function stopCluster({ npm, ready }: { npm: NpmScript; ready: Ready }): Pr
   expect(npm.lines).toHaveLength(1)
 }
 
-describe.skipIf(!NATS_SERVER_BIN && !process.env.CI)('npm run cluster (issue 14)', () => {
+describe.skipIf(NO_NATS_SERVER)('npm run cluster (issue 14)', () => {
   it('starts 3 NATS nodes, PostgreSQL and 2 replicas, stops them all on SIGTERM, and comes back from --data with the same cabinets', async () => {
     const dir = await tempDir('cluster-command-')
     const first = await startCluster(['--nats', '3', '--replicas', '2', '--data', dir])

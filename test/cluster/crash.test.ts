@@ -4,38 +4,29 @@
 // records a burst of sales. Mid-run one replica is SIGKILLed, and then the
 // NATS node leading the sales stream. At the end the surviving replica holds
 // every sale the agent answered 201 for, each once, in one intact chain.
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import { burst, expectHeldOnceInChain } from '../helpers/agent-burst.js'
 import { allServerSales, apiClient, provisionCabinet } from '../helpers/api.js'
 import { tempDir } from '../helpers/fleet.js'
-import { NATS_SERVER_BIN, startFleetNats, type FleetNats } from '../helpers/nats.js'
-import { startPostgres, type Postgres } from '../helpers/postgres.js'
-import { startReplica } from '../helpers/cluster-replica.js'
+import { NO_NATS_SERVER } from '../helpers/nats.js'
+import { clusterServers, startReplica } from '../helpers/cluster-replica.js'
 import { startProgram } from '../helpers/process.js'
 
 const ADMIN = 'cluster-crash-admin-token-0123456789'
 const CONCURRENCY = 4
 const ROUNDS = 6
 
-describe.skipIf(!NATS_SERVER_BIN && !process.env.CI)('crash safety on the cluster (issue 14)', () => {
-  let nats: FleetNats
-  let pg: Postgres
-  beforeAll(async () => {
-    ;[nats, pg] = await Promise.all([startFleetNats(3), startPostgres({ database: 'cluster_crash' })])
-  }, 90_000)
-  afterAll(async () => {
-    await nats?.cluster.stop()
-    await pg?.close()
-  })
+describe.skipIf(NO_NATS_SERVER)('crash safety on the cluster (issue 14)', () => {
+  const servers = clusterServers('cluster_crash')
 
   it('with a replica and the sales stream\'s leader SIGKILLed mid-run, holds exactly the acknowledged sales once each in an intact chain', async () => {
-    const [a, b] = await Promise.all([startReplica(nats, pg, ADMIN), startReplica(nats, pg, ADMIN)])
+    const [a, b] = await Promise.all([startReplica(servers.nats, servers.pg, ADMIN), startReplica(servers.nats, servers.pg, ADMIN)])
     const apiB = apiClient(`http://127.0.0.1:${String(b.ready.http)}`, ADMIN)
     const cab = await provisionCabinet(apiClient(`http://127.0.0.1:${String(a.ready.http)}`, ADMIN), { countyCode: '341181', siteName: '天长市汽车站', venueType: '车站' })
-    const user = await nats.identity.issueCabinetUser(cab.cabinetId)
+    const user = await servers.nats.identity.issueCabinetUser(cab.cabinetId)
     const agentDir = await tempDir('cluster-agent-')
     const agentArgs = ['--cabinet', cab.cabinetId, '--password', user.jwt, '--data', agentDir,
-      '--server', nats.cluster.mqttUrls.join(','), '--api-port', '0', '--backoff-min-ms', '50', '--backoff-max-ms', '300', '--ack-timeout-ms', '1500']
+      '--server', servers.nats.cluster.mqttUrls.join(','), '--api-port', '0', '--backoff-min-ms', '50', '--backoff-max-ms', '300', '--ack-timeout-ms', '1500']
 
     const acknowledged: string[] = []
     let killedLeader = ''
@@ -46,14 +37,14 @@ describe.skipIf(!NATS_SERVER_BIN && !process.env.CI)('crash safety on the cluste
       // Mid-round: round 1 loses replica A, round 3 the sales stream's leader node.
       if (round === 1) setTimeout(() => void a.kill('SIGKILL'), killAfterMs / 2)
       if (round === 3) {
-        killedLeader = await nats.salesStreamLeader()
-        setTimeout(() => void nats.cluster.nodes.find((n) => n.name === killedLeader)!.kill('SIGKILL'), killAfterMs / 2)
+        killedLeader = await servers.nats.salesStreamLeader()
+        setTimeout(() => void servers.nats.cluster.nodes.find((n) => n.name === killedLeader)!.kill('SIGKILL'), killAfterMs / 2)
       }
       acknowledged.push(...(await burst(Number(agent.ready.api), killed, CONCURRENCY)))
       expect(await agent.exited).toBe('SIGKILL')
     }
     expect(await a.exited).toBe('SIGKILL')
-    expect(nats.cluster.nodes.find((n) => n.name === killedLeader)!.isRunning).toBe(false)
+    expect(servers.nats.cluster.nodes.find((n) => n.name === killedLeader)!.isRunning).toBe(false)
     expect(acknowledged.length).toBeGreaterThan(50)
 
     // A last, clean run drains the outbox through what is left: replica B, two NATS nodes.

@@ -9,43 +9,34 @@ import type { AddressInfo } from 'node:net'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { pino } from 'pino'
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import type { ForwardingVerdict } from '../../simulators/src/fleet/verdict.js'
 import type { FleetSummary } from '../../simulators/src/fleet/run.js'
 import { buildPlatform } from '../../simulators/src/platform/app.js'
 import { expectHeldOnceInChain } from '../helpers/agent-burst.js'
 import { allServerSales, apiClient } from '../helpers/api.js'
 import { tempDir } from '../helpers/fleet.js'
-import { NATS_SERVER_BIN, startFleetNats, type FleetNats } from '../helpers/nats.js'
-import { startPostgres, type Postgres } from '../helpers/postgres.js'
-import { startReplica } from '../helpers/cluster-replica.js'
+import { NO_NATS_SERVER } from '../helpers/nats.js'
+import { clusterServers, startReplica } from '../helpers/cluster-replica.js'
 import { startProgram } from '../helpers/process.js'
 
 const ADMIN = 'cluster-simulate-admin-token-0123456789'
 const CABINETS = 60
 
-describe.skipIf(!NATS_SERVER_BIN && !process.env.CI)('the simulator on the cluster (issue 14)', () => {
-  let nats: FleetNats
-  let pg: Postgres
-  beforeAll(async () => {
-    ;[nats, pg] = await Promise.all([startFleetNats(3), startPostgres({ database: 'cluster_simulate' })])
-  }, 90_000)
-  afterAll(async () => {
-    await nats?.cluster.stop()
-    await pg?.close()
-  })
+describe.skipIf(NO_NATS_SERVER)('the simulator on the cluster (issue 14)', () => {
+  const servers = clusterServers('cluster_simulate')
 
   it('finds nothing missing or duplicated, every chain intact and forwarding reconciled, with a replica and the stream leader SIGKILLed mid-trade', async () => {
     const platform = await buildPlatform({ failRate: 0, latencyMs: 0, secret: null, storePath: null, logger: pino({ level: 'silent' }) })
     await platform.app.listen({ port: 0, host: '127.0.0.1' })
     onTestFinished(() => platform.app.close())
     const platformUrl = `http://127.0.0.1:${(platform.app.server.address() as AddressInfo).port}/intake`
-    const [a, b] = await Promise.all([startReplica(nats, pg, ADMIN, { PLATFORM_URL: platformUrl }), startReplica(nats, pg, ADMIN, { PLATFORM_URL: platformUrl })])
+    const [a, b] = await Promise.all([startReplica(servers.nats, servers.pg, ADMIN, { PLATFORM_URL: platformUrl }), startReplica(servers.nats, servers.pg, ADMIN, { PLATFORM_URL: platformUrl })])
     const http = [a, b].map((r) => `http://127.0.0.1:${String(r.ready.http)}`)
 
     const data = await tempDir('cluster-sim-')
     const sim = await startProgram('simulators/src/fleet/main.ts', [
-      '--http', http.join(','), '--mqtt', nats.cluster.mqttUrls.join(','), '--token', ADMIN, '--data', data,
+      '--http', http.join(','), '--mqtt', servers.nats.cluster.mqttUrls.join(','), '--token', ADMIN, '--data', data,
       '--cabinets', String(CABINETS), '--days', '3', '--speed', '17280', '--seed', 'cluster-1',
       '--outage-rate', '0.2', '--crash-rate', '1', '--drain-timeout', '90',
     ], { readyTimeoutMs: 120_000 })
@@ -55,8 +46,8 @@ describe.skipIf(!NATS_SERVER_BIN && !process.env.CI)('the simulator on the clust
     await new Promise((r) => setTimeout(r, 3_000))
     await a.kill('SIGKILL')
     await new Promise((r) => setTimeout(r, 4_000))
-    const leader = await nats.salesStreamLeader()
-    await nats.cluster.nodes.find((n) => n.name === leader)!.kill('SIGKILL')
+    const leader = await servers.nats.salesStreamLeader()
+    await servers.nats.cluster.nodes.find((n) => n.name === leader)!.kill('SIGKILL')
 
     const code = await sim.exited
     const summary = JSON.parse(sim.lines.at(-1)!) as FleetSummary

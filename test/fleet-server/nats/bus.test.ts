@@ -6,12 +6,10 @@ import type { Fleet } from '../../../fleet-server/src/app.js'
 import { aSale, startAgent } from '../../edge-agent/helpers.js'
 import { api, provision, startFleet, tempDir } from '../../helpers/fleet.js'
 import { aCatalog } from '../certification.fixtures.js'
-import { NATS_SERVER_BIN, startFleetNats, type FleetNats } from '../../helpers/nats.js'
+import { NO_NATS_SERVER, startFleetNats, type FleetNats } from '../../helpers/nats.js'
 
-// Skipped only on a machine without nats-server; CI installs it.
-const noNatsServer = !NATS_SERVER_BIN && !process.env.CI
 
-describe.skipIf(noNatsServer)('fleet server on a NATS cluster (issue 14)', () => {
+describe.skipIf(NO_NATS_SERVER)('fleet server on a NATS cluster (issue 14)', () => {
   let nats: FleetNats
   beforeAll(async () => {
     nats = await startFleetNats(1)

@@ -5,13 +5,12 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { aSale, startAgent } from '../../edge-agent/helpers.js'
 import { api, provision, startFleet, tempDir } from '../../helpers/fleet.js'
-import { NATS_SERVER_BIN, startFleetNats, type FleetNats } from '../../helpers/nats.js'
+import { NO_NATS_SERVER, startFleetNats, type FleetNats } from '../../helpers/nats.js'
 
-const noNatsServer = !NATS_SERVER_BIN && !process.env.CI
 const AGENTS = 6
 const SALES_EACH = 20
 
-describe.skipIf(noNatsServer)('fleet server on a 3-node NATS cluster (issue 14)', () => {
+describe.skipIf(NO_NATS_SERVER)('fleet server on a 3-node NATS cluster (issue 14)', () => {
   let nats: FleetNats
   beforeAll(async () => {
     nats = await startFleetNats(3)

@@ -17,11 +17,8 @@ import {
 } from '../../../fleet-server/src/nats/index.js'
 import { topics } from '../../../shared/src/index.js'
 import { CONNACK_NOT_AUTHORIZED, refusedCode } from '../../helpers/mqtt-refusal.js'
-import { connectMqtt, NATS_SERVER_BIN, RESOLVER_SYNC_INTERVAL_S, startNatsCluster, type NatsCluster } from '../../helpers/nats.js'
+import { connectMqtt, NO_NATS_SERVER, RESOLVER_SYNC_INTERVAL_S, startNatsCluster, type NatsCluster } from '../../helpers/nats.js'
 
-// Skipped only on a machine without nats-server; in CI (which installs it) a
-// missing server fails here instead of passing by skipping.
-const noNatsServer = !NATS_SERVER_BIN && !process.env.CI
 const SUBACK_FAILURE = 0x80 // MQTT 3.1.1 §3.9.3
 
 let cabinetSeq = 0
@@ -96,7 +93,7 @@ describe('NATS identity without a cluster', () => {
   })
 })
 
-describe.skipIf(noNatsServer)('cabinet credentials on one NATS node (skipped: nats-server is not installed; .ci/run installs it)', () => {
+describe.skipIf(NO_NATS_SERVER)('cabinet credentials on one NATS node (skipped: nats-server is not installed; .ci/run installs it)', () => {
   let identity: NatsIdentity
   let cluster: NatsCluster
   let server: NatsConnection
@@ -243,7 +240,7 @@ describe.skipIf(noNatsServer)('cabinet credentials on one NATS node (skipped: na
   })
 })
 
-describe.skipIf(noNatsServer)('cabinet credentials on a three-node NATS cluster (skipped: nats-server is not installed; .ci/run installs it)', () => {
+describe.skipIf(NO_NATS_SERVER)('cabinet credentials on a three-node NATS cluster (skipped: nats-server is not installed; .ci/run installs it)', () => {
   let identity: NatsIdentity
   let cluster: NatsCluster
   afterAll(() => cluster?.stop())

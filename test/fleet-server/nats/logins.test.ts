@@ -6,14 +6,13 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished, 
 import type { Fleet } from '../../../fleet-server/src/app.js'
 import { api, connectCabinet, provision, startFleet, type Provisioned } from '../../helpers/fleet.js'
 import { CONNACK_NOT_AUTHORIZED, refusedCode } from '../../helpers/mqtt-refusal.js'
-import { connectMqtt, NATS_SERVER_BIN, startFleetNats, type FleetNats } from '../../helpers/nats.js'
+import { connectMqtt, NO_NATS_SERVER, startFleetNats, type FleetNats } from '../../helpers/nats.js'
 import { csvRows, importCsv } from '../../helpers/rollout.js'
 import { aBatch, aChain } from '../../helpers/sales.js'
 
-const noNatsServer = !NATS_SERVER_BIN && !process.env.CI
 const jwtClaims = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString('utf8')) as { sub: string; iat: number; nats: { bearer_token?: boolean; allowed_connection_types?: string[] } }
 
-describe.skipIf(noNatsServer)('cabinet logins on a NATS cluster (issue 14)', () => {
+describe.skipIf(NO_NATS_SERVER)('cabinet logins on a NATS cluster (issue 14)', () => {
   let nats: FleetNats
   let fleet: Fleet
   beforeEach(async () => {

@@ -12,14 +12,13 @@ import { natsSubjectOf } from '../../../fleet-server/src/nats/index.js'
 import { topics } from '../../../shared/src/index.js'
 import { startAgent } from '../../edge-agent/helpers.js'
 import { api, provision, startFleet, tempDir } from '../../helpers/fleet.js'
-import { NATS_SERVER_BIN, startFleetNats, type FleetNats } from '../../helpers/nats.js'
+import { NO_NATS_SERVER, startFleetNats, type FleetNats } from '../../helpers/nats.js'
 import { startPostgres, type Postgres } from '../../helpers/postgres.js'
 import { startTcpProxy } from '../../helpers/tcp-proxy.js'
 import { aCatalog, fleetWith } from '../certification.fixtures.js'
 
-const noNatsServer = !NATS_SERVER_BIN && !process.env.CI
 
-describe.skipIf(noNatsServer)('two fleet-server replicas on a NATS cluster and one PostgreSQL (issue 14)', () => {
+describe.skipIf(NO_NATS_SERVER)('two fleet-server replicas on a NATS cluster and one PostgreSQL (issue 14)', () => {
   let nats: FleetNats
   let pg: Postgres
   let n = 0

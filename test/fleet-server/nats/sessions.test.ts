@@ -5,11 +5,10 @@
 // sessions, pages of two so every node's listing takes several.
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { startNatsAccountAdmin } from '../../../fleet-server/src/nats/index.js'
-import { connectMqtt, NATS_SERVER_BIN, startFleetNats, type FleetNats } from '../../helpers/nats.js'
+import { connectMqtt, NO_NATS_SERVER, startFleetNats, type FleetNats } from '../../helpers/nats.js'
 
-const noNatsServer = !NATS_SERVER_BIN && !process.env.CI
 
-describe.skipIf(noNatsServer)('MQTT sessions listed on a 3-node NATS cluster', () => {
+describe.skipIf(NO_NATS_SERVER)('MQTT sessions listed on a 3-node NATS cluster', () => {
   let nats: FleetNats
   beforeAll(async () => {
     nats = await startFleetNats(3)

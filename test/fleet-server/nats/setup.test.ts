@@ -9,10 +9,9 @@ import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import { run } from '../../../fleet-server/src/cli/fleetctl.js'
 import { createNatsIdentity, parseNatsIdentityFile } from '../../../fleet-server/src/nats/index.js'
 import { tempDir } from '../../helpers/fleet.js'
-import { connectMqtt, NATS_SERVER_BIN } from '../../helpers/nats.js'
+import { connectMqtt, NATS_SERVER_BIN, NO_NATS_SERVER } from '../../helpers/nats.js'
 import { freePort } from '../../helpers/process.js'
 
-const noNatsServer = !NATS_SERVER_BIN && !process.env.CI
 
 function capture() {
   const out: string[] = []
@@ -20,7 +19,7 @@ function capture() {
   return { out, err, io: { out: (s: string) => void out.push(s), err: (s: string) => void err.push(s) } }
 }
 
-describe.skipIf(noNatsServer)('fleetctl nats init', () => {
+describe.skipIf(NO_NATS_SERVER)('fleetctl nats init', () => {
   it('writes an identity file and a trust config a real node takes, and never writes them twice', async () => {
     const dir = await tempDir('nats-init-')
     const first = capture()
