@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { connect as natsConnect, jwtAuthenticator } from '@nats-io/transport-node'
-import { SALES_STREAM } from '../../fleet-server/src/broker/nats.js'
+import { pino } from 'pino'
+import { SALES_STREAM, untilClusterFormed } from '../../fleet-server/src/broker/nats.js'
 import { NATS_SERVER_BIN, startNatsNodes, warmUpMqtt, type NatsNode } from '../../fleet-server/src/cluster/nats-node.js'
 import { createNatsIdentity, createNatsIdentityFile, type NatsIdentity } from '../../fleet-server/src/nats/index.js'
 
@@ -81,6 +82,8 @@ export interface FleetNats {
   salesStreamLeader(): Promise<string>
 }
 
+const quiet = pino({ level: 'silent' })
+
 export async function startFleetNats(nodes: 1 | 3): Promise<FleetNats> {
   const file = createNatsIdentityFile()
   const identity = createNatsIdentity(file)
@@ -96,7 +99,13 @@ export async function startFleetNats(nodes: 1 | 3): Promise<FleetNats> {
       const user = await identity.issueServiceUser('test-observer')
       const nc = await natsConnect({ servers: cluster.nodes.filter((n) => n.isRunning).map((n) => n.url), authenticator: jwtAuthenticator(user.jwt, user.seed) })
       try {
-        return (await (await jetstreamManager(nc)).streams.info(SALES_STREAM)).cluster!.leader!
+        // On a loaded machine (or just after a node died) the JetStream API may
+        // not answer in time, or the stream may have no leader yet: ask again.
+        return await untilClusterFormed(async () => {
+          const leader = (await (await jetstreamManager(nc)).streams.info(SALES_STREAM)).cluster?.leader
+          if (!leader) throw new Error('timeout: the sales stream has no leader yet')
+          return leader
+        }, quiet)
       } finally {
         await nc.close()
       }

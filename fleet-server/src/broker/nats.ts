@@ -103,7 +103,8 @@ export async function startNatsBus(opts: NatsBusOptions, sink: BusSink): Promise
   let consuming: Promise<void> = Promise.resolve()
   let quiesced = false
   try {
-    const jsm = await jetstreamManager(nc)
+    // The manager asks for account info first, which times out while the meta group is busy.
+    const jsm = await untilClusterFormed(() => jetstreamManager(nc), log)
     await untilClusterFormed(() => ensureStream(jsm, opts.streamReplicas, log), log)
     await untilClusterFormed(() => ensureConsumer(jsm, opts.maxAckPending ?? DEFAULT_MAX_ACK_PENDING, opts.ackWaitMs ?? DEFAULT_ACK_WAIT_MS), log)
     admin = await startNatsAccountAdmin({ identity: opts.identity, servers: [...opts.servers], log })
