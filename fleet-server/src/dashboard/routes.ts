@@ -8,6 +8,7 @@ import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { dashboardTextScript, ERROR_CODES } from '../../../shared/src/index.js'
 
 interface Asset {
   readonly type: string
@@ -24,7 +25,10 @@ const STATIC_DIR = [join(import.meta.dirname, 'static'), join(import.meta.dirnam
 )
 
 function asset(path: string, type: string, cacheControl: string): Asset {
-  const body = readFileSync(path)
+  return assetOf(readFileSync(path), type, cacheControl)
+}
+
+function assetOf(body: Buffer, type: string, cacheControl: string): Asset {
   return { type, body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 16)}"`, cacheControl }
 }
 
@@ -49,6 +53,8 @@ export const dashboardRoutes = (): FastifyPluginAsync =>
       'index.html': asset(join(STATIC_DIR, 'index.html'), 'text/html; charset=utf-8', 'no-cache'),
       'app.js': asset(join(STATIC_DIR, 'app.js'), 'text/javascript; charset=utf-8', 'no-cache'),
       'app.css': asset(join(STATIC_DIR, 'app.css'), 'text/css; charset=utf-8', 'no-cache'),
+      // The page's words and number formats, from the one zh-CN source in shared/.
+      'zh.js': assetOf(Buffer.from(dashboardTextScript(ERROR_CODES)), 'text/javascript; charset=utf-8', 'no-cache'),
       'echarts.min.js': asset(echartsPath, 'text/javascript; charset=utf-8', 'public, max-age=604800'),
     }
 

@@ -3,19 +3,15 @@
 // cookie. Everything shown comes from the API, so the caller's scope applies.
 'use strict'
 
-const STATUS_ZH = { planned: '规划中', site_assigned: '已定点', installed: '已安装', operating: '运营中', suspended: '暂停', retired: '已撤除' }
-const ROLE_ZH = { admin: '市级管理员', county: '县区', operator: '运营企业', auditor: '审计（只读）' }
-const MS_ZH = { met: '已完成', due: '进行中', missed: '已逾期' }
-const KIND_ZH = { offline: '离线超过 24 小时', behind_schedule: '进度落后', compliance_low: '扶贫产品占比不足', cert_expiring: '认定证书即将到期', forwarding_failing: '数据上报异常', sale_id_reused: '销售编号重复', clock_skew: '设备时钟偏差' }
-const SEV_ZH = { warning: '警告', critical: '严重' }
-const ERR_ZH = {
-  UNAUTHORIZED: '登录已失效，请重新登录', LOGIN_FAILED: '用户名或密码错误', LOGIN_THROTTLED: '登录失败次数过多，请稍后再试',
-  NOT_FOUND: '对象不存在或无权查看', ACCESS_OUT_OF_SCOPE: '无权执行该操作', ALERT_NOT_FOUND: '告警不存在或无权查看', CABINET_NOT_FOUND: '专柜不存在',
-  VALIDATION_FAILED: '请求内容不符合要求', REPORT_PERIOD_NOT_STARTED: '报表期间尚未开始', REPORT_NOT_FOUND: '报表不存在或无权查看',
-  REPORT_PERIOD_INVALID: '报表期间与报表类型不符（周报 2020-W40，月报 2020-09，季报 2020-Q3）', REPORT_COUNTY_UNKNOWN: '区县代码不在当前布设计划中',
-  RATE_LIMITED: '请求过于频繁，请稍后再试',
-}
-const REPORT_KIND_ZH = { weekly: '周报', monthly: '月报', quarterly: '季报' }
+// Every word and number format comes from shared/src/text/zh.ts (served as zh.js).
+const ZH = window.ZH
+const STATUS_ZH = ZH.labels.cabinetStatus
+const ROLE_ZH = ZH.labels.role
+const MS_ZH = ZH.labels.milestoneState
+const KIND_ZH = ZH.labels.alertKind
+const SEV_ZH = ZH.labels.severity
+const ERR_ZH = ZH.errors
+const REPORT_KIND_ZH = ZH.labels.reportKind
 
 const app = document.getElementById('app')
 const who = document.getElementById('who')
@@ -25,8 +21,8 @@ let chart = null
 
 const esc = (v) => String(v ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c])
 const pct = (n, d) => (d > 0 ? Math.round((n / d) * 1000) / 10 : 0)
-const yuan = (fen) => (fen / 100).toLocaleString('zh-CN', { minimumFractionDigits: 2, maximumFractionDigits: 2 })
-const bj = (iso) => (iso ? new Date(Date.parse(iso) + 8 * 3600_000).toISOString().slice(0, 16).replace('T', ' ') : '—')
+const yuan = ZH.yuanZh
+const bj = ZH.beijingZh
 const empty = (text) => `<div class="empty">${esc(text)}</div>`
 
 class ApiError extends Error {

@@ -1,0 +1,78 @@
+// The one source of zh-CN words that users read (issue 15): labels of the
+// domain's enums and the number formats of money and shares. The dashboard,
+// fleetctl, reports and alerts all take them from here; the dashboard gets
+// them as /dashboard/zh.js (built from this module), so nothing is copied.
+// Error messages are in ../errors.ts (ERROR_CODES) beside their codes.
+import type { ALERT_KINDS } from '../api/rollout.js'
+import type { CABINET_STATUSES, Role } from '../api/fleet.js'
+
+type Labels<K extends string> = Readonly<Record<K, string>>
+
+export const LABELS_ZH = {
+  cabinetStatus: {
+    planned: '规划中', site_assigned: '已定点', installed: '已安装', operating: '运营中', suspended: '暂停', retired: '已撤除',
+  } satisfies Labels<(typeof CABINET_STATUSES)[number]>,
+  role: { admin: '市级管理员', county: '县区', operator: '运营企业', auditor: '审计（只读）' } satisfies Labels<Role>,
+  milestoneState: { met: '已完成', due: '进行中', missed: '已逾期' },
+  alertKind: {
+    offline: '离线超过 24 小时', behind_schedule: '进度落后', compliance_low: '扶贫产品占比不足', cert_expiring: '认定证书即将到期',
+    forwarding_failing: '数据上报异常', sale_id_reused: '销售编号重复', clock_skew: '设备时钟偏差',
+  } satisfies Labels<(typeof ALERT_KINDS)[number]>,
+  severity: { warning: '警告', critical: '严重' },
+  reportKind: { weekly: '周报', monthly: '月报', quarterly: '季报' },
+  /** Forwarding to 社会扶贫网: a cabinet-period's or a batch's state. */
+  forwardingState: { sent: '已上报', pending: '待上报', held: '暂缓上报', failed: '上报失败' },
+  /** A cabinet's period against the certified-share threshold. */
+  compliance: { compliant: '达标', nonCompliant: '未达标', noSales: '无销售' },
+  certificateState: { active: '有效', expiring: '即将到期', expired: '已过期', revoked: '已撤销' },
+} as const
+
+export type LabelGroup = keyof typeof LABELS_ZH
+
+/** The label of an enum value, or the value itself where the group does not know it (never undefined). */
+export function labelZh(group: LabelGroup, value: string): string {
+  const g = LABELS_ZH[group] as Readonly<Record<string, string>>
+  return Object.hasOwn(g, value) ? g[value]! : value
+}
+
+// The formatters below are self-contained (no imports, no closures): the
+// dashboard's zh.js carries their source text, so they run in the browser as is.
+
+/** 123456 fen → "1,234.56" (元, integer arithmetic, thousands separated). */
+export function yuanZh(fen: number): string {
+  const sign = fen < 0 ? '-' : ''
+  const abs = Math.abs(Math.trunc(fen))
+  const whole = String(Math.trunc(abs / 100)).replace(/\B(?=(\d{3})+(?!\d))/g, ',')
+  return `${sign}${whole}.${String(abs % 100).padStart(2, '0')}`
+}
+
+/** 123456789 fen → "123.46 万元" for headline figures (rounded half up to 0.01 万元). */
+export function wanYuanZh(fen: number): string {
+  const sign = fen < 0 ? '-' : ''
+  const abs = Math.abs(Math.trunc(fen))
+  // 1 万元 = 1,000,000 fen; two decimals of 万元 = 10,000 fen.
+  const hundredths = Math.floor((abs + 5_000) / 10_000)
+  const whole = String(Math.trunc(hundredths / 100)).replace(/\B(?=(\d{3})+(?!\d))/g, ',')
+  return `${sign}${whole}.${String(hundredths % 100).padStart(2, '0')} 万元`
+}
+
+/** 4312 basis points → "43.12%". */
+export function percentBpZh(bp: number): string {
+  const sign = bp < 0 ? '-' : ''
+  const abs = Math.abs(Math.trunc(bp))
+  return `${sign}${Math.trunc(abs / 100)}.${String(abs % 100).padStart(2, '0')}%`
+}
+
+/** An instant → "2020-09-30 18:05" in Beijing time (UTC+8, no daylight saving); "—" for none. */
+export function beijingZh(instant: string | number | null | undefined): string {
+  if (instant === null || instant === undefined || instant === '') return '—'
+  const ms = typeof instant === 'number' ? instant : Date.parse(instant)
+  if (!Number.isFinite(ms)) return '—'
+  return new Date(ms + 8 * 3_600_000).toISOString().slice(0, 16).replace('T', ' ')
+}
+
+/** What /dashboard/zh.js sets as window.ZH: the labels, the error texts and the formatters above. */
+export function dashboardTextScript(errors: Readonly<Record<string, string>>): string {
+  const fns = [yuanZh, wanYuanZh, percentBpZh, beijingZh].map((f) => `${f.name}: ${f.toString()}`).join(',\n')
+  return `'use strict';\n// Built by the fleet server from shared/src/text/zh.ts and shared/src/errors.ts.\nwindow.ZH = Object.freeze({\nlabels: ${JSON.stringify(LABELS_ZH)},\nerrors: ${JSON.stringify(errors)},\n${fns}\n});\n`
+}
