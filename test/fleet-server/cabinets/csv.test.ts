@@ -41,6 +41,12 @@ describe('parseCsv', () => {
     })()
     expect(err).toMatchObject({ code: 'CABINET_IMPORT_INVALID', statusCode: 400, details: { rejected: [{ line: 4, field: null }] } })
   })
+
+  it('refuses a record over 64 KiB (no column takes more than 300 characters) with its line', () => {
+    const huge = `a,b\n1,2\n"${'x,'.repeat(35_000)}",y\n3,4\n`
+    expect(() => parseCsv(huge)).toThrow(expect.objectContaining({ code: 'CABINET_IMPORT_INVALID', details: { rejected: [expect.objectContaining({ line: 3 })] } }))
+    expect(parseCsv(`a\n"${'x'.repeat(60_000)}"\n`)[1]!.fields[0]).toHaveLength(60_000)
+  })
 })
 
 describe('CSV import of a broken file', () => {
