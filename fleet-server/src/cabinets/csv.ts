@@ -1,5 +1,11 @@
-// RFC 4180 CSV: quoted fields may hold commas, quotes ("") and line breaks.
-// Spreadsheet exports add a UTF-8 BOM and CRLF; both are accepted.
+// RFC 4180 CSV (csv-parse): quoted fields may hold commas, quotes ("") and
+// line breaks. Spreadsheet exports add a UTF-8 BOM and CRLF; both are
+// accepted. Rows of any width come back as they are (the import judges
+// them per line); a quote inside an unquoted field is a plain character.
+// A file that cannot be read as CSV at all (a quote never closed) is
+// refused whole, with the line of the record that breaks it.
+import { CsvError, parse } from 'csv-parse/sync'
+import { AppError } from '../../../shared/src/index.js'
 
 export interface CsvRecord {
   /** 1-based line the record starts on. */
@@ -7,51 +13,66 @@ export interface CsvRecord {
   readonly fields: string[]
 }
 
-export function parseCsv(text: string): CsvRecord[] {
-  const src = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text
-  const records: CsvRecord[] = []
-  let fields: string[] = []
-  let field = ''
-  let quoted = false
+// A field longer than any column allows (siteAddress ≤ 300 characters) by far:
+// a stray quote that swallows the rest of a 16 MiB file stops here, early.
+const MAX_RECORD_CHARS = 64 * 1024
+
+const CR = 0x0d
+const LF = 0x0a
+
+/**
+ * Line numbers as an editor shows them (CR, LF and CRLF each end one line,
+ * inside quoted fields too), from the byte offsets csv-parse reports: its own
+ * line count takes a CRLF inside a quoted field as two lines.
+ */
+function lineCounter(bytes: Buffer) {
+  let pos = 0
   let line = 1
-  let recordLine = 1
-  let i = 0
-  const endRecord = () => {
-    fields.push(field)
-    // A blank line is no record.
-    if (!(fields.length === 1 && fields[0] === '')) records.push({ line: recordLine, fields })
-    fields = []
-    field = ''
-  }
-  while (i < src.length) {
-    const ch = src[i]!
-    if (quoted) {
-      if (ch === '"') {
-        if (src[i + 1] === '"') {
-          field += '"'
-          i += 2
-          continue
-        }
-        quoted = false
-      } else {
-        if (ch === '\n') line++
-        field += ch
-      }
-      i++
-      continue
+  const breaksUntil = (end: number): void => {
+    while (pos < end) {
+      const b = bytes[pos++]
+      if (b === LF || (b === CR && bytes[pos] !== LF)) line++
     }
-    if (ch === '"' && field === '') quoted = true
-    else if (ch === ',') {
-      fields.push(field)
-      field = ''
-    } else if (ch === '\r' || ch === '\n') {
-      if (ch === '\r' && src[i + 1] === '\n') i++
-      endRecord()
-      line++
-      recordLine = line
-    } else field += ch
-    i++
   }
-  if (field !== '' || fields.length > 0) endRecord()
+  return {
+    /** The line the next record starts on: past blank lines from where the last one ended. */
+    nextStart(): number {
+      let end = pos
+      while (end < bytes.length && (bytes[end] === CR || bytes[end] === LF)) end++
+      breaksUntil(end)
+      return line
+    },
+    /** The last record ended at this byte offset (after its line break). */
+    endAt(offset: number): void {
+      breaksUntil(offset)
+    },
+  }
+}
+
+export function parseCsv(text: string): CsvRecord[] {
+  const bytes = Buffer.from(text, 'utf8')
+  const lines = lineCounter(bytes)
+  const records: CsvRecord[] = []
+  try {
+    parse(bytes, {
+      bom: true,
+      // Any of the three line ends, also mixed in one file (hand-edited lists).
+      record_delimiter: ['\r\n', '\n', '\r'],
+      relax_column_count: true,
+      relax_quotes: true,
+      skip_empty_lines: true,
+      max_record_size: MAX_RECORD_CHARS,
+      on_record: (fields: string[], context) => {
+        records.push({ line: lines.nextStart(), fields })
+        lines.endAt(context.bytes)
+        return null
+      },
+    })
+  } catch (err) {
+    if (!(err instanceof CsvError)) throw err
+    const line = lines.nextStart()
+    const message = `the file is not readable as CSV from line ${line}: ${err.message}`
+    throw new AppError('CABINET_IMPORT_INVALID', message, 400, { rejected: [{ line, field: null, message }] })
+  }
   return records
 }

@@ -7,4 +7,3 @@ export { dueReports, dueOn, startReportSchedule, REPORT_CRON, REPORT_HOUR, type 
 export { parseReportPeriod, reportPeriodOf, previousPeriod, type ReportPeriod } from './periods.js'
 export { renderCsv, CSV_CONTENT_TYPE } from './render-csv.js'
 export { renderXlsx, XLSX_CONTENT_TYPE } from './render-xlsx.js'
-export { zip, crc32, type ZipEntry } from './zip.js'

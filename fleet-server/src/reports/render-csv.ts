@@ -1,21 +1,20 @@
-// A report as CSV (RFC 4180): CRLF line ends, fields with a comma, quote or
-// line break quoted and quotes doubled, every record the same number of
-// fields; UTF-8 with a byte order mark so Excel reads the Chinese correctly.
-// The 汇总 table comes first, then a blank record and the 专柜明细 table.
+// A report as CSV (RFC 4180, written by csv-stringify): CRLF line ends,
+// fields with a comma, quote or line break quoted and quotes doubled, every
+// record the same number of fields; UTF-8 with a byte order mark so Excel
+// reads the Chinese correctly. The 汇总 table comes first, then for each
+// further table a blank record, its name, and the table.
+import { stringify } from 'csv-stringify/sync'
 import type { ReportDocument } from '../../../shared/src/index.js'
 import { isPercent, isYuan, bpPercent, reportSheets, yuanText, type Cell } from './tables.js'
 
 export const CSV_CONTENT_TYPE = 'text/csv; charset=utf-8'
-const BOM = '\uFEFF'
 
-/** RFC 4180 field quoting. */
-export function csvField(s: string): string {
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s
-}
-
-// A text cell starting with = + - @ (or a tab/CR) would run as a formula when
-// the file is opened in Excel (CSV injection); site names are typed by users.
-const FORMULA_START = /^[=+\-@\t\r]/
+// A text cell starting with = + - @ (or a tab/CR, or their full-width forms,
+// which some spreadsheets fold to ASCII) would run as a formula when the file
+// is opened in Excel (CSV injection, OWASP); site names are typed by users.
+// Guarded here rather than with csv-stringify's escape_formulas because that
+// also prefixes our own formatted amounts and shares when they are negative.
+const FORMULA_START = /^[=+\-@\t\r\uFF1D\uFF0B\uFF0D\uFF20]/
 
 function text(c: Cell): string {
   if (c === null) return ''
@@ -33,6 +32,8 @@ export function renderCsv(doc: ReportDocument): Buffer {
     for (const row of sheet.rows) records.push(row.cells.map(text))
   }
   const width = Math.max(...records.map((r) => r.length))
-  const lines = records.map((r) => [...r, ...Array<string>(width - r.length).fill('')].map(csvField).join(','))
-  return Buffer.from(BOM + lines.join('\r\n') + '\r\n', 'utf8')
+  const padded = records.map((r) => [...r, ...Array<string>(width - r.length).fill('')])
+  // quote_record_delimiter: with an explicit CRLF delimiter csv-stringify
+  // would otherwise leave a field holding a lone LF (a site name) unquoted.
+  return Buffer.from(stringify(padded, { bom: true, record_delimiter: 'windows', quote_record_delimiter: true }), 'utf8')
 }

@@ -1,116 +1,119 @@
-// A report as an Office Open XML workbook (ECMA-376, SpreadsheetML), written
-// by hand: one worksheet per table, inline strings (t="inlineStr"), numbers as
-// numbers, a bold header style, 0.00 for 元 and 0.00% for shares. The parts a
-// minimal package needs: [Content_Types].xml, _rels/.rels, xl/workbook.xml,
-// xl/_rels/workbook.xml.rels, xl/worksheets/sheetN.xml, xl/styles.xml.
-import { SHANGHAI_OFFSET_MS, type ReportDocument } from '../../../shared/src/index.js'
-import { bpDecimal, isPercent, isYuan, reportSheets, yuanText, type Cell, type Sheet } from './tables.js'
-import { zip } from './zip.js'
+// A report as an Excel workbook (exceljs): one worksheet per table of
+// tables.ts, each with its header row frozen in view and an autofilter over
+// the header and body (the 合计 row stays below the filter, so sorting keeps
+// it last). Numbers are numbers; 元 cells hold fen / 100 shown as 0.00 and
+// shares bp / 10,000 shown as 0.00% — the totals themselves are summed in
+// integer fen by tables.ts, never from these floats. Text is always a string
+// cell (never a formula), so a site name like "=1+1" stays inert.
+// Known gap: exceljs writes no _xlnm._FilterDatabase name, which LibreOffice
+// needs to show the filter buttons (exceljs#2778); Excel shows them.
+import { Writable } from 'node:stream'
+import { finished } from 'node:stream/promises'
+import ExcelJS from 'exceljs'
+import type { ReportDocument } from '../../../shared/src/index.js'
+import { KIND_ZH } from './periods.js'
+import { isPercent, isYuan, reportSheets, type Cell, type Sheet } from './tables.js'
 
 export const XLSX_CONTENT_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'
 
-const XML_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-const NS_MAIN = 'http://schemas.openxmlformats.org/spreadsheetml/2006/main'
-const NS_REL = 'http://schemas.openxmlformats.org/officeDocument/2006/relationships'
-const NS_PKG_REL = 'http://schemas.openxmlformats.org/package/2006/relationships'
+/** The document properties' creator and last author. */
+export const XLSX_CREATOR = 'fupin-fleet'
 
-// Style indexes into cellXfs below.
-const STYLE_HEADER = 1
-const STYLE_YUAN = 2 // built-in numFmt 2: 0.00
-const STYLE_PERCENT = 3 // built-in numFmt 10: 0.00%
+const YUAN_FORMAT = '0.00'
+const PERCENT_FORMAT = '0.00%'
+const HEADER_FILL: ExcelJS.Fill = { type: 'pattern', pattern: 'solid', fgColor: { argb: 'FFDDEBF7' } }
+const THIN: ExcelJS.Border = { style: 'thin', color: { argb: 'FF8EA9C1' } }
 
-/** Escapes text for XML and drops the control characters XML 1.0 forbids. */
-export function xmlText(s: string): string {
-  return s
-    // eslint-disable-next-line no-control-regex -- these are exactly the characters XML 1.0 forbids
-    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, '')
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
+// exceljs drops the C0 controls XML 1.0 forbids but not U+FFFE/U+FFFF, which
+// would make the part unreadable; a user-typed site name may hold anything.
+const NOT_XML = /[\ufffe\uffff]/g
+
+function setCell(cell: ExcelJS.Cell, c: Cell): void {
+  if (c === null || c === '') return
+  if (typeof c === 'number') cell.value = c
+  else if (isYuan(c)) {
+    cell.value = c.yuanOfFen / 100
+    cell.numFmt = YUAN_FORMAT
+  } else if (isPercent(c)) {
+    cell.value = c.pctOfBp / 10_000
+    cell.numFmt = PERCENT_FORMAT
+  } else cell.value = c.replace(NOT_XML, '')
 }
 
-/** 0 → A, 25 → Z, 26 → AA. */
-export function columnName(i: number): string {
-  let n = i + 1
-  let s = ''
-  while (n > 0) {
-    const r = (n - 1) % 26
-    s = String.fromCharCode(65 + r) + s
-    n = Math.floor((n - 1) / 26)
+/** 1-based number of the last row the autofilter covers: the row before the first totals row after the header. */
+function lastFilteredRow(sheet: Sheet): number {
+  const total = sheet.rows.findIndex((r, i) => i > sheet.headerRow && r.isTotal === true)
+  return total === -1 ? sheet.rows.length : total
+}
+
+// Rows serialized between yields to the event loop: a city-wide report of
+// 20,000 cabinets otherwise holds the loop for seconds (sales keep flowing).
+const ROWS_PER_TURN = 500
+
+async function addSheet(wb: ExcelJS.stream.xlsx.WorkbookWriter, sheet: Sheet, title: string): Promise<void> {
+  const frozen = sheet.frozenRows ?? sheet.headerRow + 1
+  const ws = wb.addWorksheet(sheet.name, {
+    views: [{ state: 'frozen', xSplit: 0, ySplit: frozen, topLeftCell: `A${frozen + 1}`, activeCell: `A${frozen + 1}` }],
+    // Printed pages repeat the frozen rows and carry the title and page number.
+    pageSetup: { orientation: 'landscape', fitToPage: true, fitToWidth: 1, fitToHeight: 0, paperSize: 9, printTitlesRow: `1:${frozen}` },
+    headerFooter: { oddHeader: `&C${title.replace(/&/g, '&&')}`, oddFooter: '&C第 &P 页，共 &N 页' },
+  })
+  ws.columns = sheet.widths.map((width) => ({ width }))
+  const width = Math.max(...sheet.rows.map((r) => r.cells.length))
+  // The filter is written when the sheet is committed, so it is set first.
+  ws.autoFilter = { from: { row: sheet.headerRow + 1, column: 1 }, to: { row: lastFilteredRow(sheet), column: width } }
+  for (const [r, row] of sheet.rows.entries()) {
+    if (r > 0 && r % ROWS_PER_TURN === 0) await new Promise<void>((resolve) => setImmediate(resolve))
+    const xr = ws.getRow(r + 1)
+    for (const [i, c] of row.cells.entries()) setCell(xr.getCell(i + 1), c)
+    if (row.isTitle) {
+      // The title spans the table's width above its header.
+      ws.mergeCells(r + 1, 1, r + 1, width)
+      xr.getCell(1).font = { bold: true, size: 14 }
+      xr.height = 24
+    } else if (row.isHeader || row.isTotal) {
+      for (let i = 1; i <= width; i++) {
+        const cell = xr.getCell(i)
+        cell.font = { bold: true }
+        if (row.isHeader) {
+          cell.fill = HEADER_FILL
+          cell.alignment = { vertical: 'middle', horizontal: 'center', wrapText: true }
+          cell.border = { bottom: THIN }
+        } else cell.border = { top: THIN }
+      }
+    }
+    xr.commit()
   }
-  return s
+  ws.commit()
 }
 
-function cellXml(c: Cell, ref: string, isHeader: boolean): string {
-  if (c === null || c === '') return ''
-  const s = isHeader ? ` s="${STYLE_HEADER}"` : ''
-  if (typeof c === 'number') return `<c r="${ref}"${s}><v>${c}</v></c>`
-  if (isYuan(c)) return `<c r="${ref}" s="${STYLE_YUAN}"><v>${yuanText(c.yuanOfFen)}</v></c>`
-  if (isPercent(c)) return `<c r="${ref}" s="${STYLE_PERCENT}"><v>${bpDecimal(c.pctOfBp)}</v></c>`
-  const space = /^\s|\s$/.test(c) ? ' xml:space="preserve"' : ''
-  return `<c r="${ref}" t="inlineStr"${s}><is><t${space}>${xmlText(c)}</t></is></c>`
-}
-
-function sheetXml(sheet: Sheet): string {
-  const rows = sheet.rows
-    .map((row, r) => {
-      const cells = row.cells.map((c, i) => cellXml(c, `${columnName(i)}${r + 1}`, row.isHeader === true)).join('')
-      return `<row r="${r + 1}">${cells}</row>`
-    })
-    .join('')
-  const frozen = sheet.frozenRows
-    ? `<sheetViews><sheetView workbookViewId="0"><pane ySplit="${sheet.frozenRows}" topLeftCell="A${sheet.frozenRows + 1}" activePane="bottomLeft" state="frozen"/></sheetView></sheetViews>`
-    : ''
-  const cols = sheet.widths.map((w, i) => `<col min="${i + 1}" max="${i + 1}" width="${w}" customWidth="1"/>`).join('')
-  return `${XML_HEAD}<worksheet xmlns="${NS_MAIN}">${frozen}<cols>${cols}</cols><sheetData>${rows}</sheetData></worksheet>`
-}
-
-const STYLES = `${XML_HEAD}<styleSheet xmlns="${NS_MAIN}">\
-<fonts count="2"><font><sz val="11"/><name val="Calibri"/></font><font><b/><sz val="11"/><name val="Calibri"/></font></fonts>\
-<fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill></fills>\
-<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>\
-<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>\
-<cellXfs count="4">\
-<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>\
-<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>\
-<xf numFmtId="2" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>\
-<xf numFmtId="10" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>\
-</cellXfs>\
-<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>\
-</styleSheet>`
-
-export function renderXlsx(doc: ReportDocument): Buffer {
-  const sheets = reportSheets(doc)
-  const n = sheets.length
-  const contentTypes = `${XML_HEAD}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">\
-<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>\
-<Default Extension="xml" ContentType="application/xml"/>\
-<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>\
-${sheets.map((_, i) => `<Override PartName="/xl/worksheets/sheet${i + 1}.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>`).join('')}\
-<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>\
-</Types>`
-  const rootRels = `${XML_HEAD}<Relationships xmlns="${NS_PKG_REL}">\
-<Relationship Id="rId1" Type="${NS_REL}/officeDocument" Target="xl/workbook.xml"/>\
-</Relationships>`
-  const workbook = `${XML_HEAD}<workbook xmlns="${NS_MAIN}" xmlns:r="${NS_REL}"><sheets>\
-${sheets.map((s, i) => `<sheet name="${xmlText(s.name)}" sheetId="${i + 1}" r:id="rId${i + 1}"/>`).join('')}\
-</sheets></workbook>`
-  const workbookRels = `${XML_HEAD}<Relationships xmlns="${NS_PKG_REL}">\
-${sheets.map((_, i) => `<Relationship Id="rId${i + 1}" Type="${NS_REL}/worksheet" Target="worksheets/sheet${i + 1}.xml"/>`).join('')}\
-<Relationship Id="rId${n + 1}" Type="${NS_REL}/styles" Target="styles.xml"/>\
-</Relationships>`
-  // ZIP times are local wall-clock times: the report's creation, Beijing time.
-  const modified = new Date(Date.parse(doc.createdAt) + SHANGHAI_OFFSET_MS)
-  return zip(
-    [
-      { name: '[Content_Types].xml', data: contentTypes },
-      { name: '_rels/.rels', data: rootRels },
-      { name: 'xl/workbook.xml', data: workbook },
-      { name: 'xl/_rels/workbook.xml.rels', data: workbookRels },
-      ...sheets.map((s, i) => ({ name: `xl/worksheets/sheet${i + 1}.xml`, data: sheetXml(s) })),
-      { name: 'xl/styles.xml', data: STYLES },
-    ],
-    modified,
-  )
+export async function renderXlsx(doc: ReportDocument): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  const out = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      chunks.push(chunk)
+      done()
+    },
+  })
+  // The streaming writer: rows are serialized as they are committed and the
+  // ZIP is deflated by Node's zlib off the main thread, where the in-memory
+  // Workbook builds and compresses everything in one synchronous go.
+  const wb = new ExcelJS.stream.xlsx.WorkbookWriter({
+    stream: out,
+    useStyles: true,
+    useSharedStrings: true,
+  })
+  wb.creator = XLSX_CREATOR
+  wb.lastModifiedBy = XLSX_CREATOR
+  wb.created = new Date(doc.createdAt)
+  wb.modified = new Date(doc.createdAt)
+  wb.title = doc.title
+  wb.subject = `消费扶贫智能专柜${KIND_ZH[doc.kind]}（${doc.period}，${doc.scopeName}）`
+  wb.category = '消费扶贫'
+  wb.keywords = `消费扶贫 智能专柜 ${KIND_ZH[doc.kind]} ${doc.period} ${doc.plan.region.name}`
+  wb.description = `${doc.plan.name}；报表编号 ${doc.reportId}`
+  for (const sheet of reportSheets(doc)) await addSheet(wb, sheet, doc.title)
+  await wb.commit()
+  await finished(out)
+  return Buffer.concat(chunks)
 }

@@ -69,7 +69,7 @@ export const reportRoutes = (reports: ReportService): FastifyPluginAsync =>
         case 'csv':
           return reply.type(CSV_CONTENT_TYPE).header('content-disposition', attachment(doc, 'csv')).send(file(renderCsv(doc)))
         case 'xlsx':
-          return reply.type(XLSX_CONTENT_TYPE).header('content-disposition', attachment(doc, 'xlsx')).send(file(renderXlsx(doc)))
+          return reply.type(XLSX_CONTENT_TYPE).header('content-disposition', attachment(doc, 'xlsx')).send(file(await renderXlsx(doc)))
       }
     })
   }

@@ -1,9 +1,9 @@
-// A report document laid out as the two tables officials read — 汇总 (the
-// period, scope and per-county figures with totals) and 专柜明细 (one row per
-// cabinet) — with typed cells that the CSV and XLSX renderers format. Money
-// stays integer fen; the 元 columns and percentages are formatted from
-// integers, never through floats.
-import { formatShanghai, type ReportDocument, type ReportForwarding, type ReportSales, type RolloutCounts } from '../../../shared/src/index.js'
+// A report document laid out as the tables officials read — 汇总 (the title
+// and per-county figures with totals), 专柜明细 (one row per cabinet, with
+// totals) and 说明 (period, scope, how it was made) — with typed cells that the
+// CSV and XLSX renderers format. Money stays integer fen; the 元 columns,
+// percentages and totals are computed from integers, never through floats.
+import { formatShanghai, shareBp, type ReportDocument, type ReportForwarding, type ReportSales, type RolloutCounts } from '../../../shared/src/index.js'
 import { KIND_ZH } from './periods.js'
 
 /** An amount in fen shown in 元 with two decimals. */
@@ -19,6 +19,10 @@ export type Cell = string | number | Yuan | Percent | null
 export interface Row {
   readonly cells: readonly Cell[]
   readonly isHeader?: boolean
+  /** The 合计 row under a table: outside its filter range, so sorting leaves it last. */
+  readonly isTotal?: boolean
+  /** A heading above a table (the report's title). */
+  readonly isTitle?: boolean
 }
 
 export interface Sheet {
@@ -26,8 +30,10 @@ export interface Sheet {
   readonly rows: readonly Row[]
   /** Column widths in characters, for XLSX. */
   readonly widths: readonly number[]
-  /** Rows kept in view when scrolling (XLSX). */
+  /** Rows kept in view when scrolling (XLSX): up to and including the table's header row. */
   readonly frozenRows?: number
+  /** 0-based index of the table's header row; the filter spans from it to the last row before the totals. */
+  readonly headerRow: number
 }
 
 export const isYuan = (c: Cell): c is Yuan => typeof c === 'object' && c !== null && 'yuanOfFen' in c
@@ -71,24 +77,22 @@ function countyCells(code: string, name: string, r: RolloutCounts, s: ReportSale
 
 const CABINET_HEAD = ['专柜编号', '区县代码', '区县', '运营企业', '点位', '场所类型', '状态', '销售笔数', '销售额(分)', '销售额(元)', '扶贫产品销售额(分)', '扶贫产品销售额(元)', '扶贫产品占比', '是否达标']
 
-/** The report's two tables. */
+/** The report's three tables. */
 export function reportSheets(doc: ReportDocument): Sheet[] {
   const summary: Row[] = [
-    { cells: [doc.title], isHeader: true },
-    { cells: ['报表类型', KIND_ZH[doc.kind]] },
-    { cells: ['统计期间', `${doc.from} 至 ${doc.to}（北京时间）`] },
-    { cells: ['统计范围', doc.scopeName] },
-    { cells: ['报送期限', doc.dueOn ?? '—'] },
-    { cells: ['生成时间', `${formatShanghai(doc.createdAt)}（北京时间）`] },
-    { cells: ['生成方式', doc.scheduled ? '定时生成' : `手动生成（${doc.createdBy}）`] },
-    { cells: ['期间状态', doc.isComplete ? '期间已结束' : '期间未结束，数据截至生成时间'] },
-    { cells: ['扶贫产品销售额占比要求', `不低于 ${bpPercent(doc.threshold.bp)}`] },
-    { cells: ['说明', `销售数据为统计期间内数据；布设进度与上报状态为生成时数据；报表编号 ${doc.reportId}`] },
-    { cells: [] },
+    { cells: [doc.title], isTitle: true },
     { cells: COUNTY_HEAD, isHeader: true },
     ...doc.counties.map((c) => ({ cells: countyCells(c.code, c.name, c.rollout, c.sales, c.forwarding) })),
-    { cells: countyCells('', '合计', doc.totals.rollout, doc.totals.sales, doc.totals.forwarding), isHeader: true },
+    { cells: countyCells('', '合计', doc.totals.rollout, doc.totals.sales, doc.totals.forwarding), isTotal: true },
   ]
+  const sum = { salesCount: 0, amountFen: 0, certifiedAmountFen: 0, compliant: 0, judged: 0 }
+  for (const c of doc.cabinets) {
+    sum.salesCount += c.salesCount
+    sum.amountFen += c.amountFen
+    sum.certifiedAmountFen += c.certifiedAmountFen
+    if (c.compliant !== null) sum.judged++
+    if (c.compliant === true) sum.compliant++
+  }
   const cabinets: Row[] = [
     { cells: CABINET_HEAD, isHeader: true },
     ...doc.cabinets.map((c) => ({
@@ -98,9 +102,31 @@ export function reportSheets(doc: ReportDocument): Sheet[] {
         c.compliant === null ? '无销售' : c.compliant ? '达标' : '未达标',
       ],
     })),
+    {
+      cells: [
+        '合计', '', '', '', '', '', '',
+        sum.salesCount, sum.amountFen, yuan(sum.amountFen), sum.certifiedAmountFen, yuan(sum.certifiedAmountFen), pct(shareBp(sum.certifiedAmountFen, sum.amountFen)),
+        `达标 ${sum.compliant}/${sum.judged}`,
+      ],
+      isTotal: true,
+    },
+  ]
+  const notes: Row[] = [
+    { cells: ['项目', '内容'], isHeader: true },
+    { cells: ['报表名称', doc.title] },
+    { cells: ['报表类型', KIND_ZH[doc.kind]] },
+    { cells: ['统计期间', `${doc.from} 至 ${doc.to}（北京时间）`] },
+    { cells: ['统计范围', doc.scopeName] },
+    { cells: ['报送期限', doc.dueOn ?? '—'] },
+    { cells: ['生成时间', `${formatShanghai(doc.createdAt)}（北京时间）`] },
+    { cells: ['生成方式', doc.scheduled ? '定时生成' : `手动生成（${doc.createdBy}）`] },
+    { cells: ['期间状态', doc.isComplete ? '期间已结束' : '期间未结束，数据截至生成时间'] },
+    { cells: ['扶贫产品销售额占比要求', `不低于 ${bpPercent(doc.threshold.bp)}`] },
+    { cells: ['说明', `销售数据为统计期间内数据；布设进度与上报状态为生成时数据；报表编号 ${doc.reportId}`] },
   ]
   return [
-    { name: '汇总', rows: summary, widths: [22, 40, 8, 8, 8, 8, 8, 10, 14, 14, 18, 18, 12, 10, 10, 8, 8, 10, 10] },
-    { name: '专柜明细', rows: cabinets, widths: [18, 10, 10, 16, 28, 10, 8, 10, 14, 14, 18, 18, 12, 10], frozenRows: 1 },
+    { name: '汇总', rows: summary, widths: [22, 40, 8, 8, 8, 8, 8, 10, 14, 14, 18, 18, 12, 10, 10, 8, 8, 10, 10], headerRow: 1, frozenRows: 2 },
+    { name: '专柜明细', rows: cabinets, widths: [18, 10, 10, 16, 28, 10, 8, 10, 14, 14, 18, 18, 12, 10], headerRow: 0, frozenRows: 1 },
+    { name: '说明', rows: notes, widths: [24, 80], headerRow: 0, frozenRows: 1 },
   ]
 }
