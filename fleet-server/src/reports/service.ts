@@ -112,7 +112,7 @@ export function createReportService(deps: ReportServiceDeps): ReportService {
     const p = deps.plan()
     if (by.role === 'county') {
       // A county user's own county is always in the plan; nothing about another is revealed.
-      if (county !== undefined && county !== by.countyCode) throw outOfScope(`a county user of ${by.countyCode} may create reports only for that county`)
+      if (county !== undefined && county !== by.countyCode) throw outOfScope(`a county user of ${by.countyCode} may create reports only for that county`, `县区用户只能生成本县区（“${by.countyCode}”）的报表`)
       return { countyCode: by.countyCode ?? '\u0001none', operator: null }
     }
     if (county !== undefined && !p.counties.some((c) => c.code === county)) throw countyUnknown(county, p.counties.map((c) => c.code))
