@@ -3,6 +3,8 @@
 // bad params, bad JSON, no or a bad token, another county's objects), answers
 // 4xx with a Chinese `error.message`. The routes come from the server and the
 // fields from its OpenAPI document, so a new route or field is covered too.
+import { Writable } from 'node:stream'
+import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
 import { ERROR_CODES } from '../../shared/src/index.js'
 import { api, startFleet } from '../helpers/fleet.js'
@@ -116,5 +118,24 @@ describe('one Chinese text source (issue 15)', () => {
 
     const types = await api<{ error: { message: string } }>(fleet, 'POST', '/api/v1/cabinets', { countyCode: 341125, colour: 'red' })
     expect(types.body.error.message).toBe('请求内容不符合要求：字段 “countyCode”：须为文本，收到的是数字；\n不接受的字段 “colour”')
+  })
+
+  it('keeps the English text for the log', async () => {
+    const lines: Array<Record<string, unknown>> = []
+    const stream = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>)
+        cb()
+      },
+    })
+    const fleet = await startFleet({}, { logger: pino({ level: 'info' }, stream) })
+    await importCsv(fleet, [csvRow('DY-1', '341125', 'site_assigned')])
+    expect((await api(fleet, 'PATCH', '/api/v1/cabinets/DY-1', { status: 'operating' })).status).toBe(409)
+    expect((await api(fleet, 'POST', '/api/v1/cabinets', { countyCode: 341125 })).status).toBe(400)
+    const refused = lines.filter((l) => l.msg === 'request refused')
+    expect(refused).toEqual([
+      expect.objectContaining({ code: 'CABINET_STATUS_INVALID', reason: 'cabinet DY-1: cannot go from site_assigned to operating; allowed next: installed, planned, retired' }),
+      expect.objectContaining({ code: 'VALIDATION_FAILED', reason: '✖ Invalid input: expected string, received number\n  → at countyCode' }),
+    ])
   })
 })

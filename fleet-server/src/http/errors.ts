@@ -17,10 +17,10 @@ const body = (code: string, message: string, details?: Record<string, unknown>):
  * that is not valid percent-encoding, a path parameter over maxParamLength)
  * never reach setErrorHandler and would leave in Fastify's own body shape.
  */
-export function frameworkErrors(err: FastifyError, _req: FastifyRequest, reply: FastifyReply): void {
+export function frameworkErrors(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
   const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400
   const zh = err.code === 'FST_ERR_BAD_URL' ? '网址不是合法的百分号编码' : err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? '路径参数超过服务器允许的长度' : '请求无法解析'
-  _req.log.info({ code: err.code, reason: err.message }, 'request refused before routing')
+  req.log.info({ code: err.code, reason: err.message }, 'request refused before routing')
   void reply.code(status).send(body('VALIDATION_FAILED', `${ERROR_CODES.VALIDATION_FAILED}：${zh}`))
 }
 
