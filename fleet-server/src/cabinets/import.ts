@@ -128,7 +128,7 @@ export function checkImport(
       // (its own county's range), so a file cannot probe other counties.
       const brokerProblem = CabinetId.safeParse(cabinetId).success ? idProblem(cabinetId) : null
       if (!CabinetId.safeParse(cabinetId).success) problems.push({ field: 'cabinetId', message: `专柜编号 ${q(cabinetId)} 不合法（1–64 位字母、数字或 _ . -）` })
-      else if (brokerProblem) problems.push({ field: 'cabinetId', message: `专柜编号 ${q(cabinetId)}：${ERROR_CODES.CABINET_ID_UNSUPPORTED}` })
+      else if (brokerProblem) problems.push({ field: 'cabinetId', message: `${q(cabinetId)}：${ERROR_CODES.CABINET_ID_UNSUPPORTED}` })
       else if (isAllowed) {
         if (!isIdInRange(by, cabinetId, countyCode)) problems.push({ field: 'cabinetId', message: `专柜编号 ${q(cabinetId)} 须以 ${q(`${countyCode}-`)} 开头` })
         else if (existing.has(cabinetId)) problems.push({ field: 'cabinetId', message: `专柜编号 ${q(cabinetId)} 已存在` })
