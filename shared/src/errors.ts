@@ -57,7 +57,7 @@ export const ERROR_CODES = {
   // reports (报表)
   REPORT_PERIOD_INVALID: '报表期间与报表类型不符（周报 2020-W40，月报 2020-09，季报 2020-Q3）',
   REPORT_PERIOD_NOT_STARTED: '报表期间尚未开始',
-  REPORT_FORMAT_INVALID: '报表格式不支持（可选 json、csv、xlsx）',
+  REPORT_FORMAT_INVALID: '报表格式不支持（可选 “json”、“csv”、“xlsx”）',
   REPORT_COUNTY_UNKNOWN: '区县代码不在当前布设计划中',
   REPORT_NOT_FOUND: '报表不存在或无权查看',
   // forwarding and catalog limits (issue 3)
@@ -65,7 +65,7 @@ export const ERROR_CODES = {
   FORWARDING_BATCH_NOT_FAILED: '该转发批次不在失败列表中，无需重试',
   CATALOG_FULL: '商品目录已达下发上限',
   // issue 12 (http)
-  UNSUPPORTED_MEDIA_TYPE: '请求内容类型不支持（请使用 UTF-8 编码的 application/json；批量导入使用 text/csv）',
+  UNSUPPORTED_MEDIA_TYPE: '请求内容类型不支持（请使用 UTF-8 编码的 “application/json”；批量导入使用 “text/csv”）',
   RATE_LIMITED: '请求过于频繁，请稍后再试',
   CABINET_ID_OUT_OF_RANGE: '专柜编号须以本区县代码开头（如 341125-00001）',
   // issue 12 (flags)
@@ -74,26 +74,38 @@ export const ERROR_CODES = {
   // issue 13 (backup)
   BACKUP_FAILED: '数据库备份失败，未生成备份文件',
   BACKUP_NOT_FOUND: '备份文件不存在',
-  BACKUP_NOT_SQLITE: '本服务器使用 PostgreSQL 数据库，不提供内置备份；请使用 pg_dump 或流复制备份',
+  BACKUP_NOT_SQLITE: '本服务器使用 PostgreSQL 数据库，不提供内置备份；请使用 “pg_dump” 或流复制备份',
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES
 
+/**
+ * `message` is English, for logs; what users read is `messageZh`: the code's
+ * text, then `zh`, the specifics (which value, what was expected) in Chinese.
+ */
 export class AppError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
     readonly statusCode = 400,
     readonly details?: Record<string, unknown>,
+    readonly zh?: string,
   ) {
     super(message)
     this.name = 'AppError'
+  }
+
+  get messageZh(): string {
+    return this.zh ? `${ERROR_CODES[this.code]}：${this.zh}` : ERROR_CODES[this.code]
   }
 }
 
 export function errorTextZh(code: ErrorCode): string {
   return ERROR_CODES[code]
 }
+
+/** Literal values (ids, codes, enum values) inside Chinese text: “341125”. */
+export const quoteZh = (value: unknown): string => `“${String(value)}”`
 
 export function isAppError(err: unknown): err is AppError {
   return err instanceof AppError

@@ -177,7 +177,7 @@ describe('alerts', () => {
     await api(fleet, 'POST', '/api/v1/alerts/evaluate')
     const low = (await api<AlertList>(fleet, 'GET', '/api/v1/alerts?kind=compliance_low')).body.alerts
     // DY-2: 3990 of 9990 fen = 39.93% < 50%.
-    expect(low.map((a) => [a.cabinetId, a.severity, a.message])).toEqual([['DY-2', 'warning', '专柜 DY-2 本月扶贫产品销售额占比 39.93%，低于 50% 的要求']])
+    expect(low.map((a) => [a.cabinetId, a.severity, a.message])).toEqual([['DY-2', 'warning', '专柜 DY-2 本月扶贫产品销售额占比 39.93%，低于 50.00% 的要求']])
     const op = await userToken(fleet, { username: 'dyop', role: 'operator', operator: 'dy-coop' })
     expect((await api<AlertList>(fleet, 'GET', '/api/v1/alerts?kind=compliance_low', undefined, op)).body.total).toBe(1)
 

@@ -64,7 +64,7 @@ describe('cabinets API', () => {
     expect(bad).toMatchObject({ status: 400, body: { error: { code: 'VALIDATION_FAILED' } } })
     const unknownVenue = await api<{ error: { message: string } }>(fleet, 'PATCH', `/api/v1/cabinets/${cabinetId}`, { venueType: 'moon' })
     expect(unknownVenue.status).toBe(400)
-    expect(unknownVenue.body.error.message).toMatch(/venueType must be one of[\s\S]*→ at venueType/)
+    expect(unknownVenue.body.error.message).toMatch(/^请求内容不符合要求：字段 “venueType”：须为 机关、社区、商场、高校、医院、企业、车站、机场、景区 之一/)
   })
 
   it('lists with filters and paging', async () => {
@@ -95,8 +95,8 @@ describe('cabinets API: scope', () => {
     expect((await api(fleet, 'GET', `/api/v1/cabinets/${own.cabinetId}`, undefined, token)).status).toBe(200)
     const hidden = await api(fleet, 'GET', `/api/v1/cabinets/${other.cabinetId}`, undefined, token)
     const absent = await api(fleet, 'GET', '/api/v1/cabinets/341126-09999', undefined, token)
-    expect(hidden).toEqual({ status: 404, body: { error: { code: 'NOT_FOUND', message: `cabinet ${other.cabinetId} not found` } } })
-    expect(absent.body).toEqual({ error: { code: 'NOT_FOUND', message: 'cabinet 341126-09999 not found' } })
+    expect(hidden).toEqual({ status: 404, body: { error: { code: 'NOT_FOUND', message: `对象不存在或无权查看：专柜 “${other.cabinetId}”` } } })
+    expect(absent.body).toEqual({ error: { code: 'NOT_FOUND', message: '对象不存在或无权查看：专柜 “341126-09999”' } })
     expect((await api(fleet, 'PATCH', `/api/v1/cabinets/${other.cabinetId}`, { status: 'retired' }, token)).status).toBe(404)
     expect((await api(fleet, 'GET', `/api/v1/cabinets/${other.cabinetId}/sales`, undefined, token)).status).toBe(404)
 

@@ -47,7 +47,7 @@ describe('dashboard', () => {
     // Locked: even the right password is refused, before it is checked.
     const refused = await login('dingyuan', 'dingyuan-2020!')
     expect(refused.statusCode).toBe(429)
-    expect(JSON.parse(refused.body).error).toEqual({ code: 'LOGIN_THROTTLED', message: 'too many failed logins; try again in 900 s', details: { retryAfterS: 900 } })
+    expect(JSON.parse(refused.body).error).toEqual({ code: 'LOGIN_THROTTLED', message: '登录失败次数过多，请稍后再试：请 900 秒后再试', details: { retryAfterS: 900 } })
     expect(refused.headers['retry-after']).toBe('900')
     expect(refused.headers['set-cookie']).toBeUndefined()
     // Another user at that address, and the same user at another address, log in.
@@ -99,7 +99,7 @@ describe('dashboard', () => {
     for (const [u, p] of [['dingyuan', 'wrong-password'], ['nobody', 'dingyuan-2020!'], ['nopass', 'anything-at-all']]) {
       const bad = await login(u!, p!)
       expect(bad.statusCode).toBe(401)
-      expect(JSON.parse(bad.body).error).toEqual({ code: 'LOGIN_FAILED', message: 'username or password is wrong' })
+      expect(JSON.parse(bad.body).error).toEqual({ code: 'LOGIN_FAILED', message: '用户名或密码错误' })
       expect(bad.headers['set-cookie']).toBeUndefined()
     }
 

@@ -11,6 +11,7 @@ import { run } from '../../fleet-server/src/cli/fleetctl.js'
 import { REPO_ROOT, freePort } from '../helpers/process.js'
 import { startFleet, tempDir } from '../helpers/fleet.js'
 import { CSV_HEADER, csvRow, importCsv } from '../helpers/rollout.js'
+import { englishWords } from '../helpers/zh.js'
 
 interface Run {
   code: number
@@ -61,8 +62,7 @@ describe('npm run fleetctl', () => {
 
     const jump = await fleetctl(['cabinets', 'set-status', 'DY-2', 'operating'], env)
     expect(jump.code).toBe(1)
-    expect(jump.stderr).toContain('错误：专柜状态变更不合法（CABINET_STATUS_INVALID，HTTP 409）')
-    expect(jump.stderr).toContain('cannot go from planned to operating; allowed next: site_assigned, retired')
+    expect(jump.stderr.trim()).toBe('错误：专柜状态变更不合法：专柜 “DY-2” 不能从“规划中”变为“运营中”；可变为：“已定点”、“已撤除”（CABINET_STATUS_INVALID，HTTP 409）')
 
     const show = await fleetctl(['cabinets', 'show', 'DY-1'], env)
     expect(show.stdout).toContain('专柜 DY-1')
@@ -82,7 +82,7 @@ describe('npm run fleetctl', () => {
     expect(scoped.cabinets.every((c) => c.countyCode === '341125')).toBe(true)
     const hidden = await fleetctl(['cabinets', 'show', 'FY-1'], { ...env, FLEET_TOKEN: token })
     expect(hidden.code).toBe(1)
-    expect(hidden.stderr).toContain('错误：对象不存在或无权查看（NOT_FOUND，HTTP 404）')
+    expect(hidden.stderr).toContain('错误：对象不存在或无权查看：专柜 “FY-1”（NOT_FOUND，HTTP 404）')
   })
 
   it('imports a CSV all-or-nothing, or the good rows with --partial, listing the bad ones', async () => {
@@ -92,8 +92,9 @@ describe('npm run fleetctl', () => {
     await writeFile(file, [CSV_HEADER, csvRow('A-1', '341125', 'installed'), 'A-2,999999,,,,,,,planned', csvRow('A-3', '341126', 'planned')].join('\n'))
     const refused = await fleetctl(['cabinets', 'import', file], env)
     expect(refused.code).toBe(1)
-    expect(refused.stderr).toContain('导入文件有错误行，未导入任何专柜（CABINET_IMPORT_INVALID，HTTP 400）')
-    expect(refused.stderr).toMatch(/3\s+countyCode\s+countyCode "999999" is not a 6-digit|3\s+countyCode\s+countyCode 999999 is not a county/)
+    expect(refused.stderr).toMatch(/^错误：导入文件有错误行，未导入任何专柜：共 3 行，第 3 行有错误.*（CABINET_IMPORT_INVALID，HTTP 400）$/m)
+    expect(refused.stderr).toMatch(/3\s+区县代码\s+区县代码 “999999” 不在布设计划 “chuzhou-2020” 中/)
+    expect(englishWords(refused.stderr.replace(/[A-Z_]+，HTTP/g, ''))).toEqual([])
     const partial = await fleetctl(['cabinets', 'import', file, '--partial'], env)
     expect(partial.code).toBe(0)
     expect(partial.stdout).toContain('导入完成：共 3 行，导入 2 台，跳过 1 行。')
@@ -103,7 +104,7 @@ describe('npm run fleetctl', () => {
     const fleet = await startFleet()
     const badToken = await fleetctl(['rollout'], { FLEET_URL: fleet.httpUrl, FLEET_TOKEN: 'not-a-token' }, true)
     expect(badToken.code).toBe(1)
-    expect(badToken.stderr).toContain('错误：未登录或令牌无效（UNAUTHORIZED，HTTP 401）')
+    expect(badToken.stderr).toContain('错误：未登录或令牌无效：令牌无效（UNAUTHORIZED，HTTP 401）')
     expect(badToken.stderr).toContain('请检查 FLEET_TOKEN 是否正确')
 
     const port = await freePort()
@@ -117,5 +118,8 @@ describe('npm run fleetctl', () => {
     const noToken = await fleetctl(['rollout'], { FLEET_URL: fleet.httpUrl, FLEET_TOKEN: '' })
     expect(noToken.code).toBe(2)
     expect(noToken.stderr).toContain('未设置 FLEET_TOKEN')
+    const badOption = await fleetctl(['cabinets', 'list', '--colour', 'red'], { FLEET_URL: fleet.httpUrl, FLEET_TOKEN: fleet.adminToken })
+    expect(badOption.code).toBe(2)
+    expect(badOption.stderr.split('\n')[0]).toBe('错误：参数有误：不认识的选项 “--colour”')
   })
 })

@@ -16,9 +16,9 @@ describe('http', () => {
     const v = await api<{ error: { code: string; message: string } }>(fleet, 'POST', '/api/v1/cabinets', { countyCode: 341125 })
     expect(v.status).toBe(400)
     expect(v.body.error.code).toBe('VALIDATION_FAILED')
-    expect(v.body.error.message).toBe('✖ Invalid input: expected string, received number\n  → at countyCode')
+    expect(v.body.error.message).toBe('请求内容不符合要求：字段 “countyCode”：须为文本，收到的是数字')
     const extra = await api<{ error: { message: string } }>(fleet, 'POST', '/api/v1/cabinets', { countyCode: '341125', colour: 'red' })
-    expect(extra.body.error.message).toMatch(/Unrecognized key: "colour"/)
+    expect(extra.body.error.message).toBe('请求内容不符合要求：不接受的字段 “colour”')
 
     expect(await api(fleet, 'GET', '/api/v1/nothing-here')).toMatchObject({ status: 404, body: { error: { code: 'NOT_FOUND' } } })
     expect(await api(fleet, 'GET', '/nowhere', undefined, null)).toMatchObject({ status: 404, body: { error: { code: 'NOT_FOUND' } } })
@@ -34,7 +34,7 @@ describe('http', () => {
     // Errors Fastify raises before routing (found by test/property/http-routes.test.ts).
     const badUrl = await fleet.http.inject({ method: 'GET', url: '/api/v1/suppliers/%zz', headers: auth })
     expect(badUrl.statusCode).toBe(400)
-    expect(badUrl.json()).toMatchObject({ error: { code: 'VALIDATION_FAILED', message: 'the URL is not valid percent-encoding' } })
+    expect(badUrl.json()).toMatchObject({ error: { code: 'VALIDATION_FAILED', message: '请求内容不符合要求：网址不是合法的百分号编码' } })
     const longParam = await fleet.http.inject({ method: 'GET', url: `/api/v1/suppliers/${'x'.repeat(5000)}`, headers: auth })
     expect(longParam.statusCode).toBe(414)
     expect(longParam.json()).toMatchObject({ error: { code: 'VALIDATION_FAILED' } })

@@ -33,7 +33,7 @@ describe('POST /api/v1/cabinets/import', () => {
     expect(refused.status).toBe(400)
     const error = (refused.body as { error: { code: string; message: string; details: { rows: number; rejected: Array<{ line: number; field: string; message: string }> } } }).error
     expect(error.code).toBe('CABINET_IMPORT_INVALID')
-    expect(error.message).toBe('5 of 2700 rows are invalid; nothing was imported (fix them, or import the good rows with partial=true)')
+    expect(error.message).toMatch(/^导入文件有错误行，未导入任何专柜：共 2700 行，第 12、502、1202、2002、2652 行有错误（第 12 行：.+）。请改正后重新导入，或以 “partial=true” 只导入正确的行$/)
     // Line numbers count the header as line 1.
     expect(error.details.rejected.map((r) => [r.line, r.field])).toEqual([
       [12, 'countyCode'],
@@ -43,8 +43,8 @@ describe('POST /api/v1/cabinets/import', () => {
       [2652, 'siteName'],
     ])
     const original = rows.findIndex((r) => r.startsWith('CZ-341125-0001,')) + 2
-    expect(error.details.rejected[2]!.message).toBe(`cabinetId CZ-341125-0001 repeats line ${original}`)
-    expect(error.details.rejected[4]!.message).toBe('status operating needs a concrete site; missing siteName, venueType')
+    expect(error.details.rejected[2]!.message).toBe(`专柜编号 “CZ-341125-0001” 与第 ${original} 行重复`)
+    expect(error.details.rejected[4]!.message).toBe('状态为运营中的专柜需有具体点位，缺少点位名称、场所类型')
     expect((await api<{ total: number }>(fleet, 'GET', '/api/v1/cabinets')).body.total).toBe(0)
 
     const fixed = await importCsv(fleet, rows)
@@ -93,13 +93,13 @@ describe('POST /api/v1/cabinets/import', () => {
     const fleet = await startFleet()
     const badHeader = await fleet.http.inject({ method: 'POST', url: '/api/v1/cabinets/import', headers: { authorization: `Bearer ${fleet.adminToken}`, 'content-type': 'text/csv' }, payload: 'cabinetId,county,colour\nA,341125,red\n' })
     expect(badHeader.statusCode).toBe(400)
-    expect(JSON.parse(badHeader.body).error).toMatchObject({ code: 'CABINET_IMPORT_INVALID', message: expect.stringContaining('unknown column "county"') })
+    expect(JSON.parse(badHeader.body).error).toMatchObject({ code: 'CABINET_IMPORT_INVALID', message: expect.stringContaining('表头有误：不认识的列 “county”') })
 
     const token = await userToken(fleet, { username: 'dy', role: 'county', countyCode: '341125' })
     const mixed = await importCsv(fleet, [csvRow('341125-DY-1', '341125', 'planned'), csvRow('341126-FY-1', '341126', 'planned')], { token })
     expect(mixed.status).toBe(400)
     expect((mixed.body as { error: { details: { rejected: Array<{ line: number; message: string }> } } }).error.details.rejected).toEqual([
-      { line: 3, field: 'countyCode', message: 'you (county) may not create cabinets in county 341126' },
+      { line: 3, field: 'countyCode', message: '县区不能在区县 “341126” 新建专柜' },
     ])
     expect((await importCsv(fleet, [csvRow('341125-DY-1', '341125', 'planned')], { token })).status).toBe(201)
     const auditor = await userToken(fleet, { username: 'au', role: 'auditor' })

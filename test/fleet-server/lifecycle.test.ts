@@ -53,7 +53,7 @@ describe('cabinet lifecycle', () => {
     expect(jump.status).toBe(409)
     expect(jump.body.error).toEqual({
       code: 'CABINET_STATUS_INVALID',
-      message: `cabinet ${cabinetId}: cannot go from planned to operating; allowed next: site_assigned, retired`,
+      message: `专柜状态变更不合法：专柜 “${cabinetId}” 不能从“规划中”变为“运营中”；可变为：“已定点”、“已撤除”`,
       details: { cabinetId, from: 'planned', to: 'operating', allowed: ['site_assigned', 'retired'] },
     })
     expect((await api(fleet, 'PATCH', url, { status: 'installed' })).status).toBe(409)
@@ -67,7 +67,7 @@ describe('cabinet lifecycle', () => {
     expect((await api(fleet, 'PATCH', url, { status: 'planned' })).status).toBe(200)
     expect((await api(fleet, 'PATCH', url, { status: 'retired' })).status).toBe(200)
     const after = await api<ErrorReply>(fleet, 'PATCH', url, { status: 'planned' })
-    expect(after.body.error).toMatchObject({ code: 'CABINET_STATUS_INVALID', message: expect.stringContaining('retired is final') })
+    expect(after.body.error).toMatchObject({ code: 'CABINET_STATUS_INVALID', message: expect.stringContaining('已撤除的专柜不能再变更状态') })
     // Same status again is no transition.
     expect((await api(fleet, 'PATCH', url, { status: 'retired' })).status).toBe(200)
   })

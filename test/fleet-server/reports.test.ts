@@ -102,7 +102,7 @@ describe('reports', () => {
       expect(r.status, `${kind} ${period}`).toBe(400)
       expect(r.body.error).toMatchObject({ code: 'REPORT_PERIOD_INVALID', message: expect.stringContaining(period!) })
     }
-    expect((await create(fleet, { kind: 'weekly', period: '2020-09' })).body.error!.message).toContain('YYYY-Www')
+    expect((await create(fleet, { kind: 'weekly', period: '2020-09' })).body.error!.message).toBe('报表期间与报表类型不符（周报 2020-W40，月报 2020-09，季报 2020-Q3）：“2020-09” 不是周报期间')
     expect((await create(fleet, { kind: 'weekly', period: '2020-W42' })).body.error).toMatchObject({ code: 'REPORT_PERIOD_NOT_STARTED' })
     expect((await create(fleet, { kind: 'daily', period: '2020-10-01' })).body.error).toMatchObject({ code: 'VALIDATION_FAILED' })
     expect((await create(fleet, { kind: 'weekly', period: '2020-W40', extra: 1 })).body.error).toMatchObject({ code: 'VALIDATION_FAILED' })

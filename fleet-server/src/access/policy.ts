@@ -3,7 +3,7 @@
 // operating company). An object outside the caller's scope is reported as not
 // found, so the caller learns nothing about it; an action the role may not
 // take on an object it can see is ACCESS_OUT_OF_SCOPE.
-import type { Role } from '../../../shared/src/index.js'
+import { labelZh, type Role } from '../../../shared/src/index.js'
 import { outOfScope } from './errors.js'
 
 export interface Principal {
@@ -52,14 +52,17 @@ export function cabinetScope(p: Principal): CabinetScope {
 export function assertMayCreateCabinet(p: Principal, countyCode: string): void {
   if (p.role === 'admin') return
   if (p.role === 'county' && p.countyCode === countyCode) return
-  throw outOfScope(p.role === 'county' ? `a county user of ${p.countyCode} may create cabinets only in that county, not in ${countyCode}` : `role ${p.role} may not create cabinets`)
+  throw outOfScope(
+    p.role === 'county' ? `a county user of ${p.countyCode} may create cabinets only in that county, not in ${countyCode}` : `role ${p.role} may not create cabinets`,
+    p.role === 'county' ? `县区用户只能在本县区（“${p.countyCode}”）新建专柜，不能在 “${countyCode}”` : `${labelZh('role', p.role)}不能新建专柜`,
+  )
 }
 
 /** Site, status and credential changes on a cabinet the principal can see. Auditors only read. */
 export function assertMayChangeCabinet(p: Principal): void {
-  if (p.role === 'auditor') throw outOfScope('role auditor is read-only')
+  if (p.role === 'auditor') throw outOfScope('role auditor is read-only', '审计账号只读')
 }
 
 export function assertAdmin(p: Principal, action: string): void {
-  if (p.role !== 'admin') throw outOfScope(`only an admin may ${action}; you are ${p.role}`)
+  if (p.role !== 'admin') throw outOfScope(`only an admin may ${action}; you are ${p.role}`, `仅市级管理员可以执行此操作，当前角色为${labelZh('role', p.role)}`)
 }

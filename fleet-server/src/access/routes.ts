@@ -44,20 +44,20 @@ export function createAuthHook(access: AccessService) {
     const header = req.headers.authorization
     if (header) {
       const m = BEARER.exec(header)
-      if (!m) throw unauthorized('malformed Authorization header: send Authorization: Bearer TOKEN')
+      if (!m) throw unauthorized('malformed Authorization header: send Authorization: Bearer TOKEN', '请求头 “Authorization” 格式不对，应为 “Bearer” 加令牌')
       const principal = await access.authenticate(m[1]!)
-      if (!principal) throw unauthorized('the bearer token is not valid')
+      if (!principal) throw unauthorized('the bearer token is not valid', '令牌无效')
       req.principal = principal
       return
     }
     const session = cookieOf(req, SESSION_COOKIE)
     if (session) {
       const principal = await access.authenticateSession(session)
-      if (!principal) throw unauthorized('the session has expired; log in again')
+      if (!principal) throw unauthorized('the session has expired; log in again', '登录已过期，请重新登录')
       req.principal = principal
       return
     }
-    throw unauthorized('missing bearer token: send Authorization: Bearer TOKEN')
+    throw unauthorized('missing bearer token: send Authorization: Bearer TOKEN', '缺少令牌')
   }
 }
 

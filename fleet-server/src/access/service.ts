@@ -49,7 +49,7 @@ export function createAccessService({ store, plan, now, log, throttle }: AccessS
       const retryAfterS = await throttle.retryAfterS(username, address)
       if (retryAfterS > 0) {
         log.warn({ username: username.slice(0, 64), address, retryAfterS }, 'login refused: too many failures')
-        throw new AppError('LOGIN_THROTTLED', `too many failed logins; try again in ${retryAfterS} s`, 429, { retryAfterS })
+        throw new AppError('LOGIN_THROTTLED', `too many failed logins; try again in ${retryAfterS} s`, 429, { retryAfterS }, `请 ${retryAfterS} 秒后再试`)
       }
       const u = await store.byUsername(username)
       // Same scrypt cost for unknown users and users without a password: the
@@ -84,7 +84,7 @@ export function createAccessService({ store, plan, now, log, throttle }: AccessS
     async createUser(by, body) {
       assertAdmin(by, 'create users')
       if (body.role === 'county' && !plan().counties.some((c) => c.code === body.countyCode)) {
-        throw new AppError('CABINET_COUNTY_UNKNOWN', `countyCode ${body.countyCode} is not a county of plan ${plan().id}`, 400, { countyCode: body.countyCode })
+        throw new AppError('CABINET_COUNTY_UNKNOWN', `countyCode ${body.countyCode} is not a county of plan ${plan().id}`, 400, { countyCode: body.countyCode }, `“${body.countyCode}”`)
       }
       const token = generateToken()
       const userId = uuidv7()

@@ -31,7 +31,7 @@ export interface AlertServiceDeps {
   readonly isLeader?: () => Promise<boolean>
 }
 
-const alertNotFound = (alertId: string) => new AppError('ALERT_NOT_FOUND', `alert ${alertId} not found`, 404, { alertId })
+const alertNotFound = (alertId: string) => new AppError('ALERT_NOT_FOUND', `alert ${alertId} not found`, 404, { alertId }, `“${alertId}”`)
 
 const view = ({ operator: _operator, ...a }: AlertRow): AlertView => a
 

@@ -1,7 +1,7 @@
 // Alert sources: each one looks at one kind of trouble and returns the
 // conditions that hold now. Compliance and certificate expiry plug in here from
 // the catalog domains (AlertSource is the seam).
-import { shanghaiDate, type AlertKind, type CabinetStatus, type RolloutReply } from '../../../shared/src/index.js'
+import { percentBpZh, shanghaiDate, type AlertKind, type CabinetStatus, type RolloutReply } from '../../../shared/src/index.js'
 import type { AlertCondition } from './store.js'
 
 export interface AlertSource {
@@ -187,7 +187,7 @@ export function complianceLowSource(deps: {
           countyCode: c.countyCode,
           cabinetId: c.cabinetId,
           operator: await deps.operatorOf(c.cabinetId),
-          message: `专柜 ${c.cabinetId} 本月扶贫产品销售额占比 ${(c.shareBp / 100).toFixed(2)}%，低于 ${(r.thresholdBp / 100).toFixed(0)}% 的要求`,
+          message: `专柜 ${c.cabinetId} 本月扶贫产品销售额占比 ${percentBpZh(c.shareBp)}，低于 ${percentBpZh(r.thresholdBp)} 的要求`,
           detail: { from, to, amountFen: c.amountFen, certifiedAmountFen: c.certifiedAmountFen, shareBp: c.shareBp, thresholdBp: r.thresholdBp },
         })
       }

@@ -44,7 +44,7 @@ export function createBackupService(deps: { database: FleetDb; dir: string; keep
       await mkdir(dir, { recursive: true })
       await removePartials(dir)
     } catch (err) {
-      throw new AppError('BACKUP_FAILED', `backup directory ${dir} is not usable: ${(err as Error).message}`, 500)
+      throw new AppError('BACKUP_FAILED', `backup directory ${dir} is not usable: ${(err as Error).message}`, 500, undefined, `备份目录 “${dir}” 不可用`)
     }
     const started = Date.now()
     const file = await takeBackup(database.sqlite!, dir, now())
@@ -58,7 +58,7 @@ export function createBackupService(deps: { database: FleetDb; dir: string; keep
     available,
     runOnce(reason) {
       if (!available) return Promise.reject(backupNotSqlite())
-      if (closed) return Promise.reject(new AppError('BACKUP_FAILED', 'the server is shutting down', 503))
+      if (closed) return Promise.reject(new AppError('BACKUP_FAILED', 'the server is shutting down', 503, undefined, '服务器正在关闭'))
       const run = tail.then(() => once(reason))
       tail = run.catch((err: unknown) => log.error({ err, reason }, 'database backup failed'))
       return run
@@ -66,7 +66,7 @@ export function createBackupService(deps: { database: FleetDb; dir: string; keep
     list: async () => (available ? listBackups(dir) : []),
     async pathOf(name) {
       if (!available || !isBackupName(name) || !(await listBackups(dir)).includes(name)) {
-        throw new AppError('BACKUP_NOT_FOUND', `no backup named ${name}`, 404)
+        throw new AppError('BACKUP_NOT_FOUND', `no backup named ${name}`, 404, undefined, `“${name}”`)
       }
       return join(dir, name)
     },

@@ -209,7 +209,7 @@ export async function startNatsBus(opts: NatsBusOptions, sink: BusSink): Promise
           if (!isNatsIdentityError(err)) throw err
           log.error({ err, cabinetId }, 'revoking cabinet credentials on the nats cluster failed; no new password issued')
           // The old JWT still works and no new one exists: the caller may simply try again.
-          throw new AppError('BROKER_UNAVAILABLE', `the NATS cluster did not take the revocation of ${cabinetId}'s credentials (${err.message}); the old password still works, try again`, 503, { cabinetId, retryAfterS: 5 })
+          throw new AppError('BROKER_UNAVAILABLE', `the NATS cluster did not take the revocation of ${cabinetId}'s credentials (${err.message}); the old password still works, try again`, 503, { cabinetId, retryAfterS: 5 }, `专柜 “${cabinetId}” 的旧密码仍然有效，请稍后重试`)
         })
         // NATS refuses a JWT issued in the revocation's second too (iat ≤ the
         // revocation): the new one is issued in a later second, up to 1 s on.

@@ -1,7 +1,8 @@
 // Bulk import of sites and cabinets from the placement lists operators hand
 // over (CSV, English or Chinese headers). Every row is checked on its own and
 // every bad row reported; the service decides all-or-nothing vs partial.
-import { CabinetId, CountyCode, VenueType, type CabinetStatus, type ImportRowError, type Plan } from '../../../shared/src/index.js'
+// Row problems are in Chinese: operators read them to fix their lists.
+import { CabinetId, CountyCode, ERROR_CODES, LABELS_ZH, labelZh, VENUE_TYPES, VenueType, type CabinetStatus, type ImportRowError, type Plan } from '../../../shared/src/index.js'
 import { canSeeCabinet, type Principal } from '../access/index.js'
 import type { CsvRecord } from './csv.js'
 import { isIdInRange } from './errors.js'
@@ -23,7 +24,15 @@ type Column = keyof typeof COLUMNS
 
 /** What a placement list may say a cabinet already is. */
 const IMPORTABLE: readonly CabinetStatus[] = ['planned', 'site_assigned', 'installed', 'operating']
-const STATUS_ZH: Record<string, CabinetStatus> = { 规划: 'planned', 待布设: 'planned', 已定点: 'site_assigned', 已安装: 'installed', 运营中: 'operating' }
+/** The shared labels (规划中, 已定点, …) and the older words placement lists also use. */
+const STATUS_ZH: Record<string, CabinetStatus> = {
+  ...Object.fromEntries(IMPORTABLE.map((s) => [LABELS_ZH.cabinetStatus[s], s])),
+  规划: 'planned',
+  待布设: 'planned',
+}
+/** Column names as users read them: "countyCode（区县代码）". */
+const columnZh = (c: Column): string => `“${COLUMNS[c][0]}”（${COLUMNS[c][1]}）`
+const q = (v: string | number): string => `“${v}”`
 
 export interface ImportRow {
   readonly line: number
@@ -44,8 +53,15 @@ export interface ImportCheck {
   readonly rejected: ImportRowError[]
 }
 
-/** A header problem rejects the whole file: no row can be read right. */
-export class ImportHeaderError extends Error {}
+/** A header problem rejects the whole file: no row can be read right. `zh` is what users read. */
+export class ImportHeaderError extends Error {
+  constructor(
+    message: string,
+    readonly zh: string,
+  ) {
+    super(message)
+  }
+}
 
 /** The cabinet ids a file names (for the "already exists" check). */
 export function cabinetIdsOf(records: readonly CsvRecord[]): string[] {
@@ -64,16 +80,21 @@ export function checkImport(
   idProblem: (cabinetId: string) => string | null = () => null,
 ): ImportCheck {
   const [header, ...data] = records
-  if (!header) throw new ImportHeaderError('the file is empty; expected a header line with at least countyCode')
+  if (!header) throw new ImportHeaderError('the file is empty; expected a header line with at least countyCode', `文件为空，第一行应为表头，至少包含 ${columnZh('countyCode')}`)
   const index = new Map<Column, number>()
   for (const [i, raw] of header.fields.entries()) {
     const name = raw.trim()
     const col = (Object.keys(COLUMNS) as Column[]).find((c) => (COLUMNS[c] as readonly string[]).some((n) => n.toLowerCase() === name.toLowerCase()))
-    if (!col) throw new ImportHeaderError(`unknown column "${name}" in the header; expected ${Object.values(COLUMNS).map((n) => n.join('/')).join(', ')}`)
-    if (index.has(col)) throw new ImportHeaderError(`column ${col} appears twice in the header`)
+    if (!col) {
+      throw new ImportHeaderError(
+        `unknown column "${name}" in the header; expected ${Object.values(COLUMNS).map((n) => n.join('/')).join(', ')}`,
+        `不认识的列 ${q(name)}；可用的列为 ${(Object.keys(COLUMNS) as Column[]).map(columnZh).join('、')}`,
+      )
+    }
+    if (index.has(col)) throw new ImportHeaderError(`column ${col} appears twice in the header`, `列 ${columnZh(col)} 在表头中出现了两次`)
     index.set(col, i)
   }
-  if (!index.has('countyCode')) throw new ImportHeaderError('the header has no countyCode (区县代码) column')
+  if (!index.has('countyCode')) throw new ImportHeaderError('the header has no countyCode (区县代码) column', `表头缺少 ${columnZh('countyCode')} 列`)
 
   const counties = new Set(plan.counties.map((c) => c.code))
   const seenIds = new Map<string, number>()
@@ -88,50 +109,50 @@ export function checkImport(
       return v ? v : null
     }
     if (rec.fields.length !== header.fields.length) {
-      problems.push({ field: null, message: `has ${rec.fields.length} fields, the header has ${header.fields.length}` })
+      problems.push({ field: null, message: `有 ${rec.fields.length} 列，表头有 ${header.fields.length} 列` })
     }
     const countyCode = get('countyCode') ?? ''
     const isCountyOk = CountyCode.safeParse(countyCode).success && counties.has(countyCode)
-    if (!CountyCode.safeParse(countyCode).success) problems.push({ field: 'countyCode', message: `countyCode "${countyCode}" is not a 6-digit GB/T 2260 code` })
-    else if (!counties.has(countyCode)) problems.push({ field: 'countyCode', message: `countyCode ${countyCode} is not a county of plan ${plan.id}` })
+    if (!CountyCode.safeParse(countyCode).success) problems.push({ field: 'countyCode', message: `区县代码 ${q(countyCode)} 不是 6 位行政区划代码` })
+    else if (!counties.has(countyCode)) problems.push({ field: 'countyCode', message: `区县代码 ${q(countyCode)} 不在布设计划 ${q(plan.id)} 中` })
     const operator = get('operator')
-    if (operator !== null && operator.length > 100) problems.push({ field: 'operator', message: 'operator is longer than 100 characters' })
+    if (operator !== null && operator.length > 100) problems.push({ field: 'operator', message: '运营企业超过 100 个字符' })
     // The caller may import only what it could create and then see.
     const isAllowed = isCountyOk && mayImport(by, countyCode, operator)
     if (isCountyOk && !isAllowed) {
-      problems.push({ field: 'countyCode', message: `you (${by.role}) may not create cabinets in county ${countyCode}` })
+      problems.push({ field: 'countyCode', message: `${labelZh('role', by.role)}不能在区县 ${q(countyCode)} 新建专柜` })
     }
     const cabinetId = get('cabinetId')
     if (cabinetId !== null) {
       // #12: whether an id exists is said only for ids the caller may hold
       // (its own county's range), so a file cannot probe other counties.
       const brokerProblem = CabinetId.safeParse(cabinetId).success ? idProblem(cabinetId) : null
-      if (!CabinetId.safeParse(cabinetId).success) problems.push({ field: 'cabinetId', message: `cabinetId "${cabinetId}" is not a valid id (1-64 of A-Z a-z 0-9 _ . -)` })
-      else if (brokerProblem) problems.push({ field: 'cabinetId', message: brokerProblem })
+      if (!CabinetId.safeParse(cabinetId).success) problems.push({ field: 'cabinetId', message: `专柜编号 ${q(cabinetId)} 不合法（1–64 位字母、数字或 _ . -）` })
+      else if (brokerProblem) problems.push({ field: 'cabinetId', message: `${q(cabinetId)}：${ERROR_CODES.CABINET_ID_UNSUPPORTED}` })
       else if (isAllowed) {
-        if (!isIdInRange(by, cabinetId, countyCode)) problems.push({ field: 'cabinetId', message: `cabinetId ${cabinetId} is outside county ${countyCode}'s range; ids you choose must start with "${countyCode}-"` })
-        else if (existing.has(cabinetId)) problems.push({ field: 'cabinetId', message: `cabinetId ${cabinetId} already exists` })
-        else if (seenIds.has(cabinetId)) problems.push({ field: 'cabinetId', message: `cabinetId ${cabinetId} repeats line ${seenIds.get(cabinetId)}` })
+        if (!isIdInRange(by, cabinetId, countyCode)) problems.push({ field: 'cabinetId', message: `专柜编号 ${q(cabinetId)} 须以 ${q(`${countyCode}-`)} 开头` })
+        else if (existing.has(cabinetId)) problems.push({ field: 'cabinetId', message: `专柜编号 ${q(cabinetId)} 已存在` })
+        else if (seenIds.has(cabinetId)) problems.push({ field: 'cabinetId', message: `专柜编号 ${q(cabinetId)} 与第 ${seenIds.get(cabinetId)} 行重复` })
         else seenIds.set(cabinetId, rec.line)
       }
     }
     const siteName = get('siteName')
-    if (siteName !== null && siteName.length > 200) problems.push({ field: 'siteName', message: 'siteName is longer than 200 characters' })
+    if (siteName !== null && siteName.length > 200) problems.push({ field: 'siteName', message: '点位名称超过 200 个字符' })
     const siteAddress = get('siteAddress')
-    if (siteAddress !== null && siteAddress.length > 300) problems.push({ field: 'siteAddress', message: 'siteAddress is longer than 300 characters' })
+    if (siteAddress !== null && siteAddress.length > 300) problems.push({ field: 'siteAddress', message: '点位地址超过 300 个字符' })
     const venueRaw = get('venueType')
     let venueType: VenueType | null = null
     if (venueRaw !== null) {
       const v = VenueType.safeParse(venueRaw)
       if (v.success) venueType = v.data
-      else problems.push({ field: 'venueType', message: `venueType "${venueRaw}" is not one of 机关、社区、商场、高校、医院、企业、车站、机场、景区` })
+      else problems.push({ field: 'venueType', message: `场所类型 ${q(venueRaw)} 不是 ${VENUE_TYPES.join('、')} 之一` })
     }
     const coord = (c: 'latitude' | 'longitude', max: number): number | null => {
       const raw = get(c)
       if (raw === null) return null
       const n = Number(raw)
       if (!Number.isFinite(n) || Math.abs(n) > max) {
-        problems.push({ field: c, message: `${c} "${raw}" is not a number between -${max} and ${max}` })
+        problems.push({ field: c, message: `${c === 'latitude' ? '纬度' : '经度'} ${q(raw)} 不是 -${max} 到 ${max} 之间的数` })
         return null
       }
       return n
@@ -143,15 +164,15 @@ export function checkImport(
     if (statusRaw !== null) {
       const s = STATUS_ZH[statusRaw] ?? IMPORTABLE.find((x) => x === statusRaw)
       if (s) status = s
-      else problems.push({ field: 'status', message: `status "${statusRaw}" is not one of ${IMPORTABLE.join(', ')}` })
+      else problems.push({ field: 'status', message: `状态 ${q(statusRaw)} 不是 ${IMPORTABLE.map((s) => labelZh('cabinetStatus', s)).join('、')} 之一` })
     }
     if (STAGE[status] >= 1) {
-      const missing = [...(siteName ? [] : ['siteName']), ...(venueType || venueRaw ? [] : ['venueType'])]
-      if (missing.length) problems.push({ field: missing[0]!, message: `status ${status} needs a concrete site; missing ${missing.join(', ')}` })
+      const missing = [...(siteName ? [] : ['siteName' as const]), ...(venueType || venueRaw ? [] : ['venueType' as const])]
+      if (missing.length) problems.push({ field: missing[0]!, message: `状态为${labelZh('cabinetStatus', status)}的专柜需有具体点位，缺少${missing.map((m) => COLUMNS[m][1]).join('、')}` })
     }
 
     if (problems.length) {
-      rejected.push({ line: rec.line, field: problems[0]!.field, message: problems.map((p) => p.message).join('; ') })
+      rejected.push({ line: rec.line, field: problems[0]!.field, message: problems.map((p) => p.message).join('；') })
     } else {
       good.push({ line: rec.line, cabinetId, countyCode, operator, siteName, siteAddress, venueType, latitude, longitude, status })
     }

@@ -1,7 +1,7 @@
 // The cabinet lifecycle: planned → site_assigned → installed → operating, with
 // suspended (a pause of an installed cabinet) and retired (out of service, for
 // good). Any other jump is refused, naming the allowed next states.
-import { AppError, type CabinetStatus } from '../../../shared/src/index.js'
+import { AppError, labelZh, type CabinetStatus } from '../../../shared/src/index.js'
 
 /** Allowed next states. Retirement is allowed from anywhere and is final. */
 export const TRANSITIONS: Readonly<Record<CabinetStatus, readonly CabinetStatus[]>> = {
@@ -39,11 +39,16 @@ export const statusInvalid = (cabinetId: string, from: CabinetStatus, to: Cabine
     `cabinet ${cabinetId}: cannot go from ${from} to ${to}; allowed next: ${next.length ? next.join(', ') : 'none (retired is final)'}`,
     409,
     { cabinetId, from, to, allowed: [...next] },
+    `专柜 “${cabinetId}” 不能从“${labelZh('cabinetStatus', from)}”变为“${labelZh('cabinetStatus', to)}”；${
+      next.length ? `可变为：${next.map((s) => `“${labelZh('cabinetStatus', s)}”`).join('、')}` : '已撤除的专柜不能再变更状态'
+    }`,
   )
 }
 
+const MISSING_ZH: Readonly<Record<string, string>> = { siteName: '点位名称', venueType: '场所类型' }
+
 export const siteRequired = (cabinetId: string, to: CabinetStatus, missing: readonly string[]) =>
-  new AppError('CABINET_SITE_REQUIRED', `cabinet ${cabinetId}: status ${to} needs a concrete site; missing ${missing.join(', ')}`, 409, { cabinetId, to, missing: [...missing] })
+  new AppError('CABINET_SITE_REQUIRED', `cabinet ${cabinetId}: status ${to} needs a concrete site; missing ${missing.join(', ')}`, 409, { cabinetId, to, missing: [...missing] }, `专柜 “${cabinetId}” 变为“${labelZh('cabinetStatus', to)}”前须填写${missing.map((m) => MISSING_ZH[m] ?? `“${m}”`).join('、')}`)
 
 /** Checks a transition; the site is the cabinet's after the change. */
 export function assertTransition(

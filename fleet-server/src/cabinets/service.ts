@@ -8,6 +8,7 @@ import type {
   CreateCabinetBody,
   CreateCabinetReply,
   ImportQuery,
+  ImportRowError,
   ImportReply,
   ListCabinetsQuery,
   TransitionList,
@@ -15,7 +16,7 @@ import type {
   Plan,
   RotateCredentialsReply,
 } from '../../../shared/src/index.js'
-import { AppError } from '../../../shared/src/index.js'
+import { AppError, labelZh } from '../../../shared/src/index.js'
 import {
   assertMayChangeCabinet,
   assertMayCreateCabinet,
@@ -141,7 +142,7 @@ export function createCabinetService(deps: CabinetServiceDeps): CabinetService {
     if (row && canSeeCabinet(by, row)) return row
     // City-wide callers may learn that an id does not exist; scoped callers
     // get the same answer for "absent" and "not yours".
-    throw isCityWide(by) ? cabinetNotFound(cabinetId) : notFound(`cabinet ${cabinetId}`)
+    throw isCityWide(by) ? cabinetNotFound(cabinetId) : notFound(`cabinet ${cabinetId}`, `专柜 “${cabinetId}”`)
   }
 
   function view(row: CabinetRow, totals: CabinetSalesTotals): CabinetView {
@@ -347,7 +348,7 @@ export function createCabinetService(deps: CabinetServiceDeps): CabinetService {
 
     async importCsv(by, csv, q) {
       if (by.role !== 'admin' && by.role !== 'county') {
-        throw new AppError('ACCESS_OUT_OF_SCOPE', `role ${by.role} may not import cabinets`, 403)
+        throw new AppError('ACCESS_OUT_OF_SCOPE', `role ${by.role} may not import cabinets`, 403, undefined, `${labelZh('role', by.role)}不能导入专柜`)
       }
       const p = plan()
       const records = parseCsv(csv)
@@ -356,7 +357,7 @@ export function createCabinetService(deps: CabinetServiceDeps): CabinetService {
       try {
         check = checkImport(records, p, by, await store.existing(ids), deps.logins.idProblem)
       } catch (err) {
-        if (err instanceof ImportHeaderError) throw new AppError('CABINET_IMPORT_INVALID', err.message, 400, { rejected: [{ line: 1, field: null, message: err.message }] })
+        if (err instanceof ImportHeaderError) throw new AppError('CABINET_IMPORT_INVALID', err.message, 400, { rejected: [{ line: 1, field: null, message: err.zh }] }, `表头有误：${err.zh}`)
         throw err
       }
       if (check.rejected.length && !q.partial) {
@@ -365,6 +366,7 @@ export function createCabinetService(deps: CabinetServiceDeps): CabinetService {
           `${check.rejected.length} of ${check.rows} rows are invalid; nothing was imported (fix them, or import the good rows with partial=true)`,
           400,
           { rows: check.rows, rejected: check.rejected },
+          importRejectedZh(check.rows, check.rejected),
         )
       }
       const at = deps.now().toISOString()
@@ -450,4 +452,12 @@ class TakenIds extends Error {
   constructor(readonly ids: string[]) {
     super(`cabinet ids taken: ${ids.join(', ')}`)
   }
+}
+
+/** The headline of a refused import: which lines, and the first few problems (details.rejected has them all). */
+function importRejectedZh(rows: number, rejected: readonly ImportRowError[]): string {
+  const SHOWN = 5 // a 2,700-row list with every row wrong would otherwise make a page-long message
+  const lines = rejected.slice(0, SHOWN).map((r) => r.line).join('、') + (rejected.length > SHOWN ? ` 等 ${rejected.length} 行` : ' 行')
+  const first = rejected.slice(0, SHOWN).map((r) => `第 ${r.line} 行：${r.message}`).join('；')
+  return `共 ${rows} 行，第 ${lines}有错误（${first}）。请改正后重新导入，或以 “partial=true” 只导入正确的行`
 }

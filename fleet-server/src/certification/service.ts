@@ -148,10 +148,10 @@ export function createCertificationService(deps: CertificationServiceDeps): Cert
     const validTo = body.validTo ?? plusYearsInclusive(body.validFrom, CERT_VALIDITY_YEARS)
     const maxTo = plusYearsInclusive(body.validFrom, CERT_VALIDITY_YEARS)
     if (validTo < body.validFrom) {
-      throw certValidityInvalid(`validTo ${validTo} is before validFrom ${body.validFrom}`, { validFrom: body.validFrom, validTo })
+      throw certValidityInvalid(`validTo ${validTo} is before validFrom ${body.validFrom}`, { validFrom: body.validFrom, validTo }, `截止日期 ${validTo} 早于起始日期 ${body.validFrom}`)
     }
     if (validTo > maxTo) {
-      throw certValidityInvalid(`a certificate is valid at most one year: from ${body.validFrom} it may run to ${maxTo}, not ${validTo}`, { validFrom: body.validFrom, validTo, maxValidTo: maxTo })
+      throw certValidityInvalid(`a certificate is valid at most one year: from ${body.validFrom} it may run to ${maxTo}, not ${validTo}`, { validFrom: body.validFrom, validTo, maxValidTo: maxTo }, `自 ${body.validFrom} 起最长有效至 ${maxTo}，不能至 ${validTo}`)
     }
     // Re-application only from three months before the current certificate expires.
     const d = today()

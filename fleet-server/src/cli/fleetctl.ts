@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises'
 import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
-import { ERROR_CODES, type ErrorCode } from '../../../shared/src/index.js'
+import { beijingZh, ERROR_CODES, labelZh, percentBpZh, yuanZh, type ErrorCode } from '../../../shared/src/index.js'
 
 export interface Io {
   out(line: string): void
@@ -17,10 +17,6 @@ export interface Io {
   /** A progress line that replaces the previous one (a terminal); absent: no progress shown. */
   progress?(line: string): void
 }
-
-const STATUS_ZH: Record<string, string> = { planned: '规划中', site_assigned: '已定点', installed: '已安装', operating: '运营中', suspended: '暂停', retired: '已撤除' }
-const MS_ZH: Record<string, string> = { met: '已完成', due: '进行中', missed: '已逾期' }
-const ROLE_ZH: Record<string, string> = { admin: '市级管理员', county: '县区', operator: '运营企业', auditor: '审计' }
 
 const USAGE = `用法: npm run fleetctl -- [--json] 命令 …   (环境变量 FLEET_URL, FLEET_TOKEN)
 
@@ -66,7 +62,8 @@ export function table(head: readonly string[], rows: ReadonlyArray<readonly (str
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n')
 }
 
-const bj = (iso: unknown) => (typeof iso === 'string' ? new Date(Date.parse(iso) + 8 * 3600_000).toISOString().slice(0, 16).replace('T', ' ') : '—')
+// Labels, money and Beijing time come from shared/src/text/zh.ts, as in the dashboard and reports (issue 15).
+const bj = (iso: unknown) => beijingZh(typeof iso === 'string' ? iso : null)
 
 type Json = Record<string, unknown>
 
@@ -97,15 +94,15 @@ function client(baseUrl: string, token: string) {
   }
 }
 
-/** The server's error answer, in Chinese first. */
+/** The server's error answer: its message is Chinese already (the code's text and the specifics). */
 function refused(status: number, data: unknown): CliError {
   const e = (data as { error?: { code?: string; message?: string; details?: Json } } | null)?.error
   const code = e?.code ?? `HTTP_${status}`
-  const zh = code in ERROR_CODES ? ERROR_CODES[code as ErrorCode] : `请求失败（HTTP ${status}）`
+  const zh = e?.message ?? (code in ERROR_CODES ? ERROR_CODES[code as ErrorCode] : `请求失败（HTTP ${status}）`)
   const hint = status === 401 ? '\n请检查 FLEET_TOKEN 是否正确。' : status === 403 || status === 404 ? '\n（超出您的权限范围的对象同样显示为不存在。）' : ''
   const rejected = (e?.details?.rejected as Array<{ line: number; field: string | null; message: string }> | undefined) ?? []
-  const rows = rejected.length ? `\n${table(['行', '字段', '问题'], rejected.map((r) => [r.line, r.field ?? '', r.message]))}` : ''
-  return new CliError(`错误：${zh}（${code}，HTTP ${status}）\n${e?.message ?? ''}${rows}${hint}`)
+  const rows = rejected.length ? `\n${table(['行', '字段', '问题'], rejected.map((r) => [r.line, r.field ? labelZh('cabinetField', r.field) : '', r.message]))}` : ''
+  return new CliError(`错误：${zh}（${code}，HTTP ${status}）${rows}${hint}`)
 }
 
 /** A file answer (report CSV/XLSX): its bytes and the file name the server suggests. */
@@ -169,10 +166,6 @@ async function downloadTo(baseUrl: string, token: string, path: string, file: st
     throw new CliError(`无法保存备份到 ${file}（${(err as NodeJS.ErrnoException).code ?? (err as Error).message}）`)
   }
 }
-
-const KIND_ZH: Record<string, string> = { weekly: '周报', monthly: '月报', quarterly: '季报' }
-const yuan = (fen: number) => `${Math.trunc(fen / 100)}.${String(fen % 100).padStart(2, '0')}`
-const pctBp = (bp: number) => `${Math.trunc(bp / 100)}.${String(bp % 100).padStart(2, '0')}%`
 
 export async function run(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, io: Io): Promise<number> {
   try {
@@ -242,11 +235,11 @@ export async function run(argv: readonly string[], env: Readonly<Record<string, 
               r.cabinets.map((c) => [
                 String(c.cabinetId),
                 String(c.countyCode),
-                STATUS_ZH[String(c.status)] ?? String(c.status),
+                labelZh('cabinetStatus', String(c.status)),
                 c.online ? '在线' : '离线',
                 String(c.siteName ?? '—'),
                 String(c.venueType ?? '—'),
-                ((c.sales as { amountFen: number }).amountFen / 100).toFixed(2),
+                yuanZh((c.sales as { amountFen: number }).amountFen),
                 bj(c.lastSeenAt),
               ]),
             )}\n共 ${r.total} 台，显示第 ${r.offset + 1}–${r.offset + r.cabinets.length} 台`,
@@ -260,11 +253,11 @@ export async function run(argv: readonly string[], env: Readonly<Record<string, 
         [
           `专柜 ${c.cabinetId}`,
           `  区县      ${c.countyCode}`,
-          `  状态      ${STATUS_ZH[String(c.status)] ?? c.status}（自 ${bj(c.statusSince)}）`,
+          `  状态      ${labelZh('cabinetStatus', String(c.status))}（自 ${bj(c.statusSince)}）`,
           `  在线      ${c.online ? '在线' : '离线'}，最后在线 ${bj(c.lastSeenAt)}`,
           `  点位      ${c.siteName ?? '未定点'}${c.venueType ? `（${c.venueType}）` : ''}${c.siteAddress ? ` ${c.siteAddress}` : ''}`,
           `  运营企业  ${c.operator ?? '—'}`,
-          `  销售      ${c.sales.count} 笔，${(Number(c.sales.amountFen) / 100).toFixed(2)} 元，其中扶贫产品 ${(Number(c.sales.certifiedAmountFen) / 100).toFixed(2)} 元`,
+          `  销售      ${c.sales.count} 笔，${yuanZh(Number(c.sales.amountFen))} 元，其中扶贫产品 ${yuanZh(Number(c.sales.certifiedAmountFen))} 元`,
           `  账本      ${c.chainStatus === 'ok' ? '正常' : '发现篡改'}`,
         ].join('\n'),
       )
@@ -273,7 +266,7 @@ export async function run(argv: readonly string[], env: Readonly<Record<string, 
     if (group === 'cabinets' && cmd === 'history') {
       const id = need(rest[0], '专柜编号 ID')
       const r = await call<{ transitions: Json[] }>('GET', `/cabinets/${encodeURIComponent(id)}/transitions`)
-      print(r, () => table(['时间(北京)', '变更', '操作人', '原因'], r.transitions.map((t) => [bj(t.at), `${t.from ? STATUS_ZH[String(t.from)] : '创建'} → ${STATUS_ZH[String(t.to)]}`, String(t.by), String(t.reason ?? '')])))
+      print(r, () => table(['时间(北京)', '变更', '操作人', '原因'], r.transitions.map((t) => [bj(t.at), `${t.from ? labelZh('cabinetStatus', String(t.from)) : '创建'} → ${labelZh('cabinetStatus', String(t.to))}`, String(t.by), String(t.reason ?? '')])))
       return 0
     }
     if (group === 'cabinets' && cmd === 'create') {
@@ -287,7 +280,7 @@ export async function run(argv: readonly string[], env: Readonly<Record<string, 
       const status = need(rest[1], '目标状态 STATUS')
       const body = { status, ...(o.site && { siteName: o.site }), ...(o.venue && { venueType: o.venue }), ...(o.address && { siteAddress: o.address }), ...(o.reason && { reason: o.reason }) }
       const r = await call<{ cabinet: Json }>('PATCH', `/cabinets/${encodeURIComponent(id)}`, body)
-      print(r.cabinet, () => `专柜 ${id} 状态已变更为 ${STATUS_ZH[String(r.cabinet.status)] ?? r.cabinet.status}`)
+      print(r.cabinet, () => `专柜 ${id} 状态已变更为 ${labelZh('cabinetStatus', String(r.cabinet.status))}`)
       return 0
     }
     if (group === 'cabinets' && cmd === 'import') {
@@ -306,7 +299,7 @@ export async function run(argv: readonly string[], env: Readonly<Record<string, 
       )
       print(r, () => {
         const lines = [`导入完成：共 ${r.rows} 行，导入 ${r.imported} 台，跳过 ${r.rejected.length} 行。`]
-        if (r.rejected.length) lines.push(table(['行', '字段', '问题'], r.rejected.map((x) => [x.line, x.field ?? '', x.message])))
+        if (r.rejected.length) lines.push(table(['行', '字段', '问题'], r.rejected.map((x) => [x.line, x.field ? labelZh('cabinetField', x.field) : '', x.message])))
         lines.push('各专柜的 MQTT 密码只在此次返回中出现；请用 --json 保存。')
         return lines.join('\n')
       })
@@ -333,7 +326,7 @@ export async function run(argv: readonly string[], env: Readonly<Record<string, 
             `${c.installed} (${pctOf(Number(c.installed), q)})`,
             Number(c.operating),
             Number(c.online),
-            n ? `${MS_ZH[n.state]}${n.onTrack ? '，按期' : '，落后'}${n.projectedDate ? `，预计 ${n.projectedDate}` : ''}` : '全部完成',
+            n ? `${labelZh('milestoneState', n.state)}${n.onTrack ? '，按期' : '，落后'}${n.projectedDate ? `，预计 ${n.projectedDate}` : ''}` : '全部完成',
           ]
         })
         const t = r.totals
@@ -343,14 +336,14 @@ export async function run(argv: readonly string[], env: Readonly<Record<string, 
           table(['县区', '代码', '任务', '已定点', '已安装', '运营', '在线', '下一节点'], rows),
           '',
           '节点目标:',
-          ...r.milestones.map((m) => `  ${m.date}  ${MS_ZH[m.state]}  ${m.description}（${m.countiesMet}/${m.counties} 个县区达标）`),
+          ...r.milestones.map((m) => `  ${m.date}  ${labelZh('milestoneState', m.state)}  ${m.description}（${m.countiesMet}/${m.counties} 个县区达标）`),
         ].join('\n')
       })
       return 0
     }
     if (group === 'alerts' && cmd === 'list') {
       const r = await call<{ alerts: Json[]; total: number }>('GET', `/alerts${qs({ state: o.state, county: o.county })}`)
-      print(r, () => (r.alerts.length === 0 ? '暂无告警' : table(['编号', '级别', '区县', '内容', '发生时间', '确认'], r.alerts.map((a) => [String(a.alertId), a.severity === 'critical' ? '严重' : '警告', String(a.countyCode ?? ''), String(a.message), bj(a.raisedAt), a.ackedBy ? String(a.ackedBy) : '未确认']))))
+      print(r, () => (r.alerts.length === 0 ? '暂无告警' : table(['编号', '级别', '区县', '内容', '发生时间', '确认'], r.alerts.map((a) => [String(a.alertId), labelZh('severity', String(a.severity)), String(a.countyCode ?? ''), String(a.message), bj(a.raisedAt), a.ackedBy ? String(a.ackedBy) : '未确认']))))
       return 0
     }
     if (group === 'alerts' && cmd === 'ack') {
@@ -368,7 +361,7 @@ export async function run(argv: readonly string[], env: Readonly<Record<string, 
         ...(o.password && { password: o.password }),
       }
       const r = await call<{ userId: string; token: string; username: string; role: string }>('POST', '/users', body)
-      print(r, () => `已创建用户 ${r.username}（${ROLE_ZH[r.role] ?? r.role}）\nAPI 令牌 ${r.token}\n（令牌只显示这一次，请妥善保存。）`)
+      print(r, () => `已创建用户 ${r.username}（${labelZh('role', r.role)}）\nAPI 令牌 ${r.token}\n（令牌只显示这一次，请妥善保存。）`)
       return 0
     }
     if (group === 'reports' && cmd === 'list') {
@@ -376,14 +369,14 @@ export async function run(argv: readonly string[], env: Readonly<Record<string, 
       print(r, () =>
         r.reports.length === 0
           ? '暂无报表'
-          : table(['编号', '类型', '期间', '范围', '生成时间', '生成方式'], r.reports.map((x) => [String(x.reportId), KIND_ZH[String(x.kind)] ?? String(x.kind), String(x.period), String(x.scopeName), bj(x.createdAt), x.scheduled ? '定时' : String(x.createdBy)])),
+          : table(['编号', '类型', '期间', '范围', '生成时间', '生成方式'], r.reports.map((x) => [String(x.reportId), labelZh('reportKind', String(x.kind)), String(x.period), String(x.scopeName), bj(x.createdAt), x.scheduled ? '定时' : String(x.createdBy)])),
       )
       return 0
     }
     if (group === 'reports' && cmd === 'create') {
       const body = { kind: need(o.kind, ' --kind weekly|monthly|quarterly'), period: need(o.period, ' --period 期间'), ...(o.county && { county: o.county }) }
       const r = await call<{ reportId: string; scopeName: string; kind: string; period: string; from: string; to: string }>('POST', '/reports', body)
-      print(r, () => `已生成${r.scopeName}${KIND_ZH[r.kind] ?? r.kind}（${r.period}，${r.from} 至 ${r.to}）\n报表编号 ${r.reportId}`)
+      print(r, () => `已生成${r.scopeName}${labelZh('reportKind', r.kind)}（${r.period}，${r.from} 至 ${r.to}）\n报表编号 ${r.reportId}`)
       return 0
     }
     if (group === 'reports' && cmd === 'get') {
@@ -406,7 +399,7 @@ export async function run(argv: readonly string[], env: Readonly<Record<string, 
       }
       print(r, () => {
         const row = (code: string, name: string, c: Omit<County, 'code' | 'name'>) => [
-          name, code, c.rollout.quota!, c.rollout.installed!, c.rollout.operating!, c.sales.salesCount, yuan(c.sales.amountFen), yuan(c.sales.certifiedAmountFen), pctBp(c.sales.shareBp), `${c.sales.compliantCabinets}/${c.sales.judgedCabinets}`,
+          name, code, c.rollout.quota!, c.rollout.installed!, c.rollout.operating!, c.sales.salesCount, yuanZh(c.sales.amountFen), yuanZh(c.sales.certifiedAmountFen), percentBpZh(c.sales.shareBp), `${c.sales.compliantCabinets}/${c.sales.judgedCabinets}`,
         ]
         return [
           r.title,
@@ -435,13 +428,25 @@ export async function run(argv: readonly string[], env: Readonly<Record<string, 
       io.err(err.message)
       return 1
     }
-    if (err instanceof TypeError && /option|argument/i.test(err.message)) {
-      io.err(`错误：参数有误：${err.message}\n\n${USAGE}`)
+    const argError = parseArgsErrorZh(err)
+    if (argError) {
+      io.err(`错误：参数有误：${argError}\n\n${USAGE}`)
       return 2
     }
     io.err(`错误：${err instanceof Error ? err.message : String(err)}`)
     return 1
   }
+}
+
+/** node:util parseArgs's refusals (English, with codes) in Chinese; null for any other error. */
+function parseArgsErrorZh(err: unknown): string | null {
+  const code = (err as { code?: unknown }).code
+  if (!(err instanceof TypeError) || typeof code !== 'string' || !code.startsWith('ERR_PARSE_ARGS_')) return null
+  const option = /'(-[^'\s]+)/.exec(err.message)?.[1]
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return option ? `不认识的选项 “${option}”` : '不认识的选项'
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') return option ? `选项 “${option}” 缺少取值或取值不合法` : '选项缺少取值或取值不合法'
+  if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') return '多余的参数'
+  return '无法解析'
 }
 
 /** `nats init`: local files only, for a new NATS cluster deployment (docs/cluster.md). */

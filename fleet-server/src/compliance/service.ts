@@ -63,14 +63,14 @@ export function createComplianceService(deps: { store: ComplianceStore; plan: ()
       let to: string
       if (q.period !== undefined) {
         const p = parsePeriod(q.period)
-        if (!p) throw rangeInvalid(`period ${q.period} is not a real day, ISO week or month`, { period: q.period })
+        if (!p) throw rangeInvalid(`period ${q.period} is not a real day, ISO week or month`, { period: q.period }, `“${q.period}” 不是实际存在的日、周或月`)
         ;({ from, to } = p)
       } else {
         from = q.from!
         to = q.to!
       }
-      if (to < from) throw rangeInvalid(`to (${to}) is before from (${from})`, { from, to })
-      if (daysBetween(from, to) + 1 > MAX_RANGE_DAYS) throw rangeInvalid(`a range covers at most ${MAX_RANGE_DAYS} days; ${from}..${to} is longer`, { from, to })
+      if (to < from) throw rangeInvalid(`to (${to}) is before from (${from})`, { from, to }, `截止日期 ${to} 早于起始日期 ${from}`)
+      if (daysBetween(from, to) + 1 > MAX_RANGE_DAYS) throw rangeInvalid(`a range covers at most ${MAX_RANGE_DAYS} days; ${from}..${to} is longer`, { from, to }, `一次最多查询 ${MAX_RANGE_DAYS} 天，${from} 至 ${to} 超出`)
       const t = threshold()
       const scope = cabinetScope(by)
       // A filter outside the caller's scope selects nothing rather than widening it.

@@ -75,7 +75,7 @@ export const dashboardRoutes = (): FastifyPluginAsync =>
     app.get('/dashboard/', hide, async (req, reply) => send(req, reply, assets['index.html']!))
     app.get<{ Params: { file: string } }>('/dashboard/:file', hide, async (req, reply) => {
       const a = Object.hasOwn(assets, req.params.file) ? assets[req.params.file] : undefined
-      if (!a) return reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no dashboard file ${req.params.file}` } })
+      if (!a) return reply.code(404).send({ error: { code: 'NOT_FOUND', message: `${ERROR_CODES.NOT_FOUND}：“${req.params.file}”` } })
       return send(req, reply, a)
     })
   }

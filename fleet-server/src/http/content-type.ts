@@ -21,6 +21,8 @@ export const unsupportedMediaType = (req: FastifyRequest, expected: string) =>
     'UNSUPPORTED_MEDIA_TYPE',
     `${req.method} ${req.url.split('?')[0]} does not take Content-Type ${JSON.stringify(req.headers['content-type'] ?? '(none)')}; send ${expected}`,
     415,
+    undefined,
+    req.headers['content-type'] ? `收到的是 “${req.headers['content-type'].replace(/\s+/g, '')}”` : '请求未声明内容类型',
   )
 
 /** Throws 415 unless the request's charset is absent or UTF-8 (any case). */

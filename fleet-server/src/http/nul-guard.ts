@@ -6,7 +6,9 @@
 import type { FastifyInstance } from 'fastify'
 import { AppError } from '../../../shared/src/index.js'
 
-const nulRefused = (where: string): AppError => new AppError('VALIDATION_FAILED', `${where} contains the NUL character (U+0000), which cannot be stored`, 400)
+const WHERE_ZH: Readonly<Record<string, string>> = { 'the URL': '网址', 'the request body': '请求体' }
+const nulRefused = (where: string): AppError =>
+  new AppError('VALIDATION_FAILED', `${where} contains the NUL character (U+0000), which cannot be stored`, 400, undefined, `${WHERE_ZH[where] ?? '请求'}含有无法保存的空字符（U+0000）`)
 
 /** True when any string in a parsed JSON value (keys included) holds U+0000. Iterative: bodies may nest deeply. */
 export function hasNul(root: unknown): boolean {

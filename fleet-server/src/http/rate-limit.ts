@@ -63,7 +63,7 @@ export async function registerRateLimit(app: FastifyInstance, opts: RateLimitOpt
       allowList: (req) => !req.url.startsWith('/api/'),
       errorResponseBuilder: (_req, ctx) => {
         const retryAfterS = Math.max(1, Math.ceil(ctx.ttl / 1000))
-        return new AppError('RATE_LIMITED', `more than ${ctx.max} requests within ${opts.windowMs / 1000} s; try again in ${retryAfterS} s`, 429, { retryAfterS })
+        return new AppError('RATE_LIMITED', `more than ${ctx.max} requests within ${opts.windowMs / 1000} s; try again in ${retryAfterS} s`, 429, { retryAfterS }, `${opts.windowMs / 1000} 秒内超过 ${ctx.max} 次，请 ${retryAfterS} 秒后再试`)
       },
     }),
   )

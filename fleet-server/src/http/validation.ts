@@ -1,13 +1,16 @@
 // Request validation with the routes' zod schemas. Unlike the type provider's
-// own compiler, this keeps the ZodError, so the answer carries
-// z.prettifyError's text: "✖ Invalid input: expected string, received number → at username".
+// own compiler, this keeps the ZodError: users read its issues in Chinese
+// (字段 “venueType”：须为 …, issue 15), the log the English z.prettifyError text.
 import type { FastifySchemaCompiler } from 'fastify'
 import { z } from 'zod'
-import { AppError } from '../../../shared/src/index.js'
+import { AppError, zodErrorZh, zodIssueZh } from '../../../shared/src/index.js'
 
 export const zodValidatorCompiler: FastifySchemaCompiler<z.ZodType> = ({ schema, httpPart }) => (data) => {
-  const r = schema.safeParse(data)
+  // The Chinese issue texts apply to this parse only (not zod's global config):
+  // MQTT and config validation keep their own texts.
+  const r = schema.safeParse(data, { error: zodIssueZh })
   if (r.success) return { value: r.data }
   const where = httpPart === 'querystring' ? 'query' : (httpPart ?? 'request')
-  return { error: new AppError('VALIDATION_FAILED', z.prettifyError(r.error), 400, { in: where }) }
+  const en = schema.safeParse(data)
+  return { error: new AppError('VALIDATION_FAILED', en.success ? 'invalid request' : z.prettifyError(en.error), 400, { in: where }, zodErrorZh(r.error)) }
 }

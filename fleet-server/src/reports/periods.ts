@@ -82,5 +82,3 @@ export function periodNameZh(p: ReportPeriod): string {
       return `${year}年第${'一二三四'[Number(p.id.slice(6)) - 1]}季度`
   }
 }
-
-export const KIND_ZH: Record<ReportKind, string> = { weekly: '周报', monthly: '月报', quarterly: '季报' }

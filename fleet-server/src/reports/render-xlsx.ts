@@ -10,8 +10,7 @@
 import { Writable } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import ExcelJS from 'exceljs'
-import type { ReportDocument } from '../../../shared/src/index.js'
-import { KIND_ZH } from './periods.js'
+import { labelZh, type ReportDocument } from '../../../shared/src/index.js'
 import { isPercent, isYuan, reportSheets, type Cell, type Sheet } from './tables.js'
 
 export const XLSX_CONTENT_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'
@@ -108,9 +107,9 @@ export async function renderXlsx(doc: ReportDocument): Promise<Buffer> {
   wb.created = new Date(doc.createdAt)
   wb.modified = new Date(doc.createdAt)
   wb.title = doc.title
-  wb.subject = `消费扶贫智能专柜${KIND_ZH[doc.kind]}（${doc.period}，${doc.scopeName}）`
+  wb.subject = `消费扶贫智能专柜${labelZh('reportKind', doc.kind)}（${doc.period}，${doc.scopeName}）`
   wb.category = '消费扶贫'
-  wb.keywords = `消费扶贫 智能专柜 ${KIND_ZH[doc.kind]} ${doc.period} ${doc.plan.region.name}`
+  wb.keywords = `消费扶贫 智能专柜 ${labelZh('reportKind', doc.kind)} ${doc.period} ${doc.plan.region.name}`
   wb.description = `${doc.plan.name}；报表编号 ${doc.reportId}`
   for (const sheet of reportSheets(doc)) await addSheet(wb, sheet, doc.title)
   await wb.commit()

@@ -7,6 +7,7 @@ import {
   CreateReportBody,
   CreateReportReply,
   GetReportQuery,
+  labelZh,
   ListReportsQuery,
   REPORT_FORMATS,
   ReportDocument,
@@ -17,7 +18,6 @@ import {
 import { principalOf } from '../access/index.js'
 import { errorResponses } from '../http/index.js'
 import { formatInvalid } from './errors.js'
-import { KIND_ZH } from './periods.js'
 import { CSV_CONTENT_TYPE, renderCsv } from './render-csv.js'
 import { renderXlsx, XLSX_CONTENT_TYPE } from './render-xlsx.js'
 import type { ReportService } from './service.js'
@@ -26,7 +26,7 @@ import type { ReportService } from './service.js'
 export function attachment(doc: ReportDocument, ext: 'csv' | 'xlsx'): string {
   const slug = doc.scope.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '')
   const ascii = `fupin-report-${doc.kind}-${doc.period}-${slug || 'scope'}.${ext}`
-  const zh = `${doc.scopeName}${KIND_ZH[doc.kind]}-${doc.period}.${ext}`
+  const zh = `${doc.scopeName}${labelZh('reportKind', doc.kind)}-${doc.period}.${ext}`
   return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(zh)}`
 }
 

@@ -14,6 +14,7 @@
 // scheduled reports are stored once per kind, period and scope.
 import type { Logger } from 'pino'
 import {
+  labelZh,
   shanghaiDate,
   shareBp,
   uuidv7,
@@ -35,7 +36,7 @@ import { periodEnd, type CabinetFigures, type ComplianceService, type Compliance
 import type { ForwardingService } from '../forwarding/index.js'
 import type { RolloutService } from '../rollout/index.js'
 import { countyUnknown, periodInvalid, periodNotStarted, reportNotFound } from './errors.js'
-import { KIND_ZH, parseReportPeriod, periodNameZh, PERIOD_FORMS, type ReportPeriod } from './periods.js'
+import { parseReportPeriod, periodNameZh, PERIOD_FORMS, type ReportPeriod } from './periods.js'
 import { dueOn, dueReports } from './schedule.js'
 import type { ReportRow, ReportStore, StoredReport } from './store.js'
 
@@ -112,7 +113,7 @@ export function createReportService(deps: ReportServiceDeps): ReportService {
     const p = deps.plan()
     if (by.role === 'county') {
       // A county user's own county is always in the plan; nothing about another is revealed.
-      if (county !== undefined && county !== by.countyCode) throw outOfScope(`a county user of ${by.countyCode} may create reports only for that county`)
+      if (county !== undefined && county !== by.countyCode) throw outOfScope(`a county user of ${by.countyCode} may create reports only for that county`, `县区用户只能生成本县区（“${by.countyCode}”）的报表`)
       return { countyCode: by.countyCode ?? '\u0001none', operator: null }
     }
     if (county !== undefined && !p.counties.some((c) => c.code === county)) throw countyUnknown(county, p.counties.map((c) => c.code))
@@ -233,7 +234,7 @@ export function createReportService(deps: ReportServiceDeps): ReportService {
       reportId,
       kind: period.kind,
       period: period.id,
-      title: `${name}消费扶贫智能专柜${KIND_ZH[period.kind]}（${periodNameZh(period)}）`,
+      title: `${name}消费扶贫智能专柜${labelZh('reportKind', period.kind)}（${periodNameZh(period)}）`,
       scope: scopeKey(s),
       scopeName: name,
       countyCode: s.countyCode,

@@ -2,9 +2,19 @@
 // and per-county figures with totals), 专柜明细 (one row per cabinet, with
 // totals) and 说明 (period, scope, how it was made) — with typed cells that the
 // CSV and XLSX renderers format. Money stays integer fen; the 元 columns,
-// percentages and totals are computed from integers, never through floats.
-import { formatShanghai, shareBp, type ReportDocument, type ReportForwarding, type ReportSales, type RolloutCounts } from '../../../shared/src/index.js'
-import { KIND_ZH } from './periods.js'
+// percentages and totals are computed from integers, never through floats. Labels come from
+// shared/src/text/zh.ts (issue 15).
+import {
+  formatShanghai,
+  LABELS_ZH,
+  labelZh,
+  percentBpZh,
+  shareBp,
+  type ReportDocument,
+  type ReportForwarding,
+  type ReportSales,
+  type RolloutCounts,
+} from '../../../shared/src/index.js'
 
 /** An amount in fen shown in 元 with two decimals. */
 export interface Yuan {
@@ -52,11 +62,7 @@ export function bpDecimal(bp: number): string {
 }
 
 /** 4312 bp → "43.12%". */
-export function bpPercent(bp: number): string {
-  return `${Math.trunc(bp / 100)}.${String(bp % 100).padStart(2, '0')}%`
-}
-
-export const STATUS_ZH: Record<string, string> = { planned: '规划中', site_assigned: '已定点', installed: '已安装', operating: '运营中', suspended: '暂停', retired: '已撤除' }
+export const bpPercent = percentBpZh
 
 const yuan = (fen: number): Yuan => ({ yuanOfFen: fen })
 const pct = (bp: number): Percent => ({ pctOfBp: bp })
@@ -64,7 +70,7 @@ const pct = (bp: number): Percent => ({ pctOfBp: bp })
 const COUNTY_HEAD = [
   '区县代码', '区县', '任务数', '已定点', '已安装', '运营中', '在线',
   '销售笔数', '销售额(分)', '销售额(元)', '扶贫产品销售额(分)', '扶贫产品销售额(元)', '扶贫产品占比', '达标专柜数', '参评专柜数',
-  '已上报', '待上报', '暂缓上报', '上报失败',
+  ...(['sent', 'pending', 'held', 'failed'] as const).map((s) => LABELS_ZH.forwardingState[s]),
 ]
 
 function countyCells(code: string, name: string, r: RolloutCounts, s: ReportSales, f: ReportForwarding): Cell[] {
@@ -97,9 +103,9 @@ export function reportSheets(doc: ReportDocument): Sheet[] {
     { cells: CABINET_HEAD, isHeader: true },
     ...doc.cabinets.map((c) => ({
       cells: [
-        c.cabinetId, c.countyCode, c.countyName, c.operator, c.siteName, c.venueType, STATUS_ZH[c.status] ?? c.status,
+        c.cabinetId, c.countyCode, c.countyName, c.operator, c.siteName, c.venueType, labelZh('cabinetStatus', c.status),
         c.salesCount, c.amountFen, yuan(c.amountFen), c.certifiedAmountFen, yuan(c.certifiedAmountFen), pct(c.shareBp),
-        c.compliant === null ? '无销售' : c.compliant ? '达标' : '未达标',
+        LABELS_ZH.compliance[c.compliant === null ? 'noSales' : c.compliant ? 'compliant' : 'nonCompliant'],
       ],
     })),
     {
@@ -114,7 +120,7 @@ export function reportSheets(doc: ReportDocument): Sheet[] {
   const notes: Row[] = [
     { cells: ['项目', '内容'], isHeader: true },
     { cells: ['报表名称', doc.title] },
-    { cells: ['报表类型', KIND_ZH[doc.kind]] },
+    { cells: ['报表类型', labelZh('reportKind', doc.kind)] },
     { cells: ['统计期间', `${doc.from} 至 ${doc.to}（北京时间）`] },
     { cells: ['统计范围', doc.scopeName] },
     { cells: ['报送期限', doc.dueOn ?? '—'] },

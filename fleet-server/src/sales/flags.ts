@@ -6,6 +6,7 @@
 import type { Logger } from 'pino'
 import {
   AppError,
+  labelZh,
   type ListSaleFlagsQuery,
   type ResolveSaleFlagBody,
   type SaleFlagList,
@@ -137,7 +138,7 @@ export interface SaleFlagServiceDeps {
   readonly resolved?: (flag: SaleFlagView) => void
 }
 
-const flagNotFound = (flagId: number) => new AppError('SALE_FLAG_NOT_FOUND', `sale flag ${flagId} not found`, 404, { flagId })
+const flagNotFound = (flagId: number) => new AppError('SALE_FLAG_NOT_FOUND', `sale flag ${flagId} not found`, 404, { flagId }, `“${flagId}”`)
 
 const view = ({ operator: _operator, ...f }: OpenSaleFlag): SaleFlagView => f
 
@@ -160,10 +161,10 @@ export function createSaleFlagService({ store, now, log, resolved }: SaleFlagSer
       const f = await store.get(flagId)
       if (!f || !canSeeCabinet(by, f)) throw flagNotFound(flagId)
       // 扶贫部门 judge sales: the city administrator or the cabinet's county.
-      if (by.role !== 'admin' && by.role !== 'county') throw outOfScope(`only an admin or the cabinet's county may resolve a sale flag; you are ${by.role}`)
+      if (by.role !== 'admin' && by.role !== 'county') throw outOfScope(`only an admin or the cabinet's county may resolve a sale flag; you are ${by.role}`, `仅市级管理员或专柜所在县区可以处理销售标记，当前角色为${labelZh('role', by.role)}`)
       const at = now().toISOString()
       if (!(await store.resolve(flagId, body.resolution, body.note, by.username, at))) {
-        throw new AppError('SALE_FLAG_RESOLVED', `sale flag ${flagId} was already resolved`, 409, { flagId })
+        throw new AppError('SALE_FLAG_RESOLVED', `sale flag ${flagId} was already resolved`, 409, { flagId }, `“${flagId}”`)
       }
       const done = view((await store.get(flagId))!)
       log.info({ flagId, kind: f.kind, cabinetId: f.cabinetId, seq: f.seq, resolution: body.resolution, by: by.username }, 'sale flag resolved')

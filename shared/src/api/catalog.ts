@@ -121,7 +121,7 @@ export type ProductList = z.infer<typeof ProductList>
 
 // ── certificates ──────────────────────────────────────────────────────────
 
-export const CertificateNo = z.string().regex(/^[A-Za-z0-9\u4e00-\u9fff][A-Za-z0-9\u4e00-\u9fff_.:()（）〔〕-]{0,63}$/, 'certificateNo: 1-64 letters, digits, CJK, _ . : - ( )')
+export const CertificateNo = z.string().regex(/^[A-Za-z0-9\u4e00-\u9fff][A-Za-z0-9\u4e00-\u9fff_.:()（）〔〕-]{0,63}$/, '须为 1–64 位字母、数字、汉字或 _ . : - ( )')
 
 export const CreateCertificateBody = z.strictObject({
   sku: Sku,
@@ -208,7 +208,7 @@ export type CabinetCatalogView = z.infer<typeof CabinetCatalogView>
 // ── compliance ────────────────────────────────────────────────────────────
 
 /** A period id: a day (2020-09-30), an ISO week (2020-W40) or a month (2020-09). */
-export const PeriodId = z.string().regex(/^(\d{4}-\d{2}-\d{2}|\d{4}-W\d{2}|\d{4}-\d{2})$/, 'period: YYYY-MM-DD, YYYY-Www or YYYY-MM')
+export const PeriodId = z.string().regex(/^(\d{4}-\d{2}-\d{2}|\d{4}-W\d{2}|\d{4}-\d{2})$/, '须为日（如 2020-09-30）、周（如 2020-W40）或月（如 2020-09）')
 
 export const ComplianceQuery = z
   .strictObject({
@@ -221,9 +221,9 @@ export const ComplianceQuery = z
   })
   .superRefine((q, ctx) => {
     const range = q.from !== undefined || q.to !== undefined
-    if (range && q.period !== undefined) ctx.addIssue({ code: 'custom', path: ['period'], message: 'give either from/to or period, not both' })
-    if (!range && q.period === undefined) ctx.addIssue({ code: 'custom', path: ['from'], message: 'give from and to (YYYY-MM-DD), or period' })
-    if (range && (q.from === undefined || q.to === undefined)) ctx.addIssue({ code: 'custom', path: [q.from ? 'to' : 'from'], message: 'from and to go together' })
+    if (range && q.period !== undefined) ctx.addIssue({ code: 'custom', path: ['period'], message: '起止日期（“from”、“to”）与期间（“period”）只能给一种' })
+    if (!range && q.period === undefined) ctx.addIssue({ code: 'custom', path: ['from'], message: '须给出起止日期（“from”、“to”，如 2020-09-01）或期间（“period”）' })
+    if (range && (q.from === undefined || q.to === undefined)) ctx.addIssue({ code: 'custom', path: [q.from ? 'to' : 'from'], message: '起始日期与截止日期须同时给出' })
   })
 export type ComplianceQuery = z.infer<typeof ComplianceQuery>
 

@@ -13,7 +13,7 @@ export const VenueType = z
     if ((VENUE_TYPES as readonly string[]).includes(s)) return s as (typeof VENUE_TYPES)[number]
     const alias = VENUE_ALIASES[s.toLowerCase()]
     if (alias) return alias
-    ctx.addIssue({ code: 'custom', message: `venueType must be one of ${VENUE_TYPES.join('、')} (or ${Object.keys(VENUE_ALIASES).join(', ')})` })
+    ctx.addIssue({ code: 'custom', message: `须为 ${VENUE_TYPES.join('、')} 之一（也接受英文别名 ${Object.keys(VENUE_ALIASES).map((a) => `“${a}”`).join('、')}）` })
     return z.NEVER
   })
 export type VenueType = (typeof VENUE_TYPES)[number]
@@ -22,7 +22,7 @@ export const CABINET_STATUSES = ['planned', 'site_assigned', 'installed', 'opera
 export const CabinetStatus = z.enum(CABINET_STATUSES)
 export type CabinetStatus = z.infer<typeof CabinetStatus>
 
-export const CountyCode = z.string().regex(/^\d{6}$/, 'countyCode: the 6-digit GB/T 2260 code, e.g. 341125')
+export const CountyCode = z.string().regex(/^\d{6}$/, '须为 6 位行政区划代码（GB/T 2260），如 341125')
 
 export const CreateCabinetBody = z.strictObject({
   countyCode: CountyCode,
@@ -58,7 +58,7 @@ export const CreateUserBody = z
     password: z.string().min(8).max(200).optional(),
   })
   .superRefine((u, ctx) => {
-    if (u.role === 'county' && !u.countyCode) ctx.addIssue({ code: 'custom', path: ['countyCode'], message: 'a county user needs countyCode' })
-    if (u.role === 'operator' && !u.operator) ctx.addIssue({ code: 'custom', path: ['operator'], message: 'an operator user needs operator' })
+    if (u.role === 'county' && !u.countyCode) ctx.addIssue({ code: 'custom', path: ['countyCode'], message: '县区用户须指定区县代码' })
+    if (u.role === 'operator' && !u.operator) ctx.addIssue({ code: 'custom', path: ['operator'], message: '运营企业用户须指定运营企业' })
   })
 export type CreateUserBody = z.infer<typeof CreateUserBody>

@@ -63,7 +63,7 @@ export const ListReportsQuery = z.strictObject({
 })
 export type ListReportsQuery = z.infer<typeof ListReportsQuery>
 
-export const ReportIdParams = z.strictObject({ id: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'id: a report id') })
+export const ReportIdParams = z.strictObject({ id: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, '须为报表编号') })
 
 /** `format` is checked by the server so that an unknown one is 400 REPORT_FORMAT_INVALID. */
 export const GetReportQuery = z.strictObject({ format: z.string().max(32).optional() })

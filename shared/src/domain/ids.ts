@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto'
 import { z } from 'zod'
 
 /** Cabinet ids are MQTT topic segments, so no '/', '+', '#' or spaces. */
-export const CabinetId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'cabinet id: 1-64 of A-Z a-z 0-9 _ . - (starting with a letter or digit)')
+export const CabinetId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, '专柜编号须为 1–64 位字母、数字或 _ . -（以字母或数字开头）')
 export type CabinetId = z.infer<typeof CabinetId>
 
 export const Uuid = z.uuid()

@@ -4,10 +4,10 @@ import { Fen } from '../domain/money.js'
 import { IsoUtc } from '../domain/time.js'
 import { MAX_BATCH_SALES, MAX_LINES_PER_SALE } from './limits.js'
 
-export const Sku = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/, 'sku: 1-64 of A-Z a-z 0-9 _ . : -')
+export const Sku = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/, '商品编码须为 1–64 位字母、数字或 _ . : -')
 export const Payment = z.enum(['wechat', 'alipay', 'unionpay', 'cash'])
 export type Payment = z.infer<typeof Payment>
-const Hash = z.string().regex(/^[0-9a-f]{64}$/, 'sha256 hex')
+const Hash = z.string().regex(/^[0-9a-f]{64}$/, '须为 64 位十六进制哈希值')
 
 export const SaleLine = z.strictObject({
   sku: Sku,

@@ -25,6 +25,11 @@ export const LABELS_ZH = {
   /** A cabinet's period against the certified-share threshold. */
   compliance: { compliant: '达标', nonCompliant: '未达标', noSales: '无销售' },
   certificateState: { active: '有效', expiring: '即将到期', expired: '已过期', revoked: '已撤销' },
+  /** A cabinet's fields as users name them (the import's Chinese headers, the rejected rows' 字段). */
+  cabinetField: {
+    cabinetId: '专柜编号', countyCode: '区县代码', operator: '运营企业', siteName: '点位名称', siteAddress: '点位地址',
+    venueType: '场所类型', latitude: '纬度', longitude: '经度', status: '状态',
+  },
 } as const
 
 export type LabelGroup = keyof typeof LABELS_ZH

@@ -55,9 +55,9 @@ describe('cabinet ids', () => {
     ])
     expect(a!.field).toBe('cabinetId')
     expect(a!.message.replace('341126-00001', 'ID')).toBe(b!.message.replace('341126-00077', 'ID'))
-    for (const r of [a, b, c, d]) expect(r!.message).not.toMatch(/exists/)
-    expect(c!.message).toBe('you (county) may not create cabinets in county 341126')
-    expect(d!.message).toMatch(/outside county 341125's range/)
+    for (const r of [a, b, c, d]) expect(r!.message).not.toMatch(/已存在/)
+    expect(c!.message).toBe('县区不能在区县 “341126” 新建专柜')
+    expect(d!.message).toBe('专柜编号 “SN-0001” 须以 “341125-” 开头')
     expect((await sqlRow<{ n: number }>(fleet.database, 'SELECT count(*) AS n FROM cabinets'))!.n).toBe(2)
   })
 
