@@ -38,3 +38,9 @@ export const certRevocationInvalid = (no: string, revokedFrom: string, requested
 
 export const catalogFull = (max: number) =>
   new AppError('CATALOG_FULL', `the catalog holds ${max} products, the most one catalog message to the cabinets can carry; retire a product or split the catalog first`, 409, { maxProducts: max })
+
+export const supplierCountyRequired = () =>
+  new AppError('SUPPLIER_COUNTY_REQUIRED', 'countyCode is required: the supplier\'s registration county, whose officials review its applications', 400)
+
+export const supplierCountyUnknown = (countyCode: string, known: readonly string[]) =>
+  new AppError('SUPPLIER_COUNTY_UNKNOWN', `countyCode ${countyCode} is not a county of the plan in force (${known.join(', ')})`, 400, { countyCode })

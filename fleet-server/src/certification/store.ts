@@ -15,6 +15,8 @@ export interface SupplierRow {
   readonly address: string | null
   readonly blacklistedFrom: string | null
   readonly blacklistReason: string | null
+  readonly countyCode: string | null
+  readonly operator: string | null
   readonly createdAt: string
   readonly updatedAt: string
 }
@@ -72,6 +74,8 @@ export interface CatalogStore {
   supplier(ex: Executor, uscc: string): Promise<SupplierRow | null>
   suppliers(ex: Executor): Promise<SupplierRow[]>
   blacklist(ex: Executor, uscc: string, from: string, reason: string, at: string): Promise<void>
+  /** Sets the registration county and registering operator (issue 15). */
+  updateSupplierOwner(ex: Executor, uscc: string, owner: { countyCode: string | null; operator: string | null }, at: string): Promise<void>
 
   /** False when the product already exists. */
   insertProduct(ex: Executor, p: ProductRow): Promise<boolean>
@@ -109,6 +113,8 @@ export function createCatalogStore(): CatalogStore {
       'address',
       'blacklisted_from as blacklistedFrom',
       'blacklist_reason as blacklistReason',
+      'county_code as countyCode',
+      'operator',
       'created_at as createdAt',
       'updated_at as updatedAt',
     ])
@@ -137,7 +143,7 @@ export function createCatalogStore(): CatalogStore {
     async insertSupplier(ex, s) {
       const r = await ex
         .insertInto('suppliers')
-        .values({ uscc: s.uscc, name: s.name, contact: s.contact, phone: s.phone, address: s.address, created_at: s.createdAt, updated_at: s.updatedAt })
+        .values({ uscc: s.uscc, name: s.name, contact: s.contact, phone: s.phone, address: s.address, county_code: s.countyCode, operator: s.operator, created_at: s.createdAt, updated_at: s.updatedAt })
         .onConflict((oc) => oc.column('uscc').doNothing())
         .executeTakeFirst()
       return inserted(r)
@@ -146,6 +152,9 @@ export function createCatalogStore(): CatalogStore {
     suppliers: (ex) => suppliers(ex).orderBy('uscc').execute(),
     async blacklist(ex, uscc, from, reason, at) {
       await ex.updateTable('suppliers').set({ blacklisted_from: from, blacklist_reason: reason, updated_at: at }).where('uscc', '=', uscc).execute()
+    },
+    async updateSupplierOwner(ex, uscc, owner, at) {
+      await ex.updateTable('suppliers').set({ county_code: owner.countyCode, operator: owner.operator, updated_at: at }).where('uscc', '=', uscc).execute()
     },
 
     async insertProduct(ex, p) {

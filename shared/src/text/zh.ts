@@ -25,6 +25,13 @@ export const LABELS_ZH = {
   /** A cabinet's period against the certified-share threshold. */
   compliance: { compliant: '达标', nonCompliant: '未达标', noSales: '无销售' },
   certificateState: { active: '有效', expiring: '即将到期', expired: '已过期', revoked: '已撤销' },
+  /** Certification applications (issue 15). */
+  applicationKind: { new: '新申请认定', renewal: '到期重新认定', change: '认定信息变更' },
+  applicationState: {
+    county_review: '县级审核中', city_review: '市级复核中', province_review: '省级审核中', publicity: '公示中', on_hold: '异议处理中', effective: '已认定', rejected: '未通过',
+  },
+  objectionState: { open: '待处理', upheld: '异议成立', dismissed: '异议不成立', moot: '申请已终止' },
+  reviewStep: { county: '县级审核', city: '市级复核', province: '省级审核' },
 } as const
 
 export type LabelGroup = keyof typeof LABELS_ZH
