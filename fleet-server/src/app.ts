@@ -173,6 +173,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       catalog: () => certification.service(),
       policy: () => plan.certification,
       isLeader: jobs.isLeader,
+      onLeading: (fn) => jobs.leader().onChange(fn),
       taskName: `certification@${config.dataDir}`,
       now,
       log,

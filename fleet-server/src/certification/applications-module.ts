@@ -1,8 +1,10 @@
 // The certification workflow as a module (issue 15): its routes, and the pass
-// that makes applications whose 公示 has ended effective — at start and hourly
-// (minute 1, Asia/Shanghai, so a notice ending yesterday takes effect just
-// after midnight), by the jobs leader only. Started after forwarding: an
-// effective certificate republishes the catalog and tells forwarding.
+// that makes applications whose 公示 has ended effective — whenever this
+// process becomes the jobs leader (at start on SQLite; on PostgreSQL once it
+// holds the lock, also after a failover) and hourly (minute 1, Asia/Shanghai,
+// so a notice ending yesterday takes effect just after midnight), by the
+// leader only. Started after forwarding: an effective certificate republishes
+// the catalog and tells forwarding.
 import type { Logger } from 'pino'
 import { workdaysOf, type CertificationPolicy } from '../../../shared/src/index.js'
 import type { FleetDb } from '../db/database.js'
@@ -25,6 +27,8 @@ export interface CertificationWorkflowDeps {
   readonly catalog: () => CertificationService
   readonly policy: () => CertificationPolicy
   readonly isLeader: () => Promise<boolean>
+  /** Leadership changes: a new leader runs the pass once at once. */
+  readonly onLeading: (fn: (leading: boolean) => void) => () => void
   /** The cron task's name (unique per data dir, as the reports' and backups'). */
   readonly taskName: string
   readonly now: () => Date
@@ -35,7 +39,8 @@ export function certificationWorkflowModule(deps: CertificationWorkflowDeps): Ce
   const log = deps.log.child({ component: 'certification-workflow' })
   const service = slot<ApplicationService>('the certification workflow')
   let job: CronJob | null = null
-  let first: Promise<void> = Promise.resolve()
+  let kicked: Promise<void> = Promise.resolve()
+  let unfollow: (() => void) | null = null
   const pass = async (): Promise<void> => {
     const r = await service.get().runDue()
     if (r.effective.length + r.rejected.length + r.failed.length > 0) log.info({ effective: r.effective.length, rejected: r.rejected.length, failed: r.failed.length }, 'publicity pass')
@@ -47,14 +52,15 @@ export function certificationWorkflowModule(deps: CertificationWorkflowDeps): Ce
     start() {
       service.set(createApplicationService({ db: deps.database, store: createApplicationStore(), catalog: deps.catalog, policy: deps.policy, workdays: workdaysOf(), now: deps.now, log }))
       job = startCronJob({ expression: PUBLICITY_PASS_CRON, name: deps.taskName, label: 'publicity pass', run: () => pass().catch((err: unknown) => log.error({ err }, 'publicity pass failed')), isLeader: deps.isLeader, log })
-      // Notices that ended while the server was down take effect now.
-      first = (async () => {
-        if (await deps.isLeader()) await pass()
-      })().catch((err: unknown) => log.error({ err }, 'publicity pass at start failed'))
+      // Notices that ended while no process led (or the server was down) take effect now.
+      unfollow = deps.onLeading((leading) => {
+        if (leading) kicked = pass().catch((err: unknown) => log.error({ err }, 'publicity pass on taking the lead failed'))
+      })
     },
     async stop() {
+      unfollow?.()
       await job?.close()
-      await first
+      await kicked
       await service.peek()?.idle()
     },
   }

@@ -7,6 +7,7 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import mqtt from 'mqtt'
+import cron from 'node-cron'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import type { Fleet } from '../../../fleet-server/src/app.js'
 import { CatalogMsg, topics } from '../../../shared/src/index.js'
@@ -212,6 +213,23 @@ describe('certification workflow', () => {
     await as(fleet, fleet.adminToken, 'POST', `/api/v1/certificates/${cert1}/revoke`, { reason: '质量抽检不合格' }, 200)
     await expect.poll(() => cabinet.item('DY-HONEY')?.isCertified).toBe(false)
     expect(await as(fleet, dy, 'GET', '/api/v1/products/DY-HONEY', undefined, 200)).toMatchObject({ isCertified: false, certificateNo: null })
+  })
+
+  it('makes notices that ended while the server was down effective when it starts, and schedules the hourly pass', async () => {
+    const dataDir = await tempDir()
+    const clock = aClock('2020-09-14T02:00:00Z')
+    const first = await fleetWith({ dataDir, deps: { now: clock.now }, manualClose: true })
+    const dy = await user(first, { username: 'dy-official', role: 'county', countyCode: '341125' })
+    const { uscc } = await as<{ uscc: string }>(first, dy, 'POST', '/api/v1/suppliers', { uscc: aUscc(1), name: '定远县蜂业合作社' }, 201)
+    const app = await intoPublicity(first, dy, uscc, 'DY-HONEY', HONEY)
+    expect([...cron.getTasks().values()].some((t) => t.name === `certification@${dataDir}`)).toBe(true)
+    await first.close()
+    expect([...cron.getTasks().values()].some((t) => t.name === `certification@${dataDir}`)).toBe(false)
+
+    clock.set('2020-09-23T02:00:00Z')
+    const again = await fleetWith({ dataDir, deps: { now: clock.now } })
+    await expect.poll(async () => (await api<App>(again, 'GET', `${A}/${app.applicationId}`)).body.state).toBe('effective')
+    expect(await as(again, again.adminToken, 'GET', '/api/v1/products/DY-HONEY', undefined, 200)).toMatchObject({ isCertified: true })
   })
 
   it('runs the city and province reviews the plan names, by the city administrator only', async () => {
