@@ -268,6 +268,11 @@ describe('certification workflow', () => {
     expect(await errOf(fleet, op, 'POST', `${A}/${opApp.applicationId}/review`, { decision: 'approve' })).toEqual([403, 'ACCESS_OUT_OF_SCOPE'])
     expect((await as<{ applications: Array<{ applicationId: number }> }>(fleet, op, 'GET', A, undefined, 200)).applications.map((a) => a.applicationId)).toEqual([opApp.applicationId])
     expect(await errOf(fleet, other, 'GET', `${A}/${opApp.applicationId}`)).toEqual([404, 'APPLICATION_NOT_FOUND'])
+    // An auditor reads every application and changes nothing.
+    const auditor = await user(fleet, { username: 'audit', role: 'auditor' })
+    expect((await as<{ total: number }>(fleet, auditor, 'GET', A, undefined, 200)).total).toBe(2)
+    expect(await errOf(fleet, auditor, 'POST', A, { kind: 'new', supplierUscc: uscc, sku: 'DY-TEA', product: HONEY })).toEqual([403, 'ACCESS_OUT_OF_SCOPE'])
+    expect(await errOf(fleet, auditor, 'POST', `${A}/${filed.applicationId}/review`, { decision: 'approve' })).toEqual([403, 'ACCESS_OUT_OF_SCOPE'])
     // The supplier's county reviews what the operator filed.
     expect((await as<{ applications: unknown[] }>(fleet, dy, 'GET', A, undefined, 200)).applications).toHaveLength(2)
     expect(await as(fleet, dy, 'POST', `${A}/${opApp.applicationId}/review`, { decision: 'approve' }, 200)).toMatchObject({ state: 'publicity' })
