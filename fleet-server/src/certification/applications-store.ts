@@ -81,11 +81,12 @@ export interface ApplicationStore {
 }
 
 export function createApplicationStore(): ApplicationStore {
-  const base = (ex: Executor) => ex.selectFrom('cert_applications as a').innerJoin('suppliers as s', 's.uscc', 'a.supplier_uscc')
+  const base = (ex: Executor) =>
+    ex.selectFrom('cert_applications as a').innerJoin('suppliers as s', 's.uscc', 'a.supplier_uscc').leftJoin('supplier_owners as so', 'so.uscc', 'a.supplier_uscc')
   const rows = (ex: Executor) =>
     base(ex)
       .selectAll('a')
-      .select(['s.name as supplier_name', 's.county_code'])
+      .select(['s.name as supplier_name', 'so.county_code'])
       .select((eb) =>
         eb
           .selectFrom('cert_objections as o')
@@ -169,7 +170,7 @@ export function createApplicationStore(): ApplicationStore {
     },
     async list(ex, f) {
       let q = base(ex)
-      if (f.countyCode !== undefined) q = q.where('s.county_code', '=', f.countyCode)
+      if (f.countyCode !== undefined) q = q.where('so.county_code', '=', f.countyCode)
       if (f.filedOperator !== undefined) q = q.where('a.filed_operator', '=', f.filedOperator)
       if (f.states !== undefined) q = q.where('a.state', 'in', f.states.length > 0 ? [...f.states] : ['\u0001none'])
       if (f.kind !== undefined) q = q.where('a.kind', '=', f.kind)

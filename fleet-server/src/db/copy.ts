@@ -56,6 +56,7 @@ const RELATIONS = {
   sales: 'table',
   sessions: 'table',
   suppliers: 'table',
+  supplier_owners: 'table',
   users: 'table',
 } as const satisfies Record<keyof Schema, 'table' | 'view'>
 

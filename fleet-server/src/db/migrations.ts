@@ -583,15 +583,20 @@ INSERT OR REPLACE INTO meta (key, value) VALUES ('sales_folded_rowid', (SELECT C
     version: 12,
     name: 'certification-workflow',
     sql: `
--- Issue 15: the certification workflow. Suppliers get their registration
--- county (whose officials review their applications; NULL for suppliers
--- registered before: admin-only until set) and the operating company that
--- registered them. An application runs review steps → 公示 → effective (or
--- rejected); every step is an event row; objections during 公示 are rows of
--- their own. One open application per sku, by constraint.
-ALTER TABLE suppliers ADD COLUMN county_code TEXT;
-ALTER TABLE suppliers ADD COLUMN operator TEXT;
-CREATE INDEX suppliers_by_county ON suppliers (county_code);
+-- Issue 15: the certification workflow. A supplier's registration county
+-- (whose officials review its applications) and the operating company that
+-- registered it, in a table of their own (migrations create, never alter: a
+-- supplier registered before has no row and is admin-only until one is set).
+-- An application runs review steps → 公示 → effective (or rejected); every
+-- step is an event row; objections during 公示 are rows of their own. One
+-- open application per sku, by constraint.
+CREATE TABLE supplier_owners (
+  uscc        TEXT PRIMARY KEY REFERENCES suppliers (uscc),
+  county_code TEXT,
+  operator    TEXT,
+  updated_at  TEXT NOT NULL
+);
+CREATE INDEX supplier_owners_by_county ON supplier_owners (county_code);
 
 CREATE TABLE cert_applications (
   application_id         INTEGER PRIMARY KEY,

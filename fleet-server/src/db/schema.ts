@@ -319,9 +319,14 @@ export interface SuppliersTable {
   address: string | null
   blacklisted_from: string | null
   blacklist_reason: string | null
+  created_at: string
+  updated_at: string
+}
+
+export interface SupplierOwnersTable {
+  uscc: string
   county_code: string | null
   operator: string | null
-  created_at: string
   updated_at: string
 }
 
@@ -425,6 +430,7 @@ export interface Schema {
   sales: SalesTable
   sessions: SessionsTable
   suppliers: SuppliersTable
+  supplier_owners: SupplierOwnersTable
   users: UsersTable
 }
 
