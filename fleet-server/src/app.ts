@@ -15,6 +15,7 @@ import { backupModule } from './backup/module.js'
 import { busModules } from './broker/module.js'
 import { cabinetLogins, createCabinetStore } from './cabinets/index.js'
 import { cabinetsModule } from './cabinets/module.js'
+import { certificationWorkflowModule } from './certification/applications-module.js'
 import { certificationModule } from './certification/module.js'
 import { withCertifiedTotals } from './compliance/index.js'
 import { complianceModule } from './compliance/module.js'
@@ -162,6 +163,18 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       certifiedChanged: (tx, ranges) => compliance.store().applyCatalogChange(tx, ranges.map((r) => r.sku)),
       changed: () => forwarding.service().changed(),
       assertVisible: (p, id) => cabinets.service().assertVisible(p, id),
+      counties: () => plan.counties.map((c) => c.code),
+      now,
+      log,
+    })
+    // Issue 15: applications → review → 公示 → certificates, through the catalog above.
+    const certWorkflow = certificationWorkflowModule({
+      database,
+      catalog: () => certification.service(),
+      policy: () => plan.certification,
+      isLeader: jobs.isLeader,
+      onLeading: (fn) => jobs.leader().onChange(fn),
+      taskName: `certification@${config.dataDir}`,
       now,
       log,
     })
@@ -245,7 +258,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       now,
       log,
     })
-    const modules: FleetModule[] = [jobs, buses.broker, compliance, cabinets, rollout, sales, certification, saleFlags, http, forwarding, alerts, reports, backup]
+    const modules: FleetModule[] = [jobs, buses.broker, compliance, cabinets, rollout, sales, certification, saleFlags, http, forwarding, certWorkflow, alerts, reports, backup]
     // The broker starts last (its sink routes to every module) and its intake is the first to stop.
     running = await startModules([...modules, buses.intake(modules)], log)
     const bus = buses.started()

@@ -75,6 +75,16 @@ export const ERROR_CODES = {
   BACKUP_FAILED: '数据库备份失败，未生成备份文件',
   BACKUP_NOT_FOUND: '备份文件不存在',
   BACKUP_NOT_SQLITE: '本服务器使用 PostgreSQL 数据库，不提供内置备份；请使用 “pg_dump” 或流复制备份',
+  // issue 15 (certification workflow)
+  SUPPLIER_COUNTY_REQUIRED: '请填写经营主体的注册地区县（县级用户默认本县）',
+  SUPPLIER_COUNTY_UNKNOWN: '经营主体的注册地区县不在当前布设计划中',
+  APPLICATION_NOT_FOUND: '认定申请不存在或无权查看',
+  APPLICATION_INVALID: '认定申请内容与现有商品或证书不符',
+  APPLICATION_OPEN_EXISTS: '该商品已有办理中的认定申请',
+  APPLICATION_STATE_INVALID: '认定申请当前所处环节不能进行此操作',
+  PUBLICITY_ENDED: '公示期已结束，不能再提出异议',
+  OBJECTION_NOT_FOUND: '异议不存在或无权查看',
+  OBJECTION_RESOLVED: '该异议已处理，不能重复处理',
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES

@@ -30,7 +30,8 @@ describe('certification catalog', () => {
     await aCatalog(fleet, { 'DY-HONEY': { cert: ['2020-01-01'] } })
     const county = await ok<{ token: string }>(fleet, 'POST', '/api/v1/users', { username: 'dy-official', role: 'county', countyCode: '341125' })
     for (const [url, body] of [
-      ['/api/v1/suppliers', { uscc: aUscc(2), name: 'x' }],
+      // Issue 15: a county official registers suppliers, but only in its own county.
+      ['/api/v1/suppliers', { uscc: aUscc(2), name: 'x', countyCode: '341126' }],
       ['/api/v1/products', { sku: 'X-1', name: 'x', supplierUscc: aUscc(1), priceFen: 100 }],
       ['/api/v1/certificates', { sku: 'DY-HONEY', certificateNo: 'C-2', validFrom: '2021-01-01' }],
       ['/api/v1/certificates/CERT-DY-HONEY/revoke', { reason: 'x' }],

@@ -10,6 +10,7 @@ import { aBatch, aChain } from '../helpers/sales.js'
 import { sqlRow } from '../helpers/test-db.js'
 import { shanghaiDate } from '../../shared/src/index.js'
 import { previousPeriod, reportPeriodOf } from '../../fleet-server/src/reports/index.js'
+import { aUscc } from './certification.fixtures.js'
 
 /** "METHOD /path/:param" of every route under /api/, from fastify's route tree. */
 export function apiRoutes(fleet: Fleet): string[] {
@@ -52,6 +53,31 @@ const fyFlag = async (c: Ctx): Promise<number> => {
 }
 /** The ISO week before this one (Asia/Shanghai): always started, whatever the test clock says. */
 const lastWeek = () => previousPeriod(reportPeriodOf('weekly', shanghaiDate(Date.now()))).id
+
+/**
+ * Issue 15: a 凤阳县 supplier with an application in 公示 holding an objection,
+ * and a 定远县 one in county review, made by the admin once per fleet.
+ */
+const workflows = new WeakMap<Fleet, Promise<{ uscc: string; applicationId: number; objectionId: number }>>()
+const fyWorkflow = (c: Ctx) => {
+  let w = workflows.get(c.fleet)
+  if (!w) {
+    w = (async () => {
+      const A = '/api/v1/certification/applications'
+      const fy = await api<{ uscc: string }>(c.fleet, 'POST', '/api/v1/suppliers', { uscc: aUscc(7, '341126'), name: '凤阳县合作社', countyCode: '341126' })
+      const dy = await api<{ uscc: string }>(c.fleet, 'POST', '/api/v1/suppliers', { uscc: aUscc(8, '341125'), name: '定远县合作社', countyCode: '341125' })
+      expect([fy.status, dy.status]).toEqual([201, 201])
+      expect((await api(c.fleet, 'POST', A, { kind: 'new', supplierUscc: dy.body.uscc, sku: 'DY-HONEY', product: { name: '定远蜂蜜', priceFen: 3990 } })).status).toBe(201)
+      const app = await api<{ applicationId: number }>(c.fleet, 'POST', A, { kind: 'new', supplierUscc: fy.body.uscc, sku: 'FY-HONEY', product: { name: '凤阳蜂蜜', priceFen: 3990 } })
+      expect((await api(c.fleet, 'POST', `${A}/${app.body.applicationId}/review`, { decision: 'approve' })).status).toBe(200)
+      const o = await api<{ objection: { objectionId: number } }>(c.fleet, 'POST', `${A}/${app.body.applicationId}/objections`, { reason: '异议' })
+      expect(o.status).toBe(201)
+      return { uscc: fy.body.uscc, applicationId: app.body.applicationId, objectionId: o.body.objection.objectionId }
+    })()
+    workflows.set(c.fleet, w)
+  }
+  return w
+}
 
 /** What a 定远县 official gets for each route when aiming at 凤阳县. */
 const CASES: Record<string, (c: Ctx) => Promise<void>> = {
@@ -178,6 +204,37 @@ const CASES: Record<string, (c: Ctx) => Promise<void>> = {
   'POST /api/v1/certificates': async (c) => expect((await c.call('POST', '/api/v1/certificates', { sku: 'SKU-0', certificateNo: 'C-1', validFrom: '2020-01-01', validTo: '2021-01-01' })).status).toBeGreaterThanOrEqual(400),
   'POST /api/v1/certificates/:no/renew': async (c) => expect((await c.call('POST', '/api/v1/certificates/C-1/renew', {})).status).toBeGreaterThanOrEqual(400),
   'POST /api/v1/certificates/:no/revoke': async (c) => expect((await c.call('POST', '/api/v1/certificates/C-1/revoke', { reason: 'x' })).status).toBeGreaterThanOrEqual(400),
+  'PATCH /api/v1/suppliers/:uscc': async (c) => hidden((await c.call('PATCH', `/api/v1/suppliers/${(await fyWorkflow(c)).uscc}`, { countyCode: '341125' })).status),
+
+  // Certification workflow (issue 15): 凤阳县's suppliers' applications are neither seen nor acted on.
+  'POST /api/v1/certification/applications': async (c) => {
+    const r = await c.call('POST', '/api/v1/certification/applications', { kind: 'new', supplierUscc: (await fyWorkflow(c)).uscc, sku: 'FY-TEA', product: { name: '茶', priceFen: 100 } })
+    hidden(r.status)
+  },
+  'GET /api/v1/certification/applications': async (c) => {
+    await fyWorkflow(c)
+    for (const q of ['', '?county=341126', '?state=open', '?state=publicity', '?sku=FY-HONEY']) {
+      const r = await c.call('GET', `/api/v1/certification/applications${q}`)
+      expect(r.status, r.text).toBe(200)
+      for (const a of (r.body as { applications: Array<{ countyCode: string }> }).applications) expect(a.countyCode, q).toBe('341125')
+    }
+    expect(((await c.call('GET', '/api/v1/certification/applications')).body as { total: number }).total).toBe(1)
+  },
+  'GET /api/v1/certification/applications/:id': async (c) => hidden((await c.call('GET', `/api/v1/certification/applications/${(await fyWorkflow(c)).applicationId}`)).status),
+  'GET /api/v1/certification/applications/:id/history': async (c) => hidden((await c.call('GET', `/api/v1/certification/applications/${(await fyWorkflow(c)).applicationId}/history`)).status),
+  'POST /api/v1/certification/applications/:id/review': async (c) => hidden((await c.call('POST', `/api/v1/certification/applications/${(await fyWorkflow(c)).applicationId}/review`, { decision: 'reject', reason: '越权' })).status),
+  'POST /api/v1/certification/applications/:id/objections': async (c) => hidden((await c.call('POST', `/api/v1/certification/applications/${(await fyWorkflow(c)).applicationId}/objections`, { reason: '越权' })).status),
+  'POST /api/v1/certification/objections/:id/resolve': async (c) => hidden((await c.call('POST', `/api/v1/certification/objections/${(await fyWorkflow(c)).objectionId}/resolve`, { decision: 'dismissed', reason: '越权' })).status),
+  'GET /api/v1/certification/publicity': async (c) => {
+    await fyWorkflow(c)
+    for (const q of ['', '?county=341126']) {
+      const r = await c.call('GET', `/api/v1/certification/publicity${q}`)
+      expect(r.status, r.text).toBe(200)
+      expect((r.body as { notices: unknown[] }).notices, q).toEqual([])
+    }
+    expect(((await api<{ notices: unknown[] }>(c.fleet, 'GET', '/api/v1/certification/publicity')).body.notices)).toHaveLength(1)
+  },
+  'POST /api/v1/certification/publicity/run': async (c) => hidden((await c.call('POST', '/api/v1/certification/publicity/run')).status),
 }
 
 describe('scope over every /api/ route', () => {
@@ -239,6 +296,9 @@ describe('scope over every /api/ route', () => {
 
     // 凤阳县's objects are untouched.
     expect((await api<{ status: string }>(fleet, 'GET', '/api/v1/cabinets/FY-1')).body.status).toBe('operating')
+    const fyApp = await api<{ state: string; objections: Array<{ state: string }> }>(fleet, 'GET', `/api/v1/certification/applications/${(await fyWorkflow(ctx)).applicationId}`)
+    expect([fyApp.body.state, fyApp.body.objections.map((o) => o.state)]).toEqual(['on_hold', ['open']])
+    expect((await api<{ countyCode: string }>(fleet, 'GET', `/api/v1/suppliers/${(await fyWorkflow(ctx)).uscc}`)).body.countyCode).toBe('341126')
     expect((await api<{ total: number }>(fleet, 'GET', '/api/v1/cabinets?county=341126')).body.total).toBe(3)
   })
 

@@ -47,3 +47,9 @@ export const certRevocationInvalid = (no: string, revokedFrom: string, requested
 
 export const catalogFull = (max: number) =>
   new AppError('CATALOG_FULL', `the catalog holds ${max} products, the most one catalog message to the cabinets can carry; retire a product or split the catalog first`, 409, { maxProducts: max }, `目录最多 ${max} 种商品，请先停用商品或拆分目录`)
+
+export const supplierCountyRequired = () =>
+  new AppError('SUPPLIER_COUNTY_REQUIRED', 'countyCode is required: the supplier\'s registration county, whose officials review its applications', 400, undefined, '请填写 “countyCode”')
+
+export const supplierCountyUnknown = (countyCode: string, known: readonly string[]) =>
+  new AppError('SUPPLIER_COUNTY_UNKNOWN', `countyCode ${countyCode} is not a county of the plan in force (${known.join(', ')})`, 400, { countyCode }, `区县代码 “${countyCode}” 不在当前布设计划中`)

@@ -26,6 +26,8 @@ export interface CertificationModuleDeps {
   readonly changed: () => void
   /** The cabinet visibility check of the routes (cabinets' assertVisible). */
   readonly assertVisible: Parameters<typeof certificationRoutes>[2]
+  /** The plan's county codes (suppliers' registration counties). */
+  readonly counties: () => readonly string[]
   readonly now: () => Date
   readonly log: Logger
 }
@@ -61,6 +63,7 @@ export function certificationModule(deps: CertificationModuleDeps): Certificatio
           db: deps.database,
           store,
           now,
+          counties: deps.counties,
           log: log.child({ component: 'certification' }),
           certifiedChanged: deps.certifiedChanged,
           changed: async () => {

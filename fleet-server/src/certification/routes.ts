@@ -1,5 +1,7 @@
 // /api/v1 suppliers, products, certificates, catalog history and the
-// published catalog. Writes: admin only (ACCESS_OUT_OF_SCOPE for others).
+// published catalog. Writes: admin only (ACCESS_OUT_OF_SCOPE for others),
+// except registering a supplier: county officials in their county and
+// operators for themselves too (issue 15).
 // Reads: every authenticated role — the catalogue is public (published on
 // 社会扶贫网); a cabinet's catalog state follows the cabinet's visibility.
 import type { FastifyPluginAsync } from 'fastify'
@@ -20,6 +22,7 @@ import {
   CreateSupplierBody,
   ListCertificatesQuery,
   PatchProductBody,
+  PatchSupplierBody,
   ProductDetail,
   ProductList,
   ProductView,
@@ -46,7 +49,7 @@ export const certificationRoutes = (
     const tags = ['catalog']
 
     app.post('/suppliers', {
-      schema: { tags, summary: 'Register a supplier by 统一社会信用代码 (admin)', body: CreateSupplierBody, response: { 201: SupplierView, ...errorResponses } },
+      schema: { tags, summary: 'Register a supplier by 统一社会信用代码 (admin; a county official in its county; an operator for itself)', body: CreateSupplierBody, response: { 201: SupplierView, ...errorResponses } },
     }, async (req, reply) => reply.code(201).send(await svc.createSupplier(principalOf(req), req.body)))
 
     app.get('/suppliers', { schema: { tags, summary: 'Suppliers', response: { 200: SupplierList, ...errorResponses } } }, async () => svc.suppliers())
@@ -54,6 +57,10 @@ export const certificationRoutes = (
     app.get('/suppliers/:uscc', {
       schema: { tags, summary: 'One supplier', params: UsccParams, response: { 200: SupplierView, ...errorResponses } },
     }, async (req) => svc.supplier(req.params.uscc))
+
+    app.patch('/suppliers/:uscc', {
+      schema: { tags, summary: 'Set a supplier’s registration county or registering operator (admin; issue 15)', params: UsccParams, body: PatchSupplierBody, response: { 200: SupplierView, ...errorResponses } },
+    }, async (req) => svc.patchSupplier(principalOf(req), req.params.uscc, req.body))
 
     app.post('/suppliers/:uscc/blacklist', {
       schema: {

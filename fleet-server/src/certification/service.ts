@@ -20,6 +20,7 @@ import {
   type CreateSupplierBody,
   type ListCertificatesQuery,
   type PatchProductBody,
+  type PatchSupplierBody,
   type ProductDetail,
   type ProductList,
   type ProductView,
@@ -28,7 +29,7 @@ import {
   type SupplierList,
   type SupplierView,
 } from '../../../shared/src/index.js'
-import { assertAdmin, type Principal } from '../access/index.js'
+import { assertAdmin, outOfScope, type Principal } from '../access/index.js'
 import { addDays, minusMonths, plusYearsInclusive } from '../compliance/index.js'
 import { CATALOG_MAX_ITEMS } from './catalog-publisher.js'
 import {
@@ -43,6 +44,8 @@ import {
   productNotFound,
   supplierBlacklisted,
   supplierExists,
+  supplierCountyRequired,
+  supplierCountyUnknown,
   supplierNotFound,
 } from './errors.js'
 import type { Executor, FleetDb } from '../db/database.js'
@@ -65,6 +68,14 @@ export interface CertificationService {
   suppliers(): Promise<SupplierList>
   supplier(uscc: string): Promise<SupplierView>
   blacklist(by: Principal, uscc: string, body: BlacklistSupplierBody): Promise<BlacklistReply>
+  /** Sets a supplier's registration county or registering operator (admin). */
+  patchSupplier(by: Principal, uscc: string, body: PatchSupplierBody): Promise<SupplierView>
+  /**
+   * Runs `fn` in one catalog transaction with the writers the admin routes
+   * use (same checks, history and certified-figure updates), then republishes
+   * like any change: the workflow's end (issue 15) commits its own rows in `w.tx`.
+   */
+  write<T>(fn: (w: CatalogWriter) => Promise<T>): Promise<T>
   createProduct(by: Principal, body: CreateProductBody): Promise<ProductView>
   patchProduct(by: Principal, sku: string, body: PatchProductBody): Promise<ProductView>
   products(asOf?: string): Promise<ProductList>
@@ -79,11 +90,21 @@ export interface CertificationService {
   expiring(asOf: string, withinDays: number): Promise<CertificateView[]>
 }
 
+/** The catalog's writes inside one transaction (CertificationService.write). */
+export interface CatalogWriter {
+  readonly tx: Executor
+  addProduct(by: Principal, body: CreateProductBody): Promise<ProductView>
+  changeProduct(by: Principal, sku: string, body: PatchProductBody): Promise<ProductView>
+  issueCertificate(by: Principal, body: { sku: string; certificateNo: string; validFrom: string; validTo?: string; level?: CreateCertificateBody['level'] }, renews: string | null): Promise<CertificateView>
+}
+
 export interface CertificationServiceDeps {
   readonly db: FleetDb
   readonly store: CatalogStore
   readonly now: () => Date
   readonly log: Logger
+  /** The plan's county codes: a supplier's registration county is one of them (absent: any code). */
+  readonly counties?: () => readonly string[]
   /**
    * Given the change's transaction, after the change is written: bring the
    * certified figures of these skus up to date in it (compliance
@@ -141,9 +162,46 @@ export function createCertificationService(deps: CertificationServiceDeps): Cert
     return result
   }
 
-  async function issue(by: Principal, body: { sku: string; certificateNo: string; validFrom: string; validTo?: string | undefined; level?: CreateCertificateBody['level'] }, renews: string | null): Promise<CertificateView> {
-    const product = await mustProduct(rd, body.sku)
-    const supplier = await mustSupplier(rd, product.supplierUscc)
+  function assertKnownCounty(countyCode: string): void {
+    const known = deps.counties?.()
+    if (known && !known.includes(countyCode)) throw supplierCountyUnknown(countyCode, known)
+  }
+
+  /**
+   * Who a new supplier belongs to (issue 15): an admin registers any (county
+   * optional); a county official only in its own county (the default); an
+   * operator for itself, naming the county whose officials will review.
+   */
+  function supplierOwner(by: Principal, body: CreateSupplierBody): { countyCode: string | null; operator: string | null } {
+    let countyCode = body.countyCode ?? null
+    let operator = body.operator ?? null
+    switch (by.role) {
+      case 'auditor':
+        throw outOfScope('role auditor is read-only')
+      case 'county':
+        if (by.countyCode === null) throw outOfScope('a county user without a county may not register suppliers')
+        countyCode ??= by.countyCode
+        if (countyCode !== by.countyCode) throw outOfScope(`a county user of ${by.countyCode} registers suppliers only in that county, not in ${countyCode}`)
+        break
+      case 'operator':
+        if (by.operator === null) throw outOfScope('an operator user without an operator may not register suppliers')
+        if (operator !== null && operator !== by.operator) throw outOfScope(`an operator registers suppliers only for itself (${by.operator}), not for ${operator}`)
+        operator = by.operator
+        if (countyCode === null) throw supplierCountyRequired()
+        break
+      case 'admin':
+        break
+    }
+    if (countyCode !== null) assertKnownCounty(countyCode)
+    return { countyCode, operator }
+  }
+
+  type Issue = { sku: string; certificateNo: string; validFrom: string; validTo?: string | undefined; level?: CreateCertificateBody['level'] }
+
+  /** Checks and writes a certificate on `tx` (its history too); the admin routes and the workflow's end share it. */
+  async function issueIn(tx: Executor, by: Principal, body: Issue, renews: string | null): Promise<{ result: CertificateView; ranges: CertifiedRange[] }> {
+    const product = await mustProduct(tx, body.sku)
+    const supplier = await mustSupplier(tx, product.supplierUscc)
     if (supplier.blacklistedFrom !== null) throw supplierBlacklisted(supplier.uscc, supplier.blacklistedFrom)
     const validTo = body.validTo ?? plusYearsInclusive(body.validFrom, CERT_VALIDITY_YEARS)
     const maxTo = plusYearsInclusive(body.validFrom, CERT_VALIDITY_YEARS)
@@ -155,7 +213,7 @@ export function createCertificationService(deps: CertificationServiceDeps): Cert
     }
     // Re-application only from three months before the current certificate expires.
     const d = today()
-    for (const c of await store.certificates(rd, { sku: body.sku })) {
+    for (const c of await store.certificates(tx, { sku: body.sku })) {
       if (certStatus(c, d) !== 'valid') continue
       const mayApplyFrom = minusMonths(c.validTo, RENEWAL_WINDOW_MONTHS)
       if (d < mayApplyFrom) throw certRenewalTooEarly(body.sku, c.certificateNo, c.validTo, mayApplyFrom)
@@ -170,12 +228,52 @@ export function createCertificationService(deps: CertificationServiceDeps): Cert
       createdAt: at(),
       updatedAt: at(),
     }
-    return change(async (tx) => {
-      if (!(await store.insertCertificate(tx, row))) throw certExists(body.certificateNo)
-      await store.appendHistory(tx, { at: row.createdAt, actor: by.username, entity: 'certificate', entityId: row.certificateNo, action: renews ? 'renewed' : 'issued', detail: { ...row } })
-      log.info({ certificateNo: row.certificateNo, sku: row.sku, validFrom: row.validFrom, validTo, by: by.username }, 'certificate issued')
-      return { result: certView(await mustCert(tx, row.certificateNo), d), ranges: [{ sku: row.sku, from: row.validFrom, to: row.validTo }] }
-    })
+    if (!(await store.insertCertificate(tx, row))) throw certExists(body.certificateNo)
+    await store.appendHistory(tx, { at: row.createdAt, actor: by.username, entity: 'certificate', entityId: row.certificateNo, action: renews ? 'renewed' : 'issued', detail: { ...row } })
+    log.info({ certificateNo: row.certificateNo, sku: row.sku, validFrom: row.validFrom, validTo, by: by.username }, 'certificate issued')
+    return { result: certView(await mustCert(tx, row.certificateNo), d), ranges: [{ sku: row.sku, from: row.validFrom, to: row.validTo }] }
+  }
+
+  const issue = (by: Principal, body: Issue, renews: string | null): Promise<CertificateView> => change((tx) => issueIn(tx, by, body, renews))
+
+  async function createProductIn(tx: Executor, by: Principal, body: CreateProductBody): Promise<{ result: ProductView; ranges: CertifiedRange[] }> {
+    const s = await mustSupplier(tx, body.supplierUscc.trim())
+    if (s.blacklistedFrom !== null) throw supplierBlacklisted(s.uscc, s.blacklistedFrom)
+    const row: ProductRow = {
+      sku: body.sku,
+      name: body.name,
+      origin: body.origin ?? null,
+      category: body.category ?? null,
+      supplierUscc: s.uscc,
+      priceFen: body.priceFen,
+      createdAt: at(),
+      updatedAt: at(),
+    }
+    // Every product is in the one catalog message cabinets receive (catalog-publisher.ts).
+    if ((await store.product(tx, row.sku)) === null && (await store.productCount(tx)) >= CATALOG_MAX_ITEMS) throw catalogFull(CATALOG_MAX_ITEMS)
+    if (!(await store.insertProduct(tx, row))) throw productExists(body.sku)
+    await store.appendHistory(tx, { at: row.createdAt, actor: by.username, entity: 'product', entityId: row.sku, action: 'added', detail: { ...row } })
+    log.info({ sku: row.sku, supplierUscc: s.uscc, by: by.username }, 'product added')
+    return { result: await productView(tx, row, today()), ranges: [] }
+  }
+
+  async function patchProductIn(tx: Executor, by: Principal, sku: string, body: PatchProductBody): Promise<{ result: ProductView; ranges: CertifiedRange[] }> {
+    const before = await mustProduct(tx, sku)
+    const after: ProductRow = {
+      ...before,
+      name: body.name ?? before.name,
+      priceFen: body.priceFen ?? before.priceFen,
+      origin: body.origin ?? before.origin,
+      category: body.category ?? before.category,
+      updatedAt: at(),
+    }
+    await store.updateProduct(tx, after)
+    const changes: Record<string, unknown> = {}
+    for (const k of ['name', 'priceFen', 'origin', 'category'] as const) {
+      if (before[k] !== after[k]) changes[k] = { from: before[k], to: after[k] }
+    }
+    await store.appendHistory(tx, { at: after.updatedAt, actor: by.username, entity: 'product', entityId: sku, action: 'changed', detail: changes })
+    return { result: await productView(tx, after, today()), ranges: [] }
   }
 
   /** Revokes from `from` unless already revoked on or before it; returns the range that changed, if any. */
@@ -196,16 +294,46 @@ export function createCertificationService(deps: CertificationServiceDeps): Cert
 
   return {
     async createSupplier(by, body) {
-      assertAdmin(by, 'change the product catalog')
+      const owner = supplierOwner(by, body)
       const uscc = body.uscc.trim()
       const problem = usccProblem(uscc)
       if (problem) throw invalidUscc(uscc, problem)
-      const row = { uscc, name: body.name, contact: body.contact ?? null, phone: body.phone ?? null, address: body.address ?? null, createdAt: at(), updatedAt: at() }
+      const row = { uscc, name: body.name, contact: body.contact ?? null, phone: body.phone ?? null, address: body.address ?? null, ...owner, createdAt: at(), updatedAt: at() }
       return change(async (tx) => {
         if (!(await store.insertSupplier(tx, row))) throw supplierExists(uscc)
         await store.appendHistory(tx, { at: row.createdAt, actor: by.username, entity: 'supplier', entityId: uscc, action: 'registered', detail: { ...row } })
-        log.info({ uscc, by: by.username }, 'supplier registered')
+        log.info({ uscc, countyCode: row.countyCode, operator: row.operator, by: by.username }, 'supplier registered')
         return { result: supplierView(await mustSupplier(tx, uscc)), ranges: [] }
+      })
+    },
+
+    async patchSupplier(by, uscc, body) {
+      assertAdmin(by, 'change a supplier\'s county or operator')
+      if (body.countyCode != null) assertKnownCounty(body.countyCode)
+      const before = await mustSupplier(rd, uscc)
+      const owner = { countyCode: body.countyCode === undefined ? before.countyCode : body.countyCode, operator: body.operator === undefined ? before.operator : body.operator }
+      return change(async (tx) => {
+        await store.updateSupplierOwner(tx, uscc, owner, at())
+        await store.appendHistory(tx, { at: at(), actor: by.username, entity: 'supplier', entityId: uscc, action: 'owner_changed', detail: { from: { countyCode: before.countyCode, operator: before.operator }, to: owner } })
+        return { result: supplierView(await mustSupplier(tx, uscc)), ranges: [] }
+      })
+    },
+
+    async write(fn) {
+      return change(async (tx) => {
+        const ranges: CertifiedRange[] = []
+        const collect = async <T>(r: Promise<{ result: T; ranges: CertifiedRange[] }>): Promise<T> => {
+          const { result, ranges: moved } = await r
+          ranges.push(...moved)
+          return result
+        }
+        const result = await fn({
+          tx,
+          addProduct: (by, body) => collect(createProductIn(tx, by, body)),
+          changeProduct: (by, sku, body) => collect(patchProductIn(tx, by, sku, body)),
+          issueCertificate: (by, body, renews) => collect(issueIn(tx, by, body, renews)),
+        })
+        return { result, ranges }
       })
     },
 
@@ -237,48 +365,13 @@ export function createCertificationService(deps: CertificationServiceDeps): Cert
 
     async createProduct(by, body) {
       assertAdmin(by, 'change the product catalog')
-      const s = await mustSupplier(rd, body.supplierUscc.trim())
-      if (s.blacklistedFrom !== null) throw supplierBlacklisted(s.uscc, s.blacklistedFrom)
-      const row: ProductRow = {
-        sku: body.sku,
-        name: body.name,
-        origin: body.origin ?? null,
-        category: body.category ?? null,
-        supplierUscc: s.uscc,
-        priceFen: body.priceFen,
-        createdAt: at(),
-        updatedAt: at(),
-      }
-      return change(async (tx) => {
-        // Every product is in the one catalog message cabinets receive (catalog-publisher.ts).
-        if ((await store.product(tx, row.sku)) === null && (await store.productCount(tx)) >= CATALOG_MAX_ITEMS) throw catalogFull(CATALOG_MAX_ITEMS)
-        if (!(await store.insertProduct(tx, row))) throw productExists(body.sku)
-        await store.appendHistory(tx, { at: row.createdAt, actor: by.username, entity: 'product', entityId: row.sku, action: 'added', detail: { ...row } })
-        log.info({ sku: row.sku, supplierUscc: s.uscc, by: by.username }, 'product added')
-        return { result: await productView(tx, row, today()), ranges: [] }
-      })
+      return change((tx) => createProductIn(tx, by, body))
     },
 
     async patchProduct(by, sku, body) {
       assertAdmin(by, 'change the product catalog')
-      const before = await mustProduct(rd, sku)
-      const after: ProductRow = {
-        ...before,
-        name: body.name ?? before.name,
-        priceFen: body.priceFen ?? before.priceFen,
-        origin: body.origin ?? before.origin,
-        category: body.category ?? before.category,
-        updatedAt: at(),
-      }
-      return change(async (tx) => {
-        await store.updateProduct(tx, after)
-        const changes: Record<string, unknown> = {}
-        for (const k of ['name', 'priceFen', 'origin', 'category'] as const) {
-          if (before[k] !== after[k]) changes[k] = { from: before[k], to: after[k] }
-        }
-        await store.appendHistory(tx, { at: after.updatedAt, actor: by.username, entity: 'product', entityId: sku, action: 'changed', detail: changes })
-        return { result: await productView(tx, after, today()), ranges: [] }
-      })
+      await mustProduct(rd, sku)
+      return change((tx) => patchProductIn(tx, by, sku, body))
     },
 
     async products(asOf) {

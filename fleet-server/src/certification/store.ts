@@ -15,6 +15,8 @@ export interface SupplierRow {
   readonly address: string | null
   readonly blacklistedFrom: string | null
   readonly blacklistReason: string | null
+  readonly countyCode: string | null
+  readonly operator: string | null
   readonly createdAt: string
   readonly updatedAt: string
 }
@@ -72,6 +74,8 @@ export interface CatalogStore {
   supplier(ex: Executor, uscc: string): Promise<SupplierRow | null>
   suppliers(ex: Executor): Promise<SupplierRow[]>
   blacklist(ex: Executor, uscc: string, from: string, reason: string, at: string): Promise<void>
+  /** Sets the registration county and registering operator (issue 15). */
+  updateSupplierOwner(ex: Executor, uscc: string, owner: { countyCode: string | null; operator: string | null }, at: string): Promise<void>
 
   /** False when the product already exists. */
   insertProduct(ex: Executor, p: ProductRow): Promise<boolean>
@@ -101,17 +105,22 @@ const inserted = (r: { numInsertedOrUpdatedRows?: bigint | undefined }): boolean
 
 export function createCatalogStore(): CatalogStore {
   const suppliers = (ex: Executor) =>
-    ex.selectFrom('suppliers').select([
-      'uscc',
-      'name',
-      'contact',
-      'phone',
-      'address',
-      'blacklisted_from as blacklistedFrom',
-      'blacklist_reason as blacklistReason',
-      'created_at as createdAt',
-      'updated_at as updatedAt',
-    ])
+    ex
+      .selectFrom('suppliers as s')
+      .leftJoin('supplier_owners as o', 'o.uscc', 's.uscc')
+      .select([
+        's.uscc',
+        's.name',
+        's.contact',
+        's.phone',
+        's.address',
+        's.blacklisted_from as blacklistedFrom',
+        's.blacklist_reason as blacklistReason',
+        'o.county_code as countyCode',
+        'o.operator',
+        's.created_at as createdAt',
+        's.updated_at as updatedAt',
+      ])
   const products = (ex: Executor) =>
     ex.selectFrom('products').select(['sku', 'name', 'origin', 'category', 'supplier_uscc as supplierUscc', 'price_fen as priceFen', 'created_at as createdAt', 'updated_at as updatedAt'])
   const certs = (ex: Executor) =>
@@ -140,12 +149,24 @@ export function createCatalogStore(): CatalogStore {
         .values({ uscc: s.uscc, name: s.name, contact: s.contact, phone: s.phone, address: s.address, created_at: s.createdAt, updated_at: s.updatedAt })
         .onConflict((oc) => oc.column('uscc').doNothing())
         .executeTakeFirst()
-      return inserted(r)
+      if (!inserted(r)) return false
+      if (s.countyCode !== null || s.operator !== null) {
+        await ex.insertInto('supplier_owners').values({ uscc: s.uscc, county_code: s.countyCode, operator: s.operator, updated_at: s.createdAt }).execute()
+      }
+      return true
     },
-    supplier: async (ex, uscc) => (await suppliers(ex).where('uscc', '=', uscc).executeTakeFirst()) ?? null,
-    suppliers: (ex) => suppliers(ex).orderBy('uscc').execute(),
+    supplier: async (ex, uscc) => (await suppliers(ex).where('s.uscc', '=', uscc).executeTakeFirst()) ?? null,
+    suppliers: (ex) => suppliers(ex).orderBy('s.uscc').execute(),
     async blacklist(ex, uscc, from, reason, at) {
       await ex.updateTable('suppliers').set({ blacklisted_from: from, blacklist_reason: reason, updated_at: at }).where('uscc', '=', uscc).execute()
+    },
+    async updateSupplierOwner(ex, uscc, owner, at) {
+      await ex
+        .insertInto('supplier_owners')
+        .values({ uscc, county_code: owner.countyCode, operator: owner.operator, updated_at: at })
+        .onConflict((oc) => oc.column('uscc').doUpdateSet({ county_code: owner.countyCode, operator: owner.operator, updated_at: at }))
+        .execute()
+      await ex.updateTable('suppliers').set({ updated_at: at }).where('uscc', '=', uscc).execute()
     },
 
     async insertProduct(ex, p) {

@@ -35,6 +35,9 @@ const RELATIONS = {
   cabinets: 'table',
   catalog_history: 'table',
   catalog_versions: 'table',
+  cert_application_events: 'table',
+  cert_applications: 'table',
+  cert_objections: 'table',
   certificates: 'table',
   certified_spans: 'view',
   fleet_servers: 'table',
@@ -53,6 +56,7 @@ const RELATIONS = {
   sales: 'table',
   sessions: 'table',
   suppliers: 'table',
+  supplier_owners: 'table',
   users: 'table',
 } as const satisfies Record<keyof Schema, 'table' | 'view'>
 

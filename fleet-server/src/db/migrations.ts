@@ -579,4 +579,81 @@ DROP INDEX IF EXISTS sales_by_cabinet_sale_id;
 INSERT OR REPLACE INTO meta (key, value) VALUES ('sales_folded_rowid', (SELECT CAST(coalesce(max(rowid), 0) AS TEXT) FROM sales));
 `,
   },
+  {
+    version: 12,
+    name: 'certification-workflow',
+    sql: `
+-- Issue 15: the certification workflow. A supplier's registration county
+-- (whose officials review its applications) and the operating company that
+-- registered it, in a table of their own (migrations create, never alter: a
+-- supplier registered before has no row and is admin-only until one is set).
+-- An application runs review steps → 公示 → effective (or rejected); every
+-- step is an event row; objections during 公示 are rows of their own. One
+-- open application per sku, by constraint.
+CREATE TABLE supplier_owners (
+  uscc        TEXT PRIMARY KEY REFERENCES suppliers (uscc),
+  county_code TEXT,
+  operator    TEXT,
+  updated_at  TEXT NOT NULL
+);
+CREATE INDEX supplier_owners_by_county ON supplier_owners (county_code);
+
+CREATE TABLE cert_applications (
+  application_id         INTEGER PRIMARY KEY,
+  kind                   TEXT NOT NULL CHECK (kind IN ('new', 'renewal', 'change')),
+  supplier_uscc          TEXT NOT NULL REFERENCES suppliers (uscc),
+  sku                    TEXT NOT NULL,
+  renews                 TEXT REFERENCES certificates (certificate_no),
+  facts                  TEXT,                 -- JSON: new: the declared product; change: the changed facts
+  note                   TEXT,
+  state                  TEXT NOT NULL CHECK (state IN ('county_review', 'city_review', 'province_review', 'publicity', 'on_hold', 'effective', 'rejected')),
+  review_steps           TEXT NOT NULL,        -- JSON array: the plan's steps at filing
+  publicity_working_days INTEGER NOT NULL,
+  validity_months        INTEGER NOT NULL,
+  publicity_from         TEXT,                 -- 公示, Asia/Shanghai dates, inclusive
+  publicity_to           TEXT,
+  effective_from         TEXT,                 -- the day after publicity_to
+  certificate_no         TEXT,
+  reject_reason          TEXT,
+  filed_by               TEXT NOT NULL,
+  filed_role             TEXT NOT NULL,
+  filed_operator         TEXT,
+  filed_at               TEXT NOT NULL,
+  updated_at             TEXT NOT NULL,
+  decided_at             TEXT
+);
+CREATE UNIQUE INDEX cert_applications_open_sku ON cert_applications (sku) WHERE state NOT IN ('effective', 'rejected');
+CREATE INDEX cert_applications_by_state ON cert_applications (state, effective_from);
+CREATE INDEX cert_applications_by_supplier ON cert_applications (supplier_uscc);
+
+CREATE TABLE cert_objections (
+  objection_id   INTEGER PRIMARY KEY,
+  application_id INTEGER NOT NULL REFERENCES cert_applications (application_id),
+  state          TEXT NOT NULL CHECK (state IN ('open', 'upheld', 'dismissed', 'moot')),
+  reason         TEXT NOT NULL,
+  objector       TEXT,
+  lodged_by      TEXT NOT NULL,
+  lodged_at      TEXT NOT NULL,
+  resolved_by    TEXT,
+  resolved_at    TEXT,
+  resolution     TEXT
+);
+CREATE INDEX cert_objections_by_application ON cert_objections (application_id);
+
+CREATE TABLE cert_application_events (
+  event_id       INTEGER PRIMARY KEY,
+  application_id INTEGER NOT NULL REFERENCES cert_applications (application_id),
+  at             TEXT NOT NULL,
+  actor          TEXT NOT NULL,
+  role           TEXT NOT NULL,
+  action         TEXT NOT NULL,
+  from_state     TEXT,
+  to_state       TEXT,
+  reason         TEXT,
+  objection_id   INTEGER,
+  detail         TEXT NOT NULL                 -- JSON
+);
+CREATE INDEX cert_application_events_by_application ON cert_application_events (application_id, event_id);
+`,
+  },
 ]

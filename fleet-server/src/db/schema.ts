@@ -323,6 +323,65 @@ export interface SuppliersTable {
   updated_at: string
 }
 
+export interface SupplierOwnersTable {
+  uscc: string
+  county_code: string | null
+  operator: string | null
+  updated_at: string
+}
+
+export interface CertApplicationsTable {
+  application_id: Generated<number>
+  kind: string
+  supplier_uscc: string
+  sku: string
+  renews: string | null
+  facts: string | null
+  note: string | null
+  state: string
+  review_steps: string
+  publicity_working_days: number
+  validity_months: number
+  publicity_from: string | null
+  publicity_to: string | null
+  effective_from: string | null
+  certificate_no: string | null
+  reject_reason: string | null
+  filed_by: string
+  filed_role: string
+  filed_operator: string | null
+  filed_at: string
+  updated_at: string
+  decided_at: string | null
+}
+
+export interface CertObjectionsTable {
+  objection_id: Generated<number>
+  application_id: number
+  state: string
+  reason: string
+  objector: string | null
+  lodged_by: string
+  lodged_at: string
+  resolved_by: string | null
+  resolved_at: string | null
+  resolution: string | null
+}
+
+export interface CertApplicationEventsTable {
+  event_id: Generated<number>
+  application_id: number
+  at: string
+  actor: string
+  role: string
+  action: string
+  from_state: string | null
+  to_state: string | null
+  reason: string | null
+  objection_id: number | null
+  detail: string
+}
+
 export interface UsersTable {
   user_id: string
   username: string
@@ -349,6 +408,9 @@ export interface Schema {
   cabinets: CabinetsTable
   catalog_history: CatalogHistoryTable
   catalog_versions: CatalogVersionsTable
+  cert_application_events: CertApplicationEventsTable
+  cert_applications: CertApplicationsTable
+  cert_objections: CertObjectionsTable
   certificates: CertificatesTable
   certified_spans: CertifiedSpansTable
   forwarding_outbox: ForwardingOutboxTable
@@ -368,6 +430,7 @@ export interface Schema {
   sales: SalesTable
   sessions: SessionsTable
   suppliers: SuppliersTable
+  supplier_owners: SupplierOwnersTable
   users: UsersTable
 }
 

@@ -18,6 +18,10 @@ export const CreateSupplierBody = z.strictObject({
   contact: z.string().min(1).max(100).optional(),
   phone: z.string().min(1).max(40).optional(),
   address: z.string().min(1).max(300).optional(),
+  /** Registration county (issue 15): its officials review the supplier's applications. A county user's default is its own county. */
+  countyCode: CountyCode.optional(),
+  /** The operating company that registers it and may file its applications (an operator user's own, always). */
+  operator: z.string().trim().min(1).max(100).optional(),
 })
 export type CreateSupplierBody = z.infer<typeof CreateSupplierBody>
 
@@ -37,6 +41,10 @@ export const SupplierView = z.object({
   /** 扶贫失信黑名单: listed from this date; null when not listed. */
   blacklistedFrom: CalendarDate.nullable(),
   blacklistReason: z.string().nullable(),
+  /** Registration county; null for suppliers registered before issue 15 until an admin sets it. */
+  countyCode: z.string().nullable(),
+  /** The operating company that registered it; null when registered by an official. */
+  operator: z.string().nullable(),
   createdAt: IsoUtc,
   updatedAt: IsoUtc,
 })

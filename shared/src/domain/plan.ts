@@ -44,6 +44,35 @@ export const Policy = z.strictObject({
 })
 export type Policy = z.infer<typeof Policy>
 
+/** Review levels of 扶贫产品认定 (policy 002 二: county, then city 复核, then province 审核). */
+export const CERT_REVIEW_STEPS = ['county', 'city', 'province'] as const
+export const CertReviewStep = z.enum(CERT_REVIEW_STEPS)
+export type CertReviewStep = z.infer<typeof CertReviewStep>
+
+/**
+ * How an application for certification runs (issue 15): the review steps in
+ * order (a subsequence of county → city → province, county first), the
+ * working days of the public notice (公示) after the last one, and how long
+ * a certificate issued at its end is valid.
+ */
+export const CertificationPolicy = z
+  .strictObject({
+    reviewSteps: z.array(CertReviewStep).min(1),
+    publicityWorkingDays: z.number().int().min(1).max(30),
+    /** At most 12: the catalogue is valid one year (policy 002 四(二)). */
+    validityMonths: z.number().int().min(1).max(12),
+  })
+  .superRefine((c, ctx) => {
+    const order = c.reviewSteps.map((s) => CERT_REVIEW_STEPS.indexOf(s))
+    if (c.reviewSteps[0] !== 'county' || order.some((x, i) => i > 0 && x <= order[i - 1]!)) {
+      ctx.addIssue({ code: 'custom', path: ['reviewSteps'], message: 'review steps start with county and follow county → city → province without repeats' })
+    }
+  })
+export type CertificationPolicy = z.infer<typeof CertificationPolicy>
+
+/** 滁扶组〔2020〕9号: 县级扶贫部门认定, 公示 5 working days, valid one year. Plans stored before issue 15 get this. */
+export const DEFAULT_CERTIFICATION_POLICY: CertificationPolicy = { reviewSteps: ['county'], publicityWorkingDays: 5, validityMonths: 12 }
+
 export const Plan = z
   .strictObject({
     id: z.string().regex(/^[a-z0-9-]+$/),
@@ -54,6 +83,7 @@ export const Plan = z
     counties: z.array(PlanCounty).min(1),
     milestones: z.array(Milestone),
     policy: Policy,
+    certification: CertificationPolicy.default(DEFAULT_CERTIFICATION_POLICY),
     sources: z.array(z.string()).default([]),
   })
   .superRefine((p, ctx) => {

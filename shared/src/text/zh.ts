@@ -30,6 +30,13 @@ export const LABELS_ZH = {
     cabinetId: '专柜编号', countyCode: '区县代码', operator: '运营企业', siteName: '点位名称', siteAddress: '点位地址',
     venueType: '场所类型', latitude: '纬度', longitude: '经度', status: '状态',
   },
+  /** Certification applications (issue 15). */
+  applicationKind: { new: '新申请认定', renewal: '到期重新认定', change: '认定信息变更' },
+  applicationState: {
+    county_review: '县级审核中', city_review: '市级复核中', province_review: '省级审核中', publicity: '公示中', on_hold: '异议处理中', effective: '已认定', rejected: '未通过',
+  },
+  objectionState: { open: '待处理', upheld: '异议成立', dismissed: '异议不成立', moot: '申请已终止' },
+  reviewStep: { county: '县级审核', city: '市级复核', province: '省级审核' },
 } as const
 
 export type LabelGroup = keyof typeof LABELS_ZH
