@@ -17,7 +17,7 @@ const app = document.getElementById('app')
 const who = document.getElementById('who')
 const nav = document.getElementById('nav')
 let me = null
-let chart = null
+let charts = []
 let planInfoCache = null
 // Bumped on every navigation: a page still loading when the user moved on must
 // not draw over the next one (its GETs answer StaleError instead).
@@ -112,12 +112,105 @@ function showWho() {
   })
 }
 
+/** GET /overview, or null where the server has none yet (an older server): the page then shows the rollout alone. */
+async function overviewFigures() {
+  try {
+    return await api('GET', '/overview')
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404 && err.code === 'NOT_FOUND') return null
+    throw err
+  }
+}
+
+const fenOrCount = (n, unit) => (unit === 'fen' ? ZH.wanYuanZh(n) : `${n.toLocaleString('zh-CN')} 个`)
+
+/** The home page's sales, share, targets and forwarding (GET /overview); '' without it. */
+function homeFigures(o) {
+  if (!o) return ''
+  const below = (f) => f.amountFen > 0 && f.shareBp < o.thresholdBp
+  const fig = (id, label, f) =>
+    `<div class="kpi" data-fig="${id}"><div class="l">${esc(label)}</div><div class="n">¥${yuan(f.amountFen)}</div><div class="muted">${f.salesCount} 笔 · 扶贫产品 ¥${yuan(f.certifiedAmountFen)}</div><div class="muted">占比 <b class="${below(f) ? 'bad' : 'ok'}">${f.amountFen > 0 ? share(f.shareBp) : '—'}</b></div></div>`
+  const countyName = Object.fromEntries(o.sales.byCounty.map((c) => [c.countyCode, c.countyName]))
+  const countyRows = o.sales.byCounty
+    .map((c) => `<tr data-sales-county="${esc(c.countyCode)}"><td>${esc(c.countyName)}</td><td class="num">${c.salesCount}</td><td class="num">¥${yuan(c.amountFen)}</td><td class="num hide-sm">¥${yuan(c.certifiedAmountFen)}</td><td class="num ${below(c) ? 'bad' : 'ok'}">${c.amountFen > 0 ? share(c.shareBp) : '—'}</td></tr>`)
+    .join('')
+  const cp = o.compliance
+  const belowRows = cp.below
+    .map(
+      (b) =>
+        `<tr data-below="${esc(b.cabinetId)}" class="below"><td><a href="#/cabinet/${encodeURIComponent(b.cabinetId)}">${esc(b.cabinetId)}</a></td><td class="hide-sm">${esc(countyName[b.countyCode] ?? b.countyCode)}</td><td class="hide-sm">${esc(b.siteName ?? '—')}</td><td class="num">¥${yuan(b.amountFen)}</td><td class="num hide-sm">¥${yuan(b.certifiedAmountFen)}</td><td class="num bad">${share(b.shareBp)}</td></tr>`,
+    )
+    .join('')
+  const targetRows = o.targets
+    .map((t) => {
+      const done = t.target > 0 ? Math.min(100, pct(t.actual, t.target)) : 0
+      return `<tr data-target="${esc(t.id)}"><td class="wrap">${esc(t.description)}</td><td class="hide-sm">${esc(t.scope.name)}</td><td class="num">${esc(fenOrCount(t.actual, t.unit))}</td><td class="num">${esc(fenOrCount(t.target, t.unit))}<div class="bar"><i style="width:${done}%"></i></div></td><td class="num hide-sm">${esc(fenOrCount(t.expectedByNow, t.unit))}</td><td class="num hide-sm">${esc(fenOrCount(t.projected, t.unit))}</td><td>${esc(t.dueDate)}</td><td><span class="badge ${t.state}">${esc(MS_ZH[t.state] ?? t.state)}</span> ${t.state === 'met' ? '' : t.onTrack ? '<span class="ok">按期</span>' : '<span class="bad">落后</span>'}</td></tr>`
+    })
+    .join('')
+  const f = o.forwarding
+  const fwKpi = (id, label, n, bad) => `<div class="kpi"><div class="l">${esc(label)}</div><div class="n ${bad && n > 0 ? 'bad' : ''}" data-testid="fw-${id}">${n}</div></div>`
+  return `
+    <p class="muted">截至 ${esc(o.asOf)}（北京时间）· 扶贫产品销售占比达标线 <b data-testid="threshold">${share(o.thresholdBp)}</b>（按金额）</p>
+    <div class="kpis">${fig('today', '今日销售', o.sales.today)}${fig('month', '本月销售', o.sales.month)}${fig('year', '本年累计', o.sales.year)}</div>
+    <div class="card"><h2>近 30 日销售与扶贫产品占比</h2><div id="trend-chart" class="chart" role="img" aria-label="每日销售额与扶贫产品占比"></div></div>
+    ${o.sales.byCounty.length ? `<div class="card"><h2>各县区销售（本年）</h2><div id="county-chart" class="chart" role="img" aria-label="各县区扶贫产品占比"></div>
+      <div class="table-wrap"><table data-testid="sales-counties"><thead><tr><th>县区</th><th class="num">笔数</th><th class="num">销售额</th><th class="num hide-sm">扶贫产品销售额</th><th class="num">占比</th></tr></thead><tbody>${countyRows}</tbody></table></div></div>` : ''}
+    <div class="card"><h2>本月占比未达标的专柜</h2>
+      <p class="muted">${esc(cp.period.from)} 至 ${esc(cp.period.to)}：有销售 <b data-testid="judged">${cp.judgedCabinets}</b> 台，达标 <b data-testid="compliant">${cp.compliantCabinets}</b> 台，未达标 <b class="${cp.belowCount ? 'bad' : ''}" data-testid="below-count">${cp.belowCount}</b> 台${cp.belowCount > cp.below.length ? `（列出占比最低的 ${cp.below.length} 台）` : ''}。<a href="#/compliance">查看明细</a></p>
+      ${belowRows ? `<div class="table-wrap"><table data-testid="below"><thead><tr><th>专柜</th><th class="hide-sm">县区</th><th class="hide-sm">点位</th><th class="num">销售额</th><th class="num hide-sm">扶贫产品销售额</th><th class="num">占比</th></tr></thead><tbody>${belowRows}</tbody></table></div>` : ''}</div>
+    <div class="card"><h2>目标进度</h2>${targetRows ? `<div class="table-wrap"><table data-testid="targets"><thead><tr><th>目标</th><th class="hide-sm">范围</th><th class="num">完成</th><th class="num">目标</th><th class="num hide-sm">按进度应完成</th><th class="num hide-sm">预计到期完成</th><th>截止</th><th>状态</th></tr></thead><tbody>${targetRows}</tbody></table></div>` : empty('计划未设置目标')}</div>
+    <div class="card"><h2>向社会扶贫网上报 <a class="muted" href="#/forwarding">明细</a></h2><div class="kpis">${fwKpi('sent', ZH.labels.forwardingState.sent, f.sent)}${fwKpi('pending', ZH.labels.forwardingState.pending, f.pending)}${fwKpi('held', ZH.labels.forwardingState.held, f.held, true)}${fwKpi('failed', ZH.labels.forwardingState.failed, f.failed, true)}</div></div>`
+}
+
+/** The trend (amounts as bars, the share as a line against the threshold) and each county's share. */
+async function drawHomeCharts(o) {
+  const thresholdPct = o.thresholdBp / 100
+  const thresholdLine = { silent: true, symbol: 'none', lineStyle: { color: '#c0392b', type: 'dashed' }, label: { formatter: `达标线 ${share(o.thresholdBp)}`, position: 'insideEndTop' }, data: [{ yAxis: thresholdPct }] }
+  const pctOf = (f) => (f.amountFen > 0 ? bpOf(f.certifiedAmountFen, f.amountFen) / 100 : null)
+  const el = document.getElementById('trend-chart')
+  if (el) {
+    await drawChart(el, {
+      tooltip: { trigger: 'axis' },
+      legend: { top: 0 },
+      grid: { left: 56, right: 44, top: 36, bottom: 30 },
+      xAxis: { type: 'category', data: o.sales.daily.map((d) => d.date.slice(5)) },
+      yAxis: [
+        { type: 'value', name: '元' },
+        { type: 'value', name: '占比%', min: 0, max: 100, splitLine: { show: false } },
+      ],
+      series: [
+        { name: '销售额', type: 'bar', data: o.sales.daily.map((d) => d.amountFen / 100), itemStyle: { color: '#d5dae0' } },
+        { name: '扶贫产品销售额', type: 'bar', data: o.sales.daily.map((d) => d.certifiedAmountFen / 100), itemStyle: { color: '#5d9cec' } },
+        { name: '扶贫产品占比', type: 'line', yAxisIndex: 1, connectNulls: false, data: o.sales.daily.map(pctOf), itemStyle: { color: '#1e8449' }, markLine: thresholdLine },
+      ],
+    })
+  }
+  const ce = document.getElementById('county-chart')
+  if (ce) {
+    await drawChart(ce, {
+      tooltip: { trigger: 'axis' },
+      grid: { left: 44, right: 10, top: 24, bottom: 40 },
+      xAxis: { type: 'category', data: o.sales.byCounty.map((c) => c.countyName), axisLabel: { interval: 0, rotate: o.sales.byCounty.length > 6 ? 30 : 0 } },
+      yAxis: { type: 'value', name: '占比%', min: 0, max: 100 },
+      series: [
+        {
+          name: '扶贫产品占比',
+          type: 'bar',
+          data: o.sales.byCounty.map((c) => ({ value: pctOf(c), itemStyle: { color: c.amountFen > 0 && c.shareBp < o.thresholdBp ? '#c0392b' : '#1e8449' } })),
+          markLine: thresholdLine,
+        },
+      ],
+    })
+  }
+}
+
 async function overview() {
-  const [r, alerts] = await Promise.all([api('GET', '/rollout'), api('GET', '/alerts?state=open&limit=20')])
+  const [r, alerts, o] = await Promise.all([api('GET', '/rollout'), api('GET', '/alerts?state=open&limit=20'), overviewFigures()])
   const t = r.totals
   const kpi = (label, n, of, ofLabel = '占任务') =>
     `<div class="kpi"><div class="l">${esc(label)}</div><div class="n">${n.toLocaleString('zh-CN')}</div>${of !== undefined ? `<div class="muted">${ofLabel} ${pct(n, of)}%</div><div class="bar"><i style="width:${Math.min(100, pct(n, of))}%"></i></div>` : ''}</div>`
-  const title = me.role === 'county' ? `${me.countyName ?? me.countyCode} 布设进度` : `${r.plan.region.name} 布设进度`
+  // An operator's home is its company's, named so (GET /overview's scope); without it, the rollout's title as before.
+  const title = o ? (o.scope.kind === 'operator' ? `${o.scope.name}（运营企业）总览` : `${o.scope.name} 总览`) : me.role === 'county' ? `${me.countyName ?? me.countyCode} 布设进度` : `${r.plan.region.name} 布设进度`
   const rows = r.counties
     .map((c) => {
       const n = c.next
@@ -134,6 +227,8 @@ async function overview() {
   const behind = alerts.alerts.filter((a) => a.kind === 'behind_schedule')
   app.innerHTML = `
     <h1 data-testid="title">${esc(title)}</h1>
+    ${homeFigures(o)}
+    ${o ? '<h2>布设进度</h2>' : ''}
     <p class="muted">${esc(r.plan.name)} · 截至 ${esc(bj(r.asOf))}（北京时间）</p>
     <div class="kpis">
       ${kpi('任务数', t.quota)}${kpi('已定点', t.sitesAssigned, t.quota)}${kpi('已安装', t.installed, t.quota)}${kpi('运营中', t.operating, t.quota)}${kpi('当前在线', t.online, t.installed || undefined, '占已安装')}
@@ -145,16 +240,11 @@ async function overview() {
     <div class="card"><h2>告警</h2>
       ${alerts.total === 0 ? empty('暂无未处理告警') : `<p>离线超过 24 小时的专柜：<b class="bad">${offline}</b> 台；进度落后的县区：<b class="bad">${behind.length}</b> 个。<a href="#/alerts">查看全部 ${alerts.total} 条</a></p>`}
     </div>`
-  if (document.getElementById('chart') && r.counties.length) {
-    const seq = routeSeq
-    const ec = await loadECharts()
-    const el = document.getElementById('chart')
-    if (!el || seq !== routeSeq) return
-    chart?.dispose()
-    chart = ec.init(el, null, { renderer: 'canvas' })
+  if (o) await drawHomeCharts(o)
+  const el = document.getElementById('chart')
+  if (el && r.counties.length) {
     const names = r.counties.map((c) => c.name)
-    chart.setOption({
-      animation: false,
+    await drawChart(el, {
       tooltip: { trigger: 'axis' },
       legend: { top: 0 },
       grid: { left: 40, right: 10, top: 36, bottom: 40 },
@@ -375,14 +465,15 @@ function downloadCsv(filename, header, rows) {
 /** Money in a CSV cell: 元 with two decimals and no separators, so a spreadsheet reads a number. */
 const yuanCell = (fen) => yuan(fen).replace(/,/g, '')
 
+/** Draws a chart into `el` unless the user has moved on meanwhile; charts live until the next navigation. */
 async function drawChart(el, option) {
   const seq = routeSeq
   const ec = await loadECharts()
   if (!el.isConnected || seq !== routeSeq) return null
-  chart?.dispose()
-  chart = ec.init(el, null, { renderer: 'canvas' })
-  chart.setOption({ animation: false, ...option })
-  return chart
+  const c = ec.init(el, null, { renderer: 'canvas' })
+  c.setOption({ animation: false, ...option })
+  charts.push(c)
+  return c
 }
 
 /** A month period id (YYYY-MM) overlapping [from, to]; other period kinds have their own from/to. */
@@ -710,6 +801,7 @@ async function mapView(params) {
 async function route() {
   if (!me) return
   routeSeq++
+  for (const c of charts.splice(0)) c.dispose()
   const hash = location.hash.replace(/^#/, '') || '/'
   const [path, query = ''] = hash.split('?')
   for (const a of nav.querySelectorAll('a')) {
@@ -733,7 +825,7 @@ async function route() {
 }
 
 window.addEventListener('hashchange', route)
-window.addEventListener('resize', () => chart?.resize())
+window.addEventListener('resize', () => charts.forEach((c) => c.resize()))
 api('GET', '/me')
   .then((m) => {
     me = m
