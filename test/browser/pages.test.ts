@@ -219,6 +219,11 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard pages in Chromium', () => {
     expect(await page.locator('tr[data-supplier]').count()).toBe(suppliers.suppliers.length)
     expect(await page.textContent(`tr[data-supplier="${aUscc(3)}"]`)).toContain('自 2020-08-01 起列入黑名单：以次充好')
     expect(await page.textContent(`tr[data-supplier="${aUscc(1)}"] td:nth-child(1)`)).toBe(aUscc(1))
+    // The registration county, where the API has one (H3 adds it to suppliers).
+    for (const sup of suppliers.suppliers as Array<SupplierList['suppliers'][number] & { countyCode?: string | null }>) {
+      const county = { '341125': '定远县', '341126': '凤阳县' }[sup.countyCode ?? ''] ?? '—'
+      expect(await page.textContent(`tr[data-supplier="${sup.uscc}"] td:nth-child(3)`)).toBe(county)
+    }
     await page.click('a[data-tab=certificates]')
     await page.waitForSelector('[data-testid=certificates]')
     await shot(page, 'city-certificates')
@@ -294,6 +299,13 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard pages in Chromium', () => {
         const text = (await page.textContent('main')) ?? ''
         for (const id of theirs) expect(text, `${who} ${path}`).not.toContain(id)
         expect(text).not.toContain(who === 'fengyang' ? '定远县' : '凤阳县')
+      }
+      if (who === 'dingyuan') {
+        // Asking for 凤阳县 by address selects nothing (the API narrows, never widens).
+        await open(page, s, '/compliance?period=2020-09&county=341126', 'main .empty')
+        expect(await page.textContent('[data-testid=cabinets]')).toBe('0')
+        expect(await page.textContent('[data-testid=amount]')).toBe('¥0.00')
+        expect(await page.textContent('main')).not.toContain(s.fy)
       }
       expect(failed).toEqual([])
     }
