@@ -75,6 +75,8 @@ export const ERROR_CODES = {
   BACKUP_FAILED: '数据库备份失败，未生成备份文件',
   BACKUP_NOT_FOUND: '备份文件不存在',
   BACKUP_NOT_SQLITE: '本服务器使用 PostgreSQL 数据库，不提供内置备份；请使用 pg_dump 或流复制备份',
+  // issue 15 (overview)
+  OVERVIEW_DATE_INVALID: '总览日期不合法（不能晚于今天）',
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES
