@@ -153,7 +153,7 @@ function homeFigures(o) {
     <p class="muted">截至 ${esc(o.asOf)}（北京时间）· 扶贫产品销售占比达标线 <b data-testid="threshold">${share(o.thresholdBp)}</b>（按金额）</p>
     <div class="kpis">${fig('today', '今日销售', o.sales.today)}${fig('month', '本月销售', o.sales.month)}${fig('year', '本年累计', o.sales.year)}</div>
     <div class="card"><h2>近 30 日销售与扶贫产品占比</h2><div id="trend-chart" class="chart" role="img" aria-label="每日销售额与扶贫产品占比"></div></div>
-    ${o.sales.byCounty.length ? `<div class="card"><h2>各县区销售（本年）</h2><div id="county-chart" class="chart" role="img" aria-label="各县区扶贫产品占比"></div>
+    ${o.sales.byCounty.length ? `<div class="card"><h2>各县区本月销售</h2><div id="county-chart" class="chart" role="img" aria-label="各县区扶贫产品占比"></div>
       <div class="table-wrap"><table data-testid="sales-counties"><thead><tr><th>县区</th><th class="num">笔数</th><th class="num">销售额</th><th class="num hide-sm">扶贫产品销售额</th><th class="num">占比</th></tr></thead><tbody>${countyRows}</tbody></table></div></div>` : ''}
     <div class="card"><h2>本月占比未达标的专柜</h2>
       <p class="muted">${esc(cp.period.from)} 至 ${esc(cp.period.to)}：有销售 <b data-testid="judged">${cp.judgedCabinets}</b> 台，达标 <b data-testid="compliant">${cp.compliantCabinets}</b> 台，未达标 <b class="${cp.belowCount ? 'bad' : ''}" data-testid="below-count">${cp.belowCount}</b> 台${cp.belowCount > cp.below.length ? `（列出占比最低的 ${cp.below.length} 台）` : ''}。<a href="#/compliance">查看明细</a></p>
@@ -196,7 +196,7 @@ async function drawHomeCharts(o) {
         {
           name: '扶贫产品占比',
           type: 'bar',
-          data: o.sales.byCounty.map((c) => ({ value: pctOf(c), itemStyle: { color: c.amountFen > 0 && c.shareBp < o.thresholdBp ? '#c0392b' : '#1e8449' } })),
+          data: o.sales.byCounty.map((c) => ({ value: c.shareBp / 100, itemStyle: { color: c.amountFen > 0 && c.shareBp < o.thresholdBp ? '#c0392b' : '#1e8449' } })),
           markLine: thresholdLine,
         },
       ],
@@ -207,6 +207,8 @@ async function drawHomeCharts(o) {
 async function overview() {
   const [r, alerts, o] = await Promise.all([api('GET', '/rollout'), api('GET', '/alerts?state=open&limit=20'), overviewFigures()])
   const t = r.totals
+  // An operator has no quota and the plan's milestones are the counties' (GET /rollout answers 0 and none).
+  const hasQuota = r.scope?.kind !== 'operator'
   const kpi = (label, n, of, ofLabel = '占任务') =>
     `<div class="kpi"><div class="l">${esc(label)}</div><div class="n">${n.toLocaleString('zh-CN')}</div>${of !== undefined ? `<div class="muted">${ofLabel} ${pct(n, of)}%</div><div class="bar"><i style="width:${Math.min(100, pct(n, of))}%"></i></div>` : ''}</div>`
   // An operator's home is its company's, named so (GET /overview's scope); without it, the rollout's title as before.
@@ -216,8 +218,10 @@ async function overview() {
       const n = c.next
       const next = n
         ? `<span class="badge ${n.state}">${MS_ZH[n.state]}</span> ${n.onTrack ? '<span class="ok">按期</span>' : `<span class="bad">落后</span>`} <span class="muted hide-sm">${n.projectedDate ? `预计 ${esc(n.projectedDate)}` : n.remaining ? '近期无进展' : ''}</span>`
-        : '<span class="badge met">全部完成</span>'
-      return `<tr data-county="${esc(c.code)}"><td><a href="#/cabinets?county=${esc(c.code)}">${esc(c.name)}</a></td><td class="num">${c.quota}</td><td class="num">${c.sitesAssigned}</td><td class="num">${c.installed}</td><td class="num">${c.operating}</td><td class="num">${c.online}</td><td>${next}</td></tr>`
+        : hasQuota
+          ? '<span class="badge met">全部完成</span>'
+          : '—'
+      return `<tr data-county="${esc(c.code)}"><td><a href="#/cabinets?county=${esc(c.code)}">${esc(c.name)}</a></td><td class="num">${hasQuota ? c.quota : '—'}</td><td class="num">${c.sitesAssigned}</td><td class="num">${c.installed}</td><td class="num">${c.operating}</td><td class="num">${c.online}</td><td>${next}</td></tr>`
     })
     .join('')
   const ms = r.milestones
@@ -231,9 +235,10 @@ async function overview() {
     ${o ? '<h2>布设进度</h2>' : ''}
     <p class="muted">${esc(r.plan.name)} · 截至 ${esc(bj(r.asOf))}（北京时间）</p>
     <div class="kpis">
-      ${kpi('任务数', t.quota)}${kpi('已定点', t.sitesAssigned, t.quota)}${kpi('已安装', t.installed, t.quota)}${kpi('运营中', t.operating, t.quota)}${kpi('当前在线', t.online, t.installed || undefined, '占已安装')}
+      ${hasQuota ? kpi('任务数', t.quota) : ''}${kpi('已定点', t.sitesAssigned, hasQuota ? t.quota : undefined)}${kpi('已安装', t.installed, hasQuota ? t.quota : undefined)}${kpi('运营中', t.operating, hasQuota ? t.quota : undefined)}${kpi('当前在线', t.online, t.installed || undefined, '占已安装')}
     </div>
-    <div class="card"><h2>节点目标</h2>${ms ? `<ul class="ms">${ms}</ul>` : empty('布设计划未设置节点目标')}</div>
+    ${t.onlineNotInstalled ? `<p class="muted" data-testid="online-apart">另有 ${t.onlineNotInstalled} 台尚未安装（或已撤除）的专柜在线，未计入“当前在线”。</p>` : ''}
+    ${hasQuota ? `<div class="card"><h2>节点目标</h2>${ms ? `<ul class="ms">${ms}</ul>` : empty('布设计划未设置节点目标')}</div>` : ''}
     <div class="card"><h2>${r.counties.length > 1 ? '各县区进度' : '县区进度'}</h2>${r.counties.length === 0 ? empty('您的范围内暂无专柜') : `<div id="chart" role="img" aria-label="各县区布设进度柱状图"></div>`}
       <div class="table-wrap"><table data-testid="counties"><thead><tr><th>县区</th><th class="num">任务</th><th class="num">定点</th><th class="num">安装</th><th class="num">运营</th><th class="num">在线</th><th>下一节点</th></tr></thead><tbody>${rows}</tbody></table></div>
     </div>
@@ -251,7 +256,7 @@ async function overview() {
       xAxis: { type: 'category', data: names, axisLabel: { interval: 0, rotate: names.length > 6 ? 30 : 0 } },
       yAxis: { type: 'value' },
       series: [
-        { name: '任务', type: 'bar', data: r.counties.map((c) => c.quota), itemStyle: { color: '#d5dae0' } },
+        ...(hasQuota ? [{ name: '任务', type: 'bar', data: r.counties.map((c) => c.quota), itemStyle: { color: '#d5dae0' } }] : []),
         { name: '定点', type: 'bar', data: r.counties.map((c) => c.sitesAssigned), itemStyle: { color: '#e59866' } },
         { name: '安装', type: 'bar', data: r.counties.map((c) => c.installed), itemStyle: { color: '#5d9cec' } },
         { name: '运营', type: 'bar', data: r.counties.map((c) => c.operating), itemStyle: { color: '#1e8449' } },
