@@ -8,7 +8,7 @@ import { pino } from 'pino'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import type { Fleet } from '../../fleet-server/src/app.js'
-import { percentBpZh, yuanZh, type CabinetList, type CertificateList, type ComplianceReply, type ForwardingReply, type ProductList, type SupplierList } from '../../shared/src/index.js'
+import { beijingZh, percentBpZh, yuanZh, type CabinetList, type CertificateList, type ComplianceReply, type ForwardingReply, type ProductList, type SupplierList } from '../../shared/src/index.js'
 import { buildPlatform } from '../../simulators/src/platform/app.js'
 import { aClock, aDatedCabinet, aUscc, fleetWith, line, ok } from '../fleet-server/certification.fixtures.js'
 import { api, tempDir } from '../helpers/fleet.js'
@@ -163,7 +163,7 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard pages in Chromium', () => {
     expect(await page.getAttribute(`tr[data-cabinet="${s.poor}"]`, 'class')).toContain('below')
     expect(await page.textContent(`tr[data-cabinet="${s.poor}"] td.fw`)).toBe('暂缓上报：扶贫产品占比不足（2020-09）')
     expect(await page.textContent(`tr[data-cabinet="${s.fy}"] td.fw`)).toBe('上报失败（2020-09）')
-    expect(await page.textContent(`tr[data-cabinet="${s.good}"] td.fw`)).toBe('无暂缓')
+    expect(await page.textContent(`tr[data-cabinet="${s.good}"] td.fw`)).toBe('已上报（2020-09）')
     const counties = await texts(page, 'tr[data-county]')
     // 定远县: 2 cabinets, 1 compliant, ¥110.00 of which ¥70.00 certified (63.63%), 1 held; 凤阳县: ¥50.00 all certified.
     expect(counties).toEqual(['定远县21¥110.00¥70.00' + percentBpZh(Math.floor((7000 * 10000) / 11000)) + '1', '凤阳县11¥50.00¥50.00100.00%0'])
@@ -194,6 +194,12 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard pages in Chromium', () => {
     expect(await page.textContent('[data-testid=failed]')).toBe(String(fw.failed.length))
     expect(await texts(page, 'tr[data-held] td')).toEqual([s.poor, '定远县', '2020-09', '扶贫产品占比不足', '¥40.00', '¥10.00', `占比 ${percentBpZh(poor.shareBp)}，低于 50.00%`])
     await shot(page, 'city-forwarding')
+    // Each sent batch with its receipt (?receipts=true): the platform took its key and record count.
+    const withReceipts = await get<ForwardingReply>(s, 'shi', '/api/v1/forwarding?receipts=true')
+    expect(withReceipts.sentBatches).toEqual([expect.objectContaining({ cabinetId: s.good, period: '2020-09', kind: 'report', status: 202, records: 1, attempts: 1 })])
+    expect(fw.sentBatches).toBeUndefined()
+    const sentBatch = withReceipts.sentBatches![0]!
+    expect(await texts(page, `tr[data-sent="${sentBatch.batchKey}"] td`)).toEqual([s.good, '2020-09', '报送', beijingZh(sentBatch.deliveredAt), '平台已接收 1 条记录（HTTP 202）', '1', sentBatch.batchKey])
     const batchKey = fw.failed[0]!.batchKey
     expect(await page.textContent(`tr[data-failed="${batchKey}"]`)).toContain('401')
     await page.click(`button[data-retry="${batchKey}"]`)
@@ -203,6 +209,7 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard pages in Chromium', () => {
     await page.waitForSelector('#fw-msg:has-text("已评判")')
     expect(await page.textContent('[data-testid=sent]')).toBe('2')
     expect(await page.locator('tr[data-failed]').count()).toBe(0)
+    expect(await page.textContent(`tr[data-sent="${batchKey}"]`)).toContain('平台已接收 1 条记录（HTTP 202）')
 
     // Catalog: products, suppliers (registration county when the API has one; blacklist), certificates.
     await open(page, s, '/catalog', '[data-testid=products]')
@@ -285,6 +292,9 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard pages in Chromium', () => {
       expect(await page.textContent('[data-testid=sent]')).toBe(String(fw.sent))
       expect(await page.locator('tr[data-held]').count()).toBe(fw.held.length)
       expect(await page.locator('tr[data-failed]').count()).toBe(fw.failed.length + fw.corrections.failed.length)
+      const receipts = await get<ForwardingReply>(s, who, '/api/v1/forwarding?receipts=true')
+      expect(receipts.sentBatches!.map((b) => b.cabinetId).every((id) => (mine as readonly string[]).includes(id))).toBe(true)
+      expect(await page.locator('tr[data-sent]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-sent')))).toEqual(receipts.sentBatches!.map((b) => b.batchKey))
       // Only the city administrator retries or runs forwarding.
       expect(await page.locator('button[data-retry], #run').count()).toBe(0)
 

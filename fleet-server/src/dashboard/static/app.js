@@ -496,7 +496,7 @@ async function complianceView(params) {
   const county = q.get('county') ?? ''
   const apiQ = new URLSearchParams(isRange ? { from, to } : { period: month })
   if (county) apiQ.set('county', county)
-  const [c, fw] = await Promise.all([api('GET', `/compliance?${apiQ}`), api('GET', '/forwarding')])
+  const [c, fw] = await Promise.all([api('GET', `/compliance?${apiQ}`), api('GET', '/forwarding?receipts=true')])
   const countyName = (code) => names[code] ?? code
 
   // Forwarding's view of each cabinet in the period: held (why), failed or retrying.
@@ -505,6 +505,8 @@ async function complianceView(params) {
   for (const h of fw.held) if (h.from <= c.to && h.to >= c.from) note(h.cabinetId, { cls: 'bad', text: `暂缓上报：${HOLD_ZH[h.reason] ?? h.reason}（${h.period}）` })
   for (const b of [...fw.failed, ...fw.corrections.failed]) if (monthOverlaps(b.period, c.from, c.to)) note(b.cabinetId, { cls: 'bad', text: `上报失败（${b.period}）` })
   for (const b of fw.retrying) if (monthOverlaps(b.period, c.from, c.to)) note(b.cabinetId, { cls: 'due', text: `重试中（${b.period}）` })
+  // The newest delivered batches (the API lists a few hundred): a report of the period among them is "sent".
+  for (const b of fw.sentBatches ?? []) if (b.kind === 'report' && monthOverlaps(b.period, c.from, c.to)) note(b.cabinetId, { cls: 'ok', text: `已上报（${b.period}）` })
   const fwText = (id) => (fwState.get(id) ?? [{ cls: 'muted', text: '无暂缓' }])
 
   const byCounty = new Map()
@@ -585,7 +587,7 @@ function holdDetail(h) {
 }
 
 async function forwardingView() {
-  const [fw, { names }] = await Promise.all([api('GET', '/forwarding'), planInfo()])
+  const [fw, { names }] = await Promise.all([api('GET', '/forwarding?receipts=true'), planInfo()])
   // Amounts of the held periods (NOT_COMPLIANT carries them; the others from the compliance query, one per distinct period).
   const ranges = [...new Map(fw.held.map((h) => [`${h.from}~${h.to}`, h])).values()].slice(0, 12)
   const figures = new Map()
@@ -613,6 +615,15 @@ async function forwardingView() {
   const retryingRows = fw.retrying
     .map((b) => `<tr data-retrying="${esc(b.batchKey)}"><td>${esc(b.cabinetId)}</td><td>${esc(b.period)}</td><td>${esc(BATCH_KIND_ZH[b.kind] ?? b.kind)}</td><td class="num">${b.attempts}</td><td class="num">${b.status ?? '—'}</td><td class="hide-sm wrap">${esc(b.message)}</td></tr>`)
     .join('')
+  const receipt = (b) =>
+    b.status === 409 ? `平台已有此批次（HTTP 409，重复不计），${b.records} 条记录` : `平台已接收 ${b.records} 条记录（HTTP ${b.status ?? '—'}）`
+  const sent = fw.sentBatches ?? []
+  const sentRows = sent
+    .map(
+      (b) =>
+        `<tr data-sent="${esc(b.batchKey)}"><td>${esc(b.cabinetId)}</td><td>${esc(b.period)}</td><td>${esc(BATCH_KIND_ZH[b.kind] ?? b.kind)}</td><td>${esc(bj(b.deliveredAt))}</td><td class="wrap">${esc(receipt(b))}</td><td class="num hide-sm">${b.attempts}</td><td class="hide-sm muted">${esc(b.batchKey)}</td></tr>`,
+    )
+    .join('')
   const kpi = (id, label, n, cls = '') => `<div class="kpi"><div class="l">${esc(label)}</div><div class="n ${cls}" data-testid="${id}">${n}</div></div>`
   app.innerHTML = `
     <h1>向社会扶贫网上报</h1>
@@ -624,6 +635,7 @@ async function forwardingView() {
     ${isAdmin ? '<p><button type="button" id="run" class="primary">立即评判并上报</button> <span id="fw-msg" class="muted"></span></p>' : ''}
     <div class="card"><h2>暂缓上报（原因与金额）</h2>${heldRows ? `<div class="table-wrap"><table data-testid="held-periods"><thead><tr><th>专柜</th><th>县区</th><th>期间</th><th>原因</th><th class="num">销售额</th><th class="num">扶贫产品销售额</th><th class="hide-sm">说明</th></tr></thead><tbody>${heldRows}</tbody></table></div>` : empty('没有暂缓上报的专柜期间')}</div>
     <div class="card"><h2>上报失败</h2>${failedRows ? `<div class="table-wrap"><table data-testid="failed-batches"><thead><tr><th>专柜</th><th>期间</th><th>类型</th><th class="num">平台应答</th><th class="hide-sm">信息</th><th></th></tr></thead><tbody>${failedRows}</tbody></table></div>` : empty('没有上报失败的批次')}</div>
+    <div class="card"><h2>已上报批次与回执</h2>${sentRows ? `${sent.length < fw.sent + fw.corrections.sent ? `<p class="muted">最近送达的 ${sent.length} 个批次。</p>` : ''}<div class="table-wrap"><table data-testid="sent-batches"><thead><tr><th>专柜</th><th>期间</th><th>类型</th><th>送达时间</th><th>回执</th><th class="num hide-sm">尝试次数</th><th class="hide-sm">批次编号</th></tr></thead><tbody>${sentRows}</tbody></table></div>` : empty('尚无送达的批次')}</div>
     <div class="card"><h2>重试中</h2>${retryingRows ? `<div class="table-wrap"><table data-testid="retrying-batches"><thead><tr><th>专柜</th><th>期间</th><th>类型</th><th class="num">失败次数</th><th class="num">平台应答</th><th class="hide-sm">信息</th></tr></thead><tbody>${retryingRows}</tbody></table></div>` : empty('没有等待重试的批次')}</div>`
   document.getElementById('run')?.addEventListener('click', async (e) => {
     e.target.disabled = true
