@@ -172,7 +172,8 @@ async function drawHomeCharts(o) {
     await drawChart(el, {
       tooltip: { trigger: 'axis' },
       legend: { top: 0 },
-      grid: { left: 56, right: 44, top: 36, bottom: 30 },
+      // Room under the legend for the axes' names (the legend wraps on a phone).
+      grid: { left: 56, right: 44, top: 64, bottom: 30 },
       xAxis: { type: 'category', data: o.sales.daily.map((d) => d.date.slice(5)) },
       yAxis: [
         { type: 'value', name: '元' },
