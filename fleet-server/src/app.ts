@@ -219,23 +219,6 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       now,
       log,
     })
-    // Reports (报表): stored snapshots for officials, on request and on the plan's schedule.
-    const reports = reportsModule({
-      database,
-      sources: () => ({
-        plan: () => plan,
-        rollout: rollout.service(),
-        figures: compliance.store(),
-        compliance: compliance.service(),
-        forwarding: forwarding.service(),
-        cabinets: (filter) => cabinetStore.listAll(filter),
-      }),
-      schedule: config.reports,
-      taskName: `reports@${config.dataDir}`,
-      isLeader: jobs.isLeader,
-      now,
-      log,
-    })
     // Issue 15: the home page's figures per role, read through the domains above.
     const overview = overviewModule(() => ({
       plan: () => plan,
@@ -256,6 +239,24 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       cabinets: (filter) => cabinetStore.listAll(filter),
       now,
     }))
+    // Reports (报表): stored snapshots for officials, on request and on the plan's schedule.
+    const reports = reportsModule({
+      database,
+      sources: () => ({
+        plan: () => plan,
+        rollout: rollout.service(),
+        figures: compliance.store(),
+        compliance: compliance.service(),
+        forwarding: forwarding.service(),
+        cabinets: (filter) => cabinetStore.listAll(filter),
+        targets: (viewer, asOf) => overview.service().targets(viewer, asOf),
+      }),
+      schedule: config.reports,
+      taskName: `reports@${config.dataDir}`,
+      isLeader: jobs.isLeader,
+      now,
+      log,
+    })
     // Issue 13: online backups of this database, on request and daily.
     const backup = backupModule({
       database,

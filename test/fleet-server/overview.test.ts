@@ -5,8 +5,9 @@
 import { describe, expect, it } from 'vitest'
 import type { Fleet } from '../../fleet-server/src/app.js'
 import type { OverviewReply } from '../../shared/src/index.js'
+import { BELOW_LIST_MAX } from '../../fleet-server/src/overview/index.js'
 import { api } from '../helpers/fleet.js'
-import { userToken } from '../helpers/rollout.js'
+import { csvRows, importCsv, userToken } from '../helpers/rollout.js'
 import { aCatalog, aClock, aDatedCabinet, fleetWith, line } from './certification.fixtures.js'
 
 const site = (n: number) => ({ siteName: `点位${n}`, venueType: '医院' })
@@ -143,5 +144,37 @@ describe('overview', () => {
     // Just after midnight in Shanghai (16:05 UTC the day before) the new day is today.
     const midnight = await fleetWith({ deps: { now: aClock('2020-10-10T16:05:00Z').now } })
     expect((await overview(midnight)).asOf).toBe('2020-10-11')
+  })
+
+  it('answers for the whole 2,700-cabinet plan from per-cabinet figures: exact sums, the 100 worst listed of all below', async () => {
+    const fleet = await fleetWith({ deps: { now: aClock('2020-10-10T02:00:00Z').now } })
+    const rows = fleet.plan.counties.flatMap((c) => csvRows(c.code, 'operating', c.quota))
+    expect((await importCsv(fleet, rows)).body.imported).toBe(2700)
+    const ids = rows.map((r) => r.split(',')[0]!)
+    // The compliance figures as ingest keeps them (written directly: only the
+    // reads are under test): 30 days to 10-10, 1,000 fen a day per cabinet;
+    // every other cabinet 60% certified, the rest 40%.
+    const days = Array.from({ length: 30 }, (_, i) => new Date(Date.UTC(2020, 8, 11 + i)).toISOString().slice(0, 10))
+    const dayRows = ids.flatMap((id, i) => days.map((day) => ({ cabinet_id: id, day, sales_count: 1, amount_fen: 1000, certified_fen: i % 2 === 0 ? 600 : 400 })))
+    const k = fleet.database.kysely
+    for (let i = 0; i < dayRows.length; i += 1000) await k.insertInto('cabinet_day_certified').values(dayRows.slice(i, i + 1000)).execute()
+    const monthRows = ids.flatMap((id, i) => [
+      { cabinet_id: id, month: '2020-09', sales_count: 20, amount_fen: 20_000, certified_fen: 20 * (i % 2 === 0 ? 600 : 400) },
+      { cabinet_id: id, month: '2020-10', sales_count: 10, amount_fen: 10_000, certified_fen: 10 * (i % 2 === 0 ? 600 : 400) },
+    ])
+    for (let i = 0; i < monthRows.length; i += 1000) await k.insertInto('cabinet_month_certified').values(monthRows.slice(i, i + 1000)).execute()
+
+    const o = await overview(fleet)
+    expect(o.sales.today).toEqual({ salesCount: 2700, amountFen: 2_700_000, certifiedAmountFen: 1350 * 1000, shareBp: 5000 })
+    expect(o.sales.month).toMatchObject({ salesCount: 27_000, amountFen: 27_000_000 })
+    expect(o.sales.year).toMatchObject({ salesCount: 81_000, amountFen: 81_000_000, certifiedAmountFen: 40_500_000 })
+    expect(o.sales.daily.every((d) => d.amountFen === 2_700_000)).toBe(true)
+    expect(o.sales.byCounty.map((c) => c.salesCount)).toEqual(fleet.plan.counties.map((c) => c.quota * 10))
+    expect(o.compliance).toMatchObject({ judgedCabinets: 2700, compliantCabinets: 1350, belowCount: 1350 })
+    expect(o.compliance.below).toHaveLength(BELOW_LIST_MAX)
+    // Equal shares: the larger amount first, then by id; every one has its site.
+    expect(o.compliance.below.every((b) => b.shareBp === 4000 && b.siteName !== null)).toBe(true)
+    expect(o.compliance.below.map((b) => b.cabinetId)).toEqual([...o.compliance.below.map((b) => b.cabinetId)].sort())
+    expect(o.rollout).toMatchObject({ quota: 2700, operating: 2700, online: 0 })
   })
 })

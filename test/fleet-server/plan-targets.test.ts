@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest'
 import { loadConfig } from '../../fleet-server/src/config.js'
 import { targetPace, targetsFor } from '../../fleet-server/src/overview/index.js'
 import { BUNDLED_PLANS, parsePlan, PlanInvalidError, type Plan } from '../../shared/src/index.js'
-import { tempDir } from '../helpers/fleet.js'
+import { startFleet, tempDir } from '../helpers/fleet.js'
+import { sqlRun } from '../helpers/test-db.js'
 
 const chuzhou = BUNDLED_PLANS['chuzhou-2020']!
 const withTargets = (targets: unknown[]): unknown => ({ ...structuredClone(chuzhou), targets })
@@ -77,5 +78,31 @@ describe('plan targets', () => {
     expect(targetPace(60, 61, '2020-09-01', '2020-09-30', '2020-12-01')).toMatchObject({ state: 'met', onTrack: true })
     // Fen beyond 2^53 once multiplied by days: exact in integers.
     expect(targetPace(9_000_000_000_000_000, 4_500_000_000_000_001, '2020-01-01', '2020-01-02', '2020-01-01')).toMatchObject({ expectedByNow: 4_500_000_000_000_000, projected: 9_000_000_000_000_002 })
+  })
+
+  it('completes a plan stored before targets existed with the configured targets, and keeps a changed stored plan as it was', async () => {
+    const dataDir = await tempDir()
+    // A database written before targets existed: its stored plan has no targets key.
+    const { targets: _, ...old } = structuredClone(chuzhou)
+    const storeOld = async (dir: string, plan: unknown) => {
+      const f = await startFleet({}, { dataDir: dir, manualClose: true })
+      await sqlRun(f.database, "UPDATE meta SET value = ? WHERE key = 'plan'", JSON.stringify(plan))
+      await f.close()
+    }
+    await storeOld(dataDir, old)
+    // The bundled plan now has targets; everything else is as stored.
+    const second = await startFleet({}, { dataDir, manualClose: true })
+    expect(second.plan.targets).toEqual(chuzhou.targets)
+    await second.close()
+    const third = await startFleet({}, { dataDir, manualClose: true })
+    expect(third.plan.targets).toHaveLength(7)
+    await third.close()
+
+    // A stored plan whose quotas differ is kept whole, targets or not.
+    const otherDir = await tempDir()
+    await storeOld(otherDir, { ...old, counties: old.counties.map((c, i) => (i === 0 ? { ...c, quota: c.quota - 1 } : i === 1 ? { ...c, quota: c.quota + 1 } : c)) })
+    const b = await startFleet({}, { dataDir: otherDir, manualClose: true })
+    expect([b.plan.counties[0]!.quota, b.plan.targets]).toEqual([414, []])
+    await b.close()
   })
 })

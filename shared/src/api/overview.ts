@@ -124,6 +124,7 @@ export const OverviewReply = z.object({
     belowCount: z.number().int(),
   }),
   targets: z.array(OverviewTarget),
+  /** Forwarding and rollout are as they stand now, whatever `date` asks. */
   forwarding: OverviewForwarding,
   rollout: OverviewRollout,
 })
