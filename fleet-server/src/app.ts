@@ -27,6 +27,7 @@ import type { ForwardingOptions } from './forwarding/index.js'
 import { httpModule } from './http/module.js'
 import { leaderModule } from './jobs/module.js'
 import { createMetrics, metricsRoutes } from './metrics/index.js'
+import { overviewModule } from './overview/module.js'
 import { startModules, type FleetModule, type RunningModules } from './modules.js'
 import { reportsModule } from './reports/module.js'
 import { createPlanStore } from './rollout/index.js'
@@ -231,6 +232,26 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       now,
       log,
     })
+    // Issue 15: the home page's figures per role, read through the domains above.
+    const overview = overviewModule(() => ({
+      plan: () => plan,
+      figures: compliance.store(),
+      compliance: compliance.service(),
+      forwarding: forwarding.service(),
+      rollout: rollout.service(),
+      certifiedProducts: async (date) => {
+        const counts = new Map<string, number>()
+        for (const p of (await certification.service().products(date)).products) {
+          if (!p.isCertified) continue
+          // A product's county is its supplier's (the division in its 统一社会信用代码).
+          const division = usccDivision(p.supplierUscc)
+          counts.set(division, (counts.get(division) ?? 0) + 1)
+        }
+        return counts
+      },
+      cabinets: (filter) => cabinetStore.listAll(filter),
+      now,
+    }))
     // Reports (报表): stored snapshots for officials, on request and on the plan's schedule.
     const reports = reportsModule({
       database,
@@ -241,6 +262,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
         compliance: compliance.service(),
         forwarding: forwarding.service(),
         cabinets: (filter) => cabinetStore.listAll(filter),
+        targets: (viewer, asOf) => overview.service().targets(viewer, asOf),
       }),
       schedule: config.reports,
       taskName: `reports@${config.dataDir}`,
@@ -258,7 +280,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       now,
       log,
     })
-    const modules: FleetModule[] = [jobs, buses.broker, compliance, cabinets, rollout, sales, certification, saleFlags, http, forwarding, certWorkflow, alerts, reports, backup]
+    const modules: FleetModule[] = [jobs, buses.broker, compliance, cabinets, rollout, sales, certification, saleFlags, http, forwarding, certWorkflow, alerts, overview, reports, backup]
     // The broker starts last (its sink routes to every module) and its intake is the first to stop.
     running = await startModules([...modules, buses.intake(modules)], log)
     const bus = buses.started()

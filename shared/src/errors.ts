@@ -85,6 +85,8 @@ export const ERROR_CODES = {
   PUBLICITY_ENDED: '公示期已结束，不能再提出异议',
   OBJECTION_NOT_FOUND: '异议不存在或无权查看',
   OBJECTION_RESOLVED: '该异议已处理，不能重复处理',
+  // issue 15 (overview)
+  OVERVIEW_DATE_INVALID: '总览日期不合法（不能晚于今天）',
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES

@@ -88,8 +88,9 @@ describe('two fleet-server processes on one PostgreSQL', () => {
     expect(Date.now() - revokedAt).toBeLessThan(1000)
 
     // Online: the same from both, and the truth (one cabinet on each).
-    const online = async (s: Server) => (await s.api.get<{ totals: { online: number }; counties: Array<{ code: string; online: number }> }>('/api/v1/rollout')).body
-    await expect.poll(async () => [(await online(a)).totals.online, (await online(b)).totals.online], { timeout: 5000 }).toEqual([2, 2])
+    // Planned cabinets: connected, counted apart from the installed ones (issue 15).
+    const online = async (s: Server) => (await s.api.get<{ totals: { online: number; onlineNotInstalled: number }; counties: Array<{ code: string; online: number }> }>('/api/v1/rollout')).body
+    await expect.poll(async () => [(await online(a)).totals.onlineNotInstalled, (await online(b)).totals.onlineNotInstalled], { timeout: 5000 }).toEqual([2, 2])
     expect((await online(a)).counties).toEqual((await online(b)).counties)
 
     // Retired through A: cut off on B, and refused by both.
@@ -102,7 +103,7 @@ describe('two fleet-server processes on one PostgreSQL', () => {
         .then((c) => (c.end(true), 'connected'), (err: Error) => err.message)
       expect(refused).toMatch(/Not authorized|Bad username or password/i)
     }
-    await expect.poll(async () => [(await online(a)).totals.online, (await online(b)).totals.online], { timeout: 5000 }).toEqual([1, 1])
+    await expect.poll(async () => [(await online(a)).totals.onlineNotInstalled, (await online(b)).totals.onlineNotInstalled], { timeout: 5000 }).toEqual([1, 1])
 
     // Login failures count across both servers: five guesses spread over them lock the user on both.
     expect((await a.api.post('/api/v1/users', { username: 'dingyuan', role: 'county', countyCode: '341125', password: 'correct horse battery' })).status).toBe(201)

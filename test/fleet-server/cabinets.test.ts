@@ -22,7 +22,7 @@ describe('cabinets API', () => {
     expect(r.body).toEqual({
       cabinetId: '341125-00001',
       countyCode: '341125',
-      status: 'planned',
+      status: 'site_assigned', // created with its site (issue 15)
       online: false,
       lastSeenAt: null,
       sales: { count: 0, amountFen: 0, certifiedAmountFen: 0, lastSeq: 0, lastSaleAt: null },

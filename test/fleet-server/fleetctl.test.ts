@@ -74,7 +74,7 @@ describe('npm run fleetctl', () => {
     expect(rollout.stdout).toContain('合计')
     expect(rollout.stdout).toContain('全部专柜点位落实到具体位置并运营一批')
     const rolloutJson = JSON.parse((await fleetctl(['rollout', '--json'], env)).stdout) as { totals: Record<string, number> }
-    expect(rolloutJson.totals).toEqual({ quota: 2700, sitesAssigned: 3, installed: 2, operating: 1, online: 0 })
+    expect(rolloutJson.totals).toEqual({ quota: 2700, sitesAssigned: 3, installed: 2, operating: 1, online: 0, onlineNotInstalled: 0 })
 
     const user = await fleetctl(['users', 'create', '--username', 'dy', '--role', 'county', '--county', '341125', '--json'], env)
     const token = (JSON.parse(user.stdout) as { token: string }).token

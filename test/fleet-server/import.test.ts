@@ -52,7 +52,7 @@ describe('POST /api/v1/cabinets/import', () => {
     expect(fixed.body).toMatchObject({ rows: 2700, imported: 2700, rejected: [] })
     const r = await rollout(fleet)
     const n = (...st: string[]) => rows.filter((row) => st.includes(row.split(',').at(-1)!)).length
-    expect(r.totals).toEqual({ quota: 2700, sitesAssigned: n('site_assigned', 'installed', 'operating'), installed: n('installed', 'operating'), operating: n('operating'), online: 0 })
+    expect(r.totals).toEqual({ quota: 2700, sitesAssigned: n('site_assigned', 'installed', 'operating'), installed: n('installed', 'operating'), operating: n('operating'), online: 0, onlineNotInstalled: 0 })
     expect(r.totals.sitesAssigned).toBe(2023)
 
     // The credentials returned are the cabinets' MQTT logins.

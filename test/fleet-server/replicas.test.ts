@@ -19,15 +19,20 @@ const refused = (url: string, cab: Provisioned, password = cab.mqtt.password) =>
   mqtt.connectAsync(url, { clientId: cab.cabinetId, username: cab.cabinetId, password, reconnectPeriod: 0, connectTimeout: 5000 }, false)
 
 interface Rollout {
-  counties: Array<{ code: string; online: number }>
-  totals: { online: number }
+  counties: Array<{ code: string; online: number; onlineNotInstalled: number }>
+  totals: { online: number; onlineNotInstalled: number }
 }
 
-/** City total and the per-county online figures a server reports (counties with none left out). */
+/**
+ * City total and the per-county connected cabinets a server reports (counties
+ * with none left out): installed or not (issue 15 counts the planned cabinets
+ * these tests provision apart from `online`), as the presence is under test.
+ */
 async function online(fleet: Fleet): Promise<{ total: number; counties: Record<string, number> }> {
   const r = await api<Rollout>(fleet, 'GET', '/api/v1/rollout')
   expect(r.status).toBe(200)
-  return { total: r.body.totals.online, counties: Object.fromEntries(r.body.counties.filter((c) => c.online > 0).map((c) => [c.code, c.online])) }
+  const connected = (c: { online: number; onlineNotInstalled: number }) => c.online + c.onlineNotInstalled
+  return { total: connected(r.body.totals), counties: Object.fromEntries(r.body.counties.filter((c) => connected(c) > 0).map((c) => [c.code, connected(c)])) }
 }
 
 const metric = async (f: Fleet, name: string): Promise<string | undefined> =>

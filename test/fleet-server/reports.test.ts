@@ -54,15 +54,16 @@ describe('reports', () => {
     const dy = doc.body.counties.find((c) => c.code === '341125')!
     expect(dy).toMatchObject({
       name: '定远县',
-      rollout: { quota: 415, sitesAssigned: 0, installed: 0, operating: 0, online: 3 - 1 },
+      // dy1 was created with its site (site_assigned); connected cabinets not installed are not online (issue 15).
+      rollout: { quota: 415, sitesAssigned: 1, installed: 0, operating: 0, online: 0 },
       sales: { salesCount: 2, amountFen: 6000, certifiedAmountFen: 3000, shareBp: 5000, ratio: 0.5, compliantCabinets: 1, judgedCabinets: 1 },
       forwarding: { sent: 0, pending: 0, held: 0, failed: 0 },
     })
     expect(doc.body.counties.find((c) => c.code === '341126')!.sales).toMatchObject({ salesCount: 1, amountFen: 5000, certifiedAmountFen: 0, compliantCabinets: 0, judgedCabinets: 1 })
     expect(doc.body.totals.sales).toEqual({ salesCount: 3, amountFen: 11000, certifiedAmountFen: 3000, shareBp: 2727, ratio: 0.2727, compliantCabinets: 1, judgedCabinets: 2 })
-    expect(doc.body.totals.rollout).toMatchObject({ quota: 2700, online: 3 })
+    expect(doc.body.totals.rollout).toMatchObject({ quota: 2700, sitesAssigned: 2, online: 0 })
     expect(doc.body.cabinets).toEqual([
-      expect.objectContaining({ cabinetId: dy1.cabinetId, countyName: '定远县', operator: 'dy-coop', siteName: '县政府, 东门', venueType: '机关', status: 'planned', salesCount: 2, amountFen: 6000, certifiedAmountFen: 3000, shareBp: 5000, compliant: true }),
+      expect.objectContaining({ cabinetId: dy1.cabinetId, countyName: '定远县', operator: 'dy-coop', siteName: '县政府, 东门', venueType: '机关', status: 'site_assigned', salesCount: 2, amountFen: 6000, certifiedAmountFen: 3000, shareBp: 5000, compliant: true }),
       expect.objectContaining({ cabinetId: dy2.cabinetId, salesCount: 0, amountFen: 0, compliant: null }),
       expect.objectContaining({ cabinetId: fy1.cabinetId, countyCode: '341126', amountFen: 5000, shareBp: 0, compliant: false }),
     ])
@@ -179,7 +180,7 @@ describe('reports', () => {
     expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf])
     const text = bytes.subarray(3).toString('utf8')
     expect(text).toContain('统计期间,2020-09-28 至 2020-10-04（北京时间）')
-    expect(text).toContain(`${dy1.cabinetId},341125,定远县,dy-coop,"县政府, 东门",机关,规划中,2,6000,60.00,3000,30.00,50.00%,达标`)
+    expect(text).toContain(`${dy1.cabinetId},341125,定远县,dy-coop,"县政府, 东门",机关,已定点,2,6000,60.00,3000,30.00,50.00%,达标`)
 
     const xlsx = await get('xlsx')
     expect(xlsx.status).toBe(200)
@@ -189,7 +190,7 @@ describe('reports', () => {
     await book.xlsx.load(await xlsx.arrayBuffer())
     const rows = book.getWorksheet('专柜明细')!.getSheetValues().slice(1).map((r) => (r as unknown[]).slice(1))
     expect(rows[0]![0]).toBe('专柜编号')
-    expect(rows[1]).toEqual([dy1.cabinetId, '341125', '定远县', 'dy-coop', '县政府, 东门', '机关', '规划中', 2, 6000, 60, 3000, 30, 0.5, '达标'])
+    expect(rows[1]).toEqual([dy1.cabinetId, '341125', '定远县', 'dy-coop', '县政府, 东门', '机关', '已定点', 2, 6000, 60, 3000, 30, 0.5, '达标'])
 
     const json = await get('json')
     expect(json.headers.get('content-type')).toMatch(/^application\/json/)

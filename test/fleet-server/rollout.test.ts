@@ -9,10 +9,10 @@ import { describe, expect, it } from 'vitest'
 import { migrate } from '../../fleet-server/src/db/index.js'
 import { MIGRATIONS } from '../../fleet-server/src/db/migrations.js'
 import { api, connectCabinet, startFleet, tempDir } from '../helpers/fleet.js'
-import { clockAt, csvRow, csvRows, importCsv, rollout } from '../helpers/rollout.js'
+import { clockAt, csvRow, csvRows, importCsv, rollout, type CountyRow, type Rollout } from '../helpers/rollout.js'
 import { createRolloutService, createRolloutStore } from '../../fleet-server/src/rollout/index.js'
 import type { Principal } from '../../fleet-server/src/access/index.js'
-import { onPostgres } from '../helpers/test-db.js'
+import { onPostgres, sqlRows } from '../helpers/test-db.js'
 
 const patch = (status: string) => ({ status })
 
@@ -55,7 +55,7 @@ describe('GET /api/v1/rollout', () => {
     expect(row('341126')).toMatchObject({ name: '凤阳县', quota: 355, sitesAssigned: 197, installed: 50, operating: 10, online: 1 })
     expect(row('341182')).toMatchObject({ name: '明光市', quota: 345, sitesAssigned: 85, installed: 85, operating: 85, online: 0 })
     for (const code of ['341122', '341124', '341102', '341103', '341181']) expect(row(code)).toMatchObject({ sitesAssigned: 0, installed: 0, operating: 0, online: 0 })
-    expect(r.totals).toEqual({ quota: 2700, sitesAssigned: 697, installed: 370, operating: 190, online: 3 })
+    expect(r.totals).toEqual({ quota: 2700, sitesAssigned: 697, installed: 370, operating: 190, online: 3, onlineNotInstalled: 0 })
     expect(r.counties).toHaveLength(8)
 
     // Milestones on 2020-09-01: both due; only 定远县 meets the first.
@@ -102,7 +102,7 @@ describe('GET /api/v1/rollout', () => {
     const created = await api<{ token: string }>(fleet, 'POST', '/api/v1/users', { username: 'dy', role: 'county', countyCode: '341125' })
     const r = await rollout(fleet, created.body.token)
     expect(r.counties.map((c) => c.code)).toEqual(['341125'])
-    expect(r.totals).toEqual({ quota: 415, sitesAssigned: 3, installed: 3, operating: 0, online: 0 })
+    expect(r.totals).toEqual({ quota: 415, sitesAssigned: 3, installed: 3, operating: 0, online: 0, onlineNotInstalled: 0 })
     expect(r.milestones[0]).toMatchObject({ state: 'due', countiesMet: 0 })
   })
 
@@ -130,6 +130,75 @@ describe('GET /api/v1/rollout', () => {
     expect(await onlineOf(admin)).toEqual({ total: 4, counties: { '341125': 2, '341126': 2 } })
     online.add('C-341125-00003') // not cached yet, beside cached ones
     expect(await onlineOf(opA)).toEqual({ total: 3, counties: { '341125': 2, '341126': 1 } })
+  })
+
+  // Issue 15, seen: 明光市 online 3, installed 1 — planned cabinets that connected counted as online.
+  it('counts as online only installed, operating and suspended cabinets; other connected ones are shown apart', async () => {
+    const now = () => new Date('2020-09-10T00:00:00Z')
+    const fleet = await startFleet({}, { now })
+    const imported = await importCsv(fleet, [
+      csvRow('C-341182-00001', '341182', 'installed', 'op-a'),
+      csvRow('C-341182-00002', '341182', 'planned', 'op-a'),
+      csvRow('C-341182-00003', '341182', 'site_assigned'),
+      csvRow('C-341182-00004', '341182', 'operating'),
+      csvRow('C-341182-00005', '341182', 'operating'),
+      csvRow('C-341182-00006', '341182', 'installed'),
+    ])
+    expect(imported.body.imported).toBe(6)
+    expect((await api(fleet, 'PATCH', '/api/v1/cabinets/C-341182-00005', patch('suspended'))).status).toBe(200)
+    expect((await api(fleet, 'PATCH', '/api/v1/cabinets/C-341182-00006', patch('retired'))).status).toBe(200)
+    const online = new Set(['C-341182-00001', 'C-341182-00002', 'C-341182-00003', 'C-341182-00005', 'C-341182-00006'])
+    const service = createRolloutService({ store: createRolloutStore(fleet.database), plan: () => fleet.plan, liveness: { onlineIds: () => online.values() }, now })
+    const admin: Principal = { userId: 'u0', username: 'admin', role: 'admin', countyCode: null, operator: null }
+    const figures = async (by: Principal = admin) => {
+      const r = await service.progress(by)
+      const c = r.counties.find((x) => x.code === '341182')!
+      return { installed: c.installed, online: c.online, apart: c.onlineNotInstalled, totals: [r.totals.online, r.totals.onlineNotInstalled] }
+    }
+    expect(await figures()).toEqual({ installed: 3, online: 2, apart: 3, totals: [2, 3] })
+    // A status change moves a cabinet across at once (the set is versioned by transitions).
+    await api(fleet, 'PATCH', '/api/v1/cabinets/C-341182-00003', patch('installed'))
+    expect(await figures()).toEqual({ installed: 4, online: 3, apart: 2, totals: [3, 2] })
+    const opA: Principal = { userId: 'u1', username: 'a', role: 'operator', countyCode: null, operator: 'op-a' }
+    expect(await figures(opA)).toEqual({ installed: 1, online: 1, apart: 1, totals: [1, 1] })
+  })
+
+  it('shows an operator its own cabinets under its own name, with no county quota and no milestone verdicts', async () => {
+    const fleet = await startFleet({}, { now: () => new Date('2020-09-10T00:00:00Z') })
+    await importCsv(fleet, [
+      ...Array.from({ length: 10 }, (_, i) => csvRow(`C-341125-${String(i + 1).padStart(5, '0')}`, i < 6 ? '341125' : '341126', i < 4 ? 'operating' : 'installed', '甲公司')),
+      ...csvRows('341125', 'installed', 5, 101),
+    ])
+    const op = await api<{ token: string }>(fleet, 'POST', '/api/v1/users', { username: 'jia', role: 'operator', operator: '甲公司' })
+    const r = (await api<Rollout & { scope: unknown; counties: Array<CountyRow & { next: unknown }> }>(fleet, 'GET', '/api/v1/rollout', undefined, op.body.token)).body
+    expect(r.scope).toEqual({ kind: 'operator', code: null, name: '甲公司' })
+    expect(r.counties.map((c) => [c.code, c.quota, c.installed, c.milestones.length, c.next])).toEqual([['341125', 0, 6, 0, null], ['341126', 0, 4, 0, null]])
+    expect(r.totals).toMatchObject({ quota: 0, installed: 10, operating: 4 })
+    expect(r.milestones).toEqual([])
+    // The county and the city keep theirs.
+    const city = await rollout(fleet)
+    expect(city.scope).toEqual({ kind: 'city', code: null, name: '滁州市' })
+    expect(city.totals.quota).toBe(2700)
+    expect(city.milestones).toHaveLength(2)
+  })
+
+  it('starts a cabinet created with a site name and venue type as site_assigned, with a consistent first transition', async () => {
+    const fleet = await startFleet({}, { now: () => new Date('2020-09-10T02:00:00Z') })
+    const withSite = await api<{ cabinetId: string }>(fleet, 'POST', '/api/v1/cabinets', { countyCode: '341125', siteName: '定远县政务中心', venueType: '机关' })
+    const nameOnly = await api<{ cabinetId: string }>(fleet, 'POST', '/api/v1/cabinets', { countyCode: '341125', siteName: '尚未定类的点位' })
+    const bare = await api<{ cabinetId: string }>(fleet, 'POST', '/api/v1/cabinets', { countyCode: '341125' })
+    const status = async (id: string) => (await api<{ status: string }>(fleet, 'GET', `/api/v1/cabinets/${id}`)).body.status
+    expect([await status(withSite.body.cabinetId), await status(nameOnly.body.cabinetId), await status(bare.body.cabinetId)]).toEqual(['site_assigned', 'planned', 'planned'])
+    const t = await api<{ transitions: Array<{ from: string | null; to: string }> }>(fleet, 'GET', `/api/v1/cabinets/${withSite.body.cabinetId}/transitions`)
+    expect(t.body.transitions.map((x) => [x.from, x.to])).toEqual([[null, 'site_assigned']])
+    // Counted as a site assigned, and as that day's step of the pace.
+    const r = await rollout(fleet)
+    expect(r.counties.find((c) => c.code === '341125')).toMatchObject({ sitesAssigned: 1, installed: 0 })
+    expect(r.counties.find((c) => c.code === '341125')!.milestones[0]!.remaining).toBe(415 - 1)
+    const steps = await sqlRows<{ sites: number; day: string }>(fleet.database, 'SELECT day, sites FROM rollout_day_steps WHERE county_code = ?', '341125')
+    expect(steps.map((x) => [x.day, Number(x.sites)])).toEqual([['2020-09-10', 1]])
+    // It goes on from there: installed next, no second site step needed.
+    expect((await api(fleet, 'PATCH', `/api/v1/cabinets/${withSite.body.cabinetId}`, patch('installed'))).status).toBe(200)
   })
 
   it('loads a 20,000-cabinet plan of another region as data, with no code change', async () => {

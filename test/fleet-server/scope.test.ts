@@ -8,7 +8,7 @@ import { api, connectCabinet, startFleet } from '../helpers/fleet.js'
 import { clockAt, csvRow, importCsv, userToken } from '../helpers/rollout.js'
 import { aBatch, aChain } from '../helpers/sales.js'
 import { sqlRow } from '../helpers/test-db.js'
-import { shanghaiDate } from '../../shared/src/index.js'
+import { shanghaiDate, type OverviewReply } from '../../shared/src/index.js'
 import { previousPeriod, reportPeriodOf } from '../../fleet-server/src/reports/index.js'
 import { aUscc } from './certification.fixtures.js'
 
@@ -125,6 +125,20 @@ const CASES: Record<string, (c: Ctx) => Promise<void>> = {
     const r = (await c.call('GET', '/api/v1/rollout')).body as { counties: Array<{ code: string }>; totals: { quota: number } }
     expect(r.counties.map((x) => x.code)).toEqual(['341125'])
     expect(r.totals.quota).toBe(415)
+  },
+  // Issue 15: the home figures are the county's alone (sales, the below list, targets).
+  'GET /api/v1/overview': async (c) => {
+    const r = await c.call('GET', '/api/v1/overview')
+    expect(r.status, r.text).toBe(200)
+    const o = r.body as OverviewReply
+    expect(o.scope).toEqual({ kind: 'county', code: '341125', name: '定远县' })
+    expect(o.sales.byCounty.map((x) => x.countyCode)).toEqual(['341125'])
+    expect(o.sales.daily.reduce((t, d) => t + d.salesCount, 0)).toBe(3) // DY-1's three sales, none of FY-1's
+    for (const b of o.compliance.below) expect(b.countyCode).toBe('341125')
+    for (const t of o.targets) expect(t.scope.code).toBe('341125')
+    expect(o.rollout.quota).toBe(415)
+    // A county parameter does not widen it: unknown query keys are refused.
+    expect((await c.call('GET', '/api/v1/overview?county=341126')).status).toBe(400)
   },
   'GET /api/v1/alerts': async (c) => {
     for (const q of ['', '?state=all', '?county=341126', '?kind=offline', '?kind=behind_schedule']) {
@@ -313,6 +327,11 @@ describe('scope over every /api/ route', () => {
     expect(r.body.counties).toEqual([expect.objectContaining({ code: '341125', installed: 1 })])
     const alerts = await api<{ alerts: Array<{ cabinetId: string | null; kind: string }> }>(fleet, 'GET', '/api/v1/alerts', undefined, op)
     expect(alerts.body.alerts.map((a) => [a.kind, a.cabinetId])).toEqual([['offline', 'A-1']])
+    // Issue 15: its overview is its company's own, without a county's quota.
+    const o = (await api<OverviewReply>(fleet, 'GET', '/api/v1/overview', undefined, op)).body
+    expect(o.scope).toEqual({ kind: 'operator', code: null, name: 'anhui-supply' })
+    expect(o.rollout).toMatchObject({ quota: null, installed: 1 })
+    expect(o.sales.byCounty.map((x) => x.countyCode)).toEqual(['341125'])
 
     const auditor = await userToken(fleet, { username: 'au', role: 'auditor' })
     const every = await api<{ alerts: Array<{ alertId: string }> }>(fleet, 'GET', '/api/v1/alerts', undefined, auditor)

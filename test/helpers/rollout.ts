@@ -54,13 +54,15 @@ export interface CountyRow {
   installed: number
   operating: number
   online: number
+  onlineNotInstalled: number
   next: { milestoneId: string; state: string; onTrack: boolean; projectedDate: string | null; remaining: number; pacePerDay: number } | null
   milestones: Array<{ milestoneId: string; state: string; onTrack: boolean; projectedDate: string | null; remaining: number }>
 }
 
 export interface Rollout {
+  scope: { kind: string; code: string | null; name: string }
   counties: CountyRow[]
-  totals: { quota: number; sitesAssigned: number; installed: number; operating: number; online: number }
+  totals: { quota: number; sitesAssigned: number; installed: number; operating: number; online: number; onlineNotInstalled: number }
   milestones: Array<{ id: string; date: string; state: string; countiesMet: number }>
 }
 

@@ -201,7 +201,10 @@ export function createCabinetService(deps: CabinetServiceDeps): CabinetService {
           siteAddress: null,
           latitude: null,
           longitude: null,
-          status: 'planned',
+          // Issue 15: created with a concrete site (name and venue type) it
+          // starts site_assigned, as an import row with a site does; its first
+          // transition (null → site_assigned) counts it as a site assigned that day.
+          status: body.siteName && body.venueType ? 'site_assigned' : 'planned',
         }, secret, at)
       let cabinetId = body.cabinetId
       if (cabinetId !== undefined) {

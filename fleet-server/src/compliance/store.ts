@@ -40,6 +40,13 @@ export interface DayFigures extends CabinetFigures {
   readonly day: string
 }
 
+export interface DayTotal {
+  readonly day: string
+  readonly salesCount: number
+  readonly amountFen: number
+  readonly certifiedFen: number
+}
+
 export interface CertifiedLine {
   readonly sku: string
   readonly certificateNo: string
@@ -73,6 +80,11 @@ export interface ComplianceStore {
    */
   applyCatalogChange(tx: Executor, skus: Iterable<string>): Promise<{ flippedDays: number }>
   figuresByCabinet(from: string, to: string, f: FiguresFilter): Promise<CabinetFigures[]>
+  /**
+   * Sales per day over [from, to] of the cabinets matching `f`, summed over
+   * them; days without sales left out (the overview's daily trend, issue 15).
+   */
+  dayTotals(from: string, to: string, f: FiguresFilter): Promise<DayTotal[]>
   /** All-time certified amount of each cabinet. */
   certifiedTotals(cabinetIds: readonly string[]): Promise<Map<string, number>>
   /** Every cabinet-day of the cabinets in `r`. */
@@ -391,6 +403,23 @@ export async function createComplianceStore(db: FleetDb, opts: { log?: Logger } 
       }
       const rows = (await query.execute(kysely)).rows
       return rows.map((r) => ({ cabinetId: r.cabinet_id, countyCode: r.county_code, salesCount: r.n, amountFen: r.amount, certifiedFen: r.certified }))
+    },
+
+    async dayTotals(from, to, f) {
+      const filtered = f.countyCode !== undefined || f.operator !== undefined || f.cabinetId !== undefined
+      // City-wide: the day index alone (every figures row is a cabinet's).
+      // Filtered: the matching cabinets drive the scan, as in figuresByCabinet.
+      const query = filtered
+        ? sql<{ day: string; n: number; amount: number; certified: number }>`SELECT c.day, CAST(sum(c.sales_count) AS BIGINT) AS n,
+            CAST(sum(c.amount_fen) AS BIGINT) AS amount, CAST(sum(c.certified_fen) AS BIGINT) AS certified
+            FROM (${cabinetsMatching(kysely, f)}) k ${sql.raw(db.dialect === 'sqlite' ? 'CROSS JOIN' : 'JOIN')} cabinet_day_certified c
+              ON c.cabinet_id = k.cabinet_id AND c.day BETWEEN ${from} AND ${to}
+            GROUP BY c.day ORDER BY c.day`
+        : sql<{ day: string; n: number; amount: number; certified: number }>`SELECT day, CAST(sum(sales_count) AS BIGINT) AS n,
+            CAST(sum(amount_fen) AS BIGINT) AS amount, CAST(sum(certified_fen) AS BIGINT) AS certified
+            FROM cabinet_day_certified WHERE day BETWEEN ${from} AND ${to} GROUP BY day ORDER BY day`
+      const rows = (await query.execute(kysely)).rows
+      return rows.map((r) => ({ day: r.day, salesCount: Number(r.n), amountFen: Number(r.amount), certifiedFen: Number(r.certified) }))
     },
 
     async certifiedTotals(cabinetIds) {

@@ -1,11 +1,12 @@
 // GET /api/v1/forwarding (scoped: county users see their county's cabinets,
-// operators theirs, city-wide roles everything) and
+// operators theirs, city-wide roles everything; ?receipts=true lists the
+// delivered batches with their receipts) and
 // POST /api/v1/forwarding/run (admin): one evaluation-and-send pass, now;
 // POST /api/v1/forwarding/failed/:batchKey/retry (admin): a refused batch back to pending.
 import type { FastifyPluginAsync } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { ForwardingReply, ForwardingRetryReply, ForwardingRunReply } from '../../../shared/src/index.js'
+import { ForwardingQuery, ForwardingReply, ForwardingRetryReply, ForwardingRunReply } from '../../../shared/src/index.js'
 import { assertAdmin, cabinetScope, principalOf } from '../access/index.js'
 import { errorResponses } from '../http/index.js'
 import type { ForwardingService } from './service.js'
@@ -15,8 +16,13 @@ export const forwardingRoutes = (svc: ForwardingService): FastifyPluginAsync =>
     const app = fastify.withTypeProvider<ZodTypeProvider>()
     const tags = ['forwarding']
     app.get('/forwarding', {
-      schema: { tags, summary: 'Forwarding to the national platform: sent, pending, held with reasons, failed', response: { 200: ForwardingReply, ...errorResponses } },
-    }, async (req) => svc.status(cabinetScope(principalOf(req))))
+      schema: {
+        tags,
+        summary: 'Forwarding to the national platform: sent, pending, held with reasons, failed; ?receipts=true adds the delivered batches with their receipts',
+        querystring: ForwardingQuery,
+        response: { 200: ForwardingReply, ...errorResponses },
+      },
+    }, async (req) => svc.status(cabinetScope(principalOf(req)), { receipts: req.query.receipts === true }))
     app.post('/forwarding/run', {
       schema: { tags, summary: 'Run one evaluation-and-send pass now, batches waiting to retry included; answers when it has run', response: { 200: ForwardingRunReply, ...errorResponses } },
     }, async (req) => {

@@ -32,6 +32,7 @@ import type {
   PlatformBatch,
   PlatformRecord,
   RetryingBatch,
+  SentBatch,
 } from '../../../shared/src/index.js'
 import { periodEnd, periodOf, type CertifiedLine, type ComplianceService, type DayFigures, type Period } from '../compliance/index.js'
 import type { TroubledBatch } from '../alerts/forwarding-source.js'
@@ -50,8 +51,8 @@ export interface ForwardingService {
    * waiting out a retry backoff are sent now too, not after up to maxBackoffMs.
    */
   run(opts?: { forced?: boolean }): Promise<ForwardingRunReply>
-  /** The queue as the scope sees it (city-wide when empty). */
-  status(scope?: ForwardingScope): Promise<ForwardingReply>
+  /** The queue as the scope sees it (city-wide when empty); `receipts`: with the delivered batches' receipts. */
+  status(scope?: ForwardingScope, opts?: { receipts?: boolean }): Promise<ForwardingReply>
   /** Only the counts of status() — reports need no lists, which at 20,000 cabinets cost ~0.1 s each. */
   counts(scope?: ForwardingScope): Promise<{ sent: number; pending: number; held: number; failed: number }>
   /** Pending batches whose last answer was a 3xx or with at least `minAttempts` failed attempts, with their cabinet's owner (the alert's question). */
@@ -135,6 +136,9 @@ export interface ForwardingServiceDeps {
  * the others on HOLDS_CHANNEL that a pass changed which periods are held, so
  * they judge late sales against the same holds. Payloads are empty.
  */
+/** A status reply with receipts lists this many delivered batches at most (the newest): a city sends ~2,700 a month. */
+export const SENT_LISTED = 200
+
 export const PASS_CHANNEL = 'forwarding-pass'
 export const HOLDS_CHANNEL = 'forwarding-holds'
 
@@ -529,9 +533,15 @@ export async function createForwardingService(deps: ForwardingServiceDeps): Prom
 
   return {
     run: (opts) => runSerial(opts?.forced ?? false),
-    async status(scope) {
+    async status(scope, opts) {
       const only = filterOf(scope)
-      const [c, failedRows, heldRows, retryingRows] = await Promise.all([store.counts(only), store.failedBatches(only), store.held(only), store.retrying(only)])
+      const [c, failedRows, heldRows, retryingRows, deliveredRows] = await Promise.all([
+        store.counts(only),
+        store.failedBatches(only),
+        store.held(only),
+        store.retrying(only),
+        opts?.receipts ? store.delivered(only, SENT_LISTED) : null,
+      ])
       const n = (k: string) => c.get(k) ?? 0
       const toFailed = (b: OutboxRow): FailedBatch => ({ cabinetId: b.cabinetId, period: b.periodId, batchKey: b.batchKey, kind: b.kind, status: b.lastStatus, message: b.lastError ?? '' })
       const held: HeldPeriod[] = heldRows.map((p: PeriodRow) => ({
@@ -558,6 +568,11 @@ export async function createForwardingService(deps: ForwardingServiceDeps): Prom
         periods: sent + pending + held.length + failed.length,
         platformConfigured: deps.platformConfigured,
         lastRunAt,
+        ...(deliveredRows && {
+          sentBatches: deliveredRows.map((b): SentBatch => ({
+            cabinetId: b.cabinetId, period: b.periodId, batchKey: b.batchKey, kind: b.kind, deliveredAt: b.deliveredAt, status: b.lastStatus, records: b.records, attempts: b.attempts,
+          })),
+        }),
       }
     },
     async counts(scope) {

@@ -47,6 +47,18 @@ export interface OutboxRow {
   readonly lastError: string | null
 }
 
+/** A delivered batch: the receipt's status and time, and how many records it carried. */
+export interface DeliveredRow {
+  readonly batchKey: string
+  readonly kind: 'report' | 'correction'
+  readonly cabinetId: string
+  readonly periodId: string
+  readonly lastStatus: number | null
+  readonly attempts: number
+  readonly deliveredAt: string
+  readonly records: number
+}
+
 export interface SyncMark {
   readonly cabinetId: string
   readonly syncedThrough: string
@@ -102,6 +114,8 @@ export interface ForwardingStore {
   /** Batches per `kind:state`. */
   counts(only?: CabinetFilter): Promise<Map<string, number>>
   failedBatches(only?: CabinetFilter): Promise<OutboxRow[]>
+  /** Delivered batches, newest first, at most `limit` (the receipts a person looks at). */
+  delivered(only: CabinetFilter, limit: number): Promise<DeliveredRow[]>
   /** Pending batches with failed attempts, oldest first (at most RETRYING_LISTED). */
   retrying(only?: CabinetFilter): Promise<OutboxRow[]>
   /** Pending batches whose last answer was a 3xx or that failed at least `minAttempts` times in a row, oldest first. */
@@ -303,6 +317,16 @@ export function createForwardingStore(db: FleetDb): ForwardingStore {
       let q = outbox().where('state', '=', 'failed')
       if (only) q = q.where('cabinet_id', 'in', only)
       return q.orderBy('created_at').orderBy('batch_key').execute()
+    },
+    async delivered(only, limit) {
+      let q = k
+        .selectFrom('forwarding_outbox')
+        .select(['batch_key as batchKey', 'kind', 'cabinet_id as cabinetId', 'period_id as periodId', 'last_status as lastStatus', 'attempts', 'delivered_at as deliveredAt', 'body'])
+        .where('state', '=', 'delivered')
+      if (only) q = q.where('cabinet_id', 'in', only)
+      const rows = await q.orderBy('delivered_at', 'desc').orderBy('batch_key').limit(limit).execute()
+      // The body is the exact batch sent; its record count is what the receipt acknowledged.
+      return rows.map(({ body, ...r }) => ({ ...r, kind: r.kind as DeliveredRow['kind'], deliveredAt: r.deliveredAt ?? '', records: (JSON.parse(body) as { records: unknown[] }).records.length }))
     },
     async retrying(only) {
       let q = outbox().where('state', '=', 'pending').where('attempts', '>', 0)

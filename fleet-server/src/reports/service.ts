@@ -26,6 +26,7 @@ import {
   type ReportDocument,
   type ReportKind,
   type ReportSales,
+  type OverviewTarget,
   type ReportSummary,
   type RolloutCounts,
   type RolloutReply,
@@ -34,6 +35,7 @@ import { isCityWide, outOfScope, type Principal } from '../access/index.js'
 import type { CabinetRow } from '../cabinets/index.js'
 import { periodEnd, type CabinetFigures, type ComplianceService, type ComplianceStore } from '../compliance/index.js'
 import type { ForwardingService } from '../forwarding/index.js'
+import type { TargetViewer } from '../overview/index.js'
 import type { RolloutService } from '../rollout/index.js'
 import { countyUnknown, periodInvalid, periodNotStarted, reportNotFound } from './errors.js'
 import { parseReportPeriod, periodNameZh, PERIOD_FORMS, type ReportPeriod } from './periods.js'
@@ -61,6 +63,8 @@ export interface ReportServiceDeps {
   readonly figures: Pick<ComplianceStore, 'figuresByCabinet'>
   readonly compliance: Pick<ComplianceService, 'judge' | 'threshold'>
   readonly forwarding: Pick<ForwardingService, 'counts'>
+  /** Progress of the targets a viewer sees as of a date (the overview's, issue 15). */
+  readonly targets: (viewer: TargetViewer, asOf: string) => Promise<OverviewTarget[]>
   /** Every cabinet matching the filter (the cabinets store's listAll). */
   readonly cabinets: (filter: { countyCode?: string; operator?: string }) => Promise<CabinetRow[]>
   readonly now: () => Date
@@ -229,6 +233,11 @@ export function createReportService(deps: ReportServiceDeps): ReportService {
 
     const name = scopeName(s)
     const totalForwarding = await deps.forwarding.counts(filter)
+    // Targets as at the period's end, or today while it runs.
+    const today = shanghaiDate(at)
+    const targetsAsOf = period.to < today ? period.to : today
+    const viewer: TargetViewer = s.operator !== null ? { kind: 'operator', operator: s.operator } : s.countyCode !== null ? { kind: 'county', code: s.countyCode } : { kind: 'city' }
+    const targets = await deps.targets(viewer, targetsAsOf)
     return {
       v: 1,
       reportId,
@@ -252,6 +261,8 @@ export function createReportService(deps: ReportServiceDeps): ReportService {
       counties,
       totals: { rollout: totalRollout, sales: withShare(totalSales), forwarding: totalForwarding },
       cabinets,
+      targetsAsOf,
+      targets,
     }
   }
 

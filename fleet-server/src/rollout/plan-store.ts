@@ -32,7 +32,21 @@ export function createPlanStore(db: FleetDb, log: Logger): PlanStore {
         log.info({ plan: configured.plan.id, source: configured.source }, 'rollout plan stored')
         return configured.plan
       }
-      const plan = parsePlan(JSON.parse(stored), 'database')
+      const raw = JSON.parse(stored) as Record<string, unknown>
+      const plan = parsePlan(raw, 'database')
+      // Keys the plan schema gained after this plan was stored (targets,
+      // issue 15) are taken from the configured plan when all it stored is
+      // unchanged: they add data and shift nothing under existing data.
+      const added = Object.keys(configured.plan).filter((k) => !(k in raw)) as Array<keyof Plan>
+      if (added.length > 0) {
+        const merged: Record<string, unknown> = { ...plan }
+        for (const k of added) merged[k] = configured.plan[k]
+        if (JSON.stringify(merged) === JSON.stringify(configured.plan)) {
+          await db.kysely.updateTable('meta').set({ value: JSON.stringify(configured.plan) }).where('key', '=', 'plan').execute()
+          log.info({ plan: plan.id, added }, 'stored rollout plan completed with the keys it predates')
+          return configured.plan
+        }
+      }
       if (JSON.stringify(plan) !== JSON.stringify(configured.plan)) {
         log.warn({ stored: plan.id, configured: configured.plan.id, source: configured.source }, 'FLEET_PLAN differs from the plan stored on first start; keeping the stored plan')
       } else {

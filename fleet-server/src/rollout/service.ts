@@ -10,8 +10,8 @@ import {
   type Milestone,
   type MilestoneState,
   type Plan,
-  type RolloutCounts,
   type RolloutReply,
+  type RolloutTotals,
 } from '../../../shared/src/index.js'
 import { cabinetScope, type Principal } from '../access/index.js'
 import type { Liveness } from '../cabinets/index.js'
@@ -58,8 +58,8 @@ export function milestoneState(isMet: boolean, date: string, today: string): Mil
 
 const CACHE_SCOPES = 256 // one entry per county, operator and the city: far fewer in practice
 
-/** A county's figures from the database and the plan: everything of its progress but `online`. */
-type CountyFigures = Omit<CountyProgress, 'online'>
+/** A county's figures from the database and the plan: everything of its progress but the live online counts. */
+type CountyFigures = Omit<CountyProgress, 'online' | 'onlineNotInstalled'>
 
 export function createRolloutService({ store, plan, liveness, now, paceWindowDays = DEFAULT_PACE_WINDOW_DAYS }: RolloutServiceDeps): RolloutService {
   // The database part of the answer per scope, and the county figures worked
@@ -90,36 +90,48 @@ export function createRolloutService({ store, plan, liveness, now, paceWindowDay
       const scope: ScopeFilter = { countyCode: s.countyCode ?? null, operator: s.operator ?? null }
 
       const { byCounty, present } = await figures(scope, p, today)
-      const online = await store.countByCounty(liveness.onlineIds(), scope)
-      // An operator sees the counties it has cabinets in.
-      const visible = p.counties.filter((c) => (scope.countyCode ? c.code === scope.countyCode : scope.operator ? present.has(c.code) || online.has(c.code) : true))
+      // Issue 15: online counts installed-or-later cabinets; a connection of
+      // a cabinet still planned (a test bench, a cabinet not yet on site) is
+      // shown apart, not as rollout progress.
+      const apart = await store.notInstalled()
+      const [online, onlineApart] = await Promise.all([
+        store.countByCounty(filterIds(liveness.onlineIds(), (id) => !apart.has(id)), scope),
+        apart.size === 0 ? new Map<string, number>() : store.countByCounty(filterIds(liveness.onlineIds(), (id) => apart.has(id)), scope),
+      ])
+      // An operator sees the counties it has cabinets in, and no quota: the
+      // plan's quotas and milestones are the counties' (issue 15: an operator
+      // with 10 cabinets was shown whole counties' quotas and verdicts).
+      const isOperator = scope.operator !== null
+      const visible = p.counties.filter((c) => (scope.countyCode ? c.code === scope.countyCode : isOperator ? present.has(c.code) || online.has(c.code) || onlineApart.has(c.code) : true))
       const counties: CountyProgress[] = visible.map((c) => {
         const f = byCounty.get(c.code)!
         return {
           code: f.code,
           name: f.name,
-          quota: f.quota,
+          quota: isOperator ? 0 : f.quota,
           sitesAssigned: f.sitesAssigned,
           installed: f.installed,
           operating: f.operating,
           online: online.get(c.code) ?? 0,
+          onlineNotInstalled: onlineApart.get(c.code) ?? 0,
           planned: f.planned,
           suspended: f.suspended,
           retired: f.retired,
-          next: f.next,
-          milestones: f.milestones,
+          next: isOperator ? null : f.next,
+          milestones: isOperator ? [] : f.milestones,
         }
       })
 
-      const totals: RolloutCounts = { quota: 0, sitesAssigned: 0, installed: 0, operating: 0, online: 0 }
+      const totals: RolloutTotals = { quota: 0, sitesAssigned: 0, installed: 0, operating: 0, online: 0, onlineNotInstalled: 0 }
       for (const c of counties) {
         totals.quota += c.quota
         totals.sitesAssigned += c.sitesAssigned
         totals.installed += c.installed
         totals.operating += c.operating
         totals.online += c.online
+        totals.onlineNotInstalled += c.onlineNotInstalled
       }
-      const milestones = p.milestones.map((m, i) => {
+      const milestones = isOperator ? [] : p.milestones.map((m, i) => {
         const countiesMet = counties.filter((c) => c.milestones[i]!.state === 'met').length
         return {
           id: m.id,
@@ -131,8 +143,14 @@ export function createRolloutService({ store, plan, liveness, now, paceWindowDay
           counties: counties.length,
         }
       })
+      const countyName = scope.countyCode === null ? null : (p.counties.find((c) => c.code === scope.countyCode)?.name ?? scope.countyCode)
       return {
         plan: { id: p.id, name: p.name, region: p.region, totalQuota: p.totalQuota },
+        scope: isOperator
+          ? { kind: 'operator', code: null, name: scope.operator! }
+          : scope.countyCode !== null
+            ? { kind: 'county', code: scope.countyCode, name: countyName! }
+            : { kind: 'city', code: null, name: p.region.name },
         asOf: at.toISOString(),
         today,
         paceWindowDays,
@@ -232,6 +250,10 @@ function countyMilestone(
     projectedDate,
     onTrack: isMet || (projectedDate !== null && projectedDate <= m.date),
   }
+}
+
+function* filterIds(ids: Iterable<string>, keep: (id: string) => boolean): Generator<string> {
+  for (const id of ids) if (keep(id)) yield id
 }
 
 function addDays(date: string, days: number): string {

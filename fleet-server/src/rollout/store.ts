@@ -36,6 +36,12 @@ export interface RolloutStore {
    * of committed transitions (any process) count too.
    */
   version(): Promise<string>
+  /**
+   * Cabinets not installed (planned, site_assigned, retired): a connection
+   * of one of these is shown apart from `online` (issue 15). Cached per
+   * version(); before the rollout that is most of the fleet, after it few.
+   */
+  notInstalled(): Promise<ReadonlySet<string>>
   /** County and operator of a cabinet (never change after creation), cached. */
   ownerOf(cabinetId: string): Promise<Owner | null>
   /** Owners of many cabinets, cached alike; unknown ids are left out. */
@@ -51,6 +57,9 @@ export interface Owner {
   readonly countyCode: string
   readonly operator: string | null
 }
+
+/** Statuses whose connections are not counted as online (issue 15: online counts installed-or-later cabinets). */
+const NOT_INSTALLED: CabinetStatus[] = ['planned', 'site_assigned', 'retired']
 
 /** Ids per IN (…) list: far under both engines' parameter limits. */
 const OWNER_CHUNK = 1000
@@ -101,6 +110,12 @@ export function createRolloutStore(db: FleetDb): RolloutStore {
     return out
   }
 
+  async function version(): Promise<string> {
+    const r = (await k.executeQuery(newestTransition)).rows[0]
+    return `${notices}:${Number(r?.v ?? 0)}`
+  }
+  let apart: { version: string; ids: ReadonlySet<string> } | null = null
+
   return {
     async counts(scope) {
       let q = k.selectFrom('cabinets').select((eb) => ['county_code', 'status', eb.fn.countAll<number>().as('n')])
@@ -120,9 +135,15 @@ export function createRolloutStore(db: FleetDb): RolloutStore {
       // SUM of bigint is numeric on PostgreSQL (a string through pg): Number() on both.
       return rows.map((r) => ({ countyCode: r.county_code, sitesAssigned: Number(r.sites), installed: Number(r.installed), operating: Number(r.operating) }))
     },
-    async version() {
-      const r = (await k.executeQuery(newestTransition)).rows[0]
-      return `${notices}:${Number(r?.v ?? 0)}`
+    version,
+    async notInstalled() {
+      // The version is read before the rows: a change in between leaves a
+      // newer set under an older version, refreshed on the next call.
+      const v = await version()
+      if (apart?.version === v) return apart.ids
+      const rows = await k.selectFrom('cabinets').select('cabinet_id').where('status', 'in', NOT_INSTALLED).execute()
+      apart = { version: v, ids: new Set(rows.map((r) => r.cabinet_id)) }
+      return apart.ids
     },
     async ownerOf(cabinetId) {
       const o = cached(cabinetId)

@@ -301,6 +301,32 @@ export const RetryingBatch = z.object({
 })
 export type RetryingBatch = z.infer<typeof RetryingBatch>
 
+/**
+ * A delivered report or correction and the platform's receipt for it: the
+ * answer that made it count (2xx acknowledging its key and record count, or
+ * 409 DUPLICATE: the platform already had it). GET /forwarding?receipts=true.
+ */
+export const SentBatch = z.object({
+  cabinetId: CabinetId,
+  period: z.string(),
+  batchKey: z.string(),
+  kind: z.enum(['report', 'correction']),
+  deliveredAt: IsoUtc,
+  /** HTTP status of the receipt: 2xx, or 409 for a batch the platform already had. */
+  status: z.number().int().nullable(),
+  /** Records in the batch, which the receipt acknowledged. */
+  records: z.number().int(),
+  /** Attempts it took, the delivering one included. */
+  attempts: z.number().int(),
+})
+export type SentBatch = z.infer<typeof SentBatch>
+
+export const ForwardingQuery = z.strictObject({
+  /** true: also list the delivered batches with their receipts (newest first, at most SENT_LISTED). */
+  receipts: z.stringbool().optional(),
+})
+export type ForwardingQuery = z.infer<typeof ForwardingQuery>
+
 export const ForwardingReply = z.object({
   /** Cabinet-periods whose report the platform has (2xx or 409). */
   sent: z.number().int(),
@@ -316,6 +342,8 @@ export const ForwardingReply = z.object({
   periods: z.number().int(),
   platformConfigured: z.boolean(),
   lastRunAt: IsoUtc.nullable(),
+  /** With ?receipts=true only: delivered batches and their receipts, newest first. */
+  sentBatches: z.array(SentBatch).optional(),
 })
 export type ForwardingReply = z.infer<typeof ForwardingReply>
 

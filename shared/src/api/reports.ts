@@ -7,6 +7,7 @@ import { CabinetId } from '../domain/ids.js'
 import { Fen } from '../domain/money.js'
 import { CalendarDate, IsoUtc } from '../domain/time.js'
 import { CABINET_STATUSES, CountyCode } from './fleet.js'
+import { OverviewTarget } from './overview.js'
 import { RolloutCounts } from './rollout.js'
 
 /** 周报 (policy 003: every Tuesday), 月报 (policy 000: by the 25th), 季报 (policy 002). */
@@ -135,5 +136,12 @@ export const ReportDocument = ReportSummary.extend({
   counties: z.array(ReportCounty),
   totals: z.object({ rollout: RolloutCounts, sales: ReportSales, forwarding: ReportForwarding }),
   cabinets: z.array(ReportCabinet),
+  /**
+   * The plan's targets the report's scope sees (issue 15), as at targetsAsOf:
+   * the period's last day, or the day the snapshot was taken if earlier.
+   * Absent from reports stored before targets existed.
+   */
+  targetsAsOf: CalendarDate.optional(),
+  targets: z.array(OverviewTarget).optional(),
 })
 export type ReportDocument = z.infer<typeof ReportDocument>

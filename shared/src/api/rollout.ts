@@ -34,7 +34,14 @@ export const RolloutCounts = z.object({
 })
 export type RolloutCounts = z.infer<typeof RolloutCounts>
 
-export const CountyProgress = RolloutCounts.extend({
+/** The rollout counts of a reply's totals and counties. */
+export const RolloutTotals = RolloutCounts.extend({
+  /** Cabinets connected now that are not installed (planned, site assigned, retired); not counted in `online` (issue 15). */
+  onlineNotInstalled: z.number().int(),
+})
+export type RolloutTotals = z.infer<typeof RolloutTotals>
+
+export const CountyProgress = RolloutTotals.extend({
   code: CountyCode,
   name: z.string(),
   planned: z.number().int(),
@@ -60,12 +67,18 @@ export type MilestoneView = z.infer<typeof MilestoneView>
 
 export const RolloutReply = z.object({
   plan: z.object({ id: z.string(), name: z.string(), region: z.object({ code: z.string(), name: z.string() }), totalQuota: z.number().int() }),
+  /**
+   * Whose figures these are: the city, a county, or an operator's own
+   * cabinets (then quotas are 0 and no milestone verdicts: an operator has no
+   * quota, the plan's milestones are the counties').
+   */
+  scope: z.object({ kind: z.enum(['city', 'county', 'operator']), code: z.string().nullable(), name: z.string() }),
   /** The instant the figures were taken, and its Asia/Shanghai date. */
   asOf: IsoUtc,
   today: CalendarDate,
   paceWindowDays: z.number().int(),
   counties: z.array(CountyProgress),
-  totals: RolloutCounts,
+  totals: RolloutTotals,
   milestones: z.array(MilestoneView),
 })
 export type RolloutReply = z.infer<typeof RolloutReply>

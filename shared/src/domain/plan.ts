@@ -73,6 +73,58 @@ export type CertificationPolicy = z.infer<typeof CertificationPolicy>
 /** 滁扶组〔2020〕9号: 县级扶贫部门认定, 公示 5 working days, valid one year. Plans stored before issue 15 get this. */
 export const DEFAULT_CERTIFICATION_POLICY: CertificationPolicy = { reviewSteps: ['county'], publicityWorkingDays: 5, validityMonths: 12 }
 
+// ── targets (issue 15): what the plan's documents ask to reach by a date ──
+// A target's figure is measured over [startDate, dueDate] (Asia/Shanghai
+// calendar dates); its pace is linear from startDate, so the start date is
+// data too (policy 003 gives the campaign's; policy 000 its year's).
+
+const TargetId = z.string().regex(/^[a-z0-9-]+$/)
+
+/** Whom a target binds: the plan's region, one of its counties, or a unit (单位) whose sales are its operator's cabinets'. */
+export const TargetScope = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('city') }),
+  z.strictObject({ kind: z.literal('county'), code: z.string().regex(/^\d{6}$/, 'GB/T 2260 code: 6 digits') }),
+  z.strictObject({
+    kind: z.literal('unit'),
+    code: TargetId,
+    name: z.string().min(1),
+    /** The operator (运营企业) whose cabinets' sales count for the unit. */
+    operator: z.string().min(1),
+  }),
+])
+export type TargetScope = z.infer<typeof TargetScope>
+
+const TargetBase = {
+  id: TargetId,
+  description: z.string().min(1),
+  startDate: CalendarDate,
+  dueDate: CalendarDate,
+  /** The document and clause the target comes from. */
+  source: z.string().min(1).optional(),
+}
+
+export const SalesAmountTarget = z.strictObject({
+  ...TargetBase,
+  kind: z.literal('sales_amount'),
+  scope: TargetScope,
+  /** amount: all sales; certifiedAmount: sales of certified 扶贫产品 only. */
+  measure: z.enum(['amount', 'certifiedAmount']),
+  amountFen: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+})
+export type SalesAmountTarget = z.infer<typeof SalesAmountTarget>
+
+export const CertifiedProductsTarget = z.strictObject({
+  ...TargetBase,
+  kind: z.literal('certified_products'),
+  /** Products of the county's suppliers (by the 统一社会信用代码's division) certified on the date. */
+  scope: z.strictObject({ kind: z.literal('county'), code: z.string().regex(/^\d{6}$/, 'GB/T 2260 code: 6 digits') }),
+  count: z.number().int().positive(),
+})
+export type CertifiedProductsTarget = z.infer<typeof CertifiedProductsTarget>
+
+export const PlanTarget = z.discriminatedUnion('kind', [SalesAmountTarget, CertifiedProductsTarget])
+export type PlanTarget = z.infer<typeof PlanTarget>
+
 export const Plan = z
   .strictObject({
     id: z.string().regex(/^[a-z0-9-]+$/),
@@ -85,6 +137,8 @@ export const Plan = z
     policy: Policy,
     certification: CertificationPolicy.default(DEFAULT_CERTIFICATION_POLICY),
     sources: z.array(z.string()).default([]),
+    /** Sales and certification targets with dates (issue 15); none by default. */
+    targets: z.array(PlanTarget).default([]),
   })
   .superRefine((p, ctx) => {
     const sum = p.counties.reduce((s, c) => s + c.quota, 0)
@@ -99,6 +153,16 @@ export const Plan = z
     for (let i = 1; i < p.milestones.length; i++) {
       if (p.milestones[i]!.date < p.milestones[i - 1]!.date) {
         ctx.addIssue({ code: 'custom', path: ['milestones', i, 'date'], message: 'milestones must be in date order' })
+      }
+    }
+    const targetIds = new Set<string>()
+    const countyCodes = new Set(p.counties.map((c) => c.code))
+    for (const [i, t] of p.targets.entries()) {
+      if (targetIds.has(t.id)) ctx.addIssue({ code: 'custom', path: ['targets', i, 'id'], message: `duplicate target id ${t.id}` })
+      targetIds.add(t.id)
+      if (t.dueDate < t.startDate) ctx.addIssue({ code: 'custom', path: ['targets', i, 'dueDate'], message: `dueDate ${t.dueDate} is before startDate ${t.startDate}` })
+      if (t.scope.kind === 'county' && !countyCodes.has(t.scope.code)) {
+        ctx.addIssue({ code: 'custom', path: ['targets', i, 'scope', 'code'], message: `county ${t.scope.code} is not one of the plan's counties` })
       }
     }
     if (p.policy.minCertifiedShareBp[p.channel] === undefined) {

@@ -4,6 +4,7 @@
 // them as /dashboard/zh.js (built from this module), so nothing is copied.
 // Error messages are in ../errors.ts (ERROR_CODES) beside their codes.
 import type { ALERT_KINDS } from '../api/rollout.js'
+import type { CERT_LEVELS, CERT_STATUSES, HOLD_REASONS } from '../api/catalog.js'
 import type { CABINET_STATUSES, Role } from '../api/fleet.js'
 
 type Labels<K extends string> = Readonly<Record<K, string>>
@@ -37,6 +38,16 @@ export const LABELS_ZH = {
   },
   objectionState: { open: '待处理', upheld: '异议成立', dismissed: '异议不成立', moot: '申请已终止' },
   reviewStep: { county: '县级审核', city: '市级复核', province: '省级审核' },
+  /** Why forwarding holds a cabinet-period (HOLD_REASONS). */
+  holdReason: {
+    NOT_COMPLIANT: '扶贫产品占比不足', INCOMPLETE_SYNC: '销售数据尚未同步完整', CHAIN_BROKEN: '账本校验发现篡改', SALE_ID_REUSED: '销售编号重复待核查',
+  } satisfies Labels<(typeof HOLD_REASONS)[number]>,
+  /** A certificate's status on a date (CERT_STATUSES). */
+  certStatus: { pending: '尚未生效', valid: '有效', expired: '已过期', revoked: '已撤销' } satisfies Labels<(typeof CERT_STATUSES)[number]>,
+  /** The issuing level of a certificate (CERT_LEVELS). */
+  certLevel: { county: '县级', city: '市级', province: '省级', national: '国家级' } satisfies Labels<(typeof CERT_LEVELS)[number]>,
+  /** A forwarded batch: the period's report or a correction of it. */
+  batchKind: { report: '报送', correction: '更正' },
 } as const
 
 export type LabelGroup = keyof typeof LABELS_ZH

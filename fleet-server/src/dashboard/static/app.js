@@ -1,4 +1,4 @@
-/* global document, window, fetch, location, URLSearchParams, FormData */
+/* global document, window, fetch, location, URLSearchParams, FormData, URL, Blob, setTimeout */
 // 消费扶贫智能专柜看板: a small hash-routed page over /api/v1 with the session
 // cookie. Everything shown comes from the API, so the caller's scope applies.
 'use strict'
@@ -17,13 +17,19 @@ const app = document.getElementById('app')
 const who = document.getElementById('who')
 const nav = document.getElementById('nav')
 let me = null
-let chart = null
+let charts = []
+let planInfoCache = null
+// Bumped on every navigation: a page still loading when the user moved on must
+// not draw over the next one (its GETs answer StaleError instead).
+let routeSeq = 0
 
 const esc = (v) => String(v ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c])
 const pct = (n, d) => (d > 0 ? Math.round((n / d) * 1000) / 10 : 0)
 const yuan = ZH.yuanZh
 const bj = ZH.beijingZh
 const empty = (text) => `<div class="empty">${esc(text)}</div>`
+
+class StaleError extends Error {}
 
 class ApiError extends Error {
   constructor(status, code, message) {
@@ -34,6 +40,7 @@ class ApiError extends Error {
 }
 
 async function api(method, path, body) {
+  const seq = routeSeq
   const res = await fetch(`/api/v1${path}`, {
     method,
     credentials: 'same-origin',
@@ -41,6 +48,7 @@ async function api(method, path, body) {
     body: body === undefined ? undefined : JSON.stringify(body),
   })
   const text = await res.text()
+  if (method === 'GET' && seq !== routeSeq) throw new StaleError('navigated away')
   const data = text ? JSON.parse(text) : null
   if (!res.ok) {
     const code = data?.error?.code ?? 'INTERNAL'
@@ -50,6 +58,7 @@ async function api(method, path, body) {
 }
 
 function showError(err) {
+  if (err instanceof StaleError) return
   if (err instanceof ApiError && err.status === 401) return renderLogin()
   app.innerHTML = `<div class="empty bad">${esc(err.message || '加载失败')}</div>`
 }
@@ -69,6 +78,7 @@ function loadECharts() {
 
 function renderLogin(message) {
   me = null
+  planInfoCache = null
   nav.hidden = true
   who.textContent = ''
   app.innerHTML = `
@@ -102,19 +112,117 @@ function showWho() {
   })
 }
 
+/** GET /overview, or null where the server has none yet (an older server): the page then shows the rollout alone. */
+async function overviewFigures() {
+  try {
+    return await api('GET', '/overview')
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404 && err.code === 'NOT_FOUND') return null
+    throw err
+  }
+}
+
+const fenOrCount = (n, unit) => (unit === 'fen' ? ZH.wanYuanZh(n) : `${n.toLocaleString('zh-CN')} 个`)
+
+/** The home page's sales, share, targets and forwarding (GET /overview); '' without it. */
+function homeFigures(o) {
+  if (!o) return ''
+  const below = (f) => f.amountFen > 0 && f.shareBp < o.thresholdBp
+  const fig = (id, label, f) =>
+    `<div class="kpi" data-fig="${id}"><div class="l">${esc(label)}</div><div class="n">¥${yuan(f.amountFen)}</div><div class="muted">${f.salesCount} 笔 · 扶贫产品 ¥${yuan(f.certifiedAmountFen)}</div><div class="muted">占比 <b class="${below(f) ? 'bad' : 'ok'}">${f.amountFen > 0 ? share(f.shareBp) : '—'}</b></div></div>`
+  const countyName = Object.fromEntries(o.sales.byCounty.map((c) => [c.countyCode, c.countyName]))
+  const countyRows = o.sales.byCounty
+    .map((c) => `<tr data-sales-county="${esc(c.countyCode)}"><td>${esc(c.countyName)}</td><td class="num">${c.salesCount}</td><td class="num">¥${yuan(c.amountFen)}</td><td class="num hide-sm">¥${yuan(c.certifiedAmountFen)}</td><td class="num ${below(c) ? 'bad' : 'ok'}">${c.amountFen > 0 ? share(c.shareBp) : '—'}</td></tr>`)
+    .join('')
+  const cp = o.compliance
+  const belowRows = cp.below
+    .map(
+      (b) =>
+        `<tr data-below="${esc(b.cabinetId)}" class="below"><td><a href="#/cabinet/${encodeURIComponent(b.cabinetId)}">${esc(b.cabinetId)}</a></td><td class="hide-sm">${esc(countyName[b.countyCode] ?? b.countyCode)}</td><td class="hide-sm">${esc(b.siteName ?? '—')}</td><td class="num">¥${yuan(b.amountFen)}</td><td class="num hide-sm">¥${yuan(b.certifiedAmountFen)}</td><td class="num bad">${share(b.shareBp)}</td></tr>`,
+    )
+    .join('')
+  const targetRows = o.targets
+    .map((t) => {
+      const done = t.target > 0 ? Math.min(100, pct(t.actual, t.target)) : 0
+      return `<tr data-target="${esc(t.id)}"><td class="wrap">${esc(t.description)}</td><td class="hide-sm">${esc(t.scope.name)}</td><td class="num">${esc(fenOrCount(t.actual, t.unit))}</td><td class="num">${esc(fenOrCount(t.target, t.unit))}<div class="bar"><i style="width:${done}%"></i></div></td><td class="num hide-sm">${esc(fenOrCount(t.expectedByNow, t.unit))}</td><td class="num hide-sm">${esc(fenOrCount(t.projected, t.unit))}</td><td>${esc(t.dueDate)}</td><td><span class="badge ${t.state}">${esc(MS_ZH[t.state] ?? t.state)}</span> ${t.state === 'met' ? '' : t.onTrack ? '<span class="ok">按期</span>' : '<span class="bad">落后</span>'}</td></tr>`
+    })
+    .join('')
+  const f = o.forwarding
+  const fwKpi = (id, label, n, bad) => `<div class="kpi"><div class="l">${esc(label)}</div><div class="n ${bad && n > 0 ? 'bad' : ''}" data-testid="fw-${id}">${n}</div></div>`
+  return `
+    <p class="muted">截至 ${esc(o.asOf)}（北京时间）· 扶贫产品销售占比达标线 <b data-testid="threshold">${share(o.thresholdBp)}</b>（按金额）</p>
+    <div class="kpis">${fig('today', '今日销售', o.sales.today)}${fig('month', '本月销售', o.sales.month)}${fig('year', '本年累计', o.sales.year)}</div>
+    <div class="card"><h2>近 30 日销售与扶贫产品占比</h2><div id="trend-chart" class="chart" role="img" aria-label="每日销售额与扶贫产品占比"></div></div>
+    ${o.sales.byCounty.length ? `<div class="card"><h2>各县区本月销售</h2><div id="county-chart" class="chart" role="img" aria-label="各县区扶贫产品占比"></div>
+      <div class="table-wrap"><table data-testid="sales-counties"><thead><tr><th>县区</th><th class="num">笔数</th><th class="num">销售额</th><th class="num hide-sm">扶贫产品销售额</th><th class="num">占比</th></tr></thead><tbody>${countyRows}</tbody></table></div></div>` : ''}
+    <div class="card"><h2>本月占比未达标的专柜</h2>
+      <p class="muted">${esc(cp.period.from)} 至 ${esc(cp.period.to)}：有销售 <b data-testid="judged">${cp.judgedCabinets}</b> 台，达标 <b data-testid="compliant">${cp.compliantCabinets}</b> 台，未达标 <b class="${cp.belowCount ? 'bad' : ''}" data-testid="below-count">${cp.belowCount}</b> 台${cp.belowCount > cp.below.length ? `（列出占比最低的 ${cp.below.length} 台）` : ''}。<a href="#/compliance">查看明细</a></p>
+      ${belowRows ? `<div class="table-wrap"><table data-testid="below"><thead><tr><th>专柜</th><th class="hide-sm">县区</th><th class="hide-sm">点位</th><th class="num">销售额</th><th class="num hide-sm">扶贫产品销售额</th><th class="num">占比</th></tr></thead><tbody>${belowRows}</tbody></table></div>` : ''}</div>
+    <div class="card"><h2>目标进度</h2>${targetRows ? `<div class="table-wrap"><table data-testid="targets"><thead><tr><th>目标</th><th class="hide-sm">范围</th><th class="num">完成</th><th class="num">目标</th><th class="num hide-sm">按进度应完成</th><th class="num hide-sm">预计到期完成</th><th>截止</th><th>状态</th></tr></thead><tbody>${targetRows}</tbody></table></div>` : empty('计划未设置目标')}</div>
+    <div class="card"><h2>向社会扶贫网上报 <a class="muted" href="#/forwarding">明细</a></h2><div class="kpis">${fwKpi('sent', ZH.labels.forwardingState.sent, f.sent)}${fwKpi('pending', ZH.labels.forwardingState.pending, f.pending)}${fwKpi('held', ZH.labels.forwardingState.held, f.held, true)}${fwKpi('failed', ZH.labels.forwardingState.failed, f.failed, true)}</div></div>`
+}
+
+/** The trend (amounts as bars, the share as a line against the threshold) and each county's share. */
+async function drawHomeCharts(o) {
+  const thresholdPct = o.thresholdBp / 100
+  const thresholdLine = { silent: true, symbol: 'none', lineStyle: { color: '#c0392b', type: 'dashed' }, label: { formatter: `达标线 ${share(o.thresholdBp)}`, position: 'insideEndTop' }, data: [{ yAxis: thresholdPct }] }
+  const pctOf = (f) => (f.amountFen > 0 ? bpOf(f.certifiedAmountFen, f.amountFen) / 100 : null)
+  const el = document.getElementById('trend-chart')
+  if (el) {
+    await drawChart(el, {
+      tooltip: { trigger: 'axis' },
+      legend: { top: 0 },
+      // Room under the legend for the axes' names (the legend wraps on a phone).
+      grid: { left: 56, right: 44, top: 64, bottom: 30 },
+      xAxis: { type: 'category', data: o.sales.daily.map((d) => d.date.slice(5)) },
+      yAxis: [
+        { type: 'value', name: '元' },
+        { type: 'value', name: '占比%', min: 0, max: 100, splitLine: { show: false } },
+      ],
+      series: [
+        { name: '销售额', type: 'bar', data: o.sales.daily.map((d) => d.amountFen / 100), itemStyle: { color: '#d5dae0' } },
+        { name: '扶贫产品销售额', type: 'bar', data: o.sales.daily.map((d) => d.certifiedAmountFen / 100), itemStyle: { color: '#5d9cec' } },
+        { name: '扶贫产品占比', type: 'line', yAxisIndex: 1, connectNulls: false, data: o.sales.daily.map(pctOf), itemStyle: { color: '#1e8449' }, markLine: thresholdLine },
+      ],
+    })
+  }
+  const ce = document.getElementById('county-chart')
+  if (ce) {
+    await drawChart(ce, {
+      tooltip: { trigger: 'axis' },
+      grid: { left: 44, right: 10, top: 24, bottom: 40 },
+      xAxis: { type: 'category', data: o.sales.byCounty.map((c) => c.countyName), axisLabel: { interval: 0, rotate: o.sales.byCounty.length > 6 ? 30 : 0 } },
+      yAxis: { type: 'value', name: '占比%', min: 0, max: 100 },
+      series: [
+        {
+          name: '扶贫产品占比',
+          type: 'bar',
+          data: o.sales.byCounty.map((c) => ({ value: c.shareBp / 100, itemStyle: { color: c.amountFen > 0 && c.shareBp < o.thresholdBp ? '#c0392b' : '#1e8449' } })),
+          markLine: thresholdLine,
+        },
+      ],
+    })
+  }
+}
+
 async function overview() {
-  const [r, alerts] = await Promise.all([api('GET', '/rollout'), api('GET', '/alerts?state=open&limit=20')])
+  const [r, alerts, o] = await Promise.all([api('GET', '/rollout'), api('GET', '/alerts?state=open&limit=20'), overviewFigures()])
   const t = r.totals
+  // An operator has no quota and the plan's milestones are the counties' (GET /rollout answers 0 and none).
+  const hasQuota = r.scope?.kind !== 'operator'
   const kpi = (label, n, of, ofLabel = '占任务') =>
     `<div class="kpi"><div class="l">${esc(label)}</div><div class="n">${n.toLocaleString('zh-CN')}</div>${of !== undefined ? `<div class="muted">${ofLabel} ${pct(n, of)}%</div><div class="bar"><i style="width:${Math.min(100, pct(n, of))}%"></i></div>` : ''}</div>`
-  const title = me.role === 'county' ? `${me.countyName ?? me.countyCode} 布设进度` : `${r.plan.region.name} 布设进度`
+  // An operator's home is its company's, named so (GET /overview's scope); without it, the rollout's title as before.
+  const title = o ? (o.scope.kind === 'operator' ? `${o.scope.name}（运营企业）总览` : `${o.scope.name} 总览`) : me.role === 'county' ? `${me.countyName ?? me.countyCode} 布设进度` : `${r.plan.region.name} 布设进度`
   const rows = r.counties
     .map((c) => {
       const n = c.next
       const next = n
         ? `<span class="badge ${n.state}">${MS_ZH[n.state]}</span> ${n.onTrack ? '<span class="ok">按期</span>' : `<span class="bad">落后</span>`} <span class="muted hide-sm">${n.projectedDate ? `预计 ${esc(n.projectedDate)}` : n.remaining ? '近期无进展' : ''}</span>`
-        : '<span class="badge met">全部完成</span>'
-      return `<tr data-county="${esc(c.code)}"><td><a href="#/cabinets?county=${esc(c.code)}">${esc(c.name)}</a></td><td class="num">${c.quota}</td><td class="num">${c.sitesAssigned}</td><td class="num">${c.installed}</td><td class="num">${c.operating}</td><td class="num">${c.online}</td><td>${next}</td></tr>`
+        : hasQuota
+          ? '<span class="badge met">全部完成</span>'
+          : '—'
+      return `<tr data-county="${esc(c.code)}"><td><a href="#/cabinets?county=${esc(c.code)}">${esc(c.name)}</a></td><td class="num">${hasQuota ? c.quota : '—'}</td><td class="num">${c.sitesAssigned}</td><td class="num">${c.installed}</td><td class="num">${c.operating}</td><td class="num">${c.online}</td><td>${next}</td></tr>`
     })
     .join('')
   const ms = r.milestones
@@ -124,33 +232,32 @@ async function overview() {
   const behind = alerts.alerts.filter((a) => a.kind === 'behind_schedule')
   app.innerHTML = `
     <h1 data-testid="title">${esc(title)}</h1>
+    ${homeFigures(o)}
+    ${o ? '<h2>布设进度</h2>' : ''}
     <p class="muted">${esc(r.plan.name)} · 截至 ${esc(bj(r.asOf))}（北京时间）</p>
     <div class="kpis">
-      ${kpi('任务数', t.quota)}${kpi('已定点', t.sitesAssigned, t.quota)}${kpi('已安装', t.installed, t.quota)}${kpi('运营中', t.operating, t.quota)}${kpi('当前在线', t.online, t.installed || undefined, '占已安装')}
+      ${hasQuota ? kpi('任务数', t.quota) : ''}${kpi('已定点', t.sitesAssigned, hasQuota ? t.quota : undefined)}${kpi('已安装', t.installed, hasQuota ? t.quota : undefined)}${kpi('运营中', t.operating, hasQuota ? t.quota : undefined)}${kpi('当前在线', t.online, t.installed || undefined, '占已安装')}
     </div>
-    <div class="card"><h2>节点目标</h2>${ms ? `<ul class="ms">${ms}</ul>` : empty('布设计划未设置节点目标')}</div>
+    ${t.onlineNotInstalled ? `<p class="muted" data-testid="online-apart">另有 ${t.onlineNotInstalled} 台尚未安装（或已撤除）的专柜在线，未计入“当前在线”。</p>` : ''}
+    ${hasQuota ? `<div class="card"><h2>节点目标</h2>${ms ? `<ul class="ms">${ms}</ul>` : empty('布设计划未设置节点目标')}</div>` : ''}
     <div class="card"><h2>${r.counties.length > 1 ? '各县区进度' : '县区进度'}</h2>${r.counties.length === 0 ? empty('您的范围内暂无专柜') : `<div id="chart" role="img" aria-label="各县区布设进度柱状图"></div>`}
       <div class="table-wrap"><table data-testid="counties"><thead><tr><th>县区</th><th class="num">任务</th><th class="num">定点</th><th class="num">安装</th><th class="num">运营</th><th class="num">在线</th><th>下一节点</th></tr></thead><tbody>${rows}</tbody></table></div>
     </div>
     <div class="card"><h2>告警</h2>
       ${alerts.total === 0 ? empty('暂无未处理告警') : `<p>离线超过 24 小时的专柜：<b class="bad">${offline}</b> 台；进度落后的县区：<b class="bad">${behind.length}</b> 个。<a href="#/alerts">查看全部 ${alerts.total} 条</a></p>`}
     </div>`
-  if (document.getElementById('chart') && r.counties.length) {
-    const ec = await loadECharts()
-    const el = document.getElementById('chart')
-    if (!el) return
-    chart?.dispose()
-    chart = ec.init(el, null, { renderer: 'canvas' })
+  if (o) await drawHomeCharts(o)
+  const el = document.getElementById('chart')
+  if (el && r.counties.length) {
     const names = r.counties.map((c) => c.name)
-    chart.setOption({
-      animation: false,
+    await drawChart(el, {
       tooltip: { trigger: 'axis' },
       legend: { top: 0 },
       grid: { left: 40, right: 10, top: 36, bottom: 40 },
       xAxis: { type: 'category', data: names, axisLabel: { interval: 0, rotate: names.length > 6 ? 30 : 0 } },
       yAxis: { type: 'value' },
       series: [
-        { name: '任务', type: 'bar', data: r.counties.map((c) => c.quota), itemStyle: { color: '#d5dae0' } },
+        ...(hasQuota ? [{ name: '任务', type: 'bar', data: r.counties.map((c) => c.quota), itemStyle: { color: '#d5dae0' } }] : []),
         { name: '定点', type: 'bar', data: r.counties.map((c) => c.sitesAssigned), itemStyle: { color: '#e59866' } },
         { name: '安装', type: 'bar', data: r.counties.map((c) => c.installed), itemStyle: { color: '#5d9cec' } },
         { name: '运营', type: 'bar', data: r.counties.map((c) => c.operating), itemStyle: { color: '#1e8449' } },
@@ -318,8 +425,401 @@ async function reportsView() {
   })
 }
 
+// ── shared helpers of the pages below ─────────────────────────────────────
+
+const HOLD_ZH = ZH.labels.holdReason
+const CERT_STATUS_ZH = ZH.labels.certStatus
+const CERT_LEVEL_ZH = ZH.labels.certLevel
+const BATCH_KIND_ZH = ZH.labels.batchKind
+const share = ZH.percentBpZh
+/** Certified share in basis points, rounded down like the server's shareBp. */
+const bpOf = (certifiedFen, amountFen) => (amountFen > 0 ? Math.floor((certifiedFen * 10000) / amountFen) : 0)
+const monthOf = (day) => day.slice(0, 7)
+/** First and last day of a YYYY-MM month. */
+function monthRange(month) {
+  const [y, m] = month.split('-').map(Number)
+  const last = new Date(Date.UTC(y, m, 0)).getUTCDate()
+  return { from: `${month}-01`, to: `${month}-${String(last).padStart(2, '0')}` }
+}
+
+// County names come from the rollout plan (the caller's scope), and "today" from
+// the server's clock (what its periods are judged by); cached per login.
+async function planInfo() {
+  planInfoCache ??= api('GET', '/rollout').then((r) => ({
+    names: Object.fromEntries(r.counties.map((c) => [c.code, c.name])),
+    today: new Date(Date.parse(r.asOf) + 8 * 3600_000).toISOString().slice(0, 10),
+  }))
+  return planInfoCache
+}
+
+/** A CSV file (UTF-8 with BOM, so Excel reads the Chinese headers) downloaded from the page itself. */
+function downloadCsv(filename, header, rows) {
+  const cell = (v) => {
+    const s = String(v ?? '')
+    return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s
+  }
+  const text = `\uFEFF${[header, ...rows].map((r) => r.map(cell).join(',')).join('\r\n')}\r\n`
+  const url = URL.createObjectURL(new Blob([text], { type: 'text/csv;charset=utf-8' }))
+  const a = document.createElement('a')
+  a.href = url
+  a.download = filename
+  document.body.appendChild(a)
+  a.click()
+  a.remove()
+  setTimeout(() => URL.revokeObjectURL(url), 60_000)
+}
+/** Money in a CSV cell: 元 with two decimals and no separators, so a spreadsheet reads a number. */
+const yuanCell = (fen) => yuan(fen).replace(/,/g, '')
+
+/** Draws a chart into `el` unless the user has moved on meanwhile; charts live until the next navigation. */
+async function drawChart(el, option) {
+  const seq = routeSeq
+  const ec = await loadECharts()
+  if (!el.isConnected || seq !== routeSeq) return null
+  const c = ec.init(el, null, { renderer: 'canvas' })
+  c.setOption({ animation: false, ...option })
+  charts.push(c)
+  return c
+}
+
+/** A month period id (YYYY-MM) overlapping [from, to]; other period kinds have their own from/to. */
+const monthOverlaps = (period, from, to) => /^\d{4}-\d{2}$/.test(period) && monthRange(period).from <= to && monthRange(period).to >= from
+
+// ── compliance ────────────────────────────────────────────────────────────
+
+async function complianceView(params) {
+  const q = new URLSearchParams(params)
+  const from = q.get('from') ?? ''
+  const to = q.get('to') ?? ''
+  const isRange = Boolean(from && to)
+  const { names, today } = await planInfo()
+  const month = q.get('period') ?? monthOf(today)
+  const county = q.get('county') ?? ''
+  const apiQ = new URLSearchParams(isRange ? { from, to } : { period: month })
+  if (county) apiQ.set('county', county)
+  const [c, fw] = await Promise.all([api('GET', `/compliance?${apiQ}`), api('GET', '/forwarding?receipts=true')])
+  const countyName = (code) => names[code] ?? code
+
+  // Forwarding's view of each cabinet in the period: held (why), failed or retrying.
+  const fwState = new Map()
+  const note = (id, s) => fwState.set(id, [...(fwState.get(id) ?? []), s])
+  for (const h of fw.held) if (h.from <= c.to && h.to >= c.from) note(h.cabinetId, { cls: 'bad', text: `暂缓上报：${HOLD_ZH[h.reason] ?? h.reason}（${h.period}）` })
+  for (const b of [...fw.failed, ...fw.corrections.failed]) if (monthOverlaps(b.period, c.from, c.to)) note(b.cabinetId, { cls: 'bad', text: `上报失败（${b.period}）` })
+  for (const b of fw.retrying) if (monthOverlaps(b.period, c.from, c.to)) note(b.cabinetId, { cls: 'due', text: `重试中（${b.period}）` })
+  // The newest delivered batches (the API lists a few hundred): a report of the period among them is "sent".
+  for (const b of fw.sentBatches ?? []) if (b.kind === 'report' && monthOverlaps(b.period, c.from, c.to)) note(b.cabinetId, { cls: 'ok', text: `已上报（${b.period}）` })
+  const fwText = (id) => (fwState.get(id) ?? [{ cls: 'muted', text: '无暂缓' }])
+
+  const byCounty = new Map()
+  for (const r of c.cabinets) {
+    const g = byCounty.get(r.countyCode) ?? { code: r.countyCode, cabinets: 0, compliant: 0, amountFen: 0, certifiedAmountFen: 0, held: 0 }
+    g.cabinets++
+    if (r.compliant) g.compliant++
+    g.amountFen += r.amountFen
+    g.certifiedAmountFen += r.certifiedAmountFen
+    if (fwState.get(r.cabinetId)?.some((s) => s.text.startsWith('暂缓'))) g.held++
+    byCounty.set(r.countyCode, g)
+  }
+  const countyRows = [...byCounty.values()]
+    .sort((a, b) => a.code.localeCompare(b.code))
+    .map((g) => {
+      const bp = bpOf(g.certifiedAmountFen, g.amountFen)
+      return `<tr data-county="${esc(g.code)}"><td>${esc(countyName(g.code))}</td><td class="num">${g.cabinets}</td><td class="num">${g.compliant}</td><td class="num">¥${yuan(g.amountFen)}</td><td class="num hide-sm">¥${yuan(g.certifiedAmountFen)}</td><td class="num ${bp < c.thresholdBp ? 'bad' : 'ok'}">${share(bp)}</td><td class="num hide-sm">${g.held}</td></tr>`
+    })
+    .join('')
+  const cabRows = c.cabinets
+    .slice()
+    .sort((a, b) => Number(a.compliant) - Number(b.compliant) || a.shareBp - b.shareBp || a.cabinetId.localeCompare(b.cabinetId))
+    .map(
+      (r) =>
+        `<tr data-cabinet="${esc(r.cabinetId)}" class="${r.compliant ? '' : 'below'}"><td><a href="#/cabinet/${encodeURIComponent(r.cabinetId)}">${esc(r.cabinetId)}</a></td><td class="hide-sm">${esc(countyName(r.countyCode))}</td><td class="num">¥${yuan(r.amountFen)}</td><td class="num hide-sm">¥${yuan(r.certifiedAmountFen)}</td><td class="num ${r.compliant ? 'ok' : 'bad'}">${share(r.shareBp)}</td><td><span class="badge ${r.compliant ? 'ok' : 'bad'}">${r.compliant ? '达标' : '未达标'}</span></td><td class="fw">${fwText(r.cabinetId).map((s) => `<span class="${s.cls}">${esc(s.text)}</span>`).join('<br>')}</td></tr>`,
+    )
+    .join('')
+  const s = c.summary
+  const opt = (v, label, cur) => `<option value="${esc(v)}" ${cur === v ? 'selected' : ''}>${esc(label)}</option>`
+  const countyOpts = Object.keys(names).length > 1 ? `<select name="county" aria-label="县区">${opt('', '全部县区', county)}${Object.entries(names).map(([k, v]) => opt(k, v, county)).join('')}</select>` : ''
+  app.innerHTML = `
+    <h1>扶贫产品销售占比</h1>
+    <form class="filters" id="filters">
+      <label>月份 <input type="month" name="period" value="${esc(isRange ? '' : month)}"></label>
+      <label>或 自 <input type="date" name="from" value="${esc(from)}"></label><label>至 <input type="date" name="to" value="${esc(to)}"></label>
+      ${countyOpts}
+      <button type="submit" class="primary">查询</button>
+      <button type="button" id="export" ${c.cabinets.length ? '' : 'disabled'}>导出 CSV</button>
+    </form>
+    <p class="muted">期间 <b data-testid="range">${esc(c.from)} 至 ${esc(c.to)}</b> · 达标线 <b data-testid="threshold">${share(c.thresholdBp)}</b>（按销售金额计）</p>
+    <div class="kpis">
+      <div class="kpi"><div class="l">有销售的专柜</div><div class="n" data-testid="cabinets">${s.cabinets}</div></div>
+      <div class="kpi"><div class="l">达标专柜</div><div class="n" data-testid="compliant">${s.compliant}</div></div>
+      <div class="kpi"><div class="l">销售额</div><div class="n" data-testid="amount">¥${yuan(s.amountFen)}</div></div>
+      <div class="kpi"><div class="l">扶贫产品销售额</div><div class="n" data-testid="certified">¥${yuan(s.certifiedAmountFen)}</div><div class="muted">占比 <span data-testid="share">${share(bpOf(s.certifiedAmountFen, s.amountFen))}</span></div></div>
+    </div>
+    ${c.cabinets.length === 0 ? empty('该期间没有销售') : `
+    <div class="card"><h2>各县区</h2><div class="table-wrap"><table data-testid="compliance-counties"><thead><tr><th>县区</th><th class="num">专柜</th><th class="num">达标</th><th class="num">销售额</th><th class="num hide-sm">扶贫产品销售额</th><th class="num">占比</th><th class="num hide-sm">暂缓上报</th></tr></thead><tbody>${countyRows}</tbody></table></div></div>
+    <div class="card"><h2>各专柜（未达标在前）</h2><div class="table-wrap"><table data-testid="compliance-cabinets"><thead><tr><th>专柜</th><th class="hide-sm">县区</th><th class="num">销售额</th><th class="num hide-sm">扶贫产品销售额</th><th class="num">占比</th><th>是否达标</th><th>上报</th></tr></thead><tbody>${cabRows}</tbody></table></div></div>`}`
+  const form = document.getElementById('filters')
+  form.addEventListener('submit', (e) => {
+    e.preventDefault()
+    const f = new FormData(form)
+    const next = new URLSearchParams()
+    if (f.get('from') && f.get('to')) {
+      next.set('from', f.get('from'))
+      next.set('to', f.get('to'))
+    } else if (f.get('period')) next.set('period', f.get('period'))
+    if (f.get('county')) next.set('county', f.get('county'))
+    location.hash = `#/compliance?${next}`
+  })
+  document.getElementById('export').addEventListener('click', () => {
+    const header = ['期间起', '期间止', '县区', '专柜编号', '销售额（元）', '扶贫产品销售额（元）', '扶贫产品占比', '达标线', '是否达标', '上报情况']
+    const rows = c.cabinets.map((r) => [c.from, c.to, countyName(r.countyCode), r.cabinetId, yuanCell(r.amountFen), yuanCell(r.certifiedAmountFen), share(r.shareBp), share(c.thresholdBp), r.compliant ? '达标' : '未达标', fwText(r.cabinetId).map((x) => x.text).join('；')])
+    downloadCsv(`扶贫产品占比_${c.from}_${c.to}.csv`, header, rows)
+  })
+}
+
+// ── forwarding to 社会扶贫网 ──────────────────────────────────────────────
+
+function holdDetail(h) {
+  const d = h.details ?? {}
+  if (h.reason === 'NOT_COMPLIANT') return `占比 ${share(d.shareBp ?? 0)}，低于 ${share(d.thresholdBp ?? 0)}`
+  if (h.reason === 'INCOMPLETE_SYNC') return `已同步至 ${bj(d.syncedThrough)}${d.pending ? `，专柜待上传 ${d.pending} 笔` : ''}`
+  if (h.reason === 'SALE_ID_REUSED') return `${Array.isArray(d.flags) ? d.flags.length : 0} 笔待核查`
+  if (h.reason === 'CHAIN_BROKEN') return '账本校验不通过'
+  return ''
+}
+
+async function forwardingView() {
+  const [fw, { names }] = await Promise.all([api('GET', '/forwarding?receipts=true'), planInfo()])
+  // Amounts of the held periods (NOT_COMPLIANT carries them; the others from the compliance query, one per distinct period).
+  const ranges = [...new Map(fw.held.map((h) => [`${h.from}~${h.to}`, h])).values()].slice(0, 12)
+  const figures = new Map()
+  const replies = await Promise.all(ranges.map((h) => api('GET', `/compliance?from=${h.from}&to=${h.to}`).catch(() => null)))
+  ranges.forEach((h, i) => {
+    for (const r of replies[i]?.cabinets ?? []) figures.set(`${r.cabinetId}|${h.from}~${h.to}`, r)
+  })
+  const isAdmin = me.role === 'admin'
+  const heldRows = fw.held
+    .map((h) => {
+      const f = figures.get(`${h.cabinetId}|${h.from}~${h.to}`)
+      const amount = h.details?.amountFen ?? f?.amountFen
+      const certified = h.details?.certifiedAmountFen ?? f?.certifiedAmountFen
+      const county = f?.countyCode
+      return `<tr data-held="${esc(h.cabinetId)}|${esc(h.period)}"><td><a href="#/cabinet/${encodeURIComponent(h.cabinetId)}">${esc(h.cabinetId)}</a></td><td>${esc(county ? (names[county] ?? county) : '—')}</td><td>${esc(h.period)}</td><td class="bad">${esc(HOLD_ZH[h.reason] ?? h.reason)}</td><td class="num">${amount === undefined ? '—' : `¥${yuan(amount)}`}</td><td class="num">${certified === undefined ? '—' : `¥${yuan(certified)}`}</td><td class="hide-sm">${esc(holdDetail(h))}</td></tr>`
+    })
+    .join('')
+  const failed = [...fw.failed, ...fw.corrections.failed]
+  const failedRows = failed
+    .map(
+      (b) =>
+        `<tr data-failed="${esc(b.batchKey)}"><td>${esc(b.cabinetId)}</td><td>${esc(b.period)}</td><td>${esc(BATCH_KIND_ZH[b.kind] ?? b.kind)}</td><td class="num">${b.status ?? '—'}</td><td class="hide-sm wrap">${esc(b.message)}</td><td>${isAdmin ? `<button type="button" data-retry="${esc(b.batchKey)}">重新上报</button>` : ''}</td></tr>`,
+    )
+    .join('')
+  const retryingRows = fw.retrying
+    .map((b) => `<tr data-retrying="${esc(b.batchKey)}"><td>${esc(b.cabinetId)}</td><td>${esc(b.period)}</td><td>${esc(BATCH_KIND_ZH[b.kind] ?? b.kind)}</td><td class="num">${b.attempts}</td><td class="num">${b.status ?? '—'}</td><td class="hide-sm wrap">${esc(b.message)}</td></tr>`)
+    .join('')
+  const receipt = (b) =>
+    b.status === 409 ? `平台已有此批次（HTTP 409，重复不计），${b.records} 条记录` : `平台已接收 ${b.records} 条记录（HTTP ${b.status ?? '—'}）`
+  const sent = fw.sentBatches ?? []
+  const sentRows = sent
+    .map(
+      (b) =>
+        `<tr data-sent="${esc(b.batchKey)}"><td>${esc(b.cabinetId)}</td><td>${esc(b.period)}</td><td>${esc(BATCH_KIND_ZH[b.kind] ?? b.kind)}</td><td>${esc(bj(b.deliveredAt))}</td><td class="wrap">${esc(receipt(b))}</td><td class="num hide-sm">${b.attempts}</td><td class="hide-sm muted">${esc(b.batchKey)}</td></tr>`,
+    )
+    .join('')
+  const kpi = (id, label, n, cls = '') => `<div class="kpi"><div class="l">${esc(label)}</div><div class="n ${cls}" data-testid="${id}">${n}</div></div>`
+  app.innerHTML = `
+    <h1>向社会扶贫网上报</h1>
+    <p class="muted">按专柜、按月评判后上报；最近一次评判 ${esc(bj(fw.lastRunAt))}（北京时间）${fw.platformConfigured ? '' : ' · <span class="bad">未配置上报地址，批次在队列中等待</span>'}</p>
+    <div class="kpis">
+      ${kpi('sent', ZH.labels.forwardingState.sent, fw.sent, 'ok')}${kpi('pending', ZH.labels.forwardingState.pending, fw.pending)}${kpi('held', ZH.labels.forwardingState.held, fw.held.length, fw.held.length ? 'bad' : '')}${kpi('failed', ZH.labels.forwardingState.failed, failed.length, failed.length ? 'bad' : '')}
+    </div>
+    <p class="muted">更正批次：已上报 ${fw.corrections.sent}，待上报 ${fw.corrections.pending}，失败 ${fw.corrections.failed.length}。</p>
+    ${isAdmin ? '<p><button type="button" id="run" class="primary">立即评判并上报</button> <span id="fw-msg" class="muted"></span></p>' : ''}
+    <div class="card"><h2>暂缓上报（原因与金额）</h2>${heldRows ? `<div class="table-wrap"><table data-testid="held-periods"><thead><tr><th>专柜</th><th>县区</th><th>期间</th><th>原因</th><th class="num">销售额</th><th class="num">扶贫产品销售额</th><th class="hide-sm">说明</th></tr></thead><tbody>${heldRows}</tbody></table></div>` : empty('没有暂缓上报的专柜期间')}</div>
+    <div class="card"><h2>上报失败</h2>${failedRows ? `<div class="table-wrap"><table data-testid="failed-batches"><thead><tr><th>专柜</th><th>期间</th><th>类型</th><th class="num">平台应答</th><th class="hide-sm">信息</th><th></th></tr></thead><tbody>${failedRows}</tbody></table></div>` : empty('没有上报失败的批次')}</div>
+    <div class="card"><h2>已上报批次与回执</h2>${sentRows ? `${sent.length < fw.sent + fw.corrections.sent ? `<p class="muted">最近送达的 ${sent.length} 个批次。</p>` : ''}<div class="table-wrap"><table data-testid="sent-batches"><thead><tr><th>专柜</th><th>期间</th><th>类型</th><th>送达时间</th><th>回执</th><th class="num hide-sm">尝试次数</th><th class="hide-sm">批次编号</th></tr></thead><tbody>${sentRows}</tbody></table></div>` : empty('尚无送达的批次')}</div>
+    <div class="card"><h2>重试中</h2>${retryingRows ? `<div class="table-wrap"><table data-testid="retrying-batches"><thead><tr><th>专柜</th><th>期间</th><th>类型</th><th class="num">失败次数</th><th class="num">平台应答</th><th class="hide-sm">信息</th></tr></thead><tbody>${retryingRows}</tbody></table></div>` : empty('没有等待重试的批次')}</div>`
+  document.getElementById('run')?.addEventListener('click', async (e) => {
+    e.target.disabled = true
+    try {
+      const r = await api('POST', '/forwarding/run')
+      await forwardingView()
+      document.getElementById('fw-msg').textContent = `已评判 ${r.judged} 个专柜期间：新排队 ${r.queued}，暂缓 ${r.held}，已送达 ${r.delivered}。`
+    } catch (err) {
+      showError(err)
+    }
+  })
+  for (const b of app.querySelectorAll('button[data-retry]')) {
+    b.addEventListener('click', async () => {
+      b.disabled = true
+      try {
+        const r = await api('POST', `/forwarding/failed/${encodeURIComponent(b.dataset.retry)}/retry`)
+        await forwardingView()
+        const msg = document.getElementById('fw-msg')
+        if (msg) msg.textContent = `批次 ${r.batchKey} 已重新排队上报。`
+      } catch (err) {
+        showError(err)
+      }
+    })
+  }
+}
+
+// ── catalog: suppliers, products, certificates ─────────────────────────────
+
+/** The day `months` months before a YYYY-MM-DD date (clamped to the month's end). */
+function monthsBefore(day, months) {
+  const [y, m, d] = day.split('-').map(Number)
+  const first = new Date(Date.UTC(y, m - 1 - months, 1))
+  const last = new Date(Date.UTC(first.getUTCFullYear(), first.getUTCMonth() + 1, 0)).getUTCDate()
+  first.setUTCDate(Math.min(d, last))
+  return first.toISOString().slice(0, 10)
+}
+
+// Renewal opens 3 months before a certificate's expiry (certification/service.ts, POST /certificates/:no/renew).
+const RENEW_WINDOW_MONTHS = 3
+
+async function catalogView(params) {
+  const q = new URLSearchParams(params)
+  const tab = q.get('tab') ?? 'products'
+  const [sup, prod, certs, names] = await Promise.all([api('GET', '/suppliers'), api('GET', '/products'), api('GET', '/certificates'), planInfo().then((p) => p.names)])
+  const today = certs.asOf
+  const supplierName = Object.fromEntries(sup.suppliers.map((s) => [s.uscc, s.name]))
+  const productName = Object.fromEntries(prod.products.map((p) => [p.sku, p.name]))
+  const tabLink = (id, label, n) => `<a href="#/catalog?tab=${id}" class="${tab === id ? 'active' : ''}" data-tab="${id}">${label}（${n}）</a>`
+  let body = ''
+  if (tab === 'suppliers') {
+    const rows = sup.suppliers
+      .map((s) => {
+        const products = prod.products.filter((p) => p.supplierUscc === s.uscc)
+        const certified = products.filter((p) => p.isCertified).length
+        const county = s.countyCode ? (names[s.countyCode] ?? s.countyCode) : '—'
+        const black = s.blacklistedFrom ? `<span class="bad">自 ${esc(s.blacklistedFrom)} 起列入黑名单：${esc(s.blacklistReason ?? '')}</span>` : '<span class="muted">—</span>'
+        return `<tr data-supplier="${esc(s.uscc)}"><td>${esc(s.uscc)}</td><td>${esc(s.name)}</td><td>${esc(county)}</td><td class="num">${products.length}</td><td class="num">${certified}</td><td class="hide-sm">${esc(s.contact ?? '—')}${s.phone ? ` ${esc(s.phone)}` : ''}</td><td class="wrap">${black}</td></tr>`
+      })
+      .join('')
+    body = rows ? `<div class="table-wrap"><table data-testid="suppliers"><thead><tr><th>统一社会信用代码</th><th>名称</th><th>注册县区</th><th class="num">产品</th><th class="num">已认定</th><th class="hide-sm">联系人</th><th>黑名单</th></tr></thead><tbody>${rows}</tbody></table></div>` : empty('尚无供应商')
+  } else if (tab === 'certificates') {
+    const status = q.get('status') ?? ''
+    const rows = certs.certificates
+      .filter((c) => !status || c.status === status)
+      .map((c) => {
+        const opens = monthsBefore(c.validTo, RENEW_WINDOW_MONTHS)
+        const renewal = c.status === 'revoked' ? '—' : today > c.validTo ? '<span class="bad">已过期</span>' : today >= opens ? `<span class="due">可续期（${esc(opens)} 起）</span>` : `<span class="muted">${esc(opens)} 起可续期</span>`
+        const revoked = c.revokedFrom ? `<span class="bad">自 ${esc(c.revokedFrom)} 起撤销：${esc(c.revokeReason ?? '')}</span>` : '—'
+        return `<tr data-certificate="${esc(c.certificateNo)}"><td>${esc(c.certificateNo)}</td><td>${esc(productName[c.sku] ?? c.sku)}<span class="muted hide-sm">（${esc(c.sku)}）</span></td><td class="hide-sm">${esc(supplierName[c.supplierUscc] ?? c.supplierUscc)}</td><td>${esc(CERT_LEVEL_ZH[c.level] ?? c.level)}</td><td>${esc(c.validFrom)} 至 ${esc(c.validTo)}</td><td><span class="badge ${c.status === 'valid' ? 'ok' : c.status === 'pending' ? 'due' : 'bad'}">${esc(CERT_STATUS_ZH[c.status] ?? c.status)}</span></td><td>${renewal}</td><td class="wrap">${revoked}</td><td class="hide-sm">${esc(c.renews ?? '—')}</td></tr>`
+      })
+      .join('')
+    const opt = (v, label) => `<option value="${v}" ${status === v ? 'selected' : ''}>${label}</option>`
+    body = `<form class="filters"><select id="cert-status" aria-label="状态">${opt('', '全部状态')}${Object.entries(CERT_STATUS_ZH).map(([k, v]) => opt(k, v)).join('')}</select></form>
+      ${rows ? `<div class="table-wrap"><table data-testid="certificates"><thead><tr><th>证书编号</th><th>产品</th><th class="hide-sm">供应商</th><th>认定级别</th><th>有效期</th><th>状态</th><th>续期</th><th>撤销</th><th class="hide-sm">续自</th></tr></thead><tbody>${rows}</tbody></table></div>` : empty('没有符合条件的证书')}`
+  } else {
+    const rows = prod.products
+      .map(
+        (p) =>
+          `<tr data-product="${esc(p.sku)}"><td>${esc(p.sku)}</td><td>${esc(p.name)}</td><td>${esc(supplierName[p.supplierUscc] ?? p.supplierUscc)}</td><td>${esc(p.origin ?? '—')}</td><td>${esc(p.category ?? '—')}</td><td class="num">¥${yuan(p.priceFen)}</td><td>${p.isCertified ? `<span class="ok">已认定</span> <span class="muted hide-sm">${esc(p.certificateNo ?? '')}</span>` : '<span class="bad">未认定</span>'}</td></tr>`,
+      )
+      .join('')
+    body = rows ? `<div class="table-wrap"><table data-testid="products"><thead><tr><th>SKU</th><th>名称</th><th>供应商</th><th>产地</th><th>类别</th><th class="num">价格</th><th>认定</th></tr></thead><tbody>${rows}</tbody></table></div>` : empty('尚无产品')
+  }
+  app.innerHTML = `
+    <h1>扶贫产品目录</h1>
+    <p class="muted">截至 ${esc(today)}（北京时间）</p>
+    <nav class="tabs">${tabLink('products', '产品', prod.products.length)}${tabLink('suppliers', '供应商', sup.suppliers.length)}${tabLink('certificates', '认定证书', certs.certificates.length)}</nav>
+    <div class="card">${body}</div>`
+  document.getElementById('cert-status')?.addEventListener('change', (e) => (location.hash = `#/catalog?tab=certificates${e.target.value ? `&status=${e.target.value}` : ''}`))
+}
+
+// ── map: cabinets by latitude/longitude over a plain grid (no tiles: offline) ──
+
+const MAP_COLOURS = {
+  status: { planned: '#9aa5b1', site_assigned: '#e59866', installed: '#5d9cec', operating: '#1e8449', suspended: '#b9770e', retired: '#52606d' },
+  online: { true: '#1e8449', false: '#c0392b' },
+  compliance: { compliant: '#1e8449', noncompliant: '#c0392b', nosales: '#9aa5b1' },
+}
+const MAP_LABELS = {
+  status: STATUS_ZH,
+  online: { true: '在线', false: '离线' },
+  compliance: { compliant: '本月达标', noncompliant: '本月未达标', nosales: '本月无销售' },
+}
+
+/** Every cabinet the caller sees (the list answers at most 1,000 a page). */
+async function allCabinets() {
+  const out = []
+  for (let offset = 0; ; offset += 1000) {
+    const page = await api('GET', `/cabinets?limit=1000&offset=${offset}`)
+    out.push(...page.cabinets)
+    if (page.cabinets.length === 0 || out.length >= page.total) return out
+  }
+}
+
+async function mapView(params) {
+  const q = new URLSearchParams(params)
+  const by = Object.hasOwn(MAP_COLOURS, q.get('by') ?? '') ? q.get('by') : 'status'
+  const { names, today } = await planInfo()
+  const month = monthOf(today)
+  const [cabs, comp] = await Promise.all([allCabinets(), api('GET', `/compliance?period=${month}`)])
+  const judged = new Map(comp.cabinets.map((r) => [r.cabinetId, r.compliant ? 'compliant' : 'noncompliant']))
+  const keyOf = (c) => (by === 'status' ? c.status : by === 'online' ? String(c.online) : (judged.get(c.cabinetId) ?? 'nosales'))
+  const hasPlace = (c) => typeof c.latitude === 'number' && typeof c.longitude === 'number'
+  const located = cabs.filter(hasPlace)
+  const groups = new Map()
+  for (const c of cabs) {
+    const g = groups.get(c.countyCode) ?? { code: c.countyCode, total: 0, located: 0, online: 0, lng: 0, lat: 0, keys: {} }
+    g.total++
+    if (c.online) g.online++
+    if (hasPlace(c)) {
+      g.located++
+      g.lng += c.longitude
+      g.lat += c.latitude
+    }
+    g.keys[keyOf(c)] = (g.keys[keyOf(c)] ?? 0) + 1
+    groups.set(c.countyCode, g)
+  }
+  const keys = Object.keys(MAP_COLOURS[by])
+  const label = (k) => MAP_LABELS[by][k] ?? k
+  const rows = [...groups.values()]
+    .sort((a, b) => a.code.localeCompare(b.code))
+    .map((g) => `<tr data-county="${esc(g.code)}"><td>${esc(names[g.code] ?? g.code)}</td><td class="num">${g.total}</td><td class="num">${g.located}</td><td class="num">${g.online}</td>${keys.map((k) => `<td class="num hide-sm">${g.keys[k] ?? 0}</td>`).join('')}</tr>`)
+    .join('')
+  const opt = (v, l) => `<option value="${v}" ${by === v ? 'selected' : ''}>${l}</option>`
+  app.innerHTML = `
+    <h1>专柜分布</h1>
+    <form class="filters"><select id="map-by" aria-label="着色">${opt('status', '按状态着色')}${opt('online', '按在线着色')}${opt('compliance', '按本月扶贫产品占比着色')}</select></form>
+    <p class="muted">共 <b data-testid="total">${cabs.length}</b> 台，已标注位置 <b data-testid="located">${located.length}</b> 台（经纬度网格，离线可用）</p>
+    <div class="card">${located.length ? '<div id="chart" class="map" role="img" aria-label="专柜位置散点图"></div>' : empty('尚无标注经纬度的专柜')}</div>
+    <div class="card"><h2>各县区</h2><div class="table-wrap"><table data-testid="map-counties"><thead><tr><th>县区</th><th class="num">专柜</th><th class="num">已标注</th><th class="num">在线</th>${keys.map((k) => `<th class="num hide-sm">${esc(label(k))}</th>`).join('')}</tr></thead><tbody>${rows}</tbody></table></div></div>`
+  document.getElementById('map-by').addEventListener('change', (e) => (location.hash = `#/map?by=${e.target.value}`))
+  const el = document.getElementById('chart')
+  if (!el) return
+  const series = keys.map((k) => ({
+    name: label(k),
+    type: 'scatter',
+    symbolSize: 10,
+    itemStyle: { color: MAP_COLOURS[by][k], borderColor: '#fff', borderWidth: 1 },
+    data: located.filter((c) => keyOf(c) === k).map((c) => ({ value: [c.longitude, c.latitude], name: c.cabinetId, county: names[c.countyCode] ?? c.countyCode, site: c.siteName ?? '' })),
+  }))
+  // Each county's name at the centre of its located cabinets: the grouping without outlines.
+  series.push({
+    name: '县区',
+    type: 'scatter',
+    symbolSize: 0,
+    silent: true,
+    label: { show: true, position: 'top', distance: 12, formatter: '{b}', color: '#1f2933', fontWeight: 600 },
+    data: [...groups.values()].filter((g) => g.located > 0).map((g) => ({ value: [g.lng / g.located, g.lat / g.located], name: names[g.code] ?? g.code })),
+  })
+  await drawChart(el, {
+    tooltip: { trigger: 'item', formatter: (p) => (p.seriesName === '县区' ? esc(p.name) : `${esc(p.name)}<br>${esc(p.data.county)} ${esc(p.data.site)}<br>${esc(p.seriesName)}`) },
+    legend: { top: 0, data: keys.map(label) },
+    grid: { left: 50, right: 16, top: 40, bottom: 36 },
+    xAxis: { type: 'value', name: '经度', scale: true, axisLabel: { formatter: (v) => v.toFixed(2) } },
+    yAxis: { type: 'value', name: '纬度', scale: true, axisLabel: { formatter: (v) => v.toFixed(2) } },
+    series,
+  })
+}
+
 async function route() {
   if (!me) return
+  routeSeq++
+  for (const c of charts.splice(0)) c.dispose()
   const hash = location.hash.replace(/^#/, '') || '/'
   const [path, query = ''] = hash.split('?')
   for (const a of nav.querySelectorAll('a')) {
@@ -332,6 +832,10 @@ async function route() {
     else if (path.startsWith('/cabinet/')) await cabinet(decodeURIComponent(path.slice('/cabinet/'.length)))
     else if (path === '/alerts') await alertsView(query)
     else if (path === '/reports') await reportsView()
+    else if (path === '/compliance') await complianceView(query)
+    else if (path === '/forwarding') await forwardingView()
+    else if (path === '/catalog') await catalogView(query)
+    else if (path === '/map') await mapView(query)
     else app.innerHTML = empty('页面不存在')
   } catch (err) {
     showError(err)
@@ -339,7 +843,7 @@ async function route() {
 }
 
 window.addEventListener('hashchange', route)
-window.addEventListener('resize', () => chart?.resize())
+window.addEventListener('resize', () => charts.forEach((c) => c.resize()))
 api('GET', '/me')
   .then((m) => {
     me = m
