@@ -52,7 +52,8 @@ async function api(method, path, body) {
   const data = text ? JSON.parse(text) : null
   if (!res.ok) {
     const code = data?.error?.code ?? 'INTERNAL'
-    throw new ApiError(res.status, code, ERR_ZH[code] ?? data?.error?.message ?? `请求失败（${res.status}）`)
+    // The server's message is Chinese and names the specifics; the catalogue text is the fallback.
+    throw new ApiError(res.status, code, data?.error?.message ?? ERR_ZH[code] ?? `请求失败（${res.status}）`)
   }
   return data
 }
