@@ -87,6 +87,10 @@ export const ERROR_CODES = {
   OBJECTION_RESOLVED: '该异议已处理，不能重复处理',
   // issue 15 (overview)
   OVERVIEW_DATE_INVALID: '总览日期不合法（不能晚于今天）',
+  // issue 16 (commands)
+  COMMAND_NOT_FOUND: '远程指令不存在或无权查看',
+  COMMAND_CABINET_RETIRED: '专柜已撤除，不能再下发远程指令',
+  SALES_LOCKED: '本专柜已被远程暂停销售，请联系运营企业',
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES

@@ -6,6 +6,7 @@
 import type { ALERT_KINDS } from '../api/rollout.js'
 import type { CERT_LEVELS, CERT_STATUSES, HOLD_REASONS } from '../api/catalog.js'
 import type { CABINET_STATUSES, Role } from '../api/fleet.js'
+import type { COMMAND_KINDS, COMMAND_STATES } from '../messages/command.js'
 
 type Labels<K extends string> = Readonly<Record<K, string>>
 
@@ -48,6 +49,11 @@ export const LABELS_ZH = {
   certLevel: { county: '县级', city: '市级', province: '省级', national: '国家级' } satisfies Labels<(typeof CERT_LEVELS)[number]>,
   /** A forwarded batch: the period's report or a correction of it. */
   batchKind: { report: '报送', correction: '更正' },
+  // issue 16 (commands)
+  commandKind: {
+    price: '调价', planogram: '下发货道配置', 'catalog-refresh': '刷新商品目录', sync: '立即同步', restart: '重启终端程序', lock: '暂停销售', unlock: '恢复销售',
+  } satisfies Labels<(typeof COMMAND_KINDS)[number]>,
+  commandState: { pending: '待送达', delivered: '已送达', done: '已执行', failed: '执行失败', expired: '已过期' } satisfies Labels<(typeof COMMAND_STATES)[number]>,
 } as const
 
 export type LabelGroup = keyof typeof LABELS_ZH
