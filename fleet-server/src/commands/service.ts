@@ -6,10 +6,10 @@
 // judged lazily: on every read and on every reconnect.
 import type { Logger } from 'pino'
 import {
-  COMMAND_DEFAULT_EXPIRY_S, PresenceMsg, decodeMessage, parseCommandReport, topics, uuidv7,
+  COMMAND_DEFAULT_EXPIRY_S, PresenceMsg, decodeMessage, parseCommandReport, quoteZh, topics, uuidv7,
   type CommandList, type CommandView, type EventMsg, type PostCommandBody, type PostCommandReply, type RemoteCommandMsg,
 } from '../../../shared/src/index.js'
-import { assertMayChangeCabinet, canSeeCabinet, type Principal } from '../access/index.js'
+import { assertMayChangeCabinet, canSeeCabinet, isCityWide, notFound, type Principal } from '../access/index.js'
 import { cabinetNotFound, cabinetRetired, commandNotFound } from './errors.js'
 import type { CommandRow, CommandStore } from './store.js'
 
@@ -49,8 +49,9 @@ export function createCommandService({ store, publish, now, log }: CommandServic
 
   const visibleTarget = async (by: Principal, cabinetId: string) => {
     const target = await store.target(cabinetId)
-    if (!target || !canSeeCabinet(by, target)) throw cabinetNotFound(cabinetId)
-    return target
+    if (target && canSeeCabinet(by, target)) return target
+    // As the cabinets' routes answer: scoped callers get the same for "absent" and "not yours".
+    throw isCityWide(by) ? cabinetNotFound(cabinetId) : notFound(`cabinet ${cabinetId}`, `专柜 ${quoteZh(cabinetId)}`)
   }
 
   const view = (r: CommandRow): CommandView => ({
