@@ -10,6 +10,7 @@ import type { Fleet } from '../../fleet-server/src/app.js'
 import { topics, type CommandView } from '../../shared/src/index.js'
 import { api, connectCabinet, provision, startFleet, tempDir, type Provisioned } from '../helpers/fleet.js'
 import { clockAt, userToken } from '../helpers/rollout.js'
+import { sqlRun } from '../helpers/test-db.js'
 import { aUscc } from './certification.fixtures.js'
 
 const silent = pino({ level: 'silent' })
@@ -83,6 +84,19 @@ describe('remote commands', () => {
     await expect.poll(async () => (await api<{ sales: { amountFen: number } }>(w.fleet, 'GET', `/api/v1/cabinets/${w.cab.cabinetId}`)).body.sales.amountFen, { timeout: 10_000 }).toBe(2 * 2_990)
     // The expired one never reached the cabinet.
     expect(agent.commandState().priceOverrides).toEqual({ 'DY-RICE': 2_990 })
+  })
+
+  it('resends a delivered command whose outcome was lost, and the agent reports the outcome it stored', async () => {
+    const w = await world()
+    let agent = await w.startAgent()
+    const sent = await send(w.fleet, w.cab.cabinetId, { kind: 'price', params: { sku: 'DY-RICE', priceFen: 2_500 } })
+    await expect.poll(() => stateOf(w.fleet, sent.body.commandId), { timeout: 10_000 }).toBe('done')
+    await agent.close()
+    // As if only the delivered report had arrived.
+    await sqlRun(w.fleet.database, "UPDATE cabinet_commands SET state = 'delivered', result = NULL, completed_at = NULL WHERE command_id = ?", sent.body.commandId)
+    agent = await w.startAgent()
+    await expect.poll(() => stateOf(w.fleet, sent.body.commandId), { timeout: 10_000 }).toBe('done')
+    expect((await command(w.fleet, sent.body.commandId)).body.result).toMatchObject({ priceFen: 2_500, previousFen: 3_990 })
   })
 
   it('sends to an online cabinet at once: lock refuses sales, unlock sells again; every command is listed with who sent it', async () => {

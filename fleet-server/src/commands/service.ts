@@ -17,7 +17,7 @@ export interface CommandService {
   send(by: Principal, cabinetId: string, body: PostCommandBody): Promise<PostCommandReply>
   get(by: Principal, commandId: string): Promise<CommandView>
   list(by: Principal, cabinetId: string, limit: number): Promise<CommandList>
-  /** The cabinet is online and subscribed (its presence said so): resend what it has not received. */
+  /** The cabinet is online and subscribed (its presence said so): resend what has no outcome yet. */
   resend(cabinetId: string): Promise<number>
   /** A cabinet event; those of kind `command` move the command's state. */
   event(cabinetId: string, event: EventMsg): Promise<void>
@@ -126,9 +126,9 @@ export function createCommandService({ store, publish, now, log }: CommandServic
       const at = now().toISOString()
       const expired = await store.expire(at, cabinetId)
       if (expired > 0) log.info({ cabinetId, expired }, 'commands expired before the cabinet came back')
-      const rows = await store.undelivered(cabinetId, at)
+      const rows = await store.unfinished(cabinetId, at)
       for (const r of rows) send(r)
-      if (rows.length > 0) log.info({ cabinetId, commands: rows.length }, 'undelivered commands resent')
+      if (rows.length > 0) log.info({ cabinetId, commands: rows.length }, 'commands without an outcome resent')
       return rows.length
     },
 

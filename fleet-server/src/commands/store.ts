@@ -36,8 +36,12 @@ export interface CommandStore {
   insert(row: CommandRow): Promise<void>
   get(commandId: string): Promise<CommandRow | null>
   list(cabinetId: string, limit: number): Promise<CommandRow[]>
-  /** The cabinet's pending commands that have not expired at `at`, oldest first. */
-  undelivered(cabinetId: string, at: string): Promise<CommandRow[]>
+  /**
+   * The cabinet's commands without an outcome, oldest first: pending ones not
+   * expired at `at`, and delivered ones (their done/failed report was lost;
+   * the agent answers a resend with the stored outcome).
+   */
+  unfinished(cabinetId: string, at: string): Promise<CommandRow[]>
   /** Pending → delivered; false when it was not pending. */
   delivered(commandId: string, cabinetId: string, at: string): Promise<boolean>
   /** Pending or delivered → done/failed with the result; false otherwise. */
@@ -97,13 +101,12 @@ export function createCommandStore(db: FleetDb): CommandStore {
       const rows = await k.selectFrom('cabinet_commands').selectAll().where('cabinet_id', '=', cabinetId).orderBy('issued_at', 'desc').orderBy('command_id', 'desc').limit(limit).execute()
       return rows.map(toRow)
     },
-    async undelivered(cabinetId, at) {
+    async unfinished(cabinetId, at) {
       const rows = await k
         .selectFrom('cabinet_commands')
         .selectAll()
         .where('cabinet_id', '=', cabinetId)
-        .where('state', '=', 'pending')
-        .where('expires_at', '>', at)
+        .where((eb) => eb.or([eb('state', '=', 'delivered'), eb.and([eb('state', '=', 'pending'), eb('expires_at', '>', at)])]))
         .orderBy('issued_at')
         .orderBy('command_id')
         .execute()
