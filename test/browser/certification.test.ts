@@ -117,7 +117,7 @@ describe.skipIf(!existsSync(CHROMIUM))('certification workflow on the dashboard 
     await page.click('#file-form button[type=submit]')
     await expect.poll(() => page.textContent('#file-error')).toContain('不能低于最低价')
     expect((await as<ApplicationList>(s, 'dingyuan', 'GET', A)).total).toBe(0)
-    for (const [name, value] of [['priceMin', '35'], ['priceMax', '45'], ['origin', '定远县'], ['category', '农副产品'], ['scale', '蜂群 300 箱'], ['annualOutput', '5000 公斤'], ['supplyPeriod', '4月至9月'], ['operator', '定远县蜂业合作社'], ['householdsHelped', '12'], ['materialSource', '自养蜂群']]) {
+    for (const [name, value] of [['priceMin', '35'], ['priceMax', '45'], ['origin', '定远县'], ['category', '农副产品'], ['scale', '蜂群 300 箱'], ['annualOutput', '5000 公斤'], ['supplyPeriod', '4月至9月'], ['operator', '定远县蜂业合作社'], ['householdsHelped', '12'], ['materialSource', '自养蜂群']] as const) {
       await page.fill(`#file-form input[name=${name}]`, value)
     }
     await page.click('#file-form button[type=submit]')
