@@ -475,4 +475,25 @@ CREATE TABLE cert_application_events (
 CREATE INDEX cert_application_events_by_application ON cert_application_events (application_id, event_id);
 `,
   },
+  {
+    version: 13,
+    name: 'bootstrap-codes',
+    sql: `
+CREATE TABLE bootstrap_codes (
+  code_hash  TEXT COLLATE "C" PRIMARY KEY,
+  cabinet_id TEXT COLLATE "C" NOT NULL,
+  issued_by  TEXT COLLATE "C" NOT NULL,
+  issued_at  TEXT COLLATE "C" NOT NULL,
+  expires_at TEXT COLLATE "C" NOT NULL,
+  used_at    TEXT COLLATE "C"
+);
+CREATE INDEX bootstrap_codes_by_cabinet ON bootstrap_codes (cabinet_id);
+CREATE TABLE cabinet_keys (
+  cabinet_id       TEXT COLLATE "C" PRIMARY KEY,
+  public_key       TEXT COLLATE "C" NOT NULL,
+  enrolled_at      TEXT COLLATE "C" NOT NULL,
+  first_contact_at TEXT COLLATE "C"
+);
+`,
+  },
 ]
