@@ -15,7 +15,8 @@ export const BootstrapCodeBody = z
     /** How long the code stays valid, seconds. */
     ttlS: z.number().int().min(BOOTSTRAP_TTL_MIN_S, `有效期至少 ${BOOTSTRAP_TTL_MIN_S} 秒`).max(BOOTSTRAP_TTL_MAX_S, `有效期至多 ${BOOTSTRAP_TTL_MAX_S} 秒（7 天）`).optional(),
   })
-  .optional()
+  // No body at all (the usual call) arrives as null.
+  .nullish()
 export type BootstrapCodeBody = z.infer<typeof BootstrapCodeBody>
 
 export const BootstrapCodeReply = z.object({
