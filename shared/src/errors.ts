@@ -91,7 +91,7 @@ export const ERROR_CODES = {
   ENROLL_CODE_UNKNOWN: '引导码无效，请核对后重试，或向运营企业索取新的引导码',
   ENROLL_CODE_USED: '引导码已被使用过，每个引导码只能用一次；请向运营企业索取新的引导码',
   ENROLL_CODE_EXPIRED: '引导码已过期，请向运营企业索取新的引导码',
-  ENROLL_KEY_INVALID: '签名公钥不合法（应为 PEM 格式的 Ed25519 公钥）',
+  ENROLL_KEY_INVALID: '签名公钥不合法（应为 Ed25519 公钥）',
   ENROLL_THROTTLED: '引导码错误次数过多，请稍后再试',
   ENROLL_CABINET_RETIRED: '专柜已撤除，不能再部署',
 } as const
