@@ -135,6 +135,21 @@ describe('first contact', () => {
     expect(await statusOf(s)).toBe('operating')
   })
 
+  it('a cabinet enrolled while still planned is installed on its first contact after the site is assigned', async () => {
+    const s = await setup()
+    const planned = await api<{ cabinetId: string }>(s.fleet, 'POST', '/api/v1/cabinets', { countyCode: '341126', operator: '滁州甲运营公司' })
+    const p: Setup = { ...s, cabinetId: planned.body.cabinetId }
+    expect(await statusOf(p)).toBe('planned')
+    const r = await enroll(p, (await codeFor(p)).body.code)
+    const first = await connectCabinet(s.fleet.mqttUrl, { cabinetId: p.cabinetId, mqtt: r.body.mqtt })
+    await new Promise((res) => setTimeout(res, 300))
+    expect(await statusOf(p)).toBe('planned')
+    await first.close()
+    expect((await api(s.fleet, 'PATCH', `/api/v1/cabinets/${p.cabinetId}`, { status: 'site_assigned', siteName: '凤阳县二号点', venueType: '社区' }, s.operator)).status).toBe(200)
+    await connectCabinet(s.fleet.mqttUrl, { cabinetId: p.cabinetId, mqtt: r.body.mqtt })
+    await expect.poll(() => statusOf(p), { timeout: 5000 }).toBe('installed')
+  })
+
   it('leaves a cabinet that never enrolled where it is', async () => {
     const s = await setup()
     const rotated = await api<{ mqtt: { username: string; password: string } }>(s.fleet, 'POST', `/api/v1/cabinets/${s.cabinetId}/credentials`)

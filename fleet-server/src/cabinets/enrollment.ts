@@ -31,9 +31,6 @@ export const ENROLL_THROTTLE_KEY = '\u0001bootstrap-code'
 /** The by of the transition a cabinet's first contact records. */
 export const SYSTEM_ACTOR = 'system'
 
-/** How often at most a cabinet still site_assigned is looked up again on contact. */
-const RECHECK_MS = 10_000
-
 export function generateBootstrapCode(): string {
   let s = ''
   for (let i = 0; i < CODE_CHARS; i++) s += ALPHABET[randomInt(ALPHABET.length)]
@@ -53,15 +50,16 @@ export interface Enrollment {
   enroll(body: EnrollBody, address: string): Promise<EnrollReply>
   /** Any sign of life from a cabinet (connection, presence, heartbeat): cheap once the cabinet is past site_assigned. */
   contact(cabinetId: string): void
-  /** Settles pending first-contact work (tests, shutdown). */
-  idle(): Promise<void>
+  /** Settles pending first-contact work and stops following notices. */
+  close(): Promise<void>
 }
 
 export interface EnrollmentDeps {
   readonly store: EnrollmentStore
   readonly cabinets: CabinetStore
   readonly service: CabinetService
-  readonly database: Pick<FleetDb, 'transaction' | 'notify'>
+  /** Its credential notices (every status change and enrollment, on any server) say when to look again. */
+  readonly database: Pick<FleetDb, 'transaction' | 'notify' | 'listen'>
   readonly logins: CabinetLogins
   readonly throttle: LoginThrottle
   /** Broker URLs as cabinets dial them (told at enrollment); empty when unknown. */
@@ -80,19 +78,24 @@ const cabinetRetired = (cabinetId: string) => new AppError('ENROLL_CABINET_RETIR
 
 export function createEnrollment(deps: EnrollmentDeps): Enrollment {
   const { store, cabinets, database, log } = deps
-  // Cabinets past site_assigned: no status can bring them back, so a contact is a set lookup.
-  const settled = new Set<string>()
-  const checkedAtMs = new Map<string, number>()
+  // Cabinets looked at since their last status change or enrollment: a
+  // contact from them is a set lookup (heartbeats pass here). Every status
+  // change and enrollment, on any server, sends a credential notice, which
+  // drops the cabinet from the set; an empty notice (notices may have been
+  // missed) drops all. A look that raced a notice is not remembered (epoch).
+  const checked = new Set<string>()
   const inFlight = new Map<string, Promise<void>>()
+  let epoch = 0
+  const unlisten = database.listen(CREDENTIALS_CHANNEL, (cabinetId) => {
+    epoch++
+    if (cabinetId === '') checked.clear()
+    else checked.delete(cabinetId)
+  })
 
-  async function firstContact(cabinetId: string): Promise<void> {
+  /** True when nothing is to be done until the cabinet's next notice. */
+  async function firstContact(cabinetId: string): Promise<boolean> {
     const row = await cabinets.get(cabinetId)
-    if (!row) return
-    if (row.status !== 'site_assigned' && row.status !== 'planned') {
-      settled.add(cabinetId)
-      return
-    }
-    if (row.status !== 'site_assigned' || !(await store.awaitsFirstContact(cabinetId))) return
+    if (!row || row.status !== 'site_assigned' || !(await store.awaitsFirstContact(cabinetId))) return true
     const at = deps.now().toISOString()
     const moved = await database.transaction(async (tx) => {
       if (!(await cabinets.update(tx, cabinetId, { status: 'installed' }, at, 'site_assigned'))) return false
@@ -103,8 +106,8 @@ export function createEnrollment(deps: EnrollmentDeps): Enrollment {
       await database.notify(CREDENTIALS_CHANNEL, cabinetId, tx)
       return true
     })
-    settled.add(cabinetId)
     if (moved) log.info({ cabinetId }, 'enrolled cabinet made first contact; now installed')
+    return true
   }
 
   return {
@@ -149,27 +152,27 @@ export function createEnrollment(deps: EnrollmentDeps): Enrollment {
       const { cabinetId } = outcome
       // The new secret replaced whatever the cabinet had (a replaced board's login ends here).
       deps.service.credentials.invalidate(cabinetId)
-      settled.delete(cabinetId)
-      checkedAtMs.delete(cabinetId)
+      epoch++
+      checked.delete(cabinetId)
       const password = await deps.logins.rotate(cabinetId, secret)
       log.info({ cabinetId, address }, 'cabinet enrolled by bootstrap code')
       return { cabinetId, mqtt: { username: cabinetId, password }, servers: [...deps.servers()] }
     },
 
     contact(cabinetId) {
-      if (settled.has(cabinetId) || inFlight.has(cabinetId)) return
-      const nowMs = Date.now()
-      const last = checkedAtMs.get(cabinetId)
-      if (last !== undefined && nowMs - last < RECHECK_MS) return
-      if (checkedAtMs.size > 100_000) checkedAtMs.clear() // bounded: a lost entry costs one more lookup
-      checkedAtMs.set(cabinetId, nowMs)
-      const p = firstContact(cabinetId)
-        .catch((err: unknown) => log.warn({ err, cabinetId }, 'first-contact check failed'))
-        .finally(() => inFlight.delete(cabinetId))
+      if (checked.has(cabinetId) || inFlight.has(cabinetId)) return
+      const startedAt = epoch
+      const p = firstContact(cabinetId).then(
+        (done) => {
+          if (done && startedAt === epoch) checked.add(cabinetId)
+        },
+        (err: unknown) => log.warn({ err, cabinetId }, 'first-contact check failed'),
+      ).finally(() => inFlight.delete(cabinetId))
       inFlight.set(cabinetId, p)
     },
 
-    async idle() {
+    async close() {
+      unlisten()
       await Promise.all(inFlight.values())
     },
   }

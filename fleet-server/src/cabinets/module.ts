@@ -118,7 +118,7 @@ export function cabinetsModule(deps: CabinetsModuleDeps): CabinetsModule {
       )
     },
     async stop() {
-      await enrollment.peek()?.idle()
+      await enrollment.peek()?.close()
       await cabinets.peek()?.close()
       await live.peek()?.close()
     },
