@@ -125,6 +125,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       tracksConnections: () => buses.bus()?.tracksConnections ?? true,
       disconnect: (id) => buses.bus()?.disconnect(id),
       logins: cabinetLogins(buses.bus),
+      servers: () => config.nats?.mqttUrls ?? (config.mqtt.url ? [config.mqtt.url] : []),
       presenceFlushMs: config.presenceFlushMs,
       now,
       log,

@@ -107,6 +107,13 @@ const CASES: Record<string, (c: Ctx) => Promise<void>> = {
   'GET /api/v1/cabinets/:id/transitions': async (c) => hidden((await c.call('GET', `/api/v1/cabinets/${c.fy[0]}/transitions`)).status),
   'POST /api/v1/cabinets/:id/credentials': async (c) => hidden((await c.call('POST', `/api/v1/cabinets/${c.fy[0]}/credentials`)).status),
   'GET /api/v1/cabinets/:id/sales': async (c) => hidden((await c.call('GET', `/api/v1/cabinets/${c.fy[0]}/sales`)).status),
+  // Issue 16 (deployment): no code for another county's cabinet; the public exchange names no cabinet.
+  'POST /api/v1/cabinets/:id/bootstrap-code': async (c) => hidden((await c.call('POST', `/api/v1/cabinets/${c.fy[0]}/bootstrap-code`, {})).status),
+  'POST /api/v1/enroll': async (c) => {
+    const r = await c.call('POST', '/api/v1/enroll', { code: 'AAAA-BBBB-CCCC', publicKey: 'not a key' })
+    expect(r.status).toBe(400)
+    expect(r.text).not.toContain('341126')
+  },
   'GET /api/v1/cabinets/:id/catalog': async (c) => hidden((await c.call('GET', `/api/v1/cabinets/${c.fy[0]}/catalog`)).status),
 
   // Sale flags (issue 12): a 凤阳县 flag is neither listed nor resolvable.

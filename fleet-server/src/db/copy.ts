@@ -21,12 +21,14 @@ import { Database, type SqliteDatabase } from './sqlite.js'
  */
 const RELATIONS = {
   alerts: 'table',
+  bootstrap_codes: 'table',
   cabinet_certified_state: 'table',
   cabinet_clock_flags: 'table',
   cabinet_day_certified: 'table',
   cabinet_day_sales: 'table',
   cabinet_day_sku_sales: 'table',
   cabinet_events: 'table',
+  cabinet_keys: 'table',
   // Presence of a running process; copied as it is (empty when the source is SQLite).
   cabinet_presence: 'table',
   cabinet_month_certified: 'table',

@@ -493,4 +493,25 @@ CREATE TABLE product_facts (
 );
 `,
   },
+  {
+    version: 14,
+    name: 'bootstrap-codes',
+    sql: `
+CREATE TABLE bootstrap_codes (
+  code_hash  TEXT COLLATE "C" PRIMARY KEY,
+  cabinet_id TEXT COLLATE "C" NOT NULL,
+  issued_by  TEXT COLLATE "C" NOT NULL,
+  issued_at  TEXT COLLATE "C" NOT NULL,
+  expires_at TEXT COLLATE "C" NOT NULL,
+  used_at    TEXT COLLATE "C"
+);
+CREATE INDEX bootstrap_codes_by_cabinet ON bootstrap_codes (cabinet_id);
+CREATE TABLE cabinet_keys (
+  cabinet_id       TEXT COLLATE "C" PRIMARY KEY,
+  public_key       TEXT COLLATE "C" NOT NULL,
+  enrolled_at      TEXT COLLATE "C" NOT NULL,
+  first_contact_at TEXT COLLATE "C"
+);
+`,
+  },
 ]

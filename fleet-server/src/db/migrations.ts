@@ -678,4 +678,31 @@ CREATE TABLE product_facts (
 );
 `,
   },
+  {
+    version: 14,
+    name: 'bootstrap-codes',
+    sql: `
+-- Issue 16 (deployment): one-time codes an operator hands to a cabinet's
+-- board, which trades one for the cabinet's credentials (cabinets/enroll.ts).
+-- Only the code's SHA-256 is kept. A used code stays (used_at set) so a
+-- second use is told "used"; a new code deletes the cabinet's unused ones.
+CREATE TABLE bootstrap_codes (
+  code_hash  TEXT PRIMARY KEY,
+  cabinet_id TEXT NOT NULL,
+  issued_by  TEXT NOT NULL,
+  issued_at  TEXT NOT NULL,
+  expires_at TEXT NOT NULL,
+  used_at    TEXT
+);
+CREATE INDEX bootstrap_codes_by_cabinet ON bootstrap_codes (cabinet_id);
+-- The Ed25519 public key the cabinet's agent registered when it enrolled
+-- (SPKI PEM), and whether its first contact since then was seen.
+CREATE TABLE cabinet_keys (
+  cabinet_id       TEXT PRIMARY KEY,
+  public_key       TEXT NOT NULL,
+  enrolled_at      TEXT NOT NULL,
+  first_contact_at TEXT
+);
+`,
+  },
 ]

@@ -215,6 +215,22 @@ export interface CabinetPresenceTable {
   since_ms: number
 }
 
+export interface BootstrapCodesTable {
+  code_hash: string
+  cabinet_id: string
+  issued_by: string
+  issued_at: string
+  expires_at: string
+  used_at: string | null
+}
+
+export interface CabinetKeysTable {
+  cabinet_id: string
+  public_key: string
+  enrolled_at: string
+  first_contact_at: string | null
+}
+
 export interface LoginFailuresTable {
   kind: string
   username: string
@@ -447,5 +463,7 @@ export interface Schema {
   suppliers: SuppliersTable
   supplier_owners: SupplierOwnersTable
   users: UsersTable
+  bootstrap_codes: BootstrapCodesTable
+  cabinet_keys: CabinetKeysTable
 }
 
