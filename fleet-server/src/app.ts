@@ -16,6 +16,7 @@ import { busModules } from './broker/module.js'
 import { cabinetLogins, createCabinetStore } from './cabinets/index.js'
 import { cabinetsModule } from './cabinets/module.js'
 import { certificationWorkflowModule } from './certification/applications-module.js'
+import { countyCatalogFigures } from './certification/index.js'
 import { certificationModule } from './certification/module.js'
 import { withCertifiedTotals } from './compliance/index.js'
 import { complianceModule } from './compliance/module.js'
@@ -263,6 +264,17 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
         forwarding: forwarding.service(),
         cabinets: (filter) => cabinetStore.listAll(filter),
         targets: (viewer, asOf) => overview.service().targets(viewer, asOf),
+        catalog: (asOf, withinDays) =>
+          countyCatalogFigures(
+            {
+              products: async (date) => (await certification.service().products(date)).products,
+              expiring: (date, days) => certification.service().expiring(date, days),
+              inPublicity: async () => (await certWorkflow.service().publicity(SYSTEM, {})).notices,
+              countyOf: usccDivision,
+            },
+            asOf,
+            withinDays,
+          ),
       }),
       schedule: config.reports,
       taskName: `reports@${config.dataDir}`,

@@ -48,6 +48,10 @@ export const LABELS_ZH = {
   certLevel: { county: '县级', city: '市级', province: '省级', national: '国家级' } satisfies Labels<(typeof CERT_LEVELS)[number]>,
   /** A forwarded batch: the period's report or a correction of it. */
   batchKind: { report: '报送', correction: '更正' },
+  /** A target's pace: met, or projected to meet it by the due date (onTrack), or not. */
+  targetPace: { onTrack: '按期', behind: '落后' },
+  /** What a plan target counts (OverviewTarget kind / measure). */
+  targetMeasure: { amount: '销售额', certifiedAmount: '扶贫产品销售额', certified_products: '认定扶贫产品数' },
 } as const
 
 export type LabelGroup = keyof typeof LABELS_ZH
