@@ -22,6 +22,7 @@ import { withCertifiedTotals } from './compliance/index.js'
 import { complianceModule } from './compliance/module.js'
 import type { FleetConfig } from './config.js'
 import { dashboardRoutes } from './dashboard/index.js'
+import { createDisclosureService, disclosureRoutes } from './disclosure/index.js'
 import { openFleetDb, type FleetDb } from './db/database.js'
 import { forwardingModule } from './forwarding/module.js'
 import type { ForwardingOptions } from './forwarding/index.js'
@@ -300,13 +301,22 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     // The day may have changed which certificates are in force since the last start.
     await certification.catalog().refresh()
     const server = http.http()
+    // Issue 15: the public disclosure page and its one API, when the plan's policy asks.
+    const disclosure = createDisclosureService({
+      plan: () => plan,
+      held: async () => (await forwarding.service().status()).held,
+      cabinet: (id) => cabinetStore.get(id),
+      thresholdBp: () => compliance.service().threshold().bp,
+      now,
+    })
     await server.register(metricsRoutes(metrics.registry))
-    await server.register(dashboardRoutes())
+    await server.register(dashboardRoutes({ publicDisclosure: disclosure.isOn }))
     await server.register(
       async (api) => {
         api.addHook('onRequest', createAuthHook(access))
         await api.register(userRoutes(access))
         await api.register(sessionRoutes(access))
+        await api.register(disclosureRoutes(disclosure))
         for (const m of modules) if (m.routes) await api.register(m.routes())
       },
       { prefix: '/api/v1' },
