@@ -48,6 +48,7 @@ const RELATIONS = {
   login_failures: 'table',
   meta: 'table',
   products: 'table',
+  product_facts: 'table',
   reports: 'table',
   rollout_day_steps: 'table',
   sale_flags: 'table',

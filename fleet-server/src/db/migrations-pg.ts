@@ -475,4 +475,22 @@ CREATE TABLE cert_application_events (
 CREATE INDEX cert_application_events_by_application ON cert_application_events (application_id, event_id);
 `,
   },
+  {
+    version: 13,
+    name: 'product-facts',
+    sql: `
+CREATE TABLE product_facts (
+  sku               TEXT COLLATE "C" PRIMARY KEY REFERENCES products (sku),
+  scale             TEXT COLLATE "C",
+  annual_output     TEXT COLLATE "C",
+  supply_period     TEXT COLLATE "C",
+  price_min_fen     BIGINT,
+  price_max_fen     BIGINT,
+  operator          TEXT COLLATE "C",
+  households_helped BIGINT,
+  material_source   TEXT COLLATE "C",
+  updated_at        TEXT COLLATE "C" NOT NULL
+);
+`,
+  },
 ]

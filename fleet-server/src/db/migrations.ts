@@ -656,4 +656,26 @@ CREATE TABLE cert_application_events (
 CREATE INDEX cert_application_events_by_application ON cert_application_events (application_id, event_id);
 `,
   },
+  {
+    version: 13,
+    name: 'product-facts',
+    sql: `
+-- Issue 15: the product facts the policy documents list (常德: 种养规模, 年产量,
+-- 上市季节, 市场价格区间, 经营主体, 带动贫困人口数; 章贡区: 生产资料来源,
+-- 供货时间), one optional row per product in a table of its own (migrations
+-- create, never alter: a product listed before has no row and no facts).
+CREATE TABLE product_facts (
+  sku               TEXT PRIMARY KEY REFERENCES products (sku),
+  scale             TEXT,                   -- 生产规模, as written (e.g. "蜂群 300 箱")
+  annual_output     TEXT,                   -- 年产量, as written (e.g. "5000 公斤")
+  supply_period     TEXT,                   -- 供货时间 / 上市季节 (e.g. "全年", "9月至12月")
+  price_min_fen     INTEGER,                -- 价格区间, fen; both or neither
+  price_max_fen     INTEGER,
+  operator          TEXT,                   -- 经营主体: who produces or runs it
+  households_helped INTEGER,                -- 带贫人数: poor households it helps
+  material_source   TEXT,                   -- 生产资料来源
+  updated_at        TEXT NOT NULL
+);
+`,
+  },
 ]

@@ -240,6 +240,20 @@ export interface ProductsTable {
   updated_at: string
 }
 
+/** Issue 15: the policy's product facts (migration 13). */
+export interface ProductFactsTable {
+  sku: string
+  scale: string | null
+  annual_output: string | null
+  supply_period: string | null
+  price_min_fen: number | null
+  price_max_fen: number | null
+  operator: string | null
+  households_helped: number | null
+  material_source: string | null
+  updated_at: string
+}
+
 export interface ReportsTable {
   report_id: string
   kind: string
@@ -423,6 +437,7 @@ export interface Schema {
   cabinet_clock_flags: CabinetClockFlagsTable
   meta: MetaTable
   products: ProductsTable
+  product_facts: ProductFactsTable
   reports: ReportsTable
   rollout_day_steps: RolloutDayStepsTable
   sale_flags: SaleFlagsTable
