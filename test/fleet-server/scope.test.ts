@@ -86,6 +86,8 @@ const CASES: Record<string, (c: Ctx) => Promise<void>> = {
   'POST /api/v1/session': async (c) => expect((await c.call('POST', '/api/v1/session', { username: 'fy-official', password: 'wrong password' })).status).toBe(401),
   'DELETE /api/v1/session': async (c) => expect((await c.call('DELETE', '/api/v1/session')).status).toBe(204),
   'GET /api/v1/me': async (c) => expect((await c.call('GET', '/api/v1/me')).body).toMatchObject({ role: 'county', countyCode: '341125' }),
+  // Public by design (issue 15: 公开披露) and off on this plan: 404 for everyone, county or not.
+  'GET /api/v1/public/held-cabinets': async (c) => expect((await c.call('GET', '/api/v1/public/held-cabinets')).status).toBe(404),
 
   // Cabinets.
   'POST /api/v1/cabinets': async (c) => expect((await c.call('POST', '/api/v1/cabinets', { countyCode: '341126' })).status).toBe(403),

@@ -59,6 +59,10 @@ export const LABELS_ZH = {
     name: '产品名称', priceFen: '售价', origin: '产地', category: '产品类别', scale: '生产规模', annualOutput: '年产量', supplyPeriod: '供货时间（上市季节）',
     priceRange: '价格区间', operator: '经营主体', householdsHelped: '带贫人数', materialSource: '生产资料来源',
   },
+  /** A target's pace: met, or projected to meet it by the due date (onTrack), or not. */
+  targetPace: { onTrack: '按期', behind: '落后' },
+  /** What a plan target counts (OverviewTarget kind / measure). */
+  targetMeasure: { amount: '销售额', certifiedAmount: '扶贫产品销售额', certified_products: '认定扶贫产品数' },
 } as const
 
 export type LabelGroup = keyof typeof LABELS_ZH

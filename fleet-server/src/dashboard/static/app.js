@@ -395,7 +395,7 @@ async function reportsView() {
   const rows = list.reports
     .map(
       (r) =>
-        `<tr data-report="${esc(r.reportId)}"><td>${esc(REPORT_KIND_ZH[r.kind] ?? r.kind)}</td><td>${esc(r.period)}</td><td>${esc(r.scopeName)}</td><td class="hide-sm">${esc(bj(r.createdAt))}</td><td class="hide-sm">${r.createdBy === 'system' ? '定时生成' : esc(r.createdBy)}</td><td>${file(r, 'xlsx', 'Excel')} · ${file(r, 'csv', 'CSV')}</td></tr>`,
+        `<tr data-report="${esc(r.reportId)}"><td>${esc(REPORT_KIND_ZH[r.kind] ?? r.kind)}</td><td>${esc(r.period)}</td><td>${esc(r.scopeName)}</td><td class="hide-sm">${esc(bj(r.createdAt))}</td><td class="hide-sm">${r.createdBy === 'system' ? '定时生成' : esc(r.createdBy)}</td><td><a href="#/report/${encodeURIComponent(r.reportId)}">预览</a> · ${file(r, 'xlsx', 'Excel')} · ${file(r, 'csv', 'CSV')}</td></tr>`,
     )
     .join('')
   const counties = rollout ? rollout.counties.map((c) => `<option value="${esc(c.code)}">${esc(c.name)}</option>`).join('') : ''
@@ -423,6 +423,66 @@ async function reportsView() {
       if (err instanceof ApiError && err.status === 401) return renderLogin()
       document.getElementById('report-error').textContent = err.message
     }
+  })
+}
+
+/**
+ * A report's preview (issue 15): its stored JSON document (GET /reports/:id)
+ * as summary figures, the per-county table, the counties' certified shares
+ * against the threshold line, targets and catalog figures, with the files.
+ */
+async function reportPreview(id) {
+  const d = await api('GET', `/reports/${encodeURIComponent(id)}`)
+  const t = d.totals
+  const file = (format, label) => `<a href="/api/v1/reports/${encodeURIComponent(d.reportId)}?format=${format}" download>${label}</a>`
+  const shareCls = (x) => (x.amountFen > 0 && x.shareBp < d.threshold.bp ? 'bad' : 'ok')
+  const countyRows = d.counties
+    .map(
+      (c) =>
+        `<tr data-county="${esc(c.code)}"><td>${esc(c.name)}</td><td class="num hide-sm">${c.rollout.quota}</td><td class="num hide-sm">${c.rollout.installed}</td><td class="num">${c.rollout.operating}</td><td class="num">${c.sales.salesCount}</td><td class="num">¥${yuan(c.sales.amountFen)}</td><td class="num hide-sm">¥${yuan(c.sales.certifiedAmountFen)}</td><td class="num ${shareCls(c.sales)}">${share(c.sales.shareBp)}</td><td class="num">${c.sales.compliantCabinets}/${c.sales.judgedCabinets}</td><td class="num hide-sm">${c.forwarding.held}</td></tr>`,
+    )
+    .join('')
+  const targetRows = (d.targets ?? [])
+    .map(
+      (x) =>
+        `<tr data-target="${esc(x.id)}"><td class="wrap">${esc(x.description)}</td><td class="hide-sm">${esc(x.scope.name)}</td><td class="num">${esc(fenOrCount(x.actual, x.unit))}</td><td class="num">${esc(fenOrCount(x.target, x.unit))}<div class="bar"><i style="width:${x.target > 0 ? Math.min(100, pct(x.actual, x.target)) : 0}%"></i></div></td><td class="num hide-sm">${esc(fenOrCount(x.expectedByNow, x.unit))}</td><td class="num hide-sm">${esc(fenOrCount(x.projected, x.unit))}</td><td>${esc(x.dueDate)}</td><td><span class="badge ${x.state}">${esc(MS_ZH[x.state] ?? x.state)}</span> ${x.state === 'met' ? '' : x.onTrack ? '<span class="ok">按期</span>' : '<span class="bad">落后</span>'}</td></tr>`,
+    )
+    .join('')
+  const cat = d.catalog
+  const catalogRows = cat
+    ? cat.counties
+        .map((c) => `<tr data-catalog="${esc(c.code)}"><td>${esc(c.name)}</td><td class="num">${c.certifiedProducts}</td><td class="num">${c.certifiedProductsTarget ?? '—'}</td><td class="num">${c.expiringCertificates}</td><td class="num">${c.inPublicity}</td></tr>`)
+        .join('')
+    : ''
+  app.innerHTML = `
+    <p><a href="#/reports">← 报表</a></p>
+    <h1 data-testid="report-title">${esc(d.title)}</h1>
+    <p class="muted">统计期间 <b data-testid="report-range">${esc(d.from)} 至 ${esc(d.to)}</b> · 范围 ${esc(d.scopeName)} · 生成于 ${esc(bj(d.createdAt))}${d.isComplete ? '' : ' · <span class="due">期间未结束</span>'} · 达标线 <b data-testid="report-threshold">${share(d.threshold.bp)}</b> · 下载 ${file('xlsx', 'Excel')} · ${file('csv', 'CSV')}</p>
+    <div class="kpis">
+      <div class="kpi"><div class="l">销售额</div><div class="n" data-testid="report-amount">¥${yuan(t.sales.amountFen)}</div><div class="muted"><span data-testid="report-count">${t.sales.salesCount}</span> 笔</div></div>
+      <div class="kpi"><div class="l">扶贫产品销售额</div><div class="n" data-testid="report-certified">¥${yuan(t.sales.certifiedAmountFen)}</div><div class="muted">占比 <span data-testid="report-share">${share(t.sales.shareBp)}</span></div></div>
+      <div class="kpi"><div class="l">达标专柜 / 参评专柜</div><div class="n" data-testid="report-compliant">${t.sales.compliantCabinets}/${t.sales.judgedCabinets}</div></div>
+      <div class="kpi"><div class="l">运营中 / 任务数</div><div class="n" data-testid="report-operating">${t.rollout.operating}/${t.rollout.quota}</div></div>
+      <div class="kpi"><div class="l">暂缓上报</div><div class="n" data-testid="report-held">${t.forwarding.held}</div></div>
+    </div>
+    <div class="card"><h2>各县区扶贫产品占比</h2><div id="report-chart" class="chart"></div></div>
+    <div class="card"><h2>各县区</h2><div class="table-wrap"><table data-testid="report-counties"><thead><tr><th>县区</th><th class="num hide-sm">任务数</th><th class="num hide-sm">已安装</th><th class="num">运营中</th><th class="num">销售笔数</th><th class="num">销售额</th><th class="num hide-sm">扶贫产品销售额</th><th class="num">占比</th><th class="num">达标/参评</th><th class="num hide-sm">暂缓上报</th></tr></thead><tbody>${countyRows}</tbody></table></div></div>
+    <div class="card"><h2>目标进度${d.targetsAsOf ? `<span class="muted">（截至 ${esc(d.targetsAsOf)}）</span>` : ''}</h2>${targetRows ? `<div class="table-wrap"><table data-testid="report-targets"><thead><tr><th>目标</th><th class="hide-sm">范围</th><th class="num">完成</th><th class="num">目标</th><th class="num hide-sm">按进度应完成</th><th class="num hide-sm">预计到期完成</th><th>截止</th><th>状态</th></tr></thead><tbody>${targetRows}</tbody></table></div>` : empty(d.targets ? '计划未设置本范围的目标' : '本报表生成时尚无目标数据')}</div>
+    ${cat ? `<div class="card"><h2>扶贫产品目录<span class="muted">（截至 ${esc(cat.asOf)}）</span></h2><div class="table-wrap"><table data-testid="report-catalog"><thead><tr><th>县区</th><th class="num">认定扶贫产品</th><th class="num">计划目标</th><th class="num">${cat.expiringWithinDays} 日内到期证书</th><th class="num">公示中申请</th></tr></thead><tbody>${catalogRows}</tbody></table></div></div>` : ''}`
+  const thresholdPct = d.threshold.bp / 100
+  await drawChart(document.getElementById('report-chart'), {
+    tooltip: { trigger: 'axis' },
+    grid: { left: 44, right: 10, top: 24, bottom: 40 },
+    xAxis: { type: 'category', data: d.counties.map((c) => c.name), axisLabel: { interval: 0, rotate: d.counties.length > 6 ? 30 : 0 } },
+    yAxis: { type: 'value', name: '占比%', min: 0, max: 100 },
+    series: [
+      {
+        name: '扶贫产品占比',
+        type: 'bar',
+        data: d.counties.map((c) => ({ value: c.sales.shareBp / 100, itemStyle: { color: shareCls(c.sales) === 'bad' ? '#c0392b' : '#1e8449' } })),
+        markLine: { silent: true, symbol: 'none', lineStyle: { color: '#c0392b', type: 'dashed' }, label: { formatter: `达标线 ${share(d.threshold.bp)}`, position: 'insideEndTop' }, data: [{ yAxis: thresholdPct }] },
+      },
+    ],
   })
 }
 
@@ -1053,6 +1113,7 @@ async function route() {
     else if (path.startsWith('/cabinet/')) await cabinet(decodeURIComponent(path.slice('/cabinet/'.length)))
     else if (path === '/alerts') await alertsView(query)
     else if (path === '/reports') await reportsView()
+    else if (path.startsWith('/report/')) await reportPreview(decodeURIComponent(path.slice('/report/'.length)))
     else if (path === '/compliance') await complianceView(query)
     else if (path === '/forwarding') await forwardingView()
     else if (path === '/catalog') await catalogView(query)
