@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { z } from 'zod'
 import { AppError, CabinetId, MAX_BATCH_SALES } from '../../shared/src/edge.js'
+import { readCredentials } from './enroll.js'
 
 export const LogLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
 export type LogLevel = z.infer<typeof LogLevel>
@@ -108,7 +109,9 @@ const SOURCES = {
 type SourcedKey = keyof typeof SOURCES
 const NUMERIC: ReadonlySet<SourcedKey> = new Set(['apiPort', 'heartbeatIntervalMs', 'ackTimeoutMs', 'batchMaxSales', 'backoffMinMs', 'backoffMaxMs'])
 
-export const USAGE = `usage: edge-agent --cabinet ID --data DIR [--server mqtt://HOST:PORT[,mqtt://HOST2:PORT…] | mqtts://HOST:PORT[,…] [--ca FILE]] [--username U] [--password P] [--api-port PORT]
+export const USAGE = `usage: edge-agent enroll --code CODE --http URL --data DIR   (once, on a new board)
+       edge-agent --data DIR [--server …]   (an enrolled board: the rest comes from DIR/credentials.json)
+       edge-agent --cabinet ID --data DIR [--server mqtt://HOST:PORT[,mqtt://HOST2:PORT…] | mqtts://HOST:PORT[,…] [--ca FILE]] [--username U] [--password P] [--api-port PORT]
   [--log-level LEVEL] [--heartbeat-interval-ms N] [--ack-timeout-ms N] [--batch-max-sales N] [--backoff-min-ms N] [--backoff-max-ms N]
 each flag may instead come from its environment variable: ${Object.values(SOURCES).map(([, env]) => env).join(', ')}`
 
@@ -158,6 +161,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     raw[key] = NUMERIC.has(key) && /^\s*\d+\s*$/.test(value) ? Number(value) : value
   }
   raw.apiPort ??= 0
+  // An enrolled board (edge-agent enroll) keeps its cabinet id, login and broker
+  // URLs in DIR/credentials.json: used for whatever the flags and env leave out.
+  if (typeof raw.dataDir === 'string') {
+    const enrolled = readCredentials(raw.dataDir)
+    if (enrolled && (raw.cabinetId === undefined || raw.cabinetId === enrolled.cabinetId)) {
+      raw.cabinetId ??= enrolled.cabinetId
+      raw.username ??= enrolled.username
+      raw.password ??= enrolled.password
+      if (enrolled.servers.length) raw.serverUrl ??= enrolled.servers.join(',')
+    }
+  }
   const describe = (key: string): string => {
     const source = SOURCES[key as SourcedKey] as readonly [string, string] | undefined
     return source ? `--${source[0]} (${source[1]})` : key

@@ -1,8 +1,13 @@
 // CLI: one edge agent. Prints {"event":"ready","api":PORT} once it accepts
 // sales (broker or not); SIGTERM/SIGINT close it cleanly; bad config exits 2.
+// `edge-agent enroll …` instead trades a bootstrap code for the cabinet's
+// credentials (enroll-cli.ts) and exits.
 import { pino } from 'pino'
 import { isAppError } from '../../shared/src/edge.js'
+import { enrollCli } from './enroll-cli.js'
 import { createAgent, loadConfig, type Agent, type AgentConfig } from './index.js'
+
+if (process.argv[2] === 'enroll') process.exit(await enrollCli(process.argv.slice(3)))
 
 /** The contract allows 10 s for a clean stop; give up a little before that. */
 const SHUTDOWN_DEADLINE_MS = 9_000

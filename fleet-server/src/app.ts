@@ -16,12 +16,14 @@ import { busModules } from './broker/module.js'
 import { cabinetLogins, createCabinetStore } from './cabinets/index.js'
 import { cabinetsModule } from './cabinets/module.js'
 import { certificationWorkflowModule } from './certification/applications-module.js'
+import { countyCatalogFigures } from './certification/index.js'
 import { certificationModule } from './certification/module.js'
 import { commandsModule } from './commands/index.js'
 import { withCertifiedTotals } from './compliance/index.js'
 import { complianceModule } from './compliance/module.js'
 import type { FleetConfig } from './config.js'
 import { dashboardRoutes } from './dashboard/index.js'
+import { createDisclosureService, disclosureRoutes } from './disclosure/index.js'
 import { openFleetDb, type FleetDb } from './db/database.js'
 import { forwardingModule } from './forwarding/module.js'
 import type { ForwardingOptions } from './forwarding/index.js'
@@ -126,6 +128,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       tracksConnections: () => buses.bus()?.tracksConnections ?? true,
       disconnect: (id) => buses.bus()?.disconnect(id),
       logins: cabinetLogins(buses.bus),
+      servers: () => config.nats?.mqttUrls ?? (config.mqtt.url ? [config.mqtt.url] : []),
       presenceFlushMs: config.presenceFlushMs,
       now,
       log,
@@ -264,6 +267,17 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
         forwarding: forwarding.service(),
         cabinets: (filter) => cabinetStore.listAll(filter),
         targets: (viewer, asOf) => overview.service().targets(viewer, asOf),
+        catalog: (asOf, withinDays) =>
+          countyCatalogFigures(
+            {
+              products: async (date) => (await certification.service().products(date)).products,
+              expiring: (date, days) => certification.service().expiring(date, days),
+              inPublicity: async () => (await certWorkflow.service().publicity(SYSTEM, {})).notices,
+              countyOf: usccDivision,
+            },
+            asOf,
+            withinDays,
+          ),
       }),
       schedule: config.reports,
       taskName: `reports@${config.dataDir}`,
@@ -291,13 +305,22 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     // The day may have changed which certificates are in force since the last start.
     await certification.catalog().refresh()
     const server = http.http()
+    // Issue 15: the public disclosure page and its one API, when the plan's policy asks.
+    const disclosure = createDisclosureService({
+      plan: () => plan,
+      held: async () => (await forwarding.service().status()).held,
+      cabinet: (id) => cabinetStore.get(id),
+      thresholdBp: () => compliance.service().threshold().bp,
+      now,
+    })
     await server.register(metricsRoutes(metrics.registry))
-    await server.register(dashboardRoutes())
+    await server.register(dashboardRoutes({ publicDisclosure: disclosure.isOn }))
     await server.register(
       async (api) => {
         api.addHook('onRequest', createAuthHook(access))
         await api.register(userRoutes(access))
         await api.register(sessionRoutes(access))
+        await api.register(disclosureRoutes(disclosure))
         for (const m of modules) if (m.routes) await api.register(m.routes())
       },
       { prefix: '/api/v1' },

@@ -87,6 +87,13 @@ export const ERROR_CODES = {
   OBJECTION_RESOLVED: '该异议已处理，不能重复处理',
   // issue 15 (overview)
   OVERVIEW_DATE_INVALID: '总览日期不合法（不能晚于今天）',
+  // issue 16 (deployment)
+  ENROLL_CODE_UNKNOWN: '引导码无效，请核对后重试，或向运营企业索取新的引导码',
+  ENROLL_CODE_USED: '引导码已被使用过，每个引导码只能用一次；请向运营企业索取新的引导码',
+  ENROLL_CODE_EXPIRED: '引导码已过期，请向运营企业索取新的引导码',
+  ENROLL_KEY_INVALID: '签名公钥不合法（应为 Ed25519 公钥）',
+  ENROLL_THROTTLED: '引导码错误次数过多，请稍后再试',
+  ENROLL_CABINET_RETIRED: '专柜已撤除，不能再部署',
   // issue 16 (commands)
   COMMAND_NOT_FOUND: '远程指令不存在或无权查看',
   COMMAND_CABINET_RETIRED: '专柜已撤除，不能再下发远程指令',

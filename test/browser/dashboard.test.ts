@@ -114,7 +114,7 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in Chromium', () => {
     // Even typing a 定远县 cabinet's address shows nothing of it.
     await p2.goto(`${fleet.httpUrl}/dashboard/#/cabinet/DY-341125-00201`)
     await p2.waitForSelector('.empty')
-    expect(await p2.textContent('main')).toBe('对象不存在或无权查看')
+    expect(await p2.textContent('main')).toBe('对象不存在或无权查看：专柜 “DY-341125-00201”')
     // 定远县's report is not 凤阳县's to see.
     await p2.goto(`${fleet.httpUrl}/dashboard/#/reports`)
     await p2.waitForSelector('#new-report')

@@ -6,11 +6,12 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 import { aSale, tempDir } from './helpers.js'
 
 const ROOT = join(import.meta.dirname, '..', '..')
-const TSX = join(ROOT, 'node_modules', '.bin', 'tsx')
 const MAIN = join(ROOT, 'edge-agent', 'src', 'main.ts')
 
 function spawnAgent(args: string[]) {
-  const child = spawn(TSX, [MAIN, ...args], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] })
+  // node --import tsx, as npm start runs it: the tsx CLI relays a SIGTERM to its
+  // child and exits 143 if the child's answer takes over 30 ms (a loaded machine).
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] })
   onTestFinished(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
   })

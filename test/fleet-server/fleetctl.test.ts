@@ -85,6 +85,24 @@ describe('npm run fleetctl', () => {
     expect(hidden.stderr).toContain('错误：对象不存在或无权查看：专柜 “FY-1”（NOT_FOUND，HTTP 404）')
   })
 
+  it('cabinets bootstrap-code prints a one-time code and its expiry in Chinese (issue 16)', async () => {
+    const fleet = await startFleet()
+    const env = { FLEET_URL: fleet.httpUrl, FLEET_TOKEN: fleet.adminToken }
+    await importCsv(fleet, [csvRow('FY-9', '341126', 'site_assigned')])
+    const r = await fleetctl(['cabinets', 'bootstrap-code', 'FY-9', '--ttl', '7200'], env)
+    expect(r.code, r.stderr).toBe(0)
+    const code = /引导码：([0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4})/.exec(r.stdout)?.[1]
+    expect(code).toBeDefined()
+    expect(r.stdout).toMatch(/有效期至 \d{4}-\d\d-\d\d \d\d:\d\d（北京时间），只能使用一次/)
+    expect(r.stdout).toContain(`edge-agent enroll --code ${code} --http ${fleet.httpUrl}`)
+    const json = JSON.parse((await fleetctl(['--json', 'cabinets', 'bootstrap-code', 'FY-9'], env)).stdout) as { code: string; expiresAt: string }
+    expect(json.code).not.toBe(code)
+    const bad = await fleetctl(['cabinets', 'bootstrap-code', 'FY-9', '--ttl', '5'], env)
+    expect(bad.code).toBe(1)
+    expect(bad.stderr).toContain('有效期至少 60 秒')
+    expect((await fleetctl(['cabinets', 'bootstrap-code', 'FY-9', '--ttl', 'soon'], env)).code).toBe(2)
+  })
+
   it('imports a CSV all-or-nothing, or the good rows with --partial, listing the bad ones', async () => {
     const fleet = await startFleet()
     const env = { FLEET_URL: fleet.httpUrl, FLEET_TOKEN: fleet.adminToken }

@@ -86,6 +86,8 @@ const CASES: Record<string, (c: Ctx) => Promise<void>> = {
   'POST /api/v1/session': async (c) => expect((await c.call('POST', '/api/v1/session', { username: 'fy-official', password: 'wrong password' })).status).toBe(401),
   'DELETE /api/v1/session': async (c) => expect((await c.call('DELETE', '/api/v1/session')).status).toBe(204),
   'GET /api/v1/me': async (c) => expect((await c.call('GET', '/api/v1/me')).body).toMatchObject({ role: 'county', countyCode: '341125' }),
+  // Public by design (issue 15: 公开披露) and off on this plan: 404 for everyone, county or not.
+  'GET /api/v1/public/held-cabinets': async (c) => expect((await c.call('GET', '/api/v1/public/held-cabinets')).status).toBe(404),
 
   // Cabinets.
   'POST /api/v1/cabinets': async (c) => expect((await c.call('POST', '/api/v1/cabinets', { countyCode: '341126' })).status).toBe(403),
@@ -107,6 +109,13 @@ const CASES: Record<string, (c: Ctx) => Promise<void>> = {
   'GET /api/v1/cabinets/:id/transitions': async (c) => hidden((await c.call('GET', `/api/v1/cabinets/${c.fy[0]}/transitions`)).status),
   'POST /api/v1/cabinets/:id/credentials': async (c) => hidden((await c.call('POST', `/api/v1/cabinets/${c.fy[0]}/credentials`)).status),
   'GET /api/v1/cabinets/:id/sales': async (c) => hidden((await c.call('GET', `/api/v1/cabinets/${c.fy[0]}/sales`)).status),
+  // Issue 16 (deployment): no code for another county's cabinet; the public exchange names no cabinet.
+  'POST /api/v1/cabinets/:id/bootstrap-code': async (c) => hidden((await c.call('POST', `/api/v1/cabinets/${c.fy[0]}/bootstrap-code`, {})).status),
+  'POST /api/v1/enroll': async (c) => {
+    const r = await c.call('POST', '/api/v1/enroll', { code: 'AAAA-BBBB-CCCC', publicKey: 'not a key' })
+    expect(r.status).toBe(400)
+    expect(r.text).not.toContain('341126')
+  },
   'GET /api/v1/cabinets/:id/catalog': async (c) => hidden((await c.call('GET', `/api/v1/cabinets/${c.fy[0]}/catalog`)).status),
 
   // Sale flags (issue 12): a 凤阳县 flag is neither listed nor resolvable.

@@ -72,7 +72,8 @@ export function parseCsv(text: string): CsvRecord[] {
     if (!(err instanceof CsvError)) throw err
     const line = lines.nextStart()
     const message = `the file is not readable as CSV from line ${line}: ${err.message}`
-    throw new AppError('CABINET_IMPORT_INVALID', message, 400, { rejected: [{ line, field: null, message }] })
+    const zh = `第 ${line} 行起无法按 CSV 读取（引号未闭合或单行过长）`
+    throw new AppError('CABINET_IMPORT_INVALID', message, 400, { rejected: [{ line, field: null, message: zh }] }, zh)
   }
   return records
 }

@@ -3,6 +3,10 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import {
+  BootstrapCodeBody,
+  BootstrapCodeReply,
+  EnrollBody,
+  EnrollReply,
   CabinetIdParams,
   CabinetList,
   CabinetView,
@@ -19,11 +23,12 @@ import {
 } from '../../../shared/src/index.js'
 import { principalOf } from '../access/index.js'
 import { assertUtf8Charset, errorResponses } from '../http/index.js'
+import type { Enrollment } from './enrollment.js'
 import type { CabinetService } from './service.js'
 
 const IMPORT_LIMIT_BYTES = 16 * 1024 * 1024 // 16 MiB: a 20,000-cabinet region with long addresses
 
-export const cabinetRoutes = (cabinets: CabinetService): FastifyPluginAsync =>
+export const cabinetRoutes = (cabinets: CabinetService, enrollment: Enrollment): FastifyPluginAsync =>
   async function cabinetsPlugin(fastify) {
     const app = fastify.withTypeProvider<ZodTypeProvider>()
     const tags = ['cabinets']
@@ -79,4 +84,14 @@ export const cabinetRoutes = (cabinets: CabinetService): FastifyPluginAsync =>
     app.post('/cabinets/:id/credentials', {
       schema: { tags, summary: 'Rotate the MQTT password; the old one and its session stop at once', params: CabinetIdParams, response: { 200: RotateCredentialsReply, ...errorResponses } },
     }, async (req) => cabinets.rotateCredentials(principalOf(req), req.params.id))
+
+    app.post('/cabinets/:id/bootstrap-code', {
+      schema: { tags, summary: 'A one-time code for enrolling the cabinet’s agent (a new one supersedes the unused one)', params: CabinetIdParams, body: BootstrapCodeBody, response: { 201: BootstrapCodeReply, ...errorResponses } },
+    }, async (req, reply) => reply.code(201).send(await enrollment.issueCode(principalOf(req), req.params.id, req.body)))
+
+    // No credentials: the board has only the code. Failed codes are throttled per address.
+    app.post('/enroll', {
+      config: { isPublic: true },
+      schema: { tags, summary: 'Trade a bootstrap code for the cabinet’s MQTT credentials and register its Ed25519 key', security: [], body: EnrollBody, response: { 200: EnrollReply, ...errorResponses, 429: ErrorBody } },
+    }, async (req) => enrollment.enroll(req.body, req.ip))
   }

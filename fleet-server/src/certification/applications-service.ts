@@ -26,6 +26,8 @@ import {
   type ListApplicationsQuery,
   type LodgeObjectionBody,
   type ObjectionReply,
+  type ProductChanges,
+  type ProductFacts,
   type ProductDetail,
   type PublicityList,
   type PublicityQuery,
@@ -187,8 +189,9 @@ export function createApplicationService(deps: ApplicationServiceDeps): Applicat
       let validity: { validFrom: string; validTo: string } | null = null
       switch (a.kind) {
         case 'new': {
-          const f = a.facts as { name: string; priceFen: number; origin?: string; category?: string } | null
-          if (f !== null) await w.addProduct(SYSTEM, { sku: a.sku, supplierUscc: a.supplierUscc, name: f.name, priceFen: f.priceFen, ...(f.origin && { origin: f.origin }), ...(f.category && { category: f.category }) })
+          // Every declared fact goes to the product (ProductFacts and CreateProductBody share the fields).
+          const f = a.facts as ProductFacts | null
+          if (f !== null) await w.addProduct(SYSTEM, { ...f, sku: a.sku, supplierUscc: a.supplierUscc })
           validity = { validFrom: a.effectiveFrom!, validTo: validToOf(a.effectiveFrom!) }
           await w.issueCertificate(SYSTEM, { sku: a.sku, certificateNo, ...validity, level }, null)
           break
@@ -202,8 +205,7 @@ export function createApplicationService(deps: ApplicationServiceDeps): Applicat
           break
         }
         case 'change': {
-          const f = a.facts as { name?: string; priceFen?: number; origin?: string; category?: string }
-          const patch = { ...(f.name !== undefined && { name: f.name }), ...(f.priceFen !== undefined && { priceFen: f.priceFen }), ...(f.origin !== undefined && { origin: f.origin }), ...(f.category !== undefined && { category: f.category }) }
+          const patch = a.facts as ProductChanges
           if (Object.keys(patch).length > 0) await w.changeProduct(SYSTEM, a.sku, patch)
           break
         }

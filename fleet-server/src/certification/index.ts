@@ -4,3 +4,4 @@ export { createCertificationService, certStatus, type CertificationService, type
 export { createCatalogStore, type CatalogStore } from './store.js'
 export { createCatalogPublisher, CATALOG_CHANNEL, type CatalogPublisher } from './catalog-publisher.js'
 export { certificationRoutes } from './routes.js'
+export { countyCatalogFigures, type CountyCatalogFigures, type CountyCatalogSources } from './reads.js'

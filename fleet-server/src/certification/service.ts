@@ -58,6 +58,9 @@ export interface CertifiedRange {
   readonly to: string
 }
 
+/** A product's changeable fields, as kept in catalog_history. */
+const PRODUCT_FIELDS = ['name', 'priceFen', 'origin', 'category', 'scale', 'annualOutput', 'supplyPeriod', 'priceRange', 'operator', 'householdsHelped', 'materialSource'] as const
+
 /** Months before expiry from which a renewal may be applied for (policy 002 四(二)). */
 export const RENEWAL_WINDOW_MONTHS = 3
 /** The catalogue is valid one year (policy 002 四(二)). */
@@ -246,6 +249,13 @@ export function createCertificationService(deps: CertificationServiceDeps): Cert
       category: body.category ?? null,
       supplierUscc: s.uscc,
       priceFen: body.priceFen,
+      scale: body.scale ?? null,
+      annualOutput: body.annualOutput ?? null,
+      supplyPeriod: body.supplyPeriod ?? null,
+      priceRange: body.priceRange ?? null,
+      operator: body.operator ?? null,
+      householdsHelped: body.householdsHelped ?? null,
+      materialSource: body.materialSource ?? null,
       createdAt: at(),
       updatedAt: at(),
     }
@@ -265,12 +275,19 @@ export function createCertificationService(deps: CertificationServiceDeps): Cert
       priceFen: body.priceFen ?? before.priceFen,
       origin: body.origin ?? before.origin,
       category: body.category ?? before.category,
+      scale: body.scale ?? before.scale,
+      annualOutput: body.annualOutput ?? before.annualOutput,
+      supplyPeriod: body.supplyPeriod ?? before.supplyPeriod,
+      priceRange: body.priceRange ?? before.priceRange,
+      operator: body.operator ?? before.operator,
+      householdsHelped: body.householdsHelped ?? before.householdsHelped,
+      materialSource: body.materialSource ?? before.materialSource,
       updatedAt: at(),
     }
     await store.updateProduct(tx, after)
     const changes: Record<string, unknown> = {}
-    for (const k of ['name', 'priceFen', 'origin', 'category'] as const) {
-      if (before[k] !== after[k]) changes[k] = { from: before[k], to: after[k] }
+    for (const k of PRODUCT_FIELDS) {
+      if (JSON.stringify(before[k]) !== JSON.stringify(after[k])) changes[k] = { from: before[k], to: after[k] }
     }
     await store.appendHistory(tx, { at: after.updatedAt, actor: by.username, entity: 'product', entityId: sku, action: 'changed', detail: changes })
     return { result: await productView(tx, after, today()), ranges: [] }

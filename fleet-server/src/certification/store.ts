@@ -4,7 +4,7 @@
 // history and the update of the figures it flips in one transaction, and
 // plain reads on the database.
 import { sql } from 'kysely'
-import type { CatalogItem, CertLevel } from '../../../shared/src/index.js'
+import type { CatalogItem, CertLevel, ProductFactsView } from '../../../shared/src/index.js'
 import type { Executor } from '../db/database.js'
 
 export interface SupplierRow {
@@ -21,7 +21,8 @@ export interface SupplierRow {
   readonly updatedAt: string
 }
 
-export interface ProductRow {
+/** A product with the policy's facts (issue 15; product_facts, null where not given). */
+export interface ProductRow extends ProductFactsView {
   readonly sku: string
   readonly name: string
   readonly origin: string | null
@@ -31,6 +32,8 @@ export interface ProductRow {
   readonly createdAt: string
   readonly updatedAt: string
 }
+
+export const NO_FACTS: ProductFactsView = { scale: null, annualOutput: null, supplyPeriod: null, priceRange: null, operator: null, householdsHelped: null, materialSource: null }
 
 export interface CertificateRow {
   readonly certificateNo: string
@@ -122,7 +125,59 @@ export function createCatalogStore(): CatalogStore {
         's.updated_at as updatedAt',
       ])
   const products = (ex: Executor) =>
-    ex.selectFrom('products').select(['sku', 'name', 'origin', 'category', 'supplier_uscc as supplierUscc', 'price_fen as priceFen', 'created_at as createdAt', 'updated_at as updatedAt'])
+    ex
+      .selectFrom('products as p')
+      .leftJoin('product_facts as f', 'f.sku', 'p.sku')
+      .select([
+        'p.sku',
+        'p.name',
+        'p.origin',
+        'p.category',
+        'p.supplier_uscc as supplierUscc',
+        'p.price_fen as priceFen',
+        'p.created_at as createdAt',
+        'p.updated_at as updatedAt',
+        'f.scale',
+        'f.annual_output as annualOutput',
+        'f.supply_period as supplyPeriod',
+        'f.price_min_fen as priceMinFen',
+        'f.price_max_fen as priceMaxFen',
+        'f.operator',
+        'f.households_helped as householdsHelped',
+        'f.material_source as materialSource',
+      ])
+  type Joined = Awaited<ReturnType<ReturnType<typeof products>['executeTakeFirstOrThrow']>>
+  const asProduct = ({ priceMinFen, priceMaxFen, ...r }: Joined): ProductRow => ({
+    ...r,
+    scale: r.scale ?? null,
+    annualOutput: r.annualOutput ?? null,
+    supplyPeriod: r.supplyPeriod ?? null,
+    priceRange: priceMinFen != null && priceMaxFen != null ? { minFen: Number(priceMinFen), maxFen: Number(priceMaxFen) } : null,
+    operator: r.operator ?? null,
+    householdsHelped: r.householdsHelped == null ? null : Number(r.householdsHelped),
+    materialSource: r.materialSource ?? null,
+  })
+  const hasFacts = (p: ProductFactsView): boolean => Object.values(p).some((v) => v !== null)
+  const factsRow = (p: ProductRow) => ({
+    scale: p.scale,
+    annual_output: p.annualOutput,
+    supply_period: p.supplyPeriod,
+    price_min_fen: p.priceRange?.minFen ?? null,
+    price_max_fen: p.priceRange?.maxFen ?? null,
+    operator: p.operator,
+    households_helped: p.householdsHelped,
+    material_source: p.materialSource,
+    updated_at: p.updatedAt,
+  })
+  const factsOf = (p: ProductRow): ProductFactsView => ({
+    scale: p.scale,
+    annualOutput: p.annualOutput,
+    supplyPeriod: p.supplyPeriod,
+    priceRange: p.priceRange,
+    operator: p.operator,
+    householdsHelped: p.householdsHelped,
+    materialSource: p.materialSource,
+  })
   const certs = (ex: Executor) =>
     ex
       .selectFrom('certificates as c')
@@ -175,16 +230,28 @@ export function createCatalogStore(): CatalogStore {
         .values({ sku: p.sku, name: p.name, origin: p.origin, category: p.category, supplier_uscc: p.supplierUscc, price_fen: p.priceFen, created_at: p.createdAt, updated_at: p.updatedAt })
         .onConflict((oc) => oc.column('sku').doNothing())
         .executeTakeFirst()
-      return inserted(r)
+      if (!inserted(r)) return false
+      if (hasFacts(factsOf(p))) await ex.insertInto('product_facts').values({ sku: p.sku, ...factsRow(p) }).execute()
+      return true
     },
-    product: async (ex, sku) => (await products(ex).where('sku', '=', sku).executeTakeFirst()) ?? null,
-    products: (ex) => products(ex).orderBy('sku').execute(),
+    async product(ex, sku) {
+      const r = await products(ex).where('p.sku', '=', sku).executeTakeFirst()
+      return r ? asProduct(r) : null
+    },
+    products: async (ex) => (await products(ex).orderBy('p.sku').execute()).map(asProduct),
     async productCount(ex) {
       const r = await ex.selectFrom('products').select(sql<number>`count(*)`.as('n')).executeTakeFirstOrThrow()
       return Number(r.n)
     },
     async updateProduct(ex, p) {
       await ex.updateTable('products').set({ name: p.name, origin: p.origin, category: p.category, price_fen: p.priceFen, updated_at: p.updatedAt }).where('sku', '=', p.sku).execute()
+      if (!hasFacts(factsOf(p))) return
+      const facts = factsRow(p)
+      await ex
+        .insertInto('product_facts')
+        .values({ sku: p.sku, ...facts })
+        .onConflict((oc) => oc.column('sku').doUpdateSet(facts))
+        .execute()
     },
 
     async insertCertificate(ex, c) {

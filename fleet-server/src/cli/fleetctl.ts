@@ -26,6 +26,8 @@ const USAGE = `用法: npm run fleetctl -- [--json] 命令 …   (环境变量 F
   cabinets create --county C [--operator O] [--site 点位名称] [--venue 场所类型] [--id ID]
   cabinets set-status ID STATUS [--site 点位名称] [--venue 场所类型] [--address 地址] [--reason 原因]
   cabinets import FILE.csv [--partial]
+  cabinets bootstrap-code ID [--ttl 秒]
+                   一次性引导码：在专柜主板上运行 edge-agent enroll --code 引导码 即可部署（默认 24 小时有效）
   rollout
   alerts list [--state open|unacked|all] [--county C]
   alerts ack ALERT_ID
@@ -200,6 +202,7 @@ export async function run(argv: readonly string[], env: Readonly<Record<string, 
         out: { type: 'string' },
         to: { type: 'string' },
         data: { type: 'string' },
+        ttl: { type: 'string' },
       },
     })
     if (o.help || pos.length === 0) {
@@ -281,6 +284,23 @@ export async function run(argv: readonly string[], env: Readonly<Record<string, 
       const body = { status, ...(o.site && { siteName: o.site }), ...(o.venue && { venueType: o.venue }), ...(o.address && { siteAddress: o.address }), ...(o.reason && { reason: o.reason }) }
       const r = await call<{ cabinet: Json }>('PATCH', `/cabinets/${encodeURIComponent(id)}`, body)
       print(r.cabinet, () => `专柜 ${id} 状态已变更为 ${labelZh('cabinetStatus', String(r.cabinet.status))}`)
+      return 0
+    }
+    if (group === 'cabinets' && cmd === 'bootstrap-code') {
+      const id = need(rest[0], '专柜编号 ID')
+      let body: { ttlS: number } | undefined
+      if (o.ttl !== undefined) {
+        if (!/^\d+$/.test(o.ttl)) throw new UsageError(`--ttl 应为秒数（整数），收到 “${o.ttl}”`)
+        body = { ttlS: Number(o.ttl) }
+      }
+      const r = await call<{ code: string; expiresAt: string }>('POST', `/cabinets/${encodeURIComponent(id)}/bootstrap-code`, body)
+      print(r, () =>
+        [
+          `专柜 ${id} 的引导码：${r.code}`,
+          `有效期至 ${bj(r.expiresAt)}（北京时间），只能使用一次；再次生成会使这个引导码作废`,
+          `在专柜主板上运行：edge-agent enroll --code ${r.code} --http ${url} --data 数据目录`,
+        ].join('\n'),
+      )
       return 0
     }
     if (group === 'cabinets' && cmd === 'import') {

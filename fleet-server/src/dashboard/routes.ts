@@ -40,7 +40,12 @@ const SECURITY_HEADERS = {
   'referrer-policy': 'no-referrer',
 }
 
-export const dashboardRoutes = (): FastifyPluginAsync =>
+export interface DashboardOptions {
+  /** Whether /public/ (the public disclosure page, issue 15) is served; off: 404. */
+  readonly publicDisclosure?: () => boolean
+}
+
+export const dashboardRoutes = (opts: DashboardOptions = {}): FastifyPluginAsync =>
   async function dashboard(app) {
     if (!STATIC_DIR) {
       // The API must not go down because the page's files are missing.
@@ -56,6 +61,11 @@ export const dashboardRoutes = (): FastifyPluginAsync =>
       // The page's words and number formats, from the one zh-CN source in shared/.
       'zh.js': assetOf(Buffer.from(dashboardTextScript(ERROR_CODES)), 'text/javascript; charset=utf-8', 'no-cache'),
       'echarts.min.js': asset(echartsPath, 'text/javascript; charset=utf-8', 'public, max-age=604800'),
+    }
+    // The public page: its own files, no login, no link into the dashboard.
+    const publicAssets: Record<string, Asset> = {
+      'index.html': asset(join(STATIC_DIR, 'public.html'), 'text/html; charset=utf-8', 'no-cache'),
+      'public.js': asset(join(STATIC_DIR, 'public.js'), 'text/javascript; charset=utf-8', 'no-cache'),
     }
 
     const send = (req: FastifyRequest, reply: FastifyReply, a: Asset) => {
@@ -77,5 +87,13 @@ export const dashboardRoutes = (): FastifyPluginAsync =>
       const a = Object.hasOwn(assets, req.params.file) ? assets[req.params.file] : undefined
       if (!a) return reply.code(404).send({ error: { code: 'NOT_FOUND', message: `${ERROR_CODES.NOT_FOUND}：“${req.params.file}”` } })
       return send(req, reply, a)
+    })
+    const notFound = (reply: FastifyReply, what: string) => reply.code(404).send({ error: { code: 'NOT_FOUND', message: `${ERROR_CODES.NOT_FOUND}：“${what}”` } })
+    const isPublic = () => opts.publicDisclosure?.() === true
+    app.get('/public', hide, async (_req, reply) => (isPublic() ? reply.redirect('/public/') : notFound(reply, 'public')))
+    app.get('/public/', hide, async (req, reply) => (isPublic() ? send(req, reply, publicAssets['index.html']!) : notFound(reply, 'public')))
+    app.get<{ Params: { file: string } }>('/public/:file', hide, async (req, reply) => {
+      const a = isPublic() && req.params.file !== 'index.html' && Object.hasOwn(publicAssets, req.params.file) ? publicAssets[req.params.file] : undefined
+      return a ? send(req, reply, a) : notFound(reply, req.params.file)
     })
   }

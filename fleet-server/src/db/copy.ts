@@ -21,6 +21,7 @@ import { Database, type SqliteDatabase } from './sqlite.js'
  */
 const RELATIONS = {
   alerts: 'table',
+  bootstrap_codes: 'table',
   cabinet_certified_state: 'table',
   cabinet_clock_flags: 'table',
   cabinet_commands: 'table',
@@ -28,6 +29,7 @@ const RELATIONS = {
   cabinet_day_sales: 'table',
   cabinet_day_sku_sales: 'table',
   cabinet_events: 'table',
+  cabinet_keys: 'table',
   // Presence of a running process; copied as it is (empty when the source is SQLite).
   cabinet_presence: 'table',
   cabinet_month_certified: 'table',
@@ -49,6 +51,7 @@ const RELATIONS = {
   login_failures: 'table',
   meta: 'table',
   products: 'table',
+  product_facts: 'table',
   reports: 'table',
   rollout_day_steps: 'table',
   sale_flags: 'table',

@@ -477,6 +477,45 @@ CREATE INDEX cert_application_events_by_application ON cert_application_events (
   },
   {
     version: 13,
+    name: 'product-facts',
+    sql: `
+CREATE TABLE product_facts (
+  sku               TEXT COLLATE "C" PRIMARY KEY REFERENCES products (sku),
+  scale             TEXT COLLATE "C",
+  annual_output     TEXT COLLATE "C",
+  supply_period     TEXT COLLATE "C",
+  price_min_fen     BIGINT,
+  price_max_fen     BIGINT,
+  operator          TEXT COLLATE "C",
+  households_helped BIGINT,
+  material_source   TEXT COLLATE "C",
+  updated_at        TEXT COLLATE "C" NOT NULL
+);
+`,
+  },
+  {
+    version: 14,
+    name: 'bootstrap-codes',
+    sql: `
+CREATE TABLE bootstrap_codes (
+  code_hash  TEXT COLLATE "C" PRIMARY KEY,
+  cabinet_id TEXT COLLATE "C" NOT NULL,
+  issued_by  TEXT COLLATE "C" NOT NULL,
+  issued_at  TEXT COLLATE "C" NOT NULL,
+  expires_at TEXT COLLATE "C" NOT NULL,
+  used_at    TEXT COLLATE "C"
+);
+CREATE INDEX bootstrap_codes_by_cabinet ON bootstrap_codes (cabinet_id);
+CREATE TABLE cabinet_keys (
+  cabinet_id       TEXT COLLATE "C" PRIMARY KEY,
+  public_key       TEXT COLLATE "C" NOT NULL,
+  enrolled_at      TEXT COLLATE "C" NOT NULL,
+  first_contact_at TEXT COLLATE "C"
+);
+`,
+  },
+  {
+    version: 15,
     name: 'cabinet-commands',
     sql: `
 -- Issue 16 §5: remote commands to cabinets. One row per command: who sent it

@@ -658,6 +658,55 @@ CREATE INDEX cert_application_events_by_application ON cert_application_events (
   },
   {
     version: 13,
+    name: 'product-facts',
+    sql: `
+-- Issue 15: the product facts the policy documents list (常德: 种养规模, 年产量,
+-- 上市季节, 市场价格区间, 经营主体, 带动贫困人口数; 章贡区: 生产资料来源,
+-- 供货时间), one optional row per product in a table of its own (migrations
+-- create, never alter: a product listed before has no row and no facts).
+CREATE TABLE product_facts (
+  sku               TEXT PRIMARY KEY REFERENCES products (sku),
+  scale             TEXT,                   -- 生产规模, as written (e.g. "蜂群 300 箱")
+  annual_output     TEXT,                   -- 年产量, as written (e.g. "5000 公斤")
+  supply_period     TEXT,                   -- 供货时间 / 上市季节 (e.g. "全年", "9月至12月")
+  price_min_fen     INTEGER,                -- 价格区间, fen; both or neither
+  price_max_fen     INTEGER,
+  operator          TEXT,                   -- 经营主体: who produces or runs it
+  households_helped INTEGER,                -- 带贫人数: poor households it helps
+  material_source   TEXT,                   -- 生产资料来源
+  updated_at        TEXT NOT NULL
+);
+`,
+  },
+  {
+    version: 14,
+    name: 'bootstrap-codes',
+    sql: `
+-- Issue 16 (deployment): one-time codes an operator hands to a cabinet's
+-- board, which trades one for the cabinet's credentials (cabinets/enroll.ts).
+-- Only the code's SHA-256 is kept. A used code stays (used_at set) so a
+-- second use is told "used"; a new code deletes the cabinet's unused ones.
+CREATE TABLE bootstrap_codes (
+  code_hash  TEXT PRIMARY KEY,
+  cabinet_id TEXT NOT NULL,
+  issued_by  TEXT NOT NULL,
+  issued_at  TEXT NOT NULL,
+  expires_at TEXT NOT NULL,
+  used_at    TEXT
+);
+CREATE INDEX bootstrap_codes_by_cabinet ON bootstrap_codes (cabinet_id);
+-- The Ed25519 public key the cabinet's agent registered when it enrolled
+-- (SPKI PEM), and whether its first contact since then was seen.
+CREATE TABLE cabinet_keys (
+  cabinet_id       TEXT PRIMARY KEY,
+  public_key       TEXT NOT NULL,
+  enrolled_at      TEXT NOT NULL,
+  first_contact_at TEXT
+);
+`,
+  },
+  {
+    version: 15,
     name: 'cabinet-commands',
     sql: `
 -- Issue 16 §5: remote commands to cabinets. One row per command: who sent it

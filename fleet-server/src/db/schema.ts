@@ -215,6 +215,22 @@ export interface CabinetPresenceTable {
   since_ms: number
 }
 
+export interface BootstrapCodesTable {
+  code_hash: string
+  cabinet_id: string
+  issued_by: string
+  issued_at: string
+  expires_at: string
+  used_at: string | null
+}
+
+export interface CabinetKeysTable {
+  cabinet_id: string
+  public_key: string
+  enrolled_at: string
+  first_contact_at: string | null
+}
+
 export interface LoginFailuresTable {
   kind: string
   username: string
@@ -237,6 +253,20 @@ export interface ProductsTable {
   supplier_uscc: string
   price_fen: number
   created_at: string
+  updated_at: string
+}
+
+/** Issue 15: the policy's product facts (migration 13). */
+export interface ProductFactsTable {
+  sku: string
+  scale: string | null
+  annual_output: string | null
+  supply_period: string | null
+  price_min_fen: number | null
+  price_max_fen: number | null
+  operator: string | null
+  households_helped: number | null
+  material_source: string | null
   updated_at: string
 }
 
@@ -440,6 +470,7 @@ export interface Schema {
   cabinet_commands: CabinetCommandsTable
   meta: MetaTable
   products: ProductsTable
+  product_facts: ProductFactsTable
   reports: ReportsTable
   rollout_day_steps: RolloutDayStepsTable
   sale_flags: SaleFlagsTable
@@ -449,5 +480,7 @@ export interface Schema {
   suppliers: SuppliersTable
   supplier_owners: SupplierOwnersTable
   users: UsersTable
+  bootstrap_codes: BootstrapCodesTable
+  cabinet_keys: CabinetKeysTable
 }
 

@@ -27,8 +27,9 @@ export interface RateLimitOptions {
  * cabinet (create, three status steps), 16 in flight, then paging sales back.
  * Measured on the 2-core CI machine it sustains ~100-300 calls/s; 300,000 a
  * minute (5,000/s) leaves a wide margin on faster hardware. Without
- * credentials only the login is reachable: 1,200 a minute lets a county
- * office's whole NAT log in at once.
+ * credentials only the login, a cabinet's enrollment (which has a failure
+ * throttle of its own) and the opt-in public disclosure are reachable: 1,200 a
+ * minute lets a county office's whole NAT log in at once.
  */
 export const DEFAULT_RATE_LIMIT: RateLimitOptions = Object.freeze({
   perToken: 300_000,

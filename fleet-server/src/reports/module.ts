@@ -15,7 +15,7 @@ export interface ReportsModule extends FleetModule {
 export interface ReportsModuleDeps {
   readonly database: FleetDb
   /** What a snapshot reads, from the domains started before this module. */
-  readonly sources: () => Pick<ReportServiceDeps, 'plan' | 'rollout' | 'figures' | 'compliance' | 'forwarding' | 'cabinets' | 'targets'>
+  readonly sources: () => Pick<ReportServiceDeps, 'plan' | 'rollout' | 'figures' | 'compliance' | 'forwarding' | 'cabinets' | 'targets' | 'catalog'>
   /** config.reports: whether the schedule runs, and when it checks. */
   readonly schedule: { readonly isScheduled: boolean; readonly cron: string }
   /** Names the node-cron task (tests find it by this). */

@@ -22,6 +22,7 @@ import {
   type ListReportsQuery,
   type Plan,
   type ReportCabinet,
+  type ReportCatalog,
   type ReportCounty,
   type ReportDocument,
   type ReportKind,
@@ -65,6 +66,8 @@ export interface ReportServiceDeps {
   readonly forwarding: Pick<ForwardingService, 'counts'>
   /** Progress of the targets a viewer sees as of a date (the overview's, issue 15). */
   readonly targets: (viewer: TargetViewer, asOf: string) => Promise<OverviewTarget[]>
+  /** Catalog figures per county as of a date (certification's countyCatalogFigures). */
+  readonly catalog: (asOf: string, expiringWithinDays: number) => Promise<ReadonlyMap<string, { certifiedProducts: number; expiringCertificates: number; inPublicity: number }>>
   /** Every cabinet matching the filter (the cabinets store's listAll). */
   readonly cabinets: (filter: { countyCode?: string; operator?: string }) => Promise<CabinetRow[]>
   readonly now: () => Date
@@ -99,6 +102,9 @@ const summaryOf = (r: ReportRow): ReportSummary => ({
   createdBy: r.createdBy,
   scheduled: r.scheduled,
 })
+
+/** Certificates expiring within this many days are counted in the catalog figures (as the cert-expiring alert warns). */
+export const CATALOG_EXPIRING_DAYS = 30
 
 const noSales = (): ReportSales => ({ salesCount: 0, amountFen: 0, certifiedAmountFen: 0, shareBp: 0, ratio: 0, compliantCabinets: 0, judgedCabinets: 0 })
 
@@ -238,6 +244,7 @@ export function createReportService(deps: ReportServiceDeps): ReportService {
     const targetsAsOf = period.to < today ? period.to : today
     const viewer: TargetViewer = s.operator !== null ? { kind: 'operator', operator: s.operator } : s.countyCode !== null ? { kind: 'county', code: s.countyCode } : { kind: 'city' }
     const targets = await deps.targets(viewer, targetsAsOf)
+    const catalog = await catalogOf(plan, counties, targetsAsOf)
     return {
       v: 1,
       reportId,
@@ -263,6 +270,37 @@ export function createReportService(deps: ReportServiceDeps): ReportService {
       cabinets,
       targetsAsOf,
       targets,
+      catalog,
+    }
+  }
+
+  /** The catalog figures of the report's counties, with the plan's certified-product targets. */
+  async function catalogOf(plan: Plan, counties: readonly ReportCounty[], asOf: string): Promise<ReportCatalog> {
+    const figures = await deps.catalog(asOf, CATALOG_EXPIRING_DAYS)
+    const rows = counties.map((c) => {
+      const f = figures.get(c.code)
+      const t = plan.targets.find((x) => x.kind === 'certified_products' && x.scope.code === c.code)
+      return {
+        code: c.code,
+        name: c.name,
+        certifiedProducts: f?.certifiedProducts ?? 0,
+        certifiedProductsTarget: t?.kind === 'certified_products' ? t.count : null,
+        expiringCertificates: f?.expiringCertificates ?? 0,
+        inPublicity: f?.inPublicity ?? 0,
+      }
+    })
+    const sum = (k: 'certifiedProducts' | 'expiringCertificates' | 'inPublicity') => rows.reduce((n, r) => n + r[k], 0)
+    const targets = rows.filter((r) => r.certifiedProductsTarget !== null)
+    return {
+      asOf,
+      expiringWithinDays: CATALOG_EXPIRING_DAYS,
+      counties: rows,
+      totals: {
+        certifiedProducts: sum('certifiedProducts'),
+        certifiedProductsTarget: targets.length === 0 ? null : targets.reduce((n, r) => n + r.certifiedProductsTarget!, 0),
+        expiringCertificates: sum('expiringCertificates'),
+        inPublicity: sum('inPublicity'),
+      },
     }
   }
 

@@ -83,7 +83,47 @@ function countyCells(code: string, name: string, r: RolloutCounts, s: ReportSale
 
 const CABINET_HEAD = ['专柜编号', '区县代码', '区县', '运营企业', '点位', '场所类型', '状态', '销售笔数', '销售额(分)', '销售额(元)', '扶贫产品销售额(分)', '扶贫产品销售额(元)', '扶贫产品占比', '是否达标']
 
-/** The report's three tables. */
+const TARGET_HEAD = ['目标编号', '目标', '范围', '计量', '单位', '目标值', '完成', '完成率', '按进度应完成', '预计到期完成', '开始日期', '截止日期', '是否按期', '状态']
+
+/** Fen figures as 元 cells, counts as numbers. */
+const figure = (n: number, unit: 'fen' | 'count'): Cell => (unit === 'fen' ? yuan(n) : n)
+
+/** 目标进度: the plan's targets the scope sees, as at targetsAsOf (the overview's figures). */
+function targetsSheet(doc: ReportDocument): Sheet | null {
+  if (doc.targets === undefined) return null
+  const rows: Row[] = [
+    { cells: TARGET_HEAD, isHeader: true },
+    ...doc.targets.map((t) => ({
+      cells: [
+        t.id, t.description, t.scope.name, labelZh('targetMeasure', t.measure ?? t.kind), t.unit === 'fen' ? '元' : '个',
+        figure(t.target, t.unit), figure(t.actual, t.unit), pct(shareBp(t.actual, t.target)), figure(t.expectedByNow, t.unit), figure(t.projected, t.unit),
+        t.startDate, t.dueDate, LABELS_ZH.targetPace[t.onTrack ? 'onTrack' : 'behind'], labelZh('milestoneState', t.state),
+      ],
+    })),
+  ]
+  return { name: '目标进度', rows, widths: [26, 48, 12, 16, 6, 18, 18, 10, 18, 18, 12, 12, 10, 8], headerRow: 0, frozenRows: 1 }
+}
+
+const CATALOG_HEAD = ['区县代码', '区县', '认定扶贫产品数', '计划目标', '完成率', '30日内到期证书', '公示中申请']
+
+/** 扶贫产品目录: certified products per county against the plan's targets, expiring certificates, applications in 公示. */
+function catalogSheet(doc: ReportDocument): Sheet | null {
+  const c = doc.catalog
+  if (c === undefined) return null
+  const cells = (code: string, name: string, x: { certifiedProducts: number; certifiedProductsTarget: number | null; expiringCertificates: number; inPublicity: number }): Cell[] => [
+    code, name, x.certifiedProducts, x.certifiedProductsTarget, x.certifiedProductsTarget === null ? null : pct(shareBp(x.certifiedProducts, x.certifiedProductsTarget)), x.expiringCertificates, x.inPublicity,
+  ]
+  const head = c.expiringWithinDays === 30 ? CATALOG_HEAD : CATALOG_HEAD.map((h) => (h === '30日内到期证书' ? `${c.expiringWithinDays}日内到期证书` : h))
+  const rows: Row[] = [
+    { cells: [`扶贫产品目录（截至 ${c.asOf}）`], isTitle: true },
+    { cells: head, isHeader: true },
+    ...c.counties.map((x) => ({ cells: cells(x.code, x.name, x) })),
+    { cells: cells('', '合计', c.totals), isTotal: true },
+  ]
+  return { name: '扶贫产品目录', rows, widths: [12, 12, 16, 12, 10, 16, 12], headerRow: 1, frozenRows: 2 }
+}
+
+/** The report's tables: 汇总, 目标进度 and 扶贫产品目录 (when the document has them), 专柜明细, 说明. */
 export function reportSheets(doc: ReportDocument): Sheet[] {
   const summary: Row[] = [
     { cells: [doc.title], isTitle: true },
@@ -130,8 +170,10 @@ export function reportSheets(doc: ReportDocument): Sheet[] {
     { cells: ['扶贫产品销售额占比要求', `不低于 ${bpPercent(doc.threshold.bp)}`] },
     { cells: ['说明', `销售数据为统计期间内数据；布设进度与上报状态为生成时数据；报表编号 ${doc.reportId}`] },
   ]
+  if (doc.targetsAsOf !== undefined) notes.splice(notes.length - 1, 0, { cells: ['目标进度与目录截至', `${doc.targetsAsOf}（期间最后一天，期间未结束时为生成当天）`] })
   return [
     { name: '汇总', rows: summary, widths: [22, 40, 8, 8, 8, 8, 8, 10, 14, 14, 18, 18, 12, 10, 10, 8, 8, 10, 10], headerRow: 1, frozenRows: 2 },
+    ...[targetsSheet(doc), catalogSheet(doc)].filter((x): x is Sheet => x !== null),
     { name: '专柜明细', rows: cabinets, widths: [18, 10, 10, 16, 28, 10, 8, 10, 14, 14, 18, 18, 12, 10], headerRow: 0, frozenRows: 1 },
     { name: '说明', rows: notes, widths: [24, 80], headerRow: 0, frozenRows: 1 },
   ]

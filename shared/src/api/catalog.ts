@@ -56,6 +56,39 @@ export type SupplierList = z.infer<typeof SupplierList>
 
 // ── products ──────────────────────────────────────────────────────────────
 
+const FactText = (max: number, what: string) => z.string({ error: `${what}须为文字` }).trim().min(1, `${what}不能为空`).max(max, `${what}最多 ${max} 个字`)
+
+/** 价格区间 (常德: 市场价格区间), fen, inclusive. */
+export const PriceRange = z
+  .strictObject({
+    minFen: z.number({ error: '最低价（“minFen”）须为整数分' }).int('最低价（“minFen”）须为整数分').min(0, '最低价（“minFen”）不能为负'),
+    maxFen: z.number({ error: '最高价（“maxFen”）须为整数分' }).int('最高价（“maxFen”）须为整数分').min(0, '最高价（“maxFen”）不能为负'),
+  })
+  .refine((r) => r.minFen <= r.maxFen, { path: ['maxFen'], message: '价格区间的最高价（“maxFen”）不能低于最低价（“minFen”）' })
+export type PriceRange = z.infer<typeof PriceRange>
+
+/**
+ * The product facts the policy documents list (issue 15), all optional:
+ * 常德 (001) 种养规模、年产量、上市季节、市场价格区间、经营主体、带动贫困人口数;
+ * 章贡区 (002) 生产资料来源、供货时间. 上市季节 and 供货时间 are one fact, `supplyPeriod`
+ * (the name the workflow's ProductFacts already used).
+ */
+export const ProductFactFields = {
+  /** 生产规模, as written (e.g. "蜂群 300 箱") */
+  scale: FactText(100, '生产规模（“scale”）').optional(),
+  /** 年产量, as written (e.g. "5000 公斤") */
+  annualOutput: FactText(100, '年产量（“annualOutput”）').optional(),
+  /** 供货时间 / 上市季节 (e.g. "全年", "9月至12月") */
+  supplyPeriod: FactText(100, '供货时间（“supplyPeriod”）').optional(),
+  priceRange: PriceRange.optional(),
+  /** 经营主体: the product's producer or operator */
+  operator: FactText(200, '经营主体（“operator”）').optional(),
+  /** 带贫人数: poor households the product helps */
+  householdsHelped: z.number({ error: '带贫人数（“householdsHelped”）须为整数' }).int('带贫人数（“householdsHelped”）须为整数').min(0, '带贫人数（“householdsHelped”）不能为负').max(10_000_000, '带贫人数（“householdsHelped”）过大').optional(),
+  /** 生产资料来源 */
+  materialSource: FactText(200, '生产资料来源（“materialSource”）').optional(),
+}
+
 export const CreateProductBody = z.strictObject({
   sku: Sku,
   name: z.string().min(1).max(200),
@@ -65,6 +98,7 @@ export const CreateProductBody = z.strictObject({
   origin: z.string().min(1).max(200).optional(),
   /** 产品类别 */
   category: z.string().min(1).max(100).optional(),
+  ...ProductFactFields,
 })
 export type CreateProductBody = z.infer<typeof CreateProductBody>
 
@@ -73,8 +107,21 @@ export const PatchProductBody = z.strictObject({
   priceFen: Fen.optional(),
   origin: z.string().min(1).max(200).optional(),
   category: z.string().min(1).max(100).optional(),
+  ...ProductFactFields,
 })
 export type PatchProductBody = z.infer<typeof PatchProductBody>
+
+/** The facts as stored and shown: null where not given. */
+export const ProductFactsView = z.object({
+  scale: z.string().nullable(),
+  annualOutput: z.string().nullable(),
+  supplyPeriod: z.string().nullable(),
+  priceRange: z.object({ minFen: z.number().int(), maxFen: z.number().int() }).nullable(),
+  operator: z.string().nullable(),
+  householdsHelped: z.number().int().nullable(),
+  materialSource: z.string().nullable(),
+})
+export type ProductFactsView = z.infer<typeof ProductFactsView>
 
 export const SkuParams = z.strictObject({ sku: Sku })
 
@@ -111,6 +158,7 @@ export const ProductView = z.object({
   category: z.string().nullable(),
   supplierUscc: z.string(),
   priceFen: z.number().int(),
+  ...ProductFactsView.shape,
   /** Certified on `asOf`: some certificate covers that date and is not revoked by then. */
   isCertified: z.boolean(),
   certificateNo: z.string().nullable(),

@@ -8,7 +8,7 @@ import { Fen } from '../domain/money.js'
 import { CertReviewStep } from '../domain/plan.js'
 import { CalendarDate, IsoUtc } from '../domain/time.js'
 import { Sku } from '../messages/sale.js'
-import { CertificateNo } from './catalog.js'
+import { CertificateNo, ProductFactFields } from './catalog.js'
 import { CountyCode } from './fleet.js'
 
 export const APPLICATION_KINDS = ['new', 'renewal', 'change'] as const
@@ -27,7 +27,7 @@ export type ObjectionState = z.infer<typeof ObjectionState>
 
 const Text = (max: number) => z.string().trim().min(1).max(max)
 
-/** The product as the application declares it (申请书: 产品名称、产地、产品类别、生产资料来源、年产量、供货时间). */
+/** The product as the application declares it (申请书: 产品名称、产地、产品类别、生产资料来源、年产量、供货时间; 常德's 规模、价格区间、经营主体、带贫人数). */
 export const ProductFacts = z.strictObject({
   name: Text(200),
   priceFen: Fen,
@@ -35,12 +35,8 @@ export const ProductFacts = z.strictObject({
   origin: Text(200).optional(),
   /** 产品类别 */
   category: Text(100).optional(),
-  /** 生产资料来源 */
-  materialSource: Text(200).optional(),
-  /** 年产量, as the applicant writes it (e.g. "5000 公斤") */
-  annualOutput: Text(100).optional(),
-  /** 供货时间 (e.g. "全年", "9月至12月") */
-  supplyPeriod: Text(100).optional(),
+  /** 生产规模, 年产量, 供货时间, 价格区间, 经营主体, 带贫人数, 生产资料来源: carried to the product when it takes effect. */
+  ...ProductFactFields,
 })
 export type ProductFacts = z.infer<typeof ProductFacts>
 

@@ -122,6 +122,30 @@ export const ReportCabinet = z.object({
 })
 export type ReportCabinet = z.infer<typeof ReportCabinet>
 
+/** The 扶贫产品目录 in one county (a product's county is its supplier's: the 统一社会信用代码's division). */
+export const ReportCatalogCounty = z.object({
+  code: z.string(),
+  name: z.string(),
+  /** Products certified on `asOf` (a certificate covers the day and is not revoked by then). */
+  certifiedProducts: z.number().int(),
+  /** The plan's certified_products target for the county; null when the plan sets none. */
+  certifiedProductsTarget: z.number().int().nullable(),
+  /** Certificates in force on `asOf` that expire within `expiringWithinDays` and are not renewed yet. */
+  expiringCertificates: z.number().int(),
+  /** Applications in 公示 (or held by an objection during it) when the report was taken. */
+  inPublicity: z.number().int(),
+})
+export type ReportCatalogCounty = z.infer<typeof ReportCatalogCounty>
+
+export const ReportCatalog = z.object({
+  /** The date the catalog figures are as of: the report's targetsAsOf. */
+  asOf: CalendarDate,
+  expiringWithinDays: z.number().int(),
+  counties: z.array(ReportCatalogCounty),
+  totals: z.object({ certifiedProducts: z.number().int(), certifiedProductsTarget: z.number().int().nullable(), expiringCertificates: z.number().int(), inPublicity: z.number().int() }),
+})
+export type ReportCatalog = z.infer<typeof ReportCatalog>
+
 /** The stored report: its summary (as listed) plus the snapshot itself. */
 export const ReportDocument = ReportSummary.extend({
   v: z.literal(1),
@@ -143,5 +167,7 @@ export const ReportDocument = ReportSummary.extend({
    */
   targetsAsOf: CalendarDate.optional(),
   targets: z.array(OverviewTarget).optional(),
+  /** Catalog figures per county of the report (issue 15); absent from reports stored before them. */
+  catalog: ReportCatalog.optional(),
 })
 export type ReportDocument = z.infer<typeof ReportDocument>

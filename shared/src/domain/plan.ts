@@ -41,6 +41,12 @@ export const Policy = z.strictObject({
     monthlyDueDay: z.number().int().min(1).max(28),
     quarterly: z.boolean(),
   }),
+  /**
+   * Publish, without login, the cabinets held for non-compliance in the last
+   * closed period (issue 15; e.g. 内蒙古's rule that channels selling
+   * non-certified goods under the 专柜 name are exposed). Off unless a plan asks.
+   */
+  publicDisclosure: z.boolean().default(false),
 })
 export type Policy = z.infer<typeof Policy>
 

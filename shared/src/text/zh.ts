@@ -5,6 +5,7 @@
 // Error messages are in ../errors.ts (ERROR_CODES) beside their codes.
 import type { ALERT_KINDS } from '../api/rollout.js'
 import type { CERT_LEVELS, CERT_STATUSES, HOLD_REASONS } from '../api/catalog.js'
+import type { APPLICATION_ACTIONS } from '../api/certification-workflow.js'
 import type { CABINET_STATUSES, Role } from '../api/fleet.js'
 import type { COMMAND_KINDS, COMMAND_STATES } from '../messages/command.js'
 
@@ -49,6 +50,20 @@ export const LABELS_ZH = {
   certLevel: { county: '县级', city: '市级', province: '省级', national: '国家级' } satisfies Labels<(typeof CERT_LEVELS)[number]>,
   /** A forwarded batch: the period's report or a correction of it. */
   batchKind: { report: '报送', correction: '更正' },
+  /** A step of a certification application's history (APPLICATION_ACTIONS). */
+  applicationAction: {
+    submitted: '提交申请', approved: '审核通过', rejected: '不予通过', publicity_started: '开始公示', objection_lodged: '登记异议',
+    objection_upheld: '异议成立', objection_dismissed: '异议不成立', publicity_resumed: '恢复公示', effective: '认定生效',
+  } satisfies Labels<(typeof APPLICATION_ACTIONS)[number]>,
+  /** The product facts the policy lists (issue 15; ProductFactsView and the name/origin/category beside them). */
+  productFact: {
+    name: '产品名称', priceFen: '售价', origin: '产地', category: '产品类别', scale: '生产规模', annualOutput: '年产量', supplyPeriod: '供货时间（上市季节）',
+    priceRange: '价格区间', operator: '经营主体', householdsHelped: '带贫人数', materialSource: '生产资料来源',
+  },
+  /** A target's pace: met, or projected to meet it by the due date (onTrack), or not. */
+  targetPace: { onTrack: '按期', behind: '落后' },
+  /** What a plan target counts (OverviewTarget kind / measure). */
+  targetMeasure: { amount: '销售额', certifiedAmount: '扶贫产品销售额', certified_products: '认定扶贫产品数' },
   // issue 16 (commands)
   commandKind: {
     price: '调价', planogram: '下发货道配置', 'catalog-refresh': '刷新商品目录', sync: '立即同步', restart: '重启终端程序', lock: '暂停销售', unlock: '恢复销售',

@@ -224,7 +224,9 @@ function checkDrained(): void {
     hasSentConnected = true
     send({ type: 'connectedAll' })
   }
-  if (!hasSentDrained && drained === cabs.length) {
+  // Drained counts from the release like connected: an agent with nothing left to
+  // send has not drained its backlog until it has been back on the broker.
+  if (!hasSentDrained && hasSentConnected && drained === cabs.length) {
     hasSentDrained = true
     send({ type: 'drained' })
   }

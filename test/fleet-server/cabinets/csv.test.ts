@@ -57,7 +57,7 @@ describe('CSV import of a broken file', () => {
     expect(res.statusCode, res.body).toBe(400)
     const error = (JSON.parse(res.body) as { error: { code: string; message: string; details: { rejected: Array<{ line: number }> } } }).error
     expect(error.code).toBe('CABINET_IMPORT_INVALID')
-    expect(error.message).toContain('line 3')
+    expect(error.message).toContain('第 3 行')
     expect(error.details.rejected.map((r) => r.line)).toEqual([3])
     const list = await fleet.http.inject({ method: 'GET', url: '/api/v1/cabinets/341125-00007', headers: { authorization: `Bearer ${fleet.adminToken}` } })
     expect(list.statusCode).toBe(404)

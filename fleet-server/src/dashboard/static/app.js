@@ -395,7 +395,7 @@ async function reportsView() {
   const rows = list.reports
     .map(
       (r) =>
-        `<tr data-report="${esc(r.reportId)}"><td>${esc(REPORT_KIND_ZH[r.kind] ?? r.kind)}</td><td>${esc(r.period)}</td><td>${esc(r.scopeName)}</td><td class="hide-sm">${esc(bj(r.createdAt))}</td><td class="hide-sm">${r.createdBy === 'system' ? '定时生成' : esc(r.createdBy)}</td><td>${file(r, 'xlsx', 'Excel')} · ${file(r, 'csv', 'CSV')}</td></tr>`,
+        `<tr data-report="${esc(r.reportId)}"><td>${esc(REPORT_KIND_ZH[r.kind] ?? r.kind)}</td><td>${esc(r.period)}</td><td>${esc(r.scopeName)}</td><td class="hide-sm">${esc(bj(r.createdAt))}</td><td class="hide-sm">${r.createdBy === 'system' ? '定时生成' : esc(r.createdBy)}</td><td><a href="#/report/${encodeURIComponent(r.reportId)}">预览</a> · ${file(r, 'xlsx', 'Excel')} · ${file(r, 'csv', 'CSV')}</td></tr>`,
     )
     .join('')
   const counties = rollout ? rollout.counties.map((c) => `<option value="${esc(c.code)}">${esc(c.name)}</option>`).join('') : ''
@@ -423,6 +423,66 @@ async function reportsView() {
       if (err instanceof ApiError && err.status === 401) return renderLogin()
       document.getElementById('report-error').textContent = err.message
     }
+  })
+}
+
+/**
+ * A report's preview (issue 15): its stored JSON document (GET /reports/:id)
+ * as summary figures, the per-county table, the counties' certified shares
+ * against the threshold line, targets and catalog figures, with the files.
+ */
+async function reportPreview(id) {
+  const d = await api('GET', `/reports/${encodeURIComponent(id)}`)
+  const t = d.totals
+  const file = (format, label) => `<a href="/api/v1/reports/${encodeURIComponent(d.reportId)}?format=${format}" download>${label}</a>`
+  const shareCls = (x) => (x.amountFen > 0 && x.shareBp < d.threshold.bp ? 'bad' : 'ok')
+  const countyRows = d.counties
+    .map(
+      (c) =>
+        `<tr data-county="${esc(c.code)}"><td>${esc(c.name)}</td><td class="num hide-sm">${c.rollout.quota}</td><td class="num hide-sm">${c.rollout.installed}</td><td class="num">${c.rollout.operating}</td><td class="num">${c.sales.salesCount}</td><td class="num">¥${yuan(c.sales.amountFen)}</td><td class="num hide-sm">¥${yuan(c.sales.certifiedAmountFen)}</td><td class="num ${shareCls(c.sales)}">${share(c.sales.shareBp)}</td><td class="num">${c.sales.compliantCabinets}/${c.sales.judgedCabinets}</td><td class="num hide-sm">${c.forwarding.held}</td></tr>`,
+    )
+    .join('')
+  const targetRows = (d.targets ?? [])
+    .map(
+      (x) =>
+        `<tr data-target="${esc(x.id)}"><td class="wrap">${esc(x.description)}</td><td class="hide-sm">${esc(x.scope.name)}</td><td class="num">${esc(fenOrCount(x.actual, x.unit))}</td><td class="num">${esc(fenOrCount(x.target, x.unit))}<div class="bar"><i style="width:${x.target > 0 ? Math.min(100, pct(x.actual, x.target)) : 0}%"></i></div></td><td class="num hide-sm">${esc(fenOrCount(x.expectedByNow, x.unit))}</td><td class="num hide-sm">${esc(fenOrCount(x.projected, x.unit))}</td><td>${esc(x.dueDate)}</td><td><span class="badge ${x.state}">${esc(MS_ZH[x.state] ?? x.state)}</span> ${x.state === 'met' ? '' : x.onTrack ? '<span class="ok">按期</span>' : '<span class="bad">落后</span>'}</td></tr>`,
+    )
+    .join('')
+  const cat = d.catalog
+  const catalogRows = cat
+    ? cat.counties
+        .map((c) => `<tr data-catalog="${esc(c.code)}"><td>${esc(c.name)}</td><td class="num">${c.certifiedProducts}</td><td class="num">${c.certifiedProductsTarget ?? '—'}</td><td class="num">${c.expiringCertificates}</td><td class="num">${c.inPublicity}</td></tr>`)
+        .join('')
+    : ''
+  app.innerHTML = `
+    <p><a href="#/reports">← 报表</a></p>
+    <h1 data-testid="report-title">${esc(d.title)}</h1>
+    <p class="muted">统计期间 <b data-testid="report-range">${esc(d.from)} 至 ${esc(d.to)}</b> · 范围 ${esc(d.scopeName)} · 生成于 ${esc(bj(d.createdAt))}${d.isComplete ? '' : ' · <span class="due">期间未结束</span>'} · 达标线 <b data-testid="report-threshold">${share(d.threshold.bp)}</b> · 下载 ${file('xlsx', 'Excel')} · ${file('csv', 'CSV')}</p>
+    <div class="kpis">
+      <div class="kpi"><div class="l">销售额</div><div class="n" data-testid="report-amount">¥${yuan(t.sales.amountFen)}</div><div class="muted"><span data-testid="report-count">${t.sales.salesCount}</span> 笔</div></div>
+      <div class="kpi"><div class="l">扶贫产品销售额</div><div class="n" data-testid="report-certified">¥${yuan(t.sales.certifiedAmountFen)}</div><div class="muted">占比 <span data-testid="report-share">${share(t.sales.shareBp)}</span></div></div>
+      <div class="kpi"><div class="l">达标专柜 / 参评专柜</div><div class="n" data-testid="report-compliant">${t.sales.compliantCabinets}/${t.sales.judgedCabinets}</div></div>
+      <div class="kpi"><div class="l">运营中 / 任务数</div><div class="n" data-testid="report-operating">${t.rollout.operating}/${t.rollout.quota}</div></div>
+      <div class="kpi"><div class="l">暂缓上报</div><div class="n" data-testid="report-held">${t.forwarding.held}</div></div>
+    </div>
+    <div class="card"><h2>各县区扶贫产品占比</h2><div id="report-chart" class="chart"></div></div>
+    <div class="card"><h2>各县区</h2><div class="table-wrap"><table data-testid="report-counties"><thead><tr><th>县区</th><th class="num hide-sm">任务数</th><th class="num hide-sm">已安装</th><th class="num">运营中</th><th class="num">销售笔数</th><th class="num">销售额</th><th class="num hide-sm">扶贫产品销售额</th><th class="num">占比</th><th class="num">达标/参评</th><th class="num hide-sm">暂缓上报</th></tr></thead><tbody>${countyRows}</tbody></table></div></div>
+    <div class="card"><h2>目标进度${d.targetsAsOf ? `<span class="muted">（截至 ${esc(d.targetsAsOf)}）</span>` : ''}</h2>${targetRows ? `<div class="table-wrap"><table data-testid="report-targets"><thead><tr><th>目标</th><th class="hide-sm">范围</th><th class="num">完成</th><th class="num">目标</th><th class="num hide-sm">按进度应完成</th><th class="num hide-sm">预计到期完成</th><th>截止</th><th>状态</th></tr></thead><tbody>${targetRows}</tbody></table></div>` : empty(d.targets ? '计划未设置本范围的目标' : '本报表生成时尚无目标数据')}</div>
+    ${cat ? `<div class="card"><h2>扶贫产品目录<span class="muted">（截至 ${esc(cat.asOf)}）</span></h2><div class="table-wrap"><table data-testid="report-catalog"><thead><tr><th>县区</th><th class="num">认定扶贫产品</th><th class="num">计划目标</th><th class="num">${cat.expiringWithinDays} 日内到期证书</th><th class="num">公示中申请</th></tr></thead><tbody>${catalogRows}</tbody></table></div></div>` : ''}`
+  const thresholdPct = d.threshold.bp / 100
+  await drawChart(document.getElementById('report-chart'), {
+    tooltip: { trigger: 'axis' },
+    grid: { left: 44, right: 10, top: 24, bottom: 40 },
+    xAxis: { type: 'category', data: d.counties.map((c) => c.name), axisLabel: { interval: 0, rotate: d.counties.length > 6 ? 30 : 0 } },
+    yAxis: { type: 'value', name: '占比%', min: 0, max: 100 },
+    series: [
+      {
+        name: '扶贫产品占比',
+        type: 'bar',
+        data: d.counties.map((c) => ({ value: c.sales.shareBp / 100, itemStyle: { color: shareCls(c.sales) === 'bad' ? '#c0392b' : '#1e8449' } })),
+        markLine: { silent: true, symbol: 'none', lineStyle: { color: '#c0392b', type: 'dashed' }, label: { formatter: `达标线 ${share(d.threshold.bp)}`, position: 'insideEndTop' }, data: [{ yAxis: thresholdPct }] },
+      },
+    ],
   })
 }
 
@@ -713,11 +773,14 @@ async function catalogView(params) {
     body = `<form class="filters"><select id="cert-status" aria-label="状态">${opt('', '全部状态')}${Object.entries(CERT_STATUS_ZH).map(([k, v]) => opt(k, v)).join('')}</select></form>
       ${rows ? `<div class="table-wrap"><table data-testid="certificates"><thead><tr><th>证书编号</th><th>产品</th><th class="hide-sm">供应商</th><th>认定级别</th><th>有效期</th><th>状态</th><th>续期</th><th>撤销</th><th class="hide-sm">续自</th></tr></thead><tbody>${rows}</tbody></table></div>` : empty('没有符合条件的证书')}`
   } else {
+    // The policy's product facts (issue 15) on a line of their own under the product, where it has any.
     const rows = prod.products
-      .map(
-        (p) =>
-          `<tr data-product="${esc(p.sku)}"><td>${esc(p.sku)}</td><td>${esc(p.name)}</td><td>${esc(supplierName[p.supplierUscc] ?? p.supplierUscc)}</td><td>${esc(p.origin ?? '—')}</td><td>${esc(p.category ?? '—')}</td><td class="num">¥${yuan(p.priceFen)}</td><td>${p.isCertified ? `<span class="ok">已认定</span> <span class="muted hide-sm">${esc(p.certificateNo ?? '')}</span>` : '<span class="bad">未认定</span>'}</td></tr>`,
-      )
+      .map((p) => {
+        const facts = productFactsText(p)
+        return `<tr data-product="${esc(p.sku)}"><td>${esc(p.sku)}</td><td>${esc(p.name)}</td><td>${esc(supplierName[p.supplierUscc] ?? p.supplierUscc)}</td><td>${esc(p.origin ?? '—')}</td><td>${esc(p.category ?? '—')}</td><td class="num">¥${yuan(p.priceFen)}</td><td>${p.isCertified ? `<span class="ok">已认定</span> <span class="muted hide-sm">${esc(p.certificateNo ?? '')}</span>` : '<span class="bad">未认定</span>'}</td></tr>${
+          facts.length ? `<tr class="facts" data-product-facts="${esc(p.sku)}"><td colspan="7" class="wrap">${facts.map(([k, v]) => `<span data-fact="${esc(k)}"><span class="muted">${esc(FACT_ZH[k])}</span> ${esc(v)}</span>`).join('')}</td></tr>` : ''
+        }`
+      })
       .join('')
     body = rows ? `<div class="table-wrap"><table data-testid="products"><thead><tr><th>SKU</th><th>名称</th><th>供应商</th><th>产地</th><th>类别</th><th class="num">价格</th><th>认定</th></tr></thead><tbody>${rows}</tbody></table></div>` : empty('尚无产品')
   }
@@ -727,6 +790,223 @@ async function catalogView(params) {
     <nav class="tabs">${tabLink('products', '产品', prod.products.length)}${tabLink('suppliers', '供应商', sup.suppliers.length)}${tabLink('certificates', '认定证书', certs.certificates.length)}</nav>
     <div class="card">${body}</div>`
   document.getElementById('cert-status')?.addEventListener('change', (e) => (location.hash = `#/catalog?tab=certificates${e.target.value ? `&status=${e.target.value}` : ''}`))
+}
+
+// ── certification workflow (认定): applications, reviews, 公示 and objections ──
+
+const FACT_ZH = ZH.labels.productFact
+const APP_KIND_ZH = ZH.labels.applicationKind
+const APP_STATE_ZH = ZH.labels.applicationState
+const APP_ACTION_ZH = ZH.labels.applicationAction
+const OBJ_STATE_ZH = ZH.labels.objectionState
+const STEP_ZH = ZH.labels.reviewStep
+// The policy's facts in the order the forms and views list them (ProductFactsView).
+const FACT_KEYS = ['scale', 'annualOutput', 'supplyPeriod', 'priceRange', 'operator', 'householdsHelped', 'materialSource']
+
+/** [key, shown text] of the facts a product or an application has (price range in 元, households counted). */
+function productFactsText(f, keys = FACT_KEYS) {
+  const out = []
+  for (const k of keys) {
+    const v = f?.[k]
+    if (v === null || v === undefined) continue
+    if (k === 'priceRange') out.push([k, `¥${yuan(v.minFen)}–¥${yuan(v.maxFen)}`])
+    else if (k === 'priceFen') out.push([k, `¥${yuan(v)}`])
+    else if (k === 'householdsHelped') out.push([k, `${v} 户`])
+    else out.push([k, String(v)])
+  }
+  return out
+}
+
+/** "39.90" (元) → 3990 fen, or null for an empty field; NaN for what is not an amount (the server then answers). */
+function fenOf(text) {
+  const t = String(text ?? '').trim()
+  if (!t) return null
+  if (!/^\d+(\.\d{1,2})?$/.test(t)) return Number.NaN
+  const [whole, frac = ''] = t.split('.')
+  return Number(whole) * 100 + Number(frac.padEnd(2, '0'))
+}
+
+const roleZh = (role) => (role === 'system' ? '系统' : (ROLE_ZH[role] ?? role))
+
+/** May this user review the application's current step (server rules: docs/certification.md)? */
+function mayReview(a) {
+  if (!a.currentStep) return false
+  return me.role === 'admin' || (me.role === 'county' && a.currentStep === 'county')
+}
+const mayRecordObjections = () => me.role === 'admin' || me.role === 'county'
+
+/** Suppliers this user may file for: a county official its county's, an operator the ones it registered, the administrator all. */
+function fileableSuppliers(suppliers) {
+  if (me.role === 'admin') return suppliers
+  if (me.role === 'county') return suppliers.filter((s) => s.countyCode === me.countyCode)
+  if (me.role === 'operator') return suppliers.filter((s) => s.operator === me.operator)
+  return []
+}
+
+/** Shows a failed action's message (the server's Chinese text with its specifics) in `id`. */
+function actionError(id, err) {
+  if (err instanceof ApiError && err.status === 401) return renderLogin()
+  const el = document.getElementById(id)
+  if (el) el.textContent = err.message
+  else showError(err)
+}
+
+async function certificationView(params) {
+  const q = new URLSearchParams(params)
+  const state = q.get('state') ?? 'all'
+  const kind = q.get('kind') ?? ''
+  const county = q.get('county') ?? ''
+  const apiQ = new URLSearchParams({ state })
+  if (kind) apiQ.set('kind', kind)
+  if (county) apiQ.set('county', county)
+  const canFile = me.role !== 'auditor'
+  const [list, pub, { names }, sup] = await Promise.all([
+    api('GET', `/certification/applications?${apiQ}`),
+    api('GET', '/certification/publicity'),
+    planInfo(),
+    canFile ? api('GET', '/suppliers') : null,
+  ])
+  const countyName = (code) => (code ? (names[code] ?? code) : '—')
+  const productOf = (a) => (typeof a.facts?.name === 'string' ? a.facts.name : a.sku)
+  const rows = list.applications
+    .map(
+      (a) =>
+        `<tr data-application="${a.applicationId}"><td><a href="#/certification/${a.applicationId}">${a.applicationId}</a></td><td>${esc(APP_KIND_ZH[a.kind] ?? a.kind)}</td><td>${esc(productOf(a))}<span class="muted hide-sm">（${esc(a.sku)}）</span></td><td class="hide-sm">${esc(a.supplierName)}</td><td>${esc(countyName(a.countyCode))}</td><td><span class="badge ${a.state === 'effective' ? 'ok' : a.state === 'rejected' ? 'bad' : 'due'}">${esc(APP_STATE_ZH[a.state] ?? a.state)}</span>${a.isDue ? ' <span class="due">公示期满</span>' : ''}</td><td class="hide-sm">${esc(a.filedBy)}（${esc(roleZh(a.filedRole))}）</td><td class="hide-sm">${esc(bj(a.filedAt))}</td></tr>`,
+    )
+    .join('')
+  const notices = pub.notices
+    .map(
+      (n) =>
+        `<tr data-notice="${n.applicationId}"><td><a href="#/certification/${n.applicationId}">${esc(n.productName ?? n.sku)}</a></td><td>${esc(APP_KIND_ZH[n.kind] ?? n.kind)}</td><td class="hide-sm">${esc(n.supplierName)}</td><td>${esc(countyName(n.countyCode))}</td><td>${esc(n.publicityFrom)} 至 ${esc(n.publicityTo)}</td><td>${esc(n.effectiveFrom)}</td><td>${esc(APP_STATE_ZH[n.state] ?? n.state)}${n.openObjections ? `（异议 ${n.openObjections} 件）` : ''}</td></tr>`,
+    )
+    .join('')
+  const opt = (v, label, cur) => `<option value="${esc(v)}" ${cur === v ? 'selected' : ''}>${esc(label)}</option>`
+  const countyOpts = Object.keys(names).length > 1 ? `<select name="county" aria-label="县区">${opt('', '全部县区', county)}${Object.entries(names).map(([k, v]) => opt(k, v, county)).join('')}</select>` : ''
+  const suppliers = sup ? fileableSuppliers(sup.suppliers).filter((s) => !s.blacklistedFrom) : []
+  const field = (name, label, attrs = '') => `<label>${esc(label)} <input name="${name}" ${attrs}></label>`
+  const fileForm = !canFile
+    ? ''
+    : suppliers.length === 0
+      ? `<div class="card"><h2>提交认定申请</h2>${empty('您的范围内暂无可代为申请的供应商')}</div>`
+      : `<form class="card filters" id="file-form"><h2>提交认定申请（新产品）</h2>
+      <label>供应商 <select name="supplierUscc" aria-label="供应商">${suppliers.map((s) => `<option value="${esc(s.uscc)}">${esc(s.name)}（${esc(s.uscc)}）</option>`).join('')}</select></label>
+      ${field('sku', 'SKU', 'required')}${field('name', FACT_ZH.name, 'required')}${field('price', `${FACT_ZH.priceFen}（元）`, 'required inputmode="decimal"')}
+      ${field('origin', FACT_ZH.origin)}${field('category', FACT_ZH.category)}${field('scale', FACT_ZH.scale)}${field('annualOutput', FACT_ZH.annualOutput)}${field('supplyPeriod', FACT_ZH.supplyPeriod)}
+      ${field('priceMin', `${FACT_ZH.priceRange}下限（元）`, 'inputmode="decimal"')}${field('priceMax', `${FACT_ZH.priceRange}上限（元）`, 'inputmode="decimal"')}
+      ${field('operator', FACT_ZH.operator)}${field('householdsHelped', FACT_ZH.householdsHelped, 'inputmode="numeric"')}${field('materialSource', FACT_ZH.materialSource)}${field('note', '备注')}
+      <button class="primary" type="submit">提交申请</button><div class="error" id="file-error"></div></form>`
+  app.innerHTML = `
+    <h1>扶贫产品认定</h1>
+    <form class="filters" id="filters">
+      <select name="state" aria-label="状态">${opt('all', '全部状态', state)}${opt('open', '办理中', state)}${Object.entries(APP_STATE_ZH).map(([k, v]) => opt(k, v, state)).join('')}</select>
+      <select name="kind" aria-label="类型">${opt('', '全部类型', kind)}${Object.entries(APP_KIND_ZH).map(([k, v]) => opt(k, v, kind)).join('')}</select>
+      ${countyOpts}
+    </form>
+    <p class="muted">截至 ${esc(list.asOf)}（北京时间）· 共 <b data-testid="app-total">${list.total}</b> 件申请</p>
+    <div class="card"><h2>申请</h2>${rows ? `<div class="table-wrap"><table data-testid="applications"><thead><tr><th>编号</th><th>类型</th><th>产品</th><th class="hide-sm">供应商</th><th>县区</th><th>状态</th><th class="hide-sm">申请人</th><th class="hide-sm">提交时间</th></tr></thead><tbody>${rows}</tbody></table></div>` : empty('没有符合条件的申请')}</div>
+    <div class="card"><h2>公示</h2><p class="muted">公示期内可登记异议；期满无异议（或异议不成立）的次日起认定生效。</p>${notices ? `<div class="table-wrap"><table data-testid="publicity"><thead><tr><th>产品</th><th>类型</th><th class="hide-sm">供应商</th><th>县区</th><th>公示期</th><th>生效日</th><th>状态</th></tr></thead><tbody>${notices}</tbody></table></div>` : empty('当前没有公示中的申请')}</div>
+    ${fileForm}`
+  const filters = document.getElementById('filters')
+  filters.addEventListener('change', () => {
+    const next = new URLSearchParams()
+    for (const [k, v] of new FormData(filters)) if (v && !(k === 'state' && v === 'all')) next.set(k, v)
+    location.hash = `#/certification${next.size ? `?${next}` : ''}`
+  })
+  const form = document.getElementById('file-form')
+  form?.addEventListener('submit', async (e) => {
+    e.preventDefault()
+    const f = new FormData(form)
+    const text = (k) => String(f.get(k) ?? '').trim()
+    const product = { name: text('name'), priceFen: fenOf(text('price')) }
+    for (const k of ['origin', 'category', 'scale', 'annualOutput', 'supplyPeriod', 'operator', 'materialSource']) if (text(k)) product[k] = text(k)
+    if (text('priceMin') || text('priceMax')) product.priceRange = { minFen: fenOf(text('priceMin')), maxFen: fenOf(text('priceMax')) }
+    if (text('householdsHelped')) product.householdsHelped = Number(text('householdsHelped'))
+    const body = { kind: 'new', supplierUscc: text('supplierUscc'), sku: text('sku'), product }
+    if (text('note')) body.note = text('note')
+    try {
+      const a = await api('POST', '/certification/applications', body)
+      location.hash = `#/certification/${a.applicationId}`
+    } catch (err) {
+      actionError('file-error', err)
+    }
+  })
+}
+
+async function applicationView(id) {
+  const [a, h, { names, today }] = await Promise.all([api('GET', `/certification/applications/${id}`), api('GET', `/certification/applications/${id}/history`), planInfo()])
+  const facts = a.facts ? productFactsText(a.facts, ['name', 'priceFen', 'origin', 'category', ...FACT_KEYS]) : []
+  const factRows = facts.map(([k, v]) => `<dt>${esc(FACT_ZH[k] ?? k)}</dt><dd data-fact="${esc(k)}">${esc(v)}</dd>`).join('')
+  const events = h.events
+    .map(
+      (e) =>
+        `<tr data-event="${e.eventId}"><td>${esc(bj(e.at))}</td><td>${esc(e.actor)}</td><td>${esc(roleZh(e.role))}</td><td>${esc(APP_ACTION_ZH[e.action] ?? e.action)}</td><td class="hide-sm">${e.fromState || e.toState ? `${esc(APP_STATE_ZH[e.fromState] ?? '—')} → ${esc(APP_STATE_ZH[e.toState] ?? '—')}` : '—'}</td><td class="wrap">${esc(e.reason ?? '')}</td></tr>`,
+    )
+    .join('')
+  const inPublicity = (a.state === 'publicity' || a.state === 'on_hold') && a.publicityTo && today <= a.publicityTo
+  const objections = a.objections
+    .map(
+      (o) =>
+        `<tr data-objection="${o.objectionId}"><td>${esc(bj(o.lodgedAt))}</td><td class="wrap">${esc(o.reason)}</td><td>${esc(o.objector ?? '—')}</td><td>${esc(o.lodgedBy)}</td><td><span class="badge ${o.state === 'open' ? 'due' : o.state === 'upheld' ? 'bad' : 'ok'}">${esc(OBJ_STATE_ZH[o.state] ?? o.state)}</span></td><td class="wrap">${o.state === 'open' && mayRecordObjections() ? `<input data-resolve-reason="${o.objectionId}" aria-label="处理理由" placeholder="处理理由"> <button type="button" data-resolve="${o.objectionId}" data-decision="upheld">异议成立</button> <button type="button" data-resolve="${o.objectionId}" data-decision="dismissed">异议不成立</button>` : esc(o.resolution ? `${o.resolution}（${o.resolvedBy}，${bj(o.resolvedAt)}）` : '')}</td></tr>`,
+    )
+    .join('')
+  const steps = a.reviewSteps.map((s) => `<span class="${s === a.currentStep ? 'due' : ''}">${esc(STEP_ZH[s] ?? s)}</span>`).join(' → ')
+  app.innerHTML = `
+    <h1>认定申请 ${a.applicationId} <span class="badge ${a.state === 'effective' ? 'ok' : a.state === 'rejected' ? 'bad' : 'due'}" data-testid="app-state">${esc(APP_STATE_ZH[a.state] ?? a.state)}</span></h1>
+    <p><a href="#/certification">返回申请列表</a></p>
+    <div class="card"><dl class="kv">
+      <dt>类型</dt><dd>${esc(APP_KIND_ZH[a.kind] ?? a.kind)}</dd>
+      <dt>供应商</dt><dd>${esc(a.supplierName)}（${esc(a.supplierUscc)}）</dd>
+      <dt>注册县区</dt><dd>${esc(a.countyCode ? (names[a.countyCode] ?? a.countyCode) : '—')}</dd>
+      <dt>SKU</dt><dd>${esc(a.sku)}</dd>
+      ${factRows}
+      ${a.renews ? `<dt>续期证书</dt><dd>${esc(a.renews)}</dd>` : ''}
+      ${a.note ? `<dt>备注</dt><dd>${esc(a.note)}</dd>` : ''}
+      <dt>审核流程</dt><dd>${steps} → 公示 ${a.publicityWorkingDays} 个工作日</dd>
+      <dt>公示期</dt><dd data-testid="publicity-window">${a.publicityFrom ? `${esc(a.publicityFrom)} 至 ${esc(a.publicityTo)}，${esc(a.effectiveFrom)} 起生效` : '—'}</dd>
+      <dt>认定证书</dt><dd data-testid="certificate-no">${esc(a.certificateNo ?? '—')}</dd>
+      ${a.rejectReason ? `<dt>不予通过理由</dt><dd class="bad" data-testid="reject-reason">${esc(a.rejectReason)}</dd>` : ''}
+      <dt>申请人</dt><dd>${esc(a.filedBy)}（${esc(roleZh(a.filedRole))}${a.filedOperator ? `，${esc(a.filedOperator)}` : ''}），${esc(bj(a.filedAt))}</dd>
+    </dl></div>
+    <div class="error" id="action-error"></div>
+    ${mayReview(a) ? `<form class="card filters" id="review-form"><h2>${esc(STEP_ZH[a.currentStep] ?? a.currentStep)}</h2><input name="reason" aria-label="审核意见" placeholder="审核意见（不予通过时必填）"><button type="button" class="primary" data-review="approve">审核通过</button><button type="button" data-review="reject">不予通过</button></form>` : ''}
+    ${inPublicity && mayRecordObjections() ? `<form class="card filters" id="objection-form"><h2>登记异议</h2><input name="reason" aria-label="异议内容" placeholder="异议内容" required><input name="by" aria-label="异议人" placeholder="异议人或单位（可选）"><button type="submit" class="primary">登记异议</button></form>` : ''}
+    <div class="card"><h2>异议</h2>${objections ? `<div class="table-wrap"><table data-testid="objections"><thead><tr><th>登记时间</th><th>内容</th><th>异议人</th><th>登记人</th><th>状态</th><th>处理</th></tr></thead><tbody>${objections}</tbody></table></div>` : empty('没有异议')}</div>
+    <div class="card"><h2>办理记录</h2><div class="table-wrap"><table data-testid="events"><thead><tr><th>时间（北京）</th><th>操作人</th><th>角色</th><th>事项</th><th class="hide-sm">状态</th><th>理由</th></tr></thead><tbody>${events}</tbody></table></div></div>`
+  const again = () => applicationView(id)
+  const review = document.getElementById('review-form')
+  for (const b of review?.querySelectorAll('button[data-review]') ?? []) {
+    b.addEventListener('click', async () => {
+      const reason = String(review.elements.reason.value).trim()
+      try {
+        await api('POST', `/certification/applications/${id}/review`, { decision: b.dataset.review, ...(reason && { reason }) })
+        await again()
+      } catch (err) {
+        actionError('action-error', err)
+      }
+    })
+  }
+  const lodge = document.getElementById('objection-form')
+  lodge?.addEventListener('submit', async (e) => {
+    e.preventDefault()
+    const by = String(lodge.elements.by.value).trim()
+    try {
+      await api('POST', `/certification/applications/${id}/objections`, { reason: String(lodge.elements.reason.value).trim(), ...(by && { by }) })
+      await again()
+    } catch (err) {
+      actionError('action-error', err)
+    }
+  })
+  for (const b of app.querySelectorAll('button[data-resolve]')) {
+    b.addEventListener('click', async () => {
+      const reason = String(app.querySelector(`input[data-resolve-reason="${b.dataset.resolve}"]`).value).trim()
+      try {
+        await api('POST', `/certification/objections/${b.dataset.resolve}/resolve`, { decision: b.dataset.decision, reason })
+        await again()
+      } catch (err) {
+        actionError('action-error', err)
+      }
+    })
+  }
 }
 
 // ── map: cabinets by latitude/longitude over a plain grid (no tiles: offline) ──
@@ -833,10 +1113,13 @@ async function route() {
     else if (path.startsWith('/cabinet/')) await cabinet(decodeURIComponent(path.slice('/cabinet/'.length)))
     else if (path === '/alerts') await alertsView(query)
     else if (path === '/reports') await reportsView()
+    else if (path.startsWith('/report/')) await reportPreview(decodeURIComponent(path.slice('/report/'.length)))
     else if (path === '/compliance') await complianceView(query)
     else if (path === '/forwarding') await forwardingView()
     else if (path === '/catalog') await catalogView(query)
     else if (path === '/map') await mapView(query)
+    else if (path === '/certification') await certificationView(query)
+    else if (path.startsWith('/certification/')) await applicationView(Number(path.slice('/certification/'.length)))
     else app.innerHTML = empty('页面不存在')
   } catch (err) {
     showError(err)
