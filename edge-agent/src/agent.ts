@@ -6,14 +6,14 @@ import type { Duplex } from 'node:stream'
 import { pino, type Logger } from 'pino'
 import { z } from 'zod'
 import {
-  AppError, PostSaleBody, isAppError,
-  type AgentStatus, type CatalogItem, type CatalogMsg, type CommandMsg, type HeartbeatMsg,
+  AppError, PostSaleRequest, isAppError,
+  type AgentStatus, type CatalogItem, type CatalogMsg, type DownCommandMsg, type HeartbeatMsg, type SaleLine,
 } from '../../shared/src/edge.js'
 import { startApi, type Api } from './api/index.js'
 import type { AgentConfig } from './config.js'
 import { openLedger, type Ledger } from './ledger/index.js'
 import { Outbox } from './outbox/index.js'
-import { Link, type BrokerAddress } from './sync/index.js'
+import { createRemoteCommands, Link, type BrokerAddress } from './sync/index.js'
 import { AGENT_VERSION } from './version.js'
 
 export interface AgentDeps {
@@ -51,16 +51,29 @@ export interface AgentEvents {
   catalog: [version: number]
   /** The server holds more sales than this ledger; sync stopped until restart or a resync command. */
   halted: [SyncHaltDetail]
+  /**
+   * A remote `restart` was done and reported: the process should close the
+   * agent and exit with this code (main.ts), which its supervisor restarts on.
+   */
+  restart: [exitCode: number]
+  /** A remote command was handled (id, kind, outcome). */
+  command: [{ commandId: string; kind: string; state: string }]
 }
+
+/** Exit code after a remote restart: EX_TEMPFAIL (75), non-zero so systemd's Restart=on-failure starts the agent again. */
+export const RESTART_EXIT_CODE = 75
 
 export interface Agent extends EventEmitter<AgentEvents> {
   readonly cabinetId: string
   /** The local API's port, null when the config has apiPort null (no HTTP). */
   readonly apiPort: number | null
   /** Validates and durably records a paid sale. Throws AppError: VALIDATION_FAILED (400), LEDGER_WRITE_FAILED (507/503). */
-  sell(body: PostSaleBody): SellResult
-  status(): AgentStatus & { isSyncHalted: boolean }
+  sell(body: PostSaleRequest): SellResult
+  status(): AgentStatus & { isSyncHalted: boolean; isSalesLocked: boolean }
+  /** The catalog with the prices sales take (a remote price override wins over the catalog's). */
   catalog(): { version: number | null; items: CatalogItem[] }
+  /** Remote-command state: sales locked, price overrides, planogram. */
+  commandState(): { isSalesLocked: boolean; priceOverrides: Record<string, number>; planogram: ReturnType<Ledger['planogram']> }
   /**
    * Publishes a heartbeat now instead of at the next interval (the server's sync
    * watermark moves with it). False when not connected: nothing was sent.
@@ -98,6 +111,9 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
   private readonly startedAtMs: number
   private isClosing = false
   private hasAnnouncedStart = false
+  /** A remote catalog-refresh asked for the retained catalog: apply it even at the same version. */
+  private isCatalogReapply = false
+  private readonly remoteCommand: (msg: Extract<DownCommandMsg, { type: 'remote-command' }>) => void
   private closed: Promise<void> | null = null
 
   constructor(
@@ -135,6 +151,25 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
       { acked: (seq) => this.emit('acked', seq), halted: (detail) => this.emit('halted', detail) },
       now,
     )
+    this.remoteCommand = createRemoteCommands({
+      cabinetId: config.cabinetId,
+      ledger,
+      publishEvent: (kind, detail) => this.link.publishEvent(kind, detail),
+      syncNow: () => {
+        // A rewind to where we are: clears any backoff (and a halt: a person asked) and sends now.
+        this.outbox.resync(this.ledger.lastAckedSeq + 1)
+        this.link.publishHeartbeat()
+        return this.ledger.pending
+      },
+      refreshCatalog: () => {
+        if (!this.link.requestCatalog()) return false
+        this.isCatalogReapply = true
+        return true
+      },
+      restart: () => this.emit('restart', RESTART_EXIT_CODE),
+      now,
+      log: log.child({ component: 'commands' }),
+    })
   }
 
   get apiPort(): number | null {
@@ -147,6 +182,7 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
         sell: (input) => this.record(input),
         status: () => this.status(),
         catalog: () => this.catalog(),
+        commandState: () => this.commandState(),
         log: this.log.child({ component: 'api' }),
       })
     }
@@ -154,11 +190,11 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
     this.log.info({ lastSeq: this.ledger.lastSeq, lastAckedSeq: this.ledger.lastAckedSeq, servers: this.config.servers }, 'edge agent started')
   }
 
-  sell(body: PostSaleBody): SellResult {
+  sell(body: PostSaleRequest): SellResult {
     return this.record(body)
   }
 
-  status(): AgentStatus & { isSyncHalted: boolean } {
+  status(): AgentStatus & { isSyncHalted: boolean; isSalesLocked: boolean } {
     return {
       cabinetId: this.cabinetId,
       connected: this.link.isConnected,
@@ -167,11 +203,21 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
       pending: this.ledger.pending,
       catalogVersion: this.ledger.catalogVersion,
       isSyncHalted: this.outbox.halted,
+      isSalesLocked: this.ledger.isSalesLocked,
     }
   }
 
   catalog(): { version: number | null; items: CatalogItem[] } {
-    return { version: this.ledger.catalogVersion, items: this.ledger.catalogItems() }
+    const overrides = this.ledger.priceOverrides()
+    const items = this.ledger.catalogItems().map((it) => {
+      const priceFen = overrides.get(it.sku)
+      return priceFen === undefined ? it : { ...it, priceFen }
+    })
+    return { version: this.ledger.catalogVersion, items }
+  }
+
+  commandState(): { isSalesLocked: boolean; priceOverrides: Record<string, number>; planogram: ReturnType<Ledger['planogram']> } {
+    return { isSalesLocked: this.ledger.isSalesLocked, priceOverrides: Object.fromEntries(this.ledger.priceOverrides()), planogram: this.ledger.planogram() }
   }
 
   sendHeartbeat(): boolean {
@@ -193,11 +239,14 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
   // a paid sale for business reasons (unknown SKU, off-catalog price, no network).
   private record(input: unknown): SellResult {
     if (this.isClosing) throw new AppError('LEDGER_WRITE_FAILED', 'the agent is shutting down; the sale was not recorded', 503)
-    const parsed = PostSaleBody.safeParse(input)
+    const parsed = PostSaleRequest.safeParse(input)
     if (!parsed.success) throw new AppError('VALIDATION_FAILED', z.prettifyError(parsed.error), 400)
+    // Issue 16: an operator locked sales remotely; the controller must not take payment.
+    if (this.ledger.isSalesLocked) throw new AppError('SALES_LOCKED', 'sales are locked by a remote command; nothing was recorded', 423, undefined, '未记录本笔销售')
+    const items = this.priced(parsed.data.items)
     let result: SellResult
     try {
-      result = this.ledger.record(parsed.data, this.now())
+      result = this.ledger.record({ ...parsed.data, items }, this.now())
     } catch (err) {
       if (isAppError(err) && err.code === 'LEDGER_WRITE_FAILED') {
         this.log.error({ err: err.cause ?? err, lastSeq: this.ledger.lastSeq }, 'sale not recorded: ledger write failed')
@@ -210,6 +259,18 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
       this.emit('sale', result)
     }
     return result
+  }
+
+  /** Lines without a price take the cabinet's: a remote override, else the catalog's; a given price is kept. */
+  private priced(items: PostSaleRequest['items']): SaleLine[] {
+    return items.map((it, i) => {
+      if (it.unitPriceFen !== undefined) return { sku: it.sku, qty: it.qty, unitPriceFen: it.unitPriceFen }
+      const unitPriceFen = this.ledger.effectivePriceFen(it.sku)
+      if (unitPriceFen === null) {
+        throw new AppError('VALIDATION_FAILED', `items[${i}].unitPriceFen: required for sku ${it.sku}, which has no price on this cabinet`, 400, { sku: it.sku }, `商品 “${it.sku}” 在本专柜没有价格，须在 items[${i}].unitPriceFen 中给出成交单价`)
+      }
+      return { sku: it.sku, qty: it.qty, unitPriceFen }
+    })
   }
 
   private onConnected(): void {
@@ -230,8 +291,10 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
     if (this.isClosing) return
     const current = this.ledger.catalogVersion
     let applied: boolean
+    const isReapply = this.isCatalogReapply
+    this.isCatalogReapply = false
     try {
-      applied = this.ledger.applyCatalog(msg)
+      applied = this.ledger.applyCatalog(msg, isReapply)
     } catch (err) {
       this.log.error({ err, version: msg.version }, 'catalog not applied: ledger write failed')
       return
@@ -244,8 +307,14 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
     this.emit('catalog', msg.version)
   }
 
-  private onCommand(msg: CommandMsg): void {
+  private onCommand(msg: DownCommandMsg): void {
     if (this.isClosing) return
+    if (msg.type === 'remote-command') {
+      this.remoteCommand(msg)
+      const stored = this.ledger.command(msg.commandId)
+      if (stored) this.emit('command', { commandId: msg.commandId, kind: msg.command.kind, state: stored.state })
+      return
+    }
     const cmd = msg.command
     this.log.info({ commandId: msg.commandId, name: cmd.name }, 'command received')
     switch (cmd.name) {

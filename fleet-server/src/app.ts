@@ -18,6 +18,7 @@ import { cabinetsModule } from './cabinets/module.js'
 import { certificationWorkflowModule } from './certification/applications-module.js'
 import { countyCatalogFigures } from './certification/index.js'
 import { certificationModule } from './certification/module.js'
+import { commandsModule } from './commands/index.js'
 import { withCertifiedTotals } from './compliance/index.js'
 import { complianceModule } from './compliance/module.js'
 import type { FleetConfig } from './config.js'
@@ -294,7 +295,9 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       now,
       log,
     })
-    const modules: FleetModule[] = [jobs, buses.broker, compliance, cabinets, rollout, sales, certification, saleFlags, http, forwarding, certWorkflow, alerts, overview, reports, backup]
+    // Issue 16: operators' remote commands to cabinets.
+    const commands = commandsModule({ database, bus: buses.bus, now, log })
+    const modules: FleetModule[] = [jobs, buses.broker, compliance, cabinets, rollout, sales, certification, saleFlags, http, forwarding, certWorkflow, alerts, overview, reports, backup, commands]
     // The broker starts last (its sink routes to every module) and its intake is the first to stop.
     running = await startModules([...modules, buses.intake(modules)], log)
     const bus = buses.started()

@@ -94,6 +94,10 @@ export const ERROR_CODES = {
   ENROLL_KEY_INVALID: '签名公钥不合法（应为 Ed25519 公钥）',
   ENROLL_THROTTLED: '引导码错误次数过多，请稍后再试',
   ENROLL_CABINET_RETIRED: '专柜已撤除，不能再部署',
+  // issue 16 (commands)
+  COMMAND_NOT_FOUND: '远程指令不存在或无权查看',
+  COMMAND_CABINET_RETIRED: '专柜已撤除，不能再下发远程指令',
+  SALES_LOCKED: '本专柜已被远程暂停销售，请联系运营企业',
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES

@@ -3,6 +3,7 @@ import { Database } from '../../edge-agent/src/ledger/sqlite.js'
 import { describe, expect, it } from 'vitest'
 import { AppError, GENESIS_HASH, SaleBatchMsg, decodeMessage, saleHash, type Sale } from '../../shared/src/index.js'
 import { openLedger } from '../../edge-agent/src/ledger/index.js'
+import { MIGRATIONS } from '../../edge-agent/src/ledger/migrations.js'
 import { renderBatch } from '../../edge-agent/src/outbox/index.js'
 import { aSale, tempDir } from './helpers.js'
 
@@ -29,7 +30,7 @@ describe('ledger', () => {
 
     const db = new Database(join(dir, 'ledger.db'), { readonly: true })
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal')
-    expect(db.pragma('user_version', { simple: true })).toBe(1)
+    expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length)
     db.close()
     const reopened = openLedger({ dataDir: dir, cabinetId: 'C1' })
     const sales = reopened.salesFrom(1, 10)

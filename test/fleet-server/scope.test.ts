@@ -258,6 +258,18 @@ const CASES: Record<string, (c: Ctx) => Promise<void>> = {
     expect(((await api<{ notices: unknown[] }>(c.fleet, 'GET', '/api/v1/certification/publicity')).body.notices)).toHaveLength(1)
   },
   'POST /api/v1/certification/publicity/run': async (c) => hidden((await c.call('POST', '/api/v1/certification/publicity/run')).status),
+
+  // Remote commands (issue 16): 凤阳县's cabinets take none from 定远县, and their commands are not found.
+  'POST /api/v1/cabinets/:id/commands': async (c) => {
+    hidden((await c.call('POST', `/api/v1/cabinets/${c.fy[0]}/commands`, { kind: 'lock' })).status)
+    expect((await c.call('POST', `/api/v1/cabinets/${c.dy[0]}/commands`, { kind: 'sync' })).status).toBe(201)
+  },
+  'GET /api/v1/cabinets/:id/commands': async (c) => hidden((await c.call('GET', `/api/v1/cabinets/${c.fy[0]}/commands`)).status),
+  'GET /api/v1/commands/:id': async (c) => {
+    const fy = await api<{ commandId: string }>(c.fleet, 'POST', `/api/v1/cabinets/${c.fy[0]}/commands`, { kind: 'sync' })
+    expect(fy.status).toBe(201)
+    hidden((await c.call('GET', `/api/v1/commands/${fy.body.commandId}`)).status)
+  },
 }
 
 describe('scope over every /api/ route', () => {

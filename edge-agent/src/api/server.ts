@@ -14,6 +14,8 @@ export interface ApiDeps {
   sell(input: unknown): { saleId: string; seq: number; created: boolean }
   status(): AgentStatus
   catalog(): { version: number | null; items: CatalogItem[] }
+  /** Remote-command state (issue 16): sales locked, price overrides, planogram. */
+  commandState(): unknown
   log: Logger
 }
 
@@ -53,7 +55,8 @@ function handle(req: IncomingMessage, res: ServerResponse, deps: ApiDeps): void 
     if (req.method === 'GET' && path === '/status') return send(res, 200, deps.status())
     if (req.method === 'GET' && path === '/healthz') return send(res, 200, { status: 'ok' })
     if (req.method === 'GET' && path === '/catalog') return send(res, 200, deps.catalog())
-    sendError(res, 404, 'NOT_FOUND', `no route ${String(req.method)} ${path.slice(0, 200)}; try POST /sales, GET /status, GET /catalog or GET /healthz`)
+    if (req.method === 'GET' && path === '/commands/state') return send(res, 200, deps.commandState())
+    sendError(res, 404, 'NOT_FOUND', `no route ${String(req.method)} ${path.slice(0, 200)}; try POST /sales, GET /status, GET /catalog, GET /commands/state or GET /healthz`)
   } catch (err) {
     deps.log.error({ err }, 'local api request failed')
     if (!res.headersSent) sendError(res, 500, 'INTERNAL', 'internal error')
@@ -92,7 +95,8 @@ function postSale(req: IncomingMessage, res: ServerResponse, deps: ApiDeps): voi
       const r = deps.sell(json)
       send(res, r.created ? 201 : 200, { saleId: r.saleId, seq: r.seq })
     } catch (err) {
-      if (isAppError(err)) return sendError(res, err.statusCode, err.code, err.message)
+      // Chinese specifics, when the error has them, for the controller's screen (a locked cabinet).
+      if (isAppError(err)) return sendError(res, err.statusCode, err.code, err.zh ? err.messageZh : err.message)
       deps.log.error({ err }, 'sale failed')
       sendError(res, 500, 'INTERNAL', 'internal error; the sale may not have been recorded')
     }

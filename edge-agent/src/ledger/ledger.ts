@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { Database, type SqliteDatabase } from './sqlite.js'
 import {
   AppError, GENESIS_HASH, lineTotalFen, saleHash, toIsoUtc, uuidv7,
-  type CatalogItem, type CatalogMsg, type Payment, type Sale, type SaleLine,
+  type CatalogItem, type CatalogMsg, type CommandResult, type Payment, type PlanogramSlot, type Sale, type SaleLine,
 } from '../../../shared/src/edge.js'
 import { migrate } from './migrations.js'
 
@@ -64,6 +64,20 @@ function prepare(db: SqliteDatabase) {
     catalogItems: db.prepare<[], { sku: string; name: string; price_fen: number; is_certified: number; certificate_no: string | null }>(
       'SELECT * FROM catalog ORDER BY sku',
     ),
+    catalogPrice: db.prepare<[string], { price_fen: number }>('SELECT price_fen FROM catalog WHERE sku = ?'),
+    getCommand: db.prepare<[string], { kind: string; state: string; result: string }>('SELECT kind, state, result FROM commands WHERE command_id = ?'),
+    putCommand: db.prepare<[string, string, string, string, string, string]>(
+      `INSERT INTO commands (command_id, kind, state, result, received_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (command_id) DO UPDATE SET state = excluded.state, result = excluded.result, updated_at = excluded.updated_at`,
+    ),
+    setPriceOverride: db.prepare<[string, number, string, string]>(
+      `INSERT INTO price_overrides (sku, price_fen, command_id, set_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (sku) DO UPDATE SET price_fen = excluded.price_fen, command_id = excluded.command_id, set_at = excluded.set_at`,
+    ),
+    priceOverrides: db.prepare<[], { sku: string; price_fen: number }>('SELECT sku, price_fen FROM price_overrides ORDER BY sku'),
+    clearPlanogram: db.prepare('DELETE FROM planogram'),
+    insertSlot: db.prepare<[string, string, number, number]>('INSERT INTO planogram (slot, sku, capacity, par) VALUES (?, ?, ?, ?)'),
+    planogram: db.prepare<[], PlanogramSlot>('SELECT slot, sku, capacity, par FROM planogram ORDER BY slot'),
   }
 }
 
@@ -91,11 +105,14 @@ export function openLedger(opts: LedgerOptions): Ledger {
     const tail = stmts.tail.get()
     const acked = Number(stmts.getMeta.get('lastAckedSeq')?.value ?? 0)
     const catalogVersion = stmts.getMeta.get('catalogVersion')?.value
+    const prices = new Map(stmts.priceOverrides.all().map((r) => [r.sku, r.price_fen] as const))
     return new Ledger(db, stmts, opts.cabinetId, {
       lastSeq: tail?.seq ?? 0,
       lastHash: tail?.hash ?? GENESIS_HASH,
       lastAckedSeq: Math.min(acked, tail?.seq ?? 0),
       catalogVersion: catalogVersion === undefined ? null : Number(catalogVersion),
+      isSalesLocked: Number(stmts.getMeta.get('salesLocked')?.value ?? 0) === 1,
+      prices,
     })
   } catch (err) {
     db.close()
@@ -108,6 +125,17 @@ interface LedgerState {
   lastHash: string
   lastAckedSeq: number
   catalogVersion: number | null
+  /** Sales refused by a remote `lock` until an `unlock` (kept across restarts). */
+  isSalesLocked: boolean
+  /** Price overrides by sku (remote `price` commands), cached: the sale path reads them. */
+  prices: Map<string, number>
+}
+
+/** A remote command as the ledger remembers it (de-duplication, and the result to report again). */
+export interface StoredCommand {
+  readonly kind: string
+  readonly state: string
+  readonly result: CommandResult
 }
 
 export class Ledger {
@@ -199,10 +227,14 @@ export class Ledger {
     return next
   }
 
-  /** Replaces the catalog in one transaction when `msg.version` is newer; returns whether it did. */
-  applyCatalog(msg: CatalogMsg): boolean {
+  /**
+   * Replaces the catalog in one transaction when `msg.version` is newer (or,
+   * with `isReapply`, the same: a remote catalog-refresh); returns whether it did.
+   */
+  applyCatalog(msg: CatalogMsg, isReapply = false): boolean {
     const apply = this.db.transaction((m: CatalogMsg) => {
-      if (this.state.catalogVersion !== null && m.version <= this.state.catalogVersion) return false
+      const current = this.state.catalogVersion
+      if (current !== null && (m.version < current || (m.version === current && !isReapply))) return false
       this.stmts.clearCatalog.run()
       for (const it of m.items) {
         this.stmts.insertCatalogItem.run(it.sku, it.name, it.priceFen, it.isCertified ? 1 : 0, it.certificateNo ?? null)
@@ -223,6 +255,54 @@ export class Ledger {
       isCertified: r.is_certified === 1,
       ...(r.certificate_no !== null && { certificateNo: r.certificate_no }),
     }))
+  }
+
+  get isSalesLocked(): boolean {
+    return this.state.isSalesLocked
+  }
+
+  /** Durably locks or unlocks sales (a remote command). */
+  setSalesLocked(isLocked: boolean): void {
+    this.stmts.setMeta.run('salesLocked', isLocked ? 1 : 0)
+    this.state.isSalesLocked = isLocked
+  }
+
+  /** The price a sale of `sku` takes when the controller gives none: an override wins over the catalog. */
+  effectivePriceFen(sku: string): number | null {
+    return this.state.prices.get(sku) ?? this.stmts.catalogPrice.get(sku)?.price_fen ?? null
+  }
+
+  priceOverrides(): ReadonlyMap<string, number> {
+    return this.state.prices
+  }
+
+  setPriceOverride(sku: string, priceFen: number, commandId: string, nowMs: number): void {
+    this.stmts.setPriceOverride.run(sku, priceFen, commandId, new Date(nowMs).toISOString())
+    this.state.prices.set(sku, priceFen)
+  }
+
+  /** Replaces the planogram in one transaction. */
+  setPlanogram(slots: readonly PlanogramSlot[]): void {
+    this.db.transaction((list: readonly PlanogramSlot[]) => {
+      this.stmts.clearPlanogram.run()
+      for (const s of list) this.stmts.insertSlot.run(s.slot, s.sku, s.capacity, s.par)
+    }).immediate(slots)
+  }
+
+  planogram(): PlanogramSlot[] {
+    return this.stmts.planogram.all()
+  }
+
+  /** The command as last stored, null for one never seen. */
+  command(commandId: string): StoredCommand | null {
+    const r = this.stmts.getCommand.get(commandId)
+    return r ? { kind: r.kind, state: r.state, result: JSON.parse(r.result) as CommandResult } : null
+  }
+
+  /** Stores (or moves on) a command's state and result, durably, before it is reported. */
+  putCommand(commandId: string, kind: string, state: string, result: CommandResult, nowMs: number): void {
+    const at = new Date(nowMs).toISOString()
+    this.stmts.putCommand.run(commandId, kind, state, JSON.stringify(result), at, at)
   }
 
   close(): void {

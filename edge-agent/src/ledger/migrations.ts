@@ -29,6 +29,31 @@ export const MIGRATIONS: readonly string[] = [
     certificate_no TEXT
   ) STRICT;
   `,
+  // 2 (issue 16): remote commands. Each command id once (de-duplication
+  // survives restarts) with its state and result; price overrides that win
+  // over the catalog's price; the pushed planogram.
+  `
+  CREATE TABLE commands (
+    command_id  TEXT PRIMARY KEY,
+    kind        TEXT NOT NULL,
+    state       TEXT NOT NULL,  -- delivered | done | failed | expired | refused
+    result      TEXT NOT NULL,  -- JSON object, flat
+    received_at TEXT NOT NULL,
+    updated_at  TEXT NOT NULL
+  ) STRICT;
+  CREATE TABLE price_overrides (
+    sku        TEXT    PRIMARY KEY,
+    price_fen  INTEGER NOT NULL,
+    command_id TEXT    NOT NULL,
+    set_at     TEXT    NOT NULL
+  ) STRICT;
+  CREATE TABLE planogram (
+    slot     TEXT    PRIMARY KEY,
+    sku      TEXT    NOT NULL,
+    capacity INTEGER NOT NULL,
+    par      INTEGER NOT NULL
+  ) STRICT;
+  `,
 ]
 
 export function migrate(db: SqliteDatabase): void {

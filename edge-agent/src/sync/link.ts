@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream'
 import { MqttClient, type IClientOptions } from 'mqtt'
 import type { Logger } from 'pino'
 import {
-  CatalogMsg, CommandMsg, ReplyMsg, decodeMessage, topics, uuidv7,
+  CatalogMsg, DownCommandMsg, ReplyMsg, decodeMessage, topics, uuidv7,
   type EventMsg, type HeartbeatMsg, type PresenceMsg,
 } from '../../../shared/src/edge.js'
 import { backoffMs } from '../backoff.js'
@@ -35,7 +35,8 @@ export interface LinkHandlers {
   disconnected(): void
   reply(msg: ReplyMsg): void
   catalog(msg: CatalogMsg): void
-  command(msg: CommandMsg): void
+  /** The server's own commands and operators' remote commands (checked by the agent: cabinet id, expiry, duplicates). */
+  command(msg: DownCommandMsg): void
   /** The heartbeat's current figures, built fresh each time. */
   heartbeat(): HeartbeatMsg
 }
@@ -126,6 +127,21 @@ export class Link {
     const nowMs = this.now()
     const msg: EventMsg = { v: 1, type: 'event', cabinetId: this.opts.cabinetId, eventId: uuidv7(nowMs), at: new Date(nowMs).toISOString(), kind, detail }
     this.publishIfUp(topics.events(this.opts.cabinetId), JSON.stringify(msg), 1)
+  }
+
+  /**
+   * Asks the broker for the retained catalog again (a remote catalog-refresh):
+   * subscribing anew delivers the retained message [MQTT-3.3.1-6]. False when
+   * not connected.
+   */
+  requestCatalog(): boolean {
+    const client = this.client
+    if (!this.isUp || client === null || !client.connected) return false
+    const topic = this.downTopics.catalog
+    client.unsubscribe(topic, () => {
+      if (this.client === client && client.connected) client.subscribe(topic, { qos: 0 })
+    })
+    return true
   }
 
   publishHeartbeat(): void {
@@ -249,7 +265,7 @@ export class Link {
         if (d.ok) this.handlers.catalog(d.data)
         else this.log.warn({ topic, code: d.code, reason: d.message }, 'malformed downlink message ignored')
       } else if (topic === commands) {
-        const d = decodeMessage(CommandMsg, payload)
+        const d = decodeMessage(DownCommandMsg, payload)
         if (d.ok) this.handlers.command(d.data)
         else this.log.warn({ topic, code: d.code, reason: d.message }, 'malformed downlink message ignored')
       } else {

@@ -24,6 +24,7 @@ const RELATIONS = {
   bootstrap_codes: 'table',
   cabinet_certified_state: 'table',
   cabinet_clock_flags: 'table',
+  cabinet_commands: 'table',
   cabinet_day_certified: 'table',
   cabinet_day_sales: 'table',
   cabinet_day_sku_sales: 'table',

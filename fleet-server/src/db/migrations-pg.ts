@@ -514,4 +514,30 @@ CREATE TABLE cabinet_keys (
 );
 `,
   },
+  {
+    version: 15,
+    name: 'cabinet-commands',
+    sql: `
+-- Issue 16 §5: remote commands to cabinets. One row per command: who sent it
+-- and when, its expiry, each state change's time and the cabinet's result.
+-- Undelivered ones (pending, before expires_at) are resent on every reconnect.
+CREATE TABLE cabinet_commands (
+  command_id   TEXT COLLATE "C" PRIMARY KEY,
+  cabinet_id   TEXT COLLATE "C" NOT NULL REFERENCES cabinets (cabinet_id),
+  kind         TEXT COLLATE "C" NOT NULL CHECK (kind IN ('price', 'planogram', 'catalog-refresh', 'sync', 'restart', 'lock', 'unlock')),
+  params       TEXT COLLATE "C" NOT NULL,            -- JSON object
+  state        TEXT COLLATE "C" NOT NULL CHECK (state IN ('pending', 'delivered', 'done', 'failed', 'expired')),
+  result       TEXT COLLATE "C",                     -- JSON object, with done/failed
+  sent_by      TEXT COLLATE "C" NOT NULL,            -- username
+  sent_role    TEXT COLLATE "C" NOT NULL,
+  issued_at    TEXT COLLATE "C" NOT NULL,
+  expires_at   TEXT COLLATE "C" NOT NULL,
+  delivered_at TEXT COLLATE "C",
+  completed_at TEXT COLLATE "C",
+  expired_at   TEXT COLLATE "C"
+);
+CREATE INDEX cabinet_commands_by_cabinet ON cabinet_commands (cabinet_id, issued_at);
+CREATE INDEX cabinet_commands_pending ON cabinet_commands (cabinet_id, expires_at) WHERE state = 'pending';
+`,
+  },
 ]

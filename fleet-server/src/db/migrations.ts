@@ -705,4 +705,30 @@ CREATE TABLE cabinet_keys (
 );
 `,
   },
+  {
+    version: 15,
+    name: 'cabinet-commands',
+    sql: `
+-- Issue 16 §5: remote commands to cabinets. One row per command: who sent it
+-- and when, its expiry, each state change's time and the cabinet's result.
+-- Undelivered ones (pending, before expires_at) are resent on every reconnect.
+CREATE TABLE cabinet_commands (
+  command_id   TEXT PRIMARY KEY,
+  cabinet_id   TEXT NOT NULL REFERENCES cabinets (cabinet_id),
+  kind         TEXT NOT NULL CHECK (kind IN ('price', 'planogram', 'catalog-refresh', 'sync', 'restart', 'lock', 'unlock')),
+  params       TEXT NOT NULL,            -- JSON object
+  state        TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'done', 'failed', 'expired')),
+  result       TEXT,                     -- JSON object, with done/failed
+  sent_by      TEXT NOT NULL,            -- username
+  sent_role    TEXT NOT NULL,
+  issued_at    TEXT NOT NULL,
+  expires_at   TEXT NOT NULL,
+  delivered_at TEXT,
+  completed_at TEXT,
+  expired_at   TEXT
+);
+CREATE INDEX cabinet_commands_by_cabinet ON cabinet_commands (cabinet_id, issued_at);
+CREATE INDEX cabinet_commands_pending ON cabinet_commands (cabinet_id, expires_at) WHERE state = 'pending';
+`,
+  },
 ]

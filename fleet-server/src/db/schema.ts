@@ -302,6 +302,22 @@ export interface SaleIdsTable {
   sold_on: string
 }
 
+export interface CabinetCommandsTable {
+  command_id: string
+  cabinet_id: string
+  kind: string
+  params: string
+  state: string
+  result: string | null
+  sent_by: string
+  sent_role: string
+  issued_at: string
+  expires_at: string
+  delivered_at: string | null
+  completed_at: string | null
+  expired_at: string | null
+}
+
 export interface SaleFlagsTable {
   flag_id: Generated<number>
   kind: string
@@ -451,6 +467,7 @@ export interface Schema {
   fleet_servers: FleetServersTable
   cabinet_presence: CabinetPresenceTable
   cabinet_clock_flags: CabinetClockFlagsTable
+  cabinet_commands: CabinetCommandsTable
   meta: MetaTable
   products: ProductsTable
   product_facts: ProductFactsTable

@@ -36,7 +36,7 @@ export const EventMsg = z.strictObject({
   cabinetId: CabinetId,
   eventId: Uuid,
   at: IsoUtc,
-  kind: z.enum(['started', 'door_open', 'fault', 'restock', 'clock_skew', 'ledger_error', 'sync_rejected']),
+  kind: z.enum(['started', 'door_open', 'fault', 'restock', 'clock_skew', 'ledger_error', 'sync_rejected', 'command']),
   detail: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])).default({}),
 })
 export type EventMsg = z.infer<typeof EventMsg>

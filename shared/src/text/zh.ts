@@ -7,6 +7,7 @@ import type { ALERT_KINDS } from '../api/rollout.js'
 import type { CERT_LEVELS, CERT_STATUSES, HOLD_REASONS } from '../api/catalog.js'
 import type { APPLICATION_ACTIONS } from '../api/certification-workflow.js'
 import type { CABINET_STATUSES, Role } from '../api/fleet.js'
+import type { COMMAND_KINDS, COMMAND_STATES } from '../messages/command.js'
 
 type Labels<K extends string> = Readonly<Record<K, string>>
 
@@ -63,6 +64,11 @@ export const LABELS_ZH = {
   targetPace: { onTrack: '按期', behind: '落后' },
   /** What a plan target counts (OverviewTarget kind / measure). */
   targetMeasure: { amount: '销售额', certifiedAmount: '扶贫产品销售额', certified_products: '认定扶贫产品数' },
+  // issue 16 (commands)
+  commandKind: {
+    price: '调价', planogram: '下发货道配置', 'catalog-refresh': '刷新商品目录', sync: '立即同步', restart: '重启终端程序', lock: '暂停销售', unlock: '恢复销售',
+  } satisfies Labels<(typeof COMMAND_KINDS)[number]>,
+  commandState: { pending: '待送达', delivered: '已送达', done: '已执行', failed: '执行失败', expired: '已过期' } satisfies Labels<(typeof COMMAND_STATES)[number]>,
 } as const
 
 export type LabelGroup = keyof typeof LABELS_ZH

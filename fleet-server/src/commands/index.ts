@@ -1,0 +1,2 @@
+export { commandsModule, type CommandsModule } from './module.js'
+export type { CommandService } from './service.js'
