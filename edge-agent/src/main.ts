@@ -35,29 +35,33 @@ try {
 
 // on, not once: under npm a SIGTERM to the process group reaches node twice,
 // and with `once` the second one killed the agent mid-close. Repeats are ignored.
-let stoppingOn: NodeJS.Signals | null = null
+let stoppingOn: string | null = null
 let repeatLogged = false
-function stop(signal: NodeJS.Signals): void {
+/** Closes the agent once and exits with `exitCode` (0 for a signal, 75 after a remote restart). */
+function stop(reason: string, exitCode = 0): void {
   if (stoppingOn) {
-    if (!repeatLogged) log.info({ signal, first: stoppingOn }, 'already shutting down; signal ignored')
+    if (!repeatLogged) log.info({ reason, first: stoppingOn }, 'already shutting down; ignored')
     repeatLogged = true
     return
   }
-  stoppingOn = signal
-  log.info({ signal }, 'shutting down')
+  stoppingOn = reason
+  log.info({ reason, exitCode }, 'shutting down')
   setTimeout(() => {
     log.error({ deadlineMs: SHUTDOWN_DEADLINE_MS }, 'shutdown overran its deadline; exiting')
     process.exit(1)
   }, SHUTDOWN_DEADLINE_MS).unref()
   agent.close().then(
-    () => process.exit(0),
+    () => process.exit(exitCode),
     (err: unknown) => {
       log.error({ err }, 'shutdown failed')
       process.exit(1)
     },
   )
 }
-process.on('SIGTERM', stop)
-process.on('SIGINT', stop)
+// A remote restart was done and reported: exit non-zero so the supervisor
+// (systemd Restart=always, edge-agent/deploy/) starts the agent again.
+agent.on('restart', (exitCode) => stop('remote restart', exitCode))
+process.on('SIGTERM', (signal) => stop(signal))
+process.on('SIGINT', (signal) => stop(signal))
 // Only now: a supervisor may signal us the moment it reads this line.
 process.stdout.write(`${JSON.stringify({ event: 'ready', api: agent.apiPort })}\n`)

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { aSale, tempDir } from './helpers.js'
+import { api, provision, startFleet } from '../helpers/fleet.js'
 
 const ROOT = join(import.meta.dirname, '..', '..')
 const MAIN = join(ROOT, 'edge-agent', 'src', 'main.ts')
@@ -51,5 +52,22 @@ describe('edge-agent CLI', () => {
     const [code] = await exited
     expect(code).toBe(2)
     expect(stderr()).toMatch(/invalid configuration[\s\S]*--cabinet/)
+  })
+
+  it('closes and exits 75 after a remote restart, so its supervisor starts it again (issue 16)', async () => {
+    const fleet = await startFleet()
+    const cab = await provision(fleet)
+    const { child, exited } = spawnAgent([
+      '--cabinet', cab.cabinetId, '--data', await tempDir(), '--server', fleet.mqttUrl,
+      '--username', cab.mqtt.username, '--password', cab.mqtt.password, '--api-port', '0',
+    ])
+    const lines = createInterface({ input: child.stdout })
+    for await (const line of lines) if ((JSON.parse(line) as { event?: string }).event === 'ready') break
+    // The command is resent on the agent's presence, so it may be sent before the agent is online.
+    const sent = await api<{ commandId: string }>(fleet, 'POST', `/api/v1/cabinets/${cab.cabinetId}/commands`, { kind: 'restart' })
+    expect(sent.status).toBe(201)
+    const [code] = await exited
+    expect(code).toBe(75)
+    await expect.poll(async () => (await api<{ state: string }>(fleet, 'GET', `/api/v1/commands/${sent.body.commandId}`)).body.state, { timeout: 10_000 }).toBe('done')
   })
 })
