@@ -6,17 +6,15 @@
 // effective and the 目录 page shows the product certified with its facts. A
 // rejection shows its reason; an operator sees only what it filed; another
 // county sees none of it. Every figure is compared with the API's answer.
-import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import { type Browser, type Page } from 'playwright-core'
+import { launchChromium, NO_CHROMIUM } from '../helpers/browser.js'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import type { Fleet } from '../../fleet-server/src/app.js'
 import { beijingZh, LABELS_ZH, yuanZh, type ApplicationDetail, type ApplicationHistory, type ApplicationList, type ProductList, type PublicityList } from '../../shared/src/index.js'
 import { aClock, aUscc, fleetWith, ok } from '../fleet-server/certification.fixtures.js'
 import { api } from '../helpers/fleet.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 const PASSWORD = 'cert-2020!'
 const A = '/api/v1/certification/applications'
 
@@ -50,10 +48,10 @@ async function as<T>(s: Seeded, who: Who, method: 'GET' | 'POST', url: string, b
   return r.body
 }
 
-describe.skipIf(!existsSync(CHROMIUM))('certification workflow on the dashboard in Chromium', () => {
+describe.skipIf(NO_CHROMIUM)('certification workflow on the dashboard in Chromium', () => {
   let browser: Browser
   beforeAll(async () => {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true })
+    browser = await launchChromium()
   })
   afterAll(async () => {
     await browser?.close()

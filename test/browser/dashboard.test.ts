@@ -1,21 +1,19 @@
 // The dashboard in a real browser (Debian's Chromium driven by Playwright):
 // a county official logs in and sees the county's progress; another county's
 // official sees none of the first county's cabinets.
-import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { chromium, type Browser } from 'playwright-core'
+import { type Browser } from 'playwright-core'
+import { launchChromium, NO_CHROMIUM } from '../helpers/browser.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { api, connectCabinet, startFleet, tempDir } from '../helpers/fleet.js'
 import { csvRow, csvRows, importCsv, userToken } from '../helpers/rollout.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 
 // .ci/run installs Chromium; without it this suite cannot run at all.
-describe.skipIf(!existsSync(CHROMIUM))('dashboard in Chromium', () => {
+describe.skipIf(NO_CHROMIUM)('dashboard in Chromium', () => {
   let browser: Browser
   beforeAll(async () => {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true })
+    browser = await launchChromium()
   })
   afterAll(async () => {
     await browser?.close()

@@ -2,16 +2,14 @@
 // Playwright): the city, a county and an operator each see GET /overview's
 // figures for their own scope — sales, the share against the threshold line,
 // the cabinets below it, targets, forwarding — above the rollout.
-import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import { type Browser, type Page } from 'playwright-core'
+import { launchChromium, NO_CHROMIUM } from '../helpers/browser.js'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { percentBpZh, wanYuanZh, yuanZh, type OverviewReply } from '../../shared/src/index.js'
 import { aCatalog, aClock, aDatedCabinet, fleetWith, line, ok } from '../fleet-server/certification.fixtures.js'
 import { api } from '../helpers/fleet.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 const PASSWORD = 'home-2020!'
 
 /** The figures of one chart as ECharts holds them (run in the page). */
@@ -29,10 +27,10 @@ function chartOption(page: Page, id: string) {
 const figText = (f: OverviewReply['sales']['today']) => `¥${yuanZh(f.amountFen)}${f.salesCount} 笔 · 扶贫产品 ¥${yuanZh(f.certifiedAmountFen)}占比 ${f.amountFen > 0 ? percentBpZh(f.shareBp) : '—'}`
 const amount = (n: number, unit: string) => (unit === 'fen' ? wanYuanZh(n) : `${n.toLocaleString('zh-CN')} 个`)
 
-describe.skipIf(!existsSync(CHROMIUM))('dashboard home in Chromium', () => {
+describe.skipIf(NO_CHROMIUM)('dashboard home in Chromium', () => {
   let browser: Browser
   beforeAll(async () => {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true })
+    browser = await launchChromium()
   })
   afterAll(async () => {
     await browser?.close()

@@ -1,11 +1,11 @@
 // The dashboard's compliance, forwarding, catalog and map pages in a real
 // browser (Debian's Chromium driven by Playwright): each page's figures are
 // the API's answer for the user logged in, and a county sees only its own rows.
-import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { pino } from 'pino'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import { type Browser, type Page } from 'playwright-core'
+import { launchChromium, NO_CHROMIUM } from '../helpers/browser.js'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import type { Fleet } from '../../fleet-server/src/app.js'
 import { beijingZh, percentBpZh, yuanZh, type CabinetList, type CertificateList, type ComplianceReply, type ForwardingReply, type ProductList, type SupplierList } from '../../shared/src/index.js'
@@ -13,8 +13,6 @@ import { buildPlatform } from '../../simulators/src/platform/app.js'
 import { aClock, aDatedCabinet, aUscc, fleetWith, line, ok } from '../fleet-server/certification.fixtures.js'
 import { api, tempDir } from '../helpers/fleet.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 const PASSWORD = 'pages-2020!'
 
 /** SCREENSHOT_DIR=dir keeps a full-page picture of each page for a look. */
@@ -104,10 +102,10 @@ async function get<T>(s: Seeded, who: keyof Seeded['tokens'], url: string): Prom
   return r.body
 }
 
-describe.skipIf(!existsSync(CHROMIUM))('dashboard pages in Chromium', () => {
+describe.skipIf(NO_CHROMIUM)('dashboard pages in Chromium', () => {
   let browser: Browser
   beforeAll(async () => {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true })
+    browser = await launchChromium()
   })
   afterAll(async () => {
     await browser?.close()

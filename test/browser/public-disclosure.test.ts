@@ -2,22 +2,20 @@
 // (Debian's Chromium driven by Playwright): without logging in, /public/
 // shows exactly GET /api/v1/public/held-cabinets — the cabinets held for
 // non-compliance in the last closed month — and makes no other request.
-import { existsSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { chromium, type Browser } from 'playwright-core'
+import { type Browser } from 'playwright-core'
+import { launchChromium, NO_CHROMIUM } from '../helpers/browser.js'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { BUNDLED_PLANS, percentBpZh, type PublicHeldCabinets } from '../../shared/src/index.js'
 import { aCatalog, aClock, aDatedCabinet, fleetWith, line, ok } from '../fleet-server/certification.fixtures.js'
 import { tempDir } from '../helpers/fleet.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 
-describe.skipIf(!existsSync(CHROMIUM))('public disclosure page in Chromium', () => {
+describe.skipIf(NO_CHROMIUM)('public disclosure page in Chromium', () => {
   let browser: Browser
   beforeAll(async () => {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true })
+    browser = await launchChromium()
   })
   afterAll(async () => {
     await browser?.close()

@@ -3,14 +3,12 @@
 // its summary figures, per-county table, chart of the county shares with the
 // threshold line, targets and catalog figures are the report JSON's
 // (GET /reports/:id), and its download links fetch the CSV and XLSX.
-import { existsSync } from 'node:fs'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import { type Browser, type Page } from 'playwright-core'
+import { launchChromium, NO_CHROMIUM } from '../helpers/browser.js'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { percentBpZh, wanYuanZh, yuanZh, type ReportDocument } from '../../shared/src/index.js'
 import { aCatalog, aClock, aDatedCabinet, fleetWith, line, ok } from '../fleet-server/certification.fixtures.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 const PASSWORD = 'preview-2020!'
 
 /** The report chart's bars and threshold line as ECharts holds them (run in the page). */
@@ -28,10 +26,10 @@ function chartOf(page: Page) {
 
 const fenOrCount = (n: number, unit: string) => (unit === 'fen' ? wanYuanZh(n) : `${n.toLocaleString('zh-CN')} 个`)
 
-describe.skipIf(!existsSync(CHROMIUM))('report preview in Chromium', () => {
+describe.skipIf(NO_CHROMIUM)('report preview in Chromium', () => {
   let browser: Browser
   beforeAll(async () => {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true })
+    browser = await launchChromium()
   })
   afterAll(async () => {
     await browser?.close()
