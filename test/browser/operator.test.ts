@@ -93,7 +93,9 @@ describe.skipIf(NO_CHROMIUM)('the operator’s cabinet page in Chromium: bootstr
     await page.fill('#command-form input[name=price]', '19.90')
     await page.click('#command-form button[type=submit]')
     await expect.poll(() => page.locator('#command-error').textContent()).not.toBe('')
-    expect(await page.locator('#command-error').textContent()).toMatch(/[\u4e00-\u9fff]/)
+    const refused = await api<{ error: { message: string } }>(fleet, 'POST', `/api/v1/cabinets/${encodeURIComponent(cabinetId)}/commands`, { kind: 'price', params: { sku: '茶 叶', priceFen: 1990 } })
+    expect(refused.status).toBe(400)
+    expect(await page.locator('#command-error').textContent()).toBe(refused.body.error.message)
 
     await page.fill('#command-form input[name=sku]', 'TEA-01')
     await page.fill('#command-form input[name=expires]', '2')
