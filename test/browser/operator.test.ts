@@ -5,6 +5,7 @@
 // sees the commands but no form and no code button; a county official of
 // another county cannot open the cabinet.
 import { generateKeyPairSync } from 'node:crypto'
+import { join } from 'node:path'
 import { type Browser, type Page } from 'playwright-core'
 import QRCode from 'qrcode'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
@@ -15,6 +16,11 @@ import { api, startFleet } from '../helpers/fleet.js'
 import { userToken } from '../helpers/rollout.js'
 
 const PASSWORD = 'ops-2020!'
+
+/** SCREENSHOT_DIR=dir keeps a full-page picture of each page for a look. */
+async function shot(page: Page, name: string): Promise<void> {
+  if (process.env.SCREENSHOT_DIR) await page.screenshot({ path: join(process.env.SCREENSHOT_DIR, `${name}.png`), fullPage: true })
+}
 const OPERATOR = '滁州甲运营公司'
 
 async function seed() {
@@ -117,6 +123,7 @@ describe.skipIf(NO_CHROMIUM)('the operator’s cabinet page in Chromium: bootstr
       '',
     ])
     expect(await page.locator('#command-sent').textContent()).toContain('已发送：调价（待送达）')
+    await shot(page, 'operator-cabinet')
     expect(failed).toEqual([])
 
     // The auditor sees the list, but neither the form nor the code button.
@@ -126,6 +133,7 @@ describe.skipIf(NO_CHROMIUM)('the operator’s cabinet page in Chromium: bootstr
     expect(await auditor.page.locator('#command-form').count()).toBe(0)
     expect(await auditor.page.locator('#bootstrap-new').count()).toBe(0)
     expect(auditor.failed).toEqual([])
+    await shot(auditor.page, 'auditor-cabinet')
 
     // 定远县 does not see 凤阳县's cabinet at all.
     const other = await loggedIn(fleet, 'dingyuan')
