@@ -3,6 +3,7 @@
 // check, failure throttle) and first contact moving an enrolled cabinet to
 // installed. The whole path with real processes is test/e2e/enroll.test.ts.
 import { generateKeyPairSync } from 'node:crypto'
+import QRCode from 'qrcode'
 import { describe, expect, it } from 'vitest'
 import type { Fleet } from '../../fleet-server/src/app.js'
 import { normalizeBootstrapCode } from '../../fleet-server/src/cabinets/enrollment.js'
@@ -33,6 +34,16 @@ const enroll = (s: Setup, code: string, key = publicKey()) =>
 const statusOf = async (s: Setup) => (await api<{ status: string }>(s.fleet, 'GET', `/api/v1/cabinets/${s.cabinetId}`)).body.status
 
 describe('bootstrap codes', () => {
+  it('the answer carries the code as a QR code (an SVG of exactly that code) for the dashboard', async () => {
+    const s = await setup()
+    const r = await api<{ code: string; qrSvg: string }>(s.fleet, 'POST', `/api/v1/cabinets/${s.cabinetId}/bootstrap-code`, undefined, s.operator)
+    expect(r.status).toBe(201)
+    expect(r.body.qrSvg).toMatch(/^<svg [^>]*viewBox="[^"]+"[^>]*>.*<path .*<\/svg>\s*$/s)
+    expect(r.body.qrSvg).toBe(await QRCode.toString(r.body.code, { type: 'svg' }))
+    // Only the picture: nothing in it a browser would run.
+    expect(r.body.qrSvg).not.toMatch(/<script|on\w+=|href=/i)
+  })
+
   it('the operator, the county and the admin may ask; an auditor and another county may not', async () => {
     const s = await setup()
     const r = await codeFor(s)

@@ -103,6 +103,47 @@ describe('npm run fleetctl', () => {
     expect((await fleetctl(['cabinets', 'bootstrap-code', 'FY-9', '--ttl', 'soon'], env)).code).toBe(2)
   })
 
+  it('cabinets command sends a remote command (price in 元 → integer fen) and commands show reads it, in Chinese (issue 16 §7)', async () => {
+    const fleet = await startFleet()
+    const env = { FLEET_URL: fleet.httpUrl, FLEET_TOKEN: fleet.adminToken }
+    await importCsv(fleet, [csvRow('FY-7', '341126', 'operating')])
+    const sent = await fleetctl(['cabinets', 'command', 'FY-7', 'price', '--sku', 'TEA-01', '--price', '19.90', '--expires', '2'], env)
+    expect(sent.code, sent.stderr).toBe(0)
+    expect(sent.stdout).toContain('已向专柜 FY-7 发送指令：调价（待送达）')
+    const commandId = /指令编号 ([0-9a-f-]{36})/.exec(sent.stdout)?.[1]
+    expect(commandId).toBeDefined()
+    const api = await fetch(`${fleet.httpUrl}/api/v1/commands/${commandId}`, { headers: { authorization: `Bearer ${fleet.adminToken}` } })
+    const view = (await api.json()) as { params: unknown; issuedAt: string; expiresAt: string; state: string }
+    expect(view).toMatchObject({ params: { sku: 'TEA-01', priceFen: 1990 }, state: 'pending' })
+    expect(Date.parse(view.expiresAt) - Date.parse(view.issuedAt)).toBe(2 * 3600 * 1000)
+
+    const show = await fleetctl(['commands', 'show', commandId!], env)
+    expect(show.code, show.stderr).toBe(0)
+    expect(show.stdout).toContain(`指令 ${commandId}`)
+    expect(show.stdout).toContain('调价（TEA-01 → 19.90 元）')
+    expect(show.stdout).toMatch(/状态\s+待送达/)
+    expect(show.stdout).toMatch(/发送人\s+admin（市级管理员）/)
+    const list = await fleetctl(['cabinets', 'commands', 'FY-7'], env)
+    expect(list.stdout).toMatch(/^指令编号\s+指令\s+参数/)
+    expect(list.stdout).toContain('TEA-01 → 19.90 元')
+
+    const lock = JSON.parse((await fleetctl(['--json', 'cabinets', 'command', 'FY-7', 'lock'], env)).stdout) as { commandId: string; state: string }
+    expect(lock.state).toBe('pending')
+
+    // Bad usage stays local (exit 2); the server's refusals come back in Chinese (exit 1).
+    const floaty = await fleetctl(['cabinets', 'command', 'FY-7', 'price', '--sku', 'TEA-01', '--price', '19.999'], env)
+    expect(floaty.code).toBe(2)
+    expect(floaty.stderr).toContain('--price 应为元，至多两位小数')
+    expect((await fleetctl(['cabinets', 'command', 'FY-7', 'price', '--price', '1'], env)).stderr).toContain('缺少 --sku')
+    expect((await fleetctl(['cabinets', 'command', 'FY-7', 'sync', '--expires', '0.5'], env)).code).toBe(2)
+    const unknown = await fleetctl(['cabinets', 'command', 'FY-7', 'explode'], env)
+    expect(unknown.code).toBe(1)
+    expect(unknown.stderr).toContain('HTTP 400')
+    const missing = await fleetctl(['commands', 'show', '00000000-0000-4000-8000-000000000000'], env)
+    expect(missing.code).toBe(1)
+    expect(missing.stderr).toContain('COMMAND_NOT_FOUND，HTTP 404')
+  })
+
   it('imports a CSV all-or-nothing, or the good rows with --partial, listing the bad ones', async () => {
     const fleet = await startFleet()
     const env = { FLEET_URL: fleet.httpUrl, FLEET_TOKEN: fleet.adminToken }

@@ -45,7 +45,8 @@ export function normalizeBootstrapCode(code: string): string {
 const hashCode = (code: string) => createHash('sha256').update(normalizeBootstrapCode(code)).digest('hex')
 
 export interface Enrollment {
-  issueCode(by: Principal, cabinetId: string, body: BootstrapCodeBody): Promise<BootstrapCodeReply>
+  /** The code and its expiry; the route adds the QR picture. */
+  issueCode(by: Principal, cabinetId: string, body: BootstrapCodeBody): Promise<Omit<BootstrapCodeReply, 'qrSvg'>>
   /** Unauthenticated: `address` is the caller's, for the failure throttle. */
   enroll(body: EnrollBody, address: string): Promise<EnrollReply>
   /** Any sign of life from a cabinet (connection, presence, heartbeat): cheap once the cabinet is past site_assigned. */

@@ -1,5 +1,6 @@
 // /api/v1/cabinets: provisioning, lifecycle, credentials, views.
 import type { FastifyPluginAsync } from 'fastify'
+import QRCode from 'qrcode'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import {
@@ -87,7 +88,12 @@ export const cabinetRoutes = (cabinets: CabinetService, enrollment: Enrollment):
 
     app.post('/cabinets/:id/bootstrap-code', {
       schema: { tags, summary: 'A one-time code for enrolling the cabinet’s agent (a new one supersedes the unused one)', params: CabinetIdParams, body: BootstrapCodeBody, response: { 201: BootstrapCodeReply, ...errorResponses } },
-    }, async (req, reply) => reply.code(201).send(await enrollment.issueCode(principalOf(req), req.params.id, req.body)))
+    }, async (req, reply) => {
+      const issued = await enrollment.issueCode(principalOf(req), req.params.id, req.body)
+      // Rendered here rather than in the browser: the dashboard then needs no QR script, and the
+      // SVG (a data: image under the CSP) can carry nothing but the code.
+      return reply.code(201).send({ ...issued, qrSvg: await QRCode.toString(issued.code, { type: 'svg' }) })
+    })
 
     // No credentials: the board has only the code. Failed codes are throttled per address.
     app.post('/enroll', {

@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises'
 import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
-import { beijingZh, ERROR_CODES, labelZh, percentBpZh, yuanZh, type ErrorCode } from '../../../shared/src/index.js'
+import { beijingZh, ERROR_CODES, labelZh, percentBpZh, yuanToFen, yuanZh, type ErrorCode } from '../../../shared/src/index.js'
 
 export interface Io {
   out(line: string): void
@@ -28,6 +28,11 @@ const USAGE = `用法: npm run fleetctl -- [--json] 命令 …   (环境变量 F
   cabinets import FILE.csv [--partial]
   cabinets bootstrap-code ID [--ttl 秒]
                    一次性引导码：在专柜主板上运行 edge-agent enroll --code 引导码 即可部署（默认 24 小时有效）
+  cabinets command ID KIND [--sku S --price 元] [--expires 小时]
+                   远程指令 KIND: price（调价，需 --sku 与 --price）catalog-refresh sync restart lock unlock；
+                   未在有效期内送达即过期（默认 24 小时）
+  cabinets commands ID
+  commands show COMMAND_ID
   rollout
   alerts list [--state open|unacked|all] [--county C]
   alerts ack ALERT_ID
@@ -68,6 +73,22 @@ export function table(head: readonly string[], rows: ReadonlyArray<readonly (str
 const bj = (iso: unknown) => beijingZh(typeof iso === 'string' ? iso : null)
 
 type Json = Record<string, unknown>
+
+/** A command's parameters in a line: a price shows its SKU and 元. */
+function commandParamsZh(c: Json): string {
+  const p = (c.params ?? {}) as Json
+  if (c.kind === 'price' && typeof p.priceFen === 'number') return `${String(p.sku)} → ${yuanZh(p.priceFen)} 元`
+  if (c.kind === 'planogram' && Array.isArray(p.slots)) return `${p.slots.length} 个货道`
+  return ''
+}
+
+/** done: what the cabinet reported; failed: its message and code. */
+function commandResultZh(result: unknown): string {
+  if (!result || typeof result !== 'object') return ''
+  const r = result as Json
+  if (typeof r.message === 'string') return r.code ? `${r.message}（${String(r.code)}）` : r.message
+  return Object.entries(r).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join('，')
+}
 
 function client(baseUrl: string, token: string) {
   return async function call<T = Json>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
@@ -203,6 +224,9 @@ export async function run(argv: readonly string[], env: Readonly<Record<string, 
         to: { type: 'string' },
         data: { type: 'string' },
         ttl: { type: 'string' },
+        sku: { type: 'string' },
+        price: { type: 'string' },
+        expires: { type: 'string' },
       },
     })
     if (o.help || pos.length === 0) {
@@ -299,6 +323,66 @@ export async function run(argv: readonly string[], env: Readonly<Record<string, 
           `专柜 ${id} 的引导码：${r.code}`,
           `有效期至 ${bj(r.expiresAt)}（北京时间），只能使用一次；再次生成会使这个引导码作废`,
           `在专柜主板上运行：edge-agent enroll --code ${r.code} --http ${url} --data 数据目录`,
+        ].join('\n'),
+      )
+      return 0
+    }
+    if (group === 'cabinets' && cmd === 'command') {
+      const id = need(rest[0], '专柜编号 ID')
+      const kind = need(rest[1], '指令类型 KIND')
+      const body: Json = { kind }
+      if (kind === 'price') {
+        const sku = need(o.sku, ' --sku 商品编码')
+        const price = need(o.price, ' --price 售价（元）')
+        let priceFen: number
+        try {
+          priceFen = yuanToFen(price)
+        } catch {
+          throw new UsageError(`--price 应为元，至多两位小数（如 12.50），收到 “${price}”`)
+        }
+        body.params = { sku, priceFen }
+      } else if (o.sku !== undefined || o.price !== undefined) {
+        throw new UsageError(`--sku 与 --price 只用于 price（调价）指令`)
+      }
+      if (o.expires !== undefined) {
+        if (!/^\d{1,4}$/.test(o.expires) || Number(o.expires) < 1) throw new UsageError(`--expires 应为小时数（正整数），收到 “${o.expires}”`)
+        body.expiresInS = Number(o.expires) * 3600
+      }
+      const r = await call<{ commandId: string; state: string; expiresAt: string }>('POST', `/cabinets/${encodeURIComponent(id)}/commands`, body)
+      print(r, () =>
+        [
+          `已向专柜 ${id} 发送指令：${labelZh('commandKind', kind)}（${labelZh('commandState', r.state)}）`,
+          `指令编号 ${r.commandId}`,
+          `${bj(r.expiresAt)}（北京时间）前未送达即过期；查看结果：fleetctl commands show ${r.commandId}`,
+        ].join('\n'),
+      )
+      return 0
+    }
+    if (group === 'cabinets' && cmd === 'commands') {
+      const id = need(rest[0], '专柜编号 ID')
+      const r = await call<{ commands: Json[] }>('GET', `/cabinets/${encodeURIComponent(id)}/commands`)
+      print(r, () =>
+        r.commands.length === 0
+          ? `专柜 ${id} 尚未收到过指令`
+          : table(['指令编号', '指令', '参数', '发送人', '发送时间(北京)', '状态', '结果'], r.commands.map((c) => [String(c.commandId), labelZh('commandKind', String(c.kind)), commandParamsZh(c), String(c.sentBy), bj(c.issuedAt), labelZh('commandState', String(c.state)), commandResultZh(c.result)])),
+      )
+      return 0
+    }
+    if (group === 'commands' && cmd === 'show') {
+      const id = need(rest[0], '指令编号 COMMAND_ID')
+      const c = await call<Json>('GET', `/commands/${encodeURIComponent(id)}`)
+      print(c, () =>
+        [
+          `指令 ${c.commandId}`,
+          `  专柜      ${c.cabinetId}`,
+          `  指令      ${labelZh('commandKind', String(c.kind))}${commandParamsZh(c) ? `（${commandParamsZh(c)}）` : ''}`,
+          `  状态      ${labelZh('commandState', String(c.state))}`,
+          `  发送人    ${c.sentBy}（${labelZh('role', String(c.sentRole))}）`,
+          `  发送时间  ${bj(c.issuedAt)}`,
+          `  送达时间  ${bj(c.deliveredAt)}`,
+          `  完成时间  ${bj(c.completedAt)}`,
+          `  过期时间  ${bj(c.expiredAt ?? c.expiresAt)}${c.expiredAt ? '（已过期）' : ''}`,
+          ...(c.result ? [`  结果      ${commandResultZh(c.result)}`] : []),
         ].join('\n'),
       )
       return 0

@@ -24,6 +24,8 @@ export const BootstrapCodeReply = z.object({
   code: z.string(),
   /** ISO UTC instant. */
   expiresAt: z.string(),
+  /** The code as a QR code, an SVG document (for the dashboard; the board's camera or a phone reads it). */
+  qrSvg: z.string(),
 })
 export type BootstrapCodeReply = z.infer<typeof BootstrapCodeReply>
 

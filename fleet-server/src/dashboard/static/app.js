@@ -338,7 +338,109 @@ async function cabinet(id) {
       <dt>账本校验</dt><dd class="${c.chainStatus === 'ok' ? 'ok' : 'bad'}">${c.chainStatus === 'ok' ? '正常' : '发现篡改'}</dd>
     </dl></div>
     <div class="card"><h2>最近销售</h2>${saleRows ? `<div class="table-wrap"><table><thead><tr><th class="num">序号</th><th>时间</th><th class="num">金额</th><th class="hide-sm">商品</th></tr></thead><tbody>${saleRows}</tbody></table></div>` : empty('尚无销售记录')}</div>
-    <div class="card"><h2>状态变更记录</h2>${hist ? `<div class="table-wrap"><table><thead><tr><th>时间</th><th>变更</th><th>操作人</th><th class="hide-sm">原因</th></tr></thead><tbody>${hist}</tbody></table></div>` : empty('暂无记录')}</div>`
+    <div class="card"><h2>状态变更记录</h2>${hist ? `<div class="table-wrap"><table><thead><tr><th>时间</th><th>变更</th><th>操作人</th><th class="hide-sm">原因</th></tr></thead><tbody>${hist}</tbody></table></div>` : empty('暂无记录')}</div>
+    ${mayActOn() ? `<div class="card" id="bootstrap"><h2>引导码</h2><p class="muted">专柜主板凭一次性引导码领取接入凭据；新引导码生成后，未使用的旧码即作废。</p><button type="button" class="primary" id="bootstrap-new">生成引导码</button><div id="bootstrap-out"></div><div class="error" id="bootstrap-error"></div></div>` : ''}
+    <div class="card" id="commands"><h2>远程指令</h2><div id="command-list"></div>${mayActOn() ? commandForm() : ''}</div>`
+  await drawCommands(c.cabinetId)
+  document.getElementById('bootstrap-new')?.addEventListener('click', async () => {
+    const err = document.getElementById('bootstrap-error')
+    err.textContent = ''
+    try {
+      showBootstrapCode(await api('POST', `/cabinets/${encodeURIComponent(c.cabinetId)}/bootstrap-code`, {}))
+    } catch (e) {
+      actionError('bootstrap-error', e)
+    }
+  })
+  const form = document.getElementById('command-form')
+  if (!form) return
+  const kindSel = form.elements.namedItem('kind')
+  const togglePrice = () => { document.getElementById('price-fields').hidden = kindSel.value !== 'price' }
+  kindSel.addEventListener('change', togglePrice)
+  togglePrice()
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault()
+    const out = document.getElementById('command-error')
+    out.textContent = ''
+    const f = new FormData(form)
+    const body = { kind: String(f.get('kind')) }
+    if (body.kind === 'price') {
+      const priceFen = fenOf(f.get('price'))
+      if (priceFen === null || Number.isNaN(priceFen)) {
+        out.textContent = '请填写售价（元，至多两位小数）'
+        return
+      }
+      body.params = { sku: String(f.get('sku') ?? '').trim(), priceFen }
+    }
+    const hours = String(f.get('expires') ?? '').trim()
+    if (hours) {
+      // Whole hours only: the server takes whole seconds and a fraction of an hour here would be a float.
+      if (!/^\d{1,3}$/.test(hours) || Number(hours) < 1) {
+        out.textContent = '有效期须为 1 以上的整数小时'
+        return
+      }
+      body.expiresInS = Number(hours) * 3600
+    }
+    try {
+      const r = await api('POST', `/cabinets/${encodeURIComponent(c.cabinetId)}/commands`, body)
+      document.getElementById('command-sent').textContent = `已发送：${COMMAND_KIND_ZH[body.kind] ?? body.kind}（${COMMAND_STATE_ZH[r.state] ?? r.state}），${bj(r.expiresAt)} 前未送达即过期`
+      await drawCommands(c.cabinetId)
+    } catch (e) {
+      actionError('command-error', e)
+    }
+  })
+}
+
+const COMMAND_KIND_ZH = ZH.labels.commandKind
+const COMMAND_STATE_ZH = ZH.labels.commandState
+// The dashboard sends the kinds that need no slot table; a planogram goes through the API or fleetctl.
+const FORM_KINDS = ['price', 'catalog-refresh', 'sync', 'restart', 'lock', 'unlock']
+
+/** Bootstrap codes and commands: the admin, the cabinet's county and its operator (the server decides; auditors only read). */
+const mayActOn = () => me.role !== 'auditor'
+
+function commandForm() {
+  const opts = FORM_KINDS.map((k) => `<option value="${k}">${esc(COMMAND_KIND_ZH[k])}</option>`).join('')
+  return `<form id="command-form" class="filters">
+      <label>指令 <select name="kind">${opts}</select></label>
+      <span id="price-fields"><label>SKU <input name="sku" autocomplete="off"></label> <label>售价（元） <input name="price" inputmode="decimal" autocomplete="off"></label></span>
+      <label>有效期（小时） <input name="expires" inputmode="numeric" placeholder="24" size="4"></label>
+      <button type="submit" class="primary">发送指令</button>
+    </form><div class="error" id="command-error"></div><div class="ok" id="command-sent"></div>`
+}
+
+function commandResultText(r) {
+  if (!r) return ''
+  if (typeof r.message === 'string') return r.code ? `${r.message}（${r.code}）` : r.message
+  return Object.entries(r).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`).join('，')
+}
+
+function commandParamsText(c) {
+  if (c.kind === 'price' && typeof c.params.priceFen === 'number') return `${c.params.sku} → ¥${yuan(c.params.priceFen)}`
+  if (c.kind === 'planogram' && Array.isArray(c.params.slots)) return `${c.params.slots.length} 个货道`
+  return ''
+}
+
+async function drawCommands(cabinetId) {
+  const list = await api('GET', `/cabinets/${encodeURIComponent(cabinetId)}/commands?limit=50`)
+  const rows = list.commands
+    .map((c) => {
+      const cls = c.state === 'done' ? 'ok' : c.state === 'failed' || c.state === 'expired' ? 'bad' : 'due'
+      return `<tr data-command="${esc(c.commandId)}"><td>${esc(COMMAND_KIND_ZH[c.kind] ?? c.kind)}</td><td class="hide-sm">${esc(commandParamsText(c))}</td><td>${esc(c.sentBy)}（${esc(roleZh(c.sentRole))}）</td><td>${esc(bj(c.issuedAt))}</td><td class="${cls}" data-state="${esc(c.state)}">${esc(COMMAND_STATE_ZH[c.state] ?? c.state)}</td><td class="wrap">${esc(commandResultText(c.result))}</td></tr>`
+    })
+    .join('')
+  document.getElementById('command-list').innerHTML = rows
+    ? `<div class="table-wrap"><table data-testid="commands"><thead><tr><th>指令</th><th class="hide-sm">参数</th><th>发送人</th><th>发送时间</th><th>状态</th><th>结果</th></tr></thead><tbody>${rows}</tbody></table></div>`
+    : empty('尚未发送过指令')
+}
+
+function showBootstrapCode(r) {
+  const line = `npm run edge-agent -- enroll --code ${r.code} --http ${location.origin} --data /var/lib/fupin-edge-agent`
+  // The SVG comes from our server (rendered from the code alone); as a data: image it runs no script.
+  const qr = r.qrSvg ? `<img class="qr" data-testid="bootstrap-qr" alt="引导码二维码" src="data:image/svg+xml;base64,${window.btoa(r.qrSvg)}">` : ''
+  document.getElementById('bootstrap-out').innerHTML = `
+    <div class="bootstrap-code" data-testid="bootstrap-code">${esc(r.code)}</div>
+    <p>有效期至 <span data-testid="bootstrap-expires">${esc(bj(r.expiresAt))}</span>（北京时间），仅可使用一次。</p>
+    <p class="muted">在专柜主板上执行：</p><pre class="cmdline" data-testid="bootstrap-cmd">${esc(line)}</pre>${qr}`
 }
 
 async function alertsView(params) {
