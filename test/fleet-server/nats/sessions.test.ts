@@ -41,7 +41,12 @@ describe.skipIf(NO_NATS_SERVER)('MQTT sessions listed on a 3-node NATS cluster',
     onTestFinished(() => admin.close())
     process.kill(stopped.pid, 'SIGSTOP')
     onTestFinished(() => void process.kill(stopped.pid, 'SIGCONT'))
-    expect(await admin.mqttSessions(() => {})).toEqual({ nodes: 2, complete: false })
+    // Incomplete whatever else: on a loaded machine the running nodes' answers may
+    // also come apart by more than the listing's stall, leaving only one of them.
+    const listing = await admin.mqttSessions(() => {})
+    expect(listing.complete).toBe(false)
+    expect(listing.nodes).toBeGreaterThanOrEqual(1)
+    expect(listing.nodes).toBeLessThanOrEqual(2)
     process.kill(stopped.pid, 'SIGCONT')
     await expect.poll(() => admin.mqttSessions(() => {}), { timeout: 10_000 }).toEqual({ nodes: 3, complete: true })
   })
