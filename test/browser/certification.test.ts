@@ -8,8 +8,8 @@
 // county sees none of it. Every figure is compared with the API's answer.
 import { join } from 'node:path'
 import { type Browser, type Page } from 'playwright-core'
-import { launchChromium, NO_CHROMIUM } from '../helpers/browser.js'
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
+import { launchChromium, logInDashboard, NO_CHROMIUM } from '../helpers/browser.js'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Fleet } from '../../fleet-server/src/app.js'
 import { beijingZh, LABELS_ZH, yuanZh, type ApplicationDetail, type ApplicationHistory, type ApplicationList, type ProductList, type PublicityList } from '../../shared/src/index.js'
 import { aClock, aUscc, fleetWith, ok } from '../fleet-server/certification.fixtures.js'
@@ -57,20 +57,7 @@ describe.skipIf(NO_CHROMIUM)('certification workflow on the dashboard in Chromiu
     await browser?.close()
   })
 
-  async function loggedIn(fleet: Fleet, username: string): Promise<{ page: Page; failed: string[] }> {
-    const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'zh-CN' })
-    onTestFinished(() => ctx.close())
-    const page = await ctx.newPage()
-    const failed: string[] = []
-    page.on('requestfailed', (r) => failed.push(r.url()))
-    page.on('pageerror', (e) => failed.push(e.message))
-    await page.goto(`${fleet.httpUrl}/dashboard/`)
-    await page.fill('#u', username)
-    await page.fill('#p', PASSWORD)
-    await page.click('button[type=submit]')
-    await page.waitForSelector('[data-testid=who]')
-    return { page, failed }
-  }
+  const loggedIn = (fleet: Fleet, username: string) => logInDashboard(browser, fleet.httpUrl, username, PASSWORD)
 
   async function open(page: Page, fleet: Fleet, hash: string, selector: string): Promise<void> {
     await page.goto(`${fleet.httpUrl}/dashboard/#${hash}`)

@@ -8,10 +8,10 @@ import { generateKeyPairSync } from 'node:crypto'
 import { join } from 'node:path'
 import { type Browser, type Page } from 'playwright-core'
 import QRCode from 'qrcode'
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Fleet } from '../../fleet-server/src/app.js'
 import { beijingZh, LABELS_ZH, type CommandList, type CommandView } from '../../shared/src/index.js'
-import { launchChromium, NO_CHROMIUM } from '../helpers/browser.js'
+import { launchChromium, logInDashboard, NO_CHROMIUM } from '../helpers/browser.js'
 import { api, startFleet } from '../helpers/fleet.js'
 import { userToken } from '../helpers/rollout.js'
 
@@ -44,20 +44,7 @@ describe.skipIf(NO_CHROMIUM)('the operator’s cabinet page in Chromium: bootstr
     await browser?.close()
   })
 
-  async function loggedIn(fleet: Fleet, username: string): Promise<{ page: Page; failed: string[] }> {
-    const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'zh-CN' })
-    onTestFinished(() => ctx.close())
-    const page = await ctx.newPage()
-    const failed: string[] = []
-    page.on('requestfailed', (r) => failed.push(r.url()))
-    page.on('pageerror', (e) => failed.push(e.message))
-    await page.goto(`${fleet.httpUrl}/dashboard/`)
-    await page.fill('#u', username)
-    await page.fill('#p', PASSWORD)
-    await page.click('button[type=submit]')
-    await page.waitForSelector('[data-testid=who]')
-    return { page, failed }
-  }
+  const loggedIn = (fleet: Fleet, username: string) => logInDashboard(browser, fleet.httpUrl, username, PASSWORD)
 
   it('the operator generates a code that enrolls and sends a price command; the auditor only reads; another county is refused', async () => {
     const { fleet, cabinetId } = await seed()

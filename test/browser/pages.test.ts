@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { pino } from 'pino'
 import { type Browser, type Page } from 'playwright-core'
-import { launchChromium, NO_CHROMIUM } from '../helpers/browser.js'
+import { launchChromium, logInDashboard, NO_CHROMIUM } from '../helpers/browser.js'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import type { Fleet } from '../../fleet-server/src/app.js'
 import { beijingZh, percentBpZh, yuanZh, type CabinetList, type CertificateList, type ComplianceReply, type ForwardingReply, type ProductList, type SupplierList } from '../../shared/src/index.js'
@@ -111,20 +111,7 @@ describe.skipIf(NO_CHROMIUM)('dashboard pages in Chromium', () => {
     await browser?.close()
   })
 
-  async function loggedIn(s: Seeded, username: string, viewport = { width: 1280, height: 900 }): Promise<{ page: Page; failed: string[] }> {
-    const ctx = await browser.newContext({ viewport, locale: 'zh-CN', acceptDownloads: true })
-    onTestFinished(() => ctx.close())
-    const page = await ctx.newPage()
-    const failed: string[] = []
-    page.on('requestfailed', (r) => failed.push(r.url()))
-    page.on('pageerror', (e) => failed.push(e.message))
-    await page.goto(`${s.fleet.httpUrl}/dashboard/`)
-    await page.fill('#u', username)
-    await page.fill('#p', PASSWORD)
-    await page.click('button[type=submit]')
-    await page.waitForSelector('[data-testid=who]')
-    return { page, failed }
-  }
+  const loggedIn = (s: Seeded, username: string, viewport?: { width: number; height: number }) => logInDashboard(browser, s.fleet.httpUrl, username, PASSWORD, viewport)
 
   /** Goes to a page of the dashboard and waits for `selector`. */
   async function open(page: Page, s: Seeded, hash: string, selector: string): Promise<void> {

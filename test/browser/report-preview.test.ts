@@ -4,8 +4,8 @@
 // threshold line, targets and catalog figures are the report JSON's
 // (GET /reports/:id), and its download links fetch the CSV and XLSX.
 import { type Browser, type Page } from 'playwright-core'
-import { launchChromium, NO_CHROMIUM } from '../helpers/browser.js'
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
+import { launchChromium, logInDashboard, NO_CHROMIUM } from '../helpers/browser.js'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { percentBpZh, wanYuanZh, yuanZh, type ReportDocument } from '../../shared/src/index.js'
 import { aCatalog, aClock, aDatedCabinet, fleetWith, line, ok } from '../fleet-server/certification.fixtures.js'
 
@@ -47,17 +47,7 @@ describe.skipIf(NO_CHROMIUM)('report preview in Chromium', () => {
     const { reportId } = await ok<{ reportId: string }>(fleet, 'POST', '/api/v1/reports', { kind: 'monthly', period: '2020-09' })
     const d = await ok<ReportDocument>(fleet, 'GET', `/api/v1/reports/${reportId}`)
 
-    const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'zh-CN', acceptDownloads: true })
-    onTestFinished(() => ctx.close())
-    const page = await ctx.newPage()
-    const failed: string[] = []
-    page.on('requestfailed', (r) => failed.push(r.url()))
-    page.on('pageerror', (e) => failed.push(e.message))
-    await page.goto(`${fleet.httpUrl}/dashboard/`)
-    await page.fill('#u', 'shi')
-    await page.fill('#p', PASSWORD)
-    await page.click('button[type=submit]')
-    await page.waitForSelector('[data-testid=who]')
+    const { page, failed } = await logInDashboard(browser, fleet.httpUrl, 'shi', PASSWORD)
     await page.goto(`${fleet.httpUrl}/dashboard/#/reports`)
     await page.click(`tr[data-report="${reportId}"] a[href^="#/report/"]`)
     await page.waitForSelector('[data-testid=report-counties]')
