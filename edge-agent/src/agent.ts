@@ -69,7 +69,8 @@ export interface Agent extends EventEmitter<AgentEvents> {
   readonly apiPort: number | null
   /** Validates and durably records a paid sale. Throws AppError: VALIDATION_FAILED (400), LEDGER_WRITE_FAILED (507/503). */
   sell(body: PostSaleRequest): SellResult
-  status(): AgentStatus & { isSyncHalted: boolean; isSalesLocked: boolean }
+  /** salesLocked: a remote `lock` holds; the controller must stop vending (sales that still come are recorded). */
+  status(): AgentStatus & { isSyncHalted: boolean; isSalesLocked: boolean; salesLocked: boolean }
   /** The catalog with the prices sales take (a remote price override wins over the catalog's). */
   catalog(): { version: number | null; items: CatalogItem[] }
   /** Remote-command state: sales locked, price overrides, planogram. */
@@ -194,7 +195,7 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
     return this.record(body)
   }
 
-  status(): AgentStatus & { isSyncHalted: boolean; isSalesLocked: boolean } {
+  status(): AgentStatus & { isSyncHalted: boolean; isSalesLocked: boolean; salesLocked: boolean } {
     return {
       cabinetId: this.cabinetId,
       connected: this.link.isConnected,
@@ -204,6 +205,7 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
       catalogVersion: this.ledger.catalogVersion,
       isSyncHalted: this.outbox.halted,
       isSalesLocked: this.ledger.isSalesLocked,
+      salesLocked: this.ledger.isSalesLocked,
     }
   }
 
@@ -241,8 +243,9 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
     if (this.isClosing) throw new AppError('LEDGER_WRITE_FAILED', 'the agent is shutting down; the sale was not recorded', 503)
     const parsed = PostSaleRequest.safeParse(input)
     if (!parsed.success) throw new AppError('VALIDATION_FAILED', z.prettifyError(parsed.error), 400)
-    // Issue 16: an operator locked sales remotely; the controller must not take payment.
-    if (this.ledger.isSalesLocked) throw new AppError('SALES_LOCKED', 'sales are locked by a remote command; nothing was recorded', 423, undefined, '未记录本笔销售')
+    // A remote lock tells the controller (GET /status salesLocked) to stop
+    // vending; a sale that still arrives was paid, so it is recorded (CONTRACT).
+    if (this.ledger.isSalesLocked) this.log.warn({ saleId: parsed.data.saleId ?? null }, 'sale recorded while sales are locked by a remote command')
     const items = this.priced(parsed.data.items)
     let result: SellResult
     try {
