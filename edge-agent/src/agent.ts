@@ -13,6 +13,7 @@ import { startApi, type Api } from './api/index.js'
 import type { AgentConfig } from './config.js'
 import { openLedger, type Ledger } from './ledger/index.js'
 import { Outbox } from './outbox/index.js'
+import { Stock, StockReporter } from './stock/index.js'
 import { createRemoteCommands, Link, type BrokerAddress } from './sync/index.js'
 import { AGENT_VERSION } from './version.js'
 
@@ -116,6 +117,8 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
   private isCatalogReapply = false
   private readonly remoteCommand: (msg: Extract<DownCommandMsg, { type: 'remote-command' }>) => void
   private closed: Promise<void> | null = null
+  private readonly stock: Stock
+  private readonly stockReporter: StockReporter
 
   constructor(
     private readonly config: AgentConfig,
@@ -152,9 +155,14 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
       { acked: (seq) => this.emit('acked', seq), halted: (detail) => this.emit('halted', detail) },
       now,
     )
+    // Issue 16 §3: stock by slot, decremented in each sale's transaction, reported on up/stock.
+    this.stockReporter = new StockReporter({ cabinetId: config.cabinetId, stock: () => this.stock, publish: (p) => this.link.publishStock(p), now })
+    this.stock = new Stock(ledger.sqlite, now, () => this.stockReporter.changed())
+    ledger.onSale((lines, slots) => this.stock.onSale(lines, slots))
     this.remoteCommand = createRemoteCommands({
       cabinetId: config.cabinetId,
       ledger,
+      stock: this.stock,
       publishEvent: (kind, detail) => this.link.publishEvent(kind, detail),
       syncNow: () => {
         // A rewind to where we are: clears any backoff (and a halt: a person asked) and sends now.
@@ -184,6 +192,7 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
         status: () => this.status(),
         catalog: () => this.catalog(),
         commandState: () => this.commandState(),
+        stock: { slots: () => ({ rev: this.stock.revision, slots: this.stock.slots() }), restock: (body) => this.stock.restock(body, 'local') },
         log: this.log.child({ component: 'api' }),
       })
     }
@@ -249,7 +258,7 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
     const items = this.priced(parsed.data.items)
     let result: SellResult
     try {
-      result = this.ledger.record({ ...parsed.data, items }, this.now())
+      result = this.ledger.record({ ...parsed.data, items, slots: parsed.data.items.map((it) => it.slot) }, this.now())
     } catch (err) {
       if (isAppError(err) && err.code === 'LEDGER_WRITE_FAILED') {
         this.log.error({ err: err.cause ?? err, lastSeq: this.ledger.lastSeq }, 'sale not recorded: ledger write failed')
@@ -283,6 +292,7 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
     }
     this.emit('connected')
     this.outbox.onConnected()
+    this.stockReporter.sendNow()
   }
 
   private onDisconnected(): void {
@@ -351,6 +361,7 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
   private async shutdown(): Promise<void> {
     this.isClosing = true
     this.outbox.close()
+    this.stockReporter.close()
     try {
       await this.api?.close()
       await this.link.close()
