@@ -37,6 +37,7 @@ import { createPlanStore } from './rollout/index.js'
 import { rolloutModule } from './rollout/module.js'
 import { createSalesReader, createSalesStore } from './sales/index.js'
 import { ingestModule, saleFlagsModule } from './sales/module.js'
+import { stockModule, stockSources } from './stock/index.js'
 
 export interface FleetDeps {
   /** Root logger; a pino logger at config.logLevel on stdout when absent. */
@@ -200,6 +201,14 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       now,
       log,
     })
+    // Issue 16 §3: planograms, the cabinets' stock reports, restocks and the pick list.
+    const stock = stockModule({
+      database,
+      commands: () => commands.service(),
+      countyName: (code) => plan.counties.find((c) => c.code === code)?.name ?? code,
+      now,
+      log,
+    })
     const alerts = alertsModule({
       database,
       isLeader: jobs.isLeader,
@@ -231,6 +240,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
           forwardingSource({ troubled: (n) => forwarding.service().troubled(n) }),
           saleIdReusedSource({ open: (county) => saleFlags.store.open(county), counties: () => plan.counties.map((c) => c.code) }),
           clockSkewSource({ skewed: () => live.skewedClocks(), ownerOf: (id) => rollout.store.ownerOf(id) }),
+          ...stockSources({ stock: () => stock.service(), counties: () => plan.counties.map((c) => c.code) }),
         ]
       },
       now,
@@ -297,7 +307,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     })
     // Issue 16: operators' remote commands to cabinets.
     const commands = commandsModule({ database, bus: buses.bus, now, log })
-    const modules: FleetModule[] = [jobs, buses.broker, compliance, cabinets, rollout, sales, certification, saleFlags, http, forwarding, certWorkflow, alerts, overview, reports, backup, commands]
+    const modules: FleetModule[] = [jobs, buses.broker, compliance, cabinets, rollout, sales, certification, saleFlags, http, forwarding, certWorkflow, stock, alerts, overview, reports, backup, commands]
     // The broker starts last (its sink routes to every module) and its intake is the first to stop.
     running = await startModules([...modules, buses.intake(modules)], log)
     const bus = buses.started()
