@@ -10,6 +10,7 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 import { createAgent, makeConfig, type Agent } from '../../edge-agent/src/index.js'
 import type { Fleet } from '../../fleet-server/src/app.js'
 import { topics, type AlertList, type CabinetStockReply, type RestockList, type StockMsg } from '../../shared/src/index.js'
+import { createStockStore } from '../../fleet-server/src/stock/store.js'
 import { api, connectCabinet, provision, startFleet, tempDir, type Provisioned } from '../helpers/fleet.js'
 import { userToken } from '../helpers/rollout.js'
 import { aUscc } from './certification.fixtures.js'
@@ -90,10 +91,18 @@ describe('planogram and stock', () => {
     const cab = await provision(fleet, { countyCode: '341125' })
     await report(fleet, cab, 5, [['A1', 'DY-RICE', 10, 8, 6]])
     await expect.poll(() => qtys(fleet, cab.cabinetId)).toEqual({ A1: 6 })
-    await report(fleet, cab, 4, [['A1', 'DY-RICE', 10, 8, 9]])
     await report(fleet, cab, 6, [['A1', 'DY-RICE', 10, 8, 3]])
     await expect.poll(() => qtys(fleet, cab.cabinetId)).toEqual({ A1: 3 })
+    // Late and older, through the store the module writes with (deterministic: no wait for a message that changes nothing).
+    const store = createStockStore(fleet.database)
+    const older: StockMsg = { v: 1, type: 'stock', cabinetId: cab.cabinetId, sentAt: new Date().toISOString(), rev: 4, slots: [{ slot: 'A1', sku: 'DY-RICE', capacity: 10, par: 8, qty: 9, oversold: 0 }] }
+    expect(await store.putReport(older, new Date().toISOString())).toBe(false)
+    expect(await qtys(fleet, cab.cabinetId)).toEqual({ A1: 3 })
     expect((await stockOf(fleet, cab.cabinetId)).body.rev).toBe(6)
+    // The same rev again (a reconnect's report) is taken; a newer one replaces the slots.
+    expect(await store.putReport({ ...older, rev: 6, slots: [{ ...older.slots[0]!, qty: 3 }] }, new Date().toISOString())).toBe(true)
+    expect(await store.putReport({ ...older, rev: 7, slots: [] }, new Date().toISOString())).toBe(true)
+    expect(await qtys(fleet, cab.cabinetId)).toEqual({})
   })
 
   it('raises stock_out and stock_low by slot, clears them when restocked, and a county sees only its own', async () => {
