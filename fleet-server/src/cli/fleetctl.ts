@@ -9,6 +9,7 @@ import { pipeline } from 'node:stream/promises'
 import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
+import { runStockCommand, STOCK_USAGE } from './stock.js'
 import { beijingZh, ERROR_CODES, labelZh, percentBpZh, yuanToFen, yuanZh, type ErrorCode } from '../../../shared/src/index.js'
 
 export interface Io {
@@ -33,6 +34,7 @@ const USAGE = `用法: npm run fleetctl -- [--json] 命令 …   (环境变量 F
                    未在有效期内送达即过期（默认 24 小时）
   cabinets commands ID
   commands show COMMAND_ID
+${STOCK_USAGE}
   rollout
   alerts list [--state open|unacked|all] [--county C]
   alerts ack ALERT_ID
@@ -227,6 +229,7 @@ export async function run(argv: readonly string[], env: Readonly<Record<string, 
         sku: { type: 'string' },
         price: { type: 'string' },
         expires: { type: 'string' },
+        fill: { type: 'boolean' },
       },
     })
     if (o.help || pos.length === 0) {
@@ -251,6 +254,12 @@ export async function run(argv: readonly string[], env: Readonly<Record<string, 
       return s ? `?${s}` : ''
     }
     const [group, cmd, ...rest] = pos
+    const stock = await runStockCommand({
+      group, cmd, rest, opts: o, call, print, need, table,
+      download: (path) => download(url, token, path),
+      usage: (message) => new UsageError(message),
+    })
+    if (stock !== null) return stock
 
     if (group === 'cabinets' && cmd === 'list') {
       const r = await call<{ cabinets: Json[]; total: number; offset: number }>('GET', `/cabinets${qs({ county: o.county, status: o.status, operator: o.operator, online: o.online, limit: o.limit, offset: o.offset })}`)
