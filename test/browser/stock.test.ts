@@ -53,7 +53,7 @@ describe.skipIf(NO_CHROMIUM)('stock in the dashboard (Chromium)', () => {
     await page.click('#planogram-form button[type=submit]')
     expect(await page.locator('#stock-error').innerText()).toContain('第 1 行')
     await page.click('#restock-fill')
-    await page.waitForFunction(() => document.getElementById('stock-sent')?.textContent?.includes('已登记补货'))
+    await expect.poll(() => page.locator('#stock-sent').innerText()).toContain('已登记补货')
     const sent = (await api<CommandList>(fleet, 'GET', `/api/v1/cabinets/${id}/commands`)).body.commands.map((x) => [x.kind, x.sentBy])
     expect(sent).toEqual([['restock', 'op-a'], ['planogram', 'op-a']])
 
