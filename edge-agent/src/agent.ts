@@ -252,9 +252,6 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
     if (this.isClosing) throw new AppError('LEDGER_WRITE_FAILED', 'the agent is shutting down; the sale was not recorded', 503)
     const parsed = PostSaleRequest.safeParse(input)
     if (!parsed.success) throw new AppError('VALIDATION_FAILED', z.prettifyError(parsed.error), 400)
-    // A remote lock tells the controller (GET /status salesLocked) to stop
-    // vending; a sale that still arrives was paid, so it is recorded (CONTRACT).
-    if (this.ledger.isSalesLocked) this.log.warn({ saleId: parsed.data.saleId ?? null }, 'sale recorded while sales are locked by a remote command')
     const items = this.priced(parsed.data.items)
     let result: SellResult
     try {
@@ -267,6 +264,9 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
       throw err
     }
     if (result.created) {
+      // A remote lock tells the controller (GET /status salesLocked) to stop
+      // vending; a sale that still arrives was paid, so it is recorded (CONTRACT).
+      if (this.ledger.isSalesLocked) this.log.warn({ saleId: result.saleId, seq: result.seq }, 'sale recorded while sales are locked by a remote command')
       this.outbox.notifySale()
       this.emit('sale', result)
     }

@@ -81,6 +81,7 @@ function commandParamsZh(c: Json): string {
   const p = (c.params ?? {}) as Json
   if (c.kind === 'price' && typeof p.priceFen === 'number') return `${String(p.sku)} → ${yuanZh(p.priceFen)} 元`
   if (c.kind === 'planogram' && Array.isArray(p.slots)) return `${p.slots.length} 个货道`
+  if (c.kind === 'restock') return p.fill === true ? '全部补至标准库存' : Array.isArray(p.slots) ? `${p.slots.length} 个货道` : ''
   return ''
 }
 

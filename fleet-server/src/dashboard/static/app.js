@@ -418,6 +418,7 @@ function commandResultText(r) {
 function commandParamsText(c) {
   if (c.kind === 'price' && typeof c.params.priceFen === 'number') return `${c.params.sku} → ¥${yuan(c.params.priceFen)}`
   if (c.kind === 'planogram' && Array.isArray(c.params.slots)) return `${c.params.slots.length} 个货道`
+  if (c.kind === 'restock') return c.params.fill === true ? '全部补至标准库存' : Array.isArray(c.params.slots) ? `${c.params.slots.length} 个货道` : ''
   return ''
 }
 
