@@ -43,7 +43,7 @@ export interface CommandPlanOptions {
 /** Every third command goes to a cabinet in an outage; every other one of those expires before the outage ends. */
 const INTO_OUTAGE_EVERY = 3
 /** A short expiry needs this much outage left after sending (real ms): it is set to half of what is left. */
-const SHORT_EXPIRY_MIN_LEFT_MS = 4_000
+const SHORT_EXPIRY_MIN_LEFT_MS = 3_000
 /** Sent this long (real ms) after an outage began: a busy worker's gate cuts the uplink a little late. */
 const AFTER_CUT_MS = 600
 /** Into an outage, the operator waits (at most this long, real ms) until the server shows the cabinet offline. */
