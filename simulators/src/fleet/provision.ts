@@ -215,18 +215,29 @@ async function enrollCabinet(o: NonNullable<ProvisionOptions['enroll']>, cab: Si
   const c = await o.codes.call<{ code?: string }>('POST', `/api/v1/cabinets/${cab.cabinetId}/bootstrap-code`)
   if (c.status !== 201 || typeof c.body.code !== 'string') throw new Error(`bootstrap code for ${cab.cabinetId} failed: ${c.status} ${JSON.stringify(c.body)}`)
   const bases = o.httpUrls.split(',').map((u) => u.trim()).filter(Boolean)
-  for (let i = 0; ; i++) {
+  let i = 0
+  for (let limited = 0; ;) {
     try {
       const creds = await enroll({ code: c.body.code, httpUrl: bases[i]!, dataDir: dir })
       // The code is spent (kept as an installer writes it on the install sheet: it opens nothing now).
       return { ...cab, password: creds.password, enrolled: { keyPath: join(dir, SIGNING_KEY_FILE), code: c.body.code, at: creds.enrolledAt } }
     } catch (err) {
+      // The server's per-address limit on calls without credentials (every board here shares
+      // one address): refused before the code was looked at, so it is still unused. Wait as told.
+      if (err instanceof EnrollError && err.code === 'RATE_LIMITED' && ++limited <= RATE_LIMITED_TRIES) {
+        const retryAfterS = Number(/(\d+) 秒后再试/.exec(err.messageZh)?.[1] ?? 5)
+        await new Promise((r) => setTimeout(r, Math.min(60, Math.max(1, retryAfterS)) * 1000))
+        continue
+      }
       // A replica that does not answer: the code is still unused, try the next one.
       const isUnreachable = err instanceof EnrollError && err.code === null && err.message.startsWith('cannot reach')
-      if (!isUnreachable || i + 1 >= bases.length) throw new Error(`enrolling ${cab.cabinetId} failed: ${err instanceof EnrollError ? `${err.message} (${err.messageZh})` : String(err)}`)
+      if (!isUnreachable || ++i >= bases.length) throw new Error(`enrolling ${cab.cabinetId} failed: ${err instanceof EnrollError ? `${err.message} (${err.messageZh})` : String(err)}`)
     }
   }
 }
+
+/** Rate-limit waits one enrollment may sit out (a minute's window each at most). */
+const RATE_LIMITED_TRIES = 20
 
 async function create(http: Http, wantedId: string, countyCode: string, venueType: VenueType, index: number, operator: string, isEnrolling: boolean): Promise<SimCabinet> {
   if (!isVenue(venueType)) throw new Error(`bad venue ${String(venueType)}`)
