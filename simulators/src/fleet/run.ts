@@ -2,6 +2,9 @@
 // processes holding the real edge agents, injects crashes (SIGKILL of a worker,
 // restarted on the same ledgers), waits for the fleet to drain after trade
 // ends, and judges the result against what the server reports over HTTP.
+// With --enroll, new cabinets are deployed by bootstrap code and the operator
+// confirms each operating once its first contact installed it; with
+// --commands, remote commands go out during trade and are judged after it.
 import { fork, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import type { CabinetReport, FromWorker, Progress, SimCabinet, ToWorker, WorkerSpec } from './ipc.js'
@@ -119,6 +122,8 @@ interface WorkerSlot {
 const RECONNECT_GRACE_MS = 3_000
 /** How long after the drain the commands may take to reach an end state. */
 const COMMANDS_SETTLE_MS = 30_000
+/** Between the operator's confirmation passes during trade (each lists the installed cabinets). */
+const CONFIRM_PASS_MS = 2_000
 /** How long after the drain the last enrolled cabinets may take to be installed and confirmed. */
 const CONFIRM_SETTLE_MS = 30_000
 
@@ -256,7 +261,7 @@ export async function runFleet(o: FleetOptions): Promise<FleetSummary> {
   const confirming = (async () => {
     while (isConfirming && confirmations!.remaining().length > 0) {
       await confirmations!.pass().catch((err: unknown) => stage('confirm-failed', { error: (err as Error).message }))
-      await new Promise((r) => setTimeout(r, 1_000))
+      await new Promise((r) => setTimeout(r, CONFIRM_PASS_MS))
     }
   })()
 
