@@ -101,7 +101,7 @@ export const ERROR_CODES = {
   // issue 16 §2 (signed sales)
   SIGNATURE_MISSING: '销售批次缺少专柜签名',
   SIGNATURE_INVALID: '销售批次签名校验失败',
-  AUDIT_MONTH_INVALID: '月份格式应为 YYYY-MM',
+  AUDIT_MONTH_INVALID: '月份应写作四位年份加两位月份，如 2026-12',
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES

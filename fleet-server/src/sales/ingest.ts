@@ -457,7 +457,15 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
         key = k instanceof Promise ? await k : k
       }
       if (key !== null || opts.requireSigned) {
-        const refusal = judgeSignature(key, batch, opts.requireSigned === true)
+        let refusal = judgeSignature(key, batch, opts.requireSigned === true)
+        if (refusal && opts.keys) {
+          // The key may have changed a moment ago on another server (re-enrollment): read it once more.
+          const fresh = await opts.keys.refresh(cabinetId, nowMs)
+          if (fresh && fresh.key !== key) {
+            key = fresh.key
+            refusal = key !== null || opts.requireSigned ? judgeSignature(key, batch, opts.requireSigned === true) : null
+          }
+        }
         if (refusal) {
           log.warn({ cabinetId, batchId: batch.batchId, code: refusal.code, enrolled: key !== null }, 'sale batch refused for its signature; nothing of it stored')
           if (key !== null) flagSignature(tick, cabinetId, refusal.code, nowMs)

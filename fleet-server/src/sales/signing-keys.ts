@@ -21,7 +21,17 @@ export interface SigningKeys {
   get(cabinetId: string): KeyObject | null | Promise<KeyObject | null>
   /** Drops a cabinet's entry (empty id: every entry). */
   invalidate(cabinetId: string): void
+  /**
+   * Reads the cabinet's key again before a batch is refused for its
+   * signature: a re-enrollment's notice reaches other servers a moment after
+   * the agent may already sign with its new key. At most once per cabinet per
+   * REFRESH_EVERY_MS (a flood of forgeries costs no query per batch); null
+   * when it was not read again.
+   */
+  refresh(cabinetId: string, nowMs: number): Promise<{ readonly key: KeyObject | null } | null>
 }
+
+export const REFRESH_EVERY_MS = 10_000
 
 export async function createSigningKeys(source: SigningKeySource, log: Logger): Promise<SigningKeys> {
   const cache = new Map<string, KeyObject | null>()
@@ -62,6 +72,8 @@ export async function createSigningKeys(source: SigningKeySource, log: Logger): 
     return key
   }
 
+  const refreshedAt = new Map<string, number>()
+
   await loadAll()
   log.info({ keys: cache.size }, 'cabinet signing keys loaded')
   return {
@@ -70,6 +82,12 @@ export async function createSigningKeys(source: SigningKeySource, log: Logger): 
       if (cached !== undefined) return cached
       if (complete && !stale.has(cabinetId)) return null
       return loadOne(cabinetId)
+    },
+    async refresh(cabinetId, nowMs) {
+      const last = refreshedAt.get(cabinetId)
+      if (last !== undefined && nowMs - last < REFRESH_EVERY_MS) return null
+      refreshedAt.set(cabinetId, nowMs)
+      return { key: await loadOne(cabinetId) }
     },
     invalidate(cabinetId) {
       epoch++

@@ -5,7 +5,7 @@ import { z } from 'zod'
 import { CabinetId } from '../domain/ids.js'
 import { Sale } from '../messages/sale.js'
 
-export const AuditMonth = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, '月份格式应为 YYYY-MM')
+export const AuditMonth = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, '月份应写作四位年份加两位月份，如 2026-12')
 
 export const AuditExportQuery = z.strictObject({ month: AuditMonth })
 export type AuditExportQuery = z.infer<typeof AuditExportQuery>
