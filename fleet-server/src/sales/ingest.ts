@@ -501,12 +501,10 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
           if (skewMs !== null) opts.clockSample(cabinetId, skewMs)
         }
         writeIndex = writes.length
-        writes.push({
-          cabinetId,
-          receivedAt: isoAt(item.receivedAtMs),
-          sales: records,
-          ...(batch.sig !== undefined && key !== null && { signature: { batchId: batch.batchId, firstSeq: batch.sales[0]!.seq, lastSeq: batch.sales.at(-1)!.seq, sig: batch.sig } }),
-        })
+        // Kept with the sales for the auditor: the whole batch as signed (its first sales may be replays).
+        const signature = batch.sig !== undefined && key !== null ? { batchId: batch.batchId, firstSeq: batch.sales[0]!.seq, lastSeq: batch.sales.at(-1)!.seq, sig: batch.sig } : null
+        const receivedAt = isoAt(item.receivedAtMs)
+        writes.push(signature ? { cabinetId, receivedAt, sales: records, signature } : { cabinetId, receivedAt, sales: records })
         tick.receivedMs.push(item.receivedAtMs)
         tick.heads.set(cabinetId, verdict.head)
       }
