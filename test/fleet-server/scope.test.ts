@@ -109,6 +109,11 @@ const CASES: Record<string, (c: Ctx) => Promise<void>> = {
   'GET /api/v1/cabinets/:id/transitions': async (c) => hidden((await c.call('GET', `/api/v1/cabinets/${c.fy[0]}/transitions`)).status),
   'POST /api/v1/cabinets/:id/credentials': async (c) => hidden((await c.call('POST', `/api/v1/cabinets/${c.fy[0]}/credentials`)).status),
   'GET /api/v1/cabinets/:id/sales': async (c) => hidden((await c.call('GET', `/api/v1/cabinets/${c.fy[0]}/sales`)).status),
+  // Issue 16 §2: another county's audit export is hidden; its own is not.
+  'GET /api/v1/cabinets/:id/audit-export': async (c) => {
+    hidden((await c.call('GET', `/api/v1/cabinets/${c.fy[0]}/audit-export?month=2020-10`)).status)
+    expect((await c.call('GET', `/api/v1/cabinets/${c.dy[0]}/audit-export?month=2020-10`)).status).toBe(200)
+  },
   // Issue 16 (deployment): no code for another county's cabinet; the public exchange names no cabinet.
   'POST /api/v1/cabinets/:id/bootstrap-code': async (c) => hidden((await c.call('POST', `/api/v1/cabinets/${c.fy[0]}/bootstrap-code`, {})).status),
   'POST /api/v1/enroll': async (c) => {

@@ -54,7 +54,9 @@ const RELATIONS = {
   product_facts: 'table',
   reports: 'table',
   rollout_day_steps: 'table',
+  sale_batch_signatures: 'table',
   sale_flags: 'table',
+  sale_signature_flags: 'table',
   // SQLite's sale-id lookup (sales/fold.ts); PostgreSQL keeps it as copied and does not use it.
   sale_ids: 'table',
   sales: 'table',

@@ -540,4 +540,34 @@ CREATE INDEX cabinet_commands_by_cabinet ON cabinet_commands (cabinet_id, issued
 CREATE INDEX cabinet_commands_pending ON cabinet_commands (cabinet_id, expires_at) WHERE state = 'pending';
 `,
   },
+  {
+    version: 16,
+    name: 'signed-sales',
+    sql: `
+-- Issue 16 §2: the Ed25519 signature an enrolled cabinet put on each sale
+-- batch, kept with the batch's sales (written in the same ingest transaction)
+-- so an auditor can verify the month's records offline. It covers the hashes
+-- of seqs first_seq..last_seq (the whole batch as sent).
+CREATE TABLE sale_batch_signatures (
+  cabinet_id  TEXT COLLATE "C" NOT NULL REFERENCES cabinets (cabinet_id),
+  batch_id    TEXT COLLATE "C" NOT NULL,
+  first_seq   BIGINT NOT NULL,
+  last_seq    BIGINT NOT NULL,
+  sig         TEXT COLLATE "C" NOT NULL,            -- base64, 64 bytes
+  received_at TEXT COLLATE "C" NOT NULL,
+  PRIMARY KEY (cabinet_id, batch_id)
+);
+CREATE INDEX sale_batch_signatures_by_seq ON sale_batch_signatures (cabinet_id, last_seq);
+-- An enrolled cabinet whose batches were refused for their signature (missing
+-- or wrong: its MQTT login may be in other hands). One row per cabinet; the
+-- ingest writes it at most once per interval however many batches it refuses.
+CREATE TABLE sale_signature_flags (
+  cabinet_id     TEXT COLLATE "C" PRIMARY KEY REFERENCES cabinets (cabinet_id),
+  code           TEXT COLLATE "C" NOT NULL CHECK (code IN ('SIGNATURE_MISSING', 'SIGNATURE_INVALID')),
+  first_at       TEXT COLLATE "C" NOT NULL,
+  last_at        TEXT COLLATE "C" NOT NULL,
+  rejected_count BIGINT NOT NULL
+);
+`,
+  },
 ]

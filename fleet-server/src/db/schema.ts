@@ -231,6 +231,23 @@ export interface CabinetKeysTable {
   first_contact_at: string | null
 }
 
+export interface SaleBatchSignaturesTable {
+  cabinet_id: string
+  batch_id: string
+  first_seq: number
+  last_seq: number
+  sig: string
+  received_at: string
+}
+
+export interface SaleSignatureFlagsTable {
+  cabinet_id: string
+  code: string
+  first_at: string
+  last_at: string
+  rejected_count: number
+}
+
 export interface LoginFailuresTable {
   kind: string
   username: string
@@ -482,5 +499,7 @@ export interface Schema {
   users: UsersTable
   bootstrap_codes: BootstrapCodesTable
   cabinet_keys: CabinetKeysTable
+  sale_batch_signatures: SaleBatchSignaturesTable
+  sale_signature_flags: SaleSignatureFlagsTable
 }
 

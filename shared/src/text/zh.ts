@@ -20,6 +20,7 @@ export const LABELS_ZH = {
   alertKind: {
     offline: '离线超过 24 小时', behind_schedule: '进度落后', compliance_low: '扶贫产品占比不足', cert_expiring: '认定证书即将到期',
     forwarding_failing: '数据上报异常', sale_id_reused: '销售编号重复', clock_skew: '设备时钟偏差',
+    signature_invalid: '销售签名校验失败',
   } satisfies Labels<(typeof ALERT_KINDS)[number]>,
   severity: { warning: '警告', critical: '严重' },
   reportKind: { weekly: '周报', monthly: '月报', quarterly: '季报' },
