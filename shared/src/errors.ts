@@ -99,9 +99,9 @@ export const ERROR_CODES = {
   COMMAND_CABINET_RETIRED: '专柜已撤除，不能再下发远程指令',
   SALES_LOCKED: '本专柜已被远程暂停销售，请联系运营企业',
   // issue 16 (notifications)
-  NOTIFY_URL_INVALID: '通知地址须为 http:// 或 https:// 开头的网址',
+  NOTIFY_URL_INVALID: '通知地址须为以 “http://” 或 “https://” 开头的网址',
   NOTIFY_SUBSCRIPTION_NOT_FOUND: '通知订阅不存在或无权查看',
-  NOTIFY_SECRET_UNSUPPORTED: '只有钉钉群机器人支持加签密钥（secret）',
+  NOTIFY_SECRET_UNSUPPORTED: '只有钉钉群机器人支持加签密钥',
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES

@@ -43,7 +43,7 @@ describe('fleetctl notifications', () => {
 
     const bad = await fleetctl(['notifications', 'add', 'ftp://x/hook', '--format', 'json'], env)
     expect(bad.code).toBe(1)
-    expect(bad.err).toContain('通知地址须为 http:// 或 https:// 开头的网址')
+    expect(bad.err).toContain('通知地址须为以 “http://” 或 “https://” 开头的网址')
     expect((await fleetctl(['notifications', 'delete', id], env)).out).toBe(`已删除订阅 ${id}（尚未发送的通知一并取消）`)
     expect((await fleetctl(['notifications', 'list'], env)).out).toContain('尚未订阅告警通知')
   })

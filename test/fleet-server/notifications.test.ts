@@ -173,7 +173,7 @@ describe('notification subscriptions API', () => {
       const r = await api<{ error: { code: string; message: string } }>(fleet, 'POST', S, { url, format: 'json' })
       expect(r.status, url).toBe(400)
       expect(r.body.error.code).toBe('NOTIFY_URL_INVALID')
-      expect(r.body.error.message).toContain('通知地址须为 http:// 或 https:// 开头的网址')
+      expect(r.body.error.message).toContain('通知地址须为以 “http://” 或 “https://” 开头的网址')
     }
     const secret = await api<{ error: { code: string } }>(fleet, 'POST', S, { url: 'https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k', format: 'wecom', secret: 's' })
     expect([secret.status, secret.body.error.code]).toEqual([400, 'NOTIFY_SECRET_UNSUPPORTED'])
