@@ -28,6 +28,10 @@ export interface UpHandlers {
   readonly presenceOnce?: (cabinetId: string, payload: Buffer) => void
   /** Cabinet events (their one reader decodes them). */
   readonly events?: (cabinetId: string, payload: Buffer) => void
+  /** Telemetry readings, raw (their one reader decodes them); one replica of a NATS cluster gets each. */
+  readonly telemetry?: (cabinetId: string, payload: Buffer) => void
+  /** Stock reports, raw (their one reader decodes them); one replica of a NATS cluster gets each. */
+  readonly stock?: (cabinetId: string, payload: Buffer) => void
   /** Any message at all: the cabinet is alive. */
   readonly any?: (cabinetId: string) => void
   /** Embedded broker only: the cabinet's session began (authenticated). */
@@ -61,6 +65,8 @@ export function createUpRouter({ modules, sales, log }: UpRouterDeps): BusSink['
   const presence = pick('presence')
   const presenceOnce = pick('presenceOnce')
   const events = pick('events')
+  const telemetry = pick('telemetry')
+  const stock = pick('stock')
 
   return (msg: UpMessage, done: () => void): void => {
     const id = msg.cabinetId
@@ -85,6 +91,12 @@ export function createUpRouter({ modules, sales, log }: UpRouterDeps): BusSink['
         break
       case 'events':
         for (const h of events) h(id, msg.payload)
+        break
+      case 'telemetry':
+        for (const h of telemetry) h(id, msg.payload)
+        break
+      case 'stock':
+        for (const h of stock) h(id, msg.payload)
         break
     }
     done()

@@ -4,7 +4,7 @@
 // The up/down split lets a plain broker ACL (Mosquitto `pattern write
 // cabinets/%u/up/#`, `pattern read cabinets/%u/down/#`) confine each cabinet.
 
-export const UP_KINDS = ['sales', 'heartbeat', 'presence', 'events'] as const
+export const UP_KINDS = ['sales', 'heartbeat', 'presence', 'events', 'telemetry', 'stock'] as const
 export const DOWN_KINDS = ['replies', 'catalog', 'commands'] as const
 export type UpKind = (typeof UP_KINDS)[number]
 export type DownKind = (typeof DOWN_KINDS)[number]
@@ -16,6 +16,10 @@ export const topics = {
   heartbeat: (cabinetId: string) => `${ROOT}/${cabinetId}/up/heartbeat`,
   presence: (cabinetId: string) => `${ROOT}/${cabinetId}/up/presence`,
   events: (cabinetId: string) => `${ROOT}/${cabinetId}/up/events`,
+  /** Periodic readings: temperature, door, faults, disk, outbox (issue 16 §4). */
+  telemetry: (cabinetId: string) => `${ROOT}/${cabinetId}/up/telemetry`,
+  /** The cabinet's stock by slot after sales and restocks (issue 16 §3). */
+  stock: (cabinetId: string) => `${ROOT}/${cabinetId}/up/stock`,
   replies: (cabinetId: string) => `${ROOT}/${cabinetId}/down/replies`,
   catalog: (cabinetId: string) => `${ROOT}/${cabinetId}/down/catalog`,
   commands: (cabinetId: string) => `${ROOT}/${cabinetId}/down/commands`,

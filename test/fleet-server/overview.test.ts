@@ -70,7 +70,7 @@ describe('overview', () => {
     })
     expect(o.forwarding).toEqual({ sent: 0, pending: expect.any(Number), held: expect.any(Number), failed: 0 })
     // Created with a site: site_assigned (issue 15), not installed, none online as installed.
-    expect(o.rollout).toEqual({ quota: 2700, sitesAssigned: 3, installed: 0, operating: 0, online: 0, onlineNotInstalled: 3 })
+    expect(o.rollout).toEqual({ quota: 2700, sitesAssigned: 3, installed: 0, operating: 0, online: 3, onlineNotInstalled: 3 })
     expect(o.targets.map((t) => t.id)).toEqual(['city-sales-2020', 'certified-products-341125', 'certified-products-341126', 'certified-products-341182', 'certified-products-341122', 'certified-products-341124', 'certified-products-341181'])
   })
 
@@ -94,7 +94,7 @@ describe('overview', () => {
     expect(op.sales.year).toMatchObject({ amountFen: 1800, certifiedAmountFen: 1300 })
     expect(op.sales.byCounty.map((c) => [c.countyCode, c.amountFen])).toEqual([['341125', 1000], ['341126', 300]])
     expect(op.compliance).toMatchObject({ judgedCabinets: 2, compliantCabinets: 1, belowCount: 1 })
-    expect(op.rollout).toEqual({ quota: null, sitesAssigned: 2, installed: 0, operating: 0, online: 0, onlineNotInstalled: 2 })
+    expect(op.rollout).toEqual({ quota: null, sitesAssigned: 2, installed: 0, operating: 0, online: 2, onlineNotInstalled: 2 })
     expect(op.targets).toEqual([])
   })
 

@@ -133,7 +133,7 @@ describe('GET /api/v1/rollout', () => {
   })
 
   // Issue 15, seen: 明光市 online 3, installed 1 — planned cabinets that connected counted as online.
-  it('counts as online only installed, operating and suspended cabinets; other connected ones are shown apart', async () => {
+  it('counts every connected cabinet as online (the contract), and names apart the part not installed (issue 15)', async () => {
     const now = () => new Date('2020-09-10T00:00:00Z')
     const fleet = await startFleet({}, { now })
     const imported = await importCsv(fleet, [
@@ -155,12 +155,12 @@ describe('GET /api/v1/rollout', () => {
       const c = r.counties.find((x) => x.code === '341182')!
       return { installed: c.installed, online: c.online, apart: c.onlineNotInstalled, totals: [r.totals.online, r.totals.onlineNotInstalled] }
     }
-    expect(await figures()).toEqual({ installed: 3, online: 2, apart: 3, totals: [2, 3] })
+    expect(await figures()).toEqual({ installed: 3, online: 5, apart: 3, totals: [5, 3] })
     // A status change moves a cabinet across at once (the set is versioned by transitions).
     await api(fleet, 'PATCH', '/api/v1/cabinets/C-341182-00003', patch('installed'))
-    expect(await figures()).toEqual({ installed: 4, online: 3, apart: 2, totals: [3, 2] })
+    expect(await figures()).toEqual({ installed: 4, online: 5, apart: 2, totals: [5, 2] })
     const opA: Principal = { userId: 'u1', username: 'a', role: 'operator', countyCode: null, operator: 'op-a' }
-    expect(await figures(opA)).toEqual({ installed: 1, online: 1, apart: 1, totals: [1, 1] })
+    expect(await figures(opA)).toEqual({ installed: 1, online: 2, apart: 1, totals: [2, 1] })
   })
 
   it('shows an operator its own cabinets under its own name, with no county quota and no milestone verdicts', async () => {

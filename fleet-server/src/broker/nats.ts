@@ -131,6 +131,8 @@ export async function startNatsBus(opts: NatsBusOptions, sink: BusSink): Promise
     subs.push(nc.subscribe(presence, { callback: deliver('presence', 'every-replica') }))
     subs.push(nc.subscribe(presence, { queue: QUEUE_GROUP, callback: deliver('presence', 'one-replica') }))
     subs.push(nc.subscribe(natsSubjectOf(topics.allUpOf('events')), { queue: QUEUE_GROUP, callback: deliver('events') }))
+    subs.push(nc.subscribe(natsSubjectOf(topics.allUpOf('telemetry')), { queue: QUEUE_GROUP, callback: deliver('telemetry') }))
+    subs.push(nc.subscribe(natsSubjectOf(topics.allUpOf('stock')), { queue: QUEUE_GROUP, callback: deliver('stock') }))
     // After the subscriptions: a cabinet connecting meanwhile is heard or listed.
     await nc.flush()
     sweep.run()

@@ -90,12 +90,13 @@ export function createRolloutService({ store, plan, liveness, now, paceWindowDay
       const scope: ScopeFilter = { countyCode: s.countyCode ?? null, operator: s.operator ?? null }
 
       const { byCounty, present } = await figures(scope, p, today)
-      // Issue 15: online counts installed-or-later cabinets; a connection of
-      // a cabinet still planned (a test bench, a cabinet not yet on site) is
-      // shown apart, not as rollout progress.
+      // `online` counts every cabinet connected now (../shared/CONTRACT.md).
+      // Issue 15 asked that a connection of a cabinet not installed (a test
+      // bench, a cabinet not yet on site) not pass for rollout progress: those
+      // are counted again apart, as the part of `online` the dashboard names.
       const apart = await store.notInstalled()
       const [online, onlineApart] = await Promise.all([
-        store.countByCounty(filterIds(liveness.onlineIds(), (id) => !apart.has(id)), scope),
+        store.countByCounty(liveness.onlineIds(), scope),
         apart.size === 0 ? new Map<string, number>() : store.countByCounty(filterIds(liveness.onlineIds(), (id) => apart.has(id)), scope),
       ])
       // An operator sees the counties it has cabinets in, and no quota: the

@@ -36,7 +36,7 @@ export type RolloutCounts = z.infer<typeof RolloutCounts>
 
 /** The rollout counts of a reply's totals and counties. */
 export const RolloutTotals = RolloutCounts.extend({
-  /** Cabinets connected now that are not installed (planned, site assigned, retired); not counted in `online` (issue 15). */
+  /** Of `online`, the cabinets not installed (planned, site assigned, retired): connected, but no rollout progress (issue 15). */
   onlineNotInstalled: z.number().int(),
 })
 export type RolloutTotals = z.infer<typeof RolloutTotals>

@@ -223,7 +223,7 @@ async function overview() {
         : hasQuota
           ? '<span class="badge met">全部完成</span>'
           : '—'
-      return `<tr data-county="${esc(c.code)}"><td><a href="#/cabinets?county=${esc(c.code)}">${esc(c.name)}</a></td><td class="num">${hasQuota ? c.quota : '—'}</td><td class="num">${c.sitesAssigned}</td><td class="num">${c.installed}</td><td class="num">${c.operating}</td><td class="num">${c.online}</td><td>${next}</td></tr>`
+      return `<tr data-county="${esc(c.code)}"><td><a href="#/cabinets?county=${esc(c.code)}">${esc(c.name)}</a></td><td class="num">${hasQuota ? c.quota : '—'}</td><td class="num">${c.sitesAssigned}</td><td class="num">${c.installed}</td><td class="num">${c.operating}</td><td class="num">${c.online - c.onlineNotInstalled}</td><td>${next}</td></tr>`
     })
     .join('')
   const ms = r.milestones
@@ -237,7 +237,7 @@ async function overview() {
     ${o ? '<h2>布设进度</h2>' : ''}
     <p class="muted">${esc(r.plan.name)} · 截至 ${esc(bj(r.asOf))}（北京时间）</p>
     <div class="kpis">
-      ${hasQuota ? kpi('任务数', t.quota) : ''}${kpi('已定点', t.sitesAssigned, hasQuota ? t.quota : undefined)}${kpi('已安装', t.installed, hasQuota ? t.quota : undefined)}${kpi('运营中', t.operating, hasQuota ? t.quota : undefined)}${kpi('当前在线', t.online, t.installed || undefined, '占已安装')}
+      ${hasQuota ? kpi('任务数', t.quota) : ''}${kpi('已定点', t.sitesAssigned, hasQuota ? t.quota : undefined)}${kpi('已安装', t.installed, hasQuota ? t.quota : undefined)}${kpi('运营中', t.operating, hasQuota ? t.quota : undefined)}${kpi('当前在线', t.online - t.onlineNotInstalled, t.installed || undefined, '占已安装')}
     </div>
     ${t.onlineNotInstalled ? `<p class="muted" data-testid="online-apart">另有 ${t.onlineNotInstalled} 台尚未安装（或已撤除）的专柜在线，未计入“当前在线”。</p>` : ''}
     ${hasQuota ? `<div class="card"><h2>节点目标</h2>${ms ? `<ul class="ms">${ms}</ul>` : empty('布设计划未设置节点目标')}</div>` : ''}
