@@ -1,10 +1,15 @@
 // Alert notifications to webhooks (issue 16 §6) against a real local
 // receiver: each subscriber gets each transition of the alerts it may see
 // once, in its format; retries; digests for floods; the API's refusals.
-import { describe, expect, it } from 'vitest'
-import { api } from '../helpers/fleet.js'
+import { pino } from 'pino'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { createAlertService, createAlertStore, type AlertListener } from '../../fleet-server/src/alerts/index.js'
+import { openFleetDb } from '../../fleet-server/src/db/database.js'
+import { createNotificationService } from '../../fleet-server/src/notifications/service.js'
+import { createNotificationStore } from '../../fleet-server/src/notifications/store.js'
+import { api, tempDir } from '../helpers/fleet.js'
 import { clockAt, csvRow, csvRows, importCsv, userToken } from '../helpers/rollout.js'
-import { sqlRow, sqlRun } from '../helpers/test-db.js'
+import { sqlRow, sqlRun, testDatabaseUrl } from '../helpers/test-db.js'
 import { dingtalkSignOk, notifyingFleet, settled, startReceiver, subscribe } from './notifications.fixtures.js'
 
 const DAY_LATER = '2020-10-11T00:00:01.000Z'
@@ -142,6 +147,44 @@ describe('alert notifications', () => {
     expect(text).toContain('/dashboard/#/alerts')
     const rows = await sqlRow<{ n: number; digested: number }>(fleet.database, "SELECT COUNT(*) AS n, COUNT(digest_id) AS digested FROM notification_outbox WHERE state = 'sent'")
     expect(rows).toMatchObject({ n: 450, digested: 450 })
+  })
+
+  it('writes the outbox rows in the transaction raising the alert: both commit, or neither', async () => {
+    const dir = await tempDir('notify-tx-')
+    const url = await testDatabaseUrl(dir)
+    const log = pino({ level: 'silent' })
+    const database = await openFleetDb(url ? { dialect: 'postgres', url } : { dialect: 'sqlite', dataDir: dir }, log)
+    onTestFinished(() => database.close())
+    await sqlRun(database, "INSERT INTO users (user_id, username, role, token_hash, created_at) VALUES ('u1', 'city', 'admin', 'h', '2020-10-10T00:00:00.000Z')")
+    const now = () => new Date('2020-10-11T00:00:00.000Z')
+    const notifications = createNotificationService({ store: createNotificationStore(database), timeoutMs: 1000, now, log })
+    await notifications.subscribe({ userId: 'u1', username: 'city', role: 'admin', countyCode: null, operator: null }, { url: 'http://127.0.0.1:9/', format: 'json' })
+    let failing = true
+    const failingAfter: AlertListener = {
+      transitions: async () => {
+        if (failing) throw new Error('listener failed on purpose')
+      },
+    }
+    const alerts = createAlertService({
+      store: createAlertStore(database),
+      sources: [{
+        kind: 'clock_skew',
+        evaluate: async () => [{ kind: 'clock_skew', subject: 'DY-1', severity: 'warning', countyCode: '341125', cabinetId: 'DY-1', operator: null, message: '专柜 DY-1 时钟偏差', detail: {} }],
+      }],
+      listeners: [notifications.listener, failingAfter],
+      now,
+      log,
+      everyMs: 0,
+    })
+    const counts = async () => [
+      Number((await sqlRow<{ n: number }>(database, 'SELECT COUNT(*) AS n FROM alerts'))!.n),
+      Number((await sqlRow<{ n: number }>(database, 'SELECT COUNT(*) AS n FROM notification_outbox'))!.n),
+    ]
+    expect((await alerts.evaluate()).raised).toBe(0)
+    expect(await counts()).toEqual([0, 0])
+    failing = false
+    expect((await alerts.evaluate()).raised).toBe(1)
+    expect(await counts()).toEqual([1, 1])
   })
 
   it('judges scope again when a row is due: a deleted owner gets nothing more', async () => {
