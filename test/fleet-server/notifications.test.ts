@@ -187,6 +187,19 @@ describe('alert notifications', () => {
     expect(await counts()).toEqual([1, 1])
   })
 
+  it('judges scope again when a row is due: a row about another county is skipped, not sent', async () => {
+    const fleet = await notifyingFleet(clockAt('2020-10-11T00:00:00.000Z'))
+    const rx = await startReceiver()
+    const dy = await userToken(fleet, { username: 'dy', role: 'county', countyCode: '341125' })
+    const id = await subscribe(fleet, dy, { url: `${rx.url}/dy`, format: 'json' })
+    // A row the writer's check would never have queued (as if the owner's scope changed since).
+    await sqlRun(fleet.database, `INSERT INTO notification_outbox (subscription_id, alert_id, event, kind, severity, county_code, cabinet_id, operator, message, raised_at, state, created_at, due_at)
+      VALUES (?, 'a-1', 'raised', 'offline', 'warning', '341126', 'FY-1', NULL, '专柜 FY-1 已离线', '2020-10-11T00:00:00.000Z', 'pending', '2020-10-11T00:00:00.000Z', '2020-10-11T00:00:00.000Z')`, id)
+    await settled(fleet)
+    expect(await sqlRow(fleet.database, 'SELECT state, last_error FROM notification_outbox')).toMatchObject({ state: 'skipped', last_error: '告警不在订阅人当前的查看范围内' })
+    expect(rx.received).toEqual([])
+  })
+
   it('judges scope again when a row is due: a deleted owner gets nothing more', async () => {
     const clock = clockAt('2020-10-10T00:00:00.000Z')
     const fleet = await notifyingFleet(clock)
