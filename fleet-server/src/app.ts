@@ -31,6 +31,7 @@ import type { ForwardingOptions } from './forwarding/index.js'
 import { httpModule } from './http/module.js'
 import { leaderModule } from './jobs/module.js'
 import { createMetrics, metricsRoutes } from './metrics/index.js'
+import { notificationsModule, type NotificationOptions } from './notifications/index.js'
 import { overviewModule } from './overview/module.js'
 import { startModules, type FleetModule, type RunningModules } from './modules.js'
 import { reportsModule } from './reports/module.js'
@@ -46,6 +47,8 @@ export interface FleetDeps {
   readonly now?: () => Date
   /** Forwarding timings (tests shorten them); DEFAULT_FORWARDING otherwise. */
   readonly forwarding?: Partial<ForwardingOptions>
+  /** Notification timings (tests shorten them); DEFAULT_NOTIFICATIONS otherwise. */
+  readonly notifications?: Partial<NotificationOptions>
   /**
    * Aborts a start that is waiting (for an external broker to be attached:
    * buildFleet never resolves before that). buildFleet then undoes what it
@@ -206,9 +209,19 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       now,
       log,
     })
+    // Issue 16 §6: webhook notifications of alerts; its outbox rows are written in the alerts' transactions.
+    const notifications = notificationsModule({
+      database,
+      isLeader: jobs.isLeader,
+      countyName: (code) => plan.counties.find((c) => c.code === code)?.name ?? null,
+      ...(deps.notifications && { options: deps.notifications }),
+      now,
+      log,
+    })
     const alerts = alertsModule({
       database,
       isLeader: jobs.isLeader,
+      listeners: () => [notifications.listener()],
       sources: () => {
         const live = cabinets.liveness()
         return [
@@ -306,7 +319,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     const commands = commandsModule({ database, bus: buses.bus, now, log })
     // Issue 16 §2: the auditor's monthly export of a cabinet's signed records.
     const audit = auditModule({ sales: salesStore, keyOf: (id) => enrollmentStore.keyOf(id), assertVisible: () => cabinets.service().assertVisible, now })
-    const modules: FleetModule[] = [jobs, buses.broker, compliance, cabinets, rollout, sales, certification, saleFlags, http, forwarding, certWorkflow, alerts, overview, reports, backup, commands, audit]
+    const modules: FleetModule[] = [jobs, buses.broker, compliance, cabinets, rollout, sales, certification, saleFlags, http, forwarding, certWorkflow, notifications, alerts, overview, reports, backup, commands, audit]
     // The broker starts last (its sink routes to every module) and its intake is the first to stop.
     running = await startModules([...modules, buses.intake(modules)], log)
     const bus = buses.started()

@@ -7,7 +7,7 @@ import type { Fleet } from '../../fleet-server/src/app.js'
 import { api, connectCabinet, startFleet } from '../helpers/fleet.js'
 import { clockAt, csvRow, importCsv, userToken } from '../helpers/rollout.js'
 import { aBatch, aChain } from '../helpers/sales.js'
-import { sqlRow } from '../helpers/test-db.js'
+import { sqlRow, sqlRun } from '../helpers/test-db.js'
 import { shanghaiDate, type OverviewReply } from '../../shared/src/index.js'
 import { previousPeriod, reportPeriodOf } from '../../fleet-server/src/reports/index.js'
 import { aUscc } from './certification.fixtures.js'
@@ -75,6 +75,29 @@ const fyWorkflow = (c: Ctx) => {
       return { uscc: fy.body.uscc, applicationId: app.body.applicationId, objectionId: o.body.objection.objectionId }
     })()
     workflows.set(c.fleet, w)
+  }
+  return w
+}
+
+/**
+ * Issue 16 §6: a 凤阳县 official's webhook subscription, with one delivery
+ * about FY-1 (its outbox row inserted directly, already failed, so the
+ * delivery loop leaves it be: only its scope matters here).
+ */
+const notifySetups = new WeakMap<Fleet, Promise<string>>()
+const fyNotify = (c: Ctx) => {
+  let w = notifySetups.get(c.fleet)
+  if (!w) {
+    w = (async () => {
+      const fyToken = await userToken(c.fleet, { username: 'fy-notify', role: 'county', countyCode: '341126' })
+      const r = await api<{ subscription: { subscriptionId: string } }>(c.fleet, 'POST', '/api/v1/notifications/subscriptions', { url: 'http://127.0.0.1:9/fy-hook', format: 'json' }, fyToken)
+      expect(r.status).toBe(201)
+      const id = r.body.subscription.subscriptionId
+      await sqlRun(c.fleet.database, `INSERT INTO notification_outbox (subscription_id, alert_id, event, kind, severity, county_code, cabinet_id, operator, message, raised_at, state, attempts, created_at, due_at, last_error)
+        VALUES (?, ?, 'raised', 'offline', 'warning', '341126', 'FY-1', 'fy-coop', '专柜 FY-1 已离线', '2020-10-01T00:00:00.000Z', 'failed', 3, '2020-10-01T00:00:00.000Z', '2020-10-01T00:00:00.000Z', 'HTTP 500')`, id, c.fyAlert)
+      return id
+    })()
+    notifySetups.set(c.fleet, w)
   }
   return w
 }
@@ -270,6 +293,33 @@ const CASES: Record<string, (c: Ctx) => Promise<void>> = {
     expect((await c.call('POST', `/api/v1/cabinets/${c.dy[0]}/commands`, { kind: 'sync' })).status).toBe(201)
   },
   'GET /api/v1/cabinets/:id/commands': async (c) => hidden((await c.call('GET', `/api/v1/cabinets/${c.fy[0]}/commands`)).status),
+  // Notifications (issue 16 §6): a user's subscriptions are its own; 凤阳县's official's are not found.
+  'POST /api/v1/notifications/subscriptions': async (c) => {
+    const r = await c.call('POST', '/api/v1/notifications/subscriptions', { url: 'http://127.0.0.1:9/dy-hook', format: 'wecom' })
+    expect([r.status, (r.body as { subscription: { owner: string } }).subscription.owner]).toEqual([201, 'dy-official'])
+  },
+  'GET /api/v1/notifications/subscriptions': async (c) => {
+    const fyId = await fyNotify(c)
+    const r = await c.call('GET', '/api/v1/notifications/subscriptions')
+    expect(r.status).toBe(200)
+    expect(r.text).not.toContain(fyId)
+    for (const s of (r.body as { subscriptions: Array<{ owner: string }> }).subscriptions) expect(s.owner).toBe('dy-official')
+  },
+  'DELETE /api/v1/notifications/subscriptions/:id': async (c) => {
+    hidden((await c.call('DELETE', `/api/v1/notifications/subscriptions/${await fyNotify(c)}`)).status)
+  },
+  'POST /api/v1/notifications/subscriptions/:id/test': async (c) => {
+    hidden((await c.call('POST', `/api/v1/notifications/subscriptions/${await fyNotify(c)}/test`)).status)
+  },
+  'GET /api/v1/notifications/deliveries': async (c) => {
+    const fyId = await fyNotify(c)
+    const r = await c.call('GET', '/api/v1/notifications/deliveries')
+    expect(r.status).toBe(200)
+    expect(r.text).not.toContain(fyId)
+    expect(r.text).not.toContain('FY-1')
+    // The admin sees the 凤阳县 delivery: it is there to be leaked.
+    expect(JSON.stringify((await api(c.fleet, 'GET', '/api/v1/notifications/deliveries')).body)).toContain('FY-1')
+  },
   'GET /api/v1/commands/:id': async (c) => {
     const fy = await api<{ commandId: string }>(c.fleet, 'POST', `/api/v1/cabinets/${c.fy[0]}/commands`, { kind: 'sync' })
     expect(fy.status).toBe(201)

@@ -10,6 +10,7 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
 import { auditVerify } from './audit.js'
+import { NOTIFICATIONS_USAGE, notificationsCommand } from './notifications.js'
 import { beijingZh, ERROR_CODES, labelZh, percentBpZh, yuanToFen, yuanZh, type ErrorCode } from '../../../shared/src/index.js'
 
 export interface Io {
@@ -41,6 +42,7 @@ const USAGE = `用法: npm run fleetctl -- [--json] 命令 …   (环境变量 F
   rollout
   alerts list [--state open|unacked|all] [--county C]
   alerts ack ALERT_ID
+${NOTIFICATIONS_USAGE}
   users create --username U --role admin|county|operator|auditor [--county C] [--operator O] [--password P]
   reports list [--kind K] [--period P] [--county C]
   reports create --kind weekly|monthly|quarterly --period P [--county C]   (周报 2020-W40，月报 2020-09，季报 2020-Q3)
@@ -233,6 +235,8 @@ export async function run(argv: readonly string[], env: Readonly<Record<string, 
         price: { type: 'string' },
         expires: { type: 'string' },
         month: { type: 'string' },
+        secret: { type: 'string' },
+        severity: { type: 'string' },
       },
     })
     if (o.help || pos.length === 0) {
@@ -476,6 +480,7 @@ export async function run(argv: readonly string[], env: Readonly<Record<string, 
       print(r, () => `告警 ${id} 已确认`)
       return 0
     }
+    if (group === 'notifications' && (await notificationsCommand(cmd, rest, o, { call, print, need, table, usage: (m) => new UsageError(m) }))) return 0
     if (group === 'users' && cmd === 'create') {
       const body = {
         username: need(o.username, ' --username'),

@@ -50,6 +50,8 @@ const RELATIONS = {
   forwarding_sync_marks: 'table',
   login_failures: 'table',
   meta: 'table',
+  notification_outbox: 'table',
+  notification_subscriptions: 'table',
   products: 'table',
   product_facts: 'table',
   reports: 'table',

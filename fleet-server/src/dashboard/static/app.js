@@ -1214,6 +1214,7 @@ async function route() {
     else if (path === '/cabinets') await cabinets(query)
     else if (path.startsWith('/cabinet/')) await cabinet(decodeURIComponent(path.slice('/cabinet/'.length)))
     else if (path === '/alerts') await alertsView(query)
+    else if (path === '/notifications') await window.FleetNotifications.view({ api, app, esc, bj, ZH, empty, showError, me })
     else if (path === '/reports') await reportsView()
     else if (path.startsWith('/report/')) await reportPreview(decodeURIComponent(path.slice('/report/'.length)))
     else if (path === '/compliance') await complianceView(query)
