@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
 import { createInterface } from 'node:readline'
 import mqttPacket from 'mqtt-packet'
-import { GENESIS_HASH, saleHash, topics, uuidv7 } from '../shared/src/index.js'
+import { createPrivateKey, type KeyObject } from 'node:crypto'
+import { GENESIS_HASH, saleHash, signBatch, topics, uuidv7 } from '../shared/src/index.js'
 
 export type LoadSpec =
   | {
@@ -24,8 +25,8 @@ export type LoadSpec =
       mode: 'sales'
       host: string
       port: number
-      /** One per simulated cabinet; the client id is the username. */
-      credentials: Array<{ username: string; password: string }>
+      /** One per simulated cabinet; the client id is the username. signingKeyPem: an enrolled cabinet's key, every batch signed (issue 16 §2). */
+      credentials: Array<{ username: string; password: string; signingKeyPem?: string }>
       salesPerClient: number
       batchSize: number
       /** Sale batches awaiting their application ack per cabinet. */
@@ -176,8 +177,8 @@ async function runRaw(spec: Extract<LoadSpec, { mode: 'raw' }>): Promise<LoadRes
   return { mode: 'raw', clients: spec.clients, connectMs, durationMs, messages, sales: 0, messagesPerS: (messages / durationMs) * 1000, salesPerS: 0, rejects: 0, errors, cpuMs }
 }
 
-/** Pre-builds each cabinet's chained sale batches so hashing stays off the clock. */
-function buildBatches(cabinetId: string, salesPerClient: number, batchSize: number): Buffer[] {
+/** Pre-builds each cabinet's chained sale batches (signed with `key` when given) so hashing and signing stay off the clock. */
+function buildBatches(cabinetId: string, salesPerClient: number, batchSize: number, key?: KeyObject): Buffer[] {
   const batches: Buffer[] = []
   let prevHash = GENESIS_HASH
   let seq = 0
@@ -197,7 +198,9 @@ function buildBatches(cabinetId: string, salesPerClient: number, batchSize: numb
       prevHash = sale.hash
       sales.push(sale)
     }
-    batches.push(Buffer.from(JSON.stringify({ v: 1, type: 'sales', batchId: uuidv7(), cabinetId, sales })))
+    const batchId = uuidv7()
+    const sig = key && signBatch(key, cabinetId, batchId, sales.map((x) => x.hash))
+    batches.push(Buffer.from(JSON.stringify({ v: 1, type: 'sales', batchId, cabinetId, sales, ...(sig && { sig }) })))
   }
   return batches
 }
@@ -220,7 +223,7 @@ async function runSales(spec: Extract<LoadSpec, { mode: 'sales' }>): Promise<Loa
     spec.credentials.map(async (cred, i) => {
       const cabinetId = cred.username
       const server = serverOf(spec, i)
-      const batches = buildBatches(cabinetId, spec.salesPerClient, spec.batchSize)
+      const batches = buildBatches(cabinetId, spec.salesPerClient, spec.batchSize, cred.signingKeyPem === undefined ? undefined : createPrivateKey(cred.signingKeyPem))
       let next = 0
       let committed = 0
       let isDone = false

@@ -16,7 +16,7 @@ import { edgeAgentRss, simulate, startFleetServer } from './fleet.js'
 import { floorIngest } from './floor.js'
 import { forwardingPasses } from './forwarding.js'
 import { scrapeHistogram, subtract, summarize, type HistogramSummary } from './histogram.js'
-import { serverIngest } from './server.js'
+import { serverIngest, verifyCostUs } from './server.js'
 import { optionalBench } from './optional.js'
 import { bareUnnestInserts, startBenchPostgres } from './pg.js'
 import { trustRecord, type TrustRecord } from './trust.js'
@@ -75,6 +75,8 @@ async function main() {
   }
   let perMessage: Awaited<ReturnType<typeof serverIngest>> | null = null
   let batched: Awaited<ReturnType<typeof serverIngest>> | null = null
+  let batchedSigned: Awaited<ReturnType<typeof serverIngest>> | null = null
+  let verifyUsPerBatch: number | null = null
   let floor: Awaited<ReturnType<typeof floorIngest>> | null = null
   const ingestPairs: Array<{ floor: Awaited<ReturnType<typeof floorIngest>>; perMessage: Awaited<ReturnType<typeof serverIngest>>; ratio: number }> = []
   if (runs('ingest')) {
@@ -93,6 +95,10 @@ async function main() {
     perMessage = median.perMessage
     log('bench: fleet server ingest, batches of 100 …')
     batched = await serverIngest({ cabinets: 200, salesPerCabinet: 1000, batchSize: 100, window: 2 })
+    // Issue 16 §2: the same load from enrolled cabinets, every batch signed and verified.
+    log('bench: fleet server ingest, batches of 100, signed (enrolled cabinets) …')
+    batchedSigned = await serverIngest({ cabinets: 200, salesPerCabinet: 1000, batchSize: 100, window: 2, signed: true })
+    verifyUsPerBatch = verifyCostUs(100)
   }
   let conns: Awaited<ReturnType<typeof connectionsHeld>> | null = null
   if (runs('connections')) conns = await connectionsHeld({ connections: CONNECTIONS, concurrency: 500, log })
@@ -237,6 +243,15 @@ async function main() {
       batchedSalesPerS: round(batched.salesPerS),
       batchedVsBareSqlite: sqlite ? round(batched.salesPerS / sqlite.rowsPerS, 3) : null,
       batchedStored: batched.stored,
+      // Issue 16 §2: signed batches (enrolled cabinets) against unsigned, same load, same run.
+      signedBatchedVsUnsigned: batchedSigned ? round(batchedSigned.salesPerS / batched.salesPerS, 3) : null,
+      signedBatched: batchedSigned && {
+        salesPerS: round(batchedSigned.salesPerS),
+        stored: batchedSigned.stored,
+        serverCpuUsPerBatch: { signed: batchedSigned.serverCpuUsPerMessage, unsigned: batched.serverCpuUsPerMessage },
+        verifyUsPerBatch,
+        setup: 'as batched, but each of the 200 cabinets enrolled with an Ed25519 key and every batch of 100 carries its signature, verified by the ingest before the chain check; verifyUsPerBatch: shared verifyBatch() of 100 hashes timed alone in the bench process',
+      },
       setup: 'in-process fleet server (embedded aedes, SQLite WAL synchronous=FULL, group commit), loadgen sales mode; per message: 100 cabinets x 2,000 sales, 10 unacknowledged messages each; batched: 200 cabinets x 1,000 sales in batches of 100, 2 in flight',
     },
     edge: edge && {

@@ -1,18 +1,21 @@
 // Fleet server ingest: real fleet server (embedded aedes + SQLite, durable
 // group commit), cabinets provisioned through the HTTP API, load from the
 // light generator in another process waiting for each application ack.
+import { createHash, generateKeyPairSync } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
 import { buildFleet } from '../fleet-server/src/app.js'
 import { loadConfig } from '../fleet-server/src/config.js'
+import { signBatch, verifyBatch } from '../shared/src/index.js'
 import { runLoad } from './child.js'
 import { mainThreadCpuUs } from './thread-cpu.js'
 
 const ADMIN = 'bench-admin-token-0123456789'
 
-export async function serverIngest(opts: { cabinets: number; salesPerCabinet: number; batchSize: number; window: number }, env: Record<string, string> = {}) {
+/** `signed`: every cabinet enrolled with an Ed25519 key (bootstrap code + /enroll) and every batch signed (issue 16 §2). */
+export async function serverIngest(opts: { cabinets: number; salesPerCabinet: number; batchSize: number; window: number; signed?: boolean }, env: Record<string, string> = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'bench-fleet-'))
   const fleet = await buildFleet(
     loadConfig({ FLEET_DATA_DIR: dir, FLEET_HTTP_PORT: '0', FLEET_MQTT_PORT: '0', FLEET_ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'silent', FLEET_LOG_REQUESTS: 'false',
@@ -28,8 +31,8 @@ export async function serverIngest(opts: { cabinets: number; salesPerCabinet: nu
         headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
         body: JSON.stringify({ countyCode: '341125' }),
       })
-      const body = (await res.json()) as { mqtt: { username: string; password: string } }
-      credentials.push(body.mqtt)
+      const body = (await res.json()) as { cabinetId: string; mqtt: { username: string; password: string } }
+      credentials.push(opts.signed ? await enrolled(fleet.httpUrl, body.cabinetId) : body.mqtt)
     }
     const url = new URL(fleet.mqttUrl)
     const cpu0 = process.cpuUsage()
@@ -50,6 +53,37 @@ export async function serverIngest(opts: { cabinets: number; salesPerCabinet: nu
     await fleet.close()
     await rm(dir, { recursive: true, force: true })
   }
+}
+
+/** Enrolls a cabinet as `edge-agent enroll` does: its new MQTT login and the private key it registered. */
+async function enrolled(httpUrl: string, cabinetId: string): Promise<{ username: string; password: string; signingKeyPem: string }> {
+  const issued = await fetch(`${httpUrl}/api/v1/cabinets/${cabinetId}/bootstrap-code`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` } })
+  const { code } = (await issued.json()) as { code: string }
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519')
+  const res = await fetch(`${httpUrl}/api/v1/enroll`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ code, publicKey: publicKey.export({ type: 'spki', format: 'pem' }).toString() }),
+  })
+  if (!res.ok) throw new Error(`enrolling ${cabinetId} failed: ${res.status} ${await res.text()}`)
+  const { mqtt } = (await res.json()) as { mqtt: { username: string; password: string } }
+  return { ...mqtt, signingKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() }
+}
+
+/**
+ * Server CPU of one signature check (shared verifyBatch) of a batch of
+ * `size` hashes, µs: the part of signed ingest the ratio above cannot
+ * isolate on a shared 2-core machine.
+ */
+export function verifyCostUs(size: number, rounds = 2000): number {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519')
+  const hashes = Array.from({ length: size }, (_, i) => createHash('sha256').update(String(i)).digest('hex'))
+  const batchId = '0190a0b4-0000-7000-8000-0000000000aa'
+  const sig = signBatch(privateKey, '341125-00001', batchId, hashes)
+  for (let i = 0; i < 200; i++) verifyBatch(publicKey, '341125-00001', batchId, hashes, sig)
+  const t0 = performance.now()
+  for (let i = 0; i < rounds; i++) if (!verifyBatch(publicKey, '341125-00001', batchId, hashes, sig)) throw new Error('signature did not verify')
+  return +(((performance.now() - t0) * 1000) / rounds).toFixed(1)
 }
 
 export function cpuMsSince(start: NodeJS.CpuUsage): number {

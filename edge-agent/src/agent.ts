@@ -12,7 +12,7 @@ import {
 import { startApi, type Api } from './api/index.js'
 import type { AgentConfig } from './config.js'
 import { openLedger, type Ledger } from './ledger/index.js'
-import { Outbox } from './outbox/index.js'
+import { batchSigner, Outbox } from './outbox/index.js'
 import { Stock, StockReporter } from './stock/index.js'
 import { createRemoteCommands, Link, type BrokerAddress } from './sync/index.js'
 import { AGENT_VERSION } from './version.js'
@@ -150,7 +150,11 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
     this.outbox = new Outbox(
       ledger,
       this.link,
-      { cabinetId: config.cabinetId, batchMaxSales: config.batchMaxSales, ackTimeoutMs: config.ackTimeoutMs, backoffMinMs: config.backoffMinMs, backoffMaxMs: config.backoffMaxMs },
+      {
+        cabinetId: config.cabinetId, batchMaxSales: config.batchMaxSales, ackTimeoutMs: config.ackTimeoutMs, backoffMinMs: config.backoffMinMs, backoffMaxMs: config.backoffMaxMs,
+        // Issue 16 §2: an enrolled board signs every batch with the key it registered.
+        ...(config.signingKey && { sign: batchSigner(config.signingKey) }),
+      },
       log.child({ component: 'outbox' }),
       { acked: (seq) => this.emit('acked', seq), halted: (detail) => this.emit('halted', detail) },
       now,

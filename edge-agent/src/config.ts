@@ -1,12 +1,14 @@
 // Edge agent configuration: flags over EDGE_* environment variables, validated
 // once with zod and frozen. Reads only the env and argv it is given, and the CA
-// file they name (read once here, so a bad path fails the start, not a connect).
-import { X509Certificate } from 'node:crypto'
+// file they name (read once here, so a bad path fails the start, not a connect),
+// and the signing key an enrolled board keeps in its data directory.
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { z } from 'zod'
 import { AppError, CabinetId, MAX_BATCH_SALES } from '../../shared/src/edge.js'
-import { readCredentials } from './enroll.js'
+import { readCredentials, SIGNING_KEY_FILE } from './enroll.js'
 
 export const LogLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
 export type LogLevel = z.infer<typeof LogLevel>
@@ -88,6 +90,8 @@ export interface AgentConfig {
   readonly backoffMinMs: number
   readonly backoffMaxMs: number
   readonly ledgerMaxPages: number | undefined
+  /** DIR/signing-key.pem of an enrolled board (issue 16 §2): every sale batch is signed with it. Null: batches go unsigned. */
+  readonly signingKey: KeyObject | null
 }
 
 // option name → [CLI flag, env variable]
@@ -138,7 +142,27 @@ export function makeConfig(options: AgentOptions, describePath: (key: string) =>
     backoffMinMs: c.backoffMinMs,
     backoffMaxMs: c.backoffMaxMs,
     ledgerMaxPages: c.ledgerMaxPages,
+    signingKey: readSigningKey(c.dataDir),
   })
+}
+
+/** DIR/signing-key.pem (written by enroll); null when DIR holds none. A key that is there but unusable fails the start. */
+function readSigningKey(dataDir: string): KeyObject | null {
+  const path = join(dataDir, SIGNING_KEY_FILE)
+  let pem: string
+  try {
+    pem = readFileSync(path, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
+    throw new AppError('CONFIG_INVALID', `invalid configuration: ${path} is not readable: ${(err as Error).message}`, 400)
+  }
+  try {
+    const key = createPrivateKey(pem)
+    if (key.asymmetricKeyType !== 'ed25519') throw new Error(`a ${key.asymmetricKeyType ?? 'unknown'} key`)
+    return key
+  } catch (err) {
+    throw new AppError('CONFIG_INVALID', `invalid configuration: ${path} is not an Ed25519 private key (${(err as Error).message}); enroll again`, 400)
+  }
 }
 
 /**

@@ -10,14 +10,15 @@ import { usccDivision, type Plan } from '../../shared/src/index.js'
 import { createAccessService, createAuthHook, createLoginThrottle, createUserStore, ensureAdminToken, sessionRoutes, userRoutes, type Principal } from './access/index.js'
 import { behindScheduleSource, certExpiringSource, complianceLowSource, forwardingSource, offlineSource } from './alerts/index.js'
 import { alertsModule } from './alerts/module.js'
-import { clockSkewSource, saleIdReusedSource } from './alerts/sale-flags-source.js'
+import { clockSkewSource, saleIdReusedSource, signatureInvalidSource } from './alerts/sale-flags-source.js'
 import { backupModule } from './backup/module.js'
 import { busModules } from './broker/module.js'
-import { cabinetLogins, createCabinetStore } from './cabinets/index.js'
+import { cabinetLogins, createCabinetStore, createEnrollmentStore, CREDENTIALS_CHANNEL } from './cabinets/index.js'
 import { cabinetsModule } from './cabinets/module.js'
 import { certificationWorkflowModule } from './certification/applications-module.js'
 import { countyCatalogFigures } from './certification/index.js'
 import { certificationModule } from './certification/module.js'
+import { auditModule } from './audit/index.js'
 import { commandsModule } from './commands/index.js'
 import { withCertifiedTotals } from './compliance/index.js'
 import { complianceModule } from './compliance/module.js'
@@ -30,6 +31,7 @@ import type { ForwardingOptions } from './forwarding/index.js'
 import { httpModule } from './http/module.js'
 import { leaderModule } from './jobs/module.js'
 import { createMetrics, metricsRoutes } from './metrics/index.js'
+import { notificationsModule, type NotificationOptions } from './notifications/index.js'
 import { overviewModule } from './overview/module.js'
 import { startModules, type FleetModule, type RunningModules } from './modules.js'
 import { reportsModule } from './reports/module.js'
@@ -46,6 +48,8 @@ export interface FleetDeps {
   readonly now?: () => Date
   /** Forwarding timings (tests shorten them); DEFAULT_FORWARDING otherwise. */
   readonly forwarding?: Partial<ForwardingOptions>
+  /** Notification timings (tests shorten them); DEFAULT_NOTIFICATIONS otherwise. */
+  readonly notifications?: Partial<NotificationOptions>
   /**
    * Aborts a start that is waiting (for an external broker to be attached:
    * buildFleet never resolves before that). buildFleet then undoes what it
@@ -105,6 +109,8 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     const jobs = leaderModule({ database, log })
     const cabinetStore = createCabinetStore(database)
     const salesStore = createSalesStore(database)
+    // Issue 16 §2: enrolled cabinets' keys, read by the ingest and the auditor's export.
+    const enrollmentStore = createEnrollmentStore(database)
     const salesReader = createSalesReader(salesStore)
     const buses = busModules({
       config,
@@ -158,6 +164,9 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       publish: (topic, payload) => buses.bus()?.publish(topic, payload, { qos: 0 }),
       clockSample: (id, skewMs) => cabinets.liveness().clockSample(id, skewMs, 'sale'),
       limits: config.ingest,
+      signingKeys: { all: () => enrollmentStore.publicKeys(), one: (id) => enrollmentStore.publicKey(id) },
+      keysChannel: CREDENTIALS_CHANNEL,
+      requireSigned: config.requireSignedSales,
       metrics: metrics.ingest,
       now,
       log,
@@ -209,9 +218,19 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       now,
       log,
     })
+    // Issue 16 §6: webhook notifications of alerts; its outbox rows are written in the alerts' transactions.
+    const notifications = notificationsModule({
+      database,
+      isLeader: jobs.isLeader,
+      countyName: (code) => plan.counties.find((c) => c.code === code)?.name ?? null,
+      ...(deps.notifications && { options: deps.notifications }),
+      now,
+      log,
+    })
     const alerts = alertsModule({
       database,
       isLeader: jobs.isLeader,
+      listeners: () => [notifications.listener()],
       sources: () => {
         const live = cabinets.liveness()
         return [
@@ -240,6 +259,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
           forwardingSource({ troubled: (n) => forwarding.service().troubled(n) }),
           saleIdReusedSource({ open: (county) => saleFlags.store.open(county), counties: () => plan.counties.map((c) => c.code) }),
           clockSkewSource({ skewed: () => live.skewedClocks(), ownerOf: (id) => rollout.store.ownerOf(id) }),
+          signatureInvalidSource({ flagged: (since) => salesStore.signatureFlags(since), ownerOf: (id) => rollout.store.ownerOf(id) }),
           ...stockSources({ stock: () => stock.service(), counties: () => plan.counties.map((c) => c.code) }),
         ]
       },
@@ -307,7 +327,9 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     })
     // Issue 16: operators' remote commands to cabinets.
     const commands = commandsModule({ database, bus: buses.bus, now, log })
-    const modules: FleetModule[] = [jobs, buses.broker, compliance, cabinets, rollout, sales, certification, saleFlags, http, forwarding, certWorkflow, stock, alerts, overview, reports, backup, commands]
+    // Issue 16 §2: the auditor's monthly export of a cabinet's signed records.
+    const audit = auditModule({ sales: salesStore, keyOf: (id) => enrollmentStore.keyOf(id), assertVisible: () => cabinets.service().assertVisible, now })
+    const modules: FleetModule[] = [jobs, buses.broker, compliance, cabinets, rollout, sales, certification, saleFlags, http, forwarding, certWorkflow, stock, notifications, alerts, overview, reports, backup, commands, audit]
     // The broker starts last (its sink routes to every module) and its intake is the first to stop.
     running = await startModules([...modules, buses.intake(modules)], log)
     const bus = buses.started()

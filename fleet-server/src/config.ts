@@ -115,6 +115,12 @@ const Env = z.object({
   FLEET_BACKUP_KEEP: z.coerce.number().int().min(1).max(10_000).default(7),
   /** Take the daily backup at 03:00 Asia/Shanghai (on|off). */
   FLEET_BACKUP_SCHEDULE: z.stringbool().default(true),
+  /**
+   * Issue 16 §2: `on` refuses sale batches of cabinets with no registered
+   * signing key too (every cabinet enrolled); `off`: only enrolled cabinets
+   * must sign, password-provisioned ones are accepted unsigned.
+   */
+  FLEET_REQUIRE_SIGNED_SALES: z.enum(['on', 'off'], { error: 'FLEET_REQUIRE_SIGNED_SALES: on or off' }).default('off'),
 })
 type Env = z.infer<typeof Env>
 
@@ -165,6 +171,8 @@ export interface FleetConfig {
   readonly logLevel: Env['LOG_LEVEL']
   readonly logRequests: boolean
   readonly ingest: { readonly maxBatchesPerTick: number; readonly maxSalesPerTick: number; readonly maxQueuedBytes: number }
+  /** FLEET_REQUIRE_SIGNED_SALES=on: batches of cabinets without a registered key are refused. */
+  readonly requireSignedSales: boolean
   readonly presenceFlushMs: number
   /** isScheduled: reports are generated on the plan's schedule (reports/schedule.ts); cron: when it checks. */
   readonly reports: { readonly isScheduled: boolean; readonly cron: string }
@@ -330,6 +338,7 @@ export function loadConfig(
       maxSalesPerTick: e.FLEET_INGEST_MAX_SALES_PER_TICK,
       maxQueuedBytes: e.FLEET_INGEST_MAX_QUEUED_BYTES,
     }),
+    requireSignedSales: e.FLEET_REQUIRE_SIGNED_SALES === 'on',
     presenceFlushMs: e.FLEET_PRESENCE_FLUSH_MS,
     reports: Object.freeze({ isScheduled: e.FLEET_REPORTS_SCHEDULE, cron: e.FLEET_REPORTS_CRON }),
     trustProxy: Object.freeze(e.FLEET_TRUST_PROXY ?? []),

@@ -98,6 +98,14 @@ export const ERROR_CODES = {
   COMMAND_NOT_FOUND: '远程指令不存在或无权查看',
   COMMAND_CABINET_RETIRED: '专柜已撤除，不能再下发远程指令',
   SALES_LOCKED: '本专柜已被远程暂停销售，请联系运营企业',
+  // issue 16 §2 (signed sales)
+  SIGNATURE_MISSING: '销售批次缺少专柜签名',
+  SIGNATURE_INVALID: '销售批次签名校验失败',
+  AUDIT_MONTH_INVALID: '月份应写作四位年份加两位月份，如 2026-12',
+  // issue 16 (notifications)
+  NOTIFY_URL_INVALID: '通知地址须为以 “http://” 或 “https://” 开头的网址',
+  NOTIFY_SUBSCRIPTION_NOT_FOUND: '通知订阅不存在或无权查看',
+  NOTIFY_SECRET_UNSUPPORTED: '只有钉钉群机器人支持加签密钥',
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES

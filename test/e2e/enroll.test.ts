@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { describe, expect, it, onTestFinished } from 'vitest'
+import { shanghaiDate, verifyAuditExport, type AuditExport } from '../../shared/src/index.js'
 import { api, startFleet, tempDir } from '../helpers/fleet.js'
 import { REPO_ROOT } from '../helpers/process.js'
 import { userToken } from '../helpers/rollout.js'
@@ -78,6 +79,12 @@ describe('deployment by bootstrap code', () => {
     expect(sale.status).toBe(201)
     await expect.poll(async () => (await cabinet()).sales.count, { timeout: 15_000 }).toBe(1)
     expect((await cabinet()).status).toBe('operating')
+    // Issue 16 §2: the agent signed its batch with the key it enrolled; the server kept the signature.
+    const month = shanghaiDate(Date.now()).slice(0, 7)
+    const exported = await api<AuditExport>(fleet, 'GET', `/api/v1/cabinets/${id}/audit-export?month=${month}`, undefined, operator)
+    expect(exported.status).toBe(200)
+    expect(exported.body.signatures).toHaveLength(1)
+    expect(verifyAuditExport(exported.body)).toMatchObject({ ok: true, records: 1, signed: 1, unsigned: 0 })
     agent.child.kill('SIGTERM')
     expect(await agent.exited).toBe(0)
 

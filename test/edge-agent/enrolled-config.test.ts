@@ -1,5 +1,6 @@
 // An enrolled board's start (issue 16): what the flags and env leave out comes
 // from DIR/credentials.json, which `edge-agent enroll` wrote.
+import { generateKeyPairSync } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -29,5 +30,15 @@ describe('config of an enrolled board', () => {
     expect(() => loadConfig({}, ['--data', dir])).toThrow(/credentials\.json is not JSON/)
     const partial = await dirWith({ ...CREDS, password: undefined })
     expect(() => loadConfig({}, ['--data', partial])).toThrow(/password/)
+  })
+
+  it('signs with DIR/signing-key.pem when enroll left one; none: unsigned; a damaged one fails the start (issue 16 §2)', async () => {
+    const dir = await dirWith(CREDS)
+    expect(loadConfig({}, ['--data', dir]).signingKey).toBeNull()
+    const { privateKey } = generateKeyPairSync('ed25519')
+    await writeFile(join(dir, 'signing-key.pem'), privateKey.export({ type: 'pkcs8', format: 'pem' }).toString())
+    expect(loadConfig({}, ['--data', dir]).signingKey?.asymmetricKeyType).toBe('ed25519')
+    await writeFile(join(dir, 'signing-key.pem'), 'not a key')
+    expect(() => loadConfig({}, ['--data', dir])).toThrow(/signing-key\.pem is not an Ed25519 private key/)
   })
 })

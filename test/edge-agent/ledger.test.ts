@@ -1,10 +1,11 @@
 import { join } from 'node:path'
 import { Database } from '../../edge-agent/src/ledger/sqlite.js'
 import { describe, expect, it } from 'vitest'
-import { AppError, GENESIS_HASH, SaleBatchMsg, decodeMessage, saleHash, type Sale } from '../../shared/src/index.js'
+import { generateKeyPairSync } from 'node:crypto'
+import { AppError, GENESIS_HASH, SaleBatchMsg, decodeMessage, saleHash, verifyBatch, type Sale } from '../../shared/src/index.js'
 import { openLedger } from '../../edge-agent/src/ledger/index.js'
 import { MIGRATIONS } from '../../edge-agent/src/ledger/migrations.js'
-import { renderBatch } from '../../edge-agent/src/outbox/index.js'
+import { batchSigner, renderBatch } from '../../edge-agent/src/outbox/index.js'
 import { aSale, tempDir } from './helpers.js'
 
 const T0 = Date.parse('2020-09-30T04:00:00.000Z')
@@ -140,5 +141,28 @@ describe('batch rendering', () => {
     // The next sale would not have fitted.
     const oneMore = renderBatch('C1', '0190a0b4-0000-7000-8000-0000000000aa', sales.slice(0, batch.count + 1), Number.MAX_SAFE_INTEGER)
     expect(Buffer.byteLength(oneMore.payload)).toBeGreaterThan(maxBytes)
+  })
+
+  it('an enrolled agent signs the sales that fit, inside the same byte limit (issue 16 §2)', async () => {
+    const ledger = openLedger({ dataDir: await tempDir(), cabinetId: 'C1' })
+    const lines = Array.from({ length: 100 }, (_, i) => ({ sku: `SKU-${i}`, qty: 1, unitPriceFen: 100 + i }))
+    for (let i = 0; i < 20; i++) ledger.record(aSale({ items: lines }), T0)
+    const sales = ledger.salesFrom(1, 20)
+    ledger.close()
+    const { publicKey, privateKey } = generateKeyPairSync('ed25519')
+    const batchId = '0190a0b4-0000-7000-8000-0000000000aa'
+    const unsigned = renderBatch('C1', batchId, sales, 20_000)
+    // Exactly at the limit with the signature: the last sale must make room for it.
+    const maxBytes = Buffer.byteLength(unsigned.payload)
+    const batch = renderBatch('C1', batchId, sales, maxBytes, batchSigner(privateKey))
+    expect(Buffer.byteLength(batch.payload)).toBeLessThanOrEqual(maxBytes)
+    expect(batch.count).toBe(unsigned.count - 1)
+    const decoded = decodeMessage(SaleBatchMsg, Buffer.from(batch.payload))
+    expect(decoded.ok).toBe(true)
+    const msg = decoded.ok ? decoded.data : null
+    expect(msg!.sales).toHaveLength(batch.count)
+    expect(verifyBatch(publicKey, 'C1', batchId, msg!.sales.map((s) => s.hash), msg!.sig!)).toBe(true)
+    // Unsigned rendering is unchanged: no sig key at all.
+    expect(unsigned.payload).not.toContain('"sig"')
   })
 })

@@ -55,6 +55,13 @@ describe('fleet config', () => {
     expect(loadConfig({ FLEET_MQTT_MAX_CONNECTIONS: '50' }, [], { nofileSoft: 1024 }).mqtt.maxConnections).toBe(50)
   })
 
+  it('reads FLEET_REQUIRE_SIGNED_SALES as on or off, off by default (issue 16 §2)', () => {
+    expect(loadConfig({}, [], noLimits).requireSignedSales).toBe(false)
+    expect(loadConfig({ FLEET_REQUIRE_SIGNED_SALES: 'on' }, [], noLimits).requireSignedSales).toBe(true)
+    expect(loadConfig({ FLEET_REQUIRE_SIGNED_SALES: 'off' }, [], noLimits).requireSignedSales).toBe(false)
+    expect(() => loadConfig({ FLEET_REQUIRE_SIGNED_SALES: 'yes' }, [], noLimits)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining('FLEET_REQUIRE_SIGNED_SALES') }))
+  })
+
   it('throws CONFIG_INVALID naming the problem', () => {
     expect(() => loadConfig({ FLEET_HTTP_PORT: 'eighty' }, [], noLimits)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining('FLEET_HTTP_PORT') }))
     expect(() => loadConfig({ FLEET_LOG_REQUESTS: 'maybe' }, [], noLimits)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }))

@@ -79,6 +79,29 @@ const fyWorkflow = (c: Ctx) => {
   return w
 }
 
+/**
+ * Issue 16 §6: a 凤阳县 official's webhook subscription, with one delivery
+ * about FY-1 (its outbox row inserted directly, already failed, so the
+ * delivery loop leaves it be: only its scope matters here).
+ */
+const notifySetups = new WeakMap<Fleet, Promise<string>>()
+const fyNotify = (c: Ctx) => {
+  let w = notifySetups.get(c.fleet)
+  if (!w) {
+    w = (async () => {
+      const fyToken = await userToken(c.fleet, { username: 'fy-notify', role: 'county', countyCode: '341126' })
+      const r = await api<{ subscription: { subscriptionId: string } }>(c.fleet, 'POST', '/api/v1/notifications/subscriptions', { url: 'http://127.0.0.1:9/fy-hook', format: 'json' }, fyToken)
+      expect(r.status).toBe(201)
+      const id = r.body.subscription.subscriptionId
+      await sqlRun(c.fleet.database, `INSERT INTO notification_outbox (subscription_id, alert_id, event, kind, severity, county_code, cabinet_id, operator, message, raised_at, state, attempts, created_at, due_at, last_error)
+        VALUES (?, ?, 'raised', 'offline', 'warning', '341126', 'FY-1', 'fy-coop', '专柜 FY-1 已离线', '2020-10-01T00:00:00.000Z', 'failed', 3, '2020-10-01T00:00:00.000Z', '2020-10-01T00:00:00.000Z', 'HTTP 500')`, id, c.fyAlert)
+      return id
+    })()
+    notifySetups.set(c.fleet, w)
+  }
+  return w
+}
+
 /** What a 定远县 official gets for each route when aiming at 凤阳县. */
 const CASES: Record<string, (c: Ctx) => Promise<void>> = {
   // Access: only admins create users; the session routes concern the caller alone.
@@ -109,6 +132,11 @@ const CASES: Record<string, (c: Ctx) => Promise<void>> = {
   'GET /api/v1/cabinets/:id/transitions': async (c) => hidden((await c.call('GET', `/api/v1/cabinets/${c.fy[0]}/transitions`)).status),
   'POST /api/v1/cabinets/:id/credentials': async (c) => hidden((await c.call('POST', `/api/v1/cabinets/${c.fy[0]}/credentials`)).status),
   'GET /api/v1/cabinets/:id/sales': async (c) => hidden((await c.call('GET', `/api/v1/cabinets/${c.fy[0]}/sales`)).status),
+  // Issue 16 §2: another county's audit export is hidden; its own is not.
+  'GET /api/v1/cabinets/:id/audit-export': async (c) => {
+    hidden((await c.call('GET', `/api/v1/cabinets/${c.fy[0]}/audit-export?month=2020-10`)).status)
+    expect((await c.call('GET', `/api/v1/cabinets/${c.dy[0]}/audit-export?month=2020-10`)).status).toBe(200)
+  },
   // Issue 16 (deployment): no code for another county's cabinet; the public exchange names no cabinet.
   'POST /api/v1/cabinets/:id/bootstrap-code': async (c) => hidden((await c.call('POST', `/api/v1/cabinets/${c.fy[0]}/bootstrap-code`, {})).status),
   'POST /api/v1/enroll': async (c) => {
@@ -265,6 +293,33 @@ const CASES: Record<string, (c: Ctx) => Promise<void>> = {
     expect((await c.call('POST', `/api/v1/cabinets/${c.dy[0]}/commands`, { kind: 'sync' })).status).toBe(201)
   },
   'GET /api/v1/cabinets/:id/commands': async (c) => hidden((await c.call('GET', `/api/v1/cabinets/${c.fy[0]}/commands`)).status),
+  // Notifications (issue 16 §6): a user's subscriptions are its own; 凤阳县's official's are not found.
+  'POST /api/v1/notifications/subscriptions': async (c) => {
+    const r = await c.call('POST', '/api/v1/notifications/subscriptions', { url: 'http://127.0.0.1:9/dy-hook', format: 'wecom' })
+    expect([r.status, (r.body as { subscription: { owner: string } }).subscription.owner]).toEqual([201, 'dy-official'])
+  },
+  'GET /api/v1/notifications/subscriptions': async (c) => {
+    const fyId = await fyNotify(c)
+    const r = await c.call('GET', '/api/v1/notifications/subscriptions')
+    expect(r.status).toBe(200)
+    expect(r.text).not.toContain(fyId)
+    for (const s of (r.body as { subscriptions: Array<{ owner: string }> }).subscriptions) expect(s.owner).toBe('dy-official')
+  },
+  'DELETE /api/v1/notifications/subscriptions/:id': async (c) => {
+    hidden((await c.call('DELETE', `/api/v1/notifications/subscriptions/${await fyNotify(c)}`)).status)
+  },
+  'POST /api/v1/notifications/subscriptions/:id/test': async (c) => {
+    hidden((await c.call('POST', `/api/v1/notifications/subscriptions/${await fyNotify(c)}/test`)).status)
+  },
+  'GET /api/v1/notifications/deliveries': async (c) => {
+    const fyId = await fyNotify(c)
+    const r = await c.call('GET', '/api/v1/notifications/deliveries')
+    expect(r.status).toBe(200)
+    expect(r.text).not.toContain(fyId)
+    expect(r.text).not.toContain('FY-1')
+    // The admin sees the 凤阳县 delivery: it is there to be leaked.
+    expect(JSON.stringify((await api(c.fleet, 'GET', '/api/v1/notifications/deliveries')).body)).toContain('FY-1')
+  },
   'GET /api/v1/commands/:id': async (c) => {
     const fy = await api<{ commandId: string }>(c.fleet, 'POST', `/api/v1/cabinets/${c.fy[0]}/commands`, { kind: 'sync' })
     expect(fy.status).toBe(201)

@@ -58,6 +58,9 @@ const anyUuid = fc.oneof(
   fc.constantFrom('00000000-0000-0000-0000-000000000000', 'ffffffff-ffff-ffff-ffff-ffffffffffff', 'FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF', '00000000-0000-0000-0000-00000000000g'),
 )
 
+/** A 64-byte signature in base64, as an enrolled agent sends it. */
+const anySig = fc.uint8Array({ minLength: 64, maxLength: 64 }).map((bytes) => Buffer.from(bytes).toString('base64'))
+
 describe('sale batch decoding, fast path against the schema', () => {
   it('decides every payload exactly as decodeMessage(SaleBatchMsg) does: same data, or same code and message', () => {
     fc.assert(
@@ -78,6 +81,9 @@ describe('sale batch decoding, fast path against the schema', () => {
         { weight: 4, arbitrary: charMutated(b) },
         { weight: 1, arbitrary: anyUuid.map((u) => ({ ...b, batchId: u })) },
         { weight: 1, arbitrary: anyUuid.map((u) => ({ ...b, sales: [{ ...b.sales[0]!, saleId: u }, ...b.sales.slice(1)] })) },
+        // Issue 16 §2: a signed batch (sig: base64 of 64 bytes), edited anywhere, or its sig edited.
+        { weight: 2, arbitrary: anySig.chain((sig) => charMutated({ ...b, sig })) },
+        { weight: 1, arbitrary: fc.record({ sig: anySig, at: fc.nat({ max: 87 }), ch: fc.constantFrom(...EDGE_CHARS, '=', '-', '_') }).map(({ sig, at, ch }) => ({ ...b, sig: sig.slice(0, at) + ch + sig.slice(at + 1) })) },
       ),
     )
     let accepted = 0

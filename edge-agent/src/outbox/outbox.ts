@@ -5,7 +5,7 @@ import type { Logger } from 'pino'
 import { MAX_MESSAGE_BYTES, uuidv7, type EventMsg, type ReplyMsg } from '../../../shared/src/edge.js'
 import { backoffMs } from '../backoff.js'
 import type { Ledger } from '../ledger/index.js'
-import { renderBatch } from './batch.js'
+import { renderBatch, type BatchSigner } from './batch.js'
 
 /** What the outbox needs from the MQTT link. */
 export interface OutboxLink {
@@ -21,6 +21,8 @@ export interface OutboxOptions {
   backoffMinMs: number
   backoffMaxMs: number
   maxMessageBytes?: number
+  /** An enrolled agent's signer: every batch carries its signature. Absent: batches go unsigned. */
+  sign?: BatchSigner
 }
 
 export interface OutboxHooks {
@@ -171,7 +173,7 @@ export class Outbox {
     try {
       const sales = this.ledger.salesFrom(fromSeq, this.opts.batchMaxSales)
       if (sales.length === 0) return
-      batch = renderBatch(this.opts.cabinetId, uuidv7(this.now()), sales, this.opts.maxMessageBytes ?? MAX_MESSAGE_BYTES)
+      batch = renderBatch(this.opts.cabinetId, uuidv7(this.now()), sales, this.opts.maxMessageBytes ?? MAX_MESSAGE_BYTES, this.opts.sign)
     } catch (err) {
       this.log.error({ err, fromSeq }, 'cannot read sales from the ledger; will retry')
       this.retryAfter(backoffMs(this.failures++, this.opts.backoffMinMs, this.opts.backoffMaxMs))

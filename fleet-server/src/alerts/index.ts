@@ -1,7 +1,7 @@
 // Alerts: offline too long, behind schedule, compliance below threshold,
 // certificate expiring — stored, listed by scope, acknowledged.
-export { createAlertService, type AlertService } from './service.js'
-export { createAlertStore, type AlertStore, type AlertCondition } from './store.js'
+export { alertVisibleTo, createAlertService, type AlertListener, type AlertService } from './service.js'
+export { createAlertStore, type AlertStore, type AlertCondition, type AlertTransition } from './store.js'
 export {
   behindScheduleSource,
   certExpiringSource,

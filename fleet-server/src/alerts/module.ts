@@ -4,7 +4,7 @@ import type { Logger } from 'pino'
 import type { FleetDb } from '../db/database.js'
 import { slot, type FleetModule } from '../modules.js'
 import { alertRoutes } from './routes.js'
-import { createAlertService, type AlertService } from './service.js'
+import { createAlertService, type AlertListener, type AlertService } from './service.js'
 import type { AlertSource } from './sources.js'
 import { createAlertStore } from './store.js'
 
@@ -20,6 +20,8 @@ export interface AlertsModuleDeps {
   /** The conditions watched, built from the domains started before this module. */
   readonly sources: () => readonly AlertSource[]
   readonly isLeader: () => Promise<boolean>
+  /** Told of raises and clears in their transaction, from the modules started before this one (notifications). */
+  readonly listeners?: () => readonly AlertListener[]
   readonly now: () => Date
   readonly log: Logger
 }
@@ -36,6 +38,7 @@ export function alertsModule(deps: AlertsModuleDeps): AlertsModule {
           store: createAlertStore(deps.database),
           isLeader: deps.isLeader,
           sources: deps.sources(),
+          listeners: deps.listeners?.() ?? [],
           now: deps.now,
           log: deps.log.child({ component: 'alerts' }),
           everyMs: ALERTS_EVERY_MS,

@@ -78,3 +78,49 @@ export function clockSkewSource(deps: {
     },
   }
 }
+
+/** An enrolled cabinet whose sale batches were refused for their signature (sales/ingest.ts). */
+export interface SignatureFlagView {
+  readonly cabinetId: string
+  readonly code: string
+  readonly firstAt: string
+  readonly lastAt: string
+  readonly rejectedCount: number
+}
+
+/** How long after its last refused batch a cabinet's signature alert stays open. */
+export const SIGNATURE_ALERT_OPEN_MS = 7 * 86_400_000
+
+/**
+ * Issue 16 §2: one alert per enrolled cabinet whose batches came without its
+ * signature or with a wrong one in the last 7 days — its MQTT login may be in
+ * other hands (nothing of those batches was stored).
+ */
+export function signatureInvalidSource(deps: {
+  /** Flags whose last refusal is at or after `since`. */
+  flagged: (since: string) => readonly SignatureFlagView[] | Promise<readonly SignatureFlagView[]>
+  ownerOf: (cabinetId: string) => CabinetOwner | null | Promise<CabinetOwner | null>
+}): AlertSource {
+  return {
+    kind: 'signature_invalid',
+    async evaluate(now) {
+      const out: AlertCondition[] = []
+      for (const f of await deps.flagged(new Date(now.getTime() - SIGNATURE_ALERT_OPEN_MS).toISOString())) {
+        const owner = await deps.ownerOf(f.cabinetId)
+        if (!owner) continue
+        const what = f.code === 'SIGNATURE_MISSING' ? '未带签名' : '签名校验失败'
+        out.push({
+          kind: 'signature_invalid',
+          subject: f.cabinetId,
+          severity: 'critical',
+          countyCode: owner.countyCode,
+          cabinetId: f.cabinetId,
+          operator: owner.operator,
+          message: `专柜 ${f.cabinetId} 有销售批次${what}，已拒收 ${f.rejectedCount} 批（未入库）；其登录凭据可能被他人使用，请核查并重新登记`,
+          detail: { code: f.code, firstAt: f.firstAt, lastAt: f.lastAt, rejectedCount: f.rejectedCount },
+        })
+      }
+      return out
+    },
+  }
+}

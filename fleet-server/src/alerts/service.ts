@@ -5,7 +5,17 @@ import type { Logger } from 'pino'
 import { AppError, uuidv7, type AlertList, type AlertView, type EvaluateAlertsReply, type ListAlertsQuery } from '../../../shared/src/index.js'
 import { assertMayChangeCabinet, canSeeCabinet, cabinetScope, isCityWide, type Principal } from '../access/index.js'
 import type { AlertSource } from './sources.js'
-import type { AlertRow, AlertStore } from './store.js'
+import type { AlertRow, AlertStore, AlertTransition } from './store.js'
+import type { Tx } from '../db/database.js'
+
+/**
+ * Hears every alert raised or cleared, inside the transaction writing it
+ * (notifications write their outbox there: issue 16 §6). A throw rolls the
+ * evaluation of that source back; it is retried at the next evaluation.
+ */
+export interface AlertListener {
+  transitions(tx: Tx, transitions: readonly AlertTransition[]): Promise<void>
+}
 
 export interface AlertService {
   evaluate(): Promise<EvaluateAlertsReply>
@@ -29,14 +39,33 @@ export interface AlertServiceDeps {
    * evaluation asked for through the API runs regardless.
    */
   readonly isLeader?: () => Promise<boolean>
+  /** Told of raises and clears in their transaction (see {@link AlertListener}). */
+  readonly listeners?: readonly AlertListener[]
 }
 
 const alertNotFound = (alertId: string) => new AppError('ALERT_NOT_FOUND', `alert ${alertId} not found`, 404, { alertId }, `“${alertId}”`)
 
 const view = ({ operator: _operator, ...a }: AlertRow): AlertView => a
 
-export function createAlertService({ store, sources: initial, now, log, everyMs, isLeader }: AlertServiceDeps): AlertService {
+/**
+ * Whether `by` may see the alert: the rule GET /alerts filters by (city-wide
+ * roles all; a county its county's; an operator its cabinets'). Notifications
+ * judge their deliveries by it too.
+ */
+export function alertVisibleTo(by: Principal, a: Pick<AlertRow, 'countyCode' | 'cabinetId' | 'operator'>): boolean {
+  if (isCityWide(by)) return true
+  if (by.role === 'county') return a.countyCode !== null && a.countyCode === by.countyCode
+  return a.cabinetId !== null && a.countyCode !== null && canSeeCabinet(by, { countyCode: a.countyCode, operator: a.operator })
+}
+
+export function createAlertService({ store, sources: initial, now, log, everyMs, isLeader, listeners = [] }: AlertServiceDeps): AlertService {
   const sources = [...initial]
+  const written =
+    listeners.length === 0
+      ? undefined
+      : async (tx: Tx, t: readonly AlertTransition[]) => {
+          for (const l of listeners) await l.transitions(tx, t)
+        }
   let running: Promise<EvaluateAlertsReply> | null = null
 
   async function evaluateOnce(): Promise<EvaluateAlertsReply> {
@@ -54,13 +83,13 @@ export function createAlertService({ store, sources: initial, now, log, everyMs,
         const counties = source.partitions?.()
         if (counties) {
           for (const county of counties) {
-            const p = await store.apply(source.kind, await source.evaluate(at, county), at.toISOString(), newId, county)
+            const p = await store.apply(source.kind, await source.evaluate(at, county), at.toISOString(), newId, county, written)
             r = { raised: r.raised + p.raised, cleared: r.cleared + p.cleared }
             await yieldTurn()
           }
-          r.cleared += await store.clearOutside(source.kind, counties, at.toISOString())
+          r.cleared += await store.clearOutside(source.kind, counties, at.toISOString(), written)
         } else {
-          r = await store.apply(source.kind, await source.evaluate(at), at.toISOString(), newId)
+          r = await store.apply(source.kind, await source.evaluate(at), at.toISOString(), newId, undefined, written)
         }
         raised += r.raised
         cleared += r.cleared
@@ -88,12 +117,6 @@ export function createAlertService({ store, sources: initial, now, log, everyMs,
     return running
   }
 
-  function visible(by: Principal, a: AlertRow): boolean {
-    if (isCityWide(by)) return true
-    if (by.role === 'county') return a.countyCode !== null && a.countyCode === by.countyCode
-    return a.cabinetId !== null && a.countyCode !== null && canSeeCabinet(by, { countyCode: a.countyCode, operator: a.operator })
-  }
-
   return {
     evaluate,
     addSource: (s) => void sources.push(s),
@@ -112,7 +135,7 @@ export function createAlertService({ store, sources: initial, now, log, everyMs,
     },
     async ack(by, alertId) {
       const a = await store.get(alertId)
-      if (!a || !visible(by, a)) throw alertNotFound(alertId)
+      if (!a || !alertVisibleTo(by, a)) throw alertNotFound(alertId)
       assertMayChangeCabinet(by)
       await store.ack(alertId, by.username, now().toISOString())
       log.info({ alertId, kind: a.kind, by: by.username }, 'alert acknowledged')

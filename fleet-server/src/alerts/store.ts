@@ -3,8 +3,29 @@
 // evaluation upserts the conditions that hold and clears the rest.
 import { sql, type Selectable } from 'kysely'
 import type { AlertKind, AlertView } from '../../../shared/src/index.js'
-import type { FleetDb } from '../db/database.js'
+import type { FleetDb, Tx } from '../db/database.js'
 import type { AlertsTable } from '../db/schema.js'
+
+/** An alert raised or cleared, as the transaction writing it left it. */
+export interface AlertTransition {
+  readonly event: 'raised' | 'cleared'
+  readonly alertId: string
+  readonly kind: AlertKind
+  readonly severity: 'warning' | 'critical'
+  readonly countyCode: string | null
+  readonly cabinetId: string | null
+  readonly operator: string | null
+  readonly message: string
+  readonly raisedAt: string
+  readonly clearedAt: string | null
+}
+
+/**
+ * Told of the transitions inside the transaction that writes them, so what it
+ * writes (the notification outbox) commits or rolls back with them. Called
+ * only when there are some.
+ */
+export type TransitionsWritten = (tx: Tx, transitions: readonly AlertTransition[]) => Promise<void>
 
 export interface AlertCondition {
   readonly kind: AlertKind
@@ -40,9 +61,11 @@ export interface AlertStore {
    * the kind, or only those of `countyCode` when given (a partitioned
    * source's verdict for one county).
    */
-  apply(kind: AlertKind, conditions: readonly AlertCondition[], nowIso: string, newId: () => string, countyCode?: string): Promise<{ raised: number; cleared: number }>
+  apply(
+    kind: AlertKind, conditions: readonly AlertCondition[], nowIso: string, newId: () => string, countyCode?: string, written?: TransitionsWritten,
+  ): Promise<{ raised: number; cleared: number }>
   /** Clears open alerts of the kind in none of these counties (after a partitioned source's last county). */
-  clearOutside(kind: AlertKind, countyCodes: readonly string[], nowIso: string): Promise<number>
+  clearOutside(kind: AlertKind, countyCodes: readonly string[], nowIso: string, written?: TransitionsWritten): Promise<number>
   list(f: AlertFilter): Promise<{ alerts: AlertRow[]; total: number }>
   get(alertId: string): Promise<AlertRow | null>
   ack(alertId: string, by: string, nowIso: string): Promise<void>
@@ -72,6 +95,20 @@ const ROW_COLUMNS = [
   'alert_id', 'kind', 'subject', 'severity', 'county_code', 'cabinet_id', 'operator', 'message', 'detail', 'raised_at', 'cleared_at', 'acked_at', 'acked_by',
 ] as const
 
+const TRANSITION_COLUMNS = ['alert_id', 'kind', 'severity', 'county_code', 'cabinet_id', 'operator', 'message', 'raised_at', 'cleared_at'] as const
+
+const transitionOf = (r: Pick<DbAlert, (typeof TRANSITION_COLUMNS)[number]>): Omit<AlertTransition, 'event'> => ({
+  alertId: r.alert_id,
+  kind: r.kind as AlertKind,
+  severity: r.severity as AlertTransition['severity'],
+  countyCode: r.county_code,
+  cabinetId: r.cabinet_id,
+  operator: r.operator,
+  message: r.message,
+  raisedAt: r.raised_at,
+  clearedAt: r.cleared_at,
+})
+
 /**
  * Rows per multi-row INSERT / ids per IN list: 20,000 cabinets going offline
  * at once are 100 statements, not 20,000; 200 × 11 parameters stays far
@@ -100,7 +137,7 @@ export function createAlertStore(db: FleetDb): AlertStore {
   }
 
   return {
-    async apply(kind, conditions, now, newId, countyCode) {
+    async apply(kind, conditions, now, newId, countyCode, written) {
       if (countyCode !== undefined) {
         const stray = conditions.find((c) => c.countyCode !== countyCode)
         // It would be cleared by its own county's turn and raised again by this one, forever.
@@ -144,31 +181,42 @@ export function createAlertStore(db: FleetDb): AlertStore {
           await sql`UPDATE alerts SET severity = v.column2, county_code = v.column3, message = v.column4, detail = v.column5, updated_at = ${now}
                     FROM (VALUES ${values}) AS v WHERE alerts.alert_id = v.column1`.execute(tx)
         }
-        let raised = 0
+        const transitions: AlertTransition[] = []
         for (const rows of chunks(fresh)) {
           // An open alert of the same subject that another process raised since
           // the read above (a replica evaluating too) is that alert: not a failure.
-          const r = await tx.insertInto('alerts').values(rows).onConflict((oc) => oc.doNothing()).executeTakeFirst()
-          raised += Number(r.numInsertedOrUpdatedRows ?? 0n)
+          const inserted = new Set((await tx.insertInto('alerts').values(rows).onConflict((oc) => oc.doNothing()).returning('alert_id').execute()).map((r) => r.alert_id))
+          for (const r of rows) if (inserted.has(r.alert_id)) transitions.push({ event: 'raised', ...transitionOf({ ...r, cleared_at: null }) })
         }
-        let cleared = 0
+        const raised = transitions.length
         for (const ids of chunks([...open.values()].map((r) => r.alert_id))) {
-          const r = await tx.updateTable('alerts').set({ cleared_at: now, updated_at: now }).where('alert_id', 'in', ids).where('cleared_at', 'is', null).executeTakeFirst()
-          cleared += Number(r.numUpdatedRows)
+          const rows = await tx
+            .updateTable('alerts')
+            .set({ cleared_at: now, updated_at: now })
+            .where('alert_id', 'in', ids)
+            .where('cleared_at', 'is', null)
+            .returning(TRANSITION_COLUMNS)
+            .execute()
+          for (const r of rows) transitions.push({ event: 'cleared', ...transitionOf(r) })
         }
-        return { raised, cleared }
+        if (written && transitions.length > 0) await written(tx, transitions)
+        return { raised, cleared: transitions.length - raised }
       })
     },
 
-    async clearOutside(kind, countyCodes, now) {
-      const r = await kysely
-        .updateTable('alerts')
-        .set({ cleared_at: now, updated_at: now })
-        .where('kind', '=', kind)
-        .where('cleared_at', 'is', null)
-        .$if(countyCodes.length > 0, (q) => q.where((eb) => eb.or([eb('county_code', 'is', null), eb('county_code', 'not in', countyCodes)])))
-        .executeTakeFirst()
-      return Number(r.numUpdatedRows)
+    async clearOutside(kind, countyCodes, now, written) {
+      return db.transaction(async (tx) => {
+        const rows = await tx
+          .updateTable('alerts')
+          .set({ cleared_at: now, updated_at: now })
+          .where('kind', '=', kind)
+          .where('cleared_at', 'is', null)
+          .$if(countyCodes.length > 0, (q) => q.where((eb) => eb.or([eb('county_code', 'is', null), eb('county_code', 'not in', countyCodes)])))
+          .returning(TRANSITION_COLUMNS)
+          .execute()
+        if (written && rows.length > 0) await written(tx, rows.map((r) => ({ event: 'cleared' as const, ...transitionOf(r) })))
+        return rows.length
+      })
     },
 
     async list(f) {

@@ -28,6 +28,10 @@ export interface EnrollmentStore {
   awaitsFirstContact(cabinetId: string): Promise<boolean>
   markFirstContact(ex: Executor, cabinetId: string, at: string): Promise<void>
   publicKey(cabinetId: string): Promise<string | null>
+  /** Every registered key: cabinet id → SPKI PEM (the ingest's signature checks load them once). */
+  publicKeys(): Promise<Map<string, string>>
+  /** The cabinet's key and when it was registered (the auditor's export). */
+  keyOf(cabinetId: string): Promise<{ readonly publicKey: string; readonly enrolledAt: string } | null>
 }
 
 export function createEnrollmentStore(db: FleetDb): EnrollmentStore {
@@ -75,6 +79,16 @@ export function createEnrollmentStore(db: FleetDb): EnrollmentStore {
     async publicKey(cabinetId) {
       const r = await k.selectFrom('cabinet_keys').select('public_key').where('cabinet_id', '=', cabinetId).executeTakeFirst()
       return r?.public_key ?? null
+    },
+
+    async publicKeys() {
+      const rows = await k.selectFrom('cabinet_keys').select(['cabinet_id', 'public_key']).execute()
+      return new Map(rows.map((r) => [r.cabinet_id, r.public_key]))
+    },
+
+    async keyOf(cabinetId) {
+      const r = await k.selectFrom('cabinet_keys').select(['public_key', 'enrolled_at']).where('cabinet_id', '=', cabinetId).executeTakeFirst()
+      return r ? { publicKey: r.public_key, enrolledAt: r.enrolled_at } : null
     },
   }
 }

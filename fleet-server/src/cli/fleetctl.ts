@@ -9,6 +9,8 @@ import { pipeline } from 'node:stream/promises'
 import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
+import { auditVerify } from './audit.js'
+import { NOTIFICATIONS_USAGE, notificationsCommand } from './notifications.js'
 import { runStockCommand, STOCK_USAGE } from './stock.js'
 import { beijingZh, ERROR_CODES, labelZh, percentBpZh, yuanToFen, yuanZh, type ErrorCode } from '../../../shared/src/index.js'
 
@@ -33,11 +35,16 @@ const USAGE = `用法: npm run fleetctl -- [--json] 命令 …   (环境变量 F
                    远程指令 KIND: price（调价，需 --sku 与 --price）catalog-refresh sync restart lock unlock；
                    未在有效期内送达即过期（默认 24 小时）
   cabinets commands ID
+  cabinets audit-export ID --month YYYY-MM [--out FILE]
+                   审计导出：该月销售记录（含哈希链）、专柜公钥与批次签名，供离线核验
+  audit verify FILE
+                   离线核验审计导出文件（重算哈希、核对链接与签名；不需服务器和令牌）：通过退出码 0，不通过非 0
   commands show COMMAND_ID
 ${STOCK_USAGE}
   rollout
   alerts list [--state open|unacked|all] [--county C]
   alerts ack ALERT_ID
+${NOTIFICATIONS_USAGE}
   users create --username U --role admin|county|operator|auditor [--county C] [--operator O] [--password P]
   reports list [--kind K] [--period P] [--county C]
   reports create --kind weekly|monthly|quarterly --period P [--county C]   (周报 2020-W40，月报 2020-09，季报 2020-Q3)
@@ -230,6 +237,9 @@ export async function run(argv: readonly string[], env: Readonly<Record<string, 
         sku: { type: 'string' },
         price: { type: 'string' },
         expires: { type: 'string' },
+        month: { type: 'string' },
+        secret: { type: 'string' },
+        severity: { type: 'string' },
         fill: { type: 'boolean' },
       },
     })
@@ -239,6 +249,10 @@ export async function run(argv: readonly string[], env: Readonly<Record<string, 
     }
     if (pos[0] === 'db' && pos[1] === 'copy') return await dbCopy(o, env, io)
     if (pos[0] === 'nats' && pos[1] === 'init') return await natsInit(o, io)
+    if (pos[0] === 'audit' && pos[1] === 'verify') {
+      if (!pos[2]) throw new UsageError('缺少审计导出文件 FILE')
+      return await auditVerify(pos[2], o.json, io)
+    }
     const url = o.url ?? env.FLEET_URL ?? 'http://127.0.0.1:8080'
     const token = o.token ?? env.FLEET_TOKEN
     if (!token) throw new UsageError('未设置 FLEET_TOKEN（管理员令牌见 data/admin-token）')
@@ -298,6 +312,16 @@ export async function run(argv: readonly string[], env: Readonly<Record<string, 
           `  账本      ${c.chainStatus === 'ok' ? '正常' : '发现篡改'}`,
         ].join('\n'),
       )
+      return 0
+    }
+    if (group === 'cabinets' && cmd === 'audit-export') {
+      const id = need(rest[0], '专柜编号 ID')
+      const r = await call<Json & { records: Json[]; signatures: Json[] }>('GET', `/cabinets/${encodeURIComponent(id)}/audit-export${qs({ month: need(o.month, ' --month YYYY-MM') })}`)
+      const text = `${JSON.stringify(r, null, 2)}\n`
+      if (o.out) {
+        await writeFile(o.out, text)
+        io.out(`已导出专柜 ${id} ${String(r.month)} 的 ${r.records.length} 笔销售记录和 ${r.signatures.length} 个批次签名到 ${o.out}；核验：npm run fleetctl -- audit verify ${o.out}`)
+      } else io.out(text.trimEnd())
       return 0
     }
     if (group === 'cabinets' && cmd === 'history') {
@@ -466,6 +490,7 @@ export async function run(argv: readonly string[], env: Readonly<Record<string, 
       print(r, () => `告警 ${id} 已确认`)
       return 0
     }
+    if (group === 'notifications' && (await notificationsCommand(cmd, rest, o, { call, print, need, table, usage: (m) => new UsageError(m) }))) return 0
     if (group === 'users' && cmd === 'create') {
       const body = {
         username: need(o.username, ' --username'),

@@ -542,6 +542,86 @@ CREATE INDEX cabinet_commands_pending ON cabinet_commands (cabinet_id, expires_a
   },
   {
     version: 16,
+    name: 'signed-sales',
+    sql: `
+-- Issue 16 §2: the Ed25519 signature an enrolled cabinet put on each sale
+-- batch, kept with the batch's sales (written in the same ingest transaction)
+-- so an auditor can verify the month's records offline. It covers the hashes
+-- of seqs first_seq..last_seq (the whole batch as sent).
+CREATE TABLE sale_batch_signatures (
+  cabinet_id  TEXT COLLATE "C" NOT NULL REFERENCES cabinets (cabinet_id),
+  batch_id    TEXT COLLATE "C" NOT NULL,
+  first_seq   BIGINT NOT NULL,
+  last_seq    BIGINT NOT NULL,
+  sig         TEXT COLLATE "C" NOT NULL,            -- base64, 64 bytes
+  received_at TEXT COLLATE "C" NOT NULL,
+  PRIMARY KEY (cabinet_id, batch_id)
+);
+CREATE INDEX sale_batch_signatures_by_seq ON sale_batch_signatures (cabinet_id, last_seq);
+-- An enrolled cabinet whose batches were refused for their signature (missing
+-- or wrong: its MQTT login may be in other hands). One row per cabinet; the
+-- ingest writes it at most once per interval however many batches it refuses.
+CREATE TABLE sale_signature_flags (
+  cabinet_id     TEXT COLLATE "C" PRIMARY KEY REFERENCES cabinets (cabinet_id),
+  code           TEXT COLLATE "C" NOT NULL CHECK (code IN ('SIGNATURE_MISSING', 'SIGNATURE_INVALID')),
+  first_at       TEXT COLLATE "C" NOT NULL,
+  last_at        TEXT COLLATE "C" NOT NULL,
+  rejected_count BIGINT NOT NULL
+);
+`,
+  },
+  {
+    version: 17,
+    name: 'notifications',
+    sql: `
+-- Issue 16 §6: users' webhook subscriptions to alerts, and the outbox of
+-- notifications owed to them. An outbox row is written in the transaction
+-- that raises or clears the alert, once per (subscription, alert,
+-- transition) by its key: that key is the de-duplication. Whether the owner
+-- may see the alert is judged again when the row is due (notifications/).
+-- No foreign keys: a subscription's rows go with it (its DELETE), and alerts
+-- are another domain's table.
+CREATE TABLE notification_subscriptions (
+  subscription_id TEXT COLLATE "C" PRIMARY KEY,
+  user_id         TEXT COLLATE "C" NOT NULL,
+  url             TEXT COLLATE "C" NOT NULL,
+  format          TEXT COLLATE "C" NOT NULL CHECK (format IN ('json', 'wecom', 'dingtalk')),
+  kinds           TEXT COLLATE "C",                  -- JSON array of alert kinds; NULL = all
+  min_severity    TEXT COLLATE "C" NOT NULL CHECK (min_severity IN ('warning', 'critical')),
+  secret          TEXT COLLATE "C",                  -- 钉钉 加签 secret
+  created_at      TEXT COLLATE "C" NOT NULL
+);
+CREATE INDEX notification_subscriptions_by_user ON notification_subscriptions (user_id);
+CREATE TABLE notification_outbox (
+  subscription_id TEXT COLLATE "C" NOT NULL,
+  alert_id        TEXT COLLATE "C" NOT NULL,
+  event           TEXT COLLATE "C" NOT NULL CHECK (event IN ('raised', 'cleared')),
+  -- The alert as the transition left it: what is sent, and whose scope it is in.
+  kind            TEXT COLLATE "C" NOT NULL,
+  severity        TEXT COLLATE "C" NOT NULL,
+  county_code     TEXT COLLATE "C",
+  cabinet_id      TEXT COLLATE "C",
+  operator        TEXT COLLATE "C",
+  message         TEXT COLLATE "C" NOT NULL,
+  raised_at       TEXT COLLATE "C" NOT NULL,
+  cleared_at      TEXT COLLATE "C",
+  state           TEXT COLLATE "C" NOT NULL CHECK (state IN ('pending', 'sent', 'failed', 'skipped')),
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  created_at      TEXT COLLATE "C" NOT NULL,
+  due_at          TEXT COLLATE "C" NOT NULL,
+  sent_at         TEXT COLLATE "C",
+  claim           TEXT COLLATE "C",                  -- the send in flight (a pass's id), so no two passes send a row
+  claimed_at      TEXT COLLATE "C",
+  digest_id       TEXT COLLATE "C",                  -- set when a digest message carried it
+  last_error      TEXT COLLATE "C",
+  PRIMARY KEY (subscription_id, alert_id, event)
+);
+CREATE INDEX notification_outbox_due ON notification_outbox (due_at, subscription_id) WHERE state = 'pending';
+CREATE INDEX notification_outbox_recent ON notification_outbox (subscription_id, created_at);
+`,
+  },
+  {
+    version: 18,
     name: 'stock',
     sql: `
 -- Issue 16 §3: each cabinet's planogram as the operator set it (and the

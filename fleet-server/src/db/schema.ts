@@ -231,6 +231,23 @@ export interface CabinetKeysTable {
   first_contact_at: string | null
 }
 
+export interface SaleBatchSignaturesTable {
+  cabinet_id: string
+  batch_id: string
+  first_seq: number
+  last_seq: number
+  sig: string
+  received_at: string
+}
+
+export interface SaleSignatureFlagsTable {
+  cabinet_id: string
+  code: string
+  first_at: string
+  last_at: string
+  rejected_count: number
+}
+
 export interface LoginFailuresTable {
   kind: string
   username: string
@@ -453,6 +470,40 @@ export interface CertApplicationEventsTable {
   detail: string
 }
 
+export interface NotificationSubscriptionsTable {
+  subscription_id: string
+  user_id: string
+  url: string
+  format: string
+  kinds: string | null
+  min_severity: string
+  secret: string | null
+  created_at: string
+}
+
+export interface NotificationOutboxTable {
+  subscription_id: string
+  alert_id: string
+  event: string
+  kind: string
+  severity: string
+  county_code: string | null
+  cabinet_id: string | null
+  operator: string | null
+  message: string
+  raised_at: string
+  cleared_at: string | null
+  state: string
+  attempts: Generated<number>
+  created_at: string
+  due_at: string
+  sent_at: string | null
+  claim: string | null
+  claimed_at: string | null
+  digest_id: string | null
+  last_error: string | null
+}
+
 export interface UsersTable {
   user_id: string
   username: string
@@ -507,6 +558,10 @@ export interface Schema {
   users: UsersTable
   bootstrap_codes: BootstrapCodesTable
   cabinet_keys: CabinetKeysTable
+  sale_batch_signatures: SaleBatchSignaturesTable
+  sale_signature_flags: SaleSignatureFlagsTable
+  notification_subscriptions: NotificationSubscriptionsTable
+  notification_outbox: NotificationOutboxTable
   cabinet_planograms: CabinetPlanogramsTable
   cabinet_stock_reports: CabinetStockReportsTable
   cabinet_stock: CabinetStockTable

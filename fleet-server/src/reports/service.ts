@@ -225,7 +225,9 @@ export function createReportService(deps: ReportServiceDeps): ReportService {
       counties.push({
         code,
         name: countyName(code),
-        rollout: r ? { quota: r.quota, sitesAssigned: r.sitesAssigned, installed: r.installed, operating: r.operating, online: r.online } : zeroRollout,
+        // A report's 在线 is rollout progress: installed cabinets connected, not a
+        // test bench's planned one (issue 15), as the dashboard shows it.
+        rollout: r ? { quota: r.quota, sitesAssigned: r.sitesAssigned, installed: r.installed, operating: r.operating, online: r.online - r.onlineNotInstalled } : zeroRollout,
         sales: withShare(salesByCounty.get(code) ?? noSales()),
         forwarding: await deps.forwarding.counts({ ...filter, countyCode: code }),
       })

@@ -72,7 +72,7 @@ function isUuid(s: string): boolean {
 const ISO_UTC = /^(?:(?:\d\d[2468][048]|\d\d[13579][26]|\d\d0[48]|[02468][048]00|[13579][26]00)-02-29|\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\d|30)|(?:02)-(?:0[1-9]|1\d|2[0-8])))T(?:(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:Z))$/
 const isIsoUtc = (s: string): boolean => ISO_UTC.test(s)
 
-const BATCH_KEYS = 5
+const BATCH_KEYS = 5 // without the optional sig
 const SALE_KEYS = 9
 const LINE_KEYS = 3
 
@@ -102,15 +102,29 @@ function isSale(s: unknown): boolean {
   return keyCount(s) === SALE_KEYS
 }
 
+const B64 = 32 // A-Z a-z 0-9 + /
+for (let c = 0; c < 128; c++) {
+  const ch = String.fromCharCode(c)
+  if ((CLASS[c]! & ID_FIRST) !== 0 || ch === '+' || ch === '/') CLASS[c] = CLASS[c]! | B64
+}
+
+/** /^[A-Za-z0-9+/]{86}==$/: a 64-byte signature in base64 (issue 16 §2). */
+function isSig(s: string): boolean {
+  if (s.length !== 88 || s.charCodeAt(86) !== 0x3d || s.charCodeAt(87) !== 0x3d) return false
+  for (let i = 0; i < 86; i++) if (!is(s, i, B64)) return false
+  return true
+}
+
 /** True only for values SaleBatchMsg.parse() returns unchanged. */
 export function isPlainSaleBatch(m: unknown): m is SaleBatchMsg {
   if (!isObj(m)) return false
-  const { batchId, cabinetId, sales } = m
+  const { batchId, cabinetId, sales, sig } = m
   if (m.v !== MESSAGE_VERSION || m.type !== 'sales' || typeof batchId !== 'string' || !isUuid(batchId)) return false
   if (typeof cabinetId !== 'string' || !isIdLike(cabinetId, ID_REST)) return false
   if (!Array.isArray(sales) || sales.length < 1 || sales.length > MAX_BATCH_SALES) return false
   for (let i = 0; i < sales.length; i++) if (!isSale(sales[i])) return false
-  return keyCount(m) === BATCH_KEYS
+  if (sig === undefined) return keyCount(m) === BATCH_KEYS
+  return typeof sig === 'string' && isSig(sig) && keyCount(m) === BATCH_KEYS + 1
 }
 
 /** decodeMessage(SaleBatchMsg, payload), fast for valid batches. */

@@ -7,6 +7,7 @@
 // are the heads advanced and the replies published: an ack always means
 // "on disk" (aedes' "store first, then publish"). If the transaction fails,
 // nobody is acked and the cabinets resend; nothing is half-applied.
+import type { KeyObject } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import {
@@ -17,6 +18,8 @@ import {
   type RejectCode,
   type ReplyMsg,
   type Sale,
+  type SaleBatchMsg,
+  verifyBatch,
 } from '../../../shared/src/index.js'
 import type { Executor, FleetDb } from '../db/database.js'
 import type { TickAggregates } from './aggregate.js'
@@ -24,7 +27,8 @@ import { checkBatch } from './chain-check.js'
 import { liveBatchSkewMs } from './clock-skew.js'
 import { decodeSaleBatch } from './fast-decode.js'
 import type { SalesFold } from './fold.js'
-import type { BatchFailure, SalesStore, TamperFlag, TickResult, TickWrite } from './store.js'
+import type { SigningKeys } from './signing-keys.js'
+import type { BatchFailure, SalesStore, SignatureFlag, TamperFlag, TickResult, TickWrite } from './store.js'
 import {
   SKEW_FROM_RECORDED,
   SKEW_FROM_RECORDED_MS,
@@ -87,6 +91,32 @@ export interface SaleIngestOptions {
   readonly ticksInFlight?: 1 | 2
   /** A live batch's clock reading: server receipt minus device send time, ms (clock-skew.ts). */
   readonly clockSample?: (cabinetId: string, skewMs: number) => void
+  /**
+   * Issue 16 §2: enrolled cabinets' public keys. A cabinet with one must sign
+   * every batch; one without is accepted unsigned unless `requireSigned`.
+   */
+  readonly keys?: SigningKeys
+  /** FLEET_REQUIRE_SIGNED_SALES=on: a cabinet with no registered key is refused too. */
+  readonly requireSigned?: boolean
+}
+
+/** A refused signature flags its cabinet at most this often (the alert needs one row, not one per forged batch). */
+export const SIGNATURE_FLAG_EVERY_MS = 10 * 60_000
+
+type SignatureRefusal = { readonly code: 'SIGNATURE_MISSING' | 'SIGNATURE_INVALID'; readonly message: string }
+
+/** Why a batch's signature is refused; null when it is good (or none is needed). */
+function judgeSignature(key: KeyObject | null, batch: SaleBatchMsg, requireSigned: boolean): SignatureRefusal | null {
+  if (key === null) {
+    if (!requireSigned) return null
+    return batch.sig === undefined
+      ? { code: 'SIGNATURE_MISSING', message: 'this server accepts only signed sales and the cabinet has no registered signing key; enroll it' }
+      : { code: 'SIGNATURE_INVALID', message: 'the cabinet has no registered signing key to verify the signature with; enroll it' }
+  }
+  if (batch.sig === undefined) return { code: 'SIGNATURE_MISSING', message: 'the cabinet is enrolled: its batches must carry the signature of its registered key' }
+  const hashes = batch.sales.map((x) => x.hash)
+  if (!verifyBatch(key, batch.cabinetId, batch.batchId, hashes, batch.sig)) return { code: 'SIGNATURE_INVALID', message: 'the batch signature does not verify with the cabinet’s registered key' }
+  return null
 }
 
 /**
@@ -143,6 +173,7 @@ interface PreparedTick {
   receivedMs: number[]
   outcomes: Outcome[]
   tampered: TamperFlag[]
+  signatureFlags: SignatureFlag[]
   /** The settled callbacks of every batch taken (once-wrapped): what a failure gives up. */
   readonly settlers: BatchSettled[]
 }
@@ -206,6 +237,7 @@ function dropJudgedOnUncommitted(tick: PreparedTick, uncommitted: ReadonlySet<st
     .filter((o) => !cabinets.has(o.cabinetId))
     .map((o) => (o.kind === 'accept' && o.writeIndex >= 0 ? { ...o, writeIndex: keep[o.writeIndex]! } : o))
   tick.tampered = tick.tampered.filter((t) => !cabinets.has(t.cabinetId))
+  tick.signatureFlags = tick.signatureFlags.filter((t) => !cabinets.has(t.cabinetId))
   for (const c of cabinets) tick.heads.delete(c)
 }
 
@@ -309,7 +341,9 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
       uncommittedCabinets = new Set()
       let result: TickResult | null = null
       try {
-        result = tick.writes.length > 0 || tick.tampered.length > 0 ? await commit({ batches: tick.writes, tampered: tick.tampered }) : null
+        result = tick.writes.length > 0 || tick.tampered.length > 0 || tick.signatureFlags.length > 0
+          ? await commit({ batches: tick.writes, tampered: tick.tampered, signatureFlags: tick.signatureFlags })
+          : null
       } catch (err) {
         giveUp(tick.settlers)
         metrics.ticksFailed.inc()
@@ -369,7 +403,7 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
   /** Decodes and judges queued batches; writes nothing. */
   async function prepare(settlers: BatchSettled[]): Promise<PreparedTick> {
     const nowMs = opts.now().getTime()
-    const tick: PreparedTick = { heads: new Map(), borrowed: new Set(), writes: [], receivedMs: [], outcomes: [], tampered: [], settlers }
+    const tick: PreparedTick = { heads: new Map(), borrowed: new Set(), writes: [], receivedMs: [], outcomes: [], tampered: [], signatureFlags: [], settlers }
     const { writes, tampered } = tick
     // Each taken batch's outcome, carrying its settled callback when it has one.
     let settled: BatchSettled | undefined
@@ -416,6 +450,29 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
         })
         continue
       }
+      // Issue 16 §2: before the chain is judged, so nothing of a forged batch is stored.
+      let key: KeyObject | null = null
+      if (opts.keys) {
+        const k = opts.keys.get(cabinetId)
+        key = k instanceof Promise ? await k : k
+      }
+      if (key !== null || opts.requireSigned) {
+        let refusal = judgeSignature(key, batch, opts.requireSigned === true)
+        if (refusal && opts.keys) {
+          // The key may have changed a moment ago on another server (re-enrollment): read it once more.
+          const fresh = await opts.keys.refresh(cabinetId, nowMs)
+          if (fresh && fresh.key !== key) {
+            key = fresh.key
+            refusal = key !== null || opts.requireSigned ? judgeSignature(key, batch, opts.requireSigned === true) : null
+          }
+        }
+        if (refusal) {
+          log.warn({ cabinetId, batchId: batch.batchId, code: refusal.code, enrolled: key !== null }, 'sale batch refused for its signature; nothing of it stored')
+          if (key !== null) flagSignature(tick, cabinetId, refusal.code, nowMs)
+          outcomes.push({ kind: 'reject', cabinetId, batchId: batch.batchId, code: refusal.code, message: refusal.message })
+          continue
+        }
+      }
       sales += batch.sales.length
       const { head, isCommitted } = headOf(tick, cabinetId)
       // Synchronous unless the batch replays an older seq: no await per batch.
@@ -444,13 +501,28 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
           if (skewMs !== null) opts.clockSample(cabinetId, skewMs)
         }
         writeIndex = writes.length
-        writes.push({ cabinetId, receivedAt: isoAt(item.receivedAtMs), sales: records })
+        // Kept with the sales for the auditor: the whole batch as signed (its first sales may be replays).
+        const signature = batch.sig !== undefined && key !== null ? { batchId: batch.batchId, firstSeq: batch.sales[0]!.seq, lastSeq: batch.sales.at(-1)!.seq, sig: batch.sig } : null
+        const receivedAt = isoAt(item.receivedAtMs)
+        writes.push(signature ? { cabinetId, receivedAt, sales: records, signature } : { cabinetId, receivedAt, sales: records })
         tick.receivedMs.push(item.receivedAtMs)
         tick.heads.set(cabinetId, verdict.head)
       }
       outcomes.push({ kind: 'accept', cabinetId, batchId: batch.batchId, writeIndex, newSales: verdict.newSales.length })
     }
     return tick
+  }
+
+  // Per cabinet: when its signature flag was last put in a tick, and the refusals since.
+  const signatureFlagged = new Map<string, { atMs: number; since: number }>()
+  function flagSignature(tick: PreparedTick, cabinetId: string, code: SignatureFlag['code'], nowMs: number): void {
+    const last = signatureFlagged.get(cabinetId)
+    if (last && nowMs - last.atMs < SIGNATURE_FLAG_EVERY_MS) {
+      last.since++
+      return
+    }
+    tick.signatureFlags.push({ cabinetId, code, at: new Date(nowMs).toISOString(), count: (last?.since ?? 0) + 1 })
+    signatureFlagged.set(cabinetId, { atMs: nowMs, since: 0 })
   }
 
   function unsettledHash(cabinetId: string, seq: number): string | null {

@@ -11,6 +11,7 @@ import { saleFlagRoutes } from './flags-routes.js'
 import { startSalesFold, type FoldWriter, type SalesFold } from './fold.js'
 import { createSaleIngest, type IngestMetrics, type SaleIngest, type TickWriter } from './ingest.js'
 import { salesRoutes, type CabinetGuard } from './routes.js'
+import { createSigningKeys, type SigningKeySource } from './signing-keys.js'
 import type { SalesReader } from './service.js'
 import type { SalesStore } from './store.js'
 
@@ -35,6 +36,10 @@ export interface IngestModuleDeps {
   /** A live batch's clock reading (cabinets' liveness). */
   readonly clockSample: (cabinetId: string, skewMs: number) => void
   readonly limits: { readonly maxBatchesPerTick: number; readonly maxSalesPerTick: number; readonly maxQueuedBytes: number }
+  /** Issue 16 §2: enrolled cabinets' public keys (the cabinets domain), and the channel that notices their changes. */
+  readonly signingKeys: SigningKeySource
+  readonly keysChannel: string
+  readonly requireSigned: boolean
   readonly metrics: IngestMetrics
   readonly now: () => Date
   readonly log: Logger
@@ -43,6 +48,7 @@ export interface IngestModuleDeps {
 export function ingestModule(deps: IngestModuleDeps): IngestModule {
   const ingest = slot<SaleIngest>('the sale ingest')
   let fold: SalesFold | undefined
+  let unlisten: (() => void) | undefined
   return {
     name: 'ingest',
     ingest: () => ingest.peek(),
@@ -54,7 +60,12 @@ export function ingestModule(deps: IngestModuleDeps): IngestModule {
       if (deps.database.dialect === 'sqlite') {
         fold = startSalesFold({ db: deps.database, writers: deps.foldWriters(), log: deps.log.child({ component: 'sales-fold' }) })
       }
+      const keys = await createSigningKeys(deps.signingKeys, deps.log.child({ component: 'signing-keys' }))
+      // A re-enrollment (new key) or a retirement, on any server: the credentials notice (cabinets/credentials.ts).
+      unlisten = deps.database.listen(deps.keysChannel, (cabinetId) => keys.invalidate(cabinetId))
       ingest.set(await createSaleIngest({
+        keys,
+        requireSigned: deps.requireSigned,
         db: deps.database,
         store: deps.store,
         tickWriters: fold ? [] : deps.tickWriters(),
@@ -71,6 +82,7 @@ export function ingestModule(deps: IngestModuleDeps): IngestModule {
     // Drains what was received while the broker is still up to carry the replies, then folds it.
     async stop() {
       await ingest.peek()?.close()
+      unlisten?.()
       await fold?.close()
     },
   }

@@ -12,16 +12,26 @@ import { classifyDbError, isConstraintViolation } from '../db/dialect.js'
 import type { SqliteDatabase } from '../db/sqlite.js'
 import { aggregate, lazyAggregate, type TickAggregates } from './aggregate.js'
 import type { RowRange } from './fold.js'
-import type { BatchWrite, CabinetSalesTotals, ChainHead } from './types.js'
+import type { BatchSignature, BatchWrite, CabinetSalesTotals, ChainHead } from './types.js'
 
 export interface TamperFlag {
   readonly cabinetId: string
   readonly at: string
 }
 
+/** An enrolled cabinet's batch refused for its signature (issue 16 §2): raises its signature_invalid alert. */
+export interface SignatureFlag {
+  readonly cabinetId: string
+  readonly code: 'SIGNATURE_MISSING' | 'SIGNATURE_INVALID'
+  readonly at: string
+  /** Refusals this flag stands for (the ingest writes one per cabinet per interval). */
+  readonly count: number
+}
+
 export interface TickWrite {
   readonly batches: readonly BatchWrite[]
   readonly tampered: readonly TamperFlag[]
+  readonly signatureFlags?: readonly SignatureFlag[]
 }
 
 /**
@@ -74,6 +84,13 @@ export interface SalesStore {
 
   // Named reads of the sales tables for other domains (issue 13: a table is
   // read only through its owner). `ex` lets a caller read inside its own transaction.
+
+  /** Issue 16 §2: cabinets flagged for refused signatures whose last refusal is at or after `since`. */
+  signatureFlags(since: string): Promise<Array<{ cabinetId: string; code: string; firstAt: string; lastAt: string; rejectedCount: number }>>
+  /** The first and last seq of a cabinet's sales sold on days from..to (Asia/Shanghai); null when none. */
+  seqRangeSold(cabinetId: string, fromDay: string, toDay: string): Promise<{ first: number; last: number } | null>
+  /** Stored batch signatures of a cabinet covering any seq in from..to, by first seq. */
+  signaturesCovering(cabinetId: string, from: number, to: number): Promise<BatchSignature[]>
 
 }
 
@@ -138,6 +155,32 @@ export function createSalesStore(db: FleetDb): SalesStore {
       }
       return m
     },
+    async signatureFlags(since) {
+      const rows = await k.selectFrom('sale_signature_flags').selectAll().where('last_at', '>=', since).orderBy('cabinet_id').execute()
+      return rows.map((r) => ({ cabinetId: r.cabinet_id, code: r.code, firstAt: r.first_at, lastAt: r.last_at, rejectedCount: Number(r.rejected_count) }))
+    },
+    async seqRangeSold(cabinetId, fromDay, toDay) {
+      const r = await k
+        .selectFrom('sales')
+        .select((eb) => [eb.fn.min<number>('seq').as('first'), eb.fn.max<number>('seq').as('last')])
+        .where('cabinet_id', '=', cabinetId)
+        .where('sold_on', '>=', fromDay)
+        .where('sold_on', '<=', toDay)
+        .executeTakeFirst()
+      return r && r.first !== null && r.last !== null ? { first: Number(r.first), last: Number(r.last) } : null
+    },
+    async signaturesCovering(cabinetId, from, to) {
+      const rows = await k
+        .selectFrom('sale_batch_signatures')
+        .select(['batch_id', 'first_seq', 'last_seq', 'sig'])
+        .where('cabinet_id', '=', cabinetId)
+        .where('first_seq', '<=', to)
+        .where('last_seq', '>=', from)
+        .orderBy('first_seq')
+        .orderBy('batch_id')
+        .execute()
+      return rows.map((r) => ({ batchId: r.batch_id, firstSeq: Number(r.first_seq), lastSeq: Number(r.last_seq), sig: r.sig }))
+    },
     async list(cabinetId, afterSeq, limit) {
       const rows = await k
         .selectFrom('sales')
@@ -195,7 +238,19 @@ function sqliteTickCommit(conn: SqliteDatabase): TickCommit {
      ON CONFLICT (cabinet_id) DO UPDATE SET chain_status = 'tampered', tampered_at = coalesce(tampered_at, excluded.tampered_at), tampered_count = tampered_count + 1`,
   )
 
+  const insertSignature = conn.prepare<[string, string, number, number, string, string]>(
+    `INSERT INTO sale_batch_signatures (cabinet_id, batch_id, first_seq, last_seq, sig, received_at) VALUES (?, ?, ?, ?, ?, ?)
+     ON CONFLICT (cabinet_id, batch_id) DO NOTHING`,
+  )
+  const flagSignature = conn.prepare<[string, string, string, number, string]>(
+    `INSERT INTO sale_signature_flags (cabinet_id, code, first_at, last_at, rejected_count)
+     SELECT cabinet_id, ?, ?, ?, ? FROM cabinets WHERE cabinet_id = ?
+     ON CONFLICT (cabinet_id) DO UPDATE SET code = excluded.code, last_at = excluded.last_at, rejected_count = rejected_count + excluded.rejected_count`,
+  )
+
   const insertSales = (b: BatchWrite): void => {
+    const sig = b.signature
+    if (sig) insertSignature.run(b.cabinetId, sig.batchId, sig.firstSeq, sig.lastSeq, sig.sig, b.receivedAt)
     for (const s of b.sales) {
       insertSale.run(s.saleId, b.cabinetId, s.seq, s.soldAt, s.soldOn, s.recordedAt, b.receivedAt, s.payment, s.totalFen, s.linesJson, s.prevHash, s.hash, s.skewFlag)
     }
@@ -212,6 +267,7 @@ function sqliteTickCommit(conn: SqliteDatabase): TickCommit {
    */
   const finish = (before: number, committed: readonly BatchWrite[], tick: TickWrite, failed: Map<number, BatchFailure>): TickResult => {
     for (const t of tick.tampered) flagTampered.run(GENESIS_HASH, t.at, t.cabinetId)
+    for (const f of tick.signatureFlags ?? []) flagSignature.run(f.code, f.at, f.at, f.count, f.cabinetId)
     const to = committed.length > 0 ? (maxRowid.get()?.m ?? 0) : before
     return { failed, reused: [], aggregates: lazyAggregate(committed), deferred: { rows: { from: before, to }, batches: committed } }
   }
@@ -462,6 +518,26 @@ function pgTickCommit(): TickCommit {
           flagged_at: r.flaggedAt,
         })))
         .execute()
+    }
+    const signed = committed.filter((b) => b.signature !== undefined)
+    if (signed.length > 0) {
+      await ex
+        .insertInto('sale_batch_signatures')
+        .values(signed.map((b) => ({
+          cabinet_id: b.cabinetId,
+          batch_id: b.signature!.batchId,
+          first_seq: b.signature!.firstSeq,
+          last_seq: b.signature!.lastSeq,
+          sig: b.signature!.sig,
+          received_at: b.receivedAt,
+        })))
+        .onConflict((oc) => oc.columns(['cabinet_id', 'batch_id']).doNothing())
+        .execute()
+    }
+    for (const f of tick.signatureFlags ?? []) {
+      await sql`INSERT INTO sale_signature_flags AS t (cabinet_id, code, first_at, last_at, rejected_count)
+        SELECT cabinet_id, ${f.code}, ${f.at}, ${f.at}, ${f.count} FROM cabinets WHERE cabinet_id = ${f.cabinetId}
+        ON CONFLICT (cabinet_id) DO UPDATE SET code = excluded.code, last_at = excluded.last_at, rejected_count = t.rejected_count + excluded.rejected_count`.execute(ex)
     }
     const aggregates = aggregate(committed)
     await writeAggregates(ex, aggregates)

@@ -27,11 +27,21 @@ export interface SaleRecord {
   readonly skewFlag: number
 }
 
+/** An enrolled cabinet's signature of a whole batch (issue 16 §2), kept with its sales for auditors. */
+export interface BatchSignature {
+  readonly batchId: string
+  /** The seqs the signature covers: the whole batch, which may start with sales committed before (a resend). */
+  readonly firstSeq: number
+  readonly lastSeq: number
+  readonly sig: string
+}
+
 /** The new sales of one accepted batch; stored all or nothing. */
 export interface BatchWrite {
   readonly cabinetId: string
   readonly receivedAt: string
   readonly sales: readonly SaleRecord[]
+  readonly signature?: BatchSignature
 }
 
 /** soldAt is more than 24 h away from the agent's recordedAt. */

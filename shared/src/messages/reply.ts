@@ -11,6 +11,9 @@ export const RejectCode = z.enum([
   'SALE_SEQ_GAP',
   'SALE_CHAIN_BROKEN',
   'SALE_TAMPERED',
+  // Issue 16 §2: an enrolled cabinet's batch without its signature, or with a wrong one.
+  'SIGNATURE_MISSING',
+  'SIGNATURE_INVALID',
 ])
 export type RejectCode = z.infer<typeof RejectCode>
 

@@ -39,6 +39,12 @@ export const SaleBatchMsg = z.strictObject({
   batchId: Uuid,
   cabinetId: CabinetId,
   sales: z.array(Sale).min(1).max(MAX_BATCH_SALES),
+  /**
+   * Issue 16 §2: base64 Ed25519 signature (64 bytes) of signedBatchBytes()
+   * (signature.ts) by the key the cabinet enrolled with. Absent from agents
+   * that never enrolled (password-provisioned cabinets, simulators).
+   */
+  sig: z.string().regex(/^[A-Za-z0-9+/]{86}==$/, '签名须为 64 字节的 base64').optional(),
 })
 export type SaleBatchMsg = z.infer<typeof SaleBatchMsg>
 

@@ -6,6 +6,11 @@ export interface SimCabinet {
   password: string
   countyCode: string
   venueType: VenueType
+  /**
+   * Set once it was enrolled by bootstrap code: its agent then runs on the
+   * credentials.json and signing key that enrollment wrote into its directory.
+   */
+  enrolled?: { keyPath: string; code: string; at: string }
 }
 
 export interface WorkerSpec {
@@ -79,3 +84,5 @@ export type FromWorker =
   | { type: 'settled'; vnowMs: number; heartbeats: number; disconnected: number }
   | { type: 'latency'; samplesMs: number[] }
   | { type: 'report'; cabinets: CabinetReport[]; rssMiB: number }
+  /** An agent handled a remote command (or a resend of one); lastSeq: its ledger's last sale then. */
+  | { type: 'command'; cabinetId: string; commandId: string; kind: string; state: string; lastSeq: number }

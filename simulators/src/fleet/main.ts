@@ -1,9 +1,11 @@
 // npm run simulate -- FLAGS: a simulated fleet of real edge agents against a
 // running fleet server. Progress goes to stderr (a bar on a terminal, plain
 // lines otherwise); stdout gets a ready line and, at the end, one JSON summary
-// line. Exit code 0 only when nothing is missing or duplicated.
+// line. Exit code 0 only when nothing is missing or duplicated, every enrolled
+// cabinet was confirmed operating, and every command ended done or justly expired.
 import { existsSync, readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
+import { DEFAULT_OPERATOR } from './provision.js'
 import { runFleet, type FleetOptions, type FleetProgress } from './run.js'
 
 export const USAGE = `usage: npm run simulate -- --http URL --mqtt URL --token T [flags]
@@ -29,6 +31,15 @@ export const USAGE = `usage: npm run simulate -- --http URL --mqtt URL --token T
   --no-settle             after the drain, do not let idle virtual time pass to the end of the forwarding periods
                           still held as INCOMPLETE_SYNC (by default it does, and every agent heartbeats, so the
                           verdict's forwarding figures judge whole periods; the next run starts from there)
+  --enroll                deploy new cabinets by bootstrap code, as a real one is: created at a site for the operator,
+                          a code asked for by the operator, traded by the agent for its credentials and an Ed25519
+                          key (in DATA/ledgers/ID, reused next run); once its first contact installs it, the
+                          operator confirms it operating
+  --operator NAME         operator company of new cabinets (default 仿真运营公司); when given, the simulator acts
+                          as an operator user of NAME (created once) for codes, confirmations and commands
+  --commands N            remote commands sent during trade to random cabinets (price changes, sync, catalog
+                          refresh; some into outages, a few expiring before the outage ends); the verdict checks
+                          each ends done or justly expired, and that later sales carry a changed price (default 0)
   --log-level L           agents' log level on stderr (default silent)`
 
 function numberFlag(v: string | undefined, name: string, dflt: number, min = 0): number {
@@ -63,6 +74,7 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv): FleetOptions
       'outage-rate': { type: 'string' }, 'city-outage': { type: 'string' }, 'crash-rate': { type: 'string' }, 'clock-skew': { type: 'string' },
       workers: { type: 'string' }, data: { type: 'string' }, 'drain-timeout': { type: 'string' }, 'verify-ids': { type: 'boolean' },
       steady: { type: 'string' }, 'steady-seconds': { type: 'string' }, 'log-level': { type: 'string' }, 'no-settle': { type: 'boolean' }, help: { type: 'boolean' },
+      enroll: { type: 'boolean' }, operator: { type: 'string' }, commands: { type: 'string' },
     },
   })
   if (values.help) {
@@ -92,6 +104,9 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv): FleetOptions
     cityOutages = [[Math.round(span * (0.25 + ((x % 1000) / 1000) * 0.4)), 2 + (x % 11)]]
   }
   const steadyRate = values.steady === undefined ? null : numberFlag(values.steady, 'steady', 0, 0.001)
+  const commands = numberFlag(values.commands, 'commands', 0)
+  if (!Number.isInteger(commands)) throw new Error(`--commands: expected a whole number, got ${values.commands}`)
+  if (values.operator !== undefined && (values.operator.trim() === '' || values.operator.length > 100)) throw new Error('--operator: expected a name of 1–100 characters')
   return {
     httpUrl: urlList(values.http ?? 'http://127.0.0.1:8080', 'http', ['http:', 'https:']),
     mqttUrl: urlList(values.mqtt ?? 'mqtt://127.0.0.1:1883', 'mqtt', ['mqtt:', 'tcp:']),
@@ -112,6 +127,10 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv): FleetOptions
     verifyIds: values['verify-ids'] ?? cabinets <= 200,
     steady: steadyRate === null ? null : { perCabinetPerHour: steadyRate, seconds: numberFlag(values['steady-seconds'], 'steady-seconds', 30, 1) },
     settle: values['no-settle'] !== true,
+    enroll: values.enroll === true,
+    operator: values.operator ?? DEFAULT_OPERATOR,
+    asOperatorUser: values.operator !== undefined,
+    commands,
     logLevel: values['log-level'] ?? 'silent',
   }
 }

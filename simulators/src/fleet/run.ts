@@ -2,12 +2,16 @@
 // processes holding the real edge agents, injects crashes (SIGKILL of a worker,
 // restarted on the same ledgers), waits for the fleet to drain after trade
 // ends, and judges the result against what the server reports over HTTP.
+// With --enroll, new cabinets are deployed by bootstrap code and the operator
+// confirms each operating once its first contact installed it; with
+// --commands, remote commands go out during trade and are judged after it.
 import { fork, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import type { CabinetReport, FromWorker, Progress, SimCabinet, ToWorker, WorkerSpec } from './ipc.js'
+import { outageWindows, planCommands, sendCommands, type CommandPlanOptions, type SentCommand } from './commands.js'
 import { DAY, outagesOf, rng } from './model.js'
-import { httpClient, provisionFleet, recordTradedUntil, registerCatalog, type Http } from './provision.js'
-import { judge, type Verdict } from './verdict.js'
+import { DEFAULT_OPERATOR, httpClient, operatorConfirmations, operatorLogin, provisionFleet, recordTradedUntil, registerCatalog, type Http } from './provision.js'
+import { judge, judgeCommands, type CommandVerdict, type Verdict } from './verdict.js'
 
 export interface FleetOptions {
   httpUrl: string
@@ -40,6 +44,14 @@ export interface FleetOptions {
    * so the verdict's forwarding figures judge whole periods (see settleBooks).
    */
   settle?: boolean
+  /** Deploy new cabinets by bootstrap code (and confirm them operating once installed). */
+  enroll?: boolean
+  /** Operator company of new cabinets (default 仿真运营公司). */
+  operator?: string
+  /** Act as an operator user of `operator`, created once (codes, confirmations, commands); else as the admin. */
+  asOperatorUser?: boolean
+  /** Remote commands sent during trade. */
+  commands?: number
   logLevel: string
   /** Progress sink; called about twice a second. */
   onProgress?: (p: FleetProgress) => void
@@ -74,6 +86,13 @@ export interface FleetSummary extends Verdict {
   /** The settle after the drain: null when not asked for (or not drained, or a steady run). */
   settle: { periodEnd: string | null; clockAt: string | null; heartbeats: number; disconnected: number } | null
   latencyMs: { samples: number; p50: number; p99: number; max: number } | null
+  /**
+   * Deployment by bootstrap code (null without --enroll): cabinets enrolled in
+   * this run, and those the operator confirmed operating after their first contact.
+   */
+  enrollment: { enrolled: number; operating: number; notOperating: string[]; by: string } | null
+  /** Remote commands sent during trade and how each ended (null without --commands). */
+  commands: CommandVerdict | null
   workerRssMiB: number[]
   durationS: number
 }
@@ -94,7 +113,19 @@ interface WorkerSlot {
   latency: number[]
   isStopping: boolean
   isReady: boolean
+  /** Wall-clock windows while the worker was dead (a crash until its restart reported ready): its cabinets were offline. */
+  downWindows: Array<[number, number]>
+  downSince: number | null
 }
+
+/** After an uplink comes back, the agent reconnects and the server resends: an expiry within this is still the outage's. */
+const RECONNECT_GRACE_MS = 3_000
+/** How long after the drain the commands may take to reach an end state. */
+const COMMANDS_SETTLE_MS = 30_000
+/** Between the operator's confirmation passes during trade (each lists the installed cabinets). */
+const CONFIRM_PASS_MS = 2_000
+/** How long after the drain the last enrolled cabinets may take to be installed and confirmed. */
+const CONFIRM_SETTLE_MS = 30_000
 
 function yearsBetween(fromMs: number, toMs: number): number[] {
   const from = new Date(fromMs + 8 * 3_600_000).getUTCFullYear()
@@ -111,8 +142,17 @@ export async function runFleet(o: FleetOptions): Promise<FleetSummary> {
   const t0 = Date.now()
   const stage = o.onStage ?? (() => {})
   const http: Http = httpClient(o.httpUrl, o.token)
-  stage('provisioning', { cabinets: o.cabinets })
-  const prov = await provisionFleet(http, o.dataDir, o.cabinets, o.seed, (done) => stage('provisioned', { done }))
+  const operator = o.operator ?? DEFAULT_OPERATOR
+  // What the operator does (codes, confirmations, commands) goes out as the operator's own user when asked for.
+  const login = o.asOperatorUser ? await operatorLogin(http, o.dataDir, operator) : null
+  if (o.asOperatorUser && !login) stage('operator-user-unknown', { operator, note: 'the user exists but its token is not in fleet.json; acting as the admin' })
+  const opHttp = login ? httpClient(o.httpUrl, login.token) : http
+  stage('provisioning', { cabinets: o.cabinets, enroll: o.enroll === true, operator })
+  const prov = await provisionFleet(http, o.dataDir, o.cabinets, o.seed, (done) => stage('provisioned', { done }), {
+    operator,
+    enroll: o.enroll ? { codes: opHttp, httpUrls: o.httpUrl } : null,
+  })
+  if (o.enroll) stage('enrolled', { cabinets: prov.enrolled.length })
   const provMs = Date.now() - t0
   // A rerun on the same ledgers continues trade where the last one stopped (the same days again would be the same sales, recorded once).
   const startMs = o.startMs ?? prov.tradedUntilMs ?? DEFAULT_START_MS
@@ -132,7 +172,11 @@ export async function runFleet(o: FleetOptions): Promise<FleetSummary> {
       certifiedMean: o.certifiedMean, outageRate: o.outageRate, clockSkewRate: o.clockSkewRate, cityOutages, steady: o.steady, baseSeqs: null, logLevel: o.logLevel,
     },
     child: null, progress: null, connectedAt: null, drainedAt: null, report: null, settled: null, latency: [], isStopping: false, isReady: false,
+    downWindows: [], downSince: null,
   }))
+  const slotOf = new Map(slots.flatMap((s) => s.spec.cabinets.map((c) => [c.cabinetId, s] as const)))
+  /** commandId → the agent's ledger lastSeq when it applied it (the earliest report: a resend after a crash comes later). */
+  const boundaries = new Map<string, number>()
 
   let startWallMs: number | null = null
   let isReleased = false
@@ -165,6 +209,8 @@ export async function runFleet(o: FleetOptions): Promise<FleetSummary> {
         case 'ready':
           slot.spec = { ...slot.spec, baseSeqs: m.baseSeqs }
           slot.isReady = true
+          if (slot.downSince !== null) slot.downWindows.push([slot.downSince, Date.now()])
+          slot.downSince = null
           if (++readyCount === slots.length) resolveReady()
           break
         case 'progress':
@@ -186,11 +232,15 @@ export async function runFleet(o: FleetOptions): Promise<FleetSummary> {
         case 'settled':
           slot.settled = m
           break
+        case 'command':
+          if (m.kind === 'price' && m.state === 'done') boundaries.set(m.commandId, Math.min(boundaries.get(m.commandId) ?? Infinity, m.lastSeq))
+          break
       }
     })
     child.once('exit', (code, signal) => {
       if (slot.child !== child || slot.isStopping) return
       // A crash we caused, or an unexpected death: start again on the same ledgers.
+      slot.downSince ??= Date.now()
       stage('worker-restart', { worker: slot.index, code, signal })
       spawnWorker(slot)
     })
@@ -204,6 +254,24 @@ export async function runFleet(o: FleetOptions): Promise<FleetSummary> {
   startWallMs = Date.now()
   for (const s of slots) s.child!.send({ type: 'go', startWallMs } satisfies ToWorker)
   stage('trading', { startWallMs })
+
+  // The operator confirms each enrolled cabinet operating once its first contact has installed it.
+  const confirmations = prov.enrolled.length > 0 ? operatorConfirmations(opHttp, operator, prov.enrolled) : null
+  let isConfirming = confirmations !== null
+  const confirming = (async () => {
+    while (isConfirming && confirmations!.remaining().length > 0) {
+      await confirmations!.pass().catch((err: unknown) => stage('confirm-failed', { error: (err as Error).message }))
+      await new Promise((r) => setTimeout(r, CONFIRM_PASS_MS))
+    }
+  })()
+
+  // Remote commands at their instants during trade, as the operator sends them.
+  const planOptions: CommandPlanOptions = {
+    seed: o.seed, cabinets: prov.cabinets, startMs, days: o.days, speed: o.speed, outageRate: o.outageRate, cityOutages, steadySeconds: o.steady?.seconds ?? null,
+  }
+  const commandPlan = planCommands(planOptions, o.commands ?? 0)
+  if (commandPlan.length > 0) stage('commands', { planned: commandPlan.length, intoOutage: commandPlan.filter((c) => c.isIntoOutage).length, shortExpiry: commandPlan.filter((c) => c.body.expiresInS !== undefined).length })
+  const commandsSent: Promise<SentCommand[]> = sendCommands(opHttp, commandPlan, startWallMs)
 
   // Crashes: a Poisson process per worker over the trading period, in virtual time.
   const timers: NodeJS.Timeout[] = []
@@ -259,6 +327,30 @@ export async function runFleet(o: FleetOptions): Promise<FleetSummary> {
   stage(isDrained ? 'drained' : 'drain-timeout')
   const settle = o.settle && isDrained && !o.steady ? await settleBooks(http, slots, new Set(prov.cabinets.map((c) => c.cabinetId)), stage) : null
 
+  // While the agents still run: the last confirmations, and every command to an end state.
+  isConfirming = false
+  await confirming
+  if (confirmations) {
+    const until = Date.now() + CONFIRM_SETTLE_MS
+    while (confirmations.remaining().length > 0 && Date.now() < until) {
+      await confirmations.pass().catch((err: unknown) => stage('confirm-failed', { error: (err as Error).message }))
+      if (confirmations.remaining().length > 0) await new Promise((r) => setTimeout(r, 500))
+    }
+  }
+  const sentCommands = await commandsSent
+  const isOfflineAt = (cabinetId: string, t: number): boolean => {
+    const wall = (v: number): number => startWallMs! + (v - startMs) / o.speed
+    for (const [a, b] of outageWindows(planOptions, cabinetId)) {
+      // One still on at the end of trade lasted until the fleet-wide release.
+      const until = b >= endMs ? (releasedAt ?? Infinity) : wall(b)
+      if (t >= wall(a) && t <= until + RECONNECT_GRACE_MS) return true
+    }
+    const slot = slotOf.get(cabinetId)
+    return slot !== undefined && slot.downWindows.some(([a, b]) => t >= a && t <= b + RECONNECT_GRACE_MS)
+  }
+  if (sentCommands.length > 0) stage('commands-judging', { sent: sentCommands.length })
+  const commands = sentCommands.length > 0 ? await judgeCommands(http, sentCommands, { isOfflineAt, boundaries, timeoutMs: COMMANDS_SETTLE_MS }) : null
+
   // Final reports, then the workers close their agents and exit.
   for (const s of slots) {
     s.isStopping = true
@@ -290,7 +382,10 @@ export async function runFleet(o: FleetOptions): Promise<FleetSummary> {
   const drainedMs = since(slots.map((s) => s.drainedAt))
   const lat = slots.flatMap((s) => s.latency).sort((a, b) => a - b)
   const outages = prov.cabinets.reduce((n, c) => n + outagesOf(o.seed, c.cabinetId, startMs, o.days, o.outageRate).length, 0)
-  const isOk = verdict.isOk && isDrained
+  const enrollment = o.enroll
+    ? { enrolled: prov.enrolled.length, operating: prov.enrolled.length - (confirmations?.remaining().length ?? 0), notOperating: (confirmations?.remaining() ?? []).slice(0, 20), by: login?.username ?? 'admin' }
+    : null
+  const isOk = verdict.isOk && isDrained && (commands?.isOk ?? true) && (enrollment?.notOperating.length ?? 0) === 0
   return {
     event: 'summary',
     ...verdict,
@@ -312,6 +407,8 @@ export async function runFleet(o: FleetOptions): Promise<FleetSummary> {
     settle,
     latencyMs: lat.length > 0 ? { samples: lat.length, p50: +percentile(lat, 50).toFixed(1), p99: +percentile(lat, 99).toFixed(1), max: +lat.at(-1)!.toFixed(1) } : null,
     workerRssMiB: slots.map((s) => Math.round(s.report!.rssMiB)),
+    enrollment,
+    commands,
     durationS: Math.round((Date.now() - t0) / 100) / 10,
   }
 }

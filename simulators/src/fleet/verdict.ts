@@ -3,6 +3,7 @@
 // a ledger holds it and the server does not; duplicated when the server holds
 // more than the ledgers ever recorded (or a sale id twice).
 import { shanghaiDate } from '../../../shared/src/index.js'
+import type { SentCommand } from './commands.js'
 import type { CabinetReport, SimCabinet } from './ipc.js'
 import { cabinetProfile, plannedSales } from './model.js'
 import { pool, type Http } from './provision.js'
@@ -205,4 +206,149 @@ async function forwardingVerdict(http: Http): Promise<Verdict['forwarding']> {
     status: 200,
     runStatus: run.status,
   }
+}
+
+/**
+ * The remote commands of a run, each read back from the server after the
+ * drain: every one must end done, or expired when its cabinet was offline
+ * past its expiry; and after a done price change, the cabinet's later sales
+ * of that SKU (the server's stored lines) carry the new price.
+ */
+export interface CommandVerdict {
+  sent: number
+  done: number
+  expired: number
+  failed: number
+  pending: number
+  delivered: number
+  /** Refused by the server when sent (status other than 201). */
+  sendFailed: number
+  /** Planned into an outage, and of those planned to expire before it ended. */
+  intoOutage: number
+  shortExpiry: number
+  /** Expired although the cabinet was not offline at the expiry. */
+  unjustifiedExpiry: number
+  prices: {
+    done: number
+    /** Done price changes whose boundary (the ledger's last seq when applied) the worker reported. */
+    checked: number
+    /** Sale lines of a changed SKU sold after a change, and those not at the new price. */
+    lines: number
+    wrong: number
+  }
+  problems: Array<{ commandId: string | null; cabinetId: string; kind: string; problem: string }>
+  isOk: boolean
+}
+
+export interface CommandJudgeOptions {
+  /** The cabinet's uplink (or its worker) was down at this wall-clock instant, give or take a reconnect. */
+  isOfflineAt: (cabinetId: string, wallMs: number) => boolean
+  /** commandId → the agent's lastSeq when it applied the command (its later sales are the ones after). */
+  boundaries: ReadonlyMap<string, number>
+  /** How long to wait for the last commands to reach an end state. */
+  timeoutMs: number
+}
+
+const FINAL = new Set(['done', 'expired', 'failed'])
+
+export async function judgeCommands(http: Http, sent: readonly SentCommand[], o: CommandJudgeOptions): Promise<CommandVerdict> {
+  const problems: CommandVerdict['problems'] = []
+  const problem = (c: SentCommand, text: string): void => {
+    if (problems.length < 20) problems.push({ commandId: c.commandId, cabinetId: c.cabinetId, kind: c.body.kind, problem: text })
+  }
+  const views = new Map<string, { state: string; expiresAt: string }>()
+  const ids = sent.filter((c) => c.commandId !== null)
+  const deadline = Date.now() + o.timeoutMs
+  for (;;) {
+    const open = ids.filter((c) => !FINAL.has(views.get(c.commandId!)?.state ?? ''))
+    if (open.length === 0) break
+    await pool(open, 16, async (c) => {
+      const g = await http.call<{ state?: string; expiresAt?: string }>('GET', `/api/v1/commands/${c.commandId}`)
+      if (g.status === 200 && g.body.state && g.body.expiresAt) views.set(c.commandId!, { state: g.body.state, expiresAt: g.body.expiresAt })
+    })
+    if (Date.now() >= deadline) break
+    await new Promise((r) => setTimeout(r, 500))
+  }
+  const count = (state: string): number => ids.filter((c) => views.get(c.commandId!)?.state === state).length
+  let unjustifiedExpiry = 0
+  for (const c of sent) {
+    if (c.commandId === null) {
+      problem(c, `not sent: HTTP ${c.status}`)
+      continue
+    }
+    const v = views.get(c.commandId)
+    if (!v) problem(c, 'GET command never answered 200')
+    else if (v.state === 'expired' && !o.isOfflineAt(c.cabinetId, Date.parse(v.expiresAt))) {
+      unjustifiedExpiry++
+      problem(c, `expired at ${v.expiresAt} while the cabinet was online`)
+    } else if (!FINAL.has(v.state) || v.state === 'failed') problem(c, `ended ${v.state}`)
+  }
+  const prices = await checkPrices(http, ids.filter((c) => c.body.kind === 'price' && views.get(c.commandId!)?.state === 'done'), o.boundaries, (c, text) => problem(c, text))
+  const verdict: Omit<CommandVerdict, 'isOk'> = {
+    sent: sent.length,
+    done: count('done'),
+    expired: count('expired'),
+    failed: count('failed'),
+    pending: count('pending'),
+    delivered: count('delivered'),
+    sendFailed: sent.filter((c) => c.commandId === null).length,
+    intoOutage: sent.filter((c) => c.isIntoOutage).length,
+    shortExpiry: sent.filter((c) => c.body.expiresInS !== undefined).length,
+    unjustifiedExpiry,
+    prices,
+    problems,
+  }
+  const isOk = verdict.done + verdict.expired === verdict.sent && unjustifiedExpiry === 0 && prices.wrong === 0
+  return { ...verdict, isOk }
+}
+
+/**
+ * For each cabinet with done price changes: its sales on the server after the
+ * earliest change, each line of a changed SKU against the latest change
+ * applied before that sale.
+ */
+async function checkPrices(
+  http: Http,
+  done: readonly SentCommand[],
+  boundaries: ReadonlyMap<string, number>,
+  problem: (c: SentCommand, text: string) => void,
+): Promise<CommandVerdict['prices']> {
+  const byCabinet = new Map<string, Array<{ c: SentCommand; sku: string; priceFen: number; afterSeq: number }>>()
+  let checked = 0
+  for (const c of done) {
+    if (c.body.kind !== 'price') continue
+    const afterSeq = boundaries.get(c.commandId!)
+    if (afterSeq === undefined) continue // the worker died before telling: nothing to hold the sales against
+    checked++
+    const list = byCabinet.get(c.cabinetId) ?? []
+    list.push({ c, ...c.body.params, afterSeq })
+    byCabinet.set(c.cabinetId, list)
+  }
+  let lines = 0
+  let wrong = 0
+  await pool([...byCabinet], 4, async ([cabinetId, changes]) => {
+    changes.sort((a, b) => a.afterSeq - b.afterSeq)
+    for (let after = changes[0]!.afterSeq; ;) {
+      const page = await http.call<{ sales: Array<{ seq: number; lines: Array<{ sku: string; unitPriceFen: number }> }>; nextAfterSeq: number | null }>('GET', `/api/v1/cabinets/${cabinetId}/sales?afterSeq=${after}&limit=${PAGE}`)
+      if (page.status !== 200) {
+        problem(changes[0]!.c, `GET sales: ${page.status}`)
+        wrong++
+        return
+      }
+      for (const sale of page.body.sales) {
+        for (const line of sale.lines) {
+          const change = changes.findLast((x) => x.sku === line.sku && x.afterSeq < sale.seq)
+          if (!change) continue
+          lines++
+          if (line.unitPriceFen !== change.priceFen) {
+            wrong++
+            problem(change.c, `sale seq ${sale.seq}: ${line.sku} at ${line.unitPriceFen} fen, not ${change.priceFen}`)
+          }
+        }
+      }
+      if (page.body.nextAfterSeq === null) break
+      after = page.body.nextAfterSeq
+    }
+  })
+  return { done: done.length, checked, lines, wrong }
 }

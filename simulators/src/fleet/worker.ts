@@ -9,13 +9,15 @@
 // same ledgers: the sales already recorded are found in the ledgers and the
 // schedule resumes after them.
 import { connect, type Socket } from 'node:net'
-import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { Duplex } from 'node:stream'
 import { pino, type Logger } from 'pino'
-import { brokerAddress, createAgent, makeConfig, type Agent, type BrokerAddress } from '../../../edge-agent/src/index.js'
+import { readCredentials } from '../../../edge-agent/src/enroll.js'
+import { brokerAddress, createAgent, makeConfig, type Agent, type AgentEvents, type BrokerAddress } from '../../../edge-agent/src/index.js'
+import type { PostSaleRequest } from '../../../shared/src/index.js'
 import type { CabinetReport, FromWorker, SimCabinet, ToWorker, WorkerSpec } from './ipc.js'
 import { basket, cabinetProfile, certifiedLineProbability, DAY, outagesOf, rng, salesOfDay, shanghaiDayOf, type CabinetProfile, type PlannedSale, type Rand } from './model.js'
+import { agentDir } from './provision.js'
 
 const TICK_MS = 20
 /** Sales one tick may record (each is a durable commit): bounds the event-loop pause. */
@@ -44,6 +46,44 @@ interface Cab {
   pendingLatency: Map<number, number>
   /** Seen connected since the release (a link may drop and come back while the fleet drains). */
   hasConnectedSinceRelease: boolean
+  /** SKUs with a remote price change: the controller sells them at the cabinet's price. */
+  cabinetPriced: ReadonlySet<string>
+}
+
+/**
+ * What a simulated cabinet does besides selling, as hooks on its agent's life:
+ * opened (also after a crash), each tick (virtual time v), each remote command
+ * it handled. Telemetry and stock come in as more of these.
+ */
+interface Behaviour {
+  opened?(c: Cab, agent: Agent): void
+  tick?(c: Cab, v: number): void
+  command?(c: Cab, agent: Agent, ev: AgentEvents['command'][0]): void
+}
+
+/**
+ * Remote price changes: the controller stops pricing a changed SKU itself and
+ * leaves the price to the cabinet (the agent's override), as a controller that
+ * takes its prices from the agent's catalog does; the main process hears the
+ * ledger's last seq at each command, so the verdict can hold later sales to it.
+ */
+const followPrices: Behaviour = {
+  opened(c, agent) {
+    c.cabinetPriced = new Set(Object.keys(agent.commandState().priceOverrides))
+  },
+  command(c, agent, ev) {
+    if (ev.kind === 'price') c.cabinetPriced = new Set(Object.keys(agent.commandState().priceOverrides))
+    send({ type: 'command', cabinetId: c.sim.cabinetId, commandId: ev.commandId, kind: ev.kind, state: ev.state, lastSeq: agent.status().lastSeq })
+  },
+}
+
+const BEHAVIOURS: readonly Behaviour[] = [followPrices]
+const TICKING = BEHAVIOURS.filter((b) => b.tick !== undefined)
+
+/** The sale as the controller sends it: lines of cabinet-priced SKUs without a price. */
+function asSold(c: Cab, body: PostSaleRequest): PostSaleRequest {
+  if (c.cabinetPriced.size === 0 || !body.items.some((it) => c.cabinetPriced.has(it.sku))) return body
+  return { ...body, items: body.items.map((it) => (c.cabinetPriced.has(it.sku) ? { sku: it.sku, qty: it.qty } : it)) }
 }
 
 const send = (m: FromWorker): void => {
@@ -93,17 +133,26 @@ function isEnded(): boolean {
 
 async function openAgent(c: Cab): Promise<Agent> {
   const skew = c.profile.clockSkewMs
+  const dataDir = agentDir(spec.dataDir, c.sim.cabinetId)
+  // An enrolled cabinet's agent runs on what enrollment wrote, as `edge-agent --data DIR` does.
+  const enrolled = c.sim.enrolled ? readCredentials(dataDir) : null
+  if (c.sim.enrolled && !enrolled) throw new Error(`${c.sim.cabinetId}: enrolled, but ${dataDir} holds no credentials.json`)
   const agent = await createAgent(
     makeConfig({
       cabinetId: c.sim.cabinetId,
-      dataDir: join(spec.dataDir, 'ledgers', c.sim.cabinetId),
+      dataDir,
       serverUrl: spec.mqttUrl,
-      password: c.sim.password,
+      username: enrolled?.username ?? c.sim.cabinetId,
+      password: enrolled?.password ?? c.sim.password,
       apiPort: null,
       logLevel: 'silent',
     }),
     { logger: log, now: spec.steady ? Date.now : () => vnow() + skew, dial: (to) => dial(c, to) },
   )
+  for (const b of BEHAVIOURS) b.opened?.(c, agent)
+  agent.on('command', (ev) => {
+    for (const b of BEHAVIOURS) b.command?.(c, agent, ev)
+  })
   if (spec.steady) {
     agent.on('acked', (seq) => {
       const t = performance.now()
@@ -170,7 +219,7 @@ function sellDue(c: Cab, v: number, budget: number): number {
   if (spec.steady) {
     const now = performance.now()
     while (n < budget && c.nextAtPerf <= now && now < steadyEndPerf) {
-      const r = agent.sell(basket(c.rand, certifiedLineProbability(c.profile.certifiedShare)))
+      const r = agent.sell(asSold(c, basket(c.rand, certifiedLineProbability(c.profile.certifiedShare))))
       c.pendingLatency.set(r.seq, performance.now())
       c.nextAtPerf += expo(c.rand, 3_600_000 / spec.steady.perCabinetPerHour)
       n++
@@ -181,7 +230,7 @@ function sellDue(c: Cab, v: number, budget: number): number {
     const next = nextPlanned(c)
     if (next === null || next.atMs > v) break
     try {
-      agent.sell(next.body)
+      agent.sell(asSold(c, next.body))
     } catch (err) {
       log.error({ err, cabinetId: c.sim.cabinetId }, 'sale not recorded; retrying next tick')
       break
@@ -203,6 +252,7 @@ function tick(): void {
     const c = cabs[(rotate + k) % n]!
     setUplink(c, isReleased || spec.steady !== null || !inOutage(c, v))
     if (c.agent === null) continue // still opening at start-up
+    for (const b of TICKING) b.tick!(c, v)
     if (budget > 0) budget -= sellDue(c, v, budget)
   }
   if (isReleased) checkDrained()
@@ -270,7 +320,7 @@ async function start(s: WorkerSpec, wallStart: number | null, released: boolean)
     return {
       sim, profile, outages, agent: null, isOnline: false, uplink: null, baseSeq: 0,
       day: firstDay - 1, list: [], idx: 0, skip: 0, isScheduleDone: false,
-      nextAtPerf: 0, rand: rng(`${s.seed}|steady|${sim.cabinetId}`), pendingLatency: new Map(), hasConnectedSinceRelease: false,
+      nextAtPerf: 0, rand: rng(`${s.seed}|steady|${sim.cabinetId}`), pendingLatency: new Map(), hasConnectedSinceRelease: false, cabinetPriced: new Set<string>(),
     }
   })
   const v = vnow()

@@ -1216,6 +1216,7 @@ async function route() {
     else if (path === '/cabinets') await cabinets(query)
     else if (path.startsWith('/cabinet/')) await cabinet(decodeURIComponent(path.slice('/cabinet/'.length)))
     else if (path === '/alerts') await alertsView(query)
+    else if (path === '/notifications') await window.FleetNotifications.view({ api, app, esc, bj, ZH, empty, showError, me })
     else if (path === '/reports') await reportsView()
     else if (path === '/restock') await window.stockUi.restockView(query)
     else if (path.startsWith('/report/')) await reportPreview(decodeURIComponent(path.slice('/report/'.length)))

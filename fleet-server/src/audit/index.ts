@@ -1,0 +1,2 @@
+export { auditModule } from './module.js'
+export { buildAuditExport } from './export.js'
