@@ -13,6 +13,7 @@ import { startApi, type Api } from './api/index.js'
 import type { AgentConfig } from './config.js'
 import { openLedger, type Ledger } from './ledger/index.js'
 import { batchSigner, Outbox } from './outbox/index.js'
+import { Stock, StockReporter } from './stock/index.js'
 import { createRemoteCommands, Link, type BrokerAddress } from './sync/index.js'
 import { AGENT_VERSION } from './version.js'
 
@@ -69,7 +70,8 @@ export interface Agent extends EventEmitter<AgentEvents> {
   readonly apiPort: number | null
   /** Validates and durably records a paid sale. Throws AppError: VALIDATION_FAILED (400), LEDGER_WRITE_FAILED (507/503). */
   sell(body: PostSaleRequest): SellResult
-  status(): AgentStatus & { isSyncHalted: boolean; isSalesLocked: boolean }
+  /** salesLocked: a remote `lock` holds; the controller must stop vending (sales that still come are recorded). */
+  status(): AgentStatus & { isSyncHalted: boolean; isSalesLocked: boolean; salesLocked: boolean }
   /** The catalog with the prices sales take (a remote price override wins over the catalog's). */
   catalog(): { version: number | null; items: CatalogItem[] }
   /** Remote-command state: sales locked, price overrides, planogram. */
@@ -115,6 +117,8 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
   private isCatalogReapply = false
   private readonly remoteCommand: (msg: Extract<DownCommandMsg, { type: 'remote-command' }>) => void
   private closed: Promise<void> | null = null
+  private readonly stock: Stock
+  private readonly stockReporter: StockReporter
 
   constructor(
     private readonly config: AgentConfig,
@@ -155,9 +159,14 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
       { acked: (seq) => this.emit('acked', seq), halted: (detail) => this.emit('halted', detail) },
       now,
     )
+    // Issue 16 §3: stock by slot, decremented in each sale's transaction, reported on up/stock.
+    this.stockReporter = new StockReporter({ cabinetId: config.cabinetId, stock: () => this.stock, publish: (p) => this.link.publishStock(p), now })
+    this.stock = new Stock(ledger.sqlite, now, () => this.stockReporter.changed())
+    ledger.onSale((lines, slots) => this.stock.onSale(lines, slots))
     this.remoteCommand = createRemoteCommands({
       cabinetId: config.cabinetId,
       ledger,
+      stock: this.stock,
       publishEvent: (kind, detail) => this.link.publishEvent(kind, detail),
       syncNow: () => {
         // A rewind to where we are: clears any backoff (and a halt: a person asked) and sends now.
@@ -187,6 +196,7 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
         status: () => this.status(),
         catalog: () => this.catalog(),
         commandState: () => this.commandState(),
+        stock: { slots: () => ({ rev: this.stock.revision, slots: this.stock.slots() }), restock: (body) => this.stock.restock(body, 'local') },
         log: this.log.child({ component: 'api' }),
       })
     }
@@ -198,7 +208,7 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
     return this.record(body)
   }
 
-  status(): AgentStatus & { isSyncHalted: boolean; isSalesLocked: boolean } {
+  status(): AgentStatus & { isSyncHalted: boolean; isSalesLocked: boolean; salesLocked: boolean } {
     return {
       cabinetId: this.cabinetId,
       connected: this.link.isConnected,
@@ -208,6 +218,7 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
       catalogVersion: this.ledger.catalogVersion,
       isSyncHalted: this.outbox.halted,
       isSalesLocked: this.ledger.isSalesLocked,
+      salesLocked: this.ledger.isSalesLocked,
     }
   }
 
@@ -245,12 +256,10 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
     if (this.isClosing) throw new AppError('LEDGER_WRITE_FAILED', 'the agent is shutting down; the sale was not recorded', 503)
     const parsed = PostSaleRequest.safeParse(input)
     if (!parsed.success) throw new AppError('VALIDATION_FAILED', z.prettifyError(parsed.error), 400)
-    // Issue 16: an operator locked sales remotely; the controller must not take payment.
-    if (this.ledger.isSalesLocked) throw new AppError('SALES_LOCKED', 'sales are locked by a remote command; nothing was recorded', 423, undefined, '未记录本笔销售')
     const items = this.priced(parsed.data.items)
     let result: SellResult
     try {
-      result = this.ledger.record({ ...parsed.data, items }, this.now())
+      result = this.ledger.record({ ...parsed.data, items, slots: parsed.data.items.map((it) => it.slot) }, this.now())
     } catch (err) {
       if (isAppError(err) && err.code === 'LEDGER_WRITE_FAILED') {
         this.log.error({ err: err.cause ?? err, lastSeq: this.ledger.lastSeq }, 'sale not recorded: ledger write failed')
@@ -259,6 +268,9 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
       throw err
     }
     if (result.created) {
+      // A remote lock tells the controller (GET /status salesLocked) to stop
+      // vending; a sale that still arrives was paid, so it is recorded (CONTRACT).
+      if (this.ledger.isSalesLocked) this.log.warn({ saleId: result.saleId, seq: result.seq }, 'sale recorded while sales are locked by a remote command')
       this.outbox.notifySale()
       this.emit('sale', result)
     }
@@ -284,6 +296,7 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
     }
     this.emit('connected')
     this.outbox.onConnected()
+    this.stockReporter.sendNow()
   }
 
   private onDisconnected(): void {
@@ -352,6 +365,7 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
   private async shutdown(): Promise<void> {
     this.isClosing = true
     this.outbox.close()
+    this.stockReporter.close()
     try {
       await this.api?.close()
       await this.link.close()

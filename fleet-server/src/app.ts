@@ -39,6 +39,7 @@ import { createPlanStore } from './rollout/index.js'
 import { rolloutModule } from './rollout/module.js'
 import { createSalesReader, createSalesStore } from './sales/index.js'
 import { ingestModule, saleFlagsModule } from './sales/module.js'
+import { stockModule, stockSources } from './stock/index.js'
 
 export interface FleetDeps {
   /** Root logger; a pino logger at config.logLevel on stdout when absent. */
@@ -209,6 +210,14 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       now,
       log,
     })
+    // Issue 16 §3: planograms, the cabinets' stock reports, restocks and the pick list.
+    const stock = stockModule({
+      database,
+      commands: () => commands.service(),
+      countyName: (code) => plan.counties.find((c) => c.code === code)?.name ?? code,
+      now,
+      log,
+    })
     // Issue 16 §6: webhook notifications of alerts; its outbox rows are written in the alerts' transactions.
     const notifications = notificationsModule({
       database,
@@ -251,6 +260,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
           saleIdReusedSource({ open: (county) => saleFlags.store.open(county), counties: () => plan.counties.map((c) => c.code) }),
           clockSkewSource({ skewed: () => live.skewedClocks(), ownerOf: (id) => rollout.store.ownerOf(id) }),
           signatureInvalidSource({ flagged: (since) => salesStore.signatureFlags(since), ownerOf: (id) => rollout.store.ownerOf(id) }),
+          ...stockSources({ stock: () => stock.service(), counties: () => plan.counties.map((c) => c.code) }),
         ]
       },
       now,
@@ -319,7 +329,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     const commands = commandsModule({ database, bus: buses.bus, now, log })
     // Issue 16 §2: the auditor's monthly export of a cabinet's signed records.
     const audit = auditModule({ sales: salesStore, keyOf: (id) => enrollmentStore.keyOf(id), assertVisible: () => cabinets.service().assertVisible, now })
-    const modules: FleetModule[] = [jobs, buses.broker, compliance, cabinets, rollout, sales, certification, saleFlags, http, forwarding, certWorkflow, notifications, alerts, overview, reports, backup, commands, audit]
+    const modules: FleetModule[] = [jobs, buses.broker, compliance, cabinets, rollout, sales, certification, saleFlags, http, forwarding, certWorkflow, stock, notifications, alerts, overview, reports, backup, commands, audit]
     // The broker starts last (its sink routes to every module) and its intake is the first to stop.
     running = await startModules([...modules, buses.intake(modules)], log)
     const bus = buses.started()

@@ -72,26 +72,26 @@ describe('remote commands on the agent', () => {
     expect(agent.commandState()).toMatchObject({ priceOverrides: {}, planogram: [{ slot: 'A1', sku: 'FY-RICE', capacity: 10, par: 8 }] })
   })
 
-  it('lock refuses sales through the local API in Chinese, survives a restart, and unlock sells again', async () => {
+  it('lock never refuses a paid sale: it is recorded (201) while /status says salesLocked, across a restart, until unlock', async () => {
     const first = await online()
     const lock = aCommand({ kind: 'lock' })
     await first.broker.publish(topics.commands('C1'), JSON.stringify(lock))
     await expect.poll(() => first.agent.status().isSalesLocked).toBe(true)
+    const status = async (port: number) => (await (await fetch(`http://127.0.0.1:${port}/status`)).json()) as { salesLocked: boolean; lastSeq: number }
+    expect(await status(first.agent.apiPort!)).toMatchObject({ salesLocked: true, lastSeq: 0 })
     const sale = { items: [{ sku: 'FY-RICE', qty: 1, unitPriceFen: 3_990 }], payment: 'wechat' }
-    const refused = await postSale(first.agent.apiPort!, sale)
-    expect(refused.status).toBe(423)
-    const body = (await refused.json()) as { error: { code: string; message: string } }
-    expect(body.error.code).toBe('SALES_LOCKED')
-    expect(body.error.message).toMatch(/暂停销售/)
-    expect(first.agent.status().lastSeq).toBe(0)
+    const recorded = await postSale(first.agent.apiPort!, sale)
+    expect(recorded.status).toBe(201)
+    expect(first.agent.status().lastSeq).toBe(1)
     await first.agent.close()
 
     const again = await online({ dataDir: first.dataDir })
-    expect(again.agent.status().isSalesLocked).toBe(true)
-    expect((await postSale(again.agent.apiPort!, sale)).status).toBe(423)
+    expect(await status(again.agent.apiPort!)).toMatchObject({ salesLocked: true, lastSeq: 1 })
+    expect((await postSale(again.agent.apiPort!, sale)).status).toBe(201)
     const unlock = aCommand({ kind: 'unlock' })
     await again.broker.publish(topics.commands('C1'), JSON.stringify(unlock))
     await expect.poll(() => again.agent.status().isSalesLocked).toBe(false)
+    expect(await status(again.agent.apiPort!)).toMatchObject({ salesLocked: false, lastSeq: 2 })
     expect((await postSale(again.agent.apiPort!, sale)).status).toBe(201)
   })
 

@@ -99,16 +99,19 @@ describe('remote commands', () => {
     expect((await command(w.fleet, sent.body.commandId)).body.result).toMatchObject({ priceFen: 2_500, previousFen: 3_990 })
   })
 
-  it('sends to an online cabinet at once: lock refuses sales, unlock sells again; every command is listed with who sent it', async () => {
+  it('sends to an online cabinet at once: lock sets salesLocked (a sale still records), unlock clears it; every command is listed with who sent it', async () => {
     const w = await world()
     const agent = await w.startAgent()
     const operator = await userToken(w.fleet, { username: 'dy-op', role: 'operator', operator: 'dy-coop' })
     const lock = await send(w.fleet, w.cab.cabinetId, { kind: 'lock' }, operator)
     expect(lock.status).toBe(201)
     await expect.poll(() => stateOf(w.fleet, lock.body.commandId), { timeout: 10_000 }).toBe('done')
-    expect((await postSale(agent, { items: [{ sku: 'DY-RICE', qty: 1, unitPriceFen: 3_990 }], payment: 'cash' })).status).toBe(423)
+    // A paid sale is never refused (CONTRACT): recorded, while /status tells the controller to stop vending.
+    expect((await postSale(agent, { items: [{ sku: 'DY-RICE', qty: 1, unitPriceFen: 3_990 }], payment: 'cash' })).status).toBe(201)
+    expect(agent.status().salesLocked).toBe(true)
     const unlock = await send(w.fleet, w.cab.cabinetId, { kind: 'unlock', params: {} })
     await expect.poll(() => stateOf(w.fleet, unlock.body.commandId), { timeout: 10_000 }).toBe('done')
+    expect(agent.status().salesLocked).toBe(false)
     expect((await postSale(agent, { items: [{ sku: 'DY-RICE', qty: 1, unitPriceFen: 3_990 }], payment: 'cash' })).status).toBe(201)
     for (const body of [{ kind: 'sync' }, { kind: 'catalog-refresh' }, { kind: 'planogram', params: { slots: [{ slot: 'A1', sku: 'DY-RICE', capacity: 12, par: 10 }] } }]) {
       const r = await send(w.fleet, w.cab.cabinetId, body)

@@ -39,7 +39,7 @@ interface Ctx {
   dy: string[]
   fy: string[]
   fyAlert: string
-  call: (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, body?: unknown) => Promise<{ status: number; body: unknown; text: string }>
+  call: (method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE', url: string, body?: unknown) => Promise<{ status: number; body: unknown; text: string }>
 }
 
 const hidden = (status: number) => expect([403, 404]).toContain(status)
@@ -325,6 +325,40 @@ const CASES: Record<string, (c: Ctx) => Promise<void>> = {
     expect(fy.status).toBe(201)
     hidden((await c.call('GET', `/api/v1/commands/${fy.body.commandId}`)).status)
   },
+
+  // Planogram and stock (issue 16 §3): 凤阳县's cabinets are neither read, set nor restocked; the pick list is 定远县's.
+  'PUT /api/v1/cabinets/:id/planogram': async (c) => {
+    const slots = [{ slot: 'A1', sku: 'SKU-0', capacity: 10, par: 8 }]
+    hidden((await c.call('PUT', `/api/v1/cabinets/${c.fy[0]}/planogram`, { slots })).status)
+    expect((await c.call('PUT', `/api/v1/cabinets/${c.dy[0]}/planogram`, { slots })).status).toBe(200)
+  },
+  'GET /api/v1/cabinets/:id/stock': async (c) => {
+    await belowPar(c)
+    hidden((await c.call('GET', `/api/v1/cabinets/${c.fy[0]}/stock`)).status)
+    expect((await c.call('GET', `/api/v1/cabinets/${c.dy[0]}/stock`)).status).toBe(200)
+  },
+  'POST /api/v1/cabinets/:id/restocks': async (c) => {
+    hidden((await c.call('POST', `/api/v1/cabinets/${c.fy[0]}/restocks`, { fill: true })).status)
+    expect((await c.call('POST', `/api/v1/cabinets/${c.dy[0]}/restocks`, { fill: true })).status).toBe(201)
+  },
+  'GET /api/v1/restock-list': async (c) => {
+    await belowPar(c)
+    const csv = await c.fleet.http.inject({ method: 'GET', url: '/api/v1/restock-list?format=csv', headers: { authorization: `Bearer ${c.token}` } })
+    expect(csv.statusCode).toBe(200)
+    expect(csv.body).toContain(c.dy[0])
+    expect(csv.body).not.toContain(c.fy[0])
+    const r = (await c.call('GET', '/api/v1/restock-list')).body as { counties: Array<{ countyCode: string }> }
+    expect(r.counties.map((x) => x.countyCode)).toEqual(['341125'])
+    expect((await c.call('GET', '/api/v1/restock-list?county=341126')).status).toBe(403)
+  },
+}
+
+/** One slot below par in DY-1 and in FY-1 (stored directly: only its scope matters here). */
+const belowPar = async (c: Ctx): Promise<void> => {
+  for (const id of [c.dy[0]!, c.fy[0]!]) {
+    await sqlRun(c.fleet.database, `INSERT INTO cabinet_stock (cabinet_id, slot, sku, capacity, par, qty, oversold) VALUES (?, 'A1', 'SKU-0', 10, 8, 2, 0)
+      ON CONFLICT (cabinet_id, slot) DO NOTHING`, id)
+  }
 }
 
 describe('scope over every /api/ route', () => {

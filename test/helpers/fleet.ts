@@ -62,7 +62,7 @@ export async function startFleet(env: Record<string, string> = {}, opts: StartFl
 /** HTTP through Fastify's inject (no socket), as `token`. */
 export async function api<T = Record<string, unknown>>(
   fleet: Fleet,
-  method: 'GET' | 'POST' | 'PATCH',
+  method: 'GET' | 'POST' | 'PATCH' | 'PUT',
   url: string,
   body?: unknown,
   token: string | null = fleet.adminToken,

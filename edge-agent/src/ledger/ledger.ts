@@ -15,7 +15,12 @@ export interface SaleInput {
   payment: Payment
   soldAt?: string | undefined
   saleId?: string | undefined
+  /** The controller's slot per line, when it gave one (stock; not part of the sale). */
+  slots?: ReadonlyArray<string | undefined> | undefined
 }
+
+/** Runs inside the sale's transaction (stock): a throw rolls the sale back. */
+export type SaleHook = (lines: readonly SaleLine[], slots: ReadonlyArray<string | undefined>) => void
 
 export interface RecordResult {
   saleId: string
@@ -139,6 +144,8 @@ export interface StoredCommand {
 }
 
 export class Ledger {
+  private saleHook: SaleHook | null = null
+
   constructor(
     private readonly db: SqliteDatabase,
     private readonly stmts: Statements,
@@ -181,7 +188,12 @@ export class Ledger {
     const hash = saleHash(this.cabinetId, { saleId, seq, soldAt, recordedAt, payment: input.payment, totalFen, lines: input.items, prevHash })
     let changes: number
     try {
-      changes = this.stmts.insertSale.run(seq, saleId, soldAt, recordedAt, input.payment, JSON.stringify(input.items), totalFen, prevHash, hash).changes
+      // One transaction with the stock decrement (issue 16 §3): both or neither survive a crash.
+      changes = this.db.transaction(() => {
+        const n = this.stmts.insertSale.run(seq, saleId, soldAt, recordedAt, input.payment, JSON.stringify(input.items), totalFen, prevHash, hash).changes
+        if (n === 1) this.saleHook?.(input.items, input.slots ?? [])
+        return n
+      })()
     } catch (err) {
       this.reloadTail()
       throw ledgerWriteFailed(err)
@@ -194,6 +206,16 @@ export class Ledger {
     this.state.lastSeq = seq
     this.state.lastHash = hash
     return { saleId, seq, created: true }
+  }
+
+  /** Registers what runs inside each new sale's transaction (the stock decrement). */
+  onSale(hook: SaleHook): void {
+    this.saleHook = hook
+  }
+
+  /** The ledger's connection, for a domain whose tables live beside the sales (stock) and join their transactions. */
+  get sqlite(): SqliteDatabase {
+    return this.db
   }
 
   /** Up to `limit` sales from `fromSeq` upward, oldest first, as sent upstream. */

@@ -54,6 +54,27 @@ export const MIGRATIONS: readonly string[] = [
     par      INTEGER NOT NULL
   ) STRICT;
   `,
+  // 3 (issue 16 §3): stock by slot, set from the planogram, decremented in
+  // each sale's transaction; restocks once per id. The current planogram's
+  // slots start empty (nobody has counted them yet).
+  `
+  CREATE TABLE stock (
+    slot     TEXT    PRIMARY KEY,
+    sku      TEXT    NOT NULL,
+    capacity INTEGER NOT NULL,
+    par      INTEGER NOT NULL,
+    qty      INTEGER NOT NULL CHECK (qty >= 0),
+    oversold INTEGER NOT NULL DEFAULT 0
+  ) STRICT;
+  CREATE INDEX stock_by_sku ON stock (sku);
+  CREATE TABLE restocks (
+    restock_id TEXT PRIMARY KEY,
+    source     TEXT NOT NULL,  -- local | command
+    lines      TEXT NOT NULL,  -- JSON {slot: units added}
+    at         TEXT NOT NULL
+  ) STRICT;
+  INSERT INTO stock (slot, sku, capacity, par, qty, oversold) SELECT slot, sku, capacity, par, 0, 0 FROM planogram;
+  `,
 ]
 
 export function migrate(db: SqliteDatabase): void {

@@ -123,6 +123,14 @@ export class Link {
     return true
   }
 
+  /** The stock report (issue 16 §3), QoS 1. False when not connected. */
+  publishStock(payload: string): boolean {
+    const client = this.client
+    if (!this.isUp || client === null || !client.connected) return false
+    client.publish(topics.stock(this.opts.cabinetId), payload, { qos: 1 })
+    return true
+  }
+
   publishEvent(kind: EventMsg['kind'], detail: EventMsg['detail']): void {
     const nowMs = this.now()
     const msg: EventMsg = { v: 1, type: 'event', cabinetId: this.opts.cabinetId, eventId: uuidv7(nowMs), at: new Date(nowMs).toISOString(), kind, detail }

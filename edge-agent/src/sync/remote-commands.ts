@@ -8,11 +8,14 @@
 import type { Logger } from 'pino'
 import type { CommandKind, CommandReport, CommandResult, EventMsg, RemoteCommandMsg } from '../../../shared/src/edge.js'
 import type { Ledger } from '../ledger/index.js'
+import type { Stock } from '../stock/index.js'
 
 /** What the executor needs from the rest of the agent. */
 export interface RemoteCommandDeps {
   readonly cabinetId: string
   readonly ledger: Ledger
+  /** The slots' stock: a planogram sets it, a restock adds to it (issue 16 §3). */
+  readonly stock: Stock
   readonly publishEvent: (kind: EventMsg['kind'], detail: EventMsg['detail']) => void
   /** sync: send what the outbox holds now. Returns the sales still pending. */
   readonly syncNow: () => number
@@ -40,9 +43,20 @@ export function createRemoteCommands(deps: RemoteCommandDeps): (msg: RemoteComma
         ledger.setPriceOverride(c.params.sku, c.params.priceFen, msg.commandId, deps.now())
         return { state: 'done', result: { sku: c.params.sku, priceFen: c.params.priceFen, previousFen } }
       }
-      case 'planogram':
-        ledger.setPlanogram(c.params.slots)
-        return { state: 'done', result: { slots: c.params.slots.length } }
+      case 'planogram': {
+        // One transaction: the stored planogram and the slots' stock never disagree.
+        const slots = c.params.slots
+        ledger.sqlite.transaction(() => {
+          ledger.setPlanogram(slots)
+          deps.stock.applyPlanogram(slots)
+        }).immediate()
+        return { state: 'done', result: { slots: slots.length } }
+      }
+      case 'restock': {
+        const r = deps.stock.restock(c.params, 'command')
+        const units = Object.values(r.added).reduce((a, b) => a + b, 0)
+        return { state: 'done', result: { restockId: r.restockId, slots: Object.keys(r.added).length, units, applied: r.created } }
+      }
       case 'lock':
       case 'unlock':
         ledger.setSalesLocked(c.kind === 'lock')

@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
 import { auditVerify } from './audit.js'
 import { NOTIFICATIONS_USAGE, notificationsCommand } from './notifications.js'
+import { runStockCommand, STOCK_USAGE } from './stock.js'
 import { beijingZh, ERROR_CODES, labelZh, percentBpZh, yuanToFen, yuanZh, type ErrorCode } from '../../../shared/src/index.js'
 
 export interface Io {
@@ -39,6 +40,7 @@ const USAGE = `用法: npm run fleetctl -- [--json] 命令 …   (环境变量 F
   audit verify FILE
                    离线核验审计导出文件（重算哈希、核对链接与签名；不需服务器和令牌）：通过退出码 0，不通过非 0
   commands show COMMAND_ID
+${STOCK_USAGE}
   rollout
   alerts list [--state open|unacked|all] [--county C]
   alerts ack ALERT_ID
@@ -86,6 +88,7 @@ function commandParamsZh(c: Json): string {
   const p = (c.params ?? {}) as Json
   if (c.kind === 'price' && typeof p.priceFen === 'number') return `${String(p.sku)} → ${yuanZh(p.priceFen)} 元`
   if (c.kind === 'planogram' && Array.isArray(p.slots)) return `${p.slots.length} 个货道`
+  if (c.kind === 'restock') return p.fill === true ? '全部补至标准库存' : Array.isArray(p.slots) ? `${p.slots.length} 个货道` : ''
   return ''
 }
 
@@ -237,6 +240,7 @@ export async function run(argv: readonly string[], env: Readonly<Record<string, 
         month: { type: 'string' },
         secret: { type: 'string' },
         severity: { type: 'string' },
+        fill: { type: 'boolean' },
       },
     })
     if (o.help || pos.length === 0) {
@@ -265,6 +269,12 @@ export async function run(argv: readonly string[], env: Readonly<Record<string, 
       return s ? `?${s}` : ''
     }
     const [group, cmd, ...rest] = pos
+    const stock = await runStockCommand({
+      group, cmd, rest, opts: o, call, print, need, table,
+      download: (path) => download(url, token, path),
+      usage: (message) => new UsageError(message),
+    })
+    if (stock !== null) return stock
 
     if (group === 'cabinets' && cmd === 'list') {
       const r = await call<{ cabinets: Json[]; total: number; offset: number }>('GET', `/cabinets${qs({ county: o.county, status: o.status, operator: o.operator, online: o.online, limit: o.limit, offset: o.offset })}`)

@@ -30,6 +30,9 @@ const RELATIONS = {
   cabinet_day_sku_sales: 'table',
   cabinet_events: 'table',
   cabinet_keys: 'table',
+  cabinet_planograms: 'table',
+  cabinet_stock: 'table',
+  cabinet_stock_reports: 'table',
   // Presence of a running process; copied as it is (empty when the source is SQLite).
   cabinet_presence: 'table',
   cabinet_month_certified: 'table',

@@ -620,4 +620,38 @@ CREATE INDEX notification_outbox_due ON notification_outbox (due_at, subscriptio
 CREATE INDEX notification_outbox_recent ON notification_outbox (subscription_id, created_at);
 `,
   },
+  {
+    version: 18,
+    name: 'stock',
+    sql: `
+-- Issue 16 §3: each cabinet's planogram as the operator set it (and the
+-- command that carries it), and its stock by slot as last reported (the
+-- newest rev wins; an older report arriving late is ignored).
+CREATE TABLE cabinet_planograms (
+  cabinet_id TEXT COLLATE "C" PRIMARY KEY REFERENCES cabinets (cabinet_id),
+  slots      TEXT COLLATE "C" NOT NULL,
+  command_id TEXT COLLATE "C" NOT NULL,
+  set_by     TEXT COLLATE "C" NOT NULL,
+  set_at     TEXT COLLATE "C" NOT NULL
+);
+CREATE TABLE cabinet_stock_reports (
+  cabinet_id  TEXT COLLATE "C" PRIMARY KEY REFERENCES cabinets (cabinet_id),
+  rev         BIGINT NOT NULL,
+  sent_at     TEXT COLLATE "C" NOT NULL,
+  reported_at TEXT COLLATE "C" NOT NULL
+);
+CREATE TABLE cabinet_stock (
+  cabinet_id TEXT COLLATE "C" NOT NULL REFERENCES cabinets (cabinet_id),
+  slot       TEXT COLLATE "C" NOT NULL,
+  sku        TEXT COLLATE "C" NOT NULL,
+  capacity   INTEGER NOT NULL,
+  par        INTEGER NOT NULL,
+  qty        INTEGER NOT NULL,
+  oversold   INTEGER NOT NULL,
+  PRIMARY KEY (cabinet_id, slot)
+);
+ALTER TABLE cabinet_commands DROP CONSTRAINT cabinet_commands_kind_check;
+ALTER TABLE cabinet_commands ADD CONSTRAINT cabinet_commands_kind_check CHECK (kind IN ('price', 'planogram', 'catalog-refresh', 'sync', 'restart', 'lock', 'unlock', 'restock'));
+`,
+  },
 ]

@@ -811,4 +811,57 @@ CREATE INDEX notification_outbox_due ON notification_outbox (due_at, subscriptio
 CREATE INDEX notification_outbox_recent ON notification_outbox (subscription_id, created_at);
 `,
   },
+  {
+    version: 18,
+    name: 'stock',
+    sql: `
+-- Issue 16 §3: each cabinet's planogram as the operator set it (and the
+-- command that carries it), and its stock by slot as last reported (the
+-- newest rev wins; an older report arriving late is ignored).
+CREATE TABLE cabinet_planograms (
+  cabinet_id TEXT PRIMARY KEY REFERENCES cabinets (cabinet_id),
+  slots      TEXT NOT NULL,             -- JSON [{slot, sku, capacity, par}]
+  command_id TEXT NOT NULL,
+  set_by     TEXT NOT NULL,
+  set_at     TEXT NOT NULL
+);
+CREATE TABLE cabinet_stock_reports (
+  cabinet_id  TEXT PRIMARY KEY REFERENCES cabinets (cabinet_id),
+  rev         INTEGER NOT NULL,
+  sent_at     TEXT NOT NULL,
+  reported_at TEXT NOT NULL
+);
+CREATE TABLE cabinet_stock (
+  cabinet_id TEXT NOT NULL REFERENCES cabinets (cabinet_id),
+  slot       TEXT NOT NULL,
+  sku        TEXT NOT NULL,
+  capacity   INTEGER NOT NULL,
+  par        INTEGER NOT NULL,
+  qty        INTEGER NOT NULL,
+  oversold   INTEGER NOT NULL,
+  PRIMARY KEY (cabinet_id, slot)
+);
+-- The restock command kind: SQLite cannot alter a CHECK, so the table is rebuilt.
+CREATE TABLE cabinet_commands_new (
+  command_id   TEXT PRIMARY KEY,
+  cabinet_id   TEXT NOT NULL REFERENCES cabinets (cabinet_id),
+  kind         TEXT NOT NULL CHECK (kind IN ('price', 'planogram', 'catalog-refresh', 'sync', 'restart', 'lock', 'unlock', 'restock')),
+  params       TEXT NOT NULL,
+  state        TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'done', 'failed', 'expired')),
+  result       TEXT,
+  sent_by      TEXT NOT NULL,
+  sent_role    TEXT NOT NULL,
+  issued_at    TEXT NOT NULL,
+  expires_at   TEXT NOT NULL,
+  delivered_at TEXT,
+  completed_at TEXT,
+  expired_at   TEXT
+);
+INSERT INTO cabinet_commands_new SELECT * FROM cabinet_commands;
+DROP TABLE cabinet_commands;
+ALTER TABLE cabinet_commands_new RENAME TO cabinet_commands;
+CREATE INDEX cabinet_commands_by_cabinet ON cabinet_commands (cabinet_id, issued_at);
+CREATE INDEX cabinet_commands_pending ON cabinet_commands (cabinet_id, expires_at) WHERE state = 'pending';
+`,
+  },
 ]

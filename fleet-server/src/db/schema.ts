@@ -335,6 +335,31 @@ export interface CabinetCommandsTable {
   expired_at: string | null
 }
 
+export interface CabinetPlanogramsTable {
+  cabinet_id: string
+  slots: string
+  command_id: string
+  set_by: string
+  set_at: string
+}
+
+export interface CabinetStockReportsTable {
+  cabinet_id: string
+  rev: number
+  sent_at: string
+  reported_at: string
+}
+
+export interface CabinetStockTable {
+  cabinet_id: string
+  slot: string
+  sku: string
+  capacity: number
+  par: number
+  qty: number
+  oversold: number
+}
+
 export interface SaleFlagsTable {
   flag_id: Generated<number>
   kind: string
@@ -537,5 +562,8 @@ export interface Schema {
   sale_signature_flags: SaleSignatureFlagsTable
   notification_subscriptions: NotificationSubscriptionsTable
   notification_outbox: NotificationOutboxTable
+  cabinet_planograms: CabinetPlanogramsTable
+  cabinet_stock_reports: CabinetStockReportsTable
+  cabinet_stock: CabinetStockTable
 }
 

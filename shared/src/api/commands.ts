@@ -4,7 +4,7 @@ import { z } from 'zod'
 import { CabinetId, Uuid } from '../domain/ids.js'
 import { IsoUtc } from '../domain/time.js'
 import {
-  COMMAND_MAX_EXPIRY_S, CommandKind, CommandResult, CommandState, PlanogramParams, PriceParams,
+  COMMAND_MAX_EXPIRY_S, CommandKind, CommandResult, CommandState, PlanogramParams, PriceParams, RestockParams,
 } from '../messages/command.js'
 
 /** Seconds until the command expires when not delivered: 1 s to 30 days; 24 h when absent. */
@@ -19,6 +19,7 @@ export const PostCommandBody = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('restart'), params: NoParams, expiresInS: ExpiresInS }),
   z.strictObject({ kind: z.literal('lock'), params: NoParams, expiresInS: ExpiresInS }),
   z.strictObject({ kind: z.literal('unlock'), params: NoParams, expiresInS: ExpiresInS }),
+  z.strictObject({ kind: z.literal('restock'), params: RestockParams, expiresInS: ExpiresInS }),
 ])
 export type PostCommandBody = z.infer<typeof PostCommandBody>
 

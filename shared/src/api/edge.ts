@@ -4,6 +4,7 @@ import { Fen } from '../domain/money.js'
 import { Payment, SaleLine } from '../messages/sale.js'
 import { IsoInstant } from '../domain/time.js'
 import { MAX_LINES_PER_SALE } from '../messages/limits.js'
+import { SlotId } from '../messages/command.js'
 
 export const PostSaleBody = z.strictObject({
   items: z.array(SaleLine).min(1).max(MAX_LINES_PER_SALE),
@@ -21,7 +22,11 @@ export type PostSaleBody = z.infer<typeof PostSaleBody>
  * price override, else the catalog's). A given price is recorded as given:
  * money has changed hands at it.
  */
-export const PostSaleLine = SaleLine.extend({ unitPriceFen: Fen.optional() })
+export const PostSaleLine = SaleLine.extend({
+  unitPriceFen: Fen.optional(),
+  /** The slot (货道) it left from, so stock comes off that slot; without it, the sku's fullest slot(s). Not sent upstream. */
+  slot: SlotId.optional(),
+})
 export type PostSaleLine = z.infer<typeof PostSaleLine>
 export const PostSaleRequest = PostSaleBody.extend({ items: z.array(PostSaleLine).min(1).max(MAX_LINES_PER_SALE) })
 export type PostSaleRequest = z.infer<typeof PostSaleRequest>

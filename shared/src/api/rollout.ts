@@ -118,7 +118,7 @@ export const ImportReply = z.object({
 })
 export type ImportReply = z.infer<typeof ImportReply>
 
-export const ALERT_KINDS = ['offline', 'behind_schedule', 'compliance_low', 'cert_expiring', 'forwarding_failing', 'sale_id_reused', 'clock_skew', 'signature_invalid'] as const
+export const ALERT_KINDS = ['offline', 'behind_schedule', 'compliance_low', 'cert_expiring', 'forwarding_failing', 'sale_id_reused', 'clock_skew', 'signature_invalid', 'stock_out', 'stock_low'] as const
 export const AlertKind = z.enum(ALERT_KINDS)
 export type AlertKind = z.infer<typeof AlertKind>
 

@@ -12,7 +12,7 @@ import { IsoUtc } from '../domain/time.js'
 import { CommandMsg } from './catalog.js'
 import { Sku } from './sale.js'
 
-export const COMMAND_KINDS = ['price', 'planogram', 'catalog-refresh', 'sync', 'restart', 'lock', 'unlock'] as const
+export const COMMAND_KINDS = ['price', 'planogram', 'catalog-refresh', 'sync', 'restart', 'lock', 'unlock', 'restock'] as const
 export const CommandKind = z.enum(COMMAND_KINDS)
 export type CommandKind = z.infer<typeof CommandKind>
 
@@ -48,6 +48,32 @@ export const PlanogramParams = z.strictObject({
 })
 export type PlanogramParams = z.infer<typeof PlanogramParams>
 
+/** A slot id (货道编号). */
+export const SlotId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/, '货道编号须为 1–32 位字母、数字或 _ . -')
+/** A restock's id: client-given, so a retried restock is applied once. */
+export const RestockId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/, '补货编号须为 1–64 位字母、数字或 _ . : -')
+/** Units put into one slot by one restock. */
+export const RestockLine = z.strictObject({ slot: SlotId, qty: z.number().int().min(1).max(10_000) })
+export type RestockLine = z.infer<typeof RestockLine>
+const RestockLines = z
+  .array(RestockLine)
+  .min(1)
+  .max(MAX_PLANOGRAM_SLOTS)
+  .refine((lines) => new Set(lines.map((l) => l.slot)).size === lines.length, { message: '货道编号不能重复' })
+
+/** A restock (issue 16 §3): units added to named slots, or every slot filled to its par. */
+export const RestockBody = z.union([
+  z.strictObject({ restockId: RestockId.optional(), slots: RestockLines }),
+  z.strictObject({ restockId: RestockId.optional(), fill: z.literal(true) }),
+])
+export type RestockBody = z.infer<typeof RestockBody>
+/** The `restock` command's params: the same, with the id the server chose (a resend applies once). */
+export const RestockParams = z.union([
+  z.strictObject({ restockId: RestockId, slots: RestockLines }),
+  z.strictObject({ restockId: RestockId, fill: z.literal(true) }),
+])
+export type RestockParams = z.infer<typeof RestockParams>
+
 /** Kinds without parameters take none (an empty object or nothing). */
 const NoParams = z.strictObject({}).optional()
 
@@ -60,6 +86,7 @@ export const RemoteCommand = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('restart'), params: NoParams }),
   z.strictObject({ kind: z.literal('lock'), params: NoParams }),
   z.strictObject({ kind: z.literal('unlock'), params: NoParams }),
+  z.strictObject({ kind: z.literal('restock'), params: RestockParams }),
 ])
 export type RemoteCommand = z.infer<typeof RemoteCommand>
 

@@ -22,6 +22,7 @@ export const LABELS_ZH = {
     offline: '离线超过 24 小时', behind_schedule: '进度落后', compliance_low: '扶贫产品占比不足', cert_expiring: '认定证书即将到期',
     forwarding_failing: '数据上报异常', sale_id_reused: '销售编号重复', clock_skew: '设备时钟偏差',
     signature_invalid: '销售签名校验失败',
+    stock_out: '货道缺货', stock_low: '货道库存不足',
   } satisfies Labels<(typeof ALERT_KINDS)[number]>,
   severity: { warning: '警告', critical: '严重' },
   reportKind: { weekly: '周报', monthly: '月报', quarterly: '季报' },
@@ -68,13 +69,18 @@ export const LABELS_ZH = {
   targetMeasure: { amount: '销售额', certifiedAmount: '扶贫产品销售额', certified_products: '认定扶贫产品数' },
   // issue 16 (commands)
   commandKind: {
-    price: '调价', planogram: '下发货道配置', 'catalog-refresh': '刷新商品目录', sync: '立即同步', restart: '重启终端程序', lock: '暂停销售', unlock: '恢复销售',
+    price: '调价', planogram: '下发货道配置', 'catalog-refresh': '刷新商品目录', sync: '立即同步', restart: '重启终端程序', lock: '暂停销售', unlock: '恢复销售', restock: '登记补货',
   } satisfies Labels<(typeof COMMAND_KINDS)[number]>,
   commandState: { pending: '待送达', delivered: '已送达', done: '已执行', failed: '执行失败', expired: '已过期' } satisfies Labels<(typeof COMMAND_STATES)[number]>,
   // issue 16 (notifications)
   notifyFormat: { json: '通用 JSON', wecom: '企业微信群机器人', dingtalk: '钉钉群机器人' } satisfies Labels<(typeof NOTIFY_FORMATS)[number]>,
   notifyState: { pending: '待发送', sent: '已发送', failed: '发送失败', skipped: '未发送（不在订阅人范围内）' } satisfies Labels<(typeof NOTIFY_STATES)[number]>,
   notifyEvent: { raised: '发生', cleared: '恢复' },
+  // issue 16 §3 (stock): the restock (pick) list's columns and the stock card's words
+  stockField: {
+    countyCode: '区县代码', countyName: '区县', siteName: '点位名称', cabinetId: '专柜编号', slot: '货道', sku: '商品编码', productName: '商品名称',
+    capacity: '容量', par: '标准库存', qty: '现有库存', need: '需补数量', oversold: '超卖', reportedAt: '上报时间', total: '合计',
+  },
 } as const
 
 export type LabelGroup = keyof typeof LABELS_ZH

@@ -340,8 +340,9 @@ async function cabinet(id) {
     <div class="card"><h2>最近销售</h2>${saleRows ? `<div class="table-wrap"><table><thead><tr><th class="num">序号</th><th>时间</th><th class="num">金额</th><th class="hide-sm">商品</th></tr></thead><tbody>${saleRows}</tbody></table></div>` : empty('尚无销售记录')}</div>
     <div class="card"><h2>状态变更记录</h2>${hist ? `<div class="table-wrap"><table><thead><tr><th>时间</th><th>变更</th><th>操作人</th><th class="hide-sm">原因</th></tr></thead><tbody>${hist}</tbody></table></div>` : empty('暂无记录')}</div>
     ${mayActOn() ? `<div class="card" id="bootstrap"><h2>引导码</h2><p class="muted">专柜主板凭一次性引导码领取接入凭据；新引导码生成后，未使用的旧码即作废。</p><button type="button" class="primary" id="bootstrap-new">生成引导码</button><div id="bootstrap-out"></div><div class="error" id="bootstrap-error"></div></div>` : ''}
+    <div class="card" id="stock"></div>
     <div class="card" id="commands"><h2>远程指令</h2><div id="command-list"></div>${mayActOn() ? commandForm() : ''}</div>`
-  await drawCommands(c.cabinetId)
+  await Promise.all([drawCommands(c.cabinetId), window.stockUi.card(c.cabinetId)])
   document.getElementById('bootstrap-new')?.addEventListener('click', async () => {
     const err = document.getElementById('bootstrap-error')
     err.textContent = ''
@@ -417,6 +418,7 @@ function commandResultText(r) {
 function commandParamsText(c) {
   if (c.kind === 'price' && typeof c.params.priceFen === 'number') return `${c.params.sku} → ¥${yuan(c.params.priceFen)}`
   if (c.kind === 'planogram' && Array.isArray(c.params.slots)) return `${c.params.slots.length} 个货道`
+  if (c.kind === 'restock') return c.params.fill === true ? '全部补至标准库存' : Array.isArray(c.params.slots) ? `${c.params.slots.length} 个货道` : ''
   return ''
 }
 
@@ -1216,6 +1218,7 @@ async function route() {
     else if (path === '/alerts') await alertsView(query)
     else if (path === '/notifications') await window.FleetNotifications.view({ api, app, esc, bj, ZH, empty, showError, me })
     else if (path === '/reports') await reportsView()
+    else if (path === '/restock') await window.stockUi.restockView(query)
     else if (path.startsWith('/report/')) await reportPreview(decodeURIComponent(path.slice('/report/'.length)))
     else if (path === '/compliance') await complianceView(query)
     else if (path === '/forwarding') await forwardingView()
