@@ -14,6 +14,7 @@ import type { AgentConfig } from './config.js'
 import { openLedger, type Ledger } from './ledger/index.js'
 import { Outbox } from './outbox/index.js'
 import { createRemoteCommands, Link, type BrokerAddress } from './sync/index.js'
+import { createTelemetry, type Telemetry } from './telemetry/index.js'
 import { AGENT_VERSION } from './version.js'
 
 export interface AgentDeps {
@@ -79,6 +80,10 @@ export interface Agent extends EventEmitter<AgentEvents> {
    * watermark moves with it). False when not connected: nothing was sent.
    */
   sendHeartbeat(): boolean
+  /** The controller's readings (issue 16 §4), as POST /telemetry takes them. Throws AppError VALIDATION_FAILED (400). */
+  reportTelemetry(input: unknown): { published: boolean }
+  /** This agent's telemetry: its instance id and the message it would send now. */
+  readonly telemetry: Pick<Telemetry, 'agentInstanceId' | 'message' | 'publishNow'>
   /**
    * Tells the agent its uplink is back (e.g. the modem reports carrier): it
    * connects at once instead of waiting out the reconnect backoff.
@@ -108,6 +113,7 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
   private api: Api | null = null
   private readonly outbox: Outbox
   private readonly link: Link
+  readonly telemetry: Telemetry
   private readonly startedAtMs: number
   private isClosing = false
   private hasAnnouncedStart = false
@@ -170,6 +176,19 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
       now,
       log: log.child({ component: 'commands' }),
     })
+    this.telemetry = createTelemetry({
+      cabinetId: config.cabinetId,
+      dataDir: config.dataDir,
+      chilled: config.chilled,
+      intervalMs: config.telemetryIntervalMs,
+      publish: (payload) => this.link.publishTelemetry(payload),
+      outbox: () => {
+        const hb = this.heartbeat()
+        return { pending: hb.pending, oldestPendingAgeS: hb.oldestPendingAgeS }
+      },
+      now,
+      log: log.child({ component: 'telemetry' }),
+    })
   }
 
   get apiPort(): number | null {
@@ -183,6 +202,7 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
         status: () => this.status(),
         catalog: () => this.catalog(),
         commandState: () => this.commandState(),
+        telemetry: (input) => this.reportTelemetry(input),
         log: this.log.child({ component: 'api' }),
       })
     }
@@ -224,6 +244,11 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
     if (this.isClosing || !this.link.isConnected) return false
     this.link.publishHeartbeat()
     return true
+  }
+
+  reportTelemetry(input: unknown): { published: boolean } {
+    if (this.isClosing) throw new AppError('VALIDATION_FAILED', 'the agent is shutting down', 503)
+    return this.telemetry.report(input)
   }
 
   retryNow(): void {
@@ -280,6 +305,8 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
     }
     this.emit('connected')
     this.outbox.onConnected()
+    // A fresh reading on every (re)connect: the server's view is current at once.
+    this.telemetry.publishNow()
   }
 
   private onDisconnected(): void {
@@ -348,6 +375,7 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
   private async shutdown(): Promise<void> {
     this.isClosing = true
     this.outbox.close()
+    this.telemetry.close()
     try {
       await this.api?.close()
       await this.link.close()

@@ -11,6 +11,8 @@ import { createAccessService, createAuthHook, createLoginThrottle, createUserSto
 import { behindScheduleSource, certExpiringSource, complianceLowSource, forwardingSource, offlineSource } from './alerts/index.js'
 import { alertsModule } from './alerts/module.js'
 import { clockSkewSource, saleIdReusedSource } from './alerts/sale-flags-source.js'
+import { tamperedCabinets } from './alerts/tampered-reads.js'
+import { ledgerTamperedSource, telemetrySources } from './alerts/telemetry-sources.js'
 import { backupModule } from './backup/module.js'
 import { busModules } from './broker/module.js'
 import { cabinetLogins, createCabinetStore } from './cabinets/index.js'
@@ -37,6 +39,7 @@ import { createPlanStore } from './rollout/index.js'
 import { rolloutModule } from './rollout/module.js'
 import { createSalesReader, createSalesStore } from './sales/index.js'
 import { ingestModule, saleFlagsModule } from './sales/module.js'
+import { telemetryModule } from './telemetry/index.js'
 
 export interface FleetDeps {
   /** Root logger; a pino logger at config.logLevel on stdout when absent. */
@@ -200,6 +203,17 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       now,
       log,
     })
+    // Issue 16 §4: cabinet telemetry, read by the alert rules below.
+    const telemetry = telemetryModule({
+      database,
+      rules: () => plan.alertRules,
+      retention: config.telemetry,
+      assertVisible: (p, id) => cabinets.service().assertVisible(p, id),
+      isLeader: jobs.isLeader,
+      taskName: `telemetry@${config.dataDir}`,
+      now,
+      log,
+    })
     const alerts = alertsModule({
       database,
       isLeader: jobs.isLeader,
@@ -231,6 +245,8 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
           forwardingSource({ troubled: (n) => forwarding.service().troubled(n) }),
           saleIdReusedSource({ open: (county) => saleFlags.store.open(county), counties: () => plan.counties.map((c) => c.code) }),
           clockSkewSource({ skewed: () => live.skewedClocks(), ownerOf: (id) => rollout.store.ownerOf(id) }),
+          ...telemetrySources({ latest: (county) => telemetry.store().latestOf(county), counties: () => plan.counties.map((c) => c.code), rules: () => plan.alertRules }),
+          ledgerTamperedSource({ tampered: (county) => tamperedCabinets(database, county), counties: () => plan.counties.map((c) => c.code) }),
         ]
       },
       now,
@@ -297,7 +313,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     })
     // Issue 16: operators' remote commands to cabinets.
     const commands = commandsModule({ database, bus: buses.bus, now, log })
-    const modules: FleetModule[] = [jobs, buses.broker, compliance, cabinets, rollout, sales, certification, saleFlags, http, forwarding, certWorkflow, alerts, overview, reports, backup, commands]
+    const modules: FleetModule[] = [jobs, buses.broker, compliance, cabinets, rollout, sales, certification, saleFlags, http, forwarding, certWorkflow, telemetry, alerts, overview, reports, backup, commands]
     // The broker starts last (its sink routes to every module) and its intake is the first to stop.
     running = await startModules([...modules, buses.intake(modules)], log)
     const bus = buses.started()

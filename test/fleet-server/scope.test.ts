@@ -270,6 +270,11 @@ const CASES: Record<string, (c: Ctx) => Promise<void>> = {
     expect(fy.status).toBe(201)
     hidden((await c.call('GET', `/api/v1/commands/${fy.body.commandId}`)).status)
   },
+  // Telemetry (issue 16 §4): 凤阳县's readings are not shown to 定远县.
+  'GET /api/v1/cabinets/:id/telemetry': async (c) => {
+    hidden((await c.call('GET', `/api/v1/cabinets/${c.fy[0]}/telemetry`)).status)
+    expect((await c.call('GET', `/api/v1/cabinets/${c.dy[0]}/telemetry`)).status).toBe(200)
+  },
 }
 
 describe('scope over every /api/ route', () => {

@@ -16,6 +16,8 @@ export interface ApiDeps {
   catalog(): { version: number | null; items: CatalogItem[] }
   /** Remote-command state (issue 16): sales locked, price overrides, planogram. */
   commandState(): unknown
+  /** The controller's readings (issue 16 §4); throws AppError VALIDATION_FAILED. */
+  telemetry(input: unknown): { published: boolean }
   log: Logger
 }
 
@@ -50,20 +52,25 @@ function closeServer(server: Server): Promise<void> {
 function handle(req: IncomingMessage, res: ServerResponse, deps: ApiDeps): void {
   try {
     const path = (req.url ?? '/').split('?', 1)[0] ?? '/'
-    if (req.method === 'POST' && path === '/sales') return postSale(req, res, deps)
+    if (req.method === 'POST' && path === '/sales') return postJson(req, res, deps, (json) => {
+      const r = deps.sell(json)
+      return [r.created ? 201 : 200, { saleId: r.saleId, seq: r.seq }]
+    }, 'internal error; the sale may not have been recorded')
+    if (req.method === 'POST' && path === '/telemetry') return postJson(req, res, deps, (json) => [202, deps.telemetry(json)], 'internal error; the reading was not taken')
     req.resume() // no other route reads a body; drain it so the socket stays usable
     if (req.method === 'GET' && path === '/status') return send(res, 200, deps.status())
     if (req.method === 'GET' && path === '/healthz') return send(res, 200, { status: 'ok' })
     if (req.method === 'GET' && path === '/catalog') return send(res, 200, deps.catalog())
     if (req.method === 'GET' && path === '/commands/state') return send(res, 200, deps.commandState())
-    sendError(res, 404, 'NOT_FOUND', `no route ${String(req.method)} ${path.slice(0, 200)}; try POST /sales, GET /status, GET /catalog, GET /commands/state or GET /healthz`)
+    sendError(res, 404, 'NOT_FOUND', `no route ${String(req.method)} ${path.slice(0, 200)}; try POST /sales, POST /telemetry, GET /status, GET /catalog, GET /commands/state or GET /healthz`)
   } catch (err) {
     deps.log.error({ err }, 'local api request failed')
     if (!res.headersSent) sendError(res, 500, 'INTERNAL', 'internal error')
   }
 }
 
-function postSale(req: IncomingMessage, res: ServerResponse, deps: ApiDeps): void {
+/** Reads a JSON body (at most MAX_BODY_BYTES) and answers with what `take` returns, or its AppError. */
+function postJson(req: IncomingMessage, res: ServerResponse, deps: ApiDeps, take: (json: unknown) => [number, unknown], internal: string): void {
   const declared = Number(req.headers['content-length'])
   if (declared > MAX_BODY_BYTES) return tooLarge(req, res)
   const chunks: Buffer[] = []
@@ -92,13 +99,13 @@ function postSale(req: IncomingMessage, res: ServerResponse, deps: ApiDeps): voi
       return sendError(res, 400, 'VALIDATION_FAILED', `body is not valid JSON: ${(err as Error).message}`)
     }
     try {
-      const r = deps.sell(json)
-      send(res, r.created ? 201 : 200, { saleId: r.saleId, seq: r.seq })
+      const [status, body] = take(json)
+      send(res, status, body)
     } catch (err) {
       // Chinese specifics, when the error has them, for the controller's screen (a locked cabinet).
       if (isAppError(err)) return sendError(res, err.statusCode, err.code, err.zh ? err.messageZh : err.message)
-      deps.log.error({ err }, 'sale failed')
-      sendError(res, 500, 'INTERNAL', 'internal error; the sale may not have been recorded')
+      deps.log.error({ err, path: req.url }, 'local api request failed')
+      sendError(res, 500, 'INTERNAL', internal)
     }
   })
 }

@@ -4,6 +4,7 @@
 // them as /dashboard/zh.js (built from this module), so nothing is copied.
 // Error messages are in ../errors.ts (ERROR_CODES) beside their codes.
 import type { ALERT_KINDS } from '../api/rollout.js'
+import type { FAULT_MODULES } from '../messages/telemetry.js'
 import type { CERT_LEVELS, CERT_STATUSES, HOLD_REASONS } from '../api/catalog.js'
 import type { APPLICATION_ACTIONS } from '../api/certification-workflow.js'
 import type { CABINET_STATUSES, Role } from '../api/fleet.js'
@@ -20,6 +21,8 @@ export const LABELS_ZH = {
   alertKind: {
     offline: '离线超过 24 小时', behind_schedule: '进度落后', compliance_low: '扶贫产品占比不足', cert_expiring: '认定证书即将到期',
     forwarding_failing: '数据上报异常', sale_id_reused: '销售编号重复', clock_skew: '设备时钟偏差',
+    temperature_high: '冷藏温度过高', door_open: '柜门长时间未关', device_fault: '设备故障', outbox_stale: '销售数据积压未上传',
+    disk_full: '存储空间不足', two_agents: '同一专柜多个程序运行', ledger_tampered: '销售账本被篡改',
   } satisfies Labels<(typeof ALERT_KINDS)[number]>,
   severity: { warning: '警告', critical: '严重' },
   reportKind: { weekly: '周报', monthly: '月报', quarterly: '季报' },
@@ -69,6 +72,8 @@ export const LABELS_ZH = {
     price: '调价', planogram: '下发货道配置', 'catalog-refresh': '刷新商品目录', sync: '立即同步', restart: '重启终端程序', lock: '暂停销售', unlock: '恢复销售',
   } satisfies Labels<(typeof COMMAND_KINDS)[number]>,
   commandState: { pending: '待送达', delivered: '已送达', done: '已执行', failed: '执行失败', expired: '已过期' } satisfies Labels<(typeof COMMAND_STATES)[number]>,
+  // issue 16 (telemetry)
+  faultModule: { payment: '支付模块', vending: '出货模块', cooling: '制冷模块', other: '其他模块' } satisfies Labels<(typeof FAULT_MODULES)[number]>,
 } as const
 
 export type LabelGroup = keyof typeof LABELS_ZH
