@@ -164,6 +164,33 @@ describe('telemetry alert rules', () => {
     expect((await telemetryOf(w.fleet, dy.cabinetId, dyToken)).status).toBe(200)
     expect([403, 404]).toContain((await telemetryOf(w.fleet, fy.cabinetId, dyToken)).status)
   })
+
+  it('raises outbox_stale for sales unsent 24 h and disk_full above 90 %, and clears them with the next good reading', async () => {
+    const w = await world()
+    const cab = await provision(w.fleet, { countyCode: '341125', operator: 'dy-coop' })
+    const store = createTelemetryStore(w.fleet.database)
+    const reading = (patch: Partial<TelemetryMsg>): TelemetryMsg => ({
+      v: 1, type: 'telemetry', cabinetId: cab.cabinetId, sentAt: w.clock.now().toISOString(), agentInstanceId: '0190a000-0000-7000-8000-000000000002', agentVersion: 'test',
+      chilled: false, temperatureC: null, doorOpen: false, doorOpenSince: null, faults: [], diskUsedPct: 50, outboxPending: 0, outboxOldestAgeS: 0, ledgerBytes: 4096, ...patch,
+    })
+    // 23 h old at the reading: stale an hour later, as the sales keep ageing.
+    await store.write([{ msg: reading({ outboxPending: 3, outboxOldestAgeS: 23 * 3600, diskUsedPct: 90 }), receivedAt: w.clock.now().toISOString() }], DEFAULT_ALERT_RULES)
+    await evaluate(w.fleet)
+    expect(await openAlerts(w.fleet, 'outbox_stale')).toEqual([])
+    expect(await openAlerts(w.fleet, 'disk_full')).toEqual([])
+    w.move(61 * MIN)
+    // Received just after the first: the sales' age still counts from then.
+    await store.write([{ msg: reading({ outboxPending: 3, outboxOldestAgeS: 23 * 3600, diskUsedPct: 95.5 }), receivedAt: new Date(Date.parse(T0) + 1).toISOString() }], DEFAULT_ALERT_RULES)
+    await evaluate(w.fleet)
+    expect(await openAlerts(w.fleet, 'outbox_stale')).toMatchObject([{ cabinetId: cab.cabinetId, severity: 'warning', detail: { pending: 3 } }])
+    expect(await openAlerts(w.fleet, 'disk_full')).toMatchObject([{ cabinetId: cab.cabinetId, detail: { diskUsedPct: 95.5, limitPct: 90 } }])
+    const operator = await userToken(w.fleet, { username: 'dy-op', role: 'operator', operator: 'dy-coop' })
+    expect((await openAlerts(w.fleet, 'disk_full', operator)).map((a) => a.cabinetId)).toEqual([cab.cabinetId])
+    await store.write([{ msg: reading({ outboxPending: 0, diskUsedPct: 60 }), receivedAt: w.clock.now().toISOString() }], DEFAULT_ALERT_RULES)
+    await evaluate(w.fleet)
+    expect(await openAlerts(w.fleet, 'outbox_stale')).toEqual([])
+    expect(await openAlerts(w.fleet, 'disk_full')).toEqual([])
+  })
 })
 
 describe('telemetry readings', () => {
