@@ -6,6 +6,7 @@ import { pino } from 'pino'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { createAgent, makeConfig, type Agent } from '../../edge-agent/src/index.js'
 import type { Fleet } from '../../fleet-server/src/app.js'
+import { run } from '../../fleet-server/src/cli/fleetctl.js'
 import { createTelemetryStore, telemetryMaintenance } from '../../fleet-server/src/telemetry/index.js'
 import { DEFAULT_ALERT_RULES, topics, type AlertList, type TelemetryMsg, type TelemetryReply } from '../../shared/src/index.js'
 import { api, connectCabinet, provision, startFleet, tempDir, type Provisioned } from '../helpers/fleet.js'
@@ -209,6 +210,30 @@ describe('telemetry readings', () => {
     expect(r.body.hourly).toMatchObject([{ hour: T0.slice(0, 13), tempMaxC: 4.5 }])
     // Telemetry never enters the sales ledger.
     expect(agent.status()).toMatchObject({ lastSeq: 0, pending: 0 })
+  })
+
+  it('fleetctl cabinets telemetry shows the 运行状态 in Chinese, and tells a cabinet without readings', async () => {
+    const w = await world()
+    const cab = await provision(w.fleet, { countyCode: '341125' })
+    const quiet = await provision(w.fleet, { countyCode: '341125' })
+    const agent = await w.startAgent(cab, { chilled: true })
+    await postTelemetry(agent, { temperatureC: 6.5, doorOpen: true, faults: [{ module: 'vending', code: 'M3', active: true }] })
+    await until(w.fleet, cab.cabinetId, (l) => l.doorOpen && l.faults.length === 1 && l.temperatureC === 6.5)
+    const fleetctl = async (args: string[]) => {
+      const out: string[] = []
+      const code = await run(args, { FLEET_URL: w.fleet.httpUrl, FLEET_TOKEN: w.fleet.adminToken }, { out: (l) => out.push(l), err: (l) => out.push(l) })
+      return { code, out: out.join('\n') }
+    }
+    const r = await fleetctl(['cabinets', 'telemetry', cab.cabinetId])
+    expect(r.code).toBe(0)
+    // 02:00 UTC is 10:00 in Beijing.
+    for (const part of [`专柜 ${cab.cabinetId} 运行状态（上报于 2026-12-01 10:00`, '温度      6.5 °C（冷藏柜）', '柜门      打开（自 2026-12-01 10:00）', '出货模块（M3', '待上传    0 笔', '近 24 小时']) {
+      expect(r.out).toContain(part)
+    }
+    expect((await fleetctl(['cabinets', 'telemetry', quiet.cabinetId])).out).toBe(`专柜 ${quiet.cabinetId} 尚未上报运行状态`)
+    const json = await fleetctl(['--json', 'cabinets', 'telemetry', cab.cabinetId, '--hours', '2'])
+    expect(JSON.parse(json.out)).toMatchObject({ cabinetId: cab.cabinetId, hours: 2, latest: { temperatureC: 6.5 } })
+    expect((await fleetctl(['cabinets', 'telemetry', 'NO-SUCH'])).code).toBe(1)
   })
 
   it('refuses bad readings: the agent answers 400 in Chinese, the server drops malformed ones and another cabinet’s, and keeps running', async () => {

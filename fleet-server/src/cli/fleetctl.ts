@@ -9,7 +9,8 @@ import { pipeline } from 'node:stream/promises'
 import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
-import { beijingZh, ERROR_CODES, labelZh, percentBpZh, yuanToFen, yuanZh, type ErrorCode } from '../../../shared/src/index.js'
+import { beijingZh, ERROR_CODES, labelZh, percentBpZh, yuanToFen, yuanZh, type ErrorCode, type TelemetryReply } from '../../../shared/src/index.js'
+import { telemetryZh } from './telemetry.js'
 
 export interface Io {
   out(line: string): void
@@ -32,6 +33,8 @@ const USAGE = `用法: npm run fleetctl -- [--json] 命令 …   (环境变量 F
                    远程指令 KIND: price（调价，需 --sku 与 --price）catalog-refresh sync restart lock unlock；
                    未在有效期内送达即过期（默认 24 小时）
   cabinets commands ID
+  cabinets telemetry ID [--hours N]
+                   运行状态：温度、柜门、故障、存储、待上传销售、程序版本，及近 N 小时（默认 24）的逐小时温度
   commands show COMMAND_ID
   rollout
   alerts list [--state open|unacked|all] [--county C]
@@ -227,6 +230,7 @@ export async function run(argv: readonly string[], env: Readonly<Record<string, 
         sku: { type: 'string' },
         price: { type: 'string' },
         expires: { type: 'string' },
+        hours: { type: 'string' },
       },
     })
     if (o.help || pos.length === 0) {
@@ -366,6 +370,12 @@ export async function run(argv: readonly string[], env: Readonly<Record<string, 
           ? `专柜 ${id} 尚未收到过指令`
           : table(['指令编号', '指令', '参数', '发送人', '发送时间(北京)', '状态', '结果'], r.commands.map((c) => [String(c.commandId), labelZh('commandKind', String(c.kind)), commandParamsZh(c), String(c.sentBy), bj(c.issuedAt), labelZh('commandState', String(c.state)), commandResultZh(c.result)])),
       )
+      return 0
+    }
+    if (group === 'cabinets' && cmd === 'telemetry') {
+      const id = need(rest[0], '专柜编号 ID')
+      const r = await call<TelemetryReply>('GET', `/cabinets/${encodeURIComponent(id)}/telemetry${qs({ hours: o.hours })}`)
+      print(r, () => telemetryZh(r))
       return 0
     }
     if (group === 'commands' && cmd === 'show') {
