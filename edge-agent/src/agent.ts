@@ -247,7 +247,7 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
   }
 
   reportTelemetry(input: unknown): { published: boolean } {
-    if (this.isClosing) throw new AppError('VALIDATION_FAILED', 'the agent is shutting down', 503)
+    if (this.isClosing) throw new AppError('INTERNAL', 'the agent is shutting down; the reading was not taken', 503)
     return this.telemetry.report(input)
   }
 

@@ -7,7 +7,7 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 import { createAgent, makeConfig, type Agent } from '../../edge-agent/src/index.js'
 import type { Fleet } from '../../fleet-server/src/app.js'
 import { run } from '../../fleet-server/src/cli/fleetctl.js'
-import { createTelemetryStore, telemetryMaintenance } from '../../fleet-server/src/telemetry/index.js'
+import { createTelemetryIngest, createTelemetryStore, telemetryMaintenance, type TelemetryStore } from '../../fleet-server/src/telemetry/index.js'
 import { DEFAULT_ALERT_RULES, topics, type AlertList, type TelemetryMsg, type TelemetryReply } from '../../shared/src/index.js'
 import { api, connectCabinet, provision, startFleet, tempDir, type Provisioned } from '../helpers/fleet.js'
 import { clockAt, userToken } from '../helpers/rollout.js'
@@ -248,6 +248,9 @@ describe('telemetry readings', () => {
       expect(e.error.code).toBe('VALIDATION_FAILED')
       expect(e.error.message).toMatch(/[\u4e00-\u9fff]/)
     }
+    const notJson = await fetch(`http://127.0.0.1:${agent.apiPort}/telemetry`, { method: 'POST', body: '{"temperatureC":' })
+    expect(notJson.status).toBe(400)
+    expect(((await notJson.json()) as { error: { message: string } }).error.message).toMatch(/[\u4e00-\u9fff]/)
     expect((await telemetryOf(w.fleet, 'NO-SUCH-CABINET')).status).toBe(404)
     expect((await api(w.fleet, 'GET', `/api/v1/cabinets/${cab.cabinetId}/telemetry?hours=0`)).status).toBe(400)
 
@@ -264,6 +267,25 @@ describe('telemetry readings', () => {
     expect((await telemetryOf(w.fleet, cab.cabinetId)).body.latest).toMatchObject({ temperatureC: null, agentInstanceId: agent.telemetry.agentInstanceId })
     expect(await sqlRows(w.fleet.database, 'SELECT temperature_c FROM telemetry_raw WHERE cabinet_id = ?', other.cabinetId)).toEqual([{ temperature_c: 3 }])
     expect(await sqlRows(w.fleet.database, 'SELECT temperature_c FROM telemetry_raw WHERE cabinet_id = ?', cab.cabinetId)).toEqual([{ temperature_c: null }])
+  })
+
+  it('writes the readings of many cabinets arriving together as one batch, in arrival order per cabinet', async () => {
+    const fleet = await startFleet()
+    const cabs = await Promise.all(Array.from({ length: 30 }, () => provision(fleet, { countyCode: '341125' })))
+    const real = createTelemetryStore(fleet.database)
+    const writes: number[] = []
+    const store: TelemetryStore = { ...real, write: async (readings, rules) => (writes.push(readings.length), real.write(readings, rules)) }
+    const ingest = createTelemetryIngest({ store, rules: () => DEFAULT_ALERT_RULES, now: () => new Date(T0), log: silent, windowMs: 50 })
+    const msg = (cabinetId: string, temperatureC: number): TelemetryMsg => ({
+      v: 1, type: 'telemetry', cabinetId, sentAt: T0, agentInstanceId: '0190a000-0000-7000-8000-000000000004', agentVersion: 'test',
+      chilled: false, temperatureC, doorOpen: false, doorOpenSince: null, faults: [], diskUsedPct: 10, outboxPending: 0, outboxOldestAgeS: 0, ledgerBytes: 1,
+    })
+    // Two readings per cabinet, as 60 messages within the window.
+    for (const t of [1, 2]) for (const c of cabs) ingest.receive(c.cabinetId, Buffer.from(JSON.stringify(msg(c.cabinetId, t))))
+    await expect.poll(() => ingest.stats.written, { timeout: 5_000 }).toBe(60)
+    expect(writes).toEqual([60])
+    expect(await store.latest(cabs[7]!.cabinetId)).toMatchObject({ temperatureC: 2 })
+    await ingest.drain()
   })
 
   it('downsamples raw readings into hourly rows and prunes raw ones past the retention', async () => {

@@ -56,7 +56,9 @@ function handle(req: IncomingMessage, res: ServerResponse, deps: ApiDeps): void 
       const r = deps.sell(json)
       return [r.created ? 201 : 200, { saleId: r.saleId, seq: r.seq }]
     }, 'internal error; the sale may not have been recorded')
-    if (req.method === 'POST' && path === '/telemetry') return postJson(req, res, deps, (json) => [202, deps.telemetry(json)], 'internal error; the reading was not taken')
+    if (req.method === 'POST' && path === '/telemetry') {
+      return postJson(req, res, deps, (json) => [202, deps.telemetry(json)], 'internal error; the reading was not taken', '请求内容不符合要求：不是有效的 JSON')
+    }
     req.resume() // no other route reads a body; drain it so the socket stays usable
     if (req.method === 'GET' && path === '/status') return send(res, 200, deps.status())
     if (req.method === 'GET' && path === '/healthz') return send(res, 200, { status: 'ok' })
@@ -70,7 +72,7 @@ function handle(req: IncomingMessage, res: ServerResponse, deps: ApiDeps): void 
 }
 
 /** Reads a JSON body (at most MAX_BODY_BYTES) and answers with what `take` returns, or its AppError. */
-function postJson(req: IncomingMessage, res: ServerResponse, deps: ApiDeps, take: (json: unknown) => [number, unknown], internal: string): void {
+function postJson(req: IncomingMessage, res: ServerResponse, deps: ApiDeps, take: (json: unknown) => [number, unknown], internal: string, badJsonZh?: string): void {
   const declared = Number(req.headers['content-length'])
   if (declared > MAX_BODY_BYTES) return tooLarge(req, res)
   const chunks: Buffer[] = []
@@ -96,7 +98,7 @@ function postJson(req: IncomingMessage, res: ServerResponse, deps: ApiDeps, take
     try {
       json = JSON.parse(Buffer.concat(chunks, size).toString('utf8'))
     } catch (err) {
-      return sendError(res, 400, 'VALIDATION_FAILED', `body is not valid JSON: ${(err as Error).message}`)
+      return sendError(res, 400, 'VALIDATION_FAILED', badJsonZh ?? `body is not valid JSON: ${(err as Error).message}`)
     }
     try {
       const [status, body] = take(json)
