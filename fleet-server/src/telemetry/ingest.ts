@@ -31,7 +31,7 @@ export interface TelemetryIngestDeps {
   readonly maxBatch?: number
 }
 
-export function createTelemetryIngest({ store, rules, now, log, maxQueued = 50_000, windowMs = 250, maxBatch = 2_000 }: TelemetryIngestDeps): TelemetryIngest {
+export function createTelemetryIngest({ store, rules, now, log, maxQueued = 50_000, windowMs = 250, maxBatch = 1_000 }: TelemetryIngestDeps): TelemetryIngest {
   let queue: Reading[] = []
   let writing: Promise<void> | null = null
   let timer: NodeJS.Timeout | null = null
