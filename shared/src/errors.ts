@@ -71,6 +71,7 @@ export const ERROR_CODES = {
   // issue 12 (flags)
   SALE_FLAG_NOT_FOUND: '销售标记不存在或无权查看',
   SALE_FLAG_RESOLVED: '该销售标记已处理，不能重复处理',
+  CHAIN_NOT_TAMPERED: '该专柜的销售账本没有篡改标记，无需处理',
   // issue 13 (backup)
   BACKUP_FAILED: '数据库备份失败，未生成备份文件',
   BACKUP_NOT_FOUND: '备份文件不存在',

@@ -351,6 +351,11 @@ const CASES: Record<string, (c: Ctx) => Promise<void>> = {
     expect(r.counties.map((x) => x.countyCode)).toEqual(['341125'])
     expect((await c.call('GET', '/api/v1/restock-list?county=341126')).status).toBe(403)
   },
+  // Tampered ledger review (issue 16 §4): 定远县 cannot clear 凤阳县's cabinet; its own untampered one is a 409.
+  'POST /api/v1/cabinets/:id/tamper/resolve': async (c) => {
+    hidden((await c.call('POST', `/api/v1/cabinets/${c.fy[0]}/tamper/resolve`, { note: '核查' })).status)
+    expect((await c.call('POST', `/api/v1/cabinets/${c.dy[0]}/tamper/resolve`, { note: '核查' })).status).toBe(409)
+  },
   // Telemetry (issue 16 §4): 凤阳县's readings are not shown to 定远县.
   'GET /api/v1/cabinets/:id/telemetry': async (c) => {
     hidden((await c.call('GET', `/api/v1/cabinets/${c.fy[0]}/telemetry`)).status)

@@ -922,4 +922,16 @@ CREATE TABLE telemetry_latest (
 );
 `,
   },
+  {
+    version: 20,
+    name: 'tamper-review',
+    sql: `
+-- Issue 16 §4: a ledger_tampered cabinet is judged by an official (admin or
+-- its county), who clears the flag with a note: who, when and why are kept
+-- with the cabinet's sales row (tampered_count stays the lifetime count).
+ALTER TABLE cabinet_sales ADD COLUMN tamper_reviewed_at TEXT;
+ALTER TABLE cabinet_sales ADD COLUMN tamper_reviewed_by TEXT;
+ALTER TABLE cabinet_sales ADD COLUMN tamper_review_note TEXT;
+`,
+  },
 ]

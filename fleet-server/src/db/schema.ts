@@ -79,6 +79,9 @@ export interface CabinetSalesTable {
   chain_status: Generated<string>
   tampered_at: string | null
   tampered_count: Generated<number>
+  tamper_reviewed_at: string | null
+  tamper_reviewed_by: string | null
+  tamper_review_note: string | null
 }
 
 export interface CabinetTransitionsTable {

@@ -12,6 +12,7 @@ import { startSalesFold, type FoldWriter, type SalesFold } from './fold.js'
 import { createSaleIngest, type IngestMetrics, type SaleIngest, type TickWriter } from './ingest.js'
 import { salesRoutes, type CabinetGuard } from './routes.js'
 import { createSigningKeys, type SigningKeySource } from './signing-keys.js'
+import { createTamperReview, tamperRoutes } from './tamper.js'
 import type { SalesReader } from './service.js'
 import type { SalesStore } from './store.js'
 
@@ -53,7 +54,14 @@ export function ingestModule(deps: IngestModuleDeps): IngestModule {
     name: 'ingest',
     ingest: () => ingest.peek(),
     up: { sales: (id, payload, done, settled) => ingest.get().submit(id, payload, done, settled) },
-    routes: () => salesRoutes(deps.reader, deps.assertVisible()),
+    routes: () => {
+      const guard = deps.assertVisible()
+      const review = createTamperReview({ db: deps.database, assertVisible: guard, now: deps.now, log: deps.log.child({ component: 'tamper-review' }) })
+      return async (app) => {
+        await app.register(salesRoutes(deps.reader, guard))
+        await app.register(tamperRoutes(review))
+      }
+    },
     async start() {
       // SQLite: started before the ingest loads its chain heads, so that read
       // (and every other after it) finds the sales a crash left unfolded folded.

@@ -61,3 +61,19 @@ export type ResolveSaleFlagBody = z.infer<typeof ResolveSaleFlagBody>
 
 export const ResolveSaleFlagReply = z.object({ flag: SaleFlagView })
 export type ResolveSaleFlagReply = z.infer<typeof ResolveSaleFlagReply>
+
+/** POST /api/v1/cabinets/:id/tamper/resolve (issue 16 §4): an official clears a cabinet's ledger_tampered flag. */
+export const ResolveTamperBody = z.strictObject({
+  note: z.string().trim().min(1).max(1000),
+})
+export type ResolveTamperBody = z.infer<typeof ResolveTamperBody>
+
+export const ResolveTamperReply = z.object({
+  cabinetId: z.string(),
+  chainStatus: z.literal('ok'),
+  tamperedCount: z.number().int(),
+  reviewedAt: z.string(),
+  reviewedBy: z.string(),
+  note: z.string(),
+})
+export type ResolveTamperReply = z.infer<typeof ResolveTamperReply>
