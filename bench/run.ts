@@ -2,8 +2,8 @@
 // the same run as the baseline that frames it. Writes bench/results/latest.json
 // and a dated copy (ignored by git). `npm run bench -- PART…` runs only some
 // parts (baselines, ingest, edge, connections, fleet, forwarding, trust, postgres,
-// cluster) and writes no record, except that `trust`, `postgres` or `cluster`
-// alone also updates that section of the record in place. The compliance and rollout query benches run
+// cluster, telemetry) and writes no record, except that `trust`, `postgres`,
+// `cluster` or `telemetry` alone also updates that section of the record in place. The compliance and rollout query benches run
 // in every run; the postgres part runs them on PostgreSQL too.
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { cpus, totalmem } from 'node:os'
@@ -19,6 +19,7 @@ import { scrapeHistogram, subtract, summarize, type HistogramSummary } from './h
 import { serverIngest, verifyCostUs } from './server.js'
 import { optionalBench } from './optional.js'
 import { bareUnnestInserts, startBenchPostgres } from './pg.js'
+import { telemetryBench } from './telemetry.js'
 import { trustRecord, type TrustRecord } from './trust.js'
 
 const RESULTS = join(import.meta.dirname, 'results')
@@ -207,6 +208,15 @@ async function main() {
   }
   let trust: TrustRecord | null = null
   if (runs('trust')) trust = await trustRecord(log)
+  // Issue 16 §4: telemetry of 2,700 cabinets, time compressed, alone and beside sales ingest.
+  let telemetry: Awaited<ReturnType<typeof telemetryBench>> | { status: 'failed'; error: string } | null = null
+  if (runs('telemetry')) {
+    try {
+      telemetry = await telemetryBench({ cabinets: CABINETS, log })
+    } catch (err) {
+      telemetry = { status: 'failed', error: (err as Error).message }
+    }
+  }
 
   const bareMsgs = aedes?.messagesPerS ?? null
   const fleetRss = conns?.fleet.rssHeldMiB ?? null
@@ -301,6 +311,7 @@ async function main() {
     },
     forwarding,
     trust: trust && { measuredAt: started.toISOString(), ...trust },
+    telemetry: telemetry && { measuredAt: started.toISOString(), ...telemetry },
     postgres: postgres && { measuredAt: started.toISOString(), ...postgres },
     cluster: cluster && {
       measuredAt: started.toISOString(),
@@ -364,6 +375,13 @@ async function main() {
       const record = JSON.parse(await readFile(latest, 'utf8')) as Record<string, unknown>
       record.cluster = result.cluster
       record.met = { ...((record.met ?? {}) as object), clusterNothingLost: result.met.clusterNothingLost }
+      await writeFile(latest, `${JSON.stringify(record, null, 2)}\n`)
+    }
+    // A telemetry-only run: its comparisons (sales alone vs beside telemetry) are within the part.
+    if (only.size === 1 && telemetry && CABINETS === 2700) {
+      const latest = join(RESULTS, 'latest.json')
+      const record = JSON.parse(await readFile(latest, 'utf8')) as Record<string, unknown>
+      record.telemetry = result.telemetry
       await writeFile(latest, `${JSON.stringify(record, null, 2)}\n`)
     }
     if (only.size === 1 && trust) {

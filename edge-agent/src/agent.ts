@@ -15,6 +15,7 @@ import { openLedger, type Ledger } from './ledger/index.js'
 import { batchSigner, Outbox } from './outbox/index.js'
 import { Stock, StockReporter } from './stock/index.js'
 import { createRemoteCommands, Link, type BrokerAddress } from './sync/index.js'
+import { createTelemetry, type Telemetry } from './telemetry/index.js'
 import { AGENT_VERSION } from './version.js'
 
 export interface AgentDeps {
@@ -81,6 +82,10 @@ export interface Agent extends EventEmitter<AgentEvents> {
    * watermark moves with it). False when not connected: nothing was sent.
    */
   sendHeartbeat(): boolean
+  /** The controller's readings (issue 16 §4), as POST /telemetry takes them. Throws AppError VALIDATION_FAILED (400). */
+  reportTelemetry(input: unknown): { published: boolean }
+  /** This agent's telemetry: its instance id and the message it would send now. */
+  readonly telemetry: Pick<Telemetry, 'agentInstanceId' | 'message' | 'publishNow'>
   /**
    * Tells the agent its uplink is back (e.g. the modem reports carrier): it
    * connects at once instead of waiting out the reconnect backoff.
@@ -110,6 +115,7 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
   private api: Api | null = null
   private readonly outbox: Outbox
   private readonly link: Link
+  readonly telemetry: Telemetry
   private readonly startedAtMs: number
   private isClosing = false
   private hasAnnouncedStart = false
@@ -183,6 +189,19 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
       now,
       log: log.child({ component: 'commands' }),
     })
+    this.telemetry = createTelemetry({
+      cabinetId: config.cabinetId,
+      dataDir: config.dataDir,
+      chilled: config.chilled,
+      intervalMs: config.telemetryIntervalMs,
+      publish: (payload) => this.link.publishTelemetry(payload),
+      outbox: () => {
+        const hb = this.heartbeat()
+        return { pending: hb.pending, oldestPendingAgeS: hb.oldestPendingAgeS }
+      },
+      now,
+      log: log.child({ component: 'telemetry' }),
+    })
   }
 
   get apiPort(): number | null {
@@ -197,6 +216,7 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
         catalog: () => this.catalog(),
         commandState: () => this.commandState(),
         stock: { slots: () => ({ rev: this.stock.revision, slots: this.stock.slots() }), restock: (body) => this.stock.restock(body, 'local') },
+        telemetry: (input) => this.reportTelemetry(input),
         log: this.log.child({ component: 'api' }),
       })
     }
@@ -239,6 +259,11 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
     if (this.isClosing || !this.link.isConnected) return false
     this.link.publishHeartbeat()
     return true
+  }
+
+  reportTelemetry(input: unknown): { published: boolean } {
+    if (this.isClosing) throw new AppError('INTERNAL', 'the agent is shutting down; the reading was not taken', 503)
+    return this.telemetry.report(input)
   }
 
   retryNow(): void {
@@ -297,6 +322,8 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
     this.emit('connected')
     this.outbox.onConnected()
     this.stockReporter.sendNow()
+    // A fresh reading on every (re)connect: the server's view is current at once.
+    this.telemetry.publishNow()
   }
 
   private onDisconnected(): void {
@@ -366,6 +393,7 @@ class EdgeAgent extends EventEmitter<AgentEvents> implements Agent {
     this.isClosing = true
     this.outbox.close()
     this.stockReporter.close()
+    this.telemetry.close()
     try {
       await this.api?.close()
       await this.link.close()

@@ -61,6 +61,10 @@ export const AgentOptions = z
     /** Bounds of the jittered exponential backoff for reconnects and resends. */
     backoffMinMs: int(10, 600_000).default(500),
     backoffMaxMs: int(10, 3_600_000).default(30_000), // also the wait after a non-gap reject
+    /** Telemetry publish interval (issue 16 §4): 60 s; a door or fault change publishes at once. */
+    telemetryIntervalMs: int(100, 3_600_000).default(60_000),
+    /** The cabinet keeps chilled goods: its temperature is watched (the `temperature_high` alert). */
+    chilled: z.union([z.boolean(), z.stringbool()]).default(false),
     /** Test only: caps the ledger at this many pages (PRAGMA max_page_count) to provoke SQLITE_FULL. */
     ledgerMaxPages: int(1, 2 ** 31 - 1).optional(),
   })
@@ -92,6 +96,8 @@ export interface AgentConfig {
   readonly ledgerMaxPages: number | undefined
   /** DIR/signing-key.pem of an enrolled board (issue 16 §2): every sale batch is signed with it. Null: batches go unsigned. */
   readonly signingKey: KeyObject | null
+  readonly telemetryIntervalMs: number
+  readonly chilled: boolean
 }
 
 // option name → [CLI flag, env variable]
@@ -109,14 +115,17 @@ const SOURCES = {
   batchMaxSales: ['batch-max-sales', 'EDGE_BATCH_MAX_SALES'],
   backoffMinMs: ['backoff-min-ms', 'EDGE_BACKOFF_MIN_MS'],
   backoffMaxMs: ['backoff-max-ms', 'EDGE_BACKOFF_MAX_MS'],
+  telemetryIntervalMs: ['telemetry-interval-ms', 'EDGE_TELEMETRY_INTERVAL_MS'],
+  chilled: ['chilled', 'EDGE_CHILLED'],
 } as const satisfies Partial<Record<keyof AgentOptions, readonly [string, string]>>
 type SourcedKey = keyof typeof SOURCES
-const NUMERIC: ReadonlySet<SourcedKey> = new Set(['apiPort', 'heartbeatIntervalMs', 'ackTimeoutMs', 'batchMaxSales', 'backoffMinMs', 'backoffMaxMs'])
+const NUMERIC: ReadonlySet<SourcedKey> = new Set(['apiPort', 'heartbeatIntervalMs', 'ackTimeoutMs', 'batchMaxSales', 'backoffMinMs', 'backoffMaxMs', 'telemetryIntervalMs'])
 
 export const USAGE = `usage: edge-agent enroll --code CODE --http URL --data DIR   (once, on a new board)
        edge-agent --data DIR [--server …]   (an enrolled board: the rest comes from DIR/credentials.json)
        edge-agent --cabinet ID --data DIR [--server mqtt://HOST:PORT[,mqtt://HOST2:PORT…] | mqtts://HOST:PORT[,…] [--ca FILE]] [--username U] [--password P] [--api-port PORT]
   [--log-level LEVEL] [--heartbeat-interval-ms N] [--ack-timeout-ms N] [--batch-max-sales N] [--backoff-min-ms N] [--backoff-max-ms N]
+  [--telemetry-interval-ms N] [--chilled]
 each flag may instead come from its environment variable: ${Object.values(SOURCES).map(([, env]) => env).join(', ')}`
 
 /** Validates options from code (simulators, tests) into a frozen config. Throws AppError('CONFIG_INVALID'). */
@@ -143,6 +152,8 @@ export function makeConfig(options: AgentOptions, describePath: (key: string) =>
     backoffMaxMs: c.backoffMaxMs,
     ledgerMaxPages: c.ledgerMaxPages,
     signingKey: readSigningKey(c.dataDir),
+    telemetryIntervalMs: c.telemetryIntervalMs,
+    chilled: c.chilled,
   })
 }
 
@@ -172,8 +183,10 @@ function readSigningKey(dataDir: string): KeyObject | null {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] = process.argv.slice(2)): AgentConfig {
   let flags: Record<string, string | undefined>
   try {
-    const options = Object.fromEntries(Object.values(SOURCES).map(([flag]) => [flag, { type: 'string' as const }]))
-    flags = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Record<string, string | undefined>
+    // --chilled is a bare switch; every other flag takes a value.
+    const options = Object.fromEntries(Object.values(SOURCES).map(([flag]) => [flag, { type: flag === 'chilled' ? ('boolean' as const) : ('string' as const) }]))
+    const values = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>
+    flags = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, typeof v === 'boolean' ? String(v) : v]))
   } catch (err) {
     throw new AppError('CONFIG_INVALID', `invalid configuration: ${(err as Error).message}\n${USAGE}`, 400)
   }

@@ -11,6 +11,8 @@ import { createAccessService, createAuthHook, createLoginThrottle, createUserSto
 import { behindScheduleSource, certExpiringSource, complianceLowSource, forwardingSource, offlineSource } from './alerts/index.js'
 import { alertsModule } from './alerts/module.js'
 import { clockSkewSource, saleIdReusedSource, signatureInvalidSource } from './alerts/sale-flags-source.js'
+import { tamperedCabinets } from './alerts/tampered-reads.js'
+import { ledgerTamperedSource, telemetrySources } from './alerts/telemetry-sources.js'
 import { backupModule } from './backup/module.js'
 import { busModules } from './broker/module.js'
 import { cabinetLogins, createCabinetStore, createEnrollmentStore, CREDENTIALS_CHANNEL } from './cabinets/index.js'
@@ -40,6 +42,7 @@ import { rolloutModule } from './rollout/module.js'
 import { createSalesReader, createSalesStore } from './sales/index.js'
 import { ingestModule, saleFlagsModule } from './sales/module.js'
 import { stockModule, stockSources } from './stock/index.js'
+import { telemetryModule } from './telemetry/index.js'
 
 export interface FleetDeps {
   /** Root logger; a pino logger at config.logLevel on stdout when absent. */
@@ -210,6 +213,17 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       now,
       log,
     })
+    // Issue 16 §4: cabinet telemetry, read by the alert rules below.
+    const telemetry = telemetryModule({
+      database,
+      rules: () => plan.alertRules,
+      retention: config.telemetry,
+      assertVisible: (p, id) => cabinets.service().assertVisible(p, id),
+      isLeader: jobs.isLeader,
+      taskName: `telemetry@${config.dataDir}`,
+      now,
+      log,
+    })
     // Issue 16 §3: planograms, the cabinets' stock reports, restocks and the pick list.
     const stock = stockModule({
       database,
@@ -261,6 +275,8 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
           clockSkewSource({ skewed: () => live.skewedClocks(), ownerOf: (id) => rollout.store.ownerOf(id) }),
           signatureInvalidSource({ flagged: (since) => salesStore.signatureFlags(since), ownerOf: (id) => rollout.store.ownerOf(id) }),
           ...stockSources({ stock: () => stock.service(), counties: () => plan.counties.map((c) => c.code) }),
+          ...telemetrySources({ latest: (county) => telemetry.store().latestOf(county), counties: () => plan.counties.map((c) => c.code), rules: () => plan.alertRules }),
+          ledgerTamperedSource({ tampered: (county) => tamperedCabinets(database, county), counties: () => plan.counties.map((c) => c.code) }),
         ]
       },
       now,
@@ -329,7 +345,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
     const commands = commandsModule({ database, bus: buses.bus, now, log })
     // Issue 16 §2: the auditor's monthly export of a cabinet's signed records.
     const audit = auditModule({ sales: salesStore, keyOf: (id) => enrollmentStore.keyOf(id), assertVisible: () => cabinets.service().assertVisible, now })
-    const modules: FleetModule[] = [jobs, buses.broker, compliance, cabinets, rollout, sales, certification, saleFlags, http, forwarding, certWorkflow, stock, notifications, alerts, overview, reports, backup, commands, audit]
+    const modules: FleetModule[] = [jobs, buses.broker, compliance, cabinets, rollout, sales, certification, saleFlags, http, forwarding, certWorkflow, telemetry, stock, notifications, alerts, overview, reports, backup, commands, audit]
     // The broker starts last (its sink routes to every module) and its intake is the first to stop.
     running = await startModules([...modules, buses.intake(modules)], log)
     const bus = buses.started()

@@ -74,6 +74,10 @@ const Env = z.object({
   FLEET_INGEST_MAX_QUEUED_BYTES: z.coerce.number().int().min(1024).default(64 * 1024 * 1024),
   /** How often lastSeenAt values from heartbeats are written to the database. */
   FLEET_PRESENCE_FLUSH_MS: z.coerce.number().int().min(10).max(3_600_000).default(5000),
+  /** Days raw telemetry readings are kept (issue 16 §4); hourly rows outlive them. */
+  FLEET_TELEMETRY_RAW_DAYS: z.coerce.number().int().min(1).max(366).default(7),
+  /** Days hourly telemetry rows are kept. */
+  FLEET_TELEMETRY_HOURLY_DAYS: z.coerce.number().int().min(1).max(3660).default(400),
   /** Log one JSON line per HTTP request (fastify's request logging). */
   FLEET_LOG_REQUESTS: z.stringbool().default(true),
   /** Generate the weekly, monthly and quarterly reports on the plan's schedule (on|off). */
@@ -174,6 +178,8 @@ export interface FleetConfig {
   /** FLEET_REQUIRE_SIGNED_SALES=on: batches of cabinets without a registered key are refused. */
   readonly requireSignedSales: boolean
   readonly presenceFlushMs: number
+  /** Retention of telemetry: raw readings, then hourly rows (telemetry/maintenance.ts). */
+  readonly telemetry: { readonly rawDays: number; readonly hourlyDays: number }
   /** isScheduled: reports are generated on the plan's schedule (reports/schedule.ts); cron: when it checks. */
   readonly reports: { readonly isScheduled: boolean; readonly cron: string }
   /** Proxies trusted for X-Forwarded-For; empty = none. */
@@ -340,6 +346,7 @@ export function loadConfig(
     }),
     requireSignedSales: e.FLEET_REQUIRE_SIGNED_SALES === 'on',
     presenceFlushMs: e.FLEET_PRESENCE_FLUSH_MS,
+    telemetry: Object.freeze({ rawDays: e.FLEET_TELEMETRY_RAW_DAYS, hourlyDays: e.FLEET_TELEMETRY_HOURLY_DAYS }),
     reports: Object.freeze({ isScheduled: e.FLEET_REPORTS_SCHEDULE, cron: e.FLEET_REPORTS_CRON }),
     trustProxy: Object.freeze(e.FLEET_TRUST_PROXY ?? []),
     rateLimit: Object.freeze({ perToken: e.FLEET_RATE_LIMIT_PER_TOKEN, perAddress: e.FLEET_RATE_LIMIT_PER_ADDRESS, windowMs: e.FLEET_RATE_LIMIT_WINDOW_MS }),

@@ -351,6 +351,11 @@ const CASES: Record<string, (c: Ctx) => Promise<void>> = {
     expect(r.counties.map((x) => x.countyCode)).toEqual(['341125'])
     expect((await c.call('GET', '/api/v1/restock-list?county=341126')).status).toBe(403)
   },
+  // Telemetry (issue 16 §4): 凤阳县's readings are not shown to 定远县.
+  'GET /api/v1/cabinets/:id/telemetry': async (c) => {
+    hidden((await c.call('GET', `/api/v1/cabinets/${c.fy[0]}/telemetry`)).status)
+    expect((await c.call('GET', `/api/v1/cabinets/${c.dy[0]}/telemetry`)).status).toBe(200)
+  },
 }
 
 /** One slot below par in DY-1 and in FY-1 (stored directly: only its scope matters here). */

@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import type { Logger } from 'pino'
 import { z } from 'zod'
-import { isAppError, RestockBody, type AgentStatus, type CatalogItem, type ErrorCode } from '../../../shared/src/edge.js'
+import { AppError, isAppError, RestockBody, type AgentStatus, type CatalogItem, type ErrorCode } from '../../../shared/src/edge.js'
 
 /** Largest POST /sales body: 100 lines of about 60 bytes fit ten times over. */
 export const MAX_BODY_BYTES = 64 * 1024
@@ -19,6 +19,8 @@ export interface ApiDeps {
   commandState(): unknown
   /** Stock by slot (issue 16 §3): GET /stock, POST /restock (throws AppError VALIDATION_FAILED). */
   stock?: { slots(): unknown; restock(body: RestockBody): { restockId: string; created: boolean; added: Record<string, number> } }
+  /** The controller's readings (issue 16 §4); throws AppError VALIDATION_FAILED. */
+  telemetry(input: unknown): { published: boolean }
   log: Logger
 }
 
@@ -53,22 +55,37 @@ function closeServer(server: Server): Promise<void> {
 function handle(req: IncomingMessage, res: ServerResponse, deps: ApiDeps): void {
   try {
     const path = (req.url ?? '/').split('?', 1)[0] ?? '/'
-    if (req.method === 'POST' && path === '/sales') return readJson(req, res, deps, (json) => sale(res, deps, json))
-    if (req.method === 'POST' && path === '/restock' && deps.stock) return readJson(req, res, deps, (json) => restock(res, deps, json))
+    if (req.method === 'POST' && path === '/sales') return postJson(req, res, deps, (json) => {
+      const r = deps.sell(json)
+      return [r.created ? 201 : 200, { saleId: r.saleId, seq: r.seq }]
+    }, 'internal error; the sale may not have been recorded')
+    if (req.method === 'POST' && path === '/telemetry') {
+      return postJson(req, res, deps, (json) => [202, deps.telemetry(json)], 'internal error; the reading was not taken', '请求内容不符合要求：不是有效的 JSON')
+    }
+    if (req.method === 'POST' && path === '/restock' && deps.stock) {
+      const stock = deps.stock
+      return postJson(req, res, deps, (json) => {
+        const parsed = RestockBody.safeParse(json)
+        if (!parsed.success) throw new AppError('VALIDATION_FAILED', z.prettifyError(parsed.error), 400)
+        const r = stock.restock(parsed.data)
+        return [r.created ? 201 : 200, r]
+      }, 'internal error; the restock may not have been recorded')
+    }
     req.resume() // no other route reads a body; drain it so the socket stays usable
     if (req.method === 'GET' && path === '/status') return send(res, 200, deps.status())
     if (req.method === 'GET' && path === '/healthz') return send(res, 200, { status: 'ok' })
     if (req.method === 'GET' && path === '/catalog') return send(res, 200, deps.catalog())
     if (req.method === 'GET' && path === '/commands/state') return send(res, 200, deps.commandState())
     if (req.method === 'GET' && path === '/stock' && deps.stock) return send(res, 200, deps.stock.slots())
-    sendError(res, 404, 'NOT_FOUND', `no route ${String(req.method)} ${path.slice(0, 200)}; try POST /sales, GET /status, GET /catalog, GET /stock, POST /restock, GET /commands/state or GET /healthz`)
+    sendError(res, 404, 'NOT_FOUND', `no route ${String(req.method)} ${path.slice(0, 200)}; try POST /sales, POST /telemetry, GET /status, GET /catalog, GET /stock, POST /restock, GET /commands/state or GET /healthz`)
   } catch (err) {
     deps.log.error({ err }, 'local api request failed')
     if (!res.headersSent) sendError(res, 500, 'INTERNAL', 'internal error')
   }
 }
 
-function readJson(req: IncomingMessage, res: ServerResponse, deps: ApiDeps, then: (json: unknown) => void): void {
+/** Reads a JSON body (at most MAX_BODY_BYTES) and answers with what `take` returns, or its AppError. */
+function postJson(req: IncomingMessage, res: ServerResponse, deps: ApiDeps, take: (json: unknown) => [number, unknown], internal: string, badJsonZh?: string): void {
   const declared = Number(req.headers['content-length'])
   if (declared > MAX_BODY_BYTES) return tooLarge(req, res)
   const chunks: Buffer[] = []
@@ -94,35 +111,18 @@ function readJson(req: IncomingMessage, res: ServerResponse, deps: ApiDeps, then
     try {
       json = JSON.parse(Buffer.concat(chunks, size).toString('utf8'))
     } catch (err) {
-      return sendError(res, 400, 'VALIDATION_FAILED', `body is not valid JSON: ${(err as Error).message}`)
+      return sendError(res, 400, 'VALIDATION_FAILED', badJsonZh ?? `body is not valid JSON: ${(err as Error).message}`)
     }
-    then(json)
+    try {
+      const [status, body] = take(json)
+      send(res, status, body)
+    } catch (err) {
+      // Chinese specifics, when the error has them, for the controller's screen (a locked cabinet).
+      if (isAppError(err)) return sendError(res, err.statusCode, err.code, err.zh ? err.messageZh : err.message)
+      deps.log.error({ err, path: req.url }, 'local api request failed')
+      sendError(res, 500, 'INTERNAL', internal)
+    }
   })
-}
-
-function sale(res: ServerResponse, deps: ApiDeps, json: unknown): void {
-  try {
-    const r = deps.sell(json)
-    send(res, r.created ? 201 : 200, { saleId: r.saleId, seq: r.seq })
-  } catch (err) {
-    // Chinese specifics, when the error has them, for the controller's screen.
-    if (isAppError(err)) return sendError(res, err.statusCode, err.code, err.zh ? err.messageZh : err.message)
-    deps.log.error({ err }, 'sale failed')
-    sendError(res, 500, 'INTERNAL', 'internal error; the sale may not have been recorded')
-  }
-}
-
-function restock(res: ServerResponse, deps: ApiDeps, json: unknown): void {
-  const parsed = RestockBody.safeParse(json)
-  if (!parsed.success) return sendError(res, 400, 'VALIDATION_FAILED', z.prettifyError(parsed.error))
-  try {
-    const r = deps.stock!.restock(parsed.data)
-    send(res, r.created ? 201 : 200, r)
-  } catch (err) {
-    if (isAppError(err)) return sendError(res, err.statusCode, err.code, err.zh ? err.messageZh : err.message)
-    deps.log.error({ err }, 'restock failed')
-    sendError(res, 500, 'INTERNAL', 'internal error; the restock may not have been recorded')
-  }
 }
 
 function tooLarge(req: IncomingMessage, res: ServerResponse): void {

@@ -152,6 +152,14 @@ export class Link {
     return true
   }
 
+  /** A telemetry reading at QoS 0 (issue 16 §4); false when not connected (it is not kept). */
+  publishTelemetry(payload: string): boolean {
+    const client = this.client
+    if (!this.isUp || client === null || !client.connected) return false
+    client.publish(topics.telemetry(this.opts.cabinetId), payload, { qos: 0 })
+    return true
+  }
+
   publishHeartbeat(): void {
     this.publishIfUp(topics.heartbeat(this.opts.cabinetId), JSON.stringify(this.handlers.heartbeat()), 0)
   }

@@ -12,7 +12,8 @@ import { pathToFileURL } from 'node:url'
 import { auditVerify } from './audit.js'
 import { NOTIFICATIONS_USAGE, notificationsCommand } from './notifications.js'
 import { runStockCommand, STOCK_USAGE } from './stock.js'
-import { beijingZh, ERROR_CODES, labelZh, percentBpZh, yuanToFen, yuanZh, type ErrorCode } from '../../../shared/src/index.js'
+import { telemetryZh } from './telemetry.js'
+import { beijingZh, ERROR_CODES, labelZh, percentBpZh, yuanToFen, yuanZh, type ErrorCode, type TelemetryReply } from '../../../shared/src/index.js'
 
 export interface Io {
   out(line: string): void
@@ -39,6 +40,8 @@ const USAGE = `用法: npm run fleetctl -- [--json] 命令 …   (环境变量 F
                    审计导出：该月销售记录（含哈希链）、专柜公钥与批次签名，供离线核验
   audit verify FILE
                    离线核验审计导出文件（重算哈希、核对链接与签名；不需服务器和令牌）：通过退出码 0，不通过非 0
+  cabinets telemetry ID [--hours N]
+                   运行状态：温度、柜门、故障、存储、待上传销售、程序版本，及近 N 小时（默认 24）的逐小时温度
   commands show COMMAND_ID
 ${STOCK_USAGE}
   rollout
@@ -241,6 +244,7 @@ export async function run(argv: readonly string[], env: Readonly<Record<string, 
         secret: { type: 'string' },
         severity: { type: 'string' },
         fill: { type: 'boolean' },
+        hours: { type: 'string' },
       },
     })
     if (o.help || pos.length === 0) {
@@ -400,6 +404,12 @@ export async function run(argv: readonly string[], env: Readonly<Record<string, 
           ? `专柜 ${id} 尚未收到过指令`
           : table(['指令编号', '指令', '参数', '发送人', '发送时间(北京)', '状态', '结果'], r.commands.map((c) => [String(c.commandId), labelZh('commandKind', String(c.kind)), commandParamsZh(c), String(c.sentBy), bj(c.issuedAt), labelZh('commandState', String(c.state)), commandResultZh(c.result)])),
       )
+      return 0
+    }
+    if (group === 'cabinets' && cmd === 'telemetry') {
+      const id = need(rest[0], '专柜编号 ID')
+      const r = await call<TelemetryReply>('GET', `/cabinets/${encodeURIComponent(id)}/telemetry${qs({ hours: o.hours })}`)
+      print(r, () => telemetryZh(r))
       return 0
     }
     if (group === 'commands' && cmd === 'show') {

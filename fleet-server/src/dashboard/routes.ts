@@ -60,6 +60,8 @@ export const dashboardRoutes = (opts: DashboardOptions = {}): FastifyPluginAsync
       // Issue 16 §6: the 通知 page, in a file of its own.
       'notifications.js': asset(join(STATIC_DIR, 'notifications.js'), 'text/javascript; charset=utf-8', 'no-cache'),
       'stock.js': asset(join(STATIC_DIR, 'stock.js'), 'text/javascript; charset=utf-8', 'no-cache'),
+      // Issue 16 §4: the cabinet page's 运行状态 card.
+      'telemetry.js': asset(join(STATIC_DIR, 'telemetry.js'), 'text/javascript; charset=utf-8', 'no-cache'),
       'app.css': asset(join(STATIC_DIR, 'app.css'), 'text/css; charset=utf-8', 'no-cache'),
       // The page's words and number formats, from the one zh-CN source in shared/.
       'zh.js': assetOf(Buffer.from(dashboardTextScript(ERROR_CODES)), 'text/javascript; charset=utf-8', 'no-cache'),

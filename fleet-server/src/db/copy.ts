@@ -68,6 +68,9 @@ const RELATIONS = {
   sessions: 'table',
   suppliers: 'table',
   supplier_owners: 'table',
+  telemetry_hourly: 'table',
+  telemetry_latest: 'table',
+  telemetry_raw: 'table',
   users: 'table',
 } as const satisfies Record<keyof Schema, 'table' | 'view'>
 

@@ -654,4 +654,62 @@ ALTER TABLE cabinet_commands DROP CONSTRAINT cabinet_commands_kind_check;
 ALTER TABLE cabinet_commands ADD CONSTRAINT cabinet_commands_kind_check CHECK (kind IN ('price', 'planogram', 'catalog-refresh', 'sync', 'restart', 'lock', 'unlock', 'restock'));
 `,
   },
+  {
+    version: 19,
+    name: 'telemetry',
+    sql: `
+-- Issue 16 §4: telemetry. Raw readings for FLEET_TELEMETRY_RAW_DAYS, hourly
+-- rows kept longer (FLEET_TELEMETRY_HOURLY_DAYS), and one "latest" row per
+-- cabinet holding what the alert rules read, computed at write time from the
+-- previous latest (so any replica's leader job can evaluate the rules).
+-- No foreign keys: the broker authenticated the cabinet, and the raw table
+-- takes a row per cabinet per minute.
+CREATE TABLE telemetry_raw (
+  cabinet_id          TEXT COLLATE "C" NOT NULL,
+  received_at         TEXT COLLATE "C" NOT NULL,   -- the server's clock
+  sent_at             TEXT COLLATE "C" NOT NULL,   -- the cabinet's clock
+  agent_instance_id   TEXT COLLATE "C" NOT NULL,
+  temperature_c       DOUBLE PRECISION,
+  door_open           BIGINT NOT NULL,      -- 0/1
+  fault_count         BIGINT NOT NULL,
+  disk_used_pct       DOUBLE PRECISION,
+  outbox_pending      BIGINT NOT NULL,
+  outbox_oldest_age_s DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX telemetry_raw_by_cabinet ON telemetry_raw (cabinet_id, received_at);
+CREATE INDEX telemetry_raw_by_time ON telemetry_raw (received_at);
+CREATE TABLE telemetry_hourly (
+  cabinet_id          TEXT COLLATE "C" NOT NULL,
+  hour                TEXT COLLATE "C" NOT NULL,   -- 'YYYY-MM-DDTHH' UTC
+  readings            BIGINT NOT NULL,
+  temp_min_c          DOUBLE PRECISION,
+  temp_max_c          DOUBLE PRECISION,
+  temp_avg_c          DOUBLE PRECISION,
+  door_open_minutes   BIGINT NOT NULL,
+  disk_max_pct        DOUBLE PRECISION,
+  outbox_max_age_s    DOUBLE PRECISION NOT NULL,
+  fault_count         BIGINT NOT NULL,      -- most faults active at once
+  PRIMARY KEY (cabinet_id, hour)
+);
+CREATE INDEX telemetry_hourly_by_hour ON telemetry_hourly (hour);
+CREATE TABLE telemetry_latest (
+  cabinet_id          TEXT COLLATE "C" PRIMARY KEY,
+  received_at         TEXT COLLATE "C" NOT NULL,
+  sent_at             TEXT COLLATE "C" NOT NULL,
+  agent_instance_id   TEXT COLLATE "C" NOT NULL,
+  agent_version       TEXT COLLATE "C" NOT NULL,
+  chilled             BIGINT NOT NULL,
+  temperature_c       DOUBLE PRECISION,
+  temp_above_since    TEXT COLLATE "C",            -- received_at of the first reading above the limit in this run
+  door_open           BIGINT NOT NULL,
+  door_open_since     TEXT COLLATE "C",            -- server clock
+  faults              TEXT COLLATE "C" NOT NULL,   -- JSON [{module, code, since}]
+  disk_used_pct       DOUBLE PRECISION,
+  outbox_pending      BIGINT NOT NULL,
+  outbox_oldest_age_s DOUBLE PRECISION NOT NULL,
+  ledger_bytes        BIGINT NOT NULL,
+  agents_seen         TEXT COLLATE "C" NOT NULL    -- JSON {agentInstanceId: lastReceivedAt}, recent ones only
+);
+`,
+  },
 ]

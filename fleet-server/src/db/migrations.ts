@@ -864,4 +864,62 @@ CREATE INDEX cabinet_commands_by_cabinet ON cabinet_commands (cabinet_id, issued
 CREATE INDEX cabinet_commands_pending ON cabinet_commands (cabinet_id, expires_at) WHERE state = 'pending';
 `,
   },
+  {
+    version: 19,
+    name: 'telemetry',
+    sql: `
+-- Issue 16 §4: telemetry. Raw readings for FLEET_TELEMETRY_RAW_DAYS, hourly
+-- rows kept longer (FLEET_TELEMETRY_HOURLY_DAYS), and one "latest" row per
+-- cabinet holding what the alert rules read, computed at write time from the
+-- previous latest (so any replica's leader job can evaluate the rules).
+-- No foreign keys: the broker authenticated the cabinet, and the raw table
+-- takes a row per cabinet per minute.
+CREATE TABLE telemetry_raw (
+  cabinet_id          TEXT NOT NULL,
+  received_at         TEXT NOT NULL,   -- the server's clock
+  sent_at             TEXT NOT NULL,   -- the cabinet's clock
+  agent_instance_id   TEXT NOT NULL,
+  temperature_c       REAL,
+  door_open           INTEGER NOT NULL,      -- 0/1
+  fault_count         INTEGER NOT NULL,
+  disk_used_pct       REAL,
+  outbox_pending      INTEGER NOT NULL,
+  outbox_oldest_age_s REAL NOT NULL
+);
+CREATE INDEX telemetry_raw_by_cabinet ON telemetry_raw (cabinet_id, received_at);
+CREATE INDEX telemetry_raw_by_time ON telemetry_raw (received_at);
+CREATE TABLE telemetry_hourly (
+  cabinet_id          TEXT NOT NULL,
+  hour                TEXT NOT NULL,   -- 'YYYY-MM-DDTHH' UTC
+  readings            INTEGER NOT NULL,
+  temp_min_c          REAL,
+  temp_max_c          REAL,
+  temp_avg_c          REAL,
+  door_open_minutes   INTEGER NOT NULL,
+  disk_max_pct        REAL,
+  outbox_max_age_s    REAL NOT NULL,
+  fault_count         INTEGER NOT NULL,      -- most faults active at once
+  PRIMARY KEY (cabinet_id, hour)
+);
+CREATE INDEX telemetry_hourly_by_hour ON telemetry_hourly (hour);
+CREATE TABLE telemetry_latest (
+  cabinet_id          TEXT PRIMARY KEY,
+  received_at         TEXT NOT NULL,
+  sent_at             TEXT NOT NULL,
+  agent_instance_id   TEXT NOT NULL,
+  agent_version       TEXT NOT NULL,
+  chilled             INTEGER NOT NULL,
+  temperature_c       REAL,
+  temp_above_since    TEXT,            -- received_at of the first reading above the limit in this run
+  door_open           INTEGER NOT NULL,
+  door_open_since     TEXT,            -- server clock
+  faults              TEXT NOT NULL,   -- JSON [{module, code, since}]
+  disk_used_pct       REAL,
+  outbox_pending      INTEGER NOT NULL,
+  outbox_oldest_age_s REAL NOT NULL,
+  ledger_bytes        INTEGER NOT NULL,
+  agents_seen         TEXT NOT NULL    -- JSON {agentInstanceId: lastReceivedAt}, recent ones only
+);
+`,
+  },
 ]

@@ -516,6 +516,54 @@ export interface UsersTable {
   created_at: string
 }
 
+/** Issue 16 §4: one telemetry reading as received (kept FLEET_TELEMETRY_RAW_DAYS). */
+export interface TelemetryRawTable {
+  cabinet_id: string
+  received_at: string
+  sent_at: string
+  agent_instance_id: string
+  temperature_c: number | null
+  door_open: number
+  fault_count: number
+  disk_used_pct: number | null
+  outbox_pending: number
+  outbox_oldest_age_s: number
+}
+
+/** A cabinet's readings of one UTC hour, downsampled from telemetry_raw. */
+export interface TelemetryHourlyTable {
+  cabinet_id: string
+  hour: string
+  readings: number
+  temp_min_c: number | null
+  temp_max_c: number | null
+  temp_avg_c: number | null
+  door_open_minutes: number
+  disk_max_pct: number | null
+  outbox_max_age_s: number
+  fault_count: number
+}
+
+/** A cabinet's latest reading and what the alert rules need, computed at write time. */
+export interface TelemetryLatestTable {
+  cabinet_id: string
+  received_at: string
+  sent_at: string
+  agent_instance_id: string
+  agent_version: string
+  chilled: number
+  temperature_c: number | null
+  temp_above_since: string | null
+  door_open: number
+  door_open_since: string | null
+  faults: string
+  disk_used_pct: number | null
+  outbox_pending: number
+  outbox_oldest_age_s: number
+  ledger_bytes: number
+  agents_seen: string
+}
+
 /** Every table and view, by name. */
 export interface Schema {
   alerts: AlertsTable
@@ -565,5 +613,8 @@ export interface Schema {
   cabinet_planograms: CabinetPlanogramsTable
   cabinet_stock_reports: CabinetStockReportsTable
   cabinet_stock: CabinetStockTable
+  telemetry_raw: TelemetryRawTable
+  telemetry_hourly: TelemetryHourlyTable
+  telemetry_latest: TelemetryLatestTable
 }
 

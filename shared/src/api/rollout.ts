@@ -118,7 +118,9 @@ export const ImportReply = z.object({
 })
 export type ImportReply = z.infer<typeof ImportReply>
 
-export const ALERT_KINDS = ['offline', 'behind_schedule', 'compliance_low', 'cert_expiring', 'forwarding_failing', 'sale_id_reused', 'clock_skew', 'signature_invalid', 'stock_out', 'stock_low'] as const
+export const ALERT_KINDS = ['offline', 'behind_schedule', 'compliance_low', 'cert_expiring', 'forwarding_failing', 'sale_id_reused', 'clock_skew', 'signature_invalid', 'stock_out', 'stock_low',
+  // Issue 16 §4: telemetry rules (thresholds in the plan's alertRules) and the tampered ledger.
+  'temperature_high', 'door_open', 'device_fault', 'outbox_stale', 'disk_full', 'two_agents', 'ledger_tampered'] as const
 export const AlertKind = z.enum(ALERT_KINDS)
 export type AlertKind = z.infer<typeof AlertKind>
 

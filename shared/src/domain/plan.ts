@@ -79,6 +79,28 @@ export type CertificationPolicy = z.infer<typeof CertificationPolicy>
 /** 滁扶组〔2020〕9号: 县级扶贫部门认定, 公示 5 working days, valid one year. Plans stored before issue 15 get this. */
 export const DEFAULT_CERTIFICATION_POLICY: CertificationPolicy = { reviewSteps: ['county'], publicityWorkingDays: 5, validityMonths: 12 }
 
+// ── alert rules (issue 16 §4): the telemetry thresholds as plan data ──
+
+/**
+ * When the telemetry alerts fire. Every field has its default, so a plan
+ * without the block (or with part of it) gets the rest: chilled goods above
+ * 8 °C for 30 min, a door open 10 min, a payment or vending fault, sales
+ * unsent for 24 h, a disk above 90 %, two agent processes within 5 min.
+ */
+export const AlertRules = z.strictObject({
+  temperatureHighC: z.number().min(-50).max(100).default(8),
+  temperatureHighMinutes: z.number().int().min(1).max(1440).default(30),
+  doorOpenMinutes: z.number().int().min(1).max(1440).default(10),
+  /** Modules whose active fault raises `device_fault`. */
+  faultModules: z.array(z.enum(['payment', 'vending', 'cooling', 'other'])).default(['payment', 'vending']),
+  outboxStaleHours: z.number().int().min(1).max(24 * 30).default(24),
+  diskFullPct: z.number().min(1).max(100).default(90),
+  /** Two agent instance ids reporting for one cabinet within this window raise `two_agents`. */
+  twoAgentsWindowMinutes: z.number().int().min(1).max(1440).default(5),
+})
+export type AlertRules = z.infer<typeof AlertRules>
+export const DEFAULT_ALERT_RULES: AlertRules = AlertRules.parse({})
+
 // ── targets (issue 15): what the plan's documents ask to reach by a date ──
 // A target's figure is measured over [startDate, dueDate] (Asia/Shanghai
 // calendar dates); its pace is linear from startDate, so the start date is
@@ -145,6 +167,8 @@ export const Plan = z
     sources: z.array(z.string()).default([]),
     /** Sales and certification targets with dates (issue 15); none by default. */
     targets: z.array(PlanTarget).default([]),
+    /** Telemetry alert thresholds (issue 16 §4); the defaults when absent. */
+    alertRules: AlertRules.default(DEFAULT_ALERT_RULES),
   })
   .superRefine((p, ctx) => {
     const sum = p.counties.reduce((s, c) => s + c.quota, 0)

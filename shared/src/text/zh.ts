@@ -4,6 +4,7 @@
 // them as /dashboard/zh.js (built from this module), so nothing is copied.
 // Error messages are in ../errors.ts (ERROR_CODES) beside their codes.
 import type { ALERT_KINDS } from '../api/rollout.js'
+import type { FAULT_MODULES } from '../messages/telemetry.js'
 import type { CERT_LEVELS, CERT_STATUSES, HOLD_REASONS } from '../api/catalog.js'
 import type { APPLICATION_ACTIONS } from '../api/certification-workflow.js'
 import type { CABINET_STATUSES, Role } from '../api/fleet.js'
@@ -23,6 +24,8 @@ export const LABELS_ZH = {
     forwarding_failing: '数据上报异常', sale_id_reused: '销售编号重复', clock_skew: '设备时钟偏差',
     signature_invalid: '销售签名校验失败',
     stock_out: '货道缺货', stock_low: '货道库存不足',
+    temperature_high: '冷藏温度过高', door_open: '柜门长时间未关', device_fault: '设备故障', outbox_stale: '销售数据积压未上传',
+    disk_full: '存储空间不足', two_agents: '同一专柜多个程序运行', ledger_tampered: '销售账本被篡改',
   } satisfies Labels<(typeof ALERT_KINDS)[number]>,
   severity: { warning: '警告', critical: '严重' },
   reportKind: { weekly: '周报', monthly: '月报', quarterly: '季报' },
@@ -81,6 +84,8 @@ export const LABELS_ZH = {
     countyCode: '区县代码', countyName: '区县', siteName: '点位名称', cabinetId: '专柜编号', slot: '货道', sku: '商品编码', productName: '商品名称',
     capacity: '容量', par: '标准库存', qty: '现有库存', need: '需补数量', oversold: '超卖', reportedAt: '上报时间', total: '合计',
   },
+  // issue 16 (telemetry)
+  faultModule: { payment: '支付模块', vending: '出货模块', cooling: '制冷模块', other: '其他模块' } satisfies Labels<(typeof FAULT_MODULES)[number]>,
 } as const
 
 export type LabelGroup = keyof typeof LABELS_ZH

@@ -311,9 +311,11 @@ async function cabinets(params) {
 
 async function cabinet(id) {
   const c = await api('GET', `/cabinets/${encodeURIComponent(id)}`)
-  const [sales, history] = await Promise.all([
+  const [sales, history, telemetry] = await Promise.all([
     api('GET', `/cabinets/${encodeURIComponent(id)}/sales?afterSeq=${Math.max(0, c.sales.lastSeq - 20)}&limit=20`),
     api('GET', `/cabinets/${encodeURIComponent(id)}/transitions`),
+    // The 运行状态 card (telemetry.js); the page still draws without it.
+    api('GET', `/cabinets/${encodeURIComponent(id)}/telemetry?hours=24`).catch((e) => (e instanceof StaleError ? Promise.reject(e) : null)),
   ])
   const ratio = c.sales.amountFen > 0 ? `${pct(c.sales.certifiedAmountFen, c.sales.amountFen)}%` : '尚无销售'
   const saleRows = sales.sales
@@ -337,11 +339,14 @@ async function cabinet(id) {
       <dt>扶贫产品占比</dt><dd>${esc(ratio)}</dd>
       <dt>账本校验</dt><dd class="${c.chainStatus === 'ok' ? 'ok' : 'bad'}">${c.chainStatus === 'ok' ? '正常' : '发现篡改'}</dd>
     </dl></div>
+    ${window.TelemetryCard.html(telemetry)}
     <div class="card"><h2>最近销售</h2>${saleRows ? `<div class="table-wrap"><table><thead><tr><th class="num">序号</th><th>时间</th><th class="num">金额</th><th class="hide-sm">商品</th></tr></thead><tbody>${saleRows}</tbody></table></div>` : empty('尚无销售记录')}</div>
     <div class="card"><h2>状态变更记录</h2>${hist ? `<div class="table-wrap"><table><thead><tr><th>时间</th><th>变更</th><th>操作人</th><th class="hide-sm">原因</th></tr></thead><tbody>${hist}</tbody></table></div>` : empty('暂无记录')}</div>
     ${mayActOn() ? `<div class="card" id="bootstrap"><h2>引导码</h2><p class="muted">专柜主板凭一次性引导码领取接入凭据；新引导码生成后，未使用的旧码即作废。</p><button type="button" class="primary" id="bootstrap-new">生成引导码</button><div id="bootstrap-out"></div><div class="error" id="bootstrap-error"></div></div>` : ''}
     <div class="card" id="stock"></div>
     <div class="card" id="commands"><h2>远程指令</h2><div id="command-list"></div>${mayActOn() ? commandForm() : ''}</div>`
+  const telemetryChart = window.TelemetryCard.chartOption(telemetry)
+  if (telemetryChart) await drawChart(document.getElementById('telemetry-chart'), telemetryChart)
   await Promise.all([drawCommands(c.cabinetId), window.stockUi.card(c.cabinetId)])
   document.getElementById('bootstrap-new')?.addEventListener('click', async () => {
     const err = document.getElementById('bootstrap-error')

@@ -1,0 +1,1 @@
+export { createTelemetry, type Telemetry, type TelemetryDeps } from './telemetry.js'
