@@ -37,6 +37,8 @@ export interface WorkerSpec {
   logLevel: string
   /** --stock: agents get their local API (port 0) for stock and restocks; sales name their slot; low slots get restocked. */
   stock?: boolean
+  /** --telemetry: each agent reports a reading every intervalMs of virtual time (see readingIntervalMs). */
+  telemetry?: { intervalMs: number } | null
 }
 
 export type ToWorker =
@@ -96,3 +98,5 @@ export type FromWorker =
   /** --stock: a slot reached 0, or staff restocked low slots at the cabinet (the operator's restocks are counted as sent). */
   | { type: 'stockEvent'; cabinetId: string; event: 'out' | 'restockLocal' }
   | { type: 'stockSnapshot'; cabinets: AgentStock[] }
+  /** --telemetry: readings published since the last of these. */
+  | { type: 'readings'; n: number }

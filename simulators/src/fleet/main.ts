@@ -45,6 +45,12 @@ export const USAGE = `usage: npm run simulate -- --http URL --mqtt URL --token T
                           filled at installation; sales name their slot; a slot run low is restocked after 1–30
                           virtual hours, half by staff at the cabinet (local API), half from the operator's dashboard;
                           the verdict compares each cabinet's stock on the server with its ledger's
+  --telemetry             readings through each agent's telemetry entry point: temperature (about 4 °C in the
+                          40% chilled cabinets), the door open at each restock by staff, a rare cooling failure
+                          (above 8 °C for an hour) or payment/vending fault from the seed; a reading per cabinet
+                          every virtual minute, or every cabinets/45 real seconds if longer (the fleet sends no more
+                          than the field's 2,700 cabinets a minute);
+                          the summary counts the temperature/door/fault alerts raised and open (not judged)
   --log-level L           agents' log level on stderr (default silent)`
 
 function numberFlag(v: string | undefined, name: string, dflt: number, min = 0): number {
@@ -79,7 +85,7 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv): FleetOptions
       'outage-rate': { type: 'string' }, 'city-outage': { type: 'string' }, 'crash-rate': { type: 'string' }, 'clock-skew': { type: 'string' },
       workers: { type: 'string' }, data: { type: 'string' }, 'drain-timeout': { type: 'string' }, 'verify-ids': { type: 'boolean' },
       steady: { type: 'string' }, 'steady-seconds': { type: 'string' }, 'log-level': { type: 'string' }, 'no-settle': { type: 'boolean' }, help: { type: 'boolean' },
-      enroll: { type: 'boolean' }, operator: { type: 'string' }, commands: { type: 'string' }, stock: { type: 'boolean' },
+      enroll: { type: 'boolean' }, operator: { type: 'string' }, commands: { type: 'string' }, stock: { type: 'boolean' }, telemetry: { type: 'boolean' },
     },
   })
   if (values.help) {
@@ -137,6 +143,7 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv): FleetOptions
     asOperatorUser: values.operator !== undefined,
     commands,
     stock: values.stock === true,
+    telemetry: values.telemetry === true,
     logLevel: values['log-level'] ?? 'silent',
   }
 }

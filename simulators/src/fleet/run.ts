@@ -11,6 +11,7 @@ import type { CabinetReport, FromWorker, Progress, SimCabinet, ToWorker, WorkerS
 import { outageWindows, planCommands, sendCommands, type CommandPlanOptions, type SentCommand } from './commands.js'
 import { DAY, outagesOf, rng } from './model.js'
 import { DEFAULT_OPERATOR, httpClient, operatorConfirmations, operatorLogin, pool, provisionFleet, recordTradedUntil, registerCatalog, type Http } from './provision.js'
+import { countAlerts, readingIntervalMs, type TelemetryVerdict } from './telemetry.js'
 import { judgeStock, planogramOf, type AgentStock, type StockVerdict } from './stock.js'
 import { judge, judgeCommands, type CommandVerdict, type Verdict } from './verdict.js'
 
@@ -55,6 +56,8 @@ export interface FleetOptions {
   commands?: number
   /** Planograms, slots named in sales, low slots restocked; the verdict compares server and ledger stock. */
   stock?: boolean
+  /** Readings from every agent (a share of cabinets chilled, incidents from the seed); the verdict counts the alerts raised. */
+  telemetry?: boolean
   logLevel: string
   /** Progress sink; called about twice a second. */
   onProgress?: (p: FleetProgress) => void
@@ -98,6 +101,8 @@ export interface FleetSummary extends Verdict {
   commands: CommandVerdict | null
   /** Stock (null without --stock): restocks and stock-outs during trade, cabinets whose server stock is not their ledger's. */
   stock: StockVerdict | null
+  /** Telemetry (null without --telemetry): readings published, temperature/door/fault alerts raised and still open. Not judged. */
+  telemetry: (TelemetryVerdict & { readingIntervalMs: number }) | null
   workerRssMiB: number[]
   durationS: number
 }
@@ -132,6 +137,8 @@ const COMMANDS_SETTLE_MS = 30_000
 const CONFIRM_PASS_MS = 2_000
 /** How long after the drain the last enrolled cabinets may take to be installed and confirmed. */
 const CONFIRM_SETTLE_MS = 30_000
+/** During trade with --telemetry: how often the alert rules are run (as the admin), so short incidents are seen at speed. */
+const EVALUATE_ALERTS_MS = 3_000
 /** How long after the drain the operator's restocks may take to be applied, and the last stock reports to arrive. */
 const STOCK_SETTLE_MS = 30_000
 
@@ -186,6 +193,7 @@ export async function runFleet(o: FleetOptions): Promise<FleetSummary> {
       workerIndex: index, cabinets, mqttUrl: o.mqttUrl, dataDir: o.dataDir, seed: o.seed, startMs: startMs, days: o.days, speed: o.speed,
       certifiedMean: o.certifiedMean, outageRate: o.outageRate, clockSkewRate: o.clockSkewRate, cityOutages, steady: o.steady, baseSeqs: null, logLevel: o.logLevel,
       stock: o.stock === true,
+      telemetry: o.telemetry ? { intervalMs: readingIntervalMs(o.cabinets, o.speed) } : null,
     },
     child: null, progress: null, connectedAt: null, drainedAt: null, report: null, settled: null, stock: null, latency: [], isStopping: false, isReady: false,
     downWindows: [], downSince: null,
@@ -193,6 +201,7 @@ export async function runFleet(o: FleetOptions): Promise<FleetSummary> {
   const slotOf = new Map(slots.flatMap((s) => s.spec.cabinets.map((c) => [c.cabinetId, s] as const)))
   /** commandId → the agent's ledger lastSeq when it applied it (the earliest report: a resend after a crash comes later). */
   const boundaries = new Map<string, number>()
+  let readings = 0
   const stockCounts = { restocksLocal: 0, stockOuts: 0, restockFailures: [] as Array<{ cabinetId: string; problem: string }> }
   /** The operator's restocks from the dashboard, as they go out (command ids once answered). */
   const restocksSent: Array<Promise<string | null>> = []
@@ -271,6 +280,9 @@ export async function runFleet(o: FleetOptions): Promise<FleetSummary> {
           if (m.event === 'out') stockCounts.stockOuts++
           else stockCounts.restocksLocal++
           break
+        case 'readings':
+          readings += m.n
+          break
         case 'stockSnapshot':
           slot.stock = m.cabinets
           break
@@ -314,6 +326,11 @@ export async function runFleet(o: FleetOptions): Promise<FleetSummary> {
   const commandPlan = planCommands(planOptions, o.commands ?? 0)
   if (commandPlan.length > 0) stage('commands', { planned: commandPlan.length, intoOutage: commandPlan.filter((c) => c.isIntoOutage).length, shortExpiry: commandPlan.filter((c) => c.body.expiresInS !== undefined).length })
   const commandsSent: Promise<SentCommand[]> = sendCommands(opHttp, commandPlan, startWallMs)
+
+  // The alert rules run on the server's schedule (real minutes); at simulation speed an incident is
+  // over in seconds, so with --telemetry they are run every few seconds while trading.
+  const evaluating = o.telemetry ? setInterval(() => void http.call('POST', '/api/v1/alerts/evaluate').catch(() => {}), EVALUATE_ALERTS_MS) : null
+  const runStartedAt = Date.now()
 
   // Crashes: a Poisson process per worker over the trading period, in virtual time.
   const timers: NodeJS.Timeout[] = []
@@ -393,6 +410,10 @@ export async function runFleet(o: FleetOptions): Promise<FleetSummary> {
   if (sentCommands.length > 0) stage('commands-judging', { sent: sentCommands.length })
   const commands = sentCommands.length > 0 ? await judgeCommands(http, sentCommands, { isOfflineAt, boundaries, timeoutMs: COMMANDS_SETTLE_MS }) : null
 
+  if (evaluating) clearInterval(evaluating)
+  const telemetry = o.telemetry
+    ? { ...(await countAlerts(http, new Set(prov.cabinets.map((c) => c.cabinetId)), runStartedAt - 1_000, readings)), readingIntervalMs: readingIntervalMs(o.cabinets, o.speed) }
+    : null
   const stock = o.stock ? await judgeFleetStock(http, slots, await Promise.all(restocksSent), stockCounts, prov.cabinets.length, stage) : null
 
   // Final reports, then the workers close their agents and exit.
@@ -454,6 +475,7 @@ export async function runFleet(o: FleetOptions): Promise<FleetSummary> {
     enrollment,
     commands,
     stock,
+    telemetry,
     durationS: Math.round((Date.now() - t0) / 100) / 10,
   }
 }

@@ -14,10 +14,11 @@ import { Duplex } from 'node:stream'
 import { pino, type Logger } from 'pino'
 import { readCredentials } from '../../../edge-agent/src/enroll.js'
 import { brokerAddress, createAgent, makeConfig, type Agent, type AgentEvents, type BrokerAddress } from '../../../edge-agent/src/index.js'
-import type { PostSaleRequest } from '../../../shared/src/index.js'
+import type { FaultModule, PostSaleRequest } from '../../../shared/src/index.js'
 import type { CabinetReport, FromWorker, SimCabinet, ToWorker, WorkerSpec } from './ipc.js'
 import { basket, cabinetProfile, certifiedLineProbability, DAY, outagesOf, rng, salesOfDay, shanghaiDayOf, type CabinetProfile, type PlannedSale, type Rand } from './model.js'
 import { agentDir, pool } from './provision.js'
+import { incidentsOf, isChilled, temperatureC, type Incident } from './telemetry.js'
 import { isLow, LOCAL_RESTOCK_SHARE, restockDelayMs, SLOT_OF_SKU, type AgentStock } from './stock.js'
 
 const TICK_MS = 20
@@ -55,6 +56,12 @@ interface Cab {
   restockAt: number | null
   isRestocking: boolean
   stockRand: Rand
+  /** --telemetry: the cabinet's incidents, its next reading (virtual ms) and the faults its agent holds active. */
+  chilled: boolean
+  incidents: Incident[]
+  nextReadingAt: number
+  activeFaults: Set<FaultModule>
+  telemetryRand: Rand
 }
 
 /**
@@ -110,7 +117,13 @@ function refreshSlots(c: Cab, agent: Agent): void {
 
 /** Staff at the cabinet fill every slot to par through the agent's local API. */
 async function restockLocally(c: Cab, agent: Agent, restockId: string): Promise<void> {
-  await local(agent, 'POST', '/restock', { restockId, fill: true })
+  // The door is open while staff load the cabinet (telemetry shows it).
+  if (spec.telemetry) agent.reportTelemetry({ doorOpen: true })
+  try {
+    await local(agent, 'POST', '/restock', { restockId, fill: true })
+  } finally {
+    if (spec.telemetry) agent.reportTelemetry({ doorOpen: false })
+  }
   refreshSlots(c, agent)
 }
 
@@ -168,6 +181,36 @@ const keepStock: Behaviour = {
   },
 }
 
+let readingsSent = 0
+
+/**
+ * --telemetry: the controller reports through the agent's telemetry entry
+ * point every intervalMs of virtual time: the temperature (above 8 °C while a
+ * cooling failure lasts), and faults as they start and end; the agent
+ * publishes it at once.
+ */
+const reportReadings: Behaviour = {
+  opened(c) {
+    // A new agent process holds no faults; the first reading comes within one interval.
+    c.activeFaults = new Set()
+    c.nextReadingAt = vnow() + c.telemetryRand() * spec.telemetry!.intervalMs
+  },
+  tick(c, v) {
+    if (v < c.nextReadingAt || v >= endMs) return
+    c.nextReadingAt = Math.max(c.nextReadingAt + spec.telemetry!.intervalMs, v)
+    const agent = c.agent!
+    const now = c.incidents.filter((i) => v >= i.from && v < i.to)
+    const faultsNow = new Set(now.filter((i) => i.kind === 'fault').map((i) => i.module!))
+    const faults = [
+      ...[...faultsNow].filter((m) => !c.activeFaults.has(m)).map((m) => ({ module: m, code: 'SIM-E1', active: true })),
+      ...[...c.activeFaults].filter((m) => !faultsNow.has(m)).map((m) => ({ module: m, code: 'SIM-E1', active: false })),
+    ]
+    c.activeFaults = faultsNow
+    const r = agent.reportTelemetry({ temperatureC: temperatureC(c.telemetryRand, c.chilled, now.some((i) => i.kind === 'cooling')), ...(faults.length > 0 && { faults }) })
+    if (r.published || agent.telemetry.publishNow()) readingsSent++
+  },
+}
+
 /** What left each slot with a sale (the agent's rule for a named slot: stops at 0). */
 function tookStock(c: Cab, body: PostSaleRequest): void {
   if (c.slots === null) return
@@ -179,7 +222,7 @@ function tookStock(c: Cab, body: PostSaleRequest): void {
   }
 }
 
-const BEHAVIOURS: readonly Behaviour[] = [followPrices, keepStock]
+const BEHAVIOURS: readonly Behaviour[] = [followPrices, keepStock, reportReadings]
 let active: readonly Behaviour[] = []
 let ticking: readonly Behaviour[] = []
 
@@ -258,6 +301,9 @@ async function openAgent(c: Cab): Promise<Agent> {
       password: enrolled?.password ?? c.sim.password,
       // With --stock the controller and staff reach the agent as on a cabinet: its local API.
       apiPort: spec.stock ? 0 : null,
+      chilled: c.chilled,
+      // With --telemetry the simulation paces the readings; the agent's own timer (real time) only backs it up.
+      ...(spec.telemetry && { telemetryIntervalMs: 3_600_000 }),
       logLevel: 'silent',
     }),
     { logger: log, now: spec.steady ? Date.now : () => vnow() + skew, dial: (to) => dial(c, to) },
@@ -410,13 +456,17 @@ function progress(): void {
     if (c.isOnline) online++
     if (s.connected) connected++
   }
+  if (readingsSent > 0) {
+    send({ type: 'readings', n: readingsSent })
+    readingsSent = 0
+  }
   send({ type: 'progress', sold, acked, online, connected, vnowMs: vnow(), isDrained: hasSentDrained, isTradeDone })
 }
 
 async function start(s: WorkerSpec, wallStart: number | null, released: boolean): Promise<void> {
   spec = s
   isReleased = released
-  active = BEHAVIOURS.filter((b) => b !== keepStock || s.stock === true)
+  active = BEHAVIOURS.filter((b) => (b !== keepStock || s.stock === true) && (b !== reportReadings || Boolean(s.telemetry)))
   ticking = active.filter((b) => b.tick !== undefined)
   // The gate dials plain TCP itself; a TLS broker would need it to wrap the socket.
   for (const url of s.mqttUrl.split(',')) {
@@ -437,6 +487,8 @@ async function start(s: WorkerSpec, wallStart: number | null, released: boolean)
       day: firstDay - 1, list: [], idx: 0, skip: 0, isScheduleDone: false,
       nextAtPerf: 0, rand: rng(`${s.seed}|steady|${sim.cabinetId}`), pendingLatency: new Map(), hasConnectedSinceRelease: false, cabinetPriced: new Set<string>(),
       slots: null, restockAt: null, isRestocking: false, stockRand: rng(`${s.seed}|restock|${sim.cabinetId}`),
+      chilled: isChilled(s.seed, sim.cabinetId), incidents: s.telemetry ? incidentsOf(s.seed, sim.cabinetId, s.startMs, s.days) : [], nextReadingAt: 0, activeFaults: new Set<FaultModule>(),
+      telemetryRand: rng(`${s.seed}|telemetry|${sim.cabinetId}`),
     }
   })
   const v = vnow()
