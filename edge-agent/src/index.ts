@@ -3,3 +3,4 @@ export { createAgent, RESTART_EXIT_CODE, type Agent, type AgentDeps, type AgentE
 export { AgentOptions, LogLevel, USAGE, loadConfig, makeConfig, type AgentConfig } from './config.js'
 export { brokerAddress, type BrokerAddress } from './sync/index.js'
 export { AGENT_VERSION } from './version.js'
+export { enroll, EnrollError, readCredentials, CREDENTIALS_FILE, SIGNING_KEY_FILE, type EnrolledCredentials, type EnrollOptions } from './enroll.js'

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto'
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { enroll, EnrollError, SIGNING_KEY_FILE } from '../../../edge-agent/src/enroll.js'
+import { enroll, EnrollError, SIGNING_KEY_FILE } from '../../../edge-agent/src/index.js'
 import { BUNDLED_PLANS, usccCheckChar, VENUE_TYPES, type VenueType } from '../../../shared/src/index.js'
 import type { SimCabinet } from './ipc.js'
 import { drawVenue, SIM_CATALOG } from './model.js'
