@@ -141,18 +141,23 @@ const keepStock: Behaviour = {
     refreshSlots(c, agent)
   },
   tick(c, v) {
-    if (c.slots === null || c.isRestocking || v >= endMs) return
+    if (c.slots === null || c.isRestocking) return
+    // The cabinet's own time: a loaded worker records its sales behind the virtual clock, and the
+    // operator comes between the sales as they happened, not when the worker gets to them.
+    const next = spec.steady ? null : nextPlanned(c)
+    const t = next === null ? v : Math.min(v, next.atMs)
+    if (t >= endMs) return
     if (c.restockAt === null) {
       for (const s of c.slots.values()) {
         if (!isLow(s)) continue
-        c.restockAt = v + restockDelayMs(c.stockRand)
+        c.restockAt = t + restockDelayMs(c.stockRand)
         break
       }
       return
     }
-    if (v < c.restockAt) return
+    if (t < c.restockAt) return
     const agent = c.agent!
-    const restockId = `sim-${c.sim.cabinetId}-${Math.floor(v / 1000)}`
+    const restockId = `sim-${c.sim.cabinetId}-${Math.floor(t / 1000)}`
     c.isRestocking = true
     c.restockAt = null
     if (c.stockRand() < LOCAL_RESTOCK_SHARE) {
@@ -505,6 +510,15 @@ async function start(s: WorkerSpec, wallStart: number | null, released: boolean)
     // Latency is measured on a connected fleet, not on one still logging in.
     const until = Date.now() + 60_000
     while (Date.now() < until && cabs.some((c) => !c.agent?.status().connected)) await new Promise((r) => setTimeout(r, 100))
+  }
+  if (s.stock && wallStart === null) {
+    // Installation comes before trade: wait (a minute at most) until each reachable cabinet has its planogram and the fill.
+    const until = Date.now() + 60_000
+    const isStocked = (c: Cab): boolean => c.slots !== null && [...c.slots.values()].some((x) => x.qty > 0)
+    while (Date.now() < until && cabs.some((c) => c.isOnline && !isStocked(c))) {
+      await new Promise((r) => setTimeout(r, 100))
+      for (const c of cabs) if (c.agent && !isStocked(c)) refreshSlots(c, c.agent)
+    }
   }
   send({ type: 'ready', baseSeqs })
   if (startWallMs !== null) go(startWallMs)
