@@ -62,8 +62,8 @@ describe('npm run simulate -- --stock --telemetry', () => {
     expect(stock.restocksLocal).toBeGreaterThan(0)
     expect(stock.restocksRemote).toBeGreaterThan(0)
     expect(stock.restocks).toBe(stock.restocksLocal + stock.restocksRemote)
-    // Readings: about one per cabinet per 77 virtual minutes over 3 days (some lost to the outages and the crash).
     // Readings: at most one per cabinet per 77 virtual minutes over 3 days (~670), fewer through outages, the crash, and a loaded worker skipping those it is late for.
+    expect(summary.telemetry).toMatchObject({ readingIntervalMs: 4_608_000 })
     expect(summary.telemetry!.readings).toBeGreaterThan(12)
     expect(summary.telemetry!.alertsOpen).toBeLessThanOrEqual(summary.telemetry!.alertsRaised)
 
