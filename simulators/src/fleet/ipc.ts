@@ -1,5 +1,6 @@
 // Messages between the simulator's main process and its worker processes.
 import type { VenueType } from '../../../shared/src/index.js'
+import type { AgentStock } from './stock.js'
 
 export interface SimCabinet {
   cabinetId: string
@@ -34,6 +35,10 @@ export interface WorkerSpec {
   /** Ledger lastSeq of each cabinet when the run began (known after the first start; a restarted worker gets them back). */
   baseSeqs: Record<string, number> | null
   logLevel: string
+  /** --stock: agents get their local API (port 0) for stock and restocks; sales name their slot; low slots get restocked. */
+  stock?: boolean
+  /** --telemetry: each agent reports a reading every intervalMs of virtual time (see readingIntervalMs). */
+  telemetry?: { intervalMs: number } | null
 }
 
 export type ToWorker =
@@ -47,6 +52,8 @@ export type ToWorker =
    * server still holds as incompletely synced), then heartbeat once.
    */
   | { type: 'settle'; untilMs: number }
+  /** --stock, after the drain: every agent's ledger stock, answered by `stockSnapshot`. */
+  | { type: 'stockSnapshot' }
   | { type: 'stop' }
 
 export interface CabinetReport {
@@ -86,3 +93,10 @@ export type FromWorker =
   | { type: 'report'; cabinets: CabinetReport[]; rssMiB: number }
   /** An agent handled a remote command (or a resend of one); lastSeq: its ledger's last sale then. */
   | { type: 'command'; cabinetId: string; commandId: string; kind: string; state: string; lastSeq: number }
+  /** --stock: the operator's dashboard is to restock this cabinet (fill every slot to par). */
+  | { type: 'restock'; cabinetId: string; restockId: string }
+  /** --stock: a slot reached 0, or staff restocked low slots at the cabinet (the operator's restocks are counted as sent). */
+  | { type: 'stockEvent'; cabinetId: string; event: 'out' | 'restockLocal' }
+  | { type: 'stockSnapshot'; cabinets: AgentStock[] }
+  /** --telemetry: readings published since the last of these. */
+  | { type: 'readings'; n: number }

@@ -2,7 +2,8 @@
 // running fleet server. Progress goes to stderr (a bar on a terminal, plain
 // lines otherwise); stdout gets a ready line and, at the end, one JSON summary
 // line. Exit code 0 only when nothing is missing or duplicated, every enrolled
-// cabinet was confirmed operating, and every command ended done or justly expired.
+// cabinet was confirmed operating, every command ended done or justly expired,
+// and (--stock) every cabinet's stock on the server is its ledger's.
 import { existsSync, readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { DEFAULT_OPERATOR } from './provision.js'
@@ -40,6 +41,16 @@ export const USAGE = `usage: npm run simulate -- --http URL --mqtt URL --token T
   --commands N            remote commands sent during trade to random cabinets (price changes, sync, catalog
                           refresh; some into outages, a few expiring before the outage ends); the verdict checks
                           each ends done or justly expired, and that later sales carry a changed price (default 0)
+  --stock                 stock: each cabinet gets a planogram (a slot per SKU, capacity/par from the seed) and is
+                          filled at installation; sales name their slot; a slot run low is restocked after 1–30
+                          virtual hours, half by staff at the cabinet (local API), half from the operator's dashboard;
+                          the verdict compares each cabinet's stock on the server with its ledger's
+  --telemetry             readings through each agent's telemetry entry point: temperature (about 4 °C in the
+                          40% chilled cabinets), the door open at each restock by staff, a rare cooling failure
+                          (above 8 °C for an hour) or payment/vending fault from the seed; a reading per cabinet
+                          every virtual minute, or every cabinets/45 real seconds if longer (the fleet sends no more
+                          than the field's 2,700 cabinets a minute);
+                          the summary counts the temperature/door/fault alerts raised and open (not judged)
   --log-level L           agents' log level on stderr (default silent)`
 
 function numberFlag(v: string | undefined, name: string, dflt: number, min = 0): number {
@@ -74,7 +85,7 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv): FleetOptions
       'outage-rate': { type: 'string' }, 'city-outage': { type: 'string' }, 'crash-rate': { type: 'string' }, 'clock-skew': { type: 'string' },
       workers: { type: 'string' }, data: { type: 'string' }, 'drain-timeout': { type: 'string' }, 'verify-ids': { type: 'boolean' },
       steady: { type: 'string' }, 'steady-seconds': { type: 'string' }, 'log-level': { type: 'string' }, 'no-settle': { type: 'boolean' }, help: { type: 'boolean' },
-      enroll: { type: 'boolean' }, operator: { type: 'string' }, commands: { type: 'string' },
+      enroll: { type: 'boolean' }, operator: { type: 'string' }, commands: { type: 'string' }, stock: { type: 'boolean' }, telemetry: { type: 'boolean' },
     },
   })
   if (values.help) {
@@ -131,6 +142,8 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv): FleetOptions
     operator: values.operator ?? DEFAULT_OPERATOR,
     asOperatorUser: values.operator !== undefined,
     commands,
+    stock: values.stock === true,
+    telemetry: values.telemetry === true,
     logLevel: values['log-level'] ?? 'silent',
   }
 }

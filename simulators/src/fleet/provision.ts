@@ -14,7 +14,7 @@ import type { SimCabinet } from './ipc.js'
 import { drawVenue, SIM_CATALOG } from './model.js'
 
 export interface Http {
-  call<T>(method: 'GET' | 'POST' | 'PATCH', path: string, body?: unknown): Promise<{ status: number; body: T }>
+  call<T>(method: 'GET' | 'POST' | 'PATCH' | 'PUT', path: string, body?: unknown): Promise<{ status: number; body: T }>
 }
 
 /**

@@ -10,7 +10,9 @@ import { join } from 'node:path'
 import type { CabinetReport, FromWorker, Progress, SimCabinet, ToWorker, WorkerSpec } from './ipc.js'
 import { outageWindows, planCommands, sendCommands, type CommandPlanOptions, type SentCommand } from './commands.js'
 import { DAY, outagesOf, rng } from './model.js'
-import { DEFAULT_OPERATOR, httpClient, operatorConfirmations, operatorLogin, provisionFleet, recordTradedUntil, registerCatalog, type Http } from './provision.js'
+import { DEFAULT_OPERATOR, httpClient, operatorConfirmations, operatorLogin, pool, provisionFleet, recordTradedUntil, registerCatalog, type Http } from './provision.js'
+import { countAlerts, readingIntervalMs, type TelemetryVerdict } from './telemetry.js'
+import { judgeStock, planogramOf, type AgentStock, type StockVerdict } from './stock.js'
 import { judge, judgeCommands, type CommandVerdict, type Verdict } from './verdict.js'
 
 export interface FleetOptions {
@@ -52,6 +54,10 @@ export interface FleetOptions {
   asOperatorUser?: boolean
   /** Remote commands sent during trade. */
   commands?: number
+  /** Planograms, slots named in sales, low slots restocked; the verdict compares server and ledger stock. */
+  stock?: boolean
+  /** Readings from every agent (a share of cabinets chilled, incidents from the seed); the verdict counts the alerts raised. */
+  telemetry?: boolean
   logLevel: string
   /** Progress sink; called about twice a second. */
   onProgress?: (p: FleetProgress) => void
@@ -93,6 +99,10 @@ export interface FleetSummary extends Verdict {
   enrollment: { enrolled: number; operating: number; notOperating: string[]; by: string } | null
   /** Remote commands sent during trade and how each ended (null without --commands). */
   commands: CommandVerdict | null
+  /** Stock (null without --stock): restocks and stock-outs during trade, cabinets whose server stock is not their ledger's. */
+  stock: StockVerdict | null
+  /** Telemetry (null without --telemetry): readings published, temperature/door/fault alerts raised and still open. Not judged. */
+  telemetry: (TelemetryVerdict & { readingIntervalMs: number }) | null
   workerRssMiB: number[]
   durationS: number
 }
@@ -110,6 +120,7 @@ interface WorkerSlot {
   drainedAt: number | null
   report: { cabinets: CabinetReport[]; rssMiB: number } | null
   settled: Extract<FromWorker, { type: 'settled' }> | null
+  stock: AgentStock[] | null
   latency: number[]
   isStopping: boolean
   isReady: boolean
@@ -126,6 +137,10 @@ const COMMANDS_SETTLE_MS = 30_000
 const CONFIRM_PASS_MS = 2_000
 /** How long after the drain the last enrolled cabinets may take to be installed and confirmed. */
 const CONFIRM_SETTLE_MS = 30_000
+/** During trade with --telemetry: how often the alert rules are run (as the admin), so short incidents are seen at speed. */
+const EVALUATE_ALERTS_MS = 3_000
+/** How long after the drain the operator's restocks may take to be applied, and the last stock reports to arrive. */
+const STOCK_SETTLE_MS = 30_000
 
 function yearsBetween(fromMs: number, toMs: number): number[] {
   const from = new Date(fromMs + 8 * 3_600_000).getUTCFullYear()
@@ -159,6 +174,13 @@ export async function runFleet(o: FleetOptions): Promise<FleetSummary> {
   const years = o.steady ? [new Date().getUTCFullYear()] : yearsBetween(startMs, startMs + o.days * DAY)
   const catalog = await registerCatalog(http, years)
   stage('catalog', catalog)
+  if (o.stock) {
+    // The operator sets each cabinet's planogram; the agent applies it on its next contact (the installation fill follows).
+    const put = await pool(prov.cabinets, 16, (c) => opHttp.call('PUT', `/api/v1/cabinets/${c.cabinetId}/planogram`, { slots: planogramOf(o.seed, c.cabinetId) }))
+    const refused = put.filter((r) => r.status !== 201 && r.status !== 200)
+    if (refused.length > 0) throw new Error(`setting planograms failed: ${refused.length} refused, e.g. ${refused[0]!.status} ${JSON.stringify(refused[0]!.body)}`)
+    stage('planograms', { cabinets: put.length })
+  }
   const endMs = startMs + o.days * DAY
   const cityOutages = o.cityOutages.map(([h, len]) => [startMs + h * 3_600_000, startMs + (h + len) * 3_600_000] as [number, number])
 
@@ -170,13 +192,32 @@ export async function runFleet(o: FleetOptions): Promise<FleetSummary> {
     spec: {
       workerIndex: index, cabinets, mqttUrl: o.mqttUrl, dataDir: o.dataDir, seed: o.seed, startMs: startMs, days: o.days, speed: o.speed,
       certifiedMean: o.certifiedMean, outageRate: o.outageRate, clockSkewRate: o.clockSkewRate, cityOutages, steady: o.steady, baseSeqs: null, logLevel: o.logLevel,
+      stock: o.stock === true,
+      telemetry: o.telemetry ? { intervalMs: readingIntervalMs(o.cabinets, o.speed) } : null,
     },
-    child: null, progress: null, connectedAt: null, drainedAt: null, report: null, settled: null, latency: [], isStopping: false, isReady: false,
+    child: null, progress: null, connectedAt: null, drainedAt: null, report: null, settled: null, stock: null, latency: [], isStopping: false, isReady: false,
     downWindows: [], downSince: null,
   }))
   const slotOf = new Map(slots.flatMap((s) => s.spec.cabinets.map((c) => [c.cabinetId, s] as const)))
   /** commandId → the agent's ledger lastSeq when it applied it (the earliest report: a resend after a crash comes later). */
   const boundaries = new Map<string, number>()
+  let readings = 0
+  const stockCounts = { restocksLocal: 0, stockOuts: 0, restockFailures: [] as Array<{ cabinetId: string; problem: string }> }
+  /** The operator's restocks from the dashboard, as they go out (command ids once answered). */
+  const restocksSent: Array<Promise<string | null>> = []
+  const restockRemote = (cabinetId: string, restockId: string): void => {
+    restocksSent.push(opHttp.call<{ commandId?: string }>('POST', `/api/v1/cabinets/${cabinetId}/restocks`, { restockId, fill: true }).then(
+      (r) => {
+        if (r.status === 201 && typeof r.body.commandId === 'string') return r.body.commandId
+        stockCounts.restockFailures.push({ cabinetId, problem: `POST restocks: HTTP ${r.status}` })
+        return null
+      },
+      (err: unknown) => {
+        stockCounts.restockFailures.push({ cabinetId, problem: `POST restocks: ${(err as Error).message}` })
+        return null
+      },
+    ))
+  }
 
   let startWallMs: number | null = null
   let isReleased = false
@@ -232,6 +273,19 @@ export async function runFleet(o: FleetOptions): Promise<FleetSummary> {
         case 'settled':
           slot.settled = m
           break
+        case 'restock':
+          restockRemote(m.cabinetId, m.restockId)
+          break
+        case 'stockEvent':
+          if (m.event === 'out') stockCounts.stockOuts++
+          else stockCounts.restocksLocal++
+          break
+        case 'readings':
+          readings += m.n
+          break
+        case 'stockSnapshot':
+          slot.stock = m.cabinets
+          break
         case 'command':
           if (m.kind === 'price' && m.state === 'done') boundaries.set(m.commandId, Math.min(boundaries.get(m.commandId) ?? Infinity, m.lastSeq))
           break
@@ -272,6 +326,11 @@ export async function runFleet(o: FleetOptions): Promise<FleetSummary> {
   const commandPlan = planCommands(planOptions, o.commands ?? 0)
   if (commandPlan.length > 0) stage('commands', { planned: commandPlan.length, intoOutage: commandPlan.filter((c) => c.isIntoOutage).length, shortExpiry: commandPlan.filter((c) => c.body.expiresInS !== undefined).length })
   const commandsSent: Promise<SentCommand[]> = sendCommands(opHttp, commandPlan, startWallMs)
+
+  // The alert rules run on the server's schedule (real minutes); at simulation speed an incident is
+  // over in seconds, so with --telemetry they are run every few seconds while trading.
+  const evaluating = o.telemetry ? setInterval(() => void http.call('POST', '/api/v1/alerts/evaluate').catch(() => {}), EVALUATE_ALERTS_MS) : null
+  const runStartedAt = Date.now()
 
   // Crashes: a Poisson process per worker over the trading period, in virtual time.
   const timers: NodeJS.Timeout[] = []
@@ -351,6 +410,12 @@ export async function runFleet(o: FleetOptions): Promise<FleetSummary> {
   if (sentCommands.length > 0) stage('commands-judging', { sent: sentCommands.length })
   const commands = sentCommands.length > 0 ? await judgeCommands(http, sentCommands, { isOfflineAt, boundaries, timeoutMs: COMMANDS_SETTLE_MS }) : null
 
+  if (evaluating) clearInterval(evaluating)
+  const telemetry = o.telemetry
+    ? { ...(await countAlerts(http, new Set(prov.cabinets.map((c) => c.cabinetId)), runStartedAt - 1_000, readings)), readingIntervalMs: readingIntervalMs(o.cabinets, o.speed) }
+    : null
+  const stock = o.stock ? await judgeFleetStock(http, slots, await Promise.all(restocksSent), stockCounts, prov.cabinets.length, stage) : null
+
   // Final reports, then the workers close their agents and exit.
   for (const s of slots) {
     s.isStopping = true
@@ -385,7 +450,7 @@ export async function runFleet(o: FleetOptions): Promise<FleetSummary> {
   const enrollment = o.enroll
     ? { enrolled: prov.enrolled.length, operating: prov.enrolled.length - (confirmations?.remaining().length ?? 0), notOperating: (confirmations?.remaining() ?? []).slice(0, 20), by: login?.username ?? 'admin' }
     : null
-  const isOk = verdict.isOk && isDrained && (commands?.isOk ?? true) && (enrollment?.notOperating.length ?? 0) === 0
+  const isOk = verdict.isOk && isDrained && (commands?.isOk ?? true) && (enrollment?.notOperating.length ?? 0) === 0 && (stock?.mismatches ?? 0) === 0
   return {
     event: 'summary',
     ...verdict,
@@ -409,7 +474,51 @@ export async function runFleet(o: FleetOptions): Promise<FleetSummary> {
     workerRssMiB: slots.map((s) => Math.round(s.report!.rssMiB)),
     enrollment,
     commands,
+    stock,
+    telemetry,
     durationS: Math.round((Date.now() - t0) / 100) / 10,
+  }
+}
+
+/**
+ * After the drain: the operator's restocks applied (or ended), then every
+ * agent's ledger stock against what the server shows for its cabinet.
+ */
+async function judgeFleetStock(
+  http: Http,
+  slots: WorkerSlot[],
+  commandIds: ReadonlyArray<string | null>,
+  counts: { restocksLocal: number; stockOuts: number; restockFailures: Array<{ cabinetId: string; problem: string }> },
+  cabinets: number,
+  stage: (stage: string, detail?: Record<string, unknown>) => void,
+): Promise<StockVerdict> {
+  const ids = commandIds.filter((id): id is string => id !== null)
+  stage('stock-judging', { restocksSent: commandIds.length })
+  const deadline = Date.now() + STOCK_SETTLE_MS
+  let open = ids
+  while (open.length > 0 && Date.now() < deadline) {
+    const states = await pool(open, 8, async (id) => (await http.call<{ state?: string }>('GET', `/api/v1/commands/${id}`)).body?.state)
+    open = open.filter((_, i) => !['done', 'failed', 'expired'].includes(states[i] ?? ''))
+    if (open.length > 0) await new Promise((r) => setTimeout(r, 250))
+  }
+  for (const s of slots) {
+    s.stock = null
+    s.child?.send({ type: 'stockSnapshot' } satisfies ToWorker)
+  }
+  while (Date.now() < deadline + 30_000 && !slots.every((s) => s.stock !== null)) await new Promise((r) => setTimeout(r, 50))
+  const agents = slots.flatMap((s) => s.stock ?? [])
+  const judged = await judgeStock(http, agents, Math.max(5_000, deadline - Date.now()))
+  // A cabinet whose ledger could not be read is a mismatch too: nothing vouches for it.
+  const unread = cabinets - agents.length
+  const problems = [...counts.restockFailures, ...(open.length > 0 ? [{ cabinetId: '-', problem: `${open.length} restock commands not applied` }] : []), ...judged.problems].slice(0, 20)
+  return {
+    cabinets,
+    restocks: counts.restocksLocal + commandIds.length,
+    restocksLocal: counts.restocksLocal,
+    restocksRemote: commandIds.length,
+    stockOuts: counts.stockOuts,
+    mismatches: judged.mismatches + unread,
+    problems,
   }
 }
 

@@ -14,10 +14,12 @@ import { Duplex } from 'node:stream'
 import { pino, type Logger } from 'pino'
 import { readCredentials } from '../../../edge-agent/src/index.js'
 import { brokerAddress, createAgent, makeConfig, type Agent, type AgentEvents, type BrokerAddress } from '../../../edge-agent/src/index.js'
-import type { PostSaleRequest } from '../../../shared/src/index.js'
+import type { FaultModule, PostSaleRequest } from '../../../shared/src/index.js'
 import type { CabinetReport, FromWorker, SimCabinet, ToWorker, WorkerSpec } from './ipc.js'
 import { basket, cabinetProfile, certifiedLineProbability, DAY, outagesOf, rng, salesOfDay, shanghaiDayOf, type CabinetProfile, type PlannedSale, type Rand } from './model.js'
-import { agentDir } from './provision.js'
+import { agentDir, pool } from './provision.js'
+import { incidentsOf, isChilled, temperatureC, type Incident } from './telemetry.js'
+import { isLow, LOCAL_RESTOCK_SHARE, restockDelayMs, SLOT_OF_SKU, type AgentStock } from './stock.js'
 
 const TICK_MS = 20
 /** Sales one tick may record (each is a durable commit): bounds the event-loop pause. */
@@ -48,6 +50,18 @@ interface Cab {
   hasConnectedSinceRelease: boolean
   /** SKUs with a remote price change: the controller sells them at the cabinet's price. */
   cabinetPriced: ReadonlySet<string>
+  /** --stock: the controller's view of its slots (from the agent's GET /stock, less what it sold since); null until read. */
+  slots: Map<string, { qty: number; par: number }> | null
+  /** --stock: when the operator comes to restock the low slots (virtual ms), and whether it is on its way. */
+  restockAt: number | null
+  isRestocking: boolean
+  stockRand: Rand
+  /** --telemetry: the cabinet's incidents, its next reading (virtual ms) and the faults its agent holds active. */
+  chilled: boolean
+  incidents: Incident[]
+  nextReadingAt: number
+  activeFaults: Set<FaultModule>
+  telemetryRand: Rand
 }
 
 /**
@@ -77,13 +91,159 @@ const followPrices: Behaviour = {
   },
 }
 
-const BEHAVIOURS: readonly Behaviour[] = [followPrices]
-const TICKING = BEHAVIOURS.filter((b) => b.tick !== undefined)
+/** The agent's local API, as the cabinet's controller and staff use it. */
+async function local<T>(agent: Agent, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  const res = await fetch(`http://127.0.0.1:${agent.apiPort}${path}`, {
+    method,
+    ...(body !== undefined && { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+  })
+  if (!res.ok) throw new Error(`local ${method} ${path}: HTTP ${res.status} ${await res.text()}`)
+  return (await res.json()) as T
+}
+
+async function readStock(agent: Agent): Promise<AgentStock> {
+  const s = await local<{ rev: number; slots: AgentStock['slots'] }>(agent, 'GET', '/stock')
+  return { cabinetId: agent.cabinetId, rev: s.rev, slots: s.slots }
+}
+
+function refreshSlots(c: Cab, agent: Agent): void {
+  readStock(agent).then(
+    (s) => {
+      if (c.agent === agent) c.slots = new Map(s.slots.map((x) => [x.slot, { qty: x.qty, par: x.par }]))
+    },
+    (err: unknown) => log.warn({ err, cabinetId: c.sim.cabinetId }, 'reading stock failed'),
+  )
+}
+
+/** Staff at the cabinet fill every slot to par through the agent's local API. */
+async function restockLocally(c: Cab, agent: Agent, restockId: string): Promise<void> {
+  // The door is open while staff load the cabinet (telemetry shows it).
+  if (spec.telemetry) agent.reportTelemetry({ doorOpen: true })
+  try {
+    await local(agent, 'POST', '/restock', { restockId, fill: true })
+  } finally {
+    if (spec.telemetry) agent.reportTelemetry({ doorOpen: false })
+  }
+  refreshSlots(c, agent)
+}
+
+/**
+ * --stock: the controller names each line's slot and counts what left it; a
+ * slot run low brings the operator after a delay drawn from the seed, either
+ * staff at the cabinet (local API) or a restock from the dashboard (the main
+ * process posts it; the agent applies it as a command). The planogram's
+ * arrival is the installation: staff fill the cabinet.
+ */
+const keepStock: Behaviour = {
+  opened(c, agent) {
+    c.restockAt = null
+    c.isRestocking = false
+    refreshSlots(c, agent)
+  },
+  tick(c, v) {
+    if (c.slots === null || c.isRestocking) return
+    // The cabinet's own time: a loaded worker records its sales behind the virtual clock, and the
+    // operator comes between the sales as they happened, not when the worker gets to them.
+    const next = spec.steady ? null : nextPlanned(c)
+    const t = next === null ? v : Math.min(v, next.atMs)
+    if (t >= endMs) return
+    if (c.restockAt === null) {
+      for (const s of c.slots.values()) {
+        if (!isLow(s)) continue
+        c.restockAt = t + restockDelayMs(c.stockRand)
+        break
+      }
+      return
+    }
+    if (t < c.restockAt) return
+    const agent = c.agent!
+    const restockId = `sim-${c.sim.cabinetId}-${Math.floor(t / 1000)}`
+    c.isRestocking = true
+    c.restockAt = null
+    if (c.stockRand() < LOCAL_RESTOCK_SHARE) {
+      restockLocally(c, agent, restockId).then(
+        () => {
+          send({ type: 'stockEvent', cabinetId: c.sim.cabinetId, event: 'restockLocal' })
+          if (c.agent === agent) c.isRestocking = false
+        },
+        (err: unknown) => {
+          log.error({ err, cabinetId: c.sim.cabinetId }, 'local restock failed')
+          if (c.agent === agent) c.isRestocking = false
+        },
+      )
+    } else {
+      // Cleared when the agent has applied it (the command event).
+      send({ type: 'restock', cabinetId: c.sim.cabinetId, restockId })
+    }
+  },
+  command(c, agent, ev) {
+    if (ev.kind === 'planogram' && ev.state === 'done') {
+      restockLocally(c, agent, `sim-install-${ev.commandId}`).catch((err: unknown) => log.error({ err, cabinetId: c.sim.cabinetId }, 'filling at installation failed'))
+    } else if (ev.kind === 'restock') {
+      c.isRestocking = false
+      refreshSlots(c, agent)
+    }
+  },
+}
+
+let readingsSent = 0
+
+/**
+ * --telemetry: the controller reports through the agent's telemetry entry
+ * point every intervalMs of virtual time: the temperature (above 8 °C while a
+ * cooling failure lasts), and faults as they start and end; the agent
+ * publishes it at once.
+ */
+const reportReadings: Behaviour = {
+  opened(c) {
+    // A new agent process holds no faults; the first reading comes within one interval.
+    c.activeFaults = new Set()
+    c.nextReadingAt = vnow() + c.telemetryRand() * spec.telemetry!.intervalMs
+  },
+  tick(c, v) {
+    if (v < c.nextReadingAt || v >= endMs) return
+    c.nextReadingAt = Math.max(c.nextReadingAt + spec.telemetry!.intervalMs, v)
+    const agent = c.agent!
+    const now = c.incidents.filter((i) => v >= i.from && v < i.to)
+    const faultsNow = new Set(now.filter((i) => i.kind === 'fault').map((i) => i.module!))
+    const faults = [
+      ...[...faultsNow].filter((m) => !c.activeFaults.has(m)).map((m) => ({ module: m, code: 'SIM-E1', active: true })),
+      ...[...c.activeFaults].filter((m) => !faultsNow.has(m)).map((m) => ({ module: m, code: 'SIM-E1', active: false })),
+    ]
+    c.activeFaults = faultsNow
+    const r = agent.reportTelemetry({ temperatureC: temperatureC(c.telemetryRand, c.chilled, now.some((i) => i.kind === 'cooling')), ...(faults.length > 0 && { faults }) })
+    if (r.published || agent.telemetry.publishNow()) readingsSent++
+  },
+}
+
+/** What left each slot with a sale (the agent's rule for a named slot: stops at 0). */
+function tookStock(c: Cab, body: PostSaleRequest): void {
+  if (c.slots === null) return
+  for (const it of body.items) {
+    const s = it.slot === undefined ? undefined : c.slots.get(it.slot)
+    if (!s || s.qty === 0) continue
+    s.qty = Math.max(0, s.qty - it.qty)
+    if (s.qty === 0) send({ type: 'stockEvent', cabinetId: c.sim.cabinetId, event: 'out' })
+  }
+}
+
+const BEHAVIOURS: readonly Behaviour[] = [followPrices, keepStock, reportReadings]
+let active: readonly Behaviour[] = []
+let ticking: readonly Behaviour[] = []
 
 /** The sale as the controller sends it: lines of cabinet-priced SKUs without a price. */
 function asSold(c: Cab, body: PostSaleRequest): PostSaleRequest {
-  if (c.cabinetPriced.size === 0 || !body.items.some((it) => c.cabinetPriced.has(it.sku))) return body
-  return { ...body, items: body.items.map((it) => (c.cabinetPriced.has(it.sku) ? { sku: it.sku, qty: it.qty } : it)) }
+  const withSlots = spec.stock ? { ...body, items: body.items.map((it) => ({ ...it, slot: SLOT_OF_SKU.get(it.sku) })) } : body
+  if (c.cabinetPriced.size === 0 || !body.items.some((it) => c.cabinetPriced.has(it.sku))) return withSlots
+  return { ...withSlots, items: withSlots.items.map((it) => (c.cabinetPriced.has(it.sku) ? { sku: it.sku, qty: it.qty, slot: it.slot } : it)) }
+}
+
+/** Records the sale as the controller sends it; with --stock, counts what left the slots. */
+function sellOne(c: Cab, body: PostSaleRequest): ReturnType<Agent['sell']> {
+  const sold = asSold(c, body)
+  const r = c.agent!.sell(sold)
+  if (spec.stock) tookStock(c, sold)
+  return r
 }
 
 const send = (m: FromWorker): void => {
@@ -144,14 +304,19 @@ async function openAgent(c: Cab): Promise<Agent> {
       serverUrl: spec.mqttUrl,
       username: enrolled?.username ?? c.sim.cabinetId,
       password: enrolled?.password ?? c.sim.password,
-      apiPort: null,
+      // With --stock the controller and staff reach the agent as on a cabinet: its local API.
+      apiPort: spec.stock ? 0 : null,
+      chilled: c.chilled,
+      // With --telemetry the simulation paces the readings; the agent's own timer (real time) only backs it up.
+      ...(spec.telemetry && { telemetryIntervalMs: 3_600_000 }),
       logLevel: 'silent',
     }),
     { logger: log, now: spec.steady ? Date.now : () => vnow() + skew, dial: (to) => dial(c, to) },
   )
-  for (const b of BEHAVIOURS) b.opened?.(c, agent)
+  c.agent = agent
+  for (const b of active) b.opened?.(c, agent)
   agent.on('command', (ev) => {
-    for (const b of BEHAVIOURS) b.command?.(c, agent, ev)
+    for (const b of active) b.command?.(c, agent, ev)
   })
   if (spec.steady) {
     agent.on('acked', (seq) => {
@@ -214,12 +379,11 @@ function nextPlanned(c: Cab): PlannedSale | null {
 }
 
 function sellDue(c: Cab, v: number, budget: number): number {
-  const agent = c.agent!
   let n = 0
   if (spec.steady) {
     const now = performance.now()
     while (n < budget && c.nextAtPerf <= now && now < steadyEndPerf) {
-      const r = agent.sell(asSold(c, basket(c.rand, certifiedLineProbability(c.profile.certifiedShare))))
+      const r = sellOne(c, basket(c.rand, certifiedLineProbability(c.profile.certifiedShare)))
       c.pendingLatency.set(r.seq, performance.now())
       c.nextAtPerf += expo(c.rand, 3_600_000 / spec.steady.perCabinetPerHour)
       n++
@@ -230,7 +394,7 @@ function sellDue(c: Cab, v: number, budget: number): number {
     const next = nextPlanned(c)
     if (next === null || next.atMs > v) break
     try {
-      agent.sell(asSold(c, next.body))
+      sellOne(c, next.body)
     } catch (err) {
       log.error({ err, cabinetId: c.sim.cabinetId }, 'sale not recorded; retrying next tick')
       break
@@ -252,7 +416,7 @@ function tick(): void {
     const c = cabs[(rotate + k) % n]!
     setUplink(c, isReleased || spec.steady !== null || !inOutage(c, v))
     if (c.agent === null) continue // still opening at start-up
-    for (const b of TICKING) b.tick!(c, v)
+    for (const b of ticking) b.tick!(c, v)
     if (budget > 0) budget -= sellDue(c, v, budget)
   }
   if (isReleased) checkDrained()
@@ -297,12 +461,18 @@ function progress(): void {
     if (c.isOnline) online++
     if (s.connected) connected++
   }
+  if (readingsSent > 0) {
+    send({ type: 'readings', n: readingsSent })
+    readingsSent = 0
+  }
   send({ type: 'progress', sold, acked, online, connected, vnowMs: vnow(), isDrained: hasSentDrained, isTradeDone })
 }
 
 async function start(s: WorkerSpec, wallStart: number | null, released: boolean): Promise<void> {
   spec = s
   isReleased = released
+  active = BEHAVIOURS.filter((b) => (b !== keepStock || s.stock === true) && (b !== reportReadings || Boolean(s.telemetry)))
+  ticking = active.filter((b) => b.tick !== undefined)
   // The gate dials plain TCP itself; a TLS broker would need it to wrap the socket.
   for (const url of s.mqttUrl.split(',')) {
     const { protocol } = brokerAddress(url.trim())
@@ -321,6 +491,9 @@ async function start(s: WorkerSpec, wallStart: number | null, released: boolean)
       sim, profile, outages, agent: null, isOnline: false, uplink: null, baseSeq: 0,
       day: firstDay - 1, list: [], idx: 0, skip: 0, isScheduleDone: false,
       nextAtPerf: 0, rand: rng(`${s.seed}|steady|${sim.cabinetId}`), pendingLatency: new Map(), hasConnectedSinceRelease: false, cabinetPriced: new Set<string>(),
+      slots: null, restockAt: null, isRestocking: false, stockRand: rng(`${s.seed}|restock|${sim.cabinetId}`),
+      chilled: isChilled(s.seed, sim.cabinetId), incidents: s.telemetry ? incidentsOf(s.seed, sim.cabinetId, s.startMs, s.days) : [], nextReadingAt: 0, activeFaults: new Set<FaultModule>(),
+      telemetryRand: rng(`${s.seed}|telemetry|${sim.cabinetId}`),
     }
   })
   const v = vnow()
@@ -337,6 +510,15 @@ async function start(s: WorkerSpec, wallStart: number | null, released: boolean)
     // Latency is measured on a connected fleet, not on one still logging in.
     const until = Date.now() + 60_000
     while (Date.now() < until && cabs.some((c) => !c.agent?.status().connected)) await new Promise((r) => setTimeout(r, 100))
+  }
+  if (s.stock && wallStart === null) {
+    // Installation comes before trade: wait (a minute at most) until each reachable cabinet has its planogram and the fill.
+    const until = Date.now() + 60_000
+    const isStocked = (c: Cab): boolean => c.slots !== null && [...c.slots.values()].some((x) => x.qty > 0)
+    while (Date.now() < until && cabs.some((c) => c.isOnline && !isStocked(c))) {
+      await new Promise((r) => setTimeout(r, 100))
+      for (const c of cabs) if (c.agent && !isStocked(c)) refreshSlots(c, c.agent)
+    }
   }
   send({ type: 'ready', baseSeqs })
   if (startWallMs !== null) go(startWallMs)
@@ -404,5 +586,13 @@ process.on('message', (m: ToWorker) => {
   } else if (m.type === 'go') go(m.startWallMs)
   else if (m.type === 'release') isReleased = true
   else if (m.type === 'settle') settle(m.untilMs)
-  else if (m.type === 'stop') void stop()
+  else if (m.type === 'stockSnapshot') {
+    pool(cabs.filter((c) => c.agent !== null), 8, (c) => readStock(c.agent!)).then(
+      (cabinets) => send({ type: 'stockSnapshot', cabinets }),
+      (err: unknown) => {
+        log.error({ err }, 'stock snapshot failed')
+        send({ type: 'stockSnapshot', cabinets: [] })
+      },
+    )
+  } else if (m.type === 'stop') void stop()
 })
