@@ -24,14 +24,33 @@ export interface StockModuleDeps {
 export function stockModule(deps: StockModuleDeps): StockModule {
   const log = deps.log.child({ component: 'stock' })
   const service = slot<StockService>('the stock service')
+  const writing = new Set<string>()
+  const waiting = new Map<string, Buffer>()
+  const write = (id: string, payload: Buffer): void => {
+    const s = service.peek()
+    if (!s) return
+    writing.add(id)
+    s.report(id, payload)
+      .catch((err: unknown) => log.error({ err, cabinetId: id }, 'storing a stock report failed'))
+      .finally(() => {
+        writing.delete(id)
+        const next = waiting.get(id)
+        if (next) {
+          waiting.delete(id)
+          write(id, next)
+        }
+      })
+  }
   return {
     name: 'stock',
     service: () => service.get(),
     up: {
       stock: (id, payload) => {
-        const s = service.peek()
-        if (!s) return
-        s.report(id, payload).catch((err: unknown) => log.error({ err, cabinetId: id }, 'storing a stock report failed'))
+        // One write per cabinet at a time, and only its newest report waits
+        // behind it: a cabinet flooding reports (each supersedes the last)
+        // holds one payload here, not a queue of writes.
+        if (writing.has(id)) return void waiting.set(id, payload)
+        write(id, payload)
       },
     },
     routes: () => stockRoutes(service.get()),
