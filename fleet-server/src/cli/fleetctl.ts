@@ -30,6 +30,8 @@ const USAGE = `用法: npm run fleetctl -- [--json] 命令 …   (环境变量 F
   cabinets create --county C [--operator O] [--site 点位名称] [--venue 场所类型] [--id ID]
   cabinets set-status ID STATUS [--site 点位名称] [--venue 场所类型] [--address 地址] [--reason 原因]
   cabinets import FILE.csv [--partial]
+  cabinets tamper-resolve ID --note 处理说明
+                   账本篡改标记经核查后解除（市级管理员或专柜所在县区）；转发重新判定，告警随之恢复
   cabinets bootstrap-code ID [--ttl 秒]
                    一次性引导码：在专柜主板上运行 edge-agent enroll --code 引导码 即可部署（默认 24 小时有效）
   cabinets command ID KIND [--sku S --price 元] [--expires 小时]
@@ -245,6 +247,7 @@ export async function run(argv: readonly string[], env: Readonly<Record<string, 
         severity: { type: 'string' },
         fill: { type: 'boolean' },
         hours: { type: 'string' },
+        note: { type: 'string' },
       },
     })
     if (o.help || pos.length === 0) {
@@ -346,6 +349,13 @@ export async function run(argv: readonly string[], env: Readonly<Record<string, 
       const body = { status, ...(o.site && { siteName: o.site }), ...(o.venue && { venueType: o.venue }), ...(o.address && { siteAddress: o.address }), ...(o.reason && { reason: o.reason }) }
       const r = await call<{ cabinet: Json }>('PATCH', `/cabinets/${encodeURIComponent(id)}`, body)
       print(r.cabinet, () => `专柜 ${id} 状态已变更为 ${labelZh('cabinetStatus', String(r.cabinet.status))}`)
+      return 0
+    }
+    if (group === 'cabinets' && cmd === 'tamper-resolve') {
+      const id = need(rest[0], '专柜编号 ID')
+      const note = need(o.note, '处理说明 --note')
+      const r = await call<{ tamperedCount: number; reviewedAt: string; reviewedBy: string }>('POST', `/cabinets/${encodeURIComponent(id)}/tamper/resolve`, { note })
+      print(r, () => `专柜 ${id} 的账本篡改标记已解除（累计 ${r.tamperedCount} 次），处理人 ${r.reviewedBy}，${bj(r.reviewedAt)}（北京时间）`)
       return 0
     }
     if (group === 'cabinets' && cmd === 'bootstrap-code') {

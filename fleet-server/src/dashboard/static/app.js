@@ -455,10 +455,12 @@ async function alertsView(params) {
   const state = q.get('state') ?? 'open'
   const list = await api('GET', `/alerts?state=${encodeURIComponent(state)}&limit=200`)
   const canAck = me.role !== 'auditor'
+  // A tampered ledger is judged by the city or the cabinet's county (POST /cabinets/:id/tamper/resolve).
+  const canJudge = me.role === 'admin' || me.role === 'county'
   const rows = list.alerts
     .map(
       (a) =>
-        `<tr data-alert="${esc(a.alertId)}"><td><span class="badge ${a.severity}">${esc(SEV_ZH[a.severity])}</span></td><td>${esc(KIND_ZH[a.kind] ?? a.kind)}</td><td style="white-space:normal">${a.cabinetId ? `<a href="#/cabinet/${encodeURIComponent(a.cabinetId)}">${esc(a.message)}</a>` : esc(a.message)}</td><td class="hide-sm">${esc(bj(a.raisedAt))}</td><td>${a.clearedAt ? '已恢复' : a.ackedAt ? `已确认（${esc(a.ackedBy)}）` : canAck ? `<button type="button" data-ack="${esc(a.alertId)}">确认</button>` : '未确认'}</td></tr>`,
+        `<tr data-alert="${esc(a.alertId)}"><td><span class="badge ${a.severity}">${esc(SEV_ZH[a.severity])}</span></td><td>${esc(KIND_ZH[a.kind] ?? a.kind)}</td><td style="white-space:normal">${a.cabinetId ? `<a href="#/cabinet/${encodeURIComponent(a.cabinetId)}">${esc(a.message)}</a>` : esc(a.message)}</td><td class="hide-sm">${esc(bj(a.raisedAt))}</td><td>${a.clearedAt ? '已恢复' : a.ackedAt ? `已确认（${esc(a.ackedBy)}）` : canAck ? `<button type="button" data-ack="${esc(a.alertId)}">确认</button>` : '未确认'}${!a.clearedAt && a.kind === 'ledger_tampered' && canJudge ? ` <button type="button" data-tamper="${esc(a.cabinetId)}">核查后解除</button>` : ''}</td></tr>`,
     )
     .join('')
   const opt = (v, label) => `<option value="${v}" ${state === v ? 'selected' : ''}>${label}</option>`
@@ -472,6 +474,18 @@ async function alertsView(params) {
       try {
         await api('POST', `/alerts/${encodeURIComponent(b.dataset.ack)}/ack`)
         await alertsView(params)
+      } catch (err) {
+        showError(err)
+      }
+    })
+  }
+  for (const b of app.querySelectorAll('button[data-tamper]')) {
+    b.addEventListener('click', async () => {
+      const note = window.prompt(`专柜 ${b.dataset.tamper} 的账本篡改标记：请填写核查结论（必填）`)
+      if (!note || !note.trim()) return
+      try {
+        await api('POST', `/cabinets/${encodeURIComponent(b.dataset.tamper)}/tamper/resolve`, { note: note.trim() })
+        b.replaceWith(Object.assign(document.createElement('span'), { className: 'ok', textContent: '已解除，告警将在下次评估时恢复' }))
       } catch (err) {
         showError(err)
       }
