@@ -13,6 +13,7 @@ import { DEFAULT_ALERT_RULES, type AlertList, type TelemetryReply } from '../../
 import { api, connectCabinet, provision, tempDir, type Provisioned } from '../helpers/fleet.js'
 import { clockAt, userToken, type Clock } from '../helpers/rollout.js'
 import { aBatch, aChain, aLine } from '../helpers/sales.js'
+import { sqlRow } from '../helpers/test-db.js'
 import { notifyingFleet, settled, startReceiver, subscribe } from './notifications.fixtures.js'
 
 const silent = pino({ level: 'silent' })
@@ -106,6 +107,8 @@ describe('operators’ alerts reach their webhook (issue 16)', () => {
     const code = await run(['cabinets', 'tamper-resolve', other.cabinetId, '--note', '已核查：重复上传，原记录无误'], { FLEET_URL: fleet.httpUrl, FLEET_TOKEN: dyOfficial }, { out: (l) => out.push(l), err: (l) => out.push(l) })
     expect(code, out.join('\n')).toBe(0)
     expect(out.join('\n')).toContain(`专柜 ${other.cabinetId} 的账本篡改标记已解除（累计 1 次），处理人 dy`)
+    // The review is kept: who, why, and the tampering it cleared.
+    expect(await sqlRow(fleet.database, 'SELECT cabinet_id, tampered_count, reviewed_by, note FROM tamper_reviews')).toEqual({ cabinet_id: other.cabinetId, tampered_count: 1, reviewed_by: 'dy', note: '已核查：重复上传，原记录无误' })
     const again = await resolve(dyOfficial)
     expect(again.status).toBe(409)
     expect(again.body.error?.code).toBe('CHAIN_NOT_TAMPERED')

@@ -68,6 +68,7 @@ const RELATIONS = {
   sessions: 'table',
   suppliers: 'table',
   supplier_owners: 'table',
+  tamper_reviews: 'table',
   telemetry_hourly: 'table',
   telemetry_latest: 'table',
   telemetry_raw: 'table',

@@ -924,14 +924,22 @@ CREATE TABLE telemetry_latest (
   },
   {
     version: 20,
-    name: 'tamper-review',
+    name: 'tamper-reviews',
     sql: `
 -- Issue 16 §4: a ledger_tampered cabinet is judged by an official (admin or
--- its county), who clears the flag with a note: who, when and why are kept
--- with the cabinet's sales row (tampered_count stays the lifetime count).
-ALTER TABLE cabinet_sales ADD COLUMN tamper_reviewed_at TEXT;
-ALTER TABLE cabinet_sales ADD COLUMN tamper_reviewed_by TEXT;
-ALTER TABLE cabinet_sales ADD COLUMN tamper_review_note TEXT;
+-- its county), who clears the flag with a note. Every review is kept: who,
+-- when, why, and the tampering it cleared (a table of its own: later
+-- migrations create, they never alter an older table).
+CREATE TABLE tamper_reviews (
+  review_id INTEGER PRIMARY KEY,
+  cabinet_id     TEXT NOT NULL,
+  tampered_at    TEXT,
+  tampered_count INTEGER NOT NULL,
+  reviewed_at    TEXT NOT NULL,
+  reviewed_by    TEXT NOT NULL,
+  note           TEXT NOT NULL
+);
+CREATE INDEX tamper_reviews_by_cabinet ON tamper_reviews (cabinet_id, reviewed_at);
 `,
   },
 ]

@@ -79,9 +79,16 @@ export interface CabinetSalesTable {
   chain_status: Generated<string>
   tampered_at: string | null
   tampered_count: Generated<number>
-  tamper_reviewed_at: string | null
-  tamper_reviewed_by: string | null
-  tamper_review_note: string | null
+}
+
+export interface TamperReviewsTable {
+  review_id: Generated<number>
+  cabinet_id: string
+  tampered_at: string | null
+  tampered_count: number
+  reviewed_at: string
+  reviewed_by: string
+  note: string
 }
 
 export interface CabinetTransitionsTable {
@@ -609,6 +616,7 @@ export interface Schema {
   users: UsersTable
   bootstrap_codes: BootstrapCodesTable
   cabinet_keys: CabinetKeysTable
+  tamper_reviews: TamperReviewsTable
   sale_batch_signatures: SaleBatchSignaturesTable
   sale_signature_flags: SaleSignatureFlagsTable
   notification_subscriptions: NotificationSubscriptionsTable

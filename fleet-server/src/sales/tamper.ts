@@ -3,8 +3,8 @@
 // sale stays as first committed). That holds the cabinet's forwarding and
 // raises ledger_tampered until an official — the city administrator or the
 // cabinet's county, as for sale flags — has looked and clears it with a note.
-// Who, when and why stay on the cabinet's sales row; a later tampering marks
-// it again from scratch.
+// Every review is kept (tamper_reviews: who, when, why, what it cleared); a
+// later tampering marks the chain again from scratch.
 import type { FastifyPluginAsync } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import type { Logger } from 'pino'
@@ -27,18 +27,19 @@ export function createTamperReview(deps: { db: FleetDb; assertVisible: CabinetGu
         throw outOfScope(`only an admin or the cabinet's county may clear a tampered ledger; you are ${by.role}`, `仅市级管理员或专柜所在县区可以处理账本篡改标记，当前角色为${labelZh('role', by.role)}`)
       }
       const at = deps.now().toISOString()
-      // Conditional: two officials clearing at once, one wins; a tampering
-      // committed meanwhile is not cleared unseen (it finds 'ok' → tampered again).
-      const row = await db.kysely
-        .updateTable('cabinet_sales')
-        .set({ chain_status: 'ok', tampered_at: null, tamper_reviewed_at: at, tamper_reviewed_by: by.username, tamper_review_note: body.note })
-        .where('cabinet_id', '=', cabinetId)
-        .where('chain_status', '=', 'tampered')
-        .returning(['tampered_count'])
-        .executeTakeFirst()
-      if (!row) throw new AppError('CHAIN_NOT_TAMPERED', `cabinet ${cabinetId}'s ledger is not flagged tampered`, 409, { cabinetId }, `专柜“${cabinetId}”`)
-      log.info({ cabinetId, by: by.username, tamperedCount: Number(row.tampered_count) }, 'tampered ledger cleared by an official')
-      return { cabinetId, chainStatus: 'ok', tamperedCount: Number(row.tampered_count), reviewedAt: at, reviewedBy: by.username, note: body.note }
+      const cleared = await db.transaction(async (tx) => {
+        const row = await tx.selectFrom('cabinet_sales').select(['tampered_at', 'tampered_count']).where('cabinet_id', '=', cabinetId).where('chain_status', '=', 'tampered').executeTakeFirst()
+        if (!row) return null
+        // Conditional: of two officials clearing at once, one wins.
+        const n = await tx.updateTable('cabinet_sales').set({ chain_status: 'ok', tampered_at: null }).where('cabinet_id', '=', cabinetId).where('chain_status', '=', 'tampered').executeTakeFirst()
+        if (Number(n.numUpdatedRows) === 0) return null
+        const tamperedCount = Number(row.tampered_count)
+        await tx.insertInto('tamper_reviews').values({ cabinet_id: cabinetId, tampered_at: row.tampered_at, tampered_count: tamperedCount, reviewed_at: at, reviewed_by: by.username, note: body.note }).execute()
+        return { tamperedCount }
+      })
+      if (!cleared) throw new AppError('CHAIN_NOT_TAMPERED', `cabinet ${cabinetId}'s ledger is not flagged tampered`, 409, { cabinetId }, `专柜“${cabinetId}”`)
+      log.info({ cabinetId, by: by.username, tamperedCount: cleared.tamperedCount }, 'tampered ledger cleared by an official')
+      return { cabinetId, chainStatus: 'ok', tamperedCount: cleared.tamperedCount, reviewedAt: at, reviewedBy: by.username, note: body.note }
     },
   }
 }
