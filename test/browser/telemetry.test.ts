@@ -58,8 +58,9 @@ describe.skipIf(NO_CHROMIUM)('the 运行状态 card in Chromium', () => {
     await shot(page, 'telemetry-card')
 
     await page.goto(`${fleet.httpUrl}/dashboard/#/cabinet/${encodeURIComponent(quiet.body.cabinetId)}`)
-    await page.waitForSelector('#telemetry')
-    expect(await page.locator('#telemetry').textContent()).toContain('尚未上报运行状态')
+    // A hash change re-renders in place: wait for the quiet cabinet's card, not the one still on screen.
+    await page.locator('#telemetry', { hasText: '尚未上报运行状态' }).waitFor()
+    expect(await page.locator('#telemetry').textContent()).not.toContain('6.5 °C')
 
     await page.goto(`${fleet.httpUrl}/dashboard/#/alerts`)
     await page.waitForSelector('[data-testid=alerts]')
