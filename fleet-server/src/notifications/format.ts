@@ -4,20 +4,13 @@
 // times in Beijing time.
 import { createHmac } from 'node:crypto'
 import { beijingZh, labelZh, type NotifyFormat } from '../../../shared/src/index.js'
+import type { AlertTransition } from '../alerts/index.js'
 
-/** An alert's transition as it is sent (an outbox row's snapshot of the alert). */
-export interface OutgoingAlert {
-  readonly event: 'raised' | 'cleared'
-  readonly alertId: string
-  readonly kind: string
-  readonly severity: string
-  readonly countyCode: string | null
-  readonly cabinetId: string | null
-  readonly operator: string | null
-  readonly message: string
-  readonly raisedAt: string
-  readonly clearedAt: string | null
-}
+/**
+ * An alert's transition as it is sent (an outbox row's snapshot of the alert):
+ * the alerts domain's transition, its kind and severity read back as stored text.
+ */
+export type OutgoingAlert = Omit<AlertTransition, 'kind' | 'severity'> & { readonly kind: string; readonly severity: string }
 
 /** A flood summarised: the counts of every row it covers, the first few in full. */
 export interface Digest {
