@@ -1,6 +1,7 @@
 // Quick single-figure probes for work on the ingest path (not the record):
 //   node --import tsx bench/probe.ts fleet   fleet server in its own process (npm start), one sale per message: server CPU µs/message
 //   node --import tsx bench/probe.ts floor   the floor server (bench/floor.ts) under the same load
+//   node --import tsx bench/probe.ts ratio   the record's cpuVsFloor (bench/cpu-vs-floor.ts): ROUNDS=8 alternating rounds
 //   node --import tsx bench/probe.ts pg      bare unnest vs batched ingest on a throwaway PostgreSQL (add `nobare` to skip the bare insert)
 // Add --cpu-prof before --import to profile the in-process parts.
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -8,6 +9,7 @@ import { readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runLoad } from './child.js'
+import { cpuVsFloor } from './cpu-vs-floor.js'
 import { floorIngest } from './floor.js'
 import { bareUnnestInserts, startBenchPostgres } from './pg.js'
 import { startProgram } from './procs.js'
@@ -46,6 +48,10 @@ async function fleet(): Promise<void> {
     const r = await runLoad({ mode: 'sales', host: '127.0.0.1', port: Number(server.ready.mqtt), credentials, salesPerClient: 2000, batchSize: 1, window: 10 })
     const c1 = processCpuUs(server.pid)
     const m1 = mainThreadCpuUs(server.pid)!
+    if (process.env.PROBE_METRICS) {
+      const text = await (await fetch(`${http}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } })).text()
+      console.log(text.split('\n').filter((l) => /tick_seconds_(count|sum)|fold|sales_ingested_total /.test(l)).join('\n'))
+    }
     console.log(JSON.stringify({ mode, salesPerS: Math.round(r.salesPerS), serverUsPerMessage: +((c1 - c0) / r.messages).toFixed(1), mainThreadUsPerMessage: +((m1 - m0) / r.messages).toFixed(1) }))
   } finally {
     await server.stop()
@@ -69,4 +75,9 @@ async function pg(): Promise<void> {
   }
 }
 
-await ({ fleet, floor, pg } as Record<string, () => Promise<void>>)[mode]!()
+async function ratio(): Promise<void> {
+  const r = await cpuVsFloor({ rounds: Number(process.env.ROUNDS ?? 8), cabinets: 100, salesPerCabinet: Number(process.env.SALES ?? 400), window: 10, log: (s) => process.stderr.write(`${s}\n`) })
+  console.log(JSON.stringify(r))
+}
+
+await ({ fleet, floor, pg, ratio } as Record<string, () => Promise<void>>)[mode]!()

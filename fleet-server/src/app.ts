@@ -88,6 +88,9 @@ export interface Fleet {
 export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Promise<Fleet> {
   const log = deps.logger ?? pino({ level: config.logLevel, redact: ['req.headers.authorization'] })
   const now = deps.now ?? (() => new Date())
+  // The same clock in ms: per-message paths (ingest's arrival stamp, liveness'
+  // last seen) read it, and the system clock needs no Date for that.
+  const nowMs = deps.now === undefined ? Date.now : () => now().getTime()
   const database = await openFleetDb(config.database, log.child({ component: 'db' }))
   // The modules, once started; the database closes after them, last.
   let running: RunningModules | null = null
@@ -141,6 +144,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
       servers: () => config.nats?.mqttUrls ?? (config.mqtt.url ? [config.mqtt.url] : []),
       presenceFlushMs: config.presenceFlushMs,
       now,
+      nowMs,
       log,
     })
     const rollout = rolloutModule({ database, plan: () => plan, liveness: () => cabinets.liveness(), now })
@@ -160,12 +164,15 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
         const figures = compliance.store()
         return [(agg) => figures.recordFolded(agg)]
       },
-      committed: (agg) => forwarding.service().salesCommitted(agg.days.values()),
+      // A lazy iterable: the tick's aggregates are computed only if forwarding
+      // reads them (a period held open), not for every tick.
+      committed: (agg) => forwarding.service().salesCommitted({ [Symbol.iterator]: () => agg.days.values() }),
       // Replies go at QoS 0: a lost reply costs only a resend, which is re-acked
       // as a replay, and skipping the PUBACK round trip and aedes' outgoing
       // store per reply measured ~1.6x the one-sale-per-message ingest rate.
       publish: (topic, payload) => buses.bus()?.publish(topic, payload, { qos: 0 }),
       clockSample: (id, skewMs) => cabinets.liveness().clockSample(id, skewMs, 'sale'),
+      nowMs,
       limits: config.ingest,
       signingKeys: { all: () => enrollmentStore.publicKeys(), one: (id) => enrollmentStore.publicKey(id) },
       keysChannel: CREDENTIALS_CHANNEL,

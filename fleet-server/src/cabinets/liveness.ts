@@ -69,6 +69,8 @@ export interface LivenessOptions {
   readonly store: CabinetStore
   readonly tracksConnections: () => boolean
   readonly now: () => Date
+  /** The same clock in ms without a Date: every message marks its cabinet seen. Default now().getTime(). */
+  readonly nowMs?: () => number
   readonly log: Logger
   readonly flushMs: number
   /** Other servers' connections on a shared database (createSharedPresence); none when absent. */
@@ -78,7 +80,7 @@ export interface LivenessOptions {
 /** How long a cabinet event may wait to be written with the ones after it. */
 const EVENT_BATCH_MS = 100
 
-export function createLiveness({ store, tracksConnections, now, log, flushMs, presence = localPresence() }: LivenessOptions): Liveness {
+export function createLiveness({ store, tracksConnections, now, nowMs = () => now().getTime(), log, flushMs, presence = localPresence() }: LivenessOptions): Liveness {
   /** Connected to this process (or, with an external bus, reported online to it). */
   const online = new Set<string>()
   const lastSeenMs = new Map<string, number>()
@@ -92,7 +94,7 @@ export function createLiveness({ store, tracksConnections, now, log, flushMs, pr
   let flushing: Promise<void> = Promise.resolve()
 
   const seen = (cabinetId: string): void => {
-    lastSeenMs.set(cabinetId, now().getTime())
+    lastSeenMs.set(cabinetId, nowMs())
     dirty.add(cabinetId)
   }
 

@@ -40,6 +40,8 @@ export interface CabinetsModuleDeps {
   /** How often last-seen times are written, ms. */
   readonly presenceFlushMs: number
   readonly now: () => Date
+  /** The same clock in ms without a Date (Date.now for the system clock); default now().getTime(). */
+  readonly nowMs?: () => number
   readonly log: Logger
 }
 
@@ -81,6 +83,7 @@ export function cabinetsModule(deps: CabinetsModuleDeps): CabinetsModule {
           store: deps.store,
           tracksConnections: deps.tracksConnections,
           now: deps.now,
+          ...(deps.nowMs && { nowMs: deps.nowMs }),
           log: log.child({ component: 'liveness' }),
           flushMs: deps.presenceFlushMs,
           // Replicas on one PostgreSQL share who is connected where; SQLite keeps it in memory.

@@ -44,12 +44,20 @@ export function aggregate<B extends { readonly cabinetId: string; readonly sales
   const cabinets = new Map<string, CabinetAggregate>()
   const days = new Map<string, DayAggregate>()
   const skus = new Map<string, SkuAggregate>()
+  // Looked up by the parts (cabinet, then day, then sku), not by the joined
+  // keys the maps above use: a joined key is a new string per sale and line,
+  // hashed on every lookup, which was most of this function's cost. The
+  // joined keys are made once per new entry.
+  const cabinetDays = new Map<string, Map<string, DayState>>()
   for (const b of batches) {
     const cabinetId = b.cabinetId
     let c = cabinets.get(cabinetId)
-    if (!c) {
+    let dayStates = cabinetDays.get(cabinetId)
+    if (!c || !dayStates) {
       c = { cabinetId, count: 0, amountFen: 0, skewedCount: 0, lastSeq: 0, lastHash: '', lastSaleAt: '', lastSaleAtMs: Number.NEGATIVE_INFINITY }
       cabinets.set(cabinetId, c)
+      dayStates = new Map()
+      cabinetDays.set(cabinetId, dayStates)
     }
     for (const s of b.sales) {
       c.count++
@@ -62,20 +70,22 @@ export function aggregate<B extends { readonly cabinetId: string; readonly sales
         c.lastSaleAtMs = s.soldAtMs
         c.lastSaleAt = s.soldAt // normalised below, once per cabinet
       }
-      const dayKey = `${cabinetId}\u0000${s.soldOn}`
-      let d = days.get(dayKey)
-      if (!d) {
-        d = { cabinetId, day: s.soldOn, count: 0, amountFen: 0 }
-        days.set(dayKey, d)
+      let ds = dayStates.get(s.soldOn)
+      if (!ds) {
+        const key = `${cabinetId}\u0000${s.soldOn}`
+        ds = { key, day: { cabinetId, day: s.soldOn, count: 0, amountFen: 0 }, skus: new Map() }
+        days.set(key, ds.day)
+        dayStates.set(s.soldOn, ds)
       }
+      const d = ds.day
       d.count++
       d.amountFen += s.totalFen
       for (const l of s.lines) {
-        const skuKey = `${dayKey}\u0000${l.sku}`
-        let k = skus.get(skuKey)
+        let k = ds.skus.get(l.sku)
         if (!k) {
           k = { cabinetId, day: s.soldOn, sku: l.sku, qty: 0, amountFen: 0 }
-          skus.set(skuKey, k)
+          skus.set(`${ds.key}\u0000${l.sku}`, k)
+          ds.skus.set(l.sku, k)
         }
         k.qty += l.qty
         k.amountFen += l.qty * l.unitPriceFen
@@ -84,6 +94,13 @@ export function aggregate<B extends { readonly cabinetId: string; readonly sales
   }
   for (const c of cabinets.values()) if (c.lastSaleAt !== '') c.lastSaleAt = isoUtcMs(c.lastSaleAt, c.lastSaleAtMs)
   return { cabinets, days, skus }
+}
+
+/** A cabinet-day being aggregated: its entry in `days` (under `key`) and its skus by name. */
+interface DayState {
+  readonly key: string
+  readonly day: DayAggregate
+  readonly skus: Map<string, SkuAggregate>
 }
 
 /**

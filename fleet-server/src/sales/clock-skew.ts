@@ -21,12 +21,36 @@ export const CLOCK_SKEW_LIMIT_MS = 10 * 60_000
  */
 export const LIVE_SEND_WINDOW_MS = 60_000
 
-const UUIDV7 = /^([0-9a-f]{8})-([0-9a-f]{4})-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i
+/** A hex digit's value (either case), or -1. */
+function hexValue(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30
+  const lower = c | 0x20
+  return lower >= 0x61 && lower <= 0x66 ? lower - 0x61 + 10 : -1
+}
 
-/** The Unix ms a UUIDv7 carries (RFC 9562, the first 48 bits); null for other ids. */
+/**
+ * The Unix ms a UUIDv7 carries (RFC 9562, the first 48 bits); null for other
+ * ids. Exactly /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i,
+ * read by char code: it runs once per sale batch, where the regex's captures
+ * and their concatenation cost more than the check.
+ */
 export function uuidv7Ms(id: string): number | null {
-  const m = UUIDV7.exec(id)
-  return m ? Number.parseInt(m[1]! + m[2]!, 16) : null
+  if (id.length !== 36 || id.charCodeAt(14) !== 0x37) return null
+  const variant = id.charCodeAt(19) | 0x20
+  if (variant !== 0x38 && variant !== 0x39 && variant !== 0x61 && variant !== 0x62) return null
+  let ms = 0
+  for (let i = 0; i < 36; i++) {
+    const c = id.charCodeAt(i)
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (c !== 0x2d) return null
+      continue
+    }
+    const v = hexValue(c)
+    if (v < 0) return null
+    // 48 bits: exact in a double.
+    if (i < 13) ms = ms * 16 + v
+  }
+  return ms
 }
 
 /**

@@ -75,6 +75,12 @@ export interface SaleIngestOptions {
   /** Publishes a reply to the cabinet (QoS 1). */
   readonly publish: (topic: string, payload: Buffer) => void
   readonly now: () => Date
+  /**
+   * The same clock in ms, where it can be read without making a Date (the
+   * system clock: Date.now): every batch is stamped on arrival. Default:
+   * now().getTime().
+   */
+  readonly nowMs?: () => number
   readonly log: Logger
   readonly metrics: IngestMetrics
   /** Batches one tick takes at most. */
@@ -194,6 +200,9 @@ function isoAt(ms: number): string {
   return lastIso
 }
 
+/** Reply topics kept (one per cabinet): above any fleet's size; past it the cache starts over. */
+const MAX_REPLY_TOPICS = 100_000
+
 /** While a tick commits, the next one's preparation yields the event loop every this many sales. */
 const YIELD_EVERY_SALES = 1000
 
@@ -243,6 +252,20 @@ function dropJudgedOnUncommitted(tick: PreparedTick, uncommitted: ReadonlySet<st
 
 export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIngest> {
   const { store, log, metrics } = opts
+  const nowMs = opts.nowMs ?? (() => opts.now().getTime())
+  // Each cabinet's replies topic, made once: a string made per reply is hashed
+  // again by every map the reply passes (the broker's topic memo, the
+  // client's subscriptions). Bounded by the fleet's cabinets; cleared past that.
+  const replyTopics = new Map<string, string>()
+  const repliesTopic = (cabinetId: string): string => {
+    let t = replyTopics.get(cabinetId)
+    if (t === undefined) {
+      if (replyTopics.size >= MAX_REPLY_TOPICS) replyTopics.clear()
+      t = topics.replies(cabinetId)
+      replyTopics.set(cabinetId, t)
+    }
+    return t
+  }
   if (opts.db.dialect === 'sqlite' && !opts.fold) throw new Error('ingest on SQLite needs the sales fold')
   // Committed heads: advanced only after a tick's transaction commits.
   const committed = await store.loadChainHeads()
@@ -402,7 +425,7 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
 
   /** Decodes and judges queued batches; writes nothing. */
   async function prepare(settlers: BatchSettled[]): Promise<PreparedTick> {
-    const nowMs = opts.now().getTime()
+    const tickMs = nowMs()
     const tick: PreparedTick = { heads: new Map(), borrowed: new Set(), writes: [], receivedMs: [], outcomes: [], tampered: [], signatureFlags: [], settlers }
     const { writes, tampered } = tick
     // Each taken batch's outcome, carrying its settled callback when it has one.
@@ -460,7 +483,7 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
         let refusal = judgeSignature(key, batch, opts.requireSigned === true)
         if (refusal && opts.keys) {
           // The key may have changed a moment ago on another server (re-enrollment): read it once more.
-          const fresh = await opts.keys.refresh(cabinetId, nowMs)
+          const fresh = await opts.keys.refresh(cabinetId, tickMs)
           if (fresh && fresh.key !== key) {
             key = fresh.key
             refusal = key !== null || opts.requireSigned ? judgeSignature(key, batch, opts.requireSigned === true) : null
@@ -468,7 +491,7 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
         }
         if (refusal) {
           log.warn({ cabinetId, batchId: batch.batchId, code: refusal.code, enrolled: key !== null }, 'sale batch refused for its signature; nothing of it stored')
-          if (key !== null) flagSignature(tick, cabinetId, refusal.code, nowMs)
+          if (key !== null) flagSignature(tick, cabinetId, refusal.code, tickMs)
           outcomes.push({ kind: 'reject', cabinetId, batchId: batch.batchId, code: refusal.code, message: refusal.message })
           continue
         }
@@ -489,13 +512,13 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
         }
       }
       if (!verdict.ok) {
-        if (verdict.code === 'SALE_TAMPERED') tampered.push({ cabinetId, at: new Date(nowMs).toISOString() })
+        if (verdict.code === 'SALE_TAMPERED') tampered.push({ cabinetId, at: new Date(tickMs).toISOString() })
         outcomes.push({ kind: 'reject', cabinetId, batchId: batch.batchId, code: verdict.code, message: verdict.message, ...(verdict.expectedSeq !== undefined && { expectedSeq: verdict.expectedSeq }) })
         continue
       }
       let writeIndex = -1
       if (verdict.newSales.length > 0) {
-        const records = verdict.newSales.map((s) => toRecord(s, nowMs))
+        const records = verdict.newSales.map((s) => toRecord(s, tickMs))
         if (opts.clockSample) {
           const skewMs = liveBatchSkewMs(batch.batchId, records.at(-1)!.recordedAtMs, item.receivedAtMs)
           if (skewMs !== null) opts.clockSample(cabinetId, skewMs)
@@ -541,9 +564,10 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
       log.warn({ cabinetId: r.cabinetId, seq: r.seq, saleId: r.saleId, earlierSeq: r.earlierSeq }, 'sale reuses an earlier sale id; stored and flagged')
     }
 
-    const committedMs = opts.now().getTime()
+    const committedMs = nowMs()
     const failedCabinets = new Set<string>()
-    for (const [i, w] of writes.entries()) {
+    for (let i = 0; i < writes.length; i++) {
+      const w = writes[i]!
       if (failed.has(i)) {
         failedCabinets.add(w.cabinetId)
         continue
@@ -569,6 +593,7 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
     // failed in the store were judged against a head that never committed: no
     // reply, the cabinet resends and is judged afresh.
     const silenced = new Set<string>()
+    const isDebug = log.isLevelEnabled('debug')
     // Counters move once per tick: prom-client's inc() costs about as much per call as a reply.
     let salesCommitted = 0
     let skewed = 0
@@ -603,9 +628,10 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
       } else {
         batchesReplayed++
       }
-      opts.publish(topics.replies(o.cabinetId), committedReply(o.batchId, head.seq, head.hash))
+      opts.publish(repliesTopic(o.cabinetId), committedReply(o.batchId, head.seq, head.hash))
       o.settled?.(true)
-      log.debug({ cabinetId: o.cabinetId, batchId: o.batchId, newSales: o.newSales, ackedSeq: head.seq }, 'sale batch committed')
+      // Checked first: the fields object would be made per reply even when debug is off.
+      if (isDebug) log.debug({ cabinetId: o.cabinetId, batchId: o.batchId, newSales: o.newSales, ackedSeq: head.seq }, 'sale batch committed')
     }
     if (salesCommitted > 0) metrics.salesIngested.inc(salesCommitted)
     if (batchesCommitted > 0) metrics.batchesCommitted.inc(batchesCommitted)
@@ -640,7 +666,7 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
         done()
         return
       }
-      queue.push({ cabinetId, payload, receivedAtMs: opts.now().getTime(), settled })
+      queue.push({ cabinetId, payload, receivedAtMs: nowMs(), settled })
       queuedBytes += payload.length
       if (queuedBytes > opts.maxQueuedBytes) held.push(done)
       else done()

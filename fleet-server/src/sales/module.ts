@@ -43,6 +43,8 @@ export interface IngestModuleDeps {
   readonly requireSigned: boolean
   readonly metrics: IngestMetrics
   readonly now: () => Date
+  /** The same clock in ms without a Date (Date.now for the system clock); default now().getTime(). */
+  readonly nowMs?: () => number
   readonly log: Logger
 }
 
@@ -81,6 +83,7 @@ export function ingestModule(deps: IngestModuleDeps): IngestModule {
         committed: deps.committed,
         publish: deps.publish,
         now: deps.now,
+        ...(deps.nowMs && { nowMs: deps.nowMs }),
         log: deps.log.child({ component: 'ingest' }),
         metrics: deps.metrics,
         ...deps.limits,

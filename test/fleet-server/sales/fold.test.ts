@@ -44,7 +44,8 @@ async function open(dataDir: string, first: boolean): Promise<Opened> {
   return { db, store: createSalesStore(db), figures, fold }
 }
 
-type BatchSpec = { cab: number; n: number; reuse: number | null; day: number; sku: number; bad: 'none' | 'unknown' | 'conflict' }
+// reuse: an earlier id of the cabinet (by index), 'old': a new id below every earlier one (not a reuse), null: a new, higher id.
+type BatchSpec = { cab: number; n: number; reuse: number | 'old' | null; day: number; sku: number; bad: 'none' | 'unknown' | 'conflict' }
 type Op =
   | { kind: 'tick'; batches: BatchSpec[]; report: 'now' | 'later' }
   | { kind: 'report' }
@@ -55,7 +56,7 @@ type Op =
 const batchSpec: fc.Arbitrary<BatchSpec> = fc.record({
   cab: fc.integer({ min: 0, max: CABINETS.length - 1 }),
   n: fc.integer({ min: 1, max: 3 }),
-  reuse: fc.oneof({ weight: 3, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.nat() }),
+  reuse: fc.oneof({ weight: 3, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.nat() }, { weight: 1, arbitrary: fc.constant('old' as const) }),
   day: fc.integer({ min: 0, max: DAYS.length - 1 }),
   sku: fc.integer({ min: 0, max: SKUS.length - 1 }),
   bad: fc.constantFrom<BatchSpec['bad']>('none', 'none', 'none', 'none', 'none', 'unknown', 'conflict'),
@@ -137,7 +138,10 @@ describe('sales fold', () => {
                 const sales: SaleRecord[] = []
                 for (let i = 0; i < b.n; i++, seq++) {
                   const own = ids[b.cab]!
-                  const saleId = b.reuse !== null && own.length > 0 && i === 0 ? own[b.reuse % own.length]! : `id-${String(++idCounter).padStart(8, '0')}`
+                  const saleId =
+                    b.reuse === 'old' && i === 0 ? `id-00000000-${String(++idCounter)}` // sorts below every id-0000000N: under the ceiling, yet unique
+                    : typeof b.reuse === 'number' && own.length > 0 && i === 0 ? own[b.reuse % own.length]!
+                    : `id-${String(++idCounter).padStart(8, '0')}`
                   const soldAt = `${DAYS[b.day]}T0${(seq % 9) + 1}:00:00.000Z`
                   const lines = [{ sku: SKUS[(b.sku + i) % SKUS.length]!, qty: 1 + (seq % 2), unitPriceFen: 100 * (1 + b.sku) }]
                   sales.push({

@@ -1,0 +1,104 @@
+// The ingest's hand-tuned helpers held to plain reference versions: aggregate()
+// (looked up by parts, not by joined keys) against the joined-key fold it
+// replaced, and uuidv7Ms() (read by char code) against the RFC 9562 pattern.
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { aggregate, type AggregatedSale, type TickAggregates } from '../../fleet-server/src/sales/aggregate.js'
+import { uuidv7Ms } from '../../fleet-server/src/sales/clock-skew.js'
+import { fcParams } from '../helpers/arbitraries.js'
+
+type Batch = { cabinetId: string; sales: AggregatedSale[] }
+
+/** The aggregation as first written: one map lookup per joined key. */
+function reference(batches: readonly Batch[]): TickAggregates {
+  const cabinets: TickAggregates['cabinets'] = new Map()
+  const days: TickAggregates['days'] = new Map()
+  const skus: TickAggregates['skus'] = new Map()
+  for (const b of batches) {
+    let c = cabinets.get(b.cabinetId)
+    if (!c) {
+      c = { cabinetId: b.cabinetId, count: 0, amountFen: 0, skewedCount: 0, lastSeq: 0, lastHash: '', lastSaleAt: '', lastSaleAtMs: Number.NEGATIVE_INFINITY }
+      cabinets.set(b.cabinetId, c)
+    }
+    for (const s of b.sales) {
+      c.count++
+      c.amountFen += s.totalFen
+      if (s.skewFlag !== 0) c.skewedCount++
+      c.lastSeq = s.seq
+      c.lastHash = s.hash
+      if (s.soldAtMs > c.lastSaleAtMs) {
+        c.lastSaleAtMs = s.soldAtMs
+        c.lastSaleAt = new Date(s.soldAtMs).toISOString()
+      }
+      const dayKey = `${b.cabinetId}\u0000${s.soldOn}`
+      const d = days.get(dayKey) ?? { cabinetId: b.cabinetId, day: s.soldOn, count: 0, amountFen: 0 }
+      days.set(dayKey, d)
+      d.count++
+      d.amountFen += s.totalFen
+      for (const l of s.lines) {
+        const skuKey = `${dayKey}\u0000${l.sku}`
+        const k = skus.get(skuKey) ?? { cabinetId: b.cabinetId, day: s.soldOn, sku: l.sku, qty: 0, amountFen: 0 }
+        skus.set(skuKey, k)
+        k.qty += l.qty
+        k.amountFen += l.qty * l.unitPriceFen
+      }
+    }
+  }
+  return { cabinets, days, skus }
+}
+
+const sale: fc.Arbitrary<AggregatedSale> = fc
+  .record({
+    seq: fc.integer({ min: 1, max: 1_000_000 }),
+    ms: fc.integer({ min: Date.parse('2020-09-01T00:00:00Z'), max: Date.parse('2020-09-04T00:00:00Z') }),
+    hash: fc.constantFrom('a'.repeat(64), 'b'.repeat(64), 'c'.repeat(64)),
+    skewFlag: fc.constantFrom(0, 0, 1, 2),
+    lines: fc.array(fc.record({ sku: fc.constantFrom('SKU-1', 'SKU-2', 'SKU-3:x', 'S'), qty: fc.integer({ min: 1, max: 5 }), unitPriceFen: fc.integer({ min: 0, max: 5000 }) }), { minLength: 1, maxLength: 4 }),
+  })
+  .map(({ seq, ms, hash, skewFlag, lines }) => {
+    const soldAt = new Date(ms).toISOString()
+    return { seq, soldAt, soldAtMs: ms, soldOn: soldAt.slice(0, 10), hash, skewFlag, lines, totalFen: lines.reduce((t, l) => t + l.qty * l.unitPriceFen, 0) }
+  })
+const batches: fc.Arbitrary<Batch[]> = fc.array(fc.record({ cabinetId: fc.constantFrom('341125-00001', '341125-00002', '341102-00001'), sales: fc.array(sale, { minLength: 1, maxLength: 5 }) }), { maxLength: 12 })
+
+const UUIDV7 = /^([0-9a-f]{8})-([0-9a-f]{4})-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i
+const referenceMs = (id: string): number | null => {
+  const m = UUIDV7.exec(id)
+  return m ? Number.parseInt(m[1]! + m[2]!, 16) : null
+}
+const HEXISH = [...'0123456789abcdefABCDEF-7gG8 ']
+const uuidLike: fc.Arbitrary<string> = fc.oneof(
+  fc.uuid({ version: [1, 4, 7] }),
+  fc.uuid({ version: 7 }).map((u) => u.toUpperCase()),
+  // A UUIDv7 with one character replaced: every position and a hostile character.
+  fc.tuple(fc.uuid({ version: 7 }), fc.integer({ min: 0, max: 35 }), fc.constantFrom(...HEXISH)).map(([u, i, c]) => u.slice(0, i) + c + u.slice(i + 1)),
+  fc.tuple(fc.uuid({ version: 7 }), fc.constantFrom('', 'x', '0')).map(([u, extra]) => u + extra),
+  fc.string({ minLength: 36, maxLength: 36, unit: fc.constantFrom(...HEXISH) }),
+)
+
+describe('ingest helpers', () => {
+  it('aggregate() gives the same figures, keys and key order as the joined-key fold', () => {
+    fc.assert(
+      fc.property(batches, (bs) => {
+        const got = aggregate(bs)
+        const want = reference(bs)
+        expect([...got.cabinets.entries()]).toEqual([...want.cabinets.entries()])
+        expect([...got.days.entries()]).toEqual([...want.days.entries()])
+        expect([...got.skus.entries()]).toEqual([...want.skus.entries()])
+      }),
+      fcParams(300),
+    )
+  })
+
+  it('uuidv7Ms() reads exactly the ids the RFC 9562 pattern accepts, and the same milliseconds', () => {
+    fc.assert(
+      fc.property(uuidLike, (id) => {
+        expect(uuidv7Ms(id)).toBe(referenceMs(id))
+      }),
+      fcParams(3000),
+    )
+    expect(uuidv7Ms('01890a5d-ac96-774b-bcce-b302099a8057')).toBe(0x01890a5dac96)
+    expect(uuidv7Ms('01890A5D-AC96-774B-BCCE-B302099A8057')).toBe(0x01890a5dac96)
+    expect(uuidv7Ms('01890a5d-ac96-474b-bcce-b302099a8057')).toBeNull()
+  })
+})
