@@ -32,6 +32,14 @@ export const topics = {
   downPrefix: (cabinetId: string) => `${ROOT}/${cabinetId}/down/`,
 } as const
 
+/**
+ * topic.startsWith(topics.upPrefix(cabinetId)) without building the prefix:
+ * asked of every message a cabinet publishes.
+ */
+export function isUpTopicOf(topic: string, cabinetId: string): boolean {
+  return topic.startsWith(ROOT) && topic.charCodeAt(ROOT.length) === 0x2f && topic.startsWith(cabinetId, ROOT.length + 1) && topic.startsWith('/up/', ROOT.length + 1 + cabinetId.length)
+}
+
 export type ParsedTopic =
   | { cabinetId: string; direction: 'up'; kind: UpKind }
   | { cabinetId: string; direction: 'down'; kind: DownKind }

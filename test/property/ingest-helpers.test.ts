@@ -1,10 +1,13 @@
 // The ingest's hand-tuned helpers held to plain reference versions: aggregate()
 // (looked up by parts, not by joined keys) against the joined-key fold it
-// replaced, and uuidv7Ms() (read by char code) against the RFC 9562 pattern.
+// replaced, uuidv7Ms() (read by char code) against the RFC 9562 pattern, and
+// isoUtcMs() against Date.parse().
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { aggregate, type AggregatedSale, type TickAggregates } from '../../fleet-server/src/sales/aggregate.js'
 import { uuidv7Ms } from '../../fleet-server/src/sales/clock-skew.js'
+import { isoUtcMs } from '../../fleet-server/src/sales/ingest.js'
+import { isUpTopicOf, topics } from '../../shared/src/index.js'
 import { fcParams } from '../helpers/arbitraries.js'
 
 type Batch = { cabinetId: string; sales: AggregatedSale[] }
@@ -100,5 +103,42 @@ describe('ingest helpers', () => {
     expect(uuidv7Ms('01890a5d-ac96-774b-bcce-b302099a8057')).toBe(0x01890a5dac96)
     expect(uuidv7Ms('01890A5D-AC96-774B-BCCE-B302099A8057')).toBe(0x01890a5dac96)
     expect(uuidv7Ms('01890a5d-ac96-474b-bcce-b302099a8057')).toBeNull()
+  })
+})
+
+describe('isoUtcMs', () => {
+  // Strings of the schema's pattern (z.iso.datetime({ offset: false })), every fraction length.
+  const iso = fc
+    .tuple(fc.date({ min: new Date('0000-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true }), fc.constantFrom('', '.', '.1', '.12', '.1234', '.123456789'))
+    .map(([date, frac]) => {
+      const s = date.toISOString() // YYYY-MM-DDTHH:MM:SS.sssZ
+      if (frac === '.') return s // the usual 3 digits
+      return `${s.slice(0, 19)}${frac}Z`
+    })
+  it('is Date.parse() on every string of the schema pattern', () => {
+    fc.assert(
+      fc.property(iso, (s) => {
+        expect(isoUtcMs(s)).toBe(Date.parse(s))
+      }),
+      fcParams(5000),
+    )
+    for (const s of ['2020-02-29T23:59:59.999Z', '0050-06-01T12:00:00.000Z', '0099-12-31T23:59:59Z', '2020-10-01T00:00:00Z', '1970-01-01T00:00:00.000Z']) expect(isoUtcMs(s)).toBe(Date.parse(s))
+  })
+})
+
+describe('isUpTopicOf', () => {
+  it('is topic.startsWith(topics.upPrefix(id)) for any topic and id', () => {
+    const part = fc.constantFrom('cabinets', 'cabinet', 'cabinetsX', '341125-00001', '341125-0000', '341125-00001x', 'up', 'down', '', '+', '#', 'sales', 'a/b')
+    const topic = fc.array(part, { minLength: 0, maxLength: 5 }).map((ps) => ps.join('/'))
+    fc.assert(
+      fc.property(topic, fc.constantFrom('341125-00001', '341125-0000', 'up', '', 'cabinets'), fc.boolean(), (t, id, suffix) => {
+        const tt = suffix ? `${t}/` : t
+        expect(isUpTopicOf(tt, id)).toBe(tt.startsWith(topics.upPrefix(id)))
+      }),
+      fcParams(5000),
+    )
+    expect(isUpTopicOf('cabinets/341125-00001/up/sales', '341125-00001')).toBe(true)
+    expect(isUpTopicOf('cabinets/341125-00001/down/replies', '341125-00001')).toBe(false)
+    expect(isUpTopicOf('cabinets/341125-000012/up/sales', '341125-00001')).toBe(false)
   })
 })

@@ -15,7 +15,7 @@ import { createServer as createTlsServer } from 'node:tls'
 import { Readable } from 'node:stream'
 import { Aedes, type AuthenticateError, type Client, type ConnectPacket, type PublishPacket, type Subscription } from 'aedes'
 import type { Logger } from 'pino'
-import { isWildcardOrSystem, parseTopic, topics, type ParsedTopic } from '../../../shared/src/index.js'
+import { isUpTopicOf, isWildcardOrSystem, parseTopic, topics, type ParsedTopic } from '../../../shared/src/index.js'
 import type { BusSink, MessageBus, PublishOptions } from './bus.js'
 import { connectionGuardStats, createConnectionGuard, DEFAULT_CONNECTION_LIMITS, guardConnection, type ConnectionGuardStats, type ConnectionLimits } from './connection-guard.js'
 import { createRetainCap, DEFAULT_RETAIN_LIMITS, type RetainCap, type RetainLimits } from './retain-cap.js'
@@ -151,7 +151,7 @@ export async function startEmbeddedBus(opts: EmbeddedBusOptions, sink: BusSink):
       // A will published at close comes with its client; one restored from
       // persistence without a live client carries the client id on the packet.
       const id = client?.id ?? (packet as PublishPacket & { clientId?: string }).clientId
-      if (id && packet.topic.startsWith(topics.upPrefix(id))) return done(null)
+      if (id && isUpTopicOf(packet.topic, id)) return done(null)
       log.warn({ cabinetId: id, topic: packet.topic }, 'mqtt publish refused: outside the cabinet up/ topics; disconnecting')
       done(new Error(`cabinet ${id ?? '?'} may publish only under ${topics.upPrefix(id ?? '{id}')}`))
     },
