@@ -116,7 +116,7 @@ describe('GET /api/v1/rollout', () => {
       csvRow('C-341126-00002', '341126', 'operating'),
     ])
     const online = new Set(['C-341125-00001', 'C-341125-00002', 'C-341126-00001', 'C-341126-00002', 'C-GONE-00001'])
-    const service = createRolloutService({ store: createRolloutStore(fleet.database), plan: () => fleet.plan, liveness: { onlineIds: () => online.values() }, now: () => new Date('2020-09-10T00:00:00Z') })
+    const service = createRolloutService({ store: createRolloutStore(fleet.database), plan: () => fleet.plan, liveness: { onlineIds: () => online.values(), isOnline: (id) => online.has(id), onlineCount: () => online.size }, now: () => new Date('2020-09-10T00:00:00Z') })
     const onlineOf = async (by: Principal) => {
       const r = await service.progress(by)
       return { total: r.totals.online, counties: Object.fromEntries(r.counties.filter((c) => c.online > 0).map((c) => [c.code, c.online])) }
@@ -148,7 +148,7 @@ describe('GET /api/v1/rollout', () => {
     expect((await api(fleet, 'PATCH', '/api/v1/cabinets/C-341182-00005', patch('suspended'))).status).toBe(200)
     expect((await api(fleet, 'PATCH', '/api/v1/cabinets/C-341182-00006', patch('retired'))).status).toBe(200)
     const online = new Set(['C-341182-00001', 'C-341182-00002', 'C-341182-00003', 'C-341182-00005', 'C-341182-00006'])
-    const service = createRolloutService({ store: createRolloutStore(fleet.database), plan: () => fleet.plan, liveness: { onlineIds: () => online.values() }, now })
+    const service = createRolloutService({ store: createRolloutStore(fleet.database), plan: () => fleet.plan, liveness: { onlineIds: () => online.values(), isOnline: (id) => online.has(id), onlineCount: () => online.size }, now })
     const admin: Principal = { userId: 'u0', username: 'admin', role: 'admin', countyCode: null, operator: null }
     const figures = async (by: Principal = admin) => {
       const r = await service.progress(by)
@@ -161,6 +161,13 @@ describe('GET /api/v1/rollout', () => {
     expect(await figures()).toEqual({ installed: 4, online: 5, apart: 2, totals: [5, 2] })
     const opA: Principal = { userId: 'u1', username: 'a', role: 'operator', countyCode: null, operator: 'op-a' }
     expect(await figures(opA)).toEqual({ installed: 1, online: 2, apart: 1, totals: [2, 1] })
+    // Fewer online than not installed: counted from the online side instead, the same figures.
+    online.clear()
+    online.add('C-341182-00002')
+    expect(await figures()).toEqual({ installed: 4, online: 1, apart: 1, totals: [1, 1] })
+    online.clear()
+    online.add('C-341182-00001')
+    expect(await figures()).toEqual({ installed: 4, online: 1, apart: 0, totals: [1, 0] })
   })
 
   it('shows an operator its own cabinets under its own name, with no county quota and no milestone verdicts', async () => {

@@ -25,7 +25,7 @@ export interface RolloutService {
 export interface RolloutServiceDeps {
   readonly store: RolloutStore
   readonly plan: () => Plan
-  readonly liveness: Pick<Liveness, 'onlineIds'>
+  readonly liveness: Pick<Liveness, 'onlineIds' | 'isOnline' | 'onlineCount'>
   readonly now: () => Date
   /** Days of history the pace is measured over. */
   readonly paceWindowDays?: number
@@ -97,7 +97,7 @@ export function createRolloutService({ store, plan, liveness, now, paceWindowDay
       const apart = await store.notInstalled()
       const [online, onlineApart] = await Promise.all([
         store.countByCounty(liveness.onlineIds(), scope),
-        apart.size === 0 ? new Map<string, number>() : store.countByCounty(filterIds(liveness.onlineIds(), (id) => apart.has(id)), scope),
+        apart.size === 0 ? new Map<string, number>() : store.countByCounty(onlineAmong(apart, liveness), scope),
       ])
       // An operator sees the counties it has cabinets in, and no quota: the
       // plan's quotas and milestones are the counties' (issue 15: an operator
@@ -253,8 +253,19 @@ function countyMilestone(
   }
 }
 
-function* filterIds(ids: Iterable<string>, keep: (id: string) => boolean): Generator<string> {
-  for (const id of ids) if (keep(id)) yield id
+/**
+ * The ids of `ids` that are online now, walking the smaller of the two sets
+ * in a plain loop: a filtering generator over 19,000 online ids was most of a
+ * progress request, and after a rollout few cabinets are not installed.
+ */
+function onlineAmong(ids: ReadonlySet<string>, liveness: Pick<Liveness, 'onlineIds' | 'isOnline' | 'onlineCount'>): string[] {
+  const out: string[] = []
+  if (ids.size <= liveness.onlineCount()) {
+    for (const id of ids) if (liveness.isOnline(id)) out.push(id)
+  } else {
+    for (const id of liveness.onlineIds()) if (ids.has(id)) out.push(id)
+  }
+  return out
 }
 
 function addDays(date: string, days: number): string {
