@@ -13,35 +13,14 @@
 //
 // Each round loads fresh cabinets (the fleet would otherwise answer a
 // repeated chain as replays): provisioned through the API before the first.
-import { readdirSync, readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runLoad } from './child.js'
 import { startProgram, type Program } from './procs.js'
+import { schedCpuNs } from './thread-cpu.js'
 
 const ADMIN = 'bench-admin-token-0123456789'
-
-/** CPU time of a process (all its threads) and of its main thread, ns; null without /proc schedstat. */
-export function schedCpuNs(pid: number): { all: number; main: number } | null {
-  try {
-    let all = 0
-    let main = 0
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      let ns: number
-      try {
-        ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0])
-      } catch {
-        continue // the thread ended between the listing and the read
-      }
-      all += ns
-      if (tid === String(pid)) main = ns
-    }
-    return { all, main }
-  } catch {
-    return null
-  }
-}
 
 export interface CpuVsFloorRound {
   /** µs of CPU per message, whole process and main thread. */
@@ -114,10 +93,15 @@ export async function cpuVsFloor(opts: { rounds: number; cabinets: number; sales
       const floorCredentials = Array.from({ length: opts.cabinets }, (_, i) => ({ username: `FLOOR-${r}-${String(i).padStart(4, '0')}`, password: 'floor' }))
       const runFloor = () => burst(floor, { ...load, port: Number(floor.ready.mqtt), credentials: floorCredentials })
       // Alternate which goes first, so a machine getting faster or slower favours neither.
-      const [f, m] = r % 2 === 0 ? [await runFloor(), await runFleet()] : await (async () => {
-        const m2 = await runFleet()
-        return [await runFloor(), m2] as const
-      })()
+      let f: Awaited<ReturnType<typeof burst>>
+      let m: Awaited<ReturnType<typeof burst>>
+      if (r % 2 === 0) {
+        f = await runFloor()
+        m = await runFleet()
+      } else {
+        m = await runFleet()
+        f = await runFloor()
+      }
       if (r === 0) continue
       fleetAll += m.allUs
       floorAll += f.allUs

@@ -1,9 +1,9 @@
 // CPU time of one thread: the main thread of this process, or of another
-// process by pid. process.threadCpuUsage() exists from Node 23.9 on; before
+// process by pid; and (schedCpuNs) of every thread of another process, in ns. process.threadCpuUsage() exists from Node 23.9 on; before
 // that Linux has it in /proc/PID/task/TID/stat (the main thread's tid is the
 // pid), in clock ticks.
 import { execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 
 let ticksPerS: number | null = null
 function clockTicksPerS(): number {
@@ -34,4 +34,25 @@ export function mainThreadCpuUs(pid: number = process.pid): number | null {
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   const ticks = Number(f[11]) + Number(f[12])
   return Number.isFinite(ticks) ? (ticks * 1e6) / clockTicksPerS() : null
+}
+
+/** CPU time of a process (all its threads) and of its main thread, ns; null without /proc schedstat. */
+export function schedCpuNs(pid: number): { all: number; main: number } | null {
+  try {
+    let all = 0
+    let main = 0
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      let ns: number
+      try {
+        ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0])
+      } catch {
+        continue // the thread ended between the listing and the read
+      }
+      all += ns
+      if (tid === String(pid)) main = ns
+    }
+    return { all, main }
+  } catch {
+    return null
+  }
 }

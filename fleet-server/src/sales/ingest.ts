@@ -72,7 +72,7 @@ export interface SaleIngestOptions {
   readonly fold?: SalesFold
   /** Called once a tick's transaction has committed, with its aggregates (forwarding's debounce trigger). */
   readonly committed: (agg: TickAggregates) => void
-  /** Publishes a reply to the cabinet (QoS 1). */
+  /** Publishes a reply to the cabinet (the fleet sends them at QoS 0: a lost one costs a resend, re-acked as a replay). */
   readonly publish: (topic: string, payload: Buffer) => void
   readonly now: () => Date
   /**
