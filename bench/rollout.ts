@@ -144,7 +144,7 @@ export async function rolloutQuery(opts: { cabinets?: number; runs?: number } = 
     // 19,000 of 20,000 online; the same 95% at another scale (online19k* keep their names).
     const onlineCount = Math.min(19_000, Math.floor(ids.length * 0.95))
     const online = new Set(ids.slice(0, onlineCount))
-    const service = createRolloutService({ store: createRolloutStore(fleet.database), plan: () => fleet.plan, liveness: { onlineIds: () => online.values(), isOnline: (id) => online.has(id), onlineCount: () => online.size }, now })
+    const service = createRolloutService({ store: createRolloutStore(fleet.database), plan: () => fleet.plan, liveness: { onlineIds: () => online.values() }, now })
     const admin = { userId: 'bench', username: 'bench', role: 'admin' as const, countyCode: null, operator: null }
     const withOnline = await timeIt(async () => {
       if ((await service.progress(admin)).totals.online !== onlineCount) throw new Error('online count wrong')

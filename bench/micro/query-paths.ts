@@ -72,8 +72,9 @@ try {
   const rollout = createRolloutStore(db)
   const online = new Set(ids.slice(0, ONLINE))
   const city = { countyCode: null, operator: null }
-  const counted = await rollout.countByCounty(online.values(), city) // fills the owner cache
-  if ([...counted.values()].reduce((a, b) => a + b, 0) !== ONLINE) throw new Error('online count wrong')
+  const version = await rollout.version()
+  const counted = await rollout.countOnline(online.values(), city, version) // fills the owner cache
+  if ([...counted.online.values()].reduce((a, b) => a + b, 0) !== ONLINE) throw new Error('online count wrong')
 
   const result = {
     compliance: {
@@ -87,7 +88,7 @@ try {
     rollout: {
       cabinets: ROLLOUT_CABINETS,
       online: ONLINE,
-      countByCountyCpuMs: await measure(() => rollout.countByCounty(online.values(), city)),
+      countOnlineCpuMs: await measure(() => rollout.countOnline(online.values(), city, version)),
       versionCpuMs: await measure(() => rollout.version()),
     },
   }

@@ -116,7 +116,7 @@ describe('GET /api/v1/rollout', () => {
       csvRow('C-341126-00002', '341126', 'operating'),
     ])
     const online = new Set(['C-341125-00001', 'C-341125-00002', 'C-341126-00001', 'C-341126-00002', 'C-GONE-00001'])
-    const service = createRolloutService({ store: createRolloutStore(fleet.database), plan: () => fleet.plan, liveness: { onlineIds: () => online.values(), isOnline: (id) => online.has(id), onlineCount: () => online.size }, now: () => new Date('2020-09-10T00:00:00Z') })
+    const service = createRolloutService({ store: createRolloutStore(fleet.database), plan: () => fleet.plan, liveness: { onlineIds: () => online.values() }, now: () => new Date('2020-09-10T00:00:00Z') })
     const onlineOf = async (by: Principal) => {
       const r = await service.progress(by)
       return { total: r.totals.online, counties: Object.fromEntries(r.counties.filter((c) => c.online > 0).map((c) => [c.code, c.online])) }
@@ -148,7 +148,7 @@ describe('GET /api/v1/rollout', () => {
     expect((await api(fleet, 'PATCH', '/api/v1/cabinets/C-341182-00005', patch('suspended'))).status).toBe(200)
     expect((await api(fleet, 'PATCH', '/api/v1/cabinets/C-341182-00006', patch('retired'))).status).toBe(200)
     const online = new Set(['C-341182-00001', 'C-341182-00002', 'C-341182-00003', 'C-341182-00005', 'C-341182-00006'])
-    const service = createRolloutService({ store: createRolloutStore(fleet.database), plan: () => fleet.plan, liveness: { onlineIds: () => online.values(), isOnline: (id) => online.has(id), onlineCount: () => online.size }, now })
+    const service = createRolloutService({ store: createRolloutStore(fleet.database), plan: () => fleet.plan, liveness: { onlineIds: () => online.values() }, now })
     const admin: Principal = { userId: 'u0', username: 'admin', role: 'admin', countyCode: null, operator: null }
     const figures = async (by: Principal = admin) => {
       const r = await service.progress(by)
@@ -168,6 +168,56 @@ describe('GET /api/v1/rollout', () => {
     online.clear()
     online.add('C-341182-00001')
     expect(await figures()).toEqual({ installed: 4, online: 1, apart: 0, totals: [1, 0] })
+  })
+
+  // The not-installed set is loaded once and then, on SQLite, brought up to
+  // date from the transitions since: it must stay what a reload would find.
+  it('keeps the online part not installed exact through status changes and new cabinets, step by step or reloaded', async () => {
+    const now = () => new Date('2020-09-10T00:00:00Z')
+    const fleet = await startFleet({}, { now })
+    const counties = ['341125', '341126', '341182']
+    const statuses = ['planned', 'site_assigned', 'installed', 'operating', 'suspended', 'retired']
+    const idOf = (i: number) => `C-${counties[i % 3]}-${String(i + 1).padStart(5, '0')}`
+    let created = 0
+    const importSome = async (n: number) => {
+      const rows = Array.from({ length: n }, (_, i) => csvRow(idOf(created + i), counties[(created + i) % 3]!, statuses[(created + i) % 4]!, (created + i) % 2 ? 'op-a' : 'op-b'))
+      expect((await importCsv(fleet, rows)).body.imported).toBe(n)
+      created += n
+    }
+    await importSome(24)
+    const steady = createRolloutStore(fleet.database)
+    const reloading = createRolloutStore(fleet.database, { apartSteps: 1 }) // any step pending: loaded whole
+    const scopes = [{ countyCode: null, operator: null }, { countyCode: '341126', operator: null }, { countyCode: null, operator: 'op-a' }]
+    const truth = async (online: ReadonlySet<string>, scope: (typeof scopes)[number]) => {
+      const rows = await sqlRows<{ cabinet_id: string; county_code: string; operator: string | null; status: string }>(fleet.database, 'SELECT cabinet_id, county_code, operator, status FROM cabinets')
+      const on: Record<string, number> = {}
+      const apart: Record<string, number> = {}
+      for (const r of rows) {
+        if (!online.has(r.cabinet_id) || (scope.countyCode && r.county_code !== scope.countyCode) || (scope.operator && r.operator !== scope.operator)) continue
+        on[r.county_code] = (on[r.county_code] ?? 0) + 1
+        if (['planned', 'site_assigned', 'retired'].includes(r.status)) apart[r.county_code] = (apart[r.county_code] ?? 0) + 1
+      }
+      return { online: on, notInstalled: apart }
+    }
+    const asObjects = (c: { online: Map<string, number>; notInstalled: Map<string, number> }) => ({ online: Object.fromEntries(c.online), notInstalled: Object.fromEntries(c.notInstalled) })
+    let seed = 7
+    const rand = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n
+    let changed = 0
+    for (let step = 0; step < 40; step++) {
+      if (step % 10 === 5) await importSome(3)
+      // One to three patches between reads (some refused by the lifecycle rules).
+      for (let j = 1 + rand(3); j > 0; j--) {
+        const res = await api(fleet, 'PATCH', `/api/v1/cabinets/${idOf(rand(created))}`, patch(statuses[rand(statuses.length)]!))
+        if (res.status === 200) changed++
+      }
+      const online = new Set(Array.from({ length: created }, (_, i) => idOf(i)).filter(() => rand(3) > 0))
+      const scope = scopes[step % scopes.length]!
+      const version = await steady.version()
+      const want = await truth(online, scope)
+      expect(asObjects(await steady.countOnline(online, scope, version)), `step ${step}`).toEqual(want)
+      expect(asObjects(await reloading.countOnline(online, scope, version)), `step ${step}`).toEqual(want)
+    }
+    expect(changed).toBeGreaterThan(20)
   })
 
   it('shows an operator its own cabinets under its own name, with no county quota and no milestone verdicts', async () => {

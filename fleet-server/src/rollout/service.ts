@@ -25,7 +25,7 @@ export interface RolloutService {
 export interface RolloutServiceDeps {
   readonly store: RolloutStore
   readonly plan: () => Plan
-  readonly liveness: Pick<Liveness, 'onlineIds' | 'isOnline' | 'onlineCount'>
+  readonly liveness: Pick<Liveness, 'onlineIds'>
   readonly now: () => Date
   /** Days of history the pace is measured over. */
   readonly paceWindowDays?: number
@@ -69,9 +69,8 @@ export function createRolloutService({ store, plan, liveness, now, paceWindowDay
   // process's sessions plus, on PostgreSQL, the other servers' (refreshed about
   // once a second), so every replica reports the same figure.
   const cache = new Map<string, { version: string; today: string; plan: Plan; figures: PlanFigures }>()
-  const figures = async (scope: ScopeFilter, p: Plan, today: string) => {
+  const figures = async (scope: ScopeFilter, p: Plan, today: string, version: string) => {
     const key = `${scope.countyCode ?? ''}|${scope.operator ?? ''}`
-    const version = await store.version()
     const hit = cache.get(key)
     if (hit && hit.version === version && hit.today === today && hit.plan === p) return hit.figures
     // The pace window: the last paceWindowDays Asia/Shanghai days, today included.
@@ -89,16 +88,13 @@ export function createRolloutService({ store, plan, liveness, now, paceWindowDay
       const s = cabinetScope(by)
       const scope: ScopeFilter = { countyCode: s.countyCode ?? null, operator: s.operator ?? null }
 
-      const { byCounty, present } = await figures(scope, p, today)
+      const version = await store.version()
+      const { byCounty, present } = await figures(scope, p, today, version)
       // `online` counts every cabinet connected now (../shared/CONTRACT.md).
       // Issue 15 asked that a connection of a cabinet not installed (a test
       // bench, a cabinet not yet on site) not pass for rollout progress: those
       // are counted again apart, as the part of `online` the dashboard names.
-      const apart = await store.notInstalled()
-      const [online, onlineApart] = await Promise.all([
-        store.countByCounty(liveness.onlineIds(), scope),
-        apart.size === 0 ? new Map<string, number>() : store.countByCounty(onlineAmong(apart, liveness), scope),
-      ])
+      const { online, notInstalled: onlineApart } = await store.countOnline(liveness.onlineIds(), scope, version)
       // An operator sees the counties it has cabinets in, and no quota: the
       // plan's quotas and milestones are the counties' (issue 15: an operator
       // with 10 cabinets was shown whole counties' quotas and verdicts).
@@ -251,21 +247,6 @@ function countyMilestone(
     projectedDate,
     onTrack: isMet || (projectedDate !== null && projectedDate <= m.date),
   }
-}
-
-/**
- * The ids of `ids` that are online now, walking the smaller of the two sets
- * in a plain loop: a filtering generator over 19,000 online ids was most of a
- * progress request, and after a rollout few cabinets are not installed.
- */
-function onlineAmong(ids: ReadonlySet<string>, liveness: Pick<Liveness, 'onlineIds' | 'isOnline' | 'onlineCount'>): string[] {
-  const out: string[] = []
-  if (ids.size <= liveness.onlineCount()) {
-    for (const id of ids) if (liveness.isOnline(id)) out.push(id)
-  } else {
-    for (const id of liveness.onlineIds()) if (ids.has(id)) out.push(id)
-  }
-  return out
 }
 
 function addDays(date: string, days: number): string {

@@ -36,21 +36,25 @@ export interface RolloutStore {
    * of committed transitions (any process) count too.
    */
   version(): Promise<string>
-  /**
-   * Cabinets not installed (planned, site_assigned, retired): a connection
-   * of one of these is shown apart from `online` (issue 15). Cached per
-   * version(); before the rollout that is most of the fleet, after it few.
-   */
-  notInstalled(): Promise<ReadonlySet<string>>
   /** County and operator of a cabinet (never change after creation), cached. */
   ownerOf(cabinetId: string): Promise<Owner | null>
   /** Owners of many cabinets, cached alike; unknown ids are left out. */
   owners(cabinetIds: readonly string[]): Promise<Map<string, Owner>>
   /**
    * How many of `cabinetIds` (distinct: the online ones) each county has
-   * within `scope`; unknown ids are left out. One pass over the owner cache.
+   * within `scope`, and how many of those are cabinets not installed
+   * (planned, site_assigned, retired: shown apart, issue 15) as of `version`
+   * (this store's {@link RolloutStore.version}, read by the caller) or later.
+   * Unknown ids are left out. One lookup per id in the owner cache.
    */
-  countByCounty(cabinetIds: Iterable<string>, scope: ScopeFilter): Promise<Map<string, number>>
+  countOnline(cabinetIds: Iterable<string>, scope: ScopeFilter, version: string): Promise<OnlineCounts>
+}
+
+export interface OnlineCounts {
+  /** By county code: every connected cabinet (../shared/CONTRACT.md's `online`). */
+  readonly online: Map<string, number>
+  /** By county code: the connected cabinets not installed, a part of `online`. */
+  readonly notInstalled: Map<string, number>
 }
 
 export interface Owner {
@@ -58,20 +62,35 @@ export interface Owner {
   readonly operator: string | null
 }
 
-/** Statuses whose connections are not counted as online (issue 15: online counts installed-or-later cabinets). */
+/** Statuses whose connections are counted apart (issue 15: rollout progress counts installed-or-later cabinets). */
 const NOT_INSTALLED: CabinetStatus[] = ['planned', 'site_assigned', 'retired']
+const IS_NOT_INSTALLED = new Set<string>(NOT_INSTALLED)
+
+export interface RolloutStoreOptions {
+  /**
+   * SQLite: the most transitions read to bring the not-installed set up to
+   * date before it is loaded whole instead (after a large import, say).
+   */
+  readonly apartSteps?: number
+}
 
 /** Ids per IN (…) list: far under both engines' parameter limits. */
 const OWNER_CHUNK = 1000
 
-export function createRolloutStore(db: FleetDb): RolloutStore {
+export function createRolloutStore(db: FleetDb, { apartSteps = 4096 }: RolloutStoreOptions = {}): RolloutStore {
   const k = db.kysely
-  // Owners interned: a city has a few dozen (county, operator) pairs, and a
-  // cabinet maps to its pair's index, so counting the online cabinets is one
-  // lookup and one increment each, the scope checked once per pair.
+  // Owners interned: a city has a few dozen (county, operator) pairs. A
+  // cabinet maps to its pair's index times two, plus one while it is not
+  // installed, so counting the online cabinets (both figures) is one lookup
+  // and one increment each, the scope checked once per pair.
   const groups: Owner[] = []
   const groupIndex = new Map<string, number>()
-  const groupOfCabinet = new Map<string, number>()
+  const slotOfCabinet = new Map<string, number>()
+  // The cabinets not installed, as of apartVersion; null until first asked.
+  let apart: Set<string> | null = null
+  let apartVersion = ''
+  // SQLite: the newest transition applied to `apart`.
+  let apartAfter = 0
   const remember = (cabinetId: string, countyCode: string, operator: string | null): Owner => {
     const key = `${countyCode}\u0000${operator ?? ''}\u0000${operator === null ? 0 : 1}`
     let g = groupIndex.get(key)
@@ -79,12 +98,12 @@ export function createRolloutStore(db: FleetDb): RolloutStore {
       g = groups.push({ countyCode, operator }) - 1
       groupIndex.set(key, g)
     }
-    groupOfCabinet.set(cabinetId, g)
+    slotOfCabinet.set(cabinetId, g * 2 + (apart?.has(cabinetId) ? 1 : 0))
     return groups[g]!
   }
   const cached = (cabinetId: string): Owner | undefined => {
-    const g = groupOfCabinet.get(cabinetId)
-    return g === undefined ? undefined : groups[g]
+    const slot = slotOfCabinet.get(cabinetId)
+    return slot === undefined ? undefined : groups[slot >> 1]
   }
   let notices = 0
   db.listen(TRANSITIONS_CHANNEL, () => void notices++)
@@ -114,7 +133,50 @@ export function createRolloutStore(db: FleetDb): RolloutStore {
     const r = (await k.executeQuery(newestTransition)).rows[0]
     return `${notices}:${Number(r?.v ?? 0)}`
   }
-  let apart: { version: string; ids: ReadonlySet<string> } | null = null
+
+  const markApart = (cabinetId: string, isApart: boolean) => {
+    if (isApart) apart!.add(cabinetId)
+    else apart!.delete(cabinetId)
+    const slot = slotOfCabinet.get(cabinetId)
+    if (slot !== undefined) slotOfCabinet.set(cabinetId, (slot & ~1) | (isApart ? 1 : 0))
+  }
+
+  /** Brings `apart` (and the slots' bit) up to `v` or later. */
+  async function refreshApart(v: string): Promise<void> {
+    if (apart !== null && apartVersion === v) return
+    // SQLite: one writer, so transitions commit in id order and the ones after
+    // the newest applied are exactly what changed since: a status change costs
+    // its own row, not a reload of every cabinet not installed (10,000 ids
+    // took ~8 ms). On PostgreSQL a transaction holding a lower id can commit
+    // after a higher one was read: the set is loaded whole on every change.
+    if (apart !== null && db.dialect === 'sqlite') {
+      const rows = await k
+        .selectFrom('cabinet_transitions')
+        .select(['transition_id', 'cabinet_id', 'to_status'])
+        .where('transition_id', '>', apartAfter)
+        .orderBy('transition_id')
+        .limit(apartSteps)
+        .execute()
+      if (rows.length < apartSteps) {
+        for (const r of rows) markApart(r.cabinet_id, IS_NOT_INSTALLED.has(r.to_status))
+        if (rows.length > 0) apartAfter = Number(rows.at(-1)!.transition_id)
+        apartVersion = v
+        return
+      }
+    }
+    // The newest transition is read before the rows: one committed in between
+    // is in the rows and applied again later, to the same end.
+    const after = Number((await k.executeQuery(newestTransition)).rows[0]?.v ?? 0)
+    const rows = await k.selectFrom('cabinets').select('cabinet_id').where('status', 'in', NOT_INSTALLED).execute()
+    const fresh = new Set(rows.map((r) => r.cabinet_id))
+    apart = fresh
+    for (const [id, slot] of slotOfCabinet) {
+      const bit = fresh.has(id) ? 1 : 0
+      if ((slot & 1) !== bit) slotOfCabinet.set(id, (slot & ~1) | bit)
+    }
+    apartAfter = after
+    apartVersion = v
+  }
 
   return {
     async counts(scope) {
@@ -136,15 +198,6 @@ export function createRolloutStore(db: FleetDb): RolloutStore {
       return rows.map((r) => ({ countyCode: r.county_code, sitesAssigned: Number(r.sites), installed: Number(r.installed), operating: Number(r.operating) }))
     },
     version,
-    async notInstalled() {
-      // The version is read before the rows: a change in between leaves a
-      // newer set under an older version, refreshed on the next call.
-      const v = await version()
-      if (apart?.version === v) return apart.ids
-      const rows = await k.selectFrom('cabinets').select('cabinet_id').where('status', 'in', NOT_INSTALLED).execute()
-      apart = { version: v, ids: new Set(rows.map((r) => r.cabinet_id)) }
-      return apart.ids
-    },
     async ownerOf(cabinetId) {
       const o = cached(cabinetId)
       if (o) return o
@@ -152,24 +205,36 @@ export function createRolloutStore(db: FleetDb): RolloutStore {
       return r ? remember(cabinetId, r.county_code, r.operator) : null
     },
     owners,
-    async countByCounty(cabinetIds, scope) {
+    async countOnline(cabinetIds, scope, v) {
+      await refreshApart(v)
       // Counted straight from the cache: no list of ids or map of owners per
       // call (19,000 online cabinets made that most of a progress request).
-      const tally = new Array<number>(groups.length).fill(0)
+      const tally = new Array<number>(groups.length * 2).fill(0)
       let missing: string[] | null = null
       for (const id of cabinetIds) {
-        const g = groupOfCabinet.get(id)
-        if (g === undefined) (missing ??= []).push(id)
-        else tally[g]!++
+        const slot = slotOfCabinet.get(id)
+        if (slot === undefined) (missing ??= []).push(id)
+        else tally[slot]!++
       }
-      const out = new Map<string, number>()
-      const add = (o: Owner, n: number) => {
-        if ((scope.countyCode && o.countyCode !== scope.countyCode) || (scope.operator && o.operator !== scope.operator)) return
-        out.set(o.countyCode, (out.get(o.countyCode) ?? 0) + n)
+      if (missing) {
+        await owners(missing)
+        for (const id of missing) {
+          const slot = slotOfCabinet.get(id)
+          if (slot !== undefined) tally[slot] = (tally[slot] ?? 0) + 1
+        }
       }
-      for (let g = 0; g < tally.length; g++) if (tally[g]! > 0) add(groups[g]!, tally[g]!)
-      if (missing) for (const o of (await owners(missing)).values()) add(o, 1)
-      return out
+      const online = new Map<string, number>()
+      const notInstalled = new Map<string, number>()
+      for (let g = 0; g < groups.length; g++) {
+        const installed = tally[2 * g] ?? 0
+        const apartN = tally[2 * g + 1] ?? 0
+        if (installed + apartN === 0) continue
+        const o = groups[g]!
+        if ((scope.countyCode && o.countyCode !== scope.countyCode) || (scope.operator && o.operator !== scope.operator)) continue
+        online.set(o.countyCode, (online.get(o.countyCode) ?? 0) + installed + apartN)
+        if (apartN > 0) notInstalled.set(o.countyCode, (notInstalled.get(o.countyCode) ?? 0) + apartN)
+      }
+      return { online, notInstalled }
     },
   }
 }
