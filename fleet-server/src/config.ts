@@ -10,7 +10,7 @@ import { AppError, BUNDLED_PLANS, parsePlan, PlanInvalidError, type Plan } from 
 import type { DatabaseTarget } from './db/database.js'
 import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './broker/connection-guard.js'
 import { DEFAULT_RATE_LIMIT } from './http/rate-limit.js'
-import { parseNatsIdentityFile, type NatsIdentityFile } from './nats/index.js'
+import { parseNatsIdentityFile, type NatsIdentityFile } from './nats/identity-file.js'
 import { REPORT_CRON } from './reports/schedule.js'
 
 /** MQTT packets larger than this are cut off at the transport (socket destroyed). */

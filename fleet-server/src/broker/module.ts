@@ -10,10 +10,10 @@ import { slot, type FleetModule } from '../modules.js'
 import { createBusSink, type UpModule } from '../router.js'
 import type { BusSink, MessageBus } from './bus.js'
 import type { CredentialVerifier } from './embedded.js'
+import type { NatsBusOptions } from './nats.js'
+import type { NatsIdentityFile } from '../nats/identity-file.js'
 import { startEmbeddedBus } from './embedded.js'
 import { startExternalBus } from './external.js'
-import { startNatsBus } from './nats.js'
-import { createNatsIdentity } from '../nats/index.js'
 
 export interface BusModules {
   /** Stop only: closes the broker. Put it before every module that publishes or drains through it. */
@@ -47,8 +47,8 @@ export function busModules({ config, credentials, refused, log, signal }: BusMod
         const nats = config.nats
         bus.set(
           nats
-            ? await startNatsBus(
-                { servers: nats.servers, mqttUrls: nats.mqttUrls, identity: createNatsIdentity(nats.identity), streamReplicas: nats.streamReplicas, log },
+            ? await startNats(
+                { servers: nats.servers, mqttUrls: nats.mqttUrls, identity: nats.identity, streamReplicas: nats.streamReplicas, log },
                 sink,
               )
             : config.mqtt.url
@@ -80,4 +80,13 @@ export function busModules({ config, credentials, refused, log, signal }: BusMod
     bus: () => bus.peek(),
     started: () => bus.get(),
   }
+}
+
+/**
+ * The NATS bus and identity, loaded only in NATS mode: the NATS client
+ * libraries are several MiB resident that the embedded default never uses.
+ */
+async function startNats(opts: Omit<NatsBusOptions, 'identity'> & { readonly identity: NatsIdentityFile }, sink: BusSink): Promise<MessageBus> {
+  const [{ startNatsBus }, { createNatsIdentity }] = await Promise.all([import('./nats.js'), import('../nats/identity.js')])
+  return startNatsBus({ ...opts, identity: createNatsIdentity(opts.identity) }, sink)
 }

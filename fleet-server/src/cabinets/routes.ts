@@ -1,6 +1,5 @@
 // /api/v1/cabinets: provisioning, lifecycle, credentials, views.
 import type { FastifyPluginAsync } from 'fastify'
-import QRCode from 'qrcode'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import {
@@ -92,7 +91,7 @@ export const cabinetRoutes = (cabinets: CabinetService, enrollment: Enrollment):
       const issued = await enrollment.issueCode(principalOf(req), req.params.id, req.body)
       // Rendered here rather than in the browser: the dashboard then needs no QR script, and the
       // SVG (a data: image under the CSP) can carry nothing but the code.
-      return reply.code(201).send({ ...issued, qrSvg: await QRCode.toString(issued.code, { type: 'svg' }) })
+      return reply.code(201).send({ ...issued, qrSvg: await qrSvg(issued.code) })
     })
 
     // No credentials: the board has only the code. Failed codes are throttled per address.
@@ -101,3 +100,9 @@ export const cabinetRoutes = (cabinets: CabinetService, enrollment: Enrollment):
       schema: { tags, summary: 'Trade a bootstrap code for the cabinet’s MQTT credentials and register its Ed25519 key', security: [], body: EnrollBody, response: { 200: EnrollReply, ...errorResponses, 429: ErrorBody } },
     }, async (req) => enrollment.enroll(req.body, req.ip))
   }
+
+/** The code as an SVG QR image; qrcode is loaded on the first code issued, not at startup. */
+async function qrSvg(text: string): Promise<string> {
+  const { toString } = await import('qrcode')
+  return toString(text, { type: 'svg' })
+}

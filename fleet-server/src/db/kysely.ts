@@ -5,32 +5,12 @@
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely'
 import pg from 'pg'
 import type { Logger } from 'pino'
+import { pgTypes, PG_POOL_MAX } from './database-pg.js'
 import type { SqliteDatabase } from './sqlite.js'
 
 export type DbTarget =
   | { readonly dialect: 'sqlite'; readonly db: SqliteDatabase }
   | { readonly dialect: 'postgres'; readonly url: string; readonly poolMax?: number }
-
-/** Connections per server process to PostgreSQL: pg's default; the load is one event loop's. */
-export const PG_POOL_MAX = 10
-
-const INT8_OID = 20
-
-/**
- * bigint (COUNT, SUM of integer fen) as a JS number, as SQLite returns it,
- * instead of pg's default string; a value past 2^53 throws rather than
- * rounding money. Scoped to our pools (pg's global parser table is untouched).
- */
-export const pgTypes = {
-  getTypeParser(oid: number, format?: 'text' | 'binary') {
-    if (oid !== INT8_OID) return format === 'binary' ? pg.types.getTypeParser(oid, 'binary') : pg.types.getTypeParser(oid, 'text')
-    return (text: string): number => {
-      const n = Number(text)
-      if (!Number.isSafeInteger(n)) throw new RangeError(`bigint ${text} is beyond a safe JS integer`)
-      return n
-    }
-  },
-}
 
 /**
  * Builds a Kysely<DB> over the target. For SQLite it shares `db` with the

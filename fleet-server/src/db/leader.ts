@@ -11,9 +11,10 @@
 // lock's session is alive just before it starts, which narrows that window to
 // the work itself; leader-only work must still be safe to repeat (it commits
 // idempotently, as forwarding and scheduled reports already do).
-import pg from 'pg'
+import type pg from 'pg'
 import type { Logger } from 'pino'
 import type { FleetDb } from './database.js'
+import { loadPg } from './pg.js'
 
 export interface Leader {
   /** Whether this process leads, as of the last check. */
@@ -101,7 +102,8 @@ function lockLeader(pool: pg.Pool, name: string, log: Logger, retryMs: number): 
 
   const connect = async (): Promise<pg.Client> => {
     // Its own connection, not a pooled one: the lock lives as long as this session.
-    const c = new pg.Client({ ...pool.options, application_name: `fupin-leader ${name}`.slice(0, 63) })
+    const { Client } = await loadPg()
+    const c = new Client({ ...pool.options, application_name: `fupin-leader ${name}`.slice(0, 63) })
     c.on('error', (err) => drop(c, err))
     c.on('end', () => drop(c))
     await c.connect()

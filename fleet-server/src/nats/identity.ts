@@ -21,25 +21,16 @@
 import { createHmac, randomBytes } from 'node:crypto'
 import { encodeAccount, encodeOperator, encodeUser, type Account, type User } from '@nats-io/jwt'
 import type { KeyPair } from '@nats-io/nkeys'
-import { z } from 'zod'
 import { CabinetId, topics } from '../../../shared/src/index.js'
 import { NatsIdentityError } from './errors.js'
+import type { NatsIdentityFile } from './identity-file.js'
 import { nodeKeyPair, nodeKeyPairFromSeed } from './keys.js'
 import { encodeSeed, NKEY_PREFIX } from './nkey-encoding.js'
 
+export { NatsIdentityFile, parseNatsIdentityFile } from './identity-file.js'
+
 const td = new TextDecoder()
 
-const seedOf = (role: string, label: string) =>
-  z.string().regex(new RegExp(`^S${role}[A-Z2-7]{56}$`), `${label}: an nkey seed starting S${role} (58 base32 characters)`)
-
-/** What the caller keeps (a file beside the data dir, mode 0600): the three seeds and names. */
-export const NatsIdentityFile = z.strictObject({
-  v: z.literal(1),
-  operator: z.strictObject({ name: z.string().min(1), seed: seedOf('O', 'operator seed') }),
-  systemAccount: z.strictObject({ name: z.string().min(1), seed: seedOf('A', 'system account seed') }),
-  fleetAccount: z.strictObject({ name: z.string().min(1), seed: seedOf('A', 'fleet account seed') }),
-})
-export type NatsIdentityFile = z.infer<typeof NatsIdentityFile>
 
 /** Fresh random seeds: done once per deployment; losing the file means re-issuing every cabinet. */
 export function createNatsIdentityFile(names: { operator?: string; systemAccount?: string; fleetAccount?: string } = {}): NatsIdentityFile {
@@ -50,13 +41,6 @@ export function createNatsIdentityFile(names: { operator?: string; systemAccount
     systemAccount: { name: names.systemAccount ?? 'SYS', seed: seed(NKEY_PREFIX.account) },
     fleetAccount: { name: names.fleetAccount ?? 'FLEET', seed: seed(NKEY_PREFIX.account) },
   }
-}
-
-/** Validates an identity file's parsed JSON; throws NATS_IDENTITY_INVALID naming the field. */
-export function parseNatsIdentityFile(json: unknown): NatsIdentityFile {
-  const r = NatsIdentityFile.safeParse(json)
-  if (!r.success) throw new NatsIdentityError('NATS_IDENTITY_INVALID', `invalid NATS identity file:\n${z.prettifyError(r.error)}`)
-  return r.data
 }
 
 /** MQTT topic filter → the NATS subject NATS's MQTT bridge uses for it (levels → tokens, + → *, # → >). */

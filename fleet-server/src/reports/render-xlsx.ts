@@ -9,9 +9,13 @@
 // needs to show the filter buttons (exceljs#2778); Excel shows them.
 import { Writable } from 'node:stream'
 import { finished } from 'node:stream/promises'
-import ExcelJS from 'exceljs'
+// Types only: exceljs and its ZIP stack (~30 MiB resident) load on the first export, not at startup.
+import type ExcelJS from 'exceljs'
 import { labelZh, type ReportDocument } from '../../../shared/src/index.js'
 import { isPercent, isYuan, reportSheets, type Cell, type Sheet } from './tables.js'
+
+/** exceljs is CommonJS: under ESM its exports are the namespace's default. */
+const loadExcel = async (): Promise<typeof ExcelJS> => ((await import('exceljs')) as unknown as { default: typeof ExcelJS }).default
 
 export const XLSX_CONTENT_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'
 
@@ -87,6 +91,7 @@ async function addSheet(wb: ExcelJS.stream.xlsx.WorkbookWriter, sheet: Sheet, ti
 }
 
 export async function renderXlsx(doc: ReportDocument): Promise<Buffer> {
+  const Excel = await loadExcel()
   const chunks: Buffer[] = []
   const out = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -97,7 +102,7 @@ export async function renderXlsx(doc: ReportDocument): Promise<Buffer> {
   // The streaming writer: rows are serialized as they are committed and the
   // ZIP is deflated by Node's zlib off the main thread, where the in-memory
   // Workbook builds and compresses everything in one synchronous go.
-  const wb = new ExcelJS.stream.xlsx.WorkbookWriter({
+  const wb = new Excel.stream.xlsx.WorkbookWriter({
     stream: out,
     useStyles: true,
     useSharedStrings: true,

@@ -3,8 +3,12 @@
 // to load. Headers in Chinese (LABELS_ZH.stockField). Same rows in both, from
 // the JSON list, so the three formats agree.
 import { stringify } from 'csv-stringify/sync'
-import ExcelJS from 'exceljs'
+// Types only: exceljs loads on the first XLSX list (reports/render-xlsx.ts says why).
+import type ExcelJS from 'exceljs'
 import { LABELS_ZH, type RestockList } from '../../../shared/src/index.js'
+
+/** exceljs is CommonJS: under ESM its exports are the namespace's default. */
+const loadExcel = async (): Promise<typeof ExcelJS> => ((await import('exceljs')) as unknown as { default: typeof ExcelJS }).default
 
 const F = LABELS_ZH.stockField
 export const PICK_HEADER = [F.countyName, F.siteName, F.cabinetId, F.slot, F.sku, F.productName, F.par, F.qty, F.need] as const
@@ -49,7 +53,8 @@ export function pickListCsv(list: RestockList): Buffer {
 /** Two sheets: 补货单 (slots) and 装车合计 (sku totals). */
 export async function pickListXlsx(list: RestockList): Promise<Buffer> {
   const { lines, totals } = pickRows(list)
-  const wb = new ExcelJS.Workbook()
+  const Excel = await loadExcel()
+  const wb = new Excel.Workbook()
   wb.creator = 'fupin-fleet'
   const sheet = (name: string, header: readonly string[], rows: Row[]) => {
     const ws = wb.addWorksheet(name, { views: [{ state: 'frozen', ySplit: 1 }] })
