@@ -256,10 +256,7 @@ export async function buildFleet(config: FleetConfig, deps: FleetDeps = {}): Pro
         const live = cabinets.liveness()
         return [
           offlineSource({
-            cabinets: async (countyCode) => [
-              ...(await cabinetStore.listAll({ status: 'installed', ...(countyCode && { countyCode }) })),
-              ...(await cabinetStore.listAll({ status: 'operating', ...(countyCode && { countyCode }) })),
-            ],
+            cabinets: (countyCode) => cabinetStore.installed(countyCode),
             counties: () => plan.counties.map((c) => c.code),
             isOnline: (id) => live.isOnline(id),
             lastSeenAt: (id) => live.lastSeenAt(id),

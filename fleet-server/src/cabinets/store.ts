@@ -80,6 +80,15 @@ export interface CabinetEventRow {
  */
 export const TRANSITIONS_CHANNEL = 'cabinet_transitions'
 
+export interface InstalledCabinet {
+  readonly cabinetId: string
+  readonly countyCode: string
+  readonly operator: string | null
+  readonly status: CabinetStatus
+  readonly statusSince: string
+  readonly lastSeenAt: string | null
+}
+
 /** The seam the cabinets service uses. Methods taking an Executor commit with the caller's other writes. */
 export interface CabinetStore {
   /** Inserts the rows that are new; returns the ids already taken (those rows are not written). */
@@ -92,6 +101,12 @@ export interface CabinetStore {
   list(filter: CabinetFilter, limit: number, offset: number): Promise<{ rows: CabinetRow[]; total: number }>
   /** Every row matching, for filters the database cannot apply (online, compliance). */
   listAll(filter: CabinetFilter): Promise<CabinetRow[]>
+  /**
+   * Installed and operating cabinets, of one county when given, with only
+   * what the offline rule reads: one query over the county/status index
+   * instead of two of every column (the alert pass asks per county).
+   */
+  installed(countyCode?: string): Promise<InstalledCabinet[]>
   /**
    * Applies the changes. Given `fromStatus` it is a compare-and-set on the
    * status (and stamps status_since): false, nothing changed, when the cabinet
@@ -373,6 +388,23 @@ export function createCabinetStore(db: FleetDb): CabinetStore {
         filtered(filter).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
       ])
       return { rows: rows.map(toRow), total: Number(count.n) }
+    },
+
+    async installed(countyCode) {
+      let q = k
+        .selectFrom('cabinets')
+        .select(['cabinet_id', 'county_code', 'operator', 'status', 'status_since', 'updated_at', 'last_seen_at'])
+        .where('status', 'in', ['installed', 'operating'])
+      if (countyCode !== undefined) q = q.where('county_code', '=', countyCode)
+      const rows = await q.orderBy('cabinet_id').execute()
+      return rows.map((r) => ({
+        cabinetId: r.cabinet_id,
+        countyCode: r.county_code,
+        operator: r.operator,
+        status: r.status as CabinetStatus,
+        statusSince: r.status_since ?? r.updated_at,
+        lastSeenAt: r.last_seen_at,
+      }))
     },
 
     async listAll(filter) {
