@@ -31,7 +31,6 @@ export { NatsIdentityFile, parseNatsIdentityFile } from './identity-file.js'
 
 const td = new TextDecoder()
 
-
 /** Fresh random seeds: done once per deployment; losing the file means re-issuing every cabinet. */
 export function createNatsIdentityFile(names: { operator?: string; systemAccount?: string; fleetAccount?: string } = {}): NatsIdentityFile {
   const seed = (role: number) => td.decode(encodeSeed(role, randomBytes(32)))

@@ -141,9 +141,20 @@ export function createRolloutStore(db: FleetDb, { apartSteps = 4096 }: RolloutSt
     if (slot !== undefined) slotOfCabinet.set(cabinetId, (slot & ~1) | (isApart ? 1 : 0))
   }
 
+  // One refresh at a time: two interleaved could apply an older step after a
+  // newer one (it would be put right on the next version, but a request
+  // between would count the cabinet on the wrong side).
+  let refreshing: Promise<void> | null = null
   /** Brings `apart` (and the slots' bit) up to `v` or later. */
   async function refreshApart(v: string): Promise<void> {
+    // A failed refresh fails its own caller; the next one tries again.
+    while (refreshing) await refreshing.catch(() => undefined)
     if (apart !== null && apartVersion === v) return
+    refreshing = loadApart(v).finally(() => (refreshing = null))
+    return refreshing
+  }
+
+  async function loadApart(v: string): Promise<void> {
     // SQLite: one writer, so transitions commit in id order and the ones after
     // the newest applied are exactly what changed since: a status change costs
     // its own row, not a reload of every cabinet not installed (10,000 ids
