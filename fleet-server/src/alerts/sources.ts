@@ -1,7 +1,8 @@
 // Alert sources: each one looks at one kind of trouble and returns the
 // conditions that hold now. Compliance and certificate expiry plug in here from
 // the catalog domains (AlertSource is the seam).
-import { percentBpZh, shanghaiDate, type AlertKind, type CabinetStatus, type RolloutReply } from '../../../shared/src/index.js'
+import { percentBpZh, shanghaiDate, type AlertKind, type RolloutReply } from '../../../shared/src/index.js'
+import type { InstalledCabinet } from '../cabinets/index.js'
 import type { AlertCondition } from './store.js'
 
 export interface AlertSource {
@@ -18,14 +19,8 @@ export interface AlertSource {
 export const OFFLINE_AFTER_MS = 24 * 3600_000 // 24 h: the dashboard's "offline too long"
 const OFFLINE_CRITICAL_MS = 72 * 3600_000 // 3 days: someone must go and look
 
-export interface WatchedCabinet {
-  readonly cabinetId: string
-  readonly countyCode: string
-  readonly operator: string | null
-  readonly status: CabinetStatus
-  readonly statusSince: string
-  readonly lastSeenAt: string | null
-}
+/** A cabinet the offline rule watches: the cabinets domain's read of its installed cabinets. */
+export type WatchedCabinet = InstalledCabinet
 
 /**
  * Installed and operating cabinets not connected for more than 24 h. A cabinet

@@ -10,4 +10,4 @@ export { createEnrollmentStore, type EnrollmentStore } from './enrollment-store.
 export { TRANSITIONS, STAGE, allowedNext } from './lifecycle.js'
 export { parseCsv } from './csv.js'
 export { complianceOf } from './service.js'
-export type { CabinetRow, TransitionRecord } from './store.js'
+export type { CabinetRow, InstalledCabinet, TransitionRecord } from './store.js'
