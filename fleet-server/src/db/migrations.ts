@@ -942,4 +942,14 @@ CREATE TABLE tamper_reviews (
 CREATE INDEX tamper_reviews_by_cabinet ON tamper_reviews (cabinet_id, reviewed_at);
 `,
   },
+  {
+    version: 21,
+    name: 'ingest-write-costs',
+    // PostgreSQL only (room on the running-total tables' pages for their
+    // updates; the sales foreign key checked per tick: see migrations-pg.ts).
+    // SQLite has no fillfactor, and its per-row foreign key check is an index
+    // probe in process. The number is taken here too: one version sequence.
+    sql: `SELECT 1;`,
+  },
 ]
+
