@@ -80,6 +80,50 @@ describe('ingest: two ticks in flight', () => {
   }
 
   for (const dialect of ['sqlite', 'postgres'] as const) {
+    it(`on ${dialect}: once the committing tick has settled, the tick being prepared commits with what it holds`, async () => {
+      const db: FleetDb = dialect === 'sqlite'
+        ? await openFleetDb({ dialect, dataDir: await tempDir() }, log)
+        : await openFleetDb({ dialect, url: await server.newDatabase('overlap_cut') }, log)
+      try {
+        await sqlRun(db, `INSERT INTO cabinets (cabinet_id, county_code, operator, status, secret_hash, credentials_issued_at, created_at, updated_at)
+                          VALUES (?, '341125', NULL, 'operating', 'x', ?, ?, ?)`, CABINET, at, at, at)
+        const g = gate()
+        const replies: Reply[] = []
+        const tickSales: number[] = []
+        let yields = 0
+        const ingest = await ingestOn(db, {
+          tickWriters: [
+            async (_tx, agg) => void tickSales.push([...agg.cabinets.values()].reduce((n, c) => n + c.count, 0)),
+            g.writer,
+          ],
+          publish: (_topic, payload) => void replies.push(JSON.parse(payload.toString()) as Reply),
+          ticksInFlight: 2,
+          maxBatchesPerTick: 100,
+          maxSalesPerTick: 10_000,
+          // The first turn the second tick's preparation gives: the first tick commits and is answered meanwhile.
+          yieldTurn: async () => {
+            if (yields++ > 0) return new Promise<void>((r) => setImmediate(r))
+            g.open()
+            while (replies.length === 0) await new Promise<void>((r) => setTimeout(r, 1))
+          },
+        })
+        const chain = aChain(CABINET, 1 + 10 * 100)
+        const submit = (sales: readonly Sale[]) => ingest.submit(CABINET, Buffer.from(JSON.stringify(aBatch(CABINET, sales))), () => {})
+        submit(chain.slice(0, 1))
+        await g.reached // the first tick holds its transaction open
+        for (let i = 0; i < 10; i++) submit(chain.slice(1 + i * 100, 1 + (i + 1) * 100))
+        await ingest.idle()
+        // The second tick yielded after 200 sales, found the first one settled and went; the rest made a third.
+        expect(tickSales).toEqual([1, 200, 800])
+        // Each reply acks the cabinet's head as its tick left it.
+        expect(replies.map((r) => r.ackedSeq)).toEqual([1, 201, 201, ...Array<number>(8).fill(1001)])
+        expect(await sqlRows(db, 'SELECT count(*) AS n FROM sales')).toEqual([{ n: 1001 }])
+        await ingest.close()
+      } finally {
+        await db.close()
+      }
+    })
+
     it(`on ${dialect}: the next tick, judged against the committing one's heads, commits after it and replies in order`, async () => {
       const { db, g, replies, ingest, submit, prepared } = await setUp(dialect, 'overlap_ok')
       try {

@@ -95,6 +95,11 @@ export interface SaleIngestOptions {
    * holds this thread anyway. Replies still go out in tick order, after commit.
    */
   readonly ticksInFlight?: 1 | 2
+  /**
+   * How a tick's preparation gives the event loop a turn while the tick
+   * before commits (default: setImmediate). Tests step through it.
+   */
+  readonly yieldTurn?: () => Promise<void>
   /** A live batch's clock reading: server receipt minus device send time, ms (clock-skew.ts). */
   readonly clockSample?: (cabinetId: string, skewMs: number) => void
   /**
@@ -204,7 +209,7 @@ function isoAt(ms: number): string {
 const MAX_REPLY_TOPICS = 100_000
 
 /** While a tick commits, the next one's preparation yields the event loop every this many sales. */
-const YIELD_EVERY_SALES = 1000
+const YIELD_EVERY_SALES = 200
 
 const EMPTY_HEAD: ChainHead = Object.freeze({ seq: 0, hash: GENESIS_HASH })
 
@@ -285,6 +290,7 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
   // Cabinets whose writes in the last settled tick did not commit: what the next tick judged against them is void.
   let uncommittedCabinets = new Set<string>()
   const ticksInFlight = opts.ticksInFlight ?? (opts.db.dialect === 'postgres' ? 2 : 1)
+  const yieldTurn = opts.yieldTurn ?? (() => new Promise<void>((resolve) => setImmediate(resolve)))
   let closed = false
   let idleWaiters: Array<() => void> = []
   let closing: Promise<void> | null = null
@@ -450,7 +456,12 @@ export async function createSaleIngest(opts: SaleIngestOptions): Promise<SaleIng
         // The tick before is committing: let its round trips to the database
         // be answered between our chunks rather than after all of them.
         yieldAt = sales + YIELD_EVERY_SALES
-        await new Promise<void>((resolve) => setImmediate(resolve))
+        await yieldTurn()
+        // It settled meanwhile, so the database is idle: this tick commits now
+        // with what it holds, and what is still queued goes to the next one,
+        // prepared while this one commits. (Taking on until the queue ran dry
+        // left PostgreSQL idle for a whole large tick's preparation.)
+        if (unsettled.length === 0) break
       }
       const item = take()
       taken++

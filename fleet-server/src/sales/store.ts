@@ -442,10 +442,15 @@ function pgTickCommit(): TickCommit {
   // Keys in a fixed order, so two servers upserting the same rows take their locks in the same order.
   const sorted = <T>(m: ReadonlyMap<string, T>): T[] => [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v)
 
+  // One statement for the three tables (data-modifying WITH clauses): each
+  // round trip of a tick waits on the event loop, busy preparing the next tick.
   const writeAggregates = async (ex: Executor, agg: TickAggregates): Promise<void> => {
-    if (agg.cabinets.size > 0) {
-      const cs = sorted(agg.cabinets)
-      await sql`INSERT INTO cabinet_sales AS t (cabinet_id, sales_count, amount_fen, skewed_count, last_seq, last_hash, last_sale_at)
+    if (agg.cabinets.size === 0) return
+    const cs = sorted(agg.cabinets)
+    const ds = sorted(agg.days)
+    const ks = sorted(agg.skus)
+    await sql`WITH cabinet_totals AS (
+        INSERT INTO cabinet_sales AS t (cabinet_id, sales_count, amount_fen, skewed_count, last_seq, last_hash, last_sale_at)
         SELECT * FROM unnest(${textArray(cs.map((c) => c.cabinetId))}::text[], ${intArray(cs.map((c) => c.count))}::bigint[], ${intArray(cs.map((c) => c.amountFen))}::bigint[],
           ${intArray(cs.map((c) => c.skewedCount))}::bigint[], ${intArray(cs.map((c) => c.lastSeq))}::bigint[], ${textArray(cs.map((c) => c.lastHash))}::text[],
           ${textArray(cs.map((c) => c.lastSaleAt))}::text[])
@@ -455,26 +460,20 @@ function pgTickCommit(): TickCommit {
           skewed_count = t.skewed_count + excluded.skewed_count,
           last_seq = excluded.last_seq,
           last_hash = excluded.last_hash,
-          last_sale_at = GREATEST(coalesce(t.last_sale_at, ''), excluded.last_sale_at)`.execute(ex)
-    }
-    if (agg.days.size > 0) {
-      const ds = sorted(agg.days)
-      await sql`INSERT INTO cabinet_day_sales AS t (cabinet_id, day, sales_count, amount_fen)
+          last_sale_at = GREATEST(coalesce(t.last_sale_at, ''), excluded.last_sale_at)),
+      day_totals AS (
+        INSERT INTO cabinet_day_sales AS t (cabinet_id, day, sales_count, amount_fen)
         SELECT * FROM unnest(${textArray(ds.map((d) => d.cabinetId))}::text[], ${textArray(ds.map((d) => d.day))}::text[], ${intArray(ds.map((d) => d.count))}::bigint[],
           ${intArray(ds.map((d) => d.amountFen))}::bigint[])
         ON CONFLICT (cabinet_id, day) DO UPDATE SET
           sales_count = t.sales_count + excluded.sales_count,
-          amount_fen = t.amount_fen + excluded.amount_fen`.execute(ex)
-    }
-    if (agg.skus.size > 0) {
-      const ks = sorted(agg.skus)
-      await sql`INSERT INTO cabinet_day_sku_sales AS t (cabinet_id, day, sku, qty, amount_fen)
-        SELECT * FROM unnest(${textArray(ks.map((s) => s.cabinetId))}::text[], ${textArray(ks.map((s) => s.day))}::text[], ${textArray(ks.map((s) => s.sku))}::text[],
-          ${intArray(ks.map((s) => s.qty))}::bigint[], ${intArray(ks.map((s) => s.amountFen))}::bigint[])
-        ON CONFLICT (cabinet_id, day, sku) DO UPDATE SET
-          qty = t.qty + excluded.qty,
-          amount_fen = t.amount_fen + excluded.amount_fen`.execute(ex)
-    }
+          amount_fen = t.amount_fen + excluded.amount_fen)
+      INSERT INTO cabinet_day_sku_sales AS t (cabinet_id, day, sku, qty, amount_fen)
+      SELECT * FROM unnest(${textArray(ks.map((s) => s.cabinetId))}::text[], ${textArray(ks.map((s) => s.day))}::text[], ${textArray(ks.map((s) => s.sku))}::text[],
+        ${intArray(ks.map((s) => s.qty))}::bigint[], ${intArray(ks.map((s) => s.amountFen))}::bigint[])
+      ON CONFLICT (cabinet_id, day, sku) DO UPDATE SET
+        qty = t.qty + excluded.qty,
+        amount_fen = t.amount_fen + excluded.amount_fen`.execute(ex)
   }
 
   /** Runs `fn` in a savepoint; on a constraint failure rolls back to it and returns the reason. */
