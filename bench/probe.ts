@@ -3,6 +3,7 @@
 //   node --import tsx bench/probe.ts floor   the floor server (bench/floor.ts) under the same load
 //   node --import tsx bench/probe.ts ratio   the record's cpuVsFloor (bench/cpu-vs-floor.ts): ROUNDS=8 alternating rounds
 //   node --import tsx bench/probe.ts pg      bare unnest vs batched ingest on a throwaway PostgreSQL (add `nobare` to skip the bare insert)
+//   node --import tsx bench/probe.ts pgmsg   one sale per message on a throwaway PostgreSQL: sales/s and server CPU µs/message
 // Add --cpu-prof before --import to profile the in-process parts.
 import { mkdtemp, rm } from 'node:fs/promises'
 import { readFileSync } from 'node:fs'
@@ -75,9 +76,19 @@ async function pg(): Promise<void> {
   }
 }
 
+async function pgmsg(): Promise<void> {
+  const server = await startBenchPostgres()
+  try {
+    const r = await serverIngest({ cabinets: 100, salesPerCabinet: 2000, batchSize: 1, window: 10 }, { FLEET_DATABASE_URL: await server.newDatabase('ingest_per_message'), ...extraEnv })
+    console.log(JSON.stringify({ mode, salesPerS: Math.round(r.salesPerS), serverUsPerMessage: r.serverCpuUsPerMessage, mainThreadUsPerMessage: r.mainThreadUsPerMessage, stored: r.stored, sent: r.sales }))
+  } finally {
+    await server.close()
+  }
+}
+
 async function ratio(): Promise<void> {
   const r = await cpuVsFloor({ rounds: Number(process.env.ROUNDS ?? 8), cabinets: 100, salesPerCabinet: Number(process.env.SALES ?? 400), window: 10, log: (s) => process.stderr.write(`${s}\n`) })
   console.log(JSON.stringify(r))
 }
 
-await ({ fleet, floor, pg, ratio } as Record<string, () => Promise<void>>)[mode]!()
+await ({ fleet, floor, pg, pgmsg, ratio } as Record<string, () => Promise<void>>)[mode]!()
