@@ -741,12 +741,16 @@ function linesJson(lines: Sale['lines']): string {
 export function isoUtcMs(iso: string): number {
   const n = iso.length
   if (n !== 24 && n !== 20) return Date.parse(iso)
-  const d = (i: number): number => iso.charCodeAt(i) - 0x30
-  const year = d(0) * 1000 + d(1) * 100 + d(2) * 10 + d(3)
+  const year = digit(iso, 0) * 1000 + digit(iso, 1) * 100 + digit(iso, 2) * 10 + digit(iso, 3)
   if (year < 100) return Date.parse(iso)
-  const ms = n === 24 ? d(20) * 100 + d(21) * 10 + d(22) : 0
-  return Date.UTC(year, d(5) * 10 + d(6) - 1, d(8) * 10 + d(9), d(11) * 10 + d(12), d(14) * 10 + d(15), d(17) * 10 + d(18), ms)
+  const ms = n === 24 ? digit(iso, 20) * 100 + digit(iso, 21) * 10 + digit(iso, 22) : 0
+  return Date.UTC(year, two(iso, 5) - 1, two(iso, 8), two(iso, 11), two(iso, 14), two(iso, 17), ms)
 }
+
+// Module functions, not a closure per call: tsx (esbuild keepNames) wraps
+// every named closure in __name(), a defineProperty each time it is made.
+const digit = (s: string, i: number): number => s.charCodeAt(i) - 0x30
+const two = (s: string, i: number): number => digit(s, i) * 10 + digit(s, i + 1)
 
 export function toRecord(s: Sale, nowMs: number): SaleRecord {
   const soldAtMs = isoUtcMs(s.soldAt)
