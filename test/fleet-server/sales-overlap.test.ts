@@ -5,7 +5,9 @@
 // cabinet does not commit, what the next tick judged for that cabinet is
 // void: not stored, not answered (the cabinet resends). On SQLite and on
 // PostgreSQL; a tick writer that waits on a gate holds the first tick in its
-// transaction so the second is certainly prepared meanwhile.
+// transaction so the second is certainly prepared meanwhile. Once the first
+// has settled, the tick being prepared goes with what it holds (the database
+// would otherwise wait on the rest of its preparation).
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { GENESIS_HASH, type Sale } from '../../shared/src/index.js'
@@ -53,12 +55,18 @@ describe('ingest: two ticks in flight', () => {
   })
   afterAll(() => server?.close())
 
-  async function setUp(dialect: 'sqlite' | 'postgres', name: string) {
+  /** A fresh database of `dialect` holding the one cabinet. */
+  async function openWithCabinet(dialect: 'sqlite' | 'postgres', name: string): Promise<FleetDb> {
     const db: FleetDb = dialect === 'sqlite'
       ? await openFleetDb({ dialect, dataDir: await tempDir() }, log)
       : await openFleetDb({ dialect, url: await server.newDatabase(name) }, log)
     await sqlRun(db, `INSERT INTO cabinets (cabinet_id, county_code, operator, status, secret_hash, credentials_issued_at, created_at, updated_at)
                       VALUES (?, '341125', NULL, 'operating', 'x', ?, ?, ?)`, CABINET, at, at, at)
+    return db
+  }
+
+  async function setUp(dialect: 'sqlite' | 'postgres', name: string) {
+    const db = await openWithCabinet(dialect, name)
     const g = gate()
     const replies: Reply[] = []
     const ingest: SaleIngest = await ingestOn(db, {
@@ -81,12 +89,8 @@ describe('ingest: two ticks in flight', () => {
 
   for (const dialect of ['sqlite', 'postgres'] as const) {
     it(`on ${dialect}: once the committing tick has settled, the tick being prepared commits with what it holds`, async () => {
-      const db: FleetDb = dialect === 'sqlite'
-        ? await openFleetDb({ dialect, dataDir: await tempDir() }, log)
-        : await openFleetDb({ dialect, url: await server.newDatabase('overlap_cut') }, log)
+      const db = await openWithCabinet(dialect, 'overlap_cut')
       try {
-        await sqlRun(db, `INSERT INTO cabinets (cabinet_id, county_code, operator, status, secret_hash, credentials_issued_at, created_at, updated_at)
-                          VALUES (?, '341125', NULL, 'operating', 'x', ?, ?, ?)`, CABINET, at, at, at)
         const g = gate()
         const replies: Reply[] = []
         const tickSales: number[] = []
