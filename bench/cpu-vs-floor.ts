@@ -119,7 +119,8 @@ export async function cpuVsFloor(opts: { rounds: number; cabinets: number; sales
     const messagesPerRound = opts.cabinets * opts.salesPerCabinet
     return {
       rounds,
-      ratio: median(rounds.map((x) => x.ratio)),
+      // An even count of rounds averages the middle two: rounded, or it prints as 1.1844999999999999.
+      ratio: Math.round(median(rounds.map((x) => x.ratio)) * 1000) / 1000,
       ratioOfTotals: Math.round((fleetAll / floorAll) * 1000) / 1000,
       fleetServerUs: r1(median(rounds.map((x) => x.fleet.server))),
       fleetMainThreadUs: r1(median(rounds.map((x) => x.fleet.mainThread))),
