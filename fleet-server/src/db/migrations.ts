@@ -952,4 +952,3 @@ CREATE INDEX tamper_reviews_by_cabinet ON tamper_reviews (cabinet_id, reviewed_a
     sql: `SELECT 1;`,
   },
 ]
-

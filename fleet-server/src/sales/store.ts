@@ -383,7 +383,7 @@ function pgTickCommit(): TickCommit {
   /**
    * What the tick is judged against, read before any insert of it:
    * - `known`: the tick's cabinets that exist, each locked FOR KEY SHARE until
-   *   the commit (so none can be deleted or renamed under the tick). This is
+   *   the commit (so none can be deleted or re-keyed under the tick). This is
    *   the sales table's foreign key, checked once per cabinet per tick; a
    *   per-row foreign key cost about a fifth of the batched ingest's rate
    *   (migration 21 dropped it on PostgreSQL).
