@@ -393,19 +393,15 @@ function pgTickCommit(): TickCommit {
    *   max), and a probe follows only for the sales not above it (UUIDv7 ids
    *   rise with time, so normally none).
    */
-  const beforeTick = async (ex: Executor, batches: readonly BatchWrite[]): Promise<{ known: Set<string>; stored: Map<string, EarlierSale> }> => {
+  const beforeTick = async (ex: Executor, batches: readonly BatchWrite[]): Promise<{ known: ReadonlyMap<string, string>; stored: Map<string, EarlierSale> }> => {
     const cabinets = [...new Set(batches.map((b) => b.cabinetId))].sort()
     // Sorted: two servers locking the same cabinets take them in one order.
     const ceilings = await sql<{ cabinet_id: string; id: string | null }>`
       WITH known AS MATERIALIZED (
         SELECT cabinet_id FROM cabinets WHERE cabinet_id = ANY (${textArray(cabinets)}::text[]) ORDER BY cabinet_id FOR KEY SHARE)
       SELECT k.cabinet_id, (SELECT max(s.sale_id) FROM sales s WHERE s.cabinet_id = k.cabinet_id) AS id FROM known k`.execute(ex)
-    const known = new Set<string>()
-    const ceiling = new Map<string, string>()
-    for (const r of ceilings.rows) {
-      known.add(r.cabinet_id)
-      ceiling.set(r.cabinet_id, r.id ?? '')
-    }
+    // The known cabinets, each with the ceiling of its sale ids ('' before its first sale).
+    const ceiling = new Map(ceilings.rows.map((r) => [r.cabinet_id, r.id ?? '']))
     const probe = new Map<string, [string, string]>()
     for (const b of batches) {
       const top = ceiling.get(b.cabinetId)
@@ -413,7 +409,7 @@ function pgTickCommit(): TickCommit {
       for (const s of b.sales) if (s.saleId <= top) probe.set(saleKey(b.cabinetId, s.saleId), [b.cabinetId, s.saleId])
     }
     const stored = new Map<string, EarlierSale>()
-    if (probe.size === 0) return { known, stored }
+    if (probe.size === 0) return { known: ceiling, stored }
     const keys = [...probe.values()]
     const rows = await sql<{ cabinet_id: string; sale_id: string; seq: number; sold_on: string }>`
       SELECT DISTINCT ON (s.cabinet_id, s.sale_id) s.cabinet_id, s.sale_id, s.seq, s.sold_on
@@ -421,7 +417,7 @@ function pgTickCommit(): TickCommit {
       JOIN sales s ON s.cabinet_id = k.cabinet_id AND s.sale_id = k.sale_id
       ORDER BY s.cabinet_id, s.sale_id, s.seq`.execute(ex)
     for (const r of rows.rows) stored.set(saleKey(r.cabinet_id, r.sale_id), { seq: r.seq, soldOn: r.sold_on })
-    return { known, stored }
+    return { known: ceiling, stored }
   }
 
   /** Committed sales reusing an earlier id: stored before the tick, or earlier in it (the first one counts). */
@@ -494,7 +490,7 @@ function pgTickCommit(): TickCommit {
 
   return async (ex, tick) => {
     // Read before any insert of this tick: what was stored before it.
-    const { known, stored } = tick.batches.length > 0 ? await beforeTick(ex, tick.batches) : { known: new Set<string>(), stored: new Map<string, EarlierSale>() }
+    const { known, stored } = tick.batches.length > 0 ? await beforeTick(ex, tick.batches) : { known: new Map<string, string>(), stored: new Map<string, EarlierSale>() }
     const failed = new Map<number, BatchFailure>()
     // A cabinet's first batch fails as unknown, its later ones after it (as a foreign key would have it).
     const failedCabinets = new Set<string>()
