@@ -3,7 +3,10 @@
 // types, ranges and the very patterns zod applies) takes the common, valid
 // message at a fraction of zod's cost. Anything it does not accept goes
 // through decodeMessage() unchanged, so rejects keep their codes and messages.
+// Before both, a batch in the exact text agents write is read straight from
+// its bytes (scan-batch.ts).
 import { decodeMessage, MAX_BATCH_SALES, MAX_LINES_PER_SALE, MAX_MESSAGE_BYTES, MESSAGE_VERSION, SaleBatchMsg, type Decoded } from '../../../shared/src/index.js'
+import { scanSaleBatch } from './scan-batch.js'
 
 // Ids and hashes are checked by char code through a class table, not by
 // regex: their characters are random hex, on which a regex's (or an if
@@ -130,6 +133,9 @@ export function isPlainSaleBatch(m: unknown): m is SaleBatchMsg {
 /** decodeMessage(SaleBatchMsg, payload), fast for valid batches. */
 export function decodeSaleBatch(payload: Buffer): Decoded<SaleBatchMsg> {
   if (payload.byteLength <= MAX_MESSAGE_BYTES) {
+    // A batch as agents write it, straight from its bytes; any other text the general way.
+    const scanned = scanSaleBatch(payload)
+    if (scanned !== null) return { ok: true, data: scanned }
     let json: unknown
     try {
       json = JSON.parse(payload.toString('utf8'))
