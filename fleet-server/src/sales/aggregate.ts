@@ -41,6 +41,25 @@ export interface TickAggregates {
 }
 
 export function aggregate<B extends { readonly cabinetId: string; readonly sales: readonly AggregatedSale[] }>(batches: Iterable<B>): TickAggregates {
+  const a = createAggregator()
+  a.add(batches)
+  return a.result()
+}
+
+/**
+ * Aggregates batches added over time, in commit order, as aggregate() would
+ * all of them at once: the sales fold adds each tick's as it commits, so no
+ * sale is kept until the fold (every per-sale object kept for a second was
+ * promoted out of V8's young generation, and paid for again by the old one's
+ * collector).
+ */
+export interface Aggregator {
+  add(batches: Iterable<{ readonly cabinetId: string; readonly sales: readonly AggregatedSale[] }>): void
+  /** The aggregates of everything added; nothing is added after. */
+  result(): TickAggregates
+}
+
+export function createAggregator(): Aggregator {
   const cabinets = new Map<string, CabinetAggregate>()
   const days = new Map<string, DayAggregate>()
   const skus = new Map<string, SkuAggregate>()
@@ -49,51 +68,56 @@ export function aggregate<B extends { readonly cabinetId: string; readonly sales
   // hashed on every lookup, which was most of this function's cost. The
   // joined keys are made once per new entry.
   const cabinetDays = new Map<string, Map<string, DayState>>()
-  for (const b of batches) {
-    const cabinetId = b.cabinetId
-    let c = cabinets.get(cabinetId)
-    let dayStates = cabinetDays.get(cabinetId)
-    if (!c || !dayStates) {
-      c = { cabinetId, count: 0, amountFen: 0, skewedCount: 0, lastSeq: 0, lastHash: '', lastSaleAt: '', lastSaleAtMs: Number.NEGATIVE_INFINITY }
-      cabinets.set(cabinetId, c)
-      dayStates = new Map()
-      cabinetDays.set(cabinetId, dayStates)
-    }
-    for (const s of b.sales) {
-      c.count++
-      c.amountFen += s.totalFen
-      if (s.skewFlag !== 0) c.skewedCount++
-      // Batches of one cabinet arrive in chain order, so the last one seen is the head.
-      c.lastSeq = s.seq
-      c.lastHash = s.hash
-      if (s.soldAtMs > c.lastSaleAtMs) {
-        c.lastSaleAtMs = s.soldAtMs
-        c.lastSaleAt = s.soldAt // normalised below, once per cabinet
+  const add = (batches: Iterable<{ readonly cabinetId: string; readonly sales: readonly AggregatedSale[] }>): void => {
+    for (const b of batches) {
+      const cabinetId = b.cabinetId
+      let c = cabinets.get(cabinetId)
+      let dayStates = cabinetDays.get(cabinetId)
+      if (!c || !dayStates) {
+        c = { cabinetId, count: 0, amountFen: 0, skewedCount: 0, lastSeq: 0, lastHash: '', lastSaleAt: '', lastSaleAtMs: Number.NEGATIVE_INFINITY }
+        cabinets.set(cabinetId, c)
+        dayStates = new Map()
+        cabinetDays.set(cabinetId, dayStates)
       }
-      let ds = dayStates.get(s.soldOn)
-      if (!ds) {
-        const key = `${cabinetId}\u0000${s.soldOn}`
-        ds = { key, day: { cabinetId, day: s.soldOn, count: 0, amountFen: 0 }, skus: new Map() }
-        days.set(key, ds.day)
-        dayStates.set(s.soldOn, ds)
-      }
-      const d = ds.day
-      d.count++
-      d.amountFen += s.totalFen
-      for (const l of s.lines) {
-        let k = ds.skus.get(l.sku)
-        if (!k) {
-          k = { cabinetId, day: s.soldOn, sku: l.sku, qty: 0, amountFen: 0 }
-          skus.set(`${ds.key}\u0000${l.sku}`, k)
-          ds.skus.set(l.sku, k)
+      for (const s of b.sales) {
+        c.count++
+        c.amountFen += s.totalFen
+        if (s.skewFlag !== 0) c.skewedCount++
+        // Batches of one cabinet arrive in chain order, so the last one seen is the head.
+        c.lastSeq = s.seq
+        c.lastHash = s.hash
+        if (s.soldAtMs > c.lastSaleAtMs) {
+          c.lastSaleAtMs = s.soldAtMs
+          c.lastSaleAt = s.soldAt // normalised in result(), once per cabinet
         }
-        k.qty += l.qty
-        k.amountFen += l.qty * l.unitPriceFen
+        let ds = dayStates.get(s.soldOn)
+        if (!ds) {
+          const key = `${cabinetId}\u0000${s.soldOn}`
+          ds = { key, day: { cabinetId, day: s.soldOn, count: 0, amountFen: 0 }, skus: new Map() }
+          days.set(key, ds.day)
+          dayStates.set(s.soldOn, ds)
+        }
+        const d = ds.day
+        d.count++
+        d.amountFen += s.totalFen
+        for (const l of s.lines) {
+          let k = ds.skus.get(l.sku)
+          if (!k) {
+            k = { cabinetId, day: s.soldOn, sku: l.sku, qty: 0, amountFen: 0 }
+            skus.set(`${ds.key}\u0000${l.sku}`, k)
+            ds.skus.set(l.sku, k)
+          }
+          k.qty += l.qty
+          k.amountFen += l.qty * l.unitPriceFen
+        }
       }
     }
   }
-  for (const c of cabinets.values()) if (c.lastSaleAt !== '') c.lastSaleAt = isoUtcMs(c.lastSaleAt, c.lastSaleAtMs)
-  return { cabinets, days, skus }
+  const result = (): TickAggregates => {
+    for (const c of cabinets.values()) if (c.lastSaleAt !== '') c.lastSaleAt = isoUtcMs(c.lastSaleAt, c.lastSaleAtMs)
+    return { cabinets, days, skus }
+  }
+  return { add, result }
 }
 
 /** A cabinet-day being aggregated: its entry in `days` (under `key`) and its skus by name. */

@@ -15,13 +15,13 @@
 // Exact after a crash: the fold commits with the rowid of the last sale it
 // folded (meta 'sales_folded_rowid'), and sales only ever append (one writer,
 // no deletes), so what is left is exactly the rowids above it. Normally the
-// fold takes the committed batches from memory; any rows memory does not
-// cover (a tick not yet reported, a restart, a failed fold) are read back
-// from the table.
+// fold takes each tick as it commits — aggregated at once, no sale kept —
+// and any rows memory does not cover (a tick not yet reported, a restart, a
+// failed fold) are read back from the table.
 import type { Logger } from 'pino'
 import type { DerivedWork, FleetDb } from '../db/database.js'
 import type { SqliteDatabase } from '../db/sqlite.js'
-import { aggregate, type AggregatedSale, type TickAggregates } from './aggregate.js'
+import { createAggregator, type AggregatedSale, type Aggregator, type TickAggregates } from './aggregate.js'
 
 /** A sale as the fold needs it: aggregated, and checked for a reused id. */
 export type FoldSale = AggregatedSale & { readonly saleId: string }
@@ -69,13 +69,32 @@ const DERIVED_TABLES = ['cabinet_sales', 'cabinet_day_sales', 'cabinet_day_sku_s
 /** Rows read back from the table per fold transaction (recovery after a crash). */
 const READ_CHUNK = 20_000
 
+/** A sale whose id may repeat an earlier one of its cabinet. */
+interface IdCheck {
+  readonly cabinetId: string
+  readonly receivedAt: string
+  readonly saleId: string
+  readonly seq: number
+  readonly soldOn: string
+}
+
+/**
+ * What the ticks committed since the watermark add, taken as they commit:
+ * their aggregates, and the few sales whose ids are not known new. No sale
+ * is kept whole until the fold (kept a second, each was promoted out of V8's
+ * young generation and paid for again by the old one's collector).
+ */
 interface Pending {
-  /** The watermark these batches start from: they cover rowids (base, top]. */
+  /** The watermark these ticks start from: they cover rowids (base, top]. */
   readonly base: number
   top: number
-  batches: FoldBatch[]
+  readonly agg: Aggregator
+  /** Sales whose ids are not above their cabinet's ceiling: looked up at the fold, once the range's ids are recorded. */
+  readonly suspects: IdCheck[]
   sales: number
 }
+
+const emptyPending = (base: number): Pending => ({ base, top: base, agg: createAggregator(), suspects: [], sales: 0 })
 
 export function startSalesFold(opts: SalesFoldOptions): SalesFold {
   const { db, log } = opts
@@ -87,7 +106,7 @@ export function startSalesFold(opts: SalesFoldOptions): SalesFold {
 
   // The database's watermark as last read or written; null = read it at the next fold.
   let folded: number | null = null
-  // Committed batches since the watermark, when memory holds all of them; null = read from the table.
+  // What the ticks committed since the watermark add, when memory has all of them; null = read from the table.
   let pending: Pending | null = null
   let soon: NodeJS.Immediate | null = null
   let closed = false
@@ -95,25 +114,43 @@ export function startSalesFold(opts: SalesFoldOptions): SalesFold {
   // case: agents mint time-ordered UUIDv7) is known new without a probe.
   const idCeiling = new Map<string, string>()
 
-  /** Writes what `batches` (the sales with rowids `from` < rowid <= `to`) add, and the watermark `to`. */
-  function foldBatches(batches: readonly FoldBatch[], from: number, to: number): void {
-    const agg = aggregate(batches)
+  /** Writes what `p` holds — the sales with rowids `from` < rowid <= `to` — and the watermark `to`. */
+  function foldRange(p: Pending, from: number, to: number): void {
+    const agg = p.agg.result()
     for (const c of agg.cabinets.values()) stmt.upsertCabinet.run(c.cabinetId, c.count, c.amountFen, c.skewedCount, c.lastSeq, c.lastHash, c.lastSaleAt)
     for (const d of agg.days.values()) stmt.upsertDay.run(d.cabinetId, d.day, d.count, d.amountFen)
     for (const k of agg.skus.values()) stmt.upsertSku.run(k.cabinetId, k.day, k.sku, k.qty, k.amountFen)
-    // Only ids at or below their cabinet's ceiling can repeat an earlier one:
-    // found before this range's ids are recorded (the ceiling is of earlier folds).
-    const suspects: Array<{ readonly b: FoldBatch; readonly s: FoldSale }> = []
-    for (const b of batches) for (const s of b.sales) if (!isAboveCeiling(b.cabinetId, s.saleId)) suspects.push({ b, s })
     // Every id of the range in one statement, straight from the sales: no
     // statement run per sale (measured ~1 µs of the ~3 a row took).
     stmt.recordSaleIds.run(from, to)
-    for (const { b, s } of suspects) checkSuspect(b, s)
+    for (const c of p.suspects) checkSuspect(c)
     for (const w of opts.writers) w(agg)
     stmt.setWatermark.run(String(to))
   }
 
-  /** True when `saleId` is above every id its cabinet has had (and is then the new ceiling). */
+  /**
+   * Adds committed batches to `p`, in commit order: their aggregates, and
+   * the sales whose ids are not above their cabinet's ceiling. Called as each
+   * tick commits, too: a cabinet's ceiling is then exact (see isAboveCeiling).
+   */
+  function take(p: Pending, batches: readonly FoldBatch[]): void {
+    p.agg.add(batches)
+    for (const b of batches) {
+      for (const s of b.sales) {
+        p.sales++
+        if (!isAboveCeiling(b.cabinetId, s.saleId)) p.suspects.push({ cabinetId: b.cabinetId, receivedAt: b.receivedAt, saleId: s.saleId, seq: s.seq, soldOn: s.soldOn })
+      }
+    }
+  }
+
+  /**
+   * True when `saleId` is above every id its cabinet has had (and is then the
+   * new ceiling). A ceiling not in memory is read from sale_ids, which then
+   * holds every id of the cabinet: the sales not yet folded are the ones
+   * taken before this one, in commit order, and a cabinet with any of those
+   * has its ceiling in memory (forgotten only with them: idCeiling.clear()
+   * goes with pending = null).
+   */
   function isAboveCeiling(cabinetId: string, saleId: string): boolean {
     let ceiling = idCeiling.get(cabinetId)
     if (ceiling === undefined) {
@@ -131,11 +168,11 @@ export function startSalesFold(opts: SalesFoldOptions): SalesFold {
    * an official resolves it. Sales fold in commit order, which is each chain's
    * seq order, so "earlier" is the one with the lowest seq below this one's.
    */
-  function checkSuspect(b: FoldBatch, s: FoldSale): void {
-    const earlier = stmt.earlierWithId.get(b.cabinetId, s.saleId, s.seq)
+  function checkSuspect({ cabinetId, receivedAt, saleId, seq, soldOn }: IdCheck): void {
+    const earlier = stmt.earlierWithId.get(cabinetId, saleId, seq)
     if (!earlier) return
-    stmt.insertFlag.run(b.cabinetId, s.seq, s.saleId, earlier.seq, s.soldOn, earlier.sold_on, b.receivedAt)
-    log.warn({ cabinetId: b.cabinetId, seq: s.seq, saleId: s.saleId, earlierSeq: earlier.seq }, 'sale reuses an earlier sale id; stored and flagged')
+    stmt.insertFlag.run(cabinetId, seq, saleId, earlier.seq, soldOn, earlier.sold_on, receivedAt)
+    log.warn({ cabinetId, seq, saleId, earlierSeq: earlier.seq }, 'sale reuses an earlier sale id; stored and flagged')
   }
 
   /** Sales with rowids in (from, to], in rowid order, as one-sale batches. */
@@ -176,15 +213,17 @@ export function startSalesFold(opts: SalesFoldOptions): SalesFold {
       pending = null
       idCeiling.clear()
     }
-    let batches: readonly FoldBatch[]
-    if (pending !== null && pending.base === from && pending.top <= to && pending.batches.length > 0) {
+    let p: Pending
+    if (pending !== null && pending.base === from && pending.top <= to && pending.sales > 0) {
       // Memory covers (from, pending.top]; the table the rest, if any (a tick not yet reported).
-      batches = pending.top < to ? [...pending.batches, ...readBack(pending.top, to)] : pending.batches
+      p = pending
+      if (p.top < to) take(p, readBack(p.top, to))
     } else {
       to = Math.min(to, from + READ_CHUNK)
-      batches = readBack(from, to)
+      p = emptyPending(from)
+      take(p, readBack(from, to))
     }
-    foldBatches(batches, from, to)
+    foldRange(p, from, to)
     return to
   }
 
@@ -196,7 +235,7 @@ export function startSalesFold(opts: SalesFoldOptions): SalesFold {
     try {
       for (;;) {
         folded = inCaller ? once() : once.immediate()
-        pending = { base: folded, top: folded, batches: [], sales: 0 }
+        pending = emptyPending(folded)
         if ((stmt.maxRowid.get()?.m ?? 0) <= folded) return
       }
     } catch (err) {
@@ -243,9 +282,8 @@ export function startSalesFold(opts: SalesFoldOptions): SalesFold {
     committed(rows, batches) {
       if (rows.to <= rows.from || pending === null) return
       if (rows.from === pending.top) {
-        pending.batches.push(...batches)
+        take(pending, batches)
         pending.top = rows.to
-        for (const b of batches) pending.sales += b.sales.length
       } else if (rows.to > pending.base) {
         // Not contiguous with what memory holds: the table has it all.
         pending = null

@@ -44,8 +44,8 @@ async function open(dataDir: string, first: boolean): Promise<Opened> {
   return { db, store: createSalesStore(db), figures, fold }
 }
 
-// reuse: an earlier id of the cabinet (by index), 'old': a new id below every earlier one (not a reuse), null: a new, higher id.
-type BatchSpec = { cab: number; n: number; reuse: number | 'old' | null; day: number; sku: number; bad: 'none' | 'unknown' | 'conflict' }
+// reuse: an earlier id of the cabinet (by index), 'last': its latest id (at its ceiling), 'old': a new id below every earlier one (not a reuse), null: a new, higher id.
+type BatchSpec = { cab: number; n: number; reuse: number | 'last' | 'old' | null; day: number; sku: number; bad: 'none' | 'unknown' | 'conflict' }
 type Op =
   | { kind: 'tick'; batches: BatchSpec[]; report: 'now' | 'later' }
   | { kind: 'report' }
@@ -56,7 +56,7 @@ type Op =
 const batchSpec: fc.Arbitrary<BatchSpec> = fc.record({
   cab: fc.integer({ min: 0, max: CABINETS.length - 1 }),
   n: fc.integer({ min: 1, max: 3 }),
-  reuse: fc.oneof({ weight: 3, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.nat() }, { weight: 1, arbitrary: fc.constant('old' as const) }),
+  reuse: fc.oneof({ weight: 3, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.nat() }, { weight: 1, arbitrary: fc.constant('old' as const) }, { weight: 1, arbitrary: fc.constant('last' as const) }),
   day: fc.integer({ min: 0, max: DAYS.length - 1 }),
   sku: fc.integer({ min: 0, max: SKUS.length - 1 }),
   bad: fc.constantFrom<BatchSpec['bad']>('none', 'none', 'none', 'none', 'none', 'unknown', 'conflict'),
@@ -141,6 +141,7 @@ describe('sales fold', () => {
                   const saleId =
                     b.reuse === 'old' && i === 0 ? `id-00000000-${String(++idCounter)}` // sorts below every id-0000000N: under the ceiling, yet unique
                     : typeof b.reuse === 'number' && own.length > 0 && i === 0 ? own[b.reuse % own.length]!
+                    : b.reuse === 'last' && own.length > 0 && i === 0 ? own.at(-1)!
                     : `id-${String(++idCounter).padStart(8, '0')}`
                   const soldAt = `${DAYS[b.day]}T0${(seq % 9) + 1}:00:00.000Z`
                   const lines = [{ sku: SKUS[(b.sku + i) % SKUS.length]!, qty: 1 + (seq % 2), unitPriceFen: 100 * (1 + b.sku) }]
@@ -196,4 +197,41 @@ describe('sales fold', () => {
       { numRuns: 25 },
     )
   }, 120_000)
+
+  it('flags a sale reusing its cabinet’s latest id, whether the fold learnt the cabinet’s id ceiling at a fold, at a commit, or from sale_ids after a restart', async () => {
+    for (const before of ['fold', 'none', 'restart'] as const) {
+      const dataDir = await tempDir()
+      let o = await open(dataDir, true)
+      try {
+        const commit = async (seq: number, saleId: string): Promise<void> => {
+          const lines = [{ sku: 'A', qty: 1, unitPriceFen: 100 }]
+          const sale: SaleRecord = {
+            saleId, seq, soldAt: at, soldAtMs: Date.parse(at), soldOn: '2020-10-01', recordedAt: at, recordedAtMs: Date.parse(at),
+            payment: 'wechat', totalFen: 100, lines, linesJson: JSON.stringify(lines), prevHash: 'p', hash: `h-${seq}`, skewFlag: 0,
+          }
+          const r = await o.db.transaction((tx) => o.store.commitTick(tx, { batches: [{ cabinetId: 'C-0', receivedAt: at, sales: [sale] }], tampered: [] }), { deferDerived: true })
+          o.fold.committed(r.deferred!.rows, r.deferred!.batches)
+        }
+        await o.fold.flush() // from here the fold takes committed ticks as they are reported
+        await commit(1, 'id-1')
+        await commit(2, 'id-2')
+        if (before !== 'none') await o.fold.flush()
+        if (before === 'restart') {
+          // A new process: no ceiling in memory; seq 3's commit reads C-0's from sale_ids.
+          await o.fold.close()
+          o.figures.close()
+          await o.db.close()
+          o = await open(dataDir, false)
+          await o.fold.flush()
+        }
+        await commit(3, 'id-2') // at the ceiling, not above it: a reuse
+        await o.fold.flush()
+        expect(await sqlRows(o.db, 'SELECT cabinet_id, seq, earlier_seq FROM sale_flags')).toEqual([{ cabinet_id: 'C-0', seq: 3, earlier_seq: 2 }])
+      } finally {
+        await o.fold.close()
+        o.figures.close()
+        await o.db.close()
+      }
+    }
+  })
 })
