@@ -4,7 +4,7 @@
 // isoUtcMs() against Date.parse().
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { aggregate, type AggregatedSale, type TickAggregates } from '../../fleet-server/src/sales/aggregate.js'
+import { aggregate, createAggregator, type AggregatedSale, type TickAggregates } from '../../fleet-server/src/sales/aggregate.js'
 import { uuidv7Ms } from '../../fleet-server/src/sales/clock-skew.js'
 import { isoUtcMs } from '../../fleet-server/src/sales/ingest.js'
 import { isUpTopicOf, topics } from '../../shared/src/index.js'
@@ -84,6 +84,25 @@ describe('ingest helpers', () => {
     fc.assert(
       fc.property(batches, (bs) => {
         const got = aggregate(bs)
+        const want = reference(bs)
+        expect([...got.cabinets.entries()]).toEqual([...want.cabinets.entries()])
+        expect([...got.days.entries()]).toEqual([...want.days.entries()])
+        expect([...got.skus.entries()]).toEqual([...want.skus.entries()])
+      }),
+      fcParams(300),
+    )
+  })
+
+  it('an aggregator given the batches a tick at a time (the sales fold) ends with what aggregate() gives for all of them', () => {
+    fc.assert(
+      fc.property(batches, fc.array(fc.nat(), { maxLength: 4 }), (bs, cuts) => {
+        const a = createAggregator()
+        let from = 0
+        for (const cut of [...cuts.map((c) => c % (bs.length + 1)), bs.length].sort((x, y) => x - y)) {
+          a.add(bs.slice(from, cut))
+          from = cut
+        }
+        const got = a.result()
         const want = reference(bs)
         expect([...got.cabinets.entries()]).toEqual([...want.cabinets.entries()])
         expect([...got.days.entries()]).toEqual([...want.days.entries()])
