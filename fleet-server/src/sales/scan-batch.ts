@@ -80,6 +80,8 @@ const latin1: (buf: Buffer, start: number, end: number) => string =
 const EMPTY = Buffer.alloc(0)
 let b: Buffer = EMPTY
 let at = 0
+/** Where the last sale's hash began in the payload (a chained batch's next prevHash repeats it). */
+let hashFrom = 0
 
 /** Batch whose text is exactly JSON.stringify of a valid SaleBatchMsg in schema order, as JSON.parse would return it; else null. */
 export function scanSaleBatch(payload: Buffer): SaleBatchMsg | null {
@@ -171,9 +173,6 @@ function lit(text: Uint8Array): boolean {
   at = from + n
   return true
 }
-
-/** Where the last sale's hash began in the payload. */
-let hashFrom = 0
 
 /** Whether the `n` bytes at `from` and a closing quote are at the cursor too (and the cursor then past them). */
 function repeats(from: number, n: number): boolean {
