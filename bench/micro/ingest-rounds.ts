@@ -3,9 +3,13 @@
 // CPU split by thread, with the bytes the process wrote and the GC lines of
 // --trace-gc that fell in it.
 //   node --import tsx bench/micro/ingest-rounds.ts [rounds=8]
-// FLEET_NODE_ARGS='--trace-gc' adds GC counts; PROBE_ENV='{"K":"V"}' a setting.
+// FLEET_NODE_ARGS='--trace-gc' adds GC counts ('--trace-gc-nvp': promoted and
+// allocated bytes per scavenge); PROBE_ENV='{"K":"V"}' a setting. With
+// FLEET_NODE_ARGS='--import <abs>/bench/micro/mem-probe.mjs', MEM_PROBE_REQUEST=FILE
+// and MEM_PROBE_DIR=DIR, round 2's allocations (garbage included) go to
+// DIR/alloc-PID.heapprofile. TARGET=floor runs the floor server instead.
 import { mkdtemp, rm } from 'node:fs/promises'
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runLoad } from '../child.js'
@@ -65,7 +69,17 @@ try {
     const l0 = fleet.lines.length
     if (process.env.SNAP && r === 2) setTimeout(() => process.kill(fleet.pid, 'SIGUSR2'), 1500)
     if (process.env.SNAP && r === 3) process.kill(fleet.pid, 'SIGUSR2')
+    // MEM_PROBE_REQUEST (with FLEET_NODE_ARGS='--import bench/micro/mem-probe.mjs'): round 2's allocations, garbage included.
+    const probe = process.env.MEM_PROBE_REQUEST
+    if (probe && r === 2) {
+      writeFileSync(probe, 'alloc-start')
+      process.kill(fleet.pid, 'SIGUSR2')
+    }
     const res = await runLoad({ mode: 'sales', host: '127.0.0.1', port: Number(fleet.ready.mqtt), credentials: creds, salesPerClient: perCabinet, batchSize: 1, window: 10 })
+    if (probe && r === 2) {
+      writeFileSync(probe, 'alloc-stop')
+      process.kill(fleet.pid, 'SIGUSR2')
+    }
     const t1 = threads(fleet.pid)
     const w1 = writeBytes(fleet.pid)
     const u1 = userSys(fleet.pid)
