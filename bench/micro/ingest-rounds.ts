@@ -3,11 +3,15 @@
 // CPU split by thread, with the bytes the process wrote and the GC lines of
 // --trace-gc that fell in it.
 //   node --import tsx bench/micro/ingest-rounds.ts [rounds=8]
-// FLEET_NODE_ARGS='--trace-gc' adds GC counts ('--trace-gc-nvp': promoted and
-// allocated bytes per scavenge); PROBE_ENV='{"K":"V"}' a setting. With
-// FLEET_NODE_ARGS='--import <abs>/bench/micro/mem-probe.mjs', MEM_PROBE_REQUEST=FILE
-// and MEM_PROBE_DIR=DIR, round 2's allocations (garbage included) go to
-// DIR/alloc-PID.heapprofile. TARGET=floor runs the floor server instead.
+// TARGET=floor runs the floor server instead; PROBE_ENV='{"K":"V"}' gives the
+// fleet a setting; FLEET_NODE_ARGS go to the server's node:
+// - '--trace-gc': GC counts and pauses; '--trace-gc-nvp': promoted and
+//   allocated bytes per scavenge, a line per round;
+// - '--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=DIR' with SNAP=1: heap
+//   snapshots mid-round 2 and before round 3 (compare: heap-shapes.mjs);
+// - '--import <abs>/bench/micro/mem-probe.mjs' with MEM_PROBE_REQUEST=FILE and
+//   MEM_PROBE_DIR=DIR: round 2's allocations, garbage included, in
+//   DIR/alloc-PID.heapprofile.
 import { mkdtemp, rm } from 'node:fs/promises'
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -46,10 +50,11 @@ const writeBytes = (pid: number): number => Number(/write_bytes: (\d+)/.exec(rea
 
 const dir = await mkdtemp(join(tmpdir(), 'bench-rounds-'))
 const isFloor = process.env.TARGET === 'floor'
-const fleet = isFloor ? await startProgram('bench/floor.ts', [], {}, 60_000, (process.env.FLEET_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')) : await startProgram('fleet-server/src/main.ts', [], {
+const nodeArgs = (process.env.FLEET_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')
+const fleet = isFloor ? await startProgram('bench/floor.ts', [], {}, 60_000, nodeArgs) : await startProgram('fleet-server/src/main.ts', [], {
   FLEET_DATA_DIR: dir, FLEET_HTTP_PORT: '0', FLEET_MQTT_PORT: '0', FLEET_ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'error', FLEET_LOG_REQUESTS: 'false',
   FLEET_REPORTS_SCHEDULE: 'false', FLEET_BACKUP_SCHEDULE: 'false', ...extraEnv,
-}, 60_000, (process.env.FLEET_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''))
+}, 60_000, nodeArgs)
 try {
   const http = `http://127.0.0.1:${String(fleet.ready.http)}`
   const credentials: Array<Array<{ username: string; password: string }>> = []
@@ -69,7 +74,6 @@ try {
     const l0 = fleet.lines.length
     if (process.env.SNAP && r === 2) setTimeout(() => process.kill(fleet.pid, 'SIGUSR2'), 1500)
     if (process.env.SNAP && r === 3) process.kill(fleet.pid, 'SIGUSR2')
-    // MEM_PROBE_REQUEST (with FLEET_NODE_ARGS='--import bench/micro/mem-probe.mjs'): round 2's allocations, garbage included.
     const probe = process.env.MEM_PROBE_REQUEST
     if (probe && r === 2) {
       writeFileSync(probe, 'alloc-start')
@@ -87,13 +91,8 @@ try {
     const nvp = fleet.lines.slice(l0).filter((l) => /gc=s /.test(l))
     if (nvp.length > 0) {
       const field = (k: string) => nvp.reduce((t, l) => t + Number(new RegExp(` ${k}=([\\d.]+)`).exec(l)?.[1] ?? 0), 0) / nvp.length
-      console.log(JSON.stringify({ scavenges: nvp.length, avgPauseMs: +field('pause').toFixed(2), promotedKB: Math.round(field('promoted') / 1024), copiedKB: Math.round(field('semi_space_copied') / 1024), allocatedKB: Math.round(field('allocated') / 1024), sample: process.env.SHOW_NVP ? nvp[5] : undefined }))
+      console.log(JSON.stringify({ scavenges: nvp.length, avgPauseMs: +field('pause').toFixed(2), promotedKB: Math.round(field('promoted') / 1024), allocatedKB: Math.round(field('allocated') / 1024) }))
     }
-    const newLines = fleet.lines.slice(l0)
-    const deopts = newLines.filter((l) => /bailout \(kind/.test(l))
-    const opts = newLines.filter((l) => /completed (optimizing|compiling)/.test(l))
-    if (process.env.SHOW_OPT) console.log(`deopts ${deopts.length} opts ${opts.length}\n` + [...deopts, ...opts].map((l) => l.slice(0, 200)).slice(0, Number(process.env.SHOW_OPT)).join('\n'))
-    if (process.env.SHOW_GC) console.log(gcLines.slice(0, 4).join('\n'))
     const per: Record<string, number> = {}
     let all = 0
     for (const [k, ns] of t1) {

@@ -6,32 +6,9 @@
 // Before both, a batch in the exact text agents write is read straight from
 // its bytes (scan-batch.ts).
 import { decodeMessage, MAX_BATCH_SALES, MAX_LINES_PER_SALE, MAX_MESSAGE_BYTES, MESSAGE_VERSION, SaleBatchMsg, type Decoded } from '../../../shared/src/index.js'
+import { B64, CLASS, hasUuidVersionAndVariant, HEX, HEX_LOWER, ID_FIRST, ID_REST, ISO_UTC, MAX_UUID, NIL_UUID, SKU_REST } from './sale-patterns.js'
 import { scanSaleBatch } from './scan-batch.js'
 
-// Ids and hashes are checked by char code through a class table, not by
-// regex: their characters are random hex, on which a regex's (or an if
-// chain's) branches mispredict — /^[0-9a-f]{64}$/ took ~300 ns a hash, the
-// table ~100 ns. Each check accepts exactly the strings of its pattern; the
-// property tests in test/property/sale-decode.test.ts hold them to zod.
-
-// Character classes, one bit each, for ASCII (every pattern here is ASCII only).
-const HEX_LOWER = 1 // 0-9 a-f
-const HEX = 2 // 0-9 a-f A-F
-const ID_FIRST = 4 // A-Z a-z 0-9
-const ID_REST = 8 // ID_FIRST and _ . -
-const SKU_REST = 16 // ID_REST and :
-const CLASS = new Uint8Array(128)
-for (let c = 0; c < 128; c++) {
-  const ch = String.fromCharCode(c)
-  let bits = 0
-  if (ch >= '0' && ch <= '9') bits |= HEX_LOWER | HEX | ID_FIRST | ID_REST | SKU_REST
-  if (ch >= 'a' && ch <= 'f') bits |= HEX_LOWER | HEX
-  if (ch >= 'A' && ch <= 'F') bits |= HEX
-  if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')) bits |= ID_FIRST | ID_REST | SKU_REST
-  if (ch === '_' || ch === '.' || ch === '-') bits |= ID_REST | SKU_REST
-  if (ch === ':') bits |= SKU_REST
-  CLASS[c] = bits
-}
 const is = (s: string, i: number, cls: number): boolean => {
   const c = s.charCodeAt(i)
   return c < 128 && (CLASS[c]! & cls) !== 0
@@ -52,9 +29,6 @@ function isHash(s: string): boolean {
   return true
 }
 
-const NIL_UUID = '00000000-0000-0000-0000-000000000000'
-const MAX_UUID = 'ffffffff-ffff-ffff-ffff-ffffffffffff'
-
 /** zod 4's z.uuid(): 8-4-4-4-12 hex, version 1-8, variant 8/9/a/b (either case), or the nil or max UUID. */
 function isUuid(s: string): boolean {
   if (s.length !== 36) return false
@@ -63,16 +37,9 @@ function isUuid(s: string): boolean {
       if (s.charCodeAt(i) !== 0x2d) return false
     } else if (!is(s, i, HEX)) return false
   }
-  const version = s.charCodeAt(14)
-  const variant = s.charCodeAt(19) | 0x20 // lower case
-  if (version >= 0x31 && version <= 0x38 && (variant === 0x38 || variant === 0x39 || variant === 0x61 || variant === 0x62)) return true
-  return s === NIL_UUID || s === MAX_UUID
+  return hasUuidVersionAndVariant(s.charCodeAt(14), s.charCodeAt(19)) || s === NIL_UUID || s === MAX_UUID
 }
 
-// zod 4's pattern for z.iso.datetime({ offset: false }). Kept as a regex: its
-// input is digits in fixed places, which irregexp matches faster (~30 ns)
-// than a char-code check with the calendar rules written out (~60 ns).
-const ISO_UTC = /^(?:(?:\d\d[2468][048]|\d\d[13579][26]|\d\d0[48]|[02468][048]00|[13579][26]00)-02-29|\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\d|30)|(?:02)-(?:0[1-9]|1\d|2[0-8])))T(?:(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:Z))$/
 const isIsoUtc = (s: string): boolean => ISO_UTC.test(s)
 
 const BATCH_KEYS = 5 // without the optional sig
@@ -103,12 +70,6 @@ function isSale(s: unknown): boolean {
   if (!Array.isArray(lines) || lines.length < 1 || lines.length > MAX_LINES_PER_SALE) return false
   for (let i = 0; i < lines.length; i++) if (!isSaleLine(lines[i])) return false
   return keyCount(s) === SALE_KEYS
-}
-
-const B64 = 32 // A-Z a-z 0-9 + /
-for (let c = 0; c < 128; c++) {
-  const ch = String.fromCharCode(c)
-  if ((CLASS[c]! & ID_FIRST) !== 0 || ch === '+' || ch === '/') CLASS[c] = CLASS[c]! | B64
 }
 
 /** /^[A-Za-z0-9+/]{86}==$/: a 64-byte signature in base64 (issue 16 §2). */

@@ -13,30 +13,8 @@
 // from one string of the payload: a slice would keep the whole payload alive
 // for as long as anyone keeps the field (a chain head keeps a hash for days).
 // Every field's pattern is ASCII, so latin1 reads exactly what UTF-8 would.
-import { MAX_BATCH_SALES, MAX_LINES_PER_SALE, MESSAGE_VERSION, type Sale, type SaleBatchMsg, type SaleLine } from '../../../shared/src/index.js'
-
-// Character classes by byte, one bit each (as fast-decode.ts; ASCII only).
-const HEX_LOWER = 1 // 0-9 a-f
-const HEX = 2 // 0-9 a-f A-F
-const ID_FIRST = 4 // A-Z a-z 0-9
-const ID_REST = 8 // ID_FIRST and _ . -
-const SKU_REST = 16 // ID_REST and :
-const B64 = 32 // A-Z a-z 0-9 + /
-const ISO = 64 // 0-9 - : . T Z
-const CLASS = new Uint8Array(256)
-for (let c = 0; c < 128; c++) {
-  const ch = String.fromCharCode(c)
-  let bits = 0
-  if (ch >= '0' && ch <= '9') bits |= HEX_LOWER | HEX | ID_FIRST | ID_REST | SKU_REST | B64
-  if (ch >= 'a' && ch <= 'f') bits |= HEX_LOWER | HEX
-  if (ch >= 'A' && ch <= 'F') bits |= HEX
-  if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')) bits |= ID_FIRST | ID_REST | SKU_REST | B64
-  if (ch === '_' || ch === '.' || ch === '-') bits |= ID_REST | SKU_REST
-  if (ch === ':') bits |= SKU_REST
-  if (ch === '+' || ch === '/') bits |= B64
-  if ((ch >= '0' && ch <= '9') || '-:.TZ'.includes(ch)) bits |= ISO
-  CLASS[c] = bits
-}
+import { MAX_BATCH_SALES, MAX_LINES_PER_SALE, MESSAGE_VERSION, Payment, type Sale, type SaleBatchMsg, type SaleLine } from '../../../shared/src/index.js'
+import { B64, CLASS, hasUuidVersionAndVariant, HEX, HEX_LOWER, ID_FIRST, ID_REST, ISO, ISO_UTC, MAX_UUID, NIL_UUID, SKU_REST } from './sale-patterns.js'
 
 const QUOTE = 0x22
 const COMMA = 0x2c
@@ -60,10 +38,8 @@ const HASH_KEY = bytes(',"hash":"')
 const SKU_KEY = bytes('{"sku":"')
 const QTY_KEY = bytes(',"qty":')
 const PRICE_KEY = bytes(',"unitPriceFen":')
-const PAYMENTS = (['wechat', 'alipay', 'unionpay', 'cash'] as const).map((p) => ({ value: p, text: bytes(`${p}"`) }))
-
-// zod 4's z.iso.datetime({ offset: false }), as in fast-decode.ts.
-const ISO_UTC = /^(?:(?:\d\d[2468][048]|\d\d[13579][26]|\d\d0[48]|[02468][048]00|[13579][26]00)-02-29|\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\d|30)|(?:02)-(?:0[1-9]|1\d|2[0-8])))T(?:(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:Z))$/
+// The schema's payment methods, each with its closing quote.
+const PAYMENTS = Payment.options.map((p) => ({ value: p, text: bytes(`${p}"`) }))
 
 type Latin1Slicer = { latin1Slice(start: number, end: number): string }
 /**
@@ -211,7 +187,7 @@ function int(): number {
   return x
 }
 
-/** zod 4's z.uuid() (fast-decode.ts isUuid) and a closing quote. */
+/** zod 4's z.uuid() and a closing quote. */
 function uuid(): string | null {
   const buf = b
   const from = at
@@ -223,11 +199,8 @@ function uuid(): string | null {
       if (c !== 0x2d) return null
     } else if ((CLASS[c]! & HEX) === 0) return null
   }
-  const version = buf[from + 14]!
-  const variant = buf[from + 19]! | 0x20
   const s = take(end)
-  if (version >= 0x31 && version <= 0x38 && (variant === 0x38 || variant === 0x39 || variant === 0x61 || variant === 0x62)) return s
-  return s === '00000000-0000-0000-0000-000000000000' || s === 'ffffffff-ffff-ffff-ffff-ffffffffffff' ? s : null
+  return hasUuidVersionAndVariant(buf[from + 14]!, buf[from + 19]!) || s === NIL_UUID || s === MAX_UUID ? s : null
 }
 
 /** /^[A-Za-z0-9][rest]{0,63}$/ (CabinetId, or Sku with ':') and a closing quote. */
