@@ -227,6 +227,7 @@ export async function startNatsNodes(opts: StartNatsNodesOptions): Promise<NatsN
     try {
       for (const n of nodes) n.start()
       await Promise.all(nodes.map((n) => n.waitReady()))
+      await waitMeshed(nodes)
       return nodes
     } catch (err) {
       await Promise.all(nodes.map(async (n) => {
@@ -237,6 +238,31 @@ export async function startNatsNodes(opts: StartNatsNodesOptions): Promise<NatsN
       if (attempt >= BIND_ATTEMPTS || !bindFailed) throw err
       if (opts.wipeOnRetry) for (const n of nodes) await rm(join(opts.dir, n.name), { recursive: true, force: true })
     }
+  }
+}
+
+/**
+ * Healthy is not meshed: a JetStream meta leader needs routes to a majority
+ * only, and a node still missing its route to a peer neither forwards requests
+ * to it nor names it among its routes (seen under a loaded CI run).
+ */
+async function waitMeshed(nodes: readonly NatsNodeProcess[]): Promise<void> {
+  if (nodes.length < 2) return
+  const deadline = Date.now() + READY_TIMEOUT_MS
+  const peersOf = async (n: NatsNodeProcess): Promise<number> => {
+    try {
+      const res = await fetch(`${n.monitorUrl}/routez`, { signal: AbortSignal.timeout(HEALTHZ_TIMEOUT_MS) })
+      const body = (await res.json()) as { routes?: Array<{ remote_id?: string }> }
+      return new Set((body.routes ?? []).map((r) => r.remote_id)).size
+    } catch {
+      return 0
+    }
+  }
+  for (;;) {
+    const peers = await Promise.all(nodes.map(peersOf))
+    if (peers.every((p) => p >= nodes.length - 1)) return
+    if (Date.now() > deadline) throw new Error(`nats cluster not meshed within ${READY_TIMEOUT_MS} ms (routes per node: ${peers.join(', ')})`)
+    await new Promise((r) => setTimeout(r, 50))
   }
 }
 

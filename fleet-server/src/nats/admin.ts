@@ -205,10 +205,15 @@ export async function startNatsAccountAdmin(opts: NatsAccountAdminOptions): Prom
     // did (this connection was away meanwhile) is a failed listing, not an empty one.
     if (first.length === 0) throw new NatsIdentityError('NATS_CONNZ_FAILED', 'no node answered the connection listing', { account })
     // A node slower than the round's stall is missing, not empty: compare
-    // with the nodes the first one routes to (a node down has no sessions).
+    // with the nodes the answering ones route to (a node down has no
+    // sessions). All of them: one whose route to a node is down, or not yet
+    // up, would not name it, and its CONNZ request does not reach it either.
     const answered = new Set(first.map((p) => p.serverName))
-    const expected = await clusterNodes(first[0]!.serverId)
-    const complete = [...expected].every((n) => answered.has(n))
+    const routed = await Promise.allSettled(first.map((p) => clusterNodes(p.serverId)))
+    if (routed.every((r) => r.status === 'rejected')) throw (routed[0] as PromiseRejectedResult).reason
+    const expected = new Set(routed.flatMap((r) => (r.status === 'fulfilled' ? [...r.value] : [])))
+    // A node that stopped answering meanwhile may route to one nobody else does.
+    const complete = routed.every((r) => r.status === 'fulfilled') && [...expected].every((n) => answered.has(n))
     for (const page of first) {
       onPage(page.cabinetIds)
       for (let offset = page.next; offset !== null; ) {
