@@ -76,7 +76,7 @@ try {
     if (process.env.SNAP && r === 3) process.kill(fleet.pid, 'SIGUSR2')
     const probe = process.env.MEM_PROBE_REQUEST
     if (probe && r === 2) {
-      writeFileSync(probe, 'alloc-start')
+      writeFileSync(probe, process.env.MEM_PROBE_START ?? 'alloc-start')
       process.kill(fleet.pid, 'SIGUSR2')
     }
     const res = await runLoad({ mode: 'sales', host: '127.0.0.1', port: Number(fleet.ready.mqtt), credentials: creds, salesPerClient: perCabinet, batchSize: 1, window: 10 })

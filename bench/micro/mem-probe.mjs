@@ -3,7 +3,8 @@
 // ({"event":"memory", ...}) labelled with the text of the MEM_PROBE_REQUEST
 // file, which also asks for more: 'gc…' a second line after a full GC,
 // 'gc+snapshot' a heap snapshot, 'alloc-start'/'alloc-stop' a sampling
-// allocation profile (garbage included) written to MEM_PROBE_DIR.
+// allocation profile (garbage included; 'alloc-start:promoted': only what
+// survived the young generation) written to MEM_PROBE_DIR.
 // Changes nothing else of the server.
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { Session } from 'node:inspector'
@@ -39,10 +40,13 @@ process.on('SIGUSR2', () => {
     globalThis.gc()
     process.stdout.write(`${JSON.stringify(sample(`${what}:after-gc`))}\n`)
   }
-  if (what === 'alloc-start') {
+  if (what.startsWith('alloc-start')) {
     session ??= new Session()
     session.connect()
-    session.post('HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true })
+    // 'alloc-start:promoted' leaves out what a scavenge collected: what is
+    // left is what was promoted (live at the stop, or collected by a full GC).
+    const promoted = what === 'alloc-start:promoted'
+    session.post('HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: !promoted })
   }
   if (what === 'alloc-stop' && session) {
     session.post('HeapProfiler.stopSampling', (err, r) => {

@@ -72,6 +72,8 @@ const Env = z.object({
   FLEET_INGEST_MAX_SALES_PER_TICK: z.coerce.number().int().min(1).max(10_000_000).default(50_000),
   /** Queued, not yet committed payload bytes above which the broker stops reading more (backpressure). */
   FLEET_INGEST_MAX_QUEUED_BYTES: z.coerce.number().int().min(1024).default(64 * 1024 * 1024),
+  /** The V8 heap may grow to (1 + this/100) times what the last full GC kept; 0 leaves V8's own factor (up to 4x). */
+  FLEET_HEAP_GROWING_PERCENT: z.coerce.number().int().min(0).max(1000).default(50),
   /** How often lastSeenAt values from heartbeats are written to the database. */
   FLEET_PRESENCE_FLUSH_MS: z.coerce.number().int().min(10).max(3_600_000).default(5000),
   /** Days raw telemetry readings are kept (issue 16 §4); hourly rows outlive them. */
@@ -178,6 +180,8 @@ export interface FleetConfig {
   /** FLEET_REQUIRE_SIGNED_SALES=on: batches of cabinets without a registered key are refused. */
   readonly requireSignedSales: boolean
   readonly presenceFlushMs: number
+  /** FLEET_HEAP_GROWING_PERCENT: applied by main.ts, the process's owner (0: V8's own). */
+  readonly heapGrowingPercent: number
   /** Retention of telemetry: raw readings, then hourly rows (telemetry/maintenance.ts). */
   readonly telemetry: { readonly rawDays: number; readonly hourlyDays: number }
   /** isScheduled: reports are generated on the plan's schedule (reports/schedule.ts); cron: when it checks. */
@@ -346,6 +350,7 @@ export function loadConfig(
     }),
     requireSignedSales: e.FLEET_REQUIRE_SIGNED_SALES === 'on',
     presenceFlushMs: e.FLEET_PRESENCE_FLUSH_MS,
+    heapGrowingPercent: e.FLEET_HEAP_GROWING_PERCENT,
     telemetry: Object.freeze({ rawDays: e.FLEET_TELEMETRY_RAW_DAYS, hourlyDays: e.FLEET_TELEMETRY_HOURLY_DAYS }),
     reports: Object.freeze({ isScheduled: e.FLEET_REPORTS_SCHEDULE, cron: e.FLEET_REPORTS_CRON }),
     trustProxy: Object.freeze(e.FLEET_TRUST_PROXY ?? []),

@@ -1,5 +1,6 @@
 // The fleet server program: config from the environment, one root logger on
 // stdout, the ready line, and a clean shutdown on SIGTERM/SIGINT.
+import { setFlagsFromString } from 'node:v8'
 import { pino } from 'pino'
 import { buildFleet, type Fleet } from './app.js'
 import { isConfigError, loadConfig, type FleetConfig } from './config.js'
@@ -26,6 +27,11 @@ async function main(): Promise<void> {
     throw err
   }
 
+  // V8 lets the old generation grow to up to 4x what survived the last full
+  // GC when promotion is fast, as in a backlog drain or a reconnect storm:
+  // ~580 MiB peak RSS against ~80 MiB live (issue 13). A fixed factor trades
+  // a few more incremental full GCs (~1% CPU) for ~100-400 MiB less peak.
+  if (config.heapGrowingPercent > 0) setFlagsFromString(`--heap-growing-percent=${config.heapGrowingPercent}`)
   const log = pino({ level: config.logLevel, redact: ['req.headers.authorization'] }, stdout)
   let fleet: Fleet
   // A start can wait (an external broker not attached yet); a signal then

@@ -55,6 +55,13 @@ describe('fleet config', () => {
     expect(loadConfig({ FLEET_MQTT_MAX_CONNECTIONS: '50' }, [], { nofileSoft: 1024 }).mqtt.maxConnections).toBe(50)
   })
 
+  it('caps the V8 heap growing factor at 1.5 by default; 0 leaves V8 its own, and nonsense is refused', () => {
+    expect(loadConfig({}, [], noLimits).heapGrowingPercent).toBe(50)
+    expect(loadConfig({ FLEET_HEAP_GROWING_PERCENT: '0' }, [], noLimits).heapGrowingPercent).toBe(0)
+    expect(loadConfig({ FLEET_HEAP_GROWING_PERCENT: '100' }, [], noLimits).heapGrowingPercent).toBe(100)
+    for (const bad of ['-1', '1.5', 'lots']) expect(() => loadConfig({ FLEET_HEAP_GROWING_PERCENT: bad }, [], noLimits), bad).toThrow(/FLEET_HEAP_GROWING_PERCENT/)
+  })
+
   it('reads FLEET_REQUIRE_SIGNED_SALES as on or off, off by default (issue 16 §2)', () => {
     expect(loadConfig({}, [], noLimits).requireSignedSales).toBe(false)
     expect(loadConfig({ FLEET_REQUIRE_SIGNED_SALES: 'on' }, [], noLimits).requireSignedSales).toBe(true)
