@@ -11,7 +11,8 @@
 //   snapshots mid-round 2 and before round 3 (compare: heap-shapes.mjs);
 // - '--import <abs>/bench/micro/mem-probe.mjs' with MEM_PROBE_REQUEST=FILE and
 //   MEM_PROBE_DIR=DIR: round 2's allocations, garbage included, in
-//   DIR/alloc-PID.heapprofile.
+//   DIR/alloc-PID.heapprofile (MEM_PROBE_START=alloc-start:promoted: only
+//   what survived the young generation).
 import { mkdtemp, rm } from 'node:fs/promises'
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'

@@ -244,7 +244,8 @@ export async function startNatsNodes(opts: StartNatsNodesOptions): Promise<NatsN
 /**
  * Healthy is not meshed: a JetStream meta leader needs routes to a majority
  * only, and a node still missing its route to a peer neither forwards requests
- * to it nor names it among its routes (seen under a loaded CI run).
+ * to it nor names it among its routes (the likely cause of a session listing
+ * called complete with a node stopped, in a loaded CI run).
  */
 async function waitMeshed(nodes: readonly NatsNodeProcess[]): Promise<void> {
   if (nodes.length < 2) return
