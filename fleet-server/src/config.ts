@@ -72,8 +72,8 @@ const Env = z.object({
   FLEET_INGEST_MAX_SALES_PER_TICK: z.coerce.number().int().min(1).max(10_000_000).default(50_000),
   /** Queued, not yet committed payload bytes above which the broker stops reading more (backpressure). */
   FLEET_INGEST_MAX_QUEUED_BYTES: z.coerce.number().int().min(1024).default(64 * 1024 * 1024),
-  /** The V8 heap may grow to (1 + this/100) times what the last full GC kept; 0 leaves V8's own factor (up to 4x). */
-  FLEET_HEAP_GROWING_PERCENT: z.coerce.number().int().min(0).max(1000).default(50),
+  /** The V8 heap may grow to (1 + this/100) times what the last full GC kept; 0 (default) leaves V8's own factor (up to 4x). */
+  FLEET_HEAP_GROWING_PERCENT: z.coerce.number().int().min(0).max(1000).default(0),
   /** How often lastSeenAt values from heartbeats are written to the database. */
   FLEET_PRESENCE_FLUSH_MS: z.coerce.number().int().min(10).max(3_600_000).default(5000),
   /** Days raw telemetry readings are kept (issue 16 §4); hourly rows outlive them. */

@@ -55,9 +55,9 @@ describe('fleet config', () => {
     expect(loadConfig({ FLEET_MQTT_MAX_CONNECTIONS: '50' }, [], { nofileSoft: 1024 }).mqtt.maxConnections).toBe(50)
   })
 
-  it('caps the V8 heap growing factor at 1.5 by default; 0 leaves V8 its own, and nonsense is refused', () => {
-    expect(loadConfig({}, [], noLimits).heapGrowingPercent).toBe(50)
-    expect(loadConfig({ FLEET_HEAP_GROWING_PERCENT: '0' }, [], noLimits).heapGrowingPercent).toBe(0)
+  it('leaves V8 its own heap growing factor by default, takes a fixed one, and refuses nonsense', () => {
+    expect(loadConfig({}, [], noLimits).heapGrowingPercent).toBe(0)
+    expect(loadConfig({ FLEET_HEAP_GROWING_PERCENT: '50' }, [], noLimits).heapGrowingPercent).toBe(50)
     expect(loadConfig({ FLEET_HEAP_GROWING_PERCENT: '100' }, [], noLimits).heapGrowingPercent).toBe(100)
     for (const bad of ['-1', '1.5', 'lots']) expect(() => loadConfig({ FLEET_HEAP_GROWING_PERCENT: bad }, [], noLimits), bad).toThrow(/FLEET_HEAP_GROWING_PERCENT/)
   })
