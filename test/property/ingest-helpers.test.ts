@@ -4,7 +4,7 @@
 // isoUtcMs() against Date.parse().
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { aggregate, createAggregator, type AggregatedSale, type TickAggregates } from '../../fleet-server/src/sales/aggregate.js'
+import { aggregate, createAggregator, lazyAggregate, type AggregatedSale, type TickAggregates } from '../../fleet-server/src/sales/aggregate.js'
 import { uuidv7Ms } from '../../fleet-server/src/sales/clock-skew.js'
 import { isoUtcMs } from '../../fleet-server/src/sales/ingest.js'
 import { isUpTopicOf, topics } from '../../shared/src/index.js'
@@ -110,6 +110,29 @@ describe('ingest helpers', () => {
       }),
       fcParams(300),
     )
+  })
+
+  it('lazyAggregate() gives what aggregate() gives, from getters every such object shares', () => {
+    fc.assert(
+      fc.property(batches, (bs) => {
+        const got = lazyAggregate(bs)
+        const want = reference(bs)
+        expect([...got.days.entries()]).toEqual([...want.days.entries()])
+        expect([...got.cabinets.entries()]).toEqual([...want.cabinets.entries()])
+        expect([...got.skus.entries()]).toEqual([...want.skus.entries()])
+        expect(got.days).toBe(got.days) // computed once
+      }),
+      fcParams(100),
+    )
+    // One per ingest tick: getters of its own (an object literal's) gave each
+    // one a hidden class in V8's old generation that kept the tick's sales
+    // from dying young (aggregate.ts LazyAggregates).
+    const a = lazyAggregate([])
+    const b = lazyAggregate([])
+    for (const key of ['cabinets', 'days', 'skus']) {
+      expect(Object.getOwnPropertyDescriptor(a, key)).toBeUndefined()
+      expect(Object.getPrototypeOf(a)).toBe(Object.getPrototypeOf(b))
+    }
   })
 
   it('uuidv7Ms() reads exactly the ids the RFC 9562 pattern accepts, and the same milliseconds', () => {

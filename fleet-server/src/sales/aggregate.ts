@@ -134,18 +134,33 @@ interface DayState {
  * never need them.
  */
 export function lazyAggregate<B extends { readonly cabinetId: string; readonly sales: readonly AggregatedSale[] }>(batches: readonly B[]): TickAggregates {
-  let agg: TickAggregates | undefined
-  const get = (): TickAggregates => (agg ??= aggregate(batches))
-  return {
-    get cabinets() {
-      return get().cabinets
-    },
-    get days() {
-      return get().days
-    },
-    get skus() {
-      return get().skus
-    },
+  return new LazyAggregates(batches)
+}
+
+/**
+ * A class, not an object literal with getters. With the literal (its getters
+ * new closures on every call, holding the tick's batches) every tick's sales
+ * outlived two scavenges: ~0.8 KB a message was promoted out of V8's young
+ * generation, the most of the server's (measured by --trace-gc-nvp with a
+ * tracer array hung on the records). The likely cause: V8 keeps accessors in
+ * the object's hidden class, so each literal got one of its own, made in the
+ * old generation, and those dead old objects kept the closures alive until
+ * the next full GC.
+ */
+class LazyAggregates implements TickAggregates {
+  private agg: TickAggregates | undefined
+  constructor(private readonly batches: ReadonlyArray<{ readonly cabinetId: string; readonly sales: readonly AggregatedSale[] }>) {}
+  private get(): TickAggregates {
+    return (this.agg ??= aggregate(this.batches))
+  }
+  get cabinets(): Map<string, CabinetAggregate> {
+    return this.get().cabinets
+  }
+  get days(): Map<string, DayAggregate> {
+    return this.get().days
+  }
+  get skus(): Map<string, SkuAggregate> {
+    return this.get().skus
   }
 }
 
