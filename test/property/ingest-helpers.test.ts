@@ -79,15 +79,18 @@ const uuidLike: fc.Arbitrary<string> = fc.oneof(
   fc.string({ minLength: 36, maxLength: 36, unit: fc.constantFrom(...HEXISH) }),
 )
 
+/** The same figures, keys and key order. */
+function expectSameAggregates(got: TickAggregates, want: TickAggregates): void {
+  expect([...got.cabinets.entries()]).toEqual([...want.cabinets.entries()])
+  expect([...got.days.entries()]).toEqual([...want.days.entries()])
+  expect([...got.skus.entries()]).toEqual([...want.skus.entries()])
+}
+
 describe('ingest helpers', () => {
   it('aggregate() gives the same figures, keys and key order as the joined-key fold', () => {
     fc.assert(
       fc.property(batches, (bs) => {
-        const got = aggregate(bs)
-        const want = reference(bs)
-        expect([...got.cabinets.entries()]).toEqual([...want.cabinets.entries()])
-        expect([...got.days.entries()]).toEqual([...want.days.entries()])
-        expect([...got.skus.entries()]).toEqual([...want.skus.entries()])
+        expectSameAggregates(aggregate(bs), reference(bs))
       }),
       fcParams(300),
     )
@@ -102,11 +105,7 @@ describe('ingest helpers', () => {
           a.add(bs.slice(from, cut))
           from = cut
         }
-        const got = a.result()
-        const want = reference(bs)
-        expect([...got.cabinets.entries()]).toEqual([...want.cabinets.entries()])
-        expect([...got.days.entries()]).toEqual([...want.days.entries()])
-        expect([...got.skus.entries()]).toEqual([...want.skus.entries()])
+        expectSameAggregates(a.result(), reference(bs))
       }),
       fcParams(300),
     )
@@ -116,10 +115,7 @@ describe('ingest helpers', () => {
     fc.assert(
       fc.property(batches, (bs) => {
         const got = lazyAggregate(bs)
-        const want = reference(bs)
-        expect([...got.days.entries()]).toEqual([...want.days.entries()])
-        expect([...got.cabinets.entries()]).toEqual([...want.cabinets.entries()])
-        expect([...got.skus.entries()]).toEqual([...want.skus.entries()])
+        expectSameAggregates(got, reference(bs))
         expect(got.days).toBe(got.days) // computed once
       }),
       fcParams(100),
