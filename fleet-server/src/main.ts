@@ -35,12 +35,12 @@ async function main(): Promise<void> {
   // the operator's choice, off by default.
   if (config.heapGrowingPercent > 0) setFlagsFromString(`--heap-growing-percent=${config.heapGrowingPercent}`)
   // V8 allocates straight into the old generation from any allocation site
-  // whose early objects survived. Which sites it picks varies from run to
-  // run, and in about half the runs one on the message path was picked: its
-  // objects, dead within a tick but old, kept the young objects they point to
-  // alive through scavenges until the next full GC. Fleet alone, one sale a
-  // message: ~1,000 KB promoted a scavenge in those runs, ~300 in the others
-  // and in every run without it (the floor server promotes ~350).
+  // whose early objects survived, and which sites it picks varies from run to
+  // run. Fleet alone, one sale a message: in about half the runs ~1,000 KB
+  // was promoted a scavenge, ~300 in the others and in every run without
+  // pretenuring (the floor server promotes ~350). What the heavy runs left
+  // dead in the old generation was per-message objects: old-born objects
+  // likely kept the young ones they point to alive until the next full GC.
   setFlagsFromString('--no-allocation-site-pretenuring')
   const log = pino({ level: config.logLevel, redact: ['req.headers.authorization'] }, stdout)
   let fleet: Fleet
