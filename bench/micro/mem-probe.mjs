@@ -44,7 +44,10 @@ process.on('SIGUSR2', () => {
     session ??= new Session()
     session.connect()
     // 'alloc-start:promoted' leaves out what a scavenge collected: what is
-    // left is what was promoted (live at the stop, or collected by a full GC).
+    // left should be what was promoted (live at the stop, or collected by a
+    // full GC). It overcounts: on the ingest path it called ~58 MB a round
+    // promoted where --trace-gc-nvp counted ~32, and sites that a tracer
+    // showed were never promoted at 28-97% (issue 13, session 20).
     const promoted = what === 'alloc-start:promoted'
     session.post('HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: !promoted })
   }

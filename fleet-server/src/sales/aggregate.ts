@@ -7,6 +7,12 @@ import type { SaleRecord } from './types.js'
 /** What aggregation reads of a sale. */
 export type AggregatedSale = Pick<SaleRecord, 'seq' | 'soldAt' | 'soldAtMs' | 'soldOn' | 'totalFen' | 'lines' | 'hash' | 'skewFlag'>
 
+/** What aggregation reads of a batch. */
+export interface AggregatedBatch {
+  readonly cabinetId: string
+  readonly sales: readonly AggregatedSale[]
+}
+
 export interface CabinetAggregate {
   readonly cabinetId: string
   count: number
@@ -40,7 +46,7 @@ export interface TickAggregates {
   readonly skus: Map<string, SkuAggregate>
 }
 
-export function aggregate<B extends { readonly cabinetId: string; readonly sales: readonly AggregatedSale[] }>(batches: Iterable<B>): TickAggregates {
+export function aggregate<B extends AggregatedBatch>(batches: Iterable<B>): TickAggregates {
   const a = createAggregator()
   a.add(batches)
   return a.result()
@@ -54,7 +60,7 @@ export function aggregate<B extends { readonly cabinetId: string; readonly sales
  * collector).
  */
 export interface Aggregator {
-  add(batches: Iterable<{ readonly cabinetId: string; readonly sales: readonly AggregatedSale[] }>): void
+  add(batches: Iterable<AggregatedBatch>): void
   /** The aggregates of everything added; nothing is added after. */
   result(): TickAggregates
 }
@@ -68,7 +74,7 @@ export function createAggregator(): Aggregator {
   // hashed on every lookup, which was most of this function's cost. The
   // joined keys are made once per new entry.
   const cabinetDays = new Map<string, Map<string, DayState>>()
-  const add = (batches: Iterable<{ readonly cabinetId: string; readonly sales: readonly AggregatedSale[] }>): void => {
+  const add = (batches: Iterable<AggregatedBatch>): void => {
     for (const b of batches) {
       const cabinetId = b.cabinetId
       let c = cabinets.get(cabinetId)
@@ -133,7 +139,7 @@ interface DayState {
  * that hook reads them only while forwarding holds a period open: most ticks
  * never need them.
  */
-export function lazyAggregate<B extends { readonly cabinetId: string; readonly sales: readonly AggregatedSale[] }>(batches: readonly B[]): TickAggregates {
+export function lazyAggregate<B extends AggregatedBatch>(batches: readonly B[]): TickAggregates {
   return new LazyAggregates(batches)
 }
 
@@ -149,7 +155,7 @@ export function lazyAggregate<B extends { readonly cabinetId: string; readonly s
  */
 class LazyAggregates implements TickAggregates {
   private agg: TickAggregates | undefined
-  constructor(private readonly batches: ReadonlyArray<{ readonly cabinetId: string; readonly sales: readonly AggregatedSale[] }>) {}
+  constructor(private readonly batches: readonly AggregatedBatch[]) {}
   private get(): TickAggregates {
     return (this.agg ??= aggregate(this.batches))
   }
