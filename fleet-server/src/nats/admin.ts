@@ -196,7 +196,13 @@ export async function startNatsAccountAdmin(opts: NatsAccountAdminOptions): Prom
         new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`not connected within ${timeout} ms`)), timeout))),
       ]).finally(() => clearTimeout(timer))
       const answers = await nc.requestMany(`$SYS.REQ.ACCOUNT.${account}.CONNZ`, connz(0), { strategy: 'stall', stall: CONNZ_STALL_MS, maxWait: timeout })
-      for await (const m of answers) first.push(connzPage(m.string()))
+      for await (const m of answers) {
+        // A node counts once, its cabinets listed once, whatever reaches this
+        // inbox twice (a CI run counted 3 answers from 2 running nodes).
+        const page = connzPage(m.string())
+        if (first.some((p) => p.serverId === page.serverId)) log?.warn({ server: page.serverName }, 'a node answered the connection listing twice; counted once')
+        else first.push(page)
+      }
     } catch (err) {
       if (err instanceof NatsIdentityError) throw err
       throw new NatsIdentityError('NATS_CONNZ_FAILED', `no answer to the connection listing: ${(err as Error).message}`, { account })
