@@ -17,7 +17,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runLoad } from './child.js'
-import { startProgram, type Program } from './procs.js'
+import { COMPILED, NPM_START, startProgram, type Program } from './procs.js'
 import { schedCpuNs } from './thread-cpu.js'
 
 const ADMIN = 'bench-admin-token-0123456789'
@@ -62,10 +62,10 @@ async function burst(server: Program, spec: Parameters<typeof runLoad>[0]): Prom
 
 export async function cpuVsFloor(opts: { rounds: number; cabinets: number; salesPerCabinet: number; window: number; log: (s: string) => void }): Promise<CpuVsFloorResult> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-cpu-vs-floor-'))
-  const floor = await startProgram('bench/floor.ts', [], {}, 60_000, (process.env.FLOOR_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''))
+  const floor = await startProgram(COMPILED, ['bench/floor.ts'], {}, 60_000, (process.env.FLOOR_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''))
   let fleet: Program | null = null
   try {
-    fleet = await startProgram('fleet-server/src/main.ts', [], {
+    fleet = await startProgram(NPM_START, [], {
       FLEET_DATA_DIR: dir, FLEET_HTTP_PORT: '0', FLEET_MQTT_PORT: '0', FLEET_ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'error', FLEET_LOG_REQUESTS: 'false',
       // Scheduled reports and backups run on the wall clock: off, so no round depends on when the bench ran.
       FLEET_REPORTS_SCHEDULE: 'false', FLEET_BACKUP_SCHEDULE: 'false',

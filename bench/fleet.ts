@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { httpClient } from '../simulators/src/fleet/provision.js'
 import { runFleet, type FleetOptions, type FleetSummary } from '../simulators/src/fleet/run.js'
 import { AGENT_DEVELOPMENT, AGENT_PRODUCTION, buildForProduction } from './edge.js'
-import { rssMiB, startProgram, type Program } from './procs.js'
+import { NPM_START, rssMiB, startProgram, type Program } from './procs.js'
 
 const ADMIN = 'bench-admin-token-0123456789'
 
@@ -28,7 +28,7 @@ export async function startFleetServer(nodeArgs: string[] = []): Promise<FleetBe
   const dir = await mkdtemp(join(tmpdir(), 'bench-fleet-'))
   const platform = await startProgram('simulators/src/platform/main.ts', ['--port', '0'], { LOG_LEVEL: 'error' })
   const platformUrl = `http://127.0.0.1:${String(platform.ready.http)}`
-  const server = await startProgram('fleet-server/src/main.ts', [], {
+  const server = await startProgram(NPM_START, [], {
     FLEET_DATA_DIR: join(dir, 'server'), FLEET_HTTP_PORT: '0', FLEET_MQTT_PORT: '0', FLEET_ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'error', FLEET_LOG_REQUESTS: 'false',
     // Scheduled reports and backups run on the wall clock (hourly): off, so no figure depends on when the bench ran.
     FLEET_REPORTS_SCHEDULE: 'false', FLEET_BACKUP_SCHEDULE: 'false',

@@ -20,7 +20,7 @@ import mqttPacket from 'mqtt-packet'
 import { CACHE_KIB, WAL_AUTOCHECKPOINT_PAGES } from '../fleet-server/src/db/index.js'
 import { Database } from '../fleet-server/src/db/sqlite.js'
 import { runLoad } from './child.js'
-import { startProgram } from './procs.js'
+import { COMPILED, startProgram } from './procs.js'
 import { cpuPerMessage } from './server.js'
 import { mainThreadCpuUs } from './thread-cpu.js'
 
@@ -35,7 +35,7 @@ interface CpuReport {
 
 /** Server CPU per message of the floor under the load generator's sales mode, as serverIngest() measures the fleet. */
 export async function floorIngest(opts: { cabinets: number; salesPerCabinet: number; window: number }) {
-  const server = await startProgram('bench/floor.ts', [], {})
+  const server = await startProgram(COMPILED, ['bench/floor.ts'], {})
   try {
     const credentials = Array.from({ length: opts.cabinets }, (_, i) => ({ username: `FLOOR-${String(i).padStart(4, '0')}`, password: 'floor' }))
     const cpu = async (): Promise<CpuReport> => {

@@ -13,7 +13,7 @@ import mqtt, { MqttClient } from 'mqtt'
 import mqttPacket from 'mqtt-packet'
 import { topics, type ReplyMsg, type Sale } from '../shared/src/index.js'
 import { aBatch, aChain } from '../test/helpers/sales.js'
-import { rssMiB, startProgram } from './procs.js'
+import { NPM_START, rssMiB, startProgram } from './procs.js'
 
 export interface HostileMix {
   /** Connect and send nothing. */
@@ -234,7 +234,7 @@ export async function benchHostile(): Promise<Record<string, number>> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-hostile-'))
   const adminToken = 'bench-admin-token-0123456789'
   try {
-    const server = await startProgram('fleet-server/src/main.ts', [], {
+    const server = await startProgram(NPM_START, [], {
       FLEET_DATA_DIR: dir, FLEET_HTTP_PORT: '0', FLEET_MQTT_PORT: '0', FLEET_ADMIN_TOKEN: adminToken, LOG_LEVEL: 'error', FLEET_LOG_REQUESTS: 'false',
     // Scheduled reports and backups run on the wall clock (hourly): off, so no figure depends on when the bench ran.
     FLEET_REPORTS_SCHEDULE: 'false', FLEET_BACKUP_SCHEDULE: 'false',

@@ -13,7 +13,7 @@ import { runLoad } from './child.js'
 import { cpuVsFloor } from './cpu-vs-floor.js'
 import { floorIngest } from './floor.js'
 import { bareUnnestInserts, startBenchPostgres } from './pg.js'
-import { startProgram } from './procs.js'
+import { NPM_START, startProgram } from './procs.js'
 import { serverIngest } from './server.js'
 import { mainThreadCpuUs } from './thread-cpu.js'
 
@@ -33,7 +33,7 @@ function processCpuUs(pid: number): number {
 
 async function fleet(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-probe-'))
-  const server = await startProgram('fleet-server/src/main.ts', [], {
+  const server = await startProgram(NPM_START, [], {
     FLEET_DATA_DIR: dir, FLEET_HTTP_PORT: '0', FLEET_MQTT_PORT: '0', FLEET_ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'error', FLEET_LOG_REQUESTS: 'false',
     FLEET_REPORTS_SCHEDULE: 'false', FLEET_BACKUP_SCHEDULE: 'false', ...extraEnv,
   }, 60_000, serverNodeArgs)

@@ -10,6 +10,12 @@ import { createInterface } from 'node:readline'
 import type { LoadSpec } from './loadgen.js'
 
 export const ROOT = join(import.meta.dirname, '..')
+/** The fleet server as `npm start` runs it: bundled by esbuild, plain node (fleet-server/start.mjs). */
+export const NPM_START = 'fleet-server/start.mjs'
+/** The same server through the tsx loader, as tests and `npm run cluster` run it. */
+export const FLEET_SERVER_TSX = 'fleet-server/src/main.ts'
+/** A bench program run as NPM_START runs the server (bench/compiled.mjs): `startProgram(COMPILED, [script, …args])`. */
+export const COMPILED = 'bench/compiled.mjs'
 
 /** Resident set size of a process, from /proc/PID/status (VmRSS), in MiB. */
 export function rssMiB(pid: number): number {

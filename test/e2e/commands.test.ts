@@ -38,6 +38,26 @@ describe('npm commands', () => {
     await expect(fetch(url)).rejects.toThrow()
   })
 
+  it('npm start runs the bundled server: two starts at once in one tree both come up and serve the dashboard', async () => {
+    const started = await Promise.all([0, 1].map(async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'npm-start-'))
+      onTestFinished(() => rm(dir, { recursive: true, force: true }))
+      const run = await npmRun(['start'], { FLEET_DATA_DIR: dir, FLEET_HTTP_PORT: '0', FLEET_MQTT_PORT: '0' })
+      onTestFinished(async () => {
+        run.child.kill('SIGTERM')
+        await run.exited
+      })
+      return run
+    }))
+    for (const { ready } of started) {
+      // The bundle lives in dist/server/, away from the dashboard's files: found all the same.
+      const res = await fetch(`http://127.0.0.1:${ready.http as number}/dashboard/`)
+      expect(res.status).toBe(200)
+      expect(res.headers.get('content-type')).toMatch(/^text\/html/)
+      expect(await res.text()).toContain('<html')
+    }
+  })
+
   it('npm run edge-agent records a sale with no broker and stops cleanly on SIGTERM to npm', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'npm-agent-'))
     onTestFinished(() => rm(dir, { recursive: true, force: true }))

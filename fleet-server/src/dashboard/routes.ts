@@ -18,11 +18,14 @@ interface Asset {
   gzipped?: Buffer
 }
 
-// Next to this module when run from source (tsx); a build (tsc → dist/) does
-// not copy the static files, so it reads them from the source tree.
-const STATIC_DIR = [join(import.meta.dirname, 'static'), join(import.meta.dirname, '..', '..', '..', '..', 'fleet-server', 'src', 'dashboard', 'static')].find((d) =>
-  existsSync(join(d, 'index.html')),
-)
+// Next to this module when run from source (tsx); a build (tsc → dist/) or
+// `npm start`'s bundle (dist/server/, fleet-server/start.mjs) does not copy
+// the static files, so it reads them from the source tree.
+const STATIC_DIR = [
+  join(import.meta.dirname, 'static'),
+  join(import.meta.dirname, '..', '..', '..', '..', 'fleet-server', 'src', 'dashboard', 'static'),
+  join(import.meta.dirname, '..', '..', 'fleet-server', 'src', 'dashboard', 'static'),
+].find((d) => existsSync(join(d, 'index.html')))
 
 function asset(path: string, type: string, cacheControl: string): Asset {
   return assetOf(readFileSync(path), type, cacheControl)
