@@ -1,7 +1,7 @@
 // `npm start`: the fleet server bundled into one ES module by esbuild
 // (fleet-server/bundle.mjs, ~0.5 s), then run by plain node. Through the tsx
 // loader (as tests and `npm run cluster` run it) the same server idled
-// 45-60 MiB larger after provisioning 19,001 cabinets (issue 13, session 21);
+// 25-65 MiB larger after provisioning 19,001 cabinets (issue 13, session 21);
 // tsx alone adds ~35 MiB to an empty script. Packages stay external: they
 // load from node_modules as before. Type errors are `npm run typecheck`'s
 // job, not this one's.
