@@ -13,8 +13,8 @@ import process from 'node:process'
 import { pathToFileURL } from 'node:url'
 
 const ROOT = join(import.meta.dirname, '..')
-/** The bundles' directory; fleet-server/src/dashboard/routes.ts finds its static files from here too. */
-export const SERVER_BUNDLE_DIR = join(ROOT, 'dist', 'server')
+/** Where bundles go (gitignored); the dashboard's routes.ts looks for its static files relative to it too. */
+const SERVER_BUNDLE_DIR = join(ROOT, 'dist', 'server')
 /** Bundles of other sources are removed once this old: a server still running one has read it already. */
 const STALE_MS = 60 * 60 * 1000
 
@@ -22,7 +22,7 @@ const STALE_MS = 60 * 60 * 1000
  * Writes the bundle of ENTRY (a TypeScript module, relative to the repo root)
  * to dist/server/NAME-HASH.mjs, if not there yet, and returns its path.
  */
-export function bundle(entry, name = 'main') {
+function bundle(entry, name = 'main') {
   const built = buildSync({
     entryPoints: [join(ROOT, entry)],
     bundle: true,

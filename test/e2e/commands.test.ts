@@ -38,7 +38,7 @@ describe('npm commands', () => {
     await expect(fetch(url)).rejects.toThrow()
   })
 
-  it('npm start runs the bundled server: two starts at once in one tree both come up and serve the dashboard', async () => {
+  it('npm start: two starts at once in one tree both come up and serve the dashboard', async () => {
     const started = await Promise.all([0, 1].map(async () => {
       const dir = await mkdtemp(join(tmpdir(), 'npm-start-'))
       onTestFinished(() => rm(dir, { recursive: true, force: true }))
