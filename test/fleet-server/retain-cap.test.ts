@@ -1,9 +1,13 @@
 // What cabinets may retain in the embedded broker (issue 12, finding 3):
 // presence only, capped per cabinet; everything else is still delivered.
+import { once } from 'node:events'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+import mqttPacket from 'mqtt-packet'
 import { describe, expect, it } from 'vitest'
 import { createRetainCap, DEFAULT_RETAIN_LIMITS } from '../../fleet-server/src/broker/retain-cap.js'
 import { topics } from '../../shared/src/index.js'
-import { mqttClient, startTestBus } from '../helpers/embedded-bus.js'
+import { mqttClient, rawSocket, startTestBus } from '../helpers/embedded-bus.js'
 
 const presence = (id: string, state: 'online' | 'offline') => JSON.stringify({ v: 1, type: 'presence', cabinetId: id, state })
 
@@ -40,6 +44,45 @@ describe('retain cap', () => {
     expect(t.messages.filter((m) => m.kind === 'presence')).toHaveLength(2)
     expect(c.connected).toBe(true)
     expect(t.bus.stats().retainedByCabinets).toEqual({ messages: 1, bytes: presence(id, 'online').length })
+  })
+
+  it('keeps a retained payload as bytes of its own, not a view of the socket read it arrived in', async () => {
+    // A full GC on demand: the read must become collectable once ingest is done with it, while the
+    // presence stays retained and the will (also kept as a copy) stays armed.
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    const t = await startTestBus()
+    const id = '341125-00003'
+    const s = await rawSocket(t.port)
+    const { password } = t.cabinet(id)
+    s.write(mqttPacket.generate({
+      cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: id, keepalive: 60, username: id, password: Buffer.from(password),
+      will: { topic: topics.presence(id), payload: Buffer.from(presence(id, 'offline')), qos: 1, retain: true },
+    }))
+    await once(s, 'data') // CONNACK
+    // Presence (retained) and a 50 KiB heartbeat in one write: one read on the server, as a
+    // reconnecting agent's presence and first sales batch often are.
+    const online = presence(id, 'online')
+    s.write(Buffer.concat([
+      mqttPacket.generate({ cmd: 'publish', topic: topics.presence(id), payload: Buffer.from(online), qos: 0, retain: true, dup: false }),
+      mqttPacket.generate({ cmd: 'publish', topic: topics.heartbeat(id), payload: Buffer.alloc(50 * 1024, 0x20), qos: 0, retain: false, dup: false }),
+    ]))
+    await expect.poll(() => t.messages.length).toBe(2)
+    const read = ((arrived: Buffer) => {
+      expect(arrived.toString() === online).toBe(true)
+      // What ingest is handed is a view of that whole read (no copy on the per-message path).
+      expect(arrived.buffer.byteLength).toBeGreaterThan(50 * 1024)
+      return new WeakRef(arrived.buffer)
+    })(t.messages.find((m) => m.kind === 'presence')!.payload)
+    t.messages.length = 0
+    await expect.poll(() => {
+      gc()
+      return read.deref() === undefined
+    }).toBe(true)
+    expect(t.bus.stats().retainedByCabinets).toEqual({ messages: 1, bytes: online.length })
+    // The will still fires, whole.
+    s.destroy()
+    await expect.poll(() => t.messages.filter((m) => m.kind === 'presence').map((m) => m.payload.toString())).toEqual([presence(id, 'offline')])
   })
 
   it('caps each cabinet in count and bytes, replacing and deleting its own messages', () => {
