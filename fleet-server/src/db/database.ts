@@ -79,8 +79,9 @@ export interface TransactionOptions extends DerivedOption {
    * it. Their callbacks must be independent of each other. If any of them
    * throws (or the commit fails), none is committed and each is run again
    * alone, so only the failing one fails: like a PostgreSQL retry, `fn` may
-   * run twice. Ignored on PostgreSQL, where commits run side by side, and
-   * with `deferDerived` (the ingest's ticks commit on their own).
+   * run twice. Ignored on PostgreSQL, where commits run side by side. With
+   * `deferDerived` too, the group runs the derived work first only if one of
+   * its members did not defer it.
    */
   readonly group?: boolean
 }
@@ -187,6 +188,7 @@ function openSqlite(dataDir: string, log: Logger): FleetDb {
   // provisioning 32 cabinets at a time cost one per request (issue 13).
   interface Grouped {
     readonly fn: (tx: Tx) => Promise<unknown>
+    readonly opts: DerivedOption | undefined
     readonly resolve: (value: unknown) => void
     readonly reject: (err: unknown) => void
   }
@@ -199,7 +201,7 @@ function openSqlite(dataDir: string, log: Logger): FleetDb {
       try {
         await transaction(async (tx) => {
           for (const j of jobs) results.push(await j.fn(tx))
-        })
+        }, { deferDerived: jobs.every((j) => j.opts?.deferDerived === true) })
       } catch {
         results.length = 0 // nothing committed: each runs alone below
       }
@@ -208,15 +210,15 @@ function openSqlite(dataDir: string, log: Logger): FleetDb {
         return
       }
     }
-    for (const j of jobs) await transaction(j.fn).then(j.resolve, j.reject)
+    for (const j of jobs) await transaction(j.fn, j.opts).then(j.resolve, j.reject)
   }
-  const joinGroup = <T>(fn: (tx: Tx) => Promise<T>): Promise<T> =>
+  const joinGroup = <T>(fn: (tx: Tx) => Promise<T>, opts: DerivedOption | undefined): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       if (group === null) {
         group = []
         setImmediate(() => void commitGroup())
       }
-      group.push({ fn, resolve: resolve as (value: unknown) => void, reject })
+      group.push({ fn, opts, resolve: resolve as (value: unknown) => void, reject })
     })
 
   return {
@@ -224,7 +226,7 @@ function openSqlite(dataDir: string, log: Logger): FleetDb {
     kysely,
     sqlite: conn,
     pool: null,
-    transaction: (fn, opts) => (opts?.group && !opts.deferDerived ? joinGroup(fn) : transaction(fn, opts)),
+    transaction: (fn, opts) => (opts?.group ? joinGroup(fn, opts) : transaction(fn, opts)),
     exclusive: (fn, opts) =>
       kysely.connection().execute(async () => {
         if (!opts?.deferDerived) runDerived()

@@ -5,7 +5,8 @@
 import { sql } from 'kysely'
 import pino from 'pino'
 import { describe, expect, it } from 'vitest'
-import { openFleetDb, type FleetDb } from '../../../fleet-server/src/db/database.js'
+import { openFleetDb, type DerivedWork, type FleetDb } from '../../../fleet-server/src/db/database.js'
+import { createStockStore } from '../../../fleet-server/src/stock/store.js'
 import { walFrames } from '../../../fleet-server/src/db/wal-checkpoint.js'
 import { tempDir } from '../../helpers/fleet.js'
 
@@ -77,6 +78,63 @@ describe('grouped SQLite transactions', () => {
       const settled = await Promise.allSettled([notifyIn('a'), notifyIn('b', true), notifyIn('c')])
       expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
       expect(heard.sort()).toEqual(['a', 'c'])
+    })
+  })
+
+  describe('with derived work pending (the sales fold)', () => {
+    /** A stand-in for the fold: always pending until run, counting its runs. */
+    const derivedWork = (db: FleetDb) => {
+      const work = { runs: 0, isPending: true }
+      const derived: DerivedWork = {
+        tables: ['cabinet_sales'],
+        pending: () => work.isPending,
+        run: () => {
+          work.runs++
+          work.isPending = false
+        },
+        undone: () => {},
+      }
+      db.setDerived(derived)
+      return work
+    }
+
+    it('commits grouped transactions that defer it together without running it; one that does not defer makes its group run it first', async () => {
+      await withDb(async (db) => {
+        const file = db.sqlite!.name
+        await db.exclusive((c) => c.pragma('wal_checkpoint(TRUNCATE)'), { deferDerived: true })
+        const work = derivedWork(db)
+        const put = (key: string, deferDerived: boolean) =>
+          db.transaction(async (tx) => {
+            await tx.insertInto('meta').values({ key, value: 'x' }).execute()
+          }, { group: true, deferDerived })
+        const n = 20
+        await Promise.all(Array.from({ length: n }, (_, i) => put(`group-d${String(i).padStart(2, '0')}`, true)))
+        expect(work.runs).toBe(0)
+        expect(walFrames(file)!).toBeLessThan(n / 2)
+        await Promise.all([put('group-m1', true), put('group-m2', false), put('group-m3', true)])
+        expect(work.runs).toBe(1)
+        expect(await keys(db)).toHaveLength(n + 3)
+      })
+    })
+
+    it('stock reports (one per connecting agent) neither run it nor commit one by one', async () => {
+      await withDb(async (db) => {
+        const file = db.sqlite!.name
+        const at = new Date().toISOString()
+        const ids = Array.from({ length: 30 }, (_, i) => `C${String(i).padStart(2, '0')}`)
+        await db.kysely.insertInto('cabinets').values(ids.map((id) => ({ cabinet_id: id, county_code: '341125', status: 'operating', secret_hash: 'x', credentials_issued_at: at, created_at: at, updated_at: at }))).execute()
+        await db.exclusive((c) => c.pragma('wal_checkpoint(TRUNCATE)'), { deferDerived: true })
+        const work = derivedWork(db)
+        const store = createStockStore(db)
+        const stored = await Promise.all(ids.map((cabinetId) => store.putReport({
+          v: 1, type: 'stock', cabinetId, sentAt: at, rev: 1, slots: [{ slot: 'A1', sku: 'DY-RICE', capacity: 10, par: 8, qty: 6, oversold: 0 }],
+        }, at)))
+        expect(stored).toEqual(ids.map(() => true))
+        expect(work.runs).toBe(0)
+        // Alone, each report's commit appends at least its two tables' pages.
+        expect(walFrames(file)!).toBeLessThan(ids.length)
+        expect(await db.kysely.selectFrom('cabinet_stock').select(db.kysely.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).toEqual({ n: 30 })
+      })
     })
   })
 })
