@@ -16,13 +16,14 @@
 // retained payloads as copies.
 import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { mkdtemp, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { simulate, startFleetServer } from '../fleet.js'
 
 const log = (s: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`)
 const dir = process.env.WB_DIR ?? (await mkdtemp(join(tmpdir(), 'bench-week-backlog-')))
+await mkdir(dir, { recursive: true })
 const request = join(dir, 'probe-request')
 process.env.MEM_PROBE_REQUEST = request
 process.env.MEM_PROBE_DIR = dir
@@ -129,6 +130,7 @@ try {
   const backlog = await simulate(f, { cabinets: 2700, days: 3, speed: 10_000_000, cityOutages: [[0, 72]], drainTimeoutMs: 120_000 }, log)
   stop()
   result.backlogPeakRssMiB = backlog.serverRssMiB
+  result.backlogDrainMs = backlog.drain.drainedMs
   result.backlogPeak = peak
   nativeView('after-backlog')
   result.afterBacklog = await probe('after-backlog')
