@@ -7,6 +7,7 @@
 // compare the same drain across commits.
 //   node --import tsx bench/micro/backlog-drain.ts
 // SERVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR' profiles the server.
+// Needs perf (Debian's linux-perf) and root, or perf_event_paranoid <= 1.
 // Issue 13, session 23: 2,700 stock reports, each its own commit running the
 // sales fold first, made 4,900-5,100 fsyncs and 1.2 M pwrites of a drain
 // (the issue-start tree: 1,900 and 0.7 M); grouped and fold-free, 3,000 and 0.4 M.
@@ -15,6 +16,7 @@ import { readFileSync } from 'node:fs'
 import { simulate, startFleetServer } from '../fleet.js'
 
 const nodeArgs = (process.env.SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)
+// Older trees' startFleetServer takes no node arguments.
 const f = await (startFleetServer as (a?: string[]) => ReturnType<typeof startFleetServer>)(nodeArgs)
 const cpu = (pid: number) => {
   const s = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
@@ -40,8 +42,10 @@ const startPerf = () => {
 }
 const stopPerf = () => new Promise<void>((resolve) => { if (!perf) return resolve(); perf.on('exit', () => resolve()); perf.kill('SIGINT') })
 const log = (s: string) => {
-  if (s.includes('reconnecting')) startPerf()
-  if (s.includes('reconnecting')) pending.push(metrics().then((m) => { at = { server: cpu(f.server.pid), t: performance.now(), m } }))
+  if (s.includes('reconnecting')) {
+    startPerf()
+    pending.push(metrics().then((m) => { at = { server: cpu(f.server.pid), t: performance.now(), m } }))
+  }
   if (s.includes('drained')) {
     const c = cpu(f.server.pid), t = performance.now()
     pending.push(stopPerf())
