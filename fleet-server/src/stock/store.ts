@@ -74,8 +74,8 @@ export function createStockStore(db: FleetDb): StockStore {
       // Every agent reports its stock on connecting: after an outage, thousands
       // in a few seconds. Each was a commit (an fsync) of its own that ran the
       // sales fold first, a fold per report instead of one a second, and a
-      // backlog drain took a fifth longer (issue 13). These tables are none of
-      // the fold's, and the reports of one event-loop turn commit together.
+      // backlog drain took a quarter to a half longer (issue 13). These tables
+      // are none of the fold's; the reports of one event-loop turn commit together.
       return db.transaction(async (tx) => {
         const r = await tx
           .insertInto('cabinet_stock_reports')

@@ -1,7 +1,9 @@
 // SQLite only: grouped transactions (FleetDb.transaction with `group`) that
 // arrive in one event-loop turn commit together — one commit, hence one fsync,
 // for all of them — and each caller still gets its own answer; one that throws
-// fails alone (the group is rolled back and each runs again on its own).
+// fails alone (the group is rolled back and each runs again on its own). With
+// derived work pending (the sales fold), a group that defers it does not run
+// it, and neither do stock reports.
 import { sql } from 'kysely'
 import pino from 'pino'
 import { describe, expect, it } from 'vitest'
@@ -98,7 +100,7 @@ describe('grouped SQLite transactions', () => {
       return work
     }
 
-    it('commits grouped transactions that defer it together without running it; one that does not defer makes its group run it first', async () => {
+    it('commits grouped transactions that defer it together without running it; one that does not defer makes its group run it once', async () => {
       await withDb(async (db) => {
         const file = db.sqlite!.name
         await db.exclusive((c) => c.pragma('wal_checkpoint(TRUNCATE)'), { deferDerived: true })
