@@ -5,10 +5,12 @@
 import { EventEmitter } from 'node:events'
 import { Kysely, PostgresDialect, sql } from 'kysely'
 import pg from 'pg'
+import { from as copyFrom } from 'pg-copy-streams'
 import type { Logger } from 'pino'
 import type { FleetDb } from './database.js'
 import { classifyDbError } from './dialect.js'
 import { PG_MIGRATIONS } from './migrations-pg.js'
+import { copyInOf } from './pg-copy.js'
 import type { Migration } from './migrations.js'
 import type { Schema } from './schema.js'
 
@@ -38,8 +40,27 @@ const TX_ATTEMPTS = 3
 /** Advisory lock key (any fixed bigint) held while one process migrates. */
 const MIGRATION_LOCK = 0x66_75_70_69_6e // "fupin"
 
+/**
+ * A pg client that runs pg-copy.ts's copyRows statements as COPY FROM STDIN
+ * (streaming the data that came as their one parameter); every other query
+ * is pg's own. Kysely reads `command`, `rowCount` and `rows` of a result.
+ */
+export class CopyClient extends pg.Client {
+  override query(...args: unknown[]): never {
+    const copy = copyInOf(args[0], args[1])
+    const query = super.query.bind(this) as (...a: unknown[]) => never
+    if (copy === null) return query(...args)
+    return new Promise((resolve, reject) => {
+      const stream = query(copyFrom(copy.statement)) as ReturnType<typeof copyFrom>
+      stream.on('error', reject)
+      stream.on('finish', () => resolve({ command: 'COPY', rowCount: stream.rowCount, rows: [] }))
+      stream.end(copy.data)
+    }) as never
+  }
+}
+
 export async function openPostgres(url: string, poolMax: number, log: Logger): Promise<FleetDb> {
-  const pool = new pg.Pool({ connectionString: url, max: poolMax, types: pgTypes })
+  const pool = new pg.Pool({ connectionString: url, max: poolMax, types: pgTypes, Client: CopyClient })
   // An idle pooled connection that fails (server restart, network) is emitted
   // here and would otherwise crash the process; the pool replaces it on demand.
   pool.on('error', (err) => log.warn({ err }, 'idle PostgreSQL connection failed'))

@@ -5,7 +5,7 @@
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely'
 import pg from 'pg'
 import type { Logger } from 'pino'
-import { pgTypes, PG_POOL_MAX } from './database-pg.js'
+import { CopyClient, pgTypes, PG_POOL_MAX } from './database-pg.js'
 import type { SqliteDatabase } from './sqlite.js'
 
 export type DbTarget =
@@ -26,7 +26,7 @@ export function createKysely<DB>(target: DbTarget, log: Logger): Kysely<DB> {
     const shared = { prepare: (sql: string) => db.prepare(sql), close: () => {} }
     return new Kysely<DB>({ dialect: new SqliteDialect({ database: shared }) })
   }
-  const pool = new pg.Pool({ connectionString: target.url, max: target.poolMax ?? PG_POOL_MAX, types: pgTypes })
+  const pool = new pg.Pool({ connectionString: target.url, max: target.poolMax ?? PG_POOL_MAX, types: pgTypes, Client: CopyClient })
   // An idle pooled connection that fails (server restart, network) is emitted
   // here and would otherwise crash the process; the pool replaces it on demand.
   pool.on('error', (err) => log.warn({ err }, 'idle PostgreSQL connection failed'))
