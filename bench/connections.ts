@@ -12,13 +12,14 @@ import { COMPILED, FLEET_SERVER_TSX, NPM_START, rssMiB, startConnectLoad, startP
 const ADMIN = 'bench-admin-token-0123456789'
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
+/** CONN_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR' go to the bundled server's node (NODE_OPTIONS refuses --cpu-prof). */
 async function startFleet(script: string, dataDir: string, maxConnections: number) {
   const server = await startProgram(script, [], {
     FLEET_DATA_DIR: dataDir, FLEET_HTTP_PORT: '0', FLEET_MQTT_PORT: '0', FLEET_ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'warn', FLEET_LOG_REQUESTS: 'false',
     // Scheduled reports and backups run on the wall clock (hourly): off, so no figure depends on when the bench ran.
     FLEET_REPORTS_SCHEDULE: 'false', FLEET_BACKUP_SCHEDULE: 'false',
     FLEET_MQTT_MAX_CONNECTIONS: String(maxConnections),
-  })
+  }, 60_000, script === NPM_START ? (process.env.CONN_NODE_ARGS ?? '').split(' ').filter(Boolean) : [])
   const httpUrl = `http://127.0.0.1:${String(server.ready.http)}`
   return { server, httpUrl, http: httpClient(httpUrl, ADMIN) }
 }
