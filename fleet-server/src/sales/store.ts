@@ -321,9 +321,9 @@ function sqliteTickCommit(conn: SqliteDatabase): TickCommit {
 // ---------------------------------------------------------------------------
 // PostgreSQL: a statement per table per tick, so a tick costs a handful of
 // round trips whatever its size: the sales by COPY, other rows passed as
-// arrays and unnest()ed server-side. A failed statement aborts a PostgreSQL transaction, hence the
-// savepoints: one around the optimistic insert of the whole tick, one per
-// batch when that fails.
+// arrays and unnest()ed server-side. A failed statement aborts a PostgreSQL
+// transaction, hence the savepoints: one around the optimistic insert of the
+// whole tick, one per batch when that fails.
 
 interface EarlierSale {
   readonly seq: number
