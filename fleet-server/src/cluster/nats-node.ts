@@ -273,9 +273,9 @@ async function waitMeshed(nodes: readonly NatsNodeProcess[]): Promise<void> {
  * drops a connect after its internal JetStream requests time out (4 s), while
  * stream leaders are still being elected: retried, as a cabinet would.
  */
-export async function warmUpMqtt(nodes: readonly NatsNode[], identity: NatsIdentity): Promise<void> {
+export async function warmUpMqtt(nodes: readonly NatsNode[], identity: NatsIdentity, timeoutMs = READY_TIMEOUT_MS): Promise<void> {
   const user = await identity.issueCabinetUser(WARM_UP_CABINET_ID)
-  const deadline = Date.now() + READY_TIMEOUT_MS
+  const deadline = Date.now() + timeoutMs
   for (let attempt = 1; ; attempt++) {
     try {
       const client = await connectMqtt(nodes[0]!.mqttUrl, WARM_UP_CABINET_ID, user.jwt)
@@ -283,9 +283,13 @@ export async function warmUpMqtt(nodes: readonly NatsNode[], identity: NatsIdent
       return
     } catch (err) {
       if (Date.now() > deadline) throw new Error(`no MQTT session on a fresh cluster after ${attempt} attempts: ${(err as Error).message}\n${nodes.map((n) => n.log()).join('\n')}`)
+      // A refusal comes back at once: without a pause this loop made ~170 connects a second.
+      await new Promise((r) => setTimeout(r, WARM_UP_RETRY_MS))
     }
   }
 }
+
+const WARM_UP_RETRY_MS = 100
 
 const MQTT_CONNECT_TIMEOUT_MS = 10_000 // past 2.9.10's 4 s JetStream request timeout on a new session
 
