@@ -48,10 +48,10 @@ const MIGRATION_LOCK = 0x66_75_70_69_6e // "fupin"
 export class CopyClient extends pg.Client {
   override query(...args: unknown[]): never {
     const copy = copyInOf(args[0], args[1])
-    const query = super.query.bind(this) as (...a: unknown[]) => never
-    if (copy === null) return query(...args)
+    const query = super.query as (...a: unknown[]) => never
+    if (copy === null) return query.apply(this, args)
     return new Promise((resolve, reject) => {
-      const stream = query(copyFrom(copy.statement)) as ReturnType<typeof copyFrom>
+      const stream = query.call(this, copyFrom(copy.statement)) as ReturnType<typeof copyFrom>
       stream.on('error', reject)
       stream.on('finish', () => resolve({ command: 'COPY', rowCount: stream.rowCount, rows: [] }))
       stream.end(copy.data)

@@ -81,7 +81,7 @@ describe('copyRows (COPY FROM STDIN through Kysely)', () => {
     expect((await stored()).map((r) => r.id)).toEqual(['a', 'c'])
   })
 
-  it('leaves every other query to pg', () => {
+  it('takes only copyRows statements with their one string of data for a COPY, and writes the text format', () => {
     expect(copyInOf('COPY t (id, body) FROM STDIN $1', ['a\tb\n'])).toEqual({ statement: 'COPY t (id, body) FROM STDIN', data: 'a\tb\n' })
     expect(copyInOf('SELECT $1', ['x'])).toBeNull()
     expect(copyInOf('COPY t (id) FROM STDIN $1', [1])).toBeNull()
